@@ -1,0 +1,35 @@
+# meshpantry: two commands from a fresh clone.
+#   make run    set up .venv and start a node with the terminal UI
+#   make test   set up .venv with the test extras and run the whole suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test soak bench vectors clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/meshpantry tui
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+soak: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow -p no:randomly
+
+bench: $(STAMP)
+	$(BIN)/python -m simulations.bench all
+
+vectors: $(STAMP)
+	$(BIN)/python -m protocol.make_vectors
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -1,0 +1,88 @@
+"""Canonical msgpack: one byte string for one value.
+
+Rules (SPEC.md section 2):
+
+* maps have text keys, sorted by their UTF-8 bytes, no duplicates;
+* integers, strings, binaries, arrays and maps use their shortest msgpack form;
+* text is ``str`` (valid UTF-8), bytes are ``bin``; no floats, no ext types;
+* nil, true and false are allowed.
+
+:func:`encode` produces canonical bytes from Python values. :func:`decode` parses
+with explicit size limits and then proves the input canonical by re-encoding it
+and comparing bytes; anything else is rejected, so the bytes a signature covers
+are the only bytes that can mean that value.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack
+
+from . import limits
+from .errors import Malformed, NonCanonical, TooLarge, WrongType
+
+_ALLOWED_SCALARS = (bool, int, str, bytes, type(None))
+
+
+def _canonicalise(value: Any, depth: int) -> Any:
+    if depth > limits.MAX_DEPTH:
+        raise Malformed(f"nested deeper than {limits.MAX_DEPTH}")
+    if isinstance(value, dict):
+        out = {}
+        for key in sorted(value, key=_key_bytes):
+            out[key] = _canonicalise(value[key], depth + 1)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_canonicalise(item, depth + 1) for item in value]
+    if isinstance(value, _ALLOWED_SCALARS):
+        return value
+    raise WrongType("value", "nil, bool, int, str, bytes, list or map", type(value).__name__)
+
+
+def _key_bytes(key: Any) -> bytes:
+    if not isinstance(key, str):
+        raise WrongType("map key", "str", type(key).__name__)
+    return key.encode("utf-8")
+
+
+def encode(value: Any) -> bytes:
+    """Encode ``value`` canonically.
+
+    Raises :class:`WrongType` for floats, non-text map keys and other types that
+    have no canonical form, and :class:`Malformed` past ``MAX_DEPTH``.
+    """
+    return msgpack.packb(_canonicalise(value, 0), use_bin_type=True)
+
+
+def decode(data: bytes, *, what: str, max_bytes: int) -> Any:
+    """Decode canonical msgpack bytes.
+
+    Checks ``len(data) <= max_bytes`` before parsing, bounds every container and
+    string, then re-encodes the result and requires identical bytes.
+
+    Raises :class:`TooLarge`, :class:`Malformed` or :class:`NonCanonical`.
+    """
+    if len(data) > max_bytes:
+        raise TooLarge(what, len(data), max_bytes)
+    try:
+        value = msgpack.unpackb(
+            data,
+            raw=False,
+            use_list=True,
+            strict_map_key=False,
+            max_str_len=max_bytes,
+            max_bin_len=max_bytes,
+            max_array_len=limits.MAX_LIST_ITEMS,
+            max_map_len=limits.MAX_MAP_KEYS,
+            max_ext_len=0,
+        )
+    except (ValueError, TypeError, msgpack.UnpackException, msgpack.ExtraData) as exc:
+        raise Malformed(f"{what}: {exc}") from None
+    try:
+        again = encode(value)
+    except (WrongType, Malformed) as exc:
+        raise Malformed(f"{what}: {exc}") from None
+    if again != data:
+        raise NonCanonical(what)
+    return value

@@ -1,0 +1,270 @@
+"""The signed record envelope.
+
+A record on the wire is the canonical msgpack array ``[payload, signature]``:
+
+* ``payload`` (bin) is the canonical msgpack map of the envelope fields below;
+* ``signature`` (bin, 64 bytes) is Ed25519 by ``author`` over
+  ``SIGNING_CONTEXT + payload``;
+* the record id is ``SHA-256(payload)``.
+
+Payload fields (keys are single letters to keep records small):
+
+====  ============  ===========================================================
+key   name          value
+====  ============  ===========================================================
+a     author        Ed25519 public key of the device, 32 bytes
+b     body          map, interpreted according to ``k``
+c     lamport       Lamport counter, 1..2^63-1
+k     kind          text, 1..32 bytes
+n     neighbourhood id of the neighbourhood's genesis record (32 bytes); empty
+                    bytes in the genesis record itself
+p     prev          id of the author's previous record, or nil when ``s == 1``
+s     seq           position in the author's chain, 1..2^63-1
+t     time          advisory wall-clock time, ms since the Unix epoch
+v     version       envelope format version, currently 1
+====  ============  ===========================================================
+
+Decoding (:func:`decode_record`) checks, in this order: total size, outer array
+shape and canonical form, payload canonical form and limits, every envelope
+field's type and range, and the body's schema when the kind is known. The
+signature is checked separately (:func:`verify_record`) so that batches can be
+verified on several cores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgpack
+import nacl.bindings
+import nacl.exceptions
+
+from . import canonical, kinds, limits
+from .errors import (
+    BadLength,
+    BadSignature,
+    Malformed,
+    MissingField,
+    OutOfRange,
+    UnknownField,
+    UnsupportedVersion,
+    WrongType,
+)
+
+FORMAT_VERSION = 1
+SIGNING_CONTEXT = b"meshpantry/record/v1\x00"
+ENVELOPE_FIELDS = frozenset("abcknpstv")
+GENESIS_KIND = "neighbourhood"
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A decoded record. ``raw`` is the exact bytes received; never re-encode."""
+
+    raw: bytes
+    id: bytes  #: SHA-256 of ``payload``
+    payload: bytes
+    signature: bytes
+    author: bytes  #: 32-byte Ed25519 public key
+    neighbourhood: bytes  #: 32-byte genesis id, or b"" in the genesis record
+    seq: int  #: >= 1
+    prev: bytes | None  #: None exactly when seq == 1
+    lamport: int  #: >= 1
+    time: int  #: advisory, ms since epoch
+    kind: str
+    body: dict[str, Any] = field(hash=False, compare=False)
+
+    @property
+    def known_kind(self) -> bool:
+        return self.kind in kinds.SCHEMAS
+
+    def short(self) -> str:
+        return self.id.hex()[:12]
+
+
+def record_id(payload: bytes) -> bytes:
+    return hashlib.sha256(payload).digest()
+
+
+def _check_int(payload: dict, key: str, name: str, low: int, high: int) -> int:
+    value = payload[key]
+    if type(value) is not int:
+        raise WrongType(name, "int", type(value).__name__)
+    if not low <= value <= high:
+        raise OutOfRange(name, value, low, high)
+    return value
+
+
+def _check_bytes(payload: dict, key: str, name: str, sizes: tuple[int, ...]) -> bytes:
+    value = payload[key]
+    if type(value) is not bytes:
+        raise WrongType(name, "bytes", type(value).__name__)
+    if len(value) not in sizes:
+        raise BadLength(name, sizes[-1], len(value))
+    return value
+
+
+def decode_record(raw: bytes) -> Record:
+    """Parse and check a record's bytes, without verifying the signature.
+
+    Raises a :class:`~protocol.errors.DecodeError` subclass naming the failed check.
+    """
+    outer = canonical.decode(raw, what="record", max_bytes=limits.MAX_RECORD_BYTES)
+    if type(outer) is not list or len(outer) != 2:
+        raise Malformed("record must be a 2-element array [payload, signature]")
+    payload_bytes, signature = outer
+    if type(payload_bytes) is not bytes:
+        raise WrongType("payload", "bytes", type(payload_bytes).__name__)
+    if type(signature) is not bytes:
+        raise WrongType("signature", "bytes", type(signature).__name__)
+    if len(signature) != limits.SIGNATURE_BYTES:
+        raise BadLength("signature", limits.SIGNATURE_BYTES, len(signature))
+    payload = canonical.decode(payload_bytes, what="payload", max_bytes=limits.MAX_RECORD_BYTES)
+    if type(payload) is not dict:
+        raise WrongType("payload", "map", type(payload).__name__)
+    for key in payload:
+        if key not in ENVELOPE_FIELDS:
+            raise UnknownField(key)
+    for key in sorted(ENVELOPE_FIELDS):
+        if key not in payload:
+            raise MissingField(key)
+
+    version = payload["v"]
+    if type(version) is not int:
+        raise WrongType("version", "int", type(version).__name__)
+    if version != FORMAT_VERSION:
+        raise UnsupportedVersion(version)
+    author = _check_bytes(payload, "a", "author", (limits.KEY_BYTES,))
+    kind = payload["k"]
+    if type(kind) is not str:
+        raise WrongType("kind", "str", type(kind).__name__)
+    kind_len = len(kind.encode("utf-8"))
+    if not 1 <= kind_len <= limits.MAX_KIND_BYTES:
+        raise OutOfRange("kind length", kind_len, 1, limits.MAX_KIND_BYTES)
+    if kind == GENESIS_KIND:
+        neighbourhood = _check_bytes(payload, "n", "neighbourhood", (0,))
+    else:
+        neighbourhood = _check_bytes(payload, "n", "neighbourhood", (limits.ID_BYTES,))
+    seq = _check_int(payload, "s", "seq", 1, limits.MAX_COUNTER)
+    lamport = _check_int(payload, "c", "lamport", 1, limits.MAX_COUNTER)
+    time_ms = _check_int(payload, "t", "time", 0, limits.MAX_TIME_MS)
+    if seq == 1:
+        if payload["p"] is not None:
+            raise WrongType("prev", "nil when seq is 1", type(payload["p"]).__name__)
+        prev = None
+    else:
+        prev = _check_bytes(payload, "p", "prev", (limits.ID_BYTES,))
+    if lamport < seq:
+        # A chain's own records each raise the counter, so it is at least seq.
+        raise OutOfRange("lamport", lamport, seq, limits.MAX_COUNTER)
+    body = payload["b"]
+    if type(body) is not dict:
+        raise WrongType("body", "map", type(body).__name__)
+    kinds.check_body(kind, body)
+    return Record(
+        raw=raw,
+        id=record_id(payload_bytes),
+        payload=payload_bytes,
+        signature=signature,
+        author=author,
+        neighbourhood=neighbourhood,
+        seq=seq,
+        prev=prev,
+        lamport=lamport,
+        time=time_ms,
+        kind=kind,
+        body=body,
+    )
+
+
+def verify_record(record: Record) -> None:
+    """Check the Ed25519 signature. Raises :class:`BadSignature`.
+
+    libsodium rejects non-canonical signatures and small-order keys, so a valid
+    signature is unique to (key, payload).
+    """
+    try:
+        nacl.bindings.crypto_sign_open(
+            record.signature + SIGNING_CONTEXT + record.payload, record.author
+        )
+    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, ValueError):
+        raise BadSignature(record.id) from None
+
+
+def decode_and_verify(raw: bytes) -> Record:
+    record = decode_record(raw)
+    verify_record(record)
+    return record
+
+
+def encode_payload(
+    *,
+    author: bytes,
+    neighbourhood: bytes,
+    seq: int,
+    prev: bytes | None,
+    lamport: int,
+    time: int,
+    kind: str,
+    body: dict[str, Any],
+) -> bytes:
+    """The canonical payload bytes for these fields (the bytes that are signed)."""
+    return canonical.encode(
+        {
+            "a": author,
+            "b": body,
+            "c": lamport,
+            "k": kind,
+            "n": neighbourhood,
+            "p": prev,
+            "s": seq,
+            "t": time,
+            "v": FORMAT_VERSION,
+        }
+    )
+
+
+def sign_payload(secret_key: bytes, payload: bytes) -> bytes:
+    """Ed25519 signature over ``SIGNING_CONTEXT + payload``.
+
+    ``secret_key`` is libsodium's 64-byte form (seed followed by public key).
+    """
+    signed = nacl.bindings.crypto_sign(SIGNING_CONTEXT + payload, secret_key)
+    return signed[: limits.SIGNATURE_BYTES]
+
+
+def assemble(payload: bytes, signature: bytes) -> bytes:
+    return msgpack.packb([payload, signature], use_bin_type=True)
+
+
+def seal(
+    secret_key: bytes,
+    *,
+    neighbourhood: bytes,
+    seq: int,
+    prev: bytes | None,
+    lamport: int,
+    time: int,
+    kind: str,
+    body: dict[str, Any],
+) -> Record:
+    """Encode, sign and decode a new record, checking it as a peer would.
+
+    Raises the same errors as :func:`decode_record` if the fields break a rule,
+    so nothing invalid is ever signed and published.
+    """
+    author = secret_key[32:]
+    payload = encode_payload(
+        author=author,
+        neighbourhood=neighbourhood,
+        seq=seq,
+        prev=prev,
+        lamport=lamport,
+        time=time,
+        kind=kind,
+        body=body,
+    )
+    raw = assemble(payload, sign_payload(secret_key, payload))
+    return decode_record(raw)
