@@ -20,9 +20,19 @@ from typing import Any
 import msgpack
 
 from . import limits
-from .errors import Malformed, NonCanonical, TooLarge, WrongType
+from .errors import Malformed, NonCanonical, OutOfRange, TooLarge, WrongType
 
 _ALLOWED_SCALARS = (bool, int, str, bytes, type(None))
+
+#: msgpack integers span int64 (negative) and uint64 (non-negative).
+MIN_INT = -(2**63)
+MAX_INT = 2**64 - 1
+
+
+def _refuse_ext(code: int, data: bytes) -> Any:
+    # Called by the unpacker for every ext value, including zero-length ones
+    # that ``max_ext_len=0`` lets through: no ext type has a canonical form.
+    raise ValueError(f"ext type {code} is not allowed")
 
 
 def _canonicalise(value: Any, depth: int) -> Any:
@@ -35,6 +45,8 @@ def _canonicalise(value: Any, depth: int) -> Any:
         return out
     if isinstance(value, (list, tuple)):
         return [_canonicalise(item, depth + 1) for item in value]
+    if type(value) is int and not MIN_INT <= value <= MAX_INT:
+        raise OutOfRange("integer", value, MIN_INT, MAX_INT)
     if isinstance(value, _ALLOWED_SCALARS):
         return value
     raise WrongType("value", "nil, bool, int, str, bytes, list or map", type(value).__name__)
@@ -43,16 +55,24 @@ def _canonicalise(value: Any, depth: int) -> Any:
 def _key_bytes(key: Any) -> bytes:
     if not isinstance(key, str):
         raise WrongType("map key", "str", type(key).__name__)
-    return key.encode("utf-8")
+    try:
+        return key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise WrongType("map key", "valid UTF-8 text", "str with a lone surrogate") from None
 
 
 def encode(value: Any) -> bytes:
     """Encode ``value`` canonically.
 
-    Raises :class:`WrongType` for floats, non-text map keys and other types that
-    have no canonical form, and :class:`Malformed` past ``MAX_DEPTH``.
+    Raises :class:`WrongType` for floats, non-text map keys, text that is not
+    valid UTF-8 (lone surrogates) and other types that have no canonical form,
+    :class:`OutOfRange` for integers outside [-2^63, 2^64-1], and
+    :class:`Malformed` past ``MAX_DEPTH``.
     """
-    return msgpack.packb(_canonicalise(value, 0), use_bin_type=True)
+    try:
+        return msgpack.packb(_canonicalise(value, 0), use_bin_type=True)
+    except UnicodeEncodeError:
+        raise WrongType("text", "valid UTF-8 text", "str with a lone surrogate") from None
 
 
 def decode(data: bytes, *, what: str, max_bytes: int) -> Any:
@@ -76,12 +96,13 @@ def decode(data: bytes, *, what: str, max_bytes: int) -> Any:
             max_array_len=limits.MAX_LIST_ITEMS,
             max_map_len=limits.MAX_MAP_KEYS,
             max_ext_len=0,
+            ext_hook=_refuse_ext,
         )
     except (ValueError, TypeError, msgpack.UnpackException, msgpack.ExtraData) as exc:
         raise Malformed(f"{what}: {exc}") from None
     try:
         again = encode(value)
-    except (WrongType, Malformed) as exc:
+    except (WrongType, OutOfRange, Malformed) as exc:
         raise Malformed(f"{what}: {exc}") from None
     if again != data:
         raise NonCanonical(what)

@@ -25,8 +25,9 @@ v     version       envelope format version, currently 1
 ====  ============  ===========================================================
 
 Decoding (:func:`decode_record`) checks, in this order: total size, outer array
-shape and canonical form, payload canonical form and limits, every envelope
-field's type and range, and the body's schema when the kind is known. The
+shape and canonical form, payload canonical form and limits, the version, the
+set of envelope fields, every envelope field's type and range, and the body's
+schema when the kind is known (SPEC.md section 3 lists the exact order). The
 signature is checked separately (:func:`verify_record`) so that batches can be
 verified on several cores.
 """
@@ -124,18 +125,22 @@ def decode_record(raw: bytes) -> Record:
     payload = canonical.decode(payload_bytes, what="payload", max_bytes=limits.MAX_RECORD_BYTES)
     if type(payload) is not dict:
         raise WrongType("payload", "map", type(payload).__name__)
+    # The version comes first: a later version may add or drop envelope
+    # fields, and an older node must say "unsupported version", not
+    # "unknown field", about such a record.
+    if "v" not in payload:
+        raise MissingField("v")
+    version = payload["v"]
+    if type(version) is not int:
+        raise WrongType("version", "int", type(version).__name__)
+    if version != FORMAT_VERSION:
+        raise UnsupportedVersion(version)
     for key in payload:
         if key not in ENVELOPE_FIELDS:
             raise UnknownField(key)
     for key in sorted(ENVELOPE_FIELDS):
         if key not in payload:
             raise MissingField(key)
-
-    version = payload["v"]
-    if type(version) is not int:
-        raise WrongType("version", "int", type(version).__name__)
-    if version != FORMAT_VERSION:
-        raise UnsupportedVersion(version)
     author = _check_bytes(payload, "a", "author", (limits.KEY_BYTES,))
     kind = payload["k"]
     if type(kind) is not str:

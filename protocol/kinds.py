@@ -26,7 +26,9 @@ from typing import Any, Callable
 from . import limits
 from .errors import InvalidBody
 
-_DECIMAL = re.compile(r"^(\d{1,9}(\.\d{1,6})?|\d{1,9}/\d{1,9}|\d{1,9} \d{1,9}/\d{1,9})$")
+#: ASCII digits only: whole ("2"), decimal ("1.5"), fraction ("1/2") or mixed
+#: ("1 1/2"). Matched with ``fullmatch`` so no trailing newline slips through.
+_DECIMAL = re.compile(r"\d{1,9}(\.\d{1,6})?|\d{1,9}/\d{1,9}|\d{1,9} \d{1,9}/\d{1,9}", re.ASCII)
 
 
 def _fail(kind: str, name: str, reason: str) -> None:
@@ -93,8 +95,10 @@ def _sealed(kind: str, name: str, value: Any) -> None:
 
 
 def _decimal(kind: str, name: str, value: Any) -> None:
-    if type(value) is not str or not _DECIMAL.match(value):
+    if type(value) is not str or not _DECIMAL.fullmatch(value):
         _fail(kind, name, f"expected a decimal amount such as '1.5' or '1/2', found {value!r}")
+    if "/" in value and int(value.rsplit("/", 1)[1]) == 0:
+        _fail(kind, name, f"the fraction {value!r} has a zero denominator")
 
 
 def _list_of(item_check: Callable[[str, str, Any], None]) -> Callable[[str, str, Any], None]:
@@ -113,7 +117,8 @@ def _elem(kind: str, name: str, value: Any) -> None:
     if type(value) is not list or len(value) != 2:
         _fail(kind, name, "expected an element reference [record id, index]")
     _id(kind, name + ".id", value[0])
-    _int_check(0, limits.MAX_LIST_ITEMS)(kind, name + ".index", value[1])
+    # An index points into a list of at most MAX_LIST_ITEMS items.
+    _int_check(0, limits.MAX_LIST_ITEMS - 1)(kind, name + ".index", value[1])
 
 
 @dataclass(frozen=True)
