@@ -22,7 +22,7 @@ Two questions are answered here, and they differ on purpose:
   monotonic (once admitted, always admitted) so that replicas converge: an
   author is admissible once any membership path for it is held, whatever was
   revoked later. Records of unknown authors wait, bounded, until a path arrives.
-* :meth:`Membership.counts` decides whether a record counts in the views; that
+* :func:`count_members` decides whether a record counts in the views; that
   honours invite limits and revocations, and is computed from the whole set in
   a deterministic order, so it is the same on every replica holding the set.
 """
@@ -31,11 +31,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Iterable, Mapping
 
 import nacl.bindings
 import nacl.exceptions
 
 from protocol import Record
+
+from .validation import (
+    BadJoinProof,
+    InviteExhausted,
+    InviteExpired,
+    NotAuthorised,
+    NotMember,
+    ReferenceNotCausal,
+    ReferentRejected,
+    Revoked,
+    ValidationError,
+    WrongNeighbourhood,
+)
 
 JOIN_CONTEXT = b"meshpantry/join/v1\x00"
 
@@ -110,3 +124,205 @@ class Membership:
             return False
         self.households[device] = household
         return True
+
+
+# -- counting: who is a member in the views -------------------------------------
+
+#: Kinds that decide membership; :func:`count_members` reads only these.
+MEMBERSHIP_KINDS = frozenset({"neighbourhood", "join", "device_link", "invite", "revoke"})
+
+
+@dataclass(frozen=True)
+class Roster:
+    """Who counts as a member, computed from a whole record set.
+
+    * ``neighbourhood``: the neighbourhood id (its genesis record's id).
+    * ``founder``: the genesis author, or None while the genesis is not held.
+    * ``households``: member device key -> household id (its first device key),
+      in the (lamport, id) order the devices were admitted.
+    * ``admins``: the founding household's devices that are not revoked.
+    * ``revoked``: device key -> ``after_seq`` (its records above it do not count).
+    * ``pending``: device key -> the id its join waits for (an invite not held).
+    * ``waiting`` / ``rejected``: membership records that wait (id -> missing id)
+      or do not count (id -> error).
+    * ``counted``: ids of membership records that took effect.
+    """
+
+    neighbourhood: bytes
+    founder: bytes | None
+    households: dict[bytes, bytes]
+    admins: frozenset[bytes]
+    revoked: dict[bytes, int]
+    pending: dict[bytes, bytes]
+    waiting: dict[bytes, bytes]
+    rejected: dict[bytes, "ValidationError"]
+    counted: frozenset[bytes]
+
+    def standing(self, record: Record) -> "bytes | ValidationError | None":
+        """Whether ``record``'s author may write it, as far as membership goes.
+
+        Returns None when it counts, the missing id (bytes) when its author's
+        membership waits for a record, or the error when it cannot count
+        (:class:`NotMember`, :class:`Revoked`).
+        """
+        if record.author not in self.households:
+            if record.author in self.pending:
+                return self.pending[record.author]
+            if self.founder is None:
+                return self.neighbourhood  # everything waits for the genesis
+            return NotMember(record.author)
+        after = self.revoked.get(record.author)
+        if after is not None and record.seq > after:
+            return Revoked(record.author, after, record.seq)
+        return None
+
+
+def count_members(
+    records: Iterable[Record],
+    neighbourhood: bytes,
+    unavailable: Mapping[bytes, "bytes | ValidationError"] | None = None,
+) -> Roster:
+    """Compute the :class:`Roster` of ``neighbourhood`` from a record set.
+
+    ``records`` are the records that stand on unbroken chains (others are
+    ignored); ``unavailable`` maps ids held but not counting to the id they wait
+    for (bytes) or their error, so that a join naming such an invite waits or
+    is rejected accordingly. Deterministic: records are taken in (lamport, id)
+    order whatever order they are given in.
+
+    Rules, beyond the module's:
+
+    1. Revocations are settled first, over genesis, ``device_link`` and
+       ``revoke`` in (lamport, id) order: a device linked by an admin becomes an
+       admin; a ``revoke`` counts when its author is an admin not revoked (by
+       an earlier revoke) at the revoke's seq; several revokes of one device
+       keep the smallest ``after_seq``.
+    2. Then genesis, ``invite``, ``join`` and ``device_link`` in (lamport, id)
+       order, skipping records cut by a revocation (:class:`Revoked`). An
+       invite or link counts when its author is a member (else
+       :class:`NotMember`). A join counts when its invite counts and precedes it
+       (:class:`ReferenceNotCausal`), the proof verifies (:class:`BadJoinProof`),
+       the join's time is not after ``expires`` (:class:`InviteExpired`, by the
+       joiner's advisory clock, so that every replica agrees) and fewer than
+       ``uses`` joins counted before it (:class:`InviteExhausted`).
+    3. A device that is already a member gains nothing from a join or a link.
+    """
+    unavailable = unavailable or {}
+    ordered = sorted(
+        (r for r in records if r.kind in MEMBERSHIP_KINDS), key=lambda r: (r.lamport, r.id)
+    )
+    waiting: dict[bytes, bytes] = {}
+    rejected: dict[bytes, ValidationError] = {}
+    counted: set[bytes] = set()
+    genesis = next(
+        (r for r in ordered if r.kind == "neighbourhood" and r.id == neighbourhood), None
+    )
+    if genesis is None:
+        for record in ordered:
+            waiting[record.id] = neighbourhood
+        return Roster(neighbourhood, None, {}, frozenset(), {}, {}, waiting, rejected, frozenset())
+    founder = genesis.author
+
+    # Pass 1: admins and revocations.
+    admins = {founder}
+    revoked: dict[bytes, int] = {}
+    for record in ordered:
+        cut = revoked.get(record.author)
+        live_admin = record.author in admins and (cut is None or record.seq <= cut)
+        if record.kind == "device_link" and live_admin:
+            admins.add(record.body["device"])
+        elif record.kind == "revoke":
+            if not live_admin:
+                rejected[record.id] = (
+                    Revoked(record.author, cut, record.seq)
+                    if record.author in admins
+                    else NotAuthorised("revoke", record.author, founder)
+                )
+                continue
+            member, after = record.body["member"], record.body["after_seq"]
+            revoked[member] = min(after, revoked.get(member, after))
+            counted.add(record.id)
+
+    # Pass 2: households.
+    households: dict[bytes, bytes] = {}
+    pending: dict[bytes, bytes] = {}
+    invites: dict[bytes, Record] = {}
+    uses: dict[bytes, int] = {}
+    for record in ordered:
+        if record.kind == "revoke":
+            continue
+        cut = revoked.get(record.author)
+        if cut is not None and record.seq > cut:
+            rejected[record.id] = Revoked(record.author, cut, record.seq)
+            continue
+        if record.kind == "neighbourhood":
+            if record.id == neighbourhood:
+                households.setdefault(founder, founder)
+                counted.add(record.id)
+            else:
+                rejected[record.id] = WrongNeighbourhood(neighbourhood, record.id)
+            continue
+        if record.kind == "join":
+            outcome = _judge_join(record, neighbourhood, invites, uses, unavailable)
+            if isinstance(outcome, bytes):
+                waiting[record.id] = outcome
+                pending.setdefault(record.author, outcome)
+            elif outcome is not None:
+                rejected[record.id] = outcome
+            else:
+                counted.add(record.id)
+                if record.author not in households:
+                    uses[record.body["invite"]] = uses.get(record.body["invite"], 0) + 1
+                    households[record.author] = record.author
+                    pending.pop(record.author, None)
+            continue
+        if record.author not in households:
+            if record.author in pending:
+                waiting[record.id] = pending[record.author]
+            else:
+                rejected[record.id] = NotMember(record.author)
+            continue
+        counted.add(record.id)
+        if record.kind == "invite":
+            invites[record.id] = record
+        elif record.kind == "device_link":
+            device = record.body["device"]
+            if device not in households:
+                households[device] = households[record.author]
+                pending.pop(device, None)
+    live_admins = frozenset(
+        device
+        for device, household in households.items()
+        if household == founder and device not in revoked
+    )
+    return Roster(
+        neighbourhood, founder, households, live_admins, revoked, pending, waiting, rejected, frozenset(counted)
+    )
+
+
+def _judge_join(
+    join: Record,
+    neighbourhood: bytes,
+    invites: dict[bytes, Record],
+    uses: dict[bytes, int],
+    unavailable: Mapping[bytes, "bytes | ValidationError"],
+) -> "bytes | ValidationError | None":
+    """None if ``join`` counts, a missing id if it waits, else its error."""
+    invite_id = join.body["invite"]
+    invite = invites.get(invite_id)
+    if invite is None:
+        outcome = unavailable.get(invite_id)
+        if outcome is None:
+            return invite_id  # not held at all
+        if isinstance(outcome, bytes):
+            return outcome
+        return ReferentRejected(invite_id)
+    if invite.lamport >= join.lamport:
+        return ReferenceNotCausal(invite_id, invite.lamport, join.lamport)
+    if not join_proof_valid(invite.body["key"], join.body["proof"], neighbourhood, join.author):
+        return BadJoinProof(invite_id, join.author)
+    if join.time > invite.body["expires"]:
+        return InviteExpired(invite_id, invite.body["expires"], join.time)
+    if uses.get(invite_id, 0) >= invite.body["uses"]:
+        return InviteExhausted(invite_id, invite.body["uses"])
+    return None
