@@ -1,0 +1,152 @@
+"""Identity, membership and the raw log: init, whoami, neighbourhood, invite,
+join, device, revoke, block, log, rebuild."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from typing import Any
+
+from meshpantry.keys import DeviceKey, KeyFileError, key_path, write_key
+
+from .output import emit, short, table
+from .session import read_passphrase
+from .when import show_time
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    p = commands.add_parser("init", parents=[common], help="create this device's identity and household profile")
+    p.add_argument("--household", required=False, help="your household's name, as neighbours will see it")
+    p.add_argument("--area", help="rough area (a street or block, never an exact address)")
+    p.add_argument("--encrypt", action="store_true", help="protect the key file with a passphrase")
+    p.set_defaults(handler=cmd_init, needs_pantry=False)
+
+    p = commands.add_parser("whoami", parents=[common], help="show this device, household and neighbourhood")
+    p.set_defaults(handler=lambda a, pantry: emit(a, pantry.whoami()))
+
+    hood = commands.add_parser("neighbourhood", parents=[common], help="found or show the neighbourhood").add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = hood.add_parser("create", parents=[common], help="found a new neighbourhood with this household as admin")
+    p.add_argument("name")
+    p.set_defaults(handler=cmd_neighbourhood_create)
+    p = hood.add_parser("show", parents=[common], help="name, members and admins")
+    p.set_defaults(handler=cmd_neighbourhood_show)
+
+    invite = commands.add_parser("invite", parents=[common], help="invite a household").add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = invite.add_parser("create", parents=[common], help="make an invite code to hand to a newcomer")
+    p.add_argument("--uses", type=int, default=1, help="how many households may use it (default 1)")
+    p.add_argument("--hours", type=int, default=72, help="how long it stays valid (default 72)")
+    p.add_argument("--note", help="a note for the record, e.g. who it is for")
+    p.set_defaults(handler=cmd_invite_create)
+
+    p = commands.add_parser("join", parents=[common], help="join a neighbourhood with an invite code")
+    p.add_argument("code", help="the code a member gave you (starts with mp1-)")
+    p.add_argument("--household", help="your household's name (default: the one given to init)")
+    p.add_argument("--area")
+    p.set_defaults(handler=cmd_join)
+
+    device = commands.add_parser("device", parents=[common], help="link another device to this household").add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = device.add_parser("link", parents=[common], help="let another device (its key from 'whoami') write for this household")
+    p.add_argument("device", help="the other device's key (64 hex digits)")
+    p.add_argument("--name", help="a name for the device, e.g. 'kitchen laptop'")
+    p.set_defaults(handler=lambda a, pantry: emit(a, pantry.link_device(a.device, a.name)))
+
+    p = commands.add_parser("revoke", parents=[common], help="(admins) stop a device's further records from counting")
+    p.add_argument("member", help="device key or household id prefix")
+    p.add_argument("--reason")
+    p.set_defaults(handler=lambda a, pantry: emit(a, pantry.revoke(a.member, a.reason)))
+
+    for verb in ("block", "unblock"):
+        p = commands.add_parser(verb, parents=[common], help=f"{verb} a household on this device only")
+        p.add_argument("household", help="household id prefix or name")
+        p.set_defaults(handler=lambda a, pantry, verb=verb: emit(a, getattr(pantry, verb)(a.household)))
+
+    p = commands.add_parser("log", parents=[common], help="the raw signed records, newest first")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--kind", help="only records of this kind")
+    p.set_defaults(handler=cmd_log)
+
+    p = commands.add_parser("rebuild", parents=[common], help="rebuild every view from the record log and check it")
+    p.set_defaults(handler=lambda a, pantry: emit(a, pantry.rebuild()))
+
+
+def cmd_init(args: Any) -> int:
+    from meshpantry.pantry import Pantry
+
+    data_dir = args.data_dir
+    if key_path(data_dir).exists():
+        print(f"meshpantry: this device already has an identity in {data_dir}", file=sys.stderr)
+        return 6
+    passphrase = read_passphrase(args)
+    if args.encrypt and not passphrase:
+        if not sys.stdin.isatty():
+            print("meshpantry: --encrypt needs a passphrase: use --passphrase-file or MESHPANTRY_PASSPHRASE", file=sys.stderr)
+            return 2
+        passphrase = getpass.getpass("passphrase for the key file: ")
+        if passphrase != getpass.getpass("again: "):
+            print("meshpantry: the passphrases differ; nothing was written", file=sys.stderr)
+            return 2
+    household = args.household
+    if not household:
+        if not sys.stdin.isatty():
+            print("meshpantry: give your household's name with --household", file=sys.stderr)
+            return 2
+        household = input("household name: ").strip()
+    try:
+        write_key(data_dir, DeviceKey.generate(), passphrase if args.encrypt or passphrase else None)
+    except KeyFileError as exc:
+        print(f"meshpantry: {exc}", file=sys.stderr)
+        return 6
+    pantry = Pantry.open(data_dir, passphrase=passphrase)
+    try:
+        pantry.store.set_setting("household_name", household)
+        if args.area:
+            pantry.store.set_setting("household_area", args.area)
+        result = pantry.whoami()
+    finally:
+        pantry.close()
+    emit(args, result, lambda r: (
+        f"Created the identity of {household} in {data_dir}\n"
+        f"device {r['device']}\n"
+        "Next: 'meshpantry neighbourhood create NAME' to found a neighbourhood,\n"
+        "   or 'meshpantry join CODE' with an invite code from a member."
+    ))
+    return 0
+
+
+def cmd_neighbourhood_create(args: Any, pantry: Any) -> None:
+    who = pantry.whoami()
+    result = pantry.create_neighbourhood(args.name, who.get("household_name") or "household", who.get("area"))
+    emit(args, result, lambda r: f"Founded {r['neighbourhood_name']} ({short(r['neighbourhood'])}); you are its admin.\nInvite neighbours with 'meshpantry invite create'.")
+
+
+def cmd_neighbourhood_show(args: Any, pantry: Any) -> None:
+    result = pantry.neighbourhood_show()
+
+    def render(r: dict) -> str:
+        rows = [(short(h["id"]), h["name"], h.get("area") or "", len(h["devices"]), "admin" if h["admin"] else ("revoked" if h["revoked"] else "")) for h in r["households"]]
+        return f"{r['name']}  ({r['id']})\n\n" + table(rows, ["household", "name", "area", "devices", ""])
+
+    emit(args, result, render)
+
+
+def cmd_invite_create(args: Any, pantry: Any) -> None:
+    result = pantry.create_invite(uses=args.uses, hours=args.hours, note=args.note)
+    emit(args, result, lambda r: f"{r['code']}\n\nValid until {show_time(r['expires'])} for {r['uses']} household(s). Hand it over in person: anyone with it can join.")
+
+
+def cmd_join(args: Any, pantry: Any) -> None:
+    who = pantry.whoami()
+    household = args.household or who.get("household_name")
+    if not household:
+        raise SystemExit("meshpantry: give your household's name with --household")
+    result = pantry.join(args.code, household, args.area or who.get("area"))
+    emit(args, result, lambda r: f"Joined {r['neighbourhood_name']} as {r['household_name']}.\nStart your node ('meshpantry node') to meet the neighbours and sync.")
+
+
+def cmd_log(args: Any, pantry: Any) -> None:
+    rows = pantry.log(limit=args.limit, kind=args.kind)
+    emit(args, rows, lambda rs: table(
+        [(short(r["id"]), r["kind"], short(r["author"]), r["seq"], r["lamport"], show_time(r["time"]), r["summary"]) for r in rs],
+        ["id", "kind", "author", "seq", "lamport", "time", "summary"],
+    ))

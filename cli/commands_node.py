@@ -1,0 +1,71 @@
+"""Running the node and looking at it: node, status, tui."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from .output import emit, short, table
+from .when import show_time
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    p = commands.add_parser(
+        "node", parents=[common], help="run this household's node in the foreground",
+        description="Run the node: libp2p host, live gossip, sync, discovery and the control "
+                    "socket. Settings come from the config file, then MESHPANTRY_* environment "
+                    "variables, then these flags (later wins).",
+    )
+    p.add_argument("--config", type=Path, help="TOML settings file (default: DATA_DIR/node.toml)")
+    p.add_argument("--listen", help="HOST:PORT to listen on (default 0.0.0.0:4747)")
+    p.add_argument("--peer", dest="peers", action="append", default=None, help="multiaddr of a static peer (repeatable)")
+    p.add_argument("--no-mdns", dest="mdns", action="store_false", default=None, help="do not use mDNS discovery")
+    p.add_argument("--mdns-interface", dest="mdns_interfaces", action="append", default=None, help="interface address for mDNS (repeatable)")
+    p.add_argument("--sync-interval", type=float, help="seconds between periodic syncs (default 30)")
+    p.set_defaults(handler=cmd_node, needs_pantry=False)
+
+    p = commands.add_parser("status", parents=[common], help="identity, peers, sync and island state")
+    p.set_defaults(handler=cmd_status)
+
+    p = commands.add_parser("tui", parents=[common], help="open the terminal UI (starts the node if needed)")
+    p.add_argument("--demo", action="store_true", help="start a few demo neighbours on loopback with sample data")
+    p.set_defaults(handler=cmd_tui, needs_pantry=False)
+
+
+def cmd_node(args: Any) -> int:
+    from meshpantry.node.runner import run_node_command
+
+    return run_node_command(args)
+
+
+def cmd_tui(args: Any) -> int:
+    from cli.tui.launch import run_tui
+
+    return run_tui(args)
+
+
+def cmd_status(args: Any, pantry: Any) -> None:
+    status = pantry.status()
+
+    def render(s: dict) -> str:
+        lines = [
+            f"household     {s.get('household_name') or '-'}  (device {short(s['device'])})",
+            f"neighbourhood {s.get('neighbourhood_name') or '-'}  ({short(s.get('neighbourhood'))})",
+            f"records held  {s['records']}",
+            f"node          {'running' if s['node_running'] else 'not running (start it with: meshpantry node)'}",
+        ]
+        if s["node_running"]:
+            lines.append("listening     " + ", ".join(s.get("listen") or []))
+            lines.append("state         " + ("ISLAND: no neighbour reachable" if s["island"] else f"connected to {len(s['connected'])} neighbour(s)"))
+        if s.get("peers"):
+            lines.append("")
+            lines.append(table(
+                [(short(p["peer"]), "yes" if p.get("connected") else "no", show_time(p.get("last_sync")), p.get("behind", "")) for p in s["peers"]],
+                ["peer", "connected", "last sync", "behind"],
+            ))
+        if s.get("forks"):
+            lines.append(f"\nWARNING: {s['forks']} forked chain(s) seen; see 'meshpantry log'")
+        return "\n".join(lines)
+
+    emit(args, status, render)

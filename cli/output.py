@@ -1,0 +1,55 @@
+"""Printing results: human tables by default, JSON with ``--json``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Callable, Iterable, Sequence
+
+
+def emit(args: Any, value: Any, render: Callable[[Any], str] | None = None) -> None:
+    """Print ``value`` as JSON when ``--json`` was given, else through ``render``."""
+    if getattr(args, "json", False):
+        json.dump(value, sys.stdout, indent=2, sort_keys=True, default=_jsonable)
+        sys.stdout.write("\n")
+        return
+    text = render(value) if render else _plain(value)
+    if text:
+        print(text)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray)):
+        return value.hex()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, dict):
+        width = max((len(str(k)) for k in value), default=0)
+        return "\n".join(f"{k:<{width}}  {v}" for k, v in value.items())
+    return str(value)
+
+
+def table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> str:
+    """A plain left-aligned text table."""
+    rows = [["" if c is None else str(c) for c in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+    lines = ["  ".join(h.upper().ljust(w) for h, w in zip(headers, widths)).rstrip()]
+    for row in rows:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    return "\n".join(lines)
+
+
+def short(hex_id: str | None) -> str:
+    return (hex_id or "")[:10]
+
+
+def note(message: str) -> None:
+    """A line for the user on stderr (stdout stays clean for scripts)."""
+    print(message, file=sys.stderr)

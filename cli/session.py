@@ -1,0 +1,93 @@
+"""Opening the household's pantry for one command, and turning failures into
+messages and exit codes.
+
+If the household's node is running, commands go through its control socket
+(the node holds the store); otherwise the command opens the store itself.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import platformdirs
+
+from meshpantry.keys import KeyFileError
+from meshpantry.pantry.errors import PantryError
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_BUSY = 5
+EXIT_INTERRUPTED = 130
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("meshpantry", appauthor=False))
+
+
+def read_passphrase(args: Any) -> str | None:
+    if args.passphrase_file:
+        try:
+            return Path(args.passphrase_file).read_text(encoding="utf-8").rstrip("\n")
+        except OSError as exc:
+            raise PantryError(f"cannot read the passphrase file: {exc.strerror}") from None
+    return os.environ.get("MESHPANTRY_PASSPHRASE") or None
+
+
+@contextmanager
+def open_pantry(args: Any) -> Iterator[Any]:
+    """Yield a Pantry, or a proxy to the running node's, with the same methods."""
+    from meshpantry.control.client import ControlClient, NodeUnavailable, RemotePantry
+
+    try:
+        client = ControlClient.connect(args.data_dir)
+    except NodeUnavailable:
+        client = None
+    if client is not None:
+        with client:
+            yield RemotePantry(client)
+        return
+    from meshpantry.pantry import Pantry
+
+    pantry = Pantry.open(args.data_dir, passphrase=read_passphrase(args))
+    try:
+        yield pantry
+    finally:
+        pantry.close()
+
+
+def run_command(args: Any) -> int:
+    from meshpantry.control.client import NodeUnavailable
+    from meshpantry.store.errors import StoreError
+
+    try:
+        if getattr(args, "needs_pantry", True):
+            with open_pantry(args) as pantry:
+                code = args.handler(args, pantry)
+        else:
+            code = args.handler(args)
+        return code or 0
+    except PantryError as exc:
+        _error(str(exc))
+        return exc.exit_code
+    except KeyFileError as exc:
+        _error(str(exc))
+        return 3
+    except StoreError as exc:
+        _error(str(exc))
+        return EXIT_BUSY
+    except NodeUnavailable as exc:
+        _error(str(exc))
+        return EXIT_BUSY
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_FAILED
+
+
+def _error(message: str) -> None:
+    print(f"meshpantry: {message}", file=sys.stderr)

@@ -1,0 +1,366 @@
+"""The read side of :class:`~meshpantry.pantry.Pantry`: the neighbourhood's
+state as plain dictionaries.
+
+Ids are hex text; a unique prefix of at least 4 characters finds a record.
+Times are ms since the epoch. The same dictionaries are printed by ``--json``,
+sent over the control socket and shown by the terminal UI.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from meshpantry.core import equity
+from meshpantry.core.state import NeighbourhoodState
+
+from .errors import AmbiguousId, InvalidInput, NoNeighbourhood, UnknownId
+
+#: "Expiring soon" on the board: within a day, the time a neighbour needs to
+#: notice an offer and walk over.
+EXPIRING_SOON_MS = 24 * 3600 * 1000
+MIN_PREFIX = 4
+
+
+class Reading:
+    """Mixin: needs ``self.store``, ``self.key``, ``self.clock``."""
+
+    store: Any
+    key: Any
+    clock: Any
+
+    def state(self) -> NeighbourhoodState:
+        return self.store.state()
+
+    # -- naming ----------------------------------------------------------------
+
+    def _household_id(self) -> bytes:
+        return self.state().devices.get(self.key.public, self.key.public)
+
+    def _my_devices(self) -> set[bytes]:
+        state = self.state()
+        household = state.devices.get(self.key.public)
+        if household is None or household not in state.households:
+            return {self.key.public}
+        return set(state.households[household].devices) | {self.key.public}
+
+    def _household_name(self, household: bytes | None) -> str:
+        if household is None:
+            return "?"
+        view = self.state().households.get(household)
+        if view is not None and view.name:
+            return view.name
+        if household == self._household_id():
+            return self.store.get_setting("household_name") or household.hex()[:8]
+        return household.hex()[:8]
+
+    def _find(self, table: dict[bytes, Any], what: str, ref: str | None) -> Any:
+        ref = (ref or "").strip().lower()
+        if len(ref) < MIN_PREFIX:
+            raise InvalidInput(what, f"give at least {MIN_PREFIX} characters of the id")
+        try:
+            exact = bytes.fromhex(ref) if len(ref) == 64 else None
+        except ValueError:
+            exact = None
+        if exact is not None and exact in table:
+            return table[exact]
+        matches = [v for k, v in table.items() if k.hex().startswith(ref)]
+        if not matches:
+            raise UnknownId(what, ref)
+        if len(matches) > 1:
+            raise AmbiguousId(what, ref, len(matches))
+        return matches[0]
+
+    def _offer(self, ref: str):
+        return self._find(self.state().offers, "offer", ref)
+
+    def _claim(self, ref: str):
+        return self._find(self.state().claims, "claim", ref)
+
+    def _meal(self, ref: str):
+        return self._find(self.state().meals, "meal", ref)
+
+    def _recipe(self, ref: str):
+        return self._find(self.state().recipes, "recipe", ref)
+
+    def _resolve_household(self, ref: str) -> bytes:
+        state = self.state()
+        by_name = [h.id for h in state.households.values() if h.name and h.name.lower() == ref.strip().lower()]
+        if len(by_name) == 1:
+            return by_name[0]
+        return self._find(state.households, "household", ref).id
+
+    def _resolve_device(self, ref: str) -> bytes:
+        state = self.state()
+        try:
+            return self._find({d: d for d in state.devices}, "device", ref)
+        except UnknownId:
+            household = self._resolve_household(ref)
+            return state.households[household].devices[0]
+
+    # -- identity ----------------------------------------------------------------
+
+    def whoami(self) -> dict:
+        settings = self.store.get_setting
+        household = self._household_id()
+        name = settings("neighbourhood_name")
+        return {
+            "device": self.key.public.hex(),
+            "household": household.hex(),
+            "household_name": self._household_name(household) if settings("neighbourhood") else settings("household_name"),
+            "area": settings("household_area"),
+            "neighbourhood": settings("neighbourhood"),
+            "neighbourhood_name": name,
+        }
+
+    def neighbourhood_show(self) -> dict:
+        state = self.state()
+        if not self.store.get_setting("neighbourhood"):
+            raise NoNeighbourhood()
+        households = []
+        for view in sorted(state.households.values(), key=lambda h: (h.name or "", h.id)):
+            households.append({
+                "id": view.id.hex(), "name": view.name or view.id.hex()[:8], "area": view.area,
+                "devices": [d.hex() for d in view.devices], "admin": bool(set(view.devices) & state.admins),
+                "revoked": view.revoked, "blocked": view.id in self.store.blocked(),
+            })
+        return {
+            "id": self.store.get_setting("neighbourhood"),
+            "name": state.name or self.store.get_setting("neighbourhood_name"),
+            "households": households,
+            "forks": len(state.forks),
+            "waiting": len(state.waiting),
+        }
+
+    # -- offers and claims ---------------------------------------------------------
+
+    def offer_list(
+        self, *, search: str | None = None, tag: str | None = None, free_of: list[str] | None = None,
+        sort: str = "expiry", include_closed: bool = False, mine: bool = False,
+    ) -> list[dict]:
+        state = self.state()
+        now = self.clock()
+        if sort not in ("expiry", "newest"):
+            raise InvalidInput("sort", "choose expiry or newest")
+        offers = state.board(now, text=search, tag=tag, allergen_free=free_of or (), sort=sort, include_closed=include_closed)
+        blocked = self.store.blocked()
+        mine_devices = self._my_devices()
+        return [
+            self._offer_dict(o, now, state)
+            for o in offers
+            if o.household not in blocked and (not mine or o.author in mine_devices)
+        ]
+
+    def _offer_dict(self, offer: Any, now: int, state: NeighbourhoodState) -> dict:
+        expires = offer.expires
+        return {
+            "id": offer.id.hex(), "author": offer.author.hex(), "household": offer.household.hex(),
+            "household_name": self._household_name(offer.household),
+            "item": offer.item, "quantity": offer.quantity, "unit": offer.unit,
+            "remaining": offer.remaining, "allocated": offer.allocated,
+            "best_before": offer.best_before, "pickup_from": offer.pickup_from, "pickup_until": offer.pickup_until,
+            "area": offer.area, "tags": list(offer.tags), "allergens": list(offer.allergens), "note": offer.note,
+            "created": offer.created, "updated": offer.updated, "withdrawn": offer.withdrawn,
+            "expired": offer.is_expired(now),
+            "expiring_soon": expires is not None and now <= expires <= now + EXPIRING_SOON_MS,
+            "claims_count": len(offer.claims),
+            "mine": offer.author in self._my_devices(),
+        }
+
+    def offer_show(self, offer_ref: str) -> dict:
+        state = self.state()
+        offer = self._offer(offer_ref)
+        result = self._offer_dict(offer, self.clock(), state)
+        result["claims"] = [self._claim_dict(c, state) for c in state.claims_on(offer.id)]
+        names = {c.id: self._household_name(c.household) for c in state.claims_on(offer.id)}
+        result["fair_share"] = [
+            {"claim": claim.hex(), "household_name": names.get(claim, "?"), "quantity": quantity}
+            for claim, quantity in equity.fair_share(state, offer.id)
+        ]
+        return result
+
+    def _claim_dict(self, claim: Any, state: NeighbourhoodState) -> dict:
+        offer = state.offers.get(claim.offer)
+        pickup = None
+        if claim.pickup is not None:
+            if claim.author == self.key.public:
+                from .household import open_sealed
+
+                pickup = open_sealed(self.key.secret, claim.pickup) or "(could not be read)"
+            elif offer is not None and offer.author == self.key.public:
+                pickup = "(sealed to the claimant)"
+        return {
+            "id": claim.id.hex(), "offer": claim.offer.hex(),
+            "offer_item": offer.item if offer else "?", "unit": offer.unit if offer else "",
+            "offerer": offer.household.hex() if offer else None,
+            "offerer_name": self._household_name(offer.household) if offer else "?",
+            "author": claim.author.hex(), "household": claim.household.hex(),
+            "household_name": self._household_name(claim.household),
+            "quantity": claim.quantity, "message": claim.message, "status": claim.status.value,
+            "accepted_quantity": claim.accepted_quantity or None, "reason": claim.reason,
+            "pickup": pickup,
+            "handover": {"offerer": claim.confirmed_by_offerer, "claimant": claim.confirmed_by_claimant},
+            "completed": claim.completed, "created": claim.created,
+            "mine": claim.author in self._my_devices(),
+        }
+
+    def claim_show(self, claim_ref: str) -> dict:
+        state = self.state()
+        return self._claim_dict(self._claim(claim_ref), state)
+
+    def swaps(self) -> dict:
+        state = self.state()
+        mine = self._my_devices()
+        made, received = [], []
+        for claim in sorted(state.claims.values(), key=lambda c: (-c.created, c.id)):
+            offer = state.offers.get(claim.offer)
+            if claim.author in mine:
+                made.append(self._claim_dict(claim, state))
+            elif offer is not None and offer.author in mine:
+                received.append(self._claim_dict(claim, state))
+        return {"made": made, "received": received}
+
+    # -- meals ---------------------------------------------------------------------
+
+    def meal_show(self, meal_ref: str) -> dict:
+        state = self.state()
+        meal = self._meal(meal_ref)
+        return self._meal_dict(meal, state)
+
+    def _meal_dict(self, meal: Any, state: NeighbourhoodState) -> dict:
+        needs = [
+            {"item": n.item, "quantity": n.quantity, "unit": n.unit, "pledged": n.pledged, "missing": n.missing}
+            for n in meal.needs
+        ]
+        total = sum(n["quantity"] for n in needs)
+        covered = sum(min(n["pledged"], n["quantity"]) for n in needs)
+        pledges = []
+        for pledge_id in meal.pledges:
+            p = state.pledges[pledge_id]
+            pledges.append({
+                "id": p.id.hex(), "household_name": self._household_name(p.household),
+                "item": p.item, "quantity": p.quantity, "unit": p.unit, "note": p.note,
+            })
+        return {
+            "id": meal.id.hex(), "dish": meal.dish, "time": meal.time, "place": meal.place, "note": meal.note,
+            "author": meal.author.hex(), "household_name": self._household_name(meal.household),
+            "needs": needs, "pledges": pledges,
+            "coverage": 100 if total == 0 else (100 * covered) // total,
+            "past": meal.is_past(self.clock()),
+        }
+
+    def meal_list(self, include_past: bool = False) -> list[dict]:
+        state = self.state()
+        now = self.clock()
+        meals = [m for m in state.meals.values() if include_past or not m.is_past(now)]
+        meals.sort(key=lambda m: (m.time, m.id))
+        return [self._meal_dict(m, state) for m in meals]
+
+    # -- recipes ---------------------------------------------------------------------
+
+    def recipe_show(self, recipe_ref: str) -> dict:
+        state = self.state()
+        return self._recipe_dict(self._recipe(recipe_ref), state)
+
+    def _recipe_dict(self, recipe: Any, state: NeighbourhoodState) -> dict:
+        parent = state.recipes.get(recipe.adapted_from) if recipe.adapted_from else None
+        stories = []
+        for story_id in recipe.stories:
+            story = state.stories[story_id]
+            stories.append({
+                "id": story.id.hex(), "title": story.title, "text": story.text,
+                "household_name": self._household_name(story.household), "created": story.created,
+            })
+        return {
+            "id": recipe.id.hex(), "title": recipe.title, "origin": recipe.origin, "tags": list(recipe.tags),
+            "serves": recipe.serves, "story": recipe.story, "created": recipe.created, "updated": recipe.updated,
+            "household_name": self._household_name(recipe.household),
+            "ingredients": [
+                {"position": i, "item": line.item, "amount": line.amount, "unit": line.unit, "note": line.note}
+                for i, line in enumerate(recipe.ingredients, 1)
+            ],
+            "steps": [{"position": i, "text": step.text} for i, step in enumerate(recipe.steps, 1)],
+            "stories": stories,
+            "contributors": [self._household_name(h) for h in recipe.contributors],
+            "adapted_from": (
+                {"id": recipe.adapted_from.hex(), "title": parent.title if parent else "(not yet synced)"}
+                if recipe.adapted_from else None
+            ),
+            "variations": [
+                {"id": v.hex(), "title": state.recipes[v].title} for v in recipe.variations if v in state.recipes
+            ],
+        }
+
+    def recipe_list(self, search: str | None = None) -> list[dict]:
+        state = self.state()
+        needle = (search or "").casefold()
+        rows = []
+        for recipe in sorted(state.recipes.values(), key=lambda r: (r.title.casefold(), r.id)):
+            haystack = " ".join([recipe.title, recipe.origin or "", " ".join(recipe.tags), recipe.story or "",
+                                 " ".join(line.item for line in recipe.ingredients)]).casefold()
+            if needle and needle not in haystack:
+                continue
+            rows.append(self._recipe_dict(recipe, state))
+        return rows
+
+    def recipe_export(self, format: str = "markdown") -> str:
+        from .export import render_book
+
+        return render_book(self.recipe_list(), format, title=self.state().name or "Recipe book")
+
+    # -- records and status ------------------------------------------------------------
+
+    def log(self, limit: int = 50, kind: str | None = None) -> list[dict]:
+        state = self.state()
+        rows = []
+        for record in self.store.records(kind=kind, newest_first=True, limit=limit):
+            rows.append({
+                "id": record.id.hex(), "kind": record.kind, "author": record.author.hex(),
+                "seq": record.seq, "lamport": record.lamport, "time": record.time,
+                "status": state.status(record.id).value, "summary": _summary(record),
+                "size": len(record.raw),
+            })
+        return rows
+
+    def rebuild(self) -> dict:
+        return self.store.rebuild_views()
+
+    def status(self) -> dict:
+        who = self.whoami()
+        state = self.state()
+        return {
+            **who,
+            "records": self.store.count(),
+            "households": len(state.households),
+            "forks": len(state.forks),
+            "waiting": len(state.waiting),
+            "node_running": False,
+            "island": None,
+            "listen": [],
+            "connected": [],
+            "peers": [
+                {"peer": p["peer_id"], "addresses": p["addresses"], "last_sync": p.get("last_sync"), "connected": False}
+                for p in self.store.peer_addresses()
+            ],
+        }
+
+
+def _summary(record: Any) -> str:
+    body = record.body
+    kind = record.kind
+    if kind == "offer":
+        return f"{body.get('quantity')} {body.get('unit')} {body.get('item')}"
+    if kind == "claim":
+        return f"{body.get('quantity')} of offer {body.get('offer', b'').hex()[:8]}"
+    if kind == "claim_decision":
+        return ("accept " + str(body.get("quantity"))) if body.get("accept") else "decline"
+    if kind in ("neighbourhood", "household"):
+        return str(body.get("name", ""))
+    if kind == "meal":
+        return str(body.get("dish", ""))
+    if kind == "recipe":
+        return str(body.get("title", ""))
+    if kind == "pledge":
+        return f"{body.get('quantity')} {body.get('unit')} {body.get('item')}"
+    if kind == "story":
+        return str(body.get("title") or body.get("text", ""))[:40]
+    return ""
