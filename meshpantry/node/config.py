@@ -1,0 +1,156 @@
+"""Settings of one node's networking: where it listens, how it finds peers,
+how it paces gossip and redials.
+
+The command line decides precedence (TOML file < environment < flags) and
+builds one :class:`NodeSettings`; everything here only says what each setting
+means and what its safe default is.
+
+Safety of the defaults: a node listens on loopback and runs mDNS on the
+loopback interface only, so nothing a test, a benchmark or the demo starts can
+send a packet to a network that is not ours. A real neighbourhood LAN opts in
+with :meth:`NodeSettings.for_lan` (listen on every interface, mDNS on every
+interface) or by naming the LAN interface's address in ``mdns_interfaces``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any, Mapping
+
+#: Fixed default TCP port, so that a household can write one firewall rule.
+#: Unassigned by IANA and easy to remember ("4747").
+DEFAULT_PORT = 4747
+
+#: Loopback: the default for listening and for mDNS, safe on any machine.
+LOOPBACK = "127.0.0.1"
+
+#: Listening address that means "every IPv4 interface" (a neighbourhood LAN).
+ALL_INTERFACES = "0.0.0.0"
+
+#: mDNS interface word that means "every interface" (zeroconf's InterfaceChoice.All).
+MDNS_ALL = "all"
+
+
+class SettingsError(ValueError):
+    """A setting has an unknown name or a value of the wrong type or range."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"setting {name!r}: {reason}")
+        self.name, self.reason = name, reason
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    """Networking settings. Every field has a safe default (loopback only)."""
+
+    #: IPv4 address to listen on. ``127.0.0.1`` keeps the node private to this
+    #: machine; ``0.0.0.0`` serves the whole LAN.
+    listen_host: str = LOOPBACK
+    #: TCP port; 0 asks the OS for a free one (tests).
+    listen_port: int = DEFAULT_PORT
+
+    #: Announce and discover peers with multicast DNS.
+    mdns_enabled: bool = True
+    #: IPv4 addresses of the interfaces mDNS binds to, or ``("all",)``.
+    #: Never empty when mDNS is on.
+    mdns_interfaces: tuple[str, ...] = (LOOPBACK,)
+
+    #: Peers dialled at start and redialled for ever: multiaddrs ending in
+    #: ``/p2p/<peer id>``.
+    static_peers: tuple[str, ...] = ()
+
+    #: Mean seconds between periodic syncs with each connected peer; the
+    #: runner adds +/- ``sync_jitter`` of it so nodes do not sync in lockstep.
+    sync_interval_s: float = 30.0
+    #: Fraction of ``sync_interval_s`` used as jitter, in [0, 1).
+    sync_jitter: float = 0.2
+
+    #: Upper bound on one dial, handshakes included. A port that accepts but
+    #: never speaks otherwise hangs a dial for a minute or more.
+    dial_timeout_s: float = 5.0
+    #: First redial delay after a failure; doubles up to ``redial_max_s``.
+    #: Short so a neighbour restarted after a power cut is back in seconds.
+    redial_initial_s: float = 0.5
+    #: Longest wait between two dials of one known peer.
+    redial_max_s: float = 60.0
+    #: Fraction of each redial delay drawn at random, in [0, 1).
+    redial_jitter: float = 0.25
+
+    #: Seconds between two gossip publishes: everything queued in between goes
+    #: out as one batch. 25 ms is at most 40 messages/s, a tenth of the rate at
+    #: which py-libp2p's GossipSub starts to lose messages.
+    gossip_interval_s: float = 0.025
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.listen_port <= 65535:
+            raise SettingsError("listen_port", f"{self.listen_port} is not a TCP port")
+        if self.mdns_enabled and not self.mdns_interfaces:
+            raise SettingsError("mdns_interfaces", "empty while mDNS is enabled")
+        for name in ("sync_jitter", "redial_jitter"):
+            if not 0 <= getattr(self, name) < 1:
+                raise SettingsError(name, "must be in [0, 1)")
+        for name in ("sync_interval_s", "dial_timeout_s", "redial_initial_s", "gossip_interval_s"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(name, "must be positive")
+        if self.redial_max_s < self.redial_initial_s:
+            raise SettingsError("redial_max_s", "smaller than redial_initial_s")
+
+    @classmethod
+    def for_lan(cls, **overrides: Any) -> "NodeSettings":
+        """Settings for a real neighbourhood LAN: listen and run mDNS on every
+        interface. Never use these in tests, benchmarks or the demo."""
+        base = {"listen_host": ALL_INTERFACES, "mdns_interfaces": (MDNS_ALL,)}
+        base.update(overrides)
+        return cls(**base)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], base: "NodeSettings | None" = None) -> "NodeSettings":
+        """``base`` (or the defaults) with the fields named in ``values``
+        replaced, as read from TOML or the environment.
+
+        Strings are accepted for numbers and booleans (environment variables);
+        lists or comma-separated strings for tuples. Raises
+        :class:`SettingsError` for an unknown name or an unusable value.
+        """
+        known = {f.name: f for f in fields(cls)}
+        changes: dict[str, Any] = {}
+        for name, raw in values.items():
+            if name not in known:
+                raise SettingsError(name, "unknown setting")
+            changes[name] = _coerce(name, known[name].type, raw)
+        return replace(base or cls(), **changes)
+
+
+def _coerce(name: str, kind: Any, raw: Any) -> Any:
+    kind = str(kind)
+    try:
+        if kind == "bool":
+            if isinstance(raw, bool):
+                return raw
+            word = str(raw).strip().lower()
+            if word in ("1", "true", "yes", "on"):
+                return True
+            if word in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if kind == "int":
+            if isinstance(raw, bool):
+                raise ValueError(raw)
+            return int(raw)
+        if kind == "float":
+            if isinstance(raw, bool):
+                raise ValueError(raw)
+            return float(raw)
+        if kind == "str":
+            if not isinstance(raw, str):
+                raise ValueError(raw)
+            return raw
+        if kind.startswith("tuple"):
+            if isinstance(raw, str):
+                return tuple(part.strip() for part in raw.split(",") if part.strip())
+            if isinstance(raw, (list, tuple)) and all(isinstance(item, str) for item in raw):
+                return tuple(raw)
+            raise ValueError(raw)
+    except ValueError:
+        raise SettingsError(name, f"cannot use {raw!r} as {kind}") from None
+    raise AssertionError(f"no coercion for {kind}")  # a field type this module forgot

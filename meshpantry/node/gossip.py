@@ -1,0 +1,391 @@
+"""Live gossip of records over GossipSub, one topic per neighbourhood.
+
+Gossip is a best-effort accelerator: a record usually reaches every member in
+milliseconds this way, and the sync protocol repairs whatever gossip missed.
+Nothing is dropped silently, though: every loss we can see is counted in
+:class:`GossipStats`.
+
+Message format (topic ``/meshpantry/<neighbourhood hex>/records/1``):
+    the data of a GossipSub message is a msgpack array of 1 to
+    :data:`MAX_BATCH_RECORDS` raw records, each a ``bin`` holding the exact
+    bytes of one signed record (``[payload, signature]``), in shortest form
+    (the bytes ``msgpack.packb(list_of_bytes)`` produces), at most
+    :data:`MAX_BATCH_BYTES` in all. A single new record travels as a batch of
+    one; a backlog travels as larger batches.
+
+Message id = SHA-256 of the message data. It is a cheap digest (the library's
+content id is base58) and two nodes publishing the same batch produce the
+same id, so duplicates die at the first hop. It is deliberately *not* the
+record id of a single-record batch: py-libp2p caches validation results by
+message id, and a forged copy of a record (same payload, bad signature) would
+share the record id and poison the cache for the genuine one; the hash of the
+whole data cannot collide that way.
+
+Validation (:class:`BatchValidator`) runs on every message before it is
+delivered or forwarded; a message fails as a whole when any record in it
+fails decoding, limits, its signature, the neighbourhood id or the
+membership callback ``admits(record)``. Honest members only publish records
+they accepted, so a failing batch means a faulty or hostile sender.
+
+Settings from LIBP2P-NOTES.md: GossipSub v1.1 protocol id, heartbeat 1 s,
+spam protection and adaptive gossip off (both lose data or memory under our
+load), StrictSign kept (other policies fail silently against go and js).
+Publishing is paced (one message per ``gossip_interval_s``, carrying
+everything queued), the per-peer outbound queue is enlarged, and the
+subscription is drained at all times into our own bounded buffer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import deque
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import AsyncIterator, Awaitable, Callable, Iterable
+
+import msgpack
+import trio
+from libp2p.peer.id import ID
+from libp2p.pubsub.gossipsub import PROTOCOL_ID_V11, GossipSub
+from libp2p.pubsub.pb import rpc_pb2
+from libp2p.pubsub.pubsub import Pubsub
+from libp2p.tools.anyio_service import background_trio_service
+
+from protocol import GENESIS_KIND, Record, decode_record, verify_record
+from protocol import limits
+from protocol.errors import DecodeError, Malformed, NonCanonical, RemoteError, TooLarge, WrongType
+
+from .config import NodeSettings
+from .host import RunningHost
+
+log = logging.getLogger(__name__)
+
+#: Records in one gossip message. 512 records of ~320 B verify in ~40 ms on
+#: one core, short enough not to stall the node; a backlog larger than that
+#: is what sync is for.
+MAX_BATCH_RECORDS = 512
+
+#: Bytes of one gossip message's data: a quarter of GossipSub's 1 MiB RPC
+#: limit, so a message plus its envelope never needs splitting.
+MAX_BATCH_BYTES = 256 * 1024
+
+#: Records waiting to be published. Beyond it the oldest are dropped (and
+#: counted): they are in the store, and sync will carry them.
+MAX_QUEUED_RECORDS = 20_000
+
+#: Validated messages waiting for ``on_records``. The library's own
+#: subscription queue holds 32 and drops silently, so we empty it at once into
+#: this larger one, which drops (counted) only when the consumer stalls.
+MAX_PENDING_DELIVERIES = 1024
+
+#: RPCs queued per peer for sending (the library's default of 32 drops the
+#: rest). Pacing keeps us far below either number; this is headroom for
+#: forwarding bursts from several publishers at once.
+PEER_QUEUE_RPCS = 512
+
+#: Mesh degree: target, low and high. A neighbourhood has tens of nodes;
+#: six links keep two hops to everyone without flooding a Raspberry Pi.
+MESH_DEGREE, MESH_DEGREE_LOW, MESH_DEGREE_HIGH = 6, 4, 12
+
+#: Seconds between GossipSub heartbeats (mesh repair, gossip of ids).
+HEARTBEAT_INTERVAL_S = 1
+
+OnRecords = Callable[[list[bytes], ID], Awaitable[None]]
+Admits = Callable[[Record], bool]
+
+
+def topic_for(neighbourhood: bytes) -> str:
+    """The GossipSub topic of a neighbourhood (32-byte genesis id)."""
+    assert len(neighbourhood) == limits.ID_BYTES
+    return f"/meshpantry/{neighbourhood.hex()}/records/1"
+
+
+def message_id(msg: rpc_pb2.Message) -> bytes:
+    """SHA-256 of the message data (see the module doc for why not the record id)."""
+    return hashlib.sha256(msg.data).digest()
+
+
+def encode_batch(raws: list[bytes]) -> bytes:
+    """The gossip message data for ``raws`` (1..MAX_BATCH_RECORDS records)."""
+    assert 1 <= len(raws) <= MAX_BATCH_RECORDS
+    return msgpack.packb(list(raws), use_bin_type=True)
+
+
+def decode_batch(data: bytes) -> list[bytes]:
+    """The raw records inside gossip message data.
+
+    Checks size, shape and shortest form only; records themselves are checked
+    by :class:`BatchValidator`. Raises :class:`TooLarge`, :class:`Malformed`,
+    :class:`WrongType` or :class:`NonCanonical`.
+    """
+    if len(data) > MAX_BATCH_BYTES:
+        raise TooLarge("gossip batch", len(data), MAX_BATCH_BYTES)
+    try:
+        value = msgpack.unpackb(
+            data,
+            raw=False,
+            use_list=True,
+            max_array_len=MAX_BATCH_RECORDS,
+            max_bin_len=limits.MAX_RECORD_BYTES,
+            max_str_len=0,
+            max_map_len=0,
+            max_ext_len=0,
+        )
+    except (ValueError, TypeError, msgpack.UnpackException, msgpack.ExtraData) as exc:
+        raise Malformed(f"gossip batch: {exc}") from None
+    if type(value) is not list:
+        raise WrongType("gossip batch", "array", type(value).__name__)
+    if not value:
+        raise Malformed("gossip batch: empty")
+    for item in value:
+        if type(item) is not bytes:
+            raise WrongType("gossip batch item", "bytes", type(item).__name__)
+    if msgpack.packb(value, use_bin_type=True) != data:
+        raise NonCanonical("gossip batch")
+    return value
+
+
+class NotInNeighbourhood(RemoteError):
+    def __init__(self, record_id: bytes) -> None:
+        super().__init__(f"record {record_id.hex()[:16]} belongs to another neighbourhood")
+        self.record_id = record_id
+
+
+class NotAdmitted(RemoteError):
+    def __init__(self, record_id: bytes) -> None:
+        super().__init__(f"record {record_id.hex()[:16]} is not admitted by membership")
+        self.record_id = record_id
+
+
+def check_records(records: list[Record], neighbourhood: bytes) -> None:
+    """Check that every record belongs to ``neighbourhood`` and is signed by
+    its author. Raises :class:`NotInNeighbourhood` or
+    :class:`~protocol.errors.BadSignature` for the first that is not.
+    Thread-safe (no shared state), so it can run on a worker thread."""
+    for record in records:
+        if record.kind == GENESIS_KIND:
+            if record.id != neighbourhood:
+                raise NotInNeighbourhood(record.id)
+        elif record.neighbourhood != neighbourhood:
+            raise NotInNeighbourhood(record.id)
+        verify_record(record)
+
+
+def check_batch(data: bytes, neighbourhood: bytes, admits: Admits) -> list[Record]:
+    """Decode, verify and admit every record of a gossip message.
+
+    Returns the records. Raises a :class:`RemoteError` subclass for the first
+    failing record: decoding or limits (:class:`DecodeError`), signature
+    (:class:`~protocol.errors.BadSignature`), :class:`NotInNeighbourhood`,
+    :class:`NotAdmitted`.
+    """
+    records = [decode_record(raw) for raw in decode_batch(data)]
+    check_records(records, neighbourhood)
+    for record in records:
+        if not admits(record):
+            raise NotAdmitted(record.id)
+    return records
+
+
+@dataclass
+class GossipStats:
+    """Counters for the status page. Records and messages are counted apart."""
+
+    published_messages: int = 0
+    published_records: int = 0
+    received_messages: int = 0  #: valid messages from others, delivered to us
+    received_records: int = 0
+    invalid_messages: int = 0  #: failed validation: not delivered, not forwarded
+    dropped_records: int = 0  #: lost by us: publish queue or delivery buffer full
+    publish_errors: int = 0  #: publish calls that raised (records counted dropped)
+
+
+class BatchValidator:
+    """The topic validator: ``await validator(forwarder, msg) -> bool``.
+
+    Our own publishes are trusted (their records came out of our store);
+    everything else goes through :func:`check_batch`, with signatures verified
+    on a worker thread so the event loop keeps running and a second core helps.
+    """
+
+    def __init__(self, own_id: ID, neighbourhood: bytes, admits: Admits, stats: GossipStats) -> None:
+        self.own_id, self.neighbourhood, self.admits, self.stats = own_id, neighbourhood, admits, stats
+
+    async def __call__(self, forwarder: ID, msg: rpc_pb2.Message) -> bool:
+        if forwarder == self.own_id and msg.from_id == self.own_id.to_bytes():
+            return True
+        try:
+            records = [decode_record(raw) for raw in decode_batch(msg.data)]
+            await trio.to_thread.run_sync(check_records, records, self.neighbourhood)
+            for record in records:
+                if not self.admits(record):
+                    raise NotAdmitted(record.id)
+        except RemoteError as error:
+            self.stats.invalid_messages += 1
+            log.info("gossip from %s rejected: %s", forwarder, error)
+            return False
+        return True
+
+
+class _RoomyPeerQueues(dict):
+    """Pubsub's per-peer queue map, enlarging each queue as it is added.
+
+    py-libp2p 0.8.1 creates every ``RpcQueue`` with 32 slots and gives no
+    option; its bound lives in ``queue._queue.max_size``. If a later version
+    moves it, we log once and keep the library's size.
+    """
+
+    warned = False
+
+    def __setitem__(self, peer: ID, queue) -> None:
+        inner = getattr(queue, "_queue", None)
+        if inner is not None and hasattr(inner, "max_size"):
+            inner.max_size = max(inner.max_size, PEER_QUEUE_RPCS)
+        elif not _RoomyPeerQueues.warned:
+            _RoomyPeerQueues.warned = True
+            log.warning("cannot enlarge pubsub peer queues; gossip bursts may be dropped")
+        super().__setitem__(peer, queue)
+
+
+def build_router() -> GossipSub:
+    return GossipSub(
+        [PROTOCOL_ID_V11],
+        degree=MESH_DEGREE,
+        degree_low=MESH_DEGREE_LOW,
+        degree_high=MESH_DEGREE_HIGH,
+        heartbeat_interval=HEARTBEAT_INTERVAL_S,
+        spam_protection_enabled=False,
+        adaptive_gossip_enabled=False,
+        # Every member of one LAN shares a subnet (often one address behind a
+        # hotspot); IP diversity means nothing here.
+        eclipse_protection_enabled=False,
+    )
+
+
+class Gossip:
+    """A running gossip service; made by :func:`open_gossip`.
+
+    ``publish(raws)`` never blocks: it queues records for the paced publisher.
+    """
+
+    def __init__(self, host: RunningHost, neighbourhood: bytes, settings: NodeSettings) -> None:
+        self.host = host
+        self.topic = topic_for(neighbourhood)
+        self.settings = settings
+        self.stats = GossipStats()
+        self.pubsub: Pubsub | None = None
+        self._queue: deque[bytes] = deque()
+        self._wakeup = trio.Event()
+
+    def publish(self, raws: Iterable[bytes]) -> None:
+        """Queue records (already accepted into our store) for gossip."""
+        for raw in raws:
+            if len(self._queue) >= MAX_QUEUED_RECORDS:
+                self._queue.popleft()
+                self.stats.dropped_records += 1
+            self._queue.append(raw)
+        self._wakeup.set()
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    def mesh_peers(self) -> list[ID]:
+        """Peers subscribed to our topic (those gossip can reach directly)."""
+        if self.pubsub is None:
+            return []
+        return list(self.pubsub.peer_topics.get(self.topic, ()))
+
+    async def _publish_loop(self) -> None:
+        assert self.pubsub is not None
+        while True:
+            await self._wakeup.wait()
+            self._wakeup = trio.Event()
+            while self._queue:
+                batch = self._take_batch()
+                try:
+                    await self.pubsub.publish(self.topic, encode_batch(batch))
+                except Exception as error:  # the library raises assorted errors
+                    self.stats.publish_errors += 1
+                    self.stats.dropped_records += len(batch)
+                    log.warning("gossip publish failed: %r", error)
+                else:
+                    self.stats.published_messages += 1
+                    self.stats.published_records += len(batch)
+                await trio.sleep(self.settings.gossip_interval_s)
+
+    def _take_batch(self) -> list[bytes]:
+        batch: list[bytes] = []
+        size = 5
+        while self._queue and len(batch) < MAX_BATCH_RECORDS:
+            cost = len(self._queue[0]) + 5
+            if batch and size + cost > MAX_BATCH_BYTES:
+                break
+            batch.append(self._queue.popleft())
+            size += cost
+        return batch
+
+    async def _drain_loop(self, subscription, deliveries: trio.MemorySendChannel) -> None:
+        own = self.host.peer_id.to_bytes()
+        while True:
+            msg = await subscription.get()
+            if msg.from_id == own:
+                continue  # our own publish, echoed back by the library
+            try:
+                raws = decode_batch(msg.data)  # validated already; cheap to unpack
+            except DecodeError:
+                self.stats.invalid_messages += 1
+                continue
+            try:
+                deliveries.send_nowait((raws, ID(msg.from_id)))
+            except trio.WouldBlock:
+                self.stats.dropped_records += len(raws)
+                log.warning("gossip delivery buffer full; %d records left to sync", len(raws))
+
+    async def _deliver_loop(self, deliveries: trio.MemoryReceiveChannel, on_records: OnRecords) -> None:
+        async for raws, origin in deliveries:
+            self.stats.received_messages += 1
+            self.stats.received_records += len(raws)
+            try:
+                await on_records(raws, origin)
+            except Exception:  # a consumer bug must not stop gossip
+                log.exception("on_records failed for %d gossiped records", len(raws))
+
+
+@asynccontextmanager
+async def open_gossip(
+    host: RunningHost,
+    neighbourhood: bytes,
+    admits: Admits,
+    on_records: OnRecords,
+    settings: NodeSettings,
+) -> AsyncIterator[Gossip]:
+    """Run GossipSub on ``host`` for one neighbourhood while the block runs.
+
+    ``admits(record) -> bool`` is asked for every record of every message
+    (after decoding and signature checks); ``on_records(raws, origin)`` gets
+    the raw records of every valid message from another node, in arrival
+    order, one call at a time. Start this before dialling peers so that every
+    connection also carries gossip.
+    """
+    gossip = Gossip(host, neighbourhood, settings)
+    router = build_router()
+    pubsub = Pubsub(host.libp2p, router, msg_id_constructor=message_id)
+    pubsub.peer_queues = _RoomyPeerQueues(pubsub.peer_queues)
+    pubsub.set_topic_validator(
+        gossip.topic, BatchValidator(host.peer_id, neighbourhood, admits, gossip.stats), True
+    )
+    gossip.pubsub = pubsub
+    async with background_trio_service(pubsub), background_trio_service(router):
+        await pubsub.wait_until_ready()
+        subscription = await pubsub.subscribe(gossip.topic)
+        send, receive = trio.open_memory_channel(MAX_PENDING_DELIVERIES)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(gossip._drain_loop, subscription, send)
+            nursery.start_soon(gossip._deliver_loop, receive, on_records)
+            nursery.start_soon(gossip._publish_loop)
+            try:
+                yield gossip
+            finally:
+                nursery.cancel_scope.cancel()

@@ -1,0 +1,181 @@
+"""The libp2p host of a node: the device key as peer identity, TCP + Noise +
+yamux, and nothing else.
+
+Rules (see LIBP2P-NOTES.md):
+
+* Noise is the only security protocol offered. py-libp2p's default also offers
+  TLS, SECIO and *plaintext*, and a plaintext dialer would get an unencrypted
+  session; :func:`open_host` never leaves the default in place.
+* yamux is the only muxer (mplex is not offered).
+* mDNS, UPnP and bootstrap are never switched on inside libp2p: discovery is
+  ours (:mod:`meshpantry.node.discovery`), so we control the interfaces mDNS
+  touches and how fast peers are redialled.
+* Every dial is bounded (:func:`connect_bounded`), and py-libp2p's 60 s
+  "negative cache" of failed peers is cleared before each of our dials so a
+  restarted neighbour is reachable again at once; our own redial loop does the
+  backing off.
+
+The peer id of a device is its Ed25519 author key embedded in an identity
+multihash, so :func:`peer_id_from_author` and :func:`author_from_peer_id`
+convert between the two without any lookup.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import AsyncIterator
+
+import multiaddr
+import trio
+from libp2p import new_host
+from libp2p.abc import IHost
+from libp2p.crypto.ed25519 import Ed25519PublicKey, create_new_key_pair
+from libp2p.crypto.keys import KeyPair, KeyType
+from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
+from libp2p.custom_types import TProtocol
+from libp2p.network.config import ConnectionConfig, RetryConfig
+from libp2p.peer.id import ID
+from libp2p.peer.peerinfo import PeerInfo, info_from_p2p_addr
+from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
+from libp2p.security.noise.transport import Transport as NoiseTransport
+from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
+from libp2p.stream_muxer.yamux.yamux import Yamux
+
+from meshpantry.keys import DeviceKey
+
+from .config import NodeSettings
+
+log = logging.getLogger(__name__)
+
+#: Seconds allowed to agree on a stream's protocol. A member answers in
+#: milliseconds; the library's default of 30 s lets a silent peer hold a task.
+NEGOTIATE_TIMEOUT_S = 10
+
+
+class NotAnAuthor(ValueError):
+    """A peer id that does not embed an Ed25519 key, so it is no device of ours."""
+
+    def __init__(self, peer_id: str) -> None:
+        super().__init__(f"peer {peer_id} is not an Ed25519 device key")
+        self.peer_id = peer_id
+
+
+class DialFailed(Exception):
+    """A dial did not produce a connection within its bound."""
+
+    def __init__(self, peer_id: str, reason: str) -> None:
+        super().__init__(f"dial to {peer_id} failed: {reason}")
+        self.peer_id, self.reason = peer_id, reason
+
+
+def keypair_from_seed(seed: bytes) -> KeyPair:
+    """The libp2p Ed25519 key pair of a 32-byte device seed."""
+    assert len(seed) == 32
+    return create_new_key_pair(seed)
+
+
+def peer_id_from_author(author: bytes) -> ID:
+    """The libp2p peer id of a 32-byte Ed25519 author key."""
+    assert len(author) == 32
+    return ID.from_pubkey(Ed25519PublicKey.from_bytes(author))
+
+
+def author_from_peer_id(peer_id: ID) -> bytes:
+    """The 32-byte Ed25519 key inside ``peer_id``. Raises :class:`NotAnAuthor`
+    for peer ids of other key types or hashed keys."""
+    key = peer_id.extract_public_key()
+    if key is None or key.get_type() != KeyType.Ed25519:
+        raise NotAnAuthor(str(peer_id))
+    return key.to_bytes()
+
+
+def tcp_multiaddr(host: str, port: int) -> multiaddr.Multiaddr:
+    return multiaddr.Multiaddr(f"/ip4/{host}/tcp/{port}")
+
+
+def peer_info_from_multiaddr(address: str) -> PeerInfo:
+    """Parse ``/ip4/.../tcp/.../p2p/<id>``. Raises ValueError if malformed."""
+    try:
+        return info_from_p2p_addr(multiaddr.Multiaddr(address))
+    except Exception as error:  # the parser raises a zoo of types
+        raise ValueError(f"not a peer address: {address!r} ({error})") from None
+
+
+@dataclass(frozen=True)
+class RunningHost:
+    """A host that is listening. ``libp2p`` is the py-libp2p host itself."""
+
+    libp2p: IHost
+    peer_id: ID
+    author: bytes  #: the device key, equal to the key inside ``peer_id``
+
+    @property
+    def listen_addrs(self) -> list[multiaddr.Multiaddr]:
+        """Transport addresses actually bound (the real port when 0 was asked)."""
+        return list(self.libp2p.get_transport_addrs())
+
+    def dial_addrs(self) -> list[str]:
+        """Listen addresses with ``/p2p/<id>``, as a peer would dial them."""
+        return [f"{addr}/p2p/{self.peer_id}" for addr in self.listen_addrs]
+
+
+def build_host(settings: NodeSettings, key: DeviceKey) -> IHost:
+    """A py-libp2p host for ``key`` with Noise only and yamux only; not yet running."""
+    key_pair = keypair_from_seed(key.seed)
+    noise = NoiseTransport(key_pair, noise_privkey=create_x25519_key_pair().private_key)
+    return new_host(
+        key_pair=key_pair,
+        sec_opt={TProtocol(NOISE_PROTOCOL_ID): noise},
+        muxer_opt={TProtocol(YAMUX_PROTOCOL_ID): Yamux},
+        listen_addrs=[tcp_multiaddr(settings.listen_host, settings.listen_port)],
+        enable_mDNS=False,
+        enable_upnp=False,
+        bootstrap=None,
+        negotiate_timeout=NEGOTIATE_TIMEOUT_S,
+        connection_config=ConnectionConfig(dial_timeout=settings.dial_timeout_s),
+    )
+
+
+@asynccontextmanager
+async def open_host(settings: NodeSettings, key: DeviceKey) -> AsyncIterator[RunningHost]:
+    """Run a host listening on ``settings.listen_host:listen_port`` for the
+    lifetime of the ``async with`` block.
+
+    Raises OSError (e.g. address in use) if the port cannot be bound.
+    """
+    host = build_host(settings, key)
+    # The swarm retries each address three times with its own backoff; our
+    # redial loop owns retrying, so one attempt per dial keeps dials bounded.
+    host.get_network().retry_config = RetryConfig(max_retries=0)
+    async with host.run([tcp_multiaddr(settings.listen_host, settings.listen_port)]):
+        running = RunningHost(host, host.get_id(), key.public)
+        if not running.listen_addrs:
+            raise OSError(f"could not listen on {settings.listen_host}:{settings.listen_port}")
+        log.info("listening on %s", ", ".join(running.dial_addrs()))
+        yield running
+
+
+async def connect_bounded(host: IHost, peer: PeerInfo, timeout_s: float) -> None:
+    """Connect to ``peer`` within ``timeout_s`` seconds.
+
+    Clears py-libp2p's negative cache for the peer first (a failed dial
+    otherwise makes every dial to it fail instantly for 60 s, even to another
+    address). Raises :class:`DialFailed` on timeout or any dial error.
+    """
+    network = host.get_network()
+    network.unblock_peer(peer.peer_id)
+    try:
+        with trio.fail_after(timeout_s):
+            await host.connect(peer)
+    except trio.TooSlowError:
+        raise DialFailed(str(peer.peer_id), f"no connection within {timeout_s} s") from None
+    except trio.Cancelled:
+        raise
+    except Exception as error:  # swarm errors, OSError, handshake failures
+        raise DialFailed(str(peer.peer_id), f"{type(error).__name__}: {error}") from None
+    finally:
+        # A failure inside a dial we gave up on re-marks the peer: clear it
+        # again so the next attempt is decided by our backoff, not theirs.
+        network.unblock_peer(peer.peer_id)

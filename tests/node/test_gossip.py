@@ -1,0 +1,130 @@
+"""Live gossip between real hosts on loopback."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+
+import pytest
+import trio
+
+from meshpantry.keys import DeviceKey
+from meshpantry.node.gossip import (
+    MAX_BATCH_RECORDS,
+    NotAdmitted,
+    check_batch,
+    decode_batch,
+    encode_batch,
+    open_gossip,
+    topic_for,
+)
+from meshpantry.node.host import connect_bounded, open_host, peer_info_from_multiaddr
+from protocol.envelope import assemble
+from protocol.errors import BadSignature, Malformed, NonCanonical, TooLarge
+
+from .conftest import LOOPBACK_SETTINGS, make_neighbourhood
+from .helpers import wait_until
+
+
+class Inbox:
+    """Collects what ``on_records`` hands over."""
+
+    def __init__(self) -> None:
+        self.raws: list[bytes] = []
+        self.arrivals: list[float] = []
+
+    async def __call__(self, raws, origin) -> None:
+        self.raws.extend(raws)
+        self.arrivals.extend([trio.current_time()] * len(raws))
+
+
+async def start_node(stack: AsyncExitStack, hood, admits=None):
+    host = await stack.enter_async_context(open_host(LOOPBACK_SETTINGS, DeviceKey.generate()))
+    inbox = Inbox()
+    gossip = await stack.enter_async_context(
+        open_gossip(host, hood.id, admits or hood.admits, inbox, LOOPBACK_SETTINGS)
+    )
+    return host, gossip, inbox
+
+
+async def link(a, b) -> None:
+    await connect_bounded(a.libp2p, peer_info_from_multiaddr(b.dial_addrs()[0]), 5)
+
+
+def forged(raw_record) -> bytes:
+    """The same payload with one bit of the signature flipped."""
+    signature = bytearray(raw_record.signature)
+    signature[0] ^= 1
+    return assemble(raw_record.payload, bytes(signature))
+
+
+def test_batch_codec_round_trip_and_limits(neighbourhood):
+    """A batch decodes to the raws it was made of; malformed data is refused."""
+    raws = [r.raw for r in neighbourhood.records(3)]
+    assert decode_batch(encode_batch(raws)) == raws
+    with pytest.raises(Malformed):
+        decode_batch(b"\x90")  # empty array
+    with pytest.raises(Malformed):
+        decode_batch(encode_batch(raws)[:-1])  # truncated
+    with pytest.raises(NonCanonical):
+        decode_batch(b"\xdc\x00\x01\xc4\x01x")  # array16 holding one item
+    with pytest.raises(TooLarge):
+        decode_batch(b"\x91" + b"\x00" * (256 * 1024))
+    with pytest.raises(Malformed):
+        decode_batch(b"\xdc" + (MAX_BATCH_RECORDS + 1).to_bytes(2, "big") + b"\xc4\x01x" * (MAX_BATCH_RECORDS + 1))
+
+
+def test_check_batch_rejects_forgery_outsiders_and_other_neighbourhoods(neighbourhood):
+    """Signature, membership and neighbourhood are checked for every record."""
+    good = neighbourhood.records(2)
+    assert [r.id for r in check_batch(encode_batch([r.raw for r in good]), neighbourhood.id, neighbourhood.admits)] == [
+        r.id for r in good
+    ]
+    with pytest.raises(BadSignature):
+        check_batch(encode_batch([good[0].raw, forged(good[1])]), neighbourhood.id, neighbourhood.admits)
+    with pytest.raises(NotAdmitted):
+        check_batch(encode_batch([good[0].raw]), neighbourhood.id, lambda record: False)
+    other = make_neighbourhood()
+    with pytest.raises(Exception) as caught:
+        check_batch(encode_batch([other.records(1)[0].raw]), neighbourhood.id, lambda record: True)
+    assert type(caught.value).__name__ == "NotInNeighbourhood"
+    assert topic_for(neighbourhood.id) == f"/meshpantry/{neighbourhood.id.hex()}/records/1"
+
+
+@pytest.mark.trio
+async def test_batch_of_500_crosses_two_hops_complete_and_forgeries_stop_at_first_hop(neighbourhood):
+    """
+    A ── B ── C        A publishes 500 records at once: B and C get all of them.
+         │             H (hostile, no validation of its own) publishes forged and
+         H             outsider records: B refuses them, so C never sees them.
+    """
+    records = neighbourhood.records(500)
+    async with AsyncExitStack() as stack:
+        a_host, a, _ = await start_node(stack, neighbourhood)
+        b_host, b, b_inbox = await start_node(stack, neighbourhood)
+        c_host, c, c_inbox = await start_node(stack, neighbourhood)
+        h_host, h, _ = await start_node(stack, neighbourhood, admits=lambda record: True)
+        await link(a_host, b_host)
+        await link(c_host, b_host)
+        await link(h_host, b_host)
+        await wait_until(lambda: len(b.mesh_peers()) == 3 and a.mesh_peers() and c.mesh_peers(), 10)
+
+        h.publish([forged(records[0])])
+        await wait_until(lambda: b.stats.invalid_messages == 1, 10)
+        outsider = make_neighbourhood()  # signed fine, but another neighbourhood
+        h.publish([r.raw for r in outsider.records(2)])
+        await wait_until(lambda: b.stats.invalid_messages == 2, 10)
+        intruder = make_neighbourhood()  # our neighbourhood id, but not a member
+        intruder.genesis = neighbourhood.genesis
+        h.publish([r.raw for r in intruder.records(1)])
+        await wait_until(lambda: b.stats.invalid_messages == 3, 10)
+
+        a.publish(r.raw for r in records)
+        await wait_until(lambda: len(b_inbox.raws) >= 500 and len(c_inbox.raws) >= 500, 20)
+        await trio.sleep(0.3)  # anything forwarded late would show up now
+
+    wanted = [r.raw for r in records]
+    assert b_inbox.raws == wanted
+    assert c_inbox.raws == wanted
+    assert a.stats.published_records == 500 and a.stats.published_messages >= 1
+    assert a.stats.dropped_records == 0 and b.stats.dropped_records == 0
+    assert c.stats.invalid_messages == 0  # B never forwarded what it refused
