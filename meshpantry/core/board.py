@@ -81,6 +81,7 @@ class ClaimView:
     status: ClaimStatus
     accepted_quantity: int
     decision: bytes | None  #: id of the decision that set the status, if any
+    decided: int | None  #: that decision's advisory time, ms
     pickup: bytes | None
     reason: str | None  #: the decision's reason, if it gave one
     confirmed_by_offerer: bool
@@ -152,6 +153,7 @@ class _Claim:
     status: ClaimStatus = ClaimStatus.PENDING
     accepted: int = 0
     decision: bytes | None = None
+    decided: int | None = None
     pickup: bytes | None = None
     reason: str | None = None
     by_offerer: bool = False
@@ -247,7 +249,10 @@ class BoardFold:
             if record.kind == "claim_decision":
                 if claim.status not in (ClaimStatus.PENDING, ClaimStatus.REFUSED):
                     error = ClaimClosed(claim.record.id, record.kind, claim.status.value)
-                elif not record.body["accept"]:
+                    rejected[record.id] = error
+                    continue
+                claim.decided = record.time
+                if not record.body["accept"]:
                     claim.status, claim.decision = ClaimStatus.DECLINED, record.id
                     claim.reason = record.body.get("reason")
                 elif allocated + record.body["quantity"] <= quantity:
@@ -319,6 +324,7 @@ class BoardFold:
             status=claim.status,
             accepted_quantity=claim.accepted,
             decision=claim.decision,
+            decided=claim.decided,
             pickup=claim.pickup,
             reason=claim.reason,
             confirmed_by_offerer=claim.by_offerer,

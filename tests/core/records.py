@@ -68,18 +68,26 @@ class Device:
         return f"Device({self.seed})"
 
 
+def reseal(device: Device, record: Record, **changes: Any) -> Record:
+    """``record`` signed again by ``device`` with some envelope fields changed
+    (``neighbourhood``, ``seq``, ``prev``, ``lamport``, ``time``, ``kind``,
+    ``body``): a valid signature over a record that breaks one rule."""
+    fields: dict[str, Any] = {
+        "neighbourhood": record.neighbourhood,
+        "seq": record.seq,
+        "prev": record.prev,
+        "lamport": record.lamport,
+        "time": record.time,
+        "kind": record.kind,
+        "body": record.body,
+    }
+    fields.update(changes)
+    return seal(device.secret, **fields)
+
+
 def fork_of(device: Device, record: Record, body: dict[str, Any]) -> Record:
     """A second, different record by ``device`` at ``record``'s seq (a fork)."""
-    return seal(
-        device.secret,
-        neighbourhood=record.neighbourhood,
-        seq=record.seq,
-        prev=record.prev,
-        lamport=record.lamport,
-        time=record.time,
-        kind=record.kind,
-        body=body,
-    )
+    return reseal(device, record, body=body)
 
 
 class TestNeighbourhood:
