@@ -1,0 +1,113 @@
+"""The SQLite connection: file layout, pragmas and transactions.
+
+Rules:
+
+* One database file per data directory, in WAL mode, so readers (the TUI, the
+  command line) never block the node that writes.
+* The connection runs in autocommit mode; every write happens inside
+  :func:`transaction`, which issues ``BEGIN IMMEDIATE`` and ``COMMIT`` itself.
+* Ordinary commits use ``synchronous=NORMAL``: in WAL mode a commit survives a
+  killed process, and a power cut can only roll back the newest commits, all of
+  which peers can send again. A commit made ``durable`` switches to
+  ``synchronous=FULL`` for that one transaction, so the WAL is fsynced before
+  the commit returns; that is how a device's own records reach the disk before
+  they are published. An fsync of the WAL also makes every earlier commit
+  durable.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import StoreMissing
+
+DB_FILE = "meshpantry.sqlite3"
+LOCK_FILE = "meshpantry.lock"
+DB_SUFFIX = ".sqlite3"
+
+#: How long a connection waits for another's lock before failing. Readers and
+#: the single writer only meet at WAL checkpoints, which take milliseconds; five
+#: seconds covers a slow SD card on a Raspberry Pi.
+BUSY_TIMEOUT_MS = 5_000
+
+#: Pages of cache per connection (negative: KiB). 16 MiB keeps the id index of
+#: a few hundred thousand records in memory during a first sync.
+CACHE_KIB = 16 * 1024
+
+#: Checkpoint the WAL into the database every this many pages (4 KiB each):
+#: SQLite's default of 1000 pages (4 MiB) makes many small checkpoints during a
+#: big ingest; 4000 pages (16 MiB) halves their cost and still bounds the file.
+WAL_AUTOCHECKPOINT_PAGES = 4_000
+
+
+def locate(path: Path) -> tuple[Path, Path]:
+    """Split ``path`` into (data directory, database file).
+
+    ``path`` is a data directory, or a database file when it ends in ``.sqlite3``.
+    """
+    path = Path(path)
+    if path.suffix == DB_SUFFIX:
+        return path.parent, path
+    return path, path / DB_FILE
+
+
+def connect(db_file: Path, *, writer: bool) -> sqlite3.Connection:
+    """Open ``db_file`` with the store's pragmas.
+
+    A writer creates the file (and its directory) if needed and switches it to
+    WAL mode. A reader opens it read-only. Raises :class:`StoreMissing` if a
+    reader finds no file.
+    """
+    if writer:
+        db_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        conn = sqlite3.connect(db_file, isolation_level=None, check_same_thread=False)
+    else:
+        if not db_file.exists():
+            raise StoreMissing(db_file)
+        conn = sqlite3.connect(
+            f"file:{db_file}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+        )
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+    if writer:
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        assert mode == "wal", f"SQLite refused WAL mode ({mode})"
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+        conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection, *, durable: bool = False) -> Iterator[None]:
+    """Run the body in one write transaction; roll back if it raises.
+
+    ``durable=True`` fsyncs the commit (``synchronous=FULL``) before returning.
+    """
+    if durable:
+        conn.execute("PRAGMA synchronous = FULL")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    finally:
+        if durable:
+            conn.execute("PRAGMA synchronous = NORMAL")
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make the directory entries of newly created files durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,221 @@
+"""Batched ingest of records from peers.
+
+Theory of operation, for one batch of raw records (:func:`ingest_batch`):
+
+1. **Decode** each record (:func:`protocol.decode_record`): size, canonical
+   form, envelope and body schema. Failures are reported with their typed
+   error and the record goes no further.
+2. **Bound time**: a record dated more than ``MAX_FUTURE_SKEW_MS`` ahead of the
+   receiver's ``now`` is reported as :class:`FromTheFuture`.
+3. **Skip duplicates** before paying for a signature check: records already in
+   the log or the waiting room, and byte-identical copies within the batch, are
+   counted and dropped.
+4. **Verify** signatures, spread over the cores for large batches; the calling
+   thread decodes the next records meanwhile. Forged records are reported as
+   :class:`BadSignature`. Two copies with the same id (same payload, different
+   signature bytes) can differ only in a forged signature: the first valid copy
+   counts, later ones are duplicates.
+5. **Admit**, in input order: membership says ADMIT (the record enters the log),
+   WAIT (it goes to the waiting room) or REJECT (reported as :class:`NotAdmitted`).
+   A record at an (author, seq) already held under another id is a **fork**:
+   both stay in the log as evidence, and the pair is recorded and reported.
+6. **Re-check the waiting room** whenever membership grew, until it stops
+   growing, so a batch may carry a member's records before its join.
+
+The caller runs all of this in one transaction. One bad record never raises
+and never costs the good records of the same batch.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from meshpantry.core.membership import Admission
+from protocol import Record, decode_record, limits
+from protocol.errors import RemoteError
+
+from . import log
+from .admission import Admissions
+from .errors import FromTheFuture, NotAdmitted
+from .verification import PARALLEL_MIN_RECORDS, Verifier, VerifierPool
+from .waiting import WaitingRoom
+
+#: Records decoded between two duplicate lookups in the log: one query per
+#: chunk instead of one per record.
+LOOKUP_CHUNK = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """One record refused by an ingest, and why."""
+
+    index: int | None  #: position in the batch; None for a record that had been waiting
+    record_id: bytes | None  #: None when the bytes did not decode
+    error: RemoteError
+
+
+@dataclass(frozen=True, slots=True)
+class Fork:
+    """Two records signed by one author at one seq: proof the author forked."""
+
+    author: bytes
+    seq: int
+    first_id: bytes  #: the one that arrived first
+    second_id: bytes
+
+
+@dataclass
+class IngestReport:
+    """What one :meth:`Store.ingest` call did."""
+
+    added: list[bytes] = field(default_factory=list)  #: ids now in the log, in insertion order
+    duplicates: int = 0  #: records already held (log, waiting room or earlier in the batch)
+    waiting: int = 0  #: records of this batch left in the waiting room
+    rejected: list[Rejection] = field(default_factory=list)
+    forks: list[Fork] = field(default_factory=list)
+    dropped_waiting: int = 0  #: waiting records pushed out by the room's bounds
+
+
+class _Batch:
+    """The state of one ingest while it runs."""
+
+    def __init__(
+        self, conn: sqlite3.Connection, admissions: Admissions, waiting: WaitingRoom, now: int
+    ) -> None:
+        self.conn = conn
+        self.admissions = admissions
+        self.waiting = waiting
+        self.now = now
+        self.report = IngestReport()
+        self.logged: list[Record] = []
+        self.logged_ids: set[bytes] = set()
+        self.at_seq: dict[tuple[bytes, int], list[bytes]] = {}
+        self.waiting_from_batch: set[bytes] = set()
+        self.grew = False
+
+    def admit(self, index: int | None, record: Record) -> None:
+        verdict = self.admissions.admits(record)
+        if verdict is Admission.ADMIT:
+            self.log(record)
+        elif verdict is Admission.WAIT:
+            for dropped in self.waiting.add(record, self.now):
+                self.report.dropped_waiting += 1
+                self.waiting_from_batch.discard(dropped)
+            self.waiting_from_batch.add(record.id)
+        else:
+            self.reject(index, record)
+
+    def reject(self, index: int | None, record: Record) -> None:
+        error = NotAdmitted(record.id, record.author, record.kind, record.neighbourhood)
+        self.report.rejected.append(Rejection(index, record.id, error))
+
+    def log(self, record: Record) -> None:
+        key = (record.author, record.seq)
+        held = self.at_seq.get(key)
+        if held is None:
+            held = self.at_seq[key] = log.at_seq(self.conn, *key)
+        for other in held:
+            fork = Fork(record.author, record.seq, other, record.id)
+            self.report.forks.append(fork)
+        held.append(record.id)
+        self.logged.append(record)
+        self.logged_ids.add(record.id)
+        self.report.added.append(record.id)
+        if self.admissions.learn(record, admitted=True):
+            self.grew = True
+
+    def drain_waiting(self) -> None:
+        while self.grew:
+            self.grew = False
+            admitted, rejected = self.waiting.ready(self.admissions)
+            for record in rejected:
+                self.waiting_from_batch.discard(record.id)
+                self.reject(None, record)
+            for record in admitted:
+                self.waiting_from_batch.discard(record.id)
+                self.log(record)
+
+    def write(self) -> None:
+        log.insert(self.conn, self.logged)
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO forks (author, seq, first_id, second_id) VALUES (?, ?, ?, ?)",
+            [(f.author, f.seq, f.first_id, f.second_id) for f in self.report.forks],
+        )
+        self.report.waiting = len(self.waiting_from_batch)
+
+
+def ingest_batch(
+    conn: sqlite3.Connection,
+    raws: Sequence[bytes],
+    now: int,
+    *,
+    admissions: Admissions,
+    waiting: WaitingRoom,
+    pool: VerifierPool,
+) -> tuple[IngestReport, list[Record]]:
+    """Ingest ``raws`` inside the caller's open transaction.
+
+    ``now`` is the receiver's clock in ms. Returns the report and the records
+    written to the log, in insertion order. Raises only for local failures
+    (SQLite errors); the caller then rolls back and reloads ``admissions`` and
+    ``waiting``, which this function has changed in memory.
+    """
+    batch = _Batch(conn, admissions, waiting, now)
+    report = batch.report
+    verifier = Verifier(pool, parallel=len(raws) >= PARALLEL_MIN_RECORDS)
+    horizon = now + limits.MAX_FUTURE_SKEW_MS
+    seen_raw: set[bytes] = set()
+    checked: list[tuple[int, Record]] = []
+    for start in range(0, len(raws), LOOKUP_CHUNK):
+        decoded: list[tuple[int, Record]] = []
+        for index in range(start, min(start + LOOKUP_CHUNK, len(raws))):
+            raw = raws[index]
+            if raw in seen_raw:
+                report.duplicates += 1
+                continue
+            seen_raw.add(raw)
+            try:
+                record = decode_record(raw)
+            except RemoteError as exc:
+                report.rejected.append(Rejection(index, None, exc))
+                continue
+            if record.time > horizon:
+                error = FromTheFuture(record.id, record.time, now, limits.MAX_FUTURE_SKEW_MS)
+                report.rejected.append(Rejection(index, record.id, error))
+                continue
+            decoded.append((index, record))
+        held = log.present(conn, (r.id for _, r in decoded))
+        for index, record in decoded:
+            if record.id in held or record.id in waiting:
+                report.duplicates += 1
+                continue
+            verifier.submit(index, record)
+            checked.append((index, record))
+
+    forged = verifier.failures()
+    for index, record in checked:
+        error = forged.get(index)
+        if error is not None:
+            report.rejected.append(Rejection(index, record.id, error))
+        elif record.id in batch.logged_ids or record.id in waiting:
+            report.duplicates += 1
+        else:
+            batch.admit(index, record)
+    batch.drain_waiting()
+    batch.write()
+    report.rejected.sort(key=lambda r: (r.index is None, r.index or 0))
+    return report, batch.logged
+
+
+def admit_waiting(
+    conn: sqlite3.Connection, *, admissions: Admissions, waiting: WaitingRoom
+) -> tuple[IngestReport, list[Record]]:
+    """Log the waiting records that membership now decides about, inside the
+    caller's open transaction (after membership grew outside an ingest)."""
+    batch = _Batch(conn, admissions, waiting, now=0)
+    batch.grew = True
+    batch.drain_waiting()
+    batch.write()
+    return batch.report, batch.logged

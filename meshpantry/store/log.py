@@ -1,0 +1,184 @@
+"""The record log: the signed records exactly as received, plus index columns.
+
+The log is the source of truth of a node. Each row keeps ``raw`` (the bytes that
+were signed and sent, never re-encoded) and copies of envelope fields for
+queries. Rows are only ever inserted: the rowid is the arrival order, and the
+largest rowid changes exactly when the log does.
+
+Records read back are decoded by :func:`trusted_decode`, which skips the
+canonical-form and signature checks: every row was checked on the way in.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+
+import msgpack
+
+from protocol import Record, record_id
+
+#: Rows fetched per query when iterating the log, so a long iteration holds no
+#: cursor open across the caller's own writes.
+PAGE_ROWS = 1_000
+
+#: The body field naming the record a kind refers to (its "referent"), kept in
+#: an indexed column so views can find, say, the claims of an offer.
+REFERENT_FIELD = {
+    "offer_update": "offer",
+    "offer_withdraw": "offer",
+    "claim": "offer",
+    "claim_cancel": "claim",
+    "claim_decision": "claim",
+    "handover": "claim",
+    "pledge": "meal",
+    "recipe_edit": "recipe",
+    "story": "recipe",
+    "join": "invite",
+}
+
+_INSERT = (
+    "INSERT INTO records (id, author, seq, prev, lamport, time, kind, referent, raw) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def referent(record: Record) -> bytes | None:
+    """The id ``record`` refers to, or None for kinds that refer to nothing."""
+    name = REFERENT_FIELD.get(record.kind)
+    value = record.body.get(name) if name else None
+    return value if type(value) is bytes else None
+
+
+def row(record: Record) -> tuple:
+    return (
+        record.id,
+        record.author,
+        record.seq,
+        record.prev,
+        record.lamport,
+        record.time,
+        record.kind,
+        referent(record),
+        record.raw,
+    )
+
+
+def insert(conn: sqlite3.Connection, records: Sequence[Record]) -> None:
+    """Insert ``records`` (ids not already in the log) in one statement batch."""
+    conn.executemany(_INSERT, [row(r) for r in records])
+
+
+def trusted_decode(raw: bytes) -> Record:
+    """Rebuild a :class:`Record` from bytes that were fully checked before."""
+    payload_bytes, signature = msgpack.unpackb(raw, raw=False)
+    p = msgpack.unpackb(payload_bytes, raw=False, strict_map_key=False)
+    return Record(
+        raw=raw,
+        id=record_id(payload_bytes),
+        payload=payload_bytes,
+        signature=signature,
+        author=p["a"],
+        neighbourhood=p["n"],
+        seq=p["s"],
+        prev=p["p"],
+        lamport=p["c"],
+        time=p["t"],
+        kind=p["k"],
+        body=p["b"],
+    )
+
+
+def get(conn: sqlite3.Connection, rid: bytes) -> bytes | None:
+    found = conn.execute("SELECT raw FROM records WHERE id = ?", (rid,)).fetchone()
+    return found[0] if found else None
+
+
+def present(conn: sqlite3.Connection, ids: Iterable[bytes], table: str = "records") -> set[bytes]:
+    """The subset of ``ids`` held in ``table`` (``records`` or ``waiting``)."""
+    assert table in ("records", "waiting")
+    ids = list(ids)
+    found: set[bytes] = set()
+    # SQLite allows 32766 bound parameters; 500 keeps each statement small.
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        found.update(
+            rid for (rid,) in conn.execute(f"SELECT id FROM {table} WHERE id IN ({marks})", chunk)
+        )
+    return found
+
+
+def at_seq(conn: sqlite3.Connection, author: bytes, seq: int) -> list[bytes]:
+    """Ids of the author's records at ``seq`` (more than one means a fork)."""
+    return [
+        rid
+        for (rid,) in conn.execute(
+            "SELECT id FROM records WHERE author = ? AND seq = ? ORDER BY rowid", (author, seq)
+        )
+    ]
+
+
+def pages(conn: sqlite3.Connection, where: str, params: tuple, since_rowid: int) -> Iterator[tuple]:
+    """Yield ``(rowid, raw)`` of matching rows in rowid order, a page at a time."""
+    last = since_rowid
+    while True:
+        batch = conn.execute(
+            f"SELECT rowid, raw FROM records WHERE rowid > ? {where} ORDER BY rowid LIMIT {PAGE_ROWS}",
+            (last, *params),
+        ).fetchall()
+        yield from batch
+        if len(batch) < PAGE_ROWS:
+            return
+        last = batch[-1][0]
+
+
+def chain(conn: sqlite3.Connection, author: bytes, from_seq: int) -> list[bytes]:
+    """Raw records of ``author`` with seq >= ``from_seq``, in (seq, arrival) order."""
+    return [
+        raw
+        for (raw,) in conn.execute(
+            "SELECT raw FROM records WHERE author = ? AND seq >= ? ORDER BY seq, rowid",
+            (author, from_seq),
+        )
+    ]
+
+
+def heads(conn: sqlite3.Connection) -> dict[bytes, tuple[int, bytes]]:
+    """For each author, the highest seq held and the id of a record at that seq
+    (of either one when that seq is forked)."""
+    # SQLite takes the bare column ``id`` from the row that holds MAX(seq).
+    return {
+        author: (seq, rid)
+        for author, seq, rid in conn.execute(
+            "SELECT author, MAX(seq), id FROM records GROUP BY author"
+        )
+    }
+
+
+def head(conn: sqlite3.Connection, author: bytes) -> tuple[int, bytes | None]:
+    """(seq, id) of the author's highest record, (0, None) if it has none."""
+    found = conn.execute(
+        "SELECT seq, id FROM records WHERE author = ? ORDER BY seq DESC, rowid ASC LIMIT 1",
+        (author,),
+    ).fetchone()
+    return (found[0], found[1]) if found else (0, None)
+
+
+def max_lamport(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT COALESCE(MAX(lamport), 0) FROM records").fetchone()[0]
+
+
+def last_rowid(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM records").fetchone()[0]
+
+
+def count(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
+
+
+def sync_items(conn: sqlite3.Connection, since_rowid: int = 0) -> list[tuple[int, bytes]]:
+    """(lamport, id) of records after ``since_rowid``, unsorted."""
+    return conn.execute(
+        "SELECT lamport, id FROM records WHERE rowid > ?", (since_rowid,)
+    ).fetchall()

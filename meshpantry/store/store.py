@@ -1,0 +1,442 @@
+"""The store of one node: a SQLite database in the node's data directory.
+
+One process writes (the node, or the command line when no node runs); it holds
+the directory's writer lock. Any number of readers may open the same database
+read-only at the same time (WAL mode).
+
+What lives where:
+
+* the record log (``records``): the source of truth, see :mod:`.log`;
+* settings (``settings``): small local values such as the neighbourhood id;
+* derived from the log and rebuildable (:meth:`Store.rebuild_views`): the
+  ``forks`` table, membership, the sync item list, :meth:`Store.state`;
+* local and not derived: the waiting room, the block list, the address book.
+
+Caches follow the log by its largest rowid (the log is append-only), so a
+reader sees a writer's new records without being told.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from meshpantry.core.chain import ChainHead
+from meshpantry.core.membership import Admission
+from protocol import GENESIS_KIND, Record
+
+from . import admission, database, log, migrations, peers
+from .admission import Admissions
+from .errors import (
+    NeighbourhoodMismatch,
+    NeighbourhoodUnset,
+    PrevMismatch,
+    ReadOnlyStore,
+    SchemaTooNew,
+    SeqNotNext,
+)
+from .ingest import Fork, IngestReport, admit_waiting, ingest_batch
+from .lock import WriterLock
+from .verification import VerifierPool
+from .waiting import WaitingRoom
+
+#: The settings key of the neighbourhood id (the genesis record's id).
+NEIGHBOURHOOD = "neighbourhood"
+
+
+class Store:
+    """An open store. Build it with :meth:`Store.open`; close it (or use ``with``)."""
+
+    def __init__(
+        self, directory: Path, conn: sqlite3.Connection, lock: WriterLock | None
+    ) -> None:
+        self.directory = directory
+        self._conn = conn
+        self._lock = lock
+        self._pool = VerifierPool()
+        self._admissions: Admissions | None = None
+        self._waiting: WaitingRoom | None = None
+        self._sync: list[tuple[int, bytes]] = []
+        self._sync_rowid = 0
+        self._lamport = 0
+        self._lamport_rowid = 0
+        self._state: tuple[int, Any] | None = None
+
+    # -- opening and closing -------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path, *, writer: bool = True) -> "Store":
+        """Open (a writer creates) the store at ``path``.
+
+        ``path`` is a data directory, or a ``.sqlite3`` file inside one. A
+        writer takes the directory's lock and applies pending migrations.
+        Raises :class:`StoreLocked` if another writer holds the directory,
+        :class:`StoreMissing` if a reader finds no database, and
+        :class:`SchemaTooNew` if the database comes from a newer version.
+        """
+        directory, db_file = database.locate(Path(path))
+        lock = None
+        if writer:
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            lock = WriterLock(directory / database.LOCK_FILE, directory)
+            lock.acquire()
+        try:
+            conn = database.connect(db_file, writer=writer)
+            try:
+                too_new = migrations.unknown(conn)
+                if too_new:
+                    raise SchemaTooNew(too_new)
+                if writer:
+                    created = migrations.migrate(conn, int(time.time() * 1000))
+                    if created:
+                        database.fsync_directory(directory)
+            except BaseException:
+                conn.close()
+                raise
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        return cls(directory, conn, lock)
+
+    @property
+    def writer(self) -> bool:
+        return self._lock is not None
+
+    def close(self) -> None:
+        """Close the database and drop the writer lock (idempotent)."""
+        self._pool.close()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None  # type: ignore[assignment]
+        if self._lock is not None:
+            self._lock.release()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _require_writer(self, operation: str) -> None:
+        if self._lock is None:
+            raise ReadOnlyStore(operation)
+
+    # -- settings --------------------------------------------------------------
+
+    def get_setting(self, name: str, default: Any = None) -> Any:
+        """The value stored under ``name`` (None, int, str or bytes), or ``default``."""
+        found = self._conn.execute("SELECT value FROM settings WHERE name = ?", (name,)).fetchone()
+        return found[0] if found else default
+
+    def set_setting(self, name: str, value: Any) -> None:
+        """Store ``value`` (None, int, str or bytes) under ``name``.
+
+        Setting the neighbourhood reloads membership for it.
+        """
+        self._require_writer("set_setting")
+        with database.transaction(self._conn):
+            self._put_setting(name, value)
+        if name == NEIGHBOURHOOD:
+            self._admissions = None
+
+    def _put_setting(self, name: str, value: Any) -> None:
+        assert value is None or type(value) in (int, str, bytes), "settings are scalars"
+        self._conn.execute(
+            "INSERT INTO settings (name, value) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            (name, value),
+        )
+
+    @property
+    def neighbourhood(self) -> bytes | None:
+        """The neighbourhood id, or None before the household founds or joins one."""
+        return self.get_setting(NEIGHBOURHOOD)
+
+    # -- own chain -------------------------------------------------------------
+
+    def own_head(self, author: bytes) -> ChainHead:
+        """Where ``author``'s chain stands in the durable log, with the highest
+        Lamport counter this store has seen."""
+        seq, rid = log.head(self._conn, author)
+        return ChainHead(seq, rid, self._max_lamport())
+
+    def append_own(self, record: Record) -> None:
+        """Make this device's new record durable (fsynced) before returning.
+
+        ``record`` must follow the durable head of its author's chain: seq one
+        above it and prev naming it. A genesis record on a store without a
+        neighbourhood makes its id the neighbourhood. Raises
+        :class:`SeqNotNext` or :class:`PrevMismatch` otherwise (nothing is
+        written), :class:`NeighbourhoodUnset` for a non-genesis record before a
+        neighbourhood is set, and :class:`NeighbourhoodMismatch` for a record
+        of another neighbourhood.
+        """
+        self._require_writer("append_own")
+        current = self.neighbourhood
+        genesis = record.kind == GENESIS_KIND
+        if genesis and current is not None:
+            raise NeighbourhoodMismatch(current, record.id)
+        if not genesis:
+            if current is None:
+                raise NeighbourhoodUnset()
+            if record.neighbourhood != current:
+                raise NeighbourhoodMismatch(current, record.neighbourhood)
+        with database.transaction(self._conn, durable=True):
+            seq, rid = log.head(self._conn, record.author)
+            if record.seq != seq + 1:
+                raise SeqNotNext(record.author, seq + 1, record.seq)
+            if record.prev != rid:
+                raise PrevMismatch(record.author, rid, record.prev)
+            log.insert(self._conn, [record])
+            if genesis:
+                self._put_setting(NEIGHBOURHOOD, record.id)
+        if genesis:
+            self._admissions = None
+            return
+        admissions = self._loaded_admissions()
+        admitted = admissions.admits(record) is Admission.ADMIT
+        if admissions.learn(record, admitted=admitted):
+            self._drain_waiting(admissions)
+
+    def _drain_waiting(self, admissions: Admissions) -> None:
+        """Log the waiting records that membership now admits (after an own
+        record made it grow)."""
+        waiting = self._loaded_waiting()
+        try:
+            with database.transaction(self._conn):
+                admit_waiting(self._conn, admissions=admissions, waiting=waiting)
+        except BaseException:
+            self._admissions = self._waiting = None
+            raise
+
+    # -- ingest ----------------------------------------------------------------
+
+    def ingest(self, raws: Sequence[bytes], now: int) -> IngestReport:
+        """Decode, verify, admit and store peers' records in one transaction.
+
+        ``now`` is this device's clock in ms. Bad records are reported in the
+        result, never raised. Raises :class:`NeighbourhoodUnset` before the
+        store knows its neighbourhood, and SQLite errors (nothing is written).
+        """
+        self._require_writer("ingest")
+        admissions = self._loaded_admissions()
+        waiting = self._loaded_waiting()
+        try:
+            with database.transaction(self._conn):
+                report, _ = ingest_batch(
+                    self._conn, raws, now, admissions=admissions, waiting=waiting, pool=self._pool
+                )
+        except BaseException:
+            self._admissions = self._waiting = None
+            raise
+        return report
+
+    def _loaded_admissions(self) -> Admissions:
+        if self._admissions is None:
+            neighbourhood = self.neighbourhood
+            if neighbourhood is None:
+                raise NeighbourhoodUnset()
+            self._admissions = admission.load(self._conn, neighbourhood)
+        return self._admissions
+
+    def _loaded_waiting(self) -> WaitingRoom:
+        if self._waiting is None:
+            self._waiting = WaitingRoom(self._conn)
+        return self._waiting
+
+    def waiting_ids(self) -> list[bytes]:
+        """Ids of the records waiting for their author's membership, oldest first."""
+        return self._loaded_waiting().ids() if self.writer else [
+            rid for (rid,) in self._conn.execute("SELECT id FROM waiting ORDER BY rowid")
+        ]
+
+    # -- reading the log -------------------------------------------------------
+
+    def get(self, rid: bytes) -> bytes | None:
+        """The raw bytes of record ``rid``, or None."""
+        return log.get(self._conn, rid)
+
+    def has(self, rid: bytes) -> bool:
+        return log.get(self._conn, rid) is not None
+
+    def count(self) -> int:
+        return log.count(self._conn)
+
+    def last_rowid(self) -> int:
+        """The arrival number of the newest record (0 for an empty log)."""
+        return log.last_rowid(self._conn)
+
+    def records(
+        self, kind: str | None = None, author: bytes | None = None, since_rowid: int = 0
+    ) -> Iterator[Record]:
+        """Records in arrival order, optionally of one kind and/or author, and
+        only those that arrived after ``since_rowid``. Decoded without
+        re-verifying (they were verified on the way in)."""
+        for _, raw in self._rows(kind, author, since_rowid):
+            yield log.trusted_decode(raw)
+
+    def raw_records(
+        self, kind: str | None = None, author: bytes | None = None, since_rowid: int = 0
+    ) -> Iterator[bytes]:
+        """Like :meth:`records`, but the raw bytes."""
+        for _, raw in self._rows(kind, author, since_rowid):
+            yield raw
+
+    def _rows(self, kind: str | None, author: bytes | None, since_rowid: int) -> Iterator[tuple]:
+        where, params = "", ()
+        if kind is not None:
+            where, params = where + " AND kind = ?", (*params, kind)
+        if author is not None:
+            where, params = where + " AND author = ?", (*params, author)
+        return log.pages(self._conn, where, params, since_rowid or 0)
+
+    def chain(self, author: bytes, from_seq: int = 1) -> list[bytes]:
+        """``author``'s raw records from ``from_seq`` on, in seq order."""
+        return log.chain(self._conn, author, from_seq)
+
+    def heads(self) -> dict[bytes, tuple[int, bytes]]:
+        """{author: (highest seq held, id of a record at that seq)}."""
+        return log.heads(self._conn)
+
+    def sync_items(self) -> list[tuple[int, bytes]]:
+        """Sorted (lamport, id) of every record in the log.
+
+        Kept in memory and extended with the rows that arrived since the last
+        call, so repeated calls cost a copy of the list.
+        """
+        newest = self.last_rowid()
+        if newest != self._sync_rowid:
+            fresh = log.sync_items(self._conn, self._sync_rowid)
+            self._sync.extend(fresh)
+            self._sync.sort()  # timsort: linear when the old part is sorted
+            self._sync_rowid = newest
+        return list(self._sync)
+
+    def raws_in_chain_order(self, ids: Sequence[bytes]) -> list[bytes]:
+        """The raw records of ``ids`` (unknown ids skipped), each author's in
+        seq order, authors ordered by the lowest Lamport counter among theirs.
+
+        A receiver ingesting them in this order meets each chain from its
+        start, and usually meets a member's invite before the join it admits.
+        """
+        rows: list[tuple[bytes, int, int, bytes]] = []
+        ids = list(ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows.extend(
+                self._conn.execute(
+                    f"SELECT author, seq, lamport, raw FROM records WHERE id IN ({marks})", chunk
+                )
+            )
+        first: dict[bytes, int] = {}
+        for author, _, lamport, _ in rows:
+            first[author] = min(lamport, first.get(author, lamport))
+        rows.sort(key=lambda r: (first[r[0]], r[0], r[1], r[2]))
+        return [raw for *_, raw in rows]
+
+    def forks(self) -> list[Fork]:
+        """Every recorded fork, in the order found."""
+        return [
+            Fork(author, seq, first, second)
+            for author, seq, first, second in self._conn.execute(
+                "SELECT author, seq, first_id, second_id FROM forks ORDER BY rowid"
+            )
+        ]
+
+    def _max_lamport(self) -> int:
+        newest = self.last_rowid()
+        if newest != self._lamport_rowid:
+            (fresh,) = self._conn.execute(
+                "SELECT COALESCE(MAX(lamport), 0) FROM records WHERE rowid > ?",
+                (self._lamport_rowid,),
+            ).fetchone()
+            self._lamport = max(self._lamport, fresh)
+            self._lamport_rowid = newest
+        return self._lamport
+
+    # -- block list (local, never a record) ------------------------------------
+
+    def block(self, household: bytes) -> None:
+        self._require_writer("block")
+        with database.transaction(self._conn):
+            self._conn.execute("INSERT OR IGNORE INTO blocked (household) VALUES (?)", (household,))
+
+    def unblock(self, household: bytes) -> None:
+        self._require_writer("unblock")
+        with database.transaction(self._conn):
+            self._conn.execute("DELETE FROM blocked WHERE household = ?", (household,))
+
+    def blocked(self) -> set[bytes]:
+        return {h for (h,) in self._conn.execute("SELECT household FROM blocked")}
+
+    # -- address book ----------------------------------------------------------
+
+    def remember_peer(self, peer_id: str, multiaddrs: list[str], now: int) -> None:
+        """Note that ``peer_id`` was seen listening on ``multiaddrs`` at ``now``."""
+        self._require_writer("remember_peer")
+        with database.transaction(self._conn):
+            peers.remember(self._conn, peer_id, multiaddrs, now)
+
+    def mark_synced(self, peer_id: str, now: int) -> None:
+        self._require_writer("mark_synced")
+        with database.transaction(self._conn):
+            peers.mark_synced(self._conn, peer_id, now)
+
+    def mark_failed(self, peer_id: str) -> None:
+        self._require_writer("mark_failed")
+        with database.transaction(self._conn):
+            peers.mark_failed(self._conn, peer_id)
+
+    def forget_peer(self, peer_id: str) -> None:
+        self._require_writer("forget_peer")
+        with database.transaction(self._conn):
+            peers.forget(self._conn, peer_id)
+
+    def peer_addresses(self) -> list[peers.PeerAddress]:
+        """Remembered peers, most recently seen first."""
+        return peers.addresses(self._conn)
+
+    # -- views -----------------------------------------------------------------
+
+    def state(self) -> Any:
+        """``meshpantry.core.state.build_state`` of the whole log, cached until
+        the log changes. Raises :class:`NeighbourhoodUnset` before there is a
+        neighbourhood."""
+        neighbourhood = self.neighbourhood
+        if neighbourhood is None:
+            raise NeighbourhoodUnset()
+        newest = self.last_rowid()
+        if self._state is None or self._state[0] != newest:
+            from meshpantry.core.state import build_state
+
+            self._state = (newest, build_state(list(self.records()), neighbourhood))
+        return self._state[1]
+
+    def rebuild_views(self) -> None:
+        """Recompute everything derived from the log: the forks table,
+        membership, the sync item list and the state cache."""
+        self._require_writer("rebuild_views")
+        pairs: list[tuple[bytes, int, bytes, bytes]] = []
+        held: dict[tuple[bytes, int], list[bytes]] = {}
+        for rid, author, seq in self._conn.execute(
+            "SELECT id, author, seq FROM records WHERE (author, seq) IN "
+            "(SELECT author, seq FROM records GROUP BY author, seq HAVING COUNT(*) > 1) "
+            "ORDER BY rowid"
+        ):
+            earlier = held.setdefault((author, seq), [])
+            pairs.extend((author, seq, other, rid) for other in earlier)
+            earlier.append(rid)
+        with database.transaction(self._conn):
+            self._conn.execute("DELETE FROM forks")
+            self._conn.executemany(
+                "INSERT INTO forks (author, seq, first_id, second_id) VALUES (?, ?, ?, ?)", pairs
+            )
+        self._admissions = self._waiting = None
+        self._sync, self._sync_rowid = [], 0
+        self._lamport, self._lamport_rowid = 0, 0
+        self._state = None
