@@ -45,12 +45,13 @@ class WaitingRoom:
         self,
         conn: sqlite3.Connection,
         *,
-        per_author: int = MAX_WAITING_PER_AUTHOR,
-        total: int = MAX_WAITING_TOTAL,
+        per_author: int | None = None,
+        total: int | None = None,
     ) -> None:
+        """Load the room from ``conn``; the bounds default to the module's."""
         self._conn = conn
-        self.per_author = per_author
-        self.total = total
+        self.per_author = per_author or MAX_WAITING_PER_AUTHOR
+        self.total = total or MAX_WAITING_TOTAL
         self._entries: dict[bytes, _Entry] = {}  # id -> entry, oldest first
         self._per_author: dict[bytes, int] = {}
         for rid, author, raw in conn.execute(

@@ -1,0 +1,177 @@
+"""Batched ingest: duplicates, forks, waiting, and bad records reported by type
+while the good records of the same batch are kept."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from meshpantry.store import FromTheFuture, NotAdmitted, Store
+from meshpantry.store import waiting as waiting_module
+from protocol import limits
+from protocol.envelope import assemble
+from protocol.errors import BadSignature, Malformed, NonCanonical, TooLarge
+from tests.core.records import TestNeighbourhood, fork_of
+
+
+def forged(raw_record) -> bytes:
+    """The record with one bit of its signature flipped (same id, bad signature)."""
+    signature = bytearray(raw_record.signature)
+    signature[10] ^= 1
+    return assemble(raw_record.payload, bytes(signature))
+
+
+def test_a_neighbourhood_in_any_order_is_taken_whole(store: Store, nb: TestNeighbourhood):
+    for _ in range(5):
+        nb.offer(nb.devices[2])
+    raws = [r.raw for r in nb.records]
+    random.Random(7).shuffle(raws)
+    report = store.ingest(raws, now=nb.clock)
+    assert sorted(report.added) == sorted(r.id for r in nb.records)
+    assert (report.duplicates, report.waiting, report.rejected, report.forks) == (0, 0, [], [])
+    assert store.count() == len(nb.records)
+    for record in nb.records:
+        assert store.get(record.id) == record.raw  # the bytes received, not re-encoded
+
+
+def test_duplicates_are_counted_not_stored_twice(store: Store, nb: TestNeighbourhood):
+    raws = [r.raw for r in nb.records]
+    first = store.ingest(raws + raws[:2], now=nb.clock)
+    assert first.duplicates == 2 and len(first.added) == len(raws)
+    again = store.ingest(raws, now=nb.clock)
+    assert again.added == [] and again.duplicates == len(raws)
+    assert store.count() == len(raws)
+
+
+def test_bad_records_are_reported_by_type_and_good_ones_kept(store: Store, nb: TestNeighbourhood):
+    """batch: good, garbage, good, forged, oversized, future, non-canonical, good"""
+    bea = nb.devices[2]
+    good = [nb.offer(bea, "leeks"), nb.offer(bea, "beans"), nb.offer(bea, "kale")]
+    peas = nb.offer(bea, "peas")
+    future = nb.offer(bea, "plums", time=nb.clock + limits.MAX_FUTURE_SKEW_MS + 10_000)
+    now = nb.clock
+    store.ingest([r.raw for r in nb.records[:-5]], now=now)
+    batch = [
+        good[0].raw,
+        b"\x93\x01\x02",  # a 3-element msgpack array: not an envelope
+        good[1].raw,
+        forged(peas),
+        b"\x00" * (limits.MAX_RECORD_BYTES + 1),
+        future.raw,
+        b"\xd9\x01a",  # "a" as str8: valid msgpack, not canonical
+        good[2].raw,
+    ]
+    report = store.ingest(batch, now=now)
+    assert report.added == [r.id for r in good]
+    errors = {r.index: type(r.error) for r in report.rejected}
+    assert errors == {1: Malformed, 3: BadSignature, 4: TooLarge, 5: FromTheFuture, 6: NonCanonical}
+    assert [r.record_id for r in report.rejected if r.index in (3, 5)] == [peas.id, future.id]
+    assert not store.has(future.id) and not store.has(peas.id)
+    # Once the clock catches up, the same record is welcome.
+    assert store.ingest([future.raw], now=future.time).added == [future.id]
+
+
+def test_a_forged_copy_does_not_shadow_the_genuine_record(store: Store, nb: TestNeighbourhood):
+    offers = [nb.offer(nb.devices[2], f"item {i}") for i in range(80)]  # large: parallel path
+    raws = [r.raw for r in nb.records]
+    raws.insert(10, forged(offers[-1]))  # forged copy before the genuine one
+    report = store.ingest(raws, now=nb.clock)
+    assert [(r.index, type(r.error)) for r in report.rejected] == [(10, BadSignature)]
+    assert store.get(offers[-1].id) == offers[-1].raw
+    assert len(report.added) == len(nb.records)
+
+
+def test_records_of_another_neighbourhood_are_not_admitted(store: Store, nb: TestNeighbourhood):
+    other = TestNeighbourhood(name="Oak Road", founder=1)
+    report = store.ingest([r.raw for r in other.records], now=other.clock)
+    assert report.added == []
+    assert {type(r.error) for r in report.rejected} == {NotAdmitted}
+    assert len(report.rejected) == len(other.records)
+
+
+def test_a_join_with_a_bad_proof_is_rejected(store: Store, nb: TestNeighbourhood):
+    invite, _ = nb.invite(nb.founder)
+    _, wrong_secret = nb.invite(nb.founder)
+    bad = nb.join_with(7, invite, wrong_secret)
+    report = store.ingest([r.raw for r in nb.records], now=nb.clock)
+    assert [(r.record_id, type(r.error)) for r in report.rejected] == [(bad.id, NotAdmitted)]
+
+
+def test_forks_are_kept_as_evidence_and_reported(store: Store, nb: TestNeighbourhood):
+    """Bea signs two records at one seq: both stay, the pair is reported once."""
+    bea = nb.devices[2]
+    offer = nb.offer(bea, "leeks")
+    twin = fork_of(bea, offer, {"item": "onions", "quantity": 1, "unit": "kg"})
+    store.ingest([r.raw for r in nb.records], now=nb.clock)
+    report = store.ingest([twin.raw, twin.raw], now=nb.clock)
+    assert report.added == [twin.id] and report.duplicates == 1
+    assert [(f.author, f.seq, f.first_id, f.second_id) for f in report.forks] == [
+        (bea.public, offer.seq, offer.id, twin.id)
+    ]
+    assert store.forks() == report.forks
+    assert store.chain(bea.public, offer.seq) == [offer.raw, twin.raw]
+
+
+def test_records_wait_for_their_membership_then_count(store: Store, nb: TestNeighbourhood):
+    """cy's records arrive first; her join, then its invite, arrive later."""
+    invite, secret = nb.invite(nb.founder)
+    join = nb.join_with(3, invite, secret)
+    cy = nb.devices[3]
+    offers = [nb.offer(cy, f"apples {i}") for i in range(3)]
+    store.ingest([r.raw for r in nb.records[: nb.records.index(invite)]], now=nb.clock)
+
+    first = store.ingest([r.raw for r in offers], now=nb.clock)
+    assert (first.added, first.waiting) == ([], 3)
+    second = store.ingest([join.raw, offers[0].raw], now=nb.clock)
+    assert (second.added, second.waiting, second.duplicates) == ([], 1, 1)
+    assert store.waiting_ids() == [r.id for r in offers] + [join.id]
+
+    third = store.ingest([invite.raw], now=nb.clock)
+    assert third.added == [invite.id, join.id] + [r.id for r in offers]
+    assert third.waiting == 0 and store.waiting_ids() == []
+    assert [r.seq for r in store.records(author=cy.public)] == [1, 2, 3, 4]
+
+
+def test_waiting_records_survive_a_restart(tmp_path: Path, nb: TestNeighbourhood):
+    invite, secret = nb.invite(nb.founder)
+    join = nb.join_with(3, invite, secret)
+    with Store.open(tmp_path) as store:
+        store.set_setting("neighbourhood", nb.id)
+        store.ingest([r.raw for r in nb.records if r is not invite], now=nb.clock)
+        assert store.waiting_ids() == [join.id]
+    with Store.open(tmp_path) as store:
+        assert store.waiting_ids() == [join.id]
+        assert store.ingest([invite.raw], now=nb.clock).added == [invite.id, join.id]
+
+
+def test_membership_is_replayed_from_the_log_on_open(tmp_path: Path, nb: TestNeighbourhood):
+    with Store.open(tmp_path) as store:
+        store.set_setting("neighbourhood", nb.id)
+        store.ingest([r.raw for r in nb.records], now=nb.clock)
+    offer = nb.offer(nb.devices[2])
+    linked = nb.link(nb.devices[2], 4)
+    linked_offer = nb.offer(linked)
+    with Store.open(tmp_path) as store:
+        report = store.ingest([offer.raw, linked_offer.raw], now=nb.clock)
+        assert (report.added, report.waiting) == ([offer.id], 1)
+        device_link = nb.records[-2]
+        assert store.ingest([device_link.raw], now=nb.clock).added == [device_link.id, linked_offer.id]
+
+
+def test_the_waiting_room_is_bounded_oldest_dropped_first(
+    store: Store, nb: TestNeighbourhood, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(waiting_module, "MAX_WAITING_PER_AUTHOR", 3)
+    monkeypatch.setattr(waiting_module, "MAX_WAITING_TOTAL", 5)
+    store.ingest([r.raw for r in nb.records], now=nb.clock)
+    strangers = [nb.device(s) for s in (20, 21, 22)]
+    # Fresh chains by unknown devices (no join): they can only wait.
+    notes = {d.seed: [nb.offer(d, f"note {i}") for i in range(4)] for d in strangers}
+    report = store.ingest([r.raw for r in notes[20]], now=nb.clock)
+    assert report.dropped_waiting == 1 and report.waiting == 3
+    assert store.waiting_ids() == [r.id for r in notes[20][1:]]
+    report = store.ingest([r.raw for r in notes[21][:2] + notes[22][:1]], now=nb.clock)
+    assert report.dropped_waiting == 1
+    assert store.waiting_ids() == [r.id for r in notes[20][2:] + notes[21][:2] + notes[22][:1]]

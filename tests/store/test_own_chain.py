@@ -1,0 +1,116 @@
+"""A device's own chain: durable before append_own returns, seq never reused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from meshpantry.core.chain import ChainHead, next_record
+from meshpantry.store import (
+    NeighbourhoodMismatch,
+    NeighbourhoodUnset,
+    PrevMismatch,
+    SeqNotNext,
+    Store,
+)
+from protocol import seal
+from tests.core.records import T0, TestNeighbourhood, keypair
+
+
+def write(store: Store, secret: bytes, hood: bytes, n: int, kind: str = "household") -> list:
+    written = []
+    for i in range(n):
+        head = store.own_head(secret[32:])
+        record = next_record(
+            secret, head, neighbourhood=hood, kind=kind, body={"name": f"name {i}"}, now=T0 + i
+        )
+        store.append_own(record)
+        written.append(record)
+    return written
+
+
+def test_founding_sets_the_neighbourhood_and_admits_the_founder(tmp_path: Path):
+    public, secret = keypair(1)
+    with Store.open(tmp_path) as store:
+        genesis = next_record(
+            secret, store.own_head(public), neighbourhood=b"", kind="neighbourhood",
+            body={"name": "Elm Street"}, now=T0,
+        )
+        store.append_own(genesis)
+        assert store.neighbourhood == genesis.id
+        write(store, secret, genesis.id, 3)
+        head = store.own_head(public)
+        assert (head.seq, head.lamport) == (4, 4)
+    with Store.open(tmp_path) as store:
+        assert store.own_head(public).seq == 4
+        assert [r.seq for r in store.records(author=public)] == [1, 2, 3, 4]
+
+
+def test_own_head_lamport_is_the_highest_seen_in_the_log(store: Store, nb: TestNeighbourhood):
+    store.ingest([r.raw for r in nb.records], now=nb.clock)
+    newcomer_public, _ = keypair(9)
+    assert store.own_head(newcomer_public) == ChainHead(0, None, max(r.lamport for r in nb.records))
+
+
+def test_seq_that_does_not_follow_the_durable_head_is_refused(store: Store, nb: TestNeighbourhood):
+    store.ingest([r.raw for r in nb.records], now=nb.clock)
+    bea = nb.devices[2]
+    head = store.own_head(bea.public)
+    first = next_record(bea.secret, head, neighbourhood=nb.id, kind="household", body={"name": "B"}, now=T0)
+    store.append_own(first)
+    # The same seq again, with a different body: a fork, refused.
+    again = next_record(bea.secret, head, neighbourhood=nb.id, kind="household", body={"name": "C"}, now=T0)
+    with pytest.raises(SeqNotNext) as caught:
+        store.append_own(again)
+    assert (caught.value.expected_seq, caught.value.found_seq) == (head.seq + 2, head.seq + 1)
+    # A skipped seq: a gap, refused.
+    skip = seal(bea.secret, neighbourhood=nb.id, seq=head.seq + 3, prev=first.id,
+                lamport=head.lamport + 5, time=T0, kind="household", body={"name": "D"})
+    with pytest.raises(SeqNotNext):
+        store.append_own(skip)
+    # Right seq, wrong prev.
+    wrong_prev = seal(bea.secret, neighbourhood=nb.id, seq=head.seq + 2, prev=head.id,
+                      lamport=head.lamport + 5, time=T0, kind="household", body={"name": "E"})
+    with pytest.raises(PrevMismatch):
+        store.append_own(wrong_prev)
+    assert store.own_head(bea.public).seq == head.seq + 1
+    assert store.get(again.id) is None and store.get(skip.id) is None
+
+
+def test_own_records_need_the_neighbourhood(tmp_path: Path, nb: TestNeighbourhood):
+    other = TestNeighbourhood(name="Oak Road", founder=5)
+    with Store.open(tmp_path) as store:
+        with pytest.raises(NeighbourhoodUnset):
+            store.append_own(nb.records[1])
+        store.set_setting("neighbourhood", nb.id)
+        with pytest.raises(NeighbourhoodMismatch):
+            store.append_own(other.records[1])
+        with pytest.raises(NeighbourhoodMismatch):
+            store.append_own(other.genesis)
+        assert store.count() == 0
+
+
+def test_own_record_is_in_the_file_when_append_returns(tmp_path: Path, nb: TestNeighbourhood):
+    """A second connection (another process would do the same) sees it at once."""
+    with Store.open(tmp_path) as store:
+        store.set_setting("neighbourhood", nb.id)
+        store.ingest([r.raw for r in nb.records], now=nb.clock)
+        written = write(store, nb.devices[2].secret, nb.id, 2)
+        with Store.open(tmp_path, writer=False) as reader:
+            assert reader.get(written[-1].id) == written[-1].raw
+
+
+def test_an_own_invite_lets_a_waiting_join_in(tmp_path: Path):
+    """founder's invite written locally -> the join that waited for it is admitted."""
+    nb = TestNeighbourhood()
+    invite, secret = nb.invite(nb.founder)
+    join = nb.join_with(3, invite, secret)
+    with Store.open(tmp_path) as store:
+        store.append_own(nb.genesis)
+        store.append_own(nb.records[1])  # Ada's household profile
+        report = store.ingest([join.raw], now=nb.clock)
+        assert report.waiting == 1 and not store.has(join.id)
+        store.append_own(invite)
+        assert store.has(join.id)
+        assert store.waiting_ids() == []
