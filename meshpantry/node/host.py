@@ -54,6 +54,10 @@ log = logging.getLogger(__name__)
 NEGOTIATE_TIMEOUT_S = 10
 
 
+#: Seconds allowed to close connections and listeners when the host stops.
+CLOSE_TIMEOUT_S = 5.0
+
+
 class NotAnAuthor(ValueError):
     """A peer id that does not embed an Ed25519 key, so it is no device of ours."""
 
@@ -150,11 +154,18 @@ async def open_host(settings: NodeSettings, key: DeviceKey) -> AsyncIterator[Run
     # redial loop owns retrying, so one attempt per dial keeps dials bounded.
     host.get_network().retry_config = RetryConfig(max_retries=0)
     async with host.run([tcp_multiaddr(settings.listen_host, settings.listen_port)]):
-        running = RunningHost(host, host.get_id(), key.public)
-        if not running.listen_addrs:
-            raise OSError(f"could not listen on {settings.listen_host}:{settings.listen_port}")
-        log.info("listening on %s", ", ".join(running.dial_addrs()))
-        yield running
+        try:
+            running = RunningHost(host, host.get_id(), key.public)
+            if not running.listen_addrs:
+                raise OSError(f"could not listen on {settings.listen_host}:{settings.listen_port}")
+            log.info("listening on %s", ", ".join(running.dial_addrs()))
+            yield running
+        finally:
+            # Leaving host.run() alone leaves the TCP listener accepting (its
+            # close is cancelled before it runs): the port stays bound and
+            # peers complete handshakes with a dead swarm. Close explicitly.
+            with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_TIMEOUT_S):
+                await host.get_network().close()
 
 
 async def connect_bounded(host: IHost, peer: PeerInfo, timeout_s: float) -> None:
@@ -175,6 +186,11 @@ async def connect_bounded(host: IHost, peer: PeerInfo, timeout_s: float) -> None
         raise
     except Exception as error:  # swarm errors, OSError, handshake failures
         raise DialFailed(str(peer.peer_id), f"{type(error).__name__}: {error}") from None
+    else:
+        # connect() can return without a connection (the far swarm completed
+        # the handshake and then failed to register it): check for a live one.
+        if not any(not conn.is_closed for conn in network.get_connections(peer.peer_id)):
+            raise DialFailed(str(peer.peer_id), "handshake done but no live connection")
     finally:
         # A failure inside a dial we gave up on re-marks the peer: clear it
         # again so the next attempt is decided by our backoff, not theirs.

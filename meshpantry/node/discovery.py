@@ -1,0 +1,352 @@
+"""Which peers a node knows, which it is connected to, and when it dials them.
+
+Theory of operation:
+
+* Peers become *known* with addresses from four sources: static peers in the
+  settings, the persisted address book (``load_book``), mDNS
+  (:mod:`meshpantry.node.mdns`) and peer exchange among members
+  (:mod:`meshpantry.node.peer_exchange`); all call :meth:`Discovery.add_peer`.
+* One redial loop dials every known peer that is not connected when its time
+  comes. After a failure the wait doubles from ``redial_initial_s`` up to
+  ``redial_max_s``, with ``redial_jitter`` drawn from the seeded ``rng`` so
+  that neighbours do not dial in lockstep. When a connection drops the wait
+  starts again from ``redial_initial_s``: a neighbour restarted after a power
+  cut is back within seconds (py-libp2p's own auto-connector takes ~65 s, and
+  its 60 s negative cache is cleared by :func:`connect_bounded`).
+* Every dial is bounded by ``dial_timeout_s``; at most
+  :data:`MAX_CONCURRENT_DIALS` run at once.
+* Connection changes arrive from the swarm as notifications; the event task
+  compares them with the swarm's actual connections and reports each change
+  once, in order, through ``on_peer_up`` / ``on_peer_down`` (so the runner can
+  start a sync on connect and report island state). A peer with several
+  connections is up until its last one closes.
+* Addresses of a peer we actually connected to are persisted through
+  ``remember(peer_id, addrs)``; addresses heard from others are dialled but
+  only remembered once they worked, so the book is not polluted.
+* When the node listens on loopback only, only loopback addresses are dialled:
+  a test or the demo never sends a packet anywhere else.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import random
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable, Iterable
+
+import multiaddr
+import trio
+from libp2p.abc import INetConn, INetStream, INetwork, INotifee
+from libp2p.peer.id import ID
+from libp2p.peer.peerinfo import PeerInfo
+
+from .config import NodeSettings
+from .host import DialFailed, RunningHost, connect_bounded, peer_info_from_multiaddr
+
+log = logging.getLogger(__name__)
+
+#: Dials in flight at once. A neighbourhood has tens of nodes; eight dials
+#: at a time reconnect twenty peers after a power cut in a few rounds without
+#: a burst of handshakes that would stall a Raspberry Pi.
+MAX_CONCURRENT_DIALS = 8
+
+#: Peers kept in memory. Static and address-book peers are always kept;
+#: unverified ones (heard from others, never reached) make room.
+MAX_KNOWN_PEERS = 512
+
+#: Addresses kept per peer (a laptop with Wi-Fi, Ethernet, loopback...).
+MAX_ADDRS_PER_PEER = 8
+
+#: Failed dials after which an address heard from others (never reached) is
+#: forgotten. Five failures with backoff is about half a minute of trying.
+MAX_UNVERIFIED_FAILURES = 5
+
+#: Longest the loop sleeps with nothing due, so newly learnt peers wait little.
+IDLE_TICK_S = 1.0
+
+PeerCallback = Callable[[ID], Awaitable[None]]
+Remember = Callable[[ID, list[str]], None]
+
+
+def usable_address(address: str, loopback_only: bool) -> str | None:
+    """``address`` as ``/ip4|ip6/<ip>/tcp/<port>`` if we may dial it, else None.
+
+    Only plain TCP over IP is dialled (no DNS, relays or other transports);
+    unspecified addresses (0.0.0.0) are refused; with ``loopback_only`` so is
+    anything outside 127.0.0.0/8 and ::1.
+    """
+    try:
+        parts = multiaddr.Multiaddr(address).items()
+    except Exception:  # the multiaddr parser raises many types
+        return None
+    items = [(proto.name, value) for proto, value in parts if proto.name != "p2p"]
+    if len(items) != 2 or items[0][0] not in ("ip4", "ip6") or items[1][0] != "tcp":
+        return None
+    try:
+        ip = ipaddress.ip_address(str(items[0][1]))
+        port = int(items[1][1])
+    except ValueError:
+        return None
+    if ip.is_unspecified or ip.is_multicast or not 0 < port < 65536:
+        return None
+    if loopback_only and not ip.is_loopback:
+        return None
+    return f"/{items[0][0]}/{ip}/tcp/{port}"
+
+
+@dataclass
+class KnownPeer:
+    """What we know of one peer and when we will dial it next."""
+
+    peer_id: ID
+    addrs: list[str] = field(default_factory=list)  #: dialable, newest first
+    static: bool = False  #: from settings: never forgotten
+    verified: bool = False  #: we were connected to it at least once
+    connected: bool = False
+    dialing: bool = False
+    failures: int = 0  #: consecutive failed dials
+    next_dial: float = 0.0  #: trio time of the next allowed dial
+    last_error: str = ""
+
+
+@dataclass
+class DiscoveryStats:
+    dials: int = 0
+    dial_failures: int = 0
+    connects: int = 0  #: peer-up events
+    disconnects: int = 0  #: peer-down events
+
+
+class _ConnectionNotifee(INotifee):
+    """Forwards swarm connection changes to a channel, never blocking the swarm."""
+
+    def __init__(self, changes: trio.MemorySendChannel) -> None:
+        self.changes = changes
+
+    def _post(self, conn: INetConn) -> None:
+        try:
+            self.changes.send_nowait(conn.muxed_conn.peer_id)
+        except (trio.WouldBlock, trio.ClosedResourceError, AttributeError):
+            pass  # the event task re-reads the swarm's state on the next change
+
+    async def connected(self, network: INetwork, conn: INetConn) -> None:
+        self._post(conn)
+
+    async def disconnected(self, network: INetwork, conn: INetConn) -> None:
+        self._post(conn)
+
+    async def opened_stream(self, network: INetwork, stream: INetStream) -> None:
+        return None
+
+    async def closed_stream(self, network: INetwork, stream: INetStream) -> None:
+        return None
+
+    async def listen(self, network: INetwork, address: multiaddr.Multiaddr) -> None:
+        return None
+
+    async def listen_close(self, network: INetwork, address: multiaddr.Multiaddr) -> None:
+        return None
+
+
+async def _ignore(peer_id: ID) -> None:
+    return None
+
+
+class Discovery:
+    """Known peers, the redial loop and connection events of one host.
+
+    ``rng`` draws the jitter (pass a seeded ``random.Random`` for repeatable
+    runs). ``remember(peer_id, addrs)`` persists the addresses of peers we
+    reached; ``on_peer_up`` / ``on_peer_down`` are awaited one at a time, in
+    order, from the event task (keep them short; start work in a nursery).
+    Call :meth:`run` in a nursery (``await nursery.start(discovery.run)``).
+    """
+
+    def __init__(
+        self,
+        host: RunningHost,
+        settings: NodeSettings,
+        rng: random.Random,
+        *,
+        on_peer_up: PeerCallback = _ignore,
+        on_peer_down: PeerCallback = _ignore,
+        remember: Remember | None = None,
+    ) -> None:
+        self.host = host
+        self.settings = settings
+        self.rng = rng
+        self.on_peer_up = on_peer_up
+        self.on_peer_down = on_peer_down
+        self.remember = remember
+        self.stats = DiscoveryStats()
+        self.peers: dict[ID, KnownPeer] = {}
+        self.loopback_only = ipaddress.ip_address(settings.listen_host).is_loopback
+        self._wakeup = trio.Event()
+        self._dial_slots = trio.CapacityLimiter(MAX_CONCURRENT_DIALS)
+        for address in settings.static_peers:
+            info = peer_info_from_multiaddr(address)
+            self.add_peer(info.peer_id, [str(a) for a in info.addrs], static=True)
+
+    # -- what we know ------------------------------------------------------
+
+    def add_peer(self, peer_id: ID, addrs: Iterable[str], *, static: bool = False, verified: bool = False) -> bool:
+        """Learn addresses of a peer. Returns True if anything new was learnt.
+
+        Unusable addresses (see :func:`usable_address`) are ignored, and so is
+        our own peer id. New addresses go first; at most
+        :data:`MAX_ADDRS_PER_PEER` are kept.
+        """
+        if peer_id == self.host.peer_id:
+            return False
+        usable = [a for a in (usable_address(x, self.loopback_only) for x in addrs) if a]
+        peer = self.peers.get(peer_id)
+        if peer is None:
+            if not usable and not static:
+                return False
+            if len(self.peers) >= MAX_KNOWN_PEERS and not self._make_room():
+                return False
+            peer = self.peers[peer_id] = KnownPeer(peer_id, next_dial=trio.current_time())
+        fresh = [a for a in usable if a not in peer.addrs]
+        peer.addrs = (fresh + peer.addrs)[:MAX_ADDRS_PER_PEER]
+        peer.static = peer.static or static
+        peer.verified = peer.verified or verified
+        if fresh and peer.connected and self.remember:
+            self._remember(peer)  # e.g. an inbound peer told us where it listens
+        elif fresh:
+            # New addresses deserve a prompt try whatever the backoff said.
+            peer.next_dial = min(peer.next_dial, trio.current_time())
+            self._wakeup.set()
+        return bool(fresh)
+
+    def load_book(self, entries: Iterable[tuple[ID | str, list[str]]]) -> int:
+        """Add peers from the persisted address book; returns how many were usable."""
+        count = 0
+        for peer, addrs in entries:
+            try:
+                peer_id = peer if isinstance(peer, ID) else ID.from_base58(peer)
+            except Exception:  # a damaged book entry is skipped, not fatal
+                continue
+            if self.add_peer(peer_id, addrs, verified=True):
+                count += 1
+        return count
+
+    def _make_room(self) -> bool:
+        for peer_id, peer in self.peers.items():
+            if not (peer.static or peer.verified or peer.connected or peer.dialing):
+                del self.peers[peer_id]
+                return True
+        return False
+
+    def connected_peers(self) -> list[ID]:
+        return [p.peer_id for p in self.peers.values() if p.connected]
+
+    @property
+    def island(self) -> bool:
+        """True when no peer is connected: this node is on its own."""
+        return not any(p.connected for p in self.peers.values())
+
+    def shareable(self) -> list[tuple[ID, list[str]]]:
+        """Peers worth telling others about: reached at least once, with addresses."""
+        return [(p.peer_id, list(p.addrs)) for p in self.peers.values() if p.verified and p.addrs]
+
+    # -- the loops ---------------------------------------------------------
+
+    async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        """Watch connections and redial until cancelled."""
+        send, receive = trio.open_memory_channel(MAX_KNOWN_PEERS)
+        notifee = _ConnectionNotifee(send)
+        network = self.host.libp2p.get_network()
+        network.register_notifee(notifee)
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._event_loop, receive)
+                for peer_id in list(network.connections):
+                    send.send_nowait(peer_id)  # connections made before we started
+                task_status.started()
+                await self._redial_loop(nursery)
+        finally:
+            network.remove_notifee(notifee)
+
+    async def _event_loop(self, changes: trio.MemoryReceiveChannel) -> None:
+        network = self.host.libp2p.get_network()
+        async for peer_id in changes:
+            live = any(not c.is_closed for c in network.get_connections(peer_id))
+            peer = self.peers.get(peer_id)
+            if peer is None:
+                if not live:
+                    continue
+                peer = self.peers[peer_id] = KnownPeer(peer_id)
+            if live == peer.connected:
+                continue
+            peer.connected = live
+            if live:
+                peer.failures = 0
+                peer.verified = True
+                self.stats.connects += 1
+                if self.remember and peer.addrs:
+                    self._remember(peer)
+                await self._call(self.on_peer_up, peer_id)
+            else:
+                peer.next_dial = trio.current_time() + self._jittered(self.settings.redial_initial_s)
+                self.stats.disconnects += 1
+                self._wakeup.set()
+                await self._call(self.on_peer_down, peer_id)
+
+    def _remember(self, peer: KnownPeer) -> None:
+        try:
+            self.remember(peer.peer_id, list(peer.addrs))
+        except Exception:  # the store may be closing; the book is a cache
+            log.exception("could not remember addresses of %s", peer.peer_id)
+
+    async def _call(self, callback: PeerCallback, peer_id: ID) -> None:
+        try:
+            await callback(peer_id)
+        except Exception:  # a consumer bug must not stop connection tracking
+            log.exception("peer event callback failed for %s", peer_id)
+
+    async def _redial_loop(self, nursery: trio.Nursery) -> None:
+        while True:
+            now = trio.current_time()
+            next_due = now + IDLE_TICK_S
+            for peer in list(self.peers.values()):
+                if peer.connected or peer.dialing or not peer.addrs:
+                    continue
+                if peer.next_dial <= now:
+                    peer.dialing = True
+                    nursery.start_soon(self._dial, peer)
+                else:
+                    next_due = min(next_due, peer.next_dial)
+            self._wakeup = trio.Event()
+            with trio.move_on_after(max(0.0, next_due - trio.current_time())):
+                await self._wakeup.wait()
+
+    async def _dial(self, peer: KnownPeer) -> None:
+        try:
+            async with self._dial_slots:
+                if peer.connected:
+                    return
+                self.stats.dials += 1
+                info = PeerInfo(peer.peer_id, [multiaddr.Multiaddr(a) for a in peer.addrs])
+                await connect_bounded(self.host.libp2p, info, self.settings.dial_timeout_s)
+            peer.failures = 0
+            peer.last_error = ""
+        except DialFailed as error:
+            self.stats.dial_failures += 1
+            peer.failures += 1
+            peer.last_error = error.reason
+            delay = min(
+                self.settings.redial_max_s,
+                self.settings.redial_initial_s * 2 ** min(peer.failures, 30),
+            )
+            peer.next_dial = trio.current_time() + self._jittered(delay)
+            log.debug("dial %s failed (%d in a row): %s", peer.peer_id, peer.failures, error.reason)
+            if not (peer.static or peer.verified) and peer.failures >= MAX_UNVERIFIED_FAILURES:
+                self.peers.pop(peer.peer_id, None)
+        finally:
+            peer.dialing = False
+            self._wakeup.set()
+
+    def _jittered(self, delay: float) -> float:
+        spread = self.settings.redial_jitter
+        return delay * (1 + self.rng.uniform(-spread, spread))
