@@ -263,7 +263,9 @@ def count_members(
                 rejected[record.id] = WrongNeighbourhood(neighbourhood, record.id)
             continue
         if record.kind == "join":
-            outcome = _judge_join(record, neighbourhood, invites, uses, unavailable)
+            outcome = _judge_join(
+                record, neighbourhood, invites, uses, (unavailable, waiting, rejected)
+            )
             if isinstance(outcome, bytes):
                 waiting[record.id] = outcome
                 pending.setdefault(record.author, outcome)
@@ -305,13 +307,14 @@ def _judge_join(
     neighbourhood: bytes,
     invites: dict[bytes, Record],
     uses: dict[bytes, int],
-    unavailable: Mapping[bytes, "bytes | ValidationError"],
+    unavailable: tuple[Mapping[bytes, "bytes | ValidationError"], ...],
 ) -> "bytes | ValidationError | None":
-    """None if ``join`` counts, a missing id if it waits, else its error."""
+    """None if ``join`` counts, a missing id if it waits, else its error.
+    ``unavailable`` maps held ids that do not count to their missing id or error."""
     invite_id = join.body["invite"]
     invite = invites.get(invite_id)
     if invite is None:
-        outcome = unavailable.get(invite_id)
+        outcome = next((m[invite_id] for m in unavailable if invite_id in m), None)
         if outcome is None:
             return invite_id  # not held at all
         if isinstance(outcome, bytes):
