@@ -88,15 +88,19 @@ class Pantry(Reading):
 
     @property
     def neighbourhood(self) -> bytes:
-        value = self.store.get_setting("neighbourhood")
+        value = self.store.neighbourhood
         if not value:
             raise NoNeighbourhood()
-        return bytes.fromhex(value)
+        return value
 
-    def _write(self, kind: str, body: dict[str, Any], *, neighbourhood: bytes | None = None) -> Record:
+    def _write(
+        self, kind: str, body: dict[str, Any], *, neighbourhood: bytes | None = None, after_lamport: int = 0
+    ) -> Record:
+        """Sign, store durably, then announce. ``after_lamport`` forces the
+        counter past a record known only by reference (an invite in a code)."""
         if neighbourhood is None:
             neighbourhood = self.neighbourhood
-        head = self.store.own_head(self.device).observe(self.store.max_lamport())
+        head = self.store.own_head(self.device).observe(after_lamport)
         try:
             record = next_record(
                 self.key.secret, head, neighbourhood=neighbourhood, kind=kind,
@@ -114,10 +118,9 @@ class Pantry(Reading):
 
     def create_neighbourhood(self, name: str, household: str, area: str | None = None) -> dict:
         """Found a neighbourhood: genesis record, then this household's profile."""
-        if self.store.get_setting("neighbourhood"):
+        if self.store.neighbourhood:
             raise AlreadyDone("this device already belongs to a neighbourhood")
-        genesis = self._write("neighbourhood", {"name": name}, neighbourhood=b"")
-        self.store.set_setting("neighbourhood", genesis.id.hex())
+        self._write("neighbourhood", {"name": name}, neighbourhood=b"")
         self.store.set_setting("neighbourhood_name", name)
         self._write("household", _drop_none({"name": household, "area": area}))
         return self.whoami()
@@ -140,7 +143,7 @@ class Pantry(Reading):
         )
         code = InviteCode(
             self.neighbourhood, self.store.get_setting("neighbourhood_name") or "",
-            record.id, seed, tuple(addresses),
+            record.id, record.lamport, seed, tuple(addresses),
         )
         return {"code": code.encode(), "invite": record.id.hex(), "expires": expires, "uses": uses}
 
@@ -150,19 +153,21 @@ class Pantry(Reading):
         Writes the join (with the invite's proof) and this household's profile.
         They count on other nodes once those nodes hold the invite; the code's
         addresses are returned so the node can dial them."""
-        if self.store.get_setting("neighbourhood"):
+        if self.store.neighbourhood:
             raise AlreadyDone("this device already belongs to a neighbourhood")
         invite = InviteCode.decode(code)
         _, invite_secret = nacl.bindings.crypto_sign_seed_keypair(invite.seed)
         proof = nacl.bindings.crypto_sign(
             join_message(invite.neighbourhood, self.device), invite_secret
         )[:64]
-        self.store.set_setting("neighbourhood", invite.neighbourhood.hex())
+        self.store.set_setting("neighbourhood", invite.neighbourhood)
         self.store.set_setting("neighbourhood_name", invite.name)
-        self._write("join", {"invite": invite.invite, "proof": proof})
+        self._write("join", {"invite": invite.invite, "proof": proof}, after_lamport=invite.lamport)
         self._write("household", _drop_none({"name": household, "area": area}))
         for address in invite.addresses:
-            self.store.remember_peer(None, [address], self.clock())
+            peer_id = address.rsplit("/p2p/", 1)[-1] if "/p2p/" in address else None
+            if peer_id:
+                self.store.remember_peer(peer_id, [address], self.clock())
         return {**self.whoami(), "addresses": list(invite.addresses)}
 
     def set_household(self, name: str | None = None, area: str | None = None) -> dict:

@@ -4,7 +4,9 @@ A code carries the neighbourhood id and name, the invite record's id, the
 invite's one-time secret seed (whose public key the invite record published),
 and addresses where members were last reachable. Format: ``mp1-`` followed by
 lowercase base32 (no padding) of canonical msgpack ``[version, neighbourhood,
-name, invite id, seed, [addresses]]``. Anyone holding the code can join once,
+name, invite id, invite lamport, seed, [addresses]]``. The invite's Lamport
+counter lets the joiner's first record come causally after the invite it
+names, before the joiner has seen any record. Anyone holding the code can join once,
 so it is shown only to the member who made it.
 """
 
@@ -30,12 +32,13 @@ class InviteCode:
     neighbourhood: bytes
     name: str
     invite: bytes
+    lamport: int
     seed: bytes
     addresses: tuple[str, ...] = ()
 
     def encode(self) -> str:
         packed = canonical.encode(
-            [CODE_VERSION, self.neighbourhood, self.name, self.invite, self.seed,
+            [CODE_VERSION, self.neighbourhood, self.name, self.invite, self.lamport, self.seed,
              list(self.addresses[:MAX_CODE_ADDRESSES])]
         )
         return PREFIX + base64.b32encode(packed).decode("ascii").rstrip("=").lower()
@@ -57,14 +60,15 @@ class InviteCode:
             raise BadInviteCode("the invite code is damaged or incomplete; ask for it again") from None
         if (
             type(value) is not list
-            or len(value) != 6
+            or len(value) != 7
             or value[0] != CODE_VERSION
             or type(value[1]) is not bytes or len(value[1]) != limits.ID_BYTES
             or type(value[2]) is not str
             or type(value[3]) is not bytes or len(value[3]) != limits.ID_BYTES
-            or type(value[4]) is not bytes or len(value[4]) != 32
-            or type(value[5]) is not list
-            or not all(type(a) is str for a in value[5])
+            or type(value[4]) is not int or not 1 <= value[4] <= limits.MAX_COUNTER
+            or type(value[5]) is not bytes or len(value[5]) != 32
+            or type(value[6]) is not list
+            or not all(type(a) is str for a in value[6])
         ):
             raise BadInviteCode("the invite code is not one meshpantry understands; ask for a new one")
-        return cls(value[1], value[2], value[3], value[4], tuple(value[5][:MAX_CODE_ADDRESSES]))
+        return cls(value[1], value[2], value[3], value[4], value[5], tuple(value[6][:MAX_CODE_ADDRESSES]))

@@ -8,6 +8,7 @@ sent over the control socket and shown by the terminal UI.
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 from meshpantry.core import equity
@@ -101,20 +102,20 @@ class Reading:
 
     def whoami(self) -> dict:
         settings = self.store.get_setting
-        household = self._household_id()
-        name = settings("neighbourhood_name")
+        neighbourhood = self.store.neighbourhood
+        household = self._household_id() if neighbourhood else self.key.public
         return {
             "device": self.key.public.hex(),
             "household": household.hex(),
-            "household_name": self._household_name(household) if settings("neighbourhood") else settings("household_name"),
+            "household_name": self._household_name(household) if neighbourhood else settings("household_name"),
             "area": settings("household_area"),
-            "neighbourhood": settings("neighbourhood"),
-            "neighbourhood_name": name,
+            "neighbourhood": neighbourhood.hex() if neighbourhood else None,
+            "neighbourhood_name": settings("neighbourhood_name"),
         }
 
     def neighbourhood_show(self) -> dict:
         state = self.state()
-        if not self.store.get_setting("neighbourhood"):
+        if not self.store.neighbourhood:
             raise NoNeighbourhood()
         households = []
         for view in sorted(state.households.values(), key=lambda h: (h.name or "", h.id)):
@@ -124,7 +125,7 @@ class Reading:
                 "revoked": view.revoked, "blocked": view.id in self.store.blocked(),
             })
         return {
-            "id": self.store.get_setting("neighbourhood"),
+            "id": self.store.neighbourhood.hex(),
             "name": state.name or self.store.get_setting("neighbourhood_name"),
             "households": households,
             "forks": len(state.forks),
@@ -172,10 +173,14 @@ class Reading:
         result = self._offer_dict(offer, self.clock(), state)
         result["claims"] = [self._claim_dict(c, state) for c in state.claims_on(offer.id)]
         names = {c.id: self._household_name(c.household) for c in state.claims_on(offer.id)}
+        shares = equity.fair_share(state, offer.id)
+        asked = sum(s.requested for s in shares)
+        result["oversubscribed"] = asked > offer.remaining
         result["fair_share"] = [
-            {"claim": claim.hex(), "household_name": names.get(claim, "?"), "quantity": quantity}
-            for claim, quantity in equity.fair_share(state, offer.id)
-        ]
+            {"claim": s.claim.hex(), "household_name": names.get(s.claim, "?"), "quantity": s.suggested,
+             "requested": s.requested, "received_lately": s.received}
+            for s in shares
+        ] if result["oversubscribed"] else []
         return result
 
     def _claim_dict(self, claim: Any, state: NeighbourhoodState) -> dict:
@@ -312,7 +317,8 @@ class Reading:
     def log(self, limit: int = 50, kind: str | None = None) -> list[dict]:
         state = self.state()
         rows = []
-        for record in self.store.records(kind=kind, newest_first=True, limit=limit):
+        newest = deque(self.store.records(kind=kind), maxlen=max(1, limit))
+        for record in reversed(newest):
             rows.append({
                 "id": record.id.hex(), "kind": record.kind, "author": record.author.hex(),
                 "seq": record.seq, "lamport": record.lamport, "time": record.time,
@@ -322,7 +328,14 @@ class Reading:
         return rows
 
     def rebuild(self) -> dict:
-        return self.store.rebuild_views()
+        """Recompute every view from the record log and compare with what the
+        views said before."""
+        from .digest import state_digest
+
+        before = state_digest(self.state()) if self.store.neighbourhood else None
+        self.store.rebuild_views()
+        after = state_digest(self.state()) if self.store.neighbourhood else None
+        return {"records": self.store.count(), "state_digest": after, "identical": before == after}
 
     def status(self) -> dict:
         who = self.whoami()
@@ -338,7 +351,7 @@ class Reading:
             "listen": [],
             "connected": [],
             "peers": [
-                {"peer": p["peer_id"], "addresses": p["addresses"], "last_sync": p.get("last_sync"), "connected": False}
+                {"peer": p.peer_id, "addresses": list(p.multiaddrs), "last_sync": p.last_sync, "connected": False}
                 for p in self.store.peer_addresses()
             ],
         }

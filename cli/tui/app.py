@@ -1,0 +1,300 @@
+"""The app: tabs for the board, swaps, meals, recipes, mesh and invite, a
+header badge for the mesh state, and the link to the node.
+
+:func:`build_app` makes the app for both the command line and the tests. The
+app talks to its node through a *client*: any object with ``async call(op,
+**args)``, ``async subscribe()`` and an async iterator ``events()`` (the
+control-socket :class:`~meshpantry.control.aclient.AsyncControlClient`, or a
+stand-in in tests). It gets one from ``connect``, an async callable, so it can
+start a node first and reconnect when the node comes back.
+
+Theory of operation:
+
+- On mount the app connects; if the household has no neighbourhood yet it
+  runs the setup wizard first.
+- A worker follows the node's events. Records only mark the view stale; a
+  timer refreshes the visible tab at most every :data:`REFRESH_S`, so a
+  burst of a thousand records costs one refresh, not a thousand.
+- Every action goes through :meth:`PantryApp.act`: errors become
+  notifications and the form that asked stays open with what was typed.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from typing import Any, Awaitable, Callable
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.widgets import Footer, TabbedContent, TabPane
+
+from meshpantry.control.client import NodeUnavailable
+from meshpantry.pantry.errors import PantryError
+
+from .screens.board import BoardPane
+from .screens.invite import InvitePane
+from .screens.meals import MealsPane
+from .screens.mesh import MeshPane
+from .screens.recipes import RecipesPane
+from .screens.swaps import SwapsPane
+from .widgets.badge import Badge
+
+#: Refresh the visible tab at most this often while records stream in: often
+#: enough to feel live, rare enough that a burst of records never freezes typing.
+REFRESH_S = 0.5
+#: After the node goes away, try to reconnect this often.
+RECONNECT_S = 2.0
+
+Connect = Callable[[], Awaitable[Any]]
+
+TABS = (
+    ("board", "Board", BoardPane),
+    ("swaps", "Swaps", SwapsPane),
+    ("meals", "Meals", MealsPane),
+    ("recipes", "Recipes", RecipesPane),
+    ("mesh", "Mesh", MeshPane),
+    ("invite", "Invite", InvitePane),
+)
+
+
+def wall_clock_ms() -> int:
+    return int(_time.time() * 1000)
+
+
+class PantryApp(App):
+    """The household's terminal UI."""
+
+    TITLE = "meshpantry"
+    CSS_PATH = "pantry.tcss"
+    BINDINGS = [
+        Binding("f1,1", "tab('board')", "Board", key_display="1"),
+        Binding("f2,2", "tab('swaps')", "Swaps", key_display="2"),
+        Binding("f3,3", "tab('meals')", "Meals", key_display="3"),
+        Binding("f4,4", "tab('recipes')", "Recipes", key_display="4"),
+        Binding("f5,5", "tab('mesh')", "Mesh", key_display="5"),
+        Binding("f6,6", "tab('invite')", "Invite", key_display="6"),
+        Binding("ctrl+t", "toggle_dark", "Theme", show=False),
+        Binding("ctrl+r", "refresh_now", "Refresh", show=False),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    def __init__(
+        self,
+        connect: Connect,
+        *,
+        clock: Callable[[], int] = wall_clock_ms,
+        setup: Any = None,
+        follow_events: bool = True,
+    ) -> None:
+        super().__init__()
+        self.connect = connect
+        self.clock = clock
+        self.setup = setup
+        self.follow_events = follow_events
+        self.client: Any = None
+        self.reachable = False
+        self.status: dict | None = None
+        self.stale = False
+        self.status_stale = False
+        self.refreshes = 0
+        self.events_seen = 0
+        self.sync_log: list[dict] = []
+
+    # -- layout ------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Badge()
+        with TabbedContent(id="tabs"):
+            for name, title, pane in TABS:
+                with TabPane(title, id=f"tab-{name}"):
+                    yield pane(id=name)
+        yield Footer()
+
+    @property
+    def badge(self) -> Badge:
+        return self.query_one(Badge)
+
+    def pane(self, name: str) -> Any:
+        return self.query_one(f"#{name}")
+
+    @property
+    def active_pane(self) -> Any:
+        active = self.query_one(TabbedContent).active or "tab-board"
+        return self.pane(active.removeprefix("tab-"))
+
+    # -- lifetime ----------------------------------------------------------------
+
+    async def on_mount(self) -> None:
+        self.set_interval(REFRESH_S, self._refresh_if_stale)
+        self.start()
+
+    @work(exclusive=True, group="connect")
+    async def start(self) -> None:
+        """Connect (running the setup wizard when needed), load, follow events."""
+        if self.setup is not None:
+            ready = await self.setup.run(self)
+            if not ready:
+                self.exit(1)
+                return
+        await self._connect()
+        if self.client is None:
+            return
+        if not await self._ensure_neighbourhood():
+            return
+        await self.reload()
+        if self.follow_events:
+            self._follow()
+
+    async def _connect(self) -> None:
+        try:
+            self.client = await self.connect()
+        except NodeUnavailable as exc:
+            self._went_offline(str(exc))
+            return
+        self.reachable = True
+
+    async def _ensure_neighbourhood(self) -> bool:
+        who = await self.ask("whoami")
+        if who is None:
+            return False
+        if who.get("neighbourhood"):
+            return True
+        from .screens.wizard import NeighbourhoodScreen
+
+        joined = await self.push_screen_wait(NeighbourhoodScreen(who))
+        return bool(joined)
+
+    @work(exclusive=True, group="events")
+    async def _follow(self) -> None:
+        client = self.client
+        try:
+            await client.subscribe()
+            async for event in client.events():
+                self.on_node_event(event)
+        except NodeUnavailable as exc:
+            if client is self.client:
+                self._went_offline(str(exc))
+                self._reconnect()
+
+    def on_node_event(self, event: dict) -> None:
+        """Note what an event made stale; the timer refreshes (coalesced)."""
+        self.events_seen += 1
+        name = event.get("event")
+        if name == "record":
+            self.stale = True
+            self.status_stale = True
+        elif name in ("peer", "island", "sync", "fork"):
+            self.status_stale = True
+            if name == "sync":
+                self.sync_log = (self.sync_log + [event.get("data") or {}])[-20:]
+
+    @work(exclusive=True, group="reconnect")
+    async def _reconnect(self) -> None:
+        import asyncio
+
+        while not self.reachable:
+            await asyncio.sleep(RECONNECT_S)
+            try:
+                self.client = await self.connect()
+            except NodeUnavailable:
+                continue
+            self.reachable = True
+            self.notify("Reconnected to the node.", title="node")
+            await self.reload()
+            if self.follow_events:
+                self._follow()
+
+    def _went_offline(self, reason: str) -> None:
+        if self.reachable or self.status is None:
+            self.notify(f"{reason}", title="node not answering", severity="error", timeout=8)
+        self.reachable = False
+        self.badge.show(None, False)
+
+    async def on_unmount(self) -> None:
+        client = self.client
+        if client is not None and hasattr(client, "close"):
+            await client.close()
+
+    # -- talking to the node -------------------------------------------------------
+
+    async def ask(self, op: str, **args: Any) -> Any:
+        """Call ``op`` for reading; on failure notify and return None."""
+        return await self._call(op, args, None)
+
+    async def act(self, op: str, done: str | None = None, **args: Any) -> Any:
+        """Call ``op`` that changes something; notify ``done`` on success, the
+        error on failure (returning None). Refreshes the visible tab after."""
+        result = await self._call(op, args, done)
+        if result is not None:
+            self.stale = True
+            await self._refresh_if_stale()
+        return result
+
+    async def _call(self, op: str, args: dict, done: str | None) -> Any:
+        if self.client is None or not self.reachable:
+            self.notify("The node is not answering; your input is kept. Try again in a moment.",
+                        title="offline", severity="error")
+            return None
+        try:
+            result = await self.client.call(op, **args)
+        except NodeUnavailable as exc:
+            self._went_offline(str(exc))
+            self._reconnect()
+            return None
+        except PantryError as exc:
+            self.notify(str(exc), title="not done", severity="error", timeout=8)
+            return None
+        if done:
+            self.notify(done)
+        return result if result is not None else {}
+
+    async def reload(self) -> None:
+        """Refresh the badge and the visible tab from the node now."""
+        self.stale = False
+        self.status_stale = False
+        status = await self.ask("status")
+        if status is not None:
+            self.status = status
+            self.badge.show(status, True)
+        if self.reachable:
+            self.refreshes += 1
+            await self.active_pane.reload(self)
+
+    async def _refresh_if_stale(self) -> None:
+        if not self.reachable or self.client is None:
+            return
+        if self.stale:
+            await self.reload()
+        elif self.status_stale:
+            self.status_stale = False
+            status = await self.ask("status")
+            if status is not None:
+                self.status = status
+                self.badge.show(status, True)
+                if self.active_pane.id == "mesh":
+                    await self.active_pane.reload(self)
+
+    # -- actions -------------------------------------------------------------------
+
+    def action_tab(self, name: str) -> None:
+        self.query_one(TabbedContent).active = f"tab-{name}"
+
+    async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if self.reachable and self.client is not None:
+            await self.active_pane.reload(self)
+            self.active_pane.focus_main()
+
+    async def action_refresh_now(self) -> None:
+        await self.reload()
+
+    def action_toggle_dark(self) -> None:
+        self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
+
+
+def build_app(connect: Connect, *, clock: Callable[[], int] = wall_clock_ms, setup: Any = None,
+              follow_events: bool = True) -> PantryApp:
+    """The app, connected through ``connect`` (an async callable returning a
+    client), reading time from ``clock`` (ms). ``setup``, when given, runs
+    first (the first-run wizard and starting the node)."""
+    return PantryApp(connect, clock=clock, setup=setup, follow_events=follow_events)

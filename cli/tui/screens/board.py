@@ -1,0 +1,148 @@
+"""The board: open offers with what remains, best-before, area and tags.
+
+Filter by text, tag and allergen as you type (in the UI, no round trip);
+sort by expiry or newest (asks the node again); offers expiring within a day
+are marked and coloured; ``c`` or Enter claims the offer under the cursor,
+``o`` opens the offer form.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Input, Static
+
+from ..board_filter import BoardFilter, apply_filter
+from ..show import amount, labels, relative, split_labels
+from ..widgets.pane import Pane, keep_cursor, selected_key
+
+#: Rows drawn at once. More than a screen of scrolling is not useful; the
+#: filter narrows the whole board, and the count line says how many match.
+MAX_BOARD_ROWS = 500
+
+SOON_STYLE = "bold dark_orange"
+
+
+class BoardPane(Pane):
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("o", "offer", "Offer"),
+        Binding("c", "claim", "Claim"),
+        Binding("s", "sort", "Sort"),
+        Binding("w", "withdraw", "Withdraw", show=False),
+    ]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.offers: list[dict] = []
+        self.shown: list[dict] = []
+        self.sort = "expiry"
+        self.now = 0
+
+    def compose(self):
+        with Horizontal(id="board-filters"):
+            yield Input(placeholder="search item, note, area", id="filter-text")
+            yield Input(placeholder="tag", id="filter-tag")
+            yield Input(placeholder="free of (allergens)", id="filter-free")
+        table = DataTable(id="offers", cursor_type="row", zebra_stripes=True)
+        table.add_column("item", key="item", width=22)
+        table.add_column("left", key="left", width=9)
+        table.add_column("best before", key="best", width=11)
+        table.add_column("area", key="area", width=10)
+        table.add_column("tags", key="tags", width=12)
+        table.add_column("from", key="from", width=10)
+        yield table
+        yield Static(id="board-count")
+
+    @property
+    def table(self) -> DataTable:
+        return self.query_one("#offers", DataTable)
+
+    def current_filter(self) -> BoardFilter:
+        return BoardFilter(
+            text=self.query_one("#filter-text", Input).value,
+            tag=self.query_one("#filter-tag", Input).value,
+            allergen_free=tuple(split_labels(self.query_one("#filter-free", Input).value)),
+        )
+
+    async def reload(self, app: Any) -> None:
+        offers = await app.ask("offer_list", sort=self.sort)
+        if offers is None:
+            return
+        self.now = app.clock()
+        self.offers = offers
+        self.redraw()
+
+    def redraw(self) -> None:
+        """Apply the filter to the offers held and redraw the table."""
+        table = self.table
+        key = selected_key(table)
+        wanted = self.current_filter()
+        self.shown = apply_filter(self.offers, wanted)
+        table.clear()
+        for offer in self.shown[:MAX_BOARD_ROWS]:
+            table.add_row(*offer_row(offer, self.now), key=offer["id"])
+        keep_cursor(table, key)
+        count = len(self.shown)
+        more = f" (first {MAX_BOARD_ROWS} shown; filter to narrow)" if count > MAX_BOARD_ROWS else ""
+        sort = "soonest expiry first" if self.sort == "expiry" else "newest first"
+        self.query_one("#board-count", Static).update(
+            f"{count} of {len(self.offers)} open offers · {wanted.describe()} · {sort}{more}"
+        )
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id and event.input.id.startswith("filter-"):
+            self.redraw()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id and event.input.id.startswith("filter-"):
+            self.table.focus()
+
+    def selected_offer(self) -> dict | None:
+        key = selected_key(self.table)
+        return next((o for o in self.shown if o["id"] == key), None)
+
+    def action_filter(self) -> None:
+        self.query_one("#filter-text", Input).focus()
+
+    def action_offer(self) -> None:
+        from .offer_form import OfferForm
+
+        self.app.push_screen(OfferForm())
+
+    def action_claim(self) -> None:
+        offer = self.selected_offer()
+        if offer is None:
+            self.app.notify("No offer selected.", severity="warning")
+            return
+        if offer.get("mine"):
+            self.app.notify("That is your own offer: its claims are on the Swaps tab (2).", severity="warning")
+            return
+        from .dialogs import ClaimDialog
+
+        self.app.push_screen(ClaimDialog(offer))
+
+    async def action_withdraw(self) -> None:
+        offer = self.selected_offer()
+        if offer is not None:
+            await self.app.act("offer_withdraw", f"Withdrew {offer['item']}.", offer_ref=offer["id"])
+
+    async def action_sort(self) -> None:
+        self.sort = "newest" if self.sort == "expiry" else "expiry"
+        await self.reload(self.app)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_claim()
+
+
+def offer_row(offer: dict, now: int) -> tuple:
+    """One board row: item, what remains, best-before, area, tags, household."""
+    soon = bool(offer.get("expiring_soon"))
+    style = SOON_STYLE if soon else ""
+    item = Text(("⚠ " if soon else "") + offer["item"], style=style)
+    left = amount(offer.get("remaining"), offer.get("unit"))
+    best = Text(relative(offer.get("best_before") or offer.get("pickup_until"), now), style=style)
+    return (item, left, best, offer.get("area") or "-", labels(offer.get("tags")), offer.get("household_name") or "")

@@ -1,0 +1,41 @@
+"""What every tab's pane does: reload from the node, and say which widget
+takes the keyboard when the tab opens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.containers import Vertical
+from textual.widgets import DataTable
+
+
+class Pane(Vertical):
+    """A tab's content. Subclasses implement :meth:`reload`."""
+
+    async def reload(self, app: Any) -> None:
+        """Fetch what this pane shows through ``app.ask`` and redraw."""
+
+    def focus_main(self) -> None:
+        tables = self.query(DataTable)
+        if tables:
+            tables.first().focus()
+
+
+def selected_key(table: DataTable) -> str | None:
+    """The key of the row under the cursor, or None when the table is empty."""
+    if table.row_count == 0:
+        return None
+    try:
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+    except Exception:  # noqa: BLE001 - cursor past the end after a shrink
+        return None
+
+
+def keep_cursor(table: DataTable, key: str | None) -> None:
+    """Put the cursor back on the row ``key`` after a reload, if it is still there."""
+    if key is None:
+        return
+    try:
+        table.move_cursor(row=table.get_row_index(key))
+    except Exception:  # noqa: BLE001 - the row went away
+        pass

@@ -1,0 +1,409 @@
+"""The household's node: one long-running process that holds the store and
+speaks for the household on the mesh.
+
+Theory of operation:
+
+* The control socket starts first, so the command line and the UI can talk to
+  the node even before the household has a neighbourhood (they create or join
+  one through it, and networking starts then).
+* Networking: a libp2p host (Noise, yamux) with the device key as peer id;
+  GossipSub on the neighbourhood's topic for live records; the sync protocol
+  on every new connection, periodically, and whenever gossip shows a gap;
+  discovery (static peers, the address book, mDNS) keeps dialling neighbours.
+* Every record this device writes is durable before it is published. Records
+  from peers are ingested in batches; what gossip misses, sync repairs.
+* SIGINT/SIGTERM cancel everything; the store closes cleanly. Nothing that was
+  acknowledged is lost, since acknowledgement happens after the commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import random
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from meshpantry.control.server import ControlServer
+from meshpantry.pantry import Pantry
+from protocol import Record
+
+from .config import NodeSettings
+
+log = logging.getLogger("meshpantry.node")
+
+#: Every op of the household's Pantry that the control socket serves.
+PANTRY_OPS = (
+    "whoami", "neighbourhood_show", "create_neighbourhood", "create_invite", "join",
+    "set_household", "link_device", "revoke", "block", "unblock",
+    "offer_add", "offer_update", "offer_withdraw", "offer_list", "offer_show",
+    "claim_add", "claim_cancel", "claim_accept", "claim_decline", "claim_show",
+    "handover_confirm", "swaps", "meal_add", "meal_pledge", "meal_show", "meal_list",
+    "recipe_add", "recipe_edit", "recipe_story", "recipe_show", "recipe_list",
+    "recipe_export", "log", "rebuild",
+)
+
+#: How often the node looks at its connections to notice peers coming and
+#: going (island state, sync on connect).
+PEER_WATCH_INTERVAL_S = 0.25
+
+#: Records ingested per store transaction when a peer sends a large batch:
+#: keeps each pause of the trio loop short (about 60 ms of verification).
+INGEST_SLICE = 500
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Node:
+    """A running node over an open :class:`Pantry`. Use :meth:`run`."""
+
+    def __init__(self, pantry: Pantry, settings: NodeSettings, *, rng: random.Random | None = None) -> None:
+        self.pantry = pantry
+        self.store = pantry.store
+        self.settings = settings
+        self.rng = rng or random.Random()
+        self.control = ControlServer(pantry.data_dir, self._handlers())
+        self.host: Any = None
+        self.gossip: Any = None
+        self.network: Any = None
+        self.connected: set[str] = set()
+        self.denied: set[str] = set()
+        self.last_sync: dict[str, int] = {}
+        self.sync_progress: dict[str, dict] = {}
+        self.island: bool | None = None
+        self.started = now_ms()
+        self._neighbourhood_ready = trio.Event()
+        if self.store.neighbourhood:
+            self._neighbourhood_ready.set()
+        pantry.on_record = self._on_own_record
+
+    # -- control -------------------------------------------------------------
+
+    def _handlers(self) -> dict[str, Any]:
+        handlers: dict[str, Any] = {}
+        for op in PANTRY_OPS:
+            handlers[op] = self._pantry_op(op)
+        handlers.update({
+            "status": self.op_status, "dump": self.op_dump, "deny_peers": self.op_deny_peers,
+            "allow_peers": self.op_allow_peers, "sync_now": self.op_sync_now,
+            "create_invite": self.op_create_invite, "join": self.op_join,
+            "create_neighbourhood": self.op_create_neighbourhood,
+        })
+        return handlers
+
+    def _pantry_op(self, op: str) -> Any:
+        method = getattr(self.pantry, op)
+
+        async def handler(*args: Any, **kwargs: Any) -> Any:
+            return method(*args, **kwargs)
+
+        handler.__name__ = op
+        return handler
+
+    async def op_create_neighbourhood(self, *args: Any, **kwargs: Any) -> Any:
+        result = self.pantry.create_neighbourhood(*args, **kwargs)
+        self._neighbourhood_ready.set()
+        return result
+
+    async def op_join(self, *args: Any, **kwargs: Any) -> Any:
+        result = self.pantry.join(*args, **kwargs)
+        self._neighbourhood_ready.set()
+        return result
+
+    async def op_create_invite(self, **kwargs: Any) -> Any:
+        if self.host is not None and not kwargs.get("addresses"):
+            kwargs["addresses"] = self.dial_addresses()
+        return self.pantry.create_invite(**kwargs)
+
+    def dial_addresses(self) -> list[str]:
+        if self.host is None:
+            return []
+        return [a for a in self.host.dial_addrs() if "/ip4/0.0.0.0/" not in a]
+
+    async def op_status(self) -> dict:
+        status = self.pantry.status() if self.store.neighbourhood else {
+            **self.pantry.whoami(), "records": self.store.count(), "peers": [],
+        }
+        known = {p["peer"]: p for p in status.get("peers", [])}
+        for peer in self.connected:
+            known.setdefault(peer, {"peer": peer, "addresses": [], "last_sync": None})
+        for peer, entry in known.items():
+            entry["connected"] = peer in self.connected
+            entry["last_sync"] = self.last_sync.get(peer, entry.get("last_sync"))
+            progress = self.sync_progress.get(peer)
+            if progress:
+                entry["behind"] = progress.get("behind", 0)
+                entry["syncing"] = progress.get("active", False)
+        status.update({
+            "node_running": True,
+            "peer_id": str(self.host.peer_id) if self.host else None,
+            "listen": self.dial_addresses(),
+            "connected": sorted(self.connected),
+            "island": self.island,
+            "peers": sorted(known.values(), key=lambda p: (not p["connected"], p["peer"])),
+            "gossip": vars(self.gossip.stats).copy() if self.gossip else None,
+            "denied": sorted(self.denied),
+            "uptime_s": (now_ms() - self.started) // 1000,
+        })
+        return status
+
+    async def op_dump(self, ids: bool = True) -> dict:
+        """Everything a drill needs to compare nodes: the ids held and a digest
+        of the state built from them."""
+        items = self.store.sync_items()
+        digest = hashlib.sha256(b"".join(rid for _, rid in sorted(items, key=lambda x: x[1]))).hexdigest()
+        result = {"count": len(items), "ids_digest": digest, "own_head": self.store.own_head(self.pantry.device).seq}
+        if ids:
+            result["ids"] = [rid.hex() for _, rid in items]
+        if self.store.neighbourhood:
+            from meshpantry.pantry.digest import state_digest
+
+            state = self.pantry.state()
+            result["state_digest"] = state_digest(state)
+            result["over_allocated"] = [o.id.hex() for o in state.offers.values() if o.allocated > o.quantity]
+            result["forks"] = len(state.forks)
+        return result
+
+    async def op_deny_peers(self, peers: list[str]) -> dict:
+        """Cut links to these peers (drills): close and refuse connections."""
+        self.denied.update(peers)
+        await self._close_denied()
+        return {"denied": sorted(self.denied)}
+
+    async def op_allow_peers(self, peers: list[str] | None = None) -> dict:
+        if peers is None:
+            self.denied.clear()
+        else:
+            self.denied.difference_update(peers)
+        return {"denied": sorted(self.denied)}
+
+    async def op_sync_now(self) -> dict:
+        for peer in list(self.connected):
+            self._sync_soon(peer)
+        return {"syncing": sorted(self.connected)}
+
+    # -- records -----------------------------------------------------------------
+
+    def _on_own_record(self, record: Record) -> None:
+        if self.gossip is not None:
+            self.gossip.publish([record.raw])
+        self.control.publish("record", _event_of(record, own=True))
+
+    async def ingest(self, raws: list[bytes], origin: str | None = None) -> int:
+        """Ingest peers' records in slices; publish events; returns how many were new."""
+        added = 0
+        for start in range(0, len(raws), INGEST_SLICE):
+            chunk = raws[start : start + INGEST_SLICE]
+            report = self.store.ingest(chunk, now_ms())
+            added += len(report.added)
+            if report.added:
+                for rid in report.added[-50:]:
+                    raw = self.store.get(rid)
+                    if raw is not None:
+                        from protocol import decode_record
+
+                        self.control.publish("record", _event_of(decode_record(raw), own=False))
+            if report.rejected:
+                log.info("%d records from %s rejected: %s", len(report.rejected), origin, report.rejected[0])
+            if report.forks:
+                log.warning("fork evidence from %s: %s", origin, report.forks)
+                self.control.publish("fork", {"count": len(report.forks)})
+            await trio.sleep(0)
+        return added
+
+    async def _on_gossip(self, raws: list[bytes], origin: Any) -> None:
+        peer = str(origin)
+        if peer in self.denied:
+            return
+        before_waiting = len(self.store.waiting_ids())
+        await self.ingest(raws, peer)
+        if len(self.store.waiting_ids()) > before_waiting or self._has_gap(raws):
+            self._sync_soon(peer)
+
+    def _has_gap(self, raws: list[bytes]) -> bool:
+        """True when a gossiped record does not follow its author's chain here."""
+        from protocol import decode_record
+
+        for raw in raws[:64]:
+            try:
+                record = decode_record(raw)
+            except Exception:  # noqa: BLE001 - validated already; be safe
+                continue
+            if record.prev is not None and not self.store.has(record.prev):
+                return True
+        return False
+
+    def _admits(self, record: Record) -> bool:
+        from meshpantry.core.membership import Admission
+
+        verdict = self.store.admission(record) if hasattr(self.store, "admission") else Admission.ADMIT
+        return verdict is not Admission.REJECT
+
+    # -- peers and sync --------------------------------------------------------------
+
+    def _sync_soon(self, peer: str) -> None:
+        if self._nursery is not None and peer not in self._syncing:
+            self._syncing.add(peer)
+            self._nursery.start_soon(self._sync_task, peer)
+
+    async def _sync_task(self, peer: str) -> None:
+        try:
+            await self.sync_with(peer)
+        finally:
+            self._syncing.discard(peer)
+
+    async def sync_with(self, peer: str) -> None:
+        from .sync_service import sync_with_peer
+
+        await sync_with_peer(self, peer)
+
+    async def _close_denied(self) -> None:
+        if self.network is None:
+            return
+        for peer_id in list(self.network.connections):
+            if str(peer_id) in self.denied:
+                try:
+                    await self.network.close_peer(peer_id)
+                except Exception as exc:  # noqa: BLE001 - already gone is fine
+                    log.debug("closing %s: %s", peer_id, exc)
+
+    async def _watch_peers(self) -> None:
+        while True:
+            await self._close_denied()
+            current = {str(p) for p in self.network.connections} - self.denied
+            for peer in current - self.connected:
+                self.control.publish("peer", {"peer": peer, "up": True})
+                self._remember(peer)
+                self._sync_soon(peer)
+            for peer in self.connected - current:
+                self.control.publish("peer", {"peer": peer, "up": False})
+            self.connected = current
+            island = not current
+            if island != self.island:
+                self.island = island
+                self.control.publish("island", {"island": island, "connected": len(current)})
+            await trio.sleep(PEER_WATCH_INTERVAL_S)
+
+    def _remember(self, peer: str) -> None:
+        try:
+            addrs = [str(a) for a in self.host.libp2p.get_peerstore().addrs(_peer_id(peer))]
+        except Exception:  # noqa: BLE001 - the peerstore may not know yet
+            addrs = []
+        dial = [f"{a}/p2p/{peer}" for a in addrs if "/p2p/" not in a]
+        if dial:
+            self.store.remember_peer(peer, dial, now_ms())
+
+    async def _periodic_sync(self) -> None:
+        interval = self.settings.sync_interval_s
+        while True:
+            jitter = interval * self.settings.sync_jitter
+            await trio.sleep(max(0.1, interval + self.rng.uniform(-jitter, jitter)))
+            for peer in list(self.connected):
+                self._sync_soon(peer)
+
+    # -- lifetime ----------------------------------------------------------------------
+
+    _nursery: trio.Nursery | None = None
+    _syncing: set[str]
+
+    async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        from .gossip import open_gossip
+        from .host import open_host
+
+        self._syncing = set()
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self.control.serve)
+            self._nursery = nursery
+            if not self._neighbourhood_ready.is_set():
+                task_status.started()
+                task_status = trio.TASK_STATUS_IGNORED
+                log.warning("no neighbourhood yet: waiting for 'neighbourhood create' or 'join'")
+                await self._neighbourhood_ready.wait()
+            async with open_host(self.settings, self.pantry.key) as host:
+                self.host = host
+                self.network = host.libp2p.get_network()
+                from .sync_service import install_sync_handler
+
+                install_sync_handler(self)
+                async with open_gossip(host, self.store.neighbourhood, self._admits, self._on_gossip, self.settings) as gossip:
+                    self.gossip = gossip
+                    nursery.start_soon(self._watch_peers)
+                    nursery.start_soon(self._periodic_sync)
+                    from .discovery_service import start_discovery
+
+                    await start_discovery(self, nursery)
+                    log.info("node ready: %s", ", ".join(self.dial_addresses()))
+                    task_status.started()
+                    await trio.sleep_forever()
+
+
+def _peer_id(peer: str) -> Any:
+    from libp2p.peer.id import ID
+
+    return ID.from_base58(peer)
+
+
+def _event_of(record: Record, *, own: bool) -> dict:
+    return {"id": record.id.hex(), "kind": record.kind, "author": record.author.hex(),
+            "seq": record.seq, "time": record.time, "own": own}
+
+
+async def serve_until_signalled(node: Node) -> None:
+    async with trio.open_nursery() as nursery:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            await nursery.start(node.run)
+            log.info("control socket %s", node.control.path)
+            async for signum in signals:
+                log.warning("received %s, stopping", signal.Signals(signum).name)
+                nursery.cancel_scope.cancel()
+                break
+
+
+def run_node_command(args: Any) -> int:
+    """``meshpantry node``: settings from file < env < flags, then run."""
+    from cli.session import read_passphrase
+    from meshpantry.keys import KeyFileError
+    from meshpantry.pantry.errors import PantryError
+    from meshpantry.store.errors import StoreError
+
+    from .config import SettingsError
+    from .settings_sources import load_settings
+
+    try:
+        settings = load_settings(
+            args.data_dir, config=args.config, environ=os.environ,
+            flags={"listen": args.listen, "peers": args.peers, "mdns": args.mdns,
+                   "mdns_interfaces": args.mdns_interfaces, "sync_interval": args.sync_interval},
+        )
+    except (SettingsError, OSError, ValueError) as exc:
+        print(f"meshpantry: bad node settings: {exc}", file=sys.stderr)
+        return 2
+    import libp2p  # noqa: F401 - its import resets the 'libp2p' logger; configure after it
+
+    logging.getLogger("libp2p").setLevel(logging.ERROR if args.verbose < 2 else logging.DEBUG)
+    logging.getLogger("libp2p").propagate = True
+    try:
+        pantry = Pantry.open(args.data_dir, passphrase=read_passphrase(args))
+    except (PantryError, KeyFileError) as exc:
+        print(f"meshpantry: {exc}", file=sys.stderr)
+        return getattr(exc, "exit_code", 3)
+    except StoreError as exc:
+        print(f"meshpantry: {exc}", file=sys.stderr)
+        return 5
+    try:
+        node = Node(pantry, settings)
+        trio.run(serve_until_signalled, node)
+    except OSError as exc:
+        print(f"meshpantry: cannot start the node: {exc}", file=sys.stderr)
+        return 5
+    finally:
+        pantry.close()
+    return 0
