@@ -49,6 +49,7 @@ from .validation import (
     Revoked,
     ValidationError,
     WrongNeighbourhood,
+    WrongReferentKind,
 )
 
 JOIN_CONTEXT = b"meshpantry/join/v1\x00"
@@ -208,6 +209,8 @@ def count_members(
     3. A device that is already a member gains nothing from a join or a link.
     """
     unavailable = unavailable or {}
+    records = list(records)
+    held = {r.id: r for r in records}
     ordered = sorted(
         (r for r in records if r.kind in MEMBERSHIP_KINDS), key=lambda r: (r.lamport, r.id)
     )
@@ -264,7 +267,7 @@ def count_members(
             continue
         if record.kind == "join":
             outcome = _judge_join(
-                record, neighbourhood, invites, uses, (unavailable, waiting, rejected)
+                record, neighbourhood, invites, uses, held, (unavailable, waiting, rejected)
             )
             if isinstance(outcome, bytes):
                 waiting[record.id] = outcome
@@ -307,11 +310,17 @@ def _judge_join(
     neighbourhood: bytes,
     invites: dict[bytes, Record],
     uses: dict[bytes, int],
+    held: dict[bytes, Record],
     unavailable: tuple[Mapping[bytes, "bytes | ValidationError"], ...],
 ) -> "bytes | ValidationError | None":
     """None if ``join`` counts, a missing id if it waits, else its error.
     ``unavailable`` maps held ids that do not count to their missing id or error."""
     invite_id = join.body["invite"]
+    named = held.get(invite_id)
+    if named is not None and named.kind != "invite":
+        return WrongReferentKind("invite", invite_id, "invite", named.kind)
+    if named is not None and named.lamport >= join.lamport:
+        return ReferenceNotCausal(invite_id, named.lamport, join.lamport)
     invite = invites.get(invite_id)
     if invite is None:
         outcome = next((m[invite_id] for m in unavailable if invite_id in m), None)
@@ -320,8 +329,6 @@ def _judge_join(
         if isinstance(outcome, bytes):
             return outcome
         return ReferentRejected(invite_id)
-    if invite.lamport >= join.lamport:
-        return ReferenceNotCausal(invite_id, invite.lamport, join.lamport)
     if not join_proof_valid(invite.body["key"], join.body["proof"], neighbourhood, join.author):
         return BadJoinProof(invite_id, join.author)
     if join.time > invite.body["expires"]:
