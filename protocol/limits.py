@@ -26,8 +26,9 @@ MAX_LIST_ITEMS = 200
 #: versions to add optional fields without letting a map become a database.
 MAX_MAP_KEYS = 64
 
-#: Nesting depth of maps and lists in a body. The deepest shape we define is
-#: body -> list of ingredient lines -> line map (3); 8 allows growth.
+#: Nesting depth of maps and lists, counted from the payload map (depth 0).
+#: The deepest shape we define is a recipe_edit element id: payload -> body ->
+#: ops list -> op map -> [id, index] -> id (5); 8 allows growth.
 MAX_DEPTH = 8
 
 #: Kind names are short identifiers such as "offer_update".
