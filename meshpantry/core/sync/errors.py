@@ -1,0 +1,68 @@
+"""Why a sync session failed, each reason its own type carrying its data.
+
+Faults of the peer are :class:`~protocol.errors.RemoteError`; the wire decode
+errors of :mod:`protocol.sync` and :mod:`protocol.errors` are reported as they
+are. :class:`StoreFailed` is our own side's fault.
+"""
+
+from __future__ import annotations
+
+from protocol.errors import RemoteError
+
+
+class ProtocolViolation(RemoteError):
+    """A well-formed frame that the session rules forbid at this point."""
+
+    def __init__(self, rule: str) -> None:
+        super().__init__(f"sync protocol violation: {rule}")
+        self.rule = rule
+
+
+class PeerAborted(RemoteError):
+    """The peer ended the session with an ABORT frame."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(f"peer aborted sync (code {code}): {reason}")
+        self.code, self.reason = code, reason
+
+
+class UnsupportedSyncVersion(RemoteError):
+    def __init__(self, version: int) -> None:
+        super().__init__(f"sync version {version} is not supported")
+        self.version = version
+
+
+class TooManyRounds(RemoteError):
+    def __init__(self, rounds: int, limit: int) -> None:
+        super().__init__(f"sync needed {rounds} reconcile rounds, limit {limit}")
+        self.rounds, self.limit = rounds, limit
+
+
+class TooManyRecords(RemoteError):
+    def __init__(self, received: int, limit: int) -> None:
+        super().__init__(f"peer sent {received} records in one session, limit {limit}")
+        self.received, self.limit = received, limit
+
+
+class Stalled(RemoteError):
+    """Nothing arrived from the peer for ``idle_ms``."""
+
+    def __init__(self, idle_ms: int) -> None:
+        super().__init__(f"peer sent nothing for {idle_ms} ms")
+        self.idle_ms = idle_ms
+
+
+class ConnectionLost(RemoteError):
+    """The stream ended before the session was done."""
+
+    def __init__(self, buffered: int) -> None:
+        super().__init__(f"stream closed before the session ended ({buffered} bytes of a frame buffered)")
+        self.buffered = buffered
+
+
+class StoreFailed(Exception):
+    """Our own item source raised; the peer is not at fault."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(f"local store failed during sync: {cause!r}")
+        self.cause = cause

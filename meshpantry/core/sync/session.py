@@ -1,0 +1,457 @@
+"""The sync session: a state machine with no IO.
+
+Bytes in through :meth:`SyncSession.receive_data`, events out of
+:meth:`~SyncSession.next_event`, bytes out of :meth:`~SyncSession.data_to_send`,
+time through ``now`` (ms) and :meth:`~SyncSession.handle_timer`. Both peers run
+this class; the initiator speaks first.
+
+Theory of operation (the message flow is in ``protocol/SYNC.md``):
+
+* The initiator sends HELLO and either a RECONCILE (reconcile mode) or
+  WANT_AUTHOR (fetch-own-chain mode, followed at once by its END).
+* RECONCILE messages alternate strictly, initiator first (see
+  :mod:`.reconcile`). The side whose reply would say nothing sends no reply:
+  its reconciliation is over, and the peer learns it from the END that side
+  sends after its records.
+* Records are sent only once this side's reconciliation is over, in
+  (lamport, id) order cut into batches, each batch in chain order; since a
+  chain's lamports increase with seq, every author's records go out in seq
+  order. At most WINDOW batches are unacknowledged; the receiver ACKs every
+  batch. The session builds a batch only when :meth:`data_to_send` is called,
+  so it never runs ahead of what the host has actually sent.
+* END means "no more records from me". A side is done when it has sent END,
+  received END and all its batches are acknowledged.
+* Shortcut for equal sets: a RECONCILE says ``idle`` when its sender has
+  nothing left to send; a reply that settles everything to an idle message,
+  from a side with nothing to send either, is END(final): both are done, one
+  round trip in all.
+* Anything wrong from the peer (a frame that does not decode, a rule broken,
+  too many rounds or records, silence) ends the session: an ABORT frame is
+  queued for the peer and a Failed event is emitted. Nothing raises to the
+  host except assertion errors (our own bugs).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from typing import Callable, Iterator, TypeVar
+
+import msgpack
+
+from protocol import limits
+from protocol import sync as wire
+from protocol.errors import RemoteError
+
+from . import reconcile
+from .errors import (
+    ConnectionLost,
+    PeerAborted,
+    ProtocolViolation,
+    Stalled,
+    StoreFailed,
+    TooManyRecords,
+    TooManyRounds,
+    UnsupportedSyncVersion,
+)
+from .events import Done, Event, Failed, Progress, RecordsReceived, SyncStats
+from .items import ItemIndex, SyncItems
+
+#: Reconcile messages (both directions) one session may take. An honest
+#: session needs about two per level of a 16-way split (five levels for a
+#: million items) plus a few fallbacks; 48 leaves ample room.
+MAX_ROUNDS = 48
+
+#: Records one session may deliver: ten times the 100,000-record
+#: neighbourhood we benchmark. A peer cannot stream forever.
+MAX_SESSION_RECORDS = 1_000_000
+
+#: Unacknowledged RECORDS batches: 4 x 256 KiB keeps a LAN link busy while
+#: bounding what a slow reader makes us hold.
+WINDOW = 4
+
+#: Silence from the peer after which the session fails. Generous for a
+#: Raspberry Pi verifying a batch; short enough not to pin a connection.
+IDLE_TIMEOUT_MS = 30_000
+
+#: Ids asked of the store at once when serving a WANT_AUTHOR scan.
+_SCAN_CHUNK = wire.MAX_BATCH_RECORDS
+
+T = TypeVar("T")
+
+
+class Role(enum.Enum):
+    INITIATOR = "initiator"
+    RESPONDER = "responder"
+
+
+class State(enum.Enum):
+    OPEN = "open"
+    DONE = "done"
+    FAILED = "failed"
+
+
+_ABORT_CODES: list[tuple[type, int]] = [
+    (UnsupportedSyncVersion, wire.ABORT_VERSION),
+    (ProtocolViolation, wire.ABORT_PROTOCOL),
+    (TooManyRounds, wire.ABORT_ROUNDS),
+    (TooManyRecords, wire.ABORT_RECORDS),
+    (Stalled, wire.ABORT_TIMEOUT),
+    (StoreFailed, wire.ABORT_INTERNAL),
+    (RemoteError, wire.ABORT_DECODE),
+]
+
+
+def author_of(raw: bytes) -> bytes | None:
+    """The author key of a stored record's raw bytes, read without a full
+    decode (canonical payloads start with the ``a`` field); None if the bytes
+    are not a record."""
+    try:
+        outer = msgpack.unpackb(raw, raw=True)
+        payload = outer[0]
+        if payload[:5] == b"\x89\xa1a\xc4\x20":
+            return bytes(payload[5:37])
+        fields = msgpack.unpackb(payload, raw=False, strict_map_key=False)
+        author = fields.get("a")
+        return author if isinstance(author, bytes) else None
+    except Exception:  # not a record at all: it cannot match an author
+        return None
+
+
+class SyncSession:
+    """One sync session with one peer. See the module docstring.
+
+    ``items`` is the store's item source; its ``sync_items`` is read once,
+    when reconciliation starts. ``want_author`` (initiator only) switches to
+    fetch-own-chain mode: ask for every record by that author and send none.
+    """
+
+    def __init__(
+        self,
+        items: SyncItems,
+        role: Role,
+        *,
+        now: int,
+        want_author: bytes | None = None,
+        idle_timeout_ms: int = IDLE_TIMEOUT_MS,
+    ) -> None:
+        assert want_author is None or (role is Role.INITIATOR and len(want_author) == limits.KEY_BYTES)
+        self.role = role
+        self.state = State.OPEN
+        self._items = items
+        self._idle_timeout_ms = idle_timeout_ms
+        self._reader = wire.FrameReader()
+        self._out = bytearray()
+        self._events: deque[Event] = deque()
+        self._last_rx = now
+        self._sent_since_rx = False
+        self._index: ItemIndex | None = None
+        self._mode: str | None = None  # "reconcile", "fetch" or "serve"
+        self._hello_seen = role is Role.INITIATOR
+        self._awaiting = False  # the peer owes us a reconcile reply
+        self._reconciled = False  # our side's reconciliation is over
+        self._last_idle = False  # idle flag of our last RECONCILE
+        self._to_send: set[int] = set()
+        self._source: Iterator[bytes] | None = None
+        self._pending: deque[bytes] = deque()
+        self._batches_sent = self._batches_acked = self._batches_received = self._acks_sent = 0
+        self._end_sent = self._end_received = False
+        self._expected = self._received = self._records_sent = 0
+        self._rounds = self._round_trips = self._bytes_sent = self._bytes_received = 0
+        if role is Role.INITIATOR:
+            self._start(want_author)
+
+    # --- host API -------------------------------------------------------------
+
+    @classmethod
+    def initiator(cls, items: SyncItems, *, now: int) -> "SyncSession":
+        return cls(items, Role.INITIATOR, now=now)
+
+    @classmethod
+    def responder(cls, items: SyncItems, *, now: int) -> "SyncSession":
+        return cls(items, Role.RESPONDER, now=now)
+
+    @classmethod
+    def fetch_author(cls, items: SyncItems, author: bytes, *, now: int) -> "SyncSession":
+        """A session that asks the peer for every record by ``author`` (a
+        device restoring its own chain before it writes)."""
+        return cls(items, Role.INITIATOR, now=now, want_author=author)
+
+    @property
+    def finished(self) -> bool:
+        return self.state is not State.OPEN
+
+    @property
+    def stats(self) -> SyncStats:
+        return SyncStats(
+            bytes_sent=self._bytes_sent,
+            bytes_received=self._bytes_received,
+            records_sent=self._records_sent,
+            records_received=self._received,
+            rounds=self._rounds,
+            round_trips=self._round_trips,
+        )
+
+    def receive_data(self, data: bytes, now: int) -> None:
+        """Feed bytes from the peer, in any chunking. Ignored once finished."""
+        if self.state is not State.OPEN or not data:
+            return
+        self._bytes_received += len(data)
+        self._last_rx = now
+        if self._sent_since_rx:
+            self._round_trips += 1
+            self._sent_since_rx = False
+        try:
+            for body in self._reader.feed(data):
+                self._on_frame(wire.decode_frame(body))
+                if self.state is not State.OPEN:
+                    return
+            self._advance()
+        except (RemoteError, StoreFailed) as error:
+            self._fail(error)
+
+    def data_to_send(self) -> bytes:
+        """Bytes to write to the peer now (possibly empty). Builds at most
+        WINDOW unacknowledged record batches."""
+        try:
+            self._advance()
+        except (RemoteError, StoreFailed) as error:
+            self._fail(error)
+        out = bytes(self._out)
+        self._out.clear()
+        if out:
+            self._sent_since_rx = True
+        return out
+
+    def next_event(self) -> Event | None:
+        return self._events.popleft() if self._events else None
+
+    def events(self) -> list[Event]:
+        """Every pending event, oldest first."""
+        out = list(self._events)
+        self._events.clear()
+        return out
+
+    def get_timer(self) -> int | None:
+        """When :meth:`handle_timer` should next be called (ms), or None."""
+        return self._last_rx + self._idle_timeout_ms if self.state is State.OPEN else None
+
+    def handle_timer(self, now: int) -> None:
+        if self.state is State.OPEN and now >= self._last_rx + self._idle_timeout_ms:
+            self._fail(Stalled(now - self._last_rx))
+
+    def connection_lost(self, now: int) -> None:
+        """The stream ended (EOF or reset). Fails an open session."""
+        if self.state is State.OPEN:
+            self._fail(ConnectionLost(self._reader.buffered), tell_peer=False)
+
+    # --- frames in ------------------------------------------------------------
+
+    def _on_frame(self, frame: wire.Frame) -> None:
+        if isinstance(frame, wire.Abort):
+            self._fail(PeerAborted(frame.code, frame.reason), tell_peer=False)
+            return
+        if not self._hello_seen:
+            if not isinstance(frame, wire.Hello):
+                raise ProtocolViolation(f"{type(frame).__name__} before HELLO")
+            if frame.version != wire.SYNC_VERSION:
+                raise UnsupportedSyncVersion(frame.version)
+            self._hello_seen = True
+            return
+        handler = self._HANDLERS.get(type(frame))
+        if handler is None:
+            raise ProtocolViolation(f"{type(frame).__name__} is not allowed here")
+        handler(self, frame)
+
+    def _on_reconcile(self, frame: wire.Reconcile) -> None:
+        if self._mode is None and self.role is Role.RESPONDER:
+            self._mode = "reconcile"
+            self._index = ItemIndex(self._store(self._items.sync_items))
+            self._awaiting = True
+        if self._mode != "reconcile" or not self._awaiting:
+            raise ProtocolViolation("RECONCILE out of turn")
+        self._count_round()
+        assert self._index is not None
+        reply = reconcile.respond(self._index, frame)
+        self._to_send |= reply.send
+        self._expected += reply.expect
+        if not reply.settled:
+            self._count_round()
+            self._send_reconcile(wire.Reconcile(tuple(reply.entries), tuple(reply.needs), self._idle()))
+            return
+        self._awaiting = False
+        self._reconciled = True
+        if frame.idle and self._idle():
+            self._emit(wire.End(final=True))
+            self._end_sent = True
+            self._finish()
+
+    def _on_want_author(self, frame: wire.WantAuthor) -> None:
+        if self.role is not Role.RESPONDER or self._mode is not None:
+            raise ProtocolViolation("WANT_AUTHOR out of turn")
+        self._mode = "serve"
+        self._reconciled = True
+        self._source = self._scan_author(frame.author)
+
+    def _on_records(self, frame: wire.Records) -> None:
+        if self._mode is None or self._end_received:
+            raise ProtocolViolation("RECORDS out of turn")
+        self._received += len(frame.raws)
+        if self._received > MAX_SESSION_RECORDS:
+            raise TooManyRecords(self._received, MAX_SESSION_RECORDS)
+        self._batches_received += 1
+        self._events.append(RecordsReceived(list(frame.raws)))
+        self._events.append(Progress(self._received, max(self._expected, self._received)))
+
+    def _on_ack(self, frame: wire.Ack) -> None:
+        if not self._batches_acked <= frame.batches <= self._batches_sent:
+            raise ProtocolViolation(f"ACK of {frame.batches} batches, {self._batches_sent} sent")
+        self._batches_acked = frame.batches
+
+    def _on_end(self, frame: wire.End) -> None:
+        if self._end_received or self._mode is None:
+            raise ProtocolViolation("END out of turn")
+        self._end_received = True
+        if self._awaiting:
+            self._awaiting = False
+            self._reconciled = True
+        elif not self._reconciled:
+            raise ProtocolViolation("END while the peer owes a RECONCILE reply")
+        if frame.final:
+            if not (self._last_idle and self._idle() and self._mode == "reconcile"):
+                raise ProtocolViolation("END(final) to a session that is not idle")
+            self._end_sent = True
+            self._finish()
+
+    _HANDLERS: dict[type, Callable[["SyncSession", object], None]] = {
+        wire.Reconcile: _on_reconcile,
+        wire.WantAuthor: _on_want_author,
+        wire.Records: _on_records,
+        wire.Ack: _on_ack,
+        wire.End: _on_end,
+    }
+
+    # --- frames out -----------------------------------------------------------
+
+    def _start(self, want_author: bytes | None) -> None:
+        self._emit(wire.Hello())
+        try:
+            if want_author is not None:
+                self._mode = "fetch"
+                self._reconciled = True
+                self._emit(wire.WantAuthor(want_author))
+                self._emit(wire.End())
+                self._end_sent = True
+                return
+            self._mode = "reconcile"
+            self._index = ItemIndex(self._store(self._items.sync_items))
+        except StoreFailed as error:
+            self._fail(error)
+            return
+        self._count_round()
+        self._send_reconcile(wire.Reconcile(tuple(reconcile.opening(self._index)), (), True))
+
+    def _send_reconcile(self, frame: wire.Reconcile) -> None:
+        self._last_idle = frame.idle
+        self._awaiting = True
+        self._emit(frame)
+
+    def _emit(self, frame: wire.Frame) -> None:
+        if self._batches_received > self._acks_sent and not isinstance(frame, wire.Ack):
+            self._emit(wire.Ack(self._batches_received))
+        if isinstance(frame, wire.Ack):
+            self._acks_sent = frame.batches
+        data = wire.encode_frame(frame)
+        self._bytes_sent += len(data)
+        self._out += data
+
+    def _idle(self) -> bool:
+        return not self._to_send and not self._pending and self._batches_acked == self._batches_sent
+
+    def _count_round(self) -> None:
+        self._rounds += 1
+        if self._rounds > MAX_ROUNDS:
+            raise TooManyRounds(self._rounds, MAX_ROUNDS)
+
+    def _advance(self) -> None:
+        if self.state is not State.OPEN:
+            return
+        if self._batches_received > self._acks_sent:
+            self._emit(wire.Ack(self._batches_received))
+        if not self._reconciled:
+            return
+        if self._source is None and self._mode == "reconcile":
+            assert self._index is not None
+            ids = [self._index.keys[p][1] for p in sorted(self._to_send)]
+            self._to_send = set()
+            self._source = self._in_chain_order(ids)
+        while self._batches_sent - self._batches_acked < WINDOW:
+            batch = self._next_batch()
+            if not batch:
+                break
+            self._emit(wire.Records(tuple(batch)))
+            self._batches_sent += 1
+            self._records_sent += len(batch)
+        if not self._end_sent and not self._pending and self._source_exhausted():
+            self._emit(wire.End())
+            self._end_sent = True
+        if self._end_sent and self._end_received and self._batches_acked == self._batches_sent:
+            self._finish()
+
+    def _source_exhausted(self) -> bool:
+        if self._source is None:
+            return True
+        for raw in self._source:
+            self._pending.append(raw)
+            return False
+        self._source = None
+        return True
+
+    def _next_batch(self) -> list[bytes]:
+        batch: list[bytes] = []
+        size = 0
+        while len(batch) < wire.MAX_BATCH_RECORDS:
+            if not self._pending and self._source_exhausted():
+                break
+            raw = self._pending[0]
+            if batch and size + len(raw) + 3 > wire.MAX_BATCH_BYTES:
+                break
+            self._pending.popleft()
+            if 0 < len(raw) <= limits.MAX_RECORD_BYTES:
+                batch.append(raw)
+                size += len(raw) + 3
+        return batch
+
+    def _in_chain_order(self, ids: list[bytes]) -> Iterator[bytes]:
+        for start in range(0, len(ids), wire.MAX_BATCH_RECORDS):
+            chunk = ids[start : start + wire.MAX_BATCH_RECORDS]
+            yield from self._store(lambda: self._items.raws_in_chain_order(chunk))
+
+    def _scan_author(self, author: bytes) -> Iterator[bytes]:
+        keys = self._store(self._items.sync_items)
+        for start in range(0, len(keys), _SCAN_CHUNK):
+            chunk = [item_id for _lamport, item_id in keys[start : start + _SCAN_CHUNK]]
+            for raw in self._store(lambda: self._items.raws_in_chain_order(chunk)):
+                if author_of(raw) == author:
+                    yield raw
+
+    def _store(self, call: Callable[[], T]) -> T:
+        try:
+            return call()
+        except Exception as error:  # the store is outside this module's control
+            raise StoreFailed(error) from error
+
+    def _finish(self) -> None:
+        self.state = State.DONE
+        self._events.append(Done(self.stats))
+
+    def _fail(self, error: Exception, *, tell_peer: bool = True) -> None:
+        if self.state is not State.OPEN:
+            return
+        if tell_peer and not isinstance(error, PeerAborted):
+            code = next(code for kind, code in _ABORT_CODES if isinstance(error, kind))
+            self._emit(wire.Abort(code, str(error)[: wire.MAX_REASON_BYTES]))
+        self.state = State.FAILED
+        self._source = None
+        self._pending.clear()
+        self._events.append(Failed(error, self.stats))
