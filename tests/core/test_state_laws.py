@@ -19,7 +19,7 @@ from meshpantry.core.state import REFERENCES, RecordStatus, build_state
 
 from .activity import random_activity
 
-LAWS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+LAWS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 seeds = st.integers(min_value=0, max_value=2**32)
 
 
