@@ -8,7 +8,7 @@ import getpass
 import sys
 from typing import Any
 
-from meshpantry.keys import DeviceKey, KeyFileError, key_path, write_key
+from meshpantry.keys import KeyFileError, key_path
 
 from .output import emit, short, table
 from .session import read_passphrase
@@ -93,15 +93,12 @@ def cmd_init(args: Any) -> int:
             return 2
         household = input("household name: ").strip()
     try:
-        write_key(data_dir, DeviceKey.generate(), passphrase if args.encrypt or passphrase else None)
+        pantry = Pantry.create(data_dir, household, area=args.area,
+                               passphrase=passphrase if args.encrypt or passphrase else None)
     except KeyFileError as exc:
         print(f"meshpantry: {exc}", file=sys.stderr)
         return 6
-    pantry = Pantry.open(data_dir, passphrase=passphrase)
     try:
-        pantry.store.set_setting("household_name", household)
-        if args.area:
-            pantry.store.set_setting("household_area", args.area)
         result = pantry.whoami()
     finally:
         pantry.close()

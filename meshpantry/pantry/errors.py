@@ -75,3 +75,15 @@ class InvalidInput(PantryError):
 class BadInviteCode(PantryError):
     exit_code = 6
     code = "bad-invite"
+
+
+class ChainNotRecovered(PantryError):
+    exit_code = 6
+    code = "chain-not-recovered"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this device's key may already have written records that this new store does "
+            "not hold; start the node ('meshpantry node') so it can recover its own chain "
+            "from neighbours before writing (writing now could fork the chain)"
+        )

@@ -22,12 +22,12 @@ import nacl.public
 
 from meshpantry.core.chain import next_record
 from meshpantry.core.membership import join_message
-from meshpantry.keys import DeviceKey, read_key
+from meshpantry.keys import DeviceKey, read_key, write_key
 from meshpantry.store import Store
 from protocol import Record
 from protocol.errors import DecodeError
 
-from .errors import AlreadyDone, InvalidInput, NoIdentity, NoNeighbourhood, NotAllowed
+from .errors import AlreadyDone, ChainNotRecovered, InvalidInput, NoIdentity, NoNeighbourhood, NotAllowed
 from .invite_code import InviteCode
 from .reading import Reading
 
@@ -36,6 +36,10 @@ from .reading import Reading
 DEFAULT_INVITE_HOURS = 72
 
 DB_FILE = "meshpantry.sqlite3"
+
+#: Setting: this device's own chain is known complete (new key, or recovered
+#: from peers). Until then it must not sign, or it could reuse a seq (a fork).
+CHAIN_CHECKED = "own_chain_checked"
 
 
 def wall_clock_ms() -> int:
@@ -77,8 +81,36 @@ class Pantry(Reading):
         store = Store.open(data_dir / DB_FILE, writer=writer)
         return cls(store, key, data_dir=data_dir)
 
+    @classmethod
+    def create(
+        cls, data_dir: Path, household: str, *, area: str | None = None, passphrase: str | None = None
+    ) -> "Pantry":
+        """Create this device's identity: a new key (never overwriting one),
+        the store, and the household's name for when it founds or joins.
+
+        A new key has no history, so its chain needs no recovery from peers.
+        Raises :class:`~meshpantry.keys.KeyFileError` if a key exists."""
+        if not household or not household.strip():
+            raise InvalidInput("household", "a household needs a name")
+        write_key(Path(data_dir), DeviceKey.generate(), passphrase)
+        pantry = cls.open(data_dir, passphrase=passphrase)
+        pantry.store.set_setting("household_name", household.strip())
+        if area:
+            pantry.store.set_setting("household_area", area)
+        pantry.store.set_setting(CHAIN_CHECKED, 1)
+        return pantry
+
     def close(self) -> None:
         self.store.close()
+
+    @property
+    def chain_recovered(self) -> bool:
+        """True once this device may write: its key is new, its store holds its
+        chain, or peers were asked for the chain after the store was lost."""
+        return bool(self.store.get_setting(CHAIN_CHECKED)) or self.store.own_head(self.device).seq > 0
+
+    def mark_chain_recovered(self) -> None:
+        self.store.set_setting(CHAIN_CHECKED, 1)
 
     # -- writing --------------------------------------------------------------
 
@@ -101,6 +133,8 @@ class Pantry(Reading):
         if neighbourhood is None:
             neighbourhood = self.neighbourhood
         head = self.store.own_head(self.device).observe(after_lamport)
+        if head.seq == 0 and not self.store.get_setting(CHAIN_CHECKED):
+            raise ChainNotRecovered()
         try:
             record = next_record(
                 self.key.secret, head, neighbourhood=neighbourhood, kind=kind,

@@ -183,3 +183,16 @@ def test_join_with_a_damaged_code(household):
     assert code == 6 and "damaged" in err
     code, _, err = h.run("join", "hello")
     assert code == 6 and "starts with" in err
+
+
+def test_a_restored_key_cannot_write_before_its_chain_is_recovered(founded, household):
+    """A key copied into a fresh data directory may have history elsewhere:
+    writing before recovering it from peers could fork, so it is refused."""
+    restored = household("restored")
+    restored.data_dir.mkdir(mode=0o700)
+    key = (founded.data_dir / "device.key").read_bytes()
+    (restored.data_dir / "device.key").write_bytes(key)
+    (restored.data_dir / "device.key").chmod(0o600)
+    code, _, err = restored.run("neighbourhood", "create", "Fork Street")
+    assert code == 6
+    assert "recover its own chain" in err

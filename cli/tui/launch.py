@@ -1,0 +1,89 @@
+"""``meshpantry tui``: open the app on this household's node.
+
+- If no node answers on the data directory's control socket, start one in the
+  background (``DATA_DIR/node.log``) and wait for it, showing progress.
+- On first run (no device key) the wizard names the household and creates
+  the key, like ``meshpantry init``; then it founds or joins a neighbourhood.
+- ``--demo`` runs everything in temporary directories instead: see
+  :mod:`cli.tui.demo`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from meshpantry.control.aclient import AsyncControlClient
+from meshpantry.control.client import NodeUnavailable
+from meshpantry.keys import key_path
+
+from .node_process import start_node, wait_for_socket
+
+
+class Setup:
+    """First-run work before the app connects: create the key if there is
+    none, then make sure a node runs for ``data_dir``."""
+
+    def __init__(self, data_dir: Path, node_args: tuple[str, ...] = (), passphrase: str | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.node_args = node_args
+        self.passphrase = passphrase
+
+    async def run(self, app: Any) -> bool:
+        """Returns False when the user quit the wizard."""
+        if not key_path(self.data_dir).exists():
+            from .screens.wizard import HouseholdScreen
+
+            profile = await app.push_screen_wait(HouseholdScreen())
+            if profile is None:
+                return False
+            create_household(self.data_dir, profile["household"], profile.get("area"))
+        return True
+
+    async def connect(self, app: Any = None) -> AsyncControlClient:
+        """Connect to the node, starting one first when none answers."""
+        try:
+            return await AsyncControlClient.connect(self.data_dir)
+        except NodeUnavailable:
+            pass
+        if not key_path(self.data_dir).exists():
+            raise NodeUnavailable("this device has no identity yet")
+        if app is not None:
+            app.notify("Starting this household's node…", title="node")
+        process = start_node(self.data_dir, self.node_args)
+
+        def progress(waited: float) -> None:
+            if app is not None and int(waited * 20) % 20 == 0 and waited >= 1:
+                app.badge.update(f" starting the node… {waited:.0f} s")
+
+        await wait_for_socket(self.data_dir, process, progress=progress)
+        return await AsyncControlClient.connect(self.data_dir)
+
+
+def create_household(data_dir: Path, household: str, area: str | None) -> None:
+    """What ``meshpantry init`` does: a new device key and the profile settings."""
+    from meshpantry.keys import DeviceKey, write_key
+    from meshpantry.pantry import Pantry
+
+    write_key(data_dir, DeviceKey.generate(), None)
+    pantry = Pantry.open(data_dir)
+    try:
+        pantry.store.set_setting("household_name", household)
+        if area:
+            pantry.store.set_setting("household_area", area)
+    finally:
+        pantry.close()
+
+
+def run_tui(args: Any) -> int:
+    """Run the UI for ``args.data_dir`` (or the demo); returns the exit code."""
+    if getattr(args, "demo", False):
+        from .demo import run_demo
+
+        return run_demo(args)
+    from .app import build_app
+
+    setup = Setup(Path(args.data_dir))
+    app = build_app(lambda: setup.connect(app), setup=setup)
+    code = app.run()
+    return code if isinstance(code, int) else 0

@@ -1,0 +1,58 @@
+"""Invite: make an invite code and show it as text to copy or read out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import Button, Input, Label, Static, TextArea
+
+from ..widgets.pane import Pane
+
+
+class InvitePane(Pane):
+    BINDINGS = [Binding("g", "generate", "New code")]
+
+    def compose(self):
+        yield Static("Invite a household: make a code and hand it over in person. "
+                     "Anyone holding it can join until it expires.", id="invite-help")
+        with Horizontal(classes="field"):
+            yield Label("For (note)", classes="field-label")
+            yield Input(placeholder="who it is for (optional)", id="invite-note")
+        with Horizontal(classes="field"):
+            yield Label("Households", classes="field-label")
+            yield Input(value="1", id="invite-uses")
+        yield Button("New invite code  g", id="invite-make", variant="primary")
+        yield TextArea("", id="invite-code", read_only=True, soft_wrap=True)
+        yield Static("", id="invite-info")
+
+    async def reload(self, app: Any) -> None:
+        pass
+
+    def focus_main(self) -> None:
+        self.query_one("#invite-make", Button).focus()
+
+    async def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "invite-make":
+            await self.action_generate()
+
+    async def action_generate(self) -> None:
+        uses_text = self.query_one("#invite-uses", Input).value.strip() or "1"
+        if not uses_text.isdigit():
+            self.app.notify("Households: a whole number.", severity="error")
+            return
+        args: dict[str, Any] = {"uses": int(uses_text)}
+        note = self.query_one("#invite-note", Input).value.strip()
+        if note:
+            args["note"] = note
+        result = await self.app.act("create_invite", "Invite code made.", **args)
+        if result is None:
+            return
+        self.code = result["code"]
+        self.query_one("#invite-code", TextArea).text = result["code"]
+        from ..show import relative
+
+        self.query_one("#invite-info", Static).update(
+            f"valid for {result['uses']} household(s), expires {relative(result['expires'], self.app.clock())}"
+        )

@@ -1,0 +1,68 @@
+"""Mesh: this node, its neighbours, when each last synced, how many records
+it is behind, and the sync progress the node reports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import DataTable, Static
+
+from ..show import relative, short_id
+from ..widgets.pane import Pane
+
+
+class MeshPane(Pane):
+    def compose(self):
+        yield Static(id="mesh-summary")
+        table = DataTable(id="peers", cursor_type="row", zebra_stripes=True)
+        table.add_column("peer", key="peer", width=14)
+        table.add_column("connected", key="up", width=10)
+        table.add_column("last sync", key="sync", width=11)
+        table.add_column("behind", key="behind", width=8)
+        table.add_column("sync", key="progress", width=12)
+        yield table
+        yield Static(id="sync-log")
+
+    async def reload(self, app: Any) -> None:
+        status = app.status if app.status is not None else await app.ask("status")
+        if status is None:
+            return
+        now = app.clock()
+        self.query_one("#mesh-summary", Static).update(mesh_summary(status))
+        table = self.query_one("#peers", DataTable)
+        table.clear()
+        for peer in status.get("peers") or []:
+            up = Text("yes", style="green") if peer.get("connected") else Text("no", style="grey50")
+            behind = peer.get("behind")
+            progress = "syncing…" if peer.get("syncing") else ("up to date" if behind == 0 else "-")
+            table.add_row(short_id(peer["peer"][-8:] if peer["peer"].startswith("12D3") else peer["peer"]) or "?",
+                          up, relative(peer.get("last_sync"), now),
+                          "-" if behind is None else str(behind), progress, key=peer["peer"])
+        log = app.sync_log[-3:]
+        self.query_one("#sync-log", Static).update(
+            "\n".join(sync_line(e) for e in log) if log else "No sync reported yet in this session."
+        )
+
+
+def mesh_summary(status: dict) -> Text:
+    text = Text()
+    if status.get("island"):
+        text.append(" ISLAND ", style="bold black on yellow")
+        text.append(" no neighbour reachable: what you do is kept and syncs when one is back.\n")
+    text.append(f"records held {status.get('records', '?')} · households {status.get('households', '?')}"
+                f" · connected {len(status.get('connected') or [])}")
+    if status.get("waiting"):
+        text.append(f" · waiting {status['waiting']}")
+    if status.get("forks"):
+        text.append(f" · forks {status['forks']}", style="bold red")
+    listen = status.get("listen") or []
+    if listen:
+        text.append(f"\nlistening {listen[0]}")
+    return text
+
+
+def sync_line(event: dict) -> str:
+    peer = str(event.get("peer") or "?")[-8:]
+    parts = [f"{k} {v}" for k, v in event.items() if k != "peer" and isinstance(v, (int, str, bool))]
+    return f"sync {peer}: " + ", ".join(parts)

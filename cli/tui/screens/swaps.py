@@ -1,0 +1,194 @@
+"""Swaps: the claims this household made and the claims on its offers.
+
+The detail under the table shows, for the claim under the cursor: its status,
+the fair-share suggestion when the offer is oversubscribed (received claims),
+the pickup details (readable only by the accepted claimant: the node seals
+them to the claimant's key) and who has confirmed the handover.
+
+Keys: ``a`` accept (with a quantity), ``d`` decline, ``h`` confirm handover,
+``x`` cancel one's own claim.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import DataTable, Static
+
+from ..show import amount, relative
+from ..widgets.pane import Pane, keep_cursor, selected_key
+
+STATUS_STYLE = {"pending": "bold yellow4", "accepted": "bold green", "declined": "red3", "cancelled": "grey50"}
+
+
+class SwapsPane(Pane):
+    BINDINGS = [
+        Binding("a", "accept", "Accept"),
+        Binding("d", "decline", "Decline"),
+        Binding("h", "handover", "Handed over"),
+        Binding("x", "cancel_claim", "Cancel claim"),
+    ]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.claims: dict[str, dict] = {}
+        self.fair: dict[str, dict] = {}
+        self.now = 0
+
+    def compose(self):
+        table = DataTable(id="claims", cursor_type="row", zebra_stripes=True)
+        table.add_column("", key="dir", width=4)
+        table.add_column("item", key="item", width=18)
+        table.add_column("asks", key="asks", width=8)
+        table.add_column("household", key="who", width=14)
+        table.add_column("status", key="status", width=10)
+        table.add_column("handover", key="handover", width=10)
+        yield table
+        yield Static(id="claim-detail")
+
+    @property
+    def table(self) -> DataTable:
+        return self.query_one("#claims", DataTable)
+
+    async def reload(self, app: Any) -> None:
+        swaps = await app.ask("swaps")
+        if swaps is None:
+            return
+        self.now = app.clock()
+        fair: dict[str, dict] = {}
+        oversubscribed = _oversubscribed_offers(swaps["received"])
+        for offer_id in oversubscribed:
+            offer = await app.ask("offer_show", offer_ref=offer_id)
+            if offer is not None:
+                for share in offer.get("fair_share") or []:
+                    fair[share["claim"]] = share
+        self.fair = fair
+        table = self.table
+        key = selected_key(table)
+        table.clear()
+        self.claims = {}
+        for direction, claims in (("in", swaps["received"]), ("out", swaps["made"])):
+            for claim in claims:
+                claim["direction"] = direction
+                self.claims[claim["id"]] = claim
+                table.add_row(*claim_row(claim), key=claim["id"])
+        keep_cursor(table, key)
+        self.show_detail()
+
+    def selected(self) -> dict | None:
+        return self.claims.get(selected_key(self.table) or "")
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.show_detail()
+
+    def show_detail(self) -> None:
+        detail = self.query_one("#claim-detail", Static)
+        claim = self.selected()
+        if claim is None:
+            detail.update("No swaps yet. Claim an offer on the Board (1); claims on your offers show here.")
+            return
+        detail.update(claim_detail(claim, self.fair.get(claim["id"]), self.now))
+
+    async def action_accept(self) -> None:
+        claim = self._decidable()
+        if claim is not None:
+            from .dialogs import AcceptDialog
+
+            share = self.fair.get(claim["id"])
+            self.app.push_screen(AcceptDialog(claim, share["quantity"] if share else None))
+
+    async def action_decline(self) -> None:
+        claim = self._decidable()
+        if claim is not None:
+            from .dialogs import DeclineDialog
+
+            self.app.push_screen(DeclineDialog(claim))
+
+    async def action_handover(self) -> None:
+        claim = self.selected()
+        if claim is None:
+            return
+        if claim["status"] != "accepted":
+            self.app.notify(f"That claim is {claim['status']}; only accepted claims are handed over.", severity="warning")
+            return
+        await self.app.act("handover_confirm", "Handover confirmed on your side.", claim_ref=claim["id"])
+
+    async def action_cancel_claim(self) -> None:
+        claim = self.selected()
+        if claim is None or claim["direction"] != "out":
+            self.app.notify("Only your own claims can be cancelled.", severity="warning")
+            return
+        await self.app.act("claim_cancel", "Claim cancelled.", claim_ref=claim["id"])
+
+    def _decidable(self) -> dict | None:
+        claim = self.selected()
+        if claim is None:
+            return None
+        if claim["direction"] != "in":
+            self.app.notify("The offerer decides on this claim.", severity="warning")
+            return None
+        if claim["status"] != "pending":
+            self.app.notify(f"That claim is already {claim['status']}.", severity="warning")
+            return None
+        return claim
+
+
+def _oversubscribed_offers(received: list[dict]) -> list[str]:
+    """Offers with a pending claim: the node says whether each is
+    oversubscribed and, if so, suggests fair shares (``offer_show``)."""
+    return sorted({claim["offer"] for claim in received if claim["status"] == "pending"})
+
+
+def handover_text(claim: dict) -> str:
+    h = claim.get("handover") or {}
+    if claim.get("completed"):
+        return "done"
+    if claim["status"] != "accepted":
+        return "-"
+    marks = ("offerer ✓" if h.get("offerer") else "") or ("claimant ✓" if h.get("claimant") else "")
+    return marks or "waiting"
+
+
+def claim_row(claim: dict) -> tuple:
+    direction = "← in" if claim["direction"] == "in" else "→ out"
+    who = claim.get("household_name") if claim["direction"] == "in" else claim.get("offerer_name")
+    status = Text(claim["status"], style=STATUS_STYLE.get(claim["status"], ""))
+    return (direction, claim.get("offer_item") or "?", amount(claim["quantity"], claim.get("unit")),
+            who or "?", status, handover_text(claim))
+
+
+def claim_detail(claim: dict, share: dict | None, now: int) -> Text:
+    """What the reader needs to act on ``claim``."""
+    text = Text()
+    unit = claim.get("unit")
+    if claim["direction"] == "in":
+        text.append(f"{claim.get('household_name')} asks for {amount(claim['quantity'], unit)} "
+                    f"of your {claim.get('offer_item')} ({relative(claim.get('created'), now)})", style="bold")
+    else:
+        text.append(f"You asked {claim.get('offerer_name')} for {amount(claim['quantity'], unit)} "
+                    f"{claim.get('offer_item')} ({relative(claim.get('created'), now)})", style="bold")
+    if claim.get("message"):
+        text.append(f"\n“{claim['message']}”")
+    text.append(f"\nstatus: {claim['status']}", style=STATUS_STYLE.get(claim["status"], ""))
+    if claim.get("accepted_quantity"):
+        text.append(f" · {amount(claim['accepted_quantity'], unit)} agreed")
+    if claim.get("reason"):
+        text.append(f" · reason: {claim['reason']}")
+    if share is not None and claim["status"] == "pending":
+        text.append(f"\nOversubscribed: fair share suggestion {amount(share['quantity'], unit)} (a accepts it)",
+                    style="bold dark_orange")
+    if claim.get("pickup"):
+        label = "pickup (only you can read this)" if claim["direction"] == "out" else "pickup"
+        text.append(f"\n{label}: {claim['pickup']}")
+    if claim["status"] == "accepted":
+        h = claim.get("handover") or {}
+        text.append("\nhandover: offerer " + ("✓" if h.get("offerer") else "…")
+                    + " · claimant " + ("✓" if h.get("claimant") else "…"))
+        if not claim.get("completed"):
+            text.append("  (h confirms your side)")
+    keys = {"pending": "a accept · d decline" if claim["direction"] == "in" else "x cancel"}
+    if claim["status"] in keys:
+        text.append(f"\n{keys[claim['status']]}", style="italic")
+    return text

@@ -1,0 +1,147 @@
+"""Real ``meshpantry node`` processes on loopback, each with its own data
+directory, driven through their control sockets."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import closing
+from pathlib import Path
+from typing import Any, Callable
+
+from cli.main import main as cli_main
+from meshpantry.control.client import ControlClient, NodeUnavailable
+
+#: Starting a node process (Python + libp2p import) takes ~1.5 s on this kind
+#: of machine; allow for a loaded CI box.
+START_TIMEOUT_S = 30.0
+
+
+def free_port() -> int:
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def cli(data_dir: Path, *argv: str) -> int:
+    return cli_main(["--data-dir", str(data_dir), *argv])
+
+
+class NodeProcess:
+    def __init__(self, data_dir: Path, port: int, peers: list[str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = port
+        self.peers = list(peers or [])
+        self.process: subprocess.Popen | None = None
+        self.peer_id: str | None = None
+
+    @property
+    def address(self) -> str:
+        assert self.peer_id
+        return f"/ip4/127.0.0.1/tcp/{self.port}/p2p/{self.peer_id}"
+
+    def start(self, extra: list[str] | None = None) -> None:
+        argv = [sys.executable, "-m", "cli.main", "--data-dir", str(self.data_dir), "node",
+                "--listen", f"127.0.0.1:{self.port}", "--no-mdns", "--sync-interval", "2"]
+        for peer in self.peers:
+            argv += ["--peer", peer]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.log = open(self.data_dir / "node-test.log", "ab")
+        self.process = subprocess.Popen(argv, stdout=self.log, stderr=self.log, env=env,
+                                        cwd=Path(__file__).resolve().parents[2])
+
+    def wait_ready(self) -> dict:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"node exited with {self.process.returncode}: {self.log_text()}")
+            try:
+                status = self.call("status")
+            except (NodeUnavailable, OSError):
+                time.sleep(0.1)
+                continue
+            if status.get("peer_id"):
+                self.peer_id = status["peer_id"]
+                return status
+            time.sleep(0.1)
+        raise TimeoutError(f"node in {self.data_dir} not ready: {self.log_text()}")
+
+    def log_text(self) -> str:
+        try:
+            return (self.data_dir / "node-test.log").read_text(errors="replace")[-3000:]
+        except OSError:
+            return ""
+
+    def call(self, op: str, **args: Any) -> Any:
+        with ControlClient.connect(self.data_dir) as client:
+            return client.call(op, **args)
+
+    def kill(self) -> None:
+        """Power cut: SIGKILL, no chance to clean up."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def stop(self) -> int:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                return self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+                return -9
+        return self.process.returncode if self.process else 0
+
+
+def make_neighbourhood(root: Path, count: int) -> list[Path]:
+    """Data directories of ``count`` households: the first founds, the others join."""
+    dirs = [root / f"h{i}" for i in range(count)]
+    assert cli(dirs[0], "init", "--household", "House 0") == 0
+    assert cli(dirs[0], "neighbourhood", "create", "Test Street") == 0
+    for i, d in enumerate(dirs[1:], 1):
+        import io
+        from contextlib import redirect_stdout
+        import json
+
+        buffer = io.StringIO()
+        with redirect_stdout(buffer):
+            assert cli(dirs[0], "--json", "invite", "create") == 0
+        code = json.loads(buffer.getvalue())["code"]
+        assert cli(d, "init", "--household", f"House {i}") == 0
+        assert cli(d, "join", code) == 0
+    return dirs
+
+
+def start_mesh(dirs: list[Path]) -> list[NodeProcess]:
+    """Start one node per directory; node i dials node 0 and node i-1."""
+    ports = [free_port() for _ in dirs]
+    nodes = [NodeProcess(d, p) for d, p in zip(dirs, ports)]
+    nodes[0].start()
+    nodes[0].wait_ready()
+    for i, node in enumerate(nodes[1:], 1):
+        node.peers = sorted({nodes[0].address, nodes[i - 1].address})
+        node.start()
+        node.wait_ready()
+    return nodes
+
+
+def eventually(check: Callable[[], Any], timeout: float, message: str = "") -> Any:
+    """Poll ``check`` until it returns a truthy value; fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+        except (NodeUnavailable, OSError) as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(0.1)
+    raise AssertionError(f"not within {timeout} s: {message} (last: {last!r})")
