@@ -15,7 +15,9 @@ Rules:
   confirmed by the offer's household or the claim's household
   (:class:`NotAuthorised` otherwise, with the offer's household as owner).
 * A household cannot claim its own offer (:class:`OwnOffer`). A claim ordered
-  after the offer's withdrawal is rejected (:class:`OfferWithdrawn`).
+  after the offer's withdrawal is rejected (:class:`OfferWithdrawn`); claims
+  made before it keep their course (the offerer may still decide them, and
+  accepted ones may still be handed over).
 * Allocation: an offer's claim events are replayed in (lamport, id) order
   against the offer's *final* quantity. An accepting decision on a pending (or
   refused) claim is **accepted** when it fits in what is left, else the claim

@@ -143,7 +143,7 @@ class Roster:
       in the (lamport, id) order the devices were admitted.
     * ``admins``: the founding household's devices that are not revoked.
     * ``revoked``: device key -> ``after_seq`` (its records above it do not count).
-    * ``pending``: device key -> the id its join waits for (an invite not held).
+    * ``pending``: device key -> the id its join or link waits for.
     * ``waiting`` / ``rejected``: membership records that wait (id -> missing id)
       or do not count (id -> error).
     * ``counted``: ids of membership records that took effect.
@@ -166,15 +166,15 @@ class Roster:
         membership waits for a record, or the error when it cannot count
         (:class:`NotMember`, :class:`Revoked`).
         """
+        after = self.revoked.get(record.author)
+        if after is not None and record.seq > after:
+            return Revoked(record.author, after, record.seq)
         if record.author not in self.households:
             if record.author in self.pending:
                 return self.pending[record.author]
             if self.founder is None:
                 return self.neighbourhood  # everything waits for the genesis
             return NotMember(record.author)
-        after = self.revoked.get(record.author)
-        if after is not None and record.seq > after:
-            return Revoked(record.author, after, record.seq)
         return None
 
 
@@ -182,13 +182,16 @@ def count_members(
     records: Iterable[Record],
     neighbourhood: bytes,
     unavailable: Mapping[bytes, "bytes | ValidationError"] | None = None,
+    waiting_links: Mapping[bytes, bytes] | None = None,
 ) -> Roster:
     """Compute the :class:`Roster` of ``neighbourhood`` from a record set.
 
     ``records`` are the records that stand on unbroken chains (others are
     ignored); ``unavailable`` maps ids held but not counting to the id they wait
     for (bytes) or their error, so that a join naming such an invite waits or
-    is rejected accordingly. Deterministic: records are taken in (lamport, id)
+    is rejected accordingly; ``waiting_links`` maps devices named by held
+    ``device_link`` records that wait to the id they wait for, so that those
+    devices' records wait too rather than count as strangers'. Deterministic: records are taken in (lamport, id)
     order whatever order they are given in.
 
     Rules, beyond the module's:
@@ -248,7 +251,7 @@ def count_members(
 
     # Pass 2: households.
     households: dict[bytes, bytes] = {}
-    pending: dict[bytes, bytes] = {}
+    pending: dict[bytes, bytes] = dict(waiting_links or {})
     invites: dict[bytes, Record] = {}
     uses: dict[bytes, int] = {}
     for record in ordered:
@@ -284,6 +287,8 @@ def count_members(
         if record.author not in households:
             if record.author in pending:
                 waiting[record.id] = pending[record.author]
+                if record.kind == "device_link":
+                    pending.setdefault(record.body["device"], pending[record.author])
             else:
                 rejected[record.id] = NotMember(record.author)
             continue

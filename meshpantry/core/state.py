@@ -168,7 +168,14 @@ def build_state(records: Iterable[Record], neighbourhood: bytes) -> Neighbourhoo
     chains = check_chains(local)
     rejected.update(chains.rejected)
     waiting.update(chains.waiting)
-    roster = count_members(chains.counting, neighbourhood, {**chains.waiting, **chains.rejected})
+    waiting_links = {
+        r.body["device"]: chains.waiting[r.id]
+        for r in local
+        if r.kind == "device_link" and r.id in chains.waiting
+    }
+    roster = count_members(
+        chains.counting, neighbourhood, {**chains.waiting, **chains.rejected}, waiting_links
+    )
     rejected.update(roster.rejected)
     waiting.update(roster.waiting)
 

@@ -100,6 +100,7 @@ class TestNeighbourhood:
         self.clock = T0
         self.records: list[Record] = []
         self.devices: dict[int, Device] = {}
+        self._top_lamport = 0  # the highest counter written so far
         self.founder = self.device(founder)
         self.genesis = self._sign(self.founder, "neighbourhood", {"name": name}, b"", None, True)
         self.id = self.genesis.id
@@ -128,11 +129,12 @@ class TestNeighbourhood:
         observe: bool | Iterable[Record],
     ) -> Record:
         if observe is True:
-            device.observe(self.records)
+            device.head = device.head.observe(self._top_lamport)
         elif observe is not False:
             device.observe(observe)
         record = device.write(neighbourhood, kind, body, self.tick() if time is None else time)
         self.records.append(record)
+        self._top_lamport = max(self._top_lamport, record.lamport)
         return record
 
     def write(

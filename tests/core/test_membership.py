@@ -93,3 +93,25 @@ def test_a_device_with_no_path_in_is_not_a_member():
     state = build_state(nb.records, nb.id)
     assert state.rejected[record.id] == NotMember(stranger.public)
     assert stranger.public not in state.households
+
+
+def test_a_linked_devices_records_wait_while_the_link_waits():
+    """Bea's link of her tablet sits behind a gap in her chain: the tablet's records wait too."""
+    nb = TestNeighbourhood()
+    bea = nb.join(2, name="Bea")
+    gap = nb.offer(bea)
+    tablet = nb.link(bea, 3)
+    offer = nb.offer(tablet, "pears", 2, "kg")
+    state = build_state([r for r in nb.records if r.id != gap.id], nb.id)
+    assert state.waiting[offer.id] == gap.id
+    assert build_state(nb.records, nb.id).status(offer.id) is RecordStatus.COUNTED
+
+
+def test_a_device_revoked_from_its_first_record_counts_for_nothing():
+    nb = TestNeighbourhood()
+    bea = nb.join(2, name="Bea")
+    nb.revoke(nb.founder, bea, after_seq=0)
+    offer = nb.offer(bea)
+    state = build_state(nb.records, nb.id)
+    assert state.rejected[offer.id] == Revoked(bea.public, 0, offer.seq)
+    assert bea.public not in state.members
