@@ -66,6 +66,7 @@ class PantryApp(App):
     """The household's terminal UI."""
 
     TITLE = "meshpantry"
+    AUTO_FOCUS = None
     CSS_PATH = "pantry.tcss"
     BINDINGS = [
         Binding("f1,1", "tab('board')", "Board", key_display="1"),
@@ -143,6 +144,7 @@ class PantryApp(App):
         if not await self._ensure_neighbourhood():
             return
         await self.reload()
+        self.active_pane.focus_main()
         if self.follow_events:
             self._follow()
 

@@ -54,7 +54,7 @@ class Setup:
 
         def progress(waited: float) -> None:
             if app is not None and int(waited * 20) % 20 == 0 and waited >= 1:
-                app.badge.update(f" starting the node… {waited:.0f} s")
+                app.badge.starting(f"starting the node {waited:.0f} s")
 
         await wait_for_socket(self.data_dir, process, progress=progress)
         return await AsyncControlClient.connect(self.data_dir)
@@ -62,17 +62,9 @@ class Setup:
 
 def create_household(data_dir: Path, household: str, area: str | None) -> None:
     """What ``meshpantry init`` does: a new device key and the profile settings."""
-    from meshpantry.keys import DeviceKey, write_key
     from meshpantry.pantry import Pantry
 
-    write_key(data_dir, DeviceKey.generate(), None)
-    pantry = Pantry.open(data_dir)
-    try:
-        pantry.store.set_setting("household_name", household)
-        if area:
-            pantry.store.set_setting("household_area", area)
-    finally:
-        pantry.close()
+    Pantry.create(Path(data_dir), household, area=area).close()
 
 
 def run_tui(args: Any) -> int:

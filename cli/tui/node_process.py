@@ -65,23 +65,30 @@ async def wait_for_socket(
 
     Raises :class:`NodeUnavailable` if ``process`` exits first (with the end of
     its log) or after ``timeout`` seconds. ``progress`` gets the seconds waited."""
-    path = Path(data_dir) / SOCKET_NAME
     started = time.monotonic()
-    while not path.exists():
-        waited = time.monotonic() - started
-        if process is not None and process.poll() is not None:
-            raise NodeUnavailable(f"the node stopped at start (exit {process.returncode}): {log_tail(data_dir)}")
-        if waited > timeout:
-            raise NodeUnavailable(f"the node did not open its socket within {timeout:.0f} s; see {path.parent / LOG_NAME}")
+    while not _socket_ready(data_dir, process, time.monotonic() - started, timeout):
         if progress is not None:
-            progress(waited)
+            progress(time.monotonic() - started)
         await asyncio.sleep(POLL_S)
 
 
 def wait_for_socket_blocking(data_dir: Path, process: subprocess.Popen | None = None,
                              timeout: float = NODE_START_TIMEOUT_S) -> None:
     """:func:`wait_for_socket` for code outside an event loop."""
-    asyncio.run(wait_for_socket(data_dir, process, timeout=timeout))
+    started = time.monotonic()
+    while not _socket_ready(data_dir, process, time.monotonic() - started, timeout):
+        time.sleep(POLL_S)
+
+
+def _socket_ready(data_dir: Path, process: subprocess.Popen | None, waited: float, timeout: float) -> bool:
+    path = Path(data_dir) / SOCKET_NAME
+    if path.exists():
+        return True
+    if process is not None and process.poll() is not None:
+        raise NodeUnavailable(f"the node stopped at start (exit {process.returncode}): {log_tail(data_dir)}")
+    if waited > timeout:
+        raise NodeUnavailable(f"the node did not open its socket within {timeout:.0f} s; see {path.parent / LOG_NAME}")
+    return False
 
 
 def stop_node(process: subprocess.Popen, timeout: float = 10.0) -> None:

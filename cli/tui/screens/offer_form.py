@@ -39,7 +39,7 @@ class OfferForm(ModalScreen):
     def compose(self):
         with Vertical(id="dialog", classes="form"):
             yield Static("Offer food to the neighbourhood", classes="title")
-            with VerticalScroll(id="form-fields"):
+            with VerticalScroll(id="form-fields", can_focus=False):
                 for name in FIELDS:
                     label, hint = LABELS[name]
                     with Horizontal(classes="field"):

@@ -36,7 +36,7 @@ def badge_words(state: str, status: dict | None) -> str:
         return " ▲ ISLAND · no neighbour reachable "
     if state == OFFLINE:
         return " ✖ OFFLINE · node not answering "
-    return " … starting "
+    return ""
 
 
 class Badge(Static):
@@ -51,7 +51,8 @@ class Badge(Static):
     def __init__(self) -> None:
         super().__init__(id="badge")
         self.status: dict | None = None
-        self.who: str = "meshpantry"
+        self.who: str = " meshpantry"
+        self.note: str = " … starting "
 
     def show(self, status: dict | None, reachable: bool) -> None:
         if status is not None:
@@ -63,8 +64,14 @@ class Badge(Static):
         self.set_classes(f"-{self.state}")
         self.refresh()
 
+    def starting(self, note: str) -> None:
+        """Show progress while the node starts."""
+        self.note = f" … {note} "
+        self.state = STARTING
+        self.refresh()
+
     def render(self) -> Text:
-        words = badge_words(self.state, self.status)
+        words = badge_words(self.state, self.status) or self.note
         styles = {
             LIVE: "bold white on dark_green",
             ISLAND: "bold black on yellow",
