@@ -240,6 +240,12 @@ class SyncSession:
         if self.state is State.OPEN and now >= self._last_rx + self._idle_timeout_ms:
             self._fail(Stalled(now - self._last_rx))
 
+    def give_up(self, now: int) -> None:
+        """The host's own deadline passed with nothing from the peer: fail
+        as :class:`Stalled` whatever the session's idle timer says."""
+        if self.state is State.OPEN:
+            self._fail(Stalled(now - self._last_rx))
+
     def connection_lost(self, now: int) -> None:
         """The stream ended (EOF or reset). Fails an open session."""
         if self.state is State.OPEN:

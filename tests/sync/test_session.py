@@ -1,0 +1,228 @@
+"""The sync session between two in-memory replicas: outcomes and costs."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from meshpantry.core.sync import (
+    Done,
+    Failed,
+    PeerAborted,
+    Progress,
+    ProtocolViolation,
+    RecordsReceived,
+    Stalled,
+    SyncSession,
+    TooManyRounds,
+    UnsupportedSyncVersion,
+)
+from meshpantry.core.sync.session import IDLE_TIMEOUT_MS, WINDOW
+from protocol import sync as wire
+from protocol.errors import DecodeError
+
+from .replicas import Link, Replica, chains, fields, sync_until_quiet
+
+
+def _pair(total: int, missing_a=(), missing_b=(), seed: int = 7) -> tuple[Replica, Replica, list[bytes]]:
+    rng = random.Random(seed)
+    raws = chains(max(1, total // 20), 20, rng)[:total]
+    a = Replica(r for i, r in enumerate(raws) if i not in set(missing_a))
+    b = Replica(r for i, r in enumerate(raws) if i not in set(missing_b))
+    return a, b, raws
+
+
+def test_equal_sets_finish_in_one_round_trip():
+    """initiator --fingerprint--> responder --END(final)--> done, 2 flights."""
+    a, b, _ = _pair(5_000)
+    link = Link(a, b)
+    link.lockstep()
+    assert link.flights == 2
+    assert all(isinstance(o, Done) for o in link.outcomes)
+    assert link.sessions[0].stats.bytes_sent + link.sessions[1].stats.bytes_sent < 100
+
+
+@pytest.mark.parametrize("side", ["initiator", "responder"])
+def test_one_difference_costs_at_most_three_round_trips_and_little(side):
+    """One record missing on either side of 20,000: <= 6 flights, < 2 KB in all."""
+    missing = {12_345}
+    a, b, raws = _pair(20_000, missing if side == "initiator" else (), missing if side == "responder" else ())
+    link = Link(a, b)
+    link.lockstep()
+    assert a.ids == b.ids
+    assert link.flights <= 6
+    wire_bytes = sum(s.stats.bytes_sent for s in link.sessions)
+    assert wire_bytes < 2048
+    lacking = a if side == "initiator" else b
+    assert lacking.received == [raws[12_345]]
+
+
+def test_many_missing_cost_within_ten_percent_of_the_records():
+    """300 random records missing of 20,000: wire bytes <= 1.10 x their bytes."""
+    rng = random.Random(3)
+    total = 20_000
+    missing = set(rng.sample(range(total), 300))
+    raws = [r + bytes(280) for r in chains(total // 20, 20, rng)]  # ~300-byte records
+    a = Replica(r for i, r in enumerate(raws) if i not in missing)
+    b = Replica(raws)
+    link = Link(a, b)
+    link.lockstep()
+    assert a.ids == b.ids
+    missing_bytes = sum(len(raws[i]) for i in missing)
+    wire_bytes = sum(s.stats.bytes_sent for s in link.sessions)
+    assert wire_bytes <= 1.10 * missing_bytes
+
+
+def test_one_side_empty_receives_everything_in_chain_order():
+    a, b, raws = _pair(3_000, missing_a=range(3_000))
+    assert not a.ids
+    sync_until_quiet(a, b, max_sessions=1)
+    assert len(a.received) == 3_000
+    last_seq: dict[int, int] = {}
+    for raw in a.received:
+        author, seq, _lamport = fields(raw)
+        assert seq > last_seq.get(author, 0)
+        last_seq[author] = seq
+
+
+def test_both_sides_end_with_the_union():
+    rng = random.Random(5)
+    raws = chains(50, 40, rng)
+    a = Replica(r for r in raws if rng.random() < 0.7)
+    b = Replica(r for r in raws if rng.random() < 0.7)
+    union = a.ids | b.ids
+    assert a.ids != union and b.ids != union
+    sync_until_quiet(a, b, max_sessions=1)
+    assert a.ids == b.ids == union
+
+
+def test_progress_reaches_the_records_received():
+    a, b, _ = _pair(2_000, missing_a=range(1_000, 2_000))
+    session_a = SyncSession.initiator(a, now=0)
+    session_b = SyncSession.responder(b, now=0)
+    progress: list[Progress] = []
+    for _ in range(20):
+        session_b.receive_data(session_a.data_to_send(), 0)
+        session_a.receive_data(session_b.data_to_send(), 0)
+        for event in session_a.events():
+            if isinstance(event, Progress):
+                progress.append(event)
+            if isinstance(event, RecordsReceived):
+                a.ingest(event.raws)
+    assert progress and progress[-1].received == 1_000
+    assert all(p.expected >= p.received for p in progress)
+    assert progress[-1].expected == 1_000
+
+
+def test_record_batches_wait_for_acknowledgements():
+    """The sender never has more than WINDOW batches unacknowledged."""
+    a, b, _ = _pair(6_000, missing_a=range(6_000))
+    session_a = SyncSession.initiator(a, now=0)
+    session_b = SyncSession.responder(b, now=0)
+    session_b.receive_data(session_a.data_to_send(), 0)
+    burst = session_b.data_to_send()
+    frames = wire.FrameReader().feed(burst)
+    batches = [f for f in frames if f[0] == wire.RECORDS]
+    assert len(batches) == WINDOW
+    assert session_b.data_to_send() == b""  # nothing more until acknowledged
+    session_a.receive_data(burst, 0)
+    session_b.receive_data(session_a.data_to_send(), 0)
+    assert sum(1 for f in wire.FrameReader().feed(session_b.data_to_send()) if f[0] == wire.RECORDS) == 4
+
+
+def _responder_after(frames: list[wire.Frame]) -> SyncSession:
+    session = SyncSession.responder(Replica(), now=0)
+    session.receive_data(b"".join(wire.encode_frame(f) for f in frames), 0)
+    return session
+
+
+def _failure(session: SyncSession) -> Exception:
+    failed = [e for e in session.events() if isinstance(e, Failed)]
+    assert len(failed) == 1
+    return failed[0].error
+
+
+def test_garbage_fails_the_session_with_an_abort_frame():
+    session = SyncSession.responder(Replica(), now=0)
+    session.receive_data(b"\x05\xff\x00\x01\x02\x03", 0)
+    assert isinstance(_failure(session), DecodeError)
+    (abort,) = [wire.decode_frame(b) for b in wire.FrameReader().feed(session.data_to_send())]
+    assert isinstance(abort, wire.Abort) and abort.code == wire.ABORT_DECODE
+    session.receive_data(wire.encode_frame(wire.Hello()), 0)  # ignored once failed
+    assert session.events() == []
+
+
+def test_frames_before_hello_are_a_violation():
+    session = _responder_after([wire.End()])
+    assert isinstance(_failure(session), ProtocolViolation)
+
+
+def test_unknown_version_is_refused():
+    session = _responder_after([wire.Hello(version=99)])
+    error = _failure(session)
+    assert isinstance(error, UnsupportedSyncVersion) and error.version == 99
+
+
+def test_records_before_a_request_are_a_violation():
+    session = _responder_after([wire.Hello(), wire.Records((b"x",))])
+    assert isinstance(_failure(session), ProtocolViolation)
+
+
+def test_reconcile_out_of_turn_is_a_violation():
+    opening = wire.Reconcile((wire.Entry(wire.INF, wire.IdList(())),))
+    session = _responder_after([wire.Hello(), opening, opening])
+    assert isinstance(_failure(session), ProtocolViolation)
+
+
+def test_ack_of_batches_never_sent_is_a_violation():
+    opening = wire.Reconcile((wire.Entry(wire.INF, wire.IdList(())),))
+    session = _responder_after([wire.Hello(), opening, wire.Ack(3)])
+    error = _failure(session)
+    assert isinstance(error, ProtocolViolation) and "ACK" in error.rule
+
+
+def test_abort_from_the_peer_is_reported_and_not_answered():
+    session = _responder_after([wire.Hello(), wire.Abort(wire.ABORT_TIMEOUT, "bye")])
+    error = _failure(session)
+    assert isinstance(error, PeerAborted) and error.reason == "bye"
+    assert session.data_to_send() == b""
+
+
+def test_a_silent_peer_times_out():
+    session = SyncSession.initiator(Replica(), now=1_000)
+    session.data_to_send()
+    assert session.get_timer() == 1_000 + IDLE_TIMEOUT_MS
+    session.handle_timer(1_000 + IDLE_TIMEOUT_MS - 1)
+    assert not session.finished
+    session.handle_timer(1_000 + IDLE_TIMEOUT_MS)
+    assert isinstance(_failure(session), Stalled)
+    assert session.get_timer() is None
+
+
+def test_a_peer_that_never_settles_hits_the_round_limit():
+    """A peer that answers every message with a fresh fingerprint of nothing
+    in common fails the session after MAX_ROUNDS."""
+    a, _b, _ = _pair(2_000)
+    session = SyncSession.initiator(a, now=0)
+    session.data_to_send()
+    junk = wire.Reconcile((wire.Entry(wire.INF, wire.Fingerprint(2_000, bytes(16))),))
+    for _ in range(100):
+        session.receive_data(wire.encode_frame(junk), 0)
+        session.data_to_send()
+        if session.finished:
+            break
+    assert isinstance(_failure(session), TooManyRounds)
+
+
+def test_connection_lost_fails_both_sides_and_the_next_session_converges():
+    a, b, _ = _pair(6_000, missing_a=range(3_000, 6_000))
+    link = Link(a, b)
+    side = 0
+    while not a.received:
+        link.deliver(side)
+        side = 1 - side
+    link.close(0)  # after the first window of batches, before the rest
+    assert all(isinstance(o, Failed) for o in link.outcomes)
+    assert 0 < len(a.ids) - 3_000 < 3_000
+    sync_until_quiet(a, b, max_sessions=1)
