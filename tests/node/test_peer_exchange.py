@@ -1,0 +1,77 @@
+"""Peer exchange among members, on loopback."""
+
+from __future__ import annotations
+
+import random
+from contextlib import AsyncExitStack
+
+import pytest
+import trio
+
+from meshpantry.keys import DeviceKey
+from meshpantry.node.discovery import Discovery
+from meshpantry.node.host import connect_bounded, open_host, peer_id_from_author, peer_info_from_multiaddr
+from meshpantry.node.peer_exchange import (
+    MAX_FRAME_BYTES,
+    PeerExchange,
+    decode_body,
+    encode_frame,
+)
+from protocol.errors import DecodeError
+
+from .conftest import LOOPBACK_SETTINGS
+from .helpers import wait_until
+
+
+def test_frame_round_trip_and_bounds():
+    """Entries survive encoding; oversize or malformed bodies are refused."""
+    peer = peer_id_from_author(DeviceKey.generate().public)
+    frame = encode_frame([(peer, ["/ip4/127.0.0.1/tcp/4747", "/ip4/127.0.0.1/tcp/" + "9" * 200])])
+    assert int.from_bytes(frame[:4], "big") == len(frame) - 4
+    assert decode_body(frame[4:]) == [(peer, ["/ip4/127.0.0.1/tcp/4747"])]
+    for body in (b"\x80", b"\x81\xa5peers\xc0", b"\x81\xa5peers\x91\x91\xc4\x01x", frame[4:-1]):
+        with pytest.raises(DecodeError):
+            decode_body(body)
+    with pytest.raises(DecodeError):
+        decode_body(b"\x00" * (MAX_FRAME_BYTES + 1))
+
+
+async def start(stack, key, members):
+    host = await stack.enter_async_context(open_host(LOOPBACK_SETTINGS, key))
+    nursery = await stack.enter_async_context(trio.open_nursery())
+    stack.callback(nursery.cancel_scope.cancel)
+    discovery = Discovery(host, LOOPBACK_SETTINGS, random.Random(3))
+    await nursery.start(discovery.run)
+    exchange = PeerExchange(host, discovery, lambda author: author in members)
+    exchange.install()
+    return host, discovery, exchange
+
+
+@pytest.mark.trio
+async def test_members_learn_each_other_and_outsiders_learn_nothing():
+    """
+    A ── B ── C    A swaps addresses with B, learns where C listens and dials
+                   it. D (not a member) is refused and its entries ignored.
+    """
+    keys = [DeviceKey.generate() for _ in range(4)]
+    members = {k.public for k in keys[:3]}
+    async with AsyncExitStack() as stack:
+        (a, da, xa), (b, db, xb), (c, dc, xc), (d, dd, xd) = [
+            await start(stack, key, members) for key in keys
+        ]
+        db.add_peer(c.peer_id, c.dial_addrs())
+        await wait_until(lambda: c.peer_id in db.connected_peers(), 5)
+        await connect_bounded(a.libp2p, peer_info_from_multiaddr(b.dial_addrs()[0]), 5)
+        await wait_until(lambda: b.peer_id in da.connected_peers(), 5)
+
+        assert await xa.exchange_with(b.peer_id) >= 1
+        await wait_until(lambda: c.peer_id in da.connected_peers(), 5)
+
+        await connect_bounded(d.libp2p, peer_info_from_multiaddr(b.dial_addrs()[0]), 5)
+        with pytest.raises(Exception):
+            await xd.exchange_with(b.peer_id)  # B resets the stream
+        assert xb.stats.refused == 1
+        assert d.peer_id not in [peer for peer, _ in db.shareable()]
+        assert all(peer != d.peer_id for peer, _ in da.shareable())
+        # B also ignores a member's report about a non-member.
+        assert xb._learn(a.peer_id, [(d.peer_id, ["/ip4/127.0.0.1/tcp/1"])]) == 0
