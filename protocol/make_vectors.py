@@ -9,7 +9,7 @@ Everything here is deterministic: Ed25519 signatures are deterministic, keys com
 from fixed seeds, times are fixed, and the one sealed box uses a fixed ephemeral
 key (see :func:`seal_to`), so the files change only when the wire format does.
 
-Files (SPEC.md section 9 explains how to read them):
+Files (SPEC.md section 10 explains how to read them):
 
 * ``canonical.json``: values with their canonical bytes, and byte strings that
   canonical decoding must refuse, each with the error it must raise;
@@ -32,7 +32,7 @@ from typing import Any, Callable
 import nacl.bindings
 import nacl.hashlib
 
-from . import errors, kinds
+from . import canonical, errors, kinds
 from .envelope import decode_and_verify, seal
 from .vector_cases import canonical_cases, invalid_record_cases
 
@@ -303,8 +303,6 @@ def build_invalid(ids: dict[str, bytes]) -> list[dict]:
 
 
 def build_canonical() -> dict:
-    from . import canonical
-
     valid, invalid = canonical_cases()
     good = []
     for name, value, expected in valid:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 import msgpack
+import nacl.bindings
 
 from . import canonical, limits
 from .envelope import assemble, encode_payload, sign_payload
@@ -22,8 +23,6 @@ _JOINER_SEED = bytes([2]) * 32
 
 
 def _secret(seed: bytes) -> bytes:
-    import nacl.bindings
-
     return nacl.bindings.crypto_sign_seed_keypair(seed)[1]
 
 
@@ -267,8 +266,6 @@ def _signature_cases(base: _Base) -> Iterator[tuple[str, str, str, bytes]]:
            assemble(payload, bytes([sig[0] ^ 1]) + sig[1:]))
     yield ("payload changed after signing", "BadSignature", "quantity 6 -> 7",
            assemble(_swap(payload, b"\xa8quantity\x06", b"\xa8quantity\x07"), sig))
-    import nacl.bindings
-
     bare = nacl.bindings.crypto_sign(payload, base.secret)[:64]
     yield "signed without context", "BadSignature", "SIGNING_CONTEXT is signed", assemble(payload, bare)
     s = int.from_bytes(sig[32:], "little") + ED25519_L

@@ -198,3 +198,60 @@ def test_encode_refuses_values_without_a_canonical_form(value: Any, error: type)
 def test_tuples_encode_as_arrays() -> None:
     """A tuple is accepted on the way in and encodes as an array."""
     assert canonical.encode((1, "a")) == canonical.encode([1, "a"]) == b"\x92\x01\xa1a"
+
+
+# --- structured fuzz: valid msgpack in every form, canonical or not ----------------------------
+
+
+def _header(draw: st.DrawFn, n: int, fixed: int | None, fix_max: int, heads: tuple) -> bytes:
+    """Any header that can hold length ``n``, minimal or not."""
+    options = [bytes([fixed | n])] if fixed is not None and n <= fix_max else []
+    for head, fmt, top in zip(heads, (">B", ">H", ">I"), (2**8, 2**16, 2**32)):
+        if head is not None and n < top:
+            options.append(bytes([head]) + struct.pack(fmt, n))
+    return draw(st.sampled_from(options))
+
+
+@st.composite
+def msgpack_tokens(draw: st.DrawFn, depth: int = 0) -> bytes:
+    """One msgpack value in any of its encodings, floats and ext included."""
+    choice = draw(st.integers(0, 9 if depth < 4 else 6))
+    if choice == 0:
+        return draw(st.sampled_from([b"\xc0", b"\xc2", b"\xc3", b"\xca\x3f\xc0\x00\x00",
+                                     b"\xcb" + bytes(8), b"\xd4\x01\x00", b"\xc7\x00\x05"]))
+    if choice in (1, 2):
+        value = draw(ints)
+        forms = [reference(value)]
+        for head, fmt, low, high in ((0xCC, ">B", 0, 2**8), (0xCD, ">H", 0, 2**16),
+                                     (0xCE, ">I", 0, 2**32), (0xCF, ">Q", 0, 2**64),
+                                     (0xD0, ">b", -(2**7), 2**7), (0xD1, ">h", -(2**15), 2**15),
+                                     (0xD2, ">i", -(2**31), 2**31), (0xD3, ">q", -(2**63), 2**63)):
+            if low <= value < high:
+                forms.append(bytes([head]) + struct.pack(fmt, value))
+        return draw(st.sampled_from(forms))
+    if choice in (3, 4):
+        data = draw(st.one_of(st.text(max_size=40).map(lambda t: t.encode("utf-8")),
+                              st.binary(max_size=8)))
+        return _header(draw, len(data), 0xA0, 31, (0xD9, 0xDA, 0xDB)) + data
+    if choice in (5, 6):
+        data = draw(st.binary(max_size=40))
+        return _header(draw, len(data), None, -1, (0xC4, 0xC5, 0xC6)) + data
+    n = draw(st.integers(0, 3))
+    if choice in (7, 8):
+        return _header(draw, n, 0x90, 15, (None, 0xDC, 0xDD)) + b"".join(
+            draw(msgpack_tokens(depth + 1)) for _ in range(n))
+    key = st.one_of(st.text(max_size=3).map(reference), msgpack_tokens(depth + 1))
+    return _header(draw, n, 0x80, 15, (None, 0xDE, 0xDF)) + b"".join(
+        draw(key) + draw(msgpack_tokens(depth + 1)) for _ in range(n))
+
+
+@settings(max_examples=200, deadline=None)
+@given(msgpack_tokens())
+def test_decode_of_any_msgpack_form_raises_only_decode_errors(data: bytes) -> None:
+    """Well-formed msgpack in any form either is canonical (and round-trips) or
+    raises Malformed or NonCanonical; nothing else escapes."""
+    try:
+        value = canonical.decode(data, what="v", max_bytes=len(data))
+    except (Malformed, NonCanonical):
+        return
+    assert canonical.encode(value) == data == reference(value)

@@ -190,6 +190,27 @@ def test_body_checks_raise_only_invalid_body(case: tuple[str, dict]) -> None:
         assert exc.kind == kind
 
 
+_envelope_values = st.one_of(
+    _tricky, st.just({}), st.sampled_from(KNOWN_BODIES).map(lambda kb: kb[1]),
+    st.sampled_from(sorted(kinds.SCHEMAS)), st.integers(-2, 3),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(list("abcknpstvx")), _envelope_values, max_size=10),
+       st.binary(min_size=60, max_size=68))
+def test_envelopes_of_any_shape_raise_only_decode_errors(payload: dict, signature: bytes) -> None:
+    """Canonical payload maps with any subset of fields and any value types decode or
+    raise a DecodeError; whatever decodes has every field in range."""
+    raw = canonical.encode([canonical.encode(payload), signature])
+    try:
+        record = decode_record(raw)
+    except DecodeError:
+        return
+    assert record.seq >= 1 and record.lamport >= record.seq and len(record.author) == 32
+    assert (record.prev is None) == (record.seq == 1) and len(record.signature) == 64
+
+
 def test_oversized_record_fails_before_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Ten megabytes fail with TooLarge and the msgpack parser is never entered."""
     calls = []
