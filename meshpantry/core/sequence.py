@@ -69,7 +69,8 @@ class Sequence:
         for element_id, element in self._elements.items():
             children.setdefault(element.parent, []).append(element_id)
         for siblings in children.values():
-            siblings.sort(key=self._sibling_key)
+            # Newest record first; within one record, ascending index.
+            siblings.sort(key=self._sibling_key, reverse=True)
         out: list[tuple[ElementId, Any]] = []
         stack = list(reversed(children.get(None, [])))
         while stack:
@@ -84,12 +85,5 @@ class Sequence:
         return [value for _, value in self.items()]
 
     def _sibling_key(self, element_id: ElementId) -> tuple:
-        # Newest record first; within one record, ascending index.
-        lamport = self._elements[element_id].lamport
         record_id, index = element_id
-        return (-lamport, _inverted(record_id), index)
-
-
-def _inverted(record_id: bytes) -> bytes:
-    """A key that sorts record ids in descending order."""
-    return bytes(255 - b for b in record_id)
+        return (self._elements[element_id].lamport, record_id, -index)

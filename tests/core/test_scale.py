@@ -60,9 +60,11 @@ def test_100k_records_rebuild_within_budget():
     nb = busy_neighbourhood(100_000)
     records = list(nb.records)
     random.Random(2).shuffle(records)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     state = build_state(records, nb.id)
-    elapsed = time.perf_counter() - started
-    print(f"build_state: {len(records)} records in {elapsed:.2f} s ({len(records) / elapsed:,.0f}/s)")
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    print(f"build_state: {len(records)} records in {elapsed:.2f} s wall, {cpu:.2f} s CPU")
     assert len(state.counted) == len(records) - len(state.rejected)
-    assert elapsed < BUDGET_S
+    assert len(state.offers) > 5_000 and len(state.claims) > 10_000
+    # CPU time, so that other work on the shared machine does not fail the test.
+    assert cpu < BUDGET_S
