@@ -12,6 +12,7 @@ threads costs more than it saves.
 from __future__ import annotations
 
 import os
+import sys
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from protocol import BadSignature, Record, verify_record
@@ -19,6 +20,12 @@ from protocol import BadSignature, Record, verify_record
 #: Below this many records a batch is verified on the calling thread: the
 #: hand-off to a worker costs ~50 us, about one signature check.
 PARALLEL_MIN_RECORDS = 64
+
+#: The interpreter's thread switch interval while workers verify, in seconds.
+#: A worker needs the GIL back after every libsodium call; with the default
+#: 5 ms the decoding thread keeps it that long, so the workers would crawl until
+#: decoding ends. 0.2 ms lets them keep pace at the cost of more switches.
+VERIFY_SWITCH_INTERVAL_S = 0.0002
 
 #: Records per task handed to a worker: large enough that the hand-off is noise,
 #: small enough that the calling thread's decoding overlaps the first tasks.
@@ -75,6 +82,7 @@ class Verifier:
         self._parallel = parallel and pool.workers > 1
         self._pending: list[tuple[int, Record]] = []
         self._futures: list[Future] = []
+        self._saved_interval: float | None = None
 
     def submit(self, key: int, record: Record) -> None:
         """Queue ``record`` for checking; ``key`` names it in :meth:`failures`."""
@@ -83,15 +91,23 @@ class Verifier:
             self._flush()
 
     def _flush(self) -> None:
+        if self._saved_interval is None:
+            self._saved_interval = sys.getswitchinterval()
+            sys.setswitchinterval(min(self._saved_interval, VERIFY_SWITCH_INTERVAL_S))
         chunk, self._pending = self._pending, []
         self._futures.append(self._pool.executor().submit(_verify_chunk, chunk))
 
     def failures(self) -> dict[int, BadSignature]:
         """Wait for every submitted record; return {key: error} of those whose
         signature does not verify."""
-        failed = _verify_chunk(self._pending)
-        self._pending = []
-        for future in self._futures:
-            failed.extend(future.result())
-        self._futures = []
+        try:
+            failed = _verify_chunk(self._pending)
+            self._pending = []
+            for future in self._futures:
+                failed.extend(future.result())
+            self._futures = []
+        finally:
+            if self._saved_interval is not None:
+                sys.setswitchinterval(self._saved_interval)
+                self._saved_interval = None
         return dict(failed)

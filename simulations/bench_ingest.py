@@ -1,0 +1,172 @@
+"""Ingest benchmark: records per second through decode + verify + admission +
+SQLite insert, beside the raw Ed25519 verify rates measured in the same run.
+
+``python -m simulations.bench ingest [--records N] [--authors A] [--batch B]``
+
+It builds a real neighbourhood (a founder, invites and joins for ``A - 1``
+members, then offers from every member until there are N records), then
+measures on those very records:
+
+1. PyNaCl (libsodium) single-core verify rate, the same call the store makes;
+2. ``cryptography`` single-core verify rate, for comparison;
+3. full-path ingest into a fresh database file, in batches of B records given
+   in chain order (as the sync protocol sends them), verification spread over
+   the cores; and the same with verification on one thread;
+4. the ratio of (3) to (1). The target is at least 0.70.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import nacl.bindings
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from meshpantry.core.chain import ChainHead, next_record
+from meshpantry.core.membership import join_message
+from meshpantry.store import Store
+from meshpantry.store import verification
+from protocol import Record
+from protocol.envelope import SIGNING_CONTEXT
+
+#: The ingest target, as a fraction of PyNaCl's single-core verify rate.
+TARGET_RATIO = 0.70
+
+#: A fixed start for the records' clock (2026-01-01T00:00:00Z), so runs match.
+T0 = 1_767_225_600_000
+DAY_MS = 24 * 60 * 60 * 1000
+
+#: Print progress every this many records while building or ingesting.
+PROGRESS_EVERY = 5_000
+
+
+def build_neighbourhood(records: int, authors: int, progress: Callable[[str], None]) -> list[Record]:
+    """A valid neighbourhood of exactly ``records`` records by ``authors`` devices,
+    in writing order (Lamport counters causal, as inside one island)."""
+    assert authors >= 1 and records >= 3 * authors - 1, "too few records for the authors"
+    keys = [nacl.bindings.crypto_sign_seed_keypair(hashlib.sha256(b"bench%d" % i).digest())
+            for i in range(authors)]
+    heads = [ChainHead() for _ in keys]
+    out: list[Record] = []
+    clock = T0
+
+    def write(i: int, hood: bytes, kind: str, body: dict) -> Record:
+        nonlocal clock
+        clock += 1_000
+        lamport = out[-1].lamport if out else 0
+        record = next_record(keys[i][1], heads[i].observe(lamport), neighbourhood=hood,
+                             kind=kind, body=body, now=clock)
+        heads[i] = heads[i].observe(lamport).after(record)
+        out.append(record)
+        if len(out) % PROGRESS_EVERY == 0:
+            progress(f"  built {len(out):,} records")
+        return record
+
+    genesis = write(0, b"", "neighbourhood", {"name": "Bench Street"})
+    hood = genesis.id
+    for i in range(1, authors):
+        invite_public, invite_secret = nacl.bindings.crypto_sign_seed_keypair(
+            hashlib.sha256(b"bench-invite%d" % i).digest())
+        invite = write(0, hood, "invite", {"key": invite_public, "expires": T0 + DAY_MS, "uses": 1})
+        proof = nacl.bindings.crypto_sign(join_message(hood, keys[i][0]), invite_secret)[:64]
+        write(i, hood, "join", {"invite": invite.id, "proof": proof})
+    n = 0
+    while len(out) < records:
+        write(n % authors, hood, "offer", {
+            "item": f"heirloom tomatoes, batch {n}", "quantity": 1 + n % 40, "unit": "kg",
+            "area": "north end, by the bakery", "tags": ["vegan", "organic", "outage"],
+            "note": "Picked this morning. Bring a bag; ring twice, the bell is quiet.",
+        })
+        n += 1
+    return out
+
+
+def chain_order(records: list[Record]) -> list[Record]:
+    """Each author's records in seq order, authors by their first Lamport counter
+    (the order :meth:`Store.raws_in_chain_order` gives a syncing peer)."""
+    first: dict[bytes, int] = {}
+    for r in records:
+        first[r.author] = min(r.lamport, first.get(r.author, r.lamport))
+    return sorted(records, key=lambda r: (first[r.author], r.author, r.seq))
+
+
+def pynacl_rate(records: list[Record]) -> float:
+    messages = [(r.signature + SIGNING_CONTEXT + r.payload, r.author) for r in records]
+    started = time.perf_counter()
+    for signed, key in messages:
+        nacl.bindings.crypto_sign_open(signed, key)
+    return len(messages) / (time.perf_counter() - started)
+
+
+def cryptography_rate(records: list[Record]) -> float:
+    keys = {r.author: Ed25519PublicKey.from_public_bytes(r.author) for r in records}
+    items = [(keys[r.author], r.signature, SIGNING_CONTEXT + r.payload) for r in records]
+    started = time.perf_counter()
+    for key, signature, message in items:
+        key.verify(signature, message)
+    return len(items) / (time.perf_counter() - started)
+
+
+def ingest_rate(
+    records: list[Record], batch: int, workers: int | None, progress: Callable[[str], None]
+) -> float:
+    """Records per second of Store.ingest into a fresh database file."""
+    raws = [r.raw for r in chain_order(records)]
+    now = records[-1].time
+    with tempfile.TemporaryDirectory(prefix="meshpantry-bench-") as tmp:
+        with Store.open(Path(tmp)) as store:
+            store.set_setting("neighbourhood", records[0].id)
+            store._pool = verification.VerifierPool(workers)
+            started = time.perf_counter()
+            for start in range(0, len(raws), batch):
+                report = store.ingest(raws[start : start + batch], now)
+                assert not report.rejected and not report.waiting, report
+                done = start + batch
+                if done % PROGRESS_EVERY < batch and done < len(raws):
+                    progress(f"  ingested {done:,} records")
+            elapsed = time.perf_counter() - started
+            assert store.count() == len(raws)
+    return len(raws) / elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m simulations.bench ingest", description=__doc__.split("\n")[0])
+    parser.add_argument("--records", type=int, default=20_000, help="records to ingest (default 20,000)")
+    parser.add_argument("--authors", type=int, default=100, help="devices writing them (default 100)")
+    parser.add_argument("--batch", type=int, default=1_000, help="records per ingest call (default 1,000)")
+    args = parser.parse_args(argv)
+
+    def progress(line: str) -> None:
+        print(line, flush=True)
+
+    progress(f"building {args.records:,} records by {args.authors} authors...")
+    records = build_neighbourhood(args.records, args.authors, progress)
+    size = sum(len(r.raw) for r in records) / len(records)
+    progress(f"  average record size {size:.0f} bytes")
+    progress("measuring raw verify rates (one core)...")
+    nacl_rate = pynacl_rate(records)
+    crypto_rate = cryptography_rate(records)
+    workers = verification.worker_count()
+    progress(f"ingesting in batches of {args.batch:,}, verification on {workers} threads...")
+    parallel = ingest_rate(records, args.batch, None, progress)
+    progress("ingesting again with verification on 1 thread...")
+    single = ingest_rate(records, args.batch, 1, progress)
+    ratio = parallel / nacl_rate
+    print()
+    print(f"records                               {len(records):>10,}")
+    print(f"PyNaCl verify, 1 core                 {nacl_rate:>10,.0f} /s")
+    print(f"cryptography verify, 1 core           {crypto_rate:>10,.0f} /s")
+    print(f"ingest, verify on {workers} threads            {parallel:>10,.0f} /s")
+    print(f"ingest, verify on 1 thread            {single:>10,.0f} /s")
+    verdict = "meets" if ratio >= TARGET_RATIO else "MISSES"
+    print(f"ratio ingest / PyNaCl 1 core          {ratio:>10.2f}   ({verdict} the {TARGET_RATIO:.2f} target)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
