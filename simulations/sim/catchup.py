@@ -1,0 +1,169 @@
+"""Catch-up: the real sans-IO sync session, driven by the simulator.
+
+Each session pairs a :class:`meshpantry.core.sync.session.SyncSession` on each
+node over a virtual stream (:meth:`~.network.Network.stream_delay`: latency plus
+transfer time, in order per direction, no loss). The simulator plays the host
+loop a real node runs around a libp2p stream: feed received bytes, drain the
+events (hand received records to the store's ingest), send what the session
+has to send. No scheduler is involved, so a session runs the same way every
+time for a seed.
+
+A session ends when both sides report Done or Failed. It fails when the
+stream breaks: a node loses power (its epoch changes) or the two stop being
+connected (partition, cut, flapping), exactly as a reset stream does.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from meshpantry.core.sync.events import Done, Failed, RecordsReceived
+from meshpantry.core.sync.session import SyncSession
+
+from .clock import EventQueue
+from .network import Network
+from .node import SimNode
+
+
+class _Stream:
+    """Two sessions joined by a virtual stream."""
+
+    __slots__ = ("nodes", "epochs", "sessions", "busy_until", "ended", "outcome", "inflight")
+
+    def __init__(self, a: SimNode, b: SimNode, now_a: int, now_b: int) -> None:
+        self.nodes = (a, b)
+        self.epochs = (a.epoch, b.epoch)
+        self.sessions = (
+            SyncSession.initiator(a.store, now=now_a),
+            SyncSession.responder(b.store, now=now_b),
+        )
+        self.busy_until = [0, 0]  #: per direction: when the stream finishes sending
+        self.ended = [False, False]
+        self.outcome: str | None = None
+        self.inflight = 0  #: chunks on the wire, both directions
+
+
+class Catchup:
+    """Runs sync sessions between pairs of nodes."""
+
+    def __init__(
+        self,
+        nodes: list[SimNode],
+        network: Network,
+        queue: EventQueue,
+        *,
+        on_records: Callable[[SimNode, list[bytes], int], None],
+        max_sessions_per_node: int = 2,
+    ) -> None:
+        self.nodes = nodes
+        self.network = network
+        self.queue = queue
+        self.on_records = on_records
+        self.max_sessions_per_node = max_sessions_per_node
+        self.active: dict[int, _Stream] = {}
+        self.per_node = [0] * len(nodes)
+        self.started = self.done = self.failed = self.stalled = 0
+        self.bytes = 0
+        self.records = 0
+
+    def _key(self, a: int, b: int) -> int:
+        return min(a, b) * len(self.nodes) + max(a, b)
+
+    def running(self, a: int, b: int) -> bool:
+        return self._key(a, b) in self.active
+
+    def start(self, a: int, b: int) -> bool:
+        """Start a session initiated by ``a`` with ``b``, unless one already
+        runs between them, either is too busy, or they are not connected.
+        Returns True when started."""
+        key = self._key(a, b)
+        if key in self.active or a == b:
+            return False
+        if self.per_node[a] >= self.max_sessions_per_node or self.per_node[b] >= self.max_sessions_per_node:
+            return False
+        node_a, node_b = self.nodes[a], self.nodes[b]
+        if not (node_a.up and node_b.up and self.network.connected(a, b)):
+            return False
+        now = self.queue.now
+        stream = _Stream(node_a, node_b, node_a.now(now), node_b.now(now))
+        self.active[key] = stream
+        self.per_node[a] += 1
+        self.per_node[b] += 1
+        self.started += 1
+        self._pump(key, stream, 0)
+        self._pump(key, stream, 1)
+        self._check_stalled(key, stream)
+        return True
+
+    def _check_stalled(self, key: int, stream: _Stream) -> None:
+        """Nothing on the wire and still open: the sessions wait for each other
+        forever (a real host would fail them on the idle timer)."""
+        if stream.inflight == 0 and self.active.get(key) is stream:
+            stream.outcome = "failed"
+            self.stalled += 1
+            self._end(key, stream)
+
+    def _alive(self, stream: _Stream) -> bool:
+        a, b = stream.nodes
+        return (
+            a.epoch == stream.epochs[0]
+            and b.epoch == stream.epochs[1]
+            and a.up
+            and b.up
+            and self.network.connected(a.number, b.number)
+        )
+
+    def _pump(self, key: int, stream: _Stream, side: int) -> None:
+        """Drain one side's events, then send what it has for the peer."""
+        session = stream.sessions[side]
+        node = stream.nodes[side]
+        now = self.queue.now
+        for event in session.events():
+            if isinstance(event, RecordsReceived):
+                self.records += len(event.raws)
+                self.on_records(node, event.raws, now)
+            elif isinstance(event, (Done, Failed)):
+                stream.ended[side] = True
+                if isinstance(event, Failed):
+                    stream.outcome = "failed"
+        data = session.data_to_send()
+        if data:
+            self.bytes += len(data)
+            start = max(now, stream.busy_until[side])
+            arrive = start + self.network.stream_delay(len(data))
+            stream.busy_until[side] = arrive
+            stream.inflight += 1
+            self.queue.at(arrive, self._arrive, key, stream, 1 - side, data)
+        if all(stream.ended) or (session.finished and stream.sessions[1 - side].finished):
+            self._end(key, stream)
+
+    def _arrive(self, key: int, stream: _Stream, side: int, data: bytes) -> None:
+        if self.active.get(key) is not stream:
+            return
+        stream.inflight -= 1
+        if not self._alive(stream):
+            now = self.queue.now
+            for number, session in enumerate(stream.sessions):
+                if stream.nodes[number].epoch == stream.epochs[number]:
+                    session.connection_lost(stream.nodes[number].now(now))
+            stream.outcome = "failed"
+            self._end(key, stream)
+            return
+        node = stream.nodes[side]
+        stream.sessions[side].receive_data(data, node.now(self.queue.now))
+        self._pump(key, stream, side)
+        self._check_stalled(key, stream)
+
+    def _end(self, key: int, stream: _Stream) -> None:
+        if self.active.pop(key, None) is None:
+            return
+        a, b = stream.nodes
+        self.per_node[a.number] -= 1
+        self.per_node[b.number] -= 1
+        failed = stream.outcome == "failed" or any(
+            s.state.value == "failed" for s in stream.sessions
+        )
+        if failed:
+            self.failed += 1
+        else:
+            self.done += 1

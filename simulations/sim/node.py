@@ -1,0 +1,116 @@
+"""A simulated node: one device of a household, running the real core.
+
+A node signs its household's records with
+:func:`meshpantry.core.chain.next_record`, makes each durable in its store
+*before* publishing it (that moment is the record's **acknowledgement**), and
+takes in peers' records through its store's ingest. Its wall clock drifts
+(:class:`~.clock.NodeClock`). A crash is a power cut: the store loses what was
+not durable, the node's memory (gossip outbox, sessions) is gone, and on
+restart the chain head is read back from the store, as a real node does.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Protocol
+
+from meshpantry.core.chain import ChainHead, next_record
+from protocol import Record
+
+from .clock import NodeClock
+from .memory_store import IngestOutcome
+from .record_table import RecordTable
+
+
+class NodeStore(Protocol):
+    """What a node needs of its store (the real one or the model)."""
+
+    log: Any
+    max_lamport: int
+
+    def holds(self, position: int) -> bool: ...
+    def count(self) -> int: ...
+    def append_own(self, position: int) -> None: ...
+    def ingest(self, positions: list[int], now: int) -> IngestOutcome: ...
+    def own_head(self, author: bytes) -> ChainHead: ...
+    def power_cut(self, rng: random.Random) -> int: ...
+    def records(self) -> list[Record]: ...
+    def sync_items(self) -> list[tuple[int, bytes]]: ...
+    def raws_in_chain_order(self, ids: list[bytes]) -> list[bytes]: ...
+
+
+class SimNode:
+    """One device. ``household`` is its household id (the first device's key)."""
+
+    def __init__(
+        self,
+        number: int,
+        public: bytes,
+        secret: bytes,
+        household: bytes,
+        store: NodeStore,
+        table: RecordTable,
+        neighbourhood: bytes,
+        clock: NodeClock,
+    ) -> None:
+        self.number = number
+        self.public = public
+        self.secret = secret
+        self.household = household
+        self.store = store
+        self.table = table
+        self.neighbourhood = neighbourhood
+        self.clock = clock
+        self.head = ChainHead()
+        self.up = True
+        self.epoch = 0  #: bumped by every crash: in-flight work for an older epoch is void
+        self.outbox: list[int] = []  #: positions to push to the mesh at the next gossip round
+        self.acknowledged: list[int] = []  #: own records made durable, in seq order
+        self.lost_on_crash = 0
+
+    def now(self, virtual_ms: int) -> int:
+        """This node's wall-clock reading at virtual time ``virtual_ms``."""
+        return self.clock.read(virtual_ms)
+
+    def write(self, kind: str, body: dict[str, Any], virtual_ms: int) -> int:
+        """Sign, make durable and queue for gossip one record; returns its position.
+
+        Raises the protocol's decode errors for a body that breaks its schema
+        (nothing is signed then).
+        """
+        assert self.up, "a node without power writes nothing"
+        head = self.head
+        if self.store.max_lamport > head.lamport:
+            head = ChainHead(head.seq, head.id, self.store.max_lamport)
+        record = next_record(
+            self.secret, head, neighbourhood=self.neighbourhood, kind=kind, body=body,
+            now=self.now(virtual_ms),
+        )
+        position = self.table.add(record.raw, record)
+        self.table.verdict(position)
+        self.store.append_own(position)  # durable before anyone hears of it
+        self.head = head.after(record)
+        self.acknowledged.append(position)
+        self.outbox.append(position)
+        return position
+
+    def receive(self, positions: list[int], virtual_ms: int, *, forward: bool = True) -> IngestOutcome:
+        """Ingest peers' records. With ``forward`` (records that came by
+        gossip), newly logged ones are queued to be pushed on, as GossipSub
+        forwards a message it sees first; records from sync are not."""
+        outcome = self.store.ingest(positions, self.now(virtual_ms))
+        if forward and outcome.added:
+            self.outbox.extend(outcome.added)
+        return outcome
+
+    def crash(self, rng: random.Random) -> None:
+        """Power cut: memory gone, the store keeps only what was durable."""
+        self.up = False
+        self.epoch += 1
+        self.outbox = []
+        self.lost_on_crash += self.store.power_cut(rng)
+
+    def restart(self) -> None:
+        """Power back: the chain head comes from the durable log."""
+        self.up = True
+        self.head = self.store.own_head(self.public)

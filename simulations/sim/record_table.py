@@ -1,0 +1,84 @@
+"""Every record that exists in a run, decoded and checked once.
+
+All simulated nodes receive the same bytes for a record, so decoding and
+signature checking give the same answer at every node. The table does that
+work once per distinct byte string (:meth:`RecordTable.verdict`) and every node
+shares the result; what differs per node (its clock's bound on future times,
+admission by membership, duplicates, durability) is still decided per node.
+
+Records are named by their position in the table (an ``int``), which keeps
+per-node logs small enough for thousands of nodes: a node's log is an array of
+positions, not of bytes.
+"""
+
+from __future__ import annotations
+
+from protocol import Record, decode_record, verify_record
+from protocol.errors import RemoteError
+
+
+class RecordTable:
+    """Append-only table of raw records; positions are stable for the run."""
+
+    def __init__(self) -> None:
+        self.raws: list[bytes] = []
+        self._position: dict[bytes, int] = {}
+        self._decoded: list[Record | None] = []
+        self._error: list[RemoteError | None] = []
+        self._checked: list[bool] = []
+        self.by_id: dict[bytes, int] = {}  #: id -> position, for records that passed
+        self._sync_keys: list[tuple[int, bytes] | None] = []
+        self.verifications = 0  #: signature checks actually made
+
+    def add(self, raw: bytes, record: Record | None = None) -> int:
+        """The position of ``raw``, adding it if new. ``record`` may carry a
+        decoding already made (a freshly sealed record); its signature is
+        still checked when first asked for."""
+        position = self._position.get(raw)
+        if position is not None:
+            return position
+        position = len(self.raws)
+        self.raws.append(raw)
+        self._position[raw] = position
+        self._decoded.append(record)
+        self._error.append(None)
+        self._checked.append(False)
+        self._sync_keys.append(None)
+        return position
+
+    def position(self, raw: bytes) -> int | None:
+        return self._position.get(raw)
+
+    def verdict(self, position: int) -> Record | RemoteError:
+        """The decoded, signature-checked record at ``position``, or the error
+        that refuses it (decoding or signature). Checked once per run."""
+        if not self._checked[position]:
+            self._checked[position] = True
+            try:
+                record = self._decoded[position] or decode_record(self.raws[position])
+                self.verifications += 1
+                verify_record(record)
+                self._decoded[position] = record
+                self.by_id.setdefault(record.id, position)
+            except RemoteError as error:
+                self._decoded[position] = None
+                self._error[position] = error
+        record = self._decoded[position]
+        return record if record is not None else self._error[position]  # type: ignore[return-value]
+
+    def record(self, position: int) -> Record:
+        """The record at ``position``; it must have passed :meth:`verdict`."""
+        record = self._decoded[position]
+        assert record is not None, "record() of a refused or unchecked record"
+        return record
+
+    def sync_key(self, position: int) -> tuple[int, bytes]:
+        """(lamport, id) of a record that passed, shared by every node's item list."""
+        key = self._sync_keys[position]
+        if key is None:
+            record = self.record(position)
+            key = self._sync_keys[position] = (record.lamport, record.id)
+        return key
+
+    def __len__(self) -> int:
+        return len(self.raws)

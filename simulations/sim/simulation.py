@@ -1,0 +1,338 @@
+"""One run of a scenario, decided by its seed.
+
+Theory of operation. :class:`Simulation` founds the neighbourhood (every node
+starts holding the founding records), then schedules on one
+:class:`~.clock.EventQueue`: the scenario's events (:mod:`.timeline`), the
+households' writes (:mod:`.workload`, spread over the activity windows), gossip
+rounds and mesh heartbeats (:mod:`.gossip`), each node's periodic sync
+(:mod:`.catchup`), the hostile node's rounds (:mod:`.hostile`) and the samples
+the report plots. :meth:`Simulation.run` runs the queue to the end of the
+scenario and returns a :class:`~.outcome.RunOutcome` with the invariants'
+verdict (:mod:`.invariants`).
+
+Every decision draws from a stream of :class:`~.seeds.SeedTree`; no set of
+bytes or strings is ever iterated (their order changes between processes), so
+the trace digest of a seed is the same in every process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from .catchup import Catchup
+from .clock import EventQueue, NodeClock
+from .founding import found
+from .gossip import Gossip
+from .hostile import Hostile
+from .memory_store import MemoryStore
+from .network import Network
+from .node import SimNode
+from .record_table import RecordTable
+from .scenario import Scenario
+from .seeds import SeedTree
+from .sqlite_store import SqliteStore
+from .timeline import Timeline
+from .workload import Workload
+
+#: Up to this many nodes, ``backend="auto"`` runs the real SQLite store on
+#: temporary files; above it, the in-memory model (thousands of SQLite files
+#: would measure the disk, not the protocol).
+SQLITE_AUTO_MAX_NODES = 24
+
+BACKENDS = ("auto", "memory", "sqlite")
+
+
+class Simulation:
+    """A scenario, a seed and a store backend; :meth:`run` once."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        seed: int,
+        *,
+        backend: str = "auto",
+        workdir: Path | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        assert backend in BACKENDS
+        if backend == "auto":
+            backend = "sqlite" if scenario.nodes <= SQLITE_AUTO_MAX_NODES else "memory"
+        self.scenario = scenario
+        self.seed = seed
+        self.backend = backend
+        self.seeds = SeedTree(seed)
+        self.on_progress = on_progress
+        self._trace = hashlib.sha256()
+        self.trace_lines = 0
+        self.queue = EventQueue()
+        self.table = RecordTable()
+        started = time.monotonic()
+        n = scenario.nodes
+        second = min(n - 1, round(scenario.second_devices * n))
+        self.founding = found(n, second)
+        self.neighbourhood = self.founding.neighbourhood
+        total = n + (1 if scenario.hostile else 0)
+        self.network = Network(total, scenario.network, self.seeds.stream("network"))
+        clocks = self.seeds.stream("clocks")
+        self._tmp: tempfile.TemporaryDirectory | None = None
+        if backend == "sqlite" and workdir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="meshpantry-sim-")
+            workdir = Path(self._tmp.name)
+        self.honest: list[SimNode] = []
+        for number in range(n):
+            clock = NodeClock(
+                clocks.randint(-scenario.offset_ms, scenario.offset_ms),
+                clocks.randint(-scenario.drift_ppm, scenario.drift_ppm),
+            )
+            if backend == "sqlite":
+                store: Any = SqliteStore(self.table, self.neighbourhood, workdir / f"node{number:04d}")
+            else:
+                store = MemoryStore(self.table, self.neighbourhood)
+            public, secret = self.founding.keys[number]
+            self.honest.append(
+                SimNode(number, public, secret, self.founding.household_of[number], store,
+                        self.table, self.neighbourhood, clock)
+            )
+        self._settle_founding()
+        self.setup_seconds = time.monotonic() - started
+        self.gossip = Gossip(
+            self.honest, self.network, self.queue, self.seeds.stream("gossip"),
+            degree=scenario.degree, on_deliver=self._gossip_delivered,
+        )
+        self.catchup = Catchup(
+            self.honest, self.network, self.queue, on_records=self._sync_delivered,
+            max_sessions_per_node=scenario.sessions_per_node,
+        )
+        self.sync_rng = self.seeds.stream("sync")
+        self.crash_rng = self.seeds.stream("power")
+        self.workload = Workload(scenario.mix, self.seeds.stream("workload"))
+        self.hostile: Hostile | None = None
+        if scenario.hostile:
+            self.hostile = Hostile(
+                n, scenario.hostile, self.table, self.network, self.neighbourhood,
+                self.seeds.stream("hostile"), NodeClock(),
+            )
+        self.timeline = Timeline(self)
+        self.durability_failures: list[tuple[int, int]] = []  #: (node, acknowledged position lost)
+        self.samples: list[dict[str, Any]] = []
+        self.valid_records = len(self.founding.records)
+        self.delivered_new = 0
+
+    # -- founding -----------------------------------------------------------------------
+
+    def _settle_founding(self) -> None:
+        """Every node holds the founding records: its own appended durably in
+        order, everyone else's ingested in batches between them."""
+        table = self.table
+        positions = []
+        for author, record in self.founding.records:
+            position = table.add(record.raw, record)
+            table.verdict(position)
+            positions.append((author, position))
+        for node in self.honest:
+            pending: list[int] = []
+            for author, position in positions:
+                if author == node.number:
+                    if pending:
+                        node.store.ingest(pending, node.now(0))
+                        pending = []
+                    node.store.append_own(position)
+                    node.acknowledged.append(position)
+                else:
+                    pending.append(position)
+            if pending:
+                node.store.ingest(pending, node.now(0))
+            node.head = self.founding.heads[node.number]
+
+    # -- tracing ------------------------------------------------------------------------
+
+    def trace(self, *parts: Any) -> None:
+        """Fold one event into the run's trace digest."""
+        self._trace.update(repr((self.queue.now, parts)).encode())
+        self.trace_lines += 1
+
+    @property
+    def trace_digest(self) -> str:
+        return self._trace.hexdigest()
+
+    # -- delivery -----------------------------------------------------------------------
+
+    def _gossip_delivered(self, node: SimNode, batch: list[int], sender: int) -> None:
+        outcome = node.receive(batch, self.queue.now)
+        self.delivered_new += len(outcome.added)
+
+    def _sync_delivered(self, node: SimNode, raws: list[bytes], now: int) -> None:
+        table = self.table
+        positions = []
+        for raw in raws:
+            position = table.position(raw)
+            positions.append(table.add(raw) if position is None else position)
+        outcome = node.receive(positions, now, forward=False)
+        self.delivered_new += len(outcome.added)
+
+    # -- power and reachability ---------------------------------------------------------
+
+    def crash(self, node: SimNode) -> None:
+        lost_before = node.lost_on_crash
+        node.crash(self.crash_rng)
+        self.network.crash(node.number)
+        for position in node.acknowledged:
+            if not node.store.holds(position):
+                self.durability_failures.append((node.number, position))
+        self.trace("crash", node.number, node.lost_on_crash - lost_before)
+
+    def restart(self, node: SimNode) -> None:
+        node.restart()
+        self.network.restart(node.number)
+        self.trace("restart", node.number, node.head.seq)
+
+    def reach_snapshot(self) -> tuple[list[int], bytes]:
+        return list(self.network.island), bytes(self.network.powered)
+
+    def reachability_grew(self, before: tuple[list[int], bytes]) -> None:
+        """Nodes met peers they could not reach before: each syncs with up to
+        ``sync_on_connect`` of them, chosen at random, as on connecting."""
+        old_island, old_powered = before
+        network, rng = self.network, self.sync_rng
+        islands = network.islands()
+        for node in self.honest:
+            me = node.number
+            if not node.up:
+                continue
+            members = [p for p in islands.get(network.island[me], []) if p < len(self.honest)]
+            fresh = [
+                p for p in members
+                if p != me and (old_island[p] != old_island[me] or not old_powered[p] or not old_powered[me])
+            ]
+            if len(fresh) > self.scenario.sync_on_connect:
+                fresh = rng.sample(fresh, self.scenario.sync_on_connect)
+            for peer in fresh:
+                self.start_sync(me, peer)
+        self.gossip.heartbeat()
+
+    def start_sync(self, a: int, b: int) -> None:
+        if self.catchup.start(a, b):
+            self.trace("sync", a, b)
+
+    # -- recurring work -----------------------------------------------------------------
+
+    def _gossip_round(self) -> None:
+        self.gossip.round()
+        self.queue.after(self.scenario.gossip_round_ms, self._gossip_round)
+
+    def _heartbeat(self) -> None:
+        self.gossip.heartbeat()
+        self.queue.after(self.scenario.heartbeat_ms, self._heartbeat)
+
+    def _periodic_sync(self, number: int) -> None:
+        node = self.honest[number]
+        mesh = self.gossip.mesh[number]
+        if node.up and mesh:
+            self.start_sync(number, mesh[self.sync_rng.randrange(len(mesh))])
+        interval = self.scenario.sync_interval_ms
+        self.queue.after(interval // 2 + self.sync_rng.randrange(interval), self._periodic_sync, number)
+
+    def _hostile_round(self) -> None:
+        hostile = self.hostile
+        assert hostile is not None
+        hostile.honest_limit = len(self.table)
+        if hostile.active and self.network.powered[hostile.number]:
+            island = self.network.islands().get(self.network.island[hostile.number], [])
+            batch = hostile.batch(self.queue.now)
+            for peer in hostile.targets(island, self.scenario.degree):
+                self.gossip.push(hostile.number, peer, batch)
+            self.trace("hostile", len(batch))
+        self.queue.after(hostile.options.round_ms, self._hostile_round)
+
+    def _write_times(self) -> list[int]:
+        rng = self.seeds.stream("write-times")
+        windows = self.scenario.activity
+        spans = [end - start for start, end in windows]
+        times = []
+        for _ in range(self.scenario.records):
+            start, end = rng.choices(windows, spans)[0]
+            times.append(rng.randrange(start, end))
+        times.sort()
+        return times
+
+    def _write(self, times: list[int], index: int) -> None:
+        rng = self.workload.rng
+        for _ in range(16):
+            node = self.honest[rng.randrange(len(self.honest))]
+            if node.up:
+                position = self.workload.act(node, self.queue.now)
+                self.valid_records += 1
+                self.trace("write", node.number, self.table.raws[position][-8:].hex())
+                break
+        if index + 1 < len(times):
+            self.queue.at(times[index + 1], self._write, times, index + 1)
+
+    def _sample(self) -> None:
+        now = self.queue.now
+        network = self.network
+        counts = [n.store.count() if n.up else -1 for n in self.honest]
+        per_island: dict[int, list[int]] = {}
+        for node, count in zip(self.honest, counts):
+            if count >= 0:
+                per_island.setdefault(network.island[node.number], []).append(count)
+        up = sum(1 for c in counts if c >= 0)
+        complete = sum(1 for c in counts if c == self.valid_records)
+        self.samples.append({
+            "t_ms": now,
+            "up": up,
+            "islands": len(per_island),
+            "records": self.valid_records,
+            "complete": complete,
+            "island_records": {str(k): sum(v) / len(v) for k, v in sorted(per_island.items())},
+            "min_held": min((c for c in counts if c >= 0), default=0),
+        })
+        self.trace("sample", hashlib.sha256(repr(counts).encode()).hexdigest()[:16])
+        if self.on_progress is not None:
+            self.on_progress(now, self.scenario.duration_ms)
+        if now + self.scenario.sample_ms <= self.scenario.duration_ms:
+            self.queue.after(self.scenario.sample_ms, self._sample)
+
+    # -- running ------------------------------------------------------------------------
+
+    def run(self) -> "RunOutcome":
+        from .invariants import check
+        from .outcome import RunOutcome
+
+        started = time.monotonic()
+        s, q = self.scenario, self.queue
+        q.at(0, self._heartbeat)
+        q.at(0, self._gossip_round)
+        q.at(0, self._sample)
+        for number in range(len(self.honest)):
+            q.at(self.sync_rng.randrange(s.sync_interval_ms), self._periodic_sync, number)
+        for event in s.events:
+            q.at(event.at_ms, self.timeline.apply, event.do, event.params)
+        times = self._write_times()
+        if times:
+            q.at(times[0], self._write, times, 0)
+        if self.hostile is not None:
+            q.at(0, self._hostile_round)
+        q.run_until(s.duration_ms)
+        run_seconds = time.monotonic() - started
+        verdict_started = time.monotonic()
+        violations, checks = check(self)
+        outcome = RunOutcome.from_simulation(
+            self, violations, checks,
+            wall={"setup_s": self.setup_seconds, "run_s": run_seconds,
+                  "check_s": time.monotonic() - verdict_started},
+        )
+        self.close()
+        return outcome
+
+    def close(self) -> None:
+        for node in self.honest:
+            close = getattr(node.store, "close", None)
+            if close is not None:
+                close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
