@@ -35,9 +35,29 @@ def _refuse_ext(code: int, data: bytes) -> Any:
     raise ValueError(f"ext type {code} is not allowed")
 
 
+class _RepeatedKeys(list):
+    """The (key, value) pairs of a decoded map in which a key repeats.
+
+    Only :func:`decode` makes these. Re-encoding checks every pair, so a float
+    or bad key in a repeated entry is still Malformed, and then encodes the map
+    without its repeats: shorter than the input, hence NonCanonical. Without
+    this, the error would depend on which copy of the key held the bad value.
+    """
+
+
+def _map_from_pairs(pairs: list) -> Any:
+    mapping = dict(pairs)
+    return mapping if len(mapping) == len(pairs) else _RepeatedKeys(pairs)
+
+
 def _canonicalise(value: Any, depth: int) -> Any:
     if depth > limits.MAX_DEPTH:
         raise Malformed(f"nested deeper than {limits.MAX_DEPTH}")
+    if type(value) is _RepeatedKeys:
+        for key, item in value:
+            _key_bytes(key)
+            _canonicalise(item, depth + 1)
+        return _canonicalise(dict(value), depth)
     if isinstance(value, dict):
         out = {}
         for key in sorted(value, key=_key_bytes):
@@ -97,6 +117,7 @@ def decode(data: bytes, *, what: str, max_bytes: int) -> Any:
             max_map_len=limits.MAX_MAP_KEYS,
             max_ext_len=0,
             ext_hook=_refuse_ext,
+            object_pairs_hook=_map_from_pairs,
         )
     except (ValueError, TypeError, msgpack.UnpackException, msgpack.ExtraData) as exc:
         raise Malformed(f"{what}: {exc}") from None

@@ -117,6 +117,8 @@ def canonical_cases() -> tuple[list[tuple[str, Any, str]], list[tuple[str, str, 
         ("map16 where fixmap fits", "NonCanonical", _h("de0000")),
         ("unsorted keys", "NonCanonical", _h("82a16201a16102")),
         ("duplicate key", "NonCanonical", _h("82a16101a16102")),
+        ("duplicate key, a float in the first copy", "Malformed", _h("82a161cb3ff8000000000000a16101")),
+        ("duplicate key, a float in the last copy", "Malformed", _h("82a16101a161cb3ff8000000000000")),
     ]
     return valid, invalid
 
