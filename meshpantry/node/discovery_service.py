@@ -11,6 +11,8 @@ from typing import Any
 import trio
 
 from .discovery import Discovery
+from .mdns import Mdns
+from .peer_exchange import PeerExchange
 
 log = logging.getLogger("meshpantry.node")
 
@@ -28,17 +30,33 @@ async def start_discovery(node: Any, nursery: trio.Nursery) -> Discovery:
     node.discovery = discovery
     await nursery.start(discovery.run)
     if node.settings.mdns_enabled:
+        mdns = Mdns(node.host, node.settings, on_peer=lambda peer_id, addrs: discovery.add_peer(peer_id, addrs))
+        node.mdns = mdns
+        await nursery.start(mdns.run)
+
+    def is_member(author: bytes) -> bool:
         try:
-            from . import mdns
-        except ImportError:
-            log.warning("mDNS is not available in this build; use static peers")
-        else:
-            await nursery.start(mdns.run_mdns, node.host, node.settings, discovery)
-    try:
-        from . import peer_exchange
-    except ImportError:
-        pass
-    else:
-        peer_exchange.install(node.host, discovery)
-        nursery.start_soon(peer_exchange.run, node.host, discovery)
+            return author in node.pantry.state().devices
+        except Exception:  # noqa: BLE001 - no neighbourhood yet: nobody is
+            return False
+
+    exchange = PeerExchange(node.host, discovery, is_member)
+    exchange.install()
+    node.peer_exchange = exchange
     return discovery
+
+
+async def exchange_addresses(node: Any, peer: str) -> None:
+    """Swap known addresses with a newly connected member (best effort)."""
+    from libp2p.peer.id import ID
+
+    exchange = getattr(node, "peer_exchange", None)
+    if exchange is None:
+        return
+    try:
+        with trio.fail_after(10):
+            await exchange.exchange_with(ID.from_base58(peer))
+    except trio.Cancelled:
+        raise
+    except Exception as error:  # a non-member or a vanished peer: nothing to learn
+        log.debug("peer exchange with %s: %r", peer, error)

@@ -53,6 +53,11 @@ PANTRY_OPS = (
 #: going (island state, sync on connect).
 PEER_WATCH_INTERVAL_S = 0.25
 
+#: How long a peer that sent malformed frames or forged records stays cut
+#: off. Long enough to stop a flood, short enough that a buggy but honest
+#: neighbour (an old version) is retried the same evening.
+BAN_SECONDS = 300
+
 #: Records ingested per store transaction when a peer sends a large batch:
 #: keeps each pause of the trio loop short (about 60 ms of verification).
 INGEST_SLICE = 500
@@ -76,6 +81,7 @@ class Node:
         self.network: Any = None
         self.connected: set[str] = set()
         self.denied: set[str] = set()
+        self.banned: dict[str, float] = {}
         self.last_sync: dict[str, int] = {}
         self.sync_progress: dict[str, dict] = {}
         self.island: bool | None = None
@@ -151,6 +157,7 @@ class Node:
             "peers": sorted(known.values(), key=lambda p: (not p["connected"], p["peer"])),
             "gossip": vars(self.gossip.stats).copy() if self.gossip else None,
             "denied": sorted(self.denied),
+            "banned": sorted(p for p in self.banned if self.is_cut_off(p)),
             "uptime_s": (now_ms() - self.started) // 1000,
         })
         return status
@@ -213,6 +220,8 @@ class Node:
                         self.control.publish("record", _event_of(decode_record(raw), own=False))
             if report.rejected:
                 log.info("%d records from %s rejected: %s", len(report.rejected), origin, report.rejected[0])
+                if origin is not None and any(_hostile(r) for r in report.rejected):
+                    self.ban(origin, "sent forged or malformed records")
             if report.forks:
                 log.warning("fork evidence from %s: %s", origin, report.forks)
                 self.control.publish("fork", {"count": len(report.forks)})
@@ -221,7 +230,7 @@ class Node:
 
     async def _on_gossip(self, raws: list[bytes], origin: Any) -> None:
         peer = str(origin)
-        if peer in self.denied:
+        if self.is_cut_off(peer):
             return
         before_waiting = len(self.store.waiting_ids())
         await self.ingest(raws, peer)
@@ -265,11 +274,29 @@ class Node:
 
         await sync_with_peer(self, peer)
 
+    def ban(self, peer: str, why: str) -> None:
+        """Cut a misbehaving peer off for BAN_SECONDS."""
+        if peer not in self.banned:
+            log.warning("cutting off %s for %d s: %s", peer, BAN_SECONDS, why)
+            self.control.publish("peer", {"peer": peer, "up": False, "banned": why})
+        self.banned[peer] = trio.current_time() + BAN_SECONDS
+
+    def is_cut_off(self, peer: str) -> bool:
+        if peer in self.denied:
+            return True
+        until = self.banned.get(peer)
+        if until is None:
+            return False
+        if trio.current_time() >= until:
+            del self.banned[peer]
+            return False
+        return True
+
     async def _close_denied(self) -> None:
         if self.network is None:
             return
         for peer_id in list(self.network.connections):
-            if str(peer_id) in self.denied:
+            if self.is_cut_off(str(peer_id)):
                 try:
                     await self.network.close_peer(peer_id)
                 except Exception as exc:  # noqa: BLE001 - already gone is fine
@@ -278,11 +305,14 @@ class Node:
     async def _watch_peers(self) -> None:
         while True:
             await self._close_denied()
-            current = {str(p) for p in self.network.connections} - self.denied
+            current = {str(p) for p in self.network.connections if not self.is_cut_off(str(p))}
             for peer in current - self.connected:
                 self.control.publish("peer", {"peer": peer, "up": True})
                 self._remember(peer)
                 self._sync_soon(peer)
+                from .discovery_service import exchange_addresses
+
+                self._nursery.start_soon(exchange_addresses, self, peer)
             for peer in self.connected - current:
                 self.control.publish("peer", {"peer": peer, "up": False})
             self.connected = current
@@ -343,6 +373,13 @@ class Node:
                     log.info("node ready: %s", ", ".join(self.dial_addresses()))
                     task_status.started()
                     await trio.sleep_forever()
+
+
+def _hostile(rejection: Any) -> bool:
+    """A rejection no honest member causes: it only forwards records it verified."""
+    from protocol.errors import BadSignature, DecodeError
+
+    return isinstance(getattr(rejection, "error", None), (BadSignature, DecodeError))
 
 
 def _peer_id(peer: str) -> Any:

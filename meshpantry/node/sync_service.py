@@ -23,6 +23,8 @@ import trio
 from libp2p.custom_types import TProtocol
 
 from meshpantry.core.sync import Progress, SyncSession
+from meshpantry.core.sync.errors import ProtocolViolation, TooManyRecords, TooManyRounds
+from protocol.errors import DecodeError
 
 from .streams import StreamChannel, safe_handler
 from .sync_driver import run_sync
@@ -30,6 +32,10 @@ from .sync_driver import run_sync
 log = logging.getLogger("meshpantry.sync")
 
 SYNC_PROTOCOL = TProtocol("/meshpantry/sync/1")
+
+#: Session failures only a faulty or hostile peer causes (unlike silence or a
+#: dropped connection, which power cuts cause every day).
+HOSTILE_ERRORS = (DecodeError, ProtocolViolation, TooManyRounds, TooManyRecords)
 
 #: Opening a stream on a live connection takes a few ms; a peer that cannot
 #: negotiate within this is not going to sync.
@@ -45,8 +51,8 @@ def install_sync_handler(node: Any) -> None:
 
     async def serve(stream: Any) -> None:
         peer = str(stream.muxed_conn.peer_id)
-        if peer in node.denied:
-            raise PermissionError(f"sync from denied peer {peer}")
+        if node.is_cut_off(peer):
+            raise PermissionError(f"sync from cut-off peer {peer}")
         session = SyncSession.responder(node.store, now=_now())
         await _run(node, peer, StreamChannel(stream), session)
 
@@ -58,7 +64,7 @@ async def sync_with_peer(node: Any, peer: str) -> None:
     device's own chain if its store lost it)."""
     from libp2p.peer.id import ID
 
-    if peer in node.denied:
+    if node.is_cut_off(peer):
         return
     if not node.pantry.chain_recovered:
         session = SyncSession.fetch_author(node.store, node.pantry.device, now=_now())
@@ -105,6 +111,8 @@ async def _run(node: Any, peer: str, channel: StreamChannel, session: SyncSessio
                  stats.round_trips)
     else:
         log.info("sync with %s failed: %r", peer, result.error)
+        if isinstance(result.error, HOSTILE_ERRORS):
+            node.ban(peer, f"sync: {result.error}")
     node.control.publish("sync", {"peer": peer, **state, "ok": result.ok,
                                   "records_in": stats.records_received, "records_out": stats.records_sent})
     return result.ok

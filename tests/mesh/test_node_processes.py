@@ -92,3 +92,32 @@ def test_sigterm_stops_cleanly_and_keeps_acknowledged_records(mesh):
         assert pantry.store.has(bytes.fromhex(offer["id"]))
     finally:
         pantry.close()
+
+
+def test_a_hostile_peer_is_cut_off_while_the_others_keep_syncing(mesh):
+    """Garbage, an oversized frame, a truncated frame and forged records on the
+    sync protocol: the node survives, accepts none of it, cuts the sender off,
+    and honest members keep exchanging records."""
+    import subprocess
+    import sys
+
+    eventually(lambda: converged(mesh), 30, "initial sync")
+    target = mesh[0]
+    neighbourhood = target.call("whoami")["neighbourhood"]
+    before = ids(target)
+    hostile = subprocess.run(
+        [sys.executable, "-m", "tests.mesh.hostile", target.address, neighbourhood],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert hostile.returncode == 0, hostile.stderr[-2000:]
+    lines = dict(line.split(": ", 1) for line in hostile.stdout.splitlines())
+    assert set(lines) == {"garbage", "oversized", "truncated", "forged", "after"}
+    assert not lines["garbage"].startswith("open")
+    assert not lines["oversized"].startswith("open")
+    assert lines["after"].startswith("refused") or not lines["after"].startswith("open")
+    status = target.call("status")
+    assert status["banned"], status
+    assert ids(target) == before, "nothing from the hostile peer was accepted"
+    offer = mesh[1].call("offer_add", item="after the storm", quantity=1, unit="items")
+    for node in mesh:
+        eventually(lambda node=node: offer["id"] in ids(node), 15, "honest records still flow")
