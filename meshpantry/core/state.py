@@ -15,9 +15,11 @@ same result. Steps:
    its author is a member whose record is not cut by a revocation
    (:class:`NotMember`, :class:`Revoked`), every record it names is held
    (else it **waits** for the missing id and counts as soon as that arrives),
-   counts, is of the right kind (:class:`WrongReferentKind`) and precedes it
-   (:class:`ReferenceNotCausal`: Lamport order is causal order, so a record
-   can only name records with a lower counter), and the kind's own rules
+   precedes it (:class:`ReferenceNotCausal`: Lamport order is causal order, so
+   a record can only name records with a lower counter), is of the right kind
+   (:class:`WrongReferentKind`) and counts itself (a record naming a waiting
+   record waits too; one naming a rejected record is rejected,
+   :class:`ReferentRejected`), and the kind's own rules
    hold (authority and more: :mod:`~meshpantry.core.board`,
    :mod:`~meshpantry.core.meals`, :mod:`~meshpantry.core.recipes`,
    :mod:`~meshpantry.core.households`).
@@ -89,7 +91,7 @@ class NeighbourhoodState:
     description: str | None
     founder: bytes | None
     households: dict[bytes, HouseholdView]
-    devices: dict[bytes, bytes]  #: member device key -> household id
+    devices: dict[bytes, bytes]  #: every admitted device key (revoked ones too) -> household id
     members: frozenset[bytes]  #: device keys whose records count (not revoked)
     admins: frozenset[bytes]
     offers: dict[bytes, OfferView]
