@@ -179,7 +179,7 @@ def schema_bodies(draw: st.DrawFn) -> tuple[str, dict]:
     return kind, body
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(schema_bodies())
 def test_body_checks_raise_only_invalid_body(case: tuple[str, dict]) -> None:
     """Any body of a known kind passes or fails with InvalidBody, never a Python error."""
