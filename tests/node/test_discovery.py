@@ -83,6 +83,30 @@ async def test_restarted_neighbour_is_redialled_within_seconds():
         async with open_host(restarted, key_b) as host_b2:
             assert host_b2.peer_id == peer_id_from_author(key_b.public)
             took = await wait_until(lambda: events.kinds(host_b2.peer_id) == ["up", "down", "up"], 8)
+            print(f"restarted neighbour redialled {took:.2f} s after it came back")
         nursery.cancel_scope.cancel()
     # Backoff after ~2 s of failures is at most 0.5 * 2^3 * 1.25 = 5 s.
     assert took < 6, f"restarted neighbour redialled after {took:.1f} s"
+
+
+@pytest.mark.trio
+async def test_address_book_peers_are_dialled_and_damaged_entries_skipped():
+    """Peers loaded from the persisted book are dialled at start."""
+    async with open_host(LOOPBACK_SETTINGS, DeviceKey.generate()) as a, open_host(
+        LOOPBACK_SETTINGS, DeviceKey.generate()
+    ) as b:
+        events = Events()
+        discovery = Discovery(a, LOOPBACK_SETTINGS, random.Random(5), on_peer_up=events.up)
+        loaded = discovery.load_book(
+            [
+                (str(b.peer_id), [str(b.listen_addrs[0])]),
+                ("not-a-peer-id", ["/ip4/127.0.0.1/tcp/9"]),
+                (str(a.peer_id), [str(a.listen_addrs[0])]),  # ourselves: ignored
+                (str(peer_id_from_author(DeviceKey.generate().public)), ["/ip4/10.1.2.3/tcp/4747"]),
+            ]
+        )
+        assert loaded == 1  # the LAN address is refused: this node is loopback-only
+        async with trio.open_nursery() as nursery:
+            await nursery.start(discovery.run)
+            await wait_until(lambda: events.kinds(b.peer_id) == ["up"], 5)
+            nursery.cancel_scope.cancel()

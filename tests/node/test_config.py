@@ -1,0 +1,54 @@
+"""Node settings: safe defaults, typed values from TOML or the environment."""
+
+from __future__ import annotations
+
+import pytest
+
+from meshpantry.node.config import DEFAULT_PORT, NodeSettings, SettingsError
+
+
+def test_defaults_stay_on_loopback():
+    """Out of the box a node listens and runs mDNS on loopback only."""
+    settings = NodeSettings()
+    assert (settings.listen_host, settings.listen_port) == ("127.0.0.1", DEFAULT_PORT)
+    assert settings.mdns_enabled and settings.mdns_interfaces == ("127.0.0.1",)
+    assert settings.sync_interval_s == 30.0 and 0 < settings.sync_jitter < 1
+    lan = NodeSettings.for_lan()
+    assert lan.listen_host == "0.0.0.0" and lan.mdns_interfaces == ("all",)
+
+
+def test_from_mapping_coerces_strings_and_lists():
+    """Environment strings and TOML lists become typed fields over a base."""
+    base = NodeSettings(listen_port=5000)
+    settings = NodeSettings.from_mapping(
+        {
+            "mdns_enabled": "off",
+            "static_peers": "/ip4/127.0.0.1/tcp/1/p2p/x, /ip4/127.0.0.1/tcp/2/p2p/y",
+            "sync_interval_s": "12.5",
+            "mdns_interfaces": ["127.0.0.1"],
+        },
+        base,
+    )
+    assert settings.listen_port == 5000 and settings.mdns_enabled is False
+    assert settings.static_peers == ("/ip4/127.0.0.1/tcp/1/p2p/x", "/ip4/127.0.0.1/tcp/2/p2p/y")
+    assert settings.sync_interval_s == 12.5
+
+
+@pytest.mark.parametrize(
+    "values, name",
+    [
+        ({"listen_prot": 1}, "listen_prot"),
+        ({"listen_port": "many"}, "listen_port"),
+        ({"listen_port": 70000}, "listen_port"),
+        ({"mdns_enabled": "perhaps"}, "mdns_enabled"),
+        ({"mdns_interfaces": []}, "mdns_interfaces"),
+        ({"sync_jitter": 1.5}, "sync_jitter"),
+        ({"redial_max_s": 0.1}, "redial_max_s"),
+        ({"listen_port": True}, "listen_port"),
+    ],
+)
+def test_bad_values_name_the_setting(values, name):
+    """Every refusal says which setting was wrong."""
+    with pytest.raises(SettingsError) as caught:
+        NodeSettings.from_mapping(values)
+    assert caught.value.name == name
