@@ -188,3 +188,15 @@ def test_check_mode_notices_drift(tmp_path: Path) -> None:
     path.write_text(path.read_text(encoding="utf-8").replace('"uses": 1', '"uses": 2'))
     (tmp_path / "canonical.json").unlink()
     assert sorted(make_vectors.drift(tmp_path)) == ["canonical.json", "records.json"]
+
+
+def test_the_vector_log_is_a_valid_neighbourhood() -> None:
+    """Under the core's rules every vector record counts (membership, authority,
+    references), except the unknown kind, which is kept uninterpreted."""
+    from meshpantry.core.state import build_state
+
+    records = [decode_and_verify(bytes.fromhex(v["raw"])) for v in RECORDS["records"]]
+    state = build_state(records, records[0].id)
+    assert state.rejected == {} and state.waiting == {}
+    unknown = {r.id for r in records if not r.known_kind}
+    assert set(state.uninterpreted) == unknown
