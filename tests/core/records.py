@@ -149,6 +149,13 @@ class TestNeighbourhood:
         """Sign a record of any kind by ``device`` and add it to ``records``."""
         return self._sign(device, kind, body, self.id, time, observe)
 
+    def add(self, *records: Record) -> None:
+        """Add records signed elsewhere (a fork, a resealed record) to ``records``,
+        so that later writes observe their counters."""
+        for record in records:
+            self.records.append(record)
+            self._top_lamport = max(self._top_lamport, record.lamport)
+
     # -- membership -----------------------------------------------------------
 
     def invite(
