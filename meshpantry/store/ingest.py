@@ -2,25 +2,26 @@
 
 Theory of operation, for one batch of raw records (:func:`ingest_batch`):
 
-1. **Decode** each record (:func:`protocol.decode_record`): size, canonical
-   form, envelope and body schema. Failures are reported with their typed
-   error and the record goes no further.
-2. **Bound time**: a record dated more than ``MAX_FUTURE_SKEW_MS`` ahead of the
-   receiver's ``now`` is reported as :class:`FromTheFuture`.
-3. **Skip duplicates** before paying for a signature check: records already in
-   the log or the waiting room, and byte-identical copies within the batch, are
-   counted and dropped.
-4. **Verify** signatures, spread over the cores for large batches; the calling
-   thread decodes the next records meanwhile. Forged records are reported as
-   :class:`BadSignature`. Two copies with the same id (same payload, different
-   signature bytes) can differ only in a forged signature: the first valid copy
+1. **Skip duplicates** before paying for any check: byte-identical copies
+   within the batch, and records whose id (the hash of the payload, read
+   without checking anything else) is already in the log or the waiting room,
+   are counted and dropped.
+2. **Check** the rest (:mod:`.verification`), spread over the cores for large
+   batches: decode (:func:`protocol.decode_record`: size, canonical form,
+   envelope, body schema), bound the time (a record dated more than
+   ``MAX_FUTURE_SKEW_MS`` ahead of ``now`` is :class:`FromTheFuture`), verify
+   the signature (:class:`BadSignature`). Each failure is reported with its
+   typed error and the record goes no further.
+3. **Second copies**: two copies with the same id (same payload, different
+   signature bytes) can differ only by a forged signature; the first valid copy
    counts, later ones are duplicates.
-5. **Admit**, in input order: membership says ADMIT (the record enters the log),
+4. **Admit**, in input order: membership says ADMIT (the record enters the log),
    WAIT (it goes to the waiting room) or REJECT (reported as :class:`NotAdmitted`).
    A record at an (author, seq) already held under another id is a **fork**:
    both stay in the log as evidence, and the pair is recorded and reported.
-6. **Re-check the waiting room** whenever membership grew, until it stops
+5. **Re-check the waiting room** whenever membership grew, until it stops
    growing, so a batch may carry a member's records before its join.
+6. **Write** the log rows with one ``executemany`` once every record is decided.
 
 The caller runs all of this in one transaction. One bad record never raises
 and never costs the good records of the same batch.
@@ -32,19 +33,17 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import msgpack
+
 from meshpantry.core.membership import Admission
-from protocol import Record, decode_record, limits
+from protocol import Record, limits, record_id
 from protocol.errors import RemoteError
 
 from . import log
 from .admission import Admissions
-from .errors import FromTheFuture, NotAdmitted
-from .verification import PARALLEL_MIN_RECORDS, Verifier, VerifierPool
+from .errors import NotAdmitted
+from .verification import VerifierPool
 from .waiting import WaitingRoom
-
-#: Records decoded between two duplicate lookups in the log: one query per
-#: chunk instead of one per record.
-LOOKUP_CHUNK = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +145,20 @@ class _Batch:
         self.report.waiting = len(self.waiting_from_batch)
 
 
+def quick_id(raw: bytes) -> bytes | None:
+    """The id of ``raw`` if it looks like an envelope, without checking it:
+    enough to skip a record already held before paying for its checks."""
+    if len(raw) > limits.MAX_RECORD_BYTES:
+        return None
+    try:
+        outer = msgpack.unpackb(raw, raw=False)
+    except (ValueError, TypeError, msgpack.UnpackException):
+        return None
+    if type(outer) is not list or len(outer) != 2 or type(outer[0]) is not bytes:
+        return None
+    return record_id(outer[0])
+
+
 def ingest_batch(
     conn: sqlite3.Connection,
     raws: Sequence[bytes],
@@ -164,45 +177,31 @@ def ingest_batch(
     """
     batch = _Batch(conn, admissions, waiting, now)
     report = batch.report
-    verifier = Verifier(pool, parallel=len(raws) >= PARALLEL_MIN_RECORDS)
-    horizon = now + limits.MAX_FUTURE_SKEW_MS
     seen_raw: set[bytes] = set()
-    checked: list[tuple[int, Record]] = []
-    for start in range(0, len(raws), LOOKUP_CHUNK):
-        decoded: list[tuple[int, Record]] = []
-        for index in range(start, min(start + LOOKUP_CHUNK, len(raws))):
-            raw = raws[index]
-            if raw in seen_raw:
-                report.duplicates += 1
-                continue
-            seen_raw.add(raw)
-            try:
-                record = decode_record(raw)
-            except RemoteError as exc:
-                report.rejected.append(Rejection(index, None, exc))
-                continue
-            if record.time > horizon:
-                error = FromTheFuture(record.id, record.time, now, limits.MAX_FUTURE_SKEW_MS)
-                report.rejected.append(Rejection(index, record.id, error))
-                continue
-            decoded.append((index, record))
-        held = log.present(conn, (r.id for _, r in decoded))
-        for index, record in decoded:
-            if record.id in held or record.id in waiting:
-                report.duplicates += 1
-                continue
-            verifier.submit(index, record)
-            checked.append((index, record))
-
-    forged = verifier.failures()
-    for index, record in checked:
-        error = forged.get(index)
-        if error is not None:
-            report.rejected.append(Rejection(index, record.id, error))
-        elif record.id in batch.logged_ids or record.id in waiting:
+    fresh: list[tuple[int, bytes, bytes | None]] = []
+    for index, raw in enumerate(raws):
+        if raw in seen_raw:
+            report.duplicates += 1
+            continue
+        seen_raw.add(raw)
+        fresh.append((index, raw, quick_id(raw)))
+    held = log.present(conn, (rid for _, _, rid in fresh if rid is not None))
+    todo: list[tuple[int, bytes]] = []
+    for index, raw, rid in fresh:
+        if rid is not None and (rid in held or rid in waiting):
             report.duplicates += 1
         else:
-            batch.admit(index, record)
+            todo.append((index, raw))
+
+    for checked in pool.check_all(todo, now + limits.MAX_FUTURE_SKEW_MS):
+        record = checked.record
+        if record is None:
+            assert checked.error is not None
+            report.rejected.append(Rejection(checked.index, checked.record_id, checked.error))
+        elif record.id in batch.logged_ids or record.id in waiting:
+            report.duplicates += 1  # a second copy whose signature bytes differ
+        else:
+            batch.admit(checked.index, record)
     batch.drain_waiting()
     batch.write()
     report.rejected.sort(key=lambda r: (r.index is None, r.index or 0))

@@ -1,53 +1,76 @@
-"""Signature verification spread over the machine's cores.
+"""Decoding and signature verification spread over the machine's cores.
 
-Ed25519 verification is most of the cost of ingesting a record (LIBP2P-NOTES.md:
-~85% of the whole path). PyNaCl releases the GIL inside libsodium, so plain
-threads verify in parallel while the calling thread goes on decoding the next
-records. :class:`Verifier` hands out chunks as they are decoded
-(:meth:`Verifier.submit`) and gathers the failures at the end
-(:meth:`Verifier.failures`). Small batches are verified inline: starting
-threads costs more than it saves.
+Ed25519 verification is most of the cost of ingesting a record; decoding is
+most of the rest. PyNaCl releases the GIL inside libsodium, so threads verify
+in parallel. Each worker thread decodes *and* verifies its records one after
+the other: a thread holds the GIL for one decode (~30 us) and then lets go of it
+for one verification, so while one thread decodes the others verify, and no
+thread waits long for the GIL. (A design where the calling thread decoded
+whole chunks while workers only verified stalls the workers: each needs the
+GIL back after every libsodium call, and a thread busy in Python keeps it for
+the interpreter's whole switch interval, 5 ms.)
+
+Small batches are checked on the calling thread: the hand-off to a worker
+costs about as much as one signature check.
 """
 
 from __future__ import annotations
 
 import os
-import sys
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
-from protocol import BadSignature, Record, verify_record
+from protocol import Record, decode_record, limits, verify_record
+from protocol.errors import RemoteError
 
-#: Below this many records a batch is verified on the calling thread: the
-#: hand-off to a worker costs ~50 us, about one signature check.
+from .errors import FromTheFuture
+
+#: Below this many records a batch is checked on the calling thread.
 PARALLEL_MIN_RECORDS = 64
 
-#: The interpreter's thread switch interval while workers verify, in seconds.
-#: A worker needs the GIL back after every libsodium call; with the default
-#: 5 ms the decoding thread keeps it that long, so the workers would crawl until
-#: decoding ends. 0.2 ms lets them keep pace at the cost of more switches.
-VERIFY_SWITCH_INTERVAL_S = 0.0002
-
-#: Records per task handed to a worker: large enough that the hand-off is noise,
-#: small enough that the calling thread's decoding overlaps the first tasks.
-CHUNK_RECORDS = 128
+#: Records per task handed to a worker: large enough that the hand-off is
+#: noise, small enough that the tasks spread evenly over the workers.
+CHUNK_RECORDS = 64
 
 
 def worker_count() -> int:
-    """One verifying thread per core this process may run on."""
+    """One checking thread per core this process may run on."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
         return max(1, os.cpu_count() or 1)
 
 
-def _verify_chunk(items: list[tuple[int, Record]]) -> list[tuple[int, BadSignature]]:
-    failed = []
-    for key, record in items:
-        try:
-            verify_record(record)
-        except BadSignature as exc:
-            failed.append((key, exc))
-    return failed
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """The outcome for one raw record: exactly one of ``record`` and ``error``."""
+
+    index: int  #: the caller's key for the raw record (its position in the batch)
+    record: Record | None
+    error: RemoteError | None
+    record_id: bytes | None  #: known once the record decoded
+
+
+def check(index: int, raw: bytes, horizon: int) -> Checked:
+    """Decode ``raw``, bound its time by ``horizon`` (ms) and verify its signature."""
+    try:
+        record = decode_record(raw)
+    except RemoteError as exc:
+        return Checked(index, None, exc, None)
+    if record.time > horizon:
+        now = horizon - limits.MAX_FUTURE_SKEW_MS
+        error = FromTheFuture(record.id, record.time, now, limits.MAX_FUTURE_SKEW_MS)
+        return Checked(index, None, error, record.id)
+    try:
+        verify_record(record)
+    except RemoteError as exc:
+        return Checked(index, None, exc, record.id)
+    return Checked(index, record, None, record.id)
+
+
+def _check_chunk(items: Sequence[tuple[int, bytes]], horizon: int) -> list[Checked]:
+    return [check(index, raw, horizon) for index, raw in items]
 
 
 class VerifierPool:
@@ -57,57 +80,30 @@ class VerifierPool:
         self.workers = workers or worker_count()
         self._executor: ThreadPoolExecutor | None = None
 
-    def executor(self) -> ThreadPoolExecutor:
+    def _started(self) -> ThreadPoolExecutor:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(
                 max_workers=self.workers, thread_name_prefix="meshpantry-verify"
             )
         return self._executor
 
+    def check_all(self, items: Sequence[tuple[int, bytes]], horizon: int) -> list[Checked]:
+        """Check every (index, raw) pair; return the outcomes in the same order.
+
+        ``horizon`` is the latest record time accepted (ms). Spread over the
+        worker threads when there are at least ``PARALLEL_MIN_RECORDS`` items
+        and more than one worker.
+        """
+        if len(items) < PARALLEL_MIN_RECORDS or self.workers == 1:
+            return _check_chunk(items, horizon)
+        executor = self._started()
+        futures = [
+            executor.submit(_check_chunk, items[start : start + CHUNK_RECORDS], horizon)
+            for start in range(0, len(items), CHUNK_RECORDS)
+        ]
+        return [checked for future in futures for checked in future.result()]
+
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
-
-
-class Verifier:
-    """Verification of one batch.
-
-    ``parallel`` decides whether :meth:`submit` hands chunks to ``pool`` or
-    queues them for :meth:`failures` to check on the calling thread.
-    """
-
-    def __init__(self, pool: VerifierPool, *, parallel: bool) -> None:
-        self._pool = pool
-        self._parallel = parallel and pool.workers > 1
-        self._pending: list[tuple[int, Record]] = []
-        self._futures: list[Future] = []
-        self._saved_interval: float | None = None
-
-    def submit(self, key: int, record: Record) -> None:
-        """Queue ``record`` for checking; ``key`` names it in :meth:`failures`."""
-        self._pending.append((key, record))
-        if self._parallel and len(self._pending) >= CHUNK_RECORDS:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._saved_interval is None:
-            self._saved_interval = sys.getswitchinterval()
-            sys.setswitchinterval(min(self._saved_interval, VERIFY_SWITCH_INTERVAL_S))
-        chunk, self._pending = self._pending, []
-        self._futures.append(self._pool.executor().submit(_verify_chunk, chunk))
-
-    def failures(self) -> dict[int, BadSignature]:
-        """Wait for every submitted record; return {key: error} of those whose
-        signature does not verify."""
-        try:
-            failed = _verify_chunk(self._pending)
-            self._pending = []
-            for future in self._futures:
-                failed.extend(future.result())
-            self._futures = []
-        finally:
-            if self._saved_interval is not None:
-                sys.setswitchinterval(self._saved_interval)
-                self._saved_interval = None
-        return dict(failed)
