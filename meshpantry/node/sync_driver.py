@@ -96,8 +96,9 @@ async def run_sync(
     result: SyncResult | None = None
     try:
         while result is None:
-            await _flush(stream, session, timeout_s)
+            # Ingest before flushing: an ACK the peer sees means "ingested".
             result = await _deliver(session, ingest, on_progress)
+            await _flush(stream, session, timeout_s)
             if result is not None:
                 break
             try:
@@ -111,12 +112,11 @@ async def run_sync(
                 session.connection_lost(_now_ms())
             else:
                 session.receive_data(data, _now_ms())
-        if result is not None and result.ok:
-            await _flush(stream, session, timeout_s)
     except trio.Cancelled:
         raise
     except Exception as error:  # a broken stream or a failing ingest ends this session only
         log.debug("sync session ended by %r", error)
+        session.abandon(error)
         result = SyncResult(False, session.stats, error)
     if result is None:  # give_up always fails an open session; belt and braces
         result = SyncResult(False, session.stats, RuntimeError("session ended without an outcome"))

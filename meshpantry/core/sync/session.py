@@ -246,6 +246,19 @@ class SyncSession:
         if self.state is State.OPEN:
             self._fail(Stalled(now - self._last_rx))
 
+    def abandon(self, error: Exception) -> None:
+        """Our side cannot go on (the host's ingest or stream failed): fail
+        with ``error`` and tell the peer it was our fault (ABORT internal).
+        Unsent output is dropped, so the peer never sees an ACK for records
+        the host did not ingest; this holds even if the session had reached
+        Done with its last ACK still unsent."""
+        if self.state is State.FAILED:
+            return
+        self._out.clear()
+        self._acks_sent = self._batches_received
+        self.state = State.OPEN
+        self._fail(error if isinstance(error, (RemoteError, StoreFailed)) else StoreFailed(error))
+
     def connection_lost(self, now: int) -> None:
         """The stream ended (EOF or reset). Fails an open session."""
         if self.state is State.OPEN:

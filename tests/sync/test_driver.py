@@ -1,0 +1,150 @@
+"""The trio driver over memory streams: clean syncs and hostile peers."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import trio
+import trio.testing
+
+from meshpantry.core.sync import ConnectionLost, PeerAborted, Stalled, SyncSession
+from meshpantry.node.sync_driver import TrioStream, run_sync
+from protocol import sync as wire
+from protocol.errors import DecodeError, TooLarge
+
+from .replicas import Replica, chains
+
+TIMEOUT_S = 2.0
+
+
+def _replicas(total: int = 3_000, share: float = 0.6, seed: int = 4) -> tuple[Replica, Replica]:
+    rng = random.Random(seed)
+    raws = [r + bytes(250) for r in chains(total // 20, 20, rng)]
+    return Replica(r for r in raws if rng.random() < share), Replica(r for r in raws if rng.random() < share)
+
+
+@pytest.mark.trio
+async def test_two_drivers_converge_over_memory_streams():
+    a, b = _replicas()
+    union = a.ids | b.ids
+    left, right = trio.testing.memory_stream_pair()
+    results = {}
+
+    async def side(name, stream, session, replica):
+        results[name] = await run_sync(TrioStream(stream), session, replica.ingest, timeout_s=TIMEOUT_S)
+
+    async def async_ingest(raws):
+        await trio.sleep(0)
+        b.ingest(raws)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(side, "a", left, SyncSession.initiator(a, now=0), a)
+        results["b"] = None
+
+        async def responder():
+            results["b"] = await run_sync(
+                TrioStream(right), SyncSession.responder(b, now=0), async_ingest, timeout_s=TIMEOUT_S
+            )
+
+        nursery.start_soon(responder)
+    assert results["a"].ok and results["b"].ok, results
+    assert a.ids == b.ids == union
+    assert results["a"].stats.bytes_sent == results["b"].stats.bytes_received
+
+
+async def _against(peer_behaviour, *, session=None):
+    """Run our driver as responder against a scripted peer on the other end."""
+    ours, theirs = trio.testing.memory_stream_pair()
+    session = session or SyncSession.responder(Replica(chains(5, 10, random.Random(1))), now=0)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(peer_behaviour, theirs)
+        with trio.fail_after(TIMEOUT_S * 3):
+            result = await run_sync(TrioStream(ours), session, lambda raws: None, timeout_s=TIMEOUT_S)
+        nursery.cancel_scope.cancel()
+    return result
+
+
+async def _drain(stream):
+    try:
+        while await stream.receive_some(65536):
+            pass
+    except trio.BrokenResourceError:
+        pass
+
+
+@pytest.mark.trio
+async def test_garbage_from_the_peer_fails_cleanly_and_is_told_why():
+    seen = []
+
+    async def garbage(stream):
+        await stream.send_all(b"\x04\xee\xee\xee\xee")
+        seen.append(await stream.receive_some(65536))
+
+    result = await _against(garbage)
+    assert not result.ok and isinstance(result.error, DecodeError)
+    frames = [wire.decode_frame(body) for body in wire.FrameReader().feed(seen[0])]
+    assert isinstance(frames[-1], wire.Abort) and frames[-1].code == wire.ABORT_DECODE
+
+
+@pytest.mark.trio
+async def test_an_oversized_frame_is_refused_before_its_body():
+    async def oversized(stream):
+        await stream.send_all(wire.encode_varint(wire.MAX_FRAME_BYTES + 1))
+        await _drain(stream)
+
+    result = await _against(oversized)
+    assert isinstance(result.error, TooLarge)
+
+
+@pytest.mark.trio
+async def test_a_truncated_frame_then_close_is_a_lost_connection():
+    async def truncated(stream):
+        frame = wire.encode_frame(wire.Hello())
+        await stream.send_all(frame + wire.encode_frame(wire.Ack(0))[:1])
+        await stream.aclose()
+
+    result = await _against(truncated)
+    assert isinstance(result.error, ConnectionLost) and result.error.buffered == 1
+
+
+@pytest.mark.trio
+async def test_a_stalling_peer_is_dropped_within_the_timeout():
+    async def stall(stream):
+        await stream.send_all(wire.encode_frame(wire.Hello()))
+        await trio.sleep_forever()
+
+    started = trio.current_time()
+    result = await _against(stall)
+    assert isinstance(result.error, Stalled)
+    assert trio.current_time() - started < TIMEOUT_S * 2
+
+
+@pytest.mark.trio
+async def test_an_abort_from_the_peer_ends_the_session():
+    async def aborting(stream):
+        await stream.send_all(wire.encode_frame(wire.Hello()) + wire.encode_frame(wire.Abort(5, "too slow")))
+        await _drain(stream)
+
+    result = await _against(aborting)
+    assert isinstance(result.error, PeerAborted) and result.error.code == 5
+
+
+@pytest.mark.trio
+async def test_an_ingest_that_raises_fails_the_session_not_the_caller():
+    a, b = _replicas(600, share=0.3)
+    left, right = trio.testing.memory_stream_pair()
+
+    def broken_ingest(raws):
+        raise RuntimeError("disk full")
+
+    results = {}
+
+    async def run(name, stream, session, ingest):
+        results[name] = await run_sync(TrioStream(stream), session, ingest, timeout_s=TIMEOUT_S)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run, "a", left, SyncSession.initiator(a, now=0), broken_ingest)
+        nursery.start_soon(run, "b", right, SyncSession.responder(b, now=0), b.ingest)
+    assert isinstance(results["a"].error, RuntimeError)
+    assert isinstance(results["b"].error, PeerAborted) and results["b"].error.code == wire.ABORT_INTERNAL, results["b"]
