@@ -51,12 +51,16 @@ class Store:
     """An open store. Build it with :meth:`Store.open`; close it (or use ``with``)."""
 
     def __init__(
-        self, directory: Path, conn: sqlite3.Connection, lock: WriterLock | None
+        self,
+        directory: Path,
+        conn: sqlite3.Connection,
+        lock: WriterLock | None,
+        workers: int | None = None,
     ) -> None:
         self.directory = directory
         self._conn = conn
         self._lock = lock
-        self._pool = VerifierPool()
+        self._pool = VerifierPool(workers)
         self._admissions: Admissions | None = None
         self._waiting: WaitingRoom | None = None
         self._sync: list[tuple[int, bytes]] = []
@@ -68,11 +72,13 @@ class Store:
     # -- opening and closing -------------------------------------------------
 
     @classmethod
-    def open(cls, path: Path, *, writer: bool = True) -> "Store":
+    def open(cls, path: Path, *, writer: bool = True, workers: int | None = None) -> "Store":
         """Open (a writer creates) the store at ``path``.
 
         ``path`` is a data directory, or a ``.sqlite3`` file inside one. A
         writer takes the directory's lock and applies pending migrations.
+        ``workers`` is the number of threads that check large ingest batches
+        (default: one per core; 1 checks on the calling thread).
         Raises :class:`StoreLocked` if another writer holds the directory,
         :class:`StoreMissing` if a reader finds no database, and
         :class:`SchemaTooNew` if the database comes from a newer version.
@@ -100,7 +106,7 @@ class Store:
             if lock is not None:
                 lock.release()
             raise
-        return cls(directory, conn, lock)
+        return cls(directory, conn, lock, workers)
 
     @property
     def writer(self) -> bool:

@@ -175,3 +175,31 @@ def test_the_waiting_room_is_bounded_oldest_dropped_first(
     report = store.ingest([r.raw for r in notes[21][:2] + notes[22][:1]], now=nb.clock)
     assert report.dropped_waiting == 1
     assert store.waiting_ids() == [r.id for r in notes[20][2:] + notes[21][:2] + notes[22][:1]]
+
+
+def test_large_batches_are_checked_on_worker_threads(
+    tmp_path: Path, nb: TestNeighbourhood, monkeypatch: pytest.MonkeyPatch
+):
+    """one call of 200 records: checked by the worker threads, not the caller"""
+    import threading
+
+    from meshpantry.store import verification
+
+    threads: set[str] = set()
+    real_verify = verification.verify_record
+
+    def noting_verify(record):
+        threads.add(threading.current_thread().name)
+        real_verify(record)
+
+    monkeypatch.setattr(verification, "verify_record", noting_verify)
+    for i in range(200):
+        nb.offer(nb.devices[2], f"item {i}")
+    with Store.open(tmp_path, workers=2) as store:
+        store.set_setting("neighbourhood", nb.id)
+        store.ingest([r.raw for r in nb.records[:5]], now=nb.clock)
+        assert threads == {threading.current_thread().name}  # small: on the caller
+        threads.clear()
+        report = store.ingest([r.raw for r in nb.records[5:]], now=nb.clock)
+        assert len(report.added) == len(nb.records) - 5
+        assert threads and all(name.startswith("meshpantry-verify") for name in threads)
