@@ -121,10 +121,44 @@ def decode(data: bytes, *, what: str, max_bytes: int) -> Any:
         )
     except (ValueError, TypeError, msgpack.UnpackException, msgpack.ExtraData) as exc:
         raise Malformed(f"{what}: {exc}") from None
-    try:
-        again = encode(value)
-    except (WrongType, OutOfRange, Malformed) as exc:
-        raise Malformed(f"{what}: {exc}") from None
-    if again != data:
+    # Decoded maps keep their wire order, so once every map is known to be in
+    # canonical order, packing the value as it is re-encodes it canonically.
+    ordered = _check_decoded(value, 0, what)
+    if not ordered or msgpack.packb(value, use_bin_type=True) != data:
         raise NonCanonical(what)
     return value
+
+
+_DECODED_SCALARS = frozenset((bool, int, str, bytes, type(None)))
+
+
+def _check_decoded(value: Any, depth: int, what: str) -> bool:
+    """Check a freshly decoded value for types and depth, without copying it.
+
+    Returns False when some map's keys are out of canonical order or repeated
+    (str comparison is code point order, which is UTF-8 byte order). Raises
+    :class:`Malformed` for anything with no canonical form, wherever it is, so
+    that Malformed wins over NonCanonical.
+    """
+    if depth > limits.MAX_DEPTH:
+        raise Malformed(f"{what}: nested deeper than {limits.MAX_DEPTH}")
+    kind = type(value)
+    if kind is dict or kind is _RepeatedKeys:
+        ordered = kind is dict
+        previous = None
+        for key, item in value.items() if kind is dict else value:
+            if type(key) is not str:
+                raise Malformed(f"{what}: map key is {type(key).__name__}, not str")
+            if previous is not None and key <= previous:
+                ordered = False
+            previous = key
+            ordered = _check_decoded(item, depth + 1, what) and ordered
+        return ordered
+    if kind is list:
+        ordered = True
+        for item in value:
+            ordered = _check_decoded(item, depth + 1, what) and ordered
+        return ordered
+    if kind in _DECODED_SCALARS:
+        return True
+    raise Malformed(f"{what}: {kind.__name__} has no canonical form")
