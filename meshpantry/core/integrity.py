@@ -54,45 +54,55 @@ def check_chains(records: Iterable[Record]) -> ChainVerdicts:
     Returns a :class:`ChainVerdicts`. Never raises for bad records: failures
     are reported in the verdicts.
     """
-    by_author: dict[bytes, dict[int, list[Record]]] = {}
+    by_author: dict[bytes, list[Record]] = {}
     for record in records:
-        by_author.setdefault(record.author, {}).setdefault(record.seq, []).append(record)
+        chain = by_author.get(record.author)
+        if chain is None:
+            by_author[record.author] = [record]
+        else:
+            chain.append(record)
     verdicts = ChainVerdicts()
     for author in sorted(by_author):
-        _judge_chain(author, by_author[author], verdicts)
+        chain = by_author[author]
+        chain.sort(key=_seq)
+        _judge_chain(author, chain, verdicts)
     return verdicts
 
 
-def _judge_chain(author: bytes, by_seq: dict[int, list[Record]], out: ChainVerdicts) -> None:
-    fork_seq = min((seq for seq, held in by_seq.items() if len(held) > 1), default=None)
+def _seq(record: Record) -> int:
+    return record.seq
+
+
+def _judge_chain(author: bytes, chain: list[Record], out: ChainVerdicts) -> None:
+    """``chain``: the author's records sorted by seq (equal seqs side by side)."""
     fork = None
-    if fork_seq is not None:
-        fork = ForkDetected(author, fork_seq, tuple(r.id for r in by_seq[fork_seq]))
-        out.forks.append(fork)
+    for before, after in zip(chain, chain[1:]):
+        if before.seq == after.seq:
+            forked = [r.id for r in chain if r.seq == before.seq]
+            fork = ForkDetected(author, before.seq, tuple(forked))
+            out.forks.append(fork)
+            break
     previous: Record | None = None
     broken_at: int | None = None
     missing: bytes | None = None
-    for seq in sorted(by_seq):
-        held = by_seq[seq]
-        if fork is not None and seq >= fork_seq:
-            for record in held:
-                out.rejected[record.id] = fork
-            continue
-        record = held[0]
-        if broken_at is not None:
+    for record in chain:
+        seq = record.seq
+        if fork is not None and seq >= fork.seq:
+            out.rejected[record.id] = fork
+        elif broken_at is not None:
             out.rejected[record.id] = ChainBroken(author, seq, broken_at)
-            continue
-        if missing is None and seq != (previous.seq + 1 if previous else 1):
-            # The first record after a gap names the last record missing.
-            missing = record.prev if record.prev is not None else record.id
-        if missing is not None:
-            out.waiting[record.id] = missing
-            continue
-        try:
-            check_chain_link(record, previous)
-        except ValidationError as error:
-            out.rejected[record.id] = error
-            broken_at = seq
-            continue
-        out.counting.append(record)
-        previous = record
+        else:
+            if missing is None and seq != (previous.seq + 1 if previous else 1):
+                # The first record after a gap names the last record missing.
+                missing = record.prev if record.prev is not None else record.id
+            if missing is not None:
+                out.waiting[record.id] = missing
+                continue
+            try:
+                check_chain_link(record, previous)
+            except ValidationError as error:
+                out.rejected[record.id] = error
+                broken_at = seq
+                continue
+            out.counting.append(record)
+            previous = record
