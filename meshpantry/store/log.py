@@ -144,18 +144,6 @@ def chain(conn: sqlite3.Connection, author: bytes, from_seq: int) -> list[bytes]
     ]
 
 
-def heads(conn: sqlite3.Connection) -> dict[bytes, tuple[int, bytes]]:
-    """For each author, the highest seq held and the id of a record at that seq
-    (of either one when that seq is forked)."""
-    # SQLite takes the bare column ``id`` from the row that holds MAX(seq).
-    return {
-        author: (seq, rid)
-        for author, seq, rid in conn.execute(
-            "SELECT author, MAX(seq), id FROM records GROUP BY author"
-        )
-    }
-
-
 def head(conn: sqlite3.Connection, author: bytes) -> tuple[int, bytes | None]:
     """(seq, id) of the author's highest record, (0, None) if it has none."""
     found = conn.execute(
@@ -177,8 +165,8 @@ def count(conn: sqlite3.Connection) -> int:
     return conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
 
 
-def sync_items(conn: sqlite3.Connection, since_rowid: int = 0) -> list[tuple[int, bytes]]:
-    """(lamport, id) of records after ``since_rowid``, unsorted."""
+def sync_items(conn: sqlite3.Connection, after: int, upto: int) -> list[tuple[int, bytes]]:
+    """(lamport, id) of records with ``after < rowid <= upto``, unsorted."""
     return conn.execute(
-        "SELECT lamport, id FROM records WHERE rowid > ?", (since_rowid,)
+        "SELECT lamport, id FROM records WHERE rowid > ? AND rowid <= ?", (after, upto)
     ).fetchall()

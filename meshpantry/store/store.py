@@ -67,6 +67,8 @@ class Store:
         self._sync_rowid = 0
         self._lamport = 0
         self._lamport_rowid = 0
+        self._heads: dict[bytes, tuple[int, bytes]] = {}
+        self._heads_rowid = 0
         self._state: tuple[int, Any] | None = None
 
     # -- opening and closing -------------------------------------------------
@@ -305,8 +307,19 @@ class Store:
         return log.chain(self._conn, author, from_seq)
 
     def heads(self) -> dict[bytes, tuple[int, bytes]]:
-        """{author: (highest seq held, id of a record at that seq)}."""
-        return log.heads(self._conn)
+        """{author: (highest seq held, id of the first record that arrived at
+        that seq)}. Kept in memory and brought up to date from new rows."""
+        newest = self.last_rowid()
+        if newest != self._heads_rowid:
+            for author, seq, rid in self._conn.execute(
+                "SELECT author, seq, id FROM records WHERE rowid > ? ORDER BY rowid",
+                (self._heads_rowid,),
+            ):
+                held = self._heads.get(author)
+                if held is None or seq > held[0]:
+                    self._heads[author] = (seq, rid)
+            self._heads_rowid = newest
+        return dict(self._heads)
 
     def sync_items(self) -> list[tuple[int, bytes]]:
         """Sorted (lamport, id) of every record in the log.
@@ -316,7 +329,7 @@ class Store:
         """
         newest = self.last_rowid()
         if newest != self._sync_rowid:
-            fresh = log.sync_items(self._conn, self._sync_rowid)
+            fresh = log.sync_items(self._conn, self._sync_rowid, newest)
             self._sync.extend(fresh)
             self._sync.sort()  # timsort: linear when the old part is sorted
             self._sync_rowid = newest
@@ -445,4 +458,5 @@ class Store:
         self._admissions = self._waiting = None
         self._sync, self._sync_rowid = [], 0
         self._lamport, self._lamport_rowid = 0, 0
+        self._heads, self._heads_rowid = {}, 0
         self._state = None

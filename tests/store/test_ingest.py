@@ -111,6 +111,7 @@ def test_forks_are_kept_as_evidence_and_reported(store: Store, nb: TestNeighbour
         (bea.public, offer.seq, offer.id, twin.id)
     ]
     assert store.forks() == report.forks
+    assert store.heads()[bea.public] == (offer.seq, offer.id)  # the first to arrive
     assert store.chain(bea.public, offer.seq) == [offer.raw, twin.raw]
 
 
