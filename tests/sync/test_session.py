@@ -28,8 +28,9 @@ from .replicas import Link, Replica, chains, fields, sync_until_quiet
 def _pair(total: int, missing_a=(), missing_b=(), seed: int = 7) -> tuple[Replica, Replica, list[bytes]]:
     rng = random.Random(seed)
     raws = chains(max(1, total // 20), 20, rng)[:total]
-    a = Replica(r for i, r in enumerate(raws) if i not in set(missing_a))
-    b = Replica(r for i, r in enumerate(raws) if i not in set(missing_b))
+    missing_a, missing_b = set(missing_a), set(missing_b)
+    a = Replica(r for i, r in enumerate(raws) if i not in missing_a)
+    b = Replica(r for i, r in enumerate(raws) if i not in missing_b)
     return a, b, raws
 
 
