@@ -101,7 +101,7 @@ def _judge_chain(author: bytes, chain: list[Record], out: ChainVerdicts) -> None
             try:
                 check_chain_link(record, previous)
             except ValidationError as error:
-                out.rejected[record.id] = error
+                out.rejected[record.id] = error.with_traceback(None)  # keep no frames alive
                 broken_at = seq
                 continue
             out.counting.append(record)

@@ -220,7 +220,7 @@ def build_state(records: Iterable[Record], neighbourhood: bytes) -> Neighbourhoo
         try:
             handler(record, members[record.author])
         except ValidationError as error:
-            rejected[record.id] = error
+            rejected[record.id] = error.with_traceback(None)  # keep no frames alive
             continue
         counted.add(record.id)
 
