@@ -48,7 +48,11 @@ NEIGHBOURHOOD = "neighbourhood"
 
 
 class Store:
-    """An open store. Build it with :meth:`Store.open`; close it (or use ``with``)."""
+    """An open store. Build it with :meth:`Store.open`; close it (or use ``with``).
+
+    A store is used by one thread at a time (the node hands its calls to one
+    thread); only the checking of large ingest batches runs on worker threads.
+    """
 
     def __init__(
         self,
@@ -98,9 +102,12 @@ class Store:
                 if too_new:
                     raise SchemaTooNew(too_new)
                 if writer:
-                    created = migrations.migrate(conn, int(time.time() * 1000))
-                    if created:
-                        database.fsync_directory(directory)
+                    migrations.migrate(conn, int(time.time() * 1000))
+                    # The database, WAL and shm files exist now (SQLite deletes
+                    # the WAL on a clean close and makes a new one on open):
+                    # make their directory entries durable before any own
+                    # record is acknowledged.
+                    database.fsync_directory(directory)
             except BaseException:
                 conn.close()
                 raise
