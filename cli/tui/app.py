@@ -101,6 +101,8 @@ class PantryApp(App):
         self.refreshes = 0
         self.events_seen = 0
         self.sync_log: list[dict] = []
+        #: Every error shown to the user, newest last (the tests read it too).
+        self.errors: list[str] = []
 
     # -- layout ------------------------------------------------------------------
 
@@ -113,15 +115,20 @@ class PantryApp(App):
         yield Footer()
 
     @property
+    def main(self) -> Any:
+        """The screen holding the tabs (dialogs stack above it)."""
+        return self.screen_stack[0]
+
+    @property
     def badge(self) -> Badge:
-        return self.query_one(Badge)
+        return self.main.query_one(Badge)
 
     def pane(self, name: str) -> Any:
-        return self.query_one(f"#{name}")
+        return self.main.query_one(f"#{name}")
 
     @property
     def active_pane(self) -> Any:
-        active = self.query_one(TabbedContent).active or "tab-board"
+        active = self.main.query_one(TabbedContent).active or "tab-board"
         return self.pane(active.removeprefix("tab-"))
 
     # -- lifetime ----------------------------------------------------------------
@@ -144,7 +151,8 @@ class PantryApp(App):
         if not await self._ensure_neighbourhood():
             return
         await self.reload()
-        self.active_pane.focus_main()
+        if self.is_running:
+            self.active_pane.focus_main()
         if self.follow_events:
             self._follow()
 
@@ -245,8 +253,11 @@ class PantryApp(App):
             self._reconnect()
             return None
         except PantryError as exc:
+            self.errors.append(str(exc))
             self.notify(str(exc), title="not done", severity="error", timeout=8)
             return None
+        if not self.is_running:
+            return None  # the app closed while the node answered
         if done:
             self.notify(done)
         return result if result is not None else {}
@@ -259,7 +270,7 @@ class PantryApp(App):
         if status is not None:
             self.status = status
             self.badge.show(status, True)
-        if self.reachable:
+        if self.reachable and self.is_running:
             self.refreshes += 1
             await self.active_pane.reload(self)
 
@@ -280,7 +291,7 @@ class PantryApp(App):
     # -- actions -------------------------------------------------------------------
 
     def action_tab(self, name: str) -> None:
-        self.query_one(TabbedContent).active = f"tab-{name}"
+        self.main.query_one(TabbedContent).active = f"tab-{name}"
 
     async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if self.reachable and self.client is not None:
