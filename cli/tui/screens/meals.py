@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.binding import Binding
@@ -83,16 +84,15 @@ class MealsPane(Pane):
         self.app.push_screen(PledgeDialog(meal))
 
 
-def meal_detail(meal: dict, now: int) -> Table:
-    """Needs with coverage bars, then the pledges."""
-    grid = Table.grid(padding=(0, 1))
+def meal_detail(meal: dict, now: int) -> Group:
+    """The meal's line, its needs with coverage bars, then the pledges."""
+    head = Text(f"{meal['dish']} · {relative(meal['time'], now)} · {meal.get('place') or ''}", style="bold")
+    if meal.get("note"):
+        head.append(f"  {meal['note']}", style="italic")
+    grid = Table.grid(padding=(0, 2))
     grid.add_column(width=18)
     grid.add_column()
     grid.add_column()
-    head = Text(f"{meal['dish']} · {relative(meal['time'], now)} · {meal.get('place') or ''}", style="bold")
-    grid.add_row(head, "", "")
-    if meal.get("note"):
-        grid.add_row(Text(meal["note"], style="italic"), "", "")
     for need in meal.get("needs", []):
         grid.add_row(need["item"], coverage_bar(need["pledged"], need["quantity"]),
                      f"{need['pledged']}/{amount(need['quantity'], need['unit'])}")
@@ -101,4 +101,4 @@ def meal_detail(meal: dict, now: int) -> Table:
     for pledge in meal.get("pledges", []):
         grid.add_row(Text(f"+ {pledge['household_name']}", style="green"),
                      amount(pledge["quantity"], pledge["unit"]) + f" {pledge['item']}", pledge.get("note") or "")
-    return grid
+    return Group(head, grid)

@@ -1,0 +1,46 @@
+"""SVG snapshot comparison for the UI.
+
+``assert_snapshot(app, name)`` renders the app's screen as SVG and compares it
+with ``snapshots/NAME.svg``. On a difference it writes ``NAME.actual.svg``
+beside it to open in a browser and fails. To accept new pictures after a
+deliberate change, run the tests with ``MESHPANTRY_UPDATE_SNAPSHOTS=1`` and
+look at the diff before committing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from textual.widgets import Input
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+UPDATE_ENV = "MESHPANTRY_UPDATE_SNAPSHOTS"
+
+
+def steady(app) -> None:
+    """Stop what changes with the wall clock: cursor blinking."""
+    for screen in app.screen_stack:
+        for field in screen.query(Input):
+            field.cursor_blink = False
+
+
+def assert_snapshot(app, name: str) -> None:
+    steady(app)
+    actual = app.export_screenshot(title=name)
+    expected_path = SNAPSHOTS / f"{name}.svg"
+    actual_path = SNAPSHOTS / f"{name}.actual.svg"
+    if os.environ.get(UPDATE_ENV) or not expected_path.exists():
+        SNAPSHOTS.mkdir(exist_ok=True)
+        expected_path.write_text(actual, encoding="utf-8")
+        actual_path.unlink(missing_ok=True)
+        if not os.environ.get(UPDATE_ENV):
+            raise AssertionError(f"no snapshot {expected_path.name} yet: wrote it; check it and commit it")
+        return
+    if actual != expected_path.read_text(encoding="utf-8"):
+        actual_path.write_text(actual, encoding="utf-8")
+        raise AssertionError(
+            f"{name}: the screen differs from {expected_path.name}; see {actual_path} "
+            f"(set {UPDATE_ENV}=1 to accept a deliberate change)"
+        )
+    actual_path.unlink(missing_ok=True)
