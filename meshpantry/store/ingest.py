@@ -30,7 +30,7 @@ and never costs the good records of the same batch.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import msgpack
@@ -81,9 +81,15 @@ class _Batch:
     """The state of one ingest while it runs."""
 
     def __init__(
-        self, conn: sqlite3.Connection, admissions: Admissions, waiting: WaitingRoom, now: int
+        self,
+        conn: sqlite3.Connection,
+        admissions: Admissions,
+        waiting: WaitingRoom,
+        now: int,
+        heads: Mapping[bytes, tuple[int, bytes]],
     ) -> None:
         self.conn = conn
+        self.heads = heads
         self.admissions = admissions
         self.waiting = waiting
         self.now = now
@@ -114,7 +120,11 @@ class _Batch:
         key = (record.author, record.seq)
         held = self.at_seq.get(key)
         if held is None:
-            held = self.at_seq[key] = log.at_seq(self.conn, *key)
+            top = self.heads.get(record.author)
+            if top is None or record.seq > top[0]:
+                held = self.at_seq[key] = []  # past the author's head: nothing there
+            else:
+                held = self.at_seq[key] = log.at_seq(self.conn, *key)
         for other in held:
             fork = Fork(record.author, record.seq, other, record.id)
             self.report.forks.append(fork)
@@ -167,15 +177,18 @@ def ingest_batch(
     admissions: Admissions,
     waiting: WaitingRoom,
     pool: VerifierPool,
+    heads: Mapping[bytes, tuple[int, bytes]],
 ) -> tuple[IngestReport, list[Record]]:
     """Ingest ``raws`` inside the caller's open transaction.
 
-    ``now`` is the receiver's clock in ms. Returns the report and the records
+    ``now`` is the receiver's clock in ms; ``heads`` maps each author to the
+    highest seq in the log (:meth:`Store.heads`), so that records past it skip
+    the fork lookup. Returns the report and the records
     written to the log, in insertion order. Raises only for local failures
     (SQLite errors); the caller then rolls back and reloads ``admissions`` and
     ``waiting``, which this function has changed in memory.
     """
-    batch = _Batch(conn, admissions, waiting, now)
+    batch = _Batch(conn, admissions, waiting, now, heads)
     report = batch.report
     seen_raw: set[bytes] = set()
     fresh: list[tuple[int, bytes, bytes | None]] = []
@@ -213,7 +226,7 @@ def admit_waiting(
 ) -> tuple[IngestReport, list[Record]]:
     """Log the waiting records that membership now decides about, inside the
     caller's open transaction (after membership grew outside an ingest)."""
-    batch = _Batch(conn, admissions, waiting, now=0)
+    batch = _Batch(conn, admissions, waiting, now=0, heads={})
     batch.grew = True
     batch.drain_waiting()
     batch.write()

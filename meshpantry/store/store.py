@@ -243,7 +243,8 @@ class Store:
         try:
             with database.transaction(self._conn):
                 report, _ = ingest_batch(
-                    self._conn, raws, now, admissions=admissions, waiting=waiting, pool=self._pool
+                    self._conn, raws, now, admissions=admissions, waiting=waiting,
+                    pool=self._pool, heads=self._fresh_heads(),
                 )
         except BaseException:
             self._admissions = self._waiting = None
@@ -316,17 +317,20 @@ class Store:
     def heads(self) -> dict[bytes, tuple[int, bytes]]:
         """{author: (highest seq held, id of the first record that arrived at
         that seq)}. Kept in memory and brought up to date from new rows."""
+        return dict(self._fresh_heads())
+
+    def _fresh_heads(self) -> dict[bytes, tuple[int, bytes]]:
         newest = self.last_rowid()
         if newest != self._heads_rowid:
             for author, seq, rid in self._conn.execute(
-                "SELECT author, seq, id FROM records WHERE rowid > ? ORDER BY rowid",
-                (self._heads_rowid,),
+                "SELECT author, seq, id FROM records WHERE rowid > ? AND rowid <= ? ORDER BY rowid",
+                (self._heads_rowid, newest),
             ):
                 held = self._heads.get(author)
                 if held is None or seq > held[0]:
                     self._heads[author] = (seq, rid)
             self._heads_rowid = newest
-        return dict(self._heads)
+        return self._heads
 
     def sync_items(self) -> list[tuple[int, bytes]]:
         """Sorted (lamport, id) of every record in the log.
