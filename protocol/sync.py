@@ -90,6 +90,7 @@ FINGERPRINT = 1
 ID_LIST = 2
 WANT_SUMS = 3
 SUMS = 4
+ROOTS = 5
 
 # ABORT codes: whose fault, in a word.
 ABORT_DECODE = 1  #: a frame did not decode
@@ -176,7 +177,17 @@ class Sums:
     sums: tuple[int, ...]
 
 
-Mode = Union[Skip, Fingerprint, IdList, WantSums, Sums]
+@dataclass(frozen=True, slots=True)
+class Roots:
+    """Your extras in this range are the roots of ``z^t + c_1 z^(t-1) + ... +
+    c_t`` (``coefficients`` = c_1..c_t); the items we share there have
+    fingerprint ``common``."""
+
+    common: bytes
+    coefficients: tuple[int, ...]
+
+
+Mode = Union[Skip, Fingerprint, IdList, WantSums, Sums, Roots]
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,13 +358,19 @@ def _encode_mode(mode: Mode, out: bytearray) -> None:
     elif isinstance(mode, WantSums):
         out.append(WANT_SUMS)
         out += encode_varint(mode.k)
-    else:
-        assert isinstance(mode, Sums)
+    elif isinstance(mode, Sums):
         out.append(SUMS)
         out += encode_varint(mode.count)
         out += mode.fingerprint
         out += encode_varint(len(mode.sums))
         for value in mode.sums:
+            out += value.to_bytes(SUM_BYTES, "big")
+    else:
+        assert isinstance(mode, Roots)
+        out.append(ROOTS)
+        out += mode.common
+        out += encode_varint(len(mode.coefficients))
+        for value in mode.coefficients:
             out += value.to_bytes(SUM_BYTES, "big")
 
 
@@ -439,17 +456,24 @@ def _decode_mode(reader: _Reader) -> Mode:
     if code == SUMS:
         count = reader.varint("count", limits.MAX_COUNTER)
         fingerprint = reader.fixed(FINGERPRINT_BYTES, "fingerprint")
-        k = reader.varint("sums", MAX_SUMS)
-        if k == 0:
-            raise OutOfRange("sums", 0, 1, MAX_SUMS)
-        sums = []
-        for _ in range(k):
-            value = int.from_bytes(reader.fixed(SUM_BYTES, "sum"), "big")
-            if value >= SUMS_PRIME:
-                raise OutOfRange("sum", value, 0, SUMS_PRIME - 1)
-            sums.append(value)
-        return Sums(count, fingerprint, tuple(sums))
+        return Sums(count, fingerprint, _field_elements(reader, "sum"))
+    if code == ROOTS:
+        common = reader.fixed(FINGERPRINT_BYTES, "fingerprint")
+        return Roots(common, _field_elements(reader, "coefficient"))
     raise UnknownFrameType("entry mode", code)
+
+
+def _field_elements(reader: _Reader, field: str) -> tuple[int, ...]:
+    k = reader.varint(f"{field}s", MAX_SUMS)
+    if k == 0:
+        raise OutOfRange(f"{field}s", 0, 1, MAX_SUMS)
+    values = []
+    for _ in range(k):
+        value = int.from_bytes(reader.fixed(SUM_BYTES, field), "big")
+        if value >= SUMS_PRIME:
+            raise OutOfRange(field, value, 0, SUMS_PRIME - 1)
+        values.append(value)
+    return tuple(values)
 
 
 def _decode_entries(reader: _Reader) -> tuple[Entry, ...]:

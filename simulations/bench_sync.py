@@ -155,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
         cases.append(_case(f"{size} missing at responder, clustered", records, set(), set(range(n - size, n))))
         cases.append(_case(f"{size} missing at initiator, random", records, set(rng.sample(range(n), size)), set()))
         cases.append(_case(f"{size} missing at responder, random", records, set(), set(rng.sample(range(n), size))))
+        recent = rng.sample(range(n - 2 * size, n), size)
+        cases.append(
+            _case(f"{size} missing, half each side, recent", records, set(recent[: size // 2]), set(recent[size // 2 :]))
+        )
         spread = rng.sample(range(n), size)
         cases.append(
             _case(f"{size} missing, half each side, random", records, set(spread[: size // 2]), set(spread[size // 2 :]))

@@ -64,6 +64,7 @@ class ItemIndex:
             prefix[position + 1] = acc
         self._prefix = prefix
         self._positions: dict[bytes, int] | None = None
+        self._values: list[int] | None = None
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -87,12 +88,17 @@ class ItemIndex:
             self._positions = {item_id: pos for pos, (_l, item_id) in enumerate(self.keys)}
         return self._positions.get(item_id)
 
+    def values(self, lo: int, hi: int) -> list[int]:
+        """:func:`sum_value` of each item in ``[lo, hi)``."""
+        if self._values is None:
+            self._values = [sum_value(item_id) for _lamport, item_id in self.keys]
+        return self._values[lo:hi]
+
     def power_sums(self, lo: int, hi: int, k: int) -> list[int]:
         """``[p_1, ..., p_k]`` of the items in ``[lo, hi)``; O((hi - lo) * k)."""
         sums = [0] * k
         prime = SUMS_PRIME
-        for _lamport, item_id in self.keys[lo:hi]:
-            x = sum_value(item_id)
+        for x in self.values(lo, hi):
             power = 1
             for j in range(k):
                 power = power * x % prime

@@ -13,20 +13,25 @@ range (first rule that applies wins):
 1. fingerprints and counts equal: SKIP.
 2. c_o == 0: I send all my items in the range; SKIP.
 3. c_m == 0: reply ID_LIST() (I hold nothing; the peer sends all).
-4. 1 <= |c_m - c_o| <= MAX_SUMS and the work fits SUMS_WORK: if I hold more,
-   WANT_SUMS(c_m - c_o); if fewer, my SUMS with k = c_o - c_m (the holder of
-   more decodes, see :mod:`.sums`).
+4. k = |c_m - c_o| (or SUMS_SLACK if the counts are equal) <= MAX_SUMS and
+   the work fits SUMS_WORK: if I hold more, WANT_SUMS(k); otherwise my SUMS
+   with k sums (the receiver decodes both sides' extras; see :mod:`.sums`).
 5. c_m <= MAX_LIST_IDS: reply my ID_LIST.
 6. c_o <= MAX_LIST_IDS, or I hold fewer: echo my FINGERPRINT, so that the peer
    lists (5) or, holding more, splits (7).
 7. split my items into FANOUT buckets, plus a cut after my first c_o items
    (when the peer simply lacks my newest records, that cut isolates them).
 
-WANT_SUMS(k) is answered with SUMS. SUMS is decoded if counts differ by k; on
-success the roots are sent and the range is SKIP, otherwise the range is
-listed (5) or split (7), never echoed, so every fallback shrinks the range.
-An ID_LIST settles its range: I send what it lacks and name what I lack in
-``needs``.
+WANT_SUMS(k) is answered with SUMS. SUMS is decoded into my extras and the
+peer's: if the peer has none and the fingerprint of the rest matches, I send
+mine and the range is SKIP; if the peer has some, I send mine and reply ROOTS
+(the polynomial whose roots are the peer's extras, and the fingerprint of what
+we share). A failed decode asks for more: my SUMS with more sums (at most
+MAX_SUMS); past that, the range is listed (5) or split (7), never echoed, so
+every fallback grows k or shrinks the range. ROOTS received: I send my items
+that are its roots if there are exactly as many as its degree and the rest
+matches the common fingerprint (SKIP), else list or split. An ID_LIST settles
+its range: I send what it lacks and name what I lack in ``needs``.
 """
 
 from __future__ import annotations
@@ -47,14 +52,15 @@ from protocol.sync import (
     IdList,
     Mode,
     Reconcile,
+    Roots,
     Skip,
     Sums,
     WantSums,
 )
 
 from .errors import ProtocolViolation
-from .items import ItemIndex, fingerprint_of, sum_value
-from .sums import missing_polynomial, roots_among
+from .items import ItemIndex, fingerprint_of
+from .sums import difference_polynomials, roots_among
 
 #: Sub-ranges per split. 16 cuts 100,000 items to ~24 in three levels; each
 #: entry costs ~22 bytes, so a split is ~350 bytes.
@@ -63,6 +69,12 @@ FANOUT = 16
 #: Most field multiplications (items x sums) one range may cost either side:
 #: a whole 100,000-item set with k = 2, about 0.1 s of Python.
 SUMS_WORK = 1 << 18
+
+#: Sums asked for a range whose counts are equal but fingerprints differ: the
+#: least that can find one record missing on each side. Ranges whose counts
+#: differ by d start with d sums (most differences are one-sided) and ask for
+#: more only when that fails.
+SUMS_SLACK = 2
 
 #: Largest size one entry can add to a message (an ID_LIST with its needs).
 _MAX_ENTRY_BYTES = 2 * MAX_LIST_IDS * limits.ID_BYTES + 64
@@ -104,6 +116,8 @@ def _mode_size(mode: Mode) -> int:
         return 2 + limits.ID_BYTES * len(mode.ids)
     if isinstance(mode, Sums):
         return 22 + SUM_BYTES * len(mode.sums)
+    if isinstance(mode, Roots):
+        return 20 + SUM_BYTES * len(mode.coefficients)
     return 2
 
 
@@ -150,6 +164,8 @@ def _answer(index: ItemIndex, lo: int, hi: int, entry: Entry, reply: Reply) -> N
         reply.expect += mode.k
     elif isinstance(mode, Sums):
         _on_sums(index, lo, hi, entry.upper, mode, reply)
+    elif isinstance(mode, Roots):
+        _on_roots(index, lo, hi, entry.upper, mode, reply)
     else:
         assert isinstance(mode, IdList)
         _on_id_list(index, lo, hi, entry.upper, mode, reply)
@@ -166,13 +182,13 @@ def _on_fingerprint(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Fing
     elif mine == 0:
         reply.add(upper, IdList(()))
         reply.expect += theirs
-    elif 1 <= abs(mine - theirs) <= MAX_SUMS and max(mine, theirs) * abs(mine - theirs) <= SUMS_WORK:
+    elif _sums_fit(mine, theirs, abs(mine - theirs) or SUMS_SLACK):
+        k = abs(mine - theirs) or SUMS_SLACK
         if mine > theirs:
-            reply.add(upper, WantSums(mine - theirs))
+            reply.add(upper, WantSums(k))
         else:
-            k = theirs - mine
             reply.add(upper, Sums(mine, own, tuple(index.power_sums(lo, hi, k))))
-            reply.expect += k
+            reply.expect += theirs - mine
     elif mine <= MAX_LIST_IDS:
         reply.add(upper, IdList(tuple(index.ids(lo, hi))))
     elif theirs <= MAX_LIST_IDS or mine < theirs:
@@ -181,30 +197,62 @@ def _on_fingerprint(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Fing
         _split(index, lo, hi, upper, theirs, reply)
 
 
+def _sums_fit(mine: int, theirs: int, k: int) -> bool:
+    return k <= MAX_SUMS and max(mine, theirs) * k <= SUMS_WORK
+
+
 def _on_sums(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Sums, reply: Reply) -> None:
     mine, theirs, k = hi - lo, mode.count, len(mode.sums)
     if mine == theirs and index.fingerprint(lo, hi) == mode.fingerprint:
         reply.add(upper, Skip())
         return
-    if mine - theirs == k:
-        if mine * k > SUMS_WORK:
-            raise ProtocolViolation(f"sent {k} sums over a range where I hold {mine} items")
-        polynomial = missing_polynomial(index.power_sums(lo, hi, k), mode.sums)
-        values = [sum_value(item_id) for _lamport, item_id in index.keys[lo:hi]]
-        roots = roots_among(polynomial, values)
-        if len(roots) == k:
-            rest = index.id_sum(lo, hi) - sum(int.from_bytes(index.keys[lo + r][1], "little") for r in roots)
-            if fingerprint_of(rest, theirs) == mode.fingerprint:
+    if mine * k > SUMS_WORK:
+        raise ProtocolViolation(f"sent {k} sums over a range where I hold {mine} items")
+    own_sums = index.power_sums(lo, hi, k)
+    solved = difference_polynomials(own_sums, mode.sums, mine - theirs)
+    if solved is not None:
+        mine_only, theirs_only = solved
+        roots = roots_among(mine_only, index.values(lo, hi))
+        if len(roots) == len(mine_only) - 1:
+            common = fingerprint_of(index.id_sum(lo, hi) - _id_sum(index, lo, roots), mine - len(roots))
+            if len(theirs_only) == 1 and common == mode.fingerprint:
                 reply.send.update(lo + r for r in roots)
                 reply.add(upper, Skip())
                 return
-    if theirs == 0:
-        reply.send.update(range(lo, hi))
-        reply.add(upper, Skip())
-    elif mine == 0:
-        reply.add(upper, IdList(()))
-        reply.expect += theirs
-    elif mine <= MAX_LIST_IDS:
+            if len(theirs_only) > 1:
+                reply.send.update(lo + r for r in roots)
+                reply.add(upper, Roots(common, tuple(theirs_only[1:])))
+                reply.expect += len(theirs_only) - 1
+                return
+    more = min(MAX_SUMS, max(2 * k, 8))
+    if k < MAX_SUMS and _sums_fit(mine, theirs, more):
+        reply.add(upper, Sums(mine, index.fingerprint(lo, hi), tuple(index.power_sums(lo, hi, more))))
+        return
+    _list_or_split(index, lo, hi, upper, theirs, reply)
+
+
+def _on_roots(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Roots, reply: Reply) -> None:
+    mine, degree = hi - lo, len(mode.coefficients)
+    if mine * degree > SUMS_WORK:
+        raise ProtocolViolation(f"sent a degree {degree} polynomial over {mine} items")
+    roots = roots_among((1, *mode.coefficients), index.values(lo, hi))
+    if len(roots) == degree:
+        common = fingerprint_of(index.id_sum(lo, hi) - _id_sum(index, lo, roots), mine - degree)
+        if common == mode.common:
+            reply.send.update(lo + r for r in roots)
+            reply.add(upper, Skip())
+            return
+    _list_or_split(index, lo, hi, upper, 0, reply)
+
+
+def _id_sum(index: ItemIndex, lo: int, offsets: list[int]) -> int:
+    return sum(int.from_bytes(index.keys[lo + r][1], "little") for r in offsets)
+
+
+def _list_or_split(index: ItemIndex, lo: int, hi: int, upper: Bound, theirs: int, reply: Reply) -> None:
+    """The fallback that always shrinks the problem."""
+    mine = hi - lo
+    if mine <= MAX_LIST_IDS:
         reply.add(upper, IdList(tuple(index.ids(lo, hi))))
     else:
         _split(index, lo, hi, upper, theirs, reply)

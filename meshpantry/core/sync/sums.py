@@ -1,16 +1,25 @@
-"""Finding which k of my items a peer lacks, from k power sums.
+"""Finding the differences in a range from k power sums of each side.
 
-Theory: if the peer holds a subset of my items in a range and lacks exactly
-``k`` of them, with values ``x_1..x_k`` in GF(P), then the difference of our
-power sums is ``d_j = x_1^j + ... + x_k^j`` for j = 1..k. Newton's identities
-turn ``d_1..d_k`` into the coefficients of ``(z - x_1)...(z - x_k)``; the
-items of mine that are roots of that polynomial are exactly the missing ones.
-The peer's sums cost 8 bytes per missing record: the least any scheme can send
-that names which records are missing.
+Theory. Give every id a value in GF(P). In one range, let ``E_m`` be the values
+only I hold (``s`` of them) and ``E_o`` those only the peer holds (``t``). The
+difference of our power sums is ``d_j = sum(E_m^j) - sum(E_o^j)``, and in the
+power series ring over ``u``::
 
-If the peer is not a subset (both sides hold items the other lacks), the
-polynomial is garbage: the caller finds the wrong number of roots or a
-fingerprint that does not match, and falls back to splitting the range.
+    R(u) = prod(1 - a u for a in E_m) / prod(1 - b u for b in E_o)
+    log R(u) = -sum_j d_j u^j / j,   so   n r_n = -sum_{i=1..n} d_i r_{n-i}
+
+gives ``R mod u^(k+1)`` from ``d_1..d_k``. When ``s + t <= k``, the numerator
+``N`` and denominator ``D`` are recovered from ``R`` by rational reconstruction
+(the extended Euclidean algorithm on ``u^(k+1)`` and ``R``, stopped at the
+first remainder of degree at most ``s_max = (k + s - t) // 2``; ``s - t`` is
+known from the counts). The values I hold that are roots of ``z^s N(1/z)`` are
+exactly ``E_m``; the peer finds ``E_o`` among its own values as roots of
+``z^t D(1/z)``. Each difference costs 8 bytes of sums, about the least any
+scheme can send that says which records differ.
+
+A wrong answer (more than k differences) shows up as the wrong number of roots
+or a fingerprint that does not match; the caller then asks for more sums or
+splits the range.
 """
 
 from __future__ import annotations
@@ -19,36 +28,93 @@ from typing import Sequence
 
 from protocol.sync import SUMS_PRIME
 
+P = SUMS_PRIME
 
-def missing_polynomial(mine: Sequence[int], theirs: Sequence[int]) -> list[int]:
-    """Coefficients (highest degree first, leading 1) of the polynomial whose
-    roots are the values in my range that the peer lacks.
 
-    ``mine`` and ``theirs`` are power sums p_1..p_k of the same range, mod P.
+def _inverse(value: int) -> int:
+    return pow(value, P - 2, P)
+
+
+def _trim(poly: list[int]) -> list[int]:
+    while poly and poly[-1] == 0:
+        poly.pop()
+    return poly
+
+
+def _divmod(num: list[int], den: list[int]) -> tuple[list[int], list[int]]:
+    """Polynomials as coefficient lists, lowest degree first; ``den`` trimmed."""
+    num = list(num)
+    quotient = [0] * max(0, len(num) - len(den) + 1)
+    lead = _inverse(den[-1])
+    for shift in range(len(num) - len(den), -1, -1):
+        factor = num[shift + len(den) - 1] * lead % P
+        quotient[shift] = factor
+        if factor:
+            for i, coefficient in enumerate(den):
+                num[shift + i] = (num[shift + i] - factor * coefficient) % P
+    return quotient, _trim(num[: len(den) - 1])
+
+
+def _sub_mul(a: list[int], q: list[int], b: list[int]) -> list[int]:
+    """``a - q * b``."""
+    out = list(a) + [0] * max(0, len(q) + len(b) - 1 - len(a))
+    for i, x in enumerate(q):
+        if x:
+            for j, y in enumerate(b):
+                out[i + j] = (out[i + j] - x * y) % P
+    return _trim(out)
+
+
+def difference_polynomials(mine: Sequence[int], theirs: Sequence[int], surplus: int) -> tuple[list[int], list[int]] | None:
+    """``(N, D)`` from both sides' power sums p_1..p_k of one range.
+
+    ``surplus`` is my count minus the peer's (``s - t``). Returns the
+    coefficient lists of ``z^s N(1/z)`` and ``z^t D(1/z)``, highest degree
+    first with leading 1 (so :func:`roots_among` finds my extras among my
+    values with N, the peer's among its values with D), or None when no
+    solution with ``s + t <= k`` exists.
     """
     assert len(mine) == len(theirs)
-    prime = SUMS_PRIME
     k = len(mine)
-    diff = [(a - b) % prime for a, b in zip(mine, theirs)]
-    # Newton: j * e_j = sum_{i=1..j} (-1)^(i-1) e_{j-i} p_i
-    elementary = [1] + [0] * k
-    for j in range(1, k + 1):
+    diff = [(a - b) % P for a, b in zip(mine, theirs)]
+    series = [1] + [0] * k
+    for n in range(1, k + 1):
         acc = 0
-        for i in range(1, j + 1):
-            term = elementary[j - i] * diff[i - 1]
-            acc = acc + term if i % 2 else acc - term
-        elementary[j] = acc % prime * pow(j, prime - 2, prime) % prime
-    return [elementary[j] if j % 2 == 0 else (-elementary[j]) % prime for j in range(k + 1)]
+        for i in range(1, n + 1):
+            acc += diff[i - 1] * series[n - i]
+        series[n] = (-acc) * _inverse(n) % P
+    s_max = (k + surplus) // 2
+    if s_max < 0 or k - s_max < 0:
+        return None
+    r0, r1 = [0] * (k + 1) + [1], _trim(series)
+    v0, v1 = [0], [1]
+    while r1 and len(r1) - 1 > s_max:
+        quotient, remainder = _divmod(r0, r1)
+        r0, r1 = r1, remainder
+        v0, v1 = v1, _sub_mul(v0, quotient, v1)
+    if not r1 or not v1 or v1[0] == 0 or len(v1) - 1 > k - s_max:
+        return None
+    scale = _inverse(v1[0])
+    numerator = [c * scale % P for c in r1]
+    denominator = [c * scale % P for c in v1]
+    if numerator[0] != 1 or (len(numerator) - 1) - (len(denominator) - 1) != surplus:
+        return None
+    return numerator, denominator
 
 
 def roots_among(coefficients: Sequence[int], values: Sequence[int]) -> list[int]:
-    """Positions in ``values`` that are roots of the polynomial (Horner)."""
-    prime = SUMS_PRIME
+    """Positions in ``values`` that are roots of the polynomial (highest
+    degree first), by Horner's rule."""
+    if len(coefficients) == 1:
+        return []
+    if len(coefficients) == 2:  # z + c: the root is -c
+        root = (-coefficients[1]) % P
+        return [position for position, x in enumerate(values) if x == root]
     found = []
     for position, x in enumerate(values):
         acc = 0
         for coefficient in coefficients:
-            acc = (acc * x + coefficient) % prime
+            acc = (acc * x + coefficient) % P
         if acc == 0:
             found.append(position)
     return found
