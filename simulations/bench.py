@@ -12,6 +12,7 @@ import sys
 #: Benchmark name -> module holding its ``main(argv)``; add new ones here.
 BENCHMARKS: dict[str, str] = {
     "ingest": "simulations.bench_ingest",
+    "sync": "simulations.bench_sync",
 }
 
 

@@ -153,10 +153,6 @@ def head(conn: sqlite3.Connection, author: bytes) -> tuple[int, bytes | None]:
     return (found[0], found[1]) if found else (0, None)
 
 
-def max_lamport(conn: sqlite3.Connection) -> int:
-    return conn.execute("SELECT COALESCE(MAX(lamport), 0) FROM records").fetchone()[0]
-
-
 def last_rowid(conn: sqlite3.Connection) -> int:
     return conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM records").fetchone()[0]
 
@@ -165,8 +161,37 @@ def count(conn: sqlite3.Connection) -> int:
     return conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
 
 
-def sync_items(conn: sqlite3.Connection, after: int, upto: int) -> list[tuple[int, bytes]]:
-    """(lamport, id) of records with ``after < rowid <= upto``, unsorted."""
-    return conn.execute(
-        "SELECT lamport, id FROM records WHERE rowid > ? AND rowid <= ?", (after, upto)
-    ).fetchall()
+def in_chain_order(conn: sqlite3.Connection, ids: Iterable[bytes]) -> list[bytes]:
+    """Raw records of ``ids`` (unknown ids skipped): each author's in seq
+    order, authors by the lowest Lamport counter among their records here."""
+    rows: list[tuple[bytes, int, int, bytes]] = []
+    ids = list(ids)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        rows.extend(
+            conn.execute(
+                f"SELECT author, seq, lamport, raw FROM records WHERE id IN ({marks})", chunk
+            )
+        )
+    first: dict[bytes, int] = {}
+    for author, _, lamport, _ in rows:
+        first[author] = min(lamport, first.get(author, lamport))
+    rows.sort(key=lambda r: (first[r[0]], r[0], r[1], r[2]))
+    return [raw for *_, raw in rows]
+
+
+def fork_pairs(conn: sqlite3.Connection) -> list[tuple[bytes, int, bytes, bytes]]:
+    """(author, seq, earlier id, later id) for every pair of records sharing an
+    (author, seq), pairs in arrival order: what ingest records in ``forks``."""
+    pairs: list[tuple[bytes, int, bytes, bytes]] = []
+    held: dict[tuple[bytes, int], list[bytes]] = {}
+    for rid, author, seq in conn.execute(
+        "SELECT id, author, seq FROM records WHERE (author, seq) IN "
+        "(SELECT author, seq FROM records GROUP BY author, seq HAVING COUNT(*) > 1) "
+        "ORDER BY rowid"
+    ):
+        earlier = held.setdefault((author, seq), [])
+        pairs.extend((author, seq, other, rid) for other in earlier)
+        earlier.append(rid)
+    return pairs

@@ -40,6 +40,7 @@ from .errors import (
 )
 from .ingest import Fork, IngestReport, admit_waiting, ingest_batch
 from .lock import WriterLock
+from .summary import LogSummary
 from .verification import VerifierPool
 from .waiting import WaitingRoom
 
@@ -67,12 +68,7 @@ class Store:
         self._pool = VerifierPool(workers)
         self._admissions: Admissions | None = None
         self._waiting: WaitingRoom | None = None
-        self._sync: list[tuple[int, bytes]] = []
-        self._sync_rowid = 0
-        self._lamport = 0
-        self._lamport_rowid = 0
-        self._heads: dict[bytes, tuple[int, bytes]] = {}
-        self._heads_rowid = 0
+        self._summary = LogSummary(conn)
         self._state: tuple[int, Any] | None = None
 
     # -- opening and closing -------------------------------------------------
@@ -177,7 +173,7 @@ class Store:
         """Where ``author``'s chain stands in the durable log, with the highest
         Lamport counter this store has seen."""
         seq, rid = log.head(self._conn, author)
-        return ChainHead(seq, rid, self._max_lamport())
+        return ChainHead(seq, rid, self._summary.max_lamport())
 
     def append_own(self, record: Record) -> None:
         """Make this device's new record durable (fsynced) before returning.
@@ -244,7 +240,7 @@ class Store:
             with database.transaction(self._conn):
                 report, _ = ingest_batch(
                     self._conn, raws, now, admissions=admissions, waiting=waiting,
-                    pool=self._pool, heads=self._fresh_heads(),
+                    pool=self._pool, heads=self._summary.heads(),
                 )
         except BaseException:
             self._admissions = self._waiting = None
@@ -316,21 +312,8 @@ class Store:
 
     def heads(self) -> dict[bytes, tuple[int, bytes]]:
         """{author: (highest seq held, id of the first record that arrived at
-        that seq)}. Kept in memory and brought up to date from new rows."""
-        return dict(self._fresh_heads())
-
-    def _fresh_heads(self) -> dict[bytes, tuple[int, bytes]]:
-        newest = self.last_rowid()
-        if newest != self._heads_rowid:
-            for author, seq, rid in self._conn.execute(
-                "SELECT author, seq, id FROM records WHERE rowid > ? AND rowid <= ? ORDER BY rowid",
-                (self._heads_rowid, newest),
-            ):
-                held = self._heads.get(author)
-                if held is None or seq > held[0]:
-                    self._heads[author] = (seq, rid)
-            self._heads_rowid = newest
-        return self._heads
+        that seq)}."""
+        return dict(self._summary.heads())
 
     def sync_items(self) -> list[tuple[int, bytes]]:
         """Sorted (lamport, id) of every record in the log.
@@ -338,13 +321,7 @@ class Store:
         Kept in memory and extended with the rows that arrived since the last
         call, so repeated calls cost a copy of the list.
         """
-        newest = self.last_rowid()
-        if newest != self._sync_rowid:
-            fresh = log.sync_items(self._conn, self._sync_rowid, newest)
-            self._sync.extend(fresh)
-            self._sync.sort()  # timsort: linear when the old part is sorted
-            self._sync_rowid = newest
-        return list(self._sync)
+        return self._summary.sync_items()
 
     def raws_in_chain_order(self, ids: Sequence[bytes]) -> list[bytes]:
         """The raw records of ``ids`` (unknown ids skipped), each author's in
@@ -353,21 +330,7 @@ class Store:
         A receiver ingesting them in this order meets each chain from its
         start, and usually meets a member's invite before the join it admits.
         """
-        rows: list[tuple[bytes, int, int, bytes]] = []
-        ids = list(ids)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows.extend(
-                self._conn.execute(
-                    f"SELECT author, seq, lamport, raw FROM records WHERE id IN ({marks})", chunk
-                )
-            )
-        first: dict[bytes, int] = {}
-        for author, _, lamport, _ in rows:
-            first[author] = min(lamport, first.get(author, lamport))
-        rows.sort(key=lambda r: (first[r[0]], r[0], r[1], r[2]))
-        return [raw for *_, raw in rows]
+        return log.in_chain_order(self._conn, ids)
 
     def forks(self) -> list[Fork]:
         """Every recorded fork, in the order found."""
@@ -377,17 +340,6 @@ class Store:
                 "SELECT author, seq, first_id, second_id FROM forks ORDER BY rowid"
             )
         ]
-
-    def _max_lamport(self) -> int:
-        newest = self.last_rowid()
-        if newest != self._lamport_rowid:
-            (fresh,) = self._conn.execute(
-                "SELECT COALESCE(MAX(lamport), 0) FROM records WHERE rowid > ?",
-                (self._lamport_rowid,),
-            ).fetchone()
-            self._lamport = max(self._lamport, fresh)
-            self._lamport_rowid = newest
-        return self._lamport
 
     # -- block list (local, never a record) ------------------------------------
 
@@ -451,23 +403,12 @@ class Store:
         """Recompute everything derived from the log: the forks table,
         membership, the sync item list and the state cache."""
         self._require_writer("rebuild_views")
-        pairs: list[tuple[bytes, int, bytes, bytes]] = []
-        held: dict[tuple[bytes, int], list[bytes]] = {}
-        for rid, author, seq in self._conn.execute(
-            "SELECT id, author, seq FROM records WHERE (author, seq) IN "
-            "(SELECT author, seq FROM records GROUP BY author, seq HAVING COUNT(*) > 1) "
-            "ORDER BY rowid"
-        ):
-            earlier = held.setdefault((author, seq), [])
-            pairs.extend((author, seq, other, rid) for other in earlier)
-            earlier.append(rid)
+        pairs = log.fork_pairs(self._conn)
         with database.transaction(self._conn):
             self._conn.execute("DELETE FROM forks")
             self._conn.executemany(
                 "INSERT INTO forks (author, seq, first_id, second_id) VALUES (?, ?, ?, ?)", pairs
             )
         self._admissions = self._waiting = None
-        self._sync, self._sync_rowid = [], 0
-        self._lamport, self._lamport_rowid = 0, 0
-        self._heads, self._heads_rowid = {}, 0
+        self._summary = LogSummary(self._conn)
         self._state = None
