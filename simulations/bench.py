@@ -17,7 +17,7 @@ BENCHMARKS: dict[str, str] = {
 
 
 def usage() -> str:
-    names = ", ".join(sorted(BENCHMARKS))
+    names = "|".join(sorted(BENCHMARKS))
     return f"usage: python -m simulations.bench {{{names}|all}} [options]  (NAME --help for options)"
 
 
