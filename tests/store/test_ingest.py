@@ -204,3 +204,40 @@ def test_large_batches_are_checked_on_worker_threads(
         report = store.ingest([r.raw for r in nb.records[5:]], now=nb.clock)
         assert len(report.added) == len(nb.records) - 5
         assert threads and all(name.startswith("meshpantry-verify") for name in threads)
+
+
+def test_ingest_needs_the_neighbourhood(tmp_path: Path, nb: TestNeighbourhood):
+    from meshpantry.store import NeighbourhoodUnset
+
+    with Store.open(tmp_path) as store:
+        with pytest.raises(NeighbourhoodUnset):
+            store.ingest([r.raw for r in nb.records], now=nb.clock)
+
+
+def test_a_batch_that_fails_to_write_leaves_no_trace(
+    store: Store, nb: TestNeighbourhood, monkeypatch: pytest.MonkeyPatch
+):
+    """disk error mid-batch -> nothing stored, and membership forgets the batch too"""
+    import sqlite3
+
+    from meshpantry.store import log
+
+    store.ingest([r.raw for r in nb.records], now=nb.clock)
+    cy = nb.join(3, name="Cy")
+    offer = nb.offer(cy, "figs")
+    batch = [r.raw for r in nb.records[-4:]]  # invite, join, household, offer
+
+    def failing_insert(conn, records):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(log, "insert", failing_insert)
+    with pytest.raises(sqlite3.OperationalError):
+        store.ingest(batch, now=nb.clock)
+    monkeypatch.undo()
+    count = store.count()
+    assert count == len(nb.records) - 4
+    # Cy is not a member: her offer alone waits.
+    assert store.ingest([offer.raw], now=nb.clock).waiting == 1
+    report = store.ingest(batch, now=nb.clock)
+    assert set(report.added) == {r.id for r in nb.records[-4:]}
+    assert store.count() == len(nb.records)
