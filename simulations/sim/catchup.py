@@ -72,15 +72,16 @@ class Catchup:
     def running(self, a: int, b: int) -> bool:
         return self._key(a, b) in self.active
 
-    def start(self, a: int, b: int) -> bool:
+    def start(self, a: int, b: int) -> bool | None:
         """Start a session initiated by ``a`` with ``b``, unless one already
-        runs between them, either is too busy, or they are not connected.
-        Returns True when started."""
+        runs between them or they are not connected (False), or either runs
+        as many sessions as it may (None: try again later). Returns True when
+        started."""
         key = self._key(a, b)
         if key in self.active or a == b:
             return False
         if self.per_node[a] >= self.max_sessions_per_node or self.per_node[b] >= self.max_sessions_per_node:
-            return False
+            return None
         node_a, node_b = self.nodes[a], self.nodes[b]
         if not (node_a.up and node_b.up and self.network.connected(a, b)):
             return False

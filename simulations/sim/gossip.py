@@ -62,7 +62,7 @@ class Gossip:
             me = node.number
             mesh = [p for p in self.mesh[me] if network.connected(me, p)]
             if len(mesh) < self.degree:
-                island = by_island.get(network.island[me], [])
+                island = [p for p in by_island.get(network.island[me], []) if p < len(self.nodes)]
                 if len(island) > 1:
                     have = set(mesh)
                     have.add(me)

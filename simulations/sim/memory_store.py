@@ -64,6 +64,21 @@ class MemoryStore:
         self._commit_no = 0
         self._sync_cache: tuple[int, list[tuple[int, bytes]]] = (0, [])
 
+    def clone(self) -> "MemoryStore":
+        """A store holding exactly what this one holds, all of it durable (the
+        founding records every node starts with, taken in once for all)."""
+        twin = MemoryStore(self.table, self.neighbourhood)
+        twin.log = array("i", self.log)
+        twin.held = bytearray(self.held)
+        membership = self.admissions.membership
+        twin.admissions.membership.founder = membership.founder
+        twin.admissions.membership.households = dict(membership.households)
+        twin.admissions.membership.invites = dict(membership.invites)
+        twin.admissions.unapplied = list(self.admissions.unapplied)
+        twin.max_lamport = self.max_lamport
+        twin._durable = len(twin.log)
+        return twin
+
     # -- reading ------------------------------------------------------------------
 
     def holds(self, position: int) -> bool:

@@ -100,6 +100,7 @@ class RunOutcome:
                 "stalled": sim.catchup.stalled,
                 "bytes": sim.catchup.bytes,
                 "records": sim.catchup.records,
+                "gaps_seen": sim.gaps,
             },
             "power": {
                 "crashes": sim.timeline.crashes,

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .catchup import Catchup
-from .clock import EventQueue, NodeClock
+from .clock import EPOCH_MS, EventQueue, NodeClock
 from .founding import found
 from .gossip import Gossip
 from .hostile import Hostile
@@ -44,6 +44,11 @@ from .workload import Workload
 SQLITE_AUTO_MAX_NODES = 24
 
 BACKENDS = ("auto", "memory", "sqlite")
+
+#: A sync refused because a node is busy is tried again after 1-2 s, up to
+#: three times; the periodic sync covers whatever is still missed after that.
+SYNC_RETRY_MS = 1000
+SYNC_RETRIES = 3
 
 
 class Simulation:
@@ -121,6 +126,7 @@ class Simulation:
         self.samples: list[dict[str, Any]] = []
         self.valid_records = len(self.founding.records)
         self.delivered_new = 0
+        self.gaps = 0  #: gossip deliveries that showed a gap and started a sync
 
     # -- founding -----------------------------------------------------------------------
 
@@ -133,6 +139,15 @@ class Simulation:
             position = table.add(record.raw, record)
             table.verdict(position)
             positions.append((author, position))
+        if self.backend == "memory":
+            template = MemoryStore(table, self.neighbourhood)
+            template.ingest([p for _, p in positions], EPOCH_MS)
+            assert template.count() == len(positions), "the founding records are all admissible"
+            for node in self.honest:
+                node.store = template.clone()
+                node.acknowledged.extend(p for author, p in positions if author == node.number)
+                node.head = self.founding.heads[node.number]
+            return
         for node in self.honest:
             pending: list[int] = []
             for author, position in positions:
@@ -164,6 +179,21 @@ class Simulation:
     def _gossip_delivered(self, node: SimNode, batch: list[int], sender: int) -> None:
         outcome = node.receive(batch, self.queue.now)
         self.delivered_new += len(outcome.added)
+        if outcome.added and sender < len(self.honest) and self._shows_gap(node, outcome.added):
+            self.gaps += 1
+            self.start_sync(node.number, sender)
+
+    def _shows_gap(self, node: SimNode, added: list[int]) -> bool:
+        """True when a record just gossiped does not follow its author's chain
+        here: the node missed something, and syncs with the sender."""
+        table, store = self.table, node.store
+        for position in added:
+            record = table.record(position)
+            if record.prev is not None:
+                previous = table.by_id.get(record.prev)
+                if previous is None or not store.holds(previous):
+                    return True
+        return False
 
     def _sync_delivered(self, node: SimNode, raws: list[bytes], now: int) -> None:
         table = self.table
@@ -214,9 +244,14 @@ class Simulation:
                 self.start_sync(me, peer)
         self.gossip.heartbeat()
 
-    def start_sync(self, a: int, b: int) -> None:
-        if self.catchup.start(a, b):
+    def start_sync(self, a: int, b: int, tries: int = SYNC_RETRIES) -> None:
+        """Sync ``a`` with ``b`` now, or a little later while either is busy
+        with other sessions (a node queues the peers it connected to)."""
+        started = self.catchup.start(a, b)
+        if started:
             self.trace("sync", a, b)
+        elif started is None and tries > 0:
+            self.queue.after(SYNC_RETRY_MS + self.sync_rng.randrange(SYNC_RETRY_MS), self.start_sync, a, b, tries - 1)
 
     # -- recurring work -----------------------------------------------------------------
 
