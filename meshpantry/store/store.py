@@ -170,10 +170,27 @@ class Store:
     # -- own chain -------------------------------------------------------------
 
     def own_head(self, author: bytes) -> ChainHead:
-        """Where ``author``'s chain stands in the durable log, with the highest
-        Lamport counter this store has seen."""
+        """Where ``author``'s chain stands in the durable store, with the
+        highest Lamport counter this store has seen.
+
+        Records of ``author`` still waiting for membership count too: they were
+        signed with this key, so their seqs are taken (a restored device whose
+        chain came back from peers before its join must not reuse them).
+        """
+        seq, rid, lamport = self._tip(author)
+        return ChainHead(seq, rid, max(lamport, self._summary.max_lamport()))
+
+    def _tip(self, author: bytes) -> tuple[int, bytes | None, int]:
+        """(seq, id) of the author's highest record in the log or the waiting
+        room, and the highest Lamport counter of its waiting records."""
         seq, rid = log.head(self._conn, author)
-        return ChainHead(seq, rid, self._summary.max_lamport())
+        lamport = 0
+        for (raw,) in self._conn.execute("SELECT raw FROM waiting WHERE author = ?", (author,)):
+            waiting = log.trusted_decode(raw)
+            lamport = max(lamport, waiting.lamport)
+            if waiting.seq > seq:
+                seq, rid = waiting.seq, waiting.id
+        return seq, rid, lamport
 
     def append_own(self, record: Record) -> None:
         """Make this device's new record durable (fsynced) before returning.
@@ -197,7 +214,7 @@ class Store:
             if record.neighbourhood != current:
                 raise NeighbourhoodMismatch(current, record.neighbourhood)
         with database.transaction(self._conn, durable=True):
-            seq, rid = log.head(self._conn, record.author)
+            seq, rid, _ = self._tip(record.author)
             if record.seq != seq + 1:
                 raise SeqNotNext(record.author, seq + 1, record.seq)
             if record.prev != rid:

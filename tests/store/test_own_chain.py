@@ -114,3 +114,26 @@ def test_an_own_invite_lets_a_waiting_join_in(tmp_path: Path):
         store.append_own(invite)
         assert store.has(join.id)
         assert store.waiting_ids() == []
+
+
+def test_own_records_waiting_for_membership_still_take_their_seqs(
+    store: Store, nb: TestNeighbourhood
+):
+    """A restored device gets its old records back before its join: no seq reuse."""
+    invite, secret = nb.invite(nb.founder)
+    nb.join_with(3, invite, secret)
+    cy = nb.devices[3]
+    old = [nb.offer(cy, f"old {i}") for i in range(2)]
+    store.ingest([r.raw for r in nb.records[:2]], now=nb.clock)
+    assert store.ingest([r.raw for r in old], now=nb.clock).waiting == 2
+    head = store.own_head(cy.public)
+    assert (head.seq, head.id) == (old[-1].seq, old[-1].id)
+    assert head.lamport >= old[-1].lamport
+    reused = seal(cy.secret, neighbourhood=nb.id, seq=old[-1].seq, prev=old[0].id,
+                  lamport=head.lamport + 1, time=T0, kind="household", body={"name": "Cy"})
+    with pytest.raises(SeqNotNext):
+        store.append_own(reused)
+    record = next_record(cy.secret, head, neighbourhood=nb.id, kind="household",
+                         body={"name": "Cy"}, now=T0)
+    store.append_own(record)
+    assert record.seq == old[-1].seq + 1
