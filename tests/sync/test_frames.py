@@ -19,6 +19,7 @@ modes = st.one_of(
     st.builds(wire.IdList, st.lists(ids, max_size=wire.MAX_LIST_IDS).map(tuple)),
     st.builds(wire.WantSums, st.integers(1, wire.MAX_SUMS)),
     st.builds(wire.Sums, counts, fingerprints, sums),
+    st.builds(wire.Roots, fingerprints, sums),
 )
 
 

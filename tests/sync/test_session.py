@@ -227,3 +227,25 @@ def test_connection_lost_fails_both_sides_and_the_next_session_converges():
     assert all(isinstance(o, Failed) for o in link.outcomes)
     assert 0 < len(a.ids) - 3_000 < 3_000
     sync_until_quiet(a, b, max_sessions=1)
+
+
+def test_one_missing_on_each_side_is_found_by_sums_without_listing_ids():
+    """Equal counts, different sets: two sums and a ROOTS reply settle it,
+    in three round trips and about the size of the two records."""
+    a, b, raws = _pair(20_000, missing_a={100}, missing_b={15_000})
+    link = Link(a, b)
+    link.lockstep()
+    assert a.ids == b.ids
+    assert link.flights <= 6
+    assert sum(s.stats.bytes_sent for s in link.sessions) < len(raws[100]) + len(raws[15_000]) + 150
+    assert a.received == [raws[100]] and b.received == [raws[15_000]]
+
+
+def test_dense_differences_fall_back_to_splitting_and_still_converge():
+    rng = random.Random(11)
+    raws = chains(100, 30, rng)
+    a = Replica(r for r in raws if rng.random() < 0.5)
+    b = Replica(r for r in raws if rng.random() < 0.5)
+    union = a.ids | b.ids
+    sync_until_quiet(a, b, max_sessions=1)
+    assert a.ids == b.ids == union

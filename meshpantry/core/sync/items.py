@@ -25,6 +25,10 @@ from protocol.sync import FINGERPRINT_BYTES, SUMS_PRIME, Bound
 
 _MOD = 1 << 256
 
+#: Power sums are cached per range with one power per item; the cache is
+#: dropped past this many items per item held (a few levels of splits).
+_SUMS_CACHE_FACTOR = 4
+
 
 class SyncItems(Protocol):
     """What a session needs from a store."""
@@ -65,6 +69,8 @@ class ItemIndex:
         self._prefix = prefix
         self._positions: dict[bytes, int] | None = None
         self._values: list[int] | None = None
+        self._sums: dict[tuple[int, int], tuple[list[int], list[int]]] = {}
+        self._cached_items = 0
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -95,15 +101,29 @@ class ItemIndex:
         return self._values[lo:hi]
 
     def power_sums(self, lo: int, hi: int, k: int) -> list[int]:
-        """``[p_1, ..., p_k]`` of the items in ``[lo, hi)``; O((hi - lo) * k)."""
-        sums = [0] * k
+        """``[p_1, ..., p_k]`` of the items in ``[lo, hi)``.
+
+        O((hi - lo) * k) the first time; a range asked again for more sums
+        (a failed decode asks for more) only pays for the new ones.
+        """
+        cached = self._sums.get((lo, hi))
+        if cached is None:
+            if self._cached_items > _SUMS_CACHE_FACTOR * len(self.keys) + 1024:
+                self._sums.clear()
+                self._cached_items = 0
+            cached = ([], self.values(lo, hi))
+            self._sums[(lo, hi)] = cached
+            self._cached_items += hi - lo
+        sums, powers = cached
         prime = SUMS_PRIME
-        for x in self.values(lo, hi):
-            power = 1
-            for j in range(k):
-                power = power * x % prime
-                sums[j] += power
-        return [value % prime for value in sums]
+        if len(sums) < k:
+            values = self.values(lo, hi)
+            for _ in range(k - len(sums)):
+                if sums:  # powers holds x^len(sums); raise each to the next power
+                    powers = [p * x % prime for p, x in zip(powers, values)]
+                sums.append(sum(powers) % prime)
+            self._sums[(lo, hi)] = (sums, powers)
+        return sums[:k]
 
     def bound_before(self, position: int) -> Bound:
         """The shortest bound above item ``position - 1`` and at most item

@@ -26,9 +26,10 @@ WANT_SUMS(k) is answered with SUMS. SUMS is decoded into my extras and the
 peer's: if the peer has none and the fingerprint of the rest matches, I send
 mine and the range is SKIP; if the peer has some, I send mine and reply ROOTS
 (the polynomial whose roots are the peer's extras, and the fingerprint of what
-we share). A failed decode asks for more: my SUMS with more sums (at most
-MAX_SUMS); past that, the range is listed (5) or split (7), never echoed, so
-every fallback grows k or shrinks the range. ROOTS received: I send my items
+we share). A failed decode asks for more: my SUMS with twice as many sums (at
+least 8, at most MAX_SUMS), while those cost fewer bytes than listing or
+splitting would; otherwise the range is listed (5) or split (7), never
+echoed, so every fallback grows k or shrinks the range. ROOTS received: I send my items
 that are its roots if there are exactly as many as its degree and the rest
 matches the common fingerprint (SKIP), else list or split. An ID_LIST settles
 its range: I send what it lacks and name what I lack in ``needs``.
@@ -75,6 +76,11 @@ SUMS_WORK = 1 << 18
 #: differ by d start with d sums (most differences are one-sided) and ask for
 #: more only when that fails.
 SUMS_SLACK = 2
+
+#: About what a split costs on the wire (FANOUT + 1 fingerprint entries). A
+#: failed decode asks for more sums only while they cost less than the
+#: fallback (this, or an id list), so dense differences split early.
+_SPLIT_BYTES = (FANOUT + 1) * 22
 
 #: Largest size one entry can add to a message (an ID_LIST with its needs).
 _MAX_ENTRY_BYTES = 2 * MAX_LIST_IDS * limits.ID_BYTES + 64
@@ -225,7 +231,8 @@ def _on_sums(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Sums, reply
                 reply.expect += len(theirs_only) - 1
                 return
     more = min(MAX_SUMS, max(2 * k, 8))
-    if k < MAX_SUMS and _sums_fit(mine, theirs, more):
+    fallback = limits.ID_BYTES * mine if mine <= MAX_LIST_IDS else _SPLIT_BYTES
+    if k < MAX_SUMS and SUM_BYTES * more < fallback and _sums_fit(mine, theirs, more):
         reply.add(upper, Sums(mine, index.fingerprint(lo, hi), tuple(index.power_sums(lo, hi, more))))
         return
     _list_or_split(index, lo, hi, upper, theirs, reply)

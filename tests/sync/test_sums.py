@@ -1,0 +1,59 @@
+"""Finding differences from power sums: the algebra behind SUMS and ROOTS."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from meshpantry.core.sync.sums import P, difference_polynomials, roots_among
+
+values = st.integers(1, P - 1)
+
+
+def _sums(items: list[int], k: int) -> list[int]:
+    return [sum(pow(x, j, P) for x in items) % P for j in range(1, k + 1)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(values, max_size=40, unique=True),
+    st.lists(values, max_size=6, unique=True),
+    st.lists(values, max_size=6, unique=True),
+    st.integers(1, 16),
+)
+def test_both_sides_extras_are_found_when_k_covers_them(common, mine_only, theirs_only, k):
+    mine_only = [x for x in mine_only if x not in common and x not in theirs_only]
+    theirs_only = [x for x in theirs_only if x not in common]
+    mine, theirs = common + mine_only, common + theirs_only
+    solved = difference_polynomials(_sums(mine, k), _sums(theirs, k), len(mine) - len(theirs))
+    if len(mine_only) + len(theirs_only) <= k:
+        assert solved is not None
+        numerator, denominator = solved
+        assert sorted(mine[i] for i in roots_among(numerator, mine)) == sorted(mine_only)
+        assert sorted(theirs[i] for i in roots_among(denominator, theirs)) == sorted(theirs_only)
+
+
+def test_one_sided_difference_needs_exactly_its_size_in_sums():
+    rng = random.Random(9)
+    common = [rng.randrange(1, P) for _ in range(500)]
+    extra = [rng.randrange(1, P) for _ in range(7)]
+    solved = difference_polynomials(_sums(common + extra, 7), _sums(common, 7), 7)
+    assert solved is not None
+    numerator, denominator = solved
+    assert denominator == [1]
+    assert sorted((common + extra)[i] for i in roots_among(numerator, common + extra)) == sorted(extra)
+
+
+def test_too_few_sums_do_not_fake_an_answer():
+    """Ten differences, four sums: a garbage numerator of degree s >= 1 never
+    has exactly s roots among my items (s = 0 is caught by the fingerprint)."""
+    rng = random.Random(4)
+    common = [rng.randrange(1, P) for _ in range(300)]
+    mine = common + [rng.randrange(1, P) for _ in range(5)]
+    theirs = common + [rng.randrange(1, P) for _ in range(5)]
+    solved = difference_polynomials(_sums(mine, 4), _sums(theirs, 4), 0)
+    if solved is not None:
+        numerator, _ = solved
+        assert len(roots_among(numerator, mine)) != len(numerator) - 1 or len(numerator) == 1
