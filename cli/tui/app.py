@@ -216,6 +216,8 @@ class PantryApp(App):
                 self._follow()
 
     def _went_offline(self, reason: str) -> None:
+        if not self.is_running:
+            return
         if self.reachable or self.status is None:
             self.notify(f"{reason}", title="node not answering", severity="error", timeout=8)
         self.reachable = False
@@ -271,8 +273,8 @@ class PantryApp(App):
             self.status = status
             self.badge.show(status, True)
         if self.reachable and self.is_running:
-            self.refreshes += 1
             await self.active_pane.reload(self)
+            self.refreshes += 1
 
     async def _refresh_if_stale(self) -> None:
         if not self.reachable or self.client is None:

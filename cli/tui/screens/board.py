@@ -19,9 +19,9 @@ from ..board_filter import BoardFilter, apply_filter
 from ..show import amount, labels, relative, split_labels
 from ..widgets.pane import Pane, keep_cursor, selected_key
 
-#: Rows drawn at once. More than a screen of scrolling is not useful; the
+#: Rows drawn at once: ten screens of scrolling is already more than anyone reads; the
 #: filter narrows the whole board, and the count line says how many match.
-MAX_BOARD_ROWS = 500
+MAX_BOARD_ROWS = 200
 
 SOON_STYLE = "bold dark_orange"
 
