@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -28,7 +29,7 @@ class KeyFileError(Exception):
 class DeviceKey:
     seed: bytes  #: 32-byte Ed25519 seed
 
-    @property
+    @cached_property
     def public(self) -> bytes:
         return self._private().public_key().public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw

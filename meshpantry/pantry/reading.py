@@ -145,17 +145,29 @@ class Reading:
         offers = state.board(now, text=search, tag=tag, allergen_free=free_of or (), sort=sort, include_closed=include_closed)
         blocked = self.store.blocked()
         mine_devices = self._my_devices()
+        names: dict[bytes, str] = {}
         return [
-            self._offer_dict(o, now, state)
+            self._offer_dict(o, now, state, mine_devices, names)
             for o in offers
             if o.household not in blocked and (not mine or o.author in mine_devices)
         ]
 
-    def _offer_dict(self, offer: Any, now: int, state: NeighbourhoodState) -> dict:
+    def _offer_dict(
+        self, offer: Any, now: int, state: NeighbourhoodState,
+        mine_devices: set[bytes] | None = None, names: dict[bytes, str] | None = None,
+    ) -> dict:
+        """``mine_devices`` and ``names`` (a cache of household names), when
+        given, save looking them up again for every offer of a long board."""
         expires = offer.expires
+        if mine_devices is None:
+            mine_devices = self._my_devices()
+        if names is None:
+            names = {}
+        if offer.household not in names:
+            names[offer.household] = self._household_name(offer.household)
         return {
             "id": offer.id.hex(), "author": offer.author.hex(), "household": offer.household.hex(),
-            "household_name": self._household_name(offer.household),
+            "household_name": names[offer.household],
             "item": offer.item, "quantity": offer.quantity, "unit": offer.unit,
             "remaining": offer.remaining, "allocated": offer.allocated,
             "best_before": offer.best_before, "pickup_from": offer.pickup_from, "pickup_until": offer.pickup_until,
@@ -164,7 +176,7 @@ class Reading:
             "expired": offer.is_expired(now),
             "expiring_soon": expires is not None and now <= expires <= now + EXPIRING_SOON_MS,
             "claims_count": len(offer.claims),
-            "mine": offer.author in self._my_devices(),
+            "mine": offer.author in mine_devices,
         }
 
     def offer_show(self, offer_ref: str) -> dict:
