@@ -249,3 +249,14 @@ def test_dense_differences_fall_back_to_splitting_and_still_converge():
     union = a.ids | b.ids
     sync_until_quiet(a, b, max_sessions=1)
     assert a.ids == b.ids == union
+
+
+def test_final_end_is_only_accepted_as_the_reply_to_an_idle_message():
+    """A responder that has nothing to reconcile yet cannot be told 'final'."""
+    opening = wire.Reconcile((wire.Entry(wire.INF, wire.IdList(())),), (), True)
+    b = Replica(chains(2, 40, random.Random(1)))
+    session = SyncSession.responder(b, now=0)
+    session.receive_data(wire.encode_frame(wire.Hello()) + wire.encode_frame(opening), 0)
+    session.data_to_send()
+    session.receive_data(wire.encode_frame(wire.End(final=True)), 0)
+    assert isinstance(_failure(session), ProtocolViolation)

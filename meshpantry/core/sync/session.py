@@ -331,13 +331,14 @@ class SyncSession:
         if self._end_received or self._mode is None:
             raise ProtocolViolation("END out of turn")
         self._end_received = True
+        was_awaiting = self._awaiting
         if self._awaiting:
             self._awaiting = False
             self._reconciled = True
         elif not self._reconciled:
             raise ProtocolViolation("END while the peer owes a RECONCILE reply")
         if frame.final:
-            if not (self._last_idle and self._idle() and self._mode == "reconcile"):
+            if not (was_awaiting and self._last_idle and self._idle() and self._mode == "reconcile"):
                 raise ProtocolViolation("END(final) to a session that is not idle")
             self._end_sent = True
             self._finish()
