@@ -1,0 +1,76 @@
+"""Live updates, throttling, and what happens when the node goes away."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from textual.widgets import Input
+
+from cli.tui.app import REFRESH_S
+from cli.tui.screens.offer_form import OfferForm
+from cli.tui.widgets.badge import OFFLINE
+
+from .conftest import app_on, until
+from .nodes import run_node
+from .screen_text import screen_text
+
+BURST = 120
+
+
+@pytest.fixture(scope="module")
+def lone_node(tmp_path_factory):
+    node = run_node(tmp_path_factory.mktemp("lone") / "cedar", "Cedar")
+    node.call("create_neighbourhood", name="Lone Lane", household="Cedar")
+    yield node
+    node.stop()
+
+
+@pytest.mark.asyncio
+async def test_burst_of_records_shows_without_refresh_and_is_coalesced(lone_node):
+    """120 records written behind the UI's back appear on the board by
+    themselves, in a handful of refreshes rather than one per record."""
+    app = app_on(lone_node)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.refreshes > 0, what="the first load")
+        before = app.refreshes
+        started = time.monotonic()
+        from meshpantry.control.client import ControlClient
+
+        with ControlClient.connect(lone_node.data_dir) as client:
+            for index in range(BURST):
+                client.call("offer_add", item=f"jar {index}", quantity=1, unit="jar")
+        await until(pilot, lambda: len(app.pane("board").offers) == BURST, what="the burst on the board")
+        elapsed = time.monotonic() - started
+        assert app.events_seen >= BURST
+        refreshes = app.refreshes - before
+        assert refreshes <= elapsed / REFRESH_S + 2, f"{refreshes} refreshes in {elapsed:.1f} s"
+        assert "ISLAND" in screen_text(app), "a node without neighbours says so in the header"
+
+
+@pytest.mark.asyncio
+async def test_node_gone_shows_offline_and_keeps_the_form(tmp_path):
+    """When the node stops, the header says OFFLINE, submitting a form tells
+    the user and keeps every field as typed."""
+    node = run_node(tmp_path / "dale", "Dale")
+    node.call("create_neighbourhood", name="Short Row", household="Dale")
+    app = app_on(node)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: app.refreshes > 0, what="the first load")
+            await pilot.press("o")
+            await until(pilot, lambda: isinstance(app.screen, OfferForm) and app.screen.query(Input), what="the form")
+            form = app.screen
+            form.query_one("#offer-item", Input).value = "quince"
+            form.query_one("#offer-quantity", Input).value = "2"
+            form.query_one("#offer-unit", Input).value = "kg"
+            node.stop()
+            await until(pilot, lambda: app.badge.state == OFFLINE, what="the offline badge")
+            await pilot.press("ctrl+s")
+            await pilot.pause(0.2)
+            assert app.screen is form, "the form stays open"
+            assert [form.query_one(f"#offer-{n}", Input).value for n in ("item", "quantity", "unit")] == \
+                ["quince", "2", "kg"]
+            assert "OFFLINE" in screen_text(app)
+    finally:
+        node.stop()

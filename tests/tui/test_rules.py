@@ -1,0 +1,68 @@
+"""The UI's pure parts: form checks, board filter, badge state, bars, times."""
+
+from __future__ import annotations
+
+from cli.tui.board_filter import BoardFilter, apply_filter
+from cli.tui.offer_rules import check_offer
+from cli.tui.show import relative, span
+from cli.tui.widgets.badge import ISLAND, LIVE, OFFLINE, STARTING, badge_state
+from cli.tui.widgets.coverage import coverage_bar
+
+NOW = 1_795_608_000_000
+OFFERS = [
+    {"item": "Plums", "note": None, "area": "north", "tags": ["fruit"], "allergens": []},
+    {"item": "oat loaf", "note": "fresh", "area": None, "tags": ["bread"], "allergens": ["gluten"]},
+    {"item": "rice", "note": "from the north shop", "area": "south", "tags": ["dry"], "allergens": []},
+]
+
+
+def test_offer_check_names_each_bad_field():
+    """Each wrong field gets its own message; nothing raises."""
+    result = check_offer({"item": "", "quantity": "0", "unit": "kg", "best_before": "soonish"}, NOW)
+    assert set(result.errors) == {"item", "quantity", "best_before"}
+    assert not result.ok
+
+
+def test_offer_check_builds_offer_add_arguments():
+    result = check_offer({"item": " plums ", "quantity": "4", "unit": "kg", "best_before": "+2d",
+                          "tags": "Fruit, fresh", "allergens": ""}, NOW)
+    assert result.ok
+    assert result.args["item"] == "plums" and result.args["quantity"] == 4
+    assert result.args["best_before"] == NOW + 2 * 24 * 3_600_000
+    assert result.args["tags"] == ["fresh", "fruit"] and "allergens" not in result.args
+
+
+def test_offer_check_refuses_past_and_inverted_times():
+    result = check_offer({"item": "x", "quantity": "1", "unit": "kg", "best_before": "2020-01-01",
+                          "pickup_from": "+3h", "pickup_until": "+1h"}, NOW)
+    assert result.errors["best_before"] == "that is already past"
+    assert result.errors["pickup_until"] == "ends before pickup starts"
+
+
+def test_board_filter_matches_the_nodes_rules():
+    """Text in item, note or area; tag; none of the allergens; any case."""
+    assert [o["item"] for o in apply_filter(OFFERS, BoardFilter(text="NORTH"))] == ["Plums", "rice"]
+    assert [o["item"] for o in apply_filter(OFFERS, BoardFilter(tag="Bread"))] == ["oat loaf"]
+    assert [o["item"] for o in apply_filter(OFFERS, BoardFilter(allergen_free=("gluten",)))] == ["Plums", "rice"]
+    assert apply_filter(OFFERS, BoardFilter()) == OFFERS
+
+
+def test_badge_states_are_distinct():
+    assert badge_state({"island": False, "connected": ["p"]}, True) == LIVE
+    assert badge_state({"island": True, "connected": []}, True) == ISLAND
+    assert badge_state({"island": None, "connected": []}, True) == ISLAND
+    assert badge_state(None, True) == STARTING
+    assert badge_state({"island": False, "connected": ["p"]}, False) == OFFLINE
+
+
+def test_coverage_bar_caps_at_full():
+    assert coverage_bar(3, 4).plain == "███████░░░  75%"
+    assert coverage_bar(9, 4).plain == "██████████ 100%"
+    assert coverage_bar(0, 0).plain.endswith("100%")
+
+
+def test_relative_times():
+    assert relative(NOW + 5 * 3_600_000, NOW) == "in 5h"
+    assert relative(NOW - 30 * 60_000, NOW) == "30m ago"
+    assert relative(None, NOW) == "-"
+    assert span(2 * 86_400_000 + 12 * 3_600_000) == "2d 12h"
