@@ -12,7 +12,8 @@ service type ``_p2p._udp.local.``, a random instance name, and TXT records
 ``dnsaddr=<multiaddr>/p2p/<peer id>``.
 
 Threads: zeroconf calls its listener on its own thread; the listener only
-hands the service name to trio (with the trio token). Resolution, registration
+hands the service name to trio (``TrioToken.run_sync_soon``, never a blocking
+call: cancelling the browser joins that thread). Resolution, registration
 and closing block, so they run on worker threads.
 """
 
@@ -103,9 +104,18 @@ class _Listener(ServiceListener):
     def _post(self, type_: str, name: str) -> None:
         if name == self.own_name:
             return
+        # Never block this thread on trio: trio may itself be waiting for
+        # zeroconf (cancelling the browser joins this thread).
         try:
-            trio.from_thread.run_sync(self.names.send_nowait, (type_, name), trio_token=self.token)
-        except (trio.WouldBlock, trio.RunFinishedError, trio.ClosedResourceError):
+            self.token.run_sync_soon(self._deliver, (type_, name))
+        except trio.RunFinishedError:
+            pass
+
+    def _deliver(self, item: tuple[str, str]) -> None:
+        """Runs in trio; must not raise (it would crash the run)."""
+        try:
+            self.names.send_nowait(item)
+        except (trio.WouldBlock, trio.ClosedResourceError, trio.BrokenResourceError):
             pass  # busy or shutting down; mDNS announces again
 
     def add_service(self, zc: Zeroconf, type_: str, name: str) -> None:
@@ -168,7 +178,9 @@ class Mdns:
                 async for type_, name in receive:
                     await self._resolve(zc, type_, name)
             finally:
-                browser.cancel()
+                send.close()
+                with trio.CancelScope(shield=True), trio.move_on_after(5):
+                    await trio.to_thread.run_sync(browser.cancel, abandon_on_cancel=True)
         finally:
             with trio.CancelScope(shield=True), trio.move_on_after(5):
                 await trio.to_thread.run_sync(zc.close, abandon_on_cancel=True)
