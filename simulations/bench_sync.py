@@ -122,6 +122,23 @@ def run_session(a: Replica, b: Replica, max_flights: int = 10_000) -> Outcome:
     return Outcome(flights, wire, time.perf_counter() - started, converged)
 
 
+#: Targets (issue 3): equal sets in one round trip; one difference in at most
+#: 3 round trips and 2 KB; 100 or more missing on one side within 1.10 x.
+ONE_DIFFERENCE_BYTES = 2048
+MAX_RATIO = 1.10
+
+
+def target_met(name: str, outcome: Outcome, missing: int, missing_bytes: int) -> bool | None:
+    """Whether the case meets its target; None for cases without one."""
+    if missing == 0:
+        return outcome.round_trips <= 1
+    if missing == 1:
+        return outcome.round_trips <= 3 and outcome.wire_bytes <= ONE_DIFFERENCE_BYTES
+    if missing >= 100 and "each side" not in name:
+        return outcome.wire_bytes <= MAX_RATIO * missing_bytes
+    return None
+
+
 def _case(
     name: str, records: list[SyntheticRecord], missing_a: set[int], missing_b: set[int]
 ) -> tuple[str, Outcome, int, int]:
@@ -163,17 +180,22 @@ def main(argv: list[str] | None = None) -> int:
         cases.append(
             _case(f"{size} missing, half each side, random", records, set(spread[: size // 2]), set(spread[size // 2 :]))
         )
-    header = f"{'case':44} {'missing':>7} {'RTs':>4} {'wire B':>10} {'missing B':>10} {'ratio':>7} {'s':>6} ok"
+    header = (
+        f"{'case':44} {'missing':>7} {'RTs':>4} {'wire B':>10} {'missing B':>10} {'ratio':>7} {'s':>6}"
+        " converged target"
+    )
     print(header)
     print("-" * len(header))
     failures = 0
     for name, outcome, count, missing_bytes in cases:
         ratio = f"{outcome.wire_bytes / missing_bytes:.3f}" if missing_bytes else "-"
+        met = target_met(name, outcome, count, missing_bytes)
         print(
             f"{name:44} {count:>7} {outcome.round_trips:>4} {outcome.wire_bytes:>10} {missing_bytes:>10}"
-            f" {ratio:>7} {outcome.seconds:>6.2f} {'yes' if outcome.converged else 'NO'}"
+            f" {ratio:>7} {outcome.seconds:>6.2f} {'yes' if outcome.converged else 'NO':>9}"
+            f" {'-' if met is None else 'met' if met else 'MISSED':>6}"
         )
-        failures += not outcome.converged
+        failures += (not outcome.converged) + (met is False)
     return 1 if failures else 0
 
 
