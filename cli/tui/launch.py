@@ -28,6 +28,8 @@ class Setup:
         self.data_dir = Path(data_dir)
         self.node_args = node_args
         self.passphrase = passphrase
+        #: The node process this UI started, if it had to start one.
+        self.process = None
 
     async def run(self, app: Any) -> bool:
         """Returns False when the user quit the wizard."""
@@ -50,7 +52,7 @@ class Setup:
             raise NodeUnavailable("this device has no identity yet")
         if app is not None:
             app.notify("Starting this household's node…", title="node")
-        process = start_node(self.data_dir, self.node_args)
+        process = self.process = start_node(self.data_dir, self.node_args)
 
         def progress(waited: float) -> None:
             if app is not None and int(waited * 20) % 20 == 0 and waited >= 1:

@@ -1,0 +1,42 @@
+"""First run: no key, no node. The wizard names the household, the UI starts
+the node itself, and the household founds a neighbourhood."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input
+
+from cli.tui.app import build_app
+from cli.tui.launch import Setup
+from cli.tui.node_process import stop_node
+from cli.tui.screens.wizard import HouseholdScreen, NeighbourhoodScreen
+from meshpantry.keys import key_path
+
+from .conftest import until
+from .nodes import LOOPBACK_ARGS
+
+
+@pytest.mark.asyncio
+async def test_wizard_creates_household_starts_node_and_founds(tmp_path):
+    data_dir = tmp_path / "fresh"
+    setup = Setup(data_dir, node_args=LOOPBACK_ARGS)
+    app = build_app(lambda: setup.connect(app), setup=setup)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: isinstance(app.screen, HouseholdScreen) and app.screen.query(Input),
+                        what="the household step")
+            app.screen.query_one("#setup-household", Input).value = "Elder"
+            app.screen.query_one("#setup-area", Input).value = "east side"
+            await pilot.click("#submit")
+            await until(pilot, lambda: isinstance(app.screen, NeighbourhoodScreen) and app.screen.query(Input),
+                        what="the neighbourhood step (after the node started)")
+            assert key_path(data_dir).exists()
+            assert (data_dir / "node.sock").exists(), "the UI started the node"
+            app.screen.query_one("#found-name", Input).value = "East Lane"
+            await pilot.click("#found")
+            await until(pilot, lambda: "Elder · East Lane" in app.badge.who, what="the founded neighbourhood")
+            await until(pilot, lambda: app.refreshes > 0, what="the board")
+    finally:
+        if setup.process is not None:
+            stop_node(setup.process)
+    assert setup.process is not None
