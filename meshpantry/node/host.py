@@ -13,7 +13,8 @@ Rules (see LIBP2P-NOTES.md):
 * Every dial is bounded (:func:`connect_bounded`), and py-libp2p's 60 s
   "negative cache" of failed peers is cleared before each of our dials so a
   restarted neighbour is reachable again at once; our own redial loop does the
-  backing off.
+  backing off. The library dials only one TCP address per peer, so we try a
+  peer's addresses one by one ourselves.
 
 The peer id of a device is its Ed25519 author key embedded in an identity
 multihash, so :func:`peer_id_from_author` and :func:`author_from_peer_id`
@@ -53,6 +54,10 @@ log = logging.getLogger(__name__)
 #: milliseconds; the library's default of 30 s lets a silent peer hold a task.
 NEGOTIATE_TIMEOUT_S = 10
 
+
+#: Shortest time given to one address of a peer with several: a TCP and
+#: Noise handshake on a LAN takes well under a second.
+MIN_ADDRESS_TIMEOUT_S = 1.0
 
 #: Seconds allowed to close connections and listeners when the host stops.
 CLOSE_TIMEOUT_S = 5.0
@@ -169,29 +174,44 @@ async def open_host(settings: NodeSettings, key: DeviceKey) -> AsyncIterator[Run
 
 
 async def connect_bounded(host: IHost, peer: PeerInfo, timeout_s: float) -> None:
-    """Connect to ``peer`` within ``timeout_s`` seconds.
+    """Connect to ``peer`` within ``timeout_s`` seconds, trying its addresses
+    in order until one works.
 
-    Clears py-libp2p's negative cache for the peer first (a failed dial
-    otherwise makes every dial to it fail instantly for 60 s, even to another
-    address). Raises :class:`DialFailed` on timeout or any dial error.
+    Works around two py-libp2p traps: a failed dial puts the peer in a 60 s
+    negative cache that fails every later dial instantly, even to another
+    address (cleared before each attempt); and a dial tries only one TCP
+    address per peer, taken from the peerstore, so a stale address hides a
+    good one (the peerstore is reset to the one address being tried).
+    Raises :class:`DialFailed` on timeout or when every address fails.
     """
     network = host.get_network()
-    network.unblock_peer(peer.peer_id)
-    try:
-        with trio.fail_after(timeout_s):
-            await host.connect(peer)
-    except trio.TooSlowError:
-        raise DialFailed(str(peer.peer_id), f"no connection within {timeout_s} s") from None
-    except trio.Cancelled:
-        raise
-    except Exception as error:  # swarm errors, OSError, handshake failures
-        raise DialFailed(str(peer.peer_id), f"{type(error).__name__}: {error}") from None
-    else:
-        # connect() can return without a connection (the far swarm completed
-        # the handshake and then failed to register it): check for a live one.
-        if not any(not conn.is_closed for conn in network.get_connections(peer.peer_id)):
-            raise DialFailed(str(peer.peer_id), "handshake done but no live connection")
-    finally:
-        # A failure inside a dial we gave up on re-marks the peer: clear it
-        # again so the next attempt is decided by our backoff, not theirs.
-        network.unblock_peer(peer.peer_id)
+    peerstore = host.get_peerstore()
+    addrs = list(peer.addrs)
+    if not addrs:
+        raise DialFailed(str(peer.peer_id), "no address to dial")
+    per_address = max(timeout_s / len(addrs), MIN_ADDRESS_TIMEOUT_S)
+    reasons: list[str] = []
+    with trio.move_on_after(timeout_s) as overall:
+        for addr in addrs:
+            network.unblock_peer(peer.peer_id)
+            peerstore.clear_addrs(peer.peer_id)
+            try:
+                with trio.fail_after(per_address):
+                    await host.connect(PeerInfo(peer.peer_id, [addr]))
+            except trio.TooSlowError:
+                reasons.append(f"{addr}: no connection within {per_address:.1f} s")
+                continue
+            except Exception as error:  # swarm errors, OSError, handshake failures
+                reasons.append(f"{addr}: {type(error).__name__}: {error}")
+                continue
+            finally:
+                # Our redial loop does the backing off, not the library.
+                network.unblock_peer(peer.peer_id)
+            # connect() can return without a connection (the far swarm did
+            # the handshake and then failed to register it): check.
+            if any(not conn.is_closed for conn in network.get_connections(peer.peer_id)):
+                return
+            reasons.append(f"{addr}: handshake done but no live connection")
+    if overall.cancelled_caught:
+        reasons.append(f"gave up after {timeout_s} s")
+    raise DialFailed(str(peer.peer_id), "; ".join(reasons))

@@ -138,3 +138,24 @@ async def test_silent_peer_read_is_bounded():
         channel = StreamChannel(await a.libp2p.new_stream(b.peer_id, [ECHO]), read_timeout_s=0.3)
         with pytest.raises(StreamTimeout):
             await channel.read(10)
+
+
+@pytest.mark.trio
+async def test_dial_after_a_failure_reaches_a_new_address_at_once():
+    """
+    py-libp2p refuses dials to a peer for 60 s after one failed, and dials a
+    single TCP address per peer: a neighbour back on a new port after a dead
+    one must still be reached at once, the dead address tried first.
+    """
+    from libp2p.peer.peerinfo import PeerInfo
+
+    key = DeviceKey.generate()
+    async with open_host(LOOPBACK_SETTINGS, DeviceKey.generate()) as a:
+        dead = tcp_multiaddr("127.0.0.1", 1)
+        peer = peer_id_from_author(key.public)
+        with pytest.raises(DialFailed):
+            await connect_bounded(a.libp2p, PeerInfo(peer, [dead]), 5)
+        async with open_host(LOOPBACK_SETTINGS, key) as back:
+            with trio.fail_after(3):
+                await connect_bounded(a.libp2p, PeerInfo(peer, [dead, back.listen_addrs[0]]), 5)
+            assert a.libp2p.get_network().get_connections(peer)
