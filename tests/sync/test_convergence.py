@@ -72,7 +72,8 @@ def test_one_clean_session_yields_the_union_under_any_chunking(pair, seed):
     link = Link(a, b)
     _run_interleaved([link], random.Random(seed))
     assert all(isinstance(outcome, Done) for outcome in link.outcomes), link.outcomes
-    assert all(outcome.stats.rounds <= MAX_ROUNDS for outcome in link.outcomes)
+    # small sets settle in a few levels; far below the limit that fails a session
+    assert all(outcome.stats.rounds <= MAX_ROUNDS // 4 for outcome in link.outcomes)
     assert a.ids == b.ids == union
 
 

@@ -58,9 +58,10 @@ from .events import Done, Event, Failed, Progress, RecordsReceived, SyncStats
 from .items import ItemIndex, SyncItems
 
 #: Reconcile messages (both directions) one session may take. An honest
-#: session needs about two per level of a 16-way split (five levels for a
-#: million items) plus a few fallbacks; 48 leaves ample room.
-MAX_ROUNDS = 48
+#: session needs two or three per level of a 16-way split plus the messages
+#: that overflow MAX_RECONCILE_BYTES: 100,000 records split evenly between two
+#: islands (the worst case measured) take 43. Twice that bounds a hostile peer.
+MAX_ROUNDS = 96
 
 #: Records one session may deliver: ten times the 100,000-record
 #: neighbourhood we benchmark. A peer cannot stream forever.
