@@ -301,7 +301,7 @@ class Gossip:
     def queued(self) -> int:
         return len(self._queue)
 
-    def mesh_peers(self) -> list[ID]:
+    def topic_peers(self) -> list[ID]:
         """Peers subscribed to our topic (those gossip can reach directly)."""
         if self.pubsub is None:
             return []

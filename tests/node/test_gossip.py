@@ -10,6 +10,7 @@ import trio
 from meshpantry.keys import DeviceKey
 from meshpantry.node.gossip import (
     MAX_BATCH_RECORDS,
+    PEER_QUEUE_RPCS,
     NotAdmitted,
     check_batch,
     decode_batch,
@@ -106,7 +107,9 @@ async def test_batch_of_500_crosses_two_hops_complete_and_forgeries_stop_at_firs
         await link(a_host, b_host)
         await link(c_host, b_host)
         await link(h_host, b_host)
-        await wait_until(lambda: len(b.mesh_peers()) == 3 and a.mesh_peers() and c.mesh_peers(), 10)
+        await wait_until(lambda: len(b.topic_peers()) == 3 and a.topic_peers() and c.topic_peers(), 10)
+        queues = b.pubsub.peer_queues.values()
+        assert len(queues) == 3 and all(q._queue.max_size == PEER_QUEUE_RPCS for q in queues)
 
         h.publish([forged(records[0])])
         await wait_until(lambda: b.stats.invalid_messages == 1, 10)

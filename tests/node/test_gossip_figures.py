@@ -29,7 +29,7 @@ async def test_one_hop_latency_and_batched_throughput():
         a_host, a, _ = await start_node(stack, hood)
         b_host, b, inbox = await start_node(stack, hood)
         await link(a_host, b_host)
-        await wait_until(lambda: a.mesh_peers() and b.mesh_peers(), 10)
+        await wait_until(lambda: a.topic_peers() and b.topic_peers(), 10)
         await trio.sleep(1.5)  # let the mesh settle (first heartbeats)
 
         latencies = []
