@@ -100,6 +100,7 @@ _ABORT_CODES: list[tuple[type, int]] = [
     (Stalled, wire.ABORT_TIMEOUT),
     (StoreFailed, wire.ABORT_INTERNAL),
     (RemoteError, wire.ABORT_DECODE),
+    (Exception, wire.ABORT_INTERNAL),  # our own side failed (stream, ingest)
 ]
 
 
@@ -258,7 +259,7 @@ class SyncSession:
         self._out.clear()
         self._acks_sent = self._batches_received
         self.state = State.OPEN
-        self._fail(error if isinstance(error, (RemoteError, StoreFailed)) else StoreFailed(error))
+        self._fail(error)
 
     def connection_lost(self, now: int) -> None:
         """The stream ended (EOF or reset). Fails an open session."""
