@@ -136,21 +136,22 @@ class Reading:
 
     def offer_list(
         self, *, search: str | None = None, tag: str | None = None, free_of: list[str] | None = None,
-        sort: str = "expiry", include_closed: bool = False, mine: bool = False,
+        sort: str = "expiry", include_closed: bool = False, mine: bool = False, limit: int | None = None,
     ) -> list[dict]:
+        """The board's offers, filtered and sorted; at most ``limit`` of them
+        (the first in the sort order) when given."""
         state = self.state()
         now = self.clock()
         if sort not in ("expiry", "newest"):
             raise InvalidInput("sort", "choose expiry or newest")
+        if limit is not None and (type(limit) is not int or limit < 1):
+            raise InvalidInput("limit", "must be a whole number of at least 1")
         offers = state.board(now, text=search, tag=tag, allergen_free=free_of or (), sort=sort, include_closed=include_closed)
         blocked = self.store.blocked()
         mine_devices = self._my_devices()
         names: dict[bytes, str] = {}
-        return [
-            self._offer_dict(o, now, state, mine_devices, names)
-            for o in offers
-            if o.household not in blocked and (not mine or o.author in mine_devices)
-        ]
+        shown = [o for o in offers if o.household not in blocked and (not mine or o.author in mine_devices)]
+        return [self._offer_dict(o, now, state, mine_devices, names) for o in shown[:limit]]
 
     def _offer_dict(
         self, offer: Any, now: int, state: NeighbourhoodState,

@@ -13,7 +13,7 @@ import pytest
 from meshpantry.pantry import Pantry
 from meshpantry.store.errors import StoreLocked
 
-from .processes import eventually, make_neighbourhood, start_mesh
+from simulations.processes import eventually, make_neighbourhood, start_mesh
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -92,16 +92,14 @@ async def test_board_filters_sort_and_claim(mesh):
         await until(pilot, lambda: len(rows(app, "offers")) >= 3, what="Alder's offers on Birch's board")
         board = app.pane("board")
         board.query_one("#filter-free", Input).value = "gluten"
-        await pilot.pause()
+        await until(pilot, lambda: "free of gluten" in screen_text(app), what="the allergen filter")
         assert "oat loaf" not in [r[0] for r in rows(app, "offers")]
         board.query_one("#filter-free", Input).value = ""
         board.query_one("#filter-tag", Input).value = "bread"
-        await pilot.pause()
-        assert [r[0] for r in rows(app, "offers")] == ["oat loaf"]
+        await until(pilot, lambda: [r[0] for r in rows(app, "offers")] == ["oat loaf"], what="the tag filter")
         board.query_one("#filter-tag", Input).value = ""
         board.query_one("#filter-text", Input).value = "plu"
-        await pilot.pause()
-        assert [r[0] for r in rows(app, "offers")] == ["plums"]
+        await until(pilot, lambda: [r[0] for r in rows(app, "offers")] == ["plums"], what="the text filter")
         board.query_one("#offers").focus()
         await pilot.press("c")
         await until(pilot, lambda: shown(app, ClaimDialog), what="the claim dialog")

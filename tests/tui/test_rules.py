@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from cli.tui.board_filter import BoardFilter, apply_filter
+from cli.tui.board_filter import BoardFilter
 from cli.tui.offer_rules import check_offer
 from cli.tui.show import relative, span
 from cli.tui.widgets.badge import ISLAND, LIVE, OFFLINE, STARTING, badge_state
 from cli.tui.widgets.coverage import coverage_bar
 
 NOW = 1_795_608_000_000
-OFFERS = [
-    {"item": "Plums", "note": None, "area": "north", "tags": ["fruit"], "allergens": []},
-    {"item": "oat loaf", "note": "fresh", "area": None, "tags": ["bread"], "allergens": ["gluten"]},
-    {"item": "rice", "note": "from the north shop", "area": "south", "tags": ["dry"], "allergens": []},
-]
 
 
 def test_offer_check_names_each_bad_field():
@@ -39,12 +34,12 @@ def test_offer_check_refuses_past_and_inverted_times():
     assert result.errors["pickup_until"] == "ends before pickup starts"
 
 
-def test_board_filter_matches_the_nodes_rules():
-    """Text in item, note or area; tag; none of the allergens; any case."""
-    assert [o["item"] for o in apply_filter(OFFERS, BoardFilter(text="NORTH"))] == ["Plums", "rice"]
-    assert [o["item"] for o in apply_filter(OFFERS, BoardFilter(tag="Bread"))] == ["oat loaf"]
-    assert [o["item"] for o in apply_filter(OFFERS, BoardFilter(allergen_free=("gluten",)))] == ["Plums", "rice"]
-    assert apply_filter(OFFERS, BoardFilter()) == OFFERS
+def test_board_filter_becomes_offer_list_arguments():
+    """Empty fields are left out; the description names what is filtered."""
+    wanted = BoardFilter(text=" plum ", tag="", allergen_free=("gluten", "nuts"))
+    assert wanted.args() == {"search": "plum", "free_of": ["gluten", "nuts"]}
+    assert wanted.describe() == "“plum”; free of gluten, nuts"
+    assert BoardFilter().args() == {} and BoardFilter().empty
 
 
 def test_badge_states_are_distinct():
