@@ -161,6 +161,8 @@ class Discovery:
     reached; ``on_peer_up`` / ``on_peer_down`` are awaited one at a time, in
     order, from the event task (keep them short; start work in a nursery).
     Call :meth:`run` in a nursery (``await nursery.start(discovery.run)``).
+    Raises ValueError if a static peer in the settings is not a
+    ``/ip4/.../tcp/.../p2p/<id>`` address.
     """
 
     def __init__(

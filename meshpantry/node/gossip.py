@@ -235,6 +235,10 @@ class BatchValidator:
             self.stats.invalid_messages += 1
             log.info("gossip from %s rejected: %s", forwarder, error)
             return False
+        except Exception:  # a bug in admits() must not reach the library
+            self.stats.invalid_messages += 1
+            log.exception("gossip validation failed unexpectedly; message dropped")
+            return False
         return True
 
 
