@@ -29,7 +29,8 @@ from .errors import (
 )
 from .events import Done, Event, Failed, Progress, RecordsReceived, SyncStats
 from .items import ItemIndex, SyncItems
-from .session import MAX_ROUNDS, MAX_SESSION_RECORDS, WINDOW, Role, State, SyncSession, author_of
+from .outbox import author_of
+from .session import MAX_ROUNDS, MAX_SESSION_RECORDS, WINDOW, Role, State, SyncSession
 
 __all__ = [
     "MAX_ROUNDS",

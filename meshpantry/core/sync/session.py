@@ -35,9 +35,7 @@ from __future__ import annotations
 
 import enum
 from collections import deque
-from typing import Callable, Iterator, TypeVar
-
-import msgpack
+from typing import Callable
 
 from protocol import limits
 from protocol import sync as wire
@@ -56,6 +54,7 @@ from .errors import (
 )
 from .events import Done, Event, Failed, Progress, RecordsReceived, SyncStats
 from .items import ItemIndex, SyncItems
+from .outbox import Outbox, guarded
 
 #: Reconcile messages (both directions) one session may take. An honest
 #: session needs two or three per level of a 16-way split plus the messages
@@ -75,10 +74,6 @@ WINDOW = 4
 #: Raspberry Pi verifying a batch; short enough not to pin a connection.
 IDLE_TIMEOUT_MS = 30_000
 
-#: Ids asked of the store at once when serving a WANT_AUTHOR scan.
-_SCAN_CHUNK = wire.MAX_BATCH_RECORDS
-
-T = TypeVar("T")
 
 
 class Role(enum.Enum):
@@ -102,22 +97,6 @@ _ABORT_CODES: list[tuple[type, int]] = [
     (RemoteError, wire.ABORT_DECODE),
     (Exception, wire.ABORT_INTERNAL),  # our own side failed (stream, ingest)
 ]
-
-
-def author_of(raw: bytes) -> bytes | None:
-    """The author key of a stored record's raw bytes, read without a full
-    decode (canonical payloads start with the ``a`` field); None if the bytes
-    are not a record."""
-    try:
-        outer = msgpack.unpackb(raw, raw=True)
-        payload = outer[0]
-        if payload[:5] == b"\x89\xa1a\xc4\x20":
-            return bytes(payload[5:37])
-        fields = msgpack.unpackb(payload, raw=False, strict_map_key=False)
-        author = fields.get("a")
-        return author if isinstance(author, bytes) else None
-    except Exception:  # not a record at all: it cannot match an author
-        return None
 
 
 class SyncSession:
@@ -154,8 +133,7 @@ class SyncSession:
         self._reconciled = False  # our side's reconciliation is over
         self._last_idle = False  # idle flag of our last RECONCILE
         self._to_send: set[int] = set()
-        self._source: Iterator[bytes] | None = None
-        self._pending: deque[bytes] = deque()
+        self._outbox = Outbox(items)
         self._batches_sent = self._batches_acked = self._batches_received = self._acks_sent = 0
         self._end_sent = self._end_received = False
         self._expected = self._received = self._records_sent = 0
@@ -287,7 +265,7 @@ class SyncSession:
     def _on_reconcile(self, frame: wire.Reconcile) -> None:
         if self._mode is None and self.role is Role.RESPONDER:
             self._mode = "reconcile"
-            self._index = ItemIndex(self._store(self._items.sync_items))
+            self._index = ItemIndex(guarded(self._items.sync_items))
             self._awaiting = True
         if self._mode != "reconcile" or not self._awaiting:
             raise ProtocolViolation("RECONCILE out of turn")
@@ -312,7 +290,7 @@ class SyncSession:
             raise ProtocolViolation("WANT_AUTHOR out of turn")
         self._mode = "serve"
         self._reconciled = True
-        self._source = self._scan_author(frame.author)
+        self._outbox.load_author(frame.author)
 
     def _on_records(self, frame: wire.Records) -> None:
         if self._mode is None or self._end_received:
@@ -366,7 +344,7 @@ class SyncSession:
                 self._end_sent = True
                 return
             self._mode = "reconcile"
-            self._index = ItemIndex(self._store(self._items.sync_items))
+            self._index = ItemIndex(guarded(self._items.sync_items))
         except StoreFailed as error:
             self._fail(error)
             return
@@ -388,7 +366,7 @@ class SyncSession:
         self._out += data
 
     def _idle(self) -> bool:
-        return not self._to_send and not self._pending and self._batches_acked == self._batches_sent
+        return not self._to_send and not self._outbox.loaded and self._batches_acked == self._batches_sent
 
     def _count_round(self) -> None:
         self._rounds += 1
@@ -402,66 +380,22 @@ class SyncSession:
             self._emit(wire.Ack(self._batches_received))
         if not self._reconciled:
             return
-        if self._source is None and self._mode == "reconcile":
+        if self._to_send:
             assert self._index is not None
-            ids = [self._index.keys[p][1] for p in sorted(self._to_send)]
+            self._outbox.load_ids([self._index.keys[p][1] for p in sorted(self._to_send)])
             self._to_send = set()
-            self._source = self._in_chain_order(ids)
         while self._batches_sent - self._batches_acked < WINDOW:
-            batch = self._next_batch()
+            batch = self._outbox.next_batch()
             if not batch:
                 break
             self._emit(wire.Records(tuple(batch)))
             self._batches_sent += 1
             self._records_sent += len(batch)
-        if not self._end_sent and not self._pending and self._source_exhausted():
+        if not self._end_sent and self._outbox.empty():
             self._emit(wire.End())
             self._end_sent = True
         if self._end_sent and self._end_received and self._batches_acked == self._batches_sent:
             self._finish()
-
-    def _source_exhausted(self) -> bool:
-        if self._source is None:
-            return True
-        for raw in self._source:
-            self._pending.append(raw)
-            return False
-        self._source = None
-        return True
-
-    def _next_batch(self) -> list[bytes]:
-        batch: list[bytes] = []
-        size = 0
-        while len(batch) < wire.MAX_BATCH_RECORDS:
-            if not self._pending and self._source_exhausted():
-                break
-            raw = self._pending[0]
-            if batch and size + len(raw) + 3 > wire.MAX_BATCH_BYTES:
-                break
-            self._pending.popleft()
-            if 0 < len(raw) <= limits.MAX_RECORD_BYTES:
-                batch.append(raw)
-                size += len(raw) + 3
-        return batch
-
-    def _in_chain_order(self, ids: list[bytes]) -> Iterator[bytes]:
-        for start in range(0, len(ids), wire.MAX_BATCH_RECORDS):
-            chunk = ids[start : start + wire.MAX_BATCH_RECORDS]
-            yield from self._store(lambda: self._items.raws_in_chain_order(chunk))
-
-    def _scan_author(self, author: bytes) -> Iterator[bytes]:
-        keys = self._store(self._items.sync_items)
-        for start in range(0, len(keys), _SCAN_CHUNK):
-            chunk = [item_id for _lamport, item_id in keys[start : start + _SCAN_CHUNK]]
-            for raw in self._store(lambda: self._items.raws_in_chain_order(chunk)):
-                if author_of(raw) == author:
-                    yield raw
-
-    def _store(self, call: Callable[[], T]) -> T:
-        try:
-            return call()
-        except Exception as error:  # the store is outside this module's control
-            raise StoreFailed(error) from error
 
     def _finish(self) -> None:
         self.state = State.DONE
@@ -474,6 +408,5 @@ class SyncSession:
             code = next(code for kind, code in _ABORT_CODES if isinstance(error, kind))
             self._emit(wire.Abort(code, str(error)[: wire.MAX_REASON_BYTES]))
         self.state = State.FAILED
-        self._source = None
-        self._pending.clear()
+        self._outbox.clear()
         self._events.append(Failed(error, self.stats))
