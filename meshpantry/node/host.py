@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 
 import multiaddr
 import trio
@@ -125,9 +125,40 @@ class RunningHost:
         """Transport addresses actually bound (the real port when 0 was asked)."""
         return list(self.libp2p.get_transport_addrs())
 
+    def reachable_addrs(self) -> list[str]:
+        """Where peers can reach us: the bound addresses, with a wildcard
+        (0.0.0.0) replaced by every local IPv4 address, LAN ones first."""
+        return expand_unspecified([str(a) for a in self.listen_addrs], local_ipv4_addresses)
+
     def dial_addrs(self) -> list[str]:
-        """Listen addresses with ``/p2p/<id>``, as a peer would dial them."""
-        return [f"{addr}/p2p/{self.peer_id}" for addr in self.listen_addrs]
+        """:meth:`reachable_addrs` with ``/p2p/<id>``, as a peer would dial them."""
+        return [f"{addr}/p2p/{self.peer_id}" for addr in self.reachable_addrs()]
+
+
+def local_ipv4_addresses() -> list[str]:
+    """IPv4 addresses of this machine's interfaces (read locally, nothing sent)."""
+    import ifaddr  # a dependency of zeroconf, itself a dependency of libp2p
+
+    found = []
+    for adapter in ifaddr.get_adapters():
+        for ip in adapter.ips:
+            if isinstance(ip.ip, str) and ip.ip not in found:
+                found.append(ip.ip)
+    return found
+
+
+def expand_unspecified(addrs: list[str], local_ips: Callable[[], list[str]]) -> list[str]:
+    """``addrs`` with each ``/ip4/0.0.0.0/tcp/<port>`` replaced by one address
+    per local IPv4 address (``local_ips()``), non-loopback first."""
+    out: list[str] = []
+    for addr in addrs:
+        prefix = "/ip4/0.0.0.0/"
+        if not addr.startswith(prefix):
+            out.append(addr)
+            continue
+        ips = sorted(local_ips(), key=lambda ip: ip.startswith("127."))
+        out.extend(f"/ip4/{ip}/{addr[len(prefix):]}" for ip in ips)
+    return out
 
 
 def build_host(settings: NodeSettings, key: DeviceKey) -> IHost:

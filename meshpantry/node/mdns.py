@@ -29,7 +29,7 @@ from libp2p.peer.id import ID
 from zeroconf import InterfaceChoice, IPVersion, ServiceBrowser, ServiceInfo, ServiceListener, Zeroconf
 
 from .config import MDNS_ALL, NodeSettings
-from .host import RunningHost
+from .host import RunningHost, expand_unspecified, local_ipv4_addresses
 
 log = logging.getLogger(__name__)
 
@@ -59,20 +59,18 @@ def zeroconf_arguments(interfaces: Iterable[str]) -> dict[str, Any]:
 
 
 def announced_addrs(host: RunningHost, settings: NodeSettings) -> list[str]:
-    """The ``dnsaddr`` values we announce: each bound address with our id;
-    an unspecified listen address (0.0.0.0) is replaced by each named mDNS
-    interface address."""
+    """The ``dnsaddr`` values we announce: where we listen, with our id. A
+    wildcard listen address (0.0.0.0) becomes the named mDNS interface
+    addresses, or with ``all`` every local IPv4 address."""
+    named = [i for i in settings.mdns_interfaces if i != MDNS_ALL]
     out = []
     for addr in host.listen_addrs:
-        ip = addr.value_for_protocol("ip4")
-        port = addr.value_for_protocol("tcp")
-        if ip == "0.0.0.0":
-            for interface in settings.mdns_interfaces:
-                if interface != MDNS_ALL:
-                    out.append(f"/ip4/{interface}/tcp/{port}/p2p/{host.peer_id}")
+        text = str(addr)
+        if text.startswith("/ip4/0.0.0.0/") and named:
+            out.extend(f"/ip4/{ip}/{text[len('/ip4/0.0.0.0/'):]}" for ip in named)
         else:
-            out.append(f"{addr}/p2p/{host.peer_id}")
-    return out[:MAX_DNSADDRS]
+            out.extend(expand_unspecified([text], local_ipv4_addresses))
+    return [f"{a}/p2p/{host.peer_id}" for a in out][:MAX_DNSADDRS]
 
 
 def parse_dnsaddrs(properties: dict[bytes, bytes | None]) -> tuple[ID, list[str]] | None:

@@ -127,7 +127,7 @@ class PeerExchange:
             return False
 
     def _our_entries(self, remote: ID) -> list[tuple[ID, list[str]]]:
-        own = (self.host.peer_id, [str(a) for a in self.host.listen_addrs])
+        own = (self.host.peer_id, self.host.reachable_addrs())
         others = [entry for entry in self.discovery.shareable() if entry[0] != remote]
         return [own] + others[: MAX_PEERS - 1]
 

@@ -159,3 +159,15 @@ async def test_dial_after_a_failure_reaches_a_new_address_at_once():
             with trio.fail_after(3):
                 await connect_bounded(a.libp2p, PeerInfo(peer, [dead, back.listen_addrs[0]]), 5)
             assert a.libp2p.get_network().get_connections(peer)
+
+
+def test_wildcard_listen_address_expands_to_local_addresses():
+    """0.0.0.0 is no address to dial: each local IPv4 address is, LAN first."""
+    from meshpantry.node.host import expand_unspecified
+
+    local = lambda: ["127.0.0.1", "192.168.1.20"]  # noqa: E731
+    assert expand_unspecified(["/ip4/0.0.0.0/tcp/4747"], local) == [
+        "/ip4/192.168.1.20/tcp/4747",
+        "/ip4/127.0.0.1/tcp/4747",
+    ]
+    assert expand_unspecified(["/ip4/127.0.0.1/tcp/4747"], local) == ["/ip4/127.0.0.1/tcp/4747"]
