@@ -16,9 +16,9 @@ Theory of operation (the message flow is in ``protocol/SYNC.md``):
 * Records are sent only once this side's reconciliation is over, in
   (lamport, id) order cut into batches, each batch in chain order; since a
   chain's lamports increase with seq, every author's records go out in seq
-  order. At most WINDOW batches are unacknowledged; the receiver ACKs every
-  batch. The session builds a batch only when :meth:`data_to_send` is called,
-  so it never runs ahead of what the host has actually sent.
+  order. At most WINDOW batches are built and not yet acknowledged; the
+  receiver ACKs every batch (the driver only after ingesting it), so a slow
+  reader or a slow store holds the sender to WINDOW batches in memory.
 * END means "no more records from me". A side is done when it has sent END,
   received END and all its batches are acknowledged.
 * Shortcut for equal sets: a RECONCILE says ``idle`` when its sender has
@@ -191,8 +191,8 @@ class SyncSession:
             self._fail(error)
 
     def data_to_send(self) -> bytes:
-        """Bytes to write to the peer now (possibly empty). Builds at most
-        WINDOW unacknowledged record batches."""
+        """Bytes to write to the peer now (possibly empty); the host must
+        write all of them, in order."""
         try:
             self._advance()
         except (RemoteError, StoreFailed) as error:
