@@ -89,6 +89,11 @@ MAX_PENDING_DELIVERIES = 1024
 #: forwarding bursts from several publishers at once.
 PEER_QUEUE_RPCS = 512
 
+#: Seconds the library lets one message's validation run before dropping it
+#: and caching it as invalid. Its 5 s default is too short for a full batch
+#: on a Raspberry Pi shared with a busy sync (~0.5 s alone, more under load).
+VALIDATION_TIMEOUT_S = 30.0
+
 #: Mesh degree: target, low and high. A neighbourhood has tens of nodes;
 #: six links keep two hops to everyone without flooding a Raspberry Pi.
 MESH_DEGREE, MESH_DEGREE_LOW, MESH_DEGREE_HIGH = 6, 4, 12
@@ -209,6 +214,7 @@ class GossipStats:
     invalid_messages: int = 0  #: failed validation: not delivered, not forwarded
     dropped_records: int = 0  #: lost by us: publish queue or delivery buffer full
     publish_errors: int = 0  #: publish calls that raised (records counted dropped)
+    validation_timeouts: int = 0  #: messages the library stopped validating (dropped)
 
 
 class BatchValidator:
@@ -231,6 +237,9 @@ class BatchValidator:
             for record in records:
                 if not self.admits(record):
                     raise NotAdmitted(record.id)
+        except trio.Cancelled:
+            self.stats.validation_timeouts += 1  # the library gave up (or we stop)
+            raise
         except RemoteError as error:
             self.stats.invalid_messages += 1
             log.info("gossip from %s rejected: %s", forwarder, error)
@@ -385,7 +394,9 @@ async def open_gossip(
     """
     gossip = Gossip(host, neighbourhood, settings)
     router = build_router()
-    pubsub = Pubsub(host.libp2p, router, msg_id_constructor=message_id)
+    pubsub = Pubsub(
+        host.libp2p, router, msg_id_constructor=message_id, validation_timeout=VALIDATION_TIMEOUT_S
+    )
     pubsub.peer_queues = _RoomyPeerQueues(pubsub.peer_queues)
     pubsub.set_topic_validator(
         gossip.topic, BatchValidator(host.peer_id, neighbourhood, admits, gossip.stats), True
