@@ -61,6 +61,7 @@ class ItemIndex:
 
     def __init__(self, items: Sequence[tuple[int, bytes]]) -> None:
         self.keys: list[tuple[int, bytes]] = list(items)
+        assert all(a < b for a, b in zip(self.keys, self.keys[1:])), "sync_items must be sorted and unique"
         prefix = [0] * (len(self.keys) + 1)
         acc = 0
         for position, (_lamport, item_id) in enumerate(self.keys):
