@@ -99,6 +99,8 @@ async def run_sync(
             # Ingest before flushing: an ACK the peer sees means "ingested".
             result = await _deliver(session, ingest, on_progress)
             await _flush(stream, session, timeout_s)
+            if result is None:  # building output can end the session too
+                result = await _deliver(session, ingest, on_progress)
             if result is not None:
                 break
             try:

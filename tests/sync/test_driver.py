@@ -148,3 +148,29 @@ async def test_an_ingest_that_raises_fails_the_session_not_the_caller():
         nursery.start_soon(run, "b", right, SyncSession.responder(b, now=0), b.ingest)
     assert isinstance(results["a"].error, RuntimeError)
     assert isinstance(results["b"].error, PeerAborted) and results["b"].error.code == wire.ABORT_INTERNAL, results["b"]
+
+
+class _FailingStore(Replica):
+    """A store whose reads fail once records have to be sent."""
+
+    def raws_in_chain_order(self, ids):
+        raise OSError("disk gone")
+
+
+@pytest.mark.trio
+async def test_a_failing_store_ends_both_sides_promptly():
+    a = Replica()
+    b = _FailingStore(chains(5, 10, random.Random(2)))
+    left, right = trio.testing.memory_stream_pair()
+    results = {}
+
+    async def run(name, stream, session, replica):
+        results[name] = await run_sync(TrioStream(stream), session, replica.ingest, timeout_s=TIMEOUT_S)
+
+    started = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run, "a", left, SyncSession.initiator(a, now=0), a)
+        nursery.start_soon(run, "b", right, SyncSession.responder(b, now=0), b)
+    assert trio.current_time() - started < TIMEOUT_S / 2
+    assert not results["b"].ok and isinstance(results["b"].error.cause, OSError)
+    assert isinstance(results["a"].error, PeerAborted) and results["a"].error.code == wire.ABORT_INTERNAL
