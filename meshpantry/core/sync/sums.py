@@ -26,9 +26,12 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from protocol.sync import SUMS_PRIME
+from protocol.sync import MAX_SUMS, SUMS_PRIME
 
 P = SUMS_PRIME
+
+#: 1/n mod P for n = 1..MAX_SUMS, used by every decode.
+_SMALL_INVERSES = [0] + [pow(n, P - 2, P) for n in range(1, MAX_SUMS + 1)]
 
 
 def _inverse(value: int) -> int:
@@ -82,7 +85,7 @@ def difference_polynomials(mine: Sequence[int], theirs: Sequence[int], surplus: 
         acc = 0
         for i in range(1, n + 1):
             acc += diff[i - 1] * series[n - i]
-        series[n] = (-acc) * _inverse(n) % P
+        series[n] = (-acc) * _SMALL_INVERSES[n] % P
     s_max = (k + surplus) // 2
     if s_max < 0 or k - s_max < 0:
         return None
