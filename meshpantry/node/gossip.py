@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections import deque
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -93,6 +94,11 @@ PEER_QUEUE_RPCS = 512
 #: and caching it as invalid. Its 5 s default is too short for a full batch
 #: on a Raspberry Pi shared with a busy sync (~0.5 s alone, more under load).
 VALIDATION_TIMEOUT_S = 30.0
+
+#: Seconds between trims of the router's per-message delivery log, which
+#: py-libp2p only trims on its adaptive-gossip path (switched off here): left
+#: alone it grows by one entry per message for ever.
+TRIM_INTERVAL_S = 60.0
 
 #: Mesh degree: target, low and high. A neighbourhood has tens of nodes;
 #: six links keep two hops to everyone without flooding a Raspberry Pi.
@@ -349,6 +355,25 @@ class Gossip:
             size += cost
         return batch
 
+    def trim_delivery_log(self, now: float) -> int:
+        """Forget router delivery timestamps older than a minute before
+        ``now`` (``time.time()`` seconds); returns how many were dropped."""
+        router = self.pubsub.router if self.pubsub is not None else None
+        log_by_topic = getattr(router, "recent_message_deliveries", None)
+        if not isinstance(log_by_topic, dict):
+            return 0
+        dropped = 0
+        for times in log_by_topic.values():
+            kept = [t for t in times if t > now - TRIM_INTERVAL_S]
+            dropped += len(times) - len(kept)
+            times[:] = kept
+        return dropped
+
+    async def _trim_loop(self) -> None:
+        while True:
+            await trio.sleep(TRIM_INTERVAL_S)
+            self.trim_delivery_log(time.time())
+
     async def _drain_loop(self, subscription, deliveries: trio.MemorySendChannel) -> None:
         own = self.host.peer_id.to_bytes()
         while True:
@@ -410,6 +435,7 @@ async def open_gossip(
             nursery.start_soon(gossip._drain_loop, subscription, send)
             nursery.start_soon(gossip._deliver_loop, receive, on_records)
             nursery.start_soon(gossip._publish_loop)
+            nursery.start_soon(gossip._trim_loop)
             try:
                 yield gossip
             finally:
