@@ -101,6 +101,8 @@ class PantryApp(App):
         self.refreshes = 0
         self.events_seen = 0
         self.sync_log: list[dict] = []
+        #: The latest sync progress the node reported, by peer.
+        self.sync_state: dict[str, dict] = {}
         #: Every error shown to the user, newest last (the tests read it too).
         self.errors: list[str] = []
 
@@ -197,7 +199,10 @@ class PantryApp(App):
         elif name in ("peer", "island", "sync", "fork"):
             self.status_stale = True
             if name == "sync":
-                self.sync_log = (self.sync_log + [event.get("data") or {}])[-20:]
+                data = event.get("data") or {}
+                self.sync_log = (self.sync_log + [data])[-20:]
+                if data.get("peer"):
+                    self.sync_state[str(data["peer"])] = data
 
     @work(exclusive=True, group="reconnect")
     async def _reconnect(self) -> None:

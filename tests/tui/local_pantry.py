@@ -82,8 +82,13 @@ def sample_neighbourhood(root: Path) -> tuple[Pantry, Pantry]:
     birch.offer_add("lentil soup", 6, "portion", best_before=NOW_MS + 20 * HOUR_MS, area="south end",
                     tags=["cooked"], allergens=["celery"])
     exchange(alder, birch)
+    # Distinct times keep the claims' order fixed (invite keys are random, so
+    # record ids, the tie-break, differ between runs).
+    birch.clock = lambda: NOW_MS - 20 * 60_000
     birch.claim_add(plums["id"], 3, "after six?")
+    birch.clock = lambda: NOW_MS - 10 * 60_000
     birch.claim_add(plums["id"], 2)
+    birch.clock = lambda: NOW_MS
     meal = alder.meal_add("Soup night", NOW_MS + 30 * HOUR_MS, "the hall",
                           needs=[{"item": "leeks", "quantity": 4, "unit": "pc"},
                                  {"item": "stock", "quantity": 2, "unit": "l"}])

@@ -61,3 +61,12 @@ def test_relative_times():
     assert relative(NOW - 30 * 60_000, NOW) == "30m ago"
     assert relative(None, NOW) == "-"
     assert span(2 * 86_400_000 + 12 * 3_600_000) == "2d 12h"
+
+
+def test_sync_progress_reads_the_nodes_sync_events():
+    from cli.tui.screens.mesh import sync_progress
+
+    assert sync_progress({"active": True, "received": 120, "expected": 400}, {}) == "120/400 ▇░░░"
+    assert sync_progress({"active": False, "behind": 0}, {"behind": None}) == "up to date"
+    assert sync_progress(None, {"syncing": True}) == "syncing…"
+    assert sync_progress(None, {}) == "-"

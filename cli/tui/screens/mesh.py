@@ -20,7 +20,7 @@ class MeshPane(Pane):
         table.add_column("connected", key="up", width=10)
         table.add_column("last sync", key="sync", width=11)
         table.add_column("behind", key="behind", width=8)
-        table.add_column("sync", key="progress", width=12)
+        table.add_column("sync", key="progress", width=16)
         yield table
         yield Static(id="sync-log")
 
@@ -35,7 +35,7 @@ class MeshPane(Pane):
         for peer in status.get("peers") or []:
             up = Text("yes", style="green") if peer.get("connected") else Text("no", style="grey50")
             behind = peer.get("behind")
-            progress = "syncing…" if peer.get("syncing") else ("up to date" if behind == 0 else "-")
+            progress = sync_progress(app.sync_state.get(peer["peer"]), peer)
             table.add_row(short_id(peer["peer"][-8:] if peer["peer"].startswith("12D3") else peer["peer"]) or "?",
                           up, relative(peer.get("last_sync"), now),
                           "-" if behind is None else str(behind), progress, key=peer["peer"])
@@ -60,6 +60,19 @@ def mesh_summary(status: dict) -> Text:
     if listen:
         text.append(f"\nlistening {listen[0]}")
     return text
+
+
+def sync_progress(event: dict | None, peer: dict) -> str:
+    """``120/400 ▇▇░░`` while a sync runs, else whether the peer is caught up."""
+    if event and event.get("active") and event.get("expected"):
+        received, expected = int(event.get("received", 0)), int(event["expected"])
+        cells = min(4, (4 * received) // max(expected, 1))
+        return f"{received}/{expected} " + "▇" * cells + "░" * (4 - cells)
+    if peer.get("syncing"):
+        return "syncing…"
+    if peer.get("behind") == 0 or (event and event.get("behind") == 0):
+        return "up to date"
+    return "-"
 
 
 def sync_line(event: dict) -> str:
