@@ -13,6 +13,7 @@ real neighbourhood. The nodes stop and the directories go when the UI closes.
 from __future__ import annotations
 
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -155,11 +156,20 @@ def run_demo(args: Any) -> int:
     def say(text: str) -> None:
         print(f"meshpantry demo: {text}", file=sys.stderr)
 
-    demo = start_demo(say=say)
+    previous = signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
-        app = build_app(lambda: AsyncControlClient.connect(demo.you))
-        code = app.run()
+        demo = start_demo(say=say)
+        try:
+            app = build_app(lambda: AsyncControlClient.connect(demo.you))
+            code = app.run()
+        finally:
+            say("stopping the demo nodes")
+            demo.stop()
     finally:
-        say("stopping the demo nodes")
-        demo.stop()
+        signal.signal(signal.SIGTERM, previous)
     return code if isinstance(code, int) else 0
+
+
+def _exit_on_signal(signum: int, frame: Any) -> None:
+    """SIGTERM ends the demo like quitting does: its nodes stop with it."""
+    raise SystemExit(128 + signum)

@@ -51,8 +51,10 @@ async def test_burst_of_records_shows_without_refresh_and_is_coalesced(lone_node
 @pytest.mark.asyncio
 async def test_node_gone_shows_offline_and_keeps_the_form(tmp_path):
     """When the node stops, the header says OFFLINE, submitting a form tells
-    the user and keeps every field as typed."""
+    the user and keeps every field as typed; when the node is back the UI
+    reconnects by itself and the same form goes through."""
     node = run_node(tmp_path / "dale", "Dale")
+    restarted = None
     node.call("create_neighbourhood", name="Short Row", household="Dale")
     app = app_on(node)
     try:
@@ -72,5 +74,24 @@ async def test_node_gone_shows_offline_and_keeps_the_form(tmp_path):
             assert [form.query_one(f"#offer-{n}", Input).value for n in ("item", "quantity", "unit")] == \
                 ["quince", "2", "kg"]
             assert "OFFLINE" in screen_text(app)
+            restarted = run_node(tmp_path / "dale", None)
+            await until(pilot, lambda: app.badge.state != OFFLINE, what="reconnecting")
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: app.screen is not form, what="the offer to go through")
+        assert [o["item"] for o in restarted.call("offer_list")] == ["quince"]
     finally:
         node.stop()
+        if restarted is not None:
+            restarted.stop()
+
+
+@pytest.mark.asyncio
+async def test_mouse_switches_tabs(lone_node):
+    """Clicking a tab shows it."""
+    app = app_on(lone_node)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.refreshes > 0, what="the first load")
+        await pilot.click("#--content-tab-tab-meals")
+        await until(pilot, lambda: app.active_pane.id == "meals", what="the Meals tab")
+        await pilot.click("#--content-tab-tab-board")
+        await until(pilot, lambda: app.active_pane.id == "board", what="the Board tab")
