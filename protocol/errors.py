@@ -52,12 +52,6 @@ class UnknownField(DecodeError):
         self.field = field
 
 
-class FieldTooLarge(DecodeError):
-    def __init__(self, field: str, size: int, limit: int) -> None:
-        super().__init__(f"{field} is {size} long, limit {limit}")
-        self.field, self.size, self.limit = field, size, limit
-
-
 class BadLength(DecodeError):
     def __init__(self, field: str, expected: int, found: int) -> None:
         super().__init__(f"{field} must be {expected} bytes, found {found}")

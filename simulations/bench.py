@@ -13,6 +13,7 @@ import sys
 BENCHMARKS: dict[str, str] = {
     "ingest": "simulations.bench_ingest",
     "sync": "simulations.bench_sync",
+    "node": "simulations.bench_node",
 }
 
 

@@ -32,7 +32,8 @@ def cli(data_dir: Path, *argv: str) -> int:
 
 
 class NodeProcess:
-    def __init__(self, data_dir: Path, port: int, peers: list[str] | None = None) -> None:
+    def __init__(self, data_dir: Path, port: int, peers: list[str] | None = None, sync_interval: float = 5.0) -> None:
+        self.sync_interval = sync_interval
         self.data_dir = data_dir
         self.port = port
         self.peers = list(peers or [])
@@ -41,12 +42,13 @@ class NodeProcess:
 
     @property
     def address(self) -> str:
-        assert self.peer_id
+        if self.peer_id is None:
+            self.peer_id = peer_id_of(self.data_dir)
         return f"/ip4/127.0.0.1/tcp/{self.port}/p2p/{self.peer_id}"
 
     def start(self, extra: list[str] | None = None) -> None:
         argv = [sys.executable, "-m", "cli.main", "--data-dir", str(self.data_dir), "node",
-                "--listen", f"127.0.0.1:{self.port}", "--no-mdns", "--sync-interval", "2"]
+                "--listen", f"127.0.0.1:{self.port}", "--no-mdns", "--sync-interval", str(self.sync_interval)]
         for peer in self.peers:
             argv += ["--peer", peer]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -99,6 +101,14 @@ class NodeProcess:
         return self.process.returncode if self.process else 0
 
 
+def peer_id_of(data_dir: Path) -> str:
+    """The libp2p peer id of a data directory's device key (no node needed)."""
+    from meshpantry.keys import read_key
+    from meshpantry.node.host import peer_id_from_author
+
+    return str(peer_id_from_author(read_key(data_dir).public))
+
+
 def make_neighbourhood(root: Path, count: int) -> list[Path]:
     """Data directories of ``count`` households: the first founds, the others join."""
     dirs = [root / f"h{i}" for i in range(count)]
@@ -118,15 +128,19 @@ def make_neighbourhood(root: Path, count: int) -> list[Path]:
     return dirs
 
 
-def start_mesh(dirs: list[Path]) -> list[NodeProcess]:
-    """Start one node per directory; node i dials node 0 and node i-1."""
+def start_mesh(
+    dirs: list[Path], links: Callable[[int], list[int]] | None = None, *, sync_interval: float = 5.0
+) -> list[NodeProcess]:
+    """Start one node per directory, all at once, and wait until each answers.
+
+    ``links(i)`` names the nodes node i dials (default: node 0 and node i-1)."""
     ports = [free_port() for _ in dirs]
-    nodes = [NodeProcess(d, p) for d, p in zip(dirs, ports)]
-    nodes[0].start()
-    nodes[0].wait_ready()
-    for i, node in enumerate(nodes[1:], 1):
-        node.peers = sorted({nodes[0].address, nodes[i - 1].address})
+    nodes = [NodeProcess(d, p, sync_interval=sync_interval) for d, p in zip(dirs, ports)]
+    links = links or (lambda i: sorted({0, i - 1}) if i else [])
+    for i, node in enumerate(nodes):
+        node.peers = [nodes[j].address for j in links(i) if j != i]
         node.start()
+    for node in nodes:
         node.wait_ready()
     return nodes
 

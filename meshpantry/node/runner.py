@@ -53,6 +53,11 @@ PANTRY_OPS = (
 #: going (island state, sync on connect).
 PEER_WATCH_INTERVAL_S = 0.25
 
+#: Sync sessions this node starts at once. After islands rejoin every peer
+#: has something to send; pulling the same records from all of them at once
+#: only multiplies the bytes. Two keeps a link busy while the other verifies.
+MAX_CONCURRENT_SYNCS = 2
+
 #: How long a peer that sent malformed frames or forged records stays cut
 #: off. Long enough to stop a flood, short enough that a buggy but honest
 #: neighbour (an old version) is retried the same evening.
@@ -84,6 +89,9 @@ class Node:
         self.banned: dict[str, float] = {}
         self.last_sync: dict[str, int] = {}
         self.sync_progress: dict[str, dict] = {}
+        self.sync_totals: dict[str, int] = dict.fromkeys(
+            ("sessions", "failed", "bytes_sent", "bytes_received", "records_received",
+             "record_bytes_received", "round_trips"), 0)
         self.island: bool | None = None
         self.started = now_ms()
         self._neighbourhood_ready = trio.Event()
@@ -156,13 +164,14 @@ class Node:
             "island": self.island,
             "peers": sorted(known.values(), key=lambda p: (not p["connected"], p["peer"])),
             "gossip": vars(self.gossip.stats).copy() if self.gossip else None,
+            "sync": dict(self.sync_totals),
             "denied": sorted(self.denied),
             "banned": sorted(p for p in self.banned if self.is_cut_off(p)),
             "uptime_s": (now_ms() - self.started) // 1000,
         })
         return status
 
-    async def op_dump(self, ids: bool = True) -> dict:
+    async def op_dump(self, ids: bool = True, state: bool = True) -> dict:
         """Everything a drill needs to compare nodes: the ids held and a digest
         of the state built from them."""
         items = self.store.sync_items()
@@ -170,7 +179,7 @@ class Node:
         result = {"count": len(items), "ids_digest": digest, "own_head": self.store.own_head(self.pantry.device).seq}
         if ids:
             result["ids"] = [rid.hex() for _, rid in items]
-        if self.store.neighbourhood:
+        if state and self.store.neighbourhood:
             from meshpantry.pantry.digest import state_digest
 
             state = self.pantry.state()
@@ -265,7 +274,8 @@ class Node:
 
     async def _sync_task(self, peer: str) -> None:
         try:
-            await self.sync_with(peer)
+            async with self._sync_slots:
+                await self.sync_with(peer)
         finally:
             self._syncing.discard(peer)
 
@@ -349,6 +359,7 @@ class Node:
         from .host import open_host
 
         self._syncing = set()
+        self._sync_slots = trio.CapacityLimiter(MAX_CONCURRENT_SYNCS)
         async with trio.open_nursery() as nursery:
             await nursery.start(self.control.serve)
             self._nursery = nursery
@@ -425,7 +436,9 @@ def run_node_command(args: Any) -> int:
         return 2
     import libp2p  # noqa: F401 - its import resets the 'libp2p' logger; configure after it
 
-    logging.getLogger("libp2p").setLevel(logging.ERROR if args.verbose < 2 else logging.DEBUG)
+    quiet = logging.WARNING if args.verbose < 2 else logging.DEBUG
+    for name in [n for n in logging.root.manager.loggerDict if n == "libp2p" or n.startswith("libp2p.")]:
+        logging.getLogger(name).setLevel(quiet)
     logging.getLogger("libp2p").propagate = True
     try:
         pantry = Pantry.open(args.data_dir, passphrase=read_passphrase(args))

@@ -97,12 +97,24 @@ async def _run(node: Any, peer: str, channel: StreamChannel, session: SyncSessio
                      behind=max(0, event.expected - event.received))
         node.control.publish("sync", {"peer": peer, **state})
 
+    record_bytes = 0
+
     async def ingest(raws: list[bytes]) -> None:
+        nonlocal record_bytes
+        record_bytes += sum(len(raw) for raw in raws)
         await node.ingest(raws, peer)
 
     result = await run_sync(channel, session, ingest, on_progress=progress)
     state.update(active=False, behind=0 if result.ok else state["behind"])
     stats = result.stats
+    totals = node.sync_totals
+    totals["sessions"] += 1
+    totals["failed"] += 0 if result.ok else 1
+    totals["bytes_sent"] += stats.bytes_sent
+    totals["bytes_received"] += stats.bytes_received
+    totals["records_received"] += stats.records_received
+    totals["record_bytes_received"] += record_bytes
+    totals["round_trips"] += stats.round_trips
     if result.ok:
         node.last_sync[peer] = _now()
         node.store.mark_synced(peer, _now())

@@ -1,0 +1,248 @@
+"""Real node processes on loopback: live propagation latency, heal time after
+islands rejoin, and sync efficiency.
+
+``python -m simulations.bench node [--sizes 10,20] [--records 10000]``
+
+1. Propagation: N nodes in a random mesh (each dials three earlier ones);
+   records written through one node's control socket at a steady pace; the
+   time until each other node reports the record (control-socket events,
+   timestamped by this process) gives p50/p99 over every (record, node) pair.
+   After a final sync round, records missing anywhere are counted.
+2. Heal: 20 nodes in 4 islands of 5 (links cut with the nodes' deny lists);
+   each island writes its share of the divergent records; the links return
+   and the time until every node holds the identical set is measured.
+   Beside it, the physical bound: the signatures every node must verify
+   divided by the verify rate measured in this run and the cores here.
+3. Sync: bytes the sync sessions put on the wire against the bytes of the
+   records they delivered, and the round trips, from the nodes' counters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from meshpantry.control.client import ControlClient
+
+from .processes import NodeProcess, eventually, make_neighbourhood, start_mesh
+
+
+def _progress(message: str) -> None:
+    print(f"  .. {message}", file=sys.stderr, flush=True)
+
+
+def _links(rng: random.Random):
+    return lambda i: sorted(rng.sample(range(i), min(3, i))) if i else []
+
+
+class Watcher(threading.Thread):
+    """Collects (record id -> time seen) from one node's event stream."""
+
+    def __init__(self, node: NodeProcess) -> None:
+        super().__init__(daemon=True)
+        self.node = node
+        self.seen: dict[str, float] = {}
+        self.ready = threading.Event()
+
+    def run(self) -> None:
+        client = ControlClient.connect(self.node.data_dir)
+        events = client.events(["record"])
+        self.ready.set()
+        try:
+            for event in events:
+                if event["event"] == "record":
+                    self.seen.setdefault(event["data"]["id"], time.monotonic())
+        except Exception:  # the node stopped: the benchmark is over
+            return
+
+
+def same(nodes: list[NodeProcess]) -> bool:
+    """Every node holds the identical record set (cheap: digests of ids)."""
+    return len({n.call("dump", ids=False, state=False)["ids_digest"] for n in nodes}) == 1
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def propagation(root: Path, size: int, count: int, rng: random.Random) -> dict:
+    _progress(f"propagation: starting {size} nodes")
+    dirs = make_neighbourhood(root / f"prop{size}", size)
+    nodes = start_mesh(dirs, _links(rng), sync_interval=30)
+    try:
+        eventually(lambda: same(nodes), 120, "initial sync")
+        watchers = [Watcher(n) for n in nodes]
+        for w in watchers:
+            w.start()
+            w.ready.wait(10)
+        time.sleep(1.0)
+        sent: dict[str, tuple[float, int]] = {}
+        _progress(f"propagation: {count} records from random nodes, 10 per second")
+        for i in range(count):
+            origin = rng.randrange(size)
+            started = time.monotonic()
+            offer = nodes[origin].call("offer_add", item=f"bench {i}", quantity=1, unit="items")
+            sent[offer["id"]] = (started, origin)
+            time.sleep(0.1)
+        time.sleep(3.0)
+        latencies = []
+        missing_live = 0
+        for rid, (started, origin) in sent.items():
+            for j, w in enumerate(watchers):
+                if j == origin:
+                    continue
+                if rid in w.seen:
+                    latencies.append(w.seen[rid] - started)
+                else:
+                    missing_live += 1
+        for n in nodes:
+            n.call("sync_now")
+        eventually(lambda: same(nodes), 60, "final sync")
+        held = [set(n.call("dump")["ids"]) for n in nodes]
+        missing_after_sync = sum(len(set(sent) - h) for h in held)
+        return {
+            "nodes": size, "records": count, "pairs": len(latencies),
+            "p50_ms": 1000 * statistics.median(latencies) if latencies else None,
+            "p99_ms": 1000 * percentile(latencies, 0.99) if latencies else None,
+            "missed_by_gossip": missing_live, "missing_after_sync": missing_after_sync,
+        }
+    finally:
+        for n in nodes:
+            n.stop()
+
+
+def verify_rate(samples: int = 3000) -> float:
+    import nacl.bindings
+
+    from protocol import seal
+
+    pk, sk = nacl.bindings.crypto_sign_seed_keypair(b"\x09" * 32)
+    record = seal(sk, neighbourhood=b"\x01" * 32, seq=1, prev=None, lamport=1, time=0, kind="offer",
+                  body={"item": "x" * 40, "quantity": 1, "unit": "g", "note": "y" * 120})
+    from protocol import verify_record
+
+    started = time.perf_counter()
+    for _ in range(samples):
+        verify_record(record)
+    return samples / (time.perf_counter() - started)
+
+
+def heal(root: Path, records: int, rng: random.Random) -> dict:
+    islands, per_island = 4, 5
+    size = islands * per_island
+    rate = verify_rate()
+    _progress(f"heal: starting {size} nodes in {islands} islands")
+    dirs = make_neighbourhood(root / "heal", size)
+    nodes = start_mesh(dirs, _links(rng), sync_interval=30)
+    try:
+        eventually(lambda: same(nodes), 180, "initial sync")
+        island_of = [i % islands for i in range(size)]
+        for i, node in enumerate(nodes):
+            others = [m.peer_id for j, m in enumerate(nodes) if island_of[j] != island_of[i]]
+            node.call("deny_peers", peers=others)
+        for i, node in enumerate(nodes):
+            node.call("allow_peers", peers=[m.peer_id for j, m in enumerate(nodes) if island_of[j] == island_of[i]])
+        time.sleep(2.0)
+        before = {n.data_dir: n.call("status")["sync"] for n in nodes}
+        _progress(f"heal: writing {records} records inside the islands")
+        per_node = records // size
+
+        def write(node: NodeProcess) -> None:
+            with ControlClient.connect(node.data_dir) as client:
+                for k in range(per_node):
+                    client.call("offer_add", item=f"island item {k}", quantity=1 + k % 9, unit="items",
+                                note="written while the islands were apart")
+
+        threads = [threading.Thread(target=write, args=(n,)) for n in nodes]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        written = per_node * size
+        expected = nodes[0].call("dump", ids=False)["count"] - 0
+        for island in range(islands):
+            members = [n for j, n in enumerate(nodes) if island_of[j] == island]
+            eventually(lambda members=members: same(members),
+                       120, f"island {island} agrees within itself")
+        counts = [n.call("dump", ids=False, state=False)["count"] for n in nodes]
+        _progress("heal: links return")
+        healed_at = time.monotonic()
+        for node in nodes:
+            node.call("allow_peers")
+        for node in nodes:
+            node.call("sync_now")
+        eventually(lambda: same(nodes), 600, "heal")
+        heal_s = time.monotonic() - healed_at
+        final = nodes[0].call("dump", ids=False, state=False)["count"]
+        to_verify = sum(final - c for c in counts)
+        states = {n.call("dump", ids=False)["state_digest"] for n in nodes}
+        cores = os.cpu_count() or 1
+        bound_s = to_verify / rate / cores
+        after = {n.data_dir: n.call("status")["sync"] for n in nodes}
+        sync_bytes = sum(after[d]["bytes_sent"] - before[d]["bytes_sent"] for d in after)
+        record_bytes = sum(after[d]["record_bytes_received"] - before[d]["record_bytes_received"] for d in after)
+        trips = sum(after[d]["round_trips"] - before[d]["round_trips"] for d in after)
+        sessions = sum(after[d]["sessions"] - before[d]["sessions"] for d in after)
+        del expected
+        return {
+            "same_state": len(states) == 1,
+            "nodes": size, "islands": islands, "divergent_records": written, "heal_s": heal_s,
+            "signatures_to_verify": to_verify, "verify_per_s_one_core": rate, "cores": cores,
+            "bound_s": bound_s, "heal_over_bound": heal_s / bound_s if bound_s else None,
+            "sync_bytes_on_wire": sync_bytes, "sync_record_bytes": record_bytes,
+            "wire_over_records": sync_bytes / record_bytes if record_bytes else None,
+            "sync_sessions": sessions, "round_trips": trips,
+        }
+    finally:
+        for n in nodes:
+            n.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m simulations.bench node", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10,20", help="node counts for the propagation runs")
+    parser.add_argument("--messages", type=int, default=100, help="records written in each propagation run")
+    parser.add_argument("--records", type=int, default=10_000, help="divergent records in the heal run")
+    parser.add_argument("--skip-heal", action="store_true")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    rng = random.Random(args.seed)
+    with tempfile.TemporaryDirectory(prefix="meshpantry-bench-") as tmp:
+        root = Path(tmp)
+        print("live propagation (control-socket write to event on every other node)")
+        print(f"{'nodes':>6} {'records':>8} {'p50 ms':>8} {'p99 ms':>8} {'missed live':>12} {'missing after sync':>19}")
+        ok = True
+        for size in (int(s) for s in args.sizes.split(",")):
+            r = propagation(root, size, args.messages, rng)
+            print(f"{r['nodes']:>6} {r['records']:>8} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} "
+                  f"{r['missed_by_gossip']:>12} {r['missing_after_sync']:>19}", flush=True)
+            ok = ok and r["missing_after_sync"] == 0 and (size < 20 or r["p99_ms"] <= 1000)
+        if not args.skip_heal:
+            h = heal(root, args.records, rng)
+            print()
+            print(f"heal after {h['islands']} islands of {h['nodes'] // h['islands']} rejoin, "
+                  f"{h['divergent_records']} divergent records")
+            print(f"  time to identical on every node   {h['heal_s']:8.1f} s")
+            print(f"  physical bound                    {h['bound_s']:8.1f} s  "
+                  f"({h['signatures_to_verify']} signatures / {h['verify_per_s_one_core']:.0f} per s / {h['cores']} cores)")
+            print(f"  heal / bound                      {h['heal_over_bound']:8.2f}   (target <= 2)")
+            print(f"  sync bytes on the wire            {h['sync_bytes_on_wire']:>10}")
+            print(f"  bytes of the records delivered    {h['sync_record_bytes']:>10}")
+            print(f"  wire / records                    {h['wire_over_records']:8.3f}   (target <= 1.10)")
+            print(f"  sessions, round trips             {h['sync_sessions']}, {h['round_trips']}")
+            print(f"  same state on every node          {h['same_state']}")
+            ok = ok and h["heal_over_bound"] is not None and h["heal_over_bound"] <= 2
+        return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
