@@ -295,6 +295,12 @@ class PantryApp(App):
                 if self.active_pane.id == "mesh":
                     await self.active_pane.reload(self)
 
+    def notify(self, message: str, *, title: str = "", severity: str = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Notifications carry neighbours' text (item names, errors quoting
+        input): shown as typed, never read as markup."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
     # -- actions -------------------------------------------------------------------
 
     def action_tab(self, name: str) -> None:

@@ -95,3 +95,15 @@ async def test_mouse_switches_tabs(lone_node):
         await until(pilot, lambda: app.active_pane.id == "meals", what="the Meals tab")
         await pilot.click("#--content-tab-tab-board")
         await until(pilot, lambda: app.active_pane.id == "board", what="the Board tab")
+
+
+@pytest.mark.asyncio
+async def test_neighbours_text_is_shown_as_written(lone_node):
+    """Square brackets in an item or a filter are text, never markup."""
+    lone_node.call("offer_add", item="[red]jam[/] [b", quantity=1, unit="jar", note="[/]")
+    app = app_on(lone_node)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.refreshes > 0, what="the first load")
+        app.pane("board").query_one("#filter-text", Input).value = "[red"
+        await until(pilot, lambda: "“[red”" in screen_text(app), what="the filter as written")
+        assert "[red]jam[/] [b" in screen_text(app)

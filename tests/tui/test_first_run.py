@@ -32,8 +32,10 @@ async def test_wizard_creates_household_starts_node_and_founds(tmp_path):
                         what="the neighbourhood step (after the node started)")
             assert key_path(data_dir).exists()
             assert (data_dir / "node.sock").exists(), "the UI started the node"
-            app.screen.query_one("#found-name", Input).value = "East Lane"
-            await pilot.click("#found")
+            found = app.screen.query_one("#found-name", Input)
+            found.value = "East Lane"
+            found.focus()
+            await pilot.press("enter")
             await until(pilot, lambda: "Elder · East Lane" in app.badge.who, what="the founded neighbourhood")
             await until(pilot, lambda: app.refreshes > 0, what="the board")
     finally:

@@ -20,7 +20,7 @@ from textual import work
 
 from ..board_filter import BoardFilter
 from ..show import amount, labels, relative, split_labels
-from ..widgets.pane import Pane, keep_cursor, selected_key
+from ..widgets.pane import Pane, cells, keep_cursor, selected_key
 
 #: Rows drawn at once: ten screens of scrolling is already more than anyone reads; the
 #: filter narrows the whole board, and the count line says how many match.
@@ -99,7 +99,7 @@ class BoardPane(Pane):
         count = len(self.offers)
         shown = f"first {MAX_BOARD_ROWS} open offers (filter to narrow)" if count > MAX_BOARD_ROWS else f"{count} open offers"
         sort = "soonest expiry first" if self.sort == "expiry" else "newest first"
-        self.query_one("#board-count", Static).update(f"{shown} · {wanted.describe()} · {sort}")
+        self.query_one("#board-count", Static).update(Text(f"{shown} · {wanted.describe()} · {sort}"))
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id and event.input.id.startswith("filter-"):
@@ -153,4 +153,4 @@ def offer_row(offer: dict, now: int) -> tuple:
     item = Text(("⚠ " if soon else "") + offer["item"], style=style)
     left = amount(offer.get("remaining"), offer.get("unit"))
     best = Text(relative(offer.get("best_before") or offer.get("pickup_until"), now), style=style)
-    return (item, left, best, offer.get("area") or "-", labels(offer.get("tags")), offer.get("household_name") or "")
+    return cells(item, left, best, offer.get("area") or "-", labels(offer.get("tags")), offer.get("household_name") or "")

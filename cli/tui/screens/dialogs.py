@@ -32,15 +32,15 @@ class Dialog(ModalScreen):
 
     def compose(self):
         with Vertical(id="dialog", classes="form"):
-            yield Static(self.title_text, classes="title")
+            yield Static(self.title_text, classes="title", markup=False)
             text = self.explain()
             if text:
-                yield Static(text, classes="explain")
+                yield Static(text, classes="explain", markup=False)
             for name, label, value, hint in self.fields():
                 with Horizontal(classes="field"):
                     yield Label(label, classes="field-label")
                     yield Input(value=value, placeholder=hint, id=f"field-{name}")
-            yield Static("", id="dialog-error", classes="field-error")
+            yield Static("", id="dialog-error", classes="field-error", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button(f"{self.submit_text}  ctrl+s", id="submit", variant="primary")
                 yield Button("Cancel  esc", id="cancel")

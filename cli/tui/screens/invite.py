@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Button, Input, Label, Static, TextArea
@@ -53,6 +54,6 @@ class InvitePane(Pane):
         self.query_one("#invite-code", TextArea).text = result["code"]
         from ..show import relative
 
-        self.query_one("#invite-info", Static).update(
+        self.query_one("#invite-info", Static).update(Text(
             f"valid for {result['uses']} household(s), expires {relative(result['expires'], self.app.clock())}"
-        )
+        ))

@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Static
 
 from ..show import amount, relative
 from ..widgets.coverage import coverage_bar
-from ..widgets.pane import Pane, keep_cursor, selected_key
+from ..widgets.pane import Pane, cells, keep_cursor, selected_key
 
 
 class MealsPane(Pane):
@@ -55,8 +55,9 @@ class MealsPane(Pane):
         self.meals = {}
         for meal in meals:
             self.meals[meal["id"]] = meal
-            table.add_row(meal["dish"], relative(meal["time"], self.now), meal.get("place") or "",
-                          coverage_bar(meal["coverage"], 100), meal.get("household_name") or "", key=meal["id"])
+            table.add_row(*cells(meal["dish"], relative(meal["time"], self.now), meal.get("place") or "",
+                                 coverage_bar(meal["coverage"], 100), meal.get("household_name") or ""),
+                          key=meal["id"])
         keep_cursor(table, key)
         self.show_detail()
 
@@ -94,11 +95,11 @@ def meal_detail(meal: dict, now: int) -> Group:
     grid.add_column()
     grid.add_column()
     for need in meal.get("needs", []):
-        grid.add_row(need["item"], coverage_bar(need["pledged"], need["quantity"]),
-                     f"{need['pledged']}/{amount(need['quantity'], need['unit'])}")
+        grid.add_row(*cells(need["item"], coverage_bar(need["pledged"], need["quantity"]),
+                            f"{need['pledged']}/{amount(need['quantity'], need['unit'])}"))
     if not meal.get("needs"):
-        grid.add_row("needs nothing listed", "", "")
+        grid.add_row(*cells("needs nothing listed", "", ""))
     for pledge in meal.get("pledges", []):
-        grid.add_row(Text(f"+ {pledge['household_name']}", style="green"),
-                     amount(pledge["quantity"], pledge["unit"]) + f" {pledge['item']}", pledge.get("note") or "")
+        grid.add_row(*cells(Text(f"+ {pledge['household_name']}", style="green"),
+                            amount(pledge["quantity"], pledge["unit"]) + f" {pledge['item']}", pledge.get("note") or ""))
     return Group(head, grid)

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.widgets import DataTable, Static
 
 from ..show import relative, short_id
-from ..widgets.pane import Pane
+from ..widgets.pane import Pane, cells
 
 
 class MeshPane(Pane):
@@ -36,12 +36,12 @@ class MeshPane(Pane):
             up = Text("yes", style="green") if peer.get("connected") else Text("no", style="grey50")
             behind = peer.get("behind")
             progress = sync_progress(app.sync_state.get(peer["peer"]), peer)
-            table.add_row(short_id(peer["peer"][-8:] if peer["peer"].startswith("12D3") else peer["peer"]) or "?",
-                          up, relative(peer.get("last_sync"), now),
-                          "-" if behind is None else str(behind), progress, key=peer["peer"])
+            table.add_row(*cells(short_id(peer["peer"][-8:] if peer["peer"].startswith("12D3") else peer["peer"]) or "?",
+                                 up, relative(peer.get("last_sync"), now),
+                                 "-" if behind is None else str(behind), progress), key=peer["peer"])
         log = app.sync_log[-3:]
         self.query_one("#sync-log", Static).update(
-            "\n".join(sync_line(e) for e in log) if log else "No sync reported yet in this session."
+            Text("\n".join(sync_line(e) for e in log) if log else "No sync reported yet in this session.")
         )
 
 

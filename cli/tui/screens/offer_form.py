@@ -45,7 +45,7 @@ class OfferForm(ModalScreen):
                     with Horizontal(classes="field"):
                         yield Label(label, classes="field-label")
                         yield Input(placeholder=hint, id=f"offer-{name}")
-                    yield Static("", id=f"error-{name}", classes="field-error")
+                    yield Static("", id=f"error-{name}", classes="field-error", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Offer  ctrl+s", id="submit", variant="primary", disabled=True)
                 yield Button("Cancel  esc", id="cancel")

@@ -15,7 +15,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Static
 
 from ..show import labels
-from ..widgets.pane import Pane, keep_cursor, selected_key
+from ..widgets.pane import Pane, cells, keep_cursor, selected_key
 
 
 class RecipesPane(Pane):
@@ -56,7 +56,7 @@ class RecipesPane(Pane):
         self.recipes = {}
         for recipe in recipes:
             self.recipes[recipe["id"]] = recipe
-            table.add_row(recipe["title"], str(recipe.get("serves") or "-"), key=recipe["id"])
+            table.add_row(*cells(recipe["title"], recipe.get("serves") or "-"), key=recipe["id"])
         keep_cursor(table, key)
         self.show_detail()
 

@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from ..show import amount, relative
-from ..widgets.pane import Pane, keep_cursor, selected_key
+from ..widgets.pane import Pane, cells, keep_cursor, selected_key
 
 STATUS_STYLE = {"pending": "bold yellow4", "accepted": "bold green", "declined": "red3", "cancelled": "grey50"}
 
@@ -155,8 +155,8 @@ def claim_row(claim: dict) -> tuple:
     direction = "← in" if claim["direction"] == "in" else "→ out"
     who = claim.get("household_name") if claim["direction"] == "in" else claim.get("offerer_name")
     status = Text(claim["status"], style=STATUS_STYLE.get(claim["status"], ""))
-    return (direction, claim.get("offer_item") or "?", amount(claim["quantity"], claim.get("unit")),
-            who or "?", status, handover_text(claim))
+    return cells(direction, claim.get("offer_item") or "?", amount(claim["quantity"], claim.get("unit")),
+                 who or "?", status, handover_text(claim))
 
 
 def claim_detail(claim: dict, share: dict | None, now: int) -> Text:

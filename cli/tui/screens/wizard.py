@@ -75,7 +75,7 @@ class NeighbourhoodScreen(ModalScreen):
     def compose(self):
         with Vertical(id="dialog", classes="form wizard"):
             yield Static(f"{self.who.get('household_name') or 'Your household'}: join your neighbours",
-                         classes="title")
+                         classes="title", markup=False)
             yield Static("Paste the invite code a member gave you…", classes="explain")
             with Horizontal(classes="field"):
                 yield Label("Invite code", classes="field-label")

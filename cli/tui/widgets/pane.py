@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual.containers import Vertical
 from textual.widgets import DataTable
 
@@ -19,6 +20,12 @@ class Pane(Vertical):
         tables = self.query(DataTable)
         if tables:
             tables.first().focus()
+
+
+def cells(*values: object) -> tuple[Text, ...]:
+    """Table cells shown exactly as written: ``[`` in an item name is text,
+    not markup (Text values keep their own styles)."""
+    return tuple(v if isinstance(v, Text) else Text("" if v is None else str(v)) for v in values)
 
 
 def selected_key(table: DataTable) -> str | None:
