@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import DataTable, Input
 
-from cli.tui.screens.dialogs import AcceptDialog, ClaimDialog, PledgeDialog
+from cli.tui.screens.dialogs import AcceptDialog, ClaimDialog, DeclineDialog, PledgeDialog
 from cli.tui.screens.offer_form import OfferForm
 from cli.tui.screens.wizard import NeighbourhoodScreen
 
@@ -122,7 +122,8 @@ async def test_board_filters_sort_and_claim(mesh):
 async def test_accept_with_fair_share_then_handover(mesh):
     """Alder sees Birch's claims arrive; when they ask for more than remains the
     fair share is suggested; Alder accepts with a quantity and a pickup note
-    only Birch can read; both sides confirm the handover."""
+    only Birch can read, declines another with a reason; both sides confirm
+    the handover."""
     alder, birch = mesh["alder"], mesh["birch"]
     rice = next(o for o in birch.call("offer_list") if o["item"] == "rice")
     birch.call("claim_add", offer_ref=rice["id"], quantity=4)
@@ -153,6 +154,13 @@ async def test_accept_with_fair_share_then_handover(mesh):
         await pilot.press("h")
         await until(pilot, lambda: any(r[1] == "plums" and r[5] == "offerer ✓" for r in rows(app, "claims")),
                     what="Alder's side confirmed")
+        table.move_cursor(row=next(i for i, r in enumerate(rows(app, "claims")) if r[1] == "rice"))
+        await pilot.press("d")
+        await until(pilot, lambda: shown(app, DeclineDialog), what="the decline dialog")
+        app.screen.query_one("#field-reason", Input).value = "only enough for one"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: sorted(r[4] for r in rows(app, "claims") if r[1] == "rice") == ["declined", "pending"],
+                    what="one rice claim declined")
         claim_id = next(c["id"] for c in alder.call("swaps")["received"] if c["offer_item"] == "plums")
         assert alder.call("claim_show", claim_ref=claim_id)["pickup"] == "(sealed to the claimant)"
         wait_node(lambda: birch.call("claim_show", claim_ref=claim_id)["status"] == "accepted",
