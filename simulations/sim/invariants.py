@@ -101,7 +101,8 @@ def check(sim: "Simulation") -> tuple[list[Violation], dict[str, int]]:
             state_of[node.number] = digest
     else:
         for members in digests.values():
-            state = build_state(nodes[members[0]].store.records(), sim.neighbourhood)
+            held = (table.verdict(p) for p in nodes[members[0]].store.log)
+            state = build_state([r for r in held if isinstance(r, Record)], sim.neighbourhood)
             checks["states_built"] += 1
             digest = state_digest(state)
             states.setdefault(digest, state)

@@ -28,7 +28,7 @@ from array import array
 
 from meshpantry.core.chain import ChainHead
 from meshpantry.core.membership import Admission
-from meshpantry.store.admission import Admissions
+from meshpantry.store.admission import MEMBERSHIP_KINDS, Admissions
 from meshpantry.store.waiting import MAX_WAITING_PER_AUTHOR, MAX_WAITING_TOTAL
 from protocol import Record, limits
 
@@ -148,6 +148,7 @@ class MemoryStore:
     def append_own(self, position: int) -> None:
         """Log this device's new record and make it durable (with all before it)."""
         record = self.table.record(position)
+        assert not self.holds(position), "an own record is new to its store"
         self._grow(position)
         self.held[position] = 1
         self.log.append(position)
@@ -163,37 +164,48 @@ class MemoryStore:
         """Take in peers' records (one commit, not fsynced). ``now`` is this
         node's clock in ms."""
         outcome = IngestOutcome()
-        table, held, waiting = self.table, self.held, self._waiting
+        table, waiting = self.table, self._waiting
+        if len(self.held) < len(table):
+            self._grow(len(table))
+        held = self.held
+        # Duplicates first, in one pass: most gossip a node hears it already holds.
+        fresh = [p for p in positions if not held[p]]
+        outcome.duplicates = len(positions) - len(fresh)
         horizon = now + limits.MAX_FUTURE_SKEW_MS
+        admissions = self.admissions
+        admits, log = admissions.admits, self.log
+        verdict = table.verdict
         grew = False
-        size = len(held)
-        for position in positions:
-            if (position < size and held[position]) or position in waiting:
+        for position in fresh:
+            if held[position] or position in waiting:
                 outcome.duplicates += 1
                 continue
-            verdict = table.verdict(position)
-            if not isinstance(verdict, Record) or verdict.time > horizon:
+            record = verdict(position)
+            if not isinstance(record, Record) or record.time > horizon:
                 outcome.rejected += 1
                 continue
-            answer = self.admissions.admits(verdict)
+            answer = admits(record)
             if answer is Admission.ADMIT:
-                if self._log(position, verdict):
+                held[position] = 1
+                log.append(position)
+                if record.lamport > self.max_lamport:
+                    self.max_lamport = record.lamport
+                if record.kind in MEMBERSHIP_KINDS and admissions.learn(record, admitted=True):
                     grew = True
-                size = len(held)
                 outcome.added.append(position)
             elif answer is Admission.WAIT:
-                self._wait(position, verdict)
+                self._wait(position, record)
                 outcome.waiting += 1
             else:
                 outcome.rejected += 1
         while grew:
             grew = False
-            members = self.admissions.membership.households
+            members = admissions.membership.households
             for position in list(waiting):
                 record = table.record(position)
                 if record.author not in members and record.kind != "join":
                     continue
-                answer = self.admissions.admits(record)
+                answer = admits(record)
                 if answer is Admission.WAIT:
                     continue
                 self._unwait(position, record)

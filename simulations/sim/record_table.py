@@ -52,6 +52,9 @@ class RecordTable:
     def verdict(self, position: int) -> Record | RemoteError:
         """The decoded, signature-checked record at ``position``, or the error
         that refuses it (decoding or signature). Checked once per run."""
+        record = self._decoded[position]
+        if record is not None and self._checked[position]:
+            return record
         if not self._checked[position]:
             self._checked[position] = True
             try:

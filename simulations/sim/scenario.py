@@ -24,6 +24,7 @@ Layout (every table optional except ``[run]``)::
     [sync]
     interval_s = 30         # each node syncs with one peer this often
     on_connect = 3          # new peers synced with when reachability grows
+    on_gap = true           # sync with the sender when gossip shows a chain gap
     sessions_per_node = 2
 
     [clock]
@@ -122,6 +123,7 @@ class Scenario:
     heartbeat_ms: int = 1000
     sync_interval_ms: int = 30_000
     sync_on_connect: int = 3
+    sync_on_gap: bool = True
     sessions_per_node: int = 2
     drift_ppm: int = 0
     offset_ms: int = 0
@@ -165,7 +167,7 @@ def parse(doc: dict, source: str = "<scenario>") -> Scenario:
     gossip = _table(doc, "gossip", source)
     _known(gossip, {"degree", "round_ms", "heartbeat_ms"}, "[gossip]", source)
     sync = _table(doc, "sync", source)
-    _known(sync, {"interval_s", "on_connect", "sessions_per_node"}, "[sync]", source)
+    _known(sync, {"interval_s", "on_connect", "on_gap", "sessions_per_node"}, "[sync]", source)
     clock = _table(doc, "clock", source)
     _known(clock, {"drift_ppm", "offset_ms"}, "[clock]", source)
     mix = _table(doc, "workload", source) or {"offer": 1}
@@ -203,6 +205,7 @@ def parse(doc: dict, source: str = "<scenario>") -> Scenario:
         heartbeat_ms=int(gossip.get("heartbeat_ms", 1000)),
         sync_interval_ms=int(sync.get("interval_s", 30) * 1000),
         sync_on_connect=int(sync.get("on_connect", 3)),
+        sync_on_gap=bool(sync.get("on_gap", True)),
         sessions_per_node=int(sync.get("sessions_per_node", 2)),
         drift_ppm=int(clock.get("drift_ppm", 0)),
         offset_ms=int(clock.get("offset_ms", 0)),

@@ -179,7 +179,8 @@ class Simulation:
     def _gossip_delivered(self, node: SimNode, batch: list[int], sender: int) -> None:
         outcome = node.receive(batch, self.queue.now)
         self.delivered_new += len(outcome.added)
-        if outcome.added and sender < len(self.honest) and self._shows_gap(node, outcome.added):
+        if (outcome.added and self.scenario.sync_on_gap and sender < len(self.honest)
+                and self._shows_gap(node, outcome.added)):
             self.gaps += 1
             self.start_sync(node.number, sender)
 

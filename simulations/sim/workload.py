@@ -35,9 +35,9 @@ ACTIONS = {
     "story": "story",
 }
 
-#: Recent records considered when choosing what to act on: households act on
+#: Recent records of a kind considered when choosing what to act on: households act on
 #: what is fresh on the board, and it bounds the cost of a choice.
-RECENT = 64
+RECENT = 512
 
 #: Tries at finding a held referent before falling back to an offer.
 TRIES = 6
