@@ -99,6 +99,8 @@ class PantryApp(App):
         self.stale = False
         self.status_stale = False
         self.refreshes = 0
+        #: True once connected to a node whose household is in a neighbourhood.
+        self.ready = False
         self.events_seen = 0
         self.sync_log: list[dict] = []
         #: The latest sync progress the node reported, by peer.
@@ -150,8 +152,10 @@ class PantryApp(App):
         await self._connect()
         if self.client is None:
             return
+        await self._show_status()
         if not await self._ensure_neighbourhood():
             return
+        self.ready = True
         await self.reload()
         if self.is_running:
             self.active_pane.focus_main()
@@ -273,27 +277,28 @@ class PantryApp(App):
         """Refresh the badge and the visible tab from the node now."""
         self.stale = False
         self.status_stale = False
-        status = await self.ask("status")
-        if status is not None:
-            self.status = status
-            self.badge.show(status, True)
-        if self.reachable and self.is_running:
+        await self._show_status()
+        if self.ready and self.reachable and self.is_running:
             await self.active_pane.reload(self)
             self.refreshes += 1
 
     async def _refresh_if_stale(self) -> None:
-        if not self.reachable or self.client is None:
+        if not self.ready or not self.reachable or self.client is None:
             return
         if self.stale:
             await self.reload()
         elif self.status_stale:
             self.status_stale = False
-            status = await self.ask("status")
-            if status is not None:
-                self.status = status
-                self.badge.show(status, True)
-                if self.active_pane.id == "mesh":
-                    await self.active_pane.reload(self)
+            if await self._show_status() and self.active_pane.id == "mesh":
+                await self.active_pane.reload(self)
+
+    async def _show_status(self) -> dict | None:
+        """Ask the node for its status and show it in the header badge."""
+        status = await self.ask("status")
+        if status is not None and self.is_running:
+            self.status = status
+            self.badge.show(status, True)
+        return status
 
     def notify(self, message: str, *, title: str = "", severity: str = "information",
                timeout: float | None = None, markup: bool = False) -> None:
@@ -307,7 +312,7 @@ class PantryApp(App):
         self.main.query_one(TabbedContent).active = f"tab-{name}"
 
     async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        if self.reachable and self.client is not None:
+        if self.ready and self.reachable and self.client is not None:
             await self.active_pane.reload(self)
             self.active_pane.focus_main()
 

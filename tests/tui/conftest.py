@@ -51,7 +51,9 @@ async def until(pilot, check, timeout: float = SETTLE_S, what: str = "condition"
         if time.monotonic() > deadline:
             from .screen_text import screen_text
 
-            raise AssertionError(f"timed out waiting for {what}; the screen:\n{screen_text(pilot.app)}")
+            errors = getattr(pilot.app, "errors", [])
+            raise AssertionError(f"timed out waiting for {what}; errors shown: {errors}; the screen:\n"
+                                 f"{screen_text(pilot.app)}")
         await pilot.pause(0.05)
 
 

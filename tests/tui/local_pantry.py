@@ -48,8 +48,10 @@ class LocalClient:
         self.node_status = status or {}
 
     async def call(self, op: str, **args: Any) -> Any:
-        if op == "status":
-            return {**self.pantry.status(), "node_running": True, **self.node_status}
+        if op == "status":  # as the node answers: its own fields over the Pantry's
+            base = self.pantry.status() if self.pantry.store.neighbourhood else {
+                **self.pantry.whoami(), "records": self.pantry.store.count(), "peers": []}
+            return {**base, "node_running": True, **self.node_status}
         positional = args.pop("_args", [])
         return getattr(self.pantry, op)(*positional, **args)
 

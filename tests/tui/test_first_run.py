@@ -23,13 +23,14 @@ async def test_wizard_creates_household_starts_node_and_founds(tmp_path):
     app = build_app(lambda: setup.connect(app), setup=setup)
     try:
         async with app.run_test(size=(80, 24)) as pilot:
-            await until(pilot, lambda: isinstance(app.screen, HouseholdScreen) and app.screen.query(Input),
-                        what="the household step")
+            await until(pilot, lambda: isinstance(app.screen, HouseholdScreen)
+                        and getattr(app.focused, "id", None) == "setup-household", what="the household step")
             app.screen.query_one("#setup-household", Input).value = "Elder"
             app.screen.query_one("#setup-area", Input).value = "east side"
             await pilot.click("#submit")
-            await until(pilot, lambda: isinstance(app.screen, NeighbourhoodScreen) and app.screen.query(Input),
-                        what="the neighbourhood step (after the node started)")
+            await until(pilot, lambda: isinstance(app.screen, NeighbourhoodScreen)
+                        and getattr(app.focused, "id", None) == "join-code",
+                        what="the neighbourhood step (after the node started), mounted")
             assert key_path(data_dir).exists()
             assert (data_dir / "node.sock").exists(), "the UI started the node"
             found = app.screen.query_one("#found-name", Input)

@@ -21,8 +21,9 @@ pytestmark = pytest.mark.asyncio(loop_scope="function")
 
 
 def shown(app, screen_type) -> bool:
-    """``screen_type`` is on top and composed (its inputs exist)."""
-    return isinstance(app.screen, screen_type) and bool(app.screen.query(Input))
+    """``screen_type`` is on top and mounted (it has focused its first field)."""
+    return (isinstance(app.screen, screen_type) and isinstance(app.focused, Input)
+            and app.focused.screen is app.screen)
 
 
 def rows(app, table_id: str) -> list[list[str]]:

@@ -79,3 +79,23 @@ async def test_board_light_theme(households):
         app.theme = "textual-light"
         await show(app, pilot)
         assert_snapshot(app, "board-light-80x24")
+
+
+@pytest.mark.asyncio
+async def test_join_step(tmp_path):
+    """A household without a neighbourhood is asked to join or found one."""
+    from .local_pantry import fixed_pantry
+
+    pantry = fixed_pantry(tmp_path / "newcomer", 3, "Hazel", "west end")
+    try:
+        client = LocalClient(pantry, ISLAND)
+        app = build_app(lambda: _ready(client), clock=lambda: NOW_MS, follow_events=False)
+        async with app.run_test(size=(80, 24)) as pilot:
+            for _ in range(100):
+                if app.screen.query("#join-code"):
+                    break
+                await pilot.pause(0.02)
+            await pilot.pause(0.3)
+            assert_snapshot(app, "join-80x24")
+    finally:
+        pantry.close()

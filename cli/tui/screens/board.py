@@ -85,7 +85,7 @@ class BoardPane(Pane):
     @work(exclusive=True, group="board")
     async def reload_soon(self) -> None:
         """Reload in a worker; a newer keystroke cancels an older load."""
-        if self.app.client is not None and self.app.reachable:
+        if self.app.ready and self.app.reachable:
             await self.reload(self.app)
 
     def redraw(self, wanted: BoardFilter) -> None:
