@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ from meshpantry.control.aclient import AsyncControlClient
 from meshpantry.control.client import NodeUnavailable
 from meshpantry.keys import key_path
 
-from .node_process import start_node, wait_for_socket
+from .node_process import NODE_START_TIMEOUT_S, POLL_S, log_tail, start_node, wait_for_socket
 
 
 class Setup:
@@ -53,13 +55,25 @@ class Setup:
         if app is not None:
             app.notify("Starting this household's node…", title="node")
         process = self.process = start_node(self.data_dir, self.node_args)
+        started = time.monotonic()
 
         def progress(waited: float) -> None:
-            if app is not None and int(waited * 20) % 20 == 0 and waited >= 1:
+            if app is not None and waited >= 1:
                 app.badge.starting(f"starting the node {waited:.0f} s")
 
-        await wait_for_socket(self.data_dir, process, progress=progress)
-        return await AsyncControlClient.connect(self.data_dir)
+        while True:
+            # The socket file may be a dead node's until the new one replaces
+            # it, so wait for an answer, not for the file.
+            waited = time.monotonic() - started
+            await wait_for_socket(self.data_dir, process, timeout=max(NODE_START_TIMEOUT_S - waited, 0.1),
+                                  progress=progress)
+            try:
+                return await AsyncControlClient.connect(self.data_dir)
+            except NodeUnavailable:
+                if process.poll() is not None or waited > NODE_START_TIMEOUT_S:
+                    raise NodeUnavailable(f"the node did not start: {log_tail(self.data_dir)}") from None
+            progress(waited)
+            await asyncio.sleep(POLL_S)
 
 
 def create_household(data_dir: Path, household: str, area: str | None) -> None:

@@ -43,3 +43,27 @@ async def test_wizard_creates_household_starts_node_and_founds(tmp_path):
         if setup.process is not None:
             stop_node(setup.process)
     assert setup.process is not None
+
+
+@pytest.mark.asyncio
+async def test_setup_replaces_a_dead_nodes_socket(tmp_path):
+    """A socket file left by a killed node does not fool the UI: it starts a
+    node, which replaces the file, and connects to it."""
+    import socket
+
+    from cli.tui.launch import create_household
+
+    data_dir = tmp_path / "ash"
+    create_household(data_dir, "Ash", None)
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dead.bind(str(data_dir / "node.sock"))
+    dead.close()
+    setup = Setup(data_dir, node_args=LOOPBACK_ARGS)
+    try:
+        client = await setup.connect()
+        assert (await client.call("whoami"))["household_name"] == "Ash"
+        await client.close()
+    finally:
+        if setup.process is not None:
+            stop_node(setup.process)
+    assert setup.process is not None
