@@ -15,6 +15,7 @@ connected (partition, cut, flapping), exactly as a reset stream does.
 
 from __future__ import annotations
 
+import time
 from typing import Callable
 
 from meshpantry.core.sync.events import Done, Failed, RecordsReceived
@@ -65,6 +66,7 @@ class Catchup:
         self.started = self.done = self.failed = self.stalled = 0
         self.bytes = 0
         self.records = 0
+        self.session_seconds = 0.0  #: CPU seconds spent inside the sync sessions' own code
 
     def _key(self, a: int, b: int) -> int:
         return min(a, b) * len(self.nodes) + max(a, b)
@@ -86,7 +88,9 @@ class Catchup:
         if not (node_a.up and node_b.up and self.network.connected(a, b)):
             return False
         now = self.queue.now
+        clock = time.process_time()
         stream = _Stream(node_a, node_b, node_a.now(now), node_b.now(now))
+        self.session_seconds += time.process_time() - clock
         self.active[key] = stream
         self.per_node[a] += 1
         self.per_node[b] += 1
@@ -119,7 +123,10 @@ class Catchup:
         session = stream.sessions[side]
         node = stream.nodes[side]
         now = self.queue.now
-        for event in session.events():
+        clock = time.process_time()
+        events = session.events()
+        self.session_seconds += time.process_time() - clock
+        for event in events:
             if isinstance(event, RecordsReceived):
                 self.records += len(event.raws)
                 self.on_records(node, event.raws, now)
@@ -127,7 +134,9 @@ class Catchup:
                 stream.ended[side] = True
                 if isinstance(event, Failed):
                     stream.outcome = "failed"
+        clock = time.process_time()
         data = session.data_to_send()
+        self.session_seconds += time.process_time() - clock
         if data:
             self.bytes += len(data)
             start = max(now, stream.busy_until[side])
@@ -151,7 +160,9 @@ class Catchup:
             self._end(key, stream)
             return
         node = stream.nodes[side]
+        clock = time.process_time()
         stream.sessions[side].receive_data(data, node.now(self.queue.now))
+        self.session_seconds += time.process_time() - clock
         self._pump(key, stream, side)
         self._check_stalled(key, stream)
 
