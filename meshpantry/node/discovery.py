@@ -184,6 +184,9 @@ class Discovery:
         self.stats = DiscoveryStats()
         self.peers: dict[ID, KnownPeer] = {}
         self.loopback_only = ipaddress.ip_address(settings.listen_host).is_loopback
+        #: Peers not to dial for now (cut links, banned senders): the runner
+        #: sets this; :meth:`redial_now` ends the pause.
+        self.skip: Callable[[ID], bool] = lambda peer_id: False
         self._wakeup = trio.Event()
         self._dial_slots = trio.CapacityLimiter(MAX_CONCURRENT_DIALS)
         for address in settings.static_peers:
@@ -312,7 +315,7 @@ class Discovery:
             now = trio.current_time()
             next_due = now + IDLE_TICK_S
             for peer in list(self.peers.values()):
-                if peer.connected or peer.dialing or not peer.addrs:
+                if peer.connected or peer.dialing or not peer.addrs or self.skip(peer.peer_id):
                     continue
                 if peer.next_dial <= now:
                     peer.dialing = True
@@ -348,6 +351,16 @@ class Discovery:
         finally:
             peer.dialing = False
             self._wakeup.set()
+
+    def redial_now(self) -> None:
+        """Dial every known, unconnected peer at once, forgetting backoff (links
+        came back, e.g. after a partition was repaired)."""
+        now = trio.current_time()
+        for peer in self.peers.values():
+            if not peer.connected:
+                peer.failures = 0
+                peer.next_dial = now
+        self._wakeup.set()
 
     def _jittered(self, delay: float) -> float:
         spread = self.settings.redial_jitter

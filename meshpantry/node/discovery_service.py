@@ -25,6 +25,7 @@ async def start_discovery(node: Any, nursery: trio.Nursery) -> Discovery:
         store.remember_peer(str(peer_id), dial, int(time.time() * 1000))
 
     discovery = Discovery(node.host, node.settings, node.rng, remember=remember)
+    discovery.skip = lambda peer_id: node.is_cut_off(str(peer_id))
     loaded = discovery.load_book((p.peer_id, list(p.multiaddrs)) for p in store.peer_addresses())
     log.info("address book: %d peers to redial", loaded)
     node.discovery = discovery

@@ -161,6 +161,11 @@ def expand_unspecified(addrs: list[str], local_ips: Callable[[], list[str]]) -> 
     return out
 
 
+#: See :func:`build_host`: effectively unlimited inbound connections over a
+#: node's lifetime (each leaked slot costs the library one idle task).
+INBOUND_SLOTS = 1_000_000
+
+
 def build_host(settings: NodeSettings, key: DeviceKey) -> IHost:
     """A py-libp2p host for ``key`` with Noise only and yamux only; not yet running."""
     key_pair = keypair_from_seed(key.seed)
@@ -174,7 +179,21 @@ def build_host(settings: NodeSettings, key: DeviceKey) -> IHost:
         enable_upnp=False,
         bootstrap=None,
         negotiate_timeout=NEGOTIATE_TIMEOUT_S,
-        connection_config=ConnectionConfig(dial_timeout=settings.dial_timeout_s),
+        connection_config=ConnectionConfig(
+            dial_timeout=settings.dial_timeout_s,
+            # py-libp2p 0.8.1 holds an inbound slot (max - min of these) for
+            # every connection ever accepted, until the host stops: a
+            # neighbour that reconnects after each power cut would exhaust the
+            # default 250 slots in days, after which every inbound connection
+            # is refused mid-handshake. A neighbourhood has tens of peers, so
+            # a very large cap costs nothing and keeps the node reachable.
+            max_connections=INBOUND_SLOTS,
+            high_watermark=INBOUND_SLOTS,
+            # Our redial loop keeps the neighbours we know connected; the
+            # library's auto-connector should not dial everything it has seen.
+            min_connections=0,
+            low_watermark=0,
+        ),
     )
 
 

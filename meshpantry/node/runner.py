@@ -199,6 +199,9 @@ class Node:
             self.denied.clear()
         else:
             self.denied.difference_update(peers)
+        discovery = getattr(self, "discovery", None)
+        if discovery is not None:
+            discovery.redial_now()
         return {"denied": sorted(self.denied)}
 
     async def op_sync_now(self) -> dict:
