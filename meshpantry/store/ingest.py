@@ -21,7 +21,8 @@ Theory of operation, for one batch of raw records (:func:`ingest_batch`):
    both stay in the log as evidence, and the pair is recorded and reported.
 5. **Re-check the waiting room** whenever membership grew, until it stops
    growing, so a batch may carry a member's records before its join.
-6. **Write** the log rows with one ``executemany`` once every record is decided.
+6. **Write** the log rows a chunk at a time, as soon as a chunk of records is
+   decided, while the worker threads still check the next chunks.
 
 The caller runs all of this in one transaction. One bad record never raises
 and never costs the good records of the same batch.
@@ -95,6 +96,7 @@ class _Batch:
         self.now = now
         self.report = IngestReport()
         self.logged: list[Record] = []
+        self.flushed = 0  #: records of ``logged`` already inserted
         self.logged_ids: set[bytes] = set()
         self.at_seq: dict[tuple[bytes, int], list[bytes]] = {}
         self.waiting_from_batch: set[bytes] = set()
@@ -146,8 +148,13 @@ class _Batch:
                 self.waiting_from_batch.discard(record.id)
                 self.log(record)
 
+    def flush(self) -> None:
+        """Insert the records logged since the last flush."""
+        log.insert(self.conn, self.logged[self.flushed :])
+        self.flushed = len(self.logged)
+
     def write(self) -> None:
-        log.insert(self.conn, self.logged)
+        self.flush()
         self.conn.executemany(
             "INSERT OR IGNORE INTO forks (author, seq, first_id, second_id) VALUES (?, ?, ?, ?)",
             [(f.author, f.seq, f.first_id, f.second_id) for f in self.report.forks],
@@ -206,15 +213,17 @@ def ingest_batch(
         else:
             todo.append((index, raw))
 
-    for checked in pool.check_all(todo, now + limits.MAX_FUTURE_SKEW_MS):
-        record = checked.record
-        if record is None:
-            assert checked.error is not None
-            report.rejected.append(Rejection(checked.index, checked.record_id, checked.error))
-        elif record.id in batch.logged_ids or record.id in waiting:
-            report.duplicates += 1  # a second copy whose signature bytes differ
-        else:
-            batch.admit(checked.index, record)
+    for chunk in pool.check_all(todo, now + limits.MAX_FUTURE_SKEW_MS):
+        for checked in chunk:
+            record = checked.record
+            if record is None:
+                assert checked.error is not None
+                report.rejected.append(Rejection(checked.index, checked.record_id, checked.error))
+            elif record.id in batch.logged_ids or record.id in waiting:
+                report.duplicates += 1  # a second copy whose signature bytes differ
+            else:
+                batch.admit(checked.index, record)
+        batch.flush()  # SQLite works while the workers check the next chunks
     batch.drain_waiting()
     batch.write()
     report.rejected.sort(key=lambda r: (r.index is None, r.index or 0))

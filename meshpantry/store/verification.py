@@ -17,7 +17,7 @@ costs about as much as one signature check.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -87,21 +87,27 @@ class VerifierPool:
             )
         return self._executor
 
-    def check_all(self, items: Sequence[tuple[int, bytes]], horizon: int) -> list[Checked]:
-        """Check every (index, raw) pair; return the outcomes in the same order.
+    def check_all(
+        self, items: Sequence[tuple[int, bytes]], horizon: int
+    ) -> Iterator[list[Checked]]:
+        """Check every (index, raw) pair; yield the outcomes in the same order,
+        a chunk at a time, so the caller can act on the first chunks while the
+        workers check the rest.
 
         ``horizon`` is the latest record time accepted (ms). Spread over the
         worker threads when there are at least ``PARALLEL_MIN_RECORDS`` items
         and more than one worker.
         """
         if len(items) < PARALLEL_MIN_RECORDS or self.workers == 1:
-            return _check_chunk(items, horizon)
+            yield _check_chunk(items, horizon)
+            return
         executor = self._started()
         futures = [
             executor.submit(_check_chunk, items[start : start + CHUNK_RECORDS], horizon)
             for start in range(0, len(items), CHUNK_RECORDS)
         ]
-        return [checked for future in futures for checked in future.result()]
+        for future in futures:
+            yield future.result()
 
     def close(self) -> None:
         if self._executor is not None:
