@@ -15,6 +15,11 @@ message id = record id):
   it. A receiver ingests it (duplicates cost a lookup) and forwards what was
   new to it in its own next round.
 
+* **Lazy gossip** (GossipSub's IHAVE/IWANT): at each heartbeat a node tells
+  ``lazy`` random reachable peers outside its mesh which records it logged in
+  the last ``history`` heartbeats; a peer missing some asks for them and gets
+  them pushed. This repairs most datagrams lost on the mesh within seconds.
+
 Gossip is best effort: a node that was away misses whatever was pushed
 meanwhile, and only sync (:mod:`.catchup`) repairs that.
 """
@@ -41,6 +46,8 @@ class Gossip:
         *,
         degree: int,
         on_deliver: Callable[[SimNode, list[int], int], None],
+        lazy: int = 2,
+        history: int = 3,
     ) -> None:
         self.nodes = nodes
         self.network = network
@@ -49,20 +56,24 @@ class Gossip:
         self.degree = degree
         self.on_deliver = on_deliver
         self.mesh: list[list[int]] = [[] for _ in nodes]
+        self.lazy = lazy
+        self.marks: list[list[int]] = [[0] * history for _ in nodes]  #: log lengths at recent heartbeats
+        self.repaired = 0  #: records pushed in answer to IWANT
         self.messages = 0
         self.record_copies = 0  #: record positions carried by delivered messages
 
     def heartbeat(self) -> None:
         """Repair every powered node's mesh from the peers it reaches now."""
         network = self.network
-        by_island = network.islands()
+        size = len(self.nodes)
+        by_island = {k: [p for p in v if p < size] for k, v in network.islands().items()}
         for node in self.nodes:
             if not node.up:
                 continue
             me = node.number
             mesh = [p for p in self.mesh[me] if network.connected(me, p)]
+            island = by_island.get(network.island[me], [])
             if len(mesh) < self.degree:
-                island = [p for p in by_island.get(network.island[me], []) if p < len(self.nodes)]
                 if len(island) > 1:
                     have = set(mesh)
                     have.add(me)
@@ -74,6 +85,44 @@ class Gossip:
                             have.add(peer)
                             mesh.append(peer)
             self.mesh[me] = mesh
+            if self.lazy and len(island) > len(mesh) + 1:
+                self._announce(node, island)
+
+    def _announce(self, node: SimNode, island: list[int]) -> None:
+        """IHAVE: tell a few non-mesh peers what this node logged lately."""
+        me = node.number
+        marks = self.marks[me]
+        log = node.store.log
+        start = min(marks[0], len(log))
+        marks.pop(0)
+        marks.append(len(log))
+        if start >= len(log):
+            return
+        window = list(log[start:])
+        mesh = self.mesh[me]
+        for _ in range(self.lazy):
+            peer = island[self.rng.randrange(len(island))]
+            if peer != me and peer not in mesh:
+                for delay in self.network.send(me, peer):
+                    self.queue.after(delay, self._have, me, peer, self.nodes[peer].epoch, window)
+
+    def _have(self, sender: int, receiver: int, epoch: int, window: list[int]) -> None:
+        """IHAVE arrives; answer IWANT with what is missing here."""
+        node = self.nodes[receiver]
+        if node.epoch != epoch or not node.up:
+            return
+        held = node.store.holds
+        wanted = [p for p in window if not held(p)]
+        if wanted:
+            for delay in self.network.send(receiver, sender):
+                self.queue.after(delay, self._want, receiver, sender, wanted)
+
+    def _want(self, asker: int, holder: int, wanted: list[int]) -> None:
+        """IWANT arrives: push the records asked for."""
+        node = self.nodes[holder]
+        if node.up:
+            self.repaired += len(wanted)
+            self.push(holder, asker, wanted)
 
     def round(self) -> None:
         """Every node pushes its outbox to its mesh peers."""

@@ -89,6 +89,7 @@ class RunOutcome:
             "gossip": {
                 "messages": sim.gossip.messages,
                 "record_copies": sim.gossip.record_copies,
+                "repaired_by_iwant": sim.gossip.repaired,
                 "datagrams_sent": sim.network.sent,
                 "datagrams_lost": sim.network.lost,
                 "datagrams_duplicated": sim.network.duplicated,

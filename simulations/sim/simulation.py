@@ -225,14 +225,16 @@ class Simulation:
         return list(self.network.island), bytes(self.network.powered)
 
     def reachability_grew(self, before: tuple[list[int], bytes]) -> None:
-        """Nodes met peers they could not reach before: each syncs with up to
-        ``sync_on_connect`` of them, chosen at random, as on connecting."""
+        """Nodes that just got power or moved into a bigger island connect to
+        peers they could not reach before: each syncs with up to
+        ``sync_on_connect`` of them, chosen at random (one sync per new
+        connection, started by the side that dialled)."""
         old_island, old_powered = before
         network, rng = self.network, self.sync_rng
         islands = network.islands()
         for node in self.honest:
             me = node.number
-            if not node.up:
+            if not node.up or (old_powered[me] and old_island[me] == network.island[me]):
                 continue
             members = [p for p in islands.get(network.island[me], []) if p < len(self.honest)]
             fresh = [
