@@ -83,6 +83,12 @@ class NodeProcess:
         with ControlClient.connect(self.data_dir) as client:
             return client.call(op, **args)
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the node process has used so far."""
+        assert self.process is not None
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def kill(self) -> None:
         """Power cut: SIGKILL, no chance to clean up."""
         if self.process and self.process.poll() is None:

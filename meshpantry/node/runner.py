@@ -58,6 +58,11 @@ PEER_WATCH_INTERVAL_S = 0.25
 #: only multiplies the bytes. Two keeps a link busy while the other verifies.
 MAX_CONCURRENT_SYNCS = 2
 
+#: Sessions peers start with this node that run at once; the others wait for
+#: a slot (their initiator's read timeout bounds the wait). Separate from the
+#: outgoing slots so that two nodes syncing each other can never deadlock.
+MAX_SERVED_SYNCS = 2
+
 #: How long a peer that sent malformed frames or forged records stays cut
 #: off. Long enough to stop a flood, short enough that a buggy but honest
 #: neighbour (an old version) is retried the same evening.
@@ -322,7 +327,8 @@ class Node:
             for peer in current - self.connected:
                 self.control.publish("peer", {"peer": peer, "up": True})
                 self._remember(peer)
-                self._sync_soon(peer)
+                if self._leads(peer) or not self.pantry.chain_recovered:
+                    self._sync_soon(peer)
                 from .discovery_service import exchange_addresses
 
                 self._nursery.start_soon(exchange_addresses, self, peer)
@@ -350,7 +356,14 @@ class Node:
             jitter = interval * self.settings.sync_jitter
             await trio.sleep(max(0.1, interval + self.rng.uniform(-jitter, jitter)))
             for peer in list(self.connected):
-                self._sync_soon(peer)
+                if self._leads(peer):
+                    self._sync_soon(peer)
+
+    def _leads(self, peer: str) -> bool:
+        """Of two connected peers, the one with the smaller id starts the
+        routine syncs (on connect and on the timer): one session per pair
+        instead of two. Syncs for gaps start from either side."""
+        return str(self.host.peer_id) < peer
 
     # -- lifetime ----------------------------------------------------------------------
 
@@ -363,6 +376,7 @@ class Node:
 
         self._syncing = set()
         self._sync_slots = trio.CapacityLimiter(MAX_CONCURRENT_SYNCS)
+        self.serve_slots = trio.CapacityLimiter(MAX_SERVED_SYNCS)
         async with trio.open_nursery() as nursery:
             await nursery.start(self.control.serve)
             self._nursery = nursery

@@ -53,8 +53,9 @@ def install_sync_handler(node: Any) -> None:
         peer = str(stream.muxed_conn.peer_id)
         if node.is_cut_off(peer):
             raise PermissionError(f"sync from cut-off peer {peer}")
-        session = SyncSession.responder(node.store, now=_now())
-        await _run(node, peer, StreamChannel(stream), session)
+        async with node.serve_slots:
+            session = SyncSession.responder(node.store, now=_now())
+            await _run(node, peer, StreamChannel(stream), session)
 
     node.host.libp2p.set_stream_handler(SYNC_PROTOCOL, safe_handler(serve, "sync"))
 

@@ -27,7 +27,7 @@ from meshpantry.store import Store
 from protocol import Record
 from protocol.errors import DecodeError
 
-from .errors import AlreadyDone, ChainNotRecovered, InvalidInput, NoIdentity, NoNeighbourhood, NotAllowed
+from .errors import AlreadyDone, ChainNotRecovered, InvalidInput, NoIdentity, NoNeighbourhood, NotAllowed, UnknownId
 from .invite_code import InviteCode
 from .reading import Reading
 
@@ -260,7 +260,7 @@ class Pantry(Reading):
             "tags": _labels(tags), "allergens": _labels(allergens), "note": note,
         })
         record = self._write("offer", body)
-        return self.offer_show(record.id.hex())
+        return self._shown(record, self.offer_show)
 
     def offer_update(self, offer_ref: str, **fields: Any) -> dict:
         offer = self._own_offer(offer_ref)
@@ -293,7 +293,7 @@ class Pantry(Reading):
         if quantity > offer.quantity:
             raise InvalidInput("quantity", f"the offer is for {offer.quantity} {offer.unit}")
         record = self._write("claim", _drop_none({"offer": offer.id, "quantity": quantity, "message": message}))
-        return self.claim_show(record.id.hex())
+        return self._shown(record, self.claim_show)
 
     def claim_cancel(self, claim_ref: str) -> dict:
         claim = self._claim(claim_ref)
@@ -350,7 +350,7 @@ class Pantry(Reading):
         record = self._write(
             "meal", _drop_none({"dish": dish, "time": time, "place": place, "needs": lines or None, "note": note})
         )
-        return self.meal_show(record.id.hex())
+        return self._shown(record, self.meal_show)
 
     def meal_pledge(self, meal_ref: str, item: str, quantity: int, unit: str, note: str | None = None) -> dict:
         self._require_member()
@@ -374,7 +374,7 @@ class Pantry(Reading):
             "tags": _labels(tags), "serves": serves, "adapted_from": parent,
         })
         record = self._write("recipe", body)
-        return self.recipe_show(record.id.hex())
+        return self._shown(record, self.recipe_show)
 
     def recipe_edit(
         self, recipe_ref: str, *, title: str | None = None, origin: str | None = None,
@@ -411,6 +411,23 @@ class Pantry(Reading):
         return self.recipe_show(recipe.id.hex())
 
     # -- helpers -----------------------------------------------------------------
+
+    def _shown(self, record: Record, show: Callable[[str], dict]) -> dict:
+        """What ``show`` says of a record just written; if it does not count
+        yet (this device's membership or the record it names has not reached
+        this store), the record itself, marked waiting. It is durable either
+        way and will count once the missing records arrive."""
+        try:
+            return show(record.id.hex())
+        except UnknownId:
+            state = self.state()
+            missing = state.waiting.get(record.id)
+            return {
+                "id": record.id.hex(), "kind": record.kind, "status": "waiting",
+                "waiting_for": missing.hex() if missing else None,
+                "note": "saved; it counts once this device has synced with the neighbourhood",
+                **{k: (v.hex() if isinstance(v, bytes) else v) for k, v in record.body.items()},
+            }
 
     def _require_member(self) -> None:
         self.neighbourhood  # raises NoNeighbourhood

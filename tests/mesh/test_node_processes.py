@@ -39,7 +39,7 @@ def converged(nodes) -> bool:
 def test_members_meet_and_an_offer_reaches_every_node(mesh):
     """Joiners learn the neighbourhood through sync; a new offer then spreads live."""
     eventually(lambda: converged(mesh), 30, "initial sync")
-    assert all(n.call("status")["island"] is False for n in mesh)
+    eventually(lambda: all(n.call("status")["island"] is False for n in mesh), 10, "every node has a neighbour")
     offer = mesh[2].call("offer_add", item="leeks", quantity=4, unit="items")
     for node in mesh:
         eventually(lambda node=node: any(o["id"] == offer["id"] for o in node.call("offer_list")), 10,
