@@ -427,7 +427,7 @@ async def serve_until_signalled(node: Node) -> None:
             await nursery.start(node.run)
             log.info("control socket %s", node.control.path)
             async for signum in signals:
-                log.warning("received %s, stopping", signal.Signals(signum).name)
+                log.info("received %s, stopping", signal.Signals(signum).name)
                 nursery.cancel_scope.cancel()
                 break
 
