@@ -21,6 +21,7 @@ Theory of operation:
 
 from __future__ import annotations
 
+import asyncio
 import time as _time
 from typing import Any, Awaitable, Callable
 
@@ -45,6 +46,9 @@ from .widgets.badge import Badge
 REFRESH_S = 0.5
 #: After the node goes away, try to reconnect this often.
 RECONNECT_S = 2.0
+#: A node answers the UI's requests in milliseconds; one that takes this long
+#: is stuck, and the user should hear so rather than stare at a frozen form.
+CALL_TIMEOUT_S = 20.0
 
 Connect = Callable[[], Awaitable[Any]]
 
@@ -210,8 +214,6 @@ class PantryApp(App):
 
     @work(exclusive=True, group="reconnect")
     async def _reconnect(self) -> None:
-        import asyncio
-
         while not self.reachable:
             await asyncio.sleep(RECONNECT_S)
             try:
@@ -258,7 +260,12 @@ class PantryApp(App):
                         title="offline", severity="error")
             return None
         try:
-            result = await self.client.call(op, **args)
+            result = await asyncio.wait_for(self.client.call(op, **args), CALL_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            message = f"the node did not answer within {CALL_TIMEOUT_S:.0f} s; your input is kept"
+            self.errors.append(message)
+            self.notify(message, title="node busy", severity="error", timeout=8)
+            return None
         except NodeUnavailable as exc:
             self._went_offline(str(exc))
             self._reconnect()

@@ -22,9 +22,9 @@ from ..board_filter import BoardFilter
 from ..show import amount, labels, relative, split_labels
 from ..widgets.pane import Pane, cells, keep_cursor, selected_key
 
-#: Rows drawn at once: ten screens of scrolling is already more than anyone reads; the
+#: Rows drawn at once: five screens of scrolling is already more than anyone reads; the
 #: filter narrows the whole board, and the count line says how many match.
-MAX_BOARD_ROWS = 200
+MAX_BOARD_ROWS = 100
 
 SOON_STYLE = "bold dark_orange"
 
