@@ -33,6 +33,7 @@ from textual.widgets import Footer, TabbedContent, TabPane
 from meshpantry.control.client import NodeUnavailable
 from meshpantry.pantry.errors import PantryError
 
+from .messages import NodeEvent
 from .screens.board import BoardPane
 from .screens.invite import InvitePane
 from .screens.meals import MealsPane
@@ -191,23 +192,22 @@ class PantryApp(App):
         try:
             await client.subscribe()
             async for event in client.events():
-                self.on_node_event(event)
+                self.post_message(NodeEvent(str(event.get("event")), event.get("data")))
         except NodeUnavailable as exc:
             if client is self.client:
                 self._went_offline(str(exc))
                 self._reconnect()
 
-    def on_node_event(self, event: dict) -> None:
+    def on_node_event(self, message: NodeEvent) -> None:
         """Note what an event made stale; the timer refreshes (coalesced)."""
         self.events_seen += 1
-        name = event.get("event")
-        if name == "record":
+        if message.name == "record":
             self.stale = True
             self.status_stale = True
-        elif name in ("peer", "island", "sync", "fork"):
+        elif message.name in ("peer", "island", "sync", "fork"):
             self.status_stale = True
-            if name == "sync":
-                data = event.get("data") or {}
+            if message.name == "sync":
+                data = message.data if isinstance(message.data, dict) else {}
                 self.sync_log = (self.sync_log + [data])[-20:]
                 if data.get("peer"):
                     self.sync_state[str(data["peer"])] = data

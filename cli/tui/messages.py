@@ -1,8 +1,5 @@
-"""Messages the screens send to the app: small dataclasses.
-
-Textual messages need ``Message.__init__`` to run, so each dataclass calls it
-in ``__post_init__``.
-"""
+"""Messages inside the app: small dataclasses (Textual's ``Message`` sets
+itself up in ``__post_init__``, which the dataclass ``__init__`` calls)."""
 
 from __future__ import annotations
 
@@ -13,23 +10,13 @@ from textual.message import Message
 
 
 @dataclass
-class Act(Message):
-    """A screen asks the app to call ``op`` on the node with ``args``.
+class NodeEvent(Message):
+    """The node pushed an event: ``record`` (a record arrived or was written),
+    ``peer`` (a neighbour came or went), ``sync`` (progress with a peer),
+    ``island`` (no neighbour reachable, or one is again), ``fork``.
 
-    The app reports the result or the error as a notification and then
-    refreshes; ``done`` names what to say on success."""
+    The events worker posts it; the app handles it in its message loop, so a
+    burst of events queues up instead of interrupting whatever is drawing."""
 
-    op: str
-    args: dict[str, Any] = field(default_factory=dict)
-    done: str = "done"
-
-    def __post_init__(self) -> None:
-        Message.__init__(self)
-
-
-@dataclass
-class Reload(Message):
-    """A screen's view went stale (its filter or sort changed)."""
-
-    def __post_init__(self) -> None:
-        Message.__init__(self)
+    name: str
+    data: Any = field(default=None)
