@@ -74,12 +74,14 @@ class PantryApp(App):
     AUTO_FOCUS = None
     CSS_PATH = "pantry.tcss"
     BINDINGS = [
-        Binding("f1,1", "tab('board')", "Board", key_display="1"),
-        Binding("f2,2", "tab('swaps')", "Swaps", key_display="2"),
-        Binding("f3,3", "tab('meals')", "Meals", key_display="3"),
-        Binding("f4,4", "tab('recipes')", "Recipes", key_display="4"),
-        Binding("f5,5", "tab('mesh')", "Mesh", key_display="5"),
-        Binding("f6,6", "tab('invite')", "Invite", key_display="6"),
+        # The tab titles show their keys ("1 Board"), leaving the footer to
+        # the visible tab's own actions, which then fit in 80 columns.
+        Binding("f1,1", "tab('board')", "Board", show=False),
+        Binding("f2,2", "tab('swaps')", "Swaps", show=False),
+        Binding("f3,3", "tab('meals')", "Meals", show=False),
+        Binding("f4,4", "tab('recipes')", "Recipes", show=False),
+        Binding("f5,5", "tab('mesh')", "Mesh", show=False),
+        Binding("f6,6", "tab('invite')", "Invite", show=False),
         Binding("ctrl+t", "toggle_dark", "Theme", show=False),
         Binding("ctrl+r", "refresh_now", "Refresh", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
@@ -118,8 +120,8 @@ class PantryApp(App):
     def compose(self) -> ComposeResult:
         yield Badge()
         with TabbedContent(id="tabs"):
-            for name, title, pane in TABS:
-                with TabPane(title, id=f"tab-{name}"):
+            for number, (name, title, pane) in enumerate(TABS, 1):
+                with TabPane(f"{number} {title}", id=f"tab-{name}"):
                     yield pane(id=name)
         yield Footer()
 

@@ -35,7 +35,7 @@ class BoardPane(Pane):
         Binding("o", "offer", "Offer"),
         Binding("c", "claim", "Claim"),
         Binding("s", "sort", "Sort"),
-        Binding("w", "withdraw", "Withdraw", show=False),
+        Binding("w", "withdraw", "Withdraw"),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
@@ -135,8 +135,12 @@ class BoardPane(Pane):
 
     async def action_withdraw(self) -> None:
         offer = self.selected_offer()
-        if offer is not None:
-            await self.app.act("offer_withdraw", f"Withdrew {offer['item']}.", offer_ref=offer["id"])
+        if offer is None:
+            return
+        if not offer.get("mine"):
+            self.app.notify("Only your own offers can be withdrawn.", severity="warning")
+            return
+        await self.app.act("offer_withdraw", f"Withdrew {offer['item']}.", offer_ref=offer["id"])
 
     async def action_sort(self) -> None:
         self.sort = "newest" if self.sort == "expiry" else "expiry"
