@@ -50,7 +50,8 @@ async def test_join_by_code(mesh):
 
 async def test_create_offer_with_inline_validation(mesh):
     """The offer form flags a bad field as it is typed, keeps the Offer button
-    off until the form is right, and the new offer shows on the board."""
+    off until the form is right, and the new offer shows on the board; an own
+    offer is withdrawn from the board with w."""
     alder = mesh["alder"]
     app = app_on(alder)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -76,6 +77,12 @@ async def test_create_offer_with_inline_validation(mesh):
         await pilot.press("ctrl+s")
         await until(pilot, lambda: not isinstance(app.screen, OfferForm), what="the form to close")
         await until(pilot, lambda: any(r[0] == "plums" for r in rows(app, "offers")), what="plums on the board")
+        alder.call("offer_add", item="stale buns", quantity=3, unit="bun")
+        await until(pilot, lambda: any(r[0] == "stale buns" for r in rows(app, "offers")), what="the buns")
+        table = app.query_one("#offers", DataTable)
+        table.move_cursor(row=next(i for i, r in enumerate(rows(app, "offers")) if r[0] == "stale buns"))
+        await pilot.press("w")
+        await until(pilot, lambda: all(r[0] != "stale buns" for r in rows(app, "offers")), what="the buns withdrawn")
     offers = alder.call("offer_list")
     plums = next(o for o in offers if o["item"] == "plums")
     assert (plums["quantity"], plums["unit"], plums["tags"]) == (4, "kg", ["demo-free", "fruit"])
