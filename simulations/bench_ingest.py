@@ -10,9 +10,14 @@ measures on those very records:
 1. PyNaCl (libsodium) single-core verify rate, the same call the store makes;
 2. ``cryptography`` single-core verify rate, for comparison;
 3. full-path ingest into a fresh database file, in batches of B records given
-   in chain order (as the sync protocol sends them), verification spread over
-   the cores; and the same with verification on one thread;
-4. the ratio of (3) to (1). The target is at least 0.70.
+   in chain order (as the sync protocol sends them): as the store runs by
+   default (it times large batches on worker threads and on the calling thread
+   and keeps the cheaper), then with the worker threads forced, then with the
+   calling thread only;
+4. the ratio of the default ingest rate to (1). The target is at least 0.70.
+
+Each figure is the best of ``--rounds`` interleaved rounds: the build machine
+is shared, and the best run is the one least disturbed.
 """
 
 from __future__ import annotations
@@ -154,25 +159,28 @@ def main(argv: list[str] | None = None) -> int:
     size = sum(len(r.raw) for r in records) / len(records)
     progress(f"  average record size {size:.0f} bytes")
     workers = verification.worker_count()
-    best = {"nacl": 0.0, "crypto": 0.0, "parallel": 0.0, "single": 0.0}
+    best = {"nacl": 0.0, "crypto": 0.0, "default": 0.0, "parallel": 0.0, "single": 0.0}
     for round_ in range(1, args.rounds + 1):
         # Interleaved so that a burst of load from elsewhere hits every figure alike.
         progress(f"round {round_}/{args.rounds}: raw verify rates (one core)...")
         best["nacl"] = max(best["nacl"], pynacl_rate(records))
         best["crypto"] = max(best["crypto"], cryptography_rate(records))
-        progress(f"round {round_}/{args.rounds}: ingest, batches of {args.batch:,}, {workers} checking threads...")
-        best["parallel"] = max(best["parallel"], ingest_rate(records, args.batch, None, progress))
+        progress(f"round {round_}/{args.rounds}: ingest, batches of {args.batch:,}, store default...")
+        best["default"] = max(best["default"], ingest_rate(records, args.batch, None, progress))
+        progress(f"round {round_}/{args.rounds}: ingest, {workers} checking threads forced...")
+        best["parallel"] = max(best["parallel"], ingest_rate(records, args.batch, workers, progress))
         progress(f"round {round_}/{args.rounds}: ingest, checking on the calling thread...")
         best["single"] = max(best["single"], ingest_rate(records, args.batch, 1, progress))
-    ratio = best["parallel"] / best["nacl"]
+    ratio = best["default"] / best["nacl"]
     verdict = "meets" if ratio >= TARGET_RATIO else "MISSES"
     print()
     print(f"records: {len(records):,} by {args.authors} authors, {size:.0f} bytes each on average; "
           f"best of {args.rounds} rounds; {workers} cores")
     print(f"  PyNaCl verify, 1 core             {best['nacl']:>9,.0f} /s")
     print(f"  cryptography verify, 1 core       {best['crypto']:>9,.0f} /s")
+    print(f"  ingest, store default             {best['default']:>9,.0f} /s")
     print(f"  ingest, {workers} checking threads       {best['parallel']:>9,.0f} /s")
-    print(f"  ingest, 1 thread                  {best['single']:>9,.0f} /s")
+    print(f"  ingest, calling thread only       {best['single']:>9,.0f} /s")
     print(f"  ratio ingest / PyNaCl 1 core      {ratio:>9.2f}   ({verdict} the {TARGET_RATIO:.2f} target)")
     return 0
 

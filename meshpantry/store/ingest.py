@@ -31,6 +31,7 @@ and never costs the good records of the same batch.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -213,7 +214,9 @@ def ingest_batch(
         else:
             todo.append((index, raw))
 
-    for chunk in pool.check_all(todo, now + limits.MAX_FUTURE_SKEW_MS):
+    mode = pool.mode_for(len(todo))
+    started = time.perf_counter()
+    for chunk in pool.check_all(todo, now + limits.MAX_FUTURE_SKEW_MS, mode):
         for checked in chunk:
             record = checked.record
             if record is None:
@@ -224,6 +227,7 @@ def ingest_batch(
             else:
                 batch.admit(checked.index, record)
         batch.flush()  # SQLite works while the workers check the next chunks
+    pool.observe(mode, len(todo), time.perf_counter() - started)
     batch.drain_waiting()
     batch.write()
     report.rejected.sort(key=lambda r: (r.index is None, r.index or 0))

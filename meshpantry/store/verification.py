@@ -12,6 +12,14 @@ the interpreter's whole switch interval, 5 ms.)
 
 Small batches are checked on the calling thread: the hand-off to a worker
 costs about as much as one signature check.
+
+Threads only pay when there are idle cores. On a machine already busier than
+its cores, a thread holding the GIL gets descheduled and every other thread
+waits on it: measured on the 2-core build machine under others' load, one
+thread ingested 20-80% *faster* than two, while on the idle machine two threads
+were ~1.6x faster than one. So by default (:class:`ModeChoice`) the pool times
+large batches both ways and keeps to the cheaper, trying the other now and
+then as the load changes.
 """
 
 from __future__ import annotations
@@ -73,12 +81,70 @@ def _check_chunk(items: Sequence[tuple[int, bytes]], horizon: int) -> list[Check
     return [check(index, raw, horizon) for index, raw in items]
 
 
+THREADS = "threads"
+INLINE = "inline"
+
+#: Every this many large batches the mode out of favour is tried again, so the
+#: choice follows the machine's load; it costs at most one batch in eight.
+RETRY_EVERY = 8
+
+#: Weight of the newest batch in a mode's running cost per record: recent
+#: enough to follow a change of load within a few batches.
+COST_WEIGHT = 0.3
+
+
+class ModeChoice:
+    """Chooses where large batches are checked, from their measured cost.
+
+    Each mode's cost is a running average of seconds per record over the
+    batches it ran. Each mode runs once first; then the cheaper one runs,
+    except every ``RETRY_EVERY``-th large batch, which runs the other.
+    """
+
+    def __init__(self) -> None:
+        self.cost: dict[str, float | None] = {THREADS: None, INLINE: None}
+        self.batches = 0
+
+    def choose(self) -> str:
+        self.batches += 1
+        for mode, cost in self.cost.items():
+            if cost is None:
+                return mode
+        best = min(self.cost, key=lambda mode: self.cost[mode])  # type: ignore[arg-type]
+        if self.batches % RETRY_EVERY == 0:
+            return INLINE if best == THREADS else THREADS
+        return best
+
+    def observe(self, mode: str, records: int, seconds: float) -> None:
+        """Fold in one batch of ``records`` that took ``seconds`` in ``mode``."""
+        per_record = seconds / max(1, records)
+        old = self.cost[mode]
+        self.cost[mode] = per_record if old is None else old + COST_WEIGHT * (per_record - old)
+
+
 class VerifierPool:
-    """Worker threads shared by every ingest of one store; created on first use."""
+    """Worker threads shared by every ingest of one store; created on first use.
+
+    ``workers=None`` runs one thread per core and lets :class:`ModeChoice`
+    decide per large batch between them and the calling thread; a number fixes
+    the thread count (1: always the calling thread).
+    """
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or worker_count()
+        self.choice = ModeChoice() if workers is None and self.workers > 1 else None
         self._executor: ThreadPoolExecutor | None = None
+
+    def mode_for(self, records: int) -> str:
+        """Where a batch of ``records`` should be checked."""
+        if records < PARALLEL_MIN_RECORDS or self.workers == 1:
+            return INLINE
+        return self.choice.choose() if self.choice is not None else THREADS
+
+    def observe(self, mode: str, records: int, seconds: float) -> None:
+        """Report how long a batch checked in ``mode`` took, start to end."""
+        if self.choice is not None and records >= PARALLEL_MIN_RECORDS:
+            self.choice.observe(mode, records, seconds)
 
     def _started(self) -> ThreadPoolExecutor:
         if self._executor is None:
@@ -88,17 +154,17 @@ class VerifierPool:
         return self._executor
 
     def check_all(
-        self, items: Sequence[tuple[int, bytes]], horizon: int
+        self, items: Sequence[tuple[int, bytes]], horizon: int, mode: str = THREADS
     ) -> Iterator[list[Checked]]:
         """Check every (index, raw) pair; yield the outcomes in the same order,
         a chunk at a time, so the caller can act on the first chunks while the
         workers check the rest.
 
-        ``horizon`` is the latest record time accepted (ms). Spread over the
-        worker threads when there are at least ``PARALLEL_MIN_RECORDS`` items
-        and more than one worker.
+        ``horizon`` is the latest record time accepted (ms). ``mode`` (from
+        :meth:`mode_for`) says whether to spread the work over the worker
+        threads; small batches and single-worker pools stay inline anyway.
         """
-        if len(items) < PARALLEL_MIN_RECORDS or self.workers == 1:
+        if mode == INLINE or len(items) < PARALLEL_MIN_RECORDS or self.workers == 1:
             yield _check_chunk(items, horizon)
             return
         executor = self._started()

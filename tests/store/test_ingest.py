@@ -241,3 +241,26 @@ def test_a_batch_that_fails_to_write_leaves_no_trace(
     report = store.ingest(batch, now=nb.clock)
     assert set(report.added) == {r.id for r in nb.records[-4:]}
     assert store.count() == len(nb.records)
+
+
+def test_mode_choice_tries_both_keeps_the_cheaper_and_retries_the_other():
+    from meshpantry.store.verification import INLINE, RETRY_EVERY, THREADS, ModeChoice
+
+    cost = {THREADS: 0.05, INLINE: 0.10}  # seconds per batch of 1000
+
+    def run(n: int) -> list[str]:
+        picks = []
+        for _ in range(n):
+            mode = choice.choose()
+            choice.observe(mode, 1000, cost[mode])
+            picks.append(mode)
+        return picks
+
+    choice = ModeChoice()
+    assert sorted(run(2)) == [INLINE, THREADS]  # nothing measured yet: each once
+    picks = run(4 * RETRY_EVERY)
+    assert picks.count(INLINE) == 4  # only the retries
+    # The machine gets busy: threads turn slow, and the choice follows.
+    cost[THREADS] = 0.30
+    picks = run(4 * RETRY_EVERY)
+    assert picks[-RETRY_EVERY:].count(THREADS) == 1
