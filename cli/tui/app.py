@@ -34,6 +34,7 @@ from meshpantry.control.client import NodeUnavailable
 from meshpantry.pantry.errors import PantryError
 
 from .messages import NodeEvent
+from .style import CSS
 from .screens.board import BoardPane
 from .screens.invite import InvitePane
 from .screens.meals import MealsPane
@@ -72,7 +73,7 @@ class PantryApp(App):
 
     TITLE = "meshpantry"
     AUTO_FOCUS = None
-    CSS_PATH = "pantry.tcss"
+    CSS = CSS
     BINDINGS = [
         # The tab titles show their keys ("1 Board"), leaving the footer to
         # the visible tab's own actions, which then fit in 80 columns.

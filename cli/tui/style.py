@@ -1,5 +1,8 @@
-/* Layout for 80x24 and up; colours from the theme so light and dark both read. */
+"""The app's stylesheet (Textual CSS), kept in Python so it installs with the
+package like any module. Layout for 80x24 and up; colours come from the
+theme's variables so the light and dark themes both read."""
 
+CSS = """
 TabbedContent { height: 1fr; }
 TabPane { padding: 0; }
 Pane { height: 1fr; }
@@ -47,3 +50,4 @@ HouseholdScreen { align: center middle; }
 #dialog-error { padding-left: 0; margin-top: 0; }
 .buttons { height: 3; align-horizontal: right; }
 .buttons Button { margin-left: 1; }
+"""
