@@ -191,8 +191,8 @@ def ingest_batch(
 
     ``now`` is the receiver's clock in ms; ``heads`` maps each author to the
     highest seq in the log (:meth:`Store.heads`), so that records past it skip
-    the fork lookup. Returns the report and the records
-    written to the log, in insertion order. Raises only for local failures
+    the fork lookup. Returns the report and the records written to the log, in
+    insertion order. Raises only for local failures
     (SQLite errors); the caller then rolls back and reloads ``admissions`` and
     ``waiting``, which this function has changed in memory.
     """
@@ -235,11 +235,15 @@ def ingest_batch(
 
 
 def admit_waiting(
-    conn: sqlite3.Connection, *, admissions: Admissions, waiting: WaitingRoom
+    conn: sqlite3.Connection,
+    *,
+    admissions: Admissions,
+    waiting: WaitingRoom,
+    heads: Mapping[bytes, tuple[int, bytes]],
 ) -> tuple[IngestReport, list[Record]]:
     """Log the waiting records that membership now decides about, inside the
     caller's open transaction (after membership grew outside an ingest)."""
-    batch = _Batch(conn, admissions, waiting, now=0, heads={})
+    batch = _Batch(conn, admissions, waiting, now=0, heads=heads)
     batch.grew = True
     batch.drain_waiting()
     batch.write()

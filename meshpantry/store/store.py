@@ -236,7 +236,10 @@ class Store:
         waiting = self._loaded_waiting()
         try:
             with database.transaction(self._conn):
-                admit_waiting(self._conn, admissions=admissions, waiting=waiting)
+                admit_waiting(
+                    self._conn, admissions=admissions, waiting=waiting,
+                    heads=self._summary.heads(),
+                )
         except BaseException:
             self._admissions = self._waiting = None
             raise
