@@ -12,7 +12,7 @@ from typing import Any
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Footer, Input, Label, Static
 
 from ..show import amount
 
@@ -44,6 +44,7 @@ class Dialog(ModalScreen):
             with Horizontal(classes="buttons"):
                 yield Button(f"{self.submit_text}  ctrl+s", id="submit", variant="primary")
                 yield Button("Cancel  esc", id="cancel")
+        yield Footer()
 
     def on_mount(self) -> None:
         inputs = self.query(Input)

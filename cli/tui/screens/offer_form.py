@@ -10,7 +10,7 @@ from __future__ import annotations
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Footer, Input, Label, Static
 
 from ..offer_rules import FIELDS, check_offer
 
@@ -49,6 +49,7 @@ class OfferForm(ModalScreen):
             with Horizontal(classes="buttons"):
                 yield Button("Offer  ctrl+s", id="submit", variant="primary", disabled=True)
                 yield Button("Cancel  esc", id="cancel")
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#offer-item", Input).focus()

@@ -8,7 +8,7 @@ from typing import Any
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Footer, Input, Label, Static
 
 
 class HouseholdScreen(Screen):
@@ -32,6 +32,7 @@ class HouseholdScreen(Screen):
             with Horizontal(classes="buttons"):
                 yield Button("Continue", id="submit", variant="primary")
                 yield Button("Quit  esc", id="cancel")
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#setup-household", Input).focus()
@@ -86,6 +87,7 @@ class NeighbourhoodScreen(ModalScreen):
                 yield Label("Name", classes="field-label")
                 yield Input(placeholder="e.g. Elm Street", id="found-name")
             yield Button("Found", id="found")
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#join-code", Input).focus()
