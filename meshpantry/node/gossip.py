@@ -232,8 +232,12 @@ class BatchValidator:
     CPU) so the event loop keeps running, and ``admits`` back in trio.
     """
 
-    def __init__(self, own_id: ID, neighbourhood: bytes, admits: Admits, stats: GossipStats) -> None:
+    def __init__(
+        self, own_id: ID, neighbourhood: bytes, admits: Admits, stats: GossipStats,
+        on_forged: Callable[[ID, RemoteError], None] | None = None,
+    ) -> None:
         self.own_id, self.neighbourhood, self.admits, self.stats = own_id, neighbourhood, admits, stats
+        self.on_forged = on_forged
 
     async def __call__(self, forwarder: ID, msg: rpc_pb2.Message) -> bool:
         if forwarder == self.own_id and msg.from_id == self.own_id.to_bytes():
@@ -249,6 +253,10 @@ class BatchValidator:
         except RemoteError as error:
             self.stats.invalid_messages += 1
             log.info("gossip from %s rejected: %s", forwarder, error)
+            if self.on_forged is not None and not isinstance(error, NotAdmitted):
+                # Members forward only what they validated: bytes that do not
+                # decode or verify mark the forwarder itself as faulty.
+                self.on_forged(forwarder, error)
             return False
         except Exception:  # a bug in admits() must not reach the library
             self.stats.invalid_messages += 1
@@ -408,6 +416,8 @@ async def open_gossip(
     admits: Admits,
     on_records: OnRecords,
     settings: NodeSettings,
+    *,
+    on_forged: Callable[[ID, RemoteError], None] | None = None,
 ) -> AsyncIterator[Gossip]:
     """Run GossipSub on ``host`` for one neighbourhood while the block runs.
 
@@ -424,7 +434,7 @@ async def open_gossip(
     )
     pubsub.peer_queues = _RoomyPeerQueues(pubsub.peer_queues)
     pubsub.set_topic_validator(
-        gossip.topic, BatchValidator(host.peer_id, neighbourhood, admits, gossip.stats), True
+        gossip.topic, BatchValidator(host.peer_id, neighbourhood, admits, gossip.stats, on_forged), True
     )
     gossip.pubsub = pubsub
     async with background_trio_service(pubsub), background_trio_service(router):

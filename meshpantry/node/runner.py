@@ -268,10 +268,12 @@ class Node:
         return False
 
     def _admits(self, record: Record) -> bool:
+        """Gossip validator's membership check: forward only records of
+        members. A record whose author's membership has not reached us yet is
+        dropped here; sync brings it with the records that admit it."""
         from meshpantry.core.membership import Admission
 
-        verdict = self.store.admission(record) if hasattr(self.store, "admission") else Admission.ADMIT
-        return verdict is not Admission.REJECT
+        return self.store.admission(record) is Admission.ADMIT
 
     # -- peers and sync --------------------------------------------------------------
 
@@ -391,7 +393,10 @@ class Node:
                 from .sync_service import install_sync_handler
 
                 install_sync_handler(self)
-                async with open_gossip(host, self.store.neighbourhood, self._admits, self._on_gossip, self.settings) as gossip:
+                async with open_gossip(
+                    host, self.store.neighbourhood, self._admits, self._on_gossip, self.settings,
+                    on_forged=lambda peer, error: self.ban(str(peer), f"gossip: {error}"),
+                ) as gossip:
                     self.gossip = gossip
                     nursery.start_soon(self._watch_peers)
                     nursery.start_soon(self._periodic_sync)

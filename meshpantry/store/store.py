@@ -267,6 +267,11 @@ class Store:
             raise
         return report
 
+    def admission(self, record: Record) -> Admission:
+        """Whether ``record`` may enter this log now, by the membership the log
+        holds (for gossip validators: only ADMIT deserves forwarding)."""
+        return self._loaded_admissions().admits(record)
+
     def _loaded_admissions(self) -> Admissions:
         if self._admissions is None:
             neighbourhood = self.neighbourhood

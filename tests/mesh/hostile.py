@@ -1,10 +1,14 @@
 """A hostile process: dials a node and sends what no honest peer sends.
 
-Run as ``python -m tests.mesh.hostile MULTIADDR NEIGHBOURHOOD_HEX``. It tries,
-each on its own sync stream: random garbage, a frame claiming to be larger
-than any frame may be, a truncated frame followed by silence, and records
-with forged signatures and from outsiders. It prints one line per attempt
-saying how the node answered (``reset``, ``closed`` or ``open``), and exits 0.
+Run as ``python -m tests.mesh.hostile MULTIADDR NEIGHBOURHOOD_HEX MODE``.
+
+``sync``: on its own sync stream each, random garbage, a frame claiming to be
+larger than any frame may be, a truncated frame followed by silence, and
+records with forged signatures and from outsiders. It prints one line per
+attempt saying how the node answered (``reset``, ``closed`` or ``open``).
+
+``gossip``: joins the neighbourhood's topic and publishes a batch with a
+forged record, then reports whether its connection survived.
 """
 
 from __future__ import annotations
@@ -57,11 +61,30 @@ async def attempt(host, peer_id, label: str, data: bytes, *, linger: float = 1.0
         pass
 
 
-async def main(target: str, neighbourhood: bytes) -> None:
-    rng = random.Random(7)
+async def gossip_forgery(host, info, neighbourhood: bytes) -> None:
+    from meshpantry.node.gossip import open_gossip
+
+    async def ignore(raws, origin) -> None:
+        return None
+
+    settings = NodeSettings(listen_port=0, mdns_enabled=False)
+    async with open_gossip(host, neighbourhood, lambda record: True, ignore, settings) as gossip:
+        await connect_bounded(host.libp2p, info, 10)
+        await trio.sleep(3.0)  # let the mesh form
+        gossip.publish(forged_records(neighbourhood))
+        await trio.sleep(3.0)
+        alive = any(not c.is_closed for c in host.libp2p.get_network().get_connections(info.peer_id))
+        print(f"gossip: {'connected' if alive else 'cut off'}", flush=True)
+
+
+async def main(target: str, neighbourhood: bytes, mode: str) -> None:
+    rng = random.Random(mode)
     settings = NodeSettings(listen_port=0, mdns_enabled=False)
     async with open_host(settings, DeviceKey(bytes(rng.randrange(256) for _ in range(32)))) as host:
         info = peer_info_from_multiaddr(target)
+        if mode == "gossip":
+            await gossip_forgery(host, info, neighbourhood)
+            return
         await connect_bounded(host.libp2p, info, 10)
         peer = info.peer_id
         await attempt(host, peer, "garbage", bytes(rng.randrange(256) for _ in range(4096)))
@@ -74,4 +97,4 @@ async def main(target: str, neighbourhood: bytes) -> None:
 
 
 if __name__ == "__main__":
-    trio.run(main, sys.argv[1], bytes.fromhex(sys.argv[2]))
+    trio.run(main, sys.argv[1], bytes.fromhex(sys.argv[2]), sys.argv[3])

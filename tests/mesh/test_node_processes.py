@@ -106,7 +106,7 @@ def test_a_hostile_peer_is_cut_off_while_the_others_keep_syncing(mesh):
     neighbourhood = target.call("whoami")["neighbourhood"]
     before = ids(target)
     hostile = subprocess.run(
-        [sys.executable, "-m", "tests.mesh.hostile", target.address, neighbourhood],
+        [sys.executable, "-m", "tests.mesh.hostile", target.address, neighbourhood, "sync"],
         capture_output=True, text=True, timeout=120,
     )
     assert hostile.returncode == 0, hostile.stderr[-2000:]
@@ -118,6 +118,14 @@ def test_a_hostile_peer_is_cut_off_while_the_others_keep_syncing(mesh):
     status = target.call("status")
     assert status["banned"], status
     assert ids(target) == before, "nothing from the hostile peer was accepted"
+    forger = subprocess.run(
+        [sys.executable, "-m", "tests.mesh.hostile", mesh[2].address, neighbourhood, "gossip"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert forger.returncode == 0, forger.stderr[-2000:]
+    assert forger.stdout.strip() == "gossip: cut off"
+    assert len(mesh[2].call("status")["banned"]) == 1
+    assert ids(mesh[2]) <= ids(mesh[0]) | ids(mesh[1])
     offer = mesh[1].call("offer_add", item="after the storm", quantity=1, unit="items")
     for node in mesh:
         eventually(lambda node=node: offer["id"] in ids(node), 15, "honest records still flow")
