@@ -47,7 +47,7 @@ def run_size(scenario_name: str, nodes: int, records: int, seed: int) -> dict:
         "gossip_messages": f["gossip"]["messages"],
         "sync_sessions": f["sync"]["sessions"],
         "sync_records": f["sync"]["records"],
-        "session_cpu_s": f["sync"]["session_cpu_s"],
+        "session_s": f["sync"]["session_s"],
         "converged_after_heal_s": None if f["convergence"]["after_heal_ms"] is None
         else f["convergence"]["after_heal_ms"] / 1000,
         "signature_checks": f["records"]["signature_checks"],
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{'met' if met else 'MISSED':>7} {row['sync_sessions']:>9} {healed:>10} "
               f"{'hold' if row['ok'] else 'VIOLATED':>11}", flush=True)
         print(f"       phases: setup {row['phases']['setup_s']:.1f} s, run {row['phases']['run_s']:.1f} s, "
-              f"checks {row['phases']['check_s']:.1f} s; {row['session_cpu_s']:.1f} CPU s inside sync sessions; "
+              f"checks {row['phases']['check_s']:.1f} s; {row['session_s']:.1f} s inside sync sessions; "
               f"{row['gossip_messages']} gossip messages, "
               f"{row['sync_records']} records by sync, {row['signature_checks']} signature checks", flush=True)
         if not row["ok"]:

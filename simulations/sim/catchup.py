@@ -66,7 +66,7 @@ class Catchup:
         self.started = self.done = self.failed = self.stalled = 0
         self.bytes = 0
         self.records = 0
-        self.session_seconds = 0.0  #: CPU seconds spent inside the sync sessions' own code
+        self.session_seconds = 0.0  #: seconds (wall) spent inside the sync sessions' own code
 
     def _key(self, a: int, b: int) -> int:
         return min(a, b) * len(self.nodes) + max(a, b)
@@ -88,9 +88,9 @@ class Catchup:
         if not (node_a.up and node_b.up and self.network.connected(a, b)):
             return False
         now = self.queue.now
-        clock = time.process_time()
+        clock = time.perf_counter()
         stream = _Stream(node_a, node_b, node_a.now(now), node_b.now(now))
-        self.session_seconds += time.process_time() - clock
+        self.session_seconds += time.perf_counter() - clock
         self.active[key] = stream
         self.per_node[a] += 1
         self.per_node[b] += 1
@@ -123,9 +123,9 @@ class Catchup:
         session = stream.sessions[side]
         node = stream.nodes[side]
         now = self.queue.now
-        clock = time.process_time()
+        clock = time.perf_counter()
         events = session.events()
-        self.session_seconds += time.process_time() - clock
+        self.session_seconds += time.perf_counter() - clock
         for event in events:
             if isinstance(event, RecordsReceived):
                 self.records += len(event.raws)
@@ -134,9 +134,9 @@ class Catchup:
                 stream.ended[side] = True
                 if isinstance(event, Failed):
                     stream.outcome = "failed"
-        clock = time.process_time()
+        clock = time.perf_counter()
         data = session.data_to_send()
-        self.session_seconds += time.process_time() - clock
+        self.session_seconds += time.perf_counter() - clock
         if data:
             self.bytes += len(data)
             start = max(now, stream.busy_until[side])
@@ -160,9 +160,9 @@ class Catchup:
             self._end(key, stream)
             return
         node = stream.nodes[side]
-        clock = time.process_time()
+        clock = time.perf_counter()
         stream.sessions[side].receive_data(data, node.now(self.queue.now))
-        self.session_seconds += time.process_time() - clock
+        self.session_seconds += time.perf_counter() - clock
         self._pump(key, stream, side)
         self._check_stalled(key, stream)
 

@@ -111,8 +111,9 @@ class Gossip:
         node = self.nodes[receiver]
         if node.epoch != epoch or not node.up:
             return
-        held = node.store.holds
-        wanted = [p for p in window if not held(p)]
+        held = node.store.held
+        size = len(held)
+        wanted = [p for p in window if p >= size or not held[p]]
         if wanted:
             for delay in self.network.send(receiver, sender):
                 self.queue.after(delay, self._want, receiver, sender, wanted)

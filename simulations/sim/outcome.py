@@ -102,7 +102,7 @@ class RunOutcome:
                 "bytes": sim.catchup.bytes,
                 "records": sim.catchup.records,
                 "gaps_seen": sim.gaps,
-                "session_cpu_s": round(sim.catchup.session_seconds, 3),
+                "session_s": round(sim.catchup.session_seconds, 3),
             },
             "power": {
                 "crashes": sim.timeline.crashes,

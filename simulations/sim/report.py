@@ -34,7 +34,7 @@ def summary(outcome: RunOutcome) -> str:
         ("gossip", f"{gossip['messages']} messages, {gossip['datagrams_lost']} lost, "
                    f"{gossip['datagrams_duplicated']} duplicated"),
         ("sync sessions", f"{sync['sessions']} ({sync['done']} done, {sync['failed']} broken off), "
-                          f"{sync['records']} records, {sync['bytes'] / 1e6:.2f} MB, {sync['session_cpu_s']:.1f} CPU s in sessions"),
+                          f"{sync['records']} records, {sync['bytes'] / 1e6:.2f} MB, {sync['session_s']:.1f} s inside sessions"),
         ("clock offsets", f"{f['clocks']['offset_ms'][0] / 1000:+.0f} s .. {f['clocks']['offset_ms'][1] / 1000:+.0f} s, "
                           f"drift {f['clocks']['drift_ppm'][0]:+d} .. {f['clocks']['drift_ppm'][1]:+d} ppm"),
         ("last heal", _seconds(conv["last_heal_ms"])),
