@@ -159,6 +159,7 @@ class PantryApp(App):
                 return
         await self._connect()
         if self.client is None:
+            self._reconnect()  # keeps trying, then comes back here
             return
         await self._show_status()
         if not await self._ensure_neighbourhood():
@@ -171,6 +172,8 @@ class PantryApp(App):
             self._follow()
 
     async def _connect(self) -> None:
+        if self.reachable and self.client is not None:
+            return  # connected already (the reconnect loop got there first)
         try:
             self.client = await self.connect()
         except NodeUnavailable as exc:
@@ -220,11 +223,17 @@ class PantryApp(App):
         while not self.reachable:
             await asyncio.sleep(RECONNECT_S)
             try:
-                self.client = await self.connect()
+                client = await self.connect()
             except NodeUnavailable:
                 continue
+            old, self.client = self.client, client
+            if old is not None and hasattr(old, "close"):
+                await old.close()
             self.reachable = True
             self.notify("Reconnected to the node.", title="node")
+            if not self.ready:
+                self.start()  # never got as far as the board: set up from the start
+                return
             await self.reload()
             if self.follow_events:
                 self._follow()

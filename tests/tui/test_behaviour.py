@@ -7,9 +7,11 @@ import time
 import pytest
 from textual.widgets import Input
 
-from cli.tui.app import REFRESH_S
+from cli.tui.app import REFRESH_S, build_app
 from cli.tui.screens.offer_form import OfferForm
+from cli.tui.screens.wizard import NeighbourhoodScreen
 from cli.tui.widgets.badge import OFFLINE
+from meshpantry.control.aclient import AsyncControlClient
 
 from .conftest import app_on, until
 from .nodes import run_node
@@ -108,3 +110,23 @@ async def test_neighbours_text_is_shown_as_written(lone_node):
         app.pane("board").query_one("#filter-text", Input).value = "[red"
         await until(pilot, lambda: "“[red”" in screen_text(app), what="the filter as written")
         assert "[red]jam[/] [b" in screen_text(app)
+
+
+@pytest.mark.asyncio
+async def test_ui_opened_before_its_node_waits_for_it(tmp_path):
+    """Opened while no node answers, the UI says OFFLINE and opens the board
+    once the node is up."""
+    from cli.tui.launch import create_household
+
+    data_dir = tmp_path / "elm"
+    create_household(data_dir, "Elm", None)
+    app = build_app(lambda: AsyncControlClient.connect(data_dir))
+    node = None
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: app.badge.state == OFFLINE, what="the offline badge")
+            node = run_node(data_dir, None)
+            await until(pilot, lambda: isinstance(app.screen, NeighbourhoodScreen), what="the join step")
+    finally:
+        if node is not None:
+            node.stop()
