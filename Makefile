@@ -1,12 +1,13 @@
 # meshpantry: two commands from a fresh clone.
 #   make run    set up .venv and start a node with the terminal UI
 #   make test   set up .venv with the test extras and run the whole suite
+#   make demo   the terminal UI on a demo neighbourhood (loopback, temporary)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test soak bench vectors clean
+.PHONY: run demo test soak bench vectors clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +20,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/meshpantry tui
 
+demo: $(STAMP)
+	$(BIN)/meshpantry tui --demo
+
+# Tests of one file share fixtures (a mesh of node processes) and run in
+# order on one worker; files are spread over two workers.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
 soak: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow -p no:randomly
