@@ -8,6 +8,7 @@ If the household's node is running, commands go through its control socket
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -82,11 +83,18 @@ def run_command(args: Any) -> int:
     except NodeUnavailable as exc:
         _error(str(exc))
         return EXIT_BUSY
+    except sqlite3.DatabaseError as exc:
+        _error(f"the store in {args.data_dir} could not be used: {exc}; if the disk is full, "
+               "free some space and try again (nothing acknowledged was lost)")
+        return EXIT_FAILED
+    except BrokenPipeError:  # output piped into a program that stopped reading
+        return EXIT_FAILED
+    except OSError as exc:
+        _error(f"{exc.strerror or exc} ({exc.filename or args.data_dir}); check the disk and permissions")
+        return EXIT_FAILED
     except KeyboardInterrupt:
         _error("interrupted")
         return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        return EXIT_FAILED
 
 
 def _error(message: str) -> None:

@@ -12,6 +12,7 @@ import errno
 import logging
 import os
 import socket as _stdsocket
+import sqlite3
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
@@ -129,6 +130,11 @@ class ControlServer:
             return _error(request_id, exc.code, str(exc), exc.exit_code)
         except TypeError as exc:
             return _error(request_id, "bad-request", f"bad arguments for {op}: {exc}", 2)
+        except sqlite3.DatabaseError as exc:
+            log.error("store failed during %s: %s", op, exc)
+            return _error(request_id, "store-error",
+                          f"the node's store could not do {op}: {exc}; if the disk is full, free some "
+                          "space and try again (nothing acknowledged was lost)", 1)
         except Exception as exc:  # noqa: BLE001 - a failed request must not stop the node
             log.exception("control request %s failed", op)
             return _error(request_id, "internal", f"the node failed to do {op}: {exc}", 1)

@@ -196,3 +196,16 @@ def test_a_restored_key_cannot_write_before_its_chain_is_recovered(founded, hous
     code, _, err = restored.run("neighbourhood", "create", "Fork Street")
     assert code == 6
     assert "recover its own chain" in err
+
+
+def test_a_store_that_cannot_be_written_gives_advice_not_a_traceback(founded):
+    """A read-only (or full) disk is reported with what to do next."""
+    import sqlite3
+    from unittest import mock
+
+    with mock.patch("meshpantry.store.store.Store.append_own",
+                    side_effect=sqlite3.OperationalError("database or disk is full")):
+        code, _, err = founded.run("offer", "add", "rice", "500", "g")
+    assert code == 1
+    assert "disk is full" in err and "free some space" in err
+    assert founded.json("offer", "list") == []
