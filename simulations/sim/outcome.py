@@ -80,9 +80,11 @@ class RunOutcome:
                 "signature_checks": sim.table.verifications,
             },
             "convergence": {
+                "first_heal_ms": min(heals) if heals else None,
                 "last_heal_ms": last_heal,
                 "converged_at_ms": converged_at,
                 "after_heal_ms": None if converged_at is None or last_heal is None else converged_at - last_heal,
+                "after_first_heal_ms": None if converged_at is None or not heals else converged_at - min(heals),
                 "sample_ms": s.sample_ms,
             },
             "islands_max": max((x["islands"] for x in samples), default=1),

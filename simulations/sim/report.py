@@ -37,8 +37,9 @@ def summary(outcome: RunOutcome) -> str:
                           f"{sync['records']} records, {sync['bytes'] / 1e6:.2f} MB, {sync['session_s']:.1f} s inside sessions"),
         ("clock offsets", f"{f['clocks']['offset_ms'][0] / 1000:+.0f} s .. {f['clocks']['offset_ms'][1] / 1000:+.0f} s, "
                           f"drift {f['clocks']['drift_ppm'][0]:+d} .. {f['clocks']['drift_ppm'][1]:+d} ppm"),
-        ("last heal", _seconds(conv["last_heal_ms"])),
-        ("identical after heal", _seconds(conv["after_heal_ms"]) + f" (sampled every {conv['sample_ms']} ms)"),
+        ("power and links back", f"{_seconds(conv['first_heal_ms'])} .. {_seconds(conv['last_heal_ms'])}"),
+        ("identical", f"{_seconds(conv['after_first_heal_ms'])} after the first return, "
+                      f"{_seconds(conv['after_heal_ms'])} after the last (sampled every {conv['sample_ms']} ms)"),
     ]
     if f["couriers"]:
         carried = sum(c["new"] for c in f["couriers"])
