@@ -6,12 +6,12 @@ Theory of operation, for one batch of raw records (:func:`ingest_batch`):
    within the batch, and records whose id (the hash of the payload, read
    without checking anything else) is already in the log or the waiting room,
    are counted and dropped.
-2. **Check** the rest (:mod:`.verification`), spread over the cores for large
-   batches: decode (:func:`protocol.decode_record`: size, canonical form,
-   envelope, body schema), bound the time (a record dated more than
-   ``MAX_FUTURE_SKEW_MS`` ahead of ``now`` is :class:`FromTheFuture`), verify
-   the signature (:class:`BadSignature`). Each failure is reported with its
-   typed error and the record goes no further.
+2. **Check** the rest (:mod:`.verification`): decode
+   (:func:`protocol.decode_record`: size, canonical form, envelope, body
+   schema), bound the time (a record dated more than ``MAX_FUTURE_SKEW_MS``
+   ahead of ``now`` is :class:`FromTheFuture`), verify the signature
+   (:class:`BadSignature`), spread over worker threads for large batches. Each
+   failure is reported with its typed error and the record goes no further.
 3. **Second copies**: two copies with the same id (same payload, different
    signature bytes) can differ only by a forged signature; the first valid copy
    counts, later ones are duplicates.
