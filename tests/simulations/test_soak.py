@@ -13,6 +13,7 @@ SEEDS = 400
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_many_seeds(name):
     scenario = override(load(resolve_scenario(name)), nodes=8, records=90)
@@ -25,6 +26,7 @@ def test_many_seeds(name):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 @pytest.mark.parametrize("name", ["city-outage", "hostile-node", "rolling-blackouts"])
 def test_sqlite_seeds(name):
     """The real store on temporary files, fewer seeds (each run fsyncs)."""
