@@ -308,7 +308,7 @@ class Store:
         return log.last_rowid(self._conn)
 
     def records(
-        self, kind: str | None = None, author: bytes | None = None, since_rowid: int = 0
+        self, kind: str | None = None, author: bytes | None = None, since_rowid: int | None = None
     ) -> Iterator[Record]:
         """Records in arrival order, optionally of one kind and/or author, and
         only those that arrived after ``since_rowid``. Decoded without
@@ -317,13 +317,13 @@ class Store:
             yield log.trusted_decode(raw)
 
     def raw_records(
-        self, kind: str | None = None, author: bytes | None = None, since_rowid: int = 0
+        self, kind: str | None = None, author: bytes | None = None, since_rowid: int | None = None
     ) -> Iterator[bytes]:
         """Like :meth:`records`, but the raw bytes."""
         for _, raw in self._rows(kind, author, since_rowid):
             yield raw
 
-    def _rows(self, kind: str | None, author: bytes | None, since_rowid: int) -> Iterator[tuple]:
+    def _rows(self, kind: str | None, author: bytes | None, since_rowid: int | None) -> Iterator[tuple]:
         where, params = "", ()
         if kind is not None:
             where, params = where + " AND kind = ?", (*params, kind)
