@@ -30,7 +30,8 @@ def _quantity(text: str) -> int:
 _NEED = re.compile(r"^\s*(\d+)\s+(\S+)\s+(.+?)\s*$")
 
 
-def _need(text: str) -> dict:
+def parse_need(text: str) -> dict:
+    """``'500 g rice'`` -> quantity, unit, item. Raises argparse.ArgumentTypeError."""
     match = _NEED.match(text)
     if not match:
         raise argparse.ArgumentTypeError(f"a need reads 'QUANTITY UNIT ITEM', e.g. '500 g rice', not {text!r}")
@@ -113,7 +114,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("dish")
     p.add_argument("--time", type=_when, required=True, help="when, e.g. 'tomorrow 18:00'")
     p.add_argument("--place", required=True)
-    p.add_argument("--need", dest="needs", type=_need, action="append", default=[], help="'QUANTITY UNIT ITEM', repeatable")
+    p.add_argument("--need", dest="needs", type=parse_need, action="append", default=[], help="'QUANTITY UNIT ITEM', repeatable")
     p.add_argument("--note")
     p.set_defaults(handler=lambda a, pantry: emit(a, pantry.meal_add(a.dish, a.time, a.place, a.needs, a.note), render_meal))
     p = meal.add_parser("pledge", parents=[common], help="pledge an ingredient to a meal")

@@ -2,7 +2,8 @@
 
 The table shows each meal's overall coverage bar; the detail shows every
 need with its own bar and the pledges made. ``p`` pledges to the meal under
-the cursor, prefilled with the first thing still missing.
+the cursor, prefilled with the first thing still missing; ``n`` proposes a
+new meal.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from ..widgets.pane import Pane, cells, keep_cursor, selected_key
 
 
 class MealsPane(Pane):
-    BINDINGS = [Binding("p", "pledge", "Pledge")]
+    BINDINGS = [Binding("p", "pledge", "Pledge"), Binding("n", "new_meal", "New meal")]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -83,6 +84,17 @@ class MealsPane(Pane):
         from .dialogs import PledgeDialog
 
         self.app.push_screen(PledgeDialog(meal))
+
+    def action_new_meal(self) -> None:
+        from .meal_form import MealForm
+
+        self.app.push_screen(MealForm(), self.select)
+
+    def select(self, meal: dict | None) -> None:
+        """Put the cursor on ``meal`` (a node answer with its ``id``) when listed."""
+        if meal and meal.get("id") in self.meals:
+            self.table.move_cursor(row=self.table.get_row_index(meal["id"]))
+            self.table.focus()
 
 
 def meal_detail(meal: dict, now: int) -> Group:

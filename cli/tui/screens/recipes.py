@@ -2,7 +2,7 @@
 
 A recipe shows its ingredient lines, steps, stories, contributors and lineage
 (what it was adapted from, its variations). ``t`` adds a step, ``v`` makes a
-variation, ``y`` tells a story about it.
+variation, ``y`` tells a story about it; ``n`` adds a new recipe.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ class RecipesPane(Pane):
         Binding("t", "step", "Add step"),
         Binding("v", "variation", "Variation"),
         Binding("y", "story", "Story"),
+        Binding("n", "new_recipe", "New"),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
@@ -98,6 +99,17 @@ class RecipesPane(Pane):
 
     def action_story(self) -> None:
         self._open("StoryDialog")
+
+    def action_new_recipe(self) -> None:
+        from .recipe_form import RecipeForm
+
+        self.app.push_screen(RecipeForm(), self.select)
+
+    def select(self, recipe: dict | None) -> None:
+        """Put the cursor on ``recipe`` (a node answer with its ``id``) when listed."""
+        if recipe and recipe.get("id") in self.recipes:
+            self.table.move_cursor(row=self.table.get_row_index(recipe["id"]))
+            self.table.focus()
 
 
 def recipe_text(recipe: dict) -> Text:
