@@ -4,7 +4,7 @@ on loopback (one founded household; the tests run in order on it)."""
 from __future__ import annotations
 
 import pytest
-from textual.widgets import Input, TextArea
+from textual.widgets import DataTable, Input, TextArea
 
 from cli.tui.screens.meal_form import MealForm
 from cli.tui.screens.recipe_form import RecipeForm
@@ -13,7 +13,6 @@ from meshpantry.pantry.errors import PantryError
 from .conftest import app_on, type_text, until, wait_node
 from .nodes import run_node
 from .screen_text import screen_text
-from .test_flows import rows
 
 pytestmark = pytest.mark.asyncio(loop_scope="function")
 
@@ -26,6 +25,11 @@ def alder(tmp_path_factory):
     wait_node(lambda: node.call("whoami").get("neighbourhood"), what="Alder's neighbourhood")
     yield node
     node.stop()
+
+
+def rows(app, table_id: str) -> list[list[str]]:
+    table = app.query_one(f"#{table_id}", DataTable)
+    return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
 
 
 def form_open(app, form_type) -> bool:
@@ -191,6 +195,7 @@ async def test_recipe_form_flags_bad_line_and_survives_refusal(alder):
         app.client.call = real_call
         await pilot.press("ctrl+s")
         await until(pilot, lambda: not isinstance(app.screen, RecipeForm), what="the form to close")
+        assert app.pane("recipes").selected()["title"] == "Flatbread", "the cursor is on the new recipe"
     flatbread = next(r for r in alder.call("recipe_list") if r["title"] == "Flatbread")
     assert [(i.get("amount"), i.get("unit"), i["item"]) for i in flatbread["ingredients"]] == [
         ("300", "g", "flour"), ("2", "tsp", "salt")]
