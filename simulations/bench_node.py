@@ -141,7 +141,15 @@ def heal(root: Path, records: int, rng: random.Random) -> dict:
     rate = verify_rate()
     _progress(f"heal: starting {size} nodes in {islands} islands")
     dirs = make_neighbourhood(root / "heal", size)
-    nodes = start_mesh(dirs, _links(rng), sync_interval=30)
+    random_links = _links(rng)
+
+    def links(i: int) -> list[int]:
+        # A chain inside each island (i dials i - islands) keeps every island
+        # connected once the links between islands are cut; the random links
+        # cross islands and make the heal a real merge.
+        return sorted(set(random_links(i)) | ({i - islands} if i >= islands else set()))
+
+    nodes = start_mesh(dirs, links, sync_interval=30)
     try:
         eventually(lambda: same(nodes), 180, "initial sync")
         island_of = [i % islands for i in range(size)]
@@ -171,7 +179,7 @@ def heal(root: Path, records: int, rng: random.Random) -> dict:
         for island in range(islands):
             members = [n for j, n in enumerate(nodes) if island_of[j] == island]
             eventually(lambda members=members: same(members),
-                       120, f"island {island} agrees within itself")
+                       120 + records // 20, f"island {island} agrees within itself")
         counts = [n.call("dump", ids=False, state=False)["count"] for n in nodes]
         _progress("heal: links return")
         cpu_before = sum(n.cpu_seconds() for n in nodes)

@@ -117,6 +117,14 @@ def peer_id_of(data_dir: Path) -> str:
 
 def make_neighbourhood(root: Path, count: int) -> list[Path]:
     """Data directories of ``count`` households: the first founds, the others join."""
+    import io
+    from contextlib import redirect_stdout
+
+    with redirect_stdout(io.StringIO()):
+        return _make_neighbourhood(root, count)
+
+
+def _make_neighbourhood(root: Path, count: int) -> list[Path]:
     dirs = [root / f"h{i}" for i in range(count)]
     assert cli(dirs[0], "init", "--household", "House 0") == 0
     assert cli(dirs[0], "neighbourhood", "create", "Test Street") == 0
