@@ -14,6 +14,8 @@ BENCHMARKS: dict[str, str] = {
     "ingest": "simulations.bench_ingest",
     "sync": "simulations.bench_sync",
     "node": "simulations.bench_node",
+    "sim": "simulations.bench_sim",
+    "tui": "simulations.bench_tui",
 }
 
 
