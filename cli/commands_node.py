@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,9 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--sync-interval", type=float, help="seconds between periodic syncs (default 30)")
     p.set_defaults(handler=cmd_node, needs_pantry=False)
 
+    p = commands.add_parser("stop", parents=[common], help="stop this household's running node")
+    p.set_defaults(handler=cmd_stop, needs_pantry=False)
+
     p = commands.add_parser("status", parents=[common], help="identity, peers, sync and island state")
     p.set_defaults(handler=cmd_status)
 
@@ -37,6 +41,28 @@ def cmd_node(args: Any) -> int:
     from meshpantry.node.runner import run_node_command
 
     return run_node_command(args)
+
+
+def cmd_stop(args: Any) -> int:
+    import time
+
+    from meshpantry.control.client import ControlClient, NodeUnavailable
+
+    try:
+        with ControlClient.connect(args.data_dir) as client:
+            client.call("shutdown")
+    except NodeUnavailable:
+        emit(args, {"stopped": False, "running": False}, lambda r: "No node is running for this data directory.")
+        return 0
+    socket_path = args.data_dir / "node.sock"
+    deadline = time.monotonic() + 20
+    while socket_path.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if socket_path.exists():
+        print("meshpantry: the node did not stop within 20 s", file=sys.stderr)
+        return 1
+    emit(args, {"stopped": True}, lambda r: "The node has stopped.")
+    return 0
 
 
 def cmd_tui(args: Any) -> int:

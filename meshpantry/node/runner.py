@@ -100,6 +100,7 @@ class Node:
         self.island: bool | None = None
         self.started = now_ms()
         self._neighbourhood_ready = trio.Event()
+        self.stop_requested = trio.Event()
         if self.store.neighbourhood:
             self._neighbourhood_ready.set()
         pantry.on_record = self._on_own_record
@@ -113,6 +114,7 @@ class Node:
         handlers.update({
             "status": self.op_status, "dump": self.op_dump, "deny_peers": self.op_deny_peers,
             "allow_peers": self.op_allow_peers, "sync_now": self.op_sync_now,
+            "shutdown": self.op_shutdown,
             "create_invite": self.op_create_invite, "join": self.op_join,
             "create_neighbourhood": self.op_create_neighbourhood,
         })
@@ -208,6 +210,11 @@ class Node:
         if discovery is not None:
             discovery.redial_now()
         return {"denied": sorted(self.denied)}
+
+    async def op_shutdown(self) -> dict:
+        """Stop the node as SIGTERM would (``meshpantry stop``)."""
+        self.stop_requested.set()
+        return {"stopping": True}
 
     async def op_sync_now(self) -> dict:
         for peer in list(self.connected):
@@ -428,6 +435,13 @@ def _event_of(record: Record, *, own: bool) -> dict:
 
 async def serve_until_signalled(node: Node) -> None:
     async with trio.open_nursery() as nursery:
+
+        async def stop_when_asked() -> None:
+            await node.stop_requested.wait()
+            log.info("stop requested through the control socket")
+            nursery.cancel_scope.cancel()
+
+        nursery.start_soon(stop_when_asked)
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             await nursery.start(node.run)
             log.info("control socket %s", node.control.path)

@@ -129,3 +129,13 @@ def test_a_hostile_peer_is_cut_off_while_the_others_keep_syncing(mesh):
     offer = mesh[1].call("offer_add", item="after the storm", quantity=1, unit="items")
     for node in mesh:
         eventually(lambda node=node: offer["id"] in ids(node), 15, "honest records still flow")
+
+
+def test_stop_command_stops_the_node(mesh):
+    """'meshpantry stop' asks the node to shut down cleanly through its socket."""
+    from cli.main import main as cli_main
+
+    assert cli_main(["--data-dir", str(mesh[2].data_dir), "stop"]) == 0
+    assert mesh[2].process.wait(20) == 0
+    assert not (mesh[2].data_dir / "node.sock").exists()
+    assert cli_main(["--data-dir", str(mesh[2].data_dir), "stop"]) == 0
