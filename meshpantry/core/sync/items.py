@@ -4,20 +4,29 @@ An item is ``(lamport, id)`` for one record held. Items sort by lamport, then
 id; records missed lately have the highest lamports, so they cluster at the end
 of the order, and a range split finds them cheaply.
 
-:class:`ItemIndex` takes a snapshot of the sorted items once per session and
-answers, for a range of positions ``[lo, hi)``:
+:class:`ItemIndex` is a snapshot of the sorted items that answers, for a range
+of positions ``[lo, hi)``:
 
 * its fingerprint: the first 16 bytes of SHA-256 over
   ``(sum of the ids as 256-bit little-endian integers mod 2^256) || count``,
   O(1) from precomputed prefix sums;
 * its power sums ``p_j = sum(x^j) mod P`` for j = 1..k, where ``x`` is an
-  id's 64-bit value (see :func:`sum_value`), in O(count * k).
+  id's 64-bit value (see :func:`sum_value`): O(k) from prefix sums of each
+  power for large ranges and small k, else O(count * k).
+
+Building an index costs a pass over every item, so a store keeps one and
+extends it (:func:`grown_index`): new records mostly arrive above every item
+held, and appending them costs only the new items. Snapshots share the
+append-only columns underneath; a snapshot sees only its first ``len`` items,
+so a session's view never changes while the store grows.
 """
 
 from __future__ import annotations
 
 import hashlib
+from array import array
 from bisect import bisect_left
+from itertools import accumulate, islice
 from typing import Iterable, Protocol, Sequence
 
 from protocol import limits
@@ -29,9 +38,24 @@ _MOD = 1 << 256
 #: dropped past this many items per item held (a few levels of splits).
 _SUMS_CACHE_FACTOR = 4
 
+#: Powers kept as prefix sums (8 bytes per item each, built on first use).
+#: Large ranges ask for few sums (SUMS_WORK bounds count x k), and a failed
+#: decode asks for 8, so 8 covers the ranges where a pass would hurt.
+PREFIX_POWERS = 8
+
+#: Ranges smaller than this sum their powers directly: cheap, and it keeps
+#: the prefix columns from being built for sessions that never need them.
+PREFIX_MIN_RANGE = 512
+
 
 class SyncItems(Protocol):
-    """What a session needs from a store."""
+    """What a session needs from a store.
+
+    A store may also offer ``sync_index() -> ItemIndex`` (an index of
+    exactly what ``sync_items`` returns, usually kept with
+    :func:`grown_index`); a session uses it when present, so the index is
+    built once per item set instead of once per session.
+    """
 
     def sync_items(self) -> Sequence[tuple[int, bytes]]:
         """Every record held, as ``(lamport, id)``, sorted ascending."""
@@ -56,29 +80,93 @@ def fingerprint_of(id_sum: int, count: int) -> bytes:
 EMPTY_FINGERPRINT = fingerprint_of(0, 0)
 
 
-class ItemIndex:
-    """A sorted snapshot of a replica's items with O(1) range fingerprints."""
+class _Columns:
+    """Append-only columns over sorted items, shared by the snapshots of one
+    growing item set: keys, prefix id sums, sum values, and (built on first
+    use) prefix sums of powers of the values mod P."""
 
-    def __init__(self, items: Sequence[tuple[int, bytes]]) -> None:
-        self.keys: list[tuple[int, bytes]] = list(items)
-        assert all(a < b for a, b in zip(self.keys, self.keys[1:])), "sync_items must be sorted and unique"
-        prefix = [0] * (len(self.keys) + 1)
-        acc = 0
-        for position, (_lamport, item_id) in enumerate(self.keys):
-            acc += int.from_bytes(item_id, "little")
-            prefix[position + 1] = acc
-        self._prefix = prefix
-        self._positions: dict[bytes, int] | None = None
-        self._values: list[int] | None = None
+    def __init__(self) -> None:
+        self.keys: list[tuple[int, bytes]] = []
+        self.prefix: list[int] = [0]
+        self.values: list[int] = []
+        self.powers: list[array] = []  #: powers[j - 1][i]: sum of x^j over items < i, mod P
+        self.positions: dict[bytes, int] = {}
+        self._positioned = 0
+
+    def append(self, items: Sequence[tuple[int, bytes]]) -> None:
+        """Add items above every key held (sorted, unique)."""
+        if not items:
+            return
+        keys = self.keys
+        assert all(a < b for a, b in zip(items, items[1:])), "sync_items must be sorted and unique"
+        assert not keys or keys[-1] < items[0], "appended items must sort above the index"
+        start = len(keys)
+        keys.extend(items)
+        sums = accumulate((int.from_bytes(item_id, "little") for _lamport, item_id in items), initial=self.prefix[start])
+        self.prefix.extend(islice(sums, 1, None))
+
+    def value_column(self) -> list[int]:
+        """:func:`sum_value` of every key, computed on first use."""
+        values = self.values
+        if len(values) < len(self.keys):
+            values.extend(sum_value(item_id) for _lamport, item_id in self.keys[len(values) :])
+        return values
+
+    def _extend_powers(self, count: int) -> None:
+        """Extend the first ``count`` power columns over every key."""
+        prime = SUMS_PRIME
+        covered = len(self.powers[0]) - 1
+        values = self.value_column()[covered:]
+        powers = values
+        for j in range(count):
+            if j:
+                powers = [p * x % prime for p, x in zip(powers, values)]
+            column = self.powers[j]
+            sums = accumulate(powers, initial=column[-1])
+            column.extend(total % prime for total in islice(sums, 1, None))
+
+    def power_prefix(self, k: int) -> list[array]:
+        """Prefix power columns for j = 1..k (k <= PREFIX_POWERS)."""
+        if len(self.powers) < k:
+            built = min(PREFIX_POWERS, max(k, 2))  # k = 1 is soon followed by k = 2
+            self.powers = [array("Q", [0]) for _ in range(built)]
+        if len(self.powers[0]) <= len(self.keys):
+            self._extend_powers(len(self.powers))
+        return self.powers
+
+    def position(self, item_id: bytes) -> int | None:
+        if self._positioned < len(self.keys):
+            positions = self.positions
+            for number in range(self._positioned, len(self.keys)):
+                positions[self.keys[number][1]] = number
+            self._positioned = len(self.keys)
+        return self.positions.get(item_id)
+
+
+class ItemIndex:
+    """A sorted snapshot of a replica's items with O(1) range fingerprints.
+
+    ``ItemIndex(items)`` builds one from sorted, unique items;
+    :func:`grown_index` extends one as a store grows.
+    """
+
+    def __init__(self, items: Sequence[tuple[int, bytes]] = (), *, _columns: _Columns | None = None) -> None:
+        if _columns is None:
+            _columns = _Columns()
+            _columns.append(list(items))
+        self._columns = _columns
+        self._count = len(_columns.keys)
+        self.keys = _columns.keys  #: the first ``len(self)`` entries are this snapshot's
+        self._prefix = _columns.prefix
         self._sums: dict[tuple[int, int], tuple[list[int], list[int]]] = {}
         self._cached_items = 0
 
     def __len__(self) -> int:
-        return len(self.keys)
+        return self._count
 
     def locate(self, bound: Bound) -> int:
         """Position of the first item at or above ``bound``."""
-        return bisect_left(self.keys, bound.key)
+        return bisect_left(self.keys, bound.key, 0, self._count)
 
     def id_sum(self, lo: int, hi: int) -> int:
         return self._prefix[hi] - self._prefix[lo]
@@ -91,25 +179,28 @@ class ItemIndex:
 
     def position(self, item_id: bytes) -> int | None:
         """Position of the item with this id, or None if not held."""
-        if self._positions is None:
-            self._positions = {item_id: pos for pos, (_l, item_id) in enumerate(self.keys)}
-        return self._positions.get(item_id)
+        position = self._columns.position(item_id)
+        return position if position is not None and position < self._count else None
 
     def values(self, lo: int, hi: int) -> list[int]:
         """:func:`sum_value` of each item in ``[lo, hi)``."""
-        if self._values is None:
-            self._values = [sum_value(item_id) for _lamport, item_id in self.keys]
-        return self._values[lo:hi]
+        return self._columns.value_column()[lo:hi]
 
     def power_sums(self, lo: int, hi: int, k: int) -> list[int]:
         """``[p_1, ..., p_k]`` of the items in ``[lo, hi)``.
 
-        O((hi - lo) * k) the first time; a range asked again for more sums
-        (a failed decode asks for more) only pays for the new ones.
+        O(k) for ranges of PREFIX_MIN_RANGE items or more and k up to
+        PREFIX_POWERS (the prefix columns are built once per item set);
+        otherwise O((hi - lo) * k) the first time, and a range asked again
+        for more sums (a failed decode asks for more) only pays for the new
+        ones.
         """
+        if k <= PREFIX_POWERS and hi - lo >= PREFIX_MIN_RANGE:
+            prime = SUMS_PRIME
+            return [(column[hi] - column[lo]) % prime for column in self._columns.power_prefix(k)[:k]]
         cached = self._sums.get((lo, hi))
         if cached is None:
-            if self._cached_items > _SUMS_CACHE_FACTOR * len(self.keys) + 1024:
+            if self._cached_items > _SUMS_CACHE_FACTOR * self._count + 1024:
                 self._sums.clear()
                 self._cached_items = 0
             cached = ([], self.values(lo, hi))
@@ -129,7 +220,7 @@ class ItemIndex:
     def bound_before(self, position: int) -> Bound:
         """The shortest bound above item ``position - 1`` and at most item
         ``position`` (0 < position < len)."""
-        assert 0 < position < len(self.keys)
+        assert 0 < position < self._count
         low_lamport, low_id = self.keys[position - 1]
         lamport, item_id = self.keys[position]
         if lamport != low_lamport:
@@ -139,3 +230,34 @@ class ItemIndex:
             shared += 1
         assert shared < limits.ID_BYTES, "duplicate item"
         return Bound(lamport, item_id[: shared + 1])
+
+
+def grown_index(previous: ItemIndex | None, items: Sequence[tuple[int, bytes]]) -> ItemIndex:
+    """An index of ``items`` (sorted, unique), reusing ``previous`` when it
+    can: ``items`` must hold every item ``previous`` does (a store whose
+    items can shrink passes None after they do). Items above all of
+    ``previous``'s are appended to its columns (O(new items)); anything else
+    builds a new index (O(items)). Returns ``previous`` itself when nothing
+    changed."""
+    if previous is not None:
+        count = len(previous)
+        columns = previous._columns
+        if (
+            len(columns.keys) == count
+            and len(items) >= count
+            and (count == 0 or items[count - 1] == columns.keys[count - 1])
+        ):
+            if len(items) == count:
+                return previous
+            columns.append(items[count:])
+            return ItemIndex(_columns=columns)
+    return ItemIndex(items)
+
+
+def index_of(items: SyncItems) -> ItemIndex:
+    """The store's own index when it keeps one (``sync_index``), else one
+    built from ``sync_items``."""
+    sync_index = getattr(items, "sync_index", None)
+    if sync_index is not None:
+        return sync_index()
+    return ItemIndex(items.sync_items())

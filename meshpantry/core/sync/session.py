@@ -53,7 +53,7 @@ from .errors import (
     UnsupportedSyncVersion,
 )
 from .events import Done, Event, Failed, Progress, RecordsReceived, SyncStats
-from .items import ItemIndex, SyncItems
+from .items import ItemIndex, SyncItems, index_of
 from .outbox import Outbox, guarded
 
 #: Reconcile messages (both directions) one session may take. An honest
@@ -265,7 +265,7 @@ class SyncSession:
     def _on_reconcile(self, frame: wire.Reconcile) -> None:
         if self._mode is None and self.role is Role.RESPONDER:
             self._mode = "reconcile"
-            self._index = ItemIndex(guarded(self._items.sync_items))
+            self._index = guarded(lambda: index_of(self._items))
             self._awaiting = True
         if self._mode != "reconcile" or not self._awaiting:
             raise ProtocolViolation("RECONCILE out of turn")
@@ -344,7 +344,7 @@ class SyncSession:
                 self._end_sent = True
                 return
             self._mode = "reconcile"
-            self._index = ItemIndex(guarded(self._items.sync_items))
+            self._index = guarded(lambda: index_of(self._items))
         except StoreFailed as error:
             self._fail(error)
             return
