@@ -26,6 +26,7 @@ from typing import Any
 
 from meshpantry.core.chain import ChainHead
 from meshpantry.core.membership import Admission
+from meshpantry.core.sync.items import ItemIndex, grown_index
 from protocol import GENESIS_KIND, Record
 
 from . import admission, database, log, migrations, peers
@@ -69,6 +70,7 @@ class Store:
         self._admissions: Admissions | None = None
         self._waiting: WaitingRoom | None = None
         self._summary = LogSummary(conn)
+        self._sync_index: ItemIndex | None = None
         self._state: tuple[int, Any] | None = None
 
     # -- opening and closing -------------------------------------------------
@@ -348,6 +350,13 @@ class Store:
         """
         return self._summary.sync_items()
 
+    def sync_index(self) -> ItemIndex:
+        """The sync item index of :meth:`sync_items`, kept and grown with the
+        log (the log only grows; a rebuild of the views starts a new one), so
+        a sync session does not rebuild it."""
+        self._sync_index = grown_index(self._sync_index, self._summary.sync_items())
+        return self._sync_index
+
     def raws_in_chain_order(self, ids: Sequence[bytes]) -> list[bytes]:
         """The raw records of ``ids`` (unknown ids skipped), each author's in
         seq order, authors ordered by the lowest Lamport counter among theirs.
@@ -436,4 +445,5 @@ class Store:
             )
         self._admissions = self._waiting = None
         self._summary = LogSummary(self._conn)
+        self._sync_index = None
         self._state = None

@@ -28,6 +28,7 @@ from array import array
 
 from meshpantry.core.chain import ChainHead
 from meshpantry.core.membership import Admission
+from meshpantry.core.sync.items import ItemIndex, grown_index
 from meshpantry.store.admission import MEMBERSHIP_KINDS, Admissions
 from meshpantry.store.waiting import MAX_WAITING_PER_AUTHOR, MAX_WAITING_TOTAL
 from protocol import Record, limits
@@ -63,6 +64,7 @@ class MemoryStore:
         self._commits: list[int] = []  #: log lengths after each later commit
         self._commit_no = 0
         self._sync_cache: tuple[int, list[tuple[int, bytes]]] = (0, [])
+        self._sync_index: ItemIndex | None = None
 
     def clone(self) -> "MemoryStore":
         """A store holding exactly what this one holds, all of it durable (the
@@ -77,6 +79,8 @@ class MemoryStore:
         twin.admissions.unapplied = list(self.admissions.unapplied)
         twin.max_lamport = self.max_lamport
         twin._durable = len(twin.log)
+        twin._sync_cache = self._sync_cache  # never changed in place
+        twin._sync_index = self._sync_index  # grown_index copies shared columns before they diverge
         return twin
 
     # -- reading ------------------------------------------------------------------
@@ -106,6 +110,10 @@ class MemoryStore:
 
     def sync_items(self) -> list[tuple[int, bytes]]:
         """Sorted (lamport, id) of every record in the log."""
+        return list(self._sorted_items())
+
+    def _sorted_items(self) -> list[tuple[int, bytes]]:
+        """The cached sorted items (callers must not change the list)."""
         length, items = self._sync_cache
         if length != len(self.log):
             if length > len(self.log):
@@ -114,7 +122,13 @@ class MemoryStore:
             items = items + [key(p) for p in self.log[length:]]
             items.sort()
             self._sync_cache = (len(self.log), items)
-        return list(items)
+        return items
+
+    def sync_index(self) -> ItemIndex:
+        """The index of :meth:`sync_items`, kept and grown with the log (a
+        power cut, which shrinks the log, starts a new one)."""
+        self._sync_index = grown_index(self._sync_index, self._sorted_items())
+        return self._sync_index
 
     def raws_in_chain_order(self, ids: list[bytes]) -> list[bytes]:
         """The raw records of ``ids`` held here, each author's in seq order,
@@ -266,3 +280,4 @@ class MemoryStore:
         self.admissions.replay(records)
         self.max_lamport = max((r.lamport for r in records), default=0)
         self._sync_cache = (0, [])
+        self._sync_index = None

@@ -105,6 +105,17 @@ class _Columns:
         sums = accumulate((int.from_bytes(item_id, "little") for _lamport, item_id in items), initial=self.prefix[start])
         self.prefix.extend(islice(sums, 1, None))
 
+    def head(self, count: int) -> "_Columns":
+        """New columns holding copies of the first ``count`` items' entries
+        (C-speed slices; no per-item Python work)."""
+        head = _Columns()
+        head.keys = self.keys[:count]
+        head.prefix = self.prefix[: count + 1]
+        head.values = self.values[:count]
+        if self.powers:  # a column covering fewer items is extended later
+            head.powers = [column[: count + 1] for column in self.powers]
+        return head
+
     def value_column(self) -> list[int]:
         """:func:`sum_value` of every key, computed on first use."""
         values = self.values
@@ -236,22 +247,31 @@ def grown_index(previous: ItemIndex | None, items: Sequence[tuple[int, bytes]]) 
     """An index of ``items`` (sorted, unique), reusing ``previous`` when it
     can: ``items`` must hold every item ``previous`` does (a store whose
     items can shrink passes None after they do). Items above all of
-    ``previous``'s are appended to its columns (O(new items)); anything else
-    builds a new index (O(items)). Returns ``previous`` itself when nothing
-    changed."""
-    if previous is not None:
-        count = len(previous)
-        columns = previous._columns
-        if (
-            len(columns.keys) == count
-            and len(items) >= count
-            and (count == 0 or items[count - 1] == columns.keys[count - 1])
-        ):
-            if len(items) == count:
-                return previous
-            columns.append(items[count:])
-            return ItemIndex(_columns=columns)
-    return ItemIndex(items)
+    ``previous``'s are appended to its columns, O(new items); an item below
+    some of them copies the columns up to it (C-speed slices, so a running
+    session's snapshot is untouched) and appends from there. Returns
+    ``previous`` itself when nothing changed."""
+    if previous is None:
+        return ItemIndex(items)
+    count = len(previous)
+    if len(items) == count:
+        return previous
+    assert len(items) > count, "items must hold every item of the previous index"
+    columns = previous._columns
+    keys = columns.keys
+    # items holds previous's keys plus some more, so items[i] == keys[i]
+    # exactly for the positions below the first new item.
+    same, above = 0, count
+    while same < above:
+        middle = (same + above) // 2
+        if items[middle] == keys[middle]:
+            same = middle + 1
+        else:
+            above = middle
+    if same < count or len(keys) != count:
+        columns = columns.head(same)
+    columns.append(items[same:])
+    return ItemIndex(_columns=columns)
 
 
 def index_of(items: SyncItems) -> ItemIndex:

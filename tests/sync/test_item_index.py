@@ -1,0 +1,90 @@
+"""The item index a store keeps and grows: every answer equals a fresh build's,
+and a session's snapshot never changes while the store grows."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from meshpantry.core.sync.items import PREFIX_MIN_RANGE, ItemIndex, grown_index, index_of
+from protocol.sync import INF, Bound
+
+
+def _item(number: int, lamport: int) -> tuple[int, bytes]:
+    return lamport, hashlib.sha256(number.to_bytes(8, "big")).digest()
+
+
+def _answers(index: ItemIndex, rng: random.Random) -> list:
+    """Fingerprints, sums, positions and bounds over ranges chosen by ``rng``."""
+    count = len(index)
+    out: list = [count, index.locate(INF), index.fingerprint(0, count), index.power_sums(0, count, 3)]
+    for _ in range(6):
+        lo = rng.randrange(count + 1)
+        hi = rng.randrange(lo, count + 1)
+        k = rng.choice((1, 2, 5, 8, 9))
+        out += [index.fingerprint(lo, hi), index.power_sums(lo, hi, k), index.values(lo, hi), index.ids(lo, hi)]
+        if 0 < lo < count:
+            out.append(index.bound_before(lo))
+            out.append(index.locate(Bound(index.keys[lo][0])))
+            out.append(index.position(index.keys[lo][1]))
+    out.append(index.position(b"\x00" * 32))
+    return out
+
+
+def _same_as_fresh(index: ItemIndex, items: list[tuple[int, bytes]], seed: int) -> None:
+    assert index.keys[: len(index)] == items
+    assert _answers(index, random.Random(seed)) == _answers(ItemIndex(items), random.Random(seed))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(0, 3 * PREFIX_MIN_RANGE),
+    st.lists(st.tuples(st.integers(0, 40), st.booleans()), max_size=6),
+    st.integers(0, 2**32),
+)
+def test_a_grown_index_answers_as_a_fresh_one(start, growths, seed):
+    rng = random.Random(seed)
+    lamport = start // 4
+    items = sorted(_item(n, n // 4) for n in range(start))
+    number = start
+    index = grown_index(None, items)
+    index.power_sums(0, len(index), 2)  # build the prefix columns so growth extends them
+    snapshots = [(index, list(items))]
+    for added, in_middle in growths:
+        for _ in range(added):
+            lamport += 1
+            number += 1
+            items.append(_item(number, rng.randrange(lamport + 1) if in_middle else lamport))
+        items.sort()
+        index = grown_index(index, list(items))
+        _same_as_fresh(index, items, seed)
+        snapshots.append((index, list(items)))
+    for snapshot, held in snapshots:  # older snapshots still see their own items
+        _same_as_fresh(snapshot, held, seed + 1)
+
+
+def test_nothing_new_returns_the_same_index():
+    items = [_item(n, n) for n in range(10)]
+    index = grown_index(None, items)
+    assert grown_index(index, list(items)) is index
+
+
+def test_a_session_uses_the_store_index_when_it_keeps_one():
+    class Store:
+        calls = 0
+
+        def sync_items(self):
+            raise AssertionError("the kept index is used instead")
+
+        def sync_index(self):
+            Store.calls += 1
+            return kept
+
+        def raws_in_chain_order(self, ids):
+            return []
+
+    kept = ItemIndex([_item(1, 1)])
+    assert index_of(Store()) is kept and Store.calls == 1
