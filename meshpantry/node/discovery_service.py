@@ -37,7 +37,7 @@ async def start_discovery(node: Any, nursery: trio.Nursery) -> Discovery:
 
     def is_member(author: bytes) -> bool:
         try:
-            return author in node.pantry.state().devices
+            return node.store.is_member_device(author)
         except Exception:  # noqa: BLE001 - no neighbourhood yet: nobody is
             return False
 

@@ -21,7 +21,7 @@ import nacl.bindings
 import nacl.public
 
 from meshpantry.core.chain import next_record
-from meshpantry.core.membership import join_message
+from meshpantry.core.membership import Admission, join_message
 from meshpantry.keys import DeviceKey, read_key, write_key
 from meshpantry.store import Store
 from protocol import Record
@@ -29,7 +29,7 @@ from protocol.errors import DecodeError
 
 from .errors import AlreadyDone, ChainNotRecovered, InvalidInput, NoIdentity, NoNeighbourhood, NotAllowed, UnknownId
 from .invite_code import InviteCode
-from .reading import Reading
+from .reading import EXPIRING_SOON_MS, Reading
 
 #: Default lifetime of an invite: three days is long enough to pass a code on
 #: by hand in an outage, short enough that a lost code soon stops working.
@@ -210,6 +210,9 @@ class Pantry(Reading):
         if not body["name"]:
             raise InvalidInput("name", "a household needs a name")
         self._write("household", _drop_none(body))
+        self.store.set_setting("household_name", body["name"])
+        if area:
+            self.store.set_setting("household_area", area)
         return self.whoami()
 
     def link_device(self, device_hex: str, name: str | None = None) -> dict:
@@ -260,6 +263,10 @@ class Pantry(Reading):
             "tags": _labels(tags), "allergens": _labels(allergens), "note": note,
         })
         record = self._write("offer", body)
+        if self.store.admission(record) is Admission.ADMIT and self.store.get_setting("household_name"):
+            # A new offer names no other record: its view follows from the
+            # record alone, without rebuilding the neighbourhood's state.
+            return self._new_offer_dict(record)
         return self._shown(record, self.offer_show)
 
     def offer_update(self, offer_ref: str, **fields: Any) -> dict:
@@ -411,6 +418,26 @@ class Pantry(Reading):
         return self.recipe_show(recipe.id.hex())
 
     # -- helpers -----------------------------------------------------------------
+
+    def _new_offer_dict(self, record: Record) -> dict:
+        body = record.body
+        now = self.clock()
+        expires = min((t for t in (body.get("best_before"), body.get("pickup_until")) if t is not None), default=None)
+        household = self.store.household_of(self.device) or self.device
+        return {
+            "id": record.id.hex(), "author": record.author.hex(),
+            "household": household.hex(),
+            "household_name": self.store.get_setting("household_name"),
+            "item": body["item"], "quantity": body["quantity"], "unit": body["unit"],
+            "remaining": body["quantity"], "allocated": 0,
+            "best_before": body.get("best_before"), "pickup_from": body.get("pickup_from"),
+            "pickup_until": body.get("pickup_until"), "area": body.get("area"),
+            "tags": list(body.get("tags", [])), "allergens": list(body.get("allergens", [])),
+            "note": body.get("note"), "created": record.time, "updated": record.time,
+            "withdrawn": False, "expired": expires is not None and now > expires,
+            "expiring_soon": expires is not None and now <= expires <= now + EXPIRING_SOON_MS,
+            "claims_count": 0, "mine": True, "claims": [], "fair_share": [], "oversubscribed": False,
+        }
 
     def _shown(self, record: Record, show: Callable[[str], dict]) -> dict:
         """What ``show`` says of a record just written; if it does not count

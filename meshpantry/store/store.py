@@ -274,6 +274,16 @@ class Store:
         holds (for gossip validators: only ADMIT deserves forwarding)."""
         return self._loaded_admissions().admits(record)
 
+    def household_of(self, device: bytes) -> bytes | None:
+        """The household id a member device belongs to, by the membership
+        records held (no views are built)."""
+        return self._loaded_admissions().membership.households.get(device)
+
+    def is_member_device(self, device: bytes) -> bool:
+        """True once the log holds a membership path for ``device`` (cheap:
+        no views are built)."""
+        return device in self._loaded_admissions().membership.households
+
     def _loaded_admissions(self) -> Admissions:
         if self._admissions is None:
             neighbourhood = self.neighbourhood
