@@ -113,11 +113,12 @@ def roots_among(coefficients: Sequence[int], values: Sequence[int]) -> list[int]
     if len(coefficients) == 2:  # z + c: the root is -c
         root = (-coefficients[1]) % P
         return [position for position, x in enumerate(values) if x == root]
-    found = []
-    for position, x in enumerate(values):
-        acc = 0
-        for coefficient in coefficients:
-            acc = (acc * x + coefficient) % P
-        if acc == 0:
-            found.append(position)
-    return found
+    # One pass per coefficient over all values (Horner's rule, vectorised
+    # as list comprehensions: far fewer interpreter steps than a loop per value).
+    values = list(values)
+    accs = [1] * len(values)  # the leading coefficient is 1 (monic)
+    if coefficients[0] != 1:
+        accs = [coefficients[0] % P] * len(values)
+    for coefficient in coefficients[1:]:
+        accs = [(acc * x + coefficient) % P for acc, x in zip(accs, values)]
+    return [position for position, acc in enumerate(accs) if acc == 0]
