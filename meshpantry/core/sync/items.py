@@ -27,6 +27,7 @@ import hashlib
 from array import array
 from bisect import bisect_left
 from itertools import accumulate, islice
+from operator import itemgetter
 from typing import Iterable, Protocol, Sequence
 
 from protocol import limits
@@ -34,9 +35,38 @@ from protocol.sync import FINGERPRINT_BYTES, SUMS_PRIME, Bound
 
 _MOD = 1 << 256
 
-#: Power sums are cached per range with one power per item; the cache is
-#: dropped past this many items per item held (a few levels of splits).
-_SUMS_CACHE_FACTOR = 4
+#: Ranges whose sums one snapshot remembers (a failed decode asks the same
+#: range for more); a session touches a few hundred ranges at most.
+_SUMS_CACHE_RANGES = 4096
+
+#: Values whose powers are remembered (about 40 bytes per power): powers never
+#: change, and every replica and session asks for the same values' powers, so
+#: they are computed once. Past this many values the memory is given back.
+_POWER_CACHE_VALUES = 1 << 17
+
+#: value -> [x, x^2, ..., x^m] mod P, m the most sums asked of a range holding x.
+_powers: dict[int, list[int]] = {}
+
+
+def powers_of(values: Sequence[int], k: int) -> list[list[int]]:
+    """For each value x, a list whose first k entries are x^1..x^k mod P
+    (shared and remembered: callers must not change them)."""
+    if len(_powers) > _POWER_CACHE_VALUES:
+        _powers.clear()
+    get = _powers.get
+    rows = [get(x) for x in values]
+    prime = SUMS_PRIME
+    for number, row in enumerate(rows):
+        if row is None or len(row) < k:
+            x = values[number]
+            if row is None:
+                row = _powers[x] = [x]
+                rows[number] = row
+            power = row[-1]
+            for _ in range(k - len(row)):
+                power = power * x % prime
+                row.append(power)
+    return rows
 
 #: Powers kept as prefix sums (8 bytes per item each, built on first use).
 #: Large ranges ask for few sums (SUMS_WORK bounds count x k), and a failed
@@ -169,8 +199,7 @@ class ItemIndex:
         self._count = len(_columns.keys)
         self.keys = _columns.keys  #: the first ``len(self)`` entries are this snapshot's
         self._prefix = _columns.prefix
-        self._sums: dict[tuple[int, int], tuple[list[int], list[int]]] = {}
-        self._cached_items = 0
+        self._sums: dict[tuple[int, int], list[int]] = {}
 
     def __len__(self) -> int:
         return self._count
@@ -202,30 +231,22 @@ class ItemIndex:
 
         O(k) for ranges of PREFIX_MIN_RANGE items or more and k up to
         PREFIX_POWERS (the prefix columns are built once per item set);
-        otherwise O((hi - lo) * k) the first time, and a range asked again
-        for more sums (a failed decode asks for more) only pays for the new
-        ones.
+        otherwise O((hi - lo) * k) additions of remembered powers (see
+        :func:`powers_of`), and a range asked again for more sums (a failed
+        decode asks for more) only pays for the new ones.
         """
         if k <= PREFIX_POWERS and hi - lo >= PREFIX_MIN_RANGE:
             prime = SUMS_PRIME
             return [(column[hi] - column[lo]) % prime for column in self._columns.power_prefix(k)[:k]]
-        cached = self._sums.get((lo, hi))
-        if cached is None:
-            if self._cached_items > _SUMS_CACHE_FACTOR * self._count + 1024:
+        sums = self._sums.get((lo, hi))
+        if sums is None:
+            if len(self._sums) > _SUMS_CACHE_RANGES:
                 self._sums.clear()
-                self._cached_items = 0
-            cached = ([], self.values(lo, hi))
-            self._sums[(lo, hi)] = cached
-            self._cached_items += hi - lo
-        sums, powers = cached
-        prime = SUMS_PRIME
+            sums = self._sums[(lo, hi)] = []
         if len(sums) < k:
-            values = self.values(lo, hi)
-            for _ in range(k - len(sums)):
-                if sums:  # powers holds x^len(sums); raise each to the next power
-                    powers = [p * x % prime for p, x in zip(powers, values)]
-                sums.append(sum(powers) % prime)
-            self._sums[(lo, hi)] = (sums, powers)
+            rows = powers_of(self.values(lo, hi), k)
+            prime = SUMS_PRIME
+            sums.extend(sum(map(itemgetter(j), rows)) % prime for j in range(len(sums), k))
         return sums[:k]
 
     def bound_before(self, position: int) -> Bound:
