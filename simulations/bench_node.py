@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         print("live propagation (control-socket write to event on every other node)")
         print(f"{'nodes':>6} {'records':>8} {'p50 ms':>8} {'p99 ms':>8} {'missed live':>12} {'missing after sync':>19}")
         ok = True
-        for size in (int(s) for s in args.sizes.split(",")):
+        for size in (int(s) for s in args.sizes.split(",") if s.strip()):
             r = propagation(root, size, args.messages, rng)
             print(f"{r['nodes']:>6} {r['records']:>8} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} "
                   f"{r['missed_by_gossip']:>12} {r['missing_after_sync']:>19}", flush=True)
