@@ -191,7 +191,12 @@ class ItemIndex:
     :func:`grown_index` extends one as a store grows.
     """
 
-    def __init__(self, items: Sequence[tuple[int, bytes]] = (), *, _columns: _Columns | None = None) -> None:
+    def __init__(
+        self, items: Sequence[tuple[int, bytes]] = (), *, kept: bool = False, _columns: _Columns | None = None
+    ) -> None:
+        """``kept``: the index outlives a session (a store keeps it), so the
+        prefix power columns, a pass over every item, pay for themselves."""
+        self._kept = kept or _columns is not None
         if _columns is None:
             _columns = _Columns()
             _columns.append(list(items))
@@ -230,12 +235,13 @@ class ItemIndex:
         """``[p_1, ..., p_k]`` of the items in ``[lo, hi)``.
 
         O(k) for ranges of PREFIX_MIN_RANGE items or more and k up to
-        PREFIX_POWERS (the prefix columns are built once per item set);
+        PREFIX_POWERS in a kept index (the prefix columns are built once per
+        item set);
         otherwise O((hi - lo) * k) additions of remembered powers (see
         :func:`powers_of`), and a range asked again for more sums (a failed
         decode asks for more) only pays for the new ones.
         """
-        if k <= PREFIX_POWERS and hi - lo >= PREFIX_MIN_RANGE:
+        if self._kept and k <= PREFIX_POWERS and hi - lo >= PREFIX_MIN_RANGE:
             prime = SUMS_PRIME
             return [(column[hi] - column[lo]) % prime for column in self._columns.power_prefix(k)[:k]]
         sums = self._sums.get((lo, hi))
@@ -273,7 +279,7 @@ def grown_index(previous: ItemIndex | None, items: Sequence[tuple[int, bytes]]) 
     session's snapshot is untouched) and appends from there. Returns
     ``previous`` itself when nothing changed."""
     if previous is None:
-        return ItemIndex(items)
+        return ItemIndex(items, kept=True)
     count = len(previous)
     if len(items) == count:
         return previous
