@@ -57,3 +57,15 @@ def test_too_few_sums_do_not_fake_an_answer():
     if solved is not None:
         numerator, _ = solved
         assert len(roots_among(numerator, mine)) != len(numerator) - 1 or len(numerator) == 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(values, max_size=20, unique=True), st.lists(values, max_size=30), st.integers(0, 3))
+def test_roots_among_finds_exactly_the_roots_of_any_degree(roots, others, repeats):
+    poly = [1]
+    for root in roots:  # prod(z - root), highest degree first
+        poly = [(a - root * b) % P for a, b in zip(poly + [0], [0] + poly)]
+    candidates = others + roots * repeats
+    expected = [n for n, x in enumerate(candidates) if sum(c * pow(x, len(poly) - 1 - i, P) for i, c in enumerate(poly)) % P == 0]
+    assert roots_among(poly, candidates) == expected
+    assert sorted({candidates[n] for n in expected}) == (sorted(set(roots)) if repeats else sorted(set(roots) & set(others)))

@@ -34,6 +34,11 @@ P = SUMS_PRIME
 _SMALL_INVERSES = [0] + [pow(n, P - 2, P) for n in range(1, MAX_SUMS + 1)]
 
 
+#: Horner steps per pass of :func:`roots_among` before reducing mod P: the
+#: numbers stay within about 320 bits, and four measured fastest.
+_HORNER_STEPS = 4
+
+
 def _inverse(value: int) -> int:
     return pow(value, P - 2, P)
 
@@ -113,12 +118,17 @@ def roots_among(coefficients: Sequence[int], values: Sequence[int]) -> list[int]
     if len(coefficients) == 2:  # z + c: the root is -c
         root = (-coefficients[1]) % P
         return [position for position, x in enumerate(values) if x == root]
-    # One pass per coefficient over all values (Horner's rule, vectorised
-    # as list comprehensions: far fewer interpreter steps than a loop per value).
+    # Horner's rule one pass per four coefficients over all values (list
+    # comprehensions, reducing mod P once per four steps: exact, as Python
+    # integers do not overflow, and far fewer interpreter steps and divisions
+    # than a loop per value).
     values = list(values)
-    accs = [1] * len(values)  # the leading coefficient is 1 (monic)
-    if coefficients[0] != 1:
-        accs = [coefficients[0] % P] * len(values)
-    for coefficient in coefficients[1:]:
+    accs = [coefficients[0] % P] * len(values)
+    rest = list(coefficients[1:])
+    while len(rest) >= _HORNER_STEPS:
+        c1, c2, c3, c4 = rest[:_HORNER_STEPS]
+        del rest[:_HORNER_STEPS]
+        accs = [((((acc * x + c1) * x + c2) * x + c3) * x + c4) % P for acc, x in zip(accs, values)]
+    for coefficient in rest:
         accs = [(acc * x + coefficient) % P for acc, x in zip(accs, values)]
     return [position for position, acc in enumerate(accs) if acc == 0]
