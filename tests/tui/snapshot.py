@@ -25,6 +25,19 @@ def steady(app) -> None:
             field.cursor_blink = False
 
 
+async def tabs_settled(app, pilot, tries: int = 200) -> None:
+    """Wait until every tab bar, on every screen, has drawn the underline of
+    its active tab (it is placed after the bar knows its size, which takes
+    longer on a loaded machine)."""
+    from textual.widgets._tabs import Underline
+
+    for _ in range(tries):
+        bars = [u for screen in app.screen_stack for u in screen.query(Underline)]
+        if all(u.highlight_end > u.highlight_start for u in bars):
+            return
+        await pilot.pause(0.02)
+
+
 def assert_snapshot(app, name: str) -> None:
     steady(app)
     actual = app.export_screenshot(title=name)
