@@ -181,6 +181,15 @@ class PantryApp(App):
             return
         self.reachable = True
 
+    async def _painted(self, frames: int = 3) -> None:
+        """Let the main screen lay out and paint (tab underline included)
+        before a dialog covers it: a covered screen is not repainted, so what
+        shows around the dialog is its last frame."""
+        for _ in range(frames):
+            done = asyncio.Event()
+            self.call_after_refresh(done.set)
+            await done.wait()
+
     async def _ensure_neighbourhood(self) -> bool:
         who = await self.ask("whoami")
         if who is None:
@@ -189,6 +198,7 @@ class PantryApp(App):
             return True
         from .screens.wizard import NeighbourhoodScreen
 
+        await self._painted()
         joined = await self.push_screen_wait(NeighbourhoodScreen(who))
         return bool(joined)
 
