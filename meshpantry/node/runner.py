@@ -337,7 +337,6 @@ class Node:
             current = {str(p) for p in self.network.connections if not self.is_cut_off(str(p))}
             for peer in current - self.connected:
                 self.control.publish("peer", {"peer": peer, "up": True})
-                self._remember(peer)
                 if self._leads(peer) or not self.pantry.chain_recovered:
                     self._sync_soon(peer)
                 from .discovery_service import exchange_addresses
@@ -351,15 +350,6 @@ class Node:
                 self.island = island
                 self.control.publish("island", {"island": island, "connected": len(current)})
             await trio.sleep(PEER_WATCH_INTERVAL_S)
-
-    def _remember(self, peer: str) -> None:
-        try:
-            addrs = [str(a) for a in self.host.libp2p.get_peerstore().addrs(_peer_id(peer))]
-        except Exception:  # noqa: BLE001 - the peerstore may not know yet
-            addrs = []
-        dial = [f"{a}/p2p/{peer}" for a in addrs if "/p2p/" not in a]
-        if dial:
-            self.store.remember_peer(peer, dial, now_ms())
 
     async def _periodic_sync(self) -> None:
         interval = self.settings.sync_interval_s
@@ -422,12 +412,6 @@ def _hostile(rejection: Any) -> bool:
     from protocol.errors import BadSignature, DecodeError
 
     return isinstance(getattr(rejection, "error", None), (BadSignature, DecodeError))
-
-
-def _peer_id(peer: str) -> Any:
-    from libp2p.peer.id import ID
-
-    return ID.from_base58(peer)
 
 
 def _event_of(record: Record, *, own: bool) -> dict:
