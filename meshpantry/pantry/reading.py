@@ -8,7 +8,6 @@ sent over the control socket and shown by the terminal UI.
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any
 
 from meshpantry.core import equity
@@ -330,8 +329,7 @@ class Reading:
     def log(self, limit: int = 50, kind: str | None = None) -> list[dict]:
         state = self.state()
         rows = []
-        newest = deque(self.store.records(kind=kind), maxlen=max(1, limit))
-        for record in reversed(newest):
+        for record in self.store.newest_records(limit, kind=kind):
             rows.append({
                 "id": record.id.hex(), "kind": record.kind, "author": record.author.hex(),
                 "seq": record.seq, "lamport": record.lamport, "time": record.time,

@@ -328,6 +328,14 @@ class Store:
         for _, raw in self._rows(kind, author, since_rowid):
             yield log.trusted_decode(raw)
 
+    def newest_records(self, limit: int, kind: str | None = None) -> list[Record]:
+        """The ``limit`` most recently arrived records (of one kind), newest first."""
+        where, params = ("WHERE kind = ?", (kind,)) if kind is not None else ("", ())
+        rows = self._conn.execute(
+            f"SELECT raw FROM records {where} ORDER BY rowid DESC LIMIT ?", (*params, max(0, limit))
+        ).fetchall()
+        return [log.trusted_decode(raw) for (raw,) in rows]
+
     def raw_records(
         self, kind: str | None = None, author: bytes | None = None, since_rowid: int | None = None
     ) -> Iterator[bytes]:

@@ -172,6 +172,8 @@ def test_log_and_rebuild(founded):
     log = founded.json("log")
     assert [r["kind"] for r in log] == ["offer", "household", "neighbourhood"]
     assert all(r["status"] == "counted" for r in log)
+    assert [r["kind"] for r in founded.json("log", "--limit", "2")] == ["offer", "household"]
+    assert [r["kind"] for r in founded.json("log", "--kind", "household")] == ["household"]
     result = founded.json("rebuild")
     assert result["identical"] is True
 
