@@ -88,7 +88,8 @@ class StreamChannel:
         self.read_timeout_s = read_timeout_s
         self.write_timeout_s = write_timeout_s
         self._eof = False
-        self._pending = b""  # bytes read beyond what a caller asked for
+        self._pending = b""  # bytes read beyond what a caller asked for...
+        self._taken = 0  # ...of which this many were handed out already
 
     @property
     def peer_id(self):  # -> libp2p ID
@@ -96,12 +97,17 @@ class StreamChannel:
 
     async def read(self, max_bytes: int) -> bytes:
         assert max_bytes > 0
-        if self._pending:
-            out, self._pending = self._pending[:max_bytes], self._pending[max_bytes:]
-            return out
+        if self._taken < len(self._pending):
+            start = self._taken
+            self._taken = min(len(self._pending), start + max_bytes)
+            return self._pending[start : self._taken]
         if self._eof:
             return b""
-        want = min(max_bytes, MAX_READ_BYTES)
+        # Read ahead whatever the stream holds, keeping the rest for the next
+        # call: py-libp2p's yamux answers nearly every read with a window
+        # update (a Noise message of its own), so a frame read as a 4-byte
+        # length then a body cost two updates, where one read costs one.
+        want = MAX_READ_BYTES
         try:
             with trio.fail_after(self.read_timeout_s):
                 data = await self.stream.read(want)
@@ -115,8 +121,9 @@ class StreamChannel:
         if not data:
             self._eof = True
             return b""
-        if len(data) > max_bytes:  # a stream may hand back more than asked
-            data, self._pending = data[:max_bytes], data[max_bytes:]
+        if len(data) > max_bytes:
+            self._pending, self._taken = data, max_bytes
+            return data[:max_bytes]
         return data
 
     async def read_exactly(self, count: int) -> bytes:
