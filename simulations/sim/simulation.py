@@ -50,6 +50,11 @@ BACKENDS = ("auto", "memory", "sqlite")
 SYNC_RETRY_MS = 1000
 SYNC_RETRIES = 3
 
+#: A chain gap seen in gossip is looked at again after this long, and synced
+#: only if it is still there (the node's GAP_GRACE_S): the missing record is
+#: usually another batch still in flight, or on its way by lazy gossip.
+GAP_GRACE_MS = 2000
+
 
 class Simulation:
     """A scenario, a seed and a store backend; :meth:`run` once."""
@@ -181,6 +186,10 @@ class Simulation:
         self.delivered_new += len(outcome.added)
         if (outcome.added and self.scenario.sync_on_gap and sender < len(self.honest)
                 and self._shows_gap(node, outcome.added)):
+            self.queue.after(GAP_GRACE_MS, self._gap_persists, node, outcome.added, sender, node.epoch)
+
+    def _gap_persists(self, node: SimNode, added: list[int], sender: int, epoch: int) -> None:
+        if node.up and node.epoch == epoch and self._shows_gap(node, added):
             self.gaps += 1
             self.start_sync(node.number, sender)
 

@@ -70,10 +70,10 @@ def powers_of(values: Sequence[int], k: int) -> list[list[int]]:
                 row.append(power)
     return rows
 
-#: Powers kept as prefix sums (built on first use). Large ranges ask for few
-#: sums (SUMS_WORK bounds count x k), and a failed decode asks for 8, so 8
-#: covers the ranges where a pass would hurt.
-PREFIX_POWERS = 8
+#: Powers kept as prefix sums (each built on first use). A failed decode
+#: asks for 8 sums and then 16: beyond 16 a range is usually split instead
+#: (see reconcile.SUMS_EFFORT), so 16 covers the sums asked most.
+PREFIX_POWERS = 16
 
 #: Items per block of the prefix power columns, which hold one entry per
 #: block, not per item: building them is one C-level sum per block and
@@ -169,33 +169,38 @@ class _Columns:
             values.extend(map((1).__add__, map((SUMS_PRIME - 1).__rmod__, heads)))  # sum_value, in C
         return values
 
-    def _extend_powers(self) -> None:
-        """Extend the power columns over every whole block of keys, from the
-        shared powers of :func:`powers_of` (every replica holds mostly the
-        same items, so each value's powers are computed once)."""
+    def _extend_powers(self, first: int = 0) -> None:
+        """Extend power columns ``first + 1`` and up over every whole block
+        of keys, from the shared powers of :func:`powers_of` (every replica
+        holds mostly the same items, so each value's powers are computed
+        once). All columns from ``first`` on must cover the same blocks."""
         prime = SUMS_PRIME
         count = len(self.powers)
-        covered = len(self.powers[0]) - 1
+        covered = len(self.powers[first]) - 1
         blocks = len(self.keys) // POWER_BLOCK
         if blocks <= covered:
             return
         values = self.value_column()
-        totals = [column[-1] for column in self.powers]
-        news: list[list[int]] = [[] for _ in range(count)]
+        totals = [column[-1] for column in self.powers[first:]]
+        news: list[list[int]] = [[] for _ in totals]
         for block in range(covered, blocks):
             rows = powers_of(values[block * POWER_BLOCK : (block + 1) * POWER_BLOCK], count)
-            for j, column in enumerate(islice(zip(*rows), count)):
+            for j, column in enumerate(islice(zip(*rows), first, count)):
                 totals[j] = (totals[j] + sum(column)) % prime
                 news[j].append(totals[j])
-        for column, new in zip(self.powers, news):
+        for column, new in zip(self.powers[first:], news):
             column.extend(new)
 
     def power_prefix(self, k: int) -> list[array]:
         """Per-block prefix power columns for j = 1..k (k <= PREFIX_POWERS),
-        covering every whole block of keys."""
-        if len(self.powers) < k:
-            self.powers = [array("Q", [0]) for _ in range(PREFIX_POWERS)]
-        self._extend_powers()
+        covering every whole block of keys. Columns are built on first use,
+        the first two together (a k = 1 range is soon followed by k = 2)."""
+        if self.powers:
+            self._extend_powers()
+        built = len(self.powers)
+        if built < k:
+            self.powers.extend(array("Q", [0]) for _ in range(max(k, 2) - built))
+            self._extend_powers(built)
         return self.powers
 
     def position(self, item_id: bytes) -> int | None:

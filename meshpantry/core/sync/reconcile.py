@@ -82,9 +82,9 @@ SUMS_WORK = 1 << 18
 SUMS_EFFORT = 1 << 14
 
 #: Differences a part should hold when a range is split because its sums
-#: would cost too much: half what the prefix columns answer in O(k), so most
-#: parts decode at the first try.
-SPLIT_DIFFERENCES = PREFIX_POWERS // 2
+#: would cost too much: few enough that most parts decode at the first try
+#: (a count difference of 4 asks for 4 sums; a failed decode asks for 8).
+SPLIT_DIFFERENCES = 4
 
 #: Sums asked for a range whose counts are equal but fingerprints differ: the
 #: least that can find one record missing on each side. Ranges whose counts
