@@ -69,6 +69,12 @@ MAX_SERVED_SYNCS = 1
 #: neighbour (an old version) is retried the same evening.
 BAN_SECONDS = 300
 
+#: Seconds a chain gap seen in gossip may stay open before the node syncs
+#: with the peer that showed it: two publishing intervals and a heartbeat,
+#: time for a batch still in flight or one asked for by lazy gossip. Sync
+#: on connect and the periodic sync do not wait.
+GAP_GRACE_S = 2.0
+
 #: Records ingested per store transaction when a peer sends a large batch:
 #: keeps each pause of the trio loop short (about 60 ms of verification).
 INGEST_SLICE = 500
@@ -262,23 +268,34 @@ class Node:
         peer = str(origin)
         if self.is_cut_off(peer):
             return
-        before_waiting = len(self.store.waiting_ids())
         await self.ingest(raws, peer)
-        if len(self.store.waiting_ids()) > before_waiting or self._has_gap(raws):
-            self._sync_soon(peer)
+        missing = self._missing_before(raws)
+        if missing and self._nursery is not None:
+            self._nursery.start_soon(self._sync_if_still_missing, peer, missing)
 
-    def _has_gap(self, raws: list[bytes]) -> bool:
-        """True when a gossiped record does not follow its author's chain here."""
+    def _missing_before(self, raws: list[bytes]) -> list[bytes]:
+        """Ids of the records that gossiped records follow in their authors'
+        chains and that this node does not hold (a gap)."""
         from protocol import decode_record
 
+        missing = []
         for raw in raws[:64]:
             try:
                 record = decode_record(raw)
             except Exception:  # noqa: BLE001 - validated already; be safe
                 continue
             if record.prev is not None and not self.store.has(record.prev):
-                return True
-        return False
+                missing.append(record.prev)
+        return missing
+
+    async def _sync_if_still_missing(self, peer: str, missing: list[bytes]) -> None:
+        """Sync with ``peer`` if a gap gossip showed is still open after
+        GAP_GRACE_S: the missing record is usually in a message still being
+        validated or on its way by lazy gossip, and a session started at once
+        would mostly reconcile records in flight."""
+        await trio.sleep(GAP_GRACE_S)
+        if any(not self.store.has(rid) for rid in missing):
+            self._sync_soon(peer)
 
     def _admits(self, record: Record) -> bool:
         """Gossip validator's membership check: forward only records of
