@@ -7,7 +7,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from meshpantry.core.sync.sums import P, difference_polynomials, roots_among
+from meshpantry.core.sync.sums import VERIFIED_FROM, P, difference_polynomials, roots_among
 
 values = st.integers(1, P - 1)
 
@@ -28,18 +28,21 @@ def test_both_sides_extras_are_found_when_k_covers_them(common, mine_only, their
     theirs_only = [x for x in theirs_only if x not in common]
     mine, theirs = common + mine_only, common + theirs_only
     solved = difference_polynomials(_sums(mine, k), _sums(theirs, k), len(mine) - len(theirs))
-    if len(mine_only) + len(theirs_only) <= k:
+    # Beyond VERIFIED_FROM sums, one sum checks the answer instead of solving.
+    capacity = k if k <= VERIFIED_FROM else k - 1
+    if len(mine_only) + len(theirs_only) <= capacity:
         assert solved is not None
         numerator, denominator = solved
         assert sorted(mine[i] for i in roots_among(numerator, mine)) == sorted(mine_only)
         assert sorted(theirs[i] for i in roots_among(denominator, theirs)) == sorted(theirs_only)
 
 
-def test_one_sided_difference_needs_exactly_its_size_in_sums():
+def test_one_sided_difference_needs_its_size_plus_one_check_in_sums():
     rng = random.Random(9)
     common = [rng.randrange(1, P) for _ in range(500)]
     extra = [rng.randrange(1, P) for _ in range(7)]
-    solved = difference_polynomials(_sums(common + extra, 7), _sums(common, 7), 7)
+    assert difference_polynomials(_sums(common + extra, 7), _sums(common, 7), 7) is None
+    solved = difference_polynomials(_sums(common + extra, 8), _sums(common, 8), 7)
     assert solved is not None
     numerator, denominator = solved
     assert denominator == [1]
@@ -57,6 +60,21 @@ def test_too_few_sums_do_not_fake_an_answer():
     if solved is not None:
         numerator, _ = solved
         assert len(roots_among(numerator, mine)) != len(numerator) - 1 or len(numerator) == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(3, 24), st.integers(1, 12), st.integers(0, 2**32))
+def test_more_differences_than_sums_are_refused_by_the_check(k, excess, seed):
+    """s + t > k - 1 differences: the held-back sum refuses the wrong answer
+    (a wrong answer passes with probability about 1/P), so no root search
+    over the range is wasted on it."""
+    rng = random.Random(seed)
+    common = [rng.randrange(1, P) for _ in range(50)]
+    differences = k - 1 + excess
+    mine_only = [rng.randrange(1, P) for _ in range(rng.randint(0, differences))]
+    theirs_only = [rng.randrange(1, P) for _ in range(differences - len(mine_only))]
+    mine, theirs = common + mine_only, common + theirs_only
+    assert difference_polynomials(_sums(mine, k), _sums(theirs, k), len(mine) - len(theirs)) is None
 
 
 @settings(max_examples=100, deadline=None)

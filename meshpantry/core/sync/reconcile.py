@@ -203,8 +203,8 @@ def _on_fingerprint(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Fing
     elif mine == 0:
         reply.add(upper, IdList(()))
         reply.expect += theirs
-    elif _sums_fit(mine, theirs, abs(mine - theirs) or SUMS_SLACK):
-        k = abs(mine - theirs) or SUMS_SLACK
+    elif _sums_fit(mine, theirs, _first_sums(mine, theirs)):
+        k = _first_sums(mine, theirs)
         if mine > theirs:
             reply.add(upper, WantSums(k))
         else:
@@ -216,6 +216,14 @@ def _on_fingerprint(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Fing
         reply.add(upper, Fingerprint(mine, own))
     else:
         _split(index, lo, hi, upper, theirs, reply, mine - theirs)
+
+
+def _first_sums(mine: int, theirs: int) -> int:
+    """Sums first asked for a range: one per difference the counts show,
+    plus one that lets the decoder check its answer (see
+    :func:`.sums.difference_polynomials`); SUMS_SLACK when the counts are
+    equal."""
+    return abs(mine - theirs) + 1 if mine != theirs else SUMS_SLACK
 
 
 def _sums_fit(mine: int, theirs: int, k: int) -> bool:

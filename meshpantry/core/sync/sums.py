@@ -81,6 +81,11 @@ def difference_polynomials(mine: Sequence[int], theirs: Sequence[int], surplus: 
     first with leading 1 (so :func:`roots_among` finds my extras among my
     values with N, the peer's among its values with D), or None when no
     solution with ``s + t <= k`` exists.
+
+    With more than VERIFIED_FROM sums, the first k - 1 are solved and the
+    last checks the answer (O(k)): more than k - 1 differences then almost
+    always give None here instead of a wrong pair of polynomials, whose
+    roots would be looked for among every value of the range in vain.
     """
     assert len(mine) == len(theirs)
     k = len(mine)
@@ -91,10 +96,31 @@ def difference_polynomials(mine: Sequence[int], theirs: Sequence[int], surplus: 
         for i in range(1, n + 1):
             acc += diff[i - 1] * series[n - i]
         series[n] = (-acc) * _SMALL_INVERSES[n] % P
+    if k <= VERIFIED_FROM:
+        return _reconstruct(series, k, surplus)
+    solved = _reconstruct(series, k - 1, surplus)
+    if solved is None:
+        return None
+    numerator, denominator = solved
+    # N = R D mod u^(k+1) must hold for the k-th coefficient too.
+    product = sum(denominator[i] * series[k - i] for i in range(min(k, len(denominator) - 1) + 1)) % P
+    if product != (numerator[k] if k < len(numerator) else 0):
+        return None
+    return solved
+
+
+#: Up to this many sums every one of them is used to solve (one difference
+#: on each side needs two); beyond it one sum is kept back to check.
+VERIFIED_FROM = 2
+
+
+def _reconstruct(series: list[int], k: int, surplus: int) -> tuple[list[int], list[int]] | None:
+    """Rational reconstruction of ``series`` mod u^(k+1): see the module's
+    theory; returns the normalised (N, D) or None."""
     s_max = (k + surplus) // 2
     if s_max < 0 or k - s_max < 0:
         return None
-    r0, r1 = [0] * (k + 1) + [1], _trim(series)
+    r0, r1 = [0] * (k + 1) + [1], _trim(series[: k + 1])
     v0, v1 = [0], [1]
     while r1 and len(r1) - 1 > s_max:
         quotient, remainder = _divmod(r0, r1)
