@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import random
 from array import array
+from bisect import insort
 
 from meshpantry.core.chain import ChainHead
 from meshpantry.core.membership import Admission
@@ -34,6 +35,10 @@ from meshpantry.store.waiting import MAX_WAITING_PER_AUTHOR, MAX_WAITING_TOTAL
 from protocol import Record, limits
 
 from .record_table import RecordTable
+
+#: New items placed one by one (a memmove each) rather than by sorting the
+#: whole list again; a sort wins beyond a few dozen.
+_INSORT_MAX = 32
 
 
 class IngestOutcome:
@@ -64,6 +69,7 @@ class MemoryStore:
         self._commits: list[int] = []  #: log lengths after each later commit
         self._commit_no = 0
         self._sync_cache: tuple[int, list[tuple[int, bytes]]] = (0, [])
+        self._sync_shared = False  #: the cached list is shared with a clone
         self._sync_index: ItemIndex | None = None
 
     def clone(self) -> "MemoryStore":
@@ -79,7 +85,8 @@ class MemoryStore:
         twin.admissions.unapplied = list(self.admissions.unapplied)
         twin.max_lamport = self.max_lamport
         twin._durable = len(twin.log)
-        twin._sync_cache = self._sync_cache  # never changed in place
+        twin._sync_cache = self._sync_cache
+        twin._sync_shared = self._sync_shared = True  # both copy before changing it
         twin._sync_index = self._sync_index  # grown_index copies shared columns before they diverge
         return twin
 
@@ -118,9 +125,17 @@ class MemoryStore:
         if length != len(self.log):
             if length > len(self.log):
                 length, items = 0, []
+            elif self._sync_shared:  # a clone's list: copy before the first change
+                items = list(items)
+            self._sync_shared = False
             key = self.table.sync_key
-            items = items + [key(p) for p in self.log[length:]]
-            items.sort()
+            fresh = [key(p) for p in self.log[length:]]
+            if len(fresh) <= _INSORT_MAX:  # a few new items: memmoves, no full sort
+                for item in fresh:
+                    insort(items, item)
+            else:
+                items.extend(fresh)
+                items.sort()
             self._sync_cache = (len(self.log), items)
         return items
 
