@@ -62,6 +62,7 @@ from protocol import GENESIS_KIND, Record, decode_record, verify_record
 from protocol import limits
 from protocol.errors import DecodeError, Malformed, NonCanonical, RemoteError, TooLarge, WrongType
 
+from . import peer_record_cache
 from .config import NodeSettings
 from .host import RunningHost
 
@@ -286,6 +287,9 @@ class _RoomyPeerQueues(dict):
 
 
 def build_router() -> GossipSub:
+    """Our GossipSub settings; also makes the library check each distinct
+    signed peer record once (:mod:`.peer_record_cache`)."""
+    peer_record_cache.install()
     return GossipSub(
         [PROTOCOL_ID_V11],
         degree=MESH_DEGREE,
