@@ -81,16 +81,17 @@ SUMS_WORK = 1 << 18
 #: answers from its prefix columns in O(k), so only SUMS_WORK bounds them.
 SUMS_EFFORT = 1 << 14
 
-#: Differences a part should hold when a range is split because its sums
-#: would cost too much: few enough that most parts decode at the first try
-#: (a count difference of 4 asks for 4 sums; a failed decode asks for 8).
-SPLIT_DIFFERENCES = 4
-
 #: Sums asked for a range whose counts are equal but fingerprints differ: the
 #: least that can find one record missing on each side. Ranges whose counts
 #: differ by d start with d sums (most differences are one-sided) and ask for
 #: more only when that fails.
 SUMS_SLACK = 2
+
+#: Differences a part should hold when a range whose counts differ by more
+#: than its sums may cover is split: each part then decodes with about
+#: SPLIT_DIFFERENCES + 1 sums at the first try. A failed decode (differences
+#: unknown, often on both sides and dense) splits FANOUT ways instead.
+SPLIT_DIFFERENCES = 4
 
 #: About what a split costs on the wire (FANOUT + 1 fingerprint entries). A
 #: failed decode asks for more sums only while they cost less than the
@@ -261,7 +262,7 @@ def _on_sums(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Sums, reply
     if k < MAX_SUMS and SUM_BYTES * more < fallback and _sums_fit(mine, theirs, more):
         reply.add(upper, Sums(mine, index.fingerprint(lo, hi), tuple(index.power_sums(lo, hi, more))))
         return
-    _list_or_split(index, lo, hi, upper, theirs, reply, k + 1)
+    _list_or_split(index, lo, hi, upper, theirs, reply)
 
 
 def _on_roots(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Roots, reply: Reply) -> None:
@@ -282,16 +283,13 @@ def _id_sum(index: ItemIndex, lo: int, offsets: list[int]) -> int:
     return sum(int.from_bytes(index.keys[lo + r][1], "little") for r in offsets)
 
 
-def _list_or_split(
-    index: ItemIndex, lo: int, hi: int, upper: Bound, theirs: int, reply: Reply, differences: int = 0
-) -> None:
-    """The fallback that always shrinks the problem; ``differences``: how
-    many records at least are known to differ (0: unknown)."""
+def _list_or_split(index: ItemIndex, lo: int, hi: int, upper: Bound, theirs: int, reply: Reply) -> None:
+    """The fallback that always shrinks the problem."""
     mine = hi - lo
     if mine <= MAX_LIST_IDS:
         reply.add(upper, IdList(tuple(index.ids(lo, hi))))
     else:
-        _split(index, lo, hi, upper, theirs, reply, differences)
+        _split(index, lo, hi, upper, theirs, reply)
 
 
 def _on_id_list(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: IdList, reply: Reply) -> None:
@@ -310,10 +308,12 @@ def _on_id_list(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: IdList, 
 
 
 def _split(index: ItemIndex, lo: int, hi: int, upper: Bound, theirs: int, reply: Reply, differences: int = 0) -> None:
-    """Split ``[lo, hi)`` into fingerprinted parts: FANOUT of them, or, when
-    at least ``differences`` records are known to differ, just enough that
-    each part holds about SPLIT_DIFFERENCES of them (a range whose sums cost
-    too much is cut a little, not sixteen ways)."""
+    """Split ``[lo, hi)`` into fingerprinted parts, plus a cut after the
+    peer's count (when the peer simply lacks my newest records, that cut
+    isolates them). FANOUT parts; or, when the counts show ``differences``
+    (too many for sums over the whole range), just enough parts that each
+    holds about SPLIT_DIFFERENCES of them, as one-sided differences spread
+    evenly."""
     count = hi - lo
     assert count > FANOUT
     parts = FANOUT
