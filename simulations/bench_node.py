@@ -160,6 +160,7 @@ def heal(root: Path, records: int, rng: random.Random) -> dict:
             node.call("allow_peers", peers=[m.peer_id for j, m in enumerate(nodes) if island_of[j] == island_of[i]])
         time.sleep(2.0)
         before = {n.data_dir: n.call("status")["sync"] for n in nodes}
+        gossip_before = {n.data_dir: n.call("status")["gossip"] for n in nodes}
         _progress(f"heal: writing {records} records inside the islands")
         per_node = records // size
 
@@ -197,6 +198,9 @@ def heal(root: Path, records: int, rng: random.Random) -> dict:
         cores = os.cpu_count() or 1
         bound_s = to_verify / rate / cores
         after = {n.data_dir: n.call("status")["sync"] for n in nodes}
+        gossip_after = {n.data_dir: n.call("status")["gossip"] for n in nodes}
+        gossip_received = sum(gossip_after[d]["received_records"] - gossip_before[d]["received_records"] for d in after)
+        gossip_published = sum(gossip_after[d]["published_records"] - gossip_before[d]["published_records"] for d in after)
         sync_bytes = sum(after[d]["bytes_sent"] - before[d]["bytes_sent"] for d in after)
         record_bytes = sum(after[d]["record_bytes_received"] - before[d]["record_bytes_received"] for d in after)
         trips = sum(after[d]["round_trips"] - before[d]["round_trips"] for d in after)
@@ -211,6 +215,7 @@ def heal(root: Path, records: int, rng: random.Random) -> dict:
             "sync_bytes_on_wire": sync_bytes, "sync_record_bytes": record_bytes,
             "wire_over_records": sync_bytes / record_bytes if record_bytes else None,
             "sync_sessions": sessions, "round_trips": trips,
+            "gossip_received_records": gossip_received, "gossip_published_records": gossip_published,
         }
     finally:
         for n in nodes:
@@ -252,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  bytes of the records delivered    {h['sync_record_bytes']:>10}")
             print(f"  wire / records                    {h['wire_over_records']:8.3f}   (target <= 1.10)")
             print(f"  sessions, round trips             {h['sync_sessions']}, {h['round_trips']}")
+            print(f"  gossip during the heal            {h['gossip_published_records']} records published, "
+                  f"{h['gossip_received_records']} received")
             print(f"  same state on every node          {h['same_state']}")
             ok = ok and h["heal_over_bound"] is not None and h["heal_over_bound"] <= 2
         return 0 if ok else 1

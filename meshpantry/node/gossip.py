@@ -65,6 +65,7 @@ from protocol.errors import DecodeError, Malformed, NonCanonical, RemoteError, T
 from . import peer_record_cache
 from .config import NodeSettings
 from .host import RunningHost
+from .streams import safe_handler
 
 log = logging.getLogger(__name__)
 
@@ -437,6 +438,11 @@ async def open_gossip(
         host.libp2p, router, msg_id_constructor=message_id, validation_timeout=VALIDATION_TIMEOUT_S
     )
     pubsub.peer_queues = _RoomyPeerQueues(pubsub.peer_queues)
+    # The library's handler lets a peer's unparsable RPC escape, and that
+    # stops the whole swarm (every connection, and every later one): contain
+    # it to the one stream, which is reset.
+    for protocol in router.get_protocols():
+        host.libp2p.set_stream_handler(protocol, safe_handler(pubsub.stream_handler, "gossipsub"))
     pubsub.set_topic_validator(
         gossip.topic, BatchValidator(host.peer_id, neighbourhood, admits, gossip.stats, on_forged), True
     )

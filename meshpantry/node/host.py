@@ -46,7 +46,7 @@ from libp2p.stream_muxer.yamux.yamux import Yamux
 
 from meshpantry.keys import DeviceKey
 
-from . import yamux_credit
+from . import yamux_fixes
 from .config import NodeSettings
 
 log = logging.getLogger(__name__)
@@ -170,8 +170,8 @@ INBOUND_SLOTS = 1_000_000
 def build_host(settings: NodeSettings, key: DeviceKey) -> IHost:
     """A py-libp2p host for ``key`` with Noise only and yamux only; not yet
     running. Yamux credits its peers once per half window
-    (:mod:`.yamux_credit`), not after every read."""
-    yamux_credit.install()
+    (:mod:`.yamux_fixes`), not after every read."""
+    yamux_fixes.install()
     key_pair = keypair_from_seed(key.seed)
     noise = NoiseTransport(key_pair, noise_privkey=create_x25519_key_pair().private_key)
     return new_host(

@@ -137,3 +137,26 @@ async def test_batch_of_500_crosses_two_hops_complete_and_forgeries_stop_at_firs
     assert a.stats.published_records == 500 and a.stats.published_messages >= 1
     assert a.stats.dropped_records == 0 and b.stats.dropped_records == 0
     assert c.stats.invalid_messages == 0  # B never forwarded what it refused
+
+
+@pytest.mark.trio
+async def test_an_unparsable_gossip_rpc_costs_its_stream_not_the_host(neighbourhood):
+    """A peer writes garbage on the GossipSub protocol: the library would let
+    the parse error stop the receiver's whole swarm. Only that stream goes;
+    the receiver keeps gossiping and accepts new connections."""
+    from libp2p.pubsub.gossipsub import PROTOCOL_ID_V11
+
+    records = neighbourhood.records(3)
+    async with AsyncExitStack() as stack:
+        b_host, b, b_inbox = await start_node(stack, neighbourhood)
+        hostile = await stack.enter_async_context(open_host(LOOPBACK_SETTINGS, DeviceKey.generate()))
+        await link(hostile, b_host)
+        stream = await hostile.libp2p.new_stream(b_host.peer_id, [PROTOCOL_ID_V11])
+        await stream.write(b"\x10" + b"\xff" * 16)  # a 16-byte RPC that is not protobuf
+        await trio.sleep(0.5)
+        a_host, a, _ = await start_node(stack, neighbourhood)
+        await link(a_host, b_host)  # a dead swarm would refuse this
+        await wait_until(lambda: a.topic_peers() and b.topic_peers(), 10)
+        a.publish(r.raw for r in records)
+        await wait_until(lambda: len(b_inbox.raws) == 3, 10)
+    assert sorted(b_inbox.raws) == sorted(r.raw for r in records)

@@ -1,4 +1,4 @@
-"""Yamux receive-window credit: one update per half window, nothing stalls."""
+"""Yamux corrections: whole writes, and credit once per half window without stalls."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from libp2p.custom_types import TProtocol
 from libp2p.stream_muxer.yamux.yamux import DEFAULT_WINDOW_SIZE, YamuxStream
 
 from meshpantry.keys import DeviceKey
-from meshpantry.node import yamux_credit
+from meshpantry.node import yamux_fixes
 from meshpantry.node.host import open_host, peer_info_from_multiaddr
 
 from .conftest import LOOPBACK_SETTINGS
@@ -61,7 +61,7 @@ async def _transfer(writes: list[bytes], read_size: int) -> tuple[bytes, int]:
 async def test_small_reads_send_one_update_per_half_window():
     writes = [bytes([n % 251]) * 100 for n in range(2000)]  # 200 KB in small frames
     received, updates = await _transfer(writes, 4)
-    assert yamux_credit.installed()
+    assert yamux_fixes.installed()
     assert received == b"".join(writes)
     # 200 KB is under one window: at most one credit (at half a window read).
     assert updates <= 1
@@ -70,13 +70,13 @@ async def test_small_reads_send_one_update_per_half_window():
 async def test_the_library_credit_this_replaces_sent_one_update_per_read(monkeypatch):
     """The trap the module exists for (fails if py-libp2p fixes it: then the
     module can go)."""
-    monkeypatch.setattr(yamux_credit, "install", yamux_credit.uninstall)  # hosts keep the library's
+    monkeypatch.setattr(yamux_fixes, "install", yamux_fixes.uninstall)  # hosts keep the library's
     try:
         writes = [b"x" * 100 for _ in range(200)]
         received, updates = await _transfer(writes, 4)
     finally:
         monkeypatch.undo()
-        yamux_credit.install()
+        yamux_fixes.install()
     assert received == b"".join(writes)
     assert updates >= len(received) // 4 // 2
 
@@ -90,3 +90,32 @@ async def test_large_transfers_keep_flowing_on_half_window_credit():
     assert received == b"".join(writes)
     windows = len(received) // DEFAULT_WINDOW_SIZE
     assert 1 <= updates <= 2 * windows
+
+
+async def test_concurrent_writes_on_one_stream_arrive_whole():
+    """Two tasks write 300 KiB each on one stream (more than a window, so the
+    library would interleave their frames): each arrives in one piece."""
+    first, second = b"A" * (300 * 1024), b"B" * (300 * 1024)
+    expected = len(first) + len(second)
+    received = bytearray()
+    done = trio.Event()
+
+    async def handler(stream) -> None:
+        while len(received) < expected:
+            data = await stream.read(65536)
+            if not data:
+                break
+            received.extend(data)
+        done.set()
+
+    async with open_host(LOOPBACK_SETTINGS, DeviceKey.generate()) as a, \
+            open_host(LOOPBACK_SETTINGS, DeviceKey.generate()) as b:
+        b.libp2p.set_stream_handler(PROBE, handler)
+        await a.libp2p.connect(peer_info_from_multiaddr(b.dial_addrs()[0]))
+        stream = await a.libp2p.new_stream(b.peer_id, [PROBE])
+        with trio.fail_after(30):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(stream.write, first)
+                nursery.start_soon(stream.write, second)
+            await done.wait()
+    assert bytes(received) in (first + second, second + first)
