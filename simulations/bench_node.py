@@ -159,8 +159,6 @@ def heal(root: Path, records: int, rng: random.Random) -> dict:
         for i, node in enumerate(nodes):
             node.call("allow_peers", peers=[m.peer_id for j, m in enumerate(nodes) if island_of[j] == island_of[i]])
         time.sleep(2.0)
-        before = {n.data_dir: n.call("status")["sync"] for n in nodes}
-        gossip_before = {n.data_dir: n.call("status")["gossip"] for n in nodes}
         _progress(f"heal: writing {records} records inside the islands")
         per_node = records // size
 
@@ -182,6 +180,8 @@ def heal(root: Path, records: int, rng: random.Random) -> dict:
             eventually(lambda members=members: same(members),
                        120 + records // 20, f"island {island} agrees within itself")
         counts = [n.call("dump", ids=False, state=False)["count"] for n in nodes]
+        before = {n.data_dir: n.call("status")["sync"] for n in nodes}
+        gossip_before = {n.data_dir: n.call("status")["gossip"] for n in nodes}
         _progress("heal: links return")
         cpu_before = sum(n.cpu_seconds() for n in nodes)
         healed_at = time.monotonic()
