@@ -18,10 +18,11 @@ PROBE = TProtocol("/meshpantry/test-credit/1")
 pytestmark = pytest.mark.trio
 
 
-async def _transfer(writes: list[bytes], read_size: int) -> tuple[bytes, int]:
-    """Send ``writes`` over a fresh stream between two hosts; the receiver
-    reads ``read_size`` bytes at a time. Returns what arrived and how many
-    window updates the receiver sent."""
+async def _transfer(writes: list[bytes], read_size: int, *, concurrent: bool = False) -> tuple[bytes, int]:
+    """Send ``writes`` over a fresh stream between two hosts (one after the
+    other, or all at once from separate tasks); the receiver reads
+    ``read_size`` bytes at a time. Returns what arrived and how many window
+    updates the receiver sent."""
     updates = 0
     library_send = YamuxStream.send_window_update
 
@@ -50,8 +51,13 @@ async def _transfer(writes: list[bytes], read_size: int) -> tuple[bytes, int]:
             await a.libp2p.connect(peer_info_from_multiaddr(b.dial_addrs()[0]))
             stream = await a.libp2p.new_stream(b.peer_id, [PROBE])
             with trio.fail_after(30):
-                for chunk in writes:
-                    await stream.write(chunk)
+                if concurrent:
+                    async with trio.open_nursery() as nursery:
+                        for chunk in writes:
+                            nursery.start_soon(stream.write, chunk)
+                else:
+                    for chunk in writes:
+                        await stream.write(chunk)
                 await done.wait()
     finally:
         YamuxStream.send_window_update = library_send
@@ -96,26 +102,5 @@ async def test_concurrent_writes_on_one_stream_arrive_whole():
     """Two tasks write 300 KiB each on one stream (more than a window, so the
     library would interleave their frames): each arrives in one piece."""
     first, second = b"A" * (300 * 1024), b"B" * (300 * 1024)
-    expected = len(first) + len(second)
-    received = bytearray()
-    done = trio.Event()
-
-    async def handler(stream) -> None:
-        while len(received) < expected:
-            data = await stream.read(65536)
-            if not data:
-                break
-            received.extend(data)
-        done.set()
-
-    async with open_host(LOOPBACK_SETTINGS, DeviceKey.generate()) as a, \
-            open_host(LOOPBACK_SETTINGS, DeviceKey.generate()) as b:
-        b.libp2p.set_stream_handler(PROBE, handler)
-        await a.libp2p.connect(peer_info_from_multiaddr(b.dial_addrs()[0]))
-        stream = await a.libp2p.new_stream(b.peer_id, [PROBE])
-        with trio.fail_after(30):
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(stream.write, first)
-                nursery.start_soon(stream.write, second)
-            await done.wait()
-    assert bytes(received) in (first + second, second + first)
+    received, _ = await _transfer([first, second], 65536, concurrent=True)
+    assert received in (first + second, second + first)
