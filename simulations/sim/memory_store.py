@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import random
 from array import array
-from bisect import insort
+from bisect import bisect_left
 
 from meshpantry.core.chain import ChainHead
 from meshpantry.core.membership import Admission
@@ -36,9 +36,21 @@ from protocol import Record, limits
 
 from .record_table import RecordTable
 
-#: New items placed one by one (a memmove each) rather than by sorting the
-#: whole list again; a sort wins beyond a few dozen.
-_INSORT_MAX = 32
+
+
+def _merged(items: list[tuple[int, bytes]], fresh: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
+    """A new sorted list of ``items`` and ``fresh`` (both sorted): a binary
+    search per fresh item and C-speed slices between them, where sorting
+    the whole list again compares every item (100,000 items: ~5 ms a time)."""
+    out: list[tuple[int, bytes]] = []
+    start = 0
+    for item in fresh:
+        position = bisect_left(items, item, start)
+        out += items[start:position]
+        out.append(item)
+        start = position
+    out += items[start:]
+    return out
 
 
 class IngestOutcome:
@@ -69,7 +81,6 @@ class MemoryStore:
         self._commits: list[int] = []  #: log lengths after each later commit
         self._commit_no = 0
         self._sync_cache: tuple[int, list[tuple[int, bytes]]] = (0, [])
-        self._sync_shared = False  #: the cached list is shared with a clone
         self._sync_index: ItemIndex | None = None
 
     def clone(self) -> "MemoryStore":
@@ -85,8 +96,7 @@ class MemoryStore:
         twin.admissions.unapplied = list(self.admissions.unapplied)
         twin.max_lamport = self.max_lamport
         twin._durable = len(twin.log)
-        twin._sync_cache = self._sync_cache
-        twin._sync_shared = self._sync_shared = True  # both copy before changing it
+        twin._sync_cache = self._sync_cache  # never changed in place
         twin._sync_index = self._sync_index  # grown_index copies shared columns before they diverge
         return twin
 
@@ -125,17 +135,8 @@ class MemoryStore:
         if length != len(self.log):
             if length > len(self.log):
                 length, items = 0, []
-            elif self._sync_shared:  # a clone's list: copy before the first change
-                items = list(items)
-            self._sync_shared = False
             key = self.table.sync_key
-            fresh = [key(p) for p in self.log[length:]]
-            if len(fresh) <= _INSORT_MAX:  # a few new items: memmoves, no full sort
-                for item in fresh:
-                    insort(items, item)
-            else:
-                items.extend(fresh)
-                items.sort()
+            items = _merged(items, sorted(key(p) for p in self.log[length:]))
             self._sync_cache = (len(self.log), items)
         return items
 
