@@ -156,6 +156,11 @@ class _Columns:
         head.keys = self.keys[:count]
         head.prefix = self.prefix[: count + 1]
         head.values = self.values[:count]
+        if self._positioned:  # a copy without the positions from ``count`` on
+            head.positions = dict(self.positions)
+            for _lamport, item_id in islice(self.keys, count, self._positioned):
+                del head.positions[item_id]
+            head._positioned = min(count, self._positioned)
         if self.powers:  # only whole blocks below ``count`` stay; the rest is redone later
             head.powers = [column[: count // POWER_BLOCK + 1] for column in self.powers]
         return head
@@ -204,11 +209,11 @@ class _Columns:
         return self.powers
 
     def position(self, item_id: bytes) -> int | None:
-        if self._positioned < len(self.keys):
-            positions = self.positions
-            for number in range(self._positioned, len(self.keys)):
-                positions[self.keys[number][1]] = number
-            self._positioned = len(self.keys)
+        start, count = self._positioned, len(self.keys)
+        if start < count:
+            ids = map(itemgetter(1), islice(self.keys, start, None))
+            self.positions.update(zip(ids, range(start, count)))  # in C
+            self._positioned = count
         return self.positions.get(item_id)
 
 
