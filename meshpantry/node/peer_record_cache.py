@@ -8,8 +8,8 @@ when its addresses do, so nearly every check repeats one already passed.
 Measured on 20 nodes rejoining after an outage, these checks were about a
 twentieth of all the nodes' CPU.
 
-:func:`install` wraps the library's check: an RPC whose sender and record
-bytes match a record that passed within :data:`REMEMBER_S` passes without
+:func:`install` wraps the library's check: an RPC whose receiving host, sender
+and record bytes match a record that passed within :data:`REMEMBER_S` passes without
 parsing or verifying it again; anything else goes to the library's check,
 and only what passes it is remembered. Forged or foreign records are still
 refused exactly as before. Installed once per process by
@@ -37,14 +37,16 @@ MAX_REMEMBERED = 512
 #: and then by a full check.
 REMEMBER_S = 600.0
 
-_passed: OrderedDict[tuple[bytes, bytes], float] = OrderedDict()
+#: (receiving host, sender, record bytes) -> when it passed; per host, as
+#: each host's own peerstore takes the record in.
+_passed: OrderedDict[tuple[bytes, bytes, bytes], float] = OrderedDict()
 
 
 def _check_once(msg: Any, host: Any, peer_id: Any) -> bool:
     """The library's ``maybe_consume_signed_record`` with a memory of passes."""
     if not msg.HasField("senderRecord"):
         return True
-    key = (peer_id.to_bytes(), bytes(msg.senderRecord))
+    key = (host.get_id().to_bytes(), peer_id.to_bytes(), bytes(msg.senderRecord))
     now = time.monotonic()
     passed_at = _passed.get(key)
     if passed_at is not None and now - passed_at < REMEMBER_S:
