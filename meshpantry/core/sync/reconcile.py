@@ -13,14 +13,17 @@ range (first rule that applies wins):
 1. fingerprints and counts equal: SKIP.
 2. c_o == 0: I send all my items in the range; SKIP.
 3. c_m == 0: reply ID_LIST() (I hold nothing; the peer sends all).
-4. k = |c_m - c_o| (or SUMS_SLACK if the counts are equal) <= MAX_SUMS and
-   the work fits SUMS_WORK: if I hold more, WANT_SUMS(k); otherwise my SUMS
-   with k sums (the receiver decodes both sides' extras; see :mod:`.sums`).
+4. k = |c_m - c_o| + 1 (or SUMS_SLACK if the counts are equal) <= MAX_SUMS,
+   the work fits SUMS_WORK and the sums are worth their CPU (SUMS_EFFORT):
+   if I hold more, WANT_SUMS(k); otherwise my SUMS with k sums (the receiver
+   decodes both sides' extras with k - 1 and checks with the last; see
+   :mod:`.sums`).
 5. c_m <= MAX_LIST_IDS: reply my ID_LIST.
 6. c_o <= MAX_LIST_IDS, or I hold fewer: echo my FINGERPRINT, so that the peer
    lists (5) or, holding more, splits (7).
-7. split my items into FANOUT buckets, plus a cut after my first c_o items
-   (when the peer simply lacks my newest records, that cut isolates them).
+7. split my items into FANOUT buckets (or about one per SPLIT_DIFFERENCES
+   differences the counts show), plus a cut after my first c_o items (when
+   the peer simply lacks my newest records, that cut isolates them).
 
 WANT_SUMS(k) is answered with SUMS. SUMS is decoded into my extras and the
 peer's: if the peer has none and the fingerprint of the rest matches, I send
