@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import datetime, timezone
+from typing import Any, Callable
 
 from cli.commands_swaps import parse_need
 from cli.when import BadTime, parse_when
@@ -29,6 +30,30 @@ FIELDS = ("dish", "time", "place", "needs", "note")
 def lines_of(text: str) -> list[tuple[int, str]]:
     """The non-blank lines of ``text`` as (1-based line number, stripped line)."""
     return [(number, line.strip()) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
+
+
+def parsed_lines(
+    text: str,
+    parse: Callable[[str], Any],
+    error_of: Callable[[int, Any], str | None],
+    example: str,
+) -> tuple[list[Any], str | None]:
+    """Parse every non-blank line of ``text`` with ``parse`` (which raises
+    ``argparse.ArgumentTypeError`` on a bad line) and check it with
+    ``error_of(number, parsed)``. Returns the parsed lines up to the first
+    bad one and that line's message (``example`` says what a line looks
+    like), or all of them and None."""
+    parsed = []
+    for number, line in lines_of(text):
+        try:
+            value = parse(line)
+        except argparse.ArgumentTypeError:
+            return parsed, f"line {number}: {example}"
+        error = error_of(number, value)
+        if error:
+            return parsed, error
+        parsed.append(value)
+    return parsed, None
 
 
 def label_error(text: str, missing: str) -> str | None:
@@ -74,19 +99,10 @@ def check_meal(raw: dict[str, str], now_ms: int) -> FormCheck:
         else:
             if result.args["time"] < now_ms:
                 result.errors["time"] = "that is already past"
-    needs = []
-    for number, line in lines_of(text["needs"]):
-        try:
-            need = parse_need(line)
-        except argparse.ArgumentTypeError:
-            result.errors["needs"] = f"line {number}: QUANTITY UNIT ITEM, e.g. 500 g rice"
-            break
-        error = need_error(number, need)
-        if error:
-            result.errors["needs"] = error
-            break
-        needs.append(need)
-    if len(needs) > MAX_NEEDS:
+    needs, error = parsed_lines(text["needs"], parse_need, need_error, "QUANTITY UNIT ITEM, e.g. 500 g rice")
+    if error:
+        result.errors["needs"] = error
+    elif len(needs) > MAX_NEEDS:
         result.errors["needs"] = f"at most {MAX_NEEDS} lines"
     result.args["needs"] = needs
     note = text["note"].strip()

@@ -8,12 +8,11 @@ like the command line's ``--ingredient``
 
 from __future__ import annotations
 
-import argparse
 
 from cli.commands_recipes import parse_ingredient
 from protocol import limits
 
-from .meal_rules import label_error, lines_of
+from .meal_rules import label_error, lines_of, parsed_lines
 from .offer_rules import OfferCheck as FormCheck
 
 #: The record schema's own bounds: the form says so before the node refuses.
@@ -51,18 +50,11 @@ def check_recipe(raw: dict[str, str]) -> FormCheck:
     if error:
         result.errors["title"] = error
     result.args["title"] = title
-    ingredients = []
-    for number, line in lines_of(text["ingredients"]):
-        try:
-            parsed = parse_ingredient(line)
-        except argparse.ArgumentTypeError:
-            result.errors["ingredients"] = f"line {number}: AMOUNT UNIT ITEM, e.g. 1.5 cup flour"
-            break
-        error = ingredient_error(number, parsed)
-        if error:
-            result.errors["ingredients"] = error
-            break
-        ingredients.append(parsed)
+    ingredients, error = parsed_lines(
+        text["ingredients"], parse_ingredient, ingredient_error, "AMOUNT UNIT ITEM, e.g. 1.5 cup flour"
+    )
+    if error:
+        result.errors["ingredients"] = error
     steps = [line for _, line in lines_of(text["steps"])]
     too_long = next((n for n, line in lines_of(text["steps"]) if len(line.encode()) > MAX_TEXT_BYTES), None)
     if too_long is not None:
