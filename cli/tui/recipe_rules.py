@@ -8,7 +8,6 @@ like the command line's ``--ingredient``
 
 from __future__ import annotations
 
-
 from cli.commands_recipes import parse_ingredient
 from protocol import limits
 
