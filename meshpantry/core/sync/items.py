@@ -267,10 +267,9 @@ class ItemIndex:
     def power_sums(self, lo: int, hi: int, k: int) -> list[int]:
         """``[p_1, ..., p_k]`` of the items in ``[lo, hi)``.
 
-        O(k) for ranges of PREFIX_MIN_RANGE items or more and k up to
-        PREFIX_POWERS in a kept index (the prefix columns are built once per
-        item set);
-        otherwise O((hi - lo) * k) additions of remembered powers (see
+        O(k * POWER_BLOCK) for ranges of PREFIX_MIN_RANGE items or more and
+        k up to PREFIX_POWERS in a kept index (per-block prefix columns,
+        built once per item set, plus the range's ragged ends); otherwise O((hi - lo) * k) additions of remembered powers (see
         :func:`powers_of`), and a range asked again for more sums (a failed
         decode asks for more) only pays for the new ones.
         """

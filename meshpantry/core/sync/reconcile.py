@@ -86,8 +86,8 @@ SUMS_EFFORT = 1 << 14
 
 #: Sums asked for a range whose counts are equal but fingerprints differ: the
 #: least that can find one record missing on each side. Ranges whose counts
-#: differ by d start with d sums (most differences are one-sided) and ask for
-#: more only when that fails.
+#: differ by d start with d + 1 sums (most differences are one-sided; one sum
+#: checks the answer) and ask for more only when that fails.
 SUMS_SLACK = 2
 
 #: Differences a part should hold when a range whose counts differ by more
