@@ -104,9 +104,8 @@ class StreamChannel:
         if self._eof:
             return b""
         # Read ahead whatever the stream holds, keeping the rest for the next
-        # call: py-libp2p's yamux answers nearly every read with a window
-        # update (a Noise message of its own), so a frame read as a 4-byte
-        # length then a body cost two updates, where one read costs one.
+        # call: a frame then costs one trip through the muxer's buffers and
+        # locks, not one for its 4-byte length and another for its body.
         want = MAX_READ_BYTES
         try:
             with trio.fail_after(self.read_timeout_s):
