@@ -1,22 +1,31 @@
-"""Outage drills with real ``meshpantry node`` processes on loopback.
+"""Outage drills with real ``meshpantry node`` processes.
 
-    python -m simulations drill --nodes 12 --islands 3 --kill 0.25 --out DIR
+    python -m simulations drill --nodes 12 --islands 3 --kill 0.25 --links auto --out DIR
 
 Theory of operation. N households get their own data directories (the first
 founds the neighbourhood, the others join with invite codes), and one real
-node process each, listening on 127.0.0.1 with every other node as a static
-peer (mDNS off). The drill talks to them only through their control sockets
-(:mod:`simulations.processes`):
+node process each, with every other node as a static peer (mDNS off). The
+drill talks to them only through their control sockets
+(:mod:`simulations.processes`). Links are cut in one of two ways (``links``):
+
+* ``netns``: each node runs in its own network namespace on a private
+  virtual LAN (:mod:`simulations.netns`, 10.77.0.0/24 behind a bridge that
+  only the drill's user namespace sees). Cutting moves each island onto its
+  own bridge: packets between islands simply vanish, with no reset, as in a
+  real outage, and the nodes must notice stalled connections on their own.
+* ``deny``: every node listens on 127.0.0.1 and denies the peers outside its
+  island through the control call ``deny_peers`` (for machines that refuse
+  namespaces to the drill's user).
+* ``auto`` (default): ``netns`` when :func:`simulations.netns.available`,
+  otherwise ``deny``.
 
 1. **An ordinary evening**: every household offers something; the drill waits
    until every node holds the same records.
-2. **The outage**: links between islands are cut (each node denies the peers
-   outside its island, through ``deny_peers``; this machine's loopback offers
-   no network namespaces to an unprivileged drill) and a group of nodes loses
+2. **The outage**: links between islands are cut and a group of nodes loses
    power (SIGKILL: no clean shutdown).
 3. **Life in the islands**: the nodes with power offer, claim offers they can
    see, accept claims on their own offers and add recipes.
-4. **Power returns**: the killed nodes restart, every deny list is cleared, and
+4. **Power returns**: the killed nodes restart, the links are restored, and
    the clock starts: the drill polls ``dump`` until every node reports the
    same record ids and the same state digest.
 
@@ -41,6 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import netns
 from .processes import NodeProcess, eventually, make_neighbourhood, start_mesh
 
 #: Time allowed for the mesh to agree before the outage (connect, gossip, sync).
@@ -50,6 +60,9 @@ SETTLE_TIMEOUT_S = 90.0
 CONVERGE_TIMEOUT_S = 180.0
 #: Poll interval while waiting for agreement: fine enough to measure seconds.
 POLL_S = 0.25
+#: How links can be cut; see the module docstring.
+LINK_METHODS = ("auto", "netns", "deny")
+LINK_NAMES = {"netns": "network namespaces (island bridges)", "deny": "per-node peer deny lists"}
 ITEMS = (("eggs", "items"), ("flour", "g"), ("apples", "kg"), ("rice", "g"), ("bread", "loaves"))
 
 
@@ -59,9 +72,11 @@ class DrillOutcome:
     islands: list[list[int]]
     killed: list[int]
     seed: int
+    links: str = "deny"  #: how links were cut: "netns" or "deny"
     acknowledged: int = 0
     records: int = 0
     settle_s: float = 0.0
+    outage_s: float = 0.0  #: links cut until power returned
     converge_s: float | None = None
     violations: list[str] = field(default_factory=list)
     timeline: list[tuple[float, int]] = field(default_factory=list)  #: (s after power, distinct record sets)
@@ -77,9 +92,11 @@ class DrillOutcome:
         rows = [
             ("drill", f"{self.nodes} real nodes, seed {self.seed}"),
             ("islands", " | ".join(",".join(map(str, g)) for g in self.islands)),
+            ("links cut by", LINK_NAMES.get(self.links, self.links)),
             ("power cut (SIGKILL)", ", ".join(map(str, self.killed)) or "none"),
             ("records", f"{self.records} held by every node, {self.acknowledged} acknowledged by the drill"),
             ("agreement before the outage", f"{self.settle_s:.1f} s"),
+            ("links cut for", f"{self.outage_s:.1f} s"),
             ("identical after power returned", "never" if self.converge_s is None else f"{self.converge_s:.1f} s"),
             ("invariants", "all hold" if not self.violations else f"{len(self.violations)} VIOLATED"),
         ]
@@ -119,9 +136,29 @@ def _write(node: NodeProcess, rng: random.Random, acknowledged: set[str], visibl
     acknowledged.add(offer["id"])
 
 
+def choose_links(links: str) -> str:
+    """The link-cutting method for ``links`` ("auto", "netns" or "deny"):
+    "auto" becomes "netns" when this machine offers namespaces, else "deny".
+    Raises ValueError for an unknown name."""
+    if links not in LINK_METHODS:
+        raise ValueError(f"links must be one of {', '.join(LINK_METHODS)}, not {links!r}")
+    if links == "auto":
+        return "netns" if netns.available() else "deny"
+    return links
+
+
 def run_drill(nodes: int = 12, islands: int = 3, kill: float = 0.25, writes: int = 3, seed: int = 1,
-              root: Path | None = None, converge_timeout: float = CONVERGE_TIMEOUT_S) -> DrillOutcome:
-    """Run one drill; returns its outcome (never raises for a failed invariant)."""
+              root: Path | None = None, converge_timeout: float = CONVERGE_TIMEOUT_S,
+              links: str = "auto", outage: float = 0.0) -> DrillOutcome:
+    """Run one drill; returns its outcome (never raises for a failed invariant).
+
+    ``links`` chooses how islands are cut (see :func:`choose_links`);
+    ``outage`` is the least time in seconds the links stay cut (the islands'
+    own writes take a few seconds anyway). Raises
+    ValueError for an unknown method, :class:`simulations.netns.LanUnavailable`
+    if "netns" is asked for and the machine refuses it, and AssertionError if
+    the mesh does not agree before the outage."""
+    method = choose_links(links)
     rng = random.Random(seed)
     owned = root is None
     root = Path(tempfile.mkdtemp(prefix="meshpantry-drill-")) if root is None else Path(root)
@@ -129,12 +166,22 @@ def run_drill(nodes: int = 12, islands: int = 3, kill: float = 0.25, writes: int
     rng.shuffle(order)
     groups = [sorted(order[i::islands]) for i in range(islands)]
     killed = sorted(rng.sample(range(nodes), round(kill * nodes)))
-    outcome = DrillOutcome(nodes, groups, killed, seed)
-    with contextlib.redirect_stdout(io.StringIO()):  # the setup commands talk to a user
-        dirs = make_neighbourhood(root, nodes)
-    procs = start_mesh(dirs, links=lambda i: list(range(i)), sync_interval=2.0)
+    outcome = DrillOutcome(nodes, groups, killed, seed, links=method)
     acknowledged: set[str] = set()
-    try:
+    procs: list[NodeProcess] = []
+    with contextlib.ExitStack() as cleanup:
+        if owned:
+            cleanup.callback(shutil.rmtree, root, ignore_errors=True)
+        with contextlib.redirect_stdout(io.StringIO()):  # the setup commands talk to a user
+            dirs = make_neighbourhood(root, nodes)
+        lan = cleanup.enter_context(netns.VirtualLan(nodes)) if method == "netns" else None
+        cleanup.callback(lambda: [node.stop() for node in procs])  # runs before the LAN closes
+        placement: dict[str, Any] = {}
+        if lan is not None:
+            placement = {"hosts": [lan.address(i) for i in range(nodes)],
+                         "launchers": [lan.launcher(i) for i in range(nodes)]}
+        procs += start_mesh(dirs, links=lambda i: list(range(i)), sync_interval=2.0, **placement)
+
         started = time.monotonic()
         # New members count once their invite reached them: let the mesh agree first.
         eventually(lambda: _distinct(_dumps(procs)) == 1, SETTLE_TIMEOUT_S, "agreement after joining")
@@ -145,10 +192,14 @@ def run_drill(nodes: int = 12, islands: int = 3, kill: float = 0.25, writes: int
         outcome.settle_s = time.monotonic() - started
         devices = {node.call("whoami")["device"] for node in procs}
 
-        island_of = {n: g for g in groups for n in g}
-        for number, node in enumerate(procs):
-            outside = [procs[p].peer_id for p in range(nodes) if p not in island_of[number]]
-            node.call("deny_peers", peers=outside)
+        cut = time.monotonic()
+        if lan is not None:
+            lan.cut(groups)
+        else:
+            island_of = {n: g for g in groups for n in g}
+            for number, node in enumerate(procs):
+                outside = [procs[p].peer_id for p in range(nodes) if p not in island_of[number]]
+                node.call("deny_peers", peers=outside)
         for number in killed:
             procs[number].kill()
         alive = [n for n in range(nodes) if n not in killed]
@@ -164,13 +215,18 @@ def run_drill(nodes: int = 12, islands: int = 3, kill: float = 0.25, writes: int
                 except Exception:  # noqa: BLE001 - already decided or would overdraw: a normal refusal
                     pass
 
+        time.sleep(max(0.0, cut + outage - time.monotonic()))
+        outcome.outage_s = time.monotonic() - cut
         power = time.monotonic()
         for number in killed:
             procs[number].start()
         for number in killed:
             procs[number].wait_ready()
-        for node in procs:
-            node.call("allow_peers")
+        if lan is not None:
+            lan.repair()
+        else:
+            for node in procs:
+                node.call("allow_peers")
         deadline = power + converge_timeout
         while time.monotonic() < deadline:
             try:
@@ -186,11 +242,6 @@ def run_drill(nodes: int = 12, islands: int = 3, kill: float = 0.25, writes: int
             outcome.violations.append(f"nodes not identical {converge_timeout:.0f} s after power returned")
         authors = [{row["author"] for row in node.call("log", limit=1_000_000)} for node in procs]
         _check(outcome, _dumps(procs, ids=True), acknowledged, devices, authors)
-    finally:
-        for node in procs:
-            node.stop()
-        if owned:
-            shutil.rmtree(root, ignore_errors=True)
     return outcome
 
 
@@ -234,10 +285,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--writes", type=int, default=3, help="actions per household per phase")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=CONVERGE_TIMEOUT_S)
+    parser.add_argument("--outage", type=float, default=0.0, help="least seconds the links stay cut")
+    parser.add_argument("--links", choices=LINK_METHODS, default="auto",
+                        help="cut links with network namespaces, per-node deny lists, or namespaces if available")
     parser.add_argument("--out", help="directory for drill.json and summary.txt")
     args = parser.parse_args(argv)
     outcome = run_drill(args.nodes, args.islands, args.kill, args.writes, args.seed,
-                        converge_timeout=args.timeout)
+                        converge_timeout=args.timeout, links=args.links, outage=args.outage)
     print(outcome.summary())
     if args.out:
         out = Path(args.out)
@@ -246,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
         (out / "summary.txt").write_text(outcome.summary() + "\n", encoding="utf-8")
     if not outcome.ok:
         print(f"FAILED: drill seed {args.seed}; replay with:\n  python -m simulations drill --nodes {args.nodes} "
-              f"--islands {args.islands} --kill {args.kill} --writes {args.writes} --seed {args.seed}", file=sys.stderr)
+              f"--islands {args.islands} --kill {args.kill} --writes {args.writes} --seed {args.seed} "
+              f"--links {outcome.links} --outage {args.outage}", file=sys.stderr)
     return 0 if outcome.ok else 1
 
 

@@ -1,5 +1,7 @@
-"""Real ``meshpantry node`` processes on loopback, each with its own data
-directory, driven through their control sockets."""
+"""Real ``meshpantry node`` processes, each with its own data directory,
+driven through their control sockets. They listen on loopback unless told
+otherwise (a drill's virtual LAN gives each its own address and a launcher
+prefix that starts it inside its network namespace, :mod:`simulations.netns`)."""
 
 from __future__ import annotations
 
@@ -32,10 +34,16 @@ def cli(data_dir: Path, *argv: str) -> int:
 
 
 class NodeProcess:
-    def __init__(self, data_dir: Path, port: int, peers: list[str] | None = None, sync_interval: float = 5.0) -> None:
+    """One node process. ``host`` is the address it listens on; ``launcher``
+    an argv prefix the command runs under (e.g. ``nsenter ... --``)."""
+
+    def __init__(self, data_dir: Path, port: int, peers: list[str] | None = None, sync_interval: float = 5.0,
+                 host: str = "127.0.0.1", launcher: list[str] | None = None) -> None:
         self.sync_interval = sync_interval
         self.data_dir = data_dir
         self.port = port
+        self.host = host
+        self.launcher = list(launcher or [])
         self.peers = list(peers or [])
         self.process: subprocess.Popen | None = None
         self.peer_id: str | None = None
@@ -44,11 +52,11 @@ class NodeProcess:
     def address(self) -> str:
         if self.peer_id is None:
             self.peer_id = peer_id_of(self.data_dir)
-        return f"/ip4/127.0.0.1/tcp/{self.port}/p2p/{self.peer_id}"
+        return f"/ip4/{self.host}/tcp/{self.port}/p2p/{self.peer_id}"
 
     def start(self, extra: list[str] | None = None) -> None:
-        argv = [sys.executable, "-m", "cli.main", "--data-dir", str(self.data_dir), "node",
-                "--listen", f"127.0.0.1:{self.port}", "--no-mdns", "--sync-interval", str(self.sync_interval)]
+        argv = [*self.launcher, sys.executable, "-m", "cli.main", "--data-dir", str(self.data_dir), "node",
+                "--listen", f"{self.host}:{self.port}", "--no-mdns", "--sync-interval", str(self.sync_interval)]
         for peer in self.peers:
             argv += ["--peer", peer]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -143,19 +151,31 @@ def _make_neighbourhood(root: Path, count: int) -> list[Path]:
 
 
 def start_mesh(
-    dirs: list[Path], links: Callable[[int], list[int]] | None = None, *, sync_interval: float = 5.0
+    dirs: list[Path], links: Callable[[int], list[int]] | None = None, *, sync_interval: float = 5.0,
+    hosts: list[str] | None = None, launchers: list[list[str]] | None = None,
 ) -> list[NodeProcess]:
     """Start one node per directory, all at once, and wait until each answers.
 
-    ``links(i)`` names the nodes node i dials (default: node 0 and node i-1)."""
+    ``links(i)`` names the nodes node i dials (default: node 0 and node i-1).
+    ``hosts[i]`` is node i's listen address (default 127.0.0.1) and
+    ``launchers[i]`` the argv prefix it starts under (default none).
+    Raises RuntimeError or TimeoutError if a node does not come up."""
     ports = [free_port() for _ in dirs]
-    nodes = [NodeProcess(d, p, sync_interval=sync_interval) for d, p in zip(dirs, ports)]
+    hosts = hosts or ["127.0.0.1"] * len(dirs)
+    launchers = launchers or [[] for _ in dirs]
+    nodes = [NodeProcess(d, p, sync_interval=sync_interval, host=h, launcher=l)
+             for d, p, h, l in zip(dirs, ports, hosts, launchers)]
     links = links or (lambda i: sorted({0, i - 1}) if i else [])
-    for i, node in enumerate(nodes):
-        node.peers = [nodes[j].address for j in links(i) if j != i]
-        node.start()
-    for node in nodes:
-        node.wait_ready()
+    try:
+        for i, node in enumerate(nodes):
+            node.peers = [nodes[j].address for j in links(i) if j != i]
+            node.start()
+        for node in nodes:
+            node.wait_ready()
+    except BaseException:
+        for node in nodes:
+            node.stop()
+        raise
     return nodes
 
 
