@@ -30,6 +30,7 @@ from typing import Any
 import trio
 
 from meshpantry.control.server import ControlServer
+from meshpantry.core.sync.horizon import RESOLUTION_MS, Horizon
 from meshpantry.pantry import Pantry
 from protocol import Record
 
@@ -84,6 +85,10 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def _monotonic_ms() -> int:
+    return int(trio.current_time() * 1000)
+
+
 class Node:
     """A running node over an open :class:`Pantry`. Use :meth:`run`."""
 
@@ -105,6 +110,8 @@ class Node:
             ("sessions", "failed", "bytes_sent", "bytes_received", "records_received",
              "record_bytes_received", "round_trips"), 0)
         self.island: bool | None = None
+        #: What routine syncs leave to gossip; sampled on trio's monotonic clock.
+        self.horizon = Horizon()
         self.started = now_ms()
         self._neighbourhood_ready = trio.Event()
         self.stop_requested = trio.Event()
@@ -307,22 +314,25 @@ class Node:
 
     # -- peers and sync --------------------------------------------------------------
 
-    def _sync_soon(self, peer: str) -> None:
+    def _sync_soon(self, peer: str, routine: bool = False) -> None:
         if self._nursery is not None and peer not in self._syncing:
             self._syncing.add(peer)
-            self._nursery.start_soon(self._sync_task, peer)
+            self._nursery.start_soon(self._sync_task, peer, routine)
 
-    async def _sync_task(self, peer: str) -> None:
+    async def _sync_task(self, peer: str, routine: bool) -> None:
         try:
             async with self._sync_slots:
-                await self.sync_with(peer)
+                await self.sync_with(peer, routine=routine)
         finally:
             self._syncing.discard(peer)
 
-    async def sync_with(self, peer: str) -> None:
+    async def sync_with(self, peer: str, *, routine: bool = False) -> None:
+        """One session with ``peer``; a ``routine`` (periodic) one leaves the
+        records of the last few seconds to gossip (:mod:`meshpantry.core.sync.horizon`)."""
         from .sync_service import sync_with_peer
 
-        await sync_with_peer(self, peer)
+        below = self.horizon.bound(_monotonic_ms()) if routine else None
+        await sync_with_peer(self, peer, below=below)
 
     def ban(self, peer: str, why: str) -> None:
         """Cut a misbehaving peer off for BAN_SECONDS."""
@@ -380,7 +390,13 @@ class Node:
             await trio.sleep(max(0.1, interval + self.rng.uniform(-jitter, jitter)))
             for peer in list(self.connected):
                 if self._leads(peer):
-                    self._sync_soon(peer)
+                    self._sync_soon(peer, routine=True)
+
+    async def _watch_horizon(self) -> None:
+        """Sample the highest Lamport counter held, for routine syncs."""
+        while True:
+            self.horizon.observe(_monotonic_ms(), self.store.max_lamport())
+            await trio.sleep(RESOLUTION_MS / 1000)
 
     def _leads(self, peer: str) -> bool:
         """Of two connected peers, the one with the smaller id starts the
@@ -421,6 +437,7 @@ class Node:
                     self.gossip = gossip
                     nursery.start_soon(self._watch_peers)
                     nursery.start_soon(self._periodic_sync)
+                    nursery.start_soon(self._watch_horizon)
                     from .discovery_service import start_discovery
 
                     await start_discovery(self, nursery)

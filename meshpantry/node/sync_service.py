@@ -60,9 +60,10 @@ def install_sync_handler(node: Any) -> None:
     node.host.libp2p.set_stream_handler(SYNC_PROTOCOL, safe_handler(serve, "sync"))
 
 
-async def sync_with_peer(node: Any, peer: str) -> None:
+async def sync_with_peer(node: Any, peer: str, *, below: int | None = None) -> None:
     """Run one session with ``peer`` as initiator (first recovering this
-    device's own chain if its store lost it)."""
+    device's own chain if its store lost it). ``below``: reconcile only the
+    records under this Lamport counter (a routine sync's horizon)."""
     from libp2p.peer.id import ID
 
     if node.is_cut_off(peer):
@@ -73,7 +74,7 @@ async def sync_with_peer(node: Any, peer: str) -> None:
             node.pantry.mark_chain_recovered()
             log.warning("own chain recovered from %s: %d records", peer,
                         node.store.own_head(node.pantry.device).seq)
-    session = SyncSession.initiator(node.store, now=_now())
+    session = SyncSession.initiator(node.store, now=_now(), below=below)
     await _open_and_run(node, ID.from_base58(peer), peer, session)
 
 

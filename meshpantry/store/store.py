@@ -182,6 +182,10 @@ class Store:
         seq, rid, lamport = self._tip(author)
         return ChainHead(seq, rid, max(lamport, self._summary.max_lamport()))
 
+    def max_lamport(self) -> int:
+        """The highest Lamport counter held (0 when empty)."""
+        return self._summary.max_lamport()
+
     def _tip(self, author: bytes) -> tuple[int, bytes | None, int]:
         """(seq, id) of the author's highest record in the log or the waiting
         room, and the highest Lamport counter of its waiting records."""

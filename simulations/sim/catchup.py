@@ -31,11 +31,11 @@ class _Stream:
 
     __slots__ = ("nodes", "epochs", "sessions", "busy_until", "ended", "outcome", "inflight")
 
-    def __init__(self, a: SimNode, b: SimNode, now_a: int, now_b: int) -> None:
+    def __init__(self, a: SimNode, b: SimNode, now_a: int, now_b: int, below: int | None) -> None:
         self.nodes = (a, b)
         self.epochs = (a.epoch, b.epoch)
         self.sessions = (
-            SyncSession.initiator(a.store, now=now_a),
+            SyncSession.initiator(a.store, now=now_a, below=below),
             SyncSession.responder(b.store, now=now_b),
         )
         self.busy_until = [0, 0]  #: per direction: when the stream finishes sending
@@ -74,11 +74,11 @@ class Catchup:
     def running(self, a: int, b: int) -> bool:
         return self._key(a, b) in self.active
 
-    def start(self, a: int, b: int) -> bool | None:
+    def start(self, a: int, b: int, below: int | None = None) -> bool | None:
         """Start a session initiated by ``a`` with ``b``, unless one already
         runs between them or they are not connected (False), or either runs
         as many sessions as it may (None: try again later). Returns True when
-        started."""
+        started. ``below``: the initiator's settled horizon (routine syncs)."""
         key = self._key(a, b)
         if key in self.active or a == b:
             return False
@@ -89,7 +89,7 @@ class Catchup:
             return False
         now = self.queue.now
         clock = time.perf_counter()
-        stream = _Stream(node_a, node_b, node_a.now(now), node_b.now(now))
+        stream = _Stream(node_a, node_b, node_a.now(now), node_b.now(now), below)
         self.session_seconds += time.perf_counter() - clock
         self.active[key] = stream
         self.per_node[a] += 1

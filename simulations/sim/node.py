@@ -15,6 +15,7 @@ import random
 from typing import Any, Protocol
 
 from meshpantry.core.chain import ChainHead, next_record
+from meshpantry.core.sync.horizon import Horizon
 from protocol import Record
 
 from .clock import NodeClock
@@ -67,6 +68,7 @@ class SimNode:
         self.outbox: list[int] = []  #: positions to push to the mesh at the next gossip round
         self.acknowledged: list[int] = []  #: own records made durable, in seq order
         self.lost_on_crash = 0
+        self.horizon = Horizon()  #: what routine syncs leave to gossip (virtual ms, the node's monotonic clock)
 
     def now(self, virtual_ms: int) -> int:
         """This node's wall-clock reading at virtual time ``virtual_ms``."""
@@ -92,6 +94,7 @@ class SimNode:
         self.head = head.after(record)
         self.acknowledged.append(position)
         self.outbox.append(position)
+        self.horizon.observe(virtual_ms, self.store.max_lamport)
         return position
 
     def receive(self, positions: list[int], virtual_ms: int, *, forward: bool = True) -> IngestOutcome:
@@ -99,8 +102,10 @@ class SimNode:
         gossip), newly logged ones are queued to be pushed on, as GossipSub
         forwards a message it sees first; records from sync are not."""
         outcome = self.store.ingest(positions, self.now(virtual_ms))
-        if forward and outcome.added:
-            self.outbox.extend(outcome.added)
+        if outcome.added:
+            self.horizon.observe(virtual_ms, self.store.max_lamport)
+            if forward:
+                self.outbox.extend(outcome.added)
         return outcome
 
     def crash(self, rng: random.Random) -> None:
@@ -108,6 +113,7 @@ class SimNode:
         self.up = False
         self.epoch += 1
         self.outbox = []
+        self.horizon = Horizon()
         self.lost_on_crash += self.store.power_cut(rng)
 
     def restart(self) -> None:

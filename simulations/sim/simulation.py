@@ -256,14 +256,18 @@ class Simulation:
                 self.start_sync(me, peer)
         self.gossip.heartbeat()
 
-    def start_sync(self, a: int, b: int, tries: int = SYNC_RETRIES) -> None:
+    def start_sync(self, a: int, b: int, tries: int = SYNC_RETRIES, routine: bool = False) -> None:
         """Sync ``a`` with ``b`` now, or a little later while either is busy
-        with other sessions (a node queues the peers it connected to)."""
-        started = self.catchup.start(a, b)
+        with other sessions (a node queues the peers it connected to). A
+        ``routine`` (periodic) sync leaves the newest records to gossip, as
+        the node's does (:mod:`meshpantry.core.sync.horizon`)."""
+        below = self.honest[a].horizon.bound(self.queue.now) if routine else None
+        started = self.catchup.start(a, b, below)
         if started:
             self.trace("sync", a, b)
         elif started is None and tries > 0:
-            self.queue.after(SYNC_RETRY_MS + self.sync_rng.randrange(SYNC_RETRY_MS), self.start_sync, a, b, tries - 1)
+            self.queue.after(SYNC_RETRY_MS + self.sync_rng.randrange(SYNC_RETRY_MS), self.start_sync, a, b,
+                             tries - 1, routine)
 
     # -- recurring work -----------------------------------------------------------------
 
@@ -279,7 +283,7 @@ class Simulation:
         node = self.honest[number]
         mesh = self.gossip.mesh[number]
         if node.up and mesh:
-            self.start_sync(number, mesh[self.sync_rng.randrange(len(mesh))])
+            self.start_sync(number, mesh[self.sync_rng.randrange(len(mesh))], routine=True)
         interval = self.scenario.sync_interval_ms
         self.queue.after(interval // 2 + self.sync_rng.randrange(interval), self._periodic_sync, number)
 

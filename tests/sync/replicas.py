@@ -75,10 +75,10 @@ def chains(authors: int, per_author: int, rng: random.Random, body_bytes: int = 
 class Link:
     """One session between an initiator replica ``a`` and a responder ``b``."""
 
-    def __init__(self, a, b, now: int = 0, *, fetch_author: bytes | None = None) -> None:
+    def __init__(self, a, b, now: int = 0, *, fetch_author: bytes | None = None, below: int | None = None) -> None:
         self.replicas = (a, b)
         if fetch_author is None:
-            first = SyncSession.initiator(a, now=now)
+            first = SyncSession.initiator(a, now=now, below=below)
         else:
             first = SyncSession.fetch_author(a, fetch_author, now=now)
         self.sessions = (first, SyncSession.responder(b, now=now))

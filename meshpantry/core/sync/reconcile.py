@@ -146,13 +146,21 @@ def _mode_size(mode: Mode) -> int:
     return 2
 
 
-def opening(index: ItemIndex) -> list[Entry]:
+def opening(index: ItemIndex, below: int | None = None) -> list[Entry]:
     """The initiator's first message: one fingerprint of everything, or the
-    whole id list when it is short."""
-    count = len(index)
+    whole id list when it is short. With ``below`` (a Lamport counter, see
+    :mod:`.horizon`), only the items below it are reconciled: the range above
+    is SKIP from the start."""
+    count = len(index) if below is None else index.locate(Bound(below))
+    upper = INF if count == len(index) else Bound(below)
+    entries = []
     if count <= MAX_LIST_IDS:
-        return [Entry(INF, IdList(tuple(index.ids(0, count))))]
-    return [Entry(INF, Fingerprint(count, index.fingerprint(0, count)))]
+        entries.append(Entry(upper, IdList(tuple(index.ids(0, count)))))
+    else:
+        entries.append(Entry(upper, Fingerprint(count, index.fingerprint(0, count))))
+    if upper is not INF:
+        entries.append(Entry(INF, Skip()))
+    return entries
 
 
 def respond(index: ItemIndex, message: Reconcile) -> Reply:

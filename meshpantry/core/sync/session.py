@@ -114,9 +114,11 @@ class SyncSession:
         *,
         now: int,
         want_author: bytes | None = None,
+        below: int | None = None,
         idle_timeout_ms: int = IDLE_TIMEOUT_MS,
     ) -> None:
         assert want_author is None or (role is Role.INITIATOR and len(want_author) == limits.KEY_BYTES)
+        assert below is None or (role is Role.INITIATOR and want_author is None)
         self.role = role
         self.state = State.OPEN
         self._items = items
@@ -139,13 +141,16 @@ class SyncSession:
         self._expected = self._received = self._records_sent = 0
         self._rounds = self._round_trips = self._bytes_sent = self._bytes_received = 0
         if role is Role.INITIATOR:
-            self._start(want_author)
+            self._start(want_author, below)
 
     # --- host API -------------------------------------------------------------
 
     @classmethod
-    def initiator(cls, items: SyncItems, *, now: int) -> "SyncSession":
-        return cls(items, Role.INITIATOR, now=now)
+    def initiator(cls, items: SyncItems, *, now: int, below: int | None = None) -> "SyncSession":
+        """The side that speaks first. With ``below`` (a Lamport counter, from
+        :class:`.horizon.Horizon`; routine syncs only), records at or above
+        it are left to gossip: neither side sends them in this session."""
+        return cls(items, Role.INITIATOR, now=now, below=below)
 
     @classmethod
     def responder(cls, items: SyncItems, *, now: int) -> "SyncSession":
@@ -333,7 +338,7 @@ class SyncSession:
 
     # --- frames out -----------------------------------------------------------
 
-    def _start(self, want_author: bytes | None) -> None:
+    def _start(self, want_author: bytes | None, below: int | None) -> None:
         self._emit(wire.Hello())
         try:
             if want_author is not None:
@@ -349,7 +354,7 @@ class SyncSession:
             self._fail(error)
             return
         self._count_round()
-        self._send_reconcile(wire.Reconcile(tuple(reconcile.opening(self._index)), (), True))
+        self._send_reconcile(wire.Reconcile(tuple(reconcile.opening(self._index, below)), (), True))
 
     def _send_reconcile(self, frame: wire.Reconcile) -> None:
         self._last_idle = frame.idle

@@ -1,0 +1,37 @@
+"""Routine (periodic) syncs leave the newest records to gossip; every other
+sync is full."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+
+from meshpantry.node import sync_service
+from meshpantry.node.runner import Node
+from meshpantry.pantry import Pantry
+
+from .conftest import LOOPBACK_SETTINGS
+
+
+@pytest.fixture
+def node(tmp_path):
+    pantry = Pantry.create(tmp_path, "House 1")
+    pantry.create_neighbourhood("Test Street", "House 1")
+    yield Node(pantry, LOOPBACK_SETTINGS)
+    pantry.close()
+
+
+@pytest.mark.trio
+async def test_routine_sync_passes_the_horizon_and_others_do_not(node, monkeypatch):
+    calls = []
+
+    async def fake_sync(_node, peer, *, below=None):
+        calls.append((peer, below))
+
+    monkeypatch.setattr(sync_service, "sync_with_peer", fake_sync)
+    now = int(trio.current_time() * 1000)
+    node.horizon.observe(now - 20_000, 5)  # held lamport 5 twenty seconds ago
+    node.horizon.observe(now - 1_000, 9)  # and 9 now
+    await node.sync_with("peer-a", routine=True)
+    await node.sync_with("peer-b")
+    assert calls == [("peer-a", 6), ("peer-b", None)]
