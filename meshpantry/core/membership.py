@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import lru_cache
 from typing import Iterable, Mapping
 
 import nacl.bindings
@@ -65,7 +66,16 @@ def join_message(neighbourhood: bytes, joiner: bytes) -> bytes:
     return JOIN_CONTEXT + neighbourhood + joiner
 
 
+#: Join proofs whose verdict is remembered. Membership is rebuilt from the
+#: log whenever a store opens (and in the simulator after every power cut);
+#: a verdict is a pure function of these bytes, so it is checked once per
+#: process. Bigger than any neighbourhood's joins.
+_PROOF_VERDICTS = 4096
+
+
+@lru_cache(maxsize=_PROOF_VERDICTS)
 def join_proof_valid(invite_key: bytes, proof: bytes, neighbourhood: bytes, joiner: bytes) -> bool:
+    """Whether ``proof`` is the invite key's signature of the join message."""
     try:
         nacl.bindings.crypto_sign_open(proof + join_message(neighbourhood, joiner), invite_key)
     except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, ValueError):
