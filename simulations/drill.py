@@ -43,6 +43,7 @@ import io
 import json
 import random
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -76,7 +77,7 @@ class DrillOutcome:
     acknowledged: int = 0
     records: int = 0
     settle_s: float = 0.0
-    outage_s: float = 0.0  #: links cut until power returned
+    outage_s: float = 0.0  #: links cut until power returned (they are restored once the killed nodes answer)
     converge_s: float | None = None
     violations: list[str] = field(default_factory=list)
     timeline: list[tuple[float, int]] = field(default_factory=list)  #: (s after power, distinct record sets)
@@ -290,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="cut links with network namespaces, per-node deny lists, or namespaces if available")
     parser.add_argument("--out", help="directory for drill.json and summary.txt")
     args = parser.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so the nodes stop and the virtual LAN goes.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     outcome = run_drill(args.nodes, args.islands, args.kill, args.writes, args.seed,
                         converge_timeout=args.timeout, links=args.links, outage=args.outage)
     print(outcome.summary())
