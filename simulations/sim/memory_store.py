@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import random
 from array import array
-from bisect import bisect_left
+from itertools import compress
+from operator import not_
 
 from meshpantry.core.chain import ChainHead
 from meshpantry.core.membership import Admission
-from meshpantry.core.sync.items import ItemIndex, grown_index
+from meshpantry.core.sync.items import ItemIndex, index_with_new
 from meshpantry.store.admission import MEMBERSHIP_KINDS, Admissions
 from meshpantry.store.waiting import MAX_WAITING_PER_AUTHOR, MAX_WAITING_TOTAL
 from protocol import Record, limits
@@ -38,19 +39,12 @@ from .record_table import RecordTable
 
 
 
-def _merged(items: list[tuple[int, bytes]], fresh: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
-    """A new sorted list of ``items`` and ``fresh`` (both sorted): a binary
-    search per fresh item and C-speed slices between them, where sorting
-    the whole list again compares every item (100,000 items: ~5 ms a time)."""
-    out: list[tuple[int, bytes]] = []
-    start = 0
-    for item in fresh:
-        position = bisect_left(items, item, start)
-        out += items[start:position]
-        out.append(item)
-        start = position
-    out += items[start:]
-    return out
+def lacking(held: bytearray, positions: list[int]) -> list[int]:
+    """The positions whose ``held`` flag is not set (in C: the invariant
+    checks ask this of every node for every acknowledged record)."""
+    if positions and max(positions) >= len(held):
+        held = held + bytes(max(positions) + 1 - len(held))
+    return list(compress(positions, map(not_, map(held.__getitem__, positions))))
 
 
 class IngestOutcome:
@@ -80,8 +74,8 @@ class MemoryStore:
         self._durable = 0  #: log length made durable by the last fsync
         self._commits: list[int] = []  #: log lengths after each later commit
         self._commit_no = 0
-        self._sync_cache: tuple[int, list[tuple[int, bytes]]] = (0, [])
         self._sync_index: ItemIndex | None = None
+        self._indexed = 0  #: log entries the sync index holds
 
     def clone(self) -> "MemoryStore":
         """A store holding exactly what this one holds, all of it durable (the
@@ -96,14 +90,18 @@ class MemoryStore:
         twin.admissions.unapplied = list(self.admissions.unapplied)
         twin.max_lamport = self.max_lamport
         twin._durable = len(twin.log)
-        twin._sync_cache = self._sync_cache  # never changed in place
-        twin._sync_index = self._sync_index  # grown_index copies shared columns before they diverge
+        twin._sync_index = self._sync_index  # index_with_new copies shared columns before they diverge
+        twin._indexed = self._indexed
         return twin
 
     # -- reading ------------------------------------------------------------------
 
     def holds(self, position: int) -> bool:
         return position < len(self.held) and self.held[position] == 1
+
+    def lacking(self, positions: list[int]) -> list[int]:
+        """Which of ``positions`` this store does not hold."""
+        return lacking(self.held, positions)
 
     def count(self) -> int:
         return len(self.log)
@@ -127,23 +125,18 @@ class MemoryStore:
 
     def sync_items(self) -> list[tuple[int, bytes]]:
         """Sorted (lamport, id) of every record in the log."""
-        return list(self._sorted_items())
-
-    def _sorted_items(self) -> list[tuple[int, bytes]]:
-        """The cached sorted items (callers must not change the list)."""
-        length, items = self._sync_cache
-        if length != len(self.log):
-            if length > len(self.log):
-                length, items = 0, []
-            key = self.table.sync_key
-            items = _merged(items, sorted(key(p) for p in self.log[length:]))
-            self._sync_cache = (len(self.log), items)
-        return items
+        index = self.sync_index()
+        return index.keys[: len(index)]
 
     def sync_index(self) -> ItemIndex:
-        """The index of :meth:`sync_items`, kept and grown with the log (a
-        power cut, which shrinks the log, starts a new one)."""
-        self._sync_index = grown_index(self._sync_index, self._sorted_items())
+        """The index of every record in the log, kept and grown with the log
+        from the records that arrived since it was last asked for (a power
+        cut, which shrinks the log, starts a new one)."""
+        if self._sync_index is None or self._indexed != len(self.log):
+            key = self.table.sync_key
+            fresh = sorted(map(key, self.log[self._indexed :]))
+            self._sync_index = index_with_new(self._sync_index, fresh)
+            self._indexed = len(self.log)
         return self._sync_index
 
     def raws_in_chain_order(self, ids: list[bytes]) -> list[bytes]:
@@ -295,5 +288,5 @@ class MemoryStore:
         records = self.records()
         self.admissions.replay(records)
         self.max_lamport = max((r.lamport for r in records), default=0)
-        self._sync_cache = (0, [])
         self._sync_index = None
+        self._indexed = 0

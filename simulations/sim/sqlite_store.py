@@ -27,7 +27,7 @@ from meshpantry.store.database import DB_FILE
 from meshpantry.store.store import NEIGHBOURHOOD
 from protocol import GENESIS_KIND, Record
 
-from .memory_store import IngestOutcome
+from .memory_store import IngestOutcome, lacking
 from .record_table import RecordTable
 
 
@@ -53,6 +53,10 @@ class SqliteStore:
 
     def holds(self, position: int) -> bool:
         return position < len(self.held) and self.held[position] == 1
+
+    def lacking(self, positions: list[int]) -> list[int]:
+        """Which of ``positions`` this store does not hold."""
+        return lacking(self.held, positions)
 
     def count(self) -> int:
         return len(self.log)

@@ -28,7 +28,7 @@ import hashlib
 from array import array
 from bisect import bisect_left
 from itertools import accumulate, islice, repeat
-from operator import itemgetter, lt
+from operator import itemgetter
 from typing import Iterable, Protocol, Sequence
 
 from protocol import limits
@@ -133,15 +133,18 @@ class _Columns:
         self.prefix: list[int] = [0]
         self.values: list[int] = []
         self.powers: list[array] = []  #: powers[j - 1][b]: sum of x^j over the first b blocks, mod P
-        self.positions: dict[bytes, int] = {}
-        self._positioned = 0
+        #: id -> its key, filled on first use up to ``_keyed`` items. An id's
+        #: key never changes, so head copies share this dict: entries for
+        #: items a copy does not hold are never found by its bisection.
+        self.keyed: dict[bytes, tuple[int, bytes]] = {}
+        self._keyed = 0
 
     def append(self, items: Sequence[tuple[int, bytes]]) -> None:
-        """Add items above every key held (sorted, unique)."""
+        """Add items above every key held; the caller guarantees they are
+        sorted and unique (checking it would cost a pass per growth)."""
         if not items:
             return
         keys = self.keys
-        assert all(map(lt, items, islice(items, 1, None))), "sync_items must be sorted and unique"
         assert not keys or keys[-1] < items[0], "appended items must sort above the index"
         start = len(keys)
         keys.extend(items)
@@ -156,11 +159,8 @@ class _Columns:
         head.keys = self.keys[:count]
         head.prefix = self.prefix[: count + 1]
         head.values = self.values[:count]
-        if self._positioned:  # a copy without the positions from ``count`` on
-            head.positions = dict(self.positions)
-            for _lamport, item_id in islice(self.keys, count, self._positioned):
-                del head.positions[item_id]
-            head._positioned = min(count, self._positioned)
+        head.keyed = self.keyed
+        head._keyed = min(count, self._keyed)
         if self.powers:  # only whole blocks below ``count`` stay; the rest is redone later
             head.powers = [column[: count // POWER_BLOCK + 1] for column in self.powers]
         return head
@@ -208,13 +208,18 @@ class _Columns:
             self._extend_powers(built)
         return self.powers
 
-    def position(self, item_id: bytes) -> int | None:
-        start, count = self._positioned, len(self.keys)
-        if start < count:
-            ids = map(itemgetter(1), islice(self.keys, start, None))
-            self.positions.update(zip(ids, range(start, count)))  # in C
-            self._positioned = count
-        return self.positions.get(item_id)
+    def position(self, item_id: bytes, count: int) -> int | None:
+        """Position of ``item_id`` among the first ``count`` keys, or None."""
+        keys = self.keys
+        if self._keyed < len(keys):
+            fresh = keys[self._keyed :]
+            self.keyed.update(zip(map(itemgetter(1), fresh), fresh))  # in C
+            self._keyed = len(keys)
+        key = self.keyed.get(item_id)
+        if key is None:
+            return None
+        position = bisect_left(keys, key, 0, count)
+        return position if position < count and keys[position] == key else None
 
 
 class ItemIndex:
@@ -257,8 +262,7 @@ class ItemIndex:
 
     def position(self, item_id: bytes) -> int | None:
         """Position of the item with this id, or None if not held."""
-        position = self._columns.position(item_id)
-        return position if position is not None and position < self._count else None
+        return self._columns.position(item_id, self._count)
 
     def values(self, lo: int, hi: int) -> list[int]:
         """:func:`sum_value` of each item in ``[lo, hi)``."""
@@ -338,6 +342,30 @@ def grown_index(previous: ItemIndex | None, items: Sequence[tuple[int, bytes]]) 
     if same < count or len(keys) != count:
         columns = columns.head(same)
     columns.append(items[same:])
+    return ItemIndex(_columns=columns)
+
+
+def index_with_new(previous: ItemIndex | None, new: Sequence[tuple[int, bytes]]) -> ItemIndex:
+    """An index of ``previous``'s items and ``new`` ones (sorted, unique, none
+    of them in ``previous``), for a store that knows what arrived since it
+    last asked. New items above all of ``previous``'s are appended to its
+    columns, O(new items); otherwise the columns are copied up to the first
+    new item (C-speed slices, so a running session's snapshot is untouched)
+    and the rest is merged and appended, O(items above it + new). Returns
+    ``previous`` itself when nothing is new."""
+    if previous is None:
+        return ItemIndex(new, kept=True)
+    if not new:
+        return previous
+    columns, count = previous._columns, len(previous)
+    keys = columns.keys
+    first = bisect_left(keys, new[0], 0, count)
+    if first == count and len(keys) == count:
+        columns.append(new)
+        return ItemIndex(_columns=columns)
+    above = keys[first:count]
+    columns = columns.head(first)
+    columns.append(sorted(above + list(new)) if above else new)  # timsort: two runs, linear
     return ItemIndex(_columns=columns)
 
 
