@@ -8,11 +8,25 @@ Theory of operation:
   (:mod:`meshpantry.node.peer_exchange`); all call :meth:`Discovery.add_peer`.
 * One redial loop dials every known peer that is not connected when its time
   comes. After a failure the wait doubles from ``redial_initial_s`` up to
-  ``redial_max_s``, with ``redial_jitter`` drawn from the seeded ``rng`` so
+  ``redial_max_s`` (or a shorter cap, see *expected back* below), with
+  ``redial_jitter`` drawn from the seeded ``rng`` so
   that neighbours do not dial in lockstep. When a connection drops the wait
   starts again from ``redial_initial_s``: a neighbour restarted after a power
   cut is back within seconds (py-libp2p's own auto-connector takes ~65 s, and
   its 60 s negative cache is cleared by :func:`connect_bounded`).
+* A connection coming up is evidence that the network changed (a cut
+  healed, a router came back): every known peer still backing off is then
+  dialled soon, whatever its backoff said (at most once per
+  :data:`NETWORK_CHANGE_GAP_S`; its failure count is kept, so if it is still
+  unreachable the backoff goes on where it was). A connection closed because
+  its peer went silent (:mod:`meshpantry.node.liveness`) is handed back with
+  :meth:`Discovery.connection_lost` and redialled like any other drop.
+* A neighbour is *expected back* for :data:`EXPECTED_BACK_S` after it was
+  lost (or after start, for static and address-book peers): its backoff stops
+  at :data:`EXPECTED_BACK_REDIAL_MAX_S` instead of ``redial_max_s``, so a
+  silent cut that heals is noticed within seconds even when no other
+  connection comes up to say so. Peers gone for longer (moved away, stale
+  book entries) fall back to the long cap, so they do not fill the dial slots.
 * Every dial is bounded by ``dial_timeout_s``; at most
   :data:`MAX_CONCURRENT_DIALS` run at once.
 * Connection changes arrive from the swarm as notifications; the event task
@@ -66,6 +80,27 @@ MAX_UNVERIFIED_FAILURES = 5
 #: Longest the loop sleeps with nothing due, so newly learnt peers wait little.
 IDLE_TICK_S = 1.0
 
+#: Least seconds between two "the network changed" redials of every peer
+#: that is backing off. A dial to a dead address costs one SYN, but it holds
+#: one of :data:`MAX_CONCURRENT_DIALS` slots for up to ``dial_timeout_s``: a
+#: neighbour flapping every second must not keep all slots busy dialling the
+#: unreachable. After a repair the first connection triggers the redial at
+#: once; connections that follow within this gap wait at most this long.
+NETWORK_CHANGE_GAP_S = 5.0
+
+#: Longest wait between two dials of a neighbour expected back. A dial to a
+#: dead address costs three SYNs (at 0, 1 and 3 s), and one still in flight
+#: when the link returns connects at its next SYN, so this is about the
+#: longest a healed cut stays unnoticed between two nodes. Each such dial
+#: holds a slot for ``dial_timeout_s`` (5 s): ten neighbours expected back
+#: use ~3 of the :data:`MAX_CONCURRENT_DIALS` slots.
+EXPECTED_BACK_REDIAL_MAX_S = 10.0
+
+#: Seconds a lost neighbour (or, after start, a known one) is expected back:
+#: a power cut, a router reboot or a cable moved usually heals within
+#: minutes. After that the backoff may grow to ``redial_max_s``.
+EXPECTED_BACK_S = 600.0
+
 PeerCallback = Callable[[ID], Awaitable[None]]
 Remember = Callable[[ID, list[str]], None]
 
@@ -116,6 +151,7 @@ class KnownPeer:
     dialing: bool = False
     failures: int = 0  #: consecutive failed dials
     next_dial: float = 0.0  #: trio time of the next allowed dial
+    expected_until: float = 0.0  #: trio time until which it is expected back (short backoff cap)
     last_error: str = ""
 
 
@@ -198,6 +234,10 @@ class Discovery:
         self.skip: Callable[[ID], bool] = lambda peer_id: False
         self._wakeup = trio.Event()
         self._dial_slots = trio.CapacityLimiter(MAX_CONCURRENT_DIALS)
+        self._changes: trio.MemorySendChannel | None = None
+        #: Trio time of the pending "network changed" redial, if any, and of the last one.
+        self._change_due: float | None = None
+        self._last_change = float("-inf")
         for address in settings.static_peers:
             info = peer_info_from_multiaddr(address)
             self.add_peer(info.peer_id, [str(a) for a in info.addrs], static=True)
@@ -223,6 +263,8 @@ class Discovery:
             peer = self.peers[peer_id] = KnownPeer(peer_id, next_dial=trio.current_time())
         fresh = [a for a in usable if a not in peer.addrs]
         peer.addrs = (fresh + peer.addrs)[:MAX_ADDRS_PER_PEER]
+        if (static or verified) and not (peer.static or peer.verified):
+            peer.expected_until = trio.current_time() + EXPECTED_BACK_S
         peer.static = peer.static or static
         peer.verified = peer.verified or verified
         if fresh and peer.connected and self.remember:
@@ -269,6 +311,7 @@ class Discovery:
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         """Watch connections and redial until cancelled."""
         send, receive = trio.open_memory_channel(MAX_KNOWN_PEERS)
+        self._changes = send
         notifee = _ConnectionNotifee(send)
         network = self.host.libp2p.get_network()
         network.register_notifee(notifee)
@@ -298,11 +341,13 @@ class Discovery:
                 peer.failures = 0
                 peer.verified = True
                 self.stats.connects += 1
+                self.network_changed()
                 if self.remember and peer.addrs:
                     self._remember(peer)
                 await self._call(self.on_peer_up, peer_id)
             else:
                 peer.next_dial = trio.current_time() + self._jittered(self.settings.redial_initial_s)
+                peer.expected_until = trio.current_time() + EXPECTED_BACK_S
                 self.stats.disconnects += 1
                 self._wakeup.set()
                 await self._call(self.on_peer_down, peer_id)
@@ -319,10 +364,41 @@ class Discovery:
         except Exception:  # a consumer bug must not stop connection tracking
             log.exception("peer event callback failed for %s", peer_id)
 
+    def connection_lost(self, peer_id: ID) -> None:
+        """Our side closed the connections to ``peer_id`` (it went silent):
+        look at the swarm again, as on a notification, so the peer is reported
+        down and redialled even if the swarm's own notice is slow or missing."""
+        if self._changes is not None:
+            try:
+                self._changes.send_nowait(peer_id)
+            except (trio.WouldBlock, trio.ClosedResourceError):
+                pass  # the event task is busy with changes; it re-reads the swarm anyway
+
+    def network_changed(self) -> None:
+        """Evidence that the network changed (a connection came up): dial
+        every peer that is backing off soon, within :data:`NETWORK_CHANGE_GAP_S`
+        of the last time this was done."""
+        due = max(trio.current_time(), self._last_change + NETWORK_CHANGE_GAP_S)
+        if self._change_due is None or due < self._change_due:
+            self._change_due = due
+        self._wakeup.set()
+
+    def _apply_network_change(self, now: float) -> None:
+        self._change_due = None
+        self._last_change = now
+        for peer in self.peers.values():
+            if peer.connected or peer.dialing or not peer.failures:
+                continue
+            peer.next_dial = min(peer.next_dial, now + self._jittered(self.settings.redial_initial_s))
+
     async def _redial_loop(self, nursery: trio.Nursery) -> None:
         while True:
             now = trio.current_time()
+            if self._change_due is not None and self._change_due <= now:
+                self._apply_network_change(now)
             next_due = now + IDLE_TICK_S
+            if self._change_due is not None:
+                next_due = min(next_due, self._change_due)
             for peer in list(self.peers.values()):
                 if peer.connected or peer.dialing or not peer.addrs or self.skip(peer.peer_id):
                     continue
@@ -349,10 +425,10 @@ class Discovery:
             self.stats.dial_failures += 1
             peer.failures += 1
             peer.last_error = error.reason
-            delay = min(
-                self.settings.redial_max_s,
-                self.settings.redial_initial_s * 2 ** min(peer.failures, 30),
-            )
+            cap = self.settings.redial_max_s
+            if trio.current_time() < peer.expected_until:
+                cap = max(self.settings.redial_initial_s, min(cap, EXPECTED_BACK_REDIAL_MAX_S))
+            delay = min(cap, self.settings.redial_initial_s * 2 ** min(peer.failures, 30))
             peer.next_dial = trio.current_time() + self._jittered(delay)
             log.debug("dial %s failed (%d in a row): %s", peer.peer_id, peer.failures, error.reason)
             if not (peer.static or peer.verified) and peer.failures >= MAX_UNVERIFIED_FAILURES:

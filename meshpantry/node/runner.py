@@ -9,7 +9,10 @@ Theory of operation:
 * Networking: a libp2p host (Noise, yamux) with the device key as peer id;
   GossipSub on the neighbourhood's topic for live records; the sync protocol
   on every new connection, periodically, and whenever gossip shows a gap;
-  discovery (static peers, the address book, mDNS) keeps dialling neighbours.
+  discovery (static peers, the address book, mDNS) keeps dialling neighbours;
+  a liveness check (:mod:`meshpantry.node.liveness`) pings every connected
+  peer and closes the connections of one that went silent (a router lost
+  power, a cable was pulled), so it is reported down and redialled.
 * Every record this device writes is durable before it is published. Records
   from peers are ingested in batches; what gossip misses, sync repairs.
 * SIGINT/SIGTERM cancel everything; the store closes cleanly. Nothing that was
@@ -110,6 +113,8 @@ class Node:
             ("sessions", "failed", "bytes_sent", "bytes_received", "records_received",
              "record_bytes_received", "round_trips"), 0)
         self.island: bool | None = None
+        #: The check that drops silent peers (set once networking runs).
+        self.liveness: Any = None
         #: What routine syncs leave to gossip; sampled on trio's monotonic clock.
         self.horizon = Horizon()
         self.started = now_ms()
@@ -362,10 +367,23 @@ class Node:
                 except Exception as exc:  # noqa: BLE001 - already gone is fine
                     log.debug("closing %s: %s", peer_id, exc)
 
+    async def _on_silent_peer(self, peer_id: Any, reason: str) -> None:
+        """The liveness check closed a peer that stopped answering: report it
+        down now (with why) and have discovery redial it."""
+        peer = str(peer_id)
+        if peer in self.connected:
+            self.connected.discard(peer)
+            self.control.publish("peer", {"peer": peer, "up": False, "silent": reason})
+        discovery = getattr(self, "discovery", None)
+        if discovery is not None:
+            discovery.connection_lost(peer_id)
+
     async def _watch_peers(self) -> None:
+        from .liveness import live_peers
+
         while True:
             await self._close_denied()
-            current = {str(p) for p in self.network.connections if not self.is_cut_off(str(p))}
+            current = {str(p) for p in live_peers(self.network) if not self.is_cut_off(str(p))}
             for peer in current - self.connected:
                 self.control.publish("peer", {"peer": peer, "up": True})
                 if self._leads(peer) or not self.pantry.chain_recovered:
@@ -430,6 +448,10 @@ class Node:
                 from .sync_service import install_sync_handler
 
                 install_sync_handler(self)
+                from .liveness import Liveness, serve_ping
+
+                serve_ping(host.libp2p)
+                self.liveness = Liveness.for_host(host.libp2p, on_dead=self._on_silent_peer)
                 async with open_gossip(
                     host, self.store.neighbourhood, self._admits, self._on_gossip, self.settings,
                     on_forged=lambda peer, error: self.ban(str(peer), f"gossip: {error}"),
@@ -438,6 +460,7 @@ class Node:
                     nursery.start_soon(self._watch_peers)
                     nursery.start_soon(self._periodic_sync)
                     nursery.start_soon(self._watch_horizon)
+                    await nursery.start(self.liveness.run)
                     from .discovery_service import start_discovery
 
                     await start_discovery(self, nursery)

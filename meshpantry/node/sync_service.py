@@ -11,6 +11,9 @@ happens with its results.
   fetch-own-chain session) before it may write again.
 * Any failure ends that session only: the peer is logged and tried again on
   the next occasion; nothing escapes into the host.
+* A session is evidence for the liveness check (:mod:`.liveness`): one that
+  completed shows the peer alive, and a stream that could not even be opened
+  in time counts as a missed probe (the connection is likely stalled).
 """
 
 from __future__ import annotations
@@ -55,7 +58,10 @@ def install_sync_handler(node: Any) -> None:
             raise PermissionError(f"sync from cut-off peer {peer}")
         async with node.serve_slots:
             session = SyncSession.responder(node.store, now=_now())
-            await _run(node, peer, StreamChannel(stream), session)
+            ok = await _run(node, peer, StreamChannel(stream), session)
+        liveness = getattr(node, "liveness", None)
+        if ok and liveness is not None:
+            liveness.heard(stream.muxed_conn.peer_id)
 
     node.host.libp2p.set_stream_handler(SYNC_PROTOCOL, safe_handler(serve, "sync"))
 
@@ -84,10 +90,20 @@ async def _open_and_run(node: Any, peer_id: Any, peer: str, session: SyncSession
             stream = await node.host.libp2p.new_stream(peer_id, [SYNC_PROTOCOL])
     except trio.Cancelled:
         raise
-    except Exception as error:  # no route, negotiation refused, timeout: try later
+    except trio.TooSlowError:
+        log.info("cannot open a sync stream to %s within %g s", peer, OPEN_STREAM_TIMEOUT_S)
+        liveness = getattr(node, "liveness", None)
+        if liveness is not None:
+            await liveness.missed(peer_id, f"sync stream not opened within {OPEN_STREAM_TIMEOUT_S:g} s")
+        return False
+    except Exception as error:  # no route, negotiation refused: try later
         log.info("cannot open a sync stream to %s: %r", peer, error)
         return False
-    return await _run(node, peer, StreamChannel(stream), session)
+    ok = await _run(node, peer, StreamChannel(stream), session)
+    liveness = getattr(node, "liveness", None)
+    if ok and liveness is not None:
+        liveness.heard(peer_id)
+    return ok
 
 
 async def _run(node: Any, peer: str, channel: StreamChannel, session: SyncSession) -> bool:

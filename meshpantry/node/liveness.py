@@ -1,0 +1,341 @@
+"""Noticing connections that died without a word.
+
+A router that loses power, a cable pulled, a laptop closed mid-sync: packets
+stop, and nothing tells either side. TCP keeps a stalled connection "open"
+for many minutes, and after the link returns it resumes only at its next
+retransmission (exponential backoff up to 120 s). Without a check of its own
+a node would count a dead neighbour as connected, never redial it, and after
+a repair wait as long as TCP does.
+
+Theory of operation:
+
+* Every connected peer is probed every :data:`PROBE_INTERVAL_S` with the
+  standard libp2p ping (``/ipfs/ping/1.0.0``: 32 random bytes echoed on a new
+  stream). The host already serves it; :func:`serve_ping` wraps the
+  library's handler so that no error in it can reach the host.
+* A probe that is not answered within :data:`PROBE_TIMEOUT_S`, or fails, is a
+  *miss*; the next probe starts :data:`PROBE_TIMEOUT_S` after the missed one
+  started (at once after a timeout, which already waited; later after a
+  failure that came fast, so that misses always span the same time). Any
+  answer resets the count, and so does other evidence that the peer talks
+  (a sync session that completed: :meth:`Liveness.heard`). A sync stream that
+  cannot be opened in time counts as a miss (:meth:`Liveness.missed`).
+* After :data:`MAX_MISSED_PROBES` misses in a row the peer is dead: its
+  connections are closed (sockets first, so a writer stuck on a full send
+  buffer cannot hold the close up; then the swarm's own close, bounded), it is
+  logged at info and ``on_dead(peer_id, reason)`` is called, which the node
+  uses to report the peer down and hand it to the redial loop.
+* A peer that disconnects for any other reason is forgotten; a probe that
+  fails because its connection just went away is not a miss.
+
+The probing, counting and closing are separate callables (``probe``,
+``drop``), so the logic runs with fakes in tests; :meth:`Liveness.for_host`
+wires the real ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Iterable
+
+import trio
+from libp2p.custom_types import TProtocol
+from libp2p.peer.id import ID
+
+from .streams import close_quietly, safe_handler
+
+log = logging.getLogger("meshpantry.node")
+
+#: The standard libp2p ping protocol, served by every py-libp2p host.
+PING_PROTOCOL = TProtocol("/ipfs/ping/1.0.0")
+
+#: Bytes of one ping; the protocol fixes it.
+PING_BYTES = 32
+
+#: Seconds between two probes of a connected peer that answers. A probe is
+#: one stream, ~100 bytes each way and a few ms of CPU; every 4 s for twenty
+#: neighbours is five probes a second, a small load even for a Raspberry Pi.
+#: Shorter would notice a cut sooner at a cost paid all day long.
+PROBE_INTERVAL_S = 4.0
+
+#: Seconds one probe may wait for its answer. On a LAN a member answers in
+#: milliseconds; a Raspberry Pi busy verifying a large sync batch still
+#: answers between ingest slices (tens to hundreds of ms each), and a ping
+#: queued behind a few MB of records on Wi-Fi waits a second or two. Four
+#: seconds leaves room for all of that.
+PROBE_TIMEOUT_S = 4.0
+
+#: Misses in a row after which the peer's connections are closed. Three
+#: unanswered probes are 12 s of complete silence: far beyond a busy Pi's
+#: pauses, and a stalled peer is dropped 12-16 s after it went quiet (the
+#: ~15 s the node aims for), against the minutes TCP would wait.
+MAX_MISSED_PROBES = 3
+
+#: Seconds allowed to close a dead peer's connections. The sockets are shut
+#: first, so the swarm's close has nothing left to wait for; this only bounds
+#: the bookkeeping.
+CLOSE_TIMEOUT_S = 3.0
+
+#: Seconds allowed to reset a probe's stream after a miss. Writing the reset
+#: can wait behind a writer stuck on a stalled socket; the connection is
+#: suspect anyway, so the reset is best effort and must not delay the count.
+RESET_TIMEOUT_S = 0.5
+
+#: Longest the loop sleeps with nothing due, so new connections are noticed.
+IDLE_TICK_S = 1.0
+
+
+class PingMismatch(Exception):
+    """A peer answered a ping with other bytes than were sent (or none)."""
+
+    def __init__(self, peer_id: str, sent: bytes, received: bytes) -> None:
+        super().__init__(f"ping to {peer_id}: sent {len(sent)} bytes, got back {received[:8].hex()}...")
+        self.peer_id, self.sent, self.received = peer_id, sent, received
+
+
+@dataclass
+class PeerLiveness:
+    """What the check knows of one connected peer."""
+
+    missed: int = 0  #: consecutive misses (reset by any answer)
+    next_probe: float = 0.0  #: trio time of the next probe
+    probing: bool = False  #: a probe is in flight
+    last_error: str = ""
+
+
+@dataclass
+class LivenessStats:
+    probes: int = 0
+    answered: int = 0
+    missed: int = 0
+    dropped: int = 0  #: peers closed for silence
+
+
+Probe = Callable[[ID], Awaitable[Any]]
+Drop = Callable[[ID], Awaitable[None]]
+OnDead = Callable[[ID, str], Any]
+
+
+async def _no_callback(peer_id: ID, reason: str) -> None:
+    return None
+
+
+class Liveness:
+    """Probes every peer that ``peers()`` lists and drops the silent ones.
+
+    ``peers()`` returns the ids of the peers connected now; ``probe(peer_id)``
+    completes when the peer answered and raises when it did not (the check
+    bounds it by ``timeout_s``); ``drop(peer_id)`` closes the peer's
+    connections; ``on_dead(peer_id, reason)`` (sync or async) runs after a
+    drop. Run with ``await nursery.start(liveness.run)``.
+    """
+
+    def __init__(
+        self,
+        peers: Callable[[], Iterable[ID]],
+        probe: Probe,
+        drop: Drop,
+        *,
+        on_dead: OnDead = _no_callback,
+        interval_s: float = PROBE_INTERVAL_S,
+        timeout_s: float = PROBE_TIMEOUT_S,
+        max_missed: int = MAX_MISSED_PROBES,
+    ) -> None:
+        assert interval_s > 0 and timeout_s > 0 and max_missed >= 1
+        self.peers = peers
+        self.probe = probe
+        self.drop = drop
+        self.on_dead = on_dead
+        self.interval_s = interval_s
+        self.timeout_s = timeout_s
+        self.max_missed = max_missed
+        self.state: dict[ID, PeerLiveness] = {}
+        self.stats = LivenessStats()
+        self._nursery: trio.Nursery | None = None
+        self._wakeup = trio.Event()
+
+    @classmethod
+    def for_host(cls, libp2p_host: Any, *, on_dead: OnDead = _no_callback, **options: Any) -> "Liveness":
+        """A check over a py-libp2p host: pings with :func:`ping`, drops with
+        :func:`close_peer`; ``options`` as for the constructor."""
+        network = libp2p_host.get_network()
+        return cls(
+            lambda: live_peers(network),
+            lambda peer_id: ping(libp2p_host, peer_id),
+            lambda peer_id: close_peer(network, peer_id),
+            on_dead=on_dead,
+            **options,
+        )
+
+    # -- evidence from elsewhere -------------------------------------------
+
+    def heard(self, peer_id: ID) -> None:
+        """The peer answered something (a sync completed): not silent."""
+        state = self.state.get(peer_id)
+        if state is not None:
+            state.missed = 0
+            state.last_error = ""
+
+    async def missed(self, peer_id: ID, reason: str) -> None:
+        """Count a miss seen elsewhere (a sync stream that could not be
+        opened in time); drops the peer if that makes :attr:`max_missed`."""
+        if peer_id not in set(self.peers()):
+            return
+        state = self.state.setdefault(peer_id, PeerLiveness(next_probe=trio.current_time()))
+        await self._count_miss(peer_id, state, reason)
+        self._wakeup.set()
+
+    # -- the loop ----------------------------------------------------------
+
+    async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        """Probe until cancelled."""
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            task_status.started()
+            while True:
+                now = trio.current_time()
+                connected = set(self.peers())
+                for gone in [p for p in self.state if p not in connected]:
+                    del self.state[gone]
+                next_due = now + IDLE_TICK_S
+                for peer_id in connected:
+                    state = self.state.get(peer_id)
+                    if state is None:
+                        # Just connected: the handshake proved it alive.
+                        state = self.state[peer_id] = PeerLiveness(next_probe=now + self.interval_s)
+                    if state.probing:
+                        continue
+                    if state.next_probe <= now:
+                        state.probing = True
+                        nursery.start_soon(self._probe_once, peer_id, state)
+                    else:
+                        next_due = min(next_due, state.next_probe)
+                self._wakeup = trio.Event()
+                with trio.move_on_after(max(0.0, next_due - trio.current_time())):
+                    await self._wakeup.wait()
+
+    async def _probe_once(self, peer_id: ID, state: PeerLiveness) -> None:
+        self.stats.probes += 1
+        started = trio.current_time()
+        error = ""
+        try:
+            with trio.move_on_after(self.timeout_s) as waited:
+                await self.probe(peer_id)
+            if waited.cancelled_caught:
+                error = f"no answer to a ping within {self.timeout_s:g} s"
+        except trio.Cancelled:
+            raise
+        except Exception as failure:  # any failure of the probe is a miss
+            error = f"{type(failure).__name__}: {failure}"
+        finally:
+            state.probing = False
+        if self.state.get(peer_id) is not state:
+            return  # disconnected meanwhile: nothing to judge
+        if not error:
+            self.stats.answered += 1
+            state.missed = 0
+            state.last_error = ""
+            state.next_probe = trio.current_time() + self.interval_s
+        elif peer_id in set(self.peers()):
+            await self._count_miss(peer_id, state, error, next_probe=started + self.timeout_s)
+        self._wakeup.set()
+
+    async def _count_miss(self, peer_id: ID, state: PeerLiveness, reason: str, *,
+                          next_probe: float | None = None) -> None:
+        """Count one miss; the next probe is due at ``next_probe`` (default:
+        now). Drops the peer at :attr:`max_missed`."""
+        self.stats.missed += 1
+        state.missed += 1
+        state.last_error = reason
+        state.next_probe = trio.current_time() if next_probe is None else next_probe
+        log.debug("peer %s missed %d in a row: %s", peer_id, state.missed, reason)
+        if state.missed < self.max_missed:
+            return
+        self.state.pop(peer_id, None)
+        self.stats.dropped += 1
+        log.info("peer %s silent (%d misses in a row, last: %s): closing its connections",
+                 peer_id, state.missed, reason)
+        try:
+            with trio.move_on_after(CLOSE_TIMEOUT_S):
+                await self.drop(peer_id)
+        except Exception:  # noqa: BLE001 - a half-closed connection is still gone to us
+            log.exception("closing connections to %s", peer_id)
+        try:
+            outcome = self.on_dead(peer_id, reason)
+            if hasattr(outcome, "__await__"):
+                await outcome
+        except Exception:  # a consumer bug must not stop the check
+            log.exception("dead-peer callback failed for %s", peer_id)
+
+
+# -- the real probe and drop over py-libp2p ----------------------------------
+
+
+def live_peers(network: Any) -> list[ID]:
+    """Peers with at least one connection that is not closed."""
+    return [peer_id for peer_id, conns in list(network.connections.items())
+            if any(not conn.is_closed for conn in conns)]
+
+
+async def ping(libp2p_host: Any, peer_id: ID) -> float:
+    """One ping round trip on a new stream; returns the seconds it took.
+
+    Raises :class:`PingMismatch` if the echo differs, and whatever the
+    library raises when the stream cannot be opened or breaks. Unbounded in
+    time: the caller bounds it. On any failure or cancellation the stream is
+    reset (best effort, within :data:`RESET_TIMEOUT_S`)."""
+    start = trio.current_time()
+    stream = await libp2p_host.new_stream(peer_id, [PING_PROTOCOL])
+    try:
+        payload = secrets.token_bytes(PING_BYTES)
+        await stream.write(payload)
+        echo = b""
+        while len(echo) < PING_BYTES:
+            chunk = await stream.read(PING_BYTES - len(echo))
+            if not chunk:
+                break
+            echo += chunk
+        if echo != payload:
+            raise PingMismatch(str(peer_id), payload, echo)
+    except BaseException:
+        with trio.CancelScope(shield=True), trio.move_on_after(RESET_TIMEOUT_S):
+            try:
+                await stream.reset()
+            except Exception as error:  # noqa: BLE001 - the stream may be gone already
+                log.debug("resetting a ping stream: %r", error)
+        raise
+    await close_quietly(stream)
+    return trio.current_time() - start
+
+
+async def close_peer(network: Any, peer_id: ID) -> None:
+    """Close every connection to ``peer_id``: each socket first (a task
+    blocked writing to a stalled socket then fails instead of holding the
+    muxer's write lock), then the swarm's own close, which notifies the
+    connection's listeners and forgets it. Never raises for a connection
+    that is already gone; unbounded in time (the caller bounds it)."""
+    for conn in network.get_connections(peer_id):
+        secured = getattr(getattr(conn, "muxed_conn", None), "secured_conn", None)
+        if secured is None:
+            continue
+        with trio.move_on_after(RESET_TIMEOUT_S):
+            try:
+                await secured.close()
+            except Exception as error:  # noqa: BLE001 - already closed is fine
+                log.debug("closing a socket to %s: %r", peer_id, error)
+    try:
+        await network.close_peer(peer_id)
+    except Exception as error:  # noqa: BLE001 - the swarm may have removed it already
+        log.debug("closing %s: %r", peer_id, error)
+
+
+def serve_ping(libp2p_host: Any) -> None:
+    """Answer pings with the library's ping service, behind
+    :func:`~meshpantry.node.streams.safe_handler` so no error in it can stop
+    the host."""
+    from libp2p.host.ping import PingService
+
+    service = PingService(libp2p_host)
+    libp2p_host.set_stream_handler(PING_PROTOCOL, safe_handler(service.handle_ping, "ping"))

@@ -1,0 +1,184 @@
+"""The liveness check: misses counted, a silent peer closed after N, any
+answer resets the count (fakes, in virtual time: ``autojump_clock``); and
+the real ping over two hosts on loopback."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+
+import pytest
+import trio
+
+from meshpantry.keys import DeviceKey
+from meshpantry.node.host import connect_bounded, open_host, peer_id_from_author, peer_info_from_multiaddr
+from meshpantry.node.liveness import Liveness, close_peer, live_peers, ping, serve_ping
+
+from .conftest import LOOPBACK_SETTINGS
+from .helpers import wait_until
+
+INTERVAL, TIMEOUT, MAX_MISSED = 4.0, 4.0, 3
+
+
+class FakeMesh:
+    """Peers that answer or not, as a test says; drops are recorded."""
+
+    def __init__(self, *peers: str) -> None:
+        self.connected = set(peers)
+        self.silent: set[str] = set()
+        self.failing: set[str] = set()
+        self.probes: list[tuple[str, float]] = []
+        self.dropped: list[tuple[str, float]] = []
+        self.dead: list[tuple[str, str]] = []
+
+    def peers(self) -> list[str]:
+        return sorted(self.connected)
+
+    async def probe(self, peer: str) -> None:
+        self.probes.append((peer, trio.current_time()))
+        while peer in self.silent:  # the answer comes once it talks again
+            await trio.sleep(0.05)
+        if peer in self.failing:
+            raise ConnectionResetError("stream reset")
+        await trio.sleep(0.01)
+
+    async def drop(self, peer: str) -> None:
+        self.dropped.append((peer, trio.current_time()))
+        self.connected.discard(peer)
+
+    def on_dead(self, peer: str, reason: str) -> None:
+        self.dead.append((peer, reason))
+
+    def check(self) -> Liveness:
+        return Liveness(self.peers, self.probe, self.drop, on_dead=self.on_dead,
+                        interval_s=INTERVAL, timeout_s=TIMEOUT, max_missed=MAX_MISSED)
+
+
+@pytest.mark.trio
+async def test_silent_peer_is_dropped_after_three_misses_and_others_are_kept(autojump_clock):
+    """
+    a answers, b goes silent at t=10: b's connection is closed after three
+    unanswered probes (12-16 s after it went quiet), a is never touched
+    """
+    mesh = FakeMesh("a", "b")
+    check = mesh.check()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(check.run)
+        await trio.sleep(10)
+        mesh.silent.add("b")
+        await trio.sleep(30)
+        nursery.cancel_scope.cancel()
+    assert [peer for peer, _ in mesh.dropped] == ["b"]
+    went_quiet_for = mesh.dropped[0][1] - 10
+    assert 3 * TIMEOUT <= went_quiet_for <= INTERVAL + 3 * TIMEOUT + 0.5
+    assert mesh.dead[0][0] == "b" and "no answer" in mesh.dead[0][1]
+    assert check.stats.dropped == 1 and "a" in mesh.connected
+    probes_of_a = [t for peer, t in mesh.probes if peer == "a"]
+    assert len(probes_of_a) >= 8  # a keeps being probed every interval
+
+
+@pytest.mark.trio
+async def test_an_answer_resets_the_count(autojump_clock):
+    """
+    b misses two probes, answers one, misses two more: never three in a row,
+    never dropped; a failing probe (reset stream) is a miss too
+    """
+    mesh = FakeMesh("b")
+    check = mesh.check()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(check.run)
+        await trio.sleep(INTERVAL + 0.1)  # first probe answered
+        mesh.silent.add("b")
+        await wait_until(lambda: check.state["b"].missed == 2, 3 * TIMEOUT)
+        mesh.silent.discard("b")
+        await wait_until(lambda: check.state["b"].missed == 0, TIMEOUT)
+        mesh.failing.add("b")
+        await wait_until(lambda: check.state["b"].missed == 2, 3 * INTERVAL)
+        assert "ConnectionResetError" in check.state["b"].last_error
+        mesh.failing.discard("b")
+        await wait_until(lambda: check.state["b"].missed == 0, TIMEOUT + 1)
+        await trio.sleep(30)
+        nursery.cancel_scope.cancel()
+    assert mesh.dropped == [] and "b" in mesh.connected
+
+
+@pytest.mark.trio
+async def test_misses_seen_elsewhere_count_and_success_elsewhere_resets(autojump_clock):
+    """
+    a sync stream that could not be opened is a miss; a completed sync
+    (heard) resets; three misses from any source drop the peer
+    """
+    mesh = FakeMesh("b")
+    check = mesh.check()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(check.run)
+        await trio.sleep(0.1)
+        await check.missed("b", "sync stream not opened")
+        await check.missed("b", "sync stream not opened")
+        check.heard("b")
+        assert check.state["b"].missed == 0
+        await check.missed("b", "sync stream not opened")
+        await check.missed("b", "sync stream not opened")
+        await check.missed("b", "sync stream not opened")
+        assert [peer for peer, _ in mesh.dropped] == ["b"]
+        assert mesh.dead == [("b", "sync stream not opened")]
+        await check.missed("gone", "not connected")  # an unknown peer is ignored
+        nursery.cancel_scope.cancel()
+    assert len(mesh.dropped) == 1
+
+
+@pytest.mark.trio
+async def test_a_peer_that_disconnects_on_its_own_is_forgotten(autojump_clock):
+    """b disconnects mid-probe: no miss is counted, no drop, no callback."""
+    mesh = FakeMesh("b")
+    check = mesh.check()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(check.run)
+        await trio.sleep(0.1)
+        mesh.silent.add("b")
+        await trio.sleep(INTERVAL + 1)  # a probe is in flight
+        mesh.connected.discard("b")
+        await trio.sleep(3 * TIMEOUT)
+        nursery.cancel_scope.cancel()
+    assert mesh.dropped == [] and mesh.dead == [] and check.state == {}
+
+
+@pytest.mark.trio
+async def test_real_ping_answers_and_a_frozen_peer_is_closed():
+    """
+    A --ping--> B over Noise + yamux on loopback: answered. B's ping handler
+    then stops answering (its stream handler hangs): A's check misses three
+    probes, closes the connection, and reports B dead
+    """
+    async with AsyncExitStack() as stack:
+        a = await stack.enter_async_context(open_host(LOOPBACK_SETTINGS, DeviceKey.generate()))
+        b = await stack.enter_async_context(open_host(LOOPBACK_SETTINGS, DeviceKey.generate()))
+        serve_ping(a.libp2p)
+        serve_ping(b.libp2p)
+        await connect_bounded(a.libp2p, peer_info_from_multiaddr(b.dial_addrs()[0]), 5)
+        with trio.fail_after(5):
+            rtt = await ping(a.libp2p, b.peer_id)
+        assert 0 <= rtt < 1
+        assert live_peers(a.libp2p.get_network()) == [b.peer_id]
+
+        async def frozen(stream) -> None:
+            await trio.sleep_forever()
+
+        b.libp2p.set_stream_handler("/ipfs/ping/1.0.0", frozen)
+        dead: list[tuple[object, str]] = []
+        check = Liveness.for_host(a.libp2p, on_dead=lambda peer, why: dead.append((peer, why)),
+                                  interval_s=0.2, timeout_s=0.3, max_missed=3)
+        nursery = await stack.enter_async_context(trio.open_nursery())
+        await nursery.start(check.run)
+        await wait_until(lambda: dead, 10)
+        assert dead[0][0] == b.peer_id and "no answer" in dead[0][1]
+        assert live_peers(a.libp2p.get_network()) == []
+        await wait_until(lambda: not live_peers(b.libp2p.get_network()), 10)  # B sees it close
+        nursery.cancel_scope.cancel()
+
+
+@pytest.mark.trio
+async def test_real_close_peer_of_an_unknown_peer_is_quiet():
+    """Closing a peer with no connection neither raises nor hangs."""
+    async with open_host(LOOPBACK_SETTINGS, DeviceKey.generate()) as a:
+        with trio.fail_after(2):
+            await close_peer(a.libp2p.get_network(), peer_id_from_author(DeviceKey.generate().public))
