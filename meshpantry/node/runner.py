@@ -191,6 +191,7 @@ class Node:
             "peers": sorted(known.values(), key=lambda p: (not p["connected"], p["peer"])),
             "gossip": vars(self.gossip.stats).copy() if self.gossip else None,
             "sync": dict(self.sync_totals),
+            "liveness": vars(self.liveness.stats).copy() if self.liveness else None,
             "denied": sorted(self.denied),
             "banned": sorted(p for p in self.banned if self.is_cut_off(p)),
             "uptime_s": (now_ms() - self.started) // 1000,
