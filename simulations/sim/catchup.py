@@ -26,6 +26,11 @@ from .network import Network
 from .node import SimNode
 
 
+#: Sessions a node initiates at once: the node's MAX_CONCURRENT_SYNCS. Two
+#: sessions pulling from two peers at once bring the same records twice.
+MAX_STARTED_PER_NODE = 1
+
+
 class _Stream:
     """Two sessions joined by a virtual stream."""
 
@@ -63,6 +68,7 @@ class Catchup:
         self.max_sessions_per_node = max_sessions_per_node
         self.active: dict[int, _Stream] = {}
         self.per_node = [0] * len(nodes)
+        self.starting = [0] * len(nodes)  #: sessions each node initiated that still run
         self.started = self.done = self.failed = self.stalled = 0
         self.bytes = 0
         self.records = 0
@@ -82,7 +88,8 @@ class Catchup:
         key = self._key(a, b)
         if key in self.active or a == b:
             return False
-        if self.per_node[a] >= self.max_sessions_per_node or self.per_node[b] >= self.max_sessions_per_node:
+        if (self.per_node[a] >= self.max_sessions_per_node or self.per_node[b] >= self.max_sessions_per_node
+                or self.starting[a] >= MAX_STARTED_PER_NODE):
             return None
         node_a, node_b = self.nodes[a], self.nodes[b]
         if not (node_a.up and node_b.up and self.network.connected(a, b)):
@@ -94,6 +101,7 @@ class Catchup:
         self.active[key] = stream
         self.per_node[a] += 1
         self.per_node[b] += 1
+        self.starting[a] += 1
         self.started += 1
         self._pump(key, stream, 0)
         self._pump(key, stream, 1)
@@ -172,6 +180,7 @@ class Catchup:
         a, b = stream.nodes
         self.per_node[a.number] -= 1
         self.per_node[b.number] -= 1
+        self.starting[a.number] -= 1
         failed = stream.outcome == "failed" or any(
             s.state.value == "failed" for s in stream.sessions
         )

@@ -50,10 +50,14 @@ BACKENDS = ("auto", "memory", "sqlite")
 SYNC_RETRY_MS = 1000
 SYNC_RETRIES = 3
 
-#: A chain gap seen in gossip is looked at again after this long, and synced
-#: only if it is still there (the node's GAP_GRACE_S): the missing record is
-#: usually another batch still in flight, or on its way by lazy gossip.
-GAP_GRACE_MS = 2000
+#: A chain gap seen in gossip is looked at again after a grace, and synced
+#: only if it is still there, as the node does (GAP_GRACE_S): the missing
+#: record is usually another batch still in flight, or on its way by lazy
+#: gossip. The node's grace covers two publishing intervals and a heartbeat
+#: of its gossip; the simulated gossip batches whole rounds (``round_ms``)
+#: and repairs at its own heartbeat, so its grace is the same rule in its
+#: units: GAP_GRACE_ROUNDS rounds and one heartbeat.
+GAP_GRACE_ROUNDS = 2
 
 
 class Simulation:
@@ -132,6 +136,7 @@ class Simulation:
         self.valid_records = len(self.founding.records)
         self.delivered_new = 0
         self.gaps = 0  #: gossip deliveries that showed a gap and started a sync
+        self.gap_grace_ms = GAP_GRACE_ROUNDS * scenario.gossip_round_ms + scenario.heartbeat_ms
 
     # -- founding -----------------------------------------------------------------------
 
@@ -186,7 +191,7 @@ class Simulation:
         self.delivered_new += len(outcome.added)
         if (outcome.added and self.scenario.sync_on_gap and sender < len(self.honest)
                 and self._shows_gap(node, outcome.added)):
-            self.queue.after(GAP_GRACE_MS, self._gap_persists, node, outcome.added, sender, node.epoch)
+            self.queue.after(self.gap_grace_ms, self._gap_persists, node, outcome.added, sender, node.epoch)
 
     def _gap_persists(self, node: SimNode, added: list[int], sender: int, epoch: int) -> None:
         if node.up and node.epoch == epoch and self._shows_gap(node, added):
