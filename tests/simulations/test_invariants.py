@@ -36,6 +36,18 @@ def test_a_node_missing_an_acknowledged_record_is_caught(sim):
     assert {"converged", "no_loss"} <= names(sim)
 
 
+def test_an_acknowledged_record_lost_everywhere_is_caught(sim):
+    """Every node lacks it: the sets agree, so only no_loss can tell."""
+    position = sim.honest[0].acknowledged[-1]
+    for node in sim.honest:
+        node.store.log.remove(position)
+        node.store.held[position] = 0
+    violations = check(sim)[0]
+    lost = [v for v in violations if v.invariant == "no_loss"]
+    assert len(lost) == len(sim.honest)
+    assert "converged" not in {v.invariant for v in violations}
+
+
 def test_a_hostile_record_in_a_log_is_caught(sim):
     bad = sorted(sim.hostile.made)[0]
     for node in sim.honest:
