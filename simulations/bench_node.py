@@ -12,7 +12,9 @@ islands rejoin, and sync efficiency.
    each island writes its share of the divergent records; the links return
    and the time until every node holds the identical set is measured.
    Beside it, the physical bound: the signatures every node must verify
-   divided by the verify rate measured in this run and the cores here.
+   divided by the verify rate measured in this run and the cores here; and
+   the store floor: the same records through the store's whole ingest
+   (decode, verify, admission, SQLite) with no network, measured likewise.
 3. Sync: bytes the sync sessions put on the wire against the bytes of the
    records they delivered, and the round trips, from the nodes' counters.
 """
@@ -135,10 +137,25 @@ def verify_rate(samples: int = 3000) -> float:
     return samples / (time.perf_counter() - started)
 
 
+#: Records the store-only floor is measured on: enough for a steady rate.
+FLOOR_RECORDS = 4_000
+
+
+def store_rate() -> float:
+    """Records per second one process takes in through Store.ingest (decode,
+    verify, admission, SQLite) on the calling thread: what every node must
+    do for every record it lacks, before any networking."""
+    from .bench_ingest import build_neighbourhood, ingest_rate
+
+    records = build_neighbourhood(FLOOR_RECORDS, 40, lambda _line: None)
+    return ingest_rate(records, 500, 1, lambda _line: None)
+
+
 def heal(root: Path, records: int, rng: random.Random) -> dict:
     islands, per_island = 4, 5
     size = islands * per_island
     rate = verify_rate()
+    ingest_per_s = store_rate()
     _progress(f"heal: starting {size} nodes in {islands} islands")
     dirs = make_neighbourhood(root / "heal", size)
     random_links = _links(rng)
@@ -197,6 +214,7 @@ def heal(root: Path, records: int, rng: random.Random) -> dict:
         states = {n.call("dump", ids=False)["state_digest"] for n in nodes}
         cores = os.cpu_count() or 1
         bound_s = to_verify / rate / cores
+        floor_s = to_verify / ingest_per_s / cores
         after = {n.data_dir: n.call("status")["sync"] for n in nodes}
         gossip_after = {n.data_dir: n.call("status")["gossip"] for n in nodes}
         gossip_received = sum(gossip_after[d]["received_records"] - gossip_before[d]["received_records"] for d in after)
@@ -212,6 +230,7 @@ def heal(root: Path, records: int, rng: random.Random) -> dict:
             "nodes": size, "islands": islands, "divergent_records": written, "heal_s": heal_s,
             "signatures_to_verify": to_verify, "verify_per_s_one_core": rate, "cores": cores,
             "bound_s": bound_s, "heal_over_bound": heal_s / bound_s if bound_s else None,
+            "store_per_s_one_core": ingest_per_s, "store_floor_s": floor_s,
             "sync_bytes_on_wire": sync_bytes, "sync_record_bytes": record_bytes,
             "wire_over_records": sync_bytes / record_bytes if record_bytes else None,
             "sync_sessions": sessions, "round_trips": trips,
@@ -251,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  physical bound                    {h['bound_s']:8.1f} s  "
                   f"({h['signatures_to_verify']} signatures / {h['verify_per_s_one_core']:.0f} per s / {h['cores']} cores)")
             print(f"  heal / bound                      {h['heal_over_bound']:8.2f}   (target <= 2)")
+            print(f"  store floor, no network           {h['store_floor_s']:8.1f} s  "
+                  f"({h['store_floor_s'] / h['bound_s']:.2f} x bound: the same records through Store.ingest "
+                  f"at {h['store_per_s_one_core']:.0f} per s, one core)")
             print(f"  CPU used by the nodes while healing {h['node_cpu_s']:6.1f} s  "
                   f"(verification alone needs {h['verify_cpu_s']:.1f} s)")
             print(f"  sync bytes on the wire            {h['sync_bytes_on_wire']:>10}")
