@@ -34,6 +34,9 @@ Theory of operation:
   once, in order, through ``on_peer_up`` / ``on_peer_down`` (so the runner can
   start a sync on connect and report island state). A peer with several
   connections is up until its last one closes.
+* A peer that dialled us is known by the addresses it listens on, which
+  identify put in the peerstore; they are read a moment after it connected
+  (:data:`IDENTIFY_WAIT_S`), so either side can redial after a cut.
 * Addresses of a peer we actually connected to are persisted through
   ``remember(peer_id, addrs)``; addresses heard from others are dialled but
   only remembered once they worked, so the book is not polluted.
@@ -95,6 +98,12 @@ NETWORK_CHANGE_GAP_S = 5.0
 #: holds a slot for ``dial_timeout_s`` (5 s): ten neighbours expected back
 #: use ~3 of the :data:`MAX_CONCURRENT_DIALS` slots.
 EXPECTED_BACK_REDIAL_MAX_S = 10.0
+
+#: Seconds after a peer dialled us before its listen addresses are read from
+#: the peerstore (identify fills them in within ~0.2 s on loopback), and how
+#: many times to look before giving up.
+IDENTIFY_WAIT_S = 1.0
+IDENTIFY_TRIES = 5
 
 #: Seconds a lost neighbour (or, after start, a known one) is expected back:
 #: a power cut, a router reboot or a cable moved usually heals within
@@ -235,6 +244,7 @@ class Discovery:
         self._wakeup = trio.Event()
         self._dial_slots = trio.CapacityLimiter(MAX_CONCURRENT_DIALS)
         self._changes: trio.MemorySendChannel | None = None
+        self._nursery: trio.Nursery | None = None
         #: Trio time of the pending "network changed" redial, if any, and of the last one.
         self._change_due: float | None = None
         self._last_change = float("-inf")
@@ -317,6 +327,7 @@ class Discovery:
         network.register_notifee(notifee)
         try:
             async with trio.open_nursery() as nursery:
+                self._nursery = nursery
                 nursery.start_soon(self._event_loop, receive)
                 for peer_id in list(network.connections):
                     send.send_nowait(peer_id)  # connections made before we started
@@ -344,6 +355,8 @@ class Discovery:
                 self.network_changed()
                 if self.remember and peer.addrs:
                     self._remember(peer)
+                if not peer.addrs and self._nursery is not None:
+                    self._nursery.start_soon(self._learn_listen_addrs, peer)
                 await self._call(self.on_peer_up, peer_id)
             else:
                 peer.next_dial = trio.current_time() + self._jittered(self.settings.redial_initial_s)
@@ -351,6 +364,21 @@ class Discovery:
                 self.stats.disconnects += 1
                 self._wakeup.set()
                 await self._call(self.on_peer_down, peer_id)
+
+    async def _learn_listen_addrs(self, peer: KnownPeer) -> None:
+        """Learn where a peer that dialled us listens, from identify's
+        entries in the peerstore (see :data:`IDENTIFY_WAIT_S`)."""
+        for _ in range(IDENTIFY_TRIES):
+            await trio.sleep(IDENTIFY_WAIT_S)
+            if peer.addrs or not peer.connected:
+                return
+            try:
+                addrs = [str(a) for a in self.host.libp2p.get_peerstore().addrs(peer.peer_id)]
+            except Exception:  # noqa: BLE001 - not in the peerstore (yet)
+                continue
+            if addrs:
+                self.add_peer(peer.peer_id, addrs, verified=True)
+                return
 
     def _remember(self, peer: KnownPeer) -> None:
         try:

@@ -10,6 +10,10 @@ Rules (see LIBP2P-NOTES.md):
 * mDNS, UPnP and bootstrap are never switched on inside libp2p: discovery is
   ours (:mod:`meshpantry.node.discovery`), so we control the interfaces mDNS
   touches and how fast peers are redialled.
+* py-libp2p's auto-connector is switched off (:func:`silence_auto_connector`):
+  with our connection limits it aimed at half a million connections and
+  dialled every address its peerstore held, every 30 s and after each
+  disconnect, whatever our redial loop was doing.
 * Every dial is bounded (:func:`connect_bounded`), and py-libp2p's 60 s
   "negative cache" of failed peers is cleared before each of our dials so a
   restarted neighbour is reachable again at once; our own redial loop does the
@@ -193,8 +197,9 @@ def build_host(settings: NodeSettings, key: DeviceKey) -> IHost:
             # a very large cap costs nothing and keeps the node reachable.
             max_connections=INBOUND_SLOTS,
             high_watermark=INBOUND_SLOTS,
-            # Our redial loop keeps the neighbours we know connected; the
-            # library's auto-connector should not dial everything it has seen.
+            # Our redial loop keeps the neighbours we know connected. (These
+            # alone do not stop the library's auto-connector: it aims at the
+            # midpoint of the watermarks; see silence_auto_connector.)
             min_connections=0,
             low_watermark=0,
         ),
@@ -209,6 +214,7 @@ async def open_host(settings: NodeSettings, key: DeviceKey) -> AsyncIterator[Run
     Raises OSError (e.g. address in use) if the port cannot be bound.
     """
     host = build_host(settings, key)
+    silence_auto_connector(host.get_network())
     # The swarm retries each address three times with its own backoff; our
     # redial loop owns retrying, so one attempt per dial keeps dials bounded.
     host.get_network().retry_config = RetryConfig(max_retries=0)
@@ -225,6 +231,24 @@ async def open_host(settings: NodeSettings, key: DeviceKey) -> AsyncIterator[Run
             # peers complete handshakes with a dead swarm. Close explicitly.
             with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_TIMEOUT_S):
                 await host.get_network().close()
+
+
+async def _never_connect() -> None:
+    return None
+
+
+def silence_auto_connector(network: object) -> None:
+    """Stop py-libp2p's auto-connector from dialling (idempotent).
+
+    py-libp2p 0.8.1 starts it with every swarm. It dials peers from the
+    peerstore until the connection count reaches the midpoint of the low and
+    high watermarks, which our limits (see :func:`build_host`) put at half a
+    million: it dialled everything it had ever seen, every 30 s and after each
+    disconnect, with addresses our discovery never vetted. Its check is
+    replaced by one that does nothing; the task itself stays harmless."""
+    connector = getattr(network, "auto_connector", None)
+    if connector is not None:
+        connector.maybe_connect = _never_connect
 
 
 async def connect_bounded(host: IHost, peer: PeerInfo, timeout_s: float) -> None:

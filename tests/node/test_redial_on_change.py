@@ -121,3 +121,45 @@ async def test_neighbours_expected_back_are_dialled_often_and_strangers_rarely()
             assert discovery.peers[near].next_dial - now <= EXPECTED_BACK_REDIAL_MAX_S * jitter
             assert discovery.peers[gone].next_dial - now >= LOOPBACK_SETTINGS.redial_max_s * (2 - jitter) - 1
             nursery.cancel_scope.cancel()
+
+
+@pytest.mark.trio
+async def test_a_peer_that_dialled_us_can_be_redialled_by_us():
+    """
+    A dials B. B learns where A listens (identify) and remembers it; A stops
+    dialling and the connection closes: B redials A on its own
+    """
+    async with AsyncExitStack() as stack:
+        a = await stack.enter_async_context(open_host(LOOPBACK_SETTINGS, DeviceKey.generate()))
+        b = await stack.enter_async_context(open_host(LOOPBACK_SETTINGS, DeviceKey.generate()))
+        remembered: list[tuple[object, list[str]]] = []
+        at_a = Discovery(a, LOOPBACK_SETTINGS, random.Random(6))
+        at_b = Discovery(b, LOOPBACK_SETTINGS, random.Random(7),
+                         remember=lambda peer, addrs: remembered.append((peer, addrs)))
+        at_a.add_peer(b.peer_id, [str(b.listen_addrs[0])], static=True)
+        nursery = await stack.enter_async_context(trio.open_nursery())
+        await nursery.start(at_b.run)
+        async with trio.open_nursery() as dialling_side:
+            await dialling_side.start(at_a.run)
+            await wait_until(lambda: a.peer_id in at_b.peers and at_b.peers[a.peer_id].addrs, 5)
+            dialling_side.cancel_scope.cancel()
+        assert at_b.peers[a.peer_id].addrs == [str(a.listen_addrs[0])]
+        assert remembered == [(a.peer_id, [str(a.listen_addrs[0])])]
+        assert at_b.stats.dials == 0
+        await close_peer(b.libp2p.get_network(), a.peer_id)
+        await wait_until(lambda: at_b.stats.connects == 2, 5)
+        assert at_b.stats.dials >= 1
+        nursery.cancel_scope.cancel()
+
+
+@pytest.mark.trio
+async def test_the_library_auto_connector_dials_nothing():
+    """B's peerstore knows A's address; asking the library's auto-connector to
+    top up connections dials nothing (our discovery decides who is dialled)"""
+    async with open_host(LOOPBACK_SETTINGS, DeviceKey.generate()) as a, open_host(
+        LOOPBACK_SETTINGS, DeviceKey.generate()
+    ) as b:
+        b.libp2p.get_peerstore().add_addrs(a.peer_id, a.listen_addrs, 3600)
+        await b.libp2p.get_network().auto_connector.maybe_connect()
+        await trio.sleep(1)
+        assert b.libp2p.get_network().get_connections(a.peer_id) == []
