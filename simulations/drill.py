@@ -80,6 +80,7 @@ class DrillOutcome:
     outage_s: float = 0.0  #: links cut until power returned (they are restored once the killed nodes answer)
     converge_s: float | None = None
     violations: list[str] = field(default_factory=list)
+    silent_drops: int = 0  #: connections the nodes closed because their peer went silent (liveness check)
     timeline: list[tuple[float, int]] = field(default_factory=list)  #: (s after power, distinct record sets)
 
     @property
@@ -99,6 +100,7 @@ class DrillOutcome:
             ("agreement before the outage", f"{self.settle_s:.1f} s"),
             ("links cut for", f"{self.outage_s:.1f} s"),
             ("identical after power returned", "never" if self.converge_s is None else f"{self.converge_s:.1f} s"),
+            ("silent peers dropped", str(self.silent_drops)),
             ("invariants", "all hold" if not self.violations else f"{len(self.violations)} VIOLATED"),
         ]
         width = max(len(k) for k, _ in rows)
@@ -241,6 +243,7 @@ def run_drill(nodes: int = 12, islands: int = 3, kill: float = 0.25, writes: int
             time.sleep(POLL_S)
         if outcome.converge_s is None:
             outcome.violations.append(f"nodes not identical {converge_timeout:.0f} s after power returned")
+        outcome.silent_drops = sum((node.call("status").get("liveness") or {}).get("dropped", 0) for node in procs)
         authors = [{row["author"] for row in node.call("log", limit=1_000_000)} for node in procs]
         _check(outcome, _dumps(procs, ids=True), acknowledged, devices, authors)
     return outcome

@@ -92,11 +92,12 @@ IDLE_TICK_S = 1.0
 NETWORK_CHANGE_GAP_S = 5.0
 
 #: Longest wait between two dials of a neighbour expected back. A dial to a
-#: dead address costs three SYNs (at 0, 1 and 3 s), and one still in flight
-#: when the link returns connects at its next SYN, so this is about the
-#: longest a healed cut stays unnoticed between two nodes. Each such dial
-#: holds a slot for ``dial_timeout_s`` (5 s): ten neighbours expected back
-#: use ~3 of the :data:`MAX_CONCURRENT_DIALS` slots.
+#: dead address costs a few packets (ARP requests on a LAN, failing after
+#: ~3 s; or SYNs at 0, 1 and 3 s), and one still in flight when the link
+#: returns connects at its next SYN, so this is about the longest a healed
+#: cut stays unnoticed between two nodes. Each such dial holds a slot for
+#: at most ``dial_timeout_s`` (5 s): ten neighbours expected back use about
+#: 3 of the :data:`MAX_CONCURRENT_DIALS` slots.
 EXPECTED_BACK_REDIAL_MAX_S = 10.0
 
 #: Seconds after a peer dialled us before its listen addresses are read from

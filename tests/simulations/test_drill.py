@@ -95,6 +95,29 @@ def test_four_node_drill_over_network_namespaces(tmp_path):
     assert len(outcome.killed) == 1 and outcome.records > outcome.acknowledged > 0
 
 
+def test_silent_cut_is_noticed_and_heals_within_seconds(tmp_path):
+    """
+    four nodes on a virtual LAN, no power cut; islands {a, b} | {c, d} cut
+    for 30 s: the connections between islands stall with no reset. Each node
+    drops its silent peers (liveness) and keeps redialling them; after the
+    repair the first redial that gets through makes the others redial at
+    once: identical within HEAL_BOUND_S. Without this the stalled connections
+    came back only at TCP's next retransmission, often 10-20 s after the repair
+    """
+    needs_namespaces()
+    outcome = run_drill(nodes=4, islands=2, kill=0, writes=2, seed=1, root=tmp_path, links="netns", outage=30)
+    assert outcome.links == "netns" and outcome.outage_s >= 30 and outcome.killed == []
+    assert outcome.violations == []
+    assert outcome.silent_drops >= 4  # each of the 4 cross-island links, by one side at least
+    assert outcome.converge_s is not None and outcome.converge_s < HEAL_BOUND_S, outcome.timeline
+
+
+#: Seconds from the repair of a 30 s silent cut to four identical nodes.
+#: Measured on this drill (seed 1): 0.7 s with the liveness check and fast
+#: redial; 11.6 s before them (20.7 s with a node killed as well).
+HEAL_BOUND_S = 10.0
+
+
 def test_auto_links_follow_what_the_machine_offers():
     from simulations.drill import choose_links
 
