@@ -11,7 +11,7 @@ import trio
 
 from meshpantry.keys import DeviceKey
 from meshpantry.node.host import connect_bounded, open_host, peer_id_from_author, peer_info_from_multiaddr
-from meshpantry.node.liveness import Liveness, close_peer, live_peers, ping, serve_ping
+from meshpantry.node.liveness import Liveness, Pinger, close_peer, live_peers, ping, serve_ping
 
 from .conftest import LOOPBACK_SETTINGS
 from .helpers import wait_until
@@ -182,3 +182,42 @@ async def test_real_close_peer_of_an_unknown_peer_is_quiet():
     async with open_host(LOOPBACK_SETTINGS, DeviceKey.generate()) as a:
         with trio.fail_after(2):
             await close_peer(a.libp2p.get_network(), peer_id_from_author(DeviceKey.generate().public))
+
+
+@pytest.mark.trio
+async def test_real_pinger_keeps_one_stream_and_survives_a_reconnect():
+    """
+    pings reuse one stream; after the connection closes and A reconnects,
+    the next ping opens a new stream on the new connection (no false miss);
+    a failed ping leaves no stream behind
+    """
+    async with AsyncExitStack() as stack:
+        a = await stack.enter_async_context(open_host(LOOPBACK_SETTINGS, DeviceKey.generate()))
+        b = await stack.enter_async_context(open_host(LOOPBACK_SETTINGS, DeviceKey.generate()))
+        serve_ping(b.libp2p)
+        info = peer_info_from_multiaddr(b.dial_addrs()[0])
+        await connect_bounded(a.libp2p, info, 5)
+        pinger = Pinger(a.libp2p)
+        with trio.fail_after(5):
+            await pinger.ping(b.peer_id)
+            first = pinger.streams[b.peer_id]
+            for _ in range(3):
+                await pinger.ping(b.peer_id)
+        assert pinger.streams[b.peer_id] is first
+
+        await close_peer(a.libp2p.get_network(), b.peer_id)
+        await connect_bounded(a.libp2p, info, 5)
+        with trio.fail_after(5):
+            await pinger.ping(b.peer_id)
+        assert pinger.streams[b.peer_id] is not first
+
+        async def wrong_echo(stream) -> None:
+            await stream.read(32)
+            await stream.write(b"x" * 32)
+            await trio.sleep(1)
+
+        b.libp2p.set_stream_handler("/ipfs/ping/1.0.0", wrong_echo)
+        pinger.forget(b.peer_id)
+        with pytest.raises(Exception, match="ping to"), trio.fail_after(5):
+            await pinger.ping(b.peer_id)
+        assert b.peer_id not in pinger.streams
