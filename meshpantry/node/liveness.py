@@ -12,7 +12,7 @@ Theory of operation:
 * Every connected peer is probed every :data:`PROBE_INTERVAL_S` with the
   standard libp2p ping (``/ipfs/ping/1.0.0``: 32 random bytes echoed). The
   host already serves it; :func:`serve_ping` wraps the library's handler so
-  that no error in it can reach the host. :class:`Pinger` keeps one ping
+  that no error in it can reach the host. :class:`~.ping.Pinger` keeps one ping
   stream per peer open between probes (the handler answers pings on a stream
   until it is idle for 10 s): a ping on an open stream costs ~0.6 ms of CPU
   for both ends together, against ~2.4 ms with a new stream each time.
@@ -39,23 +39,15 @@ wires the real ones.
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Iterable
 
 import trio
-from libp2p.custom_types import TProtocol
 from libp2p.peer.id import ID
 
-from .streams import close_quietly, safe_handler
+from .ping import RESET_TIMEOUT_S, Pinger
 
 log = logging.getLogger("meshpantry.node")
-
-#: The standard libp2p ping protocol, served by every py-libp2p host.
-PING_PROTOCOL = TProtocol("/ipfs/ping/1.0.0")
-
-#: Bytes of one ping; the protocol fixes it.
-PING_BYTES = 32
 
 #: Seconds between two probes of a connected peer that answers. A probe on
 #: a kept stream is ~50 bytes each way and ~0.6 ms of CPU for both ends on
@@ -84,21 +76,8 @@ MAX_MISSED_PROBES = 3
 #: the bookkeeping.
 CLOSE_TIMEOUT_S = 3.0
 
-#: Seconds allowed to reset a probe's stream after a miss. Writing the reset
-#: can wait behind a writer stuck on a stalled socket; the connection is
-#: suspect anyway, so the reset is best effort and must not delay the count.
-RESET_TIMEOUT_S = 0.5
-
 #: Longest the loop sleeps with nothing due, so new connections are noticed.
 IDLE_TICK_S = 1.0
-
-
-class PingMismatch(Exception):
-    """A peer answered a ping with other bytes than were sent (or none)."""
-
-    def __init__(self, peer_id: str, sent: bytes, received: bytes) -> None:
-        super().__init__(f"ping to {peer_id}: sent {len(sent)} bytes, got back {received[:8].hex()}...")
-        self.peer_id, self.sent, self.received = peer_id, sent, received
 
 
 @dataclass
@@ -168,7 +147,7 @@ class Liveness:
 
     @classmethod
     def for_host(cls, libp2p_host: Any, *, on_dead: OnDead = _no_callback, **options: Any) -> "Liveness":
-        """A check over a py-libp2p host: pings with a :class:`Pinger`, drops
+        """A check over a py-libp2p host: pings with a :class:`~.ping.Pinger`, drops
         with :func:`close_peer`; ``options`` as for the constructor."""
         network = libp2p_host.get_network()
         pinger = Pinger(libp2p_host)
@@ -293,92 +272,6 @@ def live_peers(network: Any) -> list[ID]:
             if any(not conn.is_closed for conn in conns)]
 
 
-class Pinger:
-    """Pings peers of a py-libp2p host, one ping stream kept per peer.
-
-    :meth:`ping` sends 32 random bytes on the peer's stream (opening one
-    when there is none, or when the kept one is closed or sits on a closed
-    connection) and waits for the echo; it returns the seconds taken and
-    raises :class:`PingMismatch` for a wrong echo, or whatever the library
-    raises when a stream cannot be opened or breaks. It is unbounded in
-    time: the caller bounds it. After any failure or cancellation the stream
-    is reset (best effort, within :data:`RESET_TIMEOUT_S`) and not kept, so
-    the next ping starts afresh. One ping per peer at a time.
-    """
-
-    def __init__(self, libp2p_host: Any) -> None:
-        self.host = libp2p_host
-        self.streams: dict[ID, Any] = {}
-
-    async def ping(self, peer_id: ID) -> float:
-        start = trio.current_time()
-        stream = self.streams.pop(peer_id, None)
-        if stream is not None and not _usable(stream):
-            await _reset_briefly(stream)
-            stream = None
-        if stream is None:
-            stream = await self.host.new_stream(peer_id, [PING_PROTOCOL])
-        try:
-            await _echo(stream, peer_id)
-        except BaseException:
-            await _reset_briefly(stream)
-            raise
-        self.streams[peer_id] = stream
-        return trio.current_time() - start
-
-    def forget(self, peer_id: ID) -> None:
-        """Drop the stream kept for a peer that is gone (its connection
-        closed, so the stream is closed with it)."""
-        self.streams.pop(peer_id, None)
-
-
-async def ping(libp2p_host: Any, peer_id: ID) -> float:
-    """One ping on a new stream, closed afterwards; returns the seconds
-    taken. Raises as :meth:`Pinger.ping`; unbounded in time."""
-    start = trio.current_time()
-    stream = await libp2p_host.new_stream(peer_id, [PING_PROTOCOL])
-    try:
-        await _echo(stream, peer_id)
-    except BaseException:
-        await _reset_briefly(stream)
-        raise
-    await close_quietly(stream)
-    return trio.current_time() - start
-
-
-async def _echo(stream: Any, peer_id: ID) -> None:
-    payload = secrets.token_bytes(PING_BYTES)
-    await stream.write(payload)
-    echo = b""
-    while len(echo) < PING_BYTES:
-        chunk = await stream.read(PING_BYTES - len(echo))
-        if not chunk:
-            break
-        echo += chunk
-    if echo != payload:
-        raise PingMismatch(str(peer_id), payload, echo)
-
-
-def _usable(stream: Any) -> bool:
-    """A kept ping stream can carry another ping: neither it nor its
-    connection closed, and the peer did not close or reset its side."""
-    if getattr(stream, "is_closed", False) or getattr(stream.muxed_conn, "is_closed", False):
-        return False
-    muxed = getattr(stream, "muxed_stream", None)
-    return not (getattr(muxed, "recv_closed", False) or getattr(muxed, "reset_received", False))
-
-
-async def _reset_briefly(stream: Any) -> None:
-    """Reset ``stream`` even when cancelled, giving up after
-    :data:`RESET_TIMEOUT_S` (a writer stuck on a stalled socket holds the
-    muxer's write lock)."""
-    with trio.CancelScope(shield=True), trio.move_on_after(RESET_TIMEOUT_S):
-        try:
-            await stream.reset()
-        except Exception as error:  # noqa: BLE001 - the stream may be gone already
-            log.debug("resetting a ping stream: %r", error)
-
-
 async def close_peer(network: Any, peer_id: ID) -> None:
     """Close every connection to ``peer_id``: each socket first (a task
     blocked writing to a stalled socket then fails instead of holding the
@@ -398,13 +291,3 @@ async def close_peer(network: Any, peer_id: ID) -> None:
         await network.close_peer(peer_id)
     except Exception as error:  # noqa: BLE001 - the swarm may have removed it already
         log.debug("closing %s: %r", peer_id, error)
-
-
-def serve_ping(libp2p_host: Any) -> None:
-    """Answer pings with the library's ping service, behind
-    :func:`~meshpantry.node.streams.safe_handler` so no error in it can stop
-    the host."""
-    from libp2p.host.ping import PingService
-
-    service = PingService(libp2p_host)
-    libp2p_host.set_stream_handler(PING_PROTOCOL, safe_handler(service.handle_ping, "ping"))

@@ -449,7 +449,8 @@ class Node:
                 from .sync_service import install_sync_handler
 
                 install_sync_handler(self)
-                from .liveness import Liveness, serve_ping
+                from .liveness import Liveness
+                from .ping import serve_ping
 
                 serve_ping(host.libp2p)
                 self.liveness = Liveness.for_host(host.libp2p, on_dead=self._on_silent_peer)

@@ -11,7 +11,8 @@ import trio
 
 from meshpantry.keys import DeviceKey
 from meshpantry.node.host import connect_bounded, open_host, peer_id_from_author, peer_info_from_multiaddr
-from meshpantry.node.liveness import Liveness, Pinger, close_peer, live_peers, ping, serve_ping
+from meshpantry.node.liveness import Liveness, close_peer, live_peers
+from meshpantry.node.ping import Pinger, ping, serve_ping
 
 from .conftest import LOOPBACK_SETTINGS
 from .helpers import wait_until
