@@ -46,7 +46,6 @@ Theory of operation:
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import logging
 import random
@@ -55,11 +54,12 @@ from typing import Awaitable, Callable, Iterable
 
 import multiaddr
 import trio
-from libp2p.abc import INetConn, INetStream, INetwork, INotifee
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo
 
+from .addresses import usable_address
 from .config import NodeSettings
+from .connection_events import ConnectionNotifee
 from .host import DialFailed, RunningHost, connect_bounded, peer_info_from_multiaddr
 
 log = logging.getLogger(__name__)
@@ -115,40 +115,6 @@ PeerCallback = Callable[[ID], Awaitable[None]]
 Remember = Callable[[ID, list[str]], None]
 
 
-#: Addresses whose verdict is remembered. Peer exchange repeats every known
-#: address on every new connection, and parsing a multiaddr costs ~50 us: a
-#: rejoining neighbourhood of 20 spent a tenth of its CPU here. A few
-#: thousand strings cover hundreds of peers with several addresses each.
-USABLE_CACHE_SIZE = 4096
-
-
-@functools.lru_cache(maxsize=USABLE_CACHE_SIZE)
-def usable_address(address: str, loopback_only: bool) -> str | None:
-    """``address`` as ``/ip4|ip6/<ip>/tcp/<port>`` if we may dial it, else None.
-
-    Only plain TCP over IP is dialled (no DNS, relays or other transports);
-    unspecified addresses (0.0.0.0) are refused; with ``loopback_only`` so is
-    anything outside 127.0.0.0/8 and ::1.
-    """
-    try:
-        parts = multiaddr.Multiaddr(address).items()
-    except Exception:  # the multiaddr parser raises many types
-        return None
-    items = [(proto.name, value) for proto, value in parts if proto.name != "p2p"]
-    if len(items) != 2 or items[0][0] not in ("ip4", "ip6") or items[1][0] != "tcp":
-        return None
-    try:
-        ip = ipaddress.ip_address(str(items[0][1]))
-        port = int(items[1][1])
-    except ValueError:
-        return None
-    if ip.is_unspecified or ip.is_multicast or not 0 < port < 65536:
-        return None
-    if loopback_only and not ip.is_loopback:
-        return None
-    return f"/{items[0][0]}/{ip}/tcp/{port}"
-
-
 @dataclass
 class KnownPeer:
     """What we know of one peer and when we will dial it next."""
@@ -171,37 +137,6 @@ class DiscoveryStats:
     dial_failures: int = 0
     connects: int = 0  #: peer-up events
     disconnects: int = 0  #: peer-down events
-
-
-class _ConnectionNotifee(INotifee):
-    """Forwards swarm connection changes to a channel, never blocking the swarm."""
-
-    def __init__(self, changes: trio.MemorySendChannel) -> None:
-        self.changes = changes
-
-    def _post(self, conn: INetConn) -> None:
-        try:
-            self.changes.send_nowait(conn.muxed_conn.peer_id)
-        except (trio.WouldBlock, trio.ClosedResourceError, AttributeError):
-            pass  # the event task re-reads the swarm's state on the next change
-
-    async def connected(self, network: INetwork, conn: INetConn) -> None:
-        self._post(conn)
-
-    async def disconnected(self, network: INetwork, conn: INetConn) -> None:
-        self._post(conn)
-
-    async def opened_stream(self, network: INetwork, stream: INetStream) -> None:
-        return None
-
-    async def closed_stream(self, network: INetwork, stream: INetStream) -> None:
-        return None
-
-    async def listen(self, network: INetwork, address: multiaddr.Multiaddr) -> None:
-        return None
-
-    async def listen_close(self, network: INetwork, address: multiaddr.Multiaddr) -> None:
-        return None
 
 
 async def _ignore(peer_id: ID) -> None:
@@ -323,7 +258,7 @@ class Discovery:
         """Watch connections and redial until cancelled."""
         send, receive = trio.open_memory_channel(MAX_KNOWN_PEERS)
         self._changes = send
-        notifee = _ConnectionNotifee(send)
+        notifee = ConnectionNotifee(send)
         network = self.host.libp2p.get_network()
         network.register_notifee(notifee)
         try:

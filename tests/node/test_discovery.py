@@ -10,7 +10,8 @@ import trio
 
 from meshpantry.keys import DeviceKey
 from meshpantry.node.config import NodeSettings
-from meshpantry.node.discovery import Discovery, usable_address
+from meshpantry.node.addresses import usable_address
+from meshpantry.node.discovery import Discovery
 from meshpantry.node.host import open_host, peer_id_from_author
 
 from .conftest import LOOPBACK_SETTINGS
