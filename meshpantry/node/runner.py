@@ -27,7 +27,6 @@ import random
 import signal
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import trio
@@ -38,19 +37,9 @@ from meshpantry.pantry import Pantry
 from protocol import Record
 
 from .config import NodeSettings
+from .control_ops import control_handlers
 
 log = logging.getLogger("meshpantry.node")
-
-#: Every op of the household's Pantry that the control socket serves.
-PANTRY_OPS = (
-    "whoami", "neighbourhood_show", "create_neighbourhood", "create_invite", "join",
-    "set_household", "link_device", "revoke", "block", "unblock",
-    "offer_add", "offer_update", "offer_withdraw", "offer_list", "offer_show",
-    "claim_add", "claim_cancel", "claim_accept", "claim_decline", "claim_show",
-    "handover_confirm", "swaps", "meal_add", "meal_pledge", "meal_show", "meal_list",
-    "recipe_add", "recipe_edit", "recipe_story", "recipe_show", "recipe_list",
-    "recipe_export", "log", "rebuild",
-)
 
 #: How often the node looks at its connections to notice peers coming and
 #: going (island state, sync on connect).
@@ -100,7 +89,7 @@ class Node:
         self.store = pantry.store
         self.settings = settings
         self.rng = rng or random.Random()
-        self.control = ControlServer(pantry.data_dir, self._handlers())
+        self.control = ControlServer(pantry.data_dir, control_handlers(self))
         self.host: Any = None
         self.gossip: Any = None
         self.network: Any = None
@@ -126,125 +115,14 @@ class Node:
 
     # -- control -------------------------------------------------------------
 
-    def _handlers(self) -> dict[str, Any]:
-        handlers: dict[str, Any] = {}
-        for op in PANTRY_OPS:
-            handlers[op] = self._pantry_op(op)
-        handlers.update({
-            "status": self.op_status, "dump": self.op_dump, "deny_peers": self.op_deny_peers,
-            "allow_peers": self.op_allow_peers, "sync_now": self.op_sync_now,
-            "shutdown": self.op_shutdown,
-            "create_invite": self.op_create_invite, "join": self.op_join,
-            "create_neighbourhood": self.op_create_neighbourhood,
-        })
-        return handlers
-
-    def _pantry_op(self, op: str) -> Any:
-        method = getattr(self.pantry, op)
-
-        async def handler(*args: Any, **kwargs: Any) -> Any:
-            return method(*args, **kwargs)
-
-        handler.__name__ = op
-        return handler
-
-    async def op_create_neighbourhood(self, *args: Any, **kwargs: Any) -> Any:
-        result = self.pantry.create_neighbourhood(*args, **kwargs)
+    def neighbourhood_ready(self) -> None:
+        """The household now has a neighbourhood: networking may start."""
         self._neighbourhood_ready.set()
-        return result
-
-    async def op_join(self, *args: Any, **kwargs: Any) -> Any:
-        result = self.pantry.join(*args, **kwargs)
-        self._neighbourhood_ready.set()
-        return result
-
-    async def op_create_invite(self, **kwargs: Any) -> Any:
-        if self.host is not None and not kwargs.get("addresses"):
-            kwargs["addresses"] = self.dial_addresses()
-        return self.pantry.create_invite(**kwargs)
 
     def dial_addresses(self) -> list[str]:
         if self.host is None:
             return []
         return [a for a in self.host.dial_addrs() if "/ip4/0.0.0.0/" not in a]
-
-    async def op_status(self) -> dict:
-        status = self.pantry.status() if self.store.neighbourhood else {
-            **self.pantry.whoami(), "records": self.store.count(), "peers": [],
-        }
-        known = {p["peer"]: p for p in status.get("peers", [])}
-        for peer in self.connected:
-            known.setdefault(peer, {"peer": peer, "addresses": [], "last_sync": None})
-        for peer, entry in known.items():
-            entry["connected"] = peer in self.connected
-            entry["last_sync"] = self.last_sync.get(peer, entry.get("last_sync"))
-            progress = self.sync_progress.get(peer)
-            if progress:
-                entry["behind"] = progress.get("behind", 0)
-                entry["syncing"] = progress.get("active", False)
-        status.update({
-            "node_running": True,
-            "peer_id": str(self.host.peer_id) if self.host else None,
-            "listen": self.dial_addresses(),
-            "connected": sorted(self.connected),
-            "island": self.island,
-            "peers": sorted(known.values(), key=lambda p: (not p["connected"], p["peer"])),
-            "gossip": vars(self.gossip.stats).copy() if self.gossip else None,
-            "sync": dict(self.sync_totals),
-            "liveness": vars(self.liveness.stats).copy() if self.liveness else None,
-            "denied": sorted(self.denied),
-            "banned": sorted(p for p in self.banned if self.is_cut_off(p)),
-            "uptime_s": (now_ms() - self.started) // 1000,
-        })
-        return status
-
-    async def op_dump(self, ids: bool = True, state: bool = True) -> dict:
-        """Everything a drill needs to compare nodes: the ids held and a digest
-        of the state built from them."""
-        # The set's sync fingerprint (SHA-256 of the ids' sum and the count,
-        # see protocol/SYNC.md): O(1) from the kept index, where hashing the
-        # sorted ids cost milliseconds per call on nodes polled many times a
-        # second while they heal.
-        index = self.store.sync_index()
-        count = len(index)
-        result = {"count": count, "ids_digest": index.fingerprint(0, count).hex(),
-                  "own_head": self.store.own_head(self.pantry.device).seq}
-        if ids:
-            result["ids"] = [rid.hex() for rid in index.ids(0, count)]
-        if state and self.store.neighbourhood:
-            from meshpantry.pantry.digest import state_digest
-
-            state = self.pantry.state()
-            result["state_digest"] = state_digest(state)
-            result["over_allocated"] = [o.id.hex() for o in state.offers.values() if o.allocated > o.quantity]
-            result["forks"] = len(state.forks)
-        return result
-
-    async def op_deny_peers(self, peers: list[str]) -> dict:
-        """Cut links to these peers (drills): close and refuse connections."""
-        self.denied.update(peers)
-        await self._close_denied()
-        return {"denied": sorted(self.denied)}
-
-    async def op_allow_peers(self, peers: list[str] | None = None) -> dict:
-        if peers is None:
-            self.denied.clear()
-        else:
-            self.denied.difference_update(peers)
-        discovery = getattr(self, "discovery", None)
-        if discovery is not None:
-            discovery.redial_now()
-        return {"denied": sorted(self.denied)}
-
-    async def op_shutdown(self) -> dict:
-        """Stop the node as SIGTERM would (``meshpantry stop``)."""
-        self.stop_requested.set()
-        return {"stopping": True}
-
-    async def op_sync_now(self) -> dict:
-        for peer in list(self.connected):
-            self._sync_soon(peer)
-        return {"syncing": sorted(self.connected)}
 
     # -- records -----------------------------------------------------------------
 
@@ -308,7 +186,7 @@ class Node:
         would mostly reconcile records in flight."""
         await trio.sleep(GAP_GRACE_S)
         if any(not self.store.has(rid) for rid in missing):
-            self._sync_soon(peer)
+            self.sync_soon(peer)
 
     def _admits(self, record: Record) -> bool:
         """Gossip validator's membership check: forward only records of
@@ -320,7 +198,7 @@ class Node:
 
     # -- peers and sync --------------------------------------------------------------
 
-    def _sync_soon(self, peer: str, routine: bool = False) -> None:
+    def sync_soon(self, peer: str, routine: bool = False) -> None:
         if self._nursery is not None and peer not in self._syncing:
             self._syncing.add(peer)
             self._nursery.start_soon(self._sync_task, peer, routine)
@@ -358,7 +236,7 @@ class Node:
             return False
         return True
 
-    async def _close_denied(self) -> None:
+    async def close_denied(self) -> None:
         if self.network is None:
             return
         for peer_id in list(self.network.connections):
@@ -383,12 +261,12 @@ class Node:
         from .liveness import live_peers
 
         while True:
-            await self._close_denied()
+            await self.close_denied()
             current = {str(p) for p in live_peers(self.network) if not self.is_cut_off(str(p))}
             for peer in current - self.connected:
                 self.control.publish("peer", {"peer": peer, "up": True})
                 if self._leads(peer) or not self.pantry.chain_recovered:
-                    self._sync_soon(peer)
+                    self.sync_soon(peer)
                 if self._leads(peer):  # one exchange teaches both sides
                     from .discovery_service import exchange_addresses
 
@@ -409,7 +287,7 @@ class Node:
             await trio.sleep(max(0.1, interval + self.rng.uniform(-jitter, jitter)))
             for peer in list(self.connected):
                 if self._leads(peer):
-                    self._sync_soon(peer, routine=True)
+                    self.sync_soon(peer, routine=True)
 
     async def _watch_horizon(self) -> None:
         """Sample the highest Lamport counter held, for routine syncs."""
