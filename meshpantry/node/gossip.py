@@ -5,21 +5,7 @@ milliseconds this way, and the sync protocol repairs whatever gossip missed.
 Nothing is dropped silently, though: every loss we can see is counted in
 :class:`GossipStats`.
 
-Message format (topic ``/meshpantry/<neighbourhood hex>/records/1``):
-    the data of a GossipSub message is a msgpack array of 1 to
-    :data:`MAX_BATCH_RECORDS` raw records, each a ``bin`` holding the exact
-    bytes of one signed record (``[payload, signature]``), in shortest form
-    (the bytes ``msgpack.packb(list_of_bytes)`` produces), at most
-    :data:`MAX_BATCH_BYTES` in all. A single new record travels as a batch of
-    one; a backlog travels as larger batches.
-
-Message id = SHA-256 of the message data. It is a cheap digest (the library's
-content id is base58) and two nodes publishing the same batch produce the
-same id, so duplicates die at the first hop. It is deliberately *not* the
-record id of a single-record batch: py-libp2p caches validation results by
-message id, and a forged copy of a record (same payload, bad signature) would
-share the record id and poison the cache for the genuine one; the hash of the
-whole data cannot collide that way.
+The message format and its checks are in :mod:`.gossip_batch`.
 
 Validation (:class:`BatchValidator`) runs on every message before it is
 delivered or forwarded; a message fails as a whole when any record in it
@@ -42,7 +28,6 @@ subscription is drained at all times into our own bounded buffer.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections import deque
@@ -50,7 +35,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import AsyncIterator, Awaitable, Callable, Iterable
 
-import msgpack
 import trio
 from libp2p.peer.id import ID
 from libp2p.pubsub.gossipsub import PROTOCOL_ID_V11, GossipSub
@@ -58,25 +42,25 @@ from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import Pubsub
 from libp2p.tools.anyio_service import background_trio_service
 
-from protocol import GENESIS_KIND, Record, decode_record, verify_record
-from protocol import limits
-from protocol.errors import DecodeError, Malformed, NonCanonical, RemoteError, TooLarge, WrongType
+from protocol.errors import DecodeError, RemoteError
 
 from . import peer_record_cache
 from .config import NodeSettings
+from .gossip_batch import (
+    MAX_BATCH_BYTES,
+    MAX_BATCH_RECORDS,
+    Admits,
+    NotAdmitted,
+    decode_and_check,
+    decode_batch,
+    encode_batch,
+    message_id,
+    topic_for,
+)
 from .host import RunningHost
 from .streams import safe_handler
 
 log = logging.getLogger(__name__)
-
-#: Records in one gossip message. 512 records of ~320 B verify in ~40 ms on
-#: one core, short enough not to stall the node; a backlog larger than that
-#: is what sync is for.
-MAX_BATCH_RECORDS = 512
-
-#: Bytes of one gossip message's data: a quarter of GossipSub's 1 MiB RPC
-#: limit, so a message plus its envelope never needs splitting.
-MAX_BATCH_BYTES = 256 * 1024
 
 #: Records waiting to be published. Beyond it the oldest are dropped (and
 #: counted): they are in the store, and sync will carry them.
@@ -110,105 +94,6 @@ MESH_DEGREE, MESH_DEGREE_LOW, MESH_DEGREE_HIGH = 6, 4, 12
 HEARTBEAT_INTERVAL_S = 1
 
 OnRecords = Callable[[list[bytes], ID], Awaitable[None]]
-Admits = Callable[[Record], bool]
-
-
-def topic_for(neighbourhood: bytes) -> str:
-    """The GossipSub topic of a neighbourhood (32-byte genesis id)."""
-    assert len(neighbourhood) == limits.ID_BYTES
-    return f"/meshpantry/{neighbourhood.hex()}/records/1"
-
-
-def message_id(msg: rpc_pb2.Message) -> bytes:
-    """SHA-256 of the message data (see the module doc for why not the record id)."""
-    return hashlib.sha256(msg.data).digest()
-
-
-def encode_batch(raws: list[bytes]) -> bytes:
-    """The gossip message data for ``raws`` (1..MAX_BATCH_RECORDS records)."""
-    assert 1 <= len(raws) <= MAX_BATCH_RECORDS
-    return msgpack.packb(list(raws), use_bin_type=True)
-
-
-def decode_batch(data: bytes) -> list[bytes]:
-    """The raw records inside gossip message data.
-
-    Checks size, shape and shortest form only; records themselves are checked
-    by :class:`BatchValidator`. Raises :class:`TooLarge`, :class:`Malformed`,
-    :class:`WrongType` or :class:`NonCanonical`.
-    """
-    if len(data) > MAX_BATCH_BYTES:
-        raise TooLarge("gossip batch", len(data), MAX_BATCH_BYTES)
-    try:
-        value = msgpack.unpackb(
-            data,
-            raw=False,
-            use_list=True,
-            max_array_len=MAX_BATCH_RECORDS,
-            max_bin_len=limits.MAX_RECORD_BYTES,
-            max_str_len=0,
-            max_map_len=0,
-            max_ext_len=0,
-        )
-    except (ValueError, TypeError, msgpack.UnpackException, msgpack.ExtraData) as exc:
-        raise Malformed(f"gossip batch: {exc}") from None
-    if type(value) is not list:
-        raise WrongType("gossip batch", "array", type(value).__name__)
-    if not value:
-        raise Malformed("gossip batch: empty")
-    for item in value:
-        if type(item) is not bytes:
-            raise WrongType("gossip batch item", "bytes", type(item).__name__)
-    if msgpack.packb(value, use_bin_type=True) != data:
-        raise NonCanonical("gossip batch")
-    return value
-
-
-class NotInNeighbourhood(RemoteError):
-    def __init__(self, record_id: bytes) -> None:
-        super().__init__(f"record {record_id.hex()[:16]} belongs to another neighbourhood")
-        self.record_id = record_id
-
-
-class NotAdmitted(RemoteError):
-    def __init__(self, record_id: bytes) -> None:
-        super().__init__(f"record {record_id.hex()[:16]} is not admitted by membership")
-        self.record_id = record_id
-
-
-def check_records(records: list[Record], neighbourhood: bytes) -> None:
-    """Check that every record belongs to ``neighbourhood`` and is signed by
-    its author. Raises :class:`NotInNeighbourhood` or
-    :class:`~protocol.errors.BadSignature` for the first that is not.
-    Thread-safe (no shared state), so it can run on a worker thread."""
-    for record in records:
-        if record.kind == GENESIS_KIND:
-            if record.id != neighbourhood:
-                raise NotInNeighbourhood(record.id)
-        elif record.neighbourhood != neighbourhood:
-            raise NotInNeighbourhood(record.id)
-        verify_record(record)
-
-
-def _decode_and_check(data: bytes, neighbourhood: bytes) -> list[Record]:
-    records = [decode_record(raw) for raw in decode_batch(data)]
-    check_records(records, neighbourhood)
-    return records
-
-
-def check_batch(data: bytes, neighbourhood: bytes, admits: Admits) -> list[Record]:
-    """Decode, verify and admit every record of a gossip message.
-
-    Returns the records. Raises a :class:`RemoteError` subclass for the first
-    failing record: decoding or limits (:class:`DecodeError`), signature
-    (:class:`~protocol.errors.BadSignature`), :class:`NotInNeighbourhood`,
-    :class:`NotAdmitted`.
-    """
-    records = _decode_and_check(data, neighbourhood)
-    for record in records:
-        if not admits(record):
-            raise NotAdmitted(record.id)
-    return records
 
 
 @dataclass
@@ -229,7 +114,7 @@ class BatchValidator:
     """The topic validator: ``await validator(forwarder, msg) -> bool``.
 
     Our own publishes are trusted (their records came out of our store);
-    everything else goes through the checks of :func:`check_batch`, decoding
+    everything else goes through the checks of :func:`.gossip_batch.check_batch`, decoding
     and signatures on a worker thread (a 512-record batch takes ~100 ms of
     CPU) so the event loop keeps running, and ``admits`` back in trio.
     """
@@ -245,7 +130,7 @@ class BatchValidator:
         if forwarder == self.own_id and msg.from_id == self.own_id.to_bytes():
             return True
         try:
-            records = await trio.to_thread.run_sync(_decode_and_check, msg.data, self.neighbourhood)
+            records = await trio.to_thread.run_sync(decode_and_check, msg.data, self.neighbourhood)
             for record in records:
                 if not self.admits(record):
                     raise NotAdmitted(record.id)

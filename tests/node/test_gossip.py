@@ -8,14 +8,13 @@ import pytest
 import trio
 
 from meshpantry.keys import DeviceKey
-from meshpantry.node.gossip import (
+from meshpantry.node.gossip import PEER_QUEUE_RPCS, open_gossip
+from meshpantry.node.gossip_batch import (
     MAX_BATCH_RECORDS,
-    PEER_QUEUE_RPCS,
     NotAdmitted,
     check_batch,
     decode_batch,
     encode_batch,
-    open_gossip,
     topic_for,
 )
 from meshpantry.node.host import connect_bounded, open_host, peer_info_from_multiaddr

@@ -1,0 +1,145 @@
+"""The gossip message format and its checks.
+
+Message format (topic ``/meshpantry/<neighbourhood hex>/records/1``):
+    the data of a GossipSub message is a msgpack array of 1 to
+    :data:`MAX_BATCH_RECORDS` raw records, each a ``bin`` holding the exact
+    bytes of one signed record (``[payload, signature]``), in shortest form
+    (the bytes ``msgpack.packb(list_of_bytes)`` produces), at most
+    :data:`MAX_BATCH_BYTES` in all. A single new record travels as a batch of
+    one; a backlog travels as larger batches.
+
+Message id = SHA-256 of the message data. It is a cheap digest (the library's
+content id is base58) and two nodes publishing the same batch produce the
+same id, so duplicates die at the first hop. It is deliberately *not* the
+record id of a single-record batch: py-libp2p caches validation results by
+message id, and a forged copy of a record (same payload, bad signature) would
+share the record id and poison the cache for the genuine one; the hash of the
+whole data cannot collide that way.
+
+:func:`check_batch` decodes, verifies and admits every record of a message;
+the node's topic validator (:class:`~meshpantry.node.gossip.BatchValidator`)
+runs the same checks with decoding and signatures on a worker thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Callable
+
+import msgpack
+from libp2p.pubsub.pb import rpc_pb2
+
+from protocol import GENESIS_KIND, Record, decode_record, verify_record
+from protocol import limits
+from protocol.errors import Malformed, NonCanonical, RemoteError, TooLarge, WrongType
+
+#: Records in one gossip message. 512 records of ~320 B verify in ~40 ms on
+#: one core, short enough not to stall the node; a backlog larger than that
+#: is what sync is for.
+MAX_BATCH_RECORDS = 512
+
+#: Bytes of one gossip message's data: a quarter of GossipSub's 1 MiB RPC
+#: limit, so a message plus its envelope never needs splitting.
+MAX_BATCH_BYTES = 256 * 1024
+
+Admits = Callable[[Record], bool]
+
+
+def topic_for(neighbourhood: bytes) -> str:
+    """The GossipSub topic of a neighbourhood (32-byte genesis id)."""
+    assert len(neighbourhood) == limits.ID_BYTES
+    return f"/meshpantry/{neighbourhood.hex()}/records/1"
+
+
+def message_id(msg: rpc_pb2.Message) -> bytes:
+    """SHA-256 of the message data (see the module doc for why not the record id)."""
+    return hashlib.sha256(msg.data).digest()
+
+
+def encode_batch(raws: list[bytes]) -> bytes:
+    """The gossip message data for ``raws`` (1..MAX_BATCH_RECORDS records)."""
+    assert 1 <= len(raws) <= MAX_BATCH_RECORDS
+    return msgpack.packb(list(raws), use_bin_type=True)
+
+
+def decode_batch(data: bytes) -> list[bytes]:
+    """The raw records inside gossip message data.
+
+    Checks size, shape and shortest form only; records themselves are checked
+    by :class:`BatchValidator`. Raises :class:`TooLarge`, :class:`Malformed`,
+    :class:`WrongType` or :class:`NonCanonical`.
+    """
+    if len(data) > MAX_BATCH_BYTES:
+        raise TooLarge("gossip batch", len(data), MAX_BATCH_BYTES)
+    try:
+        value = msgpack.unpackb(
+            data,
+            raw=False,
+            use_list=True,
+            max_array_len=MAX_BATCH_RECORDS,
+            max_bin_len=limits.MAX_RECORD_BYTES,
+            max_str_len=0,
+            max_map_len=0,
+            max_ext_len=0,
+        )
+    except (ValueError, TypeError, msgpack.UnpackException, msgpack.ExtraData) as exc:
+        raise Malformed(f"gossip batch: {exc}") from None
+    if type(value) is not list:
+        raise WrongType("gossip batch", "array", type(value).__name__)
+    if not value:
+        raise Malformed("gossip batch: empty")
+    for item in value:
+        if type(item) is not bytes:
+            raise WrongType("gossip batch item", "bytes", type(item).__name__)
+    if msgpack.packb(value, use_bin_type=True) != data:
+        raise NonCanonical("gossip batch")
+    return value
+
+
+class NotInNeighbourhood(RemoteError):
+    def __init__(self, record_id: bytes) -> None:
+        super().__init__(f"record {record_id.hex()[:16]} belongs to another neighbourhood")
+        self.record_id = record_id
+
+
+class NotAdmitted(RemoteError):
+    def __init__(self, record_id: bytes) -> None:
+        super().__init__(f"record {record_id.hex()[:16]} is not admitted by membership")
+        self.record_id = record_id
+
+
+def check_records(records: list[Record], neighbourhood: bytes) -> None:
+    """Check that every record belongs to ``neighbourhood`` and is signed by
+    its author. Raises :class:`NotInNeighbourhood` or
+    :class:`~protocol.errors.BadSignature` for the first that is not.
+    Thread-safe (no shared state), so it can run on a worker thread."""
+    for record in records:
+        if record.kind == GENESIS_KIND:
+            if record.id != neighbourhood:
+                raise NotInNeighbourhood(record.id)
+        elif record.neighbourhood != neighbourhood:
+            raise NotInNeighbourhood(record.id)
+        verify_record(record)
+
+
+def decode_and_check(data: bytes, neighbourhood: bytes) -> list[Record]:
+    """The records of a message, decoded and checked by :func:`check_records`
+    (everything but membership). Raises as :func:`check_batch`. Thread-safe."""
+    records = [decode_record(raw) for raw in decode_batch(data)]
+    check_records(records, neighbourhood)
+    return records
+
+
+def check_batch(data: bytes, neighbourhood: bytes, admits: Admits) -> list[Record]:
+    """Decode, verify and admit every record of a gossip message.
+
+    Returns the records. Raises a :class:`RemoteError` subclass for the first
+    failing record: decoding or limits (:class:`DecodeError`), signature
+    (:class:`~protocol.errors.BadSignature`), :class:`NotInNeighbourhood`,
+    :class:`NotAdmitted`.
+    """
+    records = decode_and_check(data, neighbourhood)
+    for record in records:
+        if not admits(record):
+            raise NotAdmitted(record.id)
+    return records
