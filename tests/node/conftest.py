@@ -68,3 +68,16 @@ def make_neighbourhood() -> Neighbourhood:
 @pytest.fixture
 def neighbourhood() -> Neighbourhood:
     return make_neighbourhood()
+
+
+@pytest.fixture
+def node(tmp_path):
+    """A Node over a household that founded its neighbourhood, not running
+    (for tests of its logic without networking)."""
+    from meshpantry.node.runner import Node
+    from meshpantry.pantry import Pantry
+
+    pantry = Pantry.create(tmp_path, "House 1")
+    pantry.create_neighbourhood("Test Street", "House 1")
+    yield Node(pantry, LOOPBACK_SETTINGS)
+    pantry.close()

@@ -7,18 +7,6 @@ import pytest
 import trio
 
 from meshpantry.node import sync_service
-from meshpantry.node.runner import Node
-from meshpantry.pantry import Pantry
-
-from .conftest import LOOPBACK_SETTINGS
-
-
-@pytest.fixture
-def node(tmp_path):
-    pantry = Pantry.create(tmp_path, "House 1")
-    pantry.create_neighbourhood("Test Street", "House 1")
-    yield Node(pantry, LOOPBACK_SETTINGS)
-    pantry.close()
 
 
 @pytest.mark.trio
