@@ -26,7 +26,7 @@ from typing import Any
 
 from meshpantry.core.chain import ChainHead
 from meshpantry.core.membership import Admission
-from meshpantry.core.sync.items import ItemIndex, grown_index
+from meshpantry.core.sync.items import ItemIndex, index_with_new
 from protocol import GENESIS_KIND, Record
 
 from . import admission, database, log, migrations, peers
@@ -71,6 +71,7 @@ class Store:
         self._waiting: WaitingRoom | None = None
         self._summary = LogSummary(conn)
         self._sync_index: ItemIndex | None = None
+        self._indexed = 0  #: log records the sync index holds
         self._state: tuple[int, Any] | None = None
 
     # -- opening and closing -------------------------------------------------
@@ -365,18 +366,20 @@ class Store:
         return dict(self._summary.heads())
 
     def sync_items(self) -> list[tuple[int, bytes]]:
-        """Sorted (lamport, id) of every record in the log.
-
-        Kept in memory and extended with the rows that arrived since the last
-        call, so repeated calls cost a copy of the list.
-        """
-        return self._summary.sync_items()
+        """Sorted (lamport, id) of every record in the log (a copy of the
+        sync index's keys)."""
+        index = self.sync_index()
+        return index.keys[: len(index)]
 
     def sync_index(self) -> ItemIndex:
-        """The sync item index of :meth:`sync_items`, kept and grown with the
-        log (the log only grows; a rebuild of the views starts a new one), so
-        a sync session does not rebuild it."""
-        self._sync_index = grown_index(self._sync_index, self._summary.sync_items())
+        """The sync item index of every record in the log, kept and grown
+        from the records logged since it was last asked for (the log only
+        grows; a rebuild of the views starts a new one), so neither a sync
+        session nor a poll of ``dump`` rebuilds or copies it."""
+        new = self._summary.arrived_since(self._indexed)
+        if new or self._sync_index is None:
+            self._sync_index = index_with_new(self._sync_index, sorted(new))
+            self._indexed += len(new)
         return self._sync_index
 
     def raws_in_chain_order(self, ids: Sequence[bytes]) -> list[bytes]:
@@ -468,4 +471,5 @@ class Store:
         self._admissions = self._waiting = None
         self._summary = LogSummary(self._conn)
         self._sync_index = None
+        self._indexed = 0
         self._state = None

@@ -1,4 +1,4 @@
-"""Summaries of the log kept in memory: sync items, chain heads, highest Lamport.
+"""Summaries of the log kept in memory: sync items in log order, chain heads, highest Lamport.
 
 The log is append-only, so its largest rowid changes exactly when it does. A
 :class:`LogSummary` remembers the rowid it has read up to and, when asked,
@@ -18,7 +18,7 @@ class LogSummary:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
         self._read_upto = 0
-        self._items: list[tuple[int, bytes]] = []
+        self._arrived: list[tuple[int, bytes]] = []  #: (lamport, id) of every record, in log order
         self._heads: dict[bytes, tuple[int, bytes]] = {}
         self._lamport = 0
 
@@ -40,15 +40,15 @@ class LogSummary:
                 heads[author] = (seq, rid)
             if counter > lamport:
                 lamport = counter
-        self._items.extend(fresh)
-        self._items.sort()  # timsort: linear when the old part is already sorted
+        self._arrived.extend(fresh)
         self._lamport = lamport
         self._read_upto = newest
 
-    def sync_items(self) -> list[tuple[int, bytes]]:
-        """Sorted (lamport, id) of every record (a copy)."""
+    def arrived_since(self, count: int) -> list[tuple[int, bytes]]:
+        """(lamport, id) of the records logged after the first ``count``, in
+        log order (a store's sync index grows from these alone)."""
         self._refresh()
-        return list(self._items)
+        return self._arrived[count:]
 
     def heads(self) -> dict[bytes, tuple[int, bytes]]:
         """{author: (highest seq, id of the first record that arrived at it)};

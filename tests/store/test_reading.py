@@ -68,6 +68,10 @@ def test_sync_items_are_sorted_and_follow_the_log(store: Store, nb: TestNeighbou
     more = [nb.offer(nb.devices[1], f"more {i}") for i in range(3)]
     store.ingest([r.raw for r in reversed(more)], now=nb.clock)
     assert store.sync_items() == sorted(expected + [(r.lamport, r.id) for r in more])
+    index = store.sync_index()
+    assert index.keys[: len(index)] == store.sync_items() and store.sync_index() is index  # kept, not rebuilt
+    store.rebuild_views()  # starts the index again from the log
+    assert store.sync_items() == sorted(expected + [(r.lamport, r.id) for r in more])
 
 
 def test_a_reader_sees_the_writers_new_records(tmp_path: Path, nb: TestNeighbourhood):

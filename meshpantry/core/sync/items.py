@@ -16,8 +16,9 @@ of positions ``[lo, hi)``:
   plus the items at the range's two ragged ends; else O(count * k).
 
 Building an index costs a pass over every item, so a store keeps one and
-extends it (:func:`grown_index`): new records mostly arrive above every item
-held, and appending them costs only the new items. Snapshots share the
+extends it with the records that arrived since (:func:`index_with_new`):
+new records mostly arrive above every item held, and appending them costs
+only the new items. Snapshots share the
 append-only columns underneath; a snapshot sees only its first ``len`` items,
 so a session's view never changes while the store grows.
 """
@@ -92,7 +93,7 @@ class SyncItems(Protocol):
 
     A store may also offer ``sync_index() -> ItemIndex`` (an index of
     exactly what ``sync_items`` returns, usually kept with
-    :func:`grown_index`); a session uses it when present, so the index is
+    :func:`index_with_new`); a session uses it when present, so the index is
     built once per item set instead of once per session.
     """
 
@@ -226,7 +227,7 @@ class ItemIndex:
     """A sorted snapshot of a replica's items with O(1) range fingerprints.
 
     ``ItemIndex(items)`` builds one from sorted, unique items;
-    :func:`grown_index` extends one as a store grows.
+    :func:`index_with_new` extends one as a store grows.
     """
 
     def __init__(
@@ -312,37 +313,6 @@ class ItemIndex:
             shared += 1
         assert shared < limits.ID_BYTES, "duplicate item"
         return Bound(lamport, item_id[: shared + 1])
-
-
-def grown_index(previous: ItemIndex | None, items: Sequence[tuple[int, bytes]]) -> ItemIndex:
-    """An index of ``items`` (sorted, unique), reusing ``previous`` when it
-    can: ``items`` must hold every item ``previous`` does (a store whose
-    items can shrink passes None after they do). Items above all of
-    ``previous``'s are appended to its columns, O(new items); an item below
-    some of them copies the columns up to it (C-speed slices, so a running
-    session's snapshot is untouched) and appends from there. Returns
-    ``previous`` itself when nothing changed."""
-    if previous is None:
-        return ItemIndex(items, kept=True)
-    count = len(previous)
-    if len(items) == count:
-        return previous
-    assert len(items) > count, "items must hold every item of the previous index"
-    columns = previous._columns
-    keys = columns.keys
-    # items holds previous's keys plus some more, so items[i] == keys[i]
-    # exactly for the positions below the first new item.
-    same, above = 0, count
-    while same < above:
-        middle = (same + above) // 2
-        if items[middle] == keys[middle]:
-            same = middle + 1
-        else:
-            above = middle
-    if same < count or len(keys) != count:
-        columns = columns.head(same)
-    columns.append(items[same:])
-    return ItemIndex(_columns=columns)
 
 
 def index_with_new(previous: ItemIndex | None, new: Sequence[tuple[int, bytes]]) -> ItemIndex:
