@@ -105,3 +105,24 @@ def test_trim_delivery_log_keeps_the_last_minute_and_ignores_other_routers():
     assert libp2p_compat.trim_delivery_log(router, now=100.0) == 1
     assert router.recent_message_deliveries["topic"] == [50.0, 100.0]
     assert libp2p_compat.trim_delivery_log(object(), now=100.0) == 0
+
+
+def test_a_node_is_refused_on_another_libp2p_version(tmp_path, monkeypatch):
+    """The node installs the corrections at start: on an untested py-libp2p it
+    does not start at all."""
+    from meshpantry.node.runner import Node
+    from meshpantry.pantry import Pantry
+
+    from .conftest import LOOPBACK_SETTINGS
+
+    pantry = Pantry.create(tmp_path, "House 1")
+    try:
+        monkeypatch.setattr(libp2p_compat, "library_version", lambda: "1.0.0")
+        with pytest.raises(Libp2pVersionMismatch):
+            Node(pantry, LOOPBACK_SETTINGS)
+        monkeypatch.undo()
+        libp2p_compat.uninstall()
+        Node(pantry, LOOPBACK_SETTINGS)
+        assert libp2p_compat.installed()
+    finally:
+        pantry.close()
