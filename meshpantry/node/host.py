@@ -220,6 +220,8 @@ async def open_host(settings: NodeSettings, key: DeviceKey) -> AsyncIterator[Run
     host = build_host(settings, key)
     # The swarm retries each address three times with its own backoff; our
     # redial loop owns retrying, so one attempt per dial keeps dials bounded.
+    # (A setting the swarm takes only in its constructor, which new_host
+    # does not expose: LIBP2P.md, "Host".)
     host.get_network().retry_config = RetryConfig(max_retries=0)
     async with host.run([tcp_multiaddr(settings.listen_host, settings.listen_port)]):
         try:
