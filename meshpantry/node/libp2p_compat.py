@@ -36,15 +36,12 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.metadata
-import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Iterable
 
 import trio
-
-log = logging.getLogger(__name__)
 
 #: The py-libp2p version every correction here was read against and tested
 #: with (the one ``pyproject.toml`` pins).
