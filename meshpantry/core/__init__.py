@@ -2,6 +2,6 @@
 
 Nothing under ``meshpantry.core`` (or ``protocol``) performs IO: no sockets,
 files, clocks or randomness. Time comes in as ``now`` (ms since the epoch) and
-randomness as a seeded :class:`random.Random`. ``tests/test_purity.py`` checks
-the imports.
+randomness as a seeded :class:`random.Random`. ``tests/core/test_purity.py``
+and ``tests/sync/test_purity.py`` check the imports.
 """

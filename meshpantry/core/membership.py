@@ -83,6 +83,12 @@ def join_proof_valid(invite_key: bytes, proof: bytes, neighbourhood: bytes, join
     return True
 
 
+#: Kinds :meth:`Membership.add` learns from: the records that can make an
+#: author admissible. ``revoke`` is not one (admission never shrinks); it is
+#: in :data:`COUNTING_KINDS`.
+ADMISSION_KINDS = frozenset({"neighbourhood", "join", "device_link", "invite"})
+
+
 @dataclass
 class Membership:
     """Incremental admission state for one neighbourhood.
@@ -139,8 +145,9 @@ class Membership:
 
 # -- counting: who is a member in the views -------------------------------------
 
-#: Kinds that decide membership; :func:`count_members` reads only these.
-MEMBERSHIP_KINDS = frozenset({"neighbourhood", "join", "device_link", "invite", "revoke"})
+#: Kinds that decide who counts as a member; :func:`count_members` reads
+#: only these. The admission kinds and ``revoke``.
+COUNTING_KINDS = ADMISSION_KINDS | {"revoke"}
 
 
 @dataclass(frozen=True)
@@ -225,7 +232,7 @@ def count_members(
     records = list(records)
     held = {r.id: r for r in records}
     ordered = sorted(
-        (r for r in records if r.kind in MEMBERSHIP_KINDS), key=lambda r: (r.lamport, r.id)
+        (r for r in records if r.kind in COUNTING_KINDS), key=lambda r: (r.lamport, r.id)
     )
     waiting: dict[bytes, bytes] = {}
     rejected: dict[bytes, ValidationError] = {}

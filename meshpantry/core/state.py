@@ -46,7 +46,7 @@ from .board import BoardFold, ClaimView, OfferView, select_offers
 from .households import HouseholdFold, HouseholdView
 from .integrity import check_chains
 from .meals import MealFold, MealView, PledgeView
-from .membership import MEMBERSHIP_KINDS, count_members
+from .membership import COUNTING_KINDS, count_members
 from .recipes import RecipeFold, RecipeView, StoryView, edit_elements
 from .validation import (
     ForkDetected,
@@ -197,10 +197,10 @@ def build_state(records: Iterable[Record], neighbourhood: bytes) -> Neighbourhoo
         "recipe_edit": recipes.recipe_edit,
         "story": recipes.story,
     }
-    assert set(handlers) | MEMBERSHIP_KINDS == set(SCHEMAS), "every known kind has a handler"
+    assert set(handlers) | COUNTING_KINDS == set(SCHEMAS), "every known kind has a handler"
     counted = set(roster.counted)
     uninterpreted = set()
-    content = [r for r in chains.counting if r.kind not in MEMBERSHIP_KINDS]
+    content = [r for r in chains.counting if r.kind not in COUNTING_KINDS]
     content.sort(key=lambda r: (r.lamport, r.id))
     members = roster.households
     for record in content:

@@ -146,9 +146,8 @@ class NodeOps:
             node.denied.clear()
         else:
             node.denied.difference_update(peers)
-        discovery = getattr(node, "discovery", None)
-        if discovery is not None:
-            discovery.redial_now()
+        if node.discovery is not None:
+            node.discovery.redial_now()
         return {"denied": sorted(node.denied)}
 
     async def shutdown(self) -> dict:

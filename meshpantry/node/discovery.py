@@ -143,13 +143,19 @@ async def _ignore(peer_id: ID) -> None:
     return None
 
 
+def _never_skip(peer_id: ID) -> bool:
+    return False
+
+
 class Discovery:
     """Known peers, the redial loop and connection events of one host.
 
     ``rng`` draws the jitter (pass a seeded ``random.Random`` for repeatable
     runs). ``remember(peer_id, addrs)`` persists the addresses of peers we
-    reached; ``on_peer_up`` / ``on_peer_down`` are awaited one at a time, in
-    order, from the event task (keep them short; start work in a nursery).
+    reached; ``skip(peer_id)`` says which peers not to dial for now (cut
+    links, banned senders; :meth:`redial_now` ends the pause);
+    ``on_peer_up`` / ``on_peer_down`` are awaited one at a time, in order,
+    from the event task (keep them short; start work in a nursery).
     Call :meth:`run` in a nursery (``await nursery.start(discovery.run)``).
     Raises ValueError if a static peer in the settings is not a
     ``/ip4/.../tcp/.../p2p/<id>`` address.
@@ -164,6 +170,7 @@ class Discovery:
         on_peer_up: PeerCallback = _ignore,
         on_peer_down: PeerCallback = _ignore,
         remember: Remember | None = None,
+        skip: Callable[[ID], bool] = _never_skip,
     ) -> None:
         self.host = host
         self.settings = settings
@@ -174,9 +181,7 @@ class Discovery:
         self.stats = DiscoveryStats()
         self.peers: dict[ID, KnownPeer] = {}
         self.loopback_only = ipaddress.ip_address(settings.listen_host).is_loopback
-        #: Peers not to dial for now (cut links, banned senders): the runner
-        #: sets this; :meth:`redial_now` ends the pause.
-        self.skip: Callable[[ID], bool] = lambda peer_id: False
+        self.skip = skip
         self._wakeup = trio.Event()
         self._dial_slots = trio.CapacityLimiter(MAX_CONCURRENT_DIALS)
         self._changes: trio.MemorySendChannel | None = None

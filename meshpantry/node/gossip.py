@@ -18,12 +18,16 @@ validates messages concurrently, so two messages can be delivered in either
 order. Consumers must accept records out of chain order (the store holds a
 record until its predecessor arrives; sync fills any gap).
 
-Settings from LIBP2P-NOTES.md: GossipSub v1.1 protocol id, heartbeat 1 s,
-spam protection and adaptive gossip off (both lose data or memory under our
-load), StrictSign kept (other policies fail silently against go and js).
-Publishing is paced (one message per ``gossip_interval_s``, carrying
-everything queued), the per-peer outbound queue is enlarged, and the
-subscription is drained at all times into our own bounded buffer.
+Settings (why: ``meshpantry/node/LIBP2P.md``, "GossipSub settings"): GossipSub
+v1.1 protocol id, heartbeat 1 s, spam protection and adaptive gossip off (both
+lose data or memory under our load), StrictSign kept (other policies fail
+silently against go and js). Publishing is paced (one message per
+``gossip_interval_s``, carrying everything queued) and the subscription is
+drained at all times into our own bounded buffer. The library's per-peer
+queues are enlarged, a peer's bad RPC is contained to its stream and signed
+peer records are checked once: corrections installed with the host
+(:mod:`.libp2p_compat`); the router's delivery log is trimmed here
+(:func:`.libp2p_compat.trim_delivery_log`).
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from libp2p.tools.anyio_service import background_trio_service
 
 from protocol.errors import DecodeError, RemoteError
 
-from . import peer_record_cache
+from . import libp2p_compat
 from .config import NodeSettings
 from .gossip_batch import (
     MAX_BATCH_BYTES,
@@ -58,7 +62,6 @@ from .gossip_batch import (
     topic_for,
 )
 from .host import RunningHost
-from .streams import safe_handler
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +74,6 @@ MAX_QUEUED_RECORDS = 20_000
 #: this larger one, which drops (counted) only when the consumer stalls.
 MAX_PENDING_DELIVERIES = 1024
 
-#: RPCs queued per peer for sending (the library's default of 32 drops the
-#: rest). Pacing keeps us far below either number; this is headroom for
-#: forwarding bursts from several publishers at once.
-PEER_QUEUE_RPCS = 512
-
 #: Seconds the library lets one message's validation run before dropping it
 #: and caching it as invalid. Its 5 s default is too short for a full batch
 #: on a Raspberry Pi shared with a busy sync (~0.5 s alone, more under load).
@@ -84,7 +82,10 @@ VALIDATION_TIMEOUT_S = 30.0
 #: Seconds between trims of the router's per-message delivery log, which
 #: py-libp2p only trims on its adaptive-gossip path (switched off here): left
 #: alone it grows by one entry per message for ever.
-TRIM_INTERVAL_S = 60.0
+TRIM_INTERVAL_S = libp2p_compat.DELIVERY_LOG_KEEP_S
+
+#: Re-exported: the per-peer queue size set by :mod:`.libp2p_compat`.
+PEER_QUEUE_RPCS = libp2p_compat.PEER_QUEUE_RPCS
 
 #: Mesh degree: target, low and high. A neighbourhood has tens of nodes;
 #: six links keep two hops to everyone without flooding a Raspberry Pi.
@@ -152,30 +153,10 @@ class BatchValidator:
         return True
 
 
-class _RoomyPeerQueues(dict):
-    """Pubsub's per-peer queue map, enlarging each queue as it is added.
-
-    py-libp2p 0.8.1 creates every ``RpcQueue`` with 32 slots and gives no
-    option; its bound lives in ``queue._queue.max_size``. If a later version
-    moves it, we log once and keep the library's size.
-    """
-
-    warned = False
-
-    def __setitem__(self, peer: ID, queue) -> None:
-        inner = getattr(queue, "_queue", None)
-        if inner is not None and hasattr(inner, "max_size"):
-            inner.max_size = max(inner.max_size, PEER_QUEUE_RPCS)
-        elif not _RoomyPeerQueues.warned:
-            _RoomyPeerQueues.warned = True
-            log.warning("cannot enlarge pubsub peer queues; gossip bursts may be dropped")
-        super().__setitem__(peer, queue)
-
-
 def build_router() -> GossipSub:
-    """Our GossipSub settings; also makes the library check each distinct
-    signed peer record once (:mod:`.peer_record_cache`)."""
-    peer_record_cache.install()
+    """Our GossipSub settings. The corrections to py-libp2p's pubsub are in
+    place once a host was built (:func:`.host.build_host`)."""
+    assert libp2p_compat.installed(), "build the host first: it installs libp2p_compat"
     return GossipSub(
         [PROTOCOL_ID_V11],
         degree=MESH_DEGREE,
@@ -256,16 +237,9 @@ class Gossip:
     def trim_delivery_log(self, now: float) -> int:
         """Forget router delivery timestamps older than a minute before
         ``now`` (``time.time()`` seconds); returns how many were dropped."""
-        router = self.pubsub.router if self.pubsub is not None else None
-        log_by_topic = getattr(router, "recent_message_deliveries", None)
-        if not isinstance(log_by_topic, dict):
+        if self.pubsub is None:
             return 0
-        dropped = 0
-        for times in log_by_topic.values():
-            kept = [t for t in times if t > now - TRIM_INTERVAL_S]
-            dropped += len(times) - len(kept)
-            times[:] = kept
-        return dropped
+        return libp2p_compat.trim_delivery_log(self.pubsub.router, now)
 
     async def _trim_loop(self) -> None:
         while True:
@@ -322,12 +296,6 @@ async def open_gossip(
     pubsub = Pubsub(
         host.libp2p, router, msg_id_constructor=message_id, validation_timeout=VALIDATION_TIMEOUT_S
     )
-    pubsub.peer_queues = _RoomyPeerQueues(pubsub.peer_queues)
-    # The library's handler lets a peer's unparsable RPC escape, and that
-    # stops the whole swarm (every connection, and every later one): contain
-    # it to the one stream, which is reset.
-    for protocol in router.get_protocols():
-        host.libp2p.set_stream_handler(protocol, safe_handler(pubsub.stream_handler, "gossipsub"))
     pubsub.set_topic_validator(
         gossip.topic, BatchValidator(host.peer_id, neighbourhood, admits, gossip.stats, on_forged), True
     )

@@ -1,7 +1,7 @@
 """The libp2p host of a node: the device key as peer identity, TCP + Noise +
 yamux, and nothing else.
 
-Rules (see LIBP2P-NOTES.md):
+Rules (why each holds: ``meshpantry/node/LIBP2P.md``, "Host"):
 
 * Noise is the only security protocol offered. py-libp2p's default also offers
   TLS, SECIO and *plaintext*, and a plaintext dialer would get an unencrypted
@@ -10,10 +10,12 @@ Rules (see LIBP2P-NOTES.md):
 * mDNS, UPnP and bootstrap are never switched on inside libp2p: discovery is
   ours (:mod:`meshpantry.node.discovery`), so we control the interfaces mDNS
   touches and how fast peers are redialled.
-* py-libp2p's auto-connector is switched off (:func:`silence_auto_connector`):
-  with our connection limits it aimed at half a million connections and
-  dialled every address its peerstore held, every 30 s and after each
-  disconnect, whatever our redial loop was doing.
+* py-libp2p's auto-connector dials nothing (a correction in
+  :mod:`.libp2p_compat`): with our connection limits it aimed at half a
+  million connections and dialled every address its peerstore held, every
+  30 s and after each disconnect, whatever our redial loop was doing.
+* The corrections to py-libp2p (:mod:`.libp2p_compat`) are installed by
+  :func:`build_host` before any host exists.
 * Every dial is bounded (:func:`connect_bounded`), and py-libp2p's 60 s
   "negative cache" of failed peers is cleared before each of our dials so a
   restarted neighbour is reachable again at once; our own redial loop does the
@@ -50,7 +52,7 @@ from libp2p.stream_muxer.yamux.yamux import Yamux
 
 from meshpantry.keys import DeviceKey
 
-from . import yamux_fixes
+from . import libp2p_compat
 from .config import NodeSettings
 
 log = logging.getLogger(__name__)
@@ -173,9 +175,11 @@ INBOUND_SLOTS = 1_000_000
 
 def build_host(settings: NodeSettings, key: DeviceKey) -> IHost:
     """A py-libp2p host for ``key`` with Noise only and yamux only; not yet
-    running. Yamux credits its peers once per half window
-    (:mod:`.yamux_fixes`), not after every read."""
-    yamux_fixes.install()
+    running. Installs the corrections to py-libp2p first
+    (:func:`.libp2p_compat.install`, idempotent), so every host of the
+    process, the node's and the tests', runs with them. Raises
+    :class:`~.libp2p_compat.Libp2pVersionMismatch` on an untested py-libp2p."""
+    libp2p_compat.install()
     key_pair = keypair_from_seed(key.seed)
     noise = NoiseTransport(key_pair, noise_privkey=create_x25519_key_pair().private_key)
     return new_host(
@@ -199,7 +203,7 @@ def build_host(settings: NodeSettings, key: DeviceKey) -> IHost:
             high_watermark=INBOUND_SLOTS,
             # Our redial loop keeps the neighbours we know connected. (These
             # alone do not stop the library's auto-connector: it aims at the
-            # midpoint of the watermarks; see silence_auto_connector.)
+            # midpoint of the watermarks; see libp2p_compat.)
             min_connections=0,
             low_watermark=0,
         ),
@@ -214,9 +218,10 @@ async def open_host(settings: NodeSettings, key: DeviceKey) -> AsyncIterator[Run
     Raises OSError (e.g. address in use) if the port cannot be bound.
     """
     host = build_host(settings, key)
-    silence_auto_connector(host.get_network())
     # The swarm retries each address three times with its own backoff; our
     # redial loop owns retrying, so one attempt per dial keeps dials bounded.
+    # (A setting the swarm takes only in its constructor, which new_host
+    # does not expose: LIBP2P.md, "Host".)
     host.get_network().retry_config = RetryConfig(max_retries=0)
     async with host.run([tcp_multiaddr(settings.listen_host, settings.listen_port)]):
         try:
@@ -231,24 +236,6 @@ async def open_host(settings: NodeSettings, key: DeviceKey) -> AsyncIterator[Run
             # peers complete handshakes with a dead swarm. Close explicitly.
             with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_TIMEOUT_S):
                 await host.get_network().close()
-
-
-async def _never_connect() -> None:
-    return None
-
-
-def silence_auto_connector(network: object) -> None:
-    """Stop py-libp2p's auto-connector from dialling (idempotent).
-
-    py-libp2p 0.8.1 starts it with every swarm. It dials peers from the
-    peerstore until the connection count reaches the midpoint of the low and
-    high watermarks, which our limits (see :func:`build_host`) put at half a
-    million: it dialled everything it had ever seen, every 30 s and after each
-    disconnect, with addresses our discovery never vetted. Its check is
-    replaced by one that does nothing; the task itself stays harmless."""
-    connector = getattr(network, "auto_connector", None)
-    if connector is not None:
-        connector.maybe_connect = _never_connect
 
 
 async def connect_bounded(host: IHost, peer: PeerInfo, timeout_s: float) -> None:

@@ -277,7 +277,9 @@ async def close_peer(network: Any, peer_id: ID) -> None:
     blocked writing to a stalled socket then fails instead of holding the
     muxer's write lock), then the swarm's own close, which notifies the
     connection's listeners and forgets it. Never raises for a connection
-    that is already gone; unbounded in time (the caller bounds it)."""
+    that is already gone; unbounded in time (the caller bounds it). Relies
+    on ``muxed_conn.secured_conn`` (``meshpantry/node/LIBP2P.md``, "Liveness
+    and ping")."""
     for conn in network.get_connections(peer_id):
         secured = getattr(getattr(conn, "muxed_conn", None), "secured_conn", None)
         if secured is None:

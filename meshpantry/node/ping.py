@@ -109,7 +109,9 @@ async def _echo(stream: Any, peer_id: ID) -> None:
 
 def _usable(stream: Any) -> bool:
     """A kept ping stream can carry another ping: neither it nor its
-    connection closed, and the peer did not close or reset its side."""
+    connection closed, and the peer did not close or reset its side (read
+    from yamux's stream fields: ``meshpantry/node/LIBP2P.md``, "Liveness and
+    ping")."""
     if getattr(stream, "is_closed", False) or getattr(stream.muxed_conn, "is_closed", False):
         return False
     muxed = getattr(stream, "muxed_stream", None)

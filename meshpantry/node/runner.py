@@ -27,7 +27,7 @@ import random
 import signal
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -36,8 +36,19 @@ from meshpantry.core.sync.horizon import RESOLUTION_MS, Horizon
 from meshpantry.pantry import Pantry
 from protocol import Record
 
+from . import libp2p_compat
 from .config import NodeSettings
 from .control_ops import control_handlers
+
+if TYPE_CHECKING:
+    from libp2p.abc import INetwork
+
+    from .discovery import Discovery
+    from .gossip import Gossip
+    from .host import RunningHost
+    from .liveness import Liveness
+    from .mdns import Mdns
+    from .peer_exchange import PeerExchange
 
 log = logging.getLogger("meshpantry.node")
 
@@ -82,17 +93,27 @@ def _monotonic_ms() -> int:
 
 
 class Node:
-    """A running node over an open :class:`Pantry`. Use :meth:`run`."""
+    """A running node over an open :class:`Pantry`. Use :meth:`run`.
+
+    Constructing one installs the corrections to py-libp2p
+    (:func:`.libp2p_compat.install`), so an untested py-libp2p is refused
+    with :class:`~.libp2p_compat.Libp2pVersionMismatch` before anything runs.
+    """
 
     def __init__(self, pantry: Pantry, settings: NodeSettings, *, rng: random.Random | None = None) -> None:
+        libp2p_compat.install()
         self.pantry = pantry
         self.store = pantry.store
         self.settings = settings
         self.rng = rng or random.Random()
         self.control = ControlServer(pantry.data_dir, control_handlers(self))
-        self.host: Any = None
-        self.gossip: Any = None
-        self.network: Any = None
+        # The networking collaborators exist once networking runs (None before).
+        self.host: RunningHost | None = None
+        self.gossip: Gossip | None = None
+        self.network: INetwork | None = None
+        self.discovery: Discovery | None = None
+        self.peer_exchange: PeerExchange | None = None
+        self.mdns: Mdns | None = None
         self.connected: set[str] = set()
         self.denied: set[str] = set()
         self.banned: dict[str, float] = {}
@@ -103,7 +124,7 @@ class Node:
              "record_bytes_received", "round_trips"), 0)
         self.island: bool | None = None
         #: The check that drops silent peers (set once networking runs).
-        self.liveness: Any = None
+        self.liveness: Liveness | None = None
         #: What routine syncs leave to gossip; sampled on trio's monotonic clock.
         self.horizon = Horizon()
         self.started = now_ms()
@@ -253,9 +274,8 @@ class Node:
         if peer in self.connected:
             self.connected.discard(peer)
             self.control.publish("peer", {"peer": peer, "up": False, "silent": reason})
-        discovery = getattr(self, "discovery", None)
-        if discovery is not None:
-            discovery.connection_lost(peer_id)
+        if self.discovery is not None:
+            self.discovery.connection_lost(peer_id)
 
     async def _watch_peers(self) -> None:
         from .liveness import live_peers
@@ -267,10 +287,10 @@ class Node:
                 self.control.publish("peer", {"peer": peer, "up": True})
                 if self._leads(peer) or not self.pantry.chain_recovered:
                     self.sync_soon(peer)
-                if self._leads(peer):  # one exchange teaches both sides
+                if self._leads(peer) and self.peer_exchange is not None:  # one exchange teaches both sides
                     from .discovery_service import exchange_addresses
 
-                    self._nursery.start_soon(exchange_addresses, self, peer)
+                    self._nursery.start_soon(exchange_addresses, self.peer_exchange, peer)
             for peer in self.connected - current:
                 self.control.publish("peer", {"peer": peer, "up": False})
             self.connected = current
@@ -331,7 +351,7 @@ class Node:
                 from .ping import serve_ping
 
                 serve_ping(host.libp2p)
-                self.liveness = Liveness.for_host(host.libp2p, on_dead=self._on_silent_peer)
+                self.liveness = liveness = Liveness.for_host(host.libp2p, on_dead=self._on_silent_peer)
                 async with open_gossip(
                     host, self.store.neighbourhood, self._admits, self._on_gossip, self.settings,
                     on_forged=lambda peer, error: self.ban(str(peer), f"gossip: {error}"),
@@ -340,10 +360,12 @@ class Node:
                     nursery.start_soon(self._watch_peers)
                     nursery.start_soon(self._periodic_sync)
                     nursery.start_soon(self._watch_horizon)
-                    await nursery.start(self.liveness.run)
+                    await nursery.start(liveness.run)
                     from .discovery_service import start_discovery
 
-                    await start_discovery(self, nursery)
+                    found = await start_discovery(
+                        self.store, host, self.settings, self.rng, self.is_cut_off, nursery)
+                    self.discovery, self.peer_exchange, self.mdns = found.discovery, found.peer_exchange, found.mdns
                     log.info("node ready: %s", ", ".join(self.dial_addresses()))
                     task_status.started()
                     await trio.sleep_forever()
@@ -415,6 +437,9 @@ def run_node_command(args: Any) -> int:
     try:
         node = Node(pantry, settings)
         trio.run(serve_until_signalled, node)
+    except libp2p_compat.Libp2pVersionMismatch as exc:
+        print(f"meshpantry: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(f"meshpantry: cannot start the node: {exc}", file=sys.stderr)
         return 5

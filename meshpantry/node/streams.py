@@ -1,6 +1,7 @@
 """libp2p streams made safe and plain.
 
-Two traps of py-libp2p 0.8.1 shape this module (LIBP2P-NOTES.md):
+Two traps of py-libp2p 0.8.1 shape this module (``meshpantry/node/LIBP2P.md``,
+"Streams"):
 
 * an exception escaping a stream handler (even ``StreamEOF``) can take the
   whole host down, so every handler is wrapped by :func:`safe_handler`, which

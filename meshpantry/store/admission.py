@@ -19,17 +19,16 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 
-from meshpantry.core.membership import Admission, Membership
+from meshpantry.core.membership import ADMISSION_KINDS, Admission, Membership
 from protocol import Record
 
 from . import log
 
-#: The kinds that can change what :meth:`Membership.add` knows.
-MEMBERSHIP_KINDS = ("neighbourhood", "join", "device_link", "invite")
-
+#: The log's records that :meth:`Membership.add` learns from, in log order.
 _QUERY = (
-    "SELECT raw FROM records "
-    "WHERE kind IN ('neighbourhood', 'join', 'device_link', 'invite') ORDER BY rowid"
+    "SELECT raw FROM records WHERE kind IN ("
+    + ", ".join(f"'{kind}'" for kind in sorted(ADMISSION_KINDS))
+    + ") ORDER BY rowid"
 )
 
 
@@ -50,7 +49,7 @@ class Admissions:
         true for peers' records). Returns True if membership grew, so that
         waiting records deserve another look.
         """
-        if record.kind not in MEMBERSHIP_KINDS:
+        if record.kind not in ADMISSION_KINDS:
             return False
         if not admitted:
             self.unapplied.append(record)
@@ -62,7 +61,7 @@ class Admissions:
 
     def replay(self, records: Iterable[Record]) -> None:
         """Feed membership records in log order, applying what becomes admissible."""
-        self.unapplied.extend(r for r in records if r.kind in MEMBERSHIP_KINDS)
+        self.unapplied.extend(r for r in records if r.kind in ADMISSION_KINDS)
         self._apply_unapplied()
 
     def _apply_unapplied(self) -> None:

@@ -11,7 +11,7 @@ newer meshpantry: it is refused rather than guessed at.
 Schema notes:
 
 * ``records`` is a rowid table with a UNIQUE id rather than ``WITHOUT ROWID``:
-  batched inserts measured ~90k rows/s against ~15k rows/s (LIBP2P-NOTES.md),
+  batched inserts measured ~90k rows/s against ~15k rows/s (2-core machine),
   and the rowid gives every record an arrival order (``since_rowid``).
 * Forked records (same author and seq, different id) both stay in ``records``,
   so replicas holding the same records hold the same log; ``forks`` lists the

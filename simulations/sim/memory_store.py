@@ -29,9 +29,9 @@ from itertools import compress
 from operator import not_
 
 from meshpantry.core.chain import ChainHead
-from meshpantry.core.membership import Admission
+from meshpantry.core.membership import ADMISSION_KINDS, Admission
 from meshpantry.core.sync.items import ItemIndex, index_with_new
-from meshpantry.store.admission import MEMBERSHIP_KINDS, Admissions
+from meshpantry.store.admission import Admissions
 from meshpantry.store.waiting import MAX_WAITING_PER_AUTHOR, MAX_WAITING_TOTAL
 from protocol import Record, limits
 
@@ -213,7 +213,7 @@ class MemoryStore:
                 log.append(position)
                 if record.lamport > self.max_lamport:
                     self.max_lamport = record.lamport
-                if record.kind in MEMBERSHIP_KINDS and admissions.learn(record, admitted=True):
+                if record.kind in ADMISSION_KINDS and admissions.learn(record, admitted=True):
                     grew = True
                 outcome.added.append(position)
             elif answer is Admission.WAIT:

@@ -115,3 +115,21 @@ def test_a_device_revoked_from_its_first_record_counts_for_nothing():
     state = build_state(nb.records, nb.id)
     assert state.rejected[offer.id] == Revoked(bea.public, 0, offer.seq)
     assert bea.public not in state.members
+
+
+def test_admission_learns_only_from_admission_kinds_and_counting_adds_revoke():
+    """Two sets, two questions: admission never shrinks, so a revoke teaches
+    it nothing; counting reads revokes too."""
+    from meshpantry.core.membership import ADMISSION_KINDS, COUNTING_KINDS, Membership
+
+    nb = TestNeighbourhood()
+    bea = nb.join(2, name="Bea")
+    tablet = nb.link(nb.founder, 7)
+    nb.offer(bea)
+    revoke = nb.revoke(tablet, bea, after_seq=0)
+    membership = Membership(nb.id)
+    learnt = {r.kind for r in nb.records if membership.admits(r).value == "admit" and membership.add(r)}
+    assert learnt == ADMISSION_KINDS
+    assert membership.admits(revoke).value == "admit" and not membership.add(revoke)
+    assert bea.public in membership.households  # the revoke changed nothing here
+    assert COUNTING_KINDS - ADMISSION_KINDS == {"revoke"}

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from meshpantry.core.board import ClaimStatus
-from meshpantry.core.membership import MEMBERSHIP_KINDS
+from meshpantry.core.membership import COUNTING_KINDS
 from meshpantry.core.recipes import edit_elements
 from meshpantry.core.state import REFERENCES, RecordStatus, build_state
 
@@ -88,7 +88,7 @@ def test_a_record_whose_referent_is_missing_waits_then_counts(seed, pick):
     records = random_activity(seed).records
     genesis = records[0].id
     full = build_state(records, genesis)
-    candidates = [r for r in records if r.id in full.counted and r.kind not in MEMBERSHIP_KINDS]
+    candidates = [r for r in records if r.id in full.counted and r.kind not in COUNTING_KINDS]
     missing = pick.choice(candidates)
     dependants = [r for r in records if missing.id in names(r) and r.id in full.counted]
     without = build_state([r for r in records if r.id != missing.id], genesis)

@@ -1,5 +1,5 @@
-"""GossipSub signed peer records: a record that passed is not checked again;
-forged ones still fail."""
+"""GossipSub signed peer records (:mod:`meshpantry.node.libp2p_compat`): a
+record that passed is not checked again; forged ones still fail."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from libp2p.peer.peer_record import PeerRecord
 from libp2p.pubsub.pb import rpc_pb2
 
 from meshpantry.keys import DeviceKey
-from meshpantry.node import peer_record_cache
-from meshpantry.node.gossip import build_router
+from meshpantry.node import libp2p_compat
 from meshpantry.node.host import keypair_from_seed, tcp_multiaddr
 from libp2p import new_host
 
@@ -23,33 +22,33 @@ def _host_and_record(port: int):
 
 
 def test_a_passed_record_is_checked_once_and_a_forged_one_always(monkeypatch):
-    build_router()
-    assert peer_record_cache.installed()
-    peer_record_cache.forget()
+    libp2p_compat.install()
+    assert libp2p_compat.installed({"peer-records-pubsub", "peer-records-gossipsub"})
+    libp2p_compat.forget_peer_records()
     receiver, _ = _host_and_record(4001)
     sender, envelope = _host_and_record(4002)
     calls = []
-    library = peer_record_cache._library_check
+    library = libp2p_compat._library_check
 
     def counting(msg, host, peer_id):
         calls.append(peer_id)
         return library(msg, host, peer_id)
 
-    monkeypatch.setattr(peer_record_cache, "_library_check", counting)
+    monkeypatch.setattr(libp2p_compat, "_library_check", counting)
     rpc = rpc_pb2.RPC(senderRecord=envelope)
     for _ in range(5):
-        assert peer_record_cache._check_once(rpc, receiver, sender.get_id())
+        assert libp2p_compat._check_record_once(rpc, receiver, sender.get_id())
     assert len(calls) == 1
     # The same record claimed by another peer is checked, and refused.
     other, _ = _host_and_record(4003)
-    assert not peer_record_cache._check_once(rpc, receiver, other.get_id())
-    assert not peer_record_cache._check_once(rpc, receiver, other.get_id())
+    assert not libp2p_compat._check_record_once(rpc, receiver, other.get_id())
+    assert not libp2p_compat._check_record_once(rpc, receiver, other.get_id())
     assert len(calls) == 3
     # A damaged record is refused every time.
     damaged = rpc_pb2.RPC(senderRecord=envelope[:-3] + b"xyz")
-    assert not peer_record_cache._check_once(damaged, receiver, sender.get_id())
-    assert not peer_record_cache._check_once(damaged, receiver, sender.get_id())
+    assert not libp2p_compat._check_record_once(damaged, receiver, sender.get_id())
+    assert not libp2p_compat._check_record_once(damaged, receiver, sender.get_id())
     assert len(calls) == 5
     # An RPC without a record passes without a check, as in the library.
-    assert peer_record_cache._check_once(rpc_pb2.RPC(), receiver, sender.get_id())
+    assert libp2p_compat._check_record_once(rpc_pb2.RPC(), receiver, sender.get_id())
     assert len(calls) == 5

@@ -1,4 +1,5 @@
-"""Yamux corrections: whole writes, and credit once per half window without stalls."""
+"""Yamux corrections (:mod:`meshpantry.node.libp2p_compat`): whole writes,
+and credit once per half window without stalls."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from libp2p.custom_types import TProtocol
 from libp2p.stream_muxer.yamux.yamux import DEFAULT_WINDOW_SIZE, YamuxStream
 
 from meshpantry.keys import DeviceKey
-from meshpantry.node import yamux_fixes
+from meshpantry.node import libp2p_compat
 from meshpantry.node.host import open_host, peer_info_from_multiaddr
 
 from .conftest import LOOPBACK_SETTINGS
@@ -67,7 +68,7 @@ async def _transfer(writes: list[bytes], read_size: int, *, concurrent: bool = F
 async def test_small_reads_send_one_update_per_half_window():
     writes = [bytes([n % 251]) * 100 for n in range(2000)]  # 200 KB in small frames
     received, updates = await _transfer(writes, 4)
-    assert yamux_fixes.installed()
+    assert libp2p_compat.installed({"yamux-half-window-credit"})
     assert received == b"".join(writes)
     # 200 KB is under one window: at most one credit (at half a window read).
     assert updates <= 1
@@ -76,13 +77,15 @@ async def test_small_reads_send_one_update_per_half_window():
 async def test_the_library_credit_this_replaces_sent_one_update_per_read(monkeypatch):
     """The trap the module exists for (fails if py-libp2p fixes it: then the
     module can go)."""
-    monkeypatch.setattr(yamux_fixes, "install", yamux_fixes.uninstall)  # hosts keep the library's
+    credit = {"yamux-half-window-credit"}
+    # Hosts built now keep the library's credit.
+    monkeypatch.setattr(libp2p_compat, "install", lambda: libp2p_compat.uninstall(credit))
     try:
         writes = [b"x" * 100 for _ in range(200)]
         received, updates = await _transfer(writes, 4)
     finally:
         monkeypatch.undo()
-        yamux_fixes.install()
+        libp2p_compat.install()
     assert received == b"".join(writes)
     assert updates >= len(received) // 4 // 2
 

@@ -1,0 +1,323 @@
+"""Every correction this project makes to py-libp2p, in one place.
+
+Rules:
+
+* The corrections were written against, and tested with, one version of
+  py-libp2p: :data:`LIBP2P_VERSION`. :func:`install` first reads the
+  installed version and refuses any other with :class:`Libp2pVersionMismatch`.
+  It refuses rather than warns because several corrections replace private
+  methods (yamux's credit method reads and writes the stream's private window
+  fields) or lean on private layouts (the pubsub module's own name for its
+  peer-record check, the rpc queue class it builds): on another version a
+  replacement could silently stall streams or lose gossip, which is worse
+  than not starting. Moving to a new version means checking each correction
+  in :func:`corrections` against the new source (``meshpantry/node/LIBP2P.md``
+  says what each one relies on), then changing :data:`LIBP2P_VERSION`.
+* :func:`install` applies every correction, for the whole process, and is
+  idempotent: the second call finds every replacement in place and changes
+  nothing. The node calls it once at start (:class:`~.runner.Node`), and
+  :func:`~.host.build_host` calls it before it builds a host, so tests that
+  build hosts go through the same path. Nothing else installs anything.
+* Each correction is one row of :func:`corrections`: which library attribute
+  is replaced, by what, and the section of ``meshpantry/node/LIBP2P.md`` that
+  explains why. The library's own value is kept (:func:`library_value`) so a
+  replacement can call it, and so :func:`uninstall` can put it back for tests
+  that measure the library's own behaviour.
+* One correction is not a replacement but a chore the library never does:
+  :func:`trim_delivery_log`, called periodically by the gossip service.
+
+This module imports nothing from libp2p at import time, so a mismatched
+version gets the clear error of :func:`install`, not an ``ImportError`` from
+deep inside the library.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.metadata
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import trio
+
+#: The py-libp2p version every correction here was read against and tested
+#: with (the one ``pyproject.toml`` pins).
+LIBP2P_VERSION = "0.8.1"
+
+#: The project's notes on py-libp2p, which every correction points into.
+NOTES = "meshpantry/node/LIBP2P.md"
+
+#: RPCs queued per peer for sending (the library's default of 32 drops the
+#: rest). Gossip is paced far below either number; this is headroom for
+#: forwarding bursts from several publishers at once.
+PEER_QUEUE_RPCS = 512
+
+#: Distinct (receiver, sender, record) signed peer records remembered as
+#: passed: a neighbourhood has tens of peers, each with one current record;
+#: a few hundred leaves room for address changes without letting a peer that
+#: sends endless new records grow memory.
+MAX_REMEMBERED_RECORDS = 512
+
+#: Seconds a passed signed peer record is trusted without a new check, so
+#: the library's certified address book (2 h lifetime per record) is still
+#: refreshed now and then by a full check.
+REMEMBER_RECORD_S = 600.0
+
+#: Seconds of GossipSub's per-topic delivery log that are kept: the library
+#: reads only the last minute of it (on its adaptive-gossip path).
+DELIVERY_LOG_KEEP_S = 60.0
+
+
+class Libp2pVersionMismatch(RuntimeError):
+    """The installed py-libp2p is not the version the corrections were written for."""
+
+    def __init__(self, found: str, expected: str = LIBP2P_VERSION) -> None:
+        super().__init__(
+            f"meshpantry needs py-libp2p {expected}, but {found} is installed. "
+            f"Install the tested version (pip install 'libp2p=={expected}'). "
+            f"To run on {found} instead, check every correction listed in "
+            f"meshpantry/node/libp2p_compat.py against its source (what each "
+            f"relies on is in {NOTES}) and update LIBP2P_VERSION."
+        )
+        self.found, self.expected = found, expected
+
+
+def library_version() -> str:
+    """The version of the py-libp2p distribution installed, or ``"none"``."""
+    try:
+        return importlib.metadata.version("libp2p")
+    except importlib.metadata.PackageNotFoundError:
+        return "none"
+
+
+def check_version() -> None:
+    """Raise :class:`Libp2pVersionMismatch` unless py-libp2p is :data:`LIBP2P_VERSION`."""
+    found = library_version()
+    if found != LIBP2P_VERSION:
+        raise Libp2pVersionMismatch(found)
+
+
+# -- the corrections -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Correction:
+    """One replaced library attribute: ``owner.attribute = replacement``."""
+
+    name: str  #: short name, unique per row
+    section: str  #: heading in :data:`NOTES` that explains it
+    owner: str  #: dotted path of the class or module whose attribute is replaced
+    attribute: str
+    replacement: Any
+
+
+#: The library's own values, by (owner, attribute), kept at the first install.
+_library: dict[tuple[str, str], Any] = {}
+
+
+def _resolve(path: str) -> Any:
+    """The module or class named by a dotted path (``pkg.module.Class``)."""
+    module_path, _, last = path.rpartition(".")
+    try:
+        return importlib.import_module(path)
+    except ModuleNotFoundError:
+        return getattr(importlib.import_module(module_path), last)
+
+
+def library_value(owner: str, attribute: str) -> Any:
+    """What the library itself had at ``owner.attribute`` before :func:`install`."""
+    key = (owner, attribute)
+    if key not in _library:
+        return getattr(_resolve(owner), attribute)
+    return _library[key]
+
+
+# Yamux: whole writes -------------------------------------------------------------
+
+_YAMUX_STREAM = "libp2p.stream_muxer.yamux.yamux.YamuxStream"
+
+
+async def _whole_write(self: Any, data: bytes) -> None:
+    """The library's ``YamuxStream.write``, one whole call at a time per stream."""
+    lock = self.__dict__.get("_whole_write_lock")
+    if lock is None:
+        lock = self.__dict__["_whole_write_lock"] = trio.Lock()
+    async with lock:
+        await library_value(_YAMUX_STREAM, "write")(self, data)
+
+
+# Yamux: credit once per half window ----------------------------------------------
+
+
+async def _credit_half_window(self: Any, *, bytes_read: int = 0) -> None:
+    """Send one WINDOW_UPDATE when the unreleased bytes reach half the target
+    window: the target minus what the peer may still send and what waits
+    unread in our buffer. Keeps the library's window auto-tuning."""
+    increment = 0
+    async with self.window_lock:
+        buffered = len(self.conn.stream_buffers.get(self.stream_id, b""))
+        unreleased = self.target_recv_window - (self.recv_window + buffered)
+        if unreleased > 0 and unreleased >= self.target_recv_window // 2:
+            self.recv_window += unreleased
+            self._pending_recv_release = 0
+            increment = unreleased + self._apply_autotune_epoch(buffered)
+    if increment > 0:
+        await self.send_window_update(increment, skip_lock=True)
+
+
+# GossipSub: signed peer records checked once -------------------------------------
+
+#: (receiving host, sender, record bytes) -> monotonic time it passed; per
+#: receiving host, as each host's own peerstore takes the record in.
+_passed_records: OrderedDict[tuple[bytes, bytes, bytes], float] = OrderedDict()
+
+
+def _library_check(msg: Any, host: Any, peer_id: Any) -> bool:
+    """The library's own check of an RPC's signed peer record."""
+    from libp2p.pubsub.utils import maybe_consume_signed_record
+
+    return maybe_consume_signed_record(msg, host, peer_id)
+
+
+def _check_record_once(msg: Any, host: Any, peer_id: Any) -> bool:
+    """The library's ``maybe_consume_signed_record`` with a memory of passes:
+    a record that passed for this receiver and sender within
+    :data:`REMEMBER_RECORD_S` passes again without parsing or verifying;
+    anything else goes to the library's check, and only passes are kept."""
+    if not msg.HasField("senderRecord"):
+        return True
+    key = (host.get_id().to_bytes(), peer_id.to_bytes(), bytes(msg.senderRecord))
+    now = time.monotonic()
+    passed_at = _passed_records.get(key)
+    if passed_at is not None and now - passed_at < REMEMBER_RECORD_S:
+        return True
+    ok = _library_check(msg, host, peer_id)
+    if ok:
+        _passed_records[key] = now
+        _passed_records.move_to_end(key)
+        while len(_passed_records) > MAX_REMEMBERED_RECORDS:
+            _passed_records.popitem(last=False)
+    return ok
+
+
+def forget_peer_records() -> None:
+    """Drop every remembered pass (tests)."""
+    _passed_records.clear()
+
+
+# Pubsub: a peer's bad RPC stays on its stream ------------------------------------
+
+_PUBSUB = "libp2p.pubsub.pubsub.Pubsub"
+
+
+async def _contained_pubsub_handler(self: Any, stream: Any) -> None:
+    """The library's pubsub stream handler behind :func:`~.streams.safe_handler`."""
+    from .streams import safe_handler  # imports libp2p: only once a host runs
+
+    library = library_value(_PUBSUB, "stream_handler")
+    await safe_handler(functools.partial(library, self), "gossipsub")(stream)
+
+
+# Pubsub: roomy per-peer queues ---------------------------------------------------
+
+_RPC_QUEUE = "libp2p.pubsub.pubsub.RpcQueue"
+
+
+@functools.cache
+def _roomy_rpc_queue() -> type:
+    """The library's ``RpcQueue`` with room for :data:`PEER_QUEUE_RPCS` RPCs
+    unless asked for more (built on first use, after the version check)."""
+    from libp2p.pubsub.rpc_queue import RpcQueue
+
+    class RoomyRpcQueue(RpcQueue):
+        def __init__(self, max_size: int = PEER_QUEUE_RPCS, *args: Any, **kwargs: Any) -> None:
+            super().__init__(max(max_size, PEER_QUEUE_RPCS), *args, **kwargs)
+
+    return RoomyRpcQueue
+
+
+# Swarm: the auto-connector dials nothing -----------------------------------------
+
+
+async def _never_connect(self: Any) -> None:
+    """The auto-connector's check, doing nothing: our discovery dials."""
+    return None
+
+
+@functools.cache
+def corrections() -> tuple[Correction, ...]:
+    """Every correction, in the order :func:`install` applies them."""
+    return (
+        Correction("yamux-whole-writes", "Yamux: whole writes", _YAMUX_STREAM, "write", _whole_write),
+        Correction("yamux-half-window-credit", "Yamux: credit once per half window", _YAMUX_STREAM,
+                   "_auto_tune_and_send_window_update", _credit_half_window),
+        Correction("peer-records-pubsub", "GossipSub: signed peer records checked once",
+                   "libp2p.pubsub.pubsub", "maybe_consume_signed_record", _check_record_once),
+        Correction("peer-records-gossipsub", "GossipSub: signed peer records checked once",
+                   "libp2p.pubsub.gossipsub", "maybe_consume_signed_record", _check_record_once),
+        Correction("pubsub-contained-handler", "Pubsub: a bad RPC stays on its stream", _PUBSUB,
+                   "stream_handler", _contained_pubsub_handler),
+        Correction("pubsub-roomy-queues", "Pubsub: per-peer queues of 512 RPCs", "libp2p.pubsub.pubsub",
+                   "RpcQueue", _roomy_rpc_queue()),
+        Correction("auto-connector-off", "Swarm: the auto-connector dials nothing",
+                   "libp2p.network.auto_connector.AutoConnector", "maybe_connect", _never_connect),
+    )
+
+
+def install() -> None:
+    """Check the library's version, then apply every correction (idempotent).
+
+    Raises :class:`Libp2pVersionMismatch` on any version but
+    :data:`LIBP2P_VERSION`, before anything is changed."""
+    check_version()
+    for row in corrections():
+        owner = _resolve(row.owner)
+        current = getattr(owner, row.attribute)
+        if current is row.replacement:
+            continue
+        _library.setdefault((row.owner, row.attribute), current)
+        setattr(owner, row.attribute, row.replacement)
+
+
+def installed(names: Iterable[str] | None = None) -> bool:
+    """Whether the named corrections (all when None) are in place."""
+    wanted = None if names is None else set(names)
+    return all(
+        getattr(_resolve(row.owner), row.attribute) is row.replacement
+        for row in corrections() if wanted is None or row.name in wanted
+    )
+
+
+def uninstall(names: Iterable[str] | None = None) -> None:
+    """Put the library's own values back for the named corrections (all when
+    None): for tests that measure what a correction corrects."""
+    wanted = None if names is None else set(names)
+    for row in corrections():
+        if wanted is not None and row.name not in wanted:
+            continue
+        key = (row.owner, row.attribute)
+        if key in _library:
+            setattr(_resolve(row.owner), row.attribute, _library[key])
+
+
+# GossipSub: the delivery log is trimmed --------------------------------------------
+
+
+def trim_delivery_log(router: Any, now: float, keep_s: float = DELIVERY_LOG_KEEP_S) -> int:
+    """Forget the router's delivery timestamps older than ``keep_s`` before
+    ``now`` (``time.time()`` seconds); returns how many were dropped. Does
+    nothing for a router without the log. Why: LIBP2P.md, "GossipSub: the
+    delivery log is trimmed"."""
+    log_by_topic = getattr(router, "recent_message_deliveries", None)
+    if not isinstance(log_by_topic, dict):
+        return 0
+    dropped = 0
+    for times in log_by_topic.values():
+        kept = [t for t in times if t > now - keep_s]
+        dropped += len(times) - len(kept)
+        times[:] = kept
+    return dropped
+
