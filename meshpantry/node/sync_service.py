@@ -19,6 +19,7 @@ happens with its results.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import Any
 
@@ -29,8 +30,10 @@ from meshpantry.core.sync import Progress, SyncSession
 from meshpantry.core.sync.errors import ProtocolViolation, TooManyRecords, TooManyRounds
 from protocol.errors import DecodeError
 
+from meshpantry.core.sync.deadlines import OPEN_STREAM_MS
+
 from .streams import StreamChannel, safe_handler
-from .sync_driver import run_sync
+from .sync_driver import now_ms, run_sync
 
 log = logging.getLogger("meshpantry.sync")
 
@@ -40,13 +43,17 @@ SYNC_PROTOCOL = TProtocol("/meshpantry/sync/1")
 #: dropped connection, which power cuts cause every day).
 HOSTILE_ERRORS = (DecodeError, ProtocolViolation, TooManyRounds, TooManyRecords)
 
-#: Opening a stream on a live connection takes a few ms; a peer that cannot
-#: negotiate within this is not going to sync.
-OPEN_STREAM_TIMEOUT_S = 10.0
 
-
-def _now() -> int:
+def _wall_ms() -> int:
+    """Wall-clock time, for the address book's "last synced" (shown to people,
+    never compared with the sync clock)."""
     return int(time.time() * 1000)
+
+
+def _channel(stream: Any) -> StreamChannel:
+    """The stream without time bounds of its own: the session's deadlines
+    (:mod:`meshpantry.core.sync.deadlines`) bound every read and write."""
+    return StreamChannel(stream, read_timeout_s=math.inf, write_timeout_s=math.inf)
 
 
 def install_sync_handler(node: Any) -> None:
@@ -57,8 +64,8 @@ def install_sync_handler(node: Any) -> None:
         if node.is_cut_off(peer):
             raise PermissionError(f"sync from cut-off peer {peer}")
         async with node.serve_slots:
-            session = SyncSession.responder(node.store, now=_now())
-            ok = await _run(node, peer, StreamChannel(stream), session)
+            session = SyncSession.responder(node.store, now=now_ms())
+            ok = await _run(node, peer, _channel(stream), session)
         liveness = getattr(node, "liveness", None)
         if ok and liveness is not None:
             liveness.heard(stream.muxed_conn.peer_id)
@@ -75,31 +82,31 @@ async def sync_with_peer(node: Any, peer: str, *, below: int | None = None) -> N
     if node.is_cut_off(peer):
         return
     if not node.pantry.chain_recovered:
-        session = SyncSession.fetch_author(node.store, node.pantry.device, now=_now())
+        session = SyncSession.fetch_author(node.store, node.pantry.device, now=now_ms())
         if await _open_and_run(node, ID.from_base58(peer), peer, session):
             node.pantry.mark_chain_recovered()
             log.warning("own chain recovered from %s: %d records", peer,
                         node.store.own_head(node.pantry.device).seq)
-    session = SyncSession.initiator(node.store, now=_now(), below=below)
+    session = SyncSession.initiator(node.store, now=now_ms(), below=below)
     await _open_and_run(node, ID.from_base58(peer), peer, session)
 
 
 async def _open_and_run(node: Any, peer_id: Any, peer: str, session: SyncSession) -> bool:
     try:
-        with trio.fail_after(OPEN_STREAM_TIMEOUT_S):
+        with trio.fail_at((now_ms() + OPEN_STREAM_MS) / 1000):
             stream = await node.host.libp2p.new_stream(peer_id, [SYNC_PROTOCOL])
     except trio.Cancelled:
         raise
     except trio.TooSlowError:
-        log.info("cannot open a sync stream to %s within %g s", peer, OPEN_STREAM_TIMEOUT_S)
+        log.info("cannot open a sync stream to %s within %d ms", peer, OPEN_STREAM_MS)
         liveness = getattr(node, "liveness", None)
         if liveness is not None:
-            await liveness.missed(peer_id, f"sync stream not opened within {OPEN_STREAM_TIMEOUT_S:g} s")
+            await liveness.missed(peer_id, f"sync stream not opened within {OPEN_STREAM_MS} ms")
         return False
     except Exception as error:  # no route, negotiation refused: try later
         log.info("cannot open a sync stream to %s: %r", peer, error)
         return False
-    ok = await _run(node, peer, StreamChannel(stream), session)
+    ok = await _run(node, peer, _channel(stream), session)
     liveness = getattr(node, "liveness", None)
     if ok and liveness is not None:
         liveness.heard(peer_id)
@@ -134,8 +141,8 @@ async def _run(node: Any, peer: str, channel: StreamChannel, session: SyncSessio
     totals["record_bytes_received"] += record_bytes
     totals["round_trips"] += stats.round_trips
     if result.ok:
-        node.last_sync[peer] = _now()
-        node.store.mark_synced(peer, _now())
+        node.last_sync[peer] = _wall_ms()
+        node.store.mark_synced(peer, _wall_ms())
         log.info("synced with %s: %d records in, %d out, %d bytes, %d round trips", peer,
                  stats.records_received, stats.records_sent, stats.bytes_sent + stats.bytes_received,
                  stats.round_trips)

@@ -6,7 +6,8 @@ transfer time, in order per direction, no loss). The simulator plays the host
 loop a real node runs around a libp2p stream: feed received bytes, drain the
 events (hand received records to the store's ingest), send what the session
 has to send. No scheduler is involved, so a session runs the same way every
-time for a seed.
+time for a seed. Sessions run on the virtual clock, the monotonic clock of
+every node (a node's drifting wall clock only dates its records).
 
 A session ends when both sides report Done or Failed. It fails when the
 stream breaks: a node loses power (its epoch changes) or the two stop being
@@ -36,12 +37,12 @@ class _Stream:
 
     __slots__ = ("nodes", "epochs", "sessions", "busy_until", "ended", "outcome", "inflight")
 
-    def __init__(self, a: SimNode, b: SimNode, now_a: int, now_b: int, below: int | None) -> None:
+    def __init__(self, a: SimNode, b: SimNode, now: int, below: int | None) -> None:
         self.nodes = (a, b)
         self.epochs = (a.epoch, b.epoch)
         self.sessions = (
-            SyncSession.initiator(a.store, now=now_a, below=below),
-            SyncSession.responder(b.store, now=now_b),
+            SyncSession.initiator(a.store, now=now, below=below),
+            SyncSession.responder(b.store, now=now),
         )
         self.busy_until = [0, 0]  #: per direction: when the stream finishes sending
         self.ended = [False, False]
@@ -96,7 +97,7 @@ class Catchup:
             return False
         now = self.queue.now
         clock = time.perf_counter()
-        stream = _Stream(node_a, node_b, node_a.now(now), node_b.now(now), below)
+        stream = _Stream(node_a, node_b, now, below)
         self.session_seconds += time.perf_counter() - clock
         self.active[key] = stream
         self.per_node[a] += 1
@@ -163,13 +164,12 @@ class Catchup:
             now = self.queue.now
             for number, session in enumerate(stream.sessions):
                 if stream.nodes[number].epoch == stream.epochs[number]:
-                    session.connection_lost(stream.nodes[number].now(now))
+                    session.connection_lost(now)
             stream.outcome = "failed"
             self._end(key, stream)
             return
-        node = stream.nodes[side]
         clock = time.perf_counter()
-        stream.sessions[side].receive_data(data, node.now(self.queue.now))
+        stream.sessions[side].receive_data(data, self.queue.now)
         self.session_seconds += time.perf_counter() - clock
         self._pump(key, stream, side)
         self._check_stalled(key, stream)
