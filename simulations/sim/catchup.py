@@ -27,11 +27,6 @@ from .network import Network
 from .node import SimNode
 
 
-#: Sessions a node initiates at once: the node's MAX_CONCURRENT_SYNCS. Two
-#: sessions pulling from two peers at once bring the same records twice.
-MAX_STARTED_PER_NODE = 1
-
-
 class _Stream:
     """Two sessions joined by a virtual stream."""
 
@@ -60,16 +55,17 @@ class Catchup:
         queue: EventQueue,
         *,
         on_records: Callable[[SimNode, list[bytes], int], None],
+        on_end: Callable[[SimNode, SimNode, bool], None] | None = None,
         max_sessions_per_node: int = 2,
     ) -> None:
         self.nodes = nodes
         self.network = network
         self.queue = queue
         self.on_records = on_records
+        self.on_end = on_end  #: (initiator, responder, ok) once a session ended
         self.max_sessions_per_node = max_sessions_per_node
         self.active: dict[int, _Stream] = {}
         self.per_node = [0] * len(nodes)
-        self.starting = [0] * len(nodes)  #: sessions each node initiated that still run
         self.started = self.done = self.failed = self.stalled = 0
         self.bytes = 0
         self.records = 0
@@ -84,13 +80,13 @@ class Catchup:
     def start(self, a: int, b: int, below: int | None = None) -> bool | None:
         """Start a session initiated by ``a`` with ``b``, unless one already
         runs between them or they are not connected (False), or either runs
-        as many sessions as it may (None: try again later). Returns True when
-        started. ``below``: the initiator's settled horizon (routine syncs)."""
+        as many sessions as it may (None: the peer is busy). Returns True when
+        started. ``below``: the initiator's settled horizon (routine syncs).
+        How many sessions ``a`` starts at once is its planner's decision."""
         key = self._key(a, b)
         if key in self.active or a == b:
             return False
-        if (self.per_node[a] >= self.max_sessions_per_node or self.per_node[b] >= self.max_sessions_per_node
-                or self.starting[a] >= MAX_STARTED_PER_NODE):
+        if self.per_node[a] >= self.max_sessions_per_node or self.per_node[b] >= self.max_sessions_per_node:
             return None
         node_a, node_b = self.nodes[a], self.nodes[b]
         if not (node_a.up and node_b.up and self.network.connected(a, b)):
@@ -102,7 +98,6 @@ class Catchup:
         self.active[key] = stream
         self.per_node[a] += 1
         self.per_node[b] += 1
-        self.starting[a] += 1
         self.started += 1
         self._pump(key, stream, 0)
         self._pump(key, stream, 1)
@@ -180,7 +175,6 @@ class Catchup:
         a, b = stream.nodes
         self.per_node[a.number] -= 1
         self.per_node[b.number] -= 1
-        self.starting[a.number] -= 1
         failed = stream.outcome == "failed" or any(
             s.state.value == "failed" for s in stream.sessions
         )
@@ -188,3 +182,5 @@ class Catchup:
             self.failed += 1
         else:
             self.done += 1
+        if self.on_end is not None:
+            self.on_end(a, b, not failed)

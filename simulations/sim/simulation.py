@@ -4,8 +4,10 @@ Theory of operation. :class:`Simulation` founds the neighbourhood (every node
 starts holding the founding records), then schedules on one
 :class:`~.clock.EventQueue`: the scenario's events (:mod:`.timeline`), the
 households' writes (:mod:`.workload`, spread over the activity windows), gossip
-rounds and mesh heartbeats (:mod:`.gossip`), each node's periodic sync
-(:mod:`.catchup`), the hostile node's rounds (:mod:`.hostile`) and the samples
+rounds and mesh heartbeats (:mod:`.gossip`), the sync sessions
+(:mod:`.catchup`) that each node's sync planner starts (the node's own
+:class:`~meshpantry.core.sync.planner.SyncPlanner`: a node's mesh peers are
+its connections, and its timer is an event on the queue), the hostile node's rounds (:mod:`.hostile`) and the samples
 the report plots. :meth:`Simulation.run` runs the queue to the end of the
 scenario and returns a :class:`~.outcome.RunOutcome` with the invariants'
 verdict (:mod:`.invariants`).
@@ -22,6 +24,15 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
+
+from meshpantry.core.sync.planner import (
+    Action,
+    Mode,
+    Outcome,
+    PlannerConfig,
+    StartSession,
+    SyncPlanner,
+)
 
 from .catchup import Catchup
 from .clock import EPOCH_MS, EventQueue, NodeClock
@@ -45,19 +56,25 @@ SQLITE_AUTO_MAX_NODES = 24
 
 BACKENDS = ("auto", "memory", "sqlite")
 
-#: A sync refused because a node is busy is tried again after 1-2 s, up to
-#: three times; the periodic sync covers whatever is still missed after that.
-SYNC_RETRY_MS = 1000
-SYNC_RETRIES = 3
+#: No timer armed (a time later than any run).
+_NEVER = 1 << 62
 
-#: A chain gap seen in gossip is looked at again after a grace, and synced
-#: only if it is still there, as the node does (GAP_GRACE_S): the missing
-#: record is usually another batch still in flight, or on its way by lazy
-#: gossip. The node's grace covers two publishing intervals and a heartbeat
-#: of its gossip; the simulated gossip batches whole rounds (``round_ms``)
-#: and repairs at its own heartbeat, so its grace is the same rule in its
-#: units: GAP_GRACE_ROUNDS rounds and one heartbeat.
-GAP_GRACE_ROUNDS = 2
+
+class SimStanding:
+    """What a node's planner asks of it: every honest node is a member (the
+    founding admits them all), and what its store holds."""
+
+    __slots__ = ("node", "table", "honest")
+
+    def __init__(self, node: SimNode, table: RecordTable, honest: int) -> None:
+        self.node, self.table, self.honest = node, table, honest
+
+    def is_member(self, peer: int) -> bool:
+        return peer < self.honest
+
+    def holds(self, record_id: bytes) -> bool:
+        position = self.table.by_id.get(record_id)
+        return position is not None and self.node.store.holds(position)
 
 
 class Simulation:
@@ -115,13 +132,17 @@ class Simulation:
         self.setup_seconds = time.monotonic() - started
         self.gossip = Gossip(
             self.honest, self.network, self.queue, self.seeds.stream("gossip"),
-            degree=scenario.degree, on_deliver=self._gossip_delivered,
+            degree=scenario.degree, on_deliver=self._gossip_delivered, on_mesh=self._mesh_changed,
         )
         self.catchup = Catchup(
             self.honest, self.network, self.queue, on_records=self._sync_delivered,
-            max_sessions_per_node=scenario.sessions_per_node,
+            on_end=self._session_ended, max_sessions_per_node=scenario.sessions_per_node,
         )
         self.sync_rng = self.seeds.stream("sync")
+        self.planner_config = PlannerConfig(interval_ms=scenario.sync_interval_ms,
+                                            connect_limit=scenario.sync_on_connect)
+        self.planners: list[SyncPlanner[int] | None] = [None] * n  #: None while a node has no power
+        self._armed = [_NEVER] * n  #: when each node's planner timer is queued
         self.crash_rng = self.seeds.stream("power")
         self.workload = Workload(scenario.mix, self.seeds.stream("workload"))
         self.hostile: Hostile | None = None
@@ -135,8 +156,7 @@ class Simulation:
         self.samples: list[dict[str, Any]] = []
         self.valid_records = len(self.founding.records)
         self.delivered_new = 0
-        self.gaps = 0  #: gossip deliveries that showed a gap and started a sync
-        self.gap_grace_ms = GAP_GRACE_ROUNDS * scenario.gossip_round_ms + scenario.heartbeat_ms
+        self.gaps = 0  #: gossip deliveries that showed a gap (the planner syncs if it stays open)
 
     # -- founding -----------------------------------------------------------------------
 
@@ -189,26 +209,25 @@ class Simulation:
     def _gossip_delivered(self, node: SimNode, batch: list[int], sender: int) -> None:
         outcome = node.receive(batch, self.queue.now)
         self.delivered_new += len(outcome.added)
-        if (outcome.added and self.scenario.sync_on_gap and sender < len(self.honest)
-                and self._shows_gap(node, outcome.added)):
-            self.queue.after(self.gap_grace_ms, self._gap_persists, node, outcome.added, sender, node.epoch)
+        if outcome.added and self.scenario.sync_on_gap and sender < len(self.honest):
+            missing = self._missing_before(node, outcome.added)
+            planner = self.planners[node.number]
+            if missing and planner is not None:
+                self.gaps += 1
+                self._perform(node.number, planner.gap_seen(sender, missing, self.queue.now))
 
-    def _gap_persists(self, node: SimNode, added: list[int], sender: int, epoch: int) -> None:
-        if node.up and node.epoch == epoch and self._shows_gap(node, added):
-            self.gaps += 1
-            self.start_sync(node.number, sender)
-
-    def _shows_gap(self, node: SimNode, added: list[int]) -> bool:
-        """True when a record just gossiped does not follow its author's chain
-        here: the node missed something, and syncs with the sender."""
+    def _missing_before(self, node: SimNode, added: list[int]) -> list[bytes]:
+        """Ids of the chain predecessors of records just gossiped that this
+        node does not hold (a gap), as the node computes them."""
         table, store = self.table, node.store
-        for position in added:
+        missing = []
+        for position in added[:64]:
             record = table.record(position)
             if record.prev is not None:
                 previous = table.by_id.get(record.prev)
                 if previous is None or not store.holds(previous):
-                    return True
-        return False
+                    missing.append(record.prev)
+        return missing
 
     def _sync_delivered(self, node: SimNode, raws: list[bytes], now: int) -> None:
         table = self.table
@@ -225,6 +244,7 @@ class Simulation:
         lost_before = node.lost_on_crash
         node.crash(self.crash_rng)
         self.network.crash(node.number)
+        self.planners[node.number] = None  # its memory is gone, and its sessions with it
         for position in node.acknowledged:
             if not node.store.holds(position):
                 self.durability_failures.append((node.number, position))
@@ -233,46 +253,90 @@ class Simulation:
     def restart(self, node: SimNode) -> None:
         node.restart()
         self.network.restart(node.number)
+        self._new_planner(node)
         self.trace("restart", node.number, node.head.seq)
 
     def reach_snapshot(self) -> tuple[list[int], bytes]:
         return list(self.network.island), bytes(self.network.powered)
 
     def reachability_grew(self, before: tuple[list[int], bytes]) -> None:
-        """Nodes that just got power or moved into a bigger island connect to
-        peers they could not reach before: each syncs with up to
-        ``sync_on_connect`` of them, chosen at random (one sync per new
-        connection, started by the side that dialled)."""
-        old_island, old_powered = before
-        network, rng = self.network, self.sync_rng
-        islands = network.islands()
-        for node in self.honest:
-            me = node.number
-            if not node.up or (old_powered[me] and old_island[me] == network.island[me]):
-                continue
-            members = [p for p in islands.get(network.island[me], []) if p < len(self.honest)]
-            fresh = [
-                p for p in members
-                if p != me and (old_island[p] != old_island[me] or not old_powered[p] or not old_powered[me])
-            ]
-            if len(fresh) > self.scenario.sync_on_connect:
-                fresh = rng.sample(fresh, self.scenario.sync_on_connect)
-            for peer in fresh:
-                self.start_sync(me, peer)
+        """Nodes that got power or moved into a bigger island connect to peers
+        they could not reach before: the mesh heartbeat grafts them at once,
+        and each node's planner decides which of its new connections to sync
+        with (``before`` is kept for the timeline's symmetry)."""
         self.gossip.heartbeat()
 
-    def start_sync(self, a: int, b: int, tries: int = SYNC_RETRIES, routine: bool = False) -> None:
-        """Sync ``a`` with ``b`` now, or a little later while either is busy
-        with other sessions (a node queues the peers it connected to). A
-        ``routine`` (periodic) sync leaves the newest records to gossip, as
-        the node's does (:mod:`meshpantry.core.sync.horizon`)."""
-        below = self.honest[a].horizon.bound(self.queue.now) if routine else None
-        started = self.catchup.start(a, b, below)
-        if started:
-            self.trace("sync", a, b)
-        elif started is None and tries > 0:
-            self.queue.after(SYNC_RETRY_MS + self.sync_rng.randrange(SYNC_RETRY_MS), self.start_sync, a, b,
-                             tries - 1, routine)
+    def link_up(self, a: int, b: int) -> None:
+        """A link between two reachable nodes came back (a flapping link):
+        each side sees a connection come up."""
+        for me, peer in ((a, b), (b, a)):
+            planner = self.planners[me]
+            if planner is not None:
+                self._perform(me, planner.peers_up([peer], self.queue.now))
+
+    # -- the sync planners --------------------------------------------------------------
+
+    def _new_planner(self, node: SimNode) -> None:
+        planner: SyncPlanner[int] = SyncPlanner(
+            node.number, SimStanding(node, self.table, len(self.honest)), self.sync_rng,
+            now=self.queue.now, horizon=node.horizon, config=self.planner_config,
+        )
+        self.planners[node.number] = planner
+        self._armed[node.number] = _NEVER
+        self._arm(node.number)
+
+    def _mesh_changed(self, node: SimNode, old: list[int], mesh: list[int]) -> None:
+        """A node's mesh peers are its connections: report the ones new to
+        its planner as up, and the ones dropped as down."""
+        planner = self.planners[node.number]
+        if planner is None:
+            return
+        now, me = self.queue.now, node.number
+        if old != mesh:
+            kept = set(mesh)
+            for peer in old:
+                if peer not in kept and planner.is_up(peer):
+                    self._perform(me, planner.peer_down(peer, now))
+        fresh = [p for p in mesh if not planner.is_up(p)]
+        if fresh:
+            self._perform(me, planner.peers_up(fresh, now))
+
+    def _perform(self, me: int, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, StartSession):
+                assert action.mode is not Mode.RECOVER, "simulated nodes never lose their own chain"
+                started = self.catchup.start(me, action.peer, action.below)
+                if started:
+                    self.trace("sync", me, action.peer)
+                    continue
+                planner = self.planners[me]
+                if planner is not None:
+                    outcome = Outcome.BUSY if started is None else Outcome.UNREACHABLE
+                    self._perform(me, planner.session_ended(action.peer, outcome, self.queue.now))
+        self._arm(me)
+
+    def _session_ended(self, initiator: SimNode, responder: SimNode, ok: bool) -> None:
+        planner = self.planners[initiator.number]
+        if planner is not None and initiator.up:
+            outcome = Outcome.DONE if ok else Outcome.FAILED
+            self._perform(initiator.number, planner.session_ended(responder.number, outcome, self.queue.now))
+
+    def _arm(self, me: int) -> None:
+        planner = self.planners[me]
+        if planner is None:
+            return
+        when = planner.get_timer()
+        if when < self._armed[me]:
+            self._armed[me] = when
+            self.queue.at(when, self._planner_timer, me, planner)
+
+    def _planner_timer(self, me: int, planner: SyncPlanner[int]) -> None:
+        if self.planners[me] is not planner:
+            return  # the node lost power since
+        now = self.queue.now
+        if self._armed[me] <= now:
+            self._armed[me] = _NEVER
+        self._perform(me, planner.handle_timer(now))
 
     # -- recurring work -----------------------------------------------------------------
 
@@ -283,14 +347,6 @@ class Simulation:
     def _heartbeat(self) -> None:
         self.gossip.heartbeat()
         self.queue.after(self.scenario.heartbeat_ms, self._heartbeat)
-
-    def _periodic_sync(self, number: int) -> None:
-        node = self.honest[number]
-        mesh = self.gossip.mesh[number]
-        if node.up and mesh:
-            self.start_sync(number, mesh[self.sync_rng.randrange(len(mesh))], routine=True)
-        interval = self.scenario.sync_interval_ms
-        self.queue.after(interval // 2 + self.sync_rng.randrange(interval), self._periodic_sync, number)
 
     def _hostile_round(self) -> None:
         hostile = self.hostile
@@ -363,8 +419,8 @@ class Simulation:
         q.at(0, self._heartbeat)
         q.at(0, self._gossip_round)
         q.at(0, self._sample)
-        for number in range(len(self.honest)):
-            q.at(self.sync_rng.randrange(s.sync_interval_ms), self._periodic_sync, number)
+        for node in self.honest:
+            self._new_planner(node)
         for event in s.events:
             q.at(event.at_ms, self.timeline.apply, event.do, event.params)
         times = self._write_times()

@@ -220,6 +220,9 @@ class SyncPlanner(Generic[Peer]):
         """Of two peers, the smaller id starts the on-connect sessions."""
         return self.me < peer  # type: ignore[operator]
 
+    def is_up(self, peer: Peer) -> bool:
+        return peer in self._up_at
+
     def is_cut_off(self, peer: Peer, now: int) -> bool:
         until = self.cut_off.get(peer)
         if until is None:
