@@ -166,6 +166,12 @@ class SyncService:
     def hostile(self, peer: str, why: str) -> None:
         self.perform(self.planner.hostile(peer, why, now_ms()))
 
+    def session_ended(self, peer: str, outcome: Outcome) -> None:
+        self.perform(self.planner.session_ended(peer, outcome, now_ms()))
+
+    def timer_fired(self) -> None:
+        self.perform(self.planner.handle_timer(now_ms()))
+
     def is_cut_off(self, peer: str) -> bool:
         return self.planner.is_cut_off(peer, now_ms())
 
@@ -181,7 +187,7 @@ class SyncService:
                 with trio.move_on_at(self.planner.get_timer() / 1000):
                     await self._changed.wait()
                 self._changed = trio.Event()
-                self.perform(self.planner.handle_timer(now_ms()))
+                self.timer_fired()
 
     def perform(self, actions: list[Action]) -> None:
         for action in actions:
@@ -209,7 +215,7 @@ class SyncService:
             self.pantry.mark_chain_recovered()
             log.warning("own chain recovered from %s: %d records", peer,
                         self.store.own_head(self.pantry.device).seq)
-        self.perform(self.planner.session_ended(peer, outcome, now_ms()))
+        self.session_ended(peer, outcome)
 
     async def _open_and_run(self, peer: str, session: SyncSession) -> Outcome:
         peer_id = ID.from_base58(peer)

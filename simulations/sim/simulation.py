@@ -211,10 +211,15 @@ class Simulation:
         self.delivered_new += len(outcome.added)
         if outcome.added and self.scenario.sync_on_gap and sender < len(self.honest):
             missing = self._missing_before(node, outcome.added)
-            planner = self.planners[node.number]
-            if missing and planner is not None:
-                self.gaps += 1
-                self._perform(node.number, planner.gap_seen(sender, missing, self.queue.now))
+            if missing:
+                self.gap_seen(node, sender, missing)
+
+    def gap_seen(self, node: SimNode, sender: int, missing: list[bytes]) -> None:
+        """Gossip from ``sender`` showed ``node`` a gap: its planner decides."""
+        planner = self.planners[node.number]
+        if planner is not None:
+            self.gaps += 1
+            self._perform(node.number, planner.gap_seen(sender, missing, self.queue.now))
 
     def _missing_before(self, node: SimNode, added: list[int]) -> list[bytes]:
         """Ids of the chain predecessors of records just gossiped that this

@@ -1,0 +1,162 @@
+"""The node and the simulator run the same sync planner: one scripted
+sequence of events, fed through each adapter's own entry points, gives the
+same actions.
+
+    t (ms)     event (seen by replica 2)             action
+    0          peers 1, 3, 4 come up                  full session with 3 (2 leads 3 and 4)
+    100        session with 3 done                    full session with 4
+    200        gossip from 1 shows a gap
+    300        session with 4 failed
+    2,200      the gap is still open (grace over)     full session with 1
+    2,300      session with 1 done
+    3,000      peer 3 goes down                       forget 3
+    to 300 s   periodic ticks, each session done      routine sessions with random peers up
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+import trio
+import trio.testing
+
+from meshpantry.core.sync.planner import Forget, Mode, Outcome, StartSession
+from meshpantry.node.sync_service import SyncService, SyncTotals
+from simulations.sim.scenario import load
+from simulations.sim.simulation import Simulation
+from tests.node.conftest import node  # noqa: F401 - the node fixture (a Node over a fresh household)
+
+ME = 2
+GAP = bytes(range(32))  #: a record id neither replica holds
+SEED = 9
+INTERVAL_S = 30
+
+
+def _script(adapter) -> list:
+    """Plays the sequence on ``adapter``; returns the actions as (kind, peer, mode)."""
+    adapter.peers_up([1, 3, 4], 0)
+    adapter.ended(3, Outcome.DONE, 100)
+    adapter.gap_seen(1, [GAP], 200)
+    adapter.ended(4, Outcome.FAILED, 300)
+    adapter.advance(2_200)
+    adapter.ended(1, Outcome.DONE, 2_300)
+    adapter.peer_down(3, 3_000)
+    for t in range(4_000, 300_000, 5_000):
+        adapter.advance(t)
+        last = adapter.actions[-1]
+        if isinstance(last, StartSession) and last.mode is Mode.ROUTINE and adapter.running():
+            adapter.ended(last.peer, Outcome.DONE, t + 1)
+    return [(type(a).__name__, _number(a.peer), getattr(a, "mode", None), getattr(a, "below", None))
+            for a in adapter.actions]
+
+
+def _number(peer) -> int:
+    return peer if isinstance(peer, int) else int(peer[1:])
+
+
+class NodeAdapter:
+    """The node's SyncService, built as the runner builds it, on a mock
+    clock; "perform" records instead of opening streams."""
+
+    def __init__(self, node, clock: trio.testing.MockClock) -> None:
+        self.clock = clock
+        self.start = trio.current_time()
+        settings = replace(node.settings, sync_interval_s=INTERVAL_S, sync_jitter=0.2)
+        # "p2" is no admitted member under that id, so every peer counts,
+        # as every honest node does in the simulator (planner rule 1).
+        self.service = SyncService(
+            me=f"p{ME}", libp2p=None, store=node.store, pantry=node.pantry, liveness=None,
+            ingest=node.ingest, publish=node.control.publish, denied=node.denied,
+            rng=random.Random(SEED), horizon=node.horizon, settings=settings,
+            progress={}, totals=SyncTotals(), last_sync={},
+        )
+        self.actions: list = []
+        self.service.perform = self.actions.extend
+
+    def _at(self, ms: int) -> None:
+        self.clock.jump(self.start + ms / 1000 - trio.current_time())
+
+    def peers_up(self, peers, t):
+        self._at(t)
+        self.service.peers_up([f"p{p}" for p in peers])
+
+    def peer_down(self, peer, t):
+        self._at(t)
+        self.service.peer_down(f"p{peer}")
+
+    def gap_seen(self, peer, missing, t):
+        self._at(t)
+        self.service.gap_seen(f"p{peer}", missing)
+
+    def ended(self, peer, outcome, t):
+        self._at(t)
+        self.service.session_ended(f"p{_number(peer)}", outcome)
+
+    def advance(self, t):
+        """What the service's loop does: sleep until the timer, fire it."""
+        planner = self.service.planner
+        while planner.get_timer() <= round(self.start * 1000) + t:
+            self.clock.jump(max(0.0, planner.get_timer() / 1000 - trio.current_time()))
+            self.service.timer_fired()
+        self._at(t)
+
+    def running(self):
+        return bool(self.service.planner.running)
+
+
+class SimAdapter:
+    """The simulator's planner use on its virtual clock; "_perform"
+    records instead of starting virtual sessions."""
+
+    def __init__(self) -> None:
+        scenario = replace(load("simulations/scenarios/city-outage.toml"), sync_interval_ms=INTERVAL_S * 1000)
+        self.sim = sim = Simulation(scenario, 1, backend="memory")
+        self.actions: list = []
+        sim._perform = lambda me, actions: (self.actions.extend(actions), sim._arm(me))
+        sim.sync_rng = random.Random(SEED)
+        self.node = sim.honest[ME]
+        sim._new_planner(self.node)
+        self.mesh: list[int] = []
+
+    def peers_up(self, peers, t):
+        self.sim.queue.run_until(t)
+        old, self.mesh = self.mesh, self.mesh + peers
+        self.sim._mesh_changed(self.node, old, self.mesh)
+
+    def peer_down(self, peer, t):
+        self.sim.queue.run_until(t)
+        old, self.mesh = self.mesh, [p for p in self.mesh if p != peer]
+        self.sim._mesh_changed(self.node, old, self.mesh)
+
+    def gap_seen(self, peer, missing, t):
+        self.sim.queue.run_until(t)
+        self.sim.gap_seen(self.node, peer, missing)
+
+    def ended(self, peer, outcome, t):
+        self.sim.queue.run_until(t)
+        self.sim._session_ended(self.node, self.sim.honest[_number(peer)], outcome is Outcome.DONE)
+
+    def advance(self, t):
+        self.sim.queue.run_until(t)
+
+    def running(self):
+        return bool(self.sim.planners[ME].running)
+
+
+def test_the_node_and_the_simulator_plan_the_same_sessions(node):
+    clock = trio.testing.MockClock()
+    from_node: list = []
+
+    async def main():
+        from_node.extend(_script(NodeAdapter(node, clock)))
+
+    trio.run(main, clock=clock)
+    sim = SimAdapter()
+    from_sim = _script(sim)
+    sim.sim.close()
+    assert from_node == from_sim
+    assert from_node[:4] == [("StartSession", 3, Mode.FULL, None), ("StartSession", 4, Mode.FULL, None),
+                             ("StartSession", 1, Mode.FULL, None), (Forget.__name__, 3, None, None)]
+    routine = [a for a in from_node if a[2] is Mode.ROUTINE]
+    assert len(routine) >= 8 and {a[1] for a in routine} == {1, 4}
