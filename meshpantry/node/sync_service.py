@@ -186,8 +186,10 @@ class SyncService:
             while True:
                 with trio.move_on_at(self.planner.get_timer() / 1000):
                     await self._changed.wait()
-                self._changed = trio.Event()
                 self.timer_fired()
+                # After firing: what the timer itself changed is read at the
+                # top of the loop; only changes from other tasks wake it.
+                self._changed = trio.Event()
 
     def perform(self, actions: list[Action]) -> None:
         for action in actions:

@@ -33,3 +33,41 @@ async def test_routine_sync_passes_the_horizon_and_others_do_not(node, monkeypat
     node.horizon.observe(tick - 1_000, 9)  # and 9 just before it
     service.perform(service.planner.handle_timer(tick))
     assert started[1:] == [StartSession("peer-a", Mode.ROUTINE, 6)]
+
+
+class _Libp2p:
+    def set_stream_handler(self, protocol, handler):
+        self.handler = handler
+
+
+@pytest.mark.trio
+async def test_the_service_sleeps_until_the_planners_timer(node, autojump_clock, monkeypatch):
+    """The loop wakes for the periodic tick (30 s +/- 20 %) and for new
+    events, and otherwise sleeps: on an autojump clock, time only moves
+    while every task is blocked."""
+    import trio
+
+    settings = replace(node.settings, sync_interval_s=30.0, sync_jitter=0.2)
+    service = SyncService(
+        me="0", libp2p=_Libp2p(), store=node.store, pantry=node.pantry, liveness=None, ingest=node.ingest,
+        publish=node.control.publish, denied=node.denied, rng=random.Random(1), horizon=node.horizon,
+        settings=settings, progress={}, totals=SyncTotals(), last_sync={},
+    )
+    started: list[tuple[float, StartSession]] = []
+
+    async def session(action: StartSession) -> None:
+        started.append((trio.current_time(), action))
+        await trio.sleep(1)
+        service.session_ended(action.peer, Outcome.DONE)
+
+    monkeypatch.setattr(service, "_session", session)
+    async with trio.open_nursery() as nursery:
+        begin = trio.current_time()
+        await nursery.start(service.run)
+        service.peers_up(["peer-a"])
+        await trio.sleep(100)
+        nursery.cancel_scope.cancel()
+    modes = [action.mode for _, action in started]
+    assert modes[0] is Mode.FULL and modes[1:] == [Mode.ROUTINE] * (len(modes) - 1)
+    ticks = [t - begin for t, _ in started[1:]]
+    assert 3 <= len(ticks) <= 4 and 24 <= ticks[0] <= 36
