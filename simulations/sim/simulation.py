@@ -5,9 +5,9 @@ starts holding the founding records), then schedules on one
 :class:`~.clock.EventQueue`: the scenario's events (:mod:`.timeline`), the
 households' writes (:mod:`.workload`, spread over the activity windows), gossip
 rounds and mesh heartbeats (:mod:`.gossip`), the sync sessions
-(:mod:`.catchup`) that each node's sync planner starts (the node's own
-:class:`~meshpantry.core.sync.planner.SyncPlanner`: a node's mesh peers are
-its connections, and its timer is an event on the queue), the hostile node's rounds (:mod:`.hostile`) and the samples
+(:mod:`.catchup`) that each node's sync planner starts (:mod:`.planning`:
+the node's own :class:`~meshpantry.core.sync.planner.SyncPlanner`), the
+hostile node's rounds (:mod:`.hostile`) and the samples
 the report plots. :meth:`Simulation.run` runs the queue to the end of the
 scenario and returns a :class:`~.outcome.RunOutcome` with the invariants'
 verdict (:mod:`.invariants`).
@@ -25,14 +25,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from meshpantry.core.sync.planner import (
-    Action,
-    Mode,
-    Outcome,
-    PlannerConfig,
-    StartSession,
-    SyncPlanner,
-)
+from meshpantry.core.sync.planner import PlannerConfig
 
 from .catchup import Catchup
 from .clock import EPOCH_MS, EventQueue, NodeClock
@@ -42,6 +35,7 @@ from .hostile import Hostile
 from .memory_store import MemoryStore
 from .network import Network
 from .node import SimNode
+from .planning import Planning
 from .record_table import RecordTable
 from .scenario import Scenario
 from .seeds import SeedTree
@@ -55,27 +49,6 @@ from .workload import Workload
 SQLITE_AUTO_MAX_NODES = 24
 
 BACKENDS = ("auto", "memory", "sqlite")
-
-#: No timer armed (a time later than any run).
-_NEVER = 1 << 62
-
-
-class SimStanding:
-    """What a node's planner asks of it: every honest node is a member (the
-    founding admits them all), and what its store holds."""
-
-    __slots__ = ("node", "table", "honest")
-
-    def __init__(self, node: SimNode, table: RecordTable, honest: int) -> None:
-        self.node, self.table, self.honest = node, table, honest
-
-    def is_member(self, peer: int) -> bool:
-        return peer < self.honest
-
-    def holds(self, record_id: bytes) -> bool:
-        position = self.table.by_id.get(record_id)
-        return position is not None and self.node.store.holds(position)
-
 
 class Simulation:
     """A scenario, a seed and a store backend; :meth:`run` once."""
@@ -139,10 +112,11 @@ class Simulation:
             on_end=self._session_ended, max_sessions_per_node=scenario.sessions_per_node,
         )
         self.sync_rng = self.seeds.stream("sync")
-        self.planner_config = PlannerConfig(interval_ms=scenario.sync_interval_ms,
-                                            connect_limit=scenario.sync_on_connect)
-        self.planners: list[SyncPlanner[int] | None] = [None] * n  #: None while a node has no power
-        self._armed = [_NEVER] * n  #: when each node's planner timer is queued
+        self.planning = Planning(
+            self.honest, self.table, self.queue, self.catchup,
+            PlannerConfig(interval_ms=scenario.sync_interval_ms, connect_limit=scenario.sync_on_connect),
+            self.sync_rng, self.trace,
+        )
         self.crash_rng = self.seeds.stream("power")
         self.workload = Workload(scenario.mix, self.seeds.stream("workload"))
         self.hostile: Hostile | None = None
@@ -156,7 +130,6 @@ class Simulation:
         self.samples: list[dict[str, Any]] = []
         self.valid_records = len(self.founding.records)
         self.delivered_new = 0
-        self.gaps = 0  #: gossip deliveries that showed a gap (the planner syncs if it stays open)
 
     # -- founding -----------------------------------------------------------------------
 
@@ -212,14 +185,7 @@ class Simulation:
         if outcome.added and self.scenario.sync_on_gap and sender < len(self.honest):
             missing = self._missing_before(node, outcome.added)
             if missing:
-                self.gap_seen(node, sender, missing)
-
-    def gap_seen(self, node: SimNode, sender: int, missing: list[bytes]) -> None:
-        """Gossip from ``sender`` showed ``node`` a gap: its planner decides."""
-        planner = self.planners[node.number]
-        if planner is not None:
-            self.gaps += 1
-            self._perform(node.number, planner.gap_seen(sender, missing, self.queue.now))
+                self.planning.gap_seen(node, sender, missing)
 
     def _missing_before(self, node: SimNode, added: list[int]) -> list[bytes]:
         """Ids of the chain predecessors of records just gossiped that this
@@ -249,7 +215,7 @@ class Simulation:
         lost_before = node.lost_on_crash
         node.crash(self.crash_rng)
         self.network.crash(node.number)
-        self.planners[node.number] = None  # its memory is gone, and its sessions with it
+        self.planning.drop(node)  # its memory is gone, and its sessions with it
         for position in node.acknowledged:
             if not node.store.holds(position):
                 self.durability_failures.append((node.number, position))
@@ -258,7 +224,7 @@ class Simulation:
     def restart(self, node: SimNode) -> None:
         node.restart()
         self.network.restart(node.number)
-        self._new_planner(node)
+        self.planning.new_planner(node)
         self.trace("restart", node.number, node.head.seq)
 
     def reach_snapshot(self) -> tuple[list[int], bytes]:
@@ -274,74 +240,18 @@ class Simulation:
     def link_up(self, a: int, b: int) -> None:
         """A link between two reachable nodes came back (a flapping link):
         each side sees a connection come up."""
-        for me, peer in ((a, b), (b, a)):
-            planner = self.planners[me]
-            if planner is not None:
-                self._perform(me, planner.peers_up([peer], self.queue.now))
+        self.planning.link_up(a, b)
 
-    # -- the sync planners --------------------------------------------------------------
-
-    def _new_planner(self, node: SimNode) -> None:
-        planner: SyncPlanner[int] = SyncPlanner(
-            node.number, SimStanding(node, self.table, len(self.honest)), self.sync_rng,
-            now=self.queue.now, horizon=node.horizon, config=self.planner_config,
-        )
-        self.planners[node.number] = planner
-        self._armed[node.number] = _NEVER
-        self._arm(node.number)
+    @property
+    def gaps(self) -> int:
+        """Gossip deliveries that showed a gap (the planner syncs if it stays open)."""
+        return self.planning.gaps
 
     def _mesh_changed(self, node: SimNode, old: list[int], mesh: list[int]) -> None:
-        """A node's mesh peers are its connections: report the ones new to
-        its planner as up, and the ones dropped as down."""
-        planner = self.planners[node.number]
-        if planner is None:
-            return
-        now, me = self.queue.now, node.number
-        if old != mesh:
-            kept = set(mesh)
-            for peer in old:
-                if peer not in kept and planner.is_up(peer):
-                    self._perform(me, planner.peer_down(peer, now))
-        fresh = [p for p in mesh if not planner.is_up(p)]
-        if fresh:
-            self._perform(me, planner.peers_up(fresh, now))
-
-    def _perform(self, me: int, actions: list[Action]) -> None:
-        for action in actions:
-            if isinstance(action, StartSession):
-                assert action.mode is not Mode.RECOVER, "simulated nodes never lose their own chain"
-                started = self.catchup.start(me, action.peer, action.below)
-                if started:
-                    self.trace("sync", me, action.peer)
-                    continue
-                planner = self.planners[me]
-                if planner is not None:
-                    outcome = Outcome.BUSY if started is None else Outcome.UNREACHABLE
-                    self._perform(me, planner.session_ended(action.peer, outcome, self.queue.now))
-        self._arm(me)
+        self.planning.mesh_changed(node, old, mesh)
 
     def _session_ended(self, initiator: SimNode, responder: SimNode, ok: bool) -> None:
-        planner = self.planners[initiator.number]
-        if planner is not None and initiator.up:
-            outcome = Outcome.DONE if ok else Outcome.FAILED
-            self._perform(initiator.number, planner.session_ended(responder.number, outcome, self.queue.now))
-
-    def _arm(self, me: int) -> None:
-        planner = self.planners[me]
-        if planner is None:
-            return
-        when = planner.get_timer()
-        if when < self._armed[me]:
-            self._armed[me] = when
-            self.queue.at(when, self._planner_timer, me, planner)
-
-    def _planner_timer(self, me: int, planner: SyncPlanner[int]) -> None:
-        if self.planners[me] is not planner:
-            return  # the node lost power since
-        now = self.queue.now
-        if self._armed[me] <= now:
-            self._armed[me] = _NEVER
-        self._perform(me, planner.handle_timer(now))
+        self.planning.session_ended(initiator, responder, ok)
 
     # -- recurring work -----------------------------------------------------------------
 
@@ -425,7 +335,7 @@ class Simulation:
         q.at(0, self._gossip_round)
         q.at(0, self._sample)
         for node in self.honest:
-            self._new_planner(node)
+            self.planning.new_planner(node)
         for event in s.events:
             q.at(event.at_ms, self.timeline.apply, event.do, event.params)
         times = self._write_times()

@@ -106,42 +106,43 @@ class NodeAdapter:
 
 
 class SimAdapter:
-    """The simulator's planner use on its virtual clock; "_perform"
-    records instead of starting virtual sessions."""
+    """The simulator's planner use (:mod:`simulations.sim.planning`) on its
+    virtual clock; "perform" records instead of starting virtual sessions."""
 
     def __init__(self) -> None:
         scenario = replace(load("simulations/scenarios/city-outage.toml"), sync_interval_ms=INTERVAL_S * 1000)
         self.sim = sim = Simulation(scenario, 1, backend="memory")
         self.actions: list = []
-        sim._perform = lambda me, actions: (self.actions.extend(actions), sim._arm(me))
-        sim.sync_rng = random.Random(SEED)
+        planning = sim.planning
+        planning.perform = lambda me, actions: (self.actions.extend(actions), planning.arm(me))
+        planning.rng = random.Random(SEED)
         self.node = sim.honest[ME]
-        sim._new_planner(self.node)
+        planning.new_planner(self.node)
         self.mesh: list[int] = []
 
     def peers_up(self, peers, t):
         self.sim.queue.run_until(t)
         old, self.mesh = self.mesh, self.mesh + peers
-        self.sim._mesh_changed(self.node, old, self.mesh)
+        self.sim.planning.mesh_changed(self.node, old, self.mesh)
 
     def peer_down(self, peer, t):
         self.sim.queue.run_until(t)
         old, self.mesh = self.mesh, [p for p in self.mesh if p != peer]
-        self.sim._mesh_changed(self.node, old, self.mesh)
+        self.sim.planning.mesh_changed(self.node, old, self.mesh)
 
     def gap_seen(self, peer, missing, t):
         self.sim.queue.run_until(t)
-        self.sim.gap_seen(self.node, peer, missing)
+        self.sim.planning.gap_seen(self.node, peer, missing)
 
     def ended(self, peer, outcome, t):
         self.sim.queue.run_until(t)
-        self.sim._session_ended(self.node, self.sim.honest[_number(peer)], outcome is Outcome.DONE)
+        self.sim.planning.session_ended(self.node, self.sim.honest[_number(peer)], outcome is Outcome.DONE)
 
     def advance(self, t):
         self.sim.queue.run_until(t)
 
     def running(self):
-        return bool(self.sim.planners[ME].running)
+        return bool(self.sim.planning.planners[ME].running)
 
 
 def test_the_node_and_the_simulator_plan_the_same_sessions(node):
