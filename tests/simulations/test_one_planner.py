@@ -3,19 +3,24 @@ sequence of events, fed through each adapter's own entry points, gives the
 same actions.
 
     t (ms)     event (seen by replica 2)             action
-    0          peers 1, 3, 4 come up                  full session with 3 (2 leads 3 and 4)
+    0          peers 1, 3, 4 and 99 come up           full session with 3 (2 leads 3 and 4;
+                                                      99 is no member)
     100        session with 3 done                    full session with 4
     200        gossip from 1 shows a gap
     300        session with 4 failed
     2,200      the gap is still open (grace over)     full session with 1
     2,300      session with 1 done
     3,000      peer 3 goes down                       forget 3
-    to 300 s   periodic ticks, each session done      routine sessions with random peers up
+    to 300 s   periodic ticks, each session done      routine sessions with random members up
+
+The node's peers are real devices whose joins its store admitted, numbered
+as the simulator numbers nodes: by the order of their peer ids.
 """
 
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import replace
 
 import trio
@@ -29,13 +34,14 @@ from tests.node.conftest import node  # noqa: F401 - the node fixture (a Node ov
 
 ME = 2
 GAP = bytes(range(32))  #: a record id neither replica holds
+STRANGER = 99  #: a peer that is no member (beyond the simulator's honest nodes)
 SEED = 9
 INTERVAL_S = 30
 
 
 def _script(adapter) -> list:
     """Plays the sequence on ``adapter``; returns the actions as (kind, peer, mode)."""
-    adapter.peers_up([1, 3, 4], 0)
+    adapter.peers_up([1, 3, 4, STRANGER], 0)
     adapter.ended(3, Outcome.DONE, 100)
     adapter.gap_seen(1, [GAP], 200)
     adapter.ended(4, Outcome.FAILED, 300)
@@ -47,51 +53,81 @@ def _script(adapter) -> list:
         last = adapter.actions[-1]
         if isinstance(last, StartSession) and last.mode is Mode.ROUTINE and adapter.running():
             adapter.ended(last.peer, Outcome.DONE, t + 1)
-    return [(type(a).__name__, _number(a.peer), getattr(a, "mode", None), getattr(a, "below", None))
+    return [(type(a).__name__, a.peer, getattr(a, "mode", None), getattr(a, "below", None))
             for a in adapter.actions]
 
 
-def _number(peer) -> int:
-    return peer if isinstance(peer, int) else int(peer[1:])
+def _members(node, tmp_path) -> dict[int, str]:
+    """Four devices that join the node's neighbourhood (their join records
+    ingested by the node, so its store admits them), numbered with the node
+    itself in the simulator's way: by the order of their peer ids, the node
+    being number ME."""
+    from meshpantry.node.host import peer_id_from_author
+    from meshpantry.pantry import Pantry
+
+    me = str(peer_id_from_author(node.pantry.device))
+    code = node.pantry.create_invite(uses=50)["code"]
+    below: list[str] = []
+    above: list[str] = []
+    made = 0
+    while len(below) < ME or len(above) < 2:  # peer ids are random: keep the ones that fit
+        made += 1
+        peer = Pantry.create(tmp_path / f"peer{made}", "House")
+        peer.join(code, "House")
+        device = peer.device
+        raws = peer.store.chain(device)
+        peer.close()
+        peer_id = str(peer_id_from_author(device))
+        side = below if peer_id < me else above
+        if len(side) < (ME if side is below else 2):
+            node.store.ingest(raws, now=int(time.time() * 1000))
+            assert node.store.is_member_device(device)
+            side.append(peer_id)
+    from meshpantry.keys import DeviceKey
+
+    stranger = str(peer_id_from_author(DeviceKey.generate().public))
+    return {**dict(enumerate(sorted(below) + [me] + sorted(above))), STRANGER: stranger}
 
 
 class NodeAdapter:
-    """The node's SyncService, built as the runner builds it, on a mock
-    clock; "perform" records instead of opening streams."""
+    """The node's SyncService, built as the runner builds it (its own peer
+    id, its store's members) on a mock clock; "perform" records instead of
+    opening streams."""
 
-    def __init__(self, node, clock: trio.testing.MockClock) -> None:
+    def __init__(self, node, clock: trio.testing.MockClock, ids: dict[int, str]) -> None:
         self.clock = clock
         self.start = trio.current_time()
+        self.ids = ids
+        self.numbers = {peer: number for number, peer in ids.items()}
         settings = replace(node.settings, sync_interval_s=INTERVAL_S, sync_jitter=0.2)
-        # "p2" is no admitted member under that id, so every peer counts,
-        # as every honest node does in the simulator (planner rule 1).
         self.service = SyncService(
-            me=f"p{ME}", libp2p=None, store=node.store, pantry=node.pantry, liveness=None,
+            me=ids[ME], libp2p=None, store=node.store, pantry=node.pantry, liveness=None,
             ingest=node.ingest, publish=node.control.publish, denied=node.denied,
             rng=random.Random(SEED), horizon=node.horizon, settings=settings,
             progress={}, totals=SyncTotals(), last_sync={},
         )
         self.actions: list = []
-        self.service.perform = self.actions.extend
+        self.service.perform = lambda actions: self.actions.extend(
+            replace(action, peer=self.numbers[action.peer]) for action in actions)
 
     def _at(self, ms: int) -> None:
         self.clock.jump(self.start + ms / 1000 - trio.current_time())
 
     def peers_up(self, peers, t):
         self._at(t)
-        self.service.peers_up([f"p{p}" for p in peers])
+        self.service.peers_up([self.ids[p] for p in peers])
 
     def peer_down(self, peer, t):
         self._at(t)
-        self.service.peer_down(f"p{peer}")
+        self.service.peer_down(self.ids[peer])
 
     def gap_seen(self, peer, missing, t):
         self._at(t)
-        self.service.gap_seen(f"p{peer}", missing)
+        self.service.gap_seen(self.ids[peer], missing)
 
     def ended(self, peer, outcome, t):
         self._at(t)
-        self.service.session_ended(f"p{_number(peer)}", outcome)
+        self.service.session_ended(self.ids[peer], outcome)
 
     def advance(self, t):
         """What the service's loop does: sleep until the timer, fire it."""
@@ -136,7 +172,7 @@ class SimAdapter:
 
     def ended(self, peer, outcome, t):
         self.sim.queue.run_until(t)
-        self.sim.planning.session_ended(self.node, self.sim.honest[_number(peer)], outcome is Outcome.DONE)
+        self.sim.planning.session_ended(self.node, self.sim.honest[peer], outcome is Outcome.DONE)
 
     def advance(self, t):
         self.sim.queue.run_until(t)
@@ -145,12 +181,13 @@ class SimAdapter:
         return bool(self.sim.planning.planners[ME].running)
 
 
-def test_the_node_and_the_simulator_plan_the_same_sessions(node):
+def test_the_node_and_the_simulator_plan_the_same_sessions(node, tmp_path):
+    ids = _members(node, tmp_path)
     clock = trio.testing.MockClock()
     from_node: list = []
 
     async def main():
-        from_node.extend(_script(NodeAdapter(node, clock)))
+        from_node.extend(_script(NodeAdapter(node, clock, ids)))
 
     trio.run(main, clock=clock)
     sim = SimAdapter()

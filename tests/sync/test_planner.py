@@ -54,9 +54,16 @@ def test_connect_limit_picks_that_many_led_peers_at_random():
     assert len(actions) == 3 and all(a.mode is Mode.FULL and a.peer > 2 for a in actions)
 
 
-def test_a_device_not_admitted_yet_syncs_with_anyone():
-    planner, _ = _planner(members=(), me=5)
-    assert planner.peers_up([7], 0) == [StartSession(7, Mode.FULL)]
+def test_a_device_not_admitted_yet_syncs_with_anyone_it_sees():
+    """A new member (5) connects to members that do not know it yet: they
+    will not start a session with it, so it starts one with each of them,
+    led or not."""
+    planner, standing = _planner(members=(1, 7), me=5)
+    assert planner.peers_up([1, 7], 0) == [StartSession(1, Mode.FULL)]
+    assert planner.session_ended(1, Outcome.DONE, 5) == [StartSession(7, Mode.FULL)]
+    member, _ = _planner(members=(1, 5, 7), me=5)
+    assert member.peers_up([1, 7], 0) == [StartSession(7, Mode.FULL)]
+    assert member.eligible(1, 0) and not _planner(members=(5,), me=5)[0].eligible(1, 0)
 
 
 def test_each_tick_one_routine_session_below_the_horizon():

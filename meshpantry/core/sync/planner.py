@@ -34,7 +34,10 @@ Rules (the theory of operation):
 2. **On connect**, a full session with each peer that came up and that this
    replica *leads* (the smaller id of the two starts; one session per pair
    instead of two), at most ``connect_limit`` of one batch, chosen at random.
-   A replica that must recover its own chain syncs with every peer it sees.
+   A device that must recover its own chain, or that does not see itself
+   admitted yet, syncs with every peer it sees: it cannot wait to be led,
+   since its peers do not know it as a member yet (rule 1 keeps them from
+   starting a session with it).
 3. **Every interval** (``interval_ms`` plus or minus ``jitter`` of it), a
    routine session with one peer chosen at random among the members up: it
    reconciles only below the settled horizon (:mod:`.horizon`) and leaves the
@@ -252,9 +255,10 @@ class SyncPlanner(Generic[Peer]):
         for peer in fresh:
             self._up_at[peer] = len(self.up)
             self.up.append(peer)
-        chosen = [p for p in fresh if (self.recovering or self.leads(p)) and self.eligible(p, now)]
+        everyone = self.recovering or not self.standing.is_member(self.me)
+        chosen = [p for p in fresh if (everyone or self.leads(p)) and self.eligible(p, now)]
         limit = self.config.connect_limit
-        if limit is not None and not self.recovering and len(chosen) > limit:
+        if limit is not None and not everyone and len(chosen) > limit:
             chosen = self.rng.sample(chosen, limit)
         for peer in chosen:
             self._want(peer, Mode.FULL)
