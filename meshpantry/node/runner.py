@@ -7,8 +7,10 @@ Theory of operation:
   the node even before the household has a neighbourhood (they create or join
   one through it, and networking starts then).
 * Networking: a libp2p host (Noise, yamux) with the device key as peer id;
-  GossipSub on the neighbourhood's topic for live records; the sync protocol
-  on every new connection, periodically, and whenever gossip shows a gap;
+  GossipSub on the neighbourhood's topic for live records; the sync protocol,
+  scheduled by the sync planner (:mod:`meshpantry.core.sync.planner`, run by
+  :class:`.sync_service.SyncService`): on connect, periodically, whenever
+  gossip shows a gap;
   discovery (static peers, the address book, mDNS) keeps dialling neighbours;
   a liveness check (:mod:`meshpantry.node.liveness`) pings every connected
   peer and closes the connections of one that went silent (a router lost
@@ -39,6 +41,8 @@ from protocol import Record
 from . import libp2p_compat
 from .config import NodeSettings
 from .control_ops import control_handlers
+from .sync_driver import now_ms as _monotonic_ms
+from .sync_service import SyncService, SyncTotals
 
 if TYPE_CHECKING:
     from libp2p.abc import INetwork
@@ -56,29 +60,6 @@ log = logging.getLogger("meshpantry.node")
 #: going (island state, sync on connect).
 PEER_WATCH_INTERVAL_S = 0.25
 
-#: Sync sessions this node starts at once. After islands rejoin every peer
-#: has something to send; pulling the same records from several at once only
-#: multiplies bytes and CPU. Measured on 4 islands of 5 nodes rejoining with
-#: 4,000 divergent records: one at a time healed in 13.5 s with 27.7 MB of
-#: records delivered, two at a time took 19.5 s and 39.7 MB.
-MAX_CONCURRENT_SYNCS = 1
-
-#: Sessions peers start with this node that run at once; the others wait for
-#: a slot (their initiator's read timeout bounds the wait). Separate from the
-#: outgoing slot so that two nodes syncing each other can never deadlock.
-MAX_SERVED_SYNCS = 1
-
-#: How long a peer that sent malformed frames or forged records stays cut
-#: off. Long enough to stop a flood, short enough that a buggy but honest
-#: neighbour (an old version) is retried the same evening.
-BAN_SECONDS = 300
-
-#: Seconds a chain gap seen in gossip may stay open before the node syncs
-#: with the peer that showed it: two publishing intervals and a heartbeat,
-#: time for a batch still in flight or one asked for by lazy gossip. Sync
-#: on connect and the periodic sync do not wait.
-GAP_GRACE_S = 2.0
-
 #: Records ingested per store transaction when a peer sends a large batch:
 #: keeps each pause of the trio loop short (about 60 ms of verification).
 INGEST_SLICE = 500
@@ -86,10 +67,6 @@ INGEST_SLICE = 500
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def _monotonic_ms() -> int:
-    return int(trio.current_time() * 1000)
 
 
 class Node:
@@ -116,17 +93,16 @@ class Node:
         self.mdns: Mdns | None = None
         self.connected: set[str] = set()
         self.denied: set[str] = set()
-        self.banned: dict[str, float] = {}
         self.last_sync: dict[str, int] = {}
         self.sync_progress: dict[str, dict] = {}
-        self.sync_totals: dict[str, int] = dict.fromkeys(
-            ("sessions", "failed", "bytes_sent", "bytes_received", "records_received",
-             "record_bytes_received", "round_trips"), 0)
+        self.sync_totals = SyncTotals()
         self.island: bool | None = None
         #: The check that drops silent peers (set once networking runs).
         self.liveness: Liveness | None = None
         #: What routine syncs leave to gossip; sampled on trio's monotonic clock.
         self.horizon = Horizon()
+        #: The sync planner and its sessions (set once networking runs).
+        self.sync: SyncService | None = None
         self.started = now_ms()
         self._neighbourhood_ready = trio.Event()
         self.stop_requested = trio.Event()
@@ -182,8 +158,8 @@ class Node:
             return
         await self.ingest(raws, peer)
         missing = self._missing_before(raws)
-        if missing and self._nursery is not None:
-            self._nursery.start_soon(self._sync_if_still_missing, peer, missing)
+        if missing and self.sync is not None:
+            self.sync.gap_seen(peer, missing)
 
     def _missing_before(self, raws: list[bytes]) -> list[bytes]:
         """Ids of the records that gossiped records follow in their authors'
@@ -200,15 +176,6 @@ class Node:
                 missing.append(record.prev)
         return missing
 
-    async def _sync_if_still_missing(self, peer: str, missing: list[bytes]) -> None:
-        """Sync with ``peer`` if a gap gossip showed is still open after
-        GAP_GRACE_S: the missing record is usually in a message still being
-        validated or on its way by lazy gossip, and a session started at once
-        would mostly reconcile records in flight."""
-        await trio.sleep(GAP_GRACE_S)
-        if any(not self.store.has(rid) for rid in missing):
-            self.sync_soon(peer)
-
     def _admits(self, record: Record) -> bool:
         """Gossip validator's membership check: forward only records of
         members. A record whose author's membership has not reached us yet is
@@ -219,43 +186,25 @@ class Node:
 
     # -- peers and sync --------------------------------------------------------------
 
-    def sync_soon(self, peer: str, routine: bool = False) -> None:
-        if self._nursery is not None and peer not in self._syncing:
-            self._syncing.add(peer)
-            self._nursery.start_soon(self._sync_task, peer, routine)
+    def sync_soon(self, peer: str) -> None:
+        """Ask the planner for a full session with ``peer`` (it waits its turn)."""
+        if self.sync is not None:
+            self.sync.requested(peer)
 
-    async def _sync_task(self, peer: str, routine: bool) -> None:
-        try:
-            async with self._sync_slots:
-                await self.sync_with(peer, routine=routine)
-        finally:
-            self._syncing.discard(peer)
-
-    async def sync_with(self, peer: str, *, routine: bool = False) -> None:
-        """One session with ``peer``; a ``routine`` (periodic) one leaves the
-        records of the last few seconds to gossip (:mod:`meshpantry.core.sync.horizon`)."""
-        from .sync_service import sync_with_peer
-
-        below = self.horizon.bound(_monotonic_ms()) if routine else None
-        await sync_with_peer(self, peer, below=below)
+    @property
+    def banned(self) -> dict[str, int]:
+        """Peers cut off, and until when (ms, trio's clock)."""
+        return dict(self.sync.planner.cut_off) if self.sync is not None else {}
 
     def ban(self, peer: str, why: str) -> None:
-        """Cut a misbehaving peer off for BAN_SECONDS."""
-        if peer not in self.banned:
-            log.warning("cutting off %s for %d s: %s", peer, BAN_SECONDS, why)
-            self.control.publish("peer", {"peer": peer, "up": False, "banned": why})
-        self.banned[peer] = trio.current_time() + BAN_SECONDS
+        """Cut a misbehaving peer off (for the planner's BAN_MS)."""
+        if self.sync is not None:
+            self.sync.hostile(peer, why)
 
     def is_cut_off(self, peer: str) -> bool:
         if peer in self.denied:
             return True
-        until = self.banned.get(peer)
-        if until is None:
-            return False
-        if trio.current_time() >= until:
-            del self.banned[peer]
-            return False
-        return True
+        return self.sync is not None and self.sync.is_cut_off(peer)
 
     async def close_denied(self) -> None:
         if self.network is None:
@@ -274,6 +223,8 @@ class Node:
         if peer in self.connected:
             self.connected.discard(peer)
             self.control.publish("peer", {"peer": peer, "up": False, "silent": reason})
+            if self.sync is not None:
+                self.sync.peer_down(peer)
         if self.discovery is not None:
             self.discovery.connection_lost(peer_id)
 
@@ -283,31 +234,25 @@ class Node:
         while True:
             await self.close_denied()
             current = {str(p) for p in live_peers(self.network) if not self.is_cut_off(str(p))}
-            for peer in current - self.connected:
+            fresh = sorted(current - self.connected)
+            for peer in fresh:
                 self.control.publish("peer", {"peer": peer, "up": True})
-                if self._leads(peer) or not self.pantry.chain_recovered:
-                    self.sync_soon(peer)
                 if self._leads(peer) and self.peer_exchange is not None:  # one exchange teaches both sides
                     from .discovery_service import exchange_addresses
 
                     self._nursery.start_soon(exchange_addresses, self.peer_exchange, peer)
-            for peer in self.connected - current:
+            if fresh and self.sync is not None:
+                self.sync.peers_up(fresh)
+            for peer in sorted(self.connected - current):
                 self.control.publish("peer", {"peer": peer, "up": False})
+                if self.sync is not None:
+                    self.sync.peer_down(peer)
             self.connected = current
             island = not current
             if island != self.island:
                 self.island = island
                 self.control.publish("island", {"island": island, "connected": len(current)})
             await trio.sleep(PEER_WATCH_INTERVAL_S)
-
-    async def _periodic_sync(self) -> None:
-        interval = self.settings.sync_interval_s
-        while True:
-            jitter = interval * self.settings.sync_jitter
-            await trio.sleep(max(0.1, interval + self.rng.uniform(-jitter, jitter)))
-            for peer in list(self.connected):
-                if self._leads(peer):
-                    self.sync_soon(peer, routine=True)
 
     async def _watch_horizon(self) -> None:
         """Sample the highest Lamport counter held, for routine syncs."""
@@ -317,22 +262,17 @@ class Node:
 
     def _leads(self, peer: str) -> bool:
         """Of two connected peers, the one with the smaller id starts the
-        routine syncs (on connect and on the timer): one session per pair
-        instead of two. Syncs for gaps start from either side."""
+        address exchange (as it starts the on-connect sync)."""
         return str(self.host.peer_id) < peer
 
     # -- lifetime ----------------------------------------------------------------------
 
     _nursery: trio.Nursery | None = None
-    _syncing: set[str]
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         from .gossip import open_gossip
         from .host import open_host
 
-        self._syncing = set()
-        self._sync_slots = trio.CapacityLimiter(MAX_CONCURRENT_SYNCS)
-        self.serve_slots = trio.CapacityLimiter(MAX_SERVED_SYNCS)
         async with trio.open_nursery() as nursery:
             await nursery.start(self.control.serve)
             self._nursery = nursery
@@ -344,21 +284,24 @@ class Node:
             async with open_host(self.settings, self.pantry.key) as host:
                 self.host = host
                 self.network = host.libp2p.get_network()
-                from .sync_service import install_sync_handler
-
-                install_sync_handler(self)
                 from .liveness import Liveness
                 from .ping import serve_ping
 
                 serve_ping(host.libp2p)
                 self.liveness = liveness = Liveness.for_host(host.libp2p, on_dead=self._on_silent_peer)
+                self.sync = SyncService(
+                    me=str(host.peer_id), libp2p=host.libp2p, store=self.store, pantry=self.pantry,
+                    liveness=liveness, ingest=self.ingest, publish=self.control.publish,
+                    denied=self.denied, rng=self.rng, horizon=self.horizon, settings=self.settings,
+                    progress=self.sync_progress, totals=self.sync_totals, last_sync=self.last_sync,
+                )
+                await nursery.start(self.sync.run)
                 async with open_gossip(
                     host, self.store.neighbourhood, self._admits, self._on_gossip, self.settings,
                     on_forged=lambda peer, error: self.ban(str(peer), f"gossip: {error}"),
                 ) as gossip:
                     self.gossip = gossip
                     nursery.start_soon(self._watch_peers)
-                    nursery.start_soon(self._periodic_sync)
                     nursery.start_soon(self._watch_horizon)
                     await nursery.start(liveness.run)
                     from .discovery_service import start_discovery

@@ -1,14 +1,23 @@
 """Runs a sans-IO :class:`SyncSession` over a byte stream, on trio.
 
-The loop is thin: write what the session has to send, hand received records
-to ``ingest``, read (bounded by ``trio.fail_after``), feed the session, until
-the session is done or failed. Every exception (a timeout, a broken stream, a
-failing ingest) becomes a failed :class:`SyncResult`; nothing escapes to the
-caller except trio's cancellation.
+The loop is thin, and has one clock: trio's (``trio.current_time()`` in ms,
+the monotonic clock the session was created with). It writes what the
+session has to send, hands received records to ``ingest``, reads, and feeds
+the session, until the session is done or failed. Every wait (a read, a write
+the peer does not take) lasts at most until the session's next deadline
+(:meth:`SyncSession.get_timer`); when that passes the loop fires it
+(:meth:`SyncSession.handle_timer`) and the session decides what expired (see
+:mod:`meshpantry.core.sync.deadlines`). Nothing else bounds the session.
+
+Whose fault: the stream breaking or ending is a lost connection (nothing is
+sent to the peer); an ``ingest`` that raises is our own failure (the peer is
+told ABORT internal). Nothing escapes to the caller except trio's
+cancellation.
 
 Any object with ``async read(max_bytes) -> bytes`` (``b""`` at end of stream),
 ``async write(data)`` and ``async close()`` will do: the node's libp2p stream
-channel, or :class:`TrioStream` around a trio stream (memory streams in tests).
+channel (with its own time bounds lifted), or :class:`TrioStream` around a
+trio stream (memory streams in tests).
 """
 
 from __future__ import annotations
@@ -20,7 +29,8 @@ from typing import Any, Awaitable, Callable, Protocol
 
 import trio
 
-from meshpantry.core.sync import Done, Failed, Progress, RecordsReceived, SyncSession, SyncStats
+from meshpantry.core.sync import Done, Failed, Progress, RecordsReceived, Stalled, SyncSession, SyncStats
+from meshpantry.core.sync.deadlines import PEER_SILENCE_MS
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +41,10 @@ READ_BYTES = 256 * 1024
 #: yamux fast (64 KiB or more); 256 KiB is one record batch.
 WRITE_BYTES = 256 * 1024
 
-#: Default bound on any single read or write, and on the quiet period of a peer.
-DEFAULT_TIMEOUT_S = 20.0
-
-#: Bound on sending our ABORT and closing after a failure: best effort only.
-_GOODBYE_S = 2.0
+#: Bound on sending our ABORT and closing after a failure. Not a session
+#: deadline (the session is over): the ABORT is a courtesy to a peer that
+#: may be gone, and must not hold the caller.
+GOODBYE_MS = 2_000
 
 
 class ByteStream(Protocol):
@@ -75,8 +84,14 @@ class SyncResult:
     error: BaseException | None = None
 
 
-def _now_ms() -> int:
+def now_ms() -> int:
+    """The sync clock: trio's monotonic clock in ms. Sessions run by
+    :func:`run_sync` must be created with ``now=now_ms()``."""
     return int(trio.current_time() * 1000)
+
+
+class _StreamFailed(Exception):
+    """The stream broke under a read or write (wraps the cause)."""
 
 
 async def run_sync(
@@ -84,51 +99,63 @@ async def run_sync(
     session: SyncSession,
     ingest: Ingest,
     *,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
     on_progress: OnProgress | None = None,
 ) -> SyncResult:
     """Run ``session`` over ``stream`` until it ends; close the stream.
 
     ``ingest(raws)`` receives each batch of records (it may be async); an
-    exception from it fails the session. ``timeout_s`` bounds every read and
-    write. Returns a :class:`SyncResult`; never raises except trio.Cancelled.
+    exception from it fails the session as our own fault. The session's
+    deadlines bound every wait. Returns a :class:`SyncResult`; never raises
+    except trio.Cancelled.
     """
     result: SyncResult | None = None
+    deadline = session.get_timer()
     try:
         while result is None:
             # Ingest before flushing: an ACK the peer sees means "ingested".
             result = await _deliver(session, ingest, on_progress)
-            await _flush(stream, session, timeout_s)
-            if result is None:  # building output can end the session too
-                result = await _deliver(session, ingest, on_progress)
-            if result is not None:
-                break
-            try:
-                with trio.fail_after(timeout_s):
-                    data = await stream.read(READ_BYTES)
-            except trio.TooSlowError:
-                session.give_up(_now_ms())
-                result = await _deliver(session, ingest, on_progress)
-                break
-            if not data:
-                session.connection_lost(_now_ms())
+            if result is not None and not result.ok:
+                break  # its ABORT goes out below, on its own short bound
+            if not session.finished:
+                deadline = session.get_timer()
+            assert deadline is not None, "a session has a deadline until it finishes"
+            with trio.move_on_at(deadline / 1000) as waiting:
+                await _flush(stream, session)  # a finished session's last ACK or END too
+                if result is None:  # building output can end the session too
+                    result = await _deliver(session, ingest, on_progress)
+                if result is not None:
+                    break
+                data = await _read(stream)
+            if waiting.cancelled_caught:
+                # The scope ended at the deadline: time has reached it, even
+                # if the ms reading rounds down.
+                session.handle_timer(max(now_ms(), deadline))
+                if result is not None:  # the peer did not take a finished session's last bytes
+                    result = SyncResult(False, session.stats, Stalled(PEER_SILENCE_MS))
+            elif not data:
+                session.connection_lost(now_ms())
             else:
-                session.receive_data(data, _now_ms())
+                session.receive_data(data, now_ms())
     except trio.Cancelled:
         raise
-    except Exception as error:  # a broken stream or a failing ingest ends this session only
+    except _StreamFailed as error:  # reset, closed, connection gone
+        log.debug("sync stream broke: %r", error.__cause__)
+        session.connection_lost(now_ms())
+        # Records of the last read were never acknowledged: the peer sends
+        # them again next time, so they are not ingested here.
+        failures = [e for e in session.events() if isinstance(e, Failed)]
+        result = SyncResult(False, session.stats, failures[0].error if failures else error.__cause__)
+    except Exception as error:  # a failing ingest ends this session only, as our fault
         log.debug("sync session ended by %r", error)
         session.abandon(error)
         result = SyncResult(False, session.stats, error)
-    if result is None:  # give_up always fails an open session; belt and braces
-        result = SyncResult(False, session.stats, RuntimeError("session ended without an outcome"))
     if not result.ok:
-        with trio.move_on_after(_GOODBYE_S):
+        with trio.move_on_after(GOODBYE_MS / 1000):
             try:
-                await _flush(stream, session, _GOODBYE_S)
+                await _flush(stream, session)
             except Exception:  # the peer may be gone; the ABORT is a courtesy
                 pass
-    with trio.move_on_after(_GOODBYE_S) as scope:
+    with trio.move_on_after(GOODBYE_MS / 1000) as scope:
         scope.shield = True
         try:
             await stream.close()
@@ -137,15 +164,28 @@ async def run_sync(
     return result
 
 
-async def _flush(stream: ByteStream, session: SyncSession, timeout_s: float) -> None:
+async def _read(stream: ByteStream) -> bytes:
+    try:
+        return await stream.read(READ_BYTES)
+    except trio.Cancelled:
+        raise
+    except Exception as error:
+        raise _StreamFailed() from error
+
+
+async def _flush(stream: ByteStream, session: SyncSession) -> None:
     while True:
         data = session.data_to_send()
         if not data:
             return
         view = memoryview(data)
         for start in range(0, len(view), WRITE_BYTES):
-            with trio.fail_after(timeout_s):
+            try:
                 await stream.write(bytes(view[start : start + WRITE_BYTES]))
+            except trio.Cancelled:
+                raise
+            except Exception as error:
+                raise _StreamFailed() from error
 
 
 async def _deliver(session: SyncSession, ingest: Ingest, on_progress: OnProgress | None) -> SyncResult | None:

@@ -1,36 +1,49 @@
-"""The sync protocol on libp2p streams: who starts a session, and what
-happens with its results.
+"""The sync protocol on libp2p streams: the node's adapter around the sync
+planner (:mod:`meshpantry.core.sync.planner`) and the sync session.
 
 * Protocol id ``/meshpantry/sync/1``; the dialling side is the initiator.
-* A session starts when a peer connects, every ``sync_interval_s`` (with
-  jitter), and when gossip shows a gap; at most one at a time per peer.
+* Every decision (with whom, when, in what mode, whom to cut off) is the
+  planner's. :class:`SyncService` reports to it what happened (peers up and
+  down, gossip gaps, sessions ended, hostile peers), performs the actions it
+  returns, and sleeps until its timer, all on one clock: trio's, in ms.
 * Records a session receives go through the node's ingest (decode, verify,
   admit, store) like gossip; progress and the outcome are published on the
   control socket and remembered in the address book.
-* A device whose store lost its own chain asks each new peer for it (a
-  fetch-own-chain session) before it may write again.
-* Any failure ends that session only: the peer is logged and tried again on
-  the next occasion; nothing escapes into the host.
+* Any failure ends that session only; nothing escapes into the host.
 * A session is evidence for the liveness check (:mod:`.liveness`): one that
   completed shows the peer alive, and a stream that could not even be opened
-  in time counts as a missed probe (the connection is likely stalled).
+  by its deadline counts as a missed probe (the connection is likely stalled).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import trio
 from libp2p.custom_types import TProtocol
+from libp2p.peer.id import ID
 
 from meshpantry.core.sync import Progress, SyncSession
+from meshpantry.core.sync.deadlines import OPEN_STREAM_MS
 from meshpantry.core.sync.errors import ProtocolViolation, TooManyRecords, TooManyRounds
+from meshpantry.core.sync.horizon import Horizon
+from meshpantry.core.sync.planner import (
+    Action,
+    CutOff,
+    Forget,
+    Mode,
+    Outcome,
+    PlannerConfig,
+    StartSession,
+    SyncPlanner,
+)
 from protocol.errors import DecodeError
 
 from .streams import StreamChannel, safe_handler
-from .sync_driver import run_sync
+from .sync_driver import SyncResult, now_ms, run_sync
 
 log = logging.getLogger("meshpantry.sync")
 
@@ -40,109 +53,243 @@ SYNC_PROTOCOL = TProtocol("/meshpantry/sync/1")
 #: dropped connection, which power cuts cause every day).
 HOSTILE_ERRORS = (DecodeError, ProtocolViolation, TooManyRounds, TooManyRecords)
 
-#: Opening a stream on a live connection takes a few ms; a peer that cannot
-#: negotiate within this is not going to sync.
-OPEN_STREAM_TIMEOUT_S = 10.0
+#: Sessions peers start with this node that run at once; the others wait for
+#: a slot (their initiator's silence deadline bounds the wait). Separate from
+#: the planner's outgoing limit so that two nodes syncing each other can never
+#: deadlock.
+MAX_SERVED_SYNCS = 1
+
+Ingest = Callable[[list[bytes], str], Awaitable[Any]]
+Publish = Callable[[str, dict], None]
 
 
-def _now() -> int:
+def _wall_ms() -> int:
+    """Wall-clock time, for the address book's "last synced" (shown to people,
+    never compared with the sync clock)."""
     return int(time.time() * 1000)
 
 
-def install_sync_handler(node: Any) -> None:
-    """Serve sessions that peers start."""
-
-    async def serve(stream: Any) -> None:
-        peer = str(stream.muxed_conn.peer_id)
-        if node.is_cut_off(peer):
-            raise PermissionError(f"sync from cut-off peer {peer}")
-        async with node.serve_slots:
-            session = SyncSession.responder(node.store, now=_now())
-            ok = await _run(node, peer, StreamChannel(stream), session)
-        liveness = getattr(node, "liveness", None)
-        if ok and liveness is not None:
-            liveness.heard(stream.muxed_conn.peer_id)
-
-    node.host.libp2p.set_stream_handler(SYNC_PROTOCOL, safe_handler(serve, "sync"))
+def _channel(stream: Any) -> StreamChannel:
+    """The stream without time bounds of its own: the session's deadlines
+    (:mod:`meshpantry.core.sync.deadlines`) bound every read and write."""
+    return StreamChannel(stream, read_timeout_s=math.inf, write_timeout_s=math.inf)
 
 
-async def sync_with_peer(node: Any, peer: str, *, below: int | None = None) -> None:
-    """Run one session with ``peer`` as initiator (first recovering this
-    device's own chain if its store lost it). ``below``: reconcile only the
-    records under this Lamport counter (a routine sync's horizon)."""
-    from libp2p.peer.id import ID
+def planner_config(settings: Any) -> PlannerConfig:
+    """The planner's knobs from the node's settings."""
+    return PlannerConfig(interval_ms=round(settings.sync_interval_s * 1000), jitter=settings.sync_jitter)
 
-    if node.is_cut_off(peer):
-        return
-    if not node.pantry.chain_recovered:
-        session = SyncSession.fetch_author(node.store, node.pantry.device, now=_now())
-        if await _open_and_run(node, ID.from_base58(peer), peer, session):
-            node.pantry.mark_chain_recovered()
+
+class NodeStanding:
+    """Membership and holdings as the planner asks for them, from the store.
+    A peer the household denied by hand is never a member here."""
+
+    def __init__(self, store: Any, denied: set[str]) -> None:
+        self.store, self.denied = store, denied
+
+    def is_member(self, peer: str) -> bool:
+        from .host import author_from_peer_id
+
+        if peer in self.denied:
+            return False
+        try:
+            return self.store.is_member_device(author_from_peer_id(ID.from_base58(peer)))
+        except Exception:  # noqa: BLE001 - not an author's id, or no neighbourhood yet
+            return False
+
+    def holds(self, record_id: bytes) -> bool:
+        return self.store.has(record_id)
+
+
+class SyncTotals(dict):
+    """Counters over every session, for the status page."""
+
+    def __init__(self) -> None:
+        super().__init__(dict.fromkeys(("sessions", "failed", "bytes_sent", "bytes_received",
+                                        "records_received", "record_bytes_received", "round_trips"), 0))
+
+
+class SyncService:
+    """The node's sync: the planner, the sessions it starts, the sessions
+    peers start. Created once networking runs; :meth:`run` is its loop."""
+
+    def __init__(
+        self,
+        *,
+        me: str,
+        libp2p: Any,
+        store: Any,
+        pantry: Any,
+        liveness: Any,
+        ingest: Ingest,
+        publish: Publish,
+        denied: set[str],
+        rng: Any,
+        horizon: Horizon,
+        settings: Any,
+        progress: dict[str, dict],
+        totals: SyncTotals,
+        last_sync: dict[str, int],
+    ) -> None:
+        self.libp2p = libp2p
+        self.store = store
+        self.pantry = pantry
+        self.liveness = liveness
+        self.ingest = ingest
+        self.publish = publish
+        self.progress = progress
+        self.totals = totals
+        self.last_sync = last_sync
+        self.denied = denied
+        self.serve_slots = trio.CapacityLimiter(MAX_SERVED_SYNCS)
+        self.planner: SyncPlanner[str] = SyncPlanner(
+            me, NodeStanding(store, denied), rng, now=now_ms(), horizon=horizon,
+            recovering=not pantry.chain_recovered, config=planner_config(settings),
+        )
+        self._nursery: trio.Nursery | None = None
+        self._changed = trio.Event()
+
+    # --- events in (each performs the planner's answer) -------------------------
+
+    def peers_up(self, peers: list[str]) -> None:
+        self.perform(self.planner.peers_up(peers, now_ms()))
+
+    def peer_down(self, peer: str) -> None:
+        self.perform(self.planner.peer_down(peer, now_ms()))
+
+    def gap_seen(self, peer: str, missing: list[bytes]) -> None:
+        self.perform(self.planner.gap_seen(peer, missing, now_ms()))
+
+    def requested(self, peer: str) -> None:
+        self.perform(self.planner.requested(peer, now_ms()))
+
+    def hostile(self, peer: str, why: str) -> None:
+        self.perform(self.planner.hostile(peer, why, now_ms()))
+
+    def session_ended(self, peer: str, outcome: Outcome) -> None:
+        self.perform(self.planner.session_ended(peer, outcome, now_ms()))
+
+    def timer_fired(self) -> None:
+        self.perform(self.planner.handle_timer(now_ms()))
+
+    def is_cut_off(self, peer: str) -> bool:
+        return self.planner.is_cut_off(peer, now_ms())
+
+    # --- the loop ---------------------------------------------------------------
+
+    async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        """Serve sessions peers start, and sleep until the planner's timer."""
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            self.libp2p.set_stream_handler(SYNC_PROTOCOL, safe_handler(self._serve, "sync"))
+            task_status.started()
+            while True:
+                with trio.move_on_at(self.planner.get_timer() / 1000):
+                    await self._changed.wait()
+                self.timer_fired()
+                # After firing: what the timer itself changed is read at the
+                # top of the loop; only changes from other tasks wake it.
+                self._changed = trio.Event()
+
+    def perform(self, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, StartSession):
+                assert self._nursery is not None, "sessions start once the service runs"
+                self._nursery.start_soon(self._session, action)
+            elif isinstance(action, CutOff):
+                log.warning("cutting off %s for %d s: %s", action.peer,
+                            (action.until - now_ms()) // 1000, action.reason)
+                self.publish("peer", {"peer": action.peer, "up": False, "banned": action.reason})
+            elif isinstance(action, Forget):
+                self.progress.pop(action.peer, None)
+        self._changed.set()  # the timer may have moved
+
+    # --- sessions we start ------------------------------------------------------
+
+    async def _session(self, action: StartSession) -> None:
+        peer = action.peer
+        if action.mode is Mode.RECOVER:
+            session = SyncSession.fetch_author(self.store, self.pantry.device, now=now_ms())
+        else:
+            session = SyncSession.initiator(self.store, now=now_ms(), below=action.below)
+        outcome = await self._open_and_run(peer, session)
+        if action.mode is Mode.RECOVER and outcome is Outcome.DONE:
+            self.pantry.mark_chain_recovered()
             log.warning("own chain recovered from %s: %d records", peer,
-                        node.store.own_head(node.pantry.device).seq)
-    session = SyncSession.initiator(node.store, now=_now(), below=below)
-    await _open_and_run(node, ID.from_base58(peer), peer, session)
+                        self.store.own_head(self.pantry.device).seq)
+        self.session_ended(peer, outcome)
 
+    async def _open_and_run(self, peer: str, session: SyncSession) -> Outcome:
+        peer_id = ID.from_base58(peer)
+        try:
+            with trio.fail_at((now_ms() + OPEN_STREAM_MS) / 1000):
+                stream = await self.libp2p.new_stream(peer_id, [SYNC_PROTOCOL])
+        except trio.Cancelled:
+            raise
+        except trio.TooSlowError:
+            log.info("cannot open a sync stream to %s within %d ms", peer, OPEN_STREAM_MS)
+            await self.liveness.missed(peer_id, f"sync stream not opened within {OPEN_STREAM_MS} ms")
+            return Outcome.UNREACHABLE
+        except Exception as error:  # no route, negotiation refused: try later
+            log.info("cannot open a sync stream to %s: %r", peer, error)
+            return Outcome.UNREACHABLE
+        result = await self._run(peer, _channel(stream), session)
+        if result.ok:
+            self.liveness.heard(peer_id)
+            return Outcome.DONE
+        return Outcome.HOSTILE if isinstance(result.error, HOSTILE_ERRORS) else Outcome.FAILED
 
-async def _open_and_run(node: Any, peer_id: Any, peer: str, session: SyncSession) -> bool:
-    try:
-        with trio.fail_after(OPEN_STREAM_TIMEOUT_S):
-            stream = await node.host.libp2p.new_stream(peer_id, [SYNC_PROTOCOL])
-    except trio.Cancelled:
-        raise
-    except trio.TooSlowError:
-        log.info("cannot open a sync stream to %s within %g s", peer, OPEN_STREAM_TIMEOUT_S)
-        liveness = getattr(node, "liveness", None)
-        if liveness is not None:
-            await liveness.missed(peer_id, f"sync stream not opened within {OPEN_STREAM_TIMEOUT_S:g} s")
-        return False
-    except Exception as error:  # no route, negotiation refused: try later
-        log.info("cannot open a sync stream to %s: %r", peer, error)
-        return False
-    ok = await _run(node, peer, StreamChannel(stream), session)
-    liveness = getattr(node, "liveness", None)
-    if ok and liveness is not None:
-        liveness.heard(peer_id)
-    return ok
+    # --- sessions peers start ---------------------------------------------------
 
+    async def _serve(self, stream: Any) -> None:
+        peer = str(stream.muxed_conn.peer_id)
+        if peer in self.denied or self.is_cut_off(peer):
+            raise PermissionError(f"sync from cut-off peer {peer}")
+        async with self.serve_slots:
+            session = SyncSession.responder(self.store, now=now_ms())
+            result = await self._run(peer, _channel(stream), session)
+        if result.ok:
+            self.liveness.heard(stream.muxed_conn.peer_id)
+        elif isinstance(result.error, HOSTILE_ERRORS):
+            self.hostile(peer, f"sync: {result.error}")
 
-async def _run(node: Any, peer: str, channel: StreamChannel, session: SyncSession) -> bool:
-    state = {"active": True, "received": 0, "expected": 0, "behind": 0}
-    node.sync_progress[peer] = state
+    # --- either side --------------------------------------------------------------
 
-    def progress(event: Progress) -> None:
-        state.update(received=event.received, expected=event.expected,
-                     behind=max(0, event.expected - event.received))
-        node.control.publish("sync", {"peer": peer, **state})
+    async def _run(self, peer: str, channel: StreamChannel, session: SyncSession) -> SyncResult:
+        state = {"active": True, "received": 0, "expected": 0, "behind": 0}
+        self.progress[peer] = state
 
-    record_bytes = 0
+        def progress(event: Progress) -> None:
+            state.update(received=event.received, expected=event.expected,
+                         behind=max(0, event.expected - event.received))
+            self.publish("sync", {"peer": peer, **state})
 
-    async def ingest(raws: list[bytes]) -> None:
-        nonlocal record_bytes
-        record_bytes += sum(len(raw) for raw in raws)
-        await node.ingest(raws, peer)
+        record_bytes = 0
 
-    result = await run_sync(channel, session, ingest, on_progress=progress)
-    state.update(active=False, behind=0 if result.ok else state["behind"])
-    stats = result.stats
-    totals = node.sync_totals
-    totals["sessions"] += 1
-    totals["failed"] += 0 if result.ok else 1
-    totals["bytes_sent"] += stats.bytes_sent
-    totals["bytes_received"] += stats.bytes_received
-    totals["records_received"] += stats.records_received
-    totals["record_bytes_received"] += record_bytes
-    totals["round_trips"] += stats.round_trips
-    if result.ok:
-        node.last_sync[peer] = _now()
-        node.store.mark_synced(peer, _now())
-        log.info("synced with %s: %d records in, %d out, %d bytes, %d round trips", peer,
-                 stats.records_received, stats.records_sent, stats.bytes_sent + stats.bytes_received,
-                 stats.round_trips)
-    else:
-        log.info("sync with %s failed: %r", peer, result.error)
-        if isinstance(result.error, HOSTILE_ERRORS):
-            node.ban(peer, f"sync: {result.error}")
-    node.control.publish("sync", {"peer": peer, **state, "ok": result.ok,
-                                  "records_in": stats.records_received, "records_out": stats.records_sent})
-    return result.ok
+        async def ingest(raws: list[bytes]) -> None:
+            nonlocal record_bytes
+            record_bytes += sum(len(raw) for raw in raws)
+            await self.ingest(raws, peer)
+
+        result = await run_sync(channel, session, ingest, on_progress=progress)
+        state.update(active=False, behind=0 if result.ok else state["behind"])
+        stats = result.stats
+        totals = self.totals
+        totals["sessions"] += 1
+        totals["failed"] += 0 if result.ok else 1
+        totals["bytes_sent"] += stats.bytes_sent
+        totals["bytes_received"] += stats.bytes_received
+        totals["records_received"] += stats.records_received
+        totals["record_bytes_received"] += record_bytes
+        totals["round_trips"] += stats.round_trips
+        if result.ok:
+            self.last_sync[peer] = _wall_ms()
+            self.store.mark_synced(peer, _wall_ms())
+            log.info("synced with %s: %d records in, %d out, %d bytes, %d round trips", peer,
+                     stats.records_received, stats.records_sent, stats.bytes_sent + stats.bytes_received,
+                     stats.round_trips)
+        else:
+            log.info("sync with %s failed: %r", peer, result.error)
+        self.publish("sync", {"peer": peer, **state, "ok": result.ok,
+                              "records_in": stats.records_received, "records_out": stats.records_sent})
+        return result

@@ -6,7 +6,8 @@ transfer time, in order per direction, no loss). The simulator plays the host
 loop a real node runs around a libp2p stream: feed received bytes, drain the
 events (hand received records to the store's ingest), send what the session
 has to send. No scheduler is involved, so a session runs the same way every
-time for a seed.
+time for a seed. Sessions run on the virtual clock, the monotonic clock of
+every node (a node's drifting wall clock only dates its records).
 
 A session ends when both sides report Done or Failed. It fails when the
 stream breaks: a node loses power (its epoch changes) or the two stop being
@@ -26,22 +27,17 @@ from .network import Network
 from .node import SimNode
 
 
-#: Sessions a node initiates at once: the node's MAX_CONCURRENT_SYNCS. Two
-#: sessions pulling from two peers at once bring the same records twice.
-MAX_STARTED_PER_NODE = 1
-
-
 class _Stream:
     """Two sessions joined by a virtual stream."""
 
     __slots__ = ("nodes", "epochs", "sessions", "busy_until", "ended", "outcome", "inflight")
 
-    def __init__(self, a: SimNode, b: SimNode, now_a: int, now_b: int, below: int | None) -> None:
+    def __init__(self, a: SimNode, b: SimNode, now: int, below: int | None) -> None:
         self.nodes = (a, b)
         self.epochs = (a.epoch, b.epoch)
         self.sessions = (
-            SyncSession.initiator(a.store, now=now_a, below=below),
-            SyncSession.responder(b.store, now=now_b),
+            SyncSession.initiator(a.store, now=now, below=below),
+            SyncSession.responder(b.store, now=now),
         )
         self.busy_until = [0, 0]  #: per direction: when the stream finishes sending
         self.ended = [False, False]
@@ -59,16 +55,17 @@ class Catchup:
         queue: EventQueue,
         *,
         on_records: Callable[[SimNode, list[bytes], int], None],
+        on_end: Callable[[SimNode, SimNode, bool], None] | None = None,
         max_sessions_per_node: int = 2,
     ) -> None:
         self.nodes = nodes
         self.network = network
         self.queue = queue
         self.on_records = on_records
+        self.on_end = on_end  #: (initiator, responder, ok) once a session ended
         self.max_sessions_per_node = max_sessions_per_node
         self.active: dict[int, _Stream] = {}
         self.per_node = [0] * len(nodes)
-        self.starting = [0] * len(nodes)  #: sessions each node initiated that still run
         self.started = self.done = self.failed = self.stalled = 0
         self.bytes = 0
         self.records = 0
@@ -83,25 +80,24 @@ class Catchup:
     def start(self, a: int, b: int, below: int | None = None) -> bool | None:
         """Start a session initiated by ``a`` with ``b``, unless one already
         runs between them or they are not connected (False), or either runs
-        as many sessions as it may (None: try again later). Returns True when
-        started. ``below``: the initiator's settled horizon (routine syncs)."""
+        as many sessions as it may (None: the peer is busy). Returns True when
+        started. ``below``: the initiator's settled horizon (routine syncs).
+        How many sessions ``a`` starts at once is its planner's decision."""
         key = self._key(a, b)
         if key in self.active or a == b:
             return False
-        if (self.per_node[a] >= self.max_sessions_per_node or self.per_node[b] >= self.max_sessions_per_node
-                or self.starting[a] >= MAX_STARTED_PER_NODE):
+        if self.per_node[a] >= self.max_sessions_per_node or self.per_node[b] >= self.max_sessions_per_node:
             return None
         node_a, node_b = self.nodes[a], self.nodes[b]
         if not (node_a.up and node_b.up and self.network.connected(a, b)):
             return False
         now = self.queue.now
         clock = time.perf_counter()
-        stream = _Stream(node_a, node_b, node_a.now(now), node_b.now(now), below)
+        stream = _Stream(node_a, node_b, now, below)
         self.session_seconds += time.perf_counter() - clock
         self.active[key] = stream
         self.per_node[a] += 1
         self.per_node[b] += 1
-        self.starting[a] += 1
         self.started += 1
         self._pump(key, stream, 0)
         self._pump(key, stream, 1)
@@ -163,13 +159,12 @@ class Catchup:
             now = self.queue.now
             for number, session in enumerate(stream.sessions):
                 if stream.nodes[number].epoch == stream.epochs[number]:
-                    session.connection_lost(stream.nodes[number].now(now))
+                    session.connection_lost(now)
             stream.outcome = "failed"
             self._end(key, stream)
             return
-        node = stream.nodes[side]
         clock = time.perf_counter()
-        stream.sessions[side].receive_data(data, node.now(self.queue.now))
+        stream.sessions[side].receive_data(data, self.queue.now)
         self.session_seconds += time.perf_counter() - clock
         self._pump(key, stream, side)
         self._check_stalled(key, stream)
@@ -180,7 +175,6 @@ class Catchup:
         a, b = stream.nodes
         self.per_node[a.number] -= 1
         self.per_node[b.number] -= 1
-        self.starting[a.number] -= 1
         failed = stream.outcome == "failed" or any(
             s.state.value == "failed" for s in stream.sessions
         )
@@ -188,3 +182,5 @@ class Catchup:
             self.failed += 1
         else:
             self.done += 1
+        if self.on_end is not None:
+            self.on_end(a, b, not failed)

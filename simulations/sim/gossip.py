@@ -46,6 +46,7 @@ class Gossip:
         *,
         degree: int,
         on_deliver: Callable[[SimNode, list[int], int], None],
+        on_mesh: Callable[[SimNode, list[int], list[int]], None] | None = None,
         lazy: int = 2,
         history: int = 3,
     ) -> None:
@@ -55,6 +56,7 @@ class Gossip:
         self.rng = rng
         self.degree = degree
         self.on_deliver = on_deliver
+        self.on_mesh = on_mesh  #: (node, old mesh, new mesh) after each heartbeat: its connections
         self.mesh: list[list[int]] = [[] for _ in nodes]
         self.lazy = lazy
         self.marks: list[list[int]] = [[0] * history for _ in nodes]  #: log lengths at recent heartbeats
@@ -84,7 +86,9 @@ class Gossip:
                         if peer not in have and network.connected(me, peer):
                             have.add(peer)
                             mesh.append(peer)
-            self.mesh[me] = mesh
+            old, self.mesh[me] = self.mesh[me], mesh
+            if self.on_mesh is not None:
+                self.on_mesh(node, old, mesh)
             if self.lazy and len(island) > len(mesh) + 1:
                 self._announce(node, island)
 

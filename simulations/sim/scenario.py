@@ -22,8 +22,8 @@ Layout (every table optional except ``[run]``)::
     heartbeat_ms = 1000
 
     [sync]
-    interval_s = 30         # each node syncs with one peer this often
-    on_connect = 3          # new peers synced with when reachability grows
+    interval_s = 30         # each node syncs with one random peer this often (the node's planner)
+    on_connect = 3          # new connections a node syncs with at most, per batch of them
     on_gap = true           # sync with the sender when gossip shows a chain gap
     sessions_per_node = 2
 

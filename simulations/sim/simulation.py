@@ -4,8 +4,10 @@ Theory of operation. :class:`Simulation` founds the neighbourhood (every node
 starts holding the founding records), then schedules on one
 :class:`~.clock.EventQueue`: the scenario's events (:mod:`.timeline`), the
 households' writes (:mod:`.workload`, spread over the activity windows), gossip
-rounds and mesh heartbeats (:mod:`.gossip`), each node's periodic sync
-(:mod:`.catchup`), the hostile node's rounds (:mod:`.hostile`) and the samples
+rounds and mesh heartbeats (:mod:`.gossip`), the sync sessions
+(:mod:`.catchup`) that each node's sync planner starts (:mod:`.planning`:
+the node's own :class:`~meshpantry.core.sync.planner.SyncPlanner`), the
+hostile node's rounds (:mod:`.hostile`) and the samples
 the report plots. :meth:`Simulation.run` runs the queue to the end of the
 scenario and returns a :class:`~.outcome.RunOutcome` with the invariants'
 verdict (:mod:`.invariants`).
@@ -23,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from meshpantry.core.sync.planner import PlannerConfig
+
 from .catchup import Catchup
 from .clock import EPOCH_MS, EventQueue, NodeClock
 from .founding import found
@@ -31,6 +35,7 @@ from .hostile import Hostile
 from .memory_store import MemoryStore
 from .network import Network
 from .node import SimNode
+from .planning import Planning
 from .record_table import RecordTable
 from .scenario import Scenario
 from .seeds import SeedTree
@@ -44,21 +49,6 @@ from .workload import Workload
 SQLITE_AUTO_MAX_NODES = 24
 
 BACKENDS = ("auto", "memory", "sqlite")
-
-#: A sync refused because a node is busy is tried again after 1-2 s, up to
-#: three times; the periodic sync covers whatever is still missed after that.
-SYNC_RETRY_MS = 1000
-SYNC_RETRIES = 3
-
-#: A chain gap seen in gossip is looked at again after a grace, and synced
-#: only if it is still there, as the node does (GAP_GRACE_S): the missing
-#: record is usually another batch still in flight, or on its way by lazy
-#: gossip. The node's grace covers two publishing intervals and a heartbeat
-#: of its gossip; the simulated gossip batches whole rounds (``round_ms``)
-#: and repairs at its own heartbeat, so its grace is the same rule in its
-#: units: GAP_GRACE_ROUNDS rounds and one heartbeat.
-GAP_GRACE_ROUNDS = 2
-
 
 class Simulation:
     """A scenario, a seed and a store backend; :meth:`run` once."""
@@ -115,13 +105,18 @@ class Simulation:
         self.setup_seconds = time.monotonic() - started
         self.gossip = Gossip(
             self.honest, self.network, self.queue, self.seeds.stream("gossip"),
-            degree=scenario.degree, on_deliver=self._gossip_delivered,
+            degree=scenario.degree, on_deliver=self._gossip_delivered, on_mesh=self._mesh_changed,
         )
         self.catchup = Catchup(
             self.honest, self.network, self.queue, on_records=self._sync_delivered,
-            max_sessions_per_node=scenario.sessions_per_node,
+            on_end=self._session_ended, max_sessions_per_node=scenario.sessions_per_node,
         )
         self.sync_rng = self.seeds.stream("sync")
+        self.planning = Planning(
+            self.honest, self.table, self.queue, self.catchup,
+            PlannerConfig(interval_ms=scenario.sync_interval_ms, connect_limit=scenario.sync_on_connect),
+            self.sync_rng, self.trace,
+        )
         self.crash_rng = self.seeds.stream("power")
         self.workload = Workload(scenario.mix, self.seeds.stream("workload"))
         self.hostile: Hostile | None = None
@@ -135,8 +130,6 @@ class Simulation:
         self.samples: list[dict[str, Any]] = []
         self.valid_records = len(self.founding.records)
         self.delivered_new = 0
-        self.gaps = 0  #: gossip deliveries that showed a gap and started a sync
-        self.gap_grace_ms = GAP_GRACE_ROUNDS * scenario.gossip_round_ms + scenario.heartbeat_ms
 
     # -- founding -----------------------------------------------------------------------
 
@@ -189,26 +182,23 @@ class Simulation:
     def _gossip_delivered(self, node: SimNode, batch: list[int], sender: int) -> None:
         outcome = node.receive(batch, self.queue.now)
         self.delivered_new += len(outcome.added)
-        if (outcome.added and self.scenario.sync_on_gap and sender < len(self.honest)
-                and self._shows_gap(node, outcome.added)):
-            self.queue.after(self.gap_grace_ms, self._gap_persists, node, outcome.added, sender, node.epoch)
+        if outcome.added and self.scenario.sync_on_gap and sender < len(self.honest):
+            missing = self._missing_before(node, outcome.added)
+            if missing:
+                self.planning.gap_seen(node, sender, missing)
 
-    def _gap_persists(self, node: SimNode, added: list[int], sender: int, epoch: int) -> None:
-        if node.up and node.epoch == epoch and self._shows_gap(node, added):
-            self.gaps += 1
-            self.start_sync(node.number, sender)
-
-    def _shows_gap(self, node: SimNode, added: list[int]) -> bool:
-        """True when a record just gossiped does not follow its author's chain
-        here: the node missed something, and syncs with the sender."""
+    def _missing_before(self, node: SimNode, added: list[int]) -> list[bytes]:
+        """Ids of the chain predecessors of records just gossiped that this
+        node does not hold (a gap), as the node computes them."""
         table, store = self.table, node.store
-        for position in added:
+        missing = []
+        for position in added[:64]:
             record = table.record(position)
             if record.prev is not None:
                 previous = table.by_id.get(record.prev)
                 if previous is None or not store.holds(previous):
-                    return True
-        return False
+                    missing.append(record.prev)
+        return missing
 
     def _sync_delivered(self, node: SimNode, raws: list[bytes], now: int) -> None:
         table = self.table
@@ -225,6 +215,7 @@ class Simulation:
         lost_before = node.lost_on_crash
         node.crash(self.crash_rng)
         self.network.crash(node.number)
+        self.planning.drop(node)  # its memory is gone, and its sessions with it
         for position in node.acknowledged:
             if not node.store.holds(position):
                 self.durability_failures.append((node.number, position))
@@ -233,46 +224,34 @@ class Simulation:
     def restart(self, node: SimNode) -> None:
         node.restart()
         self.network.restart(node.number)
+        self.planning.new_planner(node)
         self.trace("restart", node.number, node.head.seq)
 
     def reach_snapshot(self) -> tuple[list[int], bytes]:
         return list(self.network.island), bytes(self.network.powered)
 
     def reachability_grew(self, before: tuple[list[int], bytes]) -> None:
-        """Nodes that just got power or moved into a bigger island connect to
-        peers they could not reach before: each syncs with up to
-        ``sync_on_connect`` of them, chosen at random (one sync per new
-        connection, started by the side that dialled)."""
-        old_island, old_powered = before
-        network, rng = self.network, self.sync_rng
-        islands = network.islands()
-        for node in self.honest:
-            me = node.number
-            if not node.up or (old_powered[me] and old_island[me] == network.island[me]):
-                continue
-            members = [p for p in islands.get(network.island[me], []) if p < len(self.honest)]
-            fresh = [
-                p for p in members
-                if p != me and (old_island[p] != old_island[me] or not old_powered[p] or not old_powered[me])
-            ]
-            if len(fresh) > self.scenario.sync_on_connect:
-                fresh = rng.sample(fresh, self.scenario.sync_on_connect)
-            for peer in fresh:
-                self.start_sync(me, peer)
+        """Nodes that got power or moved into a bigger island connect to peers
+        they could not reach before: the mesh heartbeat grafts them at once,
+        and each node's planner decides which of its new connections to sync
+        with (``before`` is kept for the timeline's symmetry)."""
         self.gossip.heartbeat()
 
-    def start_sync(self, a: int, b: int, tries: int = SYNC_RETRIES, routine: bool = False) -> None:
-        """Sync ``a`` with ``b`` now, or a little later while either is busy
-        with other sessions (a node queues the peers it connected to). A
-        ``routine`` (periodic) sync leaves the newest records to gossip, as
-        the node's does (:mod:`meshpantry.core.sync.horizon`)."""
-        below = self.honest[a].horizon.bound(self.queue.now) if routine else None
-        started = self.catchup.start(a, b, below)
-        if started:
-            self.trace("sync", a, b)
-        elif started is None and tries > 0:
-            self.queue.after(SYNC_RETRY_MS + self.sync_rng.randrange(SYNC_RETRY_MS), self.start_sync, a, b,
-                             tries - 1, routine)
+    def link_up(self, a: int, b: int) -> None:
+        """A link between two reachable nodes came back (a flapping link):
+        each side sees a connection come up."""
+        self.planning.link_up(a, b)
+
+    @property
+    def gaps(self) -> int:
+        """Gossip deliveries that showed a gap (the planner syncs if it stays open)."""
+        return self.planning.gaps
+
+    def _mesh_changed(self, node: SimNode, old: list[int], mesh: list[int]) -> None:
+        self.planning.mesh_changed(node, old, mesh)
+
+    def _session_ended(self, initiator: SimNode, responder: SimNode, ok: bool) -> None:
+        self.planning.session_ended(initiator, responder, ok)
 
     # -- recurring work -----------------------------------------------------------------
 
@@ -283,14 +262,6 @@ class Simulation:
     def _heartbeat(self) -> None:
         self.gossip.heartbeat()
         self.queue.after(self.scenario.heartbeat_ms, self._heartbeat)
-
-    def _periodic_sync(self, number: int) -> None:
-        node = self.honest[number]
-        mesh = self.gossip.mesh[number]
-        if node.up and mesh:
-            self.start_sync(number, mesh[self.sync_rng.randrange(len(mesh))], routine=True)
-        interval = self.scenario.sync_interval_ms
-        self.queue.after(interval // 2 + self.sync_rng.randrange(interval), self._periodic_sync, number)
 
     def _hostile_round(self) -> None:
         hostile = self.hostile
@@ -363,8 +334,8 @@ class Simulation:
         q.at(0, self._heartbeat)
         q.at(0, self._gossip_round)
         q.at(0, self._sample)
-        for number in range(len(self.honest)):
-            q.at(self.sync_rng.randrange(s.sync_interval_ms), self._periodic_sync, number)
+        for node in self.honest:
+            self.planning.new_planner(node)
         for event in s.events:
             q.at(event.at_ms, self.timeline.apply, event.do, event.params)
         times = self._write_times()

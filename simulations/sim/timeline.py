@@ -3,8 +3,9 @@ and returns, cut and flapping links, couriers, tags, the hostile node.
 
 Each ``do_<action>`` method takes the event's parameters (see
 :data:`.scenario.EVENTS`). Anything that makes nodes reachable to each other
-again ends in :meth:`Simulation.reachability_grew`, which starts sync
-sessions the way a node does when it connects to a peer.
+again ends in :meth:`Simulation.reachability_grew` (or
+:meth:`Simulation.link_up`): the nodes see new connections, and their sync
+planners decide which to sync with, as a node does when it connects to a peer.
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ class Timeline:
         up = sim.network.flap(pair)
         a, b = divmod(pair, sim.network.size)
         if up:
-            sim.start_sync(a, b)
+            sim.link_up(a, b)
         sim.queue.after(sim.network.flap_delay(up), self._flap, pair)
 
     # -- sneakernet ---------------------------------------------------------------------

@@ -1,25 +1,73 @@
-"""Routine (periodic) syncs leave the newest records to gossip; every other
-sync is full."""
+"""The node runs the sync planner: routine (periodic) syncs leave the newest
+records to gossip, and every other sync is full."""
 
 from __future__ import annotations
 
-import pytest
-import trio
+import random
+from dataclasses import replace
 
-from meshpantry.node import sync_service
+import pytest
+
+from meshpantry.core.sync.planner import Mode, Outcome, StartSession
+from meshpantry.node.sync_driver import now_ms
+from meshpantry.node.sync_service import SyncService, SyncTotals
 
 
 @pytest.mark.trio
 async def test_routine_sync_passes_the_horizon_and_others_do_not(node, monkeypatch):
-    calls = []
+    settings = replace(node.settings, sync_interval_s=30.0, sync_jitter=0.0)
+    # "0" sorts before every peer id: this side leads. It is no admitted
+    # member under that id, so every peer counts (planner rule 1).
+    service = SyncService(
+        me="0", libp2p=None, store=node.store, pantry=node.pantry, liveness=None, ingest=node.ingest,
+        publish=node.control.publish, denied=node.denied, rng=random.Random(1), horizon=node.horizon,
+        settings=settings, progress={}, totals=SyncTotals(), last_sync={},
+    )
+    started: list[StartSession] = []
+    monkeypatch.setattr(service, "perform", started.extend)
+    service.peers_up(["peer-a"])
+    assert started == [StartSession("peer-a", Mode.FULL, None)]
+    tick = service.planner.get_timer()
+    service.planner.session_ended("peer-a", Outcome.DONE, now_ms())
+    node.horizon.observe(tick - 20_000, 5)  # held lamport 5 twenty seconds before the tick
+    node.horizon.observe(tick - 1_000, 9)  # and 9 just before it
+    service.perform(service.planner.handle_timer(tick))
+    assert started[1:] == [StartSession("peer-a", Mode.ROUTINE, 6)]
 
-    async def fake_sync(_node, peer, *, below=None):
-        calls.append((peer, below))
 
-    monkeypatch.setattr(sync_service, "sync_with_peer", fake_sync)
-    now = int(trio.current_time() * 1000)
-    node.horizon.observe(now - 20_000, 5)  # held lamport 5 twenty seconds ago
-    node.horizon.observe(now - 1_000, 9)  # and 9 now
-    await node.sync_with("peer-a", routine=True)
-    await node.sync_with("peer-b")
-    assert calls == [("peer-a", 6), ("peer-b", None)]
+class _Libp2p:
+    def set_stream_handler(self, protocol, handler):
+        self.handler = handler
+
+
+@pytest.mark.trio
+async def test_the_service_sleeps_until_the_planners_timer(node, autojump_clock, monkeypatch):
+    """The loop wakes for the periodic tick (30 s +/- 20 %) and for new
+    events, and otherwise sleeps: on an autojump clock, time only moves
+    while every task is blocked."""
+    import trio
+
+    settings = replace(node.settings, sync_interval_s=30.0, sync_jitter=0.2)
+    service = SyncService(
+        me="0", libp2p=_Libp2p(), store=node.store, pantry=node.pantry, liveness=None, ingest=node.ingest,
+        publish=node.control.publish, denied=node.denied, rng=random.Random(1), horizon=node.horizon,
+        settings=settings, progress={}, totals=SyncTotals(), last_sync={},
+    )
+    started: list[tuple[float, StartSession]] = []
+
+    async def session(action: StartSession) -> None:
+        started.append((trio.current_time(), action))
+        await trio.sleep(1)
+        service.session_ended(action.peer, Outcome.DONE)
+
+    monkeypatch.setattr(service, "_session", session)
+    async with trio.open_nursery() as nursery:
+        begin = trio.current_time()
+        await nursery.start(service.run)
+        service.peers_up(["peer-a"])
+        await trio.sleep(100)
+        nursery.cancel_scope.cancel()
+    modes = [action.mode for _, action in started]
+    assert modes[0] is Mode.FULL and modes[1:] == [Mode.ROUTINE] * (len(modes) - 1)
+    ticks = [t - begin for t, _ in started[1:]]
+    assert 3 <= len(ticks) <= 4 and 24 <= ticks[0] <= 36

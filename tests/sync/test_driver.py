@@ -9,12 +9,14 @@ import trio
 import trio.testing
 
 from meshpantry.core.sync import ConnectionLost, PeerAborted, Stalled, SyncSession
-from meshpantry.node.sync_driver import TrioStream, run_sync
+from meshpantry.core.sync.deadlines import PEER_SILENCE_MS
+from meshpantry.node.sync_driver import TrioStream, now_ms, run_sync
 from protocol import sync as wire
 from protocol.errors import DecodeError, TooLarge
 
 from .replicas import Replica, chains
 
+#: What "promptly" means for a session that ends on an error, not a deadline.
 TIMEOUT_S = 2.0
 
 
@@ -32,19 +34,19 @@ async def test_two_drivers_converge_over_memory_streams():
     results = {}
 
     async def side(name, stream, session, replica):
-        results[name] = await run_sync(TrioStream(stream), session, replica.ingest, timeout_s=TIMEOUT_S)
+        results[name] = await run_sync(TrioStream(stream), session, replica.ingest)
 
     async def async_ingest(raws):
         await trio.sleep(0)
         b.ingest(raws)
 
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(side, "a", left, SyncSession.initiator(a, now=0), a)
+        nursery.start_soon(side, "a", left, SyncSession.initiator(a, now=now_ms()), a)
         results["b"] = None
 
         async def responder():
             results["b"] = await run_sync(
-                TrioStream(right), SyncSession.responder(b, now=0), async_ingest, timeout_s=TIMEOUT_S
+                TrioStream(right), SyncSession.responder(b, now=now_ms()), async_ingest
             )
 
         nursery.start_soon(responder)
@@ -56,11 +58,11 @@ async def test_two_drivers_converge_over_memory_streams():
 async def _against(peer_behaviour, *, session=None):
     """Run our driver as responder against a scripted peer on the other end."""
     ours, theirs = trio.testing.memory_stream_pair()
-    session = session or SyncSession.responder(Replica(chains(5, 10, random.Random(1))), now=0)
+    session = session or SyncSession.responder(Replica(chains(5, 10, random.Random(1))), now=now_ms())
     async with trio.open_nursery() as nursery:
         nursery.start_soon(peer_behaviour, theirs)
-        with trio.fail_after(TIMEOUT_S * 3):
-            result = await run_sync(TrioStream(ours), session, lambda raws: None, timeout_s=TIMEOUT_S)
+        with trio.fail_after(2 * PEER_SILENCE_MS / 1000):
+            result = await run_sync(TrioStream(ours), session, lambda raws: None)
         nursery.cancel_scope.cancel()
     return result
 
@@ -109,15 +111,20 @@ async def test_a_truncated_frame_then_close_is_a_lost_connection():
 
 
 @pytest.mark.trio
-async def test_a_stalling_peer_is_dropped_within_the_timeout():
+async def test_a_stalling_peer_is_dropped_at_the_silence_deadline(autojump_clock):
+    heard = bytearray()
+
     async def stall(stream):
         await stream.send_all(wire.encode_frame(wire.Hello()))
-        await trio.sleep_forever()
+        while chunk := await stream.receive_some(65536):
+            heard.extend(chunk)
 
     started = trio.current_time()
     result = await _against(stall)
     assert isinstance(result.error, Stalled)
-    assert trio.current_time() - started < TIMEOUT_S * 2
+    assert (trio.current_time() - started) * 1000 == pytest.approx(PEER_SILENCE_MS, abs=1)
+    frames = [wire.decode_frame(body) for body in wire.FrameReader().feed(bytes(heard))]
+    assert frames[-1].code == wire.ABORT_TIMEOUT
 
 
 @pytest.mark.trio
@@ -141,11 +148,11 @@ async def test_an_ingest_that_raises_fails_the_session_not_the_caller():
     results = {}
 
     async def run(name, stream, session, ingest):
-        results[name] = await run_sync(TrioStream(stream), session, ingest, timeout_s=TIMEOUT_S)
+        results[name] = await run_sync(TrioStream(stream), session, ingest)
 
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(run, "a", left, SyncSession.initiator(a, now=0), broken_ingest)
-        nursery.start_soon(run, "b", right, SyncSession.responder(b, now=0), b.ingest)
+        nursery.start_soon(run, "a", left, SyncSession.initiator(a, now=now_ms()), broken_ingest)
+        nursery.start_soon(run, "b", right, SyncSession.responder(b, now=now_ms()), b.ingest)
     assert isinstance(results["a"].error, RuntimeError)
     assert isinstance(results["b"].error, PeerAborted) and results["b"].error.code == wire.ABORT_INTERNAL, results["b"]
 
@@ -165,12 +172,12 @@ async def test_a_failing_store_ends_both_sides_promptly():
     results = {}
 
     async def run(name, stream, session, replica):
-        results[name] = await run_sync(TrioStream(stream), session, replica.ingest, timeout_s=TIMEOUT_S)
+        results[name] = await run_sync(TrioStream(stream), session, replica.ingest)
 
     started = trio.current_time()
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(run, "a", left, SyncSession.initiator(a, now=0), a)
-        nursery.start_soon(run, "b", right, SyncSession.responder(b, now=0), b)
+        nursery.start_soon(run, "a", left, SyncSession.initiator(a, now=now_ms()), a)
+        nursery.start_soon(run, "b", right, SyncSession.responder(b, now=now_ms()), b)
     assert trio.current_time() - started < TIMEOUT_S / 2
     assert not results["b"].ok and isinstance(results["b"].error.cause, OSError)
     assert isinstance(results["a"].error, PeerAborted) and results["a"].error.code == wire.ABORT_INTERNAL

@@ -13,7 +13,7 @@ import trio
 import trio.testing
 
 from meshpantry.core.sync import SyncSession
-from meshpantry.node.sync_driver import TrioStream, run_sync
+from meshpantry.node.sync_driver import TrioStream, now_ms, run_sync
 from meshpantry.store import Store
 from tests.core.records import TestNeighbourhood
 
@@ -24,12 +24,12 @@ async def _sync(a: Store, b: Store, now: int) -> tuple:
 
     async def run(name, stream, session, store):
         results[name] = await run_sync(
-            TrioStream(stream), session, lambda raws: store.ingest(raws, now=now), timeout_s=5
+            TrioStream(stream), session, lambda raws: store.ingest(raws, now=now)
         )
 
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(run, "a", left, SyncSession.initiator(a, now=0), a)
-        nursery.start_soon(run, "b", right, SyncSession.responder(b, now=0), b)
+        nursery.start_soon(run, "a", left, SyncSession.initiator(a, now=now_ms()), a)
+        nursery.start_soon(run, "b", right, SyncSession.responder(b, now=now_ms()), b)
     return results["a"], results["b"]
 
 

@@ -52,6 +52,15 @@ class Stalled(RemoteError):
         self.idle_ms = idle_ms
 
 
+class SessionTooLong(RemoteError):
+    """The session outlived its deadline while the peer kept it going (for
+    example a byte now and then, each just before the silence deadline)."""
+
+    def __init__(self, elapsed_ms: int, limit_ms: int) -> None:
+        super().__init__(f"sync session still running after {elapsed_ms} ms, limit {limit_ms} ms")
+        self.elapsed_ms, self.limit_ms = elapsed_ms, limit_ms
+
+
 class ConnectionLost(RemoteError):
     """The stream ended before the session was done."""
 

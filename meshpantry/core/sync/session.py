@@ -2,8 +2,10 @@
 
 Bytes in through :meth:`SyncSession.receive_data`, events out of
 :meth:`~SyncSession.next_event`, bytes out of :meth:`~SyncSession.data_to_send`,
-time through ``now`` (ms) and :meth:`~SyncSession.handle_timer`. Both peers run
-this class; the initiator speaks first.
+time through ``now`` (ms of one monotonic clock, see :mod:`.deadlines`),
+deadlines through :meth:`~SyncSession.get_timer` and
+:meth:`~SyncSession.handle_timer`. Both peers run this class; the initiator
+speaks first.
 
 Theory of operation (the message flow is in ``protocol/SYNC.md``):
 
@@ -26,7 +28,7 @@ Theory of operation (the message flow is in ``protocol/SYNC.md``):
   from a side with nothing to send either, is END(final): both are done, one
   round trip in all.
 * Anything wrong from the peer (a frame that does not decode, a rule broken,
-  too many rounds or records, silence) ends the session: an ABORT frame is
+  too many rounds or records, silence past a deadline) ends the session: an ABORT frame is
   queued for the peer and a Failed event is emitted. Nothing raises to the
   host except assertion errors (our own bugs).
 """
@@ -46,12 +48,14 @@ from .errors import (
     ConnectionLost,
     PeerAborted,
     ProtocolViolation,
+    SessionTooLong,
     Stalled,
     StoreFailed,
     TooManyRecords,
     TooManyRounds,
     UnsupportedSyncVersion,
 )
+from .deadlines import MAX_SESSION_MS, PEER_SILENCE_MS
 from .events import Done, Event, Failed, Progress, RecordsReceived, SyncStats
 from .items import ItemIndex, SyncItems, index_of
 from .outbox import Outbox, guarded
@@ -70,11 +74,8 @@ MAX_SESSION_RECORDS = 1_000_000
 #: bounding what a slow reader makes us hold.
 WINDOW = 4
 
-#: Silence from the peer after which the session fails. Generous for a
-#: Raspberry Pi verifying a batch; short enough not to pin a connection.
-IDLE_TIMEOUT_MS = 30_000
-
-
+#: Silence from the peer after which the session fails (see :mod:`.deadlines`).
+IDLE_TIMEOUT_MS = PEER_SILENCE_MS
 
 class Role(enum.Enum):
     INITIATOR = "initiator"
@@ -93,6 +94,7 @@ _ABORT_CODES: list[tuple[type, int]] = [
     (TooManyRounds, wire.ABORT_ROUNDS),
     (TooManyRecords, wire.ABORT_RECORDS),
     (Stalled, wire.ABORT_TIMEOUT),
+    (SessionTooLong, wire.ABORT_TIMEOUT),
     (StoreFailed, wire.ABORT_INTERNAL),
     (RemoteError, wire.ABORT_DECODE),
     (Exception, wire.ABORT_INTERNAL),  # our own side failed (stream, ingest)
@@ -105,6 +107,10 @@ class SyncSession:
     ``items`` is the store's item source; its ``sync_items`` is read once,
     when reconciliation starts. ``want_author`` (initiator only) switches to
     fetch-own-chain mode: ask for every record by that author and send none.
+
+    ``now`` everywhere is one monotonic clock in ms (:mod:`.deadlines`);
+    ``idle_timeout_ms`` and ``max_session_ms`` are the session's two
+    deadlines, defaulting to PEER_SILENCE_MS and MAX_SESSION_MS.
     """
 
     def __init__(
@@ -116,13 +122,17 @@ class SyncSession:
         want_author: bytes | None = None,
         below: int | None = None,
         idle_timeout_ms: int = IDLE_TIMEOUT_MS,
+        max_session_ms: int = MAX_SESSION_MS,
     ) -> None:
+        assert idle_timeout_ms > 0 and max_session_ms > 0
         assert want_author is None or (role is Role.INITIATOR and len(want_author) == limits.KEY_BYTES)
         assert below is None or (role is Role.INITIATOR and want_author is None)
         self.role = role
         self.state = State.OPEN
         self._items = items
         self._idle_timeout_ms = idle_timeout_ms
+        self._started = now
+        self._session_deadline = now + max_session_ms
         self._reader = wire.FrameReader()
         self._out = bytearray()
         self._events: deque[Event] = deque()
@@ -218,18 +228,24 @@ class SyncSession:
         return out
 
     def get_timer(self) -> int | None:
-        """When :meth:`handle_timer` should next be called (ms), or None."""
-        return self._last_rx + self._idle_timeout_ms if self.state is State.OPEN else None
+        """The next deadline (ms on the clock of ``now``) at which
+        :meth:`handle_timer` must be called, or None once finished: the
+        earlier of the peer's silence deadline and the session's own."""
+        if self.state is not State.OPEN:
+            return None
+        return min(self._last_rx + self._idle_timeout_ms, self._session_deadline)
 
     def handle_timer(self, now: int) -> None:
-        if self.state is State.OPEN and now >= self._last_rx + self._idle_timeout_ms:
+        """Fire the deadlines that passed by ``now``: a silent peer fails the
+        session as :class:`Stalled`, an overlong session as
+        :class:`SessionTooLong`; either queues ABORT(timeout) for the peer.
+        Calling it early, or after the session finished, does nothing."""
+        if self.state is not State.OPEN:
+            return
+        if now >= self._last_rx + self._idle_timeout_ms:
             self._fail(Stalled(now - self._last_rx))
-
-    def give_up(self, now: int) -> None:
-        """The host's own deadline passed with nothing from the peer: fail
-        as :class:`Stalled` whatever the session's idle timer says."""
-        if self.state is State.OPEN:
-            self._fail(Stalled(now - self._last_rx))
+        elif now >= self._session_deadline:
+            self._fail(SessionTooLong(now - self._started, self._session_deadline - self._started))
 
     def abandon(self, error: Exception) -> None:
         """Our side cannot go on (the host's ingest or stream failed): fail
