@@ -8,6 +8,7 @@ import getpass
 import sys
 from typing import Any
 
+from meshpantry.exit_codes import ExitCode
 from meshpantry.keys import KeyFileError, key_path
 
 from .output import emit, short, table
@@ -76,28 +77,28 @@ def cmd_init(args: Any) -> int:
     data_dir = args.data_dir
     if key_path(data_dir).exists():
         print(f"meshpantry: this device already has an identity in {data_dir}", file=sys.stderr)
-        return 6
+        return ExitCode.REFUSED
     passphrase = read_passphrase(args)
     if args.encrypt and not passphrase:
         if not sys.stdin.isatty():
             print("meshpantry: --encrypt needs a passphrase: use --passphrase-file or MESHPANTRY_PASSPHRASE", file=sys.stderr)
-            return 2
+            return ExitCode.USAGE
         passphrase = getpass.getpass("passphrase for the key file: ")
         if passphrase != getpass.getpass("again: "):
             print("meshpantry: the passphrases differ; nothing was written", file=sys.stderr)
-            return 2
+            return ExitCode.USAGE
     household = args.household
     if not household:
         if not sys.stdin.isatty():
             print("meshpantry: give your household's name with --household", file=sys.stderr)
-            return 2
+            return ExitCode.USAGE
         household = input("household name: ").strip()
     try:
         pantry = Pantry.create(data_dir, household, area=args.area,
                                passphrase=passphrase if args.encrypt or passphrase else None)
     except KeyFileError as exc:
         print(f"meshpantry: {exc}", file=sys.stderr)
-        return 6
+        return ExitCode.REFUSED
     try:
         result = pantry.whoami()
     finally:

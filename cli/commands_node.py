@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from meshpantry.exit_codes import ExitCode
+
 from .output import emit, short, table
 from .when import show_time
 
@@ -60,7 +62,7 @@ def cmd_stop(args: Any) -> int:
         time.sleep(0.1)
     if socket_path.exists():
         print("meshpantry: the node did not stop within 20 s", file=sys.stderr)
-        return 1
+        return ExitCode.FAILED
     emit(args, {"stopped": True}, lambda r: "The node has stopped.")
     return 0
 

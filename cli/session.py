@@ -7,7 +7,6 @@ If the household's node is running, commands go through its control socket
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import sys
 from contextlib import contextmanager
@@ -16,13 +15,10 @@ from typing import Any, Iterator
 
 import platformdirs
 
+from meshpantry.exit_codes import ExitCode
 from meshpantry.keys import KeyFileError
 from meshpantry.pantry.errors import PantryError
-
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_BUSY = 5
-EXIT_INTERRUPTED = 130
+from meshpantry.passphrase import read_passphrase as _read_passphrase
 
 
 def default_data_dir() -> Path:
@@ -30,12 +26,8 @@ def default_data_dir() -> Path:
 
 
 def read_passphrase(args: Any) -> str | None:
-    if args.passphrase_file:
-        try:
-            return Path(args.passphrase_file).read_text(encoding="utf-8").rstrip("\n")
-        except OSError as exc:
-            raise PantryError(f"cannot read the passphrase file: {exc.strerror}") from None
-    return os.environ.get("MESHPANTRY_PASSPHRASE") or None
+    """The key passphrase from ``--passphrase-file`` or the environment."""
+    return _read_passphrase(args.passphrase_file or None)
 
 
 @contextmanager
@@ -73,28 +65,28 @@ def run_command(args: Any) -> int:
         return code or 0
     except PantryError as exc:
         _error(str(exc))
-        return exc.exit_code
+        return int(exc.exit_code)
     except KeyFileError as exc:
         _error(str(exc))
-        return 3
+        return ExitCode.NO_IDENTITY
     except StoreError as exc:
         _error(str(exc))
-        return EXIT_BUSY
+        return ExitCode.UNAVAILABLE
     except NodeUnavailable as exc:
         _error(str(exc))
-        return EXIT_BUSY
+        return ExitCode.UNAVAILABLE
     except sqlite3.DatabaseError as exc:
         _error(f"the store in {args.data_dir} could not be used: {exc}; if the disk is full, "
                "free some space and try again (nothing acknowledged was lost)")
-        return EXIT_FAILED
+        return ExitCode.FAILED
     except BrokenPipeError:  # output piped into a program that stopped reading
-        return EXIT_FAILED
+        return ExitCode.FAILED
     except OSError as exc:
         _error(f"{exc.strerror or exc} ({exc.filename or args.data_dir}); check the disk and permissions")
-        return EXIT_FAILED
+        return ExitCode.FAILED
     except KeyboardInterrupt:
         _error("interrupted")
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
 
 
 def _error(message: str) -> None:

@@ -381,9 +381,10 @@ async def serve_until_signalled(node: Node) -> None:
 
 def run_node_command(args: Any) -> int:
     """``meshpantry node``: settings from file < env < flags, then run."""
-    from cli.session import read_passphrase
+    from meshpantry.exit_codes import ExitCode
     from meshpantry.keys import KeyFileError
     from meshpantry.pantry.errors import PantryError
+    from meshpantry.passphrase import read_passphrase
     from meshpantry.store.errors import StoreError
 
     from .config import SettingsError
@@ -397,7 +398,7 @@ def run_node_command(args: Any) -> int:
         )
     except (SettingsError, OSError, ValueError) as exc:
         print(f"meshpantry: bad node settings: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     import libp2p  # noqa: F401 - its import resets the 'libp2p' logger; configure after it
 
     quiet = logging.WARNING if args.verbose < 2 else logging.DEBUG
@@ -405,19 +406,22 @@ def run_node_command(args: Any) -> int:
         logging.getLogger(name).setLevel(quiet)
     logging.getLogger("libp2p").propagate = True
     try:
-        pantry = Pantry.open(args.data_dir, passphrase=read_passphrase(args))
-    except (PantryError, KeyFileError) as exc:
+        pantry = Pantry.open(args.data_dir, passphrase=read_passphrase(args.passphrase_file))
+    except PantryError as exc:
         print(f"meshpantry: {exc}", file=sys.stderr)
-        return getattr(exc, "exit_code", 3)
+        return exc.exit_code
+    except KeyFileError as exc:
+        print(f"meshpantry: {exc}", file=sys.stderr)
+        return ExitCode.NO_IDENTITY
     except StoreError as exc:
         print(f"meshpantry: {exc}", file=sys.stderr)
-        return 5
+        return ExitCode.UNAVAILABLE
     try:
         node = Node(pantry, settings)
         trio.run(serve_until_signalled, node)
     except OSError as exc:
         print(f"meshpantry: cannot start the node: {exc}", file=sys.stderr)
-        return 5
+        return ExitCode.UNAVAILABLE
     finally:
         pantry.close()
-    return 0
+    return ExitCode.OK
