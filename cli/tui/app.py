@@ -31,6 +31,7 @@ from textual.binding import Binding
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from meshpantry.control.client import NodeUnavailable
+from meshpantry.control.events import RecordEvent, SyncEvent, event_data
 from meshpantry.pantry.errors import PantryError
 
 from .messages import NodeEvent
@@ -208,7 +209,7 @@ class PantryApp(App):
         try:
             await client.subscribe()
             async for event in client.events():
-                self.post_message(NodeEvent(str(event.get("event")), event.get("data")))
+                self.post_message(NodeEvent(event))
         except NodeUnavailable as exc:
             if client is self.client:
                 self._went_offline(str(exc))
@@ -217,16 +218,14 @@ class PantryApp(App):
     def on_node_event(self, message: NodeEvent) -> None:
         """Note what an event made stale; the timer refreshes (coalesced)."""
         self.events_seen += 1
-        if message.name == "record":
+        event = message.event
+        if isinstance(event, RecordEvent):
             self.stale = True
-            self.status_stale = True
-        elif message.name in ("peer", "island", "sync", "fork"):
-            self.status_stale = True
-            if message.name == "sync":
-                data = message.data if isinstance(message.data, dict) else {}
-                self.sync_log = (self.sync_log + [data])[-20:]
-                if data.get("peer"):
-                    self.sync_state[str(data["peer"])] = data
+        self.status_stale = True
+        if isinstance(event, SyncEvent):
+            data = event_data(event)
+            self.sync_log = (self.sync_log + [data])[-20:]
+            self.sync_state[event.peer] = data
 
     @work(exclusive=True, group="reconnect")
     async def _reconnect(self) -> None:

@@ -31,13 +31,14 @@ from typing import Any
 
 import trio
 
+from meshpantry.control.events import ForkEvent, IslandEvent, PeerEvent, RecordEvent
 from meshpantry.control.server import ControlServer
 from meshpantry.core.sync.horizon import RESOLUTION_MS, Horizon
 from meshpantry.pantry import Pantry
 from protocol import Record
 
 from .config import NodeSettings
-from .control_ops import control_handlers
+from .control_ops import control_routes
 
 log = logging.getLogger("meshpantry.node")
 
@@ -89,7 +90,7 @@ class Node:
         self.store = pantry.store
         self.settings = settings
         self.rng = rng or random.Random()
-        self.control = ControlServer(pantry.data_dir, control_handlers(self))
+        self.control = ControlServer(pantry.data_dir, control_routes(self))
         self.host: Any = None
         self.gossip: Any = None
         self.network: Any = None
@@ -129,7 +130,7 @@ class Node:
     def _on_own_record(self, record: Record) -> None:
         if self.gossip is not None:
             self.gossip.publish([record.raw])
-        self.control.publish("record", _event_of(record, own=True))
+        self.control.publish(_event_of(record, own=True))
 
     async def ingest(self, raws: list[bytes], origin: str | None = None) -> int:
         """Ingest peers' records in slices; publish events; returns how many were new."""
@@ -144,14 +145,14 @@ class Node:
                     if raw is not None:
                         from protocol import decode_record
 
-                        self.control.publish("record", _event_of(decode_record(raw), own=False))
+                        self.control.publish(_event_of(decode_record(raw), own=False))
             if report.rejected:
                 log.info("%d records from %s rejected: %s", len(report.rejected), origin, report.rejected[0])
                 if origin is not None and any(_hostile(r) for r in report.rejected):
                     self.ban(origin, "sent forged or malformed records")
             if report.forks:
                 log.warning("fork evidence from %s: %s", origin, report.forks)
-                self.control.publish("fork", {"count": len(report.forks)})
+                self.control.publish(ForkEvent(count=len(report.forks)))
             await trio.sleep(0)
         return added
 
@@ -222,7 +223,7 @@ class Node:
         """Cut a misbehaving peer off for BAN_SECONDS."""
         if peer not in self.banned:
             log.warning("cutting off %s for %d s: %s", peer, BAN_SECONDS, why)
-            self.control.publish("peer", {"peer": peer, "up": False, "banned": why})
+            self.control.publish(PeerEvent(peer=peer, up=False, banned=why))
         self.banned[peer] = trio.current_time() + BAN_SECONDS
 
     def is_cut_off(self, peer: str) -> bool:
@@ -252,7 +253,7 @@ class Node:
         peer = str(peer_id)
         if peer in self.connected:
             self.connected.discard(peer)
-            self.control.publish("peer", {"peer": peer, "up": False, "silent": reason})
+            self.control.publish(PeerEvent(peer=peer, up=False, silent=reason))
         discovery = getattr(self, "discovery", None)
         if discovery is not None:
             discovery.connection_lost(peer_id)
@@ -264,7 +265,7 @@ class Node:
             await self.close_denied()
             current = {str(p) for p in live_peers(self.network) if not self.is_cut_off(str(p))}
             for peer in current - self.connected:
-                self.control.publish("peer", {"peer": peer, "up": True})
+                self.control.publish(PeerEvent(peer=peer, up=True))
                 if self._leads(peer) or not self.pantry.chain_recovered:
                     self.sync_soon(peer)
                 if self._leads(peer):  # one exchange teaches both sides
@@ -272,12 +273,12 @@ class Node:
 
                     self._nursery.start_soon(exchange_addresses, self, peer)
             for peer in self.connected - current:
-                self.control.publish("peer", {"peer": peer, "up": False})
+                self.control.publish(PeerEvent(peer=peer, up=False))
             self.connected = current
             island = not current
             if island != self.island:
                 self.island = island
-                self.control.publish("island", {"island": island, "connected": len(current)})
+                self.control.publish(IslandEvent(island=island, connected=len(current)))
             await trio.sleep(PEER_WATCH_INTERVAL_S)
 
     async def _periodic_sync(self) -> None:
@@ -356,9 +357,9 @@ def _hostile(rejection: Any) -> bool:
     return isinstance(getattr(rejection, "error", None), (BadSignature, DecodeError))
 
 
-def _event_of(record: Record, *, own: bool) -> dict:
-    return {"id": record.id.hex(), "kind": record.kind, "author": record.author.hex(),
-            "seq": record.seq, "time": record.time, "own": own}
+def _event_of(record: Record, *, own: bool) -> RecordEvent:
+    return RecordEvent(id=record.id.hex(), kind=record.kind, author=record.author.hex(),
+                       seq=record.seq, time=record.time, own=own)
 
 
 async def serve_until_signalled(node: Node) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 import trio
 from libp2p.custom_types import TProtocol
 
+from meshpantry.control.events import SyncEvent
 from meshpantry.core.sync import Progress, SyncSession
 from meshpantry.core.sync.errors import ProtocolViolation, TooManyRecords, TooManyRounds
 from protocol.errors import DecodeError
@@ -113,7 +114,7 @@ async def _run(node: Any, peer: str, channel: StreamChannel, session: SyncSessio
     def progress(event: Progress) -> None:
         state.update(received=event.received, expected=event.expected,
                      behind=max(0, event.expected - event.received))
-        node.control.publish("sync", {"peer": peer, **state})
+        node.control.publish(SyncEvent(peer=peer, **state))
 
     record_bytes = 0
 
@@ -143,6 +144,6 @@ async def _run(node: Any, peer: str, channel: StreamChannel, session: SyncSessio
         log.info("sync with %s failed: %r", peer, result.error)
         if isinstance(result.error, HOSTILE_ERRORS):
             node.ban(peer, f"sync: {result.error}")
-    node.control.publish("sync", {"peer": peer, **state, "ok": result.ok,
-                                  "records_in": stats.records_received, "records_out": stats.records_sent})
+    node.control.publish(SyncEvent(peer=peer, **state, ok=result.ok,
+                                   records_in=stats.records_received, records_out=stats.records_sent))
     return result.ok

@@ -12,6 +12,7 @@ import pytest
 
 from cli.main import main as cli_main
 from meshpantry.control.client import ControlClient
+from meshpantry.control.events import RecordEvent
 from meshpantry.control.frames import decode_body, encode_frame
 from meshpantry.pantry.errors import InvalidInput, UnknownId
 from simulations.processes import make_neighbourhood, start_mesh
@@ -69,7 +70,7 @@ def test_garbage_drops_only_that_client(node):
 
 
 def test_subscribers_see_new_records(node):
-    seen: list[dict] = []
+    seen: list[RecordEvent] = []
     ready = threading.Event()
 
     def listen() -> None:
@@ -77,8 +78,8 @@ def test_subscribers_see_new_records(node):
             events = client.events(["record"])
             ready.set()
             for event in events:
-                seen.append(event)
-                if event["event"] == "record":
+                if isinstance(event, RecordEvent):
+                    seen.append(event)
                     return
 
     thread = threading.Thread(target=listen, daemon=True)
@@ -86,7 +87,7 @@ def test_subscribers_see_new_records(node):
     assert ready.wait(10)
     offer = node.call("offer_add", item="quince", quantity=3, unit="items")
     thread.join(10)
-    assert any(e["event"] == "record" and e["data"]["id"] == offer["id"] and e["data"]["own"] for e in seen)
+    assert any(e.id == offer["id"] and e.own for e in seen)
 
 
 def test_the_command_line_goes_through_the_running_node(node, capsys):
