@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .output import emit, short, table
+from .paging import add_paging, emit_paged
 
 _AMOUNT = re.compile(r"^(\d{1,9}(\.\d{1,6})?|\d{1,9}/\d{1,9})$")
 
@@ -73,6 +74,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
     p = recipe.add_parser("list", parents=[common], help="the recipe book")
     p.add_argument("--search")
+    add_paging(p, "recipes")
     p.set_defaults(handler=cmd_recipe_list)
 
     p = recipe.add_parser("export", parents=[common], help="export the recipe book")
@@ -108,11 +110,11 @@ def cmd_recipe_edit(args: Any, pantry: Any) -> None:
 
 
 def cmd_recipe_list(args: Any, pantry: Any) -> None:
-    rows = pantry.recipe_list(search=args.search)
-    emit(args, rows, lambda rs: table(
-        [(short(r["id"]), r["title"], r.get("origin") or "", ",".join(r.get("tags") or []), ", ".join(r["contributors"])) for r in rs],
-        ["id", "title", "origin", "tags", "contributors"],
-    ) if rs else "The recipe book is empty. Add one with 'meshpantry recipe add TITLE'.")
+    emit_paged(args, lambda after: pantry.recipe_page(search=args.search, limit=args.limit, after=after), "recipes",
+               lambda rs: table(
+                   [(short(r["id"]), r["title"], r.get("origin") or "", ",".join(r.get("tags") or []), ", ".join(r["contributors"])) for r in rs],
+                   ["id", "title", "origin", "tags", "contributors"],
+               ), "The recipe book is empty. Add one with 'meshpantry recipe add TITLE'.", "meshpantry recipe list")
 
 
 def cmd_recipe_export(args: Any, pantry: Any) -> int:

@@ -6,7 +6,8 @@ import argparse
 import re
 from typing import Any
 
-from .output import emit, short, table
+from .output import emit, note, short, table
+from .paging import add_paging, emit_paged, pages
 from .when import BadTime, parse_when, show_time
 
 
@@ -64,6 +65,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--sort", choices=("expiry", "newest"), default="expiry")
     p.add_argument("--all", action="store_true", help="include expired and withdrawn offers")
     p.add_argument("--mine", action="store_true", help="only this household's offers")
+    add_paging(p, "offers")
     p.set_defaults(handler=cmd_offer_list)
 
     p = offer.add_parser("show", parents=[common], help="an offer with its claims and a fair-share suggestion")
@@ -100,7 +102,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("claim")
     p.add_argument("--reason")
     p.set_defaults(handler=lambda a, pantry: emit(a, pantry.claim_decline(a.claim, a.reason), render_claim))
-    p = claim.add_parser("list", parents=[common], help="claims you made and claims on your offers")
+    p = claim.add_parser("list", parents=[common], help="claims you made and claims on your offers, newest first")
+    add_paging(p, "claims")
     p.set_defaults(handler=cmd_claim_list)
 
     handover = commands.add_parser("handover", parents=[common], help="confirm food changed hands").add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -129,6 +132,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=lambda a, pantry: emit(a, pantry.meal_show(a.meal), render_meal))
     p = meal.add_parser("list", parents=[common], help="upcoming meals")
     p.add_argument("--all", action="store_true", help="include past meals")
+    add_paging(p, "meals")
     p.set_defaults(handler=cmd_meal_list)
 
 
@@ -147,15 +151,17 @@ def cmd_offer_update(args: Any, pantry: Any) -> None:
 
 
 def cmd_offer_list(args: Any, pantry: Any) -> None:
-    offers = pantry.offer_list(
-        search=args.search, tag=args.tag, free_of=args.free_of, sort=args.sort,
-        include_closed=args.all, mine=args.mine,
-    )
-    emit(args, offers, lambda rows: table(
+    def fetch(after: str | None) -> dict:
+        return pantry.offer_page(
+            search=args.search, tag=args.tag, free_of=args.free_of, sort=args.sort,
+            include_closed=args.all, mine=args.mine, limit=args.limit, after=after,
+        )
+
+    emit_paged(args, fetch, "offers", lambda rows: table(
         [(short(o["id"]), o["item"], f"{o['remaining']}/{o['quantity']} {o['unit']}", show_time(o.get("best_before")),
           o.get("area") or "", ",".join(o.get("tags") or []), o["household_name"], _offer_flags(o)) for o in rows],
         ["id", "item", "left", "best before", "area", "tags", "from", ""],
-    ) if rows else "No open offers. Add one with 'meshpantry offer add ITEM QUANTITY UNIT'.")
+    ), "No open offers. Add one with 'meshpantry offer add ITEM QUANTITY UNIT'.", "meshpantry offer list")
 
 
 def _offer_flags(o: dict) -> str:
@@ -218,7 +224,15 @@ def render_claim(c: dict) -> str:
 
 
 def cmd_claim_list(args: Any, pantry: Any) -> None:
-    swaps = pantry.swaps()
+    """One page of claims (both sides, newest first); with --all-pages every
+    page gathered into one answer."""
+    if args.all_pages:
+        swaps: dict = {"made": [], "received": [], "next": None}
+        for part in pages(lambda after: pantry.swaps_page(limit=args.limit, after=after), args.after):
+            swaps["made"] += part["made"]
+            swaps["received"] += part["received"]
+    else:
+        swaps = pantry.swaps_page(limit=args.limit, after=args.after)
 
     def render(s: dict) -> str:
         out = []
@@ -232,6 +246,8 @@ def cmd_claim_list(args: Any, pantry: Any) -> None:
         return "\n".join(out).rstrip()
 
     emit(args, swaps, render)
+    if swaps.get("next") and not args.json:
+        note(f"more: meshpantry claim list --after {swaps['next']} (or --all-pages)")
 
 
 def render_meal(m: dict) -> str:
@@ -256,8 +272,8 @@ def _bar(have: int, need: int, width: int = 20) -> str:
 
 
 def cmd_meal_list(args: Any, pantry: Any) -> None:
-    meals = pantry.meal_list(include_past=args.all)
-    emit(args, meals, lambda rows: table(
-        [(short(m["id"]), m["dish"], show_time(m["time"]), m["place"], f"{m['coverage']}%") for m in rows],
-        ["id", "dish", "when", "place", "covered"],
-    ) if rows else "No meals planned. Propose one with 'meshpantry meal add'.")
+    emit_paged(args, lambda after: pantry.meal_page(include_past=args.all, limit=args.limit, after=after), "meals",
+               lambda rows: table(
+                   [(short(m["id"]), m["dish"], show_time(m["time"]), m["place"], f"{m['coverage']}%") for m in rows],
+                   ["id", "dish", "when", "place", "covered"],
+               ), "No meals planned. Propose one with 'meshpantry meal add'.", "meshpantry meal list")

@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterable, Sequence
 def emit(args: Any, value: Any, render: Callable[[Any], str] | None = None) -> None:
     """Print ``value`` as JSON when ``--json`` was given, else through ``render``."""
     if getattr(args, "json", False):
-        json.dump(value, sys.stdout, indent=2, sort_keys=True, default=_jsonable)
+        json.dump(value, sys.stdout, indent=2, sort_keys=True, default=jsonable)
         sys.stdout.write("\n")
         return
     text = render(value) if render else _plain(value)
@@ -18,7 +18,8 @@ def emit(args: Any, value: Any, render: Callable[[Any], str] | None = None) -> N
         print(text)
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """``json.dump``'s ``default``: bytes as hex, sets and tuples as lists."""
     if isinstance(value, (bytes, bytearray)):
         return value.hex()
     if isinstance(value, (set, frozenset, tuple)):

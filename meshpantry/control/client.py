@@ -102,9 +102,14 @@ class ControlClient:
         return answer_of(message)
 
     def events(self, names: list[str] | None = None) -> Iterator[Event]:
-        """Subscribe and yield the node's events until it goes away."""
+        """Subscribe now, then iterate the node's events until it goes away.
+        (Subscribed on the call, not on the first ``next``: no event
+        published after this returns is missed.)"""
         self.call("subscribe", events=names or [])
         self._sock.settimeout(None)
+        return self._follow()
+
+    def _follow(self) -> Iterator[Event]:
         while True:
             message = self.read_message()
             if "event" in message:
