@@ -6,17 +6,16 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from typing import Any
 
 from meshpantry.exit_codes import ExitCode
 from meshpantry.keys import KeyFileError, key_path
 
 from .output import emit, short, table
-from .session import read_passphrase
+from .session import Household, Subcommands, read_passphrase
 from .when import show_time
 
 
-def register(commands: Any, common: argparse.ArgumentParser) -> None:
+def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     p = commands.add_parser("init", parents=[common], help="create this device's identity and household profile")
     p.add_argument("--household", required=False, help="your household's name, as neighbours will see it")
     p.add_argument("--area", help="rough area (a street or block, never an exact address)")
@@ -71,7 +70,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=lambda a, pantry: emit(a, pantry.rebuild()))
 
 
-def cmd_init(args: Any) -> int:
+def cmd_init(args: argparse.Namespace) -> int:
     from meshpantry.pantry import Pantry
 
     data_dir = args.data_dir
@@ -112,13 +111,13 @@ def cmd_init(args: Any) -> int:
     return 0
 
 
-def cmd_neighbourhood_create(args: Any, pantry: Any) -> None:
+def cmd_neighbourhood_create(args: argparse.Namespace, pantry: Household) -> None:
     who = pantry.whoami()
     result = pantry.create_neighbourhood(args.name, who.get("household_name") or "household", who.get("area"))
     emit(args, result, lambda r: f"Founded {r['neighbourhood_name']} ({short(r['neighbourhood'])}); you are its admin.\nInvite neighbours with 'meshpantry invite create'.")
 
 
-def cmd_neighbourhood_show(args: Any, pantry: Any) -> None:
+def cmd_neighbourhood_show(args: argparse.Namespace, pantry: Household) -> None:
     result = pantry.neighbourhood_show()
 
     def render(r: dict) -> str:
@@ -128,12 +127,12 @@ def cmd_neighbourhood_show(args: Any, pantry: Any) -> None:
     emit(args, result, render)
 
 
-def cmd_invite_create(args: Any, pantry: Any) -> None:
+def cmd_invite_create(args: argparse.Namespace, pantry: Household) -> None:
     result = pantry.create_invite(uses=args.uses, hours=args.hours, note=args.note)
     emit(args, result, lambda r: f"{r['code']}\n\nValid until {show_time(r['expires'])} for {r['uses']} household(s). Hand it over in person: anyone with it can join.")
 
 
-def cmd_join(args: Any, pantry: Any) -> None:
+def cmd_join(args: argparse.Namespace, pantry: Household) -> None:
     who = pantry.whoami()
     household = args.household or who.get("household_name")
     if not household:
@@ -142,7 +141,7 @@ def cmd_join(args: Any, pantry: Any) -> None:
     emit(args, result, lambda r: f"Joined {r['neighbourhood_name']} as {r['household_name']}.\nStart your node ('meshpantry node') to meet the neighbours and sync.")
 
 
-def cmd_log(args: Any, pantry: Any) -> None:
+def cmd_log(args: argparse.Namespace, pantry: Household) -> None:
     rows = pantry.log(limit=args.limit, kind=args.kind)
     emit(args, rows, lambda rs: table(
         [(short(r["id"]), r["kind"], short(r["author"]), r["seq"], r["lamport"], show_time(r["time"]), r["summary"]) for r in rs],

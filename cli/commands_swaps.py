@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import re
-from typing import Any
 
 from .output import emit, note, short, table
 from .paging import add_paging, emit_paged, pages
+from .session import Household, Subcommands
 from .when import BadTime, parse_when, show_time
 
 
@@ -49,7 +49,7 @@ def _offer_fields(p: argparse.ArgumentParser, *, update: bool) -> None:
     p.add_argument("--note")
 
 
-def register(commands: Any, common: argparse.ArgumentParser) -> None:
+def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     offer = commands.add_parser("offer", parents=[common], help="offer ingredients you can spare").add_subparsers(dest="action", metavar="ACTION", required=True)
     p = offer.add_parser("add", parents=[common], help="offer an ingredient")
     p.add_argument("item")
@@ -136,7 +136,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_meal_list)
 
 
-def cmd_offer_add(args: Any, pantry: Any) -> None:
+def cmd_offer_add(args: argparse.Namespace, pantry: Household) -> None:
     result = pantry.offer_add(
         args.item, args.quantity, args.unit, best_before=args.best_before,
         pickup_from=args.pickup_from, pickup_until=args.pickup_until, area=args.area,
@@ -145,12 +145,12 @@ def cmd_offer_add(args: Any, pantry: Any) -> None:
     emit(args, result, render_offer)
 
 
-def cmd_offer_update(args: Any, pantry: Any) -> None:
+def cmd_offer_update(args: argparse.Namespace, pantry: Household) -> None:
     fields = {k: getattr(args, k) for k in ("item", "quantity", "unit", "best_before", "pickup_from", "pickup_until", "area", "tags", "allergens", "note")}
     emit(args, pantry.offer_update(args.offer, **fields), render_offer)
 
 
-def cmd_offer_list(args: Any, pantry: Any) -> None:
+def cmd_offer_list(args: argparse.Namespace, pantry: Household) -> None:
     def fetch(after: str | None) -> dict:
         return pantry.offer_page(
             search=args.search, tag=args.tag, free_of=args.free_of, sort=args.sort,
@@ -223,7 +223,7 @@ def render_claim(c: dict) -> str:
     return "\n".join(lines)
 
 
-def cmd_claim_list(args: Any, pantry: Any) -> None:
+def cmd_claim_list(args: argparse.Namespace, pantry: Household) -> None:
     """One page of claims (both sides, newest first); with --all-pages every
     page gathered into one answer."""
     if args.all_pages:
@@ -271,7 +271,7 @@ def _bar(have: int, need: int, width: int = 20) -> str:
     return "#" * filled + "." * (width - filled)
 
 
-def cmd_meal_list(args: Any, pantry: Any) -> None:
+def cmd_meal_list(args: argparse.Namespace, pantry: Household) -> None:
     emit_paged(args, lambda after: pantry.meal_page(include_past=args.all, limit=args.limit, after=after), "meals",
                lambda rows: table(
                    [(short(m["id"]), m["dish"], show_time(m["time"]), m["place"], f"{m['coverage']}%") for m in rows],

@@ -7,11 +7,12 @@ If the household's node is running, commands go through its control socket
 
 from __future__ import annotations
 
+import argparse
 import sqlite3
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Iterator, Union
 
 import platformdirs
 
@@ -20,18 +21,28 @@ from meshpantry.keys import KeyFileError
 from meshpantry.pantry.errors import PantryError
 from meshpantry.passphrase import read_passphrase as _read_passphrase
 
+if TYPE_CHECKING:  # pragma: no cover
+    from meshpantry.control.client import RemotePantry
+    from meshpantry.pantry import Pantry
+
+#: What a command works on: the household's Pantry, or the running node's
+#: through its control socket (the same methods, typed requests).
+Household = Union["Pantry", "RemotePantry"]
+#: Where each command module adds its subcommands.
+Subcommands = argparse._SubParsersAction
+
 
 def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("meshpantry", appauthor=False))
 
 
-def read_passphrase(args: Any) -> str | None:
+def read_passphrase(args: argparse.Namespace) -> str | None:
     """The key passphrase from ``--passphrase-file`` or the environment."""
     return _read_passphrase(args.passphrase_file or None)
 
 
 @contextmanager
-def open_pantry(args: Any) -> Iterator[Any]:
+def open_pantry(args: argparse.Namespace) -> Iterator[Household]:
     """Yield a Pantry, or a proxy to the running node's, with the same methods."""
     from meshpantry.control.client import ControlClient, NodeUnavailable, RemotePantry
 
@@ -52,7 +63,7 @@ def open_pantry(args: Any) -> Iterator[Any]:
         pantry.close()
 
 
-def run_command(args: Any) -> int:
+def run_command(args: argparse.Namespace) -> int:
     from meshpantry.control.client import NodeUnavailable
     from meshpantry.store.errors import StoreError
 
