@@ -77,3 +77,10 @@ def test_an_unreadable_passphrase_file_exits_1_for_commands_and_the_node(founded
         code, _, err = founded.run(*argv, "--passphrase-file", missing)
         assert code == ExitCode.FAILED, argv
         assert "cannot read the passphrase file" in err
+
+
+def test_the_readme_lists_every_code():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    sentence = readme[readme.index("Exit codes"):].split("\n\n")[0]
+    for code in ExitCode:
+        assert f"{int(code)} " in sentence, code
