@@ -11,6 +11,7 @@ from meshpantry.exit_codes import ExitCode
 from meshpantry.keys import KeyFileError, key_path
 
 from .output import emit, short, table
+from .paging import add_paging, emit_paged
 from .session import Household, Subcommands, read_passphrase
 from .when import show_time
 
@@ -62,8 +63,8 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
         p.set_defaults(handler=lambda a, pantry, verb=verb: emit(a, getattr(pantry, verb)(a.household)))
 
     p = commands.add_parser("log", parents=[common], help="the raw signed records, newest first")
-    p.add_argument("--limit", type=int, default=50)
     p.add_argument("--kind", help="only records of this kind")
+    add_paging(p, "records")
     p.set_defaults(handler=cmd_log)
 
     p = commands.add_parser("rebuild", parents=[common], help="rebuild every view from the record log and check it")
@@ -142,8 +143,8 @@ def cmd_join(args: argparse.Namespace, pantry: Household) -> None:
 
 
 def cmd_log(args: argparse.Namespace, pantry: Household) -> None:
-    rows = pantry.log(limit=args.limit, kind=args.kind)
-    emit(args, rows, lambda rs: table(
-        [(short(r["id"]), r["kind"], short(r["author"]), r["seq"], r["lamport"], show_time(r["time"]), r["summary"]) for r in rs],
-        ["id", "kind", "author", "seq", "lamport", "time", "summary"],
-    ))
+    emit_paged(args, lambda after: pantry.log_page(limit=args.limit, kind=args.kind, after=after), "records",
+               lambda rs: table(
+                   [(short(r["id"]), r["kind"], short(r["author"]), r["seq"], r["lamport"], show_time(r["time"]), r["summary"]) for r in rs],
+                   ["id", "kind", "author", "seq", "lamport", "time", "summary"],
+               ), "No records yet.", "meshpantry log")

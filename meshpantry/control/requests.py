@@ -375,6 +375,14 @@ class Log(Request):
 
 
 @dataclass(frozen=True)
+class LogPage(Request):
+    op: ClassVar[str] = "log_page"
+    limit: int = DEFAULT_PAGE
+    kind: str | None = None
+    after: str | None = None
+
+
+@dataclass(frozen=True)
 class Rebuild(Request):
     op: ClassVar[str] = "rebuild"
 
@@ -435,6 +443,6 @@ REQUESTS: dict[str, type[Request]] = {
         ClaimAdd, ClaimCancel, ClaimAccept, ClaimDecline, ClaimShow, HandoverConfirm, Swaps, SwapsPage,
         MealAdd, MealPledge, MealShow, MealList, MealPage,
         RecipeAdd, RecipeEdit, RecipeStory, RecipeShow, RecipeList, RecipePage, RecipeExport,
-        Log, Rebuild, Status, Dump, DenyPeers, AllowPeers, SyncNow, Shutdown, Subscribe,
+        Log, LogPage, Rebuild, Status, Dump, DenyPeers, AllowPeers, SyncNow, Shutdown, Subscribe,
     )
 }

@@ -82,6 +82,7 @@ PANTRY_METHODS: tuple[tuple[type[rq.Request], Callable[..., Wire]], ...] = (
     (rq.RecipePage, Pantry.recipe_page),
     (rq.RecipeExport, Pantry.recipe_export),
     (rq.Log, Pantry.log),
+    (rq.LogPage, Pantry.log_page),
     (rq.Rebuild, Pantry.rebuild),
     (rq.Status, Pantry.status),
 )

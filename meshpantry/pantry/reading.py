@@ -14,7 +14,7 @@ from meshpantry.core import equity
 from meshpantry.core.state import NeighbourhoodState
 
 from .errors import AmbiguousId, InvalidInput, NoNeighbourhood, UnknownId
-from .paging import DEFAULT_PAGE, page
+from .paging import DEFAULT_PAGE, check_limit, decode_cursor, encode_cursor, page
 
 #: "Expiring soon" on the board: within a day, the time a neighbour needs to
 #: notice an offer and walk over.
@@ -321,15 +321,7 @@ class Reading:
 
     def log(self, limit: int = 50, kind: str | None = None) -> list[dict]:
         state = self.state()
-        rows = []
-        for record in self.store.newest_records(limit, kind=kind):
-            rows.append({
-                "id": record.id.hex(), "kind": record.kind, "author": record.author.hex(),
-                "seq": record.seq, "lamport": record.lamport, "time": record.time,
-                "status": state.status(record.id).value, "summary": _summary(record),
-                "size": len(record.raw),
-            })
-        return rows
+        return [_log_row(record, state) for record in self.store.newest_records(limit, kind=kind)]
 
     def rebuild(self) -> dict:
         """Recompute every view from the record log and compare with what the
@@ -412,6 +404,24 @@ class Reading:
         found = page(_recipes_found(state, search), lambda r: (r.title.casefold(), r.id.hex()), "recipes-title", limit, after)
         return {"recipes": [self._recipe_dict(r, state) for r in found.rows], "next": found.next}
 
+    def log_page(self, *, limit: int = DEFAULT_PAGE, kind: str | None = None, after: str | None = None) -> dict:
+        """:meth:`log` a page at a time, newest first, in arrival order:
+        ``{"records": [...], "next": cursor or None}``. Records that arrive
+        while paging are newer than the cursor and are not repeated."""
+        limit = check_limit(limit)
+        before = None
+        if after is not None:
+            mark = decode_cursor("log-arrival", after)
+            if len(mark) != 1 or type(mark[0]) is not int:
+                raise InvalidInput("after", "not a cursor of the log; use the 'next' value a page returned")
+            before = mark[0]
+        state = self.state()
+        rows = self.store.records_before(before, limit + 1, kind=kind)
+        shown = rows[:limit]
+        records = [_log_row(record, state) for _, record in shown]
+        more = len(rows) > limit
+        return {"records": records, "next": encode_cursor("log-arrival", (shown[-1][0],)) if more else None}
+
 
 def _recipes_found(state: NeighbourhoodState, search: str | None) -> list[Any]:
     """The recipe book in title order, only recipes mentioning ``search``
@@ -438,6 +448,15 @@ _OFFER_ORDER = {
     "expiry": _expiry_key,
     "newest": lambda offer: (-offer.created, offer.id.hex()),
 }
+
+
+def _log_row(record: Any, state: NeighbourhoodState) -> dict:
+    return {
+        "id": record.id.hex(), "kind": record.kind, "author": record.author.hex(),
+        "seq": record.seq, "lamport": record.lamport, "time": record.time,
+        "status": state.status(record.id).value, "summary": _summary(record),
+        "size": len(record.raw),
+    }
 
 
 def _summary(record: Any) -> str:

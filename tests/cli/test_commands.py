@@ -169,11 +169,11 @@ def test_recipe_add_edit_story_export(pair, tmp_path):
 
 def test_log_and_rebuild(founded):
     founded.json("offer", "add", "apples", "6", "items")
-    log = founded.json("log")
+    log = founded.json("log")["records"]
     assert [r["kind"] for r in log] == ["offer", "household", "neighbourhood"]
     assert all(r["status"] == "counted" for r in log)
-    assert [r["kind"] for r in founded.json("log", "--limit", "2")] == ["offer", "household"]
-    assert [r["kind"] for r in founded.json("log", "--kind", "household")] == ["household"]
+    assert [r["kind"] for r in founded.json("log", "--limit", "2")["records"]] == ["offer", "household"]
+    assert [r["kind"] for r in founded.json("log", "--kind", "household")["records"]] == ["household"]
     result = founded.json("rebuild")
     assert result["identical"] is True
 

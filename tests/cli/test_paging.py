@@ -135,3 +135,31 @@ def test_meals_recipes_and_claims_page_too(pair):
     assert len(claims["made"]) == 2 and claims["next"]
     every = zhengs.json("claim", "list", "--limit", "2", "--all-pages")
     assert len(every["made"]) == 3 and every["next"] is None
+
+
+def test_the_log_pages_in_arrival_order_and_new_records_do_not_shift_it(pantry):
+    """
+        log: o4 o3 | o2 o1 household neighbourhood   (newest first)
+        a record written after page 1 is newer than the cursor: page 2 is unchanged
+    """
+    for n in range(1, 5):
+        pantry.offer_add(f"o{n}", 1, "jar")
+    first = pantry.log_page(limit=2)
+    assert [r["summary"] for r in first["records"]] == ["1 jar o4", "1 jar o3"]
+    pantry.offer_add("late", 1, "jar")
+    rest = pantry.log_page(limit=10, after=first["next"])
+    assert [r["kind"] for r in rest["records"]] == ["offer", "offer", "household", "neighbourhood"]
+    assert rest["next"] is None
+    offers = pantry.log_page(limit=1, kind="offer", after=first["next"])
+    assert [r["summary"] for r in offers["records"]] == ["1 jar o2"]
+    with pytest.raises(InvalidInput, match="after"):
+        pantry.log_page(after=encode_cursor("log-arrival", ("x",)))
+
+
+def test_log_pages_on_the_command_line(founded):
+    for n in range(3):
+        founded.run("offer", "add", f"jar {n}", "1", "jar")
+    first = founded.json("log", "--limit", "2")
+    assert [r["kind"] for r in first["records"]] == ["offer", "offer"] and first["next"]
+    every = founded.json("log", "--limit", "2", "--all-pages")
+    assert [r["kind"] for r in every["records"]] == ["offer"] * 3 + ["household", "neighbourhood"]
