@@ -28,6 +28,7 @@ from .requests import REQUESTS, Request
 
 T = typing.TypeVar("T")
 
+
 def decode_request(op: object, args: object) -> Request:
     """The typed request a frame's ``op`` and ``args`` describe. ``args`` may
     carry positional values under ``"_args"`` (bound in field order).

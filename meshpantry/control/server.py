@@ -32,7 +32,7 @@ from . import SOCKET_NAME
 from .decoding import decode_request
 from .events import Event, encode_event
 from .frames import HEADER, MAX_CONTROL_FRAME, Frame, FrameTooLarge, Wire, decode_body, encode_frame, frame_length
-from .requests import Subscribe
+from .requests import Request, Subscribe
 from .routes import Route
 
 log = logging.getLogger("meshpantry.control")
@@ -42,6 +42,7 @@ log = logging.getLogger("meshpantry.control")
 MAX_PENDING_EVENTS = 1000
 #: A request frame should arrive whole promptly once its header has.
 FRAME_TIMEOUT_S = 30.0
+
 
 class ControlServer:
     """Serve the ops of ``routes`` (op name -> :class:`Route`). Frames are at
@@ -130,11 +131,13 @@ class ControlServer:
             # Trio wraps errors from the client's nursery in an ExceptionGroup.
             log.debug("control client dropped: %r", exc)
 
-    async def _answer(self, message: Frame) -> tuple[bytes, object]:
+    async def _answer(self, message: Frame) -> tuple[bytes, Request | None]:
         """The reply frame to one request frame, and the typed request (None
         when the frame did not make one)."""
         request_id = message.get("id")
         op = message.get("op")
+        if request_id is not None and type(request_id) is not int:
+            return self._error(None, BadRequest("a request's id must be a whole number")), None
         try:
             request = decode_request(op, message.get("args"))
         except BadRequest as exc:

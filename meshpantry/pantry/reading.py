@@ -310,7 +310,15 @@ class Reading:
 
     def recipe_list(self, search: str | None = None) -> list[dict]:
         state = self.state()
-        return [self._recipe_dict(recipe, state) for recipe in _recipes_found(state, search)]
+        needle = (search or "").casefold()
+        rows = []
+        for recipe in sorted(state.recipes.values(), key=lambda r: (r.title.casefold(), r.id)):
+            haystack = " ".join([recipe.title, recipe.origin or "", " ".join(recipe.tags), recipe.story or "",
+                                 " ".join(line.item for line in recipe.ingredients)]).casefold()
+            if needle and needle not in haystack:
+                continue
+            rows.append(self._recipe_dict(recipe, state))
+        return rows
 
     def recipe_export(self, format: str = "markdown") -> str:
         from .export import render_book
@@ -321,7 +329,15 @@ class Reading:
 
     def log(self, limit: int = 50, kind: str | None = None) -> list[dict]:
         state = self.state()
-        return [_log_row(record, state) for record in self.store.newest_records(limit, kind=kind)]
+        rows = []
+        for record in self.store.newest_records(limit, kind=kind):
+            rows.append({
+                "id": record.id.hex(), "kind": record.kind, "author": record.author.hex(),
+                "seq": record.seq, "lamport": record.lamport, "time": record.time,
+                "status": state.status(record.id).value, "summary": _summary(record),
+                "size": len(record.raw),
+            })
+        return rows
 
     def rebuild(self) -> dict:
         """Recompute every view from the record log and compare with what the
@@ -351,7 +367,6 @@ class Reading:
                 for p in self.store.peer_addresses()
             ],
         }
-
 
     # -- pages: every listing, a page at a time (see paging.py) ------------------------
 
@@ -425,7 +440,8 @@ class Reading:
 
 def _recipes_found(state: NeighbourhoodState, search: str | None) -> list[Any]:
     """The recipe book in title order, only recipes mentioning ``search``
-    (title, origin, tags, story or an ingredient) when given."""
+    (title, origin, tags, story or an ingredient) when given: what
+    :meth:`Reading.recipe_list` shows, for its pages."""
     needle = (search or "").casefold()
     recipes = []
     for recipe in sorted(state.recipes.values(), key=lambda r: (r.title.casefold(), r.id)):
@@ -451,6 +467,7 @@ _OFFER_ORDER = {
 
 
 def _log_row(record: Any, state: NeighbourhoodState) -> dict:
+    """A row of :meth:`Reading.log`, for its pages."""
     return {
         "id": record.id.hex(), "kind": record.kind, "author": record.author.hex(),
         "seq": record.seq, "lamport": record.lamport, "time": record.time,
