@@ -6,16 +6,17 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from typing import Any
 
+from meshpantry.exit_codes import ExitCode
 from meshpantry.keys import KeyFileError, key_path
 
 from .output import emit, short, table
-from .session import read_passphrase
+from .paging import add_paging, emit_paged
+from .session import Household, Subcommands, read_passphrase
 from .when import show_time
 
 
-def register(commands: Any, common: argparse.ArgumentParser) -> None:
+def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     p = commands.add_parser("init", parents=[common], help="create this device's identity and household profile")
     p.add_argument("--household", required=False, help="your household's name, as neighbours will see it")
     p.add_argument("--area", help="rough area (a street or block, never an exact address)")
@@ -62,42 +63,42 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         p.set_defaults(handler=lambda a, pantry, verb=verb: emit(a, getattr(pantry, verb)(a.household)))
 
     p = commands.add_parser("log", parents=[common], help="the raw signed records, newest first")
-    p.add_argument("--limit", type=int, default=50)
     p.add_argument("--kind", help="only records of this kind")
+    add_paging(p, "records")
     p.set_defaults(handler=cmd_log)
 
     p = commands.add_parser("rebuild", parents=[common], help="rebuild every view from the record log and check it")
     p.set_defaults(handler=lambda a, pantry: emit(a, pantry.rebuild()))
 
 
-def cmd_init(args: Any) -> int:
+def cmd_init(args: argparse.Namespace) -> int:
     from meshpantry.pantry import Pantry
 
     data_dir = args.data_dir
     if key_path(data_dir).exists():
         print(f"meshpantry: this device already has an identity in {data_dir}", file=sys.stderr)
-        return 6
+        return ExitCode.REFUSED
     passphrase = read_passphrase(args)
     if args.encrypt and not passphrase:
         if not sys.stdin.isatty():
             print("meshpantry: --encrypt needs a passphrase: use --passphrase-file or MESHPANTRY_PASSPHRASE", file=sys.stderr)
-            return 2
+            return ExitCode.USAGE
         passphrase = getpass.getpass("passphrase for the key file: ")
         if passphrase != getpass.getpass("again: "):
             print("meshpantry: the passphrases differ; nothing was written", file=sys.stderr)
-            return 2
+            return ExitCode.USAGE
     household = args.household
     if not household:
         if not sys.stdin.isatty():
             print("meshpantry: give your household's name with --household", file=sys.stderr)
-            return 2
+            return ExitCode.USAGE
         household = input("household name: ").strip()
     try:
         pantry = Pantry.create(data_dir, household, area=args.area,
                                passphrase=passphrase if args.encrypt or passphrase else None)
     except KeyFileError as exc:
         print(f"meshpantry: {exc}", file=sys.stderr)
-        return 6
+        return ExitCode.REFUSED
     try:
         result = pantry.whoami()
     finally:
@@ -111,13 +112,13 @@ def cmd_init(args: Any) -> int:
     return 0
 
 
-def cmd_neighbourhood_create(args: Any, pantry: Any) -> None:
+def cmd_neighbourhood_create(args: argparse.Namespace, pantry: Household) -> None:
     who = pantry.whoami()
     result = pantry.create_neighbourhood(args.name, who.get("household_name") or "household", who.get("area"))
     emit(args, result, lambda r: f"Founded {r['neighbourhood_name']} ({short(r['neighbourhood'])}); you are its admin.\nInvite neighbours with 'meshpantry invite create'.")
 
 
-def cmd_neighbourhood_show(args: Any, pantry: Any) -> None:
+def cmd_neighbourhood_show(args: argparse.Namespace, pantry: Household) -> None:
     result = pantry.neighbourhood_show()
 
     def render(r: dict) -> str:
@@ -127,12 +128,12 @@ def cmd_neighbourhood_show(args: Any, pantry: Any) -> None:
     emit(args, result, render)
 
 
-def cmd_invite_create(args: Any, pantry: Any) -> None:
+def cmd_invite_create(args: argparse.Namespace, pantry: Household) -> None:
     result = pantry.create_invite(uses=args.uses, hours=args.hours, note=args.note)
     emit(args, result, lambda r: f"{r['code']}\n\nValid until {show_time(r['expires'])} for {r['uses']} household(s). Hand it over in person: anyone with it can join.")
 
 
-def cmd_join(args: Any, pantry: Any) -> None:
+def cmd_join(args: argparse.Namespace, pantry: Household) -> None:
     who = pantry.whoami()
     household = args.household or who.get("household_name")
     if not household:
@@ -141,9 +142,9 @@ def cmd_join(args: Any, pantry: Any) -> None:
     emit(args, result, lambda r: f"Joined {r['neighbourhood_name']} as {r['household_name']}.\nStart your node ('meshpantry node') to meet the neighbours and sync.")
 
 
-def cmd_log(args: Any, pantry: Any) -> None:
-    rows = pantry.log(limit=args.limit, kind=args.kind)
-    emit(args, rows, lambda rs: table(
-        [(short(r["id"]), r["kind"], short(r["author"]), r["seq"], r["lamport"], show_time(r["time"]), r["summary"]) for r in rs],
-        ["id", "kind", "author", "seq", "lamport", "time", "summary"],
-    ))
+def cmd_log(args: argparse.Namespace, pantry: Household) -> None:
+    emit_paged(args, lambda after: pantry.log_page(limit=args.limit, kind=args.kind, after=after), "records",
+               lambda rs: table(
+                   [(short(r["id"]), r["kind"], short(r["author"]), r["seq"], r["lamport"], show_time(r["time"]), r["summary"]) for r in rs],
+                   ["id", "kind", "author", "seq", "lamport", "time", "summary"],
+               ), "No records yet.", "meshpantry log")

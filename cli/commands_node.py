@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+
+from meshpantry.exit_codes import ExitCode
 
 from .output import emit, short, table
+from .session import Household, Subcommands
 from .when import show_time
 
 
-def register(commands: Any, common: argparse.ArgumentParser) -> None:
+def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     p = commands.add_parser(
         "node", parents=[common], help="run this household's node in the foreground",
         description="Run the node: libp2p host, live gossip, sync, discovery and the control "
@@ -37,13 +39,13 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_tui, needs_pantry=False)
 
 
-def cmd_node(args: Any) -> int:
+def cmd_node(args: argparse.Namespace) -> int:
     from meshpantry.node.runner import run_node_command
 
     return run_node_command(args)
 
 
-def cmd_stop(args: Any) -> int:
+def cmd_stop(args: argparse.Namespace) -> int:
     import time
 
     from meshpantry.control.client import ControlClient, NodeUnavailable
@@ -60,18 +62,18 @@ def cmd_stop(args: Any) -> int:
         time.sleep(0.1)
     if socket_path.exists():
         print("meshpantry: the node did not stop within 20 s", file=sys.stderr)
-        return 1
+        return ExitCode.FAILED
     emit(args, {"stopped": True}, lambda r: "The node has stopped.")
     return 0
 
 
-def cmd_tui(args: Any) -> int:
+def cmd_tui(args: argparse.Namespace) -> int:
     from cli.tui.launch import run_tui
 
     return run_tui(args)
 
 
-def cmd_status(args: Any, pantry: Any) -> None:
+def cmd_status(args: argparse.Namespace, pantry: Household) -> None:
     status = pantry.status()
 
     def render(s: dict) -> str:

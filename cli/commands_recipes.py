@@ -6,9 +6,10 @@ import argparse
 import re
 import sys
 from pathlib import Path
-from typing import Any
 
 from .output import emit, short, table
+from .paging import add_paging, emit_paged
+from .session import Household, Subcommands
 
 _AMOUNT = re.compile(r"^(\d{1,9}(\.\d{1,6})?|\d{1,9}/\d{1,9})$")
 
@@ -35,7 +36,7 @@ def _ingredient(text: str) -> dict:
     return parse_ingredient(text)
 
 
-def register(commands: Any, common: argparse.ArgumentParser) -> None:
+def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     recipe = commands.add_parser("recipe", parents=[common], help="the communal recipe book").add_subparsers(dest="action", metavar="ACTION", required=True)
     p = recipe.add_parser("add", parents=[common], help="add a recipe (or a variation with --adapted-from)")
     p.add_argument("title")
@@ -73,6 +74,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
     p = recipe.add_parser("list", parents=[common], help="the recipe book")
     p.add_argument("--search")
+    add_paging(p, "recipes")
     p.set_defaults(handler=cmd_recipe_list)
 
     p = recipe.add_parser("export", parents=[common], help="export the recipe book")
@@ -81,7 +83,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_recipe_export)
 
 
-def cmd_recipe_add(args: Any, pantry: Any) -> None:
+def cmd_recipe_add(args: argparse.Namespace, pantry: Household) -> None:
     result = pantry.recipe_add(
         args.title, ingredients=args.ingredients, steps=args.steps, story=args.story,
         origin=args.origin, tags=args.tags, serves=args.serves, adapted_from=args.adapted_from,
@@ -89,7 +91,7 @@ def cmd_recipe_add(args: Any, pantry: Any) -> None:
     emit(args, result, render_recipe)
 
 
-def cmd_recipe_edit(args: Any, pantry: Any) -> None:
+def cmd_recipe_edit(args: argparse.Namespace, pantry: Household) -> None:
     current = pantry.recipe_show(args.recipe)
     add_steps = []
     if args.add_step:
@@ -107,15 +109,15 @@ def cmd_recipe_edit(args: Any, pantry: Any) -> None:
     emit(args, result, render_recipe)
 
 
-def cmd_recipe_list(args: Any, pantry: Any) -> None:
-    rows = pantry.recipe_list(search=args.search)
-    emit(args, rows, lambda rs: table(
-        [(short(r["id"]), r["title"], r.get("origin") or "", ",".join(r.get("tags") or []), ", ".join(r["contributors"])) for r in rs],
-        ["id", "title", "origin", "tags", "contributors"],
-    ) if rs else "The recipe book is empty. Add one with 'meshpantry recipe add TITLE'.")
+def cmd_recipe_list(args: argparse.Namespace, pantry: Household) -> None:
+    emit_paged(args, lambda after: pantry.recipe_page(search=args.search, limit=args.limit, after=after), "recipes",
+               lambda rs: table(
+                   [(short(r["id"]), r["title"], r.get("origin") or "", ",".join(r.get("tags") or []), ", ".join(r["contributors"])) for r in rs],
+                   ["id", "title", "origin", "tags", "contributors"],
+               ), "The recipe book is empty. Add one with 'meshpantry recipe add TITLE'.", "meshpantry recipe list")
 
 
-def cmd_recipe_export(args: Any, pantry: Any) -> int:
+def cmd_recipe_export(args: argparse.Namespace, pantry: Household) -> int:
     text = pantry.recipe_export(args.format)
     if args.output:
         args.output.write_text(text, encoding="utf-8")

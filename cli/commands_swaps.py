@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import re
-from typing import Any
 
-from .output import emit, short, table
+from .output import emit, note, short, table
+from .paging import add_paging, emit_paged, pages
+from .session import Household, Subcommands
 from .when import BadTime, parse_when, show_time
 
 
@@ -48,7 +49,7 @@ def _offer_fields(p: argparse.ArgumentParser, *, update: bool) -> None:
     p.add_argument("--note")
 
 
-def register(commands: Any, common: argparse.ArgumentParser) -> None:
+def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     offer = commands.add_parser("offer", parents=[common], help="offer ingredients you can spare").add_subparsers(dest="action", metavar="ACTION", required=True)
     p = offer.add_parser("add", parents=[common], help="offer an ingredient")
     p.add_argument("item")
@@ -64,6 +65,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--sort", choices=("expiry", "newest"), default="expiry")
     p.add_argument("--all", action="store_true", help="include expired and withdrawn offers")
     p.add_argument("--mine", action="store_true", help="only this household's offers")
+    add_paging(p, "offers")
     p.set_defaults(handler=cmd_offer_list)
 
     p = offer.add_parser("show", parents=[common], help="an offer with its claims and a fair-share suggestion")
@@ -100,7 +102,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("claim")
     p.add_argument("--reason")
     p.set_defaults(handler=lambda a, pantry: emit(a, pantry.claim_decline(a.claim, a.reason), render_claim))
-    p = claim.add_parser("list", parents=[common], help="claims you made and claims on your offers")
+    p = claim.add_parser("list", parents=[common], help="claims you made and claims on your offers, newest first")
+    add_paging(p, "claims")
     p.set_defaults(handler=cmd_claim_list)
 
     handover = commands.add_parser("handover", parents=[common], help="confirm food changed hands").add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -129,10 +132,11 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=lambda a, pantry: emit(a, pantry.meal_show(a.meal), render_meal))
     p = meal.add_parser("list", parents=[common], help="upcoming meals")
     p.add_argument("--all", action="store_true", help="include past meals")
+    add_paging(p, "meals")
     p.set_defaults(handler=cmd_meal_list)
 
 
-def cmd_offer_add(args: Any, pantry: Any) -> None:
+def cmd_offer_add(args: argparse.Namespace, pantry: Household) -> None:
     result = pantry.offer_add(
         args.item, args.quantity, args.unit, best_before=args.best_before,
         pickup_from=args.pickup_from, pickup_until=args.pickup_until, area=args.area,
@@ -141,21 +145,23 @@ def cmd_offer_add(args: Any, pantry: Any) -> None:
     emit(args, result, render_offer)
 
 
-def cmd_offer_update(args: Any, pantry: Any) -> None:
+def cmd_offer_update(args: argparse.Namespace, pantry: Household) -> None:
     fields = {k: getattr(args, k) for k in ("item", "quantity", "unit", "best_before", "pickup_from", "pickup_until", "area", "tags", "allergens", "note")}
     emit(args, pantry.offer_update(args.offer, **fields), render_offer)
 
 
-def cmd_offer_list(args: Any, pantry: Any) -> None:
-    offers = pantry.offer_list(
-        search=args.search, tag=args.tag, free_of=args.free_of, sort=args.sort,
-        include_closed=args.all, mine=args.mine,
-    )
-    emit(args, offers, lambda rows: table(
+def cmd_offer_list(args: argparse.Namespace, pantry: Household) -> None:
+    def fetch(after: str | None) -> dict:
+        return pantry.offer_page(
+            search=args.search, tag=args.tag, free_of=args.free_of, sort=args.sort,
+            include_closed=args.all, mine=args.mine, limit=args.limit, after=after,
+        )
+
+    emit_paged(args, fetch, "offers", lambda rows: table(
         [(short(o["id"]), o["item"], f"{o['remaining']}/{o['quantity']} {o['unit']}", show_time(o.get("best_before")),
           o.get("area") or "", ",".join(o.get("tags") or []), o["household_name"], _offer_flags(o)) for o in rows],
         ["id", "item", "left", "best before", "area", "tags", "from", ""],
-    ) if rows else "No open offers. Add one with 'meshpantry offer add ITEM QUANTITY UNIT'.")
+    ), "No open offers. Add one with 'meshpantry offer add ITEM QUANTITY UNIT'.", "meshpantry offer list")
 
 
 def _offer_flags(o: dict) -> str:
@@ -217,8 +223,16 @@ def render_claim(c: dict) -> str:
     return "\n".join(lines)
 
 
-def cmd_claim_list(args: Any, pantry: Any) -> None:
-    swaps = pantry.swaps()
+def cmd_claim_list(args: argparse.Namespace, pantry: Household) -> None:
+    """One page of claims (both sides, newest first); with --all-pages every
+    page gathered into one answer."""
+    if args.all_pages:
+        swaps: dict = {"made": [], "received": [], "next": None}
+        for part in pages(lambda after: pantry.swaps_page(limit=args.limit, after=after), args.after):
+            swaps["made"] += part["made"]
+            swaps["received"] += part["received"]
+    else:
+        swaps = pantry.swaps_page(limit=args.limit, after=args.after)
 
     def render(s: dict) -> str:
         out = []
@@ -232,6 +246,8 @@ def cmd_claim_list(args: Any, pantry: Any) -> None:
         return "\n".join(out).rstrip()
 
     emit(args, swaps, render)
+    if swaps.get("next") and not args.json:
+        note(f"more: meshpantry claim list --after {swaps['next']} (or --all-pages)")
 
 
 def render_meal(m: dict) -> str:
@@ -255,9 +271,9 @@ def _bar(have: int, need: int, width: int = 20) -> str:
     return "#" * filled + "." * (width - filled)
 
 
-def cmd_meal_list(args: Any, pantry: Any) -> None:
-    meals = pantry.meal_list(include_past=args.all)
-    emit(args, meals, lambda rows: table(
-        [(short(m["id"]), m["dish"], show_time(m["time"]), m["place"], f"{m['coverage']}%") for m in rows],
-        ["id", "dish", "when", "place", "covered"],
-    ) if rows else "No meals planned. Propose one with 'meshpantry meal add'.")
+def cmd_meal_list(args: argparse.Namespace, pantry: Household) -> None:
+    emit_paged(args, lambda after: pantry.meal_page(include_past=args.all, limit=args.limit, after=after), "meals",
+               lambda rows: table(
+                   [(short(m["id"]), m["dish"], show_time(m["time"]), m["place"], f"{m['coverage']}%") for m in rows],
+                   ["id", "dish", "when", "place", "covered"],
+               ), "No meals planned. Propose one with 'meshpantry meal add'.", "meshpantry meal list")

@@ -1,7 +1,8 @@
 """The ``meshpantry`` command.
 
 Every command works on the household's running node through its control socket
-when one is up, and on the store directly when none is. Exit codes:
+when one is up, and on the store directly when none is. Exit codes (the
+table is :class:`meshpantry.exit_codes.ExitCode`):
 
 ====  =====================================================================
 0     done
@@ -10,7 +11,7 @@ when one is up, and on the store directly when none is. Exit codes:
 3     no identity or no neighbourhood yet (run ``meshpantry init``)
 4     unknown or ambiguous id
 5     the store is in use by another process / the node is unreachable
-6     refused: invalid input, not allowed, or already done
+6     refused: invalid input, not allowed, already done, or a reply too large
 130   interrupted
 ====  =====================================================================
 """
@@ -23,14 +24,13 @@ import os
 import sys
 from pathlib import Path
 
-from meshpantry import __version__
+from meshpantry import __version__, exit_codes
 
 from . import commands_identity, commands_node, commands_recipes, commands_swaps
 from .session import default_data_dir
 
-EPILOG = """\
-exit codes: 0 done, 1 failed, 2 bad arguments, 3 no identity/neighbourhood,
-4 unknown id, 5 store busy or node unreachable, 6 refused, 130 interrupted.
+EPILOG = f"""\
+exit codes: {exit_codes.summary()}.
 data directory: --data-dir, else $MESHPANTRY_DATA_DIR, else the platform's
 user data directory (on Linux ~/.local/share/meshpantry)."""
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Callable, Iterable, Sequence
+from argparse import Namespace
+from typing import Callable, Iterable, Sequence
 
 
-def emit(args: Any, value: Any, render: Callable[[Any], str] | None = None) -> None:
+def emit(args: Namespace, value: object, render: Callable[..., str] | None = None) -> None:
     """Print ``value`` as JSON when ``--json`` was given, else through ``render``."""
     if getattr(args, "json", False):
-        json.dump(value, sys.stdout, indent=2, sort_keys=True, default=_jsonable)
+        json.dump(value, sys.stdout, indent=2, sort_keys=True, default=jsonable)
         sys.stdout.write("\n")
         return
     text = render(value) if render else _plain(value)
@@ -18,7 +19,8 @@ def emit(args: Any, value: Any, render: Callable[[Any], str] | None = None) -> N
         print(text)
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: object) -> object:
+    """``json.dump``'s ``default``: bytes as hex, sets and tuples as lists."""
     if isinstance(value, (bytes, bytearray)):
         return value.hex()
     if isinstance(value, (set, frozenset, tuple)):
@@ -26,14 +28,14 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"not JSON: {type(value).__name__}")
 
 
-def _plain(value: Any) -> str:
+def _plain(value: object) -> str:
     if isinstance(value, dict):
         width = max((len(str(k)) for k in value), default=0)
         return "\n".join(f"{k:<{width}}  {v}" for k, v in value.items())
     return str(value)
 
 
-def table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> str:
+def table(rows: Iterable[Sequence[object]], headers: Sequence[str]) -> str:
     """A plain left-aligned text table."""
     rows = [["" if c is None else str(c) for c in row] for row in rows]
     widths = [len(h) for h in headers]

@@ -7,39 +7,42 @@ If the household's node is running, commands go through its control socket
 
 from __future__ import annotations
 
-import os
+import argparse
 import sqlite3
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Iterator, Union
 
 import platformdirs
 
+from meshpantry.exit_codes import ExitCode
 from meshpantry.keys import KeyFileError
 from meshpantry.pantry.errors import PantryError
+from meshpantry.passphrase import read_passphrase as _read_passphrase
 
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_BUSY = 5
-EXIT_INTERRUPTED = 130
+if TYPE_CHECKING:  # pragma: no cover
+    from meshpantry.control.client import RemotePantry
+    from meshpantry.pantry import Pantry
+
+#: What a command works on: the household's Pantry, or the running node's
+#: through its control socket (the same methods, typed requests).
+Household = Union["Pantry", "RemotePantry"]
+#: Where each command module adds its subcommands.
+Subcommands = argparse._SubParsersAction
 
 
 def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("meshpantry", appauthor=False))
 
 
-def read_passphrase(args: Any) -> str | None:
-    if args.passphrase_file:
-        try:
-            return Path(args.passphrase_file).read_text(encoding="utf-8").rstrip("\n")
-        except OSError as exc:
-            raise PantryError(f"cannot read the passphrase file: {exc.strerror}") from None
-    return os.environ.get("MESHPANTRY_PASSPHRASE") or None
+def read_passphrase(args: argparse.Namespace) -> str | None:
+    """The key passphrase from ``--passphrase-file`` or the environment."""
+    return _read_passphrase(args.passphrase_file or None)
 
 
 @contextmanager
-def open_pantry(args: Any) -> Iterator[Any]:
+def open_pantry(args: argparse.Namespace) -> Iterator[Household]:
     """Yield a Pantry, or a proxy to the running node's, with the same methods."""
     from meshpantry.control.client import ControlClient, NodeUnavailable, RemotePantry
 
@@ -60,7 +63,7 @@ def open_pantry(args: Any) -> Iterator[Any]:
         pantry.close()
 
 
-def run_command(args: Any) -> int:
+def run_command(args: argparse.Namespace) -> int:
     from meshpantry.control.client import NodeUnavailable
     from meshpantry.store.errors import StoreError
 
@@ -73,28 +76,28 @@ def run_command(args: Any) -> int:
         return code or 0
     except PantryError as exc:
         _error(str(exc))
-        return exc.exit_code
+        return int(exc.exit_code)
     except KeyFileError as exc:
         _error(str(exc))
-        return 3
+        return ExitCode.NO_IDENTITY
     except StoreError as exc:
         _error(str(exc))
-        return EXIT_BUSY
+        return ExitCode.UNAVAILABLE
     except NodeUnavailable as exc:
         _error(str(exc))
-        return EXIT_BUSY
+        return ExitCode.UNAVAILABLE
     except sqlite3.DatabaseError as exc:
         _error(f"the store in {args.data_dir} could not be used: {exc}; if the disk is full, "
                "free some space and try again (nothing acknowledged was lost)")
-        return EXIT_FAILED
+        return ExitCode.FAILED
     except BrokenPipeError:  # output piped into a program that stopped reading
-        return EXIT_FAILED
+        return ExitCode.FAILED
     except OSError as exc:
         _error(f"{exc.strerror or exc} ({exc.filename or args.data_dir}); check the disk and permissions")
-        return EXIT_FAILED
+        return ExitCode.FAILED
     except KeyboardInterrupt:
         _error("interrupted")
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
 
 
 def _error(message: str) -> None:

@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 from meshpantry.control.client import ControlClient
+from meshpantry.control.events import RecordEvent
 
 from .processes import NodeProcess, eventually, make_neighbourhood, start_mesh
 
@@ -59,8 +60,8 @@ class Watcher(threading.Thread):
         self.ready.set()
         try:
             for event in events:
-                if event["event"] == "record":
-                    self.seen.setdefault(event["data"]["id"], time.monotonic())
+                if isinstance(event, RecordEvent):
+                    self.seen.setdefault(event.id, time.monotonic())
         except Exception:  # the node stopped: the benchmark is over
             return
 

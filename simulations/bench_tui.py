@@ -8,7 +8,7 @@ temporary data directory, starts a real node on it (loopback, no mDNS) and
 runs the app headless against the node's control socket. It prints, as the
 median of a few runs:
 
-- open: the board tab's reload, i.e. the node's ``offer_list`` answer (the
+- open: the board tab's reload, i.e. the node's ``offer_page`` answer (the
   first rows the board draws) over the control socket plus drawing the
   table, and the first paint after it;
 - filter: typing a filter until the node's filtered answer is drawn;
@@ -80,13 +80,13 @@ async def measure(connect, offers: int) -> dict[str, list[float]]:
     async with app.run_test(size=(120, 40)) as pilot:
         while not app.refreshes:
             await pilot.pause(0.05)
-        from cli.tui.screens.board import MAX_BOARD_ROWS
+        from cli.tui.screens.board import BOARD_PAGE
 
         board = app.pane("board")
-        assert len(board.offers) == min(offers, MAX_BOARD_ROWS + 1), f"the board got {len(board.offers)} offers"
+        assert len(board.offers) == min(offers, BOARD_PAGE), f"the board got {len(board.offers)} offers"
         for run in range(RUNS):
             started = time.perf_counter()
-            answer = await app.ask("offer_list", sort="expiry", limit=MAX_BOARD_ROWS + 1)
+            answer = await app.ask("offer_page", sort="expiry", limit=BOARD_PAGE)
             times["answer"].append((time.perf_counter() - started) * 1000)
             started, cpu = time.perf_counter(), time.process_time()
             await board.reload(app)
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average {load:.1f} on {os.cpu_count()} cores: wall times include waiting for a CPU")
     print(f"board of {args.offers} offers, {where}, median of {RUNS} runs (target {TARGET_MS:.0f} ms):")
     worst = 0.0
-    rows = (("answer", "  node answer (offer_list)"), ("open", "open the board"), ("open_cpu", "  UI process CPU"),
+    rows = (("answer", "  node answer (offer_page)"), ("open", "open the board"), ("open_cpu", "  UI process CPU"),
             ("filter", "apply a filter"), ("filter_cpu", "  UI process CPU"))
     for name, label in rows:
         median = statistics.median(times[name])

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import time as _time
-from typing import Any, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable, Protocol
 
 from textual import work
 from textual.app import App, ComposeResult
@@ -31,6 +31,9 @@ from textual.binding import Binding
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from meshpantry.control.client import NodeUnavailable
+from meshpantry.control.events import Event, RecordEvent, SyncEvent, event_data
+from meshpantry.control.frames import Wire
+from meshpantry.exit_codes import ExitCode
 from meshpantry.pantry.errors import PantryError
 
 from .messages import NodeEvent
@@ -52,7 +55,20 @@ RECONNECT_S = 2.0
 #: is stuck, and the user should hear so rather than stare at a frozen form.
 CALL_TIMEOUT_S = 20.0
 
-Connect = Callable[[], Awaitable[Any]]
+class NodeClient(Protocol):
+    """What the app needs of its link to the node (the control socket's
+    :class:`~meshpantry.control.aclient.AsyncControlClient`, or a stand-in)."""
+
+    async def call(self, op: str, **args: object) -> Wire: ...
+
+    async def subscribe(self, names: list[str] | None = None) -> None: ...
+
+    def events(self) -> AsyncIterator[Event]: ...
+
+    async def close(self) -> None: ...
+
+
+Connect = Callable[[], Awaitable[NodeClient]]
 
 TABS = (
     ("board", "Board", BoardPane),
@@ -101,7 +117,7 @@ class PantryApp(App):
         self.clock = clock
         self.setup = setup
         self.follow_events = follow_events
-        self.client: Any = None
+        self.client: NodeClient | None = None
         self.reachable = False
         self.status: dict | None = None
         self.stale = False
@@ -155,7 +171,7 @@ class PantryApp(App):
         if self.setup is not None:
             ready = await self.setup.run(self)
             if not ready:
-                self.exit(1)
+                self.exit(int(ExitCode.FAILED))  # the wizard was left: nothing to show
                 return
         await self._connect()
         if self.client is None:
@@ -208,7 +224,7 @@ class PantryApp(App):
         try:
             await client.subscribe()
             async for event in client.events():
-                self.post_message(NodeEvent(str(event.get("event")), event.get("data")))
+                self.post_message(NodeEvent(event))
         except NodeUnavailable as exc:
             if client is self.client:
                 self._went_offline(str(exc))
@@ -217,16 +233,14 @@ class PantryApp(App):
     def on_node_event(self, message: NodeEvent) -> None:
         """Note what an event made stale; the timer refreshes (coalesced)."""
         self.events_seen += 1
-        if message.name == "record":
+        event = message.event
+        if isinstance(event, RecordEvent):
             self.stale = True
-            self.status_stale = True
-        elif message.name in ("peer", "island", "sync", "fork"):
-            self.status_stale = True
-            if message.name == "sync":
-                data = message.data if isinstance(message.data, dict) else {}
-                self.sync_log = (self.sync_log + [data])[-20:]
-                if data.get("peer"):
-                    self.sync_state[str(data["peer"])] = data
+        self.status_stale = True
+        if isinstance(event, SyncEvent):
+            data = event_data(event)
+            self.sync_log = (self.sync_log + [data])[-20:]
+            self.sync_state[event.peer] = data
 
     @work(exclusive=True, group="reconnect")
     async def _reconnect(self) -> None:
@@ -263,11 +277,11 @@ class PantryApp(App):
 
     # -- talking to the node -------------------------------------------------------
 
-    async def ask(self, op: str, **args: Any) -> Any:
+    async def ask(self, op: str, **args: object) -> Any:
         """Call ``op`` for reading; on failure notify and return None."""
         return await self._call(op, args, None)
 
-    async def act(self, op: str, done: str | None = None, **args: Any) -> Any:
+    async def act(self, op: str, done: str | None = None, **args: object) -> Any:
         """Call ``op`` that changes something; notify ``done`` on success, the
         error on failure (returning None). Refreshes the visible tab after."""
         result = await self._call(op, args, done)

@@ -18,17 +18,23 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import AsyncIterator
+
+from meshpantry.pantry.errors import PantryError
 
 from . import SOCKET_NAME
-from .client import CONNECT_TIMEOUT_S, REQUEST_TIMEOUT_S, NodeUnavailable, error_from
-from .frames import HEADER, ControlFrameError, decode_body, encode_frame, frame_length
+from .client import CONNECT_TIMEOUT_S, REQUEST_TIMEOUT_S, NodeUnavailable, answer_of, bind_request
+from .decoding import encode_request
+from .events import Event, decode_event
+from .frames import HEADER, ControlFrameError, Frame, Wire, decode_body, encode_frame, frame_length
+from .requests import Request
 
 #: Events wait here until the UI takes them; a UI that stops reading for this
 #: many events loses the oldest (it refreshes from the node anyway).
 MAX_QUEUED_EVENTS = 10_000
 
-_CLOSED = object()
+#: Put on the events queue when the connection ends.
+_CLOSED = None
 
 
 class AsyncControlClient:
@@ -38,8 +44,8 @@ class AsyncControlClient:
         self._reader = reader
         self._writer = writer
         self._next_id = 0
-        self._waiting: dict[int, asyncio.Future] = {}
-        self._events: asyncio.Queue = asyncio.Queue(MAX_QUEUED_EVENTS)
+        self._waiting: dict[int, asyncio.Future[Frame]] = {}
+        self._events: asyncio.Queue[Event | None] = asyncio.Queue(MAX_QUEUED_EVENTS)
         self._closed: Exception | None = None
         self._reading = asyncio.get_running_loop().create_task(self._read_loop())
 
@@ -71,22 +77,27 @@ class AsyncControlClient:
         except (OSError, RuntimeError):
             pass
 
-    async def call(self, op: str, *positional: Any, timeout: float = REQUEST_TIMEOUT_S, **args: Any) -> Any:
+    async def call(self, op: str, *positional: object, timeout: float = REQUEST_TIMEOUT_S, **args: object) -> Wire:
+        """:meth:`request` with the op's typed request built from the
+        arguments (as the Pantry method of that name takes them); raises
+        :class:`~meshpantry.pantry.errors.BadRequest` when they do not fit."""
+        return await self.request(bind_request(op, positional, args), timeout=timeout)
+
+    async def request(self, request: Request, *, timeout: float = REQUEST_TIMEOUT_S) -> Wire:
         """Send one request and await its answer.
 
         Returns the node's result; raises the :class:`PantryError` subclass the
         node reported, or :class:`NodeUnavailable` when the node is gone or
         does not answer within ``timeout`` seconds."""
+        op = request.op
         if self._closed is not None:
             raise NodeUnavailable(str(self._closed))
-        if positional:
-            args["_args"] = list(positional)
         self._next_id += 1
         request_id = self._next_id
         future = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = future
         try:
-            self._writer.write(encode_frame({"id": request_id, "op": op, "args": args}))
+            self._writer.write(encode_frame({"id": request_id, **encode_request(request)}))
             await self._writer.drain()
             message = await asyncio.wait_for(future, timeout)
         except (OSError, ConnectionError) as exc:
@@ -95,17 +106,16 @@ class AsyncControlClient:
             raise NodeUnavailable(f"the node did not answer {op} within {timeout:.0f} s") from None
         finally:
             self._waiting.pop(request_id, None)
-        if message.get("ok"):
-            return message.get("result")
-        raise error_from(message.get("error") or {})
+        return answer_of(message)
 
     async def subscribe(self, names: list[str] | None = None) -> None:
         """Ask the node to push events (all of them unless ``names``)."""
         await self.call("subscribe", events=names or [])
 
-    async def events(self) -> AsyncIterator[dict[str, Any]]:
-        """Yield pushed ``{"event", "data"}`` frames; raises :class:`NodeUnavailable`
-        when the node goes away. Call :meth:`subscribe` first."""
+    async def events(self) -> AsyncIterator[Event]:
+        """Yield the node's pushed events (:mod:`.events`); raises
+        :class:`NodeUnavailable` when the node goes away. Call
+        :meth:`subscribe` first."""
         while True:
             event = await self._events.get()
             if event is _CLOSED:
@@ -120,16 +130,20 @@ class AsyncControlClient:
                 body = await self._reader.readexactly(frame_length(header))
                 message = decode_body(body)
                 if "event" in message:
+                    event = decode_event(message)
+                    if event is None:
+                        continue  # an event this version does not know
                     if self._events.full():
                         self._events.get_nowait()
-                    self._events.put_nowait(message)
+                    self._events.put_nowait(event)
                     continue
-                future = self._waiting.get(message.get("id"))
+                request_id = message.get("id")
+                future = self._waiting.get(request_id) if isinstance(request_id, int) else None
                 if future is not None and not future.done():
                     future.set_result(message)
         except asyncio.IncompleteReadError:
             self._fail(NodeUnavailable("the node closed the connection (did it stop?)"))
-        except (OSError, ControlFrameError) as exc:
+        except (OSError, ControlFrameError, PantryError) as exc:
             self._fail(NodeUnavailable(f"the node connection broke: {exc}"))
 
     def _fail(self, error: Exception) -> None:

@@ -1,54 +1,48 @@
 """What a running node serves on its control socket.
 
 Every op of the household's :class:`~meshpantry.pantry.Pantry` (the command
-line's verbs), plus the node's own: ``status`` (identity, peers, sync and
-gossip counters, island state), ``dump`` (what drills compare: the ids held
-and a digest of the state), ``deny_peers`` / ``allow_peers`` (cut links in
-drills), ``sync_now`` and ``shutdown``. :func:`control_handlers` maps op
-names to coroutines for :class:`meshpantry.control.server.ControlServer`.
+line's verbs, :func:`meshpantry.control.routes.pantry_routes`), plus the
+node's own: ``status`` (identity, peers, sync and gossip counters, island
+state), ``dump`` (what drills compare: the ids held and a digest of the
+state), ``deny_peers`` / ``allow_peers`` (cut links in drills), ``sync_now``
+and ``shutdown``; and three Pantry ops the node completes:
+``create_neighbourhood`` and ``join`` start networking, ``create_invite``
+puts in the node's addresses. :func:`control_routes` is the table for
+:class:`meshpantry.control.server.ControlServer`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING
+
+from meshpantry.control import requests as rq
+from meshpantry.control.frames import Wire
+from meshpantry.control.routes import Route, Routes, arguments, pantry_routes, routes
 
 if TYPE_CHECKING:  # pragma: no cover
     from .runner import Node
 
-#: Every op of the household's Pantry that the control socket serves.
-PANTRY_OPS = (
-    "whoami", "neighbourhood_show", "create_neighbourhood", "create_invite", "join",
-    "set_household", "link_device", "revoke", "block", "unblock",
-    "offer_add", "offer_update", "offer_withdraw", "offer_list", "offer_show",
-    "claim_add", "claim_cancel", "claim_accept", "claim_decline", "claim_show",
-    "handover_confirm", "swaps", "meal_add", "meal_pledge", "meal_show", "meal_list",
-    "recipe_add", "recipe_edit", "recipe_story", "recipe_show", "recipe_list",
-    "recipe_export", "log", "rebuild",
-)
+#: Pantry ops the node answers itself (they also touch the node).
+NODE_OVERRIDES = (rq.CreateNeighbourhood, rq.Join, rq.CreateInvite, rq.Status)
 
 
-def control_handlers(node: "Node") -> dict[str, Callable[..., Any]]:
-    """Op name -> coroutine function, for every op the node serves."""
+def control_routes(node: "Node") -> Routes:
+    """Op name -> route, for every op the node serves."""
     ops = NodeOps(node)
-    handlers: dict[str, Callable[..., Any]] = {op: _pantry_op(node, op) for op in PANTRY_OPS}
-    handlers.update({
-        "status": ops.status, "dump": ops.dump, "deny_peers": ops.deny_peers,
-        "allow_peers": ops.allow_peers, "sync_now": ops.sync_now, "shutdown": ops.shutdown,
-        "create_invite": ops.create_invite, "join": ops.join,
-        "create_neighbourhood": ops.create_neighbourhood,
-    })
-    return handlers
-
-
-def _pantry_op(node: "Node", op: str) -> Callable[..., Any]:
-    method = getattr(node.pantry, op)
-
-    async def handler(*args: Any, **kwargs: Any) -> Any:
-        return method(*args, **kwargs)
-
-    handler.__name__ = op
-    return handler
+    return routes(
+        *pantry_routes(node.pantry, without=NODE_OVERRIDES),
+        Route(rq.CreateNeighbourhood, ops.create_neighbourhood),
+        Route(rq.Join, ops.join),
+        Route(rq.CreateInvite, ops.create_invite),
+        Route(rq.Status, ops.status),
+        Route(rq.Dump, ops.dump),
+        Route(rq.DenyPeers, ops.deny_peers),
+        Route(rq.AllowPeers, ops.allow_peers),
+        Route(rq.SyncNow, ops.sync_now),
+        Route(rq.Shutdown, ops.shutdown),
+    )
 
 
 def _now_ms() -> int:
@@ -61,24 +55,24 @@ class NodeOps:
     def __init__(self, node: "Node") -> None:
         self.node = node
 
-    async def create_neighbourhood(self, *args: Any, **kwargs: Any) -> Any:
-        result = self.node.pantry.create_neighbourhood(*args, **kwargs)
+    async def create_neighbourhood(self, request: rq.CreateNeighbourhood) -> Wire:
+        result = self.node.pantry.create_neighbourhood(request.name, request.household, request.area)
         self.node.neighbourhood_ready()
         return result
 
-    async def join(self, *args: Any, **kwargs: Any) -> Any:
-        result = self.node.pantry.join(*args, **kwargs)
+    async def join(self, request: rq.Join) -> Wire:
+        result = self.node.pantry.join(request.code, request.household, request.area)
         self.node.neighbourhood_ready()
         return result
 
-    async def create_invite(self, **kwargs: Any) -> Any:
+    async def create_invite(self, request: rq.CreateInvite) -> Wire:
         """An invite that carries this node's addresses unless given others."""
         node = self.node
-        if node.host is not None and not kwargs.get("addresses"):
-            kwargs["addresses"] = node.dial_addresses()
-        return node.pantry.create_invite(**kwargs)
+        if node.host is not None and not request.addresses:
+            request = dataclasses.replace(request, addresses=tuple(node.dial_addresses()))
+        return node.pantry.create_invite(**arguments(request))
 
-    async def status(self) -> dict:
+    async def status(self, request: rq.Status) -> Wire:
         node = self.node
         status = node.pantry.status() if node.store.neighbourhood else {
             **node.pantry.whoami(), "records": node.store.count(), "peers": [],
@@ -109,7 +103,7 @@ class NodeOps:
         })
         return status
 
-    async def dump(self, ids: bool = True, state: bool = True) -> dict:
+    async def dump(self, request: rq.Dump) -> Wire:
         """Everything a drill needs to compare nodes: the ids held and a digest
         of the state built from them."""
         node = self.node
@@ -119,11 +113,11 @@ class NodeOps:
         # second while they heal.
         index = node.store.sync_index()
         count = len(index)
-        result = {"count": count, "ids_digest": index.fingerprint(0, count).hex(),
-                  "own_head": node.store.own_head(node.pantry.device).seq}
-        if ids:
+        result: dict[str, Wire] = {"count": count, "ids_digest": index.fingerprint(0, count).hex(),
+                                   "own_head": node.store.own_head(node.pantry.device).seq}
+        if request.ids:
             result["ids"] = [rid.hex() for rid in index.ids(0, count)]
-        if state and node.store.neighbourhood:
+        if request.state and node.store.neighbourhood:
             from meshpantry.pantry.digest import state_digest
 
             built = node.pantry.state()
@@ -132,30 +126,30 @@ class NodeOps:
             result["forks"] = len(built.forks)
         return result
 
-    async def deny_peers(self, peers: list[str]) -> dict:
+    async def deny_peers(self, request: rq.DenyPeers) -> Wire:
         """Cut links to these peers (drills): close and refuse connections."""
         node = self.node
-        node.denied.update(peers)
+        node.denied.update(request.peers)
         await node.close_denied()
         return {"denied": sorted(node.denied)}
 
-    async def allow_peers(self, peers: list[str] | None = None) -> dict:
+    async def allow_peers(self, request: rq.AllowPeers) -> Wire:
         """Allow these peers again (all when None) and redial at once."""
         node = self.node
-        if peers is None:
+        if request.peers is None:
             node.denied.clear()
         else:
-            node.denied.difference_update(peers)
+            node.denied.difference_update(request.peers)
         if node.discovery is not None:
             node.discovery.redial_now()
         return {"denied": sorted(node.denied)}
 
-    async def shutdown(self) -> dict:
+    async def shutdown(self, request: rq.Shutdown) -> Wire:
         """Stop the node as SIGTERM would (``meshpantry stop``)."""
         self.node.stop_requested.set()
         return {"stopping": True}
 
-    async def sync_now(self) -> dict:
+    async def sync_now(self, request: rq.SyncNow) -> Wire:
         node = self.node
         for peer in list(node.connected):
             node.sync_soon(peer)

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from meshpantry.control.events import ForkEvent, IslandEvent, PeerEvent, RecordEvent
 from meshpantry.control.server import ControlServer
 from meshpantry.core.sync.horizon import RESOLUTION_MS, Horizon
 from meshpantry.pantry import Pantry
@@ -40,7 +41,7 @@ from protocol import Record
 
 from . import libp2p_compat
 from .config import NodeSettings
-from .control_ops import control_handlers
+from .control_ops import control_routes
 from .sync_driver import now_ms as _monotonic_ms
 from .sync_service import SyncService, SyncTotals
 
@@ -83,7 +84,7 @@ class Node:
         self.store = pantry.store
         self.settings = settings
         self.rng = rng or random.Random()
-        self.control = ControlServer(pantry.data_dir, control_handlers(self))
+        self.control = ControlServer(pantry.data_dir, control_routes(self))
         # The networking collaborators exist once networking runs (None before).
         self.host: RunningHost | None = None
         self.gossip: Gossip | None = None
@@ -126,7 +127,7 @@ class Node:
     def _on_own_record(self, record: Record) -> None:
         if self.gossip is not None:
             self.gossip.publish([record.raw])
-        self.control.publish("record", _event_of(record, own=True))
+        self.control.publish(_event_of(record, own=True))
 
     async def ingest(self, raws: list[bytes], origin: str | None = None) -> int:
         """Ingest peers' records in slices; publish events; returns how many were new."""
@@ -141,14 +142,14 @@ class Node:
                     if raw is not None:
                         from protocol import decode_record
 
-                        self.control.publish("record", _event_of(decode_record(raw), own=False))
+                        self.control.publish(_event_of(decode_record(raw), own=False))
             if report.rejected:
                 log.info("%d records from %s rejected: %s", len(report.rejected), origin, report.rejected[0])
                 if origin is not None and any(_hostile(r) for r in report.rejected):
                     self.ban(origin, "sent forged or malformed records")
             if report.forks:
                 log.warning("fork evidence from %s: %s", origin, report.forks)
-                self.control.publish("fork", {"count": len(report.forks)})
+                self.control.publish(ForkEvent(count=len(report.forks)))
             await trio.sleep(0)
         return added
 
@@ -222,7 +223,7 @@ class Node:
         peer = str(peer_id)
         if peer in self.connected:
             self.connected.discard(peer)
-            self.control.publish("peer", {"peer": peer, "up": False, "silent": reason})
+            self.control.publish(PeerEvent(peer=peer, up=False, silent=reason))
             if self.sync is not None:
                 self.sync.peer_down(peer)
         if self.discovery is not None:
@@ -236,7 +237,7 @@ class Node:
             current = {str(p) for p in live_peers(self.network) if not self.is_cut_off(str(p))}
             fresh = sorted(current - self.connected)
             for peer in fresh:
-                self.control.publish("peer", {"peer": peer, "up": True})
+                self.control.publish(PeerEvent(peer=peer, up=True))
                 if self._leads(peer) and self.peer_exchange is not None:  # one exchange teaches both sides
                     from .discovery_service import exchange_addresses
 
@@ -244,14 +245,14 @@ class Node:
             if fresh and self.sync is not None:
                 self.sync.peers_up(fresh)
             for peer in sorted(self.connected - current):
-                self.control.publish("peer", {"peer": peer, "up": False})
+                self.control.publish(PeerEvent(peer=peer, up=False))
                 if self.sync is not None:
                     self.sync.peer_down(peer)
             self.connected = current
             island = not current
             if island != self.island:
                 self.island = island
-                self.control.publish("island", {"island": island, "connected": len(current)})
+                self.control.publish(IslandEvent(island=island, connected=len(current)))
             await trio.sleep(PEER_WATCH_INTERVAL_S)
 
     async def _watch_horizon(self) -> None:
@@ -321,9 +322,9 @@ def _hostile(rejection: Any) -> bool:
     return isinstance(getattr(rejection, "error", None), (BadSignature, DecodeError))
 
 
-def _event_of(record: Record, *, own: bool) -> dict:
-    return {"id": record.id.hex(), "kind": record.kind, "author": record.author.hex(),
-            "seq": record.seq, "time": record.time, "own": own}
+def _event_of(record: Record, *, own: bool) -> RecordEvent:
+    return RecordEvent(id=record.id.hex(), kind=record.kind, author=record.author.hex(),
+                       seq=record.seq, time=record.time, own=own)
 
 
 async def serve_until_signalled(node: Node) -> None:
@@ -346,9 +347,10 @@ async def serve_until_signalled(node: Node) -> None:
 
 def run_node_command(args: Any) -> int:
     """``meshpantry node``: settings from file < env < flags, then run."""
-    from cli.session import read_passphrase
+    from meshpantry.exit_codes import ExitCode
     from meshpantry.keys import KeyFileError
     from meshpantry.pantry.errors import PantryError
+    from meshpantry.passphrase import read_passphrase
     from meshpantry.store.errors import StoreError
 
     from .config import SettingsError
@@ -362,7 +364,7 @@ def run_node_command(args: Any) -> int:
         )
     except (SettingsError, OSError, ValueError) as exc:
         print(f"meshpantry: bad node settings: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     import libp2p  # noqa: F401 - its import resets the 'libp2p' logger; configure after it
 
     quiet = logging.WARNING if args.verbose < 2 else logging.DEBUG
@@ -370,13 +372,16 @@ def run_node_command(args: Any) -> int:
         logging.getLogger(name).setLevel(quiet)
     logging.getLogger("libp2p").propagate = True
     try:
-        pantry = Pantry.open(args.data_dir, passphrase=read_passphrase(args))
-    except (PantryError, KeyFileError) as exc:
+        pantry = Pantry.open(args.data_dir, passphrase=read_passphrase(args.passphrase_file))
+    except PantryError as exc:
         print(f"meshpantry: {exc}", file=sys.stderr)
-        return getattr(exc, "exit_code", 3)
+        return exc.exit_code
+    except KeyFileError as exc:
+        print(f"meshpantry: {exc}", file=sys.stderr)
+        return ExitCode.NO_IDENTITY
     except StoreError as exc:
         print(f"meshpantry: {exc}", file=sys.stderr)
-        return 5
+        return ExitCode.UNAVAILABLE
     try:
         node = Node(pantry, settings)
         trio.run(serve_until_signalled, node)
@@ -385,7 +390,7 @@ def run_node_command(args: Any) -> int:
         return 1
     except OSError as exc:
         print(f"meshpantry: cannot start the node: {exc}", file=sys.stderr)
-        return 5
+        return ExitCode.UNAVAILABLE
     finally:
         pantry.close()
-    return 0
+    return ExitCode.OK

@@ -26,6 +26,7 @@ import trio
 from libp2p.custom_types import TProtocol
 from libp2p.peer.id import ID
 
+from meshpantry.control.events import PeerEvent, SyncEvent
 from meshpantry.core.sync import Progress, SyncSession
 from meshpantry.core.sync.deadlines import OPEN_STREAM_MS
 from meshpantry.core.sync.errors import ProtocolViolation, TooManyRecords, TooManyRounds
@@ -199,7 +200,7 @@ class SyncService:
             elif isinstance(action, CutOff):
                 log.warning("cutting off %s for %d s: %s", action.peer,
                             (action.until - now_ms()) // 1000, action.reason)
-                self.publish("peer", {"peer": action.peer, "up": False, "banned": action.reason})
+                self.publish(PeerEvent(peer=action.peer, up=False, banned=action.reason))
             elif isinstance(action, Forget):
                 self.progress.pop(action.peer, None)
         self._changed.set()  # the timer may have moved
@@ -262,7 +263,7 @@ class SyncService:
         def progress(event: Progress) -> None:
             state.update(received=event.received, expected=event.expected,
                          behind=max(0, event.expected - event.received))
-            self.publish("sync", {"peer": peer, **state})
+            self.publish(SyncEvent(peer=peer, **state))
 
         record_bytes = 0
 
@@ -290,6 +291,6 @@ class SyncService:
                      stats.round_trips)
         else:
             log.info("sync with %s failed: %r", peer, result.error)
-        self.publish("sync", {"peer": peer, **state, "ok": result.ok,
-                              "records_in": stats.records_received, "records_out": stats.records_sent})
+        self.publish(SyncEvent(peer=peer, **state, ok=result.ok,
+                               records_in=stats.records_received, records_out=stats.records_sent))
         return result

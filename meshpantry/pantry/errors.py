@@ -1,21 +1,26 @@
 """Errors of the household's own actions (local errors: our user's input).
 
-Each carries an ``exit_code`` so the command line maps them to distinct exit
-statuses, and a message that tells the user what to do next.
+Each carries an ``exit_code`` from :class:`meshpantry.exit_codes.ExitCode` so
+the command line maps them to distinct exit statuses, a ``code`` that names it
+in control-socket replies, and a message that tells the user what to do next.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
+
+from meshpantry.exit_codes import ExitCode
 
 
 class PantryError(Exception):
     """A household action could not be done; the message says why and what next."""
 
-    exit_code = 1
+    exit_code = ExitCode.FAILED
     code = "error"
 
 
 class NoIdentity(PantryError):
-    exit_code = 3
+    exit_code = ExitCode.NO_IDENTITY
     code = "no-identity"
 
     def __init__(self, data_dir: object) -> None:
@@ -25,7 +30,7 @@ class NoIdentity(PantryError):
 
 
 class NoNeighbourhood(PantryError):
-    exit_code = 3
+    exit_code = ExitCode.NO_IDENTITY
     code = "no-neighbourhood"
 
     def __init__(self) -> None:
@@ -36,12 +41,12 @@ class NoNeighbourhood(PantryError):
 
 
 class AlreadyDone(PantryError):
-    exit_code = 6
+    exit_code = ExitCode.REFUSED
     code = "already-done"
 
 
 class UnknownId(PantryError):
-    exit_code = 4
+    exit_code = ExitCode.UNKNOWN_ID
     code = "unknown-id"
 
     def __init__(self, what: str, ref: str) -> None:
@@ -50,7 +55,7 @@ class UnknownId(PantryError):
 
 
 class AmbiguousId(PantryError):
-    exit_code = 4
+    exit_code = ExitCode.UNKNOWN_ID
     code = "ambiguous-id"
 
     def __init__(self, what: str, ref: str, count: int) -> None:
@@ -59,12 +64,12 @@ class AmbiguousId(PantryError):
 
 
 class NotAllowed(PantryError):
-    exit_code = 6
+    exit_code = ExitCode.REFUSED
     code = "not-allowed"
 
 
 class InvalidInput(PantryError):
-    exit_code = 6
+    exit_code = ExitCode.REFUSED
     code = "invalid-input"
 
     def __init__(self, field: str, reason: str) -> None:
@@ -73,12 +78,12 @@ class InvalidInput(PantryError):
 
 
 class BadInviteCode(PantryError):
-    exit_code = 6
+    exit_code = ExitCode.REFUSED
     code = "bad-invite"
 
 
 class ChainNotRecovered(PantryError):
-    exit_code = 6
+    exit_code = ExitCode.REFUSED
     code = "chain-not-recovered"
 
     def __init__(self) -> None:
@@ -87,3 +92,42 @@ class ChainNotRecovered(PantryError):
             "not hold; start the node ('meshpantry node') so it can recover its own chain "
             "from neighbours before writing (writing now could fork the chain)"
         )
+
+
+class PassphraseUnreadable(PantryError):
+    exit_code = ExitCode.FAILED
+    code = "passphrase-unreadable"
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"cannot read the passphrase file {path}: {reason}")
+        self.path, self.reason = path, reason
+
+
+class ReplyTooLarge(PantryError):
+    """An answer would not fit in one control-socket reply."""
+
+    exit_code = ExitCode.REFUSED
+    code = "reply-too-large"
+
+    def __init__(self, op: str, size: int, limit: int) -> None:
+        super().__init__(
+            f"the answer to {op} would be {size:,} bytes, more than one reply carries "
+            f"({limit:,}); ask for less: a smaller --limit, or page on with --after"
+        )
+        self.op, self.size, self.limit = op, size, limit
+
+
+class BadRequest(PantryError):
+    """A control request does not fit its op: unknown op, or arguments that
+    cannot build the op's request."""
+
+    exit_code = ExitCode.USAGE
+    code = "bad-request"
+
+
+class UnknownOp(BadRequest):
+    code = "unknown-op"
+
+    def __init__(self, op: object) -> None:
+        super().__init__(f"the node does not know the request {op!r}")
+        self.op = op

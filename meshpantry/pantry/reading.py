@@ -14,6 +14,7 @@ from meshpantry.core import equity
 from meshpantry.core.state import NeighbourhoodState
 
 from .errors import AmbiguousId, InvalidInput, NoNeighbourhood, UnknownId
+from .paging import DEFAULT_PAGE, check_limit, decode_cursor, encode_cursor, page
 
 #: "Expiring soon" on the board: within a day, the time a neighbour needs to
 #: notice an offer and walk over.
@@ -366,6 +367,113 @@ class Reading:
                 for p in self.store.peer_addresses()
             ],
         }
+
+    # -- pages: every listing, a page at a time (see paging.py) ------------------------
+
+    def offer_page(
+        self, *, search: str | None = None, tag: str | None = None, free_of: list[str] | None = None,
+        sort: str = "expiry", include_closed: bool = False, mine: bool = False,
+        limit: int = DEFAULT_PAGE, after: str | None = None,
+    ) -> dict:
+        """The board as :meth:`offer_list` filters and sorts it, ``limit``
+        offers after the cursor ``after``: ``{"offers": [...], "next": cursor
+        or None}``. Raises :class:`InvalidInput` for a bad sort, limit or cursor."""
+        if sort not in _OFFER_ORDER:
+            raise InvalidInput("sort", "choose expiry or newest")
+        state = self.state()
+        now = self.clock()
+        offers = state.board(now, text=search, tag=tag, allergen_free=free_of or (), sort=sort, include_closed=include_closed)
+        blocked = self.store.blocked()
+        mine_devices = self._my_devices()
+        shown = [o for o in offers if o.household not in blocked and (not mine or o.author in mine_devices)]
+        found = page(shown, _OFFER_ORDER[sort], f"offers-{sort}", limit, after)
+        names: dict[bytes, str] = {}
+        return {"offers": [self._offer_dict(o, now, state, mine_devices, names) for o in found.rows], "next": found.next}
+
+    def swaps_page(self, *, limit: int = DEFAULT_PAGE, after: str | None = None) -> dict:
+        """:meth:`swaps` a page at a time, newest claim first over both sides:
+        ``{"made": [...], "received": [...], "next": cursor or None}``."""
+        state = self.state()
+        mine = self._my_devices()
+        ours = []
+        for claim in sorted(state.claims.values(), key=lambda c: (-c.created, c.id)):
+            offer = state.offers.get(claim.offer)
+            if claim.author in mine or (offer is not None and offer.author in mine):
+                ours.append(claim)
+        found = page(ours, lambda c: (-c.created, c.id.hex()), "claims-newest", limit, after)
+        made = [self._claim_dict(c, state) for c in found.rows if c.author in mine]
+        received = [self._claim_dict(c, state) for c in found.rows if c.author not in mine]
+        return {"made": made, "received": received, "next": found.next}
+
+    def meal_page(self, *, include_past: bool = False, limit: int = DEFAULT_PAGE, after: str | None = None) -> dict:
+        """:meth:`meal_list` a page at a time: ``{"meals": [...], "next": ...}``."""
+        state = self.state()
+        now = self.clock()
+        meals = sorted((m for m in state.meals.values() if include_past or not m.is_past(now)), key=lambda m: (m.time, m.id))
+        found = page(meals, lambda m: (m.time, m.id.hex()), "meals-time", limit, after)
+        return {"meals": [self._meal_dict(m, state) for m in found.rows], "next": found.next}
+
+    def recipe_page(self, *, search: str | None = None, limit: int = DEFAULT_PAGE, after: str | None = None) -> dict:
+        """:meth:`recipe_list` a page at a time: ``{"recipes": [...], "next": ...}``."""
+        state = self.state()
+        found = page(_recipes_found(state, search), lambda r: (r.title.casefold(), r.id.hex()), "recipes-title", limit, after)
+        return {"recipes": [self._recipe_dict(r, state) for r in found.rows], "next": found.next}
+
+    def log_page(self, *, limit: int = DEFAULT_PAGE, kind: str | None = None, after: str | None = None) -> dict:
+        """:meth:`log` a page at a time, newest first, in arrival order:
+        ``{"records": [...], "next": cursor or None}``. Records that arrive
+        while paging are newer than the cursor and are not repeated."""
+        limit = check_limit(limit)
+        before = None
+        if after is not None:
+            mark = decode_cursor("log-arrival", after)
+            if len(mark) != 1 or type(mark[0]) is not int:
+                raise InvalidInput("after", "not a cursor of the log; use the 'next' value a page returned")
+            before = mark[0]
+        state = self.state()
+        rows = self.store.records_before(before, limit + 1, kind=kind)
+        shown = rows[:limit]
+        records = [_log_row(record, state) for _, record in shown]
+        more = len(rows) > limit
+        return {"records": records, "next": encode_cursor("log-arrival", (shown[-1][0],)) if more else None}
+
+
+def _recipes_found(state: NeighbourhoodState, search: str | None) -> list[Any]:
+    """The recipe book in title order, only recipes mentioning ``search``
+    (title, origin, tags, story or an ingredient) when given: what
+    :meth:`Reading.recipe_list` shows, for its pages."""
+    needle = (search or "").casefold()
+    recipes = []
+    for recipe in sorted(state.recipes.values(), key=lambda r: (r.title.casefold(), r.id)):
+        haystack = " ".join([recipe.title, recipe.origin or "", " ".join(recipe.tags), recipe.story or "",
+                             " ".join(line.item for line in recipe.ingredients)]).casefold()
+        if not needle or needle in haystack:
+            recipes.append(recipe)
+    return recipes
+
+
+def _expiry_key(offer: Any) -> tuple[int | str, ...]:
+    """The board's expiry order (soonest first, none last, then id) as a key
+    a cursor can hold."""
+    expires = offer.expires
+    return (0, expires, offer.id.hex()) if expires is not None else (1, 0, offer.id.hex())
+
+
+#: The board's orders (:func:`meshpantry.core.board.select_offers`) as page keys.
+_OFFER_ORDER = {
+    "expiry": _expiry_key,
+    "newest": lambda offer: (-offer.created, offer.id.hex()),
+}
+
+
+def _log_row(record: Any, state: NeighbourhoodState) -> dict:
+    """A row of :meth:`Reading.log`, for its pages."""
+    return {
+        "id": record.id.hex(), "kind": record.kind, "author": record.author.hex(),
+        "seq": record.seq, "lamport": record.lamport, "time": record.time,
+        "status": state.status(record.id).value, "summary": _summary(record),
+        "size": len(record.raw),
+    }
 
 
 def _summary(record: Any) -> str:

@@ -341,6 +341,20 @@ class Store:
         ).fetchall()
         return [log.trusted_decode(raw) for (raw,) in rows]
 
+    def records_before(self, position: int | None, limit: int, kind: str | None = None) -> list[tuple[int, Record]]:
+        """Up to ``limit`` records (of one kind) that arrived before the arrival
+        ``position`` (None: the newest), newest first, each with its position:
+        a page of the log, continued by passing the last position back."""
+        where, params = ["rowid < ?"], [position if position is not None else 2**63 - 1]
+        if kind is not None:
+            where.append("kind = ?")
+            params.append(kind)
+        rows = self._conn.execute(
+            f"SELECT rowid, raw FROM records WHERE {' AND '.join(where)} ORDER BY rowid DESC LIMIT ?",
+            (*params, max(0, limit)),
+        ).fetchall()
+        return [(rowid, log.trusted_decode(raw)) for rowid, raw in rows]
+
     def raw_records(
         self, kind: str | None = None, author: bytes | None = None, since_rowid: int | None = None
     ) -> Iterator[bytes]:

@@ -73,15 +73,15 @@ def test_offer_lifecycle(founded):
     assert offer["remaining"] == 500 and offer["tags"] == ["veg"]
     code, out, _ = founded.run("offer", "list")
     assert code == 0 and "tomatoes" in out and "500/500 g" in out
-    rows = founded.json("offer", "list", "--tag", "veg")
+    rows = founded.json("offer", "list", "--tag", "veg")["offers"]
     assert [r["id"] for r in rows] == [offer["id"]]
-    assert founded.json("offer", "list", "--search", "potato") == []
+    assert founded.json("offer", "list", "--search", "potato") == {"offers": [], "next": None}
     updated = founded.json("offer", "update", offer["id"][:8], "--quantity", "400", "--note", "ripe")
     assert updated["quantity"] == 400 and updated["note"] == "ripe"
     withdrawn = founded.json("offer", "withdraw", offer["id"][:8])
     assert withdrawn["withdrawn"] is True
-    assert founded.json("offer", "list") == []
-    assert len(founded.json("offer", "list", "--all")) == 1
+    assert founded.json("offer", "list")["offers"] == []
+    assert len(founded.json("offer", "list", "--all")["offers"]) == 1
 
 
 def test_unknown_and_ambiguous_ids_exit_4(founded):
@@ -140,7 +140,7 @@ def test_meal_needs_and_pledges(pair):
     assert need["pledged"] == 1500 and need["missing"] == 500
     code, out, _ = zhengs.run("meal", "show", meal["id"][:10])
     assert "500 missing" in out
-    assert [m["dish"] for m in zhengs.json("meal", "list")] == ["Outage stew"]
+    assert [m["dish"] for m in zhengs.json("meal", "list")["meals"]] == ["Outage stew"]
 
 
 def test_recipe_add_edit_story_export(pair, tmp_path):
@@ -169,11 +169,11 @@ def test_recipe_add_edit_story_export(pair, tmp_path):
 
 def test_log_and_rebuild(founded):
     founded.json("offer", "add", "apples", "6", "items")
-    log = founded.json("log")
+    log = founded.json("log")["records"]
     assert [r["kind"] for r in log] == ["offer", "household", "neighbourhood"]
     assert all(r["status"] == "counted" for r in log)
-    assert [r["kind"] for r in founded.json("log", "--limit", "2")] == ["offer", "household"]
-    assert [r["kind"] for r in founded.json("log", "--kind", "household")] == ["household"]
+    assert [r["kind"] for r in founded.json("log", "--limit", "2")["records"]] == ["offer", "household"]
+    assert [r["kind"] for r in founded.json("log", "--kind", "household")["records"]] == ["household"]
     result = founded.json("rebuild")
     assert result["identical"] is True
 
@@ -210,7 +210,7 @@ def test_a_store_that_cannot_be_written_gives_advice_not_a_traceback(founded):
         code, _, err = founded.run("offer", "add", "rice", "500", "g")
     assert code == 1
     assert "disk is full" in err and "free some space" in err
-    assert founded.json("offer", "list") == []
+    assert founded.json("offer", "list")["offers"] == []
 
 
 def test_a_new_offer_reads_the_same_from_the_record_and_from_the_state(founded):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from meshpantry.control.events import PeerEvent
+
 
 class FakeDiscovery:
     def __init__(self) -> None:
@@ -16,12 +18,12 @@ class FakeDiscovery:
 
 @pytest.mark.trio
 async def test_silent_peer_is_reported_down_once_and_redialled(node, monkeypatch):
-    events: list[tuple[str, dict]] = []
-    monkeypatch.setattr(node.control, "publish", lambda kind, body: events.append((kind, body)))
+    events: list[PeerEvent] = []
+    monkeypatch.setattr(node.control, "publish", events.append)
     node.discovery = FakeDiscovery()
     node.connected = {"peer-a", "peer-b"}
     await node._on_silent_peer("peer-a", "no answer to a ping within 4 s")
     await node._on_silent_peer("peer-a", "no answer to a ping within 4 s")  # closed twice: one event
-    assert events == [("peer", {"peer": "peer-a", "up": False, "silent": "no answer to a ping within 4 s"})]
+    assert events == [PeerEvent(peer="peer-a", up=False, silent="no answer to a ping within 4 s")]
     assert node.connected == {"peer-b"}
     assert node.discovery.lost == ["peer-a", "peer-a"]

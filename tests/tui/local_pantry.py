@@ -13,6 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from meshpantry.control.client import bind_request
+from meshpantry.control.routes import pantry_routes, routes
 from meshpantry.keys import DeviceKey, write_key
 from meshpantry.pantry import Pantry
 from meshpantry.pantry.household import CHAIN_CHECKED
@@ -46,14 +48,15 @@ class LocalClient:
     def __init__(self, pantry: Pantry, status: dict | None = None) -> None:
         self.pantry = pantry
         self.node_status = status or {}
+        self.routes = routes(*pantry_routes(pantry))
 
     async def call(self, op: str, **args: Any) -> Any:
         if op == "status":  # as the node answers: its own fields over the Pantry's
             base = self.pantry.status() if self.pantry.store.neighbourhood else {
                 **self.pantry.whoami(), "records": self.pantry.store.count(), "peers": []}
             return {**base, "node_running": True, **self.node_status}
-        positional = args.pop("_args", [])
-        return getattr(self.pantry, op)(*positional, **args)
+        request = bind_request(op, (), args)
+        return await self.routes[request.op].run(request)
 
     async def subscribe(self, names: list[str] | None = None) -> None:
         return None

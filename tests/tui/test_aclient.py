@@ -9,6 +9,7 @@ import pytest
 
 from meshpantry.control.aclient import AsyncControlClient
 from meshpantry.control.client import NodeUnavailable
+from meshpantry.control.events import RecordEvent
 from meshpantry.pantry.errors import InvalidInput, PantryError, UnknownId
 
 from .nodes import run_node
@@ -37,7 +38,7 @@ async def test_client_calls_errors_events_and_node_gone(tmp_path):
         watcher = await AsyncControlClient.connect(node.data_dir)
         await watcher.call("offer_add", item="quince", quantity=1, unit="kg")
         event = await asyncio.wait_for(anext(client.events()), 10)
-        assert event["event"] == "record" and event["data"]["kind"] == "offer"
+        assert isinstance(event, RecordEvent) and event.kind == "offer"
         await watcher.close()
         # The node stops: waiting and later calls, and the event stream, say so.
         node.stop()

@@ -1,8 +1,11 @@
 """The board: open offers with what remains, best-before, area and tags.
 
 Filter by text, tag and allergen as you type, sort by expiry or newest: the
-node filters and sorts and sends the first :data:`MAX_BOARD_ROWS` rows, and
-only the newest answer is drawn when typing outruns the node. Offers expiring
+node filters and sorts and sends a page of :data:`BOARD_PAGE` rows with a
+cursor; moving the cursor onto the last row (or ``m``) loads the next page
+after it, so a board of any size opens as fast as a small one. Only the
+newest answer is drawn when typing outruns the node. A refresh (new records
+arrived) reads again from the top as many rows as were shown. Offers expiring
 within a day are marked and coloured; ``c`` or Enter claims the offer under
 the cursor, ``o`` opens the offer form.
 """
@@ -22,9 +25,12 @@ from ..board_filter import BoardFilter
 from ..show import amount, labels, relative, split_labels
 from ..widgets.pane import Pane, cells, keep_cursor, selected_key
 
-#: Rows drawn at once: five screens of scrolling is already more than anyone reads; the
-#: filter narrows the whole board, and the count line says how many match.
-MAX_BOARD_ROWS = 100
+#: Rows per page asked of the node: a few screens of scrolling. More pages load
+#: as the cursor reaches the last row; the filter narrows the whole board.
+BOARD_PAGE = 100
+#: A refresh reloads the rows shown in one request, up to this many (the
+#: node's largest page); beyond it, it reloads the first page.
+MAX_RELOAD_ROWS = 5000
 
 SOON_STYLE = "bold dark_orange"
 
@@ -36,11 +42,14 @@ class BoardPane(Pane):
         Binding("c", "claim", "Claim"),
         Binding("s", "sort", "Sort"),
         Binding("w", "withdraw", "Withdraw"),
+        Binding("m", "more", "More", show=False),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.offers: list[dict] = []
+        #: The cursor after the last offer held (None: the board ends there).
+        self.next: str | None = None
         self.sort = "expiry"
         self.now = 0
         #: Completed loads, for whoever waits for the board (tests, benchmark).
@@ -72,38 +81,68 @@ class BoardPane(Pane):
             allergen_free=tuple(split_labels(self.query_one("#filter-free", Input).value)),
         )
 
-    async def reload(self, app: Any) -> None:
+    async def reload(self, app: Any, *, first_page: bool = False) -> None:
+        """Read the board again from the top: as many rows as are shown (at
+        least a page), so a refresh does not take back what was scrolled to;
+        only the first page when ``first_page`` (a new filter)."""
         wanted = self.current_filter()
-        offers = await app.ask("offer_list", sort=self.sort, limit=MAX_BOARD_ROWS + 1, **wanted.args())
-        if offers is None:
+        rows = BOARD_PAGE if first_page else min(max(BOARD_PAGE, len(self.offers)), MAX_RELOAD_ROWS)
+        page = await app.ask("offer_page", sort=self.sort, limit=rows, **wanted.args())
+        if page is None:
             return
         self.now = app.clock()
-        self.offers = offers
+        self.offers = page["offers"]
+        self.next = page["next"]
         self.redraw(wanted)
         self.loads += 1
 
+    async def load_more(self, app: Any) -> None:
+        """Append the page after the last offer held, if there is one."""
+        if self.next is None:
+            return
+        wanted = self.current_filter()
+        after = self.next
+        page = await app.ask("offer_page", sort=self.sort, limit=BOARD_PAGE, after=after, **wanted.args())
+        if page is None or after != self.next:
+            return  # failed, or a reload replaced the board meanwhile
+        self.offers = self.offers + page["offers"]
+        self.next = page["next"]
+        table = self.table
+        for offer in page["offers"]:
+            table.add_row(*offer_row(offer, self.now), key=offer["id"])
+        self.show_count(wanted)
+        self.loads += 1
+
+    @work(exclusive=True, group="board-more")
+    async def load_more_soon(self) -> None:
+        if self.app.ready and self.app.reachable:
+            await self.load_more(self.app)
+
     @work(exclusive=True, group="board")
-    async def reload_soon(self) -> None:
+    async def reload_soon(self, first_page: bool = False) -> None:
         """Reload in a worker; a newer keystroke cancels an older load."""
         if self.app.ready and self.app.reachable:
-            await self.reload(self.app)
+            await self.reload(self.app, first_page=first_page)
 
     def redraw(self, wanted: BoardFilter) -> None:
         """Redraw the table from the offers held."""
         table = self.table
         key = selected_key(table)
         table.clear()
-        for offer in self.offers[:MAX_BOARD_ROWS]:
+        for offer in self.offers:
             table.add_row(*offer_row(offer, self.now), key=offer["id"])
         keep_cursor(table, key)
+        self.show_count(wanted)
+
+    def show_count(self, wanted: BoardFilter) -> None:
         count = len(self.offers)
-        shown = f"first {MAX_BOARD_ROWS} open offers (filter to narrow)" if count > MAX_BOARD_ROWS else f"{count} open offers"
+        shown = f"first {count} open offers (m or scroll down for more)" if self.next else f"{count} open offers"
         sort = "soonest expiry first" if self.sort == "expiry" else "newest first"
         self.query_one("#board-count", Static).update(Text(f"{shown} · {wanted.describe()} · {sort}"))
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id and event.input.id.startswith("filter-"):
-            self.reload_soon()
+            self.reload_soon(first_page=True)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id and event.input.id.startswith("filter-"):
@@ -144,7 +183,15 @@ class BoardPane(Pane):
 
     async def action_sort(self) -> None:
         self.sort = "newest" if self.sort == "expiry" else "expiry"
-        await self.reload(self.app)
+        await self.reload(self.app, first_page=True)
+
+    def action_more(self) -> None:
+        self.load_more_soon()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """The cursor reached the last row held: load the next page."""
+        if self.next is not None and event.cursor_row >= len(self.offers) - 1:
+            self.load_more_soon()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_claim()
