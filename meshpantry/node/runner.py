@@ -387,7 +387,7 @@ def run_node_command(args: Any) -> int:
         trio.run(serve_until_signalled, node)
     except libp2p_compat.Libp2pVersionMismatch as exc:
         print(f"meshpantry: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILED
     except OSError as exc:
         print(f"meshpantry: cannot start the node: {exc}", file=sys.stderr)
         return ExitCode.UNAVAILABLE
