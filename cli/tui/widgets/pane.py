@@ -3,17 +3,20 @@ takes the keyboard when the tab opens."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.containers import Vertical
 from textual.widgets import DataTable
 
+if TYPE_CHECKING:
+    from ..app import PantryApp
+
 
 class Pane(Vertical):
     """A tab's content. Subclasses implement :meth:`reload`."""
 
-    async def reload(self, app: Any) -> None:
+    async def reload(self, app: PantryApp) -> None:
         """Fetch what this pane shows through ``app.ask`` and redraw."""
 
     def focus_main(self) -> None:
