@@ -58,6 +58,8 @@ class PagedPane(Pane, Generic[Row]):
         self.next: str | None = None
         #: Completed loads, for whoever waits for the list (tests, benchmark).
         self.loads = 0
+        #: What the table shows: each row's key and cells, in order.
+        self.shown: list[tuple[str, tuple[Text, ...]]] = []
 
     # -- what a subclass says ----------------------------------------------------------
 
@@ -136,20 +138,32 @@ class PagedPane(Pane, Generic[Row]):
         self.rows = self.rows + more
         self.next = _next_of(page)
         table = self.table
-        for row in more:
-            table.add_row(*self.row_cells(row), key=self.row_key(row))
+        for key, row_cells in self._cells(more):
+            table.add_row(*row_cells, key=key)
+            self.shown.append((key, row_cells))
         self.drawn()
         self.loads += 1
 
     def redraw(self) -> None:
-        """Draw the table again from the rows held, the cursor kept on its row."""
-        table = self.table
-        key = selected_key(table)
-        table.clear()
-        for row in self.rows:
-            table.add_row(*self.row_cells(row), key=self.row_key(row))
-        keep_cursor(table, key)
+        """Draw the table again from the rows held, the cursor kept on its row.
+
+        When every row would read as it does already (a refresh for records
+        that changed nothing shown), the table is left alone: clearing it
+        would repaint every visible cell, which costs the UI more than the
+        node's whole answer."""
+        shown = self._cells(self.rows)
+        if shown != self.shown:
+            table = self.table
+            key = selected_key(table)
+            table.clear()
+            for row_key, row_cells in shown:
+                table.add_row(*row_cells, key=row_key)
+            keep_cursor(table, key)
+            self.shown = shown
         self.drawn()
+
+    def _cells(self, rows: list[Row]) -> list[tuple[str, tuple[Text, ...]]]:
+        return [(self.row_key(row), self.row_cells(row)) for row in rows]
 
     @work(exclusive=True, group="more")
     async def load_more_soon(self) -> None:
