@@ -17,6 +17,8 @@ from meshpantry.control.frames import Wire
 
 #: What every op the UI calls answers: a map (checked by the app).
 Answer = dict[str, Wire]
+#: A request's arguments, as the UI sends them.
+Args = dict[str, Wire]
 
 
 class UnexpectedAnswer(ValueError):

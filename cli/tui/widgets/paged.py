@@ -185,10 +185,6 @@ class PagedPane(Pane, Generic[Row]):
         if self.next is not None and event.cursor_row >= len(self.rows) - 1:
             self.load_more_soon()
 
-    @property
-    def app(self) -> PantryApp:  # type: ignore[override]  # Textual types it as any App
-        return super().app  # type: ignore[return-value]
-
 
 def _next_of(page: Answer) -> str | None:
     cursor = page.get("next")
