@@ -107,3 +107,16 @@ async def test_a_recipe_search_reads_the_first_page_of_matches(busy_household, m
         assert [row["title"] for row in pane.rows] == ["recipe 10", "recipe 11"]
         assert pane.next is None
         assert client.asked[-1] == ("recipe_page", {"limit": PAGE, "search": "recipe 1"})
+
+
+def test_the_whole_list_ops_for_meals_and_recipes_are_gone():
+    """Every tab pages, so the node no longer answers a whole list of meals
+    or recipes (the replies that could outgrow a frame): asked for one, it
+    says the op is unknown."""
+    from meshpantry.control.client import bind_request
+    from meshpantry.pantry.errors import UnknownOp
+
+    for op in ("meal_list", "recipe_list"):
+        with pytest.raises(UnknownOp):
+            bind_request(op, (), {})
+    assert bind_request("meal_page", (), {"limit": 5}).op == "meal_page"
