@@ -120,3 +120,30 @@ def test_the_whole_list_ops_for_meals_and_recipes_are_gone():
         with pytest.raises(UnknownOp):
             bind_request(op, (), {})
     assert bind_request("meal_page", (), {"limit": 5}).op == "meal_page"
+
+
+class OddClient(CountingClient):
+    """A node of another version: pages without their rows, a list for a map."""
+
+    async def call(self, op, **args):
+        if op == "offer_page":
+            return {"items": [], "next": None}
+        if op == "meal_page":
+            return ["not", "a", "map"]
+        return await super().call(op, **args)
+
+
+@pytest.mark.asyncio
+async def test_an_answer_of_an_unknown_shape_is_reported_not_a_crash(busy_household):
+    client = OddClient(busy_household, {"island": False, "connected": []})
+    app = build_app(lambda: _ready(client), clock=lambda: NOW_MS, follow_events=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, lambda: app.errors)
+        assert "has no list of offers" in app.errors[0]
+        await pilot.press("3")
+        await settle(pilot, lambda: len(app.errors) == 2)
+        assert "to meal_page is not a map" in app.errors[1]
+        await pilot.press("4")
+        pane = app.pane("recipes")
+        await settle(pilot, lambda: pane.loads >= 1)
+        assert app.is_running and pane.rows
