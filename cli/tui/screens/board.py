@@ -24,7 +24,7 @@ from meshpantry.control.frames import Wire
 from ..answers import Answer, OfferRow, offer_rows
 from ..board_filter import BoardFilter
 from ..show import amount, labels, relative, split_labels
-from ..widgets.paged import MAX_RELOAD_ROWS, PagedPane
+from ..widgets.paged import PagedPane
 from ..widgets.pane import cells, selected_key
 
 if TYPE_CHECKING:
@@ -33,8 +33,6 @@ if TYPE_CHECKING:
 #: Rows per page asked of the node: a few screens of scrolling. More pages load
 #: as the cursor reaches the last row; the filter narrows the whole board.
 BOARD_PAGE = 100
-
-__all__ = ["BOARD_PAGE", "MAX_RELOAD_ROWS", "BoardPane", "offer_row"]
 
 SOON_STYLE = "bold dark_orange"
 

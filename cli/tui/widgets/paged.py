@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 #: Rows per page asked of the node: a few screens of scrolling.
 PAGE_ROWS = 100
 #: A refresh reloads the rows shown in one request, up to this many (the
-#: node's largest page); beyond it, it reloads the first page.
+#: node's largest page); a list scrolled further is cut back to this many
+#: and grows again as the cursor moves on.
 MAX_RELOAD_ROWS = 5000
 
 Row = TypeVar("Row", bound=Mapping[str, object])
