@@ -2,11 +2,11 @@
 header badge for the mesh state, and the link to the node.
 
 :func:`build_app` makes the app for both the command line and the tests. The
-app talks to its node through a *client*: any object with ``async call(op,
-**args)``, ``async subscribe()`` and an async iterator ``events()`` (the
-control-socket :class:`~meshpantry.control.aclient.AsyncControlClient`, or a
-stand-in in tests). It gets one from ``connect``, an async callable, so it can
-start a node first and reconnect when the node comes back.
+app talks to its node through a :class:`NodeClient` (the control socket's
+:class:`~meshpantry.control.aclient.AsyncControlClient`, or a stand-in in
+tests) and reads the answers as the typed maps of :mod:`cli.tui.answers`. It
+gets a client from ``connect``, an async callable, so it can start a node
+first and reconnect when the node comes back.
 
 Theory of operation:
 
@@ -23,19 +23,21 @@ from __future__ import annotations
 
 import asyncio
 import time as _time
-from typing import Any, AsyncIterator, Awaitable, Callable, Protocol
+from typing import AsyncIterator, Awaitable, Callable, Protocol
 
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from meshpantry.control.client import NodeUnavailable
-from meshpantry.control.events import Event, RecordEvent, SyncEvent, event_data
+from meshpantry.control.events import Event, RecordEvent, SyncEvent
 from meshpantry.control.frames import Wire
 from meshpantry.exit_codes import ExitCode
 from meshpantry.pantry.errors import PantryError
 
+from .answers import Answer, Status, UnexpectedAnswer, Whoami, as_answer
 from .messages import NodeEvent
 from .style import CSS
 from .screens.board import BoardPane
@@ -45,6 +47,7 @@ from .screens.mesh import MeshPane
 from .screens.recipes import RecipesPane
 from .screens.swaps import SwapsPane
 from .widgets.badge import Badge
+from .widgets.pane import Pane
 
 #: Refresh the visible tab at most this often while records stream in: often
 #: enough to feel live, rare enough that a burst of records never freezes typing.
@@ -69,6 +72,14 @@ class NodeClient(Protocol):
 
 
 Connect = Callable[[], Awaitable[NodeClient]]
+
+
+class Setup(Protocol):
+    """First-run work before the app connects (:class:`cli.tui.launch.Setup`)."""
+
+    async def run(self, app: PantryApp) -> bool:
+        """False when the user left the wizard (the app then exits)."""
+        ...
 
 TABS = (
     ("board", "Board", BoardPane),
@@ -109,7 +120,7 @@ class PantryApp(App):
         connect: Connect,
         *,
         clock: Callable[[], int] = wall_clock_ms,
-        setup: Any = None,
+        setup: Setup | None = None,
         follow_events: bool = True,
     ) -> None:
         super().__init__()
@@ -119,16 +130,16 @@ class PantryApp(App):
         self.follow_events = follow_events
         self.client: NodeClient | None = None
         self.reachable = False
-        self.status: dict | None = None
+        self.status: Status | None = None
         self.stale = False
         self.status_stale = False
         self.refreshes = 0
         #: True once connected to a node whose household is in a neighbourhood.
         self.ready = False
         self.events_seen = 0
-        self.sync_log: list[dict] = []
+        self.sync_log: list[SyncEvent] = []
         #: The latest sync progress the node reported, by peer.
-        self.sync_state: dict[str, dict] = {}
+        self.sync_state: dict[str, SyncEvent] = {}
         #: Every error shown to the user, newest last (the tests read it too).
         self.errors: list[str] = []
 
@@ -143,7 +154,7 @@ class PantryApp(App):
         yield Footer()
 
     @property
-    def main(self) -> Any:
+    def main(self) -> Screen:
         """The screen holding the tabs (dialogs stack above it)."""
         return self.screen_stack[0]
 
@@ -151,11 +162,11 @@ class PantryApp(App):
     def badge(self) -> Badge:
         return self.main.query_one(Badge)
 
-    def pane(self, name: str) -> Any:
-        return self.main.query_one(f"#{name}")
+    def pane(self, name: str) -> Pane:
+        return self.main.query_one(f"#{name}", Pane)
 
     @property
-    def active_pane(self) -> Any:
+    def active_pane(self) -> Pane:
         active = self.main.query_one(TabbedContent).active or "tab-board"
         return self.pane(active.removeprefix("tab-"))
 
@@ -215,12 +226,14 @@ class PantryApp(App):
         from .screens.wizard import NeighbourhoodScreen
 
         await self._painted()
-        joined = await self.push_screen_wait(NeighbourhoodScreen(who))
+        joined = await self.push_screen_wait(NeighbourhoodScreen(as_answer(Whoami, who)))
         return bool(joined)
 
     @work(exclusive=True, group="events")
     async def _follow(self) -> None:
         client = self.client
+        if client is None:
+            return
         try:
             await client.subscribe()
             async for event in client.events():
@@ -238,9 +251,8 @@ class PantryApp(App):
             self.stale = True
         self.status_stale = True
         if isinstance(event, SyncEvent):
-            data = event_data(event)
-            self.sync_log = (self.sync_log + [data])[-20:]
-            self.sync_state[event.peer] = data
+            self.sync_log = (self.sync_log + [event])[-20:]
+            self.sync_state[event.peer] = event
 
     @work(exclusive=True, group="reconnect")
     async def _reconnect(self) -> None:
@@ -251,7 +263,7 @@ class PantryApp(App):
             except NodeUnavailable:
                 continue
             old, self.client = self.client, client
-            if old is not None and hasattr(old, "close"):
+            if old is not None:
                 await old.close()
             self.reachable = True
             self.notify("Reconnected to the node.", title="node")
@@ -272,16 +284,17 @@ class PantryApp(App):
 
     async def on_unmount(self) -> None:
         client = self.client
-        if client is not None and hasattr(client, "close"):
+        if client is not None:
             await client.close()
 
     # -- talking to the node -------------------------------------------------------
 
-    async def ask(self, op: str, **args: object) -> Any:
-        """Call ``op`` for reading; on failure notify and return None."""
+    async def ask(self, op: str, **args: Wire) -> Answer | None:
+        """Call ``op`` for reading; on failure notify and return None. Read
+        the answer with :mod:`.answers`."""
         return await self._call(op, args, None)
 
-    async def act(self, op: str, done: str | None = None, **args: object) -> Any:
+    async def act(self, op: str, done: str | None = None, **args: Wire) -> Answer | None:
         """Call ``op`` that changes something; notify ``done`` on success, the
         error on failure (returning None). Refreshes the visible tab after."""
         result = await self._call(op, args, done)
@@ -290,7 +303,7 @@ class PantryApp(App):
             await self._refresh_if_stale()
         return result
 
-    async def _call(self, op: str, args: dict, done: str | None) -> Any:
+    async def _call(self, op: str, args: dict[str, Wire], done: str | None) -> Answer | None:
         if self.client is None or not self.reachable:
             self.notify("The node is not answering; your input is kept. Try again in a moment.",
                         title="offline", severity="error")
@@ -307,14 +320,23 @@ class PantryApp(App):
             self._reconnect()
             return None
         except PantryError as exc:
-            self.errors.append(str(exc))
-            self.notify(str(exc), title="not done", severity="error", timeout=8)
+            self.report(str(exc))
             return None
         if not self.is_running:
             return None  # the app closed while the node answered
+        if result is None:
+            result = {}
+        if not isinstance(result, dict):
+            self.report(str(UnexpectedAnswer(f"to {op} is not a map")))
+            return None
         if done:
             self.notify(done)
-        return result if result is not None else {}
+        return result
+
+    def report(self, message: str) -> None:
+        """Tell the user a request was not done (and keep it for the tests)."""
+        self.errors.append(message)
+        self.notify(message, title="not done", severity="error", timeout=8)
 
     async def reload(self) -> None:
         """Refresh the badge and the visible tab from the node now."""
@@ -335,10 +357,13 @@ class PantryApp(App):
             if await self._show_status() and self.active_pane.id == "mesh":
                 await self.active_pane.reload(self)
 
-    async def _show_status(self) -> dict | None:
+    async def _show_status(self) -> Status | None:
         """Ask the node for its status and show it in the header badge."""
-        status = await self.ask("status")
-        if status is not None and self.is_running:
+        answer = await self.ask("status")
+        if answer is None:
+            return None
+        status = as_answer(Status, answer)
+        if self.is_running:
             self.status = status
             self.badge.show(status, True)
         return status
@@ -366,7 +391,7 @@ class PantryApp(App):
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
 
 
-def build_app(connect: Connect, *, clock: Callable[[], int] = wall_clock_ms, setup: Any = None,
+def build_app(connect: Connect, *, clock: Callable[[], int] = wall_clock_ms, setup: Setup | None = None,
               follow_events: bool = True) -> PantryApp:
     """The app, connected through ``connect`` (an async callable returning a
     client), reading time from ``clock`` (ms). ``setup``, when given, runs

@@ -1,6 +1,6 @@
 """What the reader asked the board to show.
 
-The node does the filtering (``offer_list``: ``search`` found in item, note or
+The node does the filtering (``offer_page``: ``search`` found in item, note or
 area; carrying ``tag``; listing none of the ``free_of`` allergens; all
 case-insensitive) and sends only the first rows the board draws, so a board of
 ten thousand offers opens and narrows as fast as a board of ten.
@@ -9,7 +9,7 @@ ten thousand offers opens and narrows as fast as a board of ten.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from meshpantry.control.frames import Wire
 
 
 @dataclass(frozen=True)
@@ -24,9 +24,9 @@ class BoardFilter:
     def empty(self) -> bool:
         return not (self.text.strip() or self.tag.strip() or self.allergen_free)
 
-    def args(self) -> dict[str, Any]:
-        """The filter as ``offer_list`` arguments (empty fields left out)."""
-        args: dict[str, Any] = {}
+    def args(self) -> dict[str, Wire]:
+        """The filter as ``offer_page`` arguments (empty fields left out)."""
+        args: dict[str, Wire] = {}
         if self.text.strip():
             args["search"] = self.text.strip()
         if self.tag.strip():

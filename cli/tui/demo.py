@@ -12,6 +12,7 @@ real neighbourhood. The nodes stop and the directories go when the UI closes.
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import signal
 import sys
@@ -19,10 +20,12 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import FrameType
 
 from meshpantry.control.client import ControlClient
+from meshpantry.control.frames import Wire
 
+from .answers import Answer, UnexpectedAnswer
 from .node_process import start_node, stop_node, wait_for_socket_blocking
 
 DEMO_PREFIX = "Demo — "
@@ -59,9 +62,13 @@ class DemoNeighbourhood:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def call(data_dir: Path, op: str, **args: Any) -> Any:
+def call(data_dir: Path, op: str, **args: Wire) -> Answer:
+    """``op`` on the node of ``data_dir``: its answer, a map."""
     with ControlClient.connect(data_dir) as client:
-        return client.call(op, **args)
+        answer = client.call(op, **args)
+    if not isinstance(answer, dict):
+        raise UnexpectedAnswer(f"to {op} is not a map")
+    return answer
 
 
 def start_demo(root: Path | None = None, say=print) -> DemoNeighbourhood:
@@ -150,7 +157,7 @@ def populate(neighbours: list[Path]) -> None:
          steps=["Slice the apples", "Rub butter into oats and flour", "Bake 35 minutes"])
 
 
-def run_demo(args: Any) -> int:
+def run_demo(args: argparse.Namespace) -> int:
     """Start the demo, open the UI on the demo household, stop it all after."""
     from meshpantry.control.aclient import AsyncControlClient
 
@@ -173,6 +180,6 @@ def run_demo(args: Any) -> int:
     return code if isinstance(code, int) else 0
 
 
-def _exit_on_signal(signum: int, frame: Any) -> None:
+def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
     """SIGTERM ends the demo like quitting does: its nodes stop with it."""
     raise SystemExit(128 + signum)

@@ -10,16 +10,20 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from meshpantry.control.aclient import AsyncControlClient
 from meshpantry.control.client import NodeUnavailable
 from meshpantry.keys import key_path
 
 from .node_process import NODE_START_TIMEOUT_S, POLL_S, log_tail, start_node, wait_for_socket
+
+if TYPE_CHECKING:
+    from .app import PantryApp
 
 
 class Setup:
@@ -33,7 +37,7 @@ class Setup:
         #: The node process this UI started, if it had to start one.
         self.process = None
 
-    async def run(self, app: Any) -> bool:
+    async def run(self, app: PantryApp) -> bool:
         """Returns False when the user quit the wizard."""
         if not key_path(self.data_dir).exists():
             from .screens.wizard import HouseholdScreen
@@ -44,7 +48,7 @@ class Setup:
             create_household(self.data_dir, profile["household"], profile.get("area"))
         return True
 
-    async def connect(self, app: Any = None) -> AsyncControlClient:
+    async def connect(self, app: PantryApp | None = None) -> AsyncControlClient:
         """Connect to the node, starting one first when none answers."""
         try:
             return await AsyncControlClient.connect(self.data_dir)
@@ -83,7 +87,7 @@ def create_household(data_dir: Path, household: str, area: str | None) -> None:
     Pantry.create(Path(data_dir), household, area=area).close()
 
 
-def run_tui(args: Any) -> int:
+def run_tui(args: argparse.Namespace) -> int:
     """Run the UI for ``args.data_dir`` (or the demo); returns the exit code."""
     if getattr(args, "demo", False):
         from .demo import run_demo

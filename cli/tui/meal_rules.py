@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Callable, TypeVar
 
 from cli.commands_swaps import parse_need
 from cli.when import BadTime, parse_when
@@ -26,6 +26,9 @@ MAX_NEEDS = limits.MAX_LIST_ITEMS
 
 FIELDS = ("dish", "time", "place", "needs", "note")
 
+#: What one line of a list field parses to.
+Line = TypeVar("Line")
+
 
 def lines_of(text: str) -> list[tuple[int, str]]:
     """The non-blank lines of ``text`` as (1-based line number, stripped line)."""
@@ -34,16 +37,16 @@ def lines_of(text: str) -> list[tuple[int, str]]:
 
 def parsed_lines(
     text: str,
-    parse: Callable[[str], Any],
-    error_of: Callable[[int, Any], str | None],
+    parse: Callable[[str], Line],
+    error_of: Callable[[int, Line], str | None],
     example: str,
-) -> tuple[list[Any], str | None]:
+) -> tuple[list[Line], str | None]:
     """Parse every non-blank line of ``text`` with ``parse`` (which raises
     ``argparse.ArgumentTypeError`` on a bad line) and check it with
     ``error_of(number, parsed)``. Returns the parsed lines up to the first
     bad one and that line's message (``example`` says what a line looks
     like), or all of them and None."""
-    parsed = []
+    parsed: list[Line] = []
     for number, line in lines_of(text):
         try:
             value = parse(line)

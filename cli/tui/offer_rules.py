@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
 
 from cli.when import BadTime, parse_when
 from protocol import limits
 
+from .answers import Args
 from .show import split_labels
 
 #: The record schema's own bounds: the form says so before the node refuses.
@@ -28,7 +28,7 @@ FIELDS = ("item", "quantity", "unit", "best_before", "pickup_from", "pickup_unti
 class OfferCheck:
     """``args`` for ``offer_add`` when ``errors`` is empty."""
 
-    args: dict[str, Any] = field(default_factory=dict)
+    args: Args = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -284,12 +284,6 @@ class MealShow(Request):
 
 
 @dataclass(frozen=True)
-class MealList(Request):
-    op: ClassVar[str] = "meal_list"
-    include_past: bool = False
-
-
-@dataclass(frozen=True)
 class MealPage(Request):
     op: ClassVar[str] = "meal_page"
     include_past: bool = False
@@ -342,12 +336,6 @@ class RecipeStory(Request):
 class RecipeShow(Request):
     op: ClassVar[str] = "recipe_show"
     recipe_ref: str
-
-
-@dataclass(frozen=True)
-class RecipeList(Request):
-    op: ClassVar[str] = "recipe_list"
-    search: str | None = None
 
 
 @dataclass(frozen=True)
@@ -441,8 +429,8 @@ REQUESTS: dict[str, type[Request]] = {
         LinkDevice, Revoke, Block, Unblock,
         OfferAdd, OfferUpdate, OfferWithdraw, OfferShow, OfferList, OfferPage,
         ClaimAdd, ClaimCancel, ClaimAccept, ClaimDecline, ClaimShow, HandoverConfirm, Swaps, SwapsPage,
-        MealAdd, MealPledge, MealShow, MealList, MealPage,
-        RecipeAdd, RecipeEdit, RecipeStory, RecipeShow, RecipeList, RecipePage, RecipeExport,
+        MealAdd, MealPledge, MealShow, MealPage,
+        RecipeAdd, RecipeEdit, RecipeStory, RecipeShow, RecipePage, RecipeExport,
         Log, LogPage, Rebuild, Status, Dump, DenyPeers, AllowPeers, SyncNow, Shutdown, Subscribe,
     )
 }

@@ -81,3 +81,23 @@ async def test_the_board_loads_page_after_page(long_board, monkeypatch):
         assert len(board.offers) == 12 and client.asked[-1][1]["limit"] >= 12
         # Nothing asked for the whole board at once.
         assert all(op != "offer_list" for op, _ in client.asked)
+
+
+@pytest.mark.asyncio
+async def test_a_refresh_that_changes_nothing_shown_leaves_the_table_alone(long_board, monkeypatch):
+    """Records that change no row shown cost no redraw (clearing the table
+    repaints every visible cell); a change to a row shown redraws it."""
+    client = CountingClient(long_board, {"island": False, "connected": []})
+    app = build_app(lambda: _ready(client), clock=lambda: NOW_MS, follow_events=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        board = app.pane("board")
+        await settle(pilot, lambda: board.loads >= 1)
+        cleared = []
+        monkeypatch.setattr(board.table, "clear", lambda *a, clear=board.table.clear, **k: (cleared.append(1), clear(*a, **k))[1])
+        await app.reload()
+        assert board.loads == 2 and cleared == []
+        long_board.offer_add("jar of honey", 1, "jar", best_before=NOW_MS + 30 * 60_000)
+        await app.reload()
+        assert cleared == [1]
+        assert board.offers[0]["item"] == "jar of honey"
+        assert board.table.get_row_at(0)[0].plain == "⚠ jar of honey"

@@ -83,7 +83,7 @@ async def test_propose_meal(alder):
         # follow_events is off: only the form's own refresh can show it.
         assert [r[0] for r in rows(app, "meals-table")] == ["Bean stew"]
         assert "Bean stew · in " in screen_text(app)
-    meal = alder.call("meal_list")[0]
+    meal = alder.call("meal_page")["meals"][0]
     assert (meal["dish"], meal["place"], meal["note"]) == ("Bean stew", "the hall", "bring a bowl")
     assert [(n["quantity"], n["unit"], n["item"]) for n in meal["needs"]] == [(500, "g", "beans"), (2, "l", "stock")]
     assert meal["time"] > app.clock()
@@ -118,7 +118,7 @@ async def test_meal_form_flags_bad_lines_and_keeps_text(alder):
         assert field_text(app, "time") == "someday"
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, MealForm), what="escape to cancel")
-    assert [m["dish"] for m in alder.call("meal_list")] == ["Bean stew"]
+    assert [m["dish"] for m in alder.call("meal_page")["meals"]] == ["Bean stew"]
 
 
 async def test_add_recipe(alder):
@@ -148,7 +148,7 @@ async def test_add_recipe(alder):
         await until(pilot, lambda: not isinstance(app.screen, RecipeForm), what="the form to close")
         assert [r[0] for r in rows(app, "recipes-table")] == ["Outage dal"]
         assert "Simmer" in screen_text(app)
-    recipe = alder.call("recipe_list")[0]
+    recipe = alder.call("recipe_page")["recipes"][0]
     assert recipe["title"] == "Outage dal"
     assert [(i.get("amount"), i.get("unit"), i["item"]) for i in recipe["ingredients"]] == [
         ("250", "g", "lentils"), ("2", None, "onions"), (None, None, "salt to taste")]
@@ -196,6 +196,6 @@ async def test_recipe_form_flags_bad_line_and_survives_refusal(alder):
         await pilot.press("ctrl+s")
         await until(pilot, lambda: not isinstance(app.screen, RecipeForm), what="the form to close")
         assert app.pane("recipes").selected()["title"] == "Flatbread", "the cursor is on the new recipe"
-    flatbread = next(r for r in alder.call("recipe_list") if r["title"] == "Flatbread")
+    flatbread = next(r for r in alder.call("recipe_page")["recipes"] if r["title"] == "Flatbread")
     assert [(i.get("amount"), i.get("unit"), i["item"]) for i in flatbread["ingredients"]] == [
         ("300", "g", "flour"), ("2", "tsp", "salt")]

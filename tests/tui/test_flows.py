@@ -247,10 +247,10 @@ async def test_recipe_step_story_and_variation(mesh):
         app.screen.query_one("#field-title", Input).value = "Leek and potato soup"
         await pilot.press("ctrl+s")
         await until(pilot, lambda: "variations: Leek and potato soup" in screen_text(app), what="the lineage")
-    soup = next(r for r in alder.call("recipe_list") if r["title"] == "Leek soup")
+    soup = next(r for r in alder.call("recipe_page")["recipes"] if r["title"] == "Leek soup")
     assert [s["text"] for s in soup["steps"]] == ["Sweat the leeks", "Add stock, simmer 20 minutes"]
     assert soup["stories"][0]["title"] == "Grandad's pot"
-    variation = next(r for r in alder.call("recipe_list") if r["title"] == "Leek and potato soup")
+    variation = next(r for r in alder.call("recipe_page")["recipes"] if r["title"] == "Leek and potato soup")
     assert variation["adapted_from"]["title"] == "Leek soup"
     assert [s["text"] for s in variation["steps"]] == [s["text"] for s in soup["steps"]]
 

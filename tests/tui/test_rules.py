@@ -64,9 +64,14 @@ def test_relative_times():
 
 
 def test_sync_progress_reads_the_nodes_sync_events():
-    from cli.tui.screens.mesh import sync_progress
+    from cli.tui.screens.mesh import sync_line, sync_progress
+    from meshpantry.control.events import SyncEvent
 
-    assert sync_progress({"active": True, "received": 120, "expected": 400}, {}) == "120/400 ▇░░░"
-    assert sync_progress({"active": False, "behind": 0}, {"behind": None}) == "up to date"
-    assert sync_progress(None, {"syncing": True}) == "syncing…"
-    assert sync_progress(None, {}) == "-"
+    peer = {"peer": "12D3KooWBirch", "connected": True, "last_sync": None}
+    running = SyncEvent(peer="12D3KooWBirch", active=True, received=120, expected=400, behind=280)
+    ended = SyncEvent(peer="12D3KooWBirch", active=False, received=400, expected=400, behind=0, ok=True)
+    assert sync_progress(running, peer) == "120/400 ▇░░░"
+    assert sync_progress(ended, peer) == "up to date"
+    assert sync_progress(None, {**peer, "syncing": True}) == "syncing…"
+    assert sync_progress(None, peer) == "-"
+    assert sync_line(ended) == "sync ooWBirch: active False, received 400, expected 400, behind 0, ok True"

@@ -12,48 +12,46 @@ the cursor, ``o`` opens the offer form.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Static
 
-from textual import work
+from meshpantry.control.frames import Wire
 
+from ..answers import Answer, OfferRow, offer_rows
 from ..board_filter import BoardFilter
 from ..show import amount, labels, relative, split_labels
-from ..widgets.pane import Pane, cells, keep_cursor, selected_key
+from ..widgets.paged import PagedPane
+from ..widgets.pane import cells, selected_key
+
+if TYPE_CHECKING:
+    from ..app import PantryApp
 
 #: Rows per page asked of the node: a few screens of scrolling. More pages load
 #: as the cursor reaches the last row; the filter narrows the whole board.
 BOARD_PAGE = 100
-#: A refresh reloads the rows shown in one request, up to this many (the
-#: node's largest page); beyond it, it reloads the first page.
-MAX_RELOAD_ROWS = 5000
 
 SOON_STYLE = "bold dark_orange"
 
 
-class BoardPane(Pane):
+class BoardPane(PagedPane[OfferRow]):
     BINDINGS = [
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("o", "offer", "Offer"),
         Binding("c", "claim", "Claim"),
         Binding("s", "sort", "Sort"),
         Binding("w", "withdraw", "Withdraw"),
-        Binding("m", "more", "More", show=False),
     ]
+    op = "offer_page"
+    table_id = "offers"
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
-        self.offers: list[dict] = []
-        #: The cursor after the last offer held (None: the board ends there).
-        self.next: str | None = None
         self.sort = "expiry"
         self.now = 0
-        #: Completed loads, for whoever waits for the board (tests, benchmark).
-        self.loads = 0
 
     def compose(self):
         with Horizontal(id="board-filters"):
@@ -71,8 +69,9 @@ class BoardPane(Pane):
         yield Static(id="board-count")
 
     @property
-    def table(self) -> DataTable:
-        return self.query_one("#offers", DataTable)
+    def offers(self) -> list[OfferRow]:
+        """The offers held, in the board's order."""
+        return self.rows
 
     def current_filter(self) -> BoardFilter:
         return BoardFilter(
@@ -81,61 +80,29 @@ class BoardPane(Pane):
             allergen_free=tuple(split_labels(self.query_one("#filter-free", Input).value)),
         )
 
-    async def reload(self, app: Any, *, first_page: bool = False) -> None:
-        """Read the board again from the top: as many rows as are shown (at
-        least a page), so a refresh does not take back what was scrolled to;
-        only the first page when ``first_page`` (a new filter)."""
-        wanted = self.current_filter()
-        rows = BOARD_PAGE if first_page else min(max(BOARD_PAGE, len(self.offers)), MAX_RELOAD_ROWS)
-        page = await app.ask("offer_page", sort=self.sort, limit=rows, **wanted.args())
-        if page is None:
-            return
-        self.now = app.clock()
-        self.offers = page["offers"]
-        self.next = page["next"]
-        self.redraw(wanted)
-        self.loads += 1
+    # -- paging (see PagedPane) ----------------------------------------------------------
 
-    async def load_more(self, app: Any) -> None:
-        """Append the page after the last offer held, if there is one."""
-        if self.next is None:
-            return
-        wanted = self.current_filter()
-        after = self.next
-        page = await app.ask("offer_page", sort=self.sort, limit=BOARD_PAGE, after=after, **wanted.args())
-        if page is None or after != self.next:
-            return  # failed, or a reload replaced the board meanwhile
-        self.offers = self.offers + page["offers"]
-        self.next = page["next"]
-        table = self.table
-        for offer in page["offers"]:
-            table.add_row(*offer_row(offer, self.now), key=offer["id"])
-        self.show_count(wanted)
-        self.loads += 1
+    def page_rows(self) -> int:
+        return BOARD_PAGE
 
-    @work(exclusive=True, group="board-more")
-    async def load_more_soon(self) -> None:
-        if self.app.ready and self.app.reachable:
-            await self.load_more(self.app)
+    def page_args(self) -> dict[str, Wire]:
+        return {"sort": self.sort, **self.current_filter().args()}
 
-    @work(exclusive=True, group="board")
-    async def reload_soon(self, first_page: bool = False) -> None:
-        """Reload in a worker; a newer keystroke cancels an older load."""
-        if self.app.ready and self.app.reachable:
-            await self.reload(self.app, first_page=first_page)
+    def rows_of(self, page: Answer) -> list[OfferRow]:
+        return offer_rows(page)
 
-    def redraw(self, wanted: BoardFilter) -> None:
-        """Redraw the table from the offers held."""
-        table = self.table
-        key = selected_key(table)
-        table.clear()
-        for offer in self.offers:
-            table.add_row(*offer_row(offer, self.now), key=offer["id"])
-        keep_cursor(table, key)
-        self.show_count(wanted)
+    async def page_loaded(self, app: PantryApp, rows: list[OfferRow], fresh: bool) -> None:
+        if fresh:
+            self.now = app.clock()
+
+    def row_cells(self, row: OfferRow) -> tuple[Text, ...]:
+        return offer_row(row, self.now)
+
+    def drawn(self) -> None:
+        self.show_count(self.current_filter())
 
     def show_count(self, wanted: BoardFilter) -> None:
-        count = len(self.offers)
+        count = len(self.rows)
         shown = f"first {count} open offers (m or scroll down for more)" if self.next else f"{count} open offers"
         sort = "soonest expiry first" if self.sort == "expiry" else "newest first"
         self.query_one("#board-count", Static).update(Text(f"{shown} · {wanted.describe()} · {sort}"))
@@ -148,9 +115,9 @@ class BoardPane(Pane):
         if event.input.id and event.input.id.startswith("filter-"):
             self.table.focus()
 
-    def selected_offer(self) -> dict | None:
+    def selected_offer(self) -> OfferRow | None:
         key = selected_key(self.table)
-        return next((o for o in self.offers if o["id"] == key), None)
+        return next((o for o in self.rows if o["id"] == key), None)
 
     def action_filter(self) -> None:
         self.query_one("#filter-text", Input).focus()
@@ -185,19 +152,11 @@ class BoardPane(Pane):
         self.sort = "newest" if self.sort == "expiry" else "expiry"
         await self.reload(self.app, first_page=True)
 
-    def action_more(self) -> None:
-        self.load_more_soon()
-
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        """The cursor reached the last row held: load the next page."""
-        if self.next is not None and event.cursor_row >= len(self.offers) - 1:
-            self.load_more_soon()
-
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_claim()
 
 
-def offer_row(offer: dict, now: int) -> tuple:
+def offer_row(offer: OfferRow, now: int) -> tuple[Text, ...]:
     """One board row: item, what remains, best-before, area, tags, household."""
     soon = bool(offer.get("expiring_soon"))
     style = SOON_STYLE if soon else ""

@@ -10,17 +10,17 @@ gone) leaves the form open with everything typed.
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Static, TextArea
 
+from ..answers import Answer, Args
 from ..offer_rules import OfferCheck as FormCheck
+from ..widgets.pane import OnPantryApp
 
 
-class CheckedForm(ModalScreen):
+class CheckedForm(OnPantryApp, ModalScreen):
     """Subclasses set ``title_text``, ``submit_text`` and ``fields`` (name,
     label, placeholder, height in lines: 1 is a one-line input) and implement
     :meth:`rules` and :meth:`send`."""
@@ -69,7 +69,7 @@ class CheckedForm(ModalScreen):
         """Check ``raw`` (field name -> text as typed)."""
         raise NotImplementedError
 
-    async def send(self, args: dict[str, Any]) -> Any:
+    async def send(self, args: Args) -> Answer | None:
         """Ask the node to do it with checked ``args``; the result, or None to stay open."""
         raise NotImplementedError
 

@@ -7,17 +7,18 @@ Each stays open until the node has done what it asks, so a refused request
 
 from __future__ import annotations
 
-from typing import Any
 
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Static
 
+from ..answers import Answer, Args, MealRow, OfferRow, RecipeRow, SwapRow
 from ..show import amount
+from ..widgets.pane import OnPantryApp
 
 
-class Dialog(ModalScreen):
+class Dialog(OnPantryApp, ModalScreen):
     """A titled form: ``fields`` are (name, label, initial value, placeholder)."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "submit", "Done")]
@@ -87,7 +88,7 @@ class Dialog(ModalScreen):
         if result is not None:
             self.dismiss(result)
 
-    async def submit(self) -> Any:
+    async def submit(self) -> Answer | None:
         """Do the dialog's request; return its result, or None to stay open."""
         raise NotImplementedError
 
@@ -99,7 +100,7 @@ class ClaimDialog(Dialog):
     title_text = "Claim"
     submit_text = "Claim"
 
-    def __init__(self, offer: dict) -> None:
+    def __init__(self, offer: OfferRow) -> None:
         super().__init__()
         self.offer = offer
 
@@ -112,11 +113,11 @@ class ClaimDialog(Dialog):
         return [("quantity", f"Quantity ({self.offer.get('unit') or ''})", "1", "how many"),
                 ("message", "Message", "", "e.g. can collect after 6")]
 
-    async def submit(self) -> Any:
+    async def submit(self) -> Answer | None:
         quantity = self.whole_number("quantity")
         if quantity is None:
             return None
-        args: dict[str, Any] = {"offer_ref": self.offer["id"], "quantity": quantity}
+        args: Args = {"offer_ref": self.offer["id"], "quantity": quantity}
         if self.value("message"):
             args["message"] = self.value("message")
         return await self.app.act("claim_add", f"Claimed {quantity} {self.offer.get('unit')} {self.offer['item']}; "
@@ -127,7 +128,7 @@ class AcceptDialog(Dialog):
     title_text = "Accept claim"
     submit_text = "Accept"
 
-    def __init__(self, claim: dict, suggested: int | None = None) -> None:
+    def __init__(self, claim: SwapRow, suggested: int | None = None) -> None:
         super().__init__()
         self.claim = claim
         self.suggested = suggested
@@ -145,11 +146,11 @@ class AcceptDialog(Dialog):
         return [("quantity", "Give", str(quantity), "how many"),
                 ("pickup", "Pickup", "", "where and when (only they can read it)")]
 
-    async def submit(self) -> Any:
+    async def submit(self) -> Answer | None:
         quantity = self.whole_number("quantity")
         if quantity is None:
             return None
-        args: dict[str, Any] = {"claim_ref": self.claim["id"], "quantity": quantity}
+        args: Args = {"claim_ref": self.claim["id"], "quantity": quantity}
         if self.value("pickup"):
             args["pickup"] = self.value("pickup")
         return await self.app.act("claim_accept", f"Accepted: {quantity} {self.claim.get('unit')} "
@@ -160,7 +161,7 @@ class DeclineDialog(Dialog):
     title_text = "Decline claim"
     submit_text = "Decline"
 
-    def __init__(self, claim: dict) -> None:
+    def __init__(self, claim: SwapRow) -> None:
         super().__init__()
         self.claim = claim
 
@@ -170,8 +171,8 @@ class DeclineDialog(Dialog):
     def fields(self):
         return [("reason", "Reason", "", "optional, e.g. all gone")]
 
-    async def submit(self) -> Any:
-        args: dict[str, Any] = {"claim_ref": self.claim["id"]}
+    async def submit(self) -> Answer | None:
+        args: Args = {"claim_ref": self.claim["id"]}
         if self.value("reason"):
             args["reason"] = self.value("reason")
         return await self.app.act("claim_decline", "Declined.", **args)
@@ -181,7 +182,7 @@ class PledgeDialog(Dialog):
     title_text = "Pledge to a meal"
     submit_text = "Pledge"
 
-    def __init__(self, meal: dict) -> None:
+    def __init__(self, meal: MealRow) -> None:
         super().__init__()
         self.meal = meal
 
@@ -196,14 +197,14 @@ class PledgeDialog(Dialog):
                 ("unit", "Unit", first["unit"], "kg, portion…"),
                 ("note", "Note", "", "optional")]
 
-    async def submit(self) -> Any:
+    async def submit(self) -> Answer | None:
         if not self.value("item") or not self.value("unit"):
             self.complain("say what you bring and its unit")
             return None
         quantity = self.whole_number("quantity")
         if quantity is None:
             return None
-        args: dict[str, Any] = {"meal_ref": self.meal["id"], "item": self.value("item"),
+        args: Args = {"meal_ref": self.meal["id"], "item": self.value("item"),
                                 "quantity": quantity, "unit": self.value("unit")}
         if self.value("note"):
             args["note"] = self.value("note")
@@ -214,7 +215,7 @@ class StepDialog(Dialog):
     title_text = "Add a step"
     submit_text = "Add"
 
-    def __init__(self, recipe: dict) -> None:
+    def __init__(self, recipe: RecipeRow) -> None:
         super().__init__()
         self.recipe = recipe
 
@@ -225,7 +226,7 @@ class StepDialog(Dialog):
         return [("text", "Step", "", "what to do"),
                 ("after", "After step", str(len(self.recipe.get("steps", []))), "0 puts it first")]
 
-    async def submit(self) -> Any:
+    async def submit(self) -> Answer | None:
         text = self.value("text")
         if not text:
             self.complain("say what to do in this step")
@@ -242,7 +243,7 @@ class StoryDialog(Dialog):
     title_text = "Tell a story"
     submit_text = "Add story"
 
-    def __init__(self, recipe: dict) -> None:
+    def __init__(self, recipe: RecipeRow) -> None:
         super().__init__()
         self.recipe = recipe
 
@@ -252,11 +253,11 @@ class StoryDialog(Dialog):
     def fields(self):
         return [("title", "Title", "", "optional"), ("text", "Story", "", "the story")]
 
-    async def submit(self) -> Any:
+    async def submit(self) -> Answer | None:
         if not self.value("text"):
             self.complain("the story has no text yet")
             return None
-        args: dict[str, Any] = {"recipe_ref": self.recipe["id"], "text": self.value("text")}
+        args: Args = {"recipe_ref": self.recipe["id"], "text": self.value("text")}
         if self.value("title"):
             args["title"] = self.value("title")
         return await self.app.act("recipe_story", "Story added.", **args)
@@ -266,7 +267,7 @@ class VariationDialog(Dialog):
     title_text = "Make a variation"
     submit_text = "Create"
 
-    def __init__(self, recipe: dict) -> None:
+    def __init__(self, recipe: RecipeRow) -> None:
         super().__init__()
         self.recipe = recipe
 
@@ -277,7 +278,7 @@ class VariationDialog(Dialog):
         return [("title", "Title", f"{self.recipe['title']} (my way)", "name of the variation"),
                 ("change", "What changes", "", "optional: a first extra step")]
 
-    async def submit(self) -> Any:
+    async def submit(self) -> Answer | None:
         if not self.value("title"):
             self.complain("the variation needs a title")
             return None

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Button, Input, Label, Static, TextArea
 
+from ..answers import Args, Invite, as_answer
 from ..widgets.pane import Pane
+
+if TYPE_CHECKING:
+    from ..app import PantryApp
 
 
 class InvitePane(Pane):
@@ -28,7 +32,7 @@ class InvitePane(Pane):
         yield TextArea("", id="invite-code", read_only=True, soft_wrap=True)
         yield Static("", id="invite-info")
 
-    async def reload(self, app: Any) -> None:
+    async def reload(self, app: PantryApp) -> None:
         pass
 
     def focus_main(self) -> None:
@@ -43,13 +47,14 @@ class InvitePane(Pane):
         if not uses_text.isdigit():
             self.app.notify("Households: a whole number.", severity="error")
             return
-        args: dict[str, Any] = {"uses": int(uses_text)}
+        args: Args = {"uses": int(uses_text)}
         note = self.query_one("#invite-note", Input).value.strip()
         if note:
             args["note"] = note
-        result = await self.app.act("create_invite", "Invite code made.", **args)
-        if result is None:
+        answer = await self.app.act("create_invite", "Invite code made.", **args)
+        if answer is None:
             return
+        result = as_answer(Invite, answer)
         self.code = result["code"]
         self.query_one("#invite-code", TextArea).text = result["code"]
         from ..show import relative

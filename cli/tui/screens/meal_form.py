@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.binding import Binding
 
+from ..answers import Answer, Args
 from ..meal_rules import check_meal
 from .checked_form import CheckedForm, FormCheck
 
@@ -27,5 +26,5 @@ class MealForm(CheckedForm):
     def rules(self, raw: dict[str, str]) -> FormCheck:
         return check_meal(raw, self.app.clock())
 
-    async def send(self, args: dict[str, Any]) -> Any:
+    async def send(self, args: Args) -> Answer | None:
         return await self.app.act("meal_add", f"Proposed {args['dish']}.", **args)

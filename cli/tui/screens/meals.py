@@ -3,12 +3,14 @@
 The table shows each meal's overall coverage bar; the detail shows every
 need with its own bar and the pledges made. ``p`` pledges to the meal under
 the cursor, prefilled with the first thing still missing; ``n`` proposes a
-new meal.
+new meal. The node sends the meals a page at a time (see
+:class:`~cli.tui.widgets.paged.PagedPane`): the next page loads when the
+cursor reaches the last meal held, or on ``m``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.console import Group
 from rich.table import Table
@@ -17,17 +19,25 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
+from ..answers import Answer, MealRow, meal_rows
 from ..show import amount, relative
 from ..widgets.coverage import coverage_bar
-from ..widgets.pane import Pane, cells, keep_cursor, selected_key
+from ..widgets.paged import PagedPane
+from ..widgets.pane import cells, selected_key
+
+if TYPE_CHECKING:
+    from ..app import PantryApp
 
 
-class MealsPane(Pane):
+class MealsPane(PagedPane[MealRow]):
     BINDINGS = [Binding("p", "pledge", "Pledge"), Binding("n", "new_meal", "New meal")]
+    op = "meal_page"
+    table_id = "meals-table"
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
-        self.meals: dict[str, dict] = {}
+        #: The meals held, by id.
+        self.meals: dict[str, MealRow] = {}
         self.now = 0
 
     def compose(self):
@@ -41,32 +51,21 @@ class MealsPane(Pane):
         with VerticalScroll(id="meal-detail-box"):
             yield Static(id="meal-detail")
 
-    @property
-    def table(self) -> DataTable:
-        return self.query_one("#meals-table", DataTable)
+    def rows_of(self, page: Answer) -> list[MealRow]:
+        return meal_rows(page)
 
-    async def reload(self, app: Any) -> None:
-        meals = await app.ask("meal_list")
-        if meals is None:
-            return
-        self.now = app.clock()
-        table = self.table
-        key = selected_key(table)
-        table.clear()
-        self.meals = {}
-        for meal in meals:
-            self.meals[meal["id"]] = meal
-            table.add_row(*cells(meal["dish"], relative(meal["time"], self.now), meal.get("place") or "",
-                                 coverage_bar(meal["coverage"], 100), meal.get("household_name") or ""),
-                          key=meal["id"])
-        keep_cursor(table, key)
-        self.show_detail()
+    async def page_loaded(self, app: PantryApp, rows: list[MealRow], fresh: bool) -> None:
+        if fresh:
+            self.now = app.clock()
+            self.meals = {}
+        self.meals.update((meal["id"], meal) for meal in rows)
 
-    def selected(self) -> dict | None:
+    def row_cells(self, meal: MealRow) -> tuple[Text, ...]:
+        return cells(meal["dish"], relative(meal["time"], self.now), meal.get("place") or "",
+                     coverage_bar(meal["coverage"], 100), meal.get("household_name") or "")
+
+    def selected(self) -> MealRow | None:
         return self.meals.get(selected_key(self.table) or "")
-
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self.show_detail()
 
     def show_detail(self) -> None:
         detail = self.query_one("#meal-detail", Static)
@@ -90,14 +89,14 @@ class MealsPane(Pane):
 
         self.app.push_screen(MealForm(), self.select)
 
-    def select(self, meal: dict | None) -> None:
+    def select(self, meal: Answer | None) -> None:
         """Put the cursor on ``meal`` (a node answer with its ``id``) when listed."""
         if meal and meal.get("id") in self.meals:
             self.table.move_cursor(row=self.table.get_row_index(meal["id"]))
             self.table.focus()
 
 
-def meal_detail(meal: dict, now: int) -> Group:
+def meal_detail(meal: MealRow, now: int) -> Group:
     """The meal's line, its needs with coverage bars, then the pledges."""
     head = Text(f"{meal['dish']} · {relative(meal['time'], now)} · {meal.get('place') or ''}", style="bold")
     if meal.get("note"):

@@ -3,13 +3,19 @@ it is behind, and the sync progress the node reports."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.widgets import DataTable, Static
 
+from meshpantry.control.events import SyncEvent, event_data
+
+from ..answers import PeerRow, Status, as_answer
 from ..show import relative, short_id
 from ..widgets.pane import Pane, cells
+
+if TYPE_CHECKING:
+    from ..app import PantryApp
 
 
 class MeshPane(Pane):
@@ -24,10 +30,13 @@ class MeshPane(Pane):
         yield table
         yield Static(id="sync-log")
 
-    async def reload(self, app: Any) -> None:
-        status = app.status if app.status is not None else await app.ask("status")
+    async def reload(self, app: PantryApp) -> None:
+        status = app.status
         if status is None:
-            return
+            answer = await app.ask("status")
+            if answer is None:
+                return
+            status = as_answer(Status, answer)
         now = app.clock()
         self.query_one("#mesh-summary", Static).update(mesh_summary(status))
         table = self.query_one("#peers", DataTable)
@@ -45,7 +54,7 @@ class MeshPane(Pane):
         )
 
 
-def mesh_summary(status: dict) -> Text:
+def mesh_summary(status: Status) -> Text:
     text = Text()
     if status.get("island"):
         text.append(" ISLAND ", style="bold black on yellow")
@@ -62,20 +71,20 @@ def mesh_summary(status: dict) -> Text:
     return text
 
 
-def sync_progress(event: dict | None, peer: dict) -> str:
+def sync_progress(event: SyncEvent | None, peer: PeerRow) -> str:
     """``120/400 ▇▇░░`` while a sync runs, else whether the peer is caught up."""
-    if event and event.get("active") and event.get("expected"):
-        received, expected = int(event.get("received", 0)), int(event["expected"])
+    if event and event.active and event.expected:
+        received, expected = event.received, event.expected
         cells = min(4, (4 * received) // max(expected, 1))
         return f"{received}/{expected} " + "▇" * cells + "░" * (4 - cells)
     if peer.get("syncing"):
         return "syncing…"
-    if peer.get("behind") == 0 or (event and event.get("behind") == 0):
+    if peer.get("behind") == 0 or (event and event.behind == 0):
         return "up to date"
     return "-"
 
 
-def sync_line(event: dict) -> str:
-    peer = str(event.get("peer") or "?")[-8:]
-    parts = [f"{k} {v}" for k, v in event.items() if k != "peer" and isinstance(v, (int, str, bool))]
+def sync_line(event: SyncEvent) -> str:
+    peer = (event.peer or "?")[-8:]
+    parts = [f"{k} {v}" for k, v in event_data(event).items() if k != "peer" and isinstance(v, (int, str, bool))]
     return f"sync {peer}: " + ", ".join(parts)

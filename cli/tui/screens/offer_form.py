@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Static
 
 from ..offer_rules import FIELDS, check_offer
+from ..widgets.pane import OnPantryApp
 
 LABELS = {
     "item": ("Item", "tomatoes"),
@@ -28,7 +29,7 @@ LABELS = {
 }
 
 
-class OfferForm(ModalScreen):
+class OfferForm(OnPantryApp, ModalScreen):
     """Offer food to the neighbourhood."""
 
     BINDINGS = [

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.binding import Binding
 
+from ..answers import Answer, Args
 from ..recipe_rules import check_recipe
 from .checked_form import CheckedForm, FormCheck
 
@@ -28,5 +27,5 @@ class RecipeForm(CheckedForm):
     def rules(self, raw: dict[str, str]) -> FormCheck:
         return check_recipe(raw)
 
-    async def send(self, args: dict[str, Any]) -> Any:
+    async def send(self, args: Args) -> Answer | None:
         return await self.app.act("recipe_add", f"Added the recipe {args['title']}.", **args)

@@ -2,23 +2,33 @@
 
 A recipe shows its ingredient lines, steps, stories, contributors and lineage
 (what it was adapted from, its variations). ``t`` adds a step, ``v`` makes a
-variation, ``y`` tells a story about it; ``n`` adds a new recipe.
+variation, ``y`` tells a story about it; ``n`` adds a new recipe. The node sends the book a page at a time in title
+order (see :class:`~cli.tui.widgets.paged.PagedPane`): the next page loads
+when the cursor reaches the last recipe held, or on ``m``; the search is the
+node's, over the whole book.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Static
 
+from meshpantry.control.frames import Wire
+
+from ..answers import Answer, RecipeRow, recipe_rows
 from ..show import labels
-from ..widgets.pane import Pane, cells, keep_cursor, selected_key
+from ..widgets.paged import PagedPane
+from ..widgets.pane import cells, selected_key
+
+if TYPE_CHECKING:
+    from ..app import PantryApp
 
 
-class RecipesPane(Pane):
+class RecipesPane(PagedPane[RecipeRow]):
     BINDINGS = [
         Binding("slash", "search", "Search", key_display="/"),
         Binding("t", "step", "Add step"),
@@ -26,10 +36,13 @@ class RecipesPane(Pane):
         Binding("y", "story", "Story"),
         Binding("n", "new_recipe", "New"),
     ]
+    op = "recipe_page"
+    table_id = "recipes-table"
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
-        self.recipes: dict[str, dict] = {}
+        #: The recipes held, by id.
+        self.recipes: dict[str, RecipeRow] = {}
 
     def compose(self):
         with Horizontal():
@@ -42,37 +55,29 @@ class RecipesPane(Pane):
             with VerticalScroll(id="recipe-detail-box"):
                 yield Static(id="recipe-detail")
 
-    @property
-    def table(self) -> DataTable:
-        return self.query_one("#recipes-table", DataTable)
+    def page_args(self) -> dict[str, Wire]:
+        return {"search": self.query_one("#recipe-search", Input).value.strip() or None}
 
-    async def reload(self, app: Any) -> None:
-        search = self.query_one("#recipe-search", Input).value.strip() or None
-        recipes = await app.ask("recipe_list", search=search)
-        if recipes is None:
-            return
-        table = self.table
-        key = selected_key(table)
-        table.clear()
-        self.recipes = {}
-        for recipe in recipes:
-            self.recipes[recipe["id"]] = recipe
-            table.add_row(*cells(recipe["title"], recipe.get("serves") or "-"), key=recipe["id"])
-        keep_cursor(table, key)
-        self.show_detail()
+    def rows_of(self, page: Answer) -> list[RecipeRow]:
+        return recipe_rows(page)
 
-    async def on_input_changed(self, event: Input.Changed) -> None:
+    async def page_loaded(self, app: PantryApp, rows: list[RecipeRow], fresh: bool) -> None:
+        if fresh:
+            self.recipes = {}
+        self.recipes.update((recipe["id"], recipe) for recipe in rows)
+
+    def row_cells(self, recipe: RecipeRow) -> tuple[Text, ...]:
+        return cells(recipe["title"], recipe.get("serves") or "-")
+
+    def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "recipe-search":
-            await self.reload(self.app)
+            self.reload_soon(first_page=True)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.table.focus()
 
-    def selected(self) -> dict | None:
+    def selected(self) -> RecipeRow | None:
         return self.recipes.get(selected_key(self.table) or "")
-
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self.show_detail()
 
     def show_detail(self) -> None:
         recipe = self.selected()
@@ -105,14 +110,14 @@ class RecipesPane(Pane):
 
         self.app.push_screen(RecipeForm(), self.select)
 
-    def select(self, recipe: dict | None) -> None:
+    def select(self, recipe: Answer | None) -> None:
         """Put the cursor on ``recipe`` (a node answer with its ``id``) when listed."""
         if recipe and recipe.get("id") in self.recipes:
             self.table.move_cursor(row=self.table.get_row_index(recipe["id"]))
             self.table.focus()
 
 
-def recipe_text(recipe: dict) -> Text:
+def recipe_text(recipe: RecipeRow) -> Text:
     """The whole recipe as text: title, lineage, ingredients, steps, stories, credits."""
     text = Text()
     text.append(recipe["title"], style="bold underline")

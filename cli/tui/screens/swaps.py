@@ -7,34 +7,48 @@ them to the claimant's key) and who has confirmed the handover.
 
 Keys: ``a`` accept (with a quantity), ``d`` decline, ``h`` confirm handover,
 ``x`` cancel one's own claim.
+
+The node sends the claims a page at a time, newest first, both directions
+together (see :class:`~cli.tui.widgets.paged.PagedPane`): the next page loads
+when the cursor reaches the last claim held, or on ``m``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
+from ..answers import Answer, FairShare, OfferDetail, SwapRow, as_answer, swap_rows
 from ..show import amount, relative
-from ..widgets.pane import Pane, cells, keep_cursor, selected_key
+from ..widgets.paged import PagedPane
+from ..widgets.pane import cells, selected_key
+
+if TYPE_CHECKING:
+    from ..app import PantryApp
 
 STATUS_STYLE = {"pending": "bold yellow4", "accepted": "bold green", "declined": "red3", "cancelled": "grey50"}
 
 
-class SwapsPane(Pane):
+class SwapsPane(PagedPane[SwapRow]):
     BINDINGS = [
         Binding("a", "accept", "Accept"),
         Binding("d", "decline", "Decline"),
         Binding("h", "handover", "Handed over"),
         Binding("x", "cancel_claim", "Cancel claim"),
     ]
+    op = "swaps_page"
+    table_id = "claims"
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
-        self.claims: dict[str, dict] = {}
-        self.fair: dict[str, dict] = {}
+        #: The claims held, by id.
+        self.claims: dict[str, SwapRow] = {}
+        #: The node's fair-share suggestion for pending claims on
+        #: oversubscribed offers, by claim id.
+        self.fair: dict[str, FairShare] = {}
         self.now = 0
 
     def compose(self):
@@ -48,40 +62,28 @@ class SwapsPane(Pane):
         yield table
         yield Static(id="claim-detail")
 
-    @property
-    def table(self) -> DataTable:
-        return self.query_one("#claims", DataTable)
+    def rows_of(self, page: Answer) -> list[SwapRow]:
+        return swap_rows(page)
 
-    async def reload(self, app: Any) -> None:
-        swaps = await app.ask("swaps")
-        if swaps is None:
-            return
-        self.now = app.clock()
-        fair: dict[str, dict] = {}
-        oversubscribed = _oversubscribed_offers(swaps["received"])
-        for offer_id in oversubscribed:
+    async def page_loaded(self, app: PantryApp, rows: list[SwapRow], fresh: bool) -> None:
+        """Ask the node for the fair shares of the offers these claims are on."""
+        fair: dict[str, FairShare] = {} if fresh else dict(self.fair)
+        for offer_id in _oversubscribed_offers(rows):
             offer = await app.ask("offer_show", offer_ref=offer_id)
             if offer is not None:
-                for share in offer.get("fair_share") or []:
+                for share in as_answer(OfferDetail, offer).get("fair_share") or []:
                     fair[share["claim"]] = share
+        if fresh:
+            self.now = app.clock()
+            self.claims = {}
         self.fair = fair
-        table = self.table
-        key = selected_key(table)
-        table.clear()
-        self.claims = {}
-        for direction, claims in (("in", swaps["received"]), ("out", swaps["made"])):
-            for claim in claims:
-                claim["direction"] = direction
-                self.claims[claim["id"]] = claim
-                table.add_row(*claim_row(claim), key=claim["id"])
-        keep_cursor(table, key)
-        self.show_detail()
+        self.claims.update((claim["id"], claim) for claim in rows)
 
-    def selected(self) -> dict | None:
+    def row_cells(self, claim: SwapRow) -> tuple[Text, ...]:
+        return claim_row(claim)
+
+    def selected(self) -> SwapRow | None:
         return self.claims.get(selected_key(self.table) or "")
-
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self.show_detail()
 
     def show_detail(self) -> None:
         detail = self.query_one("#claim-detail", Static)
@@ -122,7 +124,7 @@ class SwapsPane(Pane):
             return
         await self.app.act("claim_cancel", "Claim cancelled.", claim_ref=claim["id"])
 
-    def _decidable(self) -> dict | None:
+    def _decidable(self) -> SwapRow | None:
         claim = self.selected()
         if claim is None:
             return None
@@ -135,13 +137,13 @@ class SwapsPane(Pane):
         return claim
 
 
-def _oversubscribed_offers(received: list[dict]) -> list[str]:
-    """Offers with a pending claim: the node says whether each is
+def _oversubscribed_offers(claims: list[SwapRow]) -> list[str]:
+    """Our offers with a pending claim: the node says whether each is
     oversubscribed and, if so, suggests fair shares (``offer_show``)."""
-    return sorted({claim["offer"] for claim in received if claim["status"] == "pending"})
+    return sorted({c["offer"] for c in claims if c["direction"] == "in" and c["status"] == "pending"})
 
 
-def handover_text(claim: dict) -> str:
+def handover_text(claim: SwapRow) -> str:
     h = claim.get("handover") or {}
     if claim.get("completed"):
         return "done"
@@ -151,7 +153,7 @@ def handover_text(claim: dict) -> str:
     return marks or "waiting"
 
 
-def claim_row(claim: dict) -> tuple:
+def claim_row(claim: SwapRow) -> tuple[Text, ...]:
     direction = "← in" if claim["direction"] == "in" else "→ out"
     who = claim.get("household_name") if claim["direction"] == "in" else claim.get("offerer_name")
     status = Text(claim["status"], style=STATUS_STYLE.get(claim["status"], ""))
@@ -159,7 +161,7 @@ def claim_row(claim: dict) -> tuple:
                  who or "?", status, handover_text(claim))
 
 
-def claim_detail(claim: dict, share: dict | None, now: int) -> Text:
+def claim_detail(claim: SwapRow, share: FairShare | None, now: int) -> Text:
     """What the reader needs to act on ``claim``."""
     text = Text()
     unit = claim.get("unit")

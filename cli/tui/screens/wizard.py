@@ -3,12 +3,13 @@ with a pasted invite code."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Input, Label, Static
+
+from ..answers import Args, Whoami
+from ..widgets.pane import OnPantryApp
 
 
 class HouseholdScreen(Screen):
@@ -63,13 +64,13 @@ class HouseholdScreen(Screen):
         self.dismiss(None)
 
 
-class NeighbourhoodScreen(ModalScreen):
+class NeighbourhoodScreen(OnPantryApp, ModalScreen):
     """Step 2: found a neighbourhood, or join one with an invite code.
     Dismisses with True once the node has done it."""
 
     BINDINGS = [Binding("ctrl+q", "app.quit", "Quit")]
 
-    def __init__(self, who: dict) -> None:
+    def __init__(self, who: Whoami) -> None:
         super().__init__()
         self.who = who
 
@@ -98,8 +99,8 @@ class NeighbourhoodScreen(ModalScreen):
     async def on_button_pressed(self, event: Button.Pressed) -> None:
         await (self.join() if event.button.id == "join" else self.found())
 
-    def _profile(self) -> dict[str, Any]:
-        args: dict[str, Any] = {"household": self.who.get("household_name") or "household"}
+    def _profile(self) -> Args:
+        args: Args = {"household": self.who.get("household_name") or "household"}
         if self.who.get("area"):
             args["area"] = self.who["area"]
         return args

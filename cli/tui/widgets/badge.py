@@ -10,14 +10,19 @@ for a quiet afternoon:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
+if TYPE_CHECKING:
+    from ..answers import Status
+
 LIVE, ISLAND, OFFLINE, STARTING = "live", "island", "offline", "starting"
 
 
-def badge_state(status: dict | None, reachable: bool) -> str:
+def badge_state(status: Status | None, reachable: bool) -> str:
     """The badge's state from the node's ``status`` answer."""
     if not reachable:
         return OFFLINE
@@ -28,7 +33,7 @@ def badge_state(status: dict | None, reachable: bool) -> str:
     return LIVE
 
 
-def badge_words(state: str, status: dict | None) -> str:
+def badge_words(state: str, status: Status | None) -> str:
     if state == LIVE:
         count = len((status or {}).get("connected") or [])
         return f" ● LIVE · {count} neighbour{'s' if count != 1 else ''} "
@@ -50,11 +55,11 @@ class Badge(Static):
 
     def __init__(self) -> None:
         super().__init__(id="badge")
-        self.status: dict | None = None
+        self.status: Status | None = None
         self.who: str = " meshpantry"
         self.note: str = " … starting "
 
-    def show(self, status: dict | None, reachable: bool) -> None:
+    def show(self, status: Status | None, reachable: bool) -> None:
         if status is not None:
             self.status = status
             household = status.get("household_name") or "?"

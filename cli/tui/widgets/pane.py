@@ -3,17 +3,30 @@ takes the keyboard when the tab opens."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.containers import Vertical
 from textual.widgets import DataTable
 
+if TYPE_CHECKING:
+    from ..app import PantryApp
 
-class Pane(Vertical):
+
+class OnPantryApp:
+    """Mixed into the app's widgets and screens (before Textual's class):
+    ``self.app`` typed as the :class:`~cli.tui.app.PantryApp` it is, where
+    Textual types it as any App."""
+
+    @property
+    def app(self) -> PantryApp:
+        return super().app  # type: ignore[misc]  # Textual's MessagePump.app, next in the MRO
+
+
+class Pane(OnPantryApp, Vertical):
     """A tab's content. Subclasses implement :meth:`reload`."""
 
-    async def reload(self, app: Any) -> None:
+    async def reload(self, app: PantryApp) -> None:
         """Fetch what this pane shows through ``app.ask`` and redraw."""
 
     def focus_main(self) -> None:
