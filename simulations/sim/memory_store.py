@@ -31,8 +31,8 @@ from operator import not_
 from meshpantry.core.chain import ChainHead
 from meshpantry.core.membership import Admission
 from meshpantry.core.sync.items import ItemIndex, index_with_new
-from meshpantry.store.admission import MEMBERSHIP_KINDS, Admissions
-from meshpantry.store.waiting import MAX_WAITING_PER_AUTHOR, MAX_WAITING_TOTAL
+from meshpantry.core.admission import ADMISSION_KINDS as MEMBERSHIP_KINDS, Admissions
+from meshpantry.core.waiting import MAX_WAITING_PER_AUTHOR, MAX_WAITING_TOTAL
 from protocol import Record, limits
 
 from .record_table import RecordTable
