@@ -27,14 +27,15 @@ if TYPE_CHECKING:
 class RecordLog(Protocol):
     """What the ingest pipeline needs of a store."""
 
-    def held(self, ids: Collection[bytes]) -> set[bytes]:
+    def present(self, ids: Collection[bytes]) -> set[bytes]:
         """The subset of ``ids`` in the log (the waiting room not included)."""
         ...
 
     def ids_at_seq(self, author: bytes, seq: int) -> list[bytes]:
         """Ids of ``author``'s records at ``seq`` in the log, first arrived
-        first (more than one is a fork). Not asked again for a key whose
-        records the pipeline appended itself."""
+        first (more than one is a fork), as a new list the caller may keep
+        and extend. Not asked again for a key whose records the pipeline
+        appended itself."""
         ...
 
     def append(self, records: Sequence[Record]) -> None:

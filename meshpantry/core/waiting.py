@@ -38,39 +38,41 @@ class WaitingRoom:
         """An empty room; the bounds default to the module's."""
         self.per_author = per_author or MAX_WAITING_PER_AUTHOR
         self.total = total or MAX_WAITING_TOTAL
-        self._entries: dict[bytes, tuple[bytes, str]] = {}  # id -> (author, kind), oldest first
+        #: id -> (author, kind), oldest first. Read it (``rid in room.entries``
+        #: is the fast membership test); change it only through the methods.
+        self.entries: dict[bytes, tuple[bytes, str]] = {}
         self._per_author: dict[bytes, int] = {}
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self.entries)
 
     def __contains__(self, rid: object) -> bool:
-        return rid in self._entries
+        return rid in self.entries
 
     def ids(self) -> list[bytes]:
         """Ids of the waiting records, oldest first."""
-        return list(self._entries)
+        return list(self.entries)
 
     def add(self, rid: bytes, author: bytes, kind: str) -> list[bytes]:
         """Let record ``rid`` wait. Returns the ids pushed out to stay within
         the bounds, oldest first (never ``rid`` itself); they have left the room."""
-        assert rid not in self._entries
-        self._entries[rid] = (author, kind)
+        assert rid not in self.entries
+        self.entries[rid] = (author, kind)
         self._per_author[author] = self._per_author.get(author, 0) + 1
         dropped: list[bytes] = []
         if self._per_author[author] > self.per_author:
-            oldest = next(r for r, (a, _) in self._entries.items() if a == author)
+            oldest = next(r for r, (a, _) in self.entries.items() if a == author)
             self.remove(oldest)
             dropped.append(oldest)
-        while len(self._entries) > self.total:
-            oldest = next(iter(self._entries))
+        while len(self.entries) > self.total:
+            oldest = next(iter(self.entries))
             self.remove(oldest)
             dropped.append(oldest)
         return dropped
 
     def remove(self, rid: bytes) -> None:
         """Take ``rid`` out of the room (it must be there)."""
-        author, _ = self._entries.pop(rid)
+        author, _ = self.entries.pop(rid)
         left = self._per_author[author] - 1
         if left:
             self._per_author[author] = left
@@ -80,4 +82,4 @@ class WaitingRoom:
     def candidates(self, members: Container[bytes]) -> list[bytes]:
         """Ids, oldest first, that membership may decide about now: those of
         member authors, and joins (whose invite may have arrived)."""
-        return [r for r, (a, k) in self._entries.items() if a in members or k == "join"]
+        return [r for r, (a, k) in self.entries.items() if a in members or k == "join"]

@@ -66,7 +66,7 @@ class SqliteLog:
         self.conn = conn
         self.heads = heads
 
-    def held(self, ids: Collection[bytes]) -> set[bytes]:
+    def present(self, ids: Collection[bytes]) -> set[bytes]:
         return log.present(self.conn, ids)
 
     def ids_at_seq(self, author: bytes, seq: int) -> list[bytes]:

@@ -30,7 +30,7 @@ class ListLog:
 
     # -- RecordLog -------------------------------------------------------------
 
-    def held(self, ids: Collection[bytes]) -> set[bytes]:
+    def present(self, ids: Collection[bytes]) -> set[bytes]:
         have = {r.id for r in self.log}
         return {rid for rid in ids if rid in have}
 
@@ -38,7 +38,7 @@ class ListLog:
         return [r.id for r in self.log if r.author == author and r.seq == seq]
 
     def append(self, records: Sequence[Record]) -> None:
-        assert not self.held([r.id for r in records])
+        assert not self.present([r.id for r in records])
         self.log.extend(records)
         self.appends += 1
 
