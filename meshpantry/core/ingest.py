@@ -63,7 +63,13 @@ from protocol.limits import MAX_FUTURE_SKEW_MS
 from .admission import ADMISSION_KINDS, Admissions
 from .membership import Admission
 from .record_log import RecordLog
-from .validation import NotAdmitted, TimeInFuture, WrongNeighbourhood
+from .validation import (
+    NotAdmitted,
+    PrevMismatch,
+    SeqNotIncremental,
+    TimeInFuture,
+    WrongNeighbourhood,
+)
 from .waiting import WaitingRoom
 
 # -- steps 1-4: the stateless checks ---------------------------------------------
@@ -115,6 +121,27 @@ def check_record(raw: bytes, *, neighbourhood: bytes, now: int) -> Record:
     record = check_unsigned(raw, neighbourhood=neighbourhood, now=now)
     check_signature(record)
     return record
+
+
+def check_own(record: Record, *, neighbourhood: bytes | None, head: tuple[int, bytes | None]) -> None:
+    """The checks a device's own new record gets before it is logged.
+
+    Own records skip the pipeline (the device writes what it writes), but two
+    of its rules still apply, with the same error types: step 2 (the record
+    belongs to ``neighbourhood``; a genesis only when there is none yet, as it
+    founds one) and the chain link against the durable head ``head`` = (seq,
+    id) of the author's chain, held records and waiting ones alike: seq one
+    above (:class:`~.validation.SeqNotIncremental`: anything else forks the
+    chain or leaves a gap) and prev naming it (:class:`~.validation.PrevMismatch`).
+    Raises the first failure.
+    """
+    if neighbourhood is not None:
+        check_neighbourhood(record, neighbourhood)
+    seq, rid = head
+    if record.seq != seq + 1:
+        raise SeqNotIncremental(seq + 1, record.seq)
+    if record.prev != rid:
+        raise PrevMismatch(rid, record.prev)
 
 
 def is_forgery(error: RemoteError) -> bool:

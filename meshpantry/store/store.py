@@ -26,10 +26,10 @@ from typing import Any
 
 from meshpantry.core.admission import Admissions
 from meshpantry.core.chain import ChainHead
-from meshpantry.core.ingest import learn_own
+from meshpantry.core.ingest import check_own, learn_own
 from meshpantry.core.membership import Admission
 from meshpantry.core.sync.items import ItemIndex, index_with_new
-from meshpantry.core.validation import PrevMismatch, SeqNotIncremental, WrongNeighbourhood
+from meshpantry.core.validation import ValidationError
 from meshpantry.core.waiting import WaitingRoom
 from protocol import GENESIS_KIND, Record
 
@@ -202,8 +202,9 @@ class Store:
         neighbourhood makes its id the neighbourhood. Raises
         :class:`NeighbourhoodUnset` for a non-genesis record before a
         neighbourhood is set, and :class:`OwnRecordRefused` (nothing is
-        written) when the record breaks a check, with the check's error as its
-        ``reason``: :class:`~meshpantry.core.validation.WrongNeighbourhood`
+        written) when the record fails
+        :func:`meshpantry.core.ingest.check_own`, with that check's error as
+        its ``reason``: :class:`~meshpantry.core.validation.WrongNeighbourhood`
         (another neighbourhood's record, or a second genesis),
         :class:`~meshpantry.core.validation.SeqNotIncremental` or
         :class:`~meshpantry.core.validation.PrevMismatch` (not the chain's
@@ -212,19 +213,14 @@ class Store:
         self._require_writer("append_own")
         current = self.neighbourhood
         genesis = record.kind == GENESIS_KIND
-        if genesis and current is not None:
-            raise OwnRecordRefused(record.id, WrongNeighbourhood(current, record.id))
-        if not genesis:
-            if current is None:
-                raise NeighbourhoodUnset()
-            if record.neighbourhood != current:
-                raise OwnRecordRefused(record.id, WrongNeighbourhood(current, record.neighbourhood))
+        if current is None and not genesis:
+            raise NeighbourhoodUnset()
         with database.transaction(self._conn, durable=True):
             seq, rid, _ = self._tip(record.author)
-            if record.seq != seq + 1:
-                raise OwnRecordRefused(record.id, SeqNotIncremental(seq + 1, record.seq))
-            if record.prev != rid:
-                raise OwnRecordRefused(record.id, PrevMismatch(rid, record.prev))
+            try:
+                check_own(record, neighbourhood=current, head=(seq, rid))
+            except ValidationError as error:
+                raise OwnRecordRefused(record.id, error) from None
             log.insert(self._conn, [record])
             if genesis:
                 self._put_setting(NEIGHBOURHOOD, record.id)

@@ -211,3 +211,27 @@ def test_admit_waiting_after_membership_grew_elsewhere(nb):
     assert ingest.learn_own(log.admissions, invite)
     report = ingest.admit_waiting(log, log.admissions, log.room)
     assert report.added == [join.id] and log.log[-1] == join
+
+
+# -- own records ----------------------------------------------------------------------------
+
+
+def test_own_records_get_the_neighbourhood_and_chain_checks(nb):
+    """check_own: same error types as a peer's record gets for those rules."""
+    from meshpantry.core.validation import PrevMismatch, SeqNotIncremental
+
+    bea = nb.devices[2]
+    first = nb.offer(bea, "leeks")
+    head = (first.seq, first.id)
+    second = nb.offer(bea, "beans")
+    ingest.check_own(second, neighbourhood=nb.id, head=head)
+    with pytest.raises(SeqNotIncremental) as caught:
+        ingest.check_own(first, neighbourhood=nb.id, head=head)  # its seq again: a fork
+    assert caught.value.data == {"expected": first.seq + 1, "found": first.seq}
+    with pytest.raises(PrevMismatch):
+        ingest.check_own(reseal(bea, second, prev=bytes(32)), neighbourhood=nb.id, head=head)
+    with pytest.raises(WrongNeighbourhood):
+        ingest.check_own(reseal(bea, second, neighbourhood=bytes(32)), neighbourhood=nb.id, head=head)
+    with pytest.raises(WrongNeighbourhood):  # a second genesis
+        ingest.check_own(TestNeighbourhood(name="Oak Road", founder=2).genesis, neighbourhood=nb.id, head=(0, None))
+    ingest.check_own(nb.genesis, neighbourhood=None, head=(0, None))  # founding
