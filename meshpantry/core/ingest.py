@@ -153,6 +153,8 @@ def is_forgery(error: RemoteError) -> bool:
 
 # -- steps 5-9: the log --------------------------------------------------------------
 
+_ADMIT, _WAIT = Admission.ADMIT, Admission.WAIT
+
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
@@ -173,7 +175,7 @@ class Fork:
     second_id: bytes
 
 
-@dataclass
+@dataclass(slots=True)
 class IngestReport:
     """What one ingest did."""
 
@@ -199,6 +201,11 @@ class Intake:
     caller whose storage then fails must reload both.
     """
 
+    __slots__ = (
+        "log", "admissions", "room", "now", "report", "grew",
+        "_flushed", "_at_seq", "_waiting_from_batch", "_admits",
+    )
+
     def __init__(
         self, log: RecordLog, admissions: Admissions, room: WaitingRoom, now: int
     ) -> None:
@@ -208,7 +215,7 @@ class Intake:
         self.now = now
         self.report = IngestReport()
         self._flushed = 0  #: records of ``report.logged`` already appended
-        self._logged_ids: set[bytes] = set()
+        #: (author, seq) -> ids at it, in the log before the batch or logged by it
         self._at_seq: dict[tuple[bytes, int], list[bytes]] = {}
         self._waiting_from_batch: set[bytes] = set()
         self.grew = False  #: membership grew: the waiting room deserves a look
@@ -232,13 +239,14 @@ class Intake:
 
     def take(self, index: int | None, record: Record) -> None:
         """Steps 5-9 for ``record``, which passed steps 1-4."""
-        if record.id in self._logged_ids or record.id in self.room.entries:
-            self.report.duplicates += 1  # e.g. a second copy whose signature bytes differ
+        if record.id in self.room.entries:
+            self.report.duplicates += 1
             return
         verdict = self._admits(record)
-        if verdict is Admission.ADMIT:
-            self._log(record)
-        elif verdict is Admission.WAIT:
+        if verdict is _ADMIT:
+            if not self._log(record):
+                self.report.duplicates += 1  # earlier in the batch
+        elif verdict is _WAIT:
             self._wait(record)
         else:
             self.refuse(index, record.id, NotAdmitted(record.author, record.kind, False))
@@ -251,19 +259,26 @@ class Intake:
             self._waiting_from_batch.discard(dropped)
         self._waiting_from_batch.add(record.id)
 
-    def _log(self, record: Record) -> None:
-        key = (record.author, record.seq)
+    def _log(self, record: Record) -> bool:
+        """Steps 8-9 for an admitted record; False if this batch logged it already."""
+        rid, author, seq = record.id, record.author, record.seq
+        key = (author, seq)
         held = self._at_seq.get(key)
         if held is None:
-            held = self._at_seq[key] = self.log.ids_at_seq(record.author, record.seq)
-        for other in held:
-            self.report.forks.append(Fork(record.author, record.seq, other, record.id))
-        held.append(record.id)
-        self._logged_ids.add(record.id)
-        self.report.added.append(record.id)
-        self.report.logged.append(record)
+            held = self._at_seq[key] = self.log.ids_at_seq(author, seq)
+        elif rid in held:
+            return False
+        if held:
+            forks = self.report.forks
+            for other in held:
+                forks.append(Fork(author, seq, other, rid))
+        held.append(rid)
+        report = self.report
+        report.added.append(rid)
+        report.logged.append(record)
         if record.kind in ADMISSION_KINDS and self.admissions.learn(record, admitted=True):
             self.grew = True
+        return True
 
     def drain_waiting(self) -> None:
         """Step 7 again, until membership stops growing."""
@@ -295,7 +310,8 @@ class Intake:
             self._flushed = len(logged)
 
     def finish(self) -> IngestReport:
-        self.drain_waiting()
+        if self.grew:
+            self.drain_waiting()
         self.flush()
         report = self.report
         if report.forks:

@@ -174,6 +174,9 @@ class MemoryStore:
         if positions is None:
             return []
         held, size = self.held, len(self.held)
+        if len(positions) == 1:  # the usual case: one record was ever signed there
+            p = positions[0]
+            return [self.table.record(p).id] if p < size and held[p] else []
         here = [p for p in positions if p < size and held[p]]
         if not here:
             return here
