@@ -42,8 +42,21 @@ A record arriving at a node goes through, in order:
 
 Steps 1-4 need no state and are thread-safe: :func:`check_record` runs them
 in order; :func:`check_unsigned` runs 1-3 (:func:`check_decoded` 2-3) so
-that a caller can spread step 4 over worker threads. Steps 5-9 (:class:`Intake`) run over a
-:class:`~.record_log.RecordLog`, the one storage interface.
+that a caller can spread step 4 over worker threads. Steps 5-9
+(:class:`Intake`) run over a :class:`~.record_log.RecordLog`, the one
+storage interface. Who runs what:
+
+* the store's ingest of raw records (sync, bundles): all of it, step 4 on
+  worker threads for large batches;
+* gossip: the topic validator runs 1-4 (and 6, to forward only what the log
+  admits), and the records it checked go on to :func:`ingest_checked`, which
+  runs 2-3 again (cheap, on the clock of the moment) and 5-9, never 1 or 4
+  twice;
+* the simulator: its table of every record in a run makes 1 and 4 once per
+  record for all nodes (same bytes, same answer), and each node's memory
+  store runs :func:`ingest_checked`;
+* a device's own records: :func:`check_own` (step 2 and the link to the
+  durable head), then the store appends them and :func:`learn_own`.
 
 Whose fault: every error above is remote (a peer's record). Those an honest
 member never forwards, since it forwards only records that passed them, say

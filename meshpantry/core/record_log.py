@@ -16,7 +16,7 @@ address book) is the store's own business and not part of this interface.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from protocol import Record
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .ingest import Fork
 
 
+@runtime_checkable
 class RecordLog(Protocol):
     """What the ingest pipeline needs of a store."""
 

@@ -122,3 +122,13 @@ def test_forks_and_other_neighbourhoods_as_the_real_store_reports_them(tmp_path)
     assert [(f.first_id, f.second_id) for f in model.forks] == [(table.record(first).id, twin_record.id)]
     assert {table.record(p).id for p in model.log} == {rid for _, rid in real.sync_items()}
     real.close()
+
+
+def test_the_memory_store_and_the_sqlite_log_are_the_one_storage_interface(tmp_path):
+    from meshpantry.core.record_log import RecordLog
+    from meshpantry.store.ingest import SqliteLog
+
+    founding, table, _ = founded(2)
+    assert isinstance(MemoryStore(table, founding.neighbourhood), RecordLog)
+    with Store.open(tmp_path) as store:
+        assert isinstance(SqliteLog(store._conn, {}), RecordLog)
