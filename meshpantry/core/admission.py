@@ -22,12 +22,9 @@ from collections.abc import Iterable
 
 from protocol import Record
 
-from .membership import Admission, Membership
+from .membership import ADMISSION_KINDS, Admission, Membership
 
-#: The kinds that can change what :meth:`Membership.add` knows, and so what
-#: is admitted. (A revoke changes what *counts* in the views, never what is
-#: admitted: admission is monotonic, see :mod:`.membership`.)
-ADMISSION_KINDS = frozenset({"neighbourhood", "join", "device_link", "invite"})
+__all__ = ["ADMISSION_KINDS", "Admissions"]
 
 
 class Admissions:

@@ -83,6 +83,12 @@ def join_proof_valid(invite_key: bytes, proof: bytes, neighbourhood: bytes, join
     return True
 
 
+#: Kinds :meth:`Membership.add` learns from: the records that can make an
+#: author admissible. ``revoke`` is not one (admission never shrinks); it is
+#: in :data:`COUNTING_KINDS`.
+ADMISSION_KINDS = frozenset({"neighbourhood", "join", "device_link", "invite"})
+
+
 @dataclass
 class Membership:
     """Incremental admission state for one neighbourhood.

@@ -14,10 +14,11 @@ from meshpantry.core.admission import ADMISSION_KINDS, Admissions
 
 from . import log
 
+#: The log's records that :meth:`Membership.add` learns from, in log order.
 _QUERY = (
-    "SELECT raw FROM records WHERE kind IN ({}) ORDER BY rowid".format(
-        ", ".join(f"'{kind}'" for kind in sorted(ADMISSION_KINDS))
-    )
+    "SELECT raw FROM records WHERE kind IN ("
+    + ", ".join(f"'{kind}'" for kind in sorted(ADMISSION_KINDS))
+    + ") ORDER BY rowid"
 )
 
 
