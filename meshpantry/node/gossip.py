@@ -363,10 +363,11 @@ async def open_gossip(
     ``admits(record) -> Admission`` is asked for every record of every message
     (after the stateless checks); only ADMIT passes. ``on_records(records,
     origin)`` gets the checked records of every valid message from another
-    node, in arrival order, one call at a time. Start this before dialling peers so that every
-    connection also carries gossip.
+    node, in arrival order, one call at a time. Start this before dialling
+    peers so that every connection also carries gossip.
     """
     gossip = Gossip(host, neighbourhood, settings)
+    validator = BatchValidator(host.peer_id, neighbourhood, admits, gossip.stats, on_forged)
     router = build_router()
     pubsub = Pubsub(
         host.libp2p, router, msg_id_constructor=message_id, validation_timeout=VALIDATION_TIMEOUT_S
@@ -377,8 +378,9 @@ async def open_gossip(
     # it to the one stream, which is reset.
     for protocol in router.get_protocols():
         host.libp2p.set_stream_handler(protocol, safe_handler(pubsub.stream_handler, "gossipsub"))
-    validator = BatchValidator(host.peer_id, neighbourhood, admits, gossip.stats, on_forged)
-    pubsub.set_topic_validator(gossip.topic, validator, True)
+    pubsub.set_topic_validator(
+        gossip.topic, validator, True
+    )
     gossip.pubsub = pubsub
     async with background_trio_service(pubsub), background_trio_service(router):
         await pubsub.wait_until_ready()
