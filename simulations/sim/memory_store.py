@@ -245,11 +245,11 @@ class MemoryStore:
                     records.append(record)
                 else:
                     outcome.rejected += 1  # failed decoding or its signature
+            logged_before = len(self.log)
             report = ingest_checked(
                 self, self.admissions, self.room, records, neighbourhood=self.neighbourhood, now=now
             )
-            by_id = table.by_id
-            outcome.added = [by_id[rid] for rid in report.added]
+            outcome.added = self.log[logged_before:].tolist()  # report.added, as positions
             outcome.duplicates += report.duplicates
             outcome.rejected += len(report.rejected)
             outcome.waiting = report.waiting
