@@ -38,10 +38,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from collections import OrderedDict
 from typing import AsyncIterator, Awaitable, Callable, Iterable
 
 import trio
@@ -168,8 +167,8 @@ class BatchValidator:
             self.stats.invalid_messages += 1
             log.info("gossip from %s rejected: %s", forwarder, error)
             if self.on_forged is not None and is_forgery(error):
-                # Members forward only what they validated: bytes that do not
-                # decode or verify mark the forwarder itself as faulty.
+                # Members forward only what they validated: a record failing a
+                # check every member runs marks the forwarder itself as faulty.
                 self.on_forged(forwarder, error)
             return False
         except Exception:  # a bug in admits() must not reach the library
