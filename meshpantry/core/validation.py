@@ -1,24 +1,24 @@
-"""Stateful validation of records, beyond what the decoder checks.
+"""The errors of record validation, and the authority check.
 
 The decoder (:func:`protocol.decode_record`) proves a record well formed on its
 own: canonical bytes, limits, field types, body schema. :func:`verify_record`
-proves the signature. What is left needs context, and lives here:
+proves the signature. What is left needs context:
 
-* the author's chain: the record follows the author's previous record
-  (:func:`check_chain_link`), and no two records share a ``seq`` (:func:`check_no_fork`);
-* the reader's clock: advisory time is not too far in the future (:func:`check_time`);
-* the neighbourhood: the record belongs to it (:func:`check_neighbourhood`);
-* authority: only the owner of a thing may change it (:func:`check_owner`).
-
-:func:`validate_record` runs the first three groups for a record arriving at a
-node. Authority and membership depend on the whole record set and are applied
-by :func:`meshpantry.core.state.build_state`, which reports failures with the
-same error types.
+* a record arriving at a node goes through the one ordered list of checks in
+  :mod:`meshpantry.core.ingest` (neighbourhood, time bound, signature,
+  membership admission, fork evidence), which raises or reports the errors
+  defined here;
+* the author's chain (:func:`check_chain_link`) and authority
+  (:func:`check_owner`) depend on the whole record set and are applied by
+  :func:`meshpantry.core.state.build_state` (through
+  :mod:`meshpantry.core.integrity` and :mod:`meshpantry.core.membership`),
+  which reports failures with the same error types.
 
 Every failed check is its own :class:`ValidationError` subclass carrying the
 data that failed (``err.data`` holds it as a dict, and each item is also an
-attribute). Errors compare equal when their type and data are equal, so views
-that list rejections can be compared across replicas.
+attribute). They are *remote* errors: a peer's record broke a rule. Errors
+compare equal when their type and data are equal, so views that list
+rejections can be compared across replicas.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from typing import Any
 
 from protocol import GENESIS_KIND, Record
 from protocol.errors import RemoteError
-from protocol.limits import MAX_FUTURE_SKEW_MS
 
 
 class ValidationError(RemoteError):
@@ -140,6 +139,25 @@ class WrongNeighbourhood(ValidationError):
 class NotMember(ValidationError):
     def __init__(self, author: bytes) -> None:
         super().__init__(f"{_short(author)} is not a member of the neighbourhood", author=author)
+
+
+class NotAdmitted(ValidationError):
+    """Membership does not let the record into the log.
+
+    ``waiting`` is True when no membership path for the author is held yet
+    (the record may wait, and enters once one arrives: the store keeps it in
+    its waiting room, the gossip validator does not forward it), False when
+    membership can never admit it (a join whose proof fails).
+    """
+
+    def __init__(self, author: bytes, kind: str, waiting: bool) -> None:
+        why = "no membership path is held for it yet" if waiting else "membership can never admit it"
+        super().__init__(
+            f"{kind} by {_short(author)} is not admitted: {why}",
+            author=author,
+            kind=kind,
+            waiting=waiting,
+        )
 
 
 class Revoked(ValidationError):
@@ -283,17 +301,6 @@ class ClaimClosed(ValidationError):
 # -- checks --------------------------------------------------------------------
 
 
-def check_neighbourhood(record: Record, neighbourhood: bytes) -> None:
-    """Raise :class:`WrongNeighbourhood` unless ``record`` belongs to ``neighbourhood``.
-
-    The genesis record belongs when its id is ``neighbourhood``; any other
-    record when its ``neighbourhood`` field equals it.
-    """
-    found = record.id if record.kind == GENESIS_KIND else record.neighbourhood
-    if found != neighbourhood:
-        raise WrongNeighbourhood(neighbourhood, found)
-
-
 def check_chain_link(record: Record, previous: Record | None) -> None:
     """Check that ``record`` directly follows ``previous`` in its author's chain.
 
@@ -323,24 +330,6 @@ def check_chain_link(record: Record, previous: Record | None) -> None:
         raise LamportNotIncreasing(previous.lamport, record.lamport)
 
 
-def check_no_fork(record: Record, held_at_seq: Record | None) -> None:
-    """Raise :class:`ForkDetected` if ``held_at_seq`` (the author's record held at
-    ``record.seq``) exists and differs from ``record``."""
-    if held_at_seq is not None and held_at_seq.id != record.id:
-        assert held_at_seq.author == record.author and held_at_seq.seq == record.seq
-        raise ForkDetected(record.author, record.seq, (held_at_seq.id, record.id))
-
-
-def check_time(record: Record, now: int) -> None:
-    """Raise :class:`TimeInFuture` if ``record.time > now + MAX_FUTURE_SKEW_MS``.
-
-    ``now`` is the reader's wall clock in ms. Times in the past are always fine:
-    wall times are advisory and never order anything.
-    """
-    if record.time > now + MAX_FUTURE_SKEW_MS:
-        raise TimeInFuture(record.time, now, MAX_FUTURE_SKEW_MS)
-
-
 def check_owner(kind: str, author: bytes, author_household: bytes | None, owner: bytes) -> None:
     """Raise :class:`NotAuthorised` unless the author's household is ``owner``.
 
@@ -350,31 +339,3 @@ def check_owner(kind: str, author: bytes, author_household: bytes | None, owner:
     """
     if author_household != owner:
         raise NotAuthorised(kind, author, owner)
-
-
-def validate_record(
-    record: Record,
-    *,
-    neighbourhood: bytes,
-    previous: Record | None,
-    held_at_seq: Record | None,
-    now: int,
-) -> None:
-    """Check a decoded, signature-verified record before storing it.
-
-    Takes the neighbourhood id, the author's record held at ``seq - 1``
-    (``previous``, None if none is held), the author's record already held at
-    the same ``seq`` (``held_at_seq``), and the reader's clock ``now`` in ms.
-    Checks, in order: :func:`check_neighbourhood`, :func:`check_no_fork`,
-    :func:`check_time`, and, when ``previous`` is held or ``seq`` is 1,
-    :func:`check_chain_link` (a record after a gap is valid on its own; the
-    gap is filled later by sync). Raises the first failure.
-
-    Membership and authority are not checked here: they depend on the whole
-    record set and are applied when views are built.
-    """
-    check_neighbourhood(record, neighbourhood)
-    check_no_fork(record, held_at_seq)
-    check_time(record, now)
-    if previous is not None or record.seq == 1:
-        check_chain_link(record, previous)

@@ -8,10 +8,18 @@ Nothing is dropped silently, though: every loss we can see is counted in
 The message format and its checks are in :mod:`.gossip_batch`.
 
 Validation (:class:`BatchValidator`) runs on every message before it is
-delivered or forwarded; a message fails as a whole when any record in it
-fails decoding, limits, its signature, the neighbourhood id or the
-membership callback ``admits(record)``. Honest members only publish records
-they accepted, so a failing batch means a faulty or hostile sender.
+delivered or forwarded: every record in it goes through the ingest pipeline's
+checks (:mod:`meshpantry.core.ingest`: decoding and limits, neighbourhood,
+time bound, signature, then the membership callback ``admits(record)``), and
+the message fails as a whole when any record fails. Honest members only
+publish records they accepted, so a record that fails decoding, its signature
+or the neighbourhood marks the sender as faulty or hostile
+(:func:`meshpantry.core.ingest.is_forgery`).
+
+Each record of a message is decoded once and its signature checked once: the
+validator keeps the records it checked, and delivery hands those very
+records to ``on_records`` (the node ingests them with
+:meth:`meshpantry.store.Store.ingest_verified`), not the bytes again.
 
 Order: records inside one message arrive in the order published, but py-libp2p
 validates messages concurrently, so two messages can be delivered in either
@@ -34,7 +42,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import AsyncIterator, Awaitable, Callable, Iterable
@@ -46,7 +54,9 @@ from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import Pubsub
 from libp2p.tools.anyio_service import background_trio_service
 
-from protocol.errors import DecodeError, RemoteError
+from meshpantry.core.ingest import is_forgery
+from protocol import Record
+from protocol.errors import RemoteError
 
 from . import libp2p_compat
 from .config import NodeSettings
@@ -54,9 +64,8 @@ from .gossip_batch import (
     MAX_BATCH_BYTES,
     MAX_BATCH_RECORDS,
     Admits,
-    NotAdmitted,
+    check_admitted,
     decode_and_check,
-    decode_batch,
     encode_batch,
     message_id,
     topic_for,
@@ -94,7 +103,18 @@ MESH_DEGREE, MESH_DEGREE_LOW, MESH_DEGREE_HIGH = 6, 4, 12
 #: Seconds between GossipSub heartbeats (mesh repair, gossip of ids).
 HEARTBEAT_INTERVAL_S = 1
 
-OnRecords = Callable[[list[bytes], ID], Awaitable[None]]
+#: Validated messages whose checked records wait for delivery. Delivery takes
+#: them as soon as the library hands the message over, so only messages in
+#: between wait here; a message pushed out is checked again on delivery
+#: (counted in ``GossipStats.rechecked_messages``). At most 64 x 256 KiB.
+MAX_CHECKED_MESSAGES = 64
+
+OnRecords = Callable[[list[Record], ID], Awaitable[None]]
+
+
+def wall_clock_ms() -> int:
+    """This device's wall clock in ms (the time bound of the checks)."""
+    return int(time.time() * 1000)
 
 
 @dataclass
@@ -109,48 +129,74 @@ class GossipStats:
     dropped_records: int = 0  #: lost by us: publish queue or delivery buffer full
     publish_errors: int = 0  #: publish calls that raised (records counted dropped)
     validation_timeouts: int = 0  #: messages the library stopped validating (dropped)
+    rechecked_messages: int = 0  #: delivered after their checked records were pushed out
 
 
 class BatchValidator:
     """The topic validator: ``await validator(forwarder, msg) -> bool``.
 
     Our own publishes are trusted (their records came out of our store);
-    everything else goes through the checks of :func:`.gossip_batch.check_batch`, decoding
-    and signatures on a worker thread (a 512-record batch takes ~100 ms of
-    CPU) so the event loop keeps running, and ``admits`` back in trio.
+    everything else goes through :func:`.gossip_batch.check_batch`'s checks,
+    the stateless ones on a worker thread (a 512-record batch takes ~100 ms of
+    CPU) so the event loop keeps running, and ``admits`` back in trio. The
+    records of a valid message are kept for :meth:`take`, so delivery does not
+    decode or verify them again.
     """
 
     def __init__(
         self, own_id: ID, neighbourhood: bytes, admits: Admits, stats: GossipStats,
         on_forged: Callable[[ID, RemoteError], None] | None = None,
+        clock: Callable[[], int] = wall_clock_ms,
     ) -> None:
         self.own_id, self.neighbourhood, self.admits, self.stats = own_id, neighbourhood, admits, stats
         self.on_forged = on_forged
+        self.clock = clock
+        self._checked: OrderedDict[bytes, list[Record]] = OrderedDict()
 
     async def __call__(self, forwarder: ID, msg: rpc_pb2.Message) -> bool:
         if forwarder == self.own_id and msg.from_id == self.own_id.to_bytes():
             return True
         try:
-            records = await trio.to_thread.run_sync(decode_and_check, msg.data, self.neighbourhood)
-            for record in records:
-                if not self.admits(record):
-                    raise NotAdmitted(record.id)
+            records = await trio.to_thread.run_sync(
+                decode_and_check, msg.data, self.neighbourhood, self.clock()
+            )
+            check_admitted(records, self.admits)
         except trio.Cancelled:
             self.stats.validation_timeouts += 1  # the library gave up (or we stop)
             raise
         except RemoteError as error:
             self.stats.invalid_messages += 1
             log.info("gossip from %s rejected: %s", forwarder, error)
-            if self.on_forged is not None and not isinstance(error, NotAdmitted):
-                # Members forward only what they validated: bytes that do not
-                # decode or verify mark the forwarder itself as faulty.
+            if self.on_forged is not None and is_forgery(error):
+                # Members forward only what they validated: a record failing a
+                # check every member runs marks the forwarder itself as faulty.
                 self.on_forged(forwarder, error)
             return False
         except Exception:  # a bug in admits() must not reach the library
             self.stats.invalid_messages += 1
             log.exception("gossip validation failed unexpectedly; message dropped")
             return False
+        self._checked[message_id(msg)] = records
+        while len(self._checked) > MAX_CHECKED_MESSAGES:
+            self._checked.popitem(last=False)
         return True
+
+    def take(self, msg: rpc_pb2.Message) -> list[Record] | None:
+        """The records this validator checked for ``msg`` (once), or None if
+        it kept none (pushed out, or never validated here)."""
+        return self._checked.pop(message_id(msg), None)
+
+    async def checked_records(self, msg: rpc_pb2.Message) -> list[Record]:
+        """The records of a delivered message: those checked by validation,
+        or, if they were pushed out meanwhile, checked again now. Raises a
+        :class:`~protocol.errors.RemoteError` only in that second case."""
+        records = self.take(msg)
+        if records is None:
+            self.stats.rechecked_messages += 1
+            records = await trio.to_thread.run_sync(
+                decode_and_check, msg.data, self.neighbourhood, self.clock()
+            )
+        return records
 
 
 def build_router() -> GossipSub:
@@ -246,31 +292,33 @@ class Gossip:
             await trio.sleep(TRIM_INTERVAL_S)
             self.trim_delivery_log(time.time())
 
-    async def _drain_loop(self, subscription, deliveries: trio.MemorySendChannel) -> None:
+    async def _drain_loop(
+        self, subscription, deliveries: trio.MemorySendChannel, validator: BatchValidator
+    ) -> None:
         own = self.host.peer_id.to_bytes()
         while True:
             msg = await subscription.get()
             if msg.from_id == own:
                 continue  # our own publish, echoed back by the library
             try:
-                raws = decode_batch(msg.data)  # validated already; cheap to unpack
-            except DecodeError:
+                records = await validator.checked_records(msg)
+            except RemoteError:
                 self.stats.invalid_messages += 1
                 continue
             try:
-                deliveries.send_nowait((raws, ID(msg.from_id)))
+                deliveries.send_nowait((records, ID(msg.from_id)))
             except trio.WouldBlock:
-                self.stats.dropped_records += len(raws)
-                log.warning("gossip delivery buffer full; %d records left to sync", len(raws))
+                self.stats.dropped_records += len(records)
+                log.warning("gossip delivery buffer full; %d records left to sync", len(records))
 
     async def _deliver_loop(self, deliveries: trio.MemoryReceiveChannel, on_records: OnRecords) -> None:
-        async for raws, origin in deliveries:
+        async for records, origin in deliveries:
             self.stats.received_messages += 1
-            self.stats.received_records += len(raws)
+            self.stats.received_records += len(records)
             try:
-                await on_records(raws, origin)
+                await on_records(records, origin)
             except Exception:  # a consumer bug must not stop gossip
-                log.exception("on_records failed for %d gossiped records", len(raws))
+                log.exception("on_records failed for %d gossiped records", len(records))
 
 
 @asynccontextmanager
@@ -285,19 +333,20 @@ async def open_gossip(
 ) -> AsyncIterator[Gossip]:
     """Run GossipSub on ``host`` for one neighbourhood while the block runs.
 
-    ``admits(record) -> bool`` is asked for every record of every message
-    (after decoding and signature checks); ``on_records(raws, origin)`` gets
-    the raw records of every valid message from another node, in arrival
-    order, one call at a time. Start this before dialling peers so that every
-    connection also carries gossip.
+    ``admits(record) -> Admission`` is asked for every record of every message
+    (after the stateless checks); only ADMIT passes. ``on_records(records,
+    origin)`` gets the checked records of every valid message from another
+    node, in arrival order, one call at a time. Start this before dialling
+    peers so that every connection also carries gossip.
     """
     gossip = Gossip(host, neighbourhood, settings)
+    validator = BatchValidator(host.peer_id, neighbourhood, admits, gossip.stats, on_forged)
     router = build_router()
     pubsub = Pubsub(
         host.libp2p, router, msg_id_constructor=message_id, validation_timeout=VALIDATION_TIMEOUT_S
     )
     pubsub.set_topic_validator(
-        gossip.topic, BatchValidator(host.peer_id, neighbourhood, admits, gossip.stats, on_forged), True
+        gossip.topic, validator, True
     )
     gossip.pubsub = pubsub
     async with background_trio_service(pubsub), background_trio_service(router):
@@ -305,7 +354,7 @@ async def open_gossip(
         subscription = await pubsub.subscribe(gossip.topic)
         send, receive = trio.open_memory_channel(MAX_PENDING_DELIVERIES)
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(gossip._drain_loop, subscription, send)
+            nursery.start_soon(gossip._drain_loop, subscription, send, validator)
             nursery.start_soon(gossip._deliver_loop, receive, on_records)
             nursery.start_soon(gossip._publish_loop)
             nursery.start_soon(gossip._trim_loop)

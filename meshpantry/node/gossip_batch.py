@@ -16,9 +16,12 @@ message id, and a forged copy of a record (same payload, bad signature) would
 share the record id and poison the cache for the genuine one; the hash of the
 whole data cannot collide that way.
 
-:func:`check_batch` decodes, verifies and admits every record of a message;
-the node's topic validator (:class:`~meshpantry.node.gossip.BatchValidator`)
-runs the same checks with decoding and signatures on a worker thread.
+:func:`check_batch` runs every record of a message through the ingest
+pipeline's checks (:mod:`meshpantry.core.ingest`: decode, neighbourhood, time
+bound, signature, then membership admission); the node's topic validator
+(:class:`~meshpantry.node.gossip.BatchValidator`) runs the same, the
+stateless checks on a worker thread, and hands the checked records on so that
+nothing is decoded or verified twice.
 """
 
 from __future__ import annotations
@@ -29,9 +32,11 @@ from typing import Callable
 import msgpack
 from libp2p.pubsub.pb import rpc_pb2
 
-from protocol import GENESIS_KIND, Record, decode_record, verify_record
-from protocol import limits
-from protocol.errors import Malformed, NonCanonical, RemoteError, TooLarge, WrongType
+from meshpantry.core.ingest import check_record
+from meshpantry.core.membership import Admission
+from meshpantry.core.validation import NotAdmitted
+from protocol import Record, limits
+from protocol.errors import Malformed, NonCanonical, TooLarge, WrongType
 
 #: Records in one gossip message. 512 records of ~320 B verify in ~40 ms on
 #: one core, short enough not to stall the node; a backlog larger than that
@@ -42,7 +47,8 @@ MAX_BATCH_RECORDS = 512
 #: limit, so a message plus its envelope never needs splitting.
 MAX_BATCH_BYTES = 256 * 1024
 
-Admits = Callable[[Record], bool]
+#: Membership admission of a record by the node's log (step 6 of the pipeline).
+Admits = Callable[[Record], Admission]
 
 
 def topic_for(neighbourhood: bytes) -> str:
@@ -96,50 +102,37 @@ def decode_batch(data: bytes) -> list[bytes]:
     return value
 
 
-class NotInNeighbourhood(RemoteError):
-    def __init__(self, record_id: bytes) -> None:
-        super().__init__(f"record {record_id.hex()[:16]} belongs to another neighbourhood")
-        self.record_id = record_id
-
-
-class NotAdmitted(RemoteError):
-    def __init__(self, record_id: bytes) -> None:
-        super().__init__(f"record {record_id.hex()[:16]} is not admitted by membership")
-        self.record_id = record_id
-
-
-def check_records(records: list[Record], neighbourhood: bytes) -> None:
-    """Check that every record belongs to ``neighbourhood`` and is signed by
-    its author. Raises :class:`NotInNeighbourhood` or
-    :class:`~protocol.errors.BadSignature` for the first that is not.
+def decode_and_check(data: bytes, neighbourhood: bytes, now: int) -> list[Record]:
+    """The records of a message, each through steps 1-4 of the ingest pipeline
+    (:func:`meshpantry.core.ingest.check_record`: decoded once, signature
+    checked once) against ``neighbourhood`` and ``now`` (the receiver's clock,
+    ms). Raises the first failure (a :class:`~protocol.errors.RemoteError`).
     Thread-safe (no shared state), so it can run on a worker thread."""
+    return [check_record(raw, neighbourhood=neighbourhood, now=now) for raw in decode_batch(data)]
+
+
+def check_admitted(records: list[Record], admits: Admits) -> None:
+    """Step 6 for every record of a message. Gossip forwards only records the
+    log admits now: raises :class:`~meshpantry.core.validation.NotAdmitted`
+    for the first that is not (``waiting`` when its author's membership has
+    not reached this node yet; sync brings it with the records that admit it)."""
     for record in records:
-        if record.kind == GENESIS_KIND:
-            if record.id != neighbourhood:
-                raise NotInNeighbourhood(record.id)
-        elif record.neighbourhood != neighbourhood:
-            raise NotInNeighbourhood(record.id)
-        verify_record(record)
+        verdict = admits(record)
+        if verdict is not Admission.ADMIT:
+            raise NotAdmitted(record.author, record.kind, verdict is Admission.WAIT)
 
 
-def decode_and_check(data: bytes, neighbourhood: bytes) -> list[Record]:
-    """The records of a message, decoded and checked by :func:`check_records`
-    (everything but membership). Raises as :func:`check_batch`. Thread-safe."""
-    records = [decode_record(raw) for raw in decode_batch(data)]
-    check_records(records, neighbourhood)
-    return records
+def check_batch(data: bytes, neighbourhood: bytes, now: int, admits: Admits) -> list[Record]:
+    """Every record of a gossip message through the ingest pipeline's checks.
 
-
-def check_batch(data: bytes, neighbourhood: bytes, admits: Admits) -> list[Record]:
-    """Decode, verify and admit every record of a gossip message.
-
-    Returns the records. Raises a :class:`RemoteError` subclass for the first
-    failing record: decoding or limits (:class:`DecodeError`), signature
-    (:class:`~protocol.errors.BadSignature`), :class:`NotInNeighbourhood`,
-    :class:`NotAdmitted`.
+    Returns the records. Raises a :class:`~protocol.errors.RemoteError` for
+    the first failing record: decoding or limits (a
+    :class:`~protocol.errors.DecodeError`),
+    :class:`~meshpantry.core.validation.WrongNeighbourhood`,
+    :class:`~meshpantry.core.validation.TimeInFuture`,
+    :class:`~protocol.errors.BadSignature`,
+    :class:`~meshpantry.core.validation.NotAdmitted`.
     """
-    records = decode_and_check(data, neighbourhood)
-    for record in records:
-        if not admits(record):
-            raise NotAdmitted(record.id)
+    records = decode_and_check(data, neighbourhood, now)
+    check_admitted(records, admits)
     return records

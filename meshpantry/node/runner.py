@@ -29,12 +29,14 @@ import random
 import signal
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import trio
 
 from meshpantry.control.events import ForkEvent, IslandEvent, PeerEvent, RecordEvent
 from meshpantry.control.server import ControlServer
+from meshpantry.core.ingest import is_forgery
+from meshpantry.core.membership import Admission
 from meshpantry.core.sync.horizon import RESOLUTION_MS, Horizon
 from meshpantry.pantry import Pantry
 from protocol import Record
@@ -130,22 +132,25 @@ class Node:
         self.control.publish(_event_of(record, own=True))
 
     async def ingest(self, raws: list[bytes], origin: str | None = None) -> int:
-        """Ingest peers' records in slices; publish events; returns how many were new."""
-        added = 0
-        for start in range(0, len(raws), INGEST_SLICE):
-            chunk = raws[start : start + INGEST_SLICE]
-            report = self.store.ingest(chunk, now_ms())
-            added += len(report.added)
-            if report.added:
-                for rid in report.added[-50:]:
-                    raw = self.store.get(rid)
-                    if raw is not None:
-                        from protocol import decode_record
+        """Ingest peers' raw records (sync, bundles) in slices; publish
+        events; returns how many were new."""
+        return await self._take_in(raws, origin, self.store.ingest)
 
-                        self.control.publish(_event_of(decode_record(raw), own=False))
+    async def ingest_verified(self, records: list[Record], origin: str | None = None) -> int:
+        """Ingest records the gossip validator decoded and verified, without
+        decoding or verifying them again; as :meth:`ingest` otherwise."""
+        return await self._take_in(records, origin, self.store.ingest_verified)
+
+    async def _take_in(self, items: list, origin: str | None, ingest: Callable) -> int:
+        added = 0
+        for start in range(0, len(items), INGEST_SLICE):
+            report = ingest(items[start : start + INGEST_SLICE], now_ms())
+            added += len(report.added)
+            for record in report.logged[-50:]:
+                self.control.publish(_event_of(record, own=False))
             if report.rejected:
                 log.info("%d records from %s rejected: %s", len(report.rejected), origin, report.rejected[0])
-                if origin is not None and any(_hostile(r) for r in report.rejected):
+                if origin is not None and any(is_forgery(r.error) for r in report.rejected):
                     self.ban(origin, "sent forged or malformed records")
             if report.forks:
                 log.warning("fork evidence from %s: %s", origin, report.forks)
@@ -153,37 +158,29 @@ class Node:
             await trio.sleep(0)
         return added
 
-    async def _on_gossip(self, raws: list[bytes], origin: Any) -> None:
+    async def _on_gossip(self, records: list[Record], origin: Any) -> None:
         peer = str(origin)
         if self.is_cut_off(peer):
             return
-        await self.ingest(raws, peer)
-        missing = self._missing_before(raws)
+        await self.ingest_verified(records, peer)
+        missing = self._missing_before(records)
         if missing and self.sync is not None:
             self.sync.gap_seen(peer, missing)
 
-    def _missing_before(self, raws: list[bytes]) -> list[bytes]:
+    def _missing_before(self, records: list[Record]) -> list[bytes]:
         """Ids of the records that gossiped records follow in their authors'
         chains and that this node does not hold (a gap)."""
-        from protocol import decode_record
+        return [
+            record.prev
+            for record in records[:64]
+            if record.prev is not None and not self.store.has(record.prev)
+        ]
 
-        missing = []
-        for raw in raws[:64]:
-            try:
-                record = decode_record(raw)
-            except Exception:  # noqa: BLE001 - validated already; be safe
-                continue
-            if record.prev is not None and not self.store.has(record.prev):
-                missing.append(record.prev)
-        return missing
-
-    def _admits(self, record: Record) -> bool:
-        """Gossip validator's membership check: forward only records of
-        members. A record whose author's membership has not reached us yet is
-        dropped here; sync brings it with the records that admit it."""
-        from meshpantry.core.membership import Admission
-
-        return self.store.admission(record) is Admission.ADMIT
+    def _admits(self, record: Record) -> Admission:
+        """Gossip validator's membership check: only ADMIT is forwarded. A
+        record whose author's membership has not reached us yet is dropped
+        there; sync brings it with the records that admit it."""
+        return self.store.admission(record)
 
     # -- peers and sync --------------------------------------------------------------
 
@@ -313,13 +310,6 @@ class Node:
                     log.info("node ready: %s", ", ".join(self.dial_addresses()))
                     task_status.started()
                     await trio.sleep_forever()
-
-
-def _hostile(rejection: Any) -> bool:
-    """A rejection no honest member causes: it only forwards records it verified."""
-    from protocol.errors import BadSignature, DecodeError
-
-    return isinstance(getattr(rejection, "error", None), (BadSignature, DecodeError))
 
 
 def _event_of(record: Record, *, own: bool) -> RecordEvent:

@@ -1,21 +1,20 @@
 """Errors of the store.
 
-Two families, as everywhere in meshpantry:
+:class:`StoreError` and its subclasses are *local*: this process misused the
+store or the data directory is in a state it cannot use. Their messages say
+what to do next.
 
-* :class:`StoreError` and its subclasses are *local*: this process misused the
-  store or the data directory is in a state it cannot use. Their messages say
-  what to do next.
-* :class:`FromTheFuture` and :class:`NotAdmitted` are *remote*
-  (:class:`protocol.errors.RemoteError`): a peer's record broke a rule that only
-  the store can check. The ingest report carries them per record; they are never
-  raised out of :meth:`Store.ingest`.
+A peer's record that fails a check is a *remote* error: the ingest report
+carries it per record (the error types of :mod:`meshpantry.core.validation`,
+one per check of :mod:`meshpantry.core.ingest`), and it is never raised out of
+:meth:`Store.ingest`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from protocol.errors import RemoteError
+from meshpantry.core.validation import ValidationError
 
 
 class StoreError(Exception):
@@ -61,31 +60,24 @@ class SchemaTooNew(StoreError):
         self.unknown = unknown
 
 
-class SeqNotNext(StoreError):
-    """An own record does not follow the durable head of its chain.
+class OwnRecordRefused(StoreError):
+    """This device asked to append an own record that breaks a rule of the chain
+    or the neighbourhood; nothing was written.
 
-    Signing it would fork the device's chain (or leave a gap), so it is refused.
+    ``reason`` is the check that failed, with its data: the same error type
+    (from :mod:`meshpantry.core.validation`) that check gives a peer's record:
+    ``SeqNotIncremental`` or ``PrevMismatch`` when the record does not follow
+    the durable head of its chain, ``WrongNeighbourhood`` for a record of
+    another neighbourhood or a second genesis. So each check keeps one error
+    type; this one adds only whose fault it is: ours (appending it would fork
+    the device's chain, or keep a record no peer accepts).
     """
 
-    def __init__(self, author: bytes, expected_seq: int, found_seq: int) -> None:
+    def __init__(self, record_id: bytes, reason: ValidationError) -> None:
         super().__init__(
-            f"own record for {author.hex()[:12]} has seq {found_seq}, the chain needs {expected_seq}; "
-            "build it from own_head()"
+            f"own record {record_id.hex()[:12]} refused: {reason}; build it from own_head()"
         )
-        self.author, self.expected_seq, self.found_seq = author, expected_seq, found_seq
-
-
-class PrevMismatch(StoreError):
-    """An own record names a previous record other than the chain's head."""
-
-    def __init__(self, author: bytes, expected: bytes | None, found: bytes | None) -> None:
-        def show(value: bytes | None) -> str:
-            return value.hex()[:12] if value else "nothing"
-
-        super().__init__(
-            f"own record for {author.hex()[:12]} follows {show(found)}, the head is {show(expected)}"
-        )
-        self.author, self.expected, self.found = author, expected, found
+        self.record_id, self.reason = record_id, reason
 
 
 class NeighbourhoodUnset(StoreError):
@@ -95,36 +87,3 @@ class NeighbourhoodUnset(StoreError):
         super().__init__(
             "the store has no neighbourhood yet; create one or join one before syncing records"
         )
-
-
-class NeighbourhoodMismatch(StoreError):
-    """A second genesis, or a neighbourhood setting that contradicts the log."""
-
-    def __init__(self, current: bytes, other: bytes) -> None:
-        super().__init__(
-            f"this store belongs to neighbourhood {current.hex()[:12]}, not {other.hex()[:12]}"
-        )
-        self.current, self.other = current, other
-
-
-class FromTheFuture(RemoteError):
-    """A record's advisory time lies too far ahead of the receiver's clock."""
-
-    def __init__(self, record_id: bytes, time: int, now: int, limit: int) -> None:
-        super().__init__(
-            f"record {record_id.hex()[:16]} is dated {time - now} ms ahead of this clock "
-            f"(limit {limit} ms)"
-        )
-        self.record_id, self.time, self.now, self.limit = record_id, time, now, limit
-
-
-class NotAdmitted(RemoteError):
-    """Membership says this record can never count in this neighbourhood."""
-
-    def __init__(self, record_id: bytes, author: bytes, kind: str, neighbourhood: bytes) -> None:
-        super().__init__(
-            f"record {record_id.hex()[:16]} ({kind} by {author.hex()[:12]}) cannot be admitted "
-            f"to neighbourhood {neighbourhood.hex()[:12]}"
-        )
-        self.record_id, self.author, self.kind = record_id, author, kind
-        self.neighbourhood = neighbourhood

@@ -65,7 +65,13 @@ def row(record: Record) -> tuple:
 
 
 def insert(conn: sqlite3.Connection, records: Sequence[Record]) -> None:
-    """Insert ``records`` (ids not already in the log) in one statement batch."""
+    """Insert ``records`` (ids not already in the log) in one statement batch.
+
+    The one point where records enter the log, peers' (through
+    :meth:`meshpantry.store.ingest.SqliteLog.append`) and own alike, inside
+    the caller's transaction: whatever is derived per record in the same
+    transaction belongs here.
+    """
     conn.executemany(_INSERT, [row(r) for r in records])
 
 

@@ -24,26 +24,21 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from meshpantry.core.admission import Admissions
 from meshpantry.core.chain import ChainHead
+from meshpantry.core.ingest import check_own, learn_own
 from meshpantry.core.membership import Admission
 from meshpantry.core.sync.items import ItemIndex, index_with_new
+from meshpantry.core.validation import ValidationError
+from meshpantry.core.waiting import WaitingRoom
 from protocol import GENESIS_KIND, Record
 
-from . import admission, database, log, migrations, peers
-from .admission import Admissions
-from .errors import (
-    NeighbourhoodMismatch,
-    NeighbourhoodUnset,
-    PrevMismatch,
-    ReadOnlyStore,
-    SchemaTooNew,
-    SeqNotNext,
-)
-from .ingest import Fork, IngestReport, admit_waiting, ingest_batch
+from . import admission, database, log, migrations, peers, waiting
+from .errors import NeighbourhoodUnset, OwnRecordRefused, ReadOnlyStore, SchemaTooNew
+from .ingest import Fork, IngestReport, admit_waiting, ingest_batch, ingest_verified
 from .lock import WriterLock
 from .summary import LogSummary
 from .verification import VerifierPool
-from .waiting import WaitingRoom
 
 #: The settings key of the neighbourhood id (the genesis record's id).
 NEIGHBOURHOOD = "neighbourhood"
@@ -205,27 +200,27 @@ class Store:
         ``record`` must follow the durable head of its author's chain: seq one
         above it and prev naming it. A genesis record on a store without a
         neighbourhood makes its id the neighbourhood. Raises
-        :class:`SeqNotNext` or :class:`PrevMismatch` otherwise (nothing is
-        written), :class:`NeighbourhoodUnset` for a non-genesis record before a
-        neighbourhood is set, and :class:`NeighbourhoodMismatch` for a record
-        of another neighbourhood.
+        :class:`NeighbourhoodUnset` for a non-genesis record before a
+        neighbourhood is set, and :class:`OwnRecordRefused` (nothing is
+        written) when the record fails
+        :func:`meshpantry.core.ingest.check_own`, with that check's error as
+        its ``reason``: :class:`~meshpantry.core.validation.WrongNeighbourhood`
+        (another neighbourhood's record, or a second genesis),
+        :class:`~meshpantry.core.validation.SeqNotIncremental` or
+        :class:`~meshpantry.core.validation.PrevMismatch` (not the chain's
+        next record).
         """
         self._require_writer("append_own")
         current = self.neighbourhood
         genesis = record.kind == GENESIS_KIND
-        if genesis and current is not None:
-            raise NeighbourhoodMismatch(current, record.id)
-        if not genesis:
-            if current is None:
-                raise NeighbourhoodUnset()
-            if record.neighbourhood != current:
-                raise NeighbourhoodMismatch(current, record.neighbourhood)
+        if current is None and not genesis:
+            raise NeighbourhoodUnset()
         with database.transaction(self._conn, durable=True):
             seq, rid, _ = self._tip(record.author)
-            if record.seq != seq + 1:
-                raise SeqNotNext(record.author, seq + 1, record.seq)
-            if record.prev != rid:
-                raise PrevMismatch(record.author, rid, record.prev)
+            try:
+                check_own(record, neighbourhood=current, head=(seq, rid))
+            except ValidationError as error:
+                raise OwnRecordRefused(record.id, error) from None
             log.insert(self._conn, [record])
             if genesis:
                 self._put_setting(NEIGHBOURHOOD, record.id)
@@ -233,19 +228,17 @@ class Store:
             self._admissions = None
             return
         admissions = self._loaded_admissions()
-        admitted = admissions.admits(record) is Admission.ADMIT
-        if admissions.learn(record, admitted=admitted):
+        if learn_own(admissions, record):
             self._drain_waiting(admissions)
 
     def _drain_waiting(self, admissions: Admissions) -> None:
         """Log the waiting records that membership now admits (after an own
         record made it grow)."""
-        waiting = self._loaded_waiting()
+        room = self._loaded_waiting()
         try:
             with database.transaction(self._conn):
                 admit_waiting(
-                    self._conn, admissions=admissions, waiting=waiting,
-                    heads=self._summary.heads(),
+                    self._conn, admissions=admissions, room=room, heads=self._summary.heads()
                 )
         except BaseException:
             self._admissions = self._waiting = None
@@ -254,25 +247,44 @@ class Store:
     # -- ingest ----------------------------------------------------------------
 
     def ingest(self, raws: Sequence[bytes], now: int) -> IngestReport:
-        """Decode, verify, admit and store peers' records in one transaction.
+        """Check, admit and store peers' raw records in one transaction
+        (sync, bundles): the whole pipeline of :mod:`meshpantry.core.ingest`.
 
         ``now`` is this device's clock in ms. Bad records are reported in the
         result, never raised. Raises :class:`NeighbourhoodUnset` before the
         store knows its neighbourhood, and SQLite errors (nothing is written).
         """
         self._require_writer("ingest")
-        admissions = self._loaded_admissions()
-        waiting = self._loaded_waiting()
+        neighbourhood, admissions, room = self._ingest_state()
         try:
             with database.transaction(self._conn):
-                report, _ = ingest_batch(
-                    self._conn, raws, now, admissions=admissions, waiting=waiting,
-                    pool=self._pool, heads=self._summary.heads(),
+                return ingest_batch(
+                    self._conn, raws, now, neighbourhood=neighbourhood, admissions=admissions,
+                    room=room, pool=self._pool, heads=self._summary.heads(),
                 )
         except BaseException:
             self._admissions = self._waiting = None
             raise
-        return report
+
+    def ingest_verified(self, records: Sequence[Record], now: int) -> IngestReport:
+        """Like :meth:`ingest`, for records already decoded and
+        signature-checked by :func:`meshpantry.core.ingest.check_record` (the
+        gossip validator's): they are neither decoded nor verified again."""
+        self._require_writer("ingest_verified")
+        neighbourhood, admissions, room = self._ingest_state()
+        try:
+            with database.transaction(self._conn):
+                return ingest_verified(
+                    self._conn, records, now, neighbourhood=neighbourhood,
+                    admissions=admissions, room=room, heads=self._summary.heads(),
+                )
+        except BaseException:
+            self._admissions = self._waiting = None
+            raise
+
+    def _ingest_state(self) -> tuple[bytes, Admissions, WaitingRoom]:
+        admissions = self._loaded_admissions()
+        return admissions.membership.neighbourhood, admissions, self._loaded_waiting()
 
     def admission(self, record: Record) -> Admission:
         """Whether ``record`` may enter this log now, by the membership the log
@@ -299,7 +311,7 @@ class Store:
 
     def _loaded_waiting(self) -> WaitingRoom:
         if self._waiting is None:
-            self._waiting = WaitingRoom(self._conn)
+            self._waiting = waiting.load(self._conn)
         return self._waiting
 
     def waiting_ids(self) -> list[bytes]:

@@ -1,4 +1,9 @@
-"""Decoding and signature verification of a batch, spread over the cores.
+"""Steps 1-4 of the ingest pipeline for a batch, the signatures spread over the cores.
+
+The checks and their order are :mod:`meshpantry.core.ingest`'s: decode
+(:func:`protocol.decode_record`), then neighbourhood and time bound
+(:func:`~meshpantry.core.ingest.check_decoded`) on the calling thread, then the signature
+(:func:`~meshpantry.core.ingest.check_signature`) on worker threads.
 
 Ed25519 verification is most of the cost of ingesting a record; decoding is
 most of the rest. PyNaCl releases the GIL inside libsodium, so threads verify
@@ -31,10 +36,9 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from protocol import Record, decode_record, limits, verify_record
+from meshpantry.core.ingest import check_decoded, check_signature
+from protocol import Record, decode_record
 from protocol.errors import RemoteError
-
-from .errors import FromTheFuture
 
 #: Below this many records a batch is checked on the calling thread.
 PARALLEL_MIN_RECORDS = 64
@@ -62,17 +66,17 @@ class Checked:
     record_id: bytes | None  #: known once the record decoded
 
 
-def decode(index: int, raw: bytes, horizon: int) -> Checked:
-    """Decode ``raw`` and bound its time by ``horizon`` (ms); the signature is
-    not checked yet."""
+def decode(index: int, raw: bytes, neighbourhood: bytes, now: int) -> Checked:
+    """Steps 1-3 for ``raw`` (decode, neighbourhood, time bound by ``now``, the
+    receiver's clock in ms); the signature is not checked yet."""
     try:
         record = decode_record(raw)
     except RemoteError as exc:
         return Checked(index, None, exc, None)
-    if record.time > horizon:
-        now = horizon - limits.MAX_FUTURE_SKEW_MS
-        error = FromTheFuture(record.id, record.time, now, limits.MAX_FUTURE_SKEW_MS)
-        return Checked(index, None, error, record.id)
+    try:
+        check_decoded(record, neighbourhood=neighbourhood, now=now)
+    except RemoteError as exc:
+        return Checked(index, None, exc, record.id)
     return Checked(index, record, None, record.id)
 
 
@@ -83,7 +87,7 @@ def _verify_chunk(decoded: Sequence[Checked]) -> list[Checked]:
         record = checked.record
         if record is not None:
             try:
-                verify_record(record)
+                check_signature(record)
             except RemoteError as exc:
                 checked = Checked(checked.index, None, exc, record.id)
         out.append(checked)
@@ -163,18 +167,23 @@ class VerifierPool:
         return self._executor
 
     def check_all(
-        self, items: Sequence[tuple[int, bytes]], horizon: int, mode: str = THREADS
+        self,
+        items: Sequence[tuple[int, bytes]],
+        neighbourhood: bytes,
+        now: int,
+        mode: str = THREADS,
     ) -> Iterator[list[Checked]]:
         """Check every (index, raw) pair: decode them all on the calling
         thread, then verify; yield the outcomes in the same order, a chunk at a
         time, so the caller can act on the first chunks while the workers
         verify the rest.
 
-        ``horizon`` is the latest record time accepted (ms). ``mode`` (from
+        ``neighbourhood`` and ``now`` (the receiver's clock, ms) are what
+        steps 2 and 3 check against. ``mode`` (from
         :meth:`mode_for`) says whether to spread the work over the worker
         threads; small batches and single-worker pools stay inline anyway.
         """
-        decoded = [decode(index, raw, horizon) for index, raw in items]
+        decoded = [decode(index, raw, neighbourhood, now) for index, raw in items]
         chunks = [
             decoded[start : start + CHUNK_RECORDS] for start in range(0, len(decoded), CHUNK_RECORDS)
         ]

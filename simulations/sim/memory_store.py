@@ -1,42 +1,45 @@
-"""An in-memory model of a node's store, with the real store's rules.
+"""An in-memory store for the simulator, running the node's own ingest pipeline.
 
 Used at scale, where thousands of SQLite files would measure the disk rather
-than the protocol. What it keeps from :class:`meshpantry.store.Store`:
+than the protocol. It implements the core's storage interface
+(:class:`meshpantry.core.record_log.RecordLog`), and its ingest *is* the
+node's: :func:`meshpantry.core.ingest.ingest_checked` with the core's
+admission (:class:`meshpantry.core.admission.Admissions`) and waiting room
+(:class:`meshpantry.core.waiting.WaitingRoom`, with the real bounds). What it
+adds:
 
-* **Admission** is the real one: :class:`meshpantry.store.admission.Admissions`
-  over :class:`meshpantry.core.membership.Membership`. Records of authors not
-  (yet) admissible wait in a bounded waiting room with the real bounds, and
-  enter the log as soon as membership grows; rejected ones never enter.
-* **Checks** on the way in, per node: duplicates, decoding and signature
-  (shared across nodes through :class:`~.record_table.RecordTable`, since the
-  bytes are identical), and the bound on times in the future by this node's
-  clock.
+* **Shared checks**: decoding and signature checks (steps 1 and 4 of the
+  pipeline) give the same answer at every node for the same bytes, so the
+  run's :class:`~.record_table.RecordTable` makes them once per record for all
+  nodes; each node still runs every other step (neighbourhood, the time bound
+  by its own clock, duplicates, admission, waiting, fork evidence, append).
+* **Positions**: the log is an array of positions in the table, not of
+  bytes, so thousands of nodes fit in memory; duplicates are skipped by
+  position before anything else.
 * **Durability**: an ingest is a commit that is *not* fsynced; an own record
   (:meth:`append_own`) is fsynced, which makes every earlier commit durable
   too. A power cut (:meth:`power_cut`) rolls back some of the newest
   non-durable commits (how many is chance) and never an own record.
 
-What it leaves out, on purpose: fork evidence tables (forks are found from the
-record sets by :mod:`.invariants` and by the views), the block list and the
-address book.
+What it leaves out, on purpose: the block list and the address book.
 """
 
 from __future__ import annotations
 
 import random
 from array import array
+from collections.abc import Collection, Sequence
 from itertools import compress
 from operator import not_
 
+from meshpantry.core.admission import Admissions
 from meshpantry.core.chain import ChainHead
-from meshpantry.core.membership import ADMISSION_KINDS, Admission
+from meshpantry.core.ingest import Fork, admit_waiting, ingest_checked, learn_own
 from meshpantry.core.sync.items import ItemIndex, index_with_new
-from meshpantry.store.admission import Admissions
-from meshpantry.store.waiting import MAX_WAITING_PER_AUTHOR, MAX_WAITING_TOTAL
-from protocol import Record, limits
+from meshpantry.core.waiting import WaitingRoom
+from protocol import Record
 
 from .record_table import RecordTable
-
 
 
 def lacking(held: bytearray, positions: list[int]) -> list[int]:
@@ -60,7 +63,8 @@ class IngestOutcome:
 
 
 class MemoryStore:
-    """One node's log as positions in the run's :class:`RecordTable`."""
+    """One node's log as positions in the run's :class:`RecordTable`; a
+    :class:`~meshpantry.core.record_log.RecordLog`."""
 
     def __init__(self, table: RecordTable, neighbourhood: bytes) -> None:
         self.table = table
@@ -68,9 +72,10 @@ class MemoryStore:
         self.log = array("i")  #: positions in arrival order
         self.held = bytearray(max(1024, len(table)))  #: held[p] == 1 when p is in the log
         self.admissions = Admissions(neighbourhood)
+        self.room = WaitingRoom()
         self.max_lamport = 0
+        self.forks: list[Fork] = []  #: fork evidence, in the order found
         self._waiting: dict[int, int] = {}  #: position -> commit number that added it
-        self._waiting_authors: dict[bytes, int] = {}
         self._durable = 0  #: log length made durable by the last fsync
         self._commits: list[int] = []  #: log lengths after each later commit
         self._commit_no = 0
@@ -83,12 +88,11 @@ class MemoryStore:
         twin = MemoryStore(self.table, self.neighbourhood)
         twin.log = array("i", self.log)
         twin.held = bytearray(self.held)
-        membership = self.admissions.membership
-        twin.admissions.membership.founder = membership.founder
-        twin.admissions.membership.households = dict(membership.households)
-        twin.admissions.membership.invites = dict(membership.invites)
-        twin.admissions.unapplied = list(self.admissions.unapplied)
+        twin.admissions = self.admissions.copy()
         twin.max_lamport = self.max_lamport
+        twin.forks = list(self.forks)
+        twin._waiting = {p: 0 for p in self._waiting}
+        twin._refill_room()
         twin._durable = len(twin.log)
         twin._sync_index = self._sync_index  # index_with_new copies shared columns before they diverge
         twin._indexed = self._indexed
@@ -154,112 +158,105 @@ class MemoryStore:
         rows.sort(key=lambda r: (first[r.author], r.author, r.seq, r.lamport))
         return [r.raw for r in rows]
 
+    # -- the RecordLog the pipeline writes through ----------------------------------
+
+    def present(self, ids: Collection[bytes]) -> set[bytes]:
+        by_id, held, size = self.table.by_id.get, self.held, len(self.held)
+        out = set()
+        for rid in ids:
+            position = by_id(rid)
+            if position is not None and position < size and held[position]:
+                out.add(rid)
+        return out
+
+    def ids_at_seq(self, author: bytes, seq: int) -> list[bytes]:
+        positions = self.table.at_seq.get((author, seq))
+        if positions is None:
+            return []
+        held, size = self.held, len(self.held)
+        if len(positions) == 1:  # the usual case: one record was ever signed there
+            p = positions[0]
+            return [self.table.record(p).id] if p < size and held[p] else []
+        here = [p for p in positions if p < size and held[p]]
+        if not here:
+            return here
+        if len(here) > 1:  # a fork already held: first arrived first
+            order = {p: i for i, p in enumerate(self.log) if p in here}
+            here.sort(key=order.__getitem__)
+        return [self.table.record(p).id for p in here]
+
+    def append(self, records: Sequence[Record]) -> None:
+        by_id, held, log = self.table.by_id, self.held, self.log
+        top = self.max_lamport
+        for record in records:
+            position = by_id[record.id]
+            held[position] = 1
+            log.append(position)
+            if record.lamport > top:
+                top = record.lamport
+        self.max_lamport = top
+
+    def note_forks(self, forks: Sequence[Fork]) -> None:
+        self.forks.extend(forks)
+
+    def keep_waiting(self, record: Record, now: int) -> None:
+        self._waiting[self.table.by_id[record.id]] = self._commit_no + 1
+
+    def waiting_record(self, rid: bytes) -> Record:
+        return self.table.record(self.table.by_id[rid])
+
+    def forget_waiting(self, rid: bytes) -> None:
+        del self._waiting[self.table.by_id[rid]]
+
     # -- writing ------------------------------------------------------------------
 
     def _grow(self, position: int) -> None:
         if position >= len(self.held):
             self.held.extend(bytes(max(position + 1, 2 * len(self.held)) - len(self.held)))
 
-    def _log(self, position: int, record: Record) -> bool:
-        self._grow(position)
-        self.held[position] = 1
-        self.log.append(position)
-        if record.lamport > self.max_lamport:
-            self.max_lamport = record.lamport
-        return self.admissions.learn(record, admitted=True)
-
     def append_own(self, position: int) -> None:
         """Log this device's new record and make it durable (with all before it)."""
         record = self.table.record(position)
         assert not self.holds(position), "an own record is new to its store"
         self._grow(position)
-        self.held[position] = 1
-        self.log.append(position)
-        self.max_lamport = max(self.max_lamport, record.lamport)
-        verdict = self.admissions.admits(record)
-        grew = self.admissions.learn(record, admitted=verdict is Admission.ADMIT)
+        self.append([record])
         self._durable = len(self.log)
         self._commits.clear()
-        if grew:
-            self.ingest([], 0)
+        if learn_own(self.admissions, record):
+            admit_waiting(self, self.admissions, self.room)
 
     def ingest(self, positions: list[int], now: int) -> IngestOutcome:
-        """Take in peers' records (one commit, not fsynced). ``now`` is this
-        node's clock in ms."""
+        """Take in peers' records (one commit, not fsynced) through the
+        node's pipeline. ``now`` is this node's clock in ms."""
         outcome = IngestOutcome()
-        table, waiting = self.table, self._waiting
+        table = self.table
         if len(self.held) < len(table):
             self._grow(len(table))
         held = self.held
-        # Duplicates first, in one pass: most gossip a node hears it already holds.
+        # Duplicates first, by position: most gossip a node hears it already holds.
         fresh = [p for p in positions if not held[p]]
         outcome.duplicates = len(positions) - len(fresh)
-        horizon = now + limits.MAX_FUTURE_SKEW_MS
-        admissions = self.admissions
-        admits, log = admissions.admits, self.log
-        verdict = table.verdict
-        grew = False
-        for position in fresh:
-            if held[position] or position in waiting:
-                outcome.duplicates += 1
-                continue
-            record = verdict(position)
-            if not isinstance(record, Record) or record.time > horizon:
-                outcome.rejected += 1
-                continue
-            answer = admits(record)
-            if answer is Admission.ADMIT:
-                held[position] = 1
-                log.append(position)
-                if record.lamport > self.max_lamport:
-                    self.max_lamport = record.lamport
-                if record.kind in ADMISSION_KINDS and admissions.learn(record, admitted=True):
-                    grew = True
-                outcome.added.append(position)
-            elif answer is Admission.WAIT:
-                self._wait(position, record)
-                outcome.waiting += 1
-            else:
-                outcome.rejected += 1
-        while grew:
-            grew = False
-            members = admissions.membership.households
-            for position in list(waiting):
-                record = table.record(position)
-                if record.author not in members and record.kind != "join":
-                    continue
-                answer = admits(record)
-                if answer is Admission.WAIT:
-                    continue
-                self._unwait(position, record)
-                if answer is Admission.ADMIT:
-                    grew = self._log(position, record) or grew
-                    outcome.added.append(position)
+        if fresh:
+            verdict = table.verdict
+            records = []
+            for position in fresh:
+                record = verdict(position)
+                if isinstance(record, Record):
+                    records.append(record)
                 else:
-                    outcome.rejected += 1
+                    outcome.rejected += 1  # failed decoding or its signature
+            logged_before = len(self.log)
+            report = ingest_checked(
+                self, self.admissions, self.room, records, neighbourhood=self.neighbourhood, now=now
+            )
+            outcome.added = self.log[logged_before:].tolist()  # report.added, as positions
+            outcome.duplicates += report.duplicates
+            outcome.rejected += len(report.rejected)
+            outcome.waiting = report.waiting
         if positions:
             self._commit_no += 1
             self._commits.append(len(self.log))
         return outcome
-
-    def _wait(self, position: int, record: Record) -> None:
-        self._waiting[position] = self._commit_no + 1
-        count = self._waiting_authors.get(record.author, 0) + 1
-        self._waiting_authors[record.author] = count
-        if count > MAX_WAITING_PER_AUTHOR:
-            oldest = next(p for p in self._waiting if self.table.record(p).author == record.author)
-            self._unwait(oldest, self.table.record(oldest))
-        while len(self._waiting) > MAX_WAITING_TOTAL:
-            oldest = next(iter(self._waiting))
-            self._unwait(oldest, self.table.record(oldest))
-
-    def _unwait(self, position: int, record: Record) -> None:
-        del self._waiting[position]
-        left = self._waiting_authors[record.author] - 1
-        if left:
-            self._waiting_authors[record.author] = left
-        else:
-            del self._waiting_authors[record.author]
 
     # -- power ------------------------------------------------------------------------
 
@@ -274,19 +271,30 @@ class MemoryStore:
             self.held[position] = 0
         del self.log[keep:]
         kept_commit = self._commit_no - (len(boundaries) - 1 - kept)
-        for position, stamp in list(self._waiting.items()):
-            if stamp > kept_commit:
-                self._unwait(position, self.table.record(position))
+        self._waiting = {p: stamp for p, stamp in self._waiting.items() if stamp <= kept_commit}
         self._commits.clear()
         self._durable = len(self.log)
         self._reload()
         return len(lost)
 
+    def _refill_room(self) -> None:
+        self.room = WaitingRoom()
+        for position in self._waiting:
+            record = self.table.record(position)
+            assert not self.room.add(record.id, record.author, record.kind)
+
     def _reload(self) -> None:
-        """Rebuild membership and counters from the log, as opening the store does."""
+        """Rebuild membership, the waiting room and counters from what
+        survived, as opening the store does."""
         self.admissions = Admissions(self.neighbourhood)
         records = self.records()
         self.admissions.replay(records)
         self.max_lamport = max((r.lamport for r in records), default=0)
+        self._refill_room()
+        self.forks = [f for f in self.forks if self._holds_id(f.first_id) and self._holds_id(f.second_id)]
         self._sync_index = None
         self._indexed = 0
+
+    def _holds_id(self, rid: bytes) -> bool:
+        position = self.table.by_id.get(rid)
+        return position is not None and self.holds(position)

@@ -24,7 +24,13 @@ from .record_table import RecordTable
 
 
 class NodeStore(Protocol):
-    """What a node needs of its store (the real one or the model)."""
+    """What a simulated node needs of its store, in the run's positions: the
+    real SQLite store (:class:`~.sqlite_store.SqliteStore`) or the memory
+    store (:class:`~.memory_store.MemoryStore`). Both take records in through
+    the node's one ingest pipeline (:mod:`meshpantry.core.ingest`) over the
+    core's storage interface (:class:`meshpantry.core.record_log.RecordLog`);
+    this protocol only adds what the simulator itself asks (positions, power
+    cuts, the sync item list)."""
 
     log: Any
     max_lamport: int

@@ -13,7 +13,8 @@ positions, not of bytes.
 
 from __future__ import annotations
 
-from protocol import Record, decode_record, verify_record
+from meshpantry.core.ingest import check_signature
+from protocol import Record, decode_record
 from protocol.errors import RemoteError
 
 
@@ -28,6 +29,8 @@ class RecordTable:
         self._checked: list[bool] = []
         self.by_id: dict[bytes, int] = {}  #: id -> position, for records that passed
         self._sync_keys: list[tuple[int, bytes] | None] = []
+        #: (author, seq) -> positions of the records that passed, for fork lookups
+        self.at_seq: dict[tuple[bytes, int], list[int]] = {}
         self.verifications = 0  #: signature checks actually made
 
     def add(self, raw: bytes, record: Record | None = None) -> int:
@@ -51,7 +54,9 @@ class RecordTable:
 
     def verdict(self, position: int) -> Record | RemoteError:
         """The decoded, signature-checked record at ``position``, or the error
-        that refuses it (decoding or signature). Checked once per run."""
+        that refuses it: steps 1 and 4 of :mod:`meshpantry.core.ingest`, the
+        checks whose answer is the same at every node, made once per run.
+        Each node's store runs the other steps itself."""
         record = self._decoded[position]
         if record is not None and self._checked[position]:
             return record
@@ -60,9 +65,10 @@ class RecordTable:
             try:
                 record = self._decoded[position] or decode_record(self.raws[position])
                 self.verifications += 1
-                verify_record(record)
+                check_signature(record)
                 self._decoded[position] = record
-                self.by_id.setdefault(record.id, position)
+                if self.by_id.setdefault(record.id, position) == position:
+                    self.at_seq.setdefault((record.author, record.seq), []).append(position)
             except RemoteError as error:
                 self._decoded[position] = None
                 self._error[position] = error

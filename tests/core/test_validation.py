@@ -7,6 +7,7 @@ import re
 import nacl.bindings
 import pytest
 
+from meshpantry.core import ingest
 from meshpantry.core import validation as v
 from meshpantry.core.membership import join_message
 from meshpantry.core.state import RecordStatus, build_state
@@ -34,11 +35,11 @@ def rejection(nb: TestNeighbourhood, record, records=None) -> v.ValidationError:
     return state.rejected[record.id]
 
 
-def test_a_valid_chain_passes_validate_record(nb):
-    """Every record of a valid chain passes validate_record against the one before."""
+def test_a_valid_chain_passes_check_chain_link(nb):
+    """Every record of a valid chain passes check_chain_link against the one before."""
     previous = None
     for record in chain_of(nb, 1):
-        v.validate_record(record, neighbourhood=nb.id, previous=previous, held_at_seq=None, now=record.time)
+        v.check_chain_link(record, previous)
         previous = record
 
 
@@ -46,7 +47,7 @@ def test_seq_not_incremental(nb):
     first, second = chain_of(nb, 2)[:2]
     skipped = reseal(nb.devices[2], second, seq=3)
     with pytest.raises(v.SeqNotIncremental) as info:
-        v.validate_record(skipped, neighbourhood=nb.id, previous=first, held_at_seq=None, now=skipped.time)
+        v.check_chain_link(skipped, first)
     assert (info.value.expected, info.value.found) == (2, 3)
 
 
@@ -73,19 +74,17 @@ def test_lamport_not_increasing(nb):
     assert info.value.data == {"previous": first.lamport, "found": first.lamport}
 
 
-def test_fork_detected_by_validate_record_and_state(nb):
+def test_fork_detected_by_state(nb):
     """A second record at a held seq is a fork; from that seq on nothing of the author counts."""
     bea = nb.devices[2]
     profile = chain_of(nb, 2)[1]
     offer = nb.offer(bea, "eggs", 6, "items")
     fork = fork_of(bea, profile, {"name": "Not Bea"})
-    with pytest.raises(v.ForkDetected) as info:
-        v.check_no_fork(fork, profile)
-    assert info.value.seq == profile.seq and set(info.value.ids) == {profile.id, fork.id}
     state = build_state([*nb.records, fork], nb.id)
-    assert state.forks == (info.value,)
+    (found,) = state.forks
+    assert found == v.ForkDetected(bea.public, profile.seq, (profile.id, fork.id))
     for record in (profile, fork, offer):
-        assert state.rejected[record.id] == info.value
+        assert state.rejected[record.id] == found
     assert state.status(chain_of(nb, 2)[0].id) is RecordStatus.COUNTED  # the join before the fork
     assert offer.id not in state.offers
 
@@ -113,16 +112,16 @@ def test_time_in_future(nb):
     record = nb.records[-1]
     now = record.time - MAX_FUTURE_SKEW_MS - 1
     with pytest.raises(v.TimeInFuture) as info:
-        v.validate_record(record, neighbourhood=nb.id, previous=chain_of(nb, 3)[-2], held_at_seq=None, now=now)
+        ingest.check_time(record, now)
     assert info.value.data == {"time": record.time, "now": now, "limit": MAX_FUTURE_SKEW_MS}
-    v.check_time(record, now + 1)  # exactly at the limit is fine
+    ingest.check_time(record, now + 1)  # exactly at the limit is fine
 
 
 def test_wrong_neighbourhood(nb):
     record = chain_of(nb, 2)[1]
     elsewhere = reseal(nb.devices[2], record, neighbourhood=bytes(32))
     with pytest.raises(v.WrongNeighbourhood) as info:
-        v.check_neighbourhood(elsewhere, nb.id)
+        ingest.check_neighbourhood(elsewhere, nb.id)
     assert info.value.found == bytes(32)
     assert rejection(nb, elsewhere, [*nb.records, elsewhere]) == info.value
 
@@ -259,6 +258,19 @@ def test_claim_closed(nb):
     nb.accept(nb.founder, claim, 2)
     again = nb.decline(nb.founder, claim)
     assert rejection(nb, again) == v.ClaimClosed(claim.id, "claim_decision", "accepted")
+
+
+def test_not_admitted_a_join_whose_proof_fails(nb):
+    """Admission refuses a join signed with the wrong invite key, for good."""
+    from .logs import ListLog
+
+    invite, _ = nb.invite(nb.founder)
+    _, wrong_secret = nb.invite(nb.founder)
+    bad = nb.join_with(7, invite, wrong_secret)
+    log = ListLog(nb.id)
+    report = log.ingest([r for r in nb.records], now=nb.clock)
+    assert [r.error for r in report.rejected] == [v.NotAdmitted(bad.author, "join", False)]
+    assert v.NotAdmitted(bad.author, "join", True) != v.NotAdmitted(bad.author, "join", False)
 
 
 def test_errors_compare_by_type_and_data():

@@ -62,13 +62,14 @@ async def attempt(host, peer_id, label: str, data: bytes, *, linger: float = 1.0
 
 
 async def gossip_forgery(host, info, neighbourhood: bytes) -> None:
+    from meshpantry.core.membership import Admission
     from meshpantry.node.gossip import open_gossip
 
     async def ignore(raws, origin) -> None:
         return None
 
     settings = NodeSettings(listen_port=0, mdns_enabled=False)
-    async with open_gossip(host, neighbourhood, lambda record: True, ignore, settings) as gossip:
+    async with open_gossip(host, neighbourhood, lambda record: Admission.ADMIT, ignore, settings) as gossip:
         await connect_bounded(host.libp2p, info, 10)
         await trio.sleep(3.0)  # let the mesh form
         gossip.publish(forged_records(neighbourhood))

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from meshpantry.core.chain import ChainHead, next_record
+from meshpantry.core.membership import Admission
 from meshpantry.keys import DeviceKey
 from meshpantry.node.config import NodeSettings
 from protocol import Record, seal
@@ -30,8 +31,8 @@ class Neighbourhood:
     def id(self) -> bytes:
         return self.genesis.id
 
-    def admits(self, record: Record) -> bool:
-        return record.author == self.founder.public
+    def admits(self, record: Record) -> Admission:
+        return Admission.ADMIT if record.author == self.founder.public else Admission.WAIT
 
     def records(self, count: int) -> list[Record]:
         """``count`` more records in the founder's chain."""

@@ -9,9 +9,10 @@ import trio
 
 from meshpantry.keys import DeviceKey
 from meshpantry.node.gossip import PEER_QUEUE_RPCS, open_gossip
+from meshpantry.core.membership import Admission
+from meshpantry.core.validation import NotAdmitted, TimeInFuture, WrongNeighbourhood
 from meshpantry.node.gossip_batch import (
     MAX_BATCH_RECORDS,
-    NotAdmitted,
     check_batch,
     decode_batch,
     encode_batch,
@@ -19,9 +20,10 @@ from meshpantry.node.gossip_batch import (
 )
 from meshpantry.node.host import connect_bounded, open_host, peer_info_from_multiaddr
 from protocol.envelope import assemble
+from protocol.limits import MAX_FUTURE_SKEW_MS
 from protocol.errors import BadSignature, Malformed, NonCanonical, TooLarge
 
-from .conftest import LOOPBACK_SETTINGS, make_neighbourhood
+from .conftest import LOOPBACK_SETTINGS, NOW_MS, make_neighbourhood
 from .helpers import wait_until
 
 
@@ -32,9 +34,9 @@ class Inbox:
         self.raws: list[bytes] = []
         self.arrivals: list[float] = []
 
-    async def __call__(self, raws, origin) -> None:
-        self.raws.extend(raws)
-        self.arrivals.extend([trio.current_time()] * len(raws))
+    async def __call__(self, records, origin) -> None:
+        self.raws.extend(r.raw for r in records)
+        self.arrivals.extend([trio.current_time()] * len(records))
 
 
 async def start_node(stack: AsyncExitStack, hood, admits=None):
@@ -74,19 +76,27 @@ def test_batch_codec_round_trip_and_limits(neighbourhood):
 
 
 def test_check_batch_rejects_forgery_outsiders_and_other_neighbourhoods(neighbourhood):
-    """Signature, membership and neighbourhood are checked for every record."""
+    """Every record goes through the ingest pipeline's checks, in its order."""
     good = neighbourhood.records(2)
-    assert [r.id for r in check_batch(encode_batch([r.raw for r in good]), neighbourhood.id, neighbourhood.admits)] == [
-        r.id for r in good
-    ]
+
+    def check(raws, admits=neighbourhood.admits, now=NOW_MS):
+        return check_batch(encode_batch(raws), neighbourhood.id, now, admits)
+
+    assert [r.id for r in check([r.raw for r in good])] == [r.id for r in good]
     with pytest.raises(BadSignature):
-        check_batch(encode_batch([good[0].raw, forged(good[1])]), neighbourhood.id, neighbourhood.admits)
-    with pytest.raises(NotAdmitted):
-        check_batch(encode_batch([good[0].raw]), neighbourhood.id, lambda record: False)
+        check([good[0].raw, forged(good[1])])
+    with pytest.raises(NotAdmitted) as caught:
+        check([good[0].raw], admits=lambda record: Admission.WAIT)
+    assert caught.value == NotAdmitted(good[0].author, good[0].kind, True)
+    with pytest.raises(NotAdmitted) as caught:
+        check([good[0].raw], admits=lambda record: Admission.REJECT)
+    assert caught.value.waiting is False
+    with pytest.raises(TimeInFuture):
+        check([good[0].raw], now=good[0].time - MAX_FUTURE_SKEW_MS - 1)
     other = make_neighbourhood()
-    with pytest.raises(Exception) as caught:
-        check_batch(encode_batch([other.records(1)[0].raw]), neighbourhood.id, lambda record: True)
-    assert type(caught.value).__name__ == "NotInNeighbourhood"
+    with pytest.raises(WrongNeighbourhood) as caught:
+        check([other.records(1)[0].raw], admits=lambda record: Admission.ADMIT)
+    assert caught.value.data == {"expected": neighbourhood.id, "found": other.id}
     assert topic_for(neighbourhood.id) == f"/meshpantry/{neighbourhood.id.hex()}/records/1"
 
 
@@ -102,7 +112,7 @@ async def test_batch_of_500_crosses_two_hops_complete_and_forgeries_stop_at_firs
         a_host, a, _ = await start_node(stack, neighbourhood)
         b_host, b, b_inbox = await start_node(stack, neighbourhood)
         c_host, c, c_inbox = await start_node(stack, neighbourhood)
-        h_host, h, _ = await start_node(stack, neighbourhood, admits=lambda record: True)
+        h_host, h, _ = await start_node(stack, neighbourhood, admits=lambda record: Admission.ADMIT)
         await link(a_host, b_host)
         await link(c_host, b_host)
         await link(h_host, b_host)

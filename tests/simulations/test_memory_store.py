@@ -95,3 +95,40 @@ def test_membership_rebuilt_after_a_power_cut():
     later, _ = offer(founding, table, 2, founding.heads[2])
     outcome = store.ingest([later], NOW)
     assert outcome.waiting == 1 and not store.holds(later)
+
+
+def test_forks_and_other_neighbourhoods_as_the_real_store_reports_them(tmp_path):
+    """The model runs the node's pipeline: a fork is logged with its evidence,
+    a record naming another neighbourhood is refused, in both stores alike."""
+    founding, table, positions = founded(3)
+    head = founding.heads[1]
+    first, _ = offer(founding, table, 1, head)
+    twin_record = next_record(founding.keys[1][1], head, neighbourhood=founding.neighbourhood,
+                              kind="offer", body={"item": "milk", "quantity": 1, "unit": "l"}, now=NOW)
+    twin = table.add(twin_record.raw, twin_record)
+    table.verdict(twin)
+    elsewhere_record = next_record(founding.keys[2][1], founding.heads[2], neighbourhood=bytes(32),
+                                   kind="offer", body={"item": "tea", "quantity": 1, "unit": "kg"}, now=NOW)
+    elsewhere = table.add(elsewhere_record.raw, elsewhere_record)
+    table.verdict(elsewhere)
+    batch = [p for _, p in positions] + [first, twin, elsewhere]
+    model = MemoryStore(table, founding.neighbourhood)
+    outcome = model.ingest(batch, NOW)
+    real = Store.open(tmp_path)
+    real.set_setting("neighbourhood", founding.neighbourhood)
+    report = real.ingest([table.raws[p] for p in batch], NOW)
+    assert outcome.rejected == len(report.rejected) == 1
+    assert model.forks == report.forks == real.forks()
+    assert [(f.first_id, f.second_id) for f in model.forks] == [(table.record(first).id, twin_record.id)]
+    assert {table.record(p).id for p in model.log} == {rid for _, rid in real.sync_items()}
+    real.close()
+
+
+def test_the_memory_store_and_the_sqlite_log_are_the_one_storage_interface(tmp_path):
+    from meshpantry.core.record_log import RecordLog
+    from meshpantry.store.ingest import SqliteLog
+
+    founding, table, _ = founded(2)
+    assert isinstance(MemoryStore(table, founding.neighbourhood), RecordLog)
+    with Store.open(tmp_path) as store:
+        assert isinstance(SqliteLog(store._conn, {}), RecordLog)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from meshpantry.store import FromTheFuture, NotAdmitted, Store
-from meshpantry.store import waiting as waiting_module
+from meshpantry.core import waiting as waiting_module
+from meshpantry.core.validation import NotAdmitted, TimeInFuture, WrongNeighbourhood
+from meshpantry.store import Store
 from protocol import limits
 from protocol.envelope import assemble
 from protocol.errors import BadSignature, Malformed, NonCanonical, TooLarge
@@ -66,7 +67,7 @@ def test_bad_records_are_reported_by_type_and_good_ones_kept(store: Store, nb: T
     report = store.ingest(batch, now=now)
     assert report.added == [r.id for r in good]
     errors = {r.index: type(r.error) for r in report.rejected}
-    assert errors == {1: Malformed, 3: BadSignature, 4: TooLarge, 5: FromTheFuture, 6: NonCanonical}
+    assert errors == {1: Malformed, 3: BadSignature, 4: TooLarge, 5: TimeInFuture, 6: NonCanonical}
     assert [r.record_id for r in report.rejected if r.index in (3, 5)] == [peas.id, future.id]
     assert not store.has(future.id) and not store.has(peas.id)
     # Once the clock catches up, the same record is welcome.
@@ -83,12 +84,14 @@ def test_a_forged_copy_does_not_shadow_the_genuine_record(store: Store, nb: Test
     assert len(report.added) == len(nb.records)
 
 
-def test_records_of_another_neighbourhood_are_not_admitted(store: Store, nb: TestNeighbourhood):
+def test_records_of_another_neighbourhood_are_refused(store: Store, nb: TestNeighbourhood):
+    """Its genesis and every record naming it fail the neighbourhood check."""
     other = TestNeighbourhood(name="Oak Road", founder=1)
     report = store.ingest([r.raw for r in other.records], now=other.clock)
     assert report.added == []
-    assert {type(r.error) for r in report.rejected} == {NotAdmitted}
-    assert len(report.rejected) == len(other.records)
+    assert [r.error for r in report.rejected] == [
+        WrongNeighbourhood(nb.id, other.id) for _ in other.records
+    ]
 
 
 def test_a_join_with_a_bad_proof_is_rejected(store: Store, nb: TestNeighbourhood):
@@ -96,7 +99,9 @@ def test_a_join_with_a_bad_proof_is_rejected(store: Store, nb: TestNeighbourhood
     _, wrong_secret = nb.invite(nb.founder)
     bad = nb.join_with(7, invite, wrong_secret)
     report = store.ingest([r.raw for r in nb.records], now=nb.clock)
-    assert [(r.record_id, type(r.error)) for r in report.rejected] == [(bad.id, NotAdmitted)]
+    assert [(r.record_id, r.error) for r in report.rejected] == [
+        (bad.id, NotAdmitted(bad.author, "join", False))
+    ]
 
 
 def test_forks_are_kept_as_evidence_and_reported(store: Store, nb: TestNeighbourhood):
@@ -187,13 +192,13 @@ def test_large_batches_are_checked_on_worker_threads(
     from meshpantry.store import verification
 
     threads: set[str] = set()
-    real_verify = verification.verify_record
+    real_verify = verification.check_signature
 
     def noting_verify(record):
         threads.add(threading.current_thread().name)
         real_verify(record)
 
-    monkeypatch.setattr(verification, "verify_record", noting_verify)
+    monkeypatch.setattr(verification, "check_signature", noting_verify)
     for i in range(200):
         nb.offer(nb.devices[2], f"item {i}")
     with Store.open(tmp_path, workers=2) as store:

@@ -7,13 +7,8 @@ from pathlib import Path
 import pytest
 
 from meshpantry.core.chain import ChainHead, next_record
-from meshpantry.store import (
-    NeighbourhoodMismatch,
-    NeighbourhoodUnset,
-    PrevMismatch,
-    SeqNotNext,
-    Store,
-)
+from meshpantry.core.validation import PrevMismatch, SeqNotIncremental, WrongNeighbourhood
+from meshpantry.store import NeighbourhoodUnset, OwnRecordRefused, Store
 from protocol import seal
 from tests.core.records import T0, TestNeighbourhood, keypair
 
@@ -61,19 +56,21 @@ def test_seq_that_does_not_follow_the_durable_head_is_refused(store: Store, nb: 
     store.append_own(first)
     # The same seq again, with a different body: a fork, refused.
     again = next_record(bea.secret, head, neighbourhood=nb.id, kind="household", body={"name": "C"}, now=T0)
-    with pytest.raises(SeqNotNext) as caught:
+    with pytest.raises(OwnRecordRefused) as caught:
         store.append_own(again)
-    assert (caught.value.expected_seq, caught.value.found_seq) == (head.seq + 2, head.seq + 1)
+    assert caught.value.reason == SeqNotIncremental(head.seq + 2, head.seq + 1)
     # A skipped seq: a gap, refused.
     skip = seal(bea.secret, neighbourhood=nb.id, seq=head.seq + 3, prev=first.id,
                 lamport=head.lamport + 5, time=T0, kind="household", body={"name": "D"})
-    with pytest.raises(SeqNotNext):
+    with pytest.raises(OwnRecordRefused) as caught:
         store.append_own(skip)
+    assert caught.value.reason == SeqNotIncremental(head.seq + 2, head.seq + 3)
     # Right seq, wrong prev.
     wrong_prev = seal(bea.secret, neighbourhood=nb.id, seq=head.seq + 2, prev=head.id,
                       lamport=head.lamport + 5, time=T0, kind="household", body={"name": "E"})
-    with pytest.raises(PrevMismatch):
+    with pytest.raises(OwnRecordRefused) as caught:
         store.append_own(wrong_prev)
+    assert caught.value.reason == PrevMismatch(first.id, head.id)
     assert store.own_head(bea.public).seq == head.seq + 1
     assert store.get(again.id) is None and store.get(skip.id) is None
 
@@ -84,10 +81,12 @@ def test_own_records_need_the_neighbourhood(tmp_path: Path, nb: TestNeighbourhoo
         with pytest.raises(NeighbourhoodUnset):
             store.append_own(nb.records[1])
         store.set_setting("neighbourhood", nb.id)
-        with pytest.raises(NeighbourhoodMismatch):
+        with pytest.raises(OwnRecordRefused) as caught:
             store.append_own(other.records[1])
-        with pytest.raises(NeighbourhoodMismatch):
-            store.append_own(other.genesis)
+        assert caught.value.reason == WrongNeighbourhood(nb.id, other.id)
+        with pytest.raises(OwnRecordRefused) as caught:
+            store.append_own(other.genesis)  # a second genesis
+        assert caught.value.reason == WrongNeighbourhood(nb.id, other.genesis.id)
         assert store.count() == 0
 
 
@@ -131,8 +130,9 @@ def test_own_records_waiting_for_membership_still_take_their_seqs(
     assert head.lamport >= old[-1].lamport
     reused = seal(cy.secret, neighbourhood=nb.id, seq=old[-1].seq, prev=old[0].id,
                   lamport=head.lamport + 1, time=T0, kind="household", body={"name": "Cy"})
-    with pytest.raises(SeqNotNext):
+    with pytest.raises(OwnRecordRefused) as caught:
         store.append_own(reused)
+    assert isinstance(caught.value.reason, SeqNotIncremental)
     record = next_record(cy.secret, head, neighbourhood=nb.id, kind="household",
                          body={"name": "Cy"}, now=T0)
     store.append_own(record)

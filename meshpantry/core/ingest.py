@@ -1,0 +1,385 @@
+"""The ingest pipeline: the one ordered list of checks for a record arriving at a node.
+
+Every path that takes in a peer's record runs this list: the store's ingest of
+raw records (sync, bundles), the gossip validator and the store's ingest of
+the records it passed, and the simulator's memory store. Each failed check is
+its own error type carrying the data that failed.
+
+A record arriving at a node goes through, in order:
+
+1. **decode** (:func:`protocol.decode_record`, once per arrival): size,
+   canonical form, envelope, body schema. Fails with a
+   :class:`~protocol.errors.DecodeError` subclass (``TooLarge``,
+   ``NonCanonical``, ``Malformed``, ``WrongType``, ...).
+2. **neighbourhood** (:func:`check_neighbourhood`): the record belongs to this
+   node's neighbourhood. :class:`~.validation.WrongNeighbourhood`.
+3. **time bound** (:func:`check_time`): its advisory time is at most
+   ``MAX_FUTURE_SKEW_MS`` after the receiver's clock.
+   :class:`~.validation.TimeInFuture`.
+4. **signature** (:func:`check_signature`, once per arrival): the author
+   signed these exact bytes. :class:`~protocol.errors.BadSignature`. Last of
+   the stateless checks because it is the dearest.
+5. **duplicate**: a record already in the log or the waiting room, or earlier
+   in the same batch, is counted and goes no further (not an error). Stores
+   skip records they hold by id before step 1 when they can read the id
+   cheaply, so most duplicates cost no check at all.
+6. **membership admission** (:meth:`.admission.Admissions.admits`): ADMIT goes
+   on to step 8, WAIT to step 7, REJECT fails with
+   :class:`~.validation.NotAdmitted`.
+7. **waiting room** (:class:`.waiting.WaitingRoom`): the record waits, bounded,
+   outside the log; whenever membership grows the room is looked at again
+   and what membership now decides about goes on to step 8 or fails with
+   :class:`~.validation.NotAdmitted`.
+8. **chain**: a record at an (author, seq) the log already holds under
+   another id is a **fork**. It is logged all the same, and the pair is kept
+   as evidence (:class:`Fork`): refusing either copy would make a replica's
+   log depend on which copy arrived first. For the same reason the link to
+   the previous record (seq, prev, Lamport) is not a reason to refuse: a
+   record after a gap is valid on its own, and the views judge the links
+   (:func:`.validation.check_chain_link`, applied by :mod:`.integrity`).
+9. **append** (:meth:`.record_log.RecordLog.append`): the record enters the
+   log, and membership learns from it (step 7 runs again if it grew).
+
+Steps 1-4 need no state and are thread-safe: :func:`check_record` runs them
+in order; :func:`check_unsigned` runs 1-3 (:func:`check_decoded` 2-3) so
+that a caller can spread step 4 over worker threads. Steps 5-9
+(:class:`Intake`) run over a :class:`~.record_log.RecordLog`, the one
+storage interface. Who runs what:
+
+* the store's ingest of raw records (sync, bundles): all of it, step 4 on
+  worker threads for large batches;
+* gossip: the topic validator runs 1-4 (and 6, to forward only what the log
+  admits), and the records it checked go on to :func:`ingest_checked`, which
+  runs 2-3 again (cheap, on the clock of the moment) and 5-9, never 1 or 4
+  twice;
+* the simulator: its table of every record in a run makes 1 and 4 once per
+  record for all nodes (same bytes, same answer), and each node's memory
+  store runs :func:`ingest_checked`;
+* a device's own records: :func:`check_own` (step 2 and the link to the
+  durable head), then the store appends them and :func:`learn_own`.
+
+Whose fault: every error above is remote (a peer's record). Those an honest
+member never forwards, since it forwards only records that passed them, say
+the sender is faulty or hostile (:func:`is_forgery`); a record from the future
+(clocks differ) or not admitted yet (membership travels separately) does not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+
+from protocol import GENESIS_KIND, Record, decode_record, verify_record
+from protocol.errors import BadSignature, DecodeError, RemoteError
+from protocol.limits import MAX_FUTURE_SKEW_MS
+
+from .admission import ADMISSION_KINDS, Admissions
+from .membership import Admission
+from .record_log import RecordLog
+from .validation import (
+    NotAdmitted,
+    PrevMismatch,
+    SeqNotIncremental,
+    TimeInFuture,
+    WrongNeighbourhood,
+)
+from .waiting import WaitingRoom
+
+# -- steps 1-4: the stateless checks ---------------------------------------------
+
+
+def check_neighbourhood(record: Record, neighbourhood: bytes) -> None:
+    """Step 2. Raise :class:`WrongNeighbourhood` unless ``record`` belongs to
+    ``neighbourhood``: the genesis record when its id is ``neighbourhood``, any
+    other record when its ``neighbourhood`` field equals it."""
+    found = record.id if record.kind == GENESIS_KIND else record.neighbourhood
+    if found != neighbourhood:
+        raise WrongNeighbourhood(neighbourhood, found)
+
+
+def check_time(record: Record, now: int) -> None:
+    """Step 3. Raise :class:`TimeInFuture` if ``record.time > now + MAX_FUTURE_SKEW_MS``.
+
+    ``now`` is the receiver's wall clock in ms. Times in the past are always
+    fine: wall times are advisory and never order anything.
+    """
+    if record.time > now + MAX_FUTURE_SKEW_MS:
+        raise TimeInFuture(record.time, now, MAX_FUTURE_SKEW_MS)
+
+
+def check_signature(record: Record) -> None:
+    """Step 4. Raise :class:`~protocol.errors.BadSignature` unless the author
+    signed the record's exact bytes."""
+    verify_record(record)
+
+
+def check_decoded(record: Record, *, neighbourhood: bytes, now: int) -> None:
+    """Steps 2-3 (neighbourhood, time bound) of a decoded record."""
+    if record.neighbourhood == neighbourhood and record.time <= now + MAX_FUTURE_SKEW_MS:
+        return  # passes both (a genesis names no neighbourhood, so never returns here)
+    check_neighbourhood(record, neighbourhood)
+    check_time(record, now)
+
+
+def check_unsigned(raw: bytes, *, neighbourhood: bytes, now: int) -> Record:
+    """Steps 1-3 (decode, neighbourhood, time bound) of ``raw``; the signature
+    is left to :func:`check_signature`. Returns the record or raises the first
+    failure."""
+    record = decode_record(raw)
+    check_decoded(record, neighbourhood=neighbourhood, now=now)
+    return record
+
+
+def check_record(raw: bytes, *, neighbourhood: bytes, now: int) -> Record:
+    """Steps 1-4 of ``raw``: decoded once, signature checked once. Returns the
+    record or raises the first failure. Thread-safe."""
+    record = check_unsigned(raw, neighbourhood=neighbourhood, now=now)
+    check_signature(record)
+    return record
+
+
+def check_own(record: Record, *, neighbourhood: bytes | None, head: tuple[int, bytes | None]) -> None:
+    """The checks a device's own new record gets before it is logged.
+
+    Own records skip the pipeline (the device writes what it writes), but two
+    of its rules still apply, with the same error types: step 2 (the record
+    belongs to ``neighbourhood``; a genesis only when there is none yet, as it
+    founds one) and the chain link against the durable head ``head`` = (seq,
+    id) of the author's chain, held records and waiting ones alike: seq one
+    above (:class:`~.validation.SeqNotIncremental`: anything else forks the
+    chain or leaves a gap) and prev naming it (:class:`~.validation.PrevMismatch`).
+    Raises the first failure.
+    """
+    if neighbourhood is not None:
+        check_neighbourhood(record, neighbourhood)
+    seq, rid = head
+    if record.seq != seq + 1:
+        raise SeqNotIncremental(seq + 1, record.seq)
+    if record.prev != rid:
+        raise PrevMismatch(rid, record.prev)
+
+
+def is_forgery(error: RemoteError) -> bool:
+    """Whether ``error`` marks the peer that sent the record as faulty: it
+    failed a check that every member runs before it stores or forwards a
+    record, and that gives the same answer everywhere."""
+    return isinstance(error, (DecodeError, BadSignature, WrongNeighbourhood))
+
+
+# -- steps 5-9: the log --------------------------------------------------------------
+
+_ADMIT, _WAIT = Admission.ADMIT, Admission.WAIT
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """One record refused by an ingest, and why."""
+
+    index: int | None  #: position in the batch; None for a record that had been waiting
+    record_id: bytes | None  #: None when the bytes did not decode
+    error: RemoteError
+
+
+@dataclass(frozen=True, slots=True)
+class Fork:
+    """Two records signed by one author at one seq: proof the author forked."""
+
+    author: bytes
+    seq: int
+    first_id: bytes  #: the one that arrived first
+    second_id: bytes
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """What one ingest did."""
+
+    added: list[bytes] = field(default_factory=list)  #: ids now in the log, in insertion order
+    logged: list[Record] = field(default_factory=list)  #: the records of ``added``, same order
+    duplicates: int = 0  #: records already held (log, waiting room or earlier in the batch)
+    waiting: int = 0  #: records of this batch left in the waiting room
+    rejected: list[Rejection] = field(default_factory=list)
+    forks: list[Fork] = field(default_factory=list)
+    dropped_waiting: int = 0  #: waiting records pushed out by the room's bounds
+
+
+class Intake:
+    """Steps 5-9 for one batch, over a :class:`RecordLog`.
+
+    Feed it with :meth:`take` (a record that passed steps 1-4) and
+    :meth:`refuse` (one that failed), in batch order; :meth:`flush` appends
+    what was decided so far (a store may write while later records are still
+    being checked); :meth:`finish` re-checks the waiting room, appends the
+    rest, keeps the fork evidence and returns the report.
+
+    ``admissions`` and ``room`` are changed in memory as the batch goes; a
+    caller whose storage then fails must reload both.
+    """
+
+    __slots__ = (
+        "log", "admissions", "room", "now", "report", "grew",
+        "_flushed", "_at_seq", "_waiting_from_batch", "_admits",
+    )
+
+    def __init__(
+        self, log: RecordLog, admissions: Admissions, room: WaitingRoom, now: int
+    ) -> None:
+        self.log = log
+        self.admissions = admissions
+        self.room = room
+        self.now = now
+        self.report = IngestReport()
+        self._flushed = 0  #: records of ``report.logged`` already appended
+        #: (author, seq) -> ids at it, in the log before the batch or logged by it
+        self._at_seq: dict[tuple[bytes, int], list[bytes]] = {}
+        self._waiting_from_batch: set[bytes] = set()
+        self.grew = False  #: membership grew: the waiting room deserves a look
+        self._admits = admissions.membership.admits
+
+    def already_held(self, ids: Collection[bytes]) -> set[bytes]:
+        """Step 5 before any check: the subset of ``ids`` in the log or the
+        waiting room (the caller counts them with :meth:`duplicate`)."""
+        waiting = self.room.entries
+        held = self.log.present(ids)
+        if waiting:
+            held.update(rid for rid in ids if rid in waiting)
+        return held
+
+    def duplicate(self, count: int = 1) -> None:
+        self.report.duplicates += count
+
+    def refuse(self, index: int | None, record_id: bytes | None, error: RemoteError) -> None:
+        """A record of the batch failed one of steps 1-4."""
+        self.report.rejected.append(Rejection(index, record_id, error))
+
+    def take(self, index: int | None, record: Record) -> None:
+        """Steps 5-9 for ``record``, which passed steps 1-4."""
+        if record.id in self.room.entries:
+            self.report.duplicates += 1
+            return
+        verdict = self._admits(record)
+        if verdict is _ADMIT:
+            if not self._log(record):
+                self.report.duplicates += 1  # earlier in the batch
+        elif verdict is _WAIT:
+            self._wait(record)
+        else:
+            self.refuse(index, record.id, NotAdmitted(record.author, record.kind, False))
+
+    def _wait(self, record: Record) -> None:
+        self.log.keep_waiting(record, self.now)
+        for dropped in self.room.add(record.id, record.author, record.kind):
+            self.log.forget_waiting(dropped)
+            self.report.dropped_waiting += 1
+            self._waiting_from_batch.discard(dropped)
+        self._waiting_from_batch.add(record.id)
+
+    def _log(self, record: Record) -> bool:
+        """Steps 8-9 for an admitted record; False if this batch logged it already."""
+        rid, author, seq = record.id, record.author, record.seq
+        key = (author, seq)
+        held = self._at_seq.get(key)
+        if held is None:
+            held = self._at_seq[key] = self.log.ids_at_seq(author, seq)
+        elif rid in held:
+            return False
+        if held:
+            forks = self.report.forks
+            for other in held:
+                forks.append(Fork(author, seq, other, rid))
+        held.append(rid)
+        report = self.report
+        report.added.append(rid)
+        report.logged.append(record)
+        if record.kind in ADMISSION_KINDS and self.admissions.learn(record, admitted=True):
+            self.grew = True
+        return True
+
+    def drain_waiting(self) -> None:
+        """Step 7 again, until membership stops growing."""
+        room, log, admissions = self.room, self.log, self.admissions
+        while self.grew:
+            self.grew = False
+            admitted: list[Record] = []
+            rejected: list[Record] = []
+            for rid in room.candidates(admissions.membership.households):
+                record = log.waiting_record(rid)
+                verdict = admissions.admits(record)
+                if verdict is Admission.WAIT:
+                    continue
+                room.remove(rid)
+                log.forget_waiting(rid)
+                (admitted if verdict is Admission.ADMIT else rejected).append(record)
+            for record in rejected:
+                self._waiting_from_batch.discard(record.id)
+                self.refuse(None, record.id, NotAdmitted(record.author, record.kind, False))
+            for record in admitted:
+                self._waiting_from_batch.discard(record.id)
+                self._log(record)
+
+    def flush(self) -> None:
+        """Step 9 for the records decided since the last flush."""
+        logged = self.report.logged
+        if len(logged) > self._flushed:
+            self.log.append(logged[self._flushed :])
+            self._flushed = len(logged)
+
+    def finish(self) -> IngestReport:
+        if self.grew:
+            self.drain_waiting()
+        self.flush()
+        report = self.report
+        if report.forks:
+            self.log.note_forks(report.forks)
+        report.waiting = len(self._waiting_from_batch)
+        if report.rejected:
+            report.rejected.sort(key=lambda r: (r.index is None, r.index or 0))
+        return report
+
+
+def ingest_checked(
+    log: RecordLog,
+    admissions: Admissions,
+    room: WaitingRoom,
+    records: Sequence[Record],
+    *,
+    neighbourhood: bytes,
+    now: int,
+) -> IngestReport:
+    """The pipeline for records already decoded and signature-checked (steps 1
+    and 4 done, by the gossip validator through :func:`check_record` or by a
+    simulator's table of checked records): steps 2-3 again (cheap, and on this
+    clock), then 5-9. Bad records are reported, never raised."""
+    intake = Intake(log, admissions, room, now)
+    held = intake.already_held([r.id for r in records])
+    for index, record in enumerate(records):
+        if record.id in held:
+            intake.duplicate()
+            continue
+        try:
+            check_decoded(record, neighbourhood=neighbourhood, now=now)
+        except RemoteError as error:
+            intake.refuse(index, record.id, error)
+            continue
+        intake.take(index, record)
+    return intake.finish()
+
+
+def admit_waiting(log: RecordLog, admissions: Admissions, room: WaitingRoom) -> IngestReport:
+    """Steps 7-9 for the waiting records, after membership grew outside an
+    ingest (a device's own record, such as the invite a waiting join names)."""
+    intake = Intake(log, admissions, room, now=0)
+    intake.grew = True
+    return intake.finish()
+
+
+def learn_own(admissions: Admissions, record: Record) -> bool:
+    """Let membership learn from this device's own ``record``, just logged.
+
+    Own records skip the pipeline (the device writes what it writes, and the
+    store checks it follows the chain); one that membership cannot admit yet
+    (a join written before its invite arrived) is applied once it can.
+    Returns True when membership grew: then :func:`admit_waiting`.
+    """
+    admitted = admissions.admits(record) is Admission.ADMIT
+    return admissions.learn(record, admitted=admitted)
