@@ -72,7 +72,8 @@ class Store:
         self._summary = LogSummary(conn)
         self._sync_index: ItemIndex | None = None
         self._indexed = 0  #: log records the sync index holds
-        self._state: tuple[int, Any] | None = None
+        self._views: Any = None  #: the IncrementalState grown from the log
+        self._views_upto = 0  #: log rowid the views have taken in
 
     # -- opening and closing -------------------------------------------------
 
@@ -445,18 +446,38 @@ class Store:
     # -- views -----------------------------------------------------------------
 
     def state(self) -> Any:
-        """``meshpantry.core.state.build_state`` of the whole log, cached until
-        the log changes. Raises :class:`NeighbourhoodUnset` before there is a
-        neighbourhood."""
+        """The neighbourhood's state: equal to
+        ``meshpantry.core.state.build_state`` of the whole log, grown from the
+        records logged since it was last asked for
+        (:class:`meshpantry.core.incremental.IncrementalState`), so a new
+        record costs what it touches, not a fold of the log. Raises
+        :class:`NeighbourhoodUnset` before there is a neighbourhood."""
+        return self._live_views().state()
+
+    def _live_views(self) -> Any:
+        from meshpantry.core.incremental import IncrementalState
+
         neighbourhood = self.neighbourhood
         if neighbourhood is None:
             raise NeighbourhoodUnset()
+        if self._views is None or self._views.neighbourhood != neighbourhood:
+            self._views = IncrementalState(neighbourhood, load=self._load_records)
+            self._views_upto = 0
         newest = self.last_rowid()
-        if self._state is None or self._state[0] != newest:
-            from meshpantry.core.state import build_state
+        if newest != self._views_upto:
+            page: list[Record] = []
+            for _, raw in log.pages(self._conn, "AND rowid <= ?", (newest,), self._views_upto):
+                page.append(log.trusted_decode(raw))
+                if len(page) >= log.PAGE_ROWS:
+                    self._views.add(page, settle=False)
+                    page = []
+            self._views.add(page, settle=False)
+            self._views.settle()
+            self._views_upto = newest
+        return self._views
 
-            self._state = (newest, build_state(list(self.records()), neighbourhood))
-        return self._state[1]
+    def _load_records(self, ids: list[bytes]) -> list[Record]:
+        return [log.trusted_decode(raw) for raw in log.raws_of(self._conn, ids)]
 
     def rebuild_views(self) -> None:
         """Recompute everything derived from the log: the forks table,
@@ -472,4 +493,5 @@ class Store:
         self._summary = LogSummary(self._conn)
         self._sync_index = None
         self._indexed = 0
-        self._state = None
+        self._views = None
+        self._views_upto = 0
