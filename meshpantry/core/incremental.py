@@ -36,10 +36,13 @@ household profiles (last-writer-wins per household over its counted
 ``household`` records, with the devices from the roster).
 
 Records are given to :meth:`IncrementalState.add`; the state catches up in
-:meth:`IncrementalState.settle` (called by ``add`` unless told not to). The
-state holds a small summary of each record (:class:`RecordMeta`) and, for the
-folds, fetches full records through ``load`` when one is given (a store reads
-them by id), else keeps them. Membership records are always kept.
+:meth:`IncrementalState.settle` (called by ``add`` unless told not to).
+What it knows per record and the views live in a
+:class:`~meshpantry.core.view_tables.ViewTables` (dictionaries by default, the
+store's SQLite tables in a node); for the folds it fetches full records
+through ``load`` when one is given (a store reads them by id), else keeps
+them. Membership records, the roster and the household profiles are kept in
+memory: they are few, and every fold reads them.
 """
 
 from __future__ import annotations
@@ -49,14 +52,13 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, MutableMapping
 
 from protocol import GENESIS_KIND, Record
 
-from .board import ClaimView, OfferView
 from .households import HouseholdFold, HouseholdView
 from .integrity import ChainVerdicts, _judge_chain
-from .meals import MealView, PledgeView
 from .membership import MEMBERSHIP_KINDS, Roster, count_members
-from .recipes import RecipeView, StoryView, edit_elements
+from .recipes import RecipeView, edit_elements
 from .state import REFERENCES, NeighbourhoodState, RecordStatus, fold_content
-from .validation import ForkDetected, ValidationError, WrongNeighbourhood
+from .validation import ValidationError, WrongNeighbourhood
+from .view_tables import COUNTED, UNINTERPRETED, Fate, GroupViews, MemoryTables, RecordMeta, ViewTables
 
 #: Content records folded per pass when many groups wait at once (a first
 #: load): bounds the full records held together, the rest are fetched later.
@@ -65,26 +67,34 @@ FOLD_CHUNK = 4_096
 #: given; a larger batch is fetched again group by group instead.
 FRESH_LIMIT = 4_096
 
-_COUNTED, _UNINTERPRETED = RecordStatus.COUNTED, RecordStatus.UNINTERPRETED
-#: A record's fate: counted, uninterpreted, the id it waits for, or its error.
-Fate = Any
 Loader = Callable[[list[bytes]], Iterable[Record]]
+_MISSING = object()
 
 
-@dataclass(frozen=True, slots=True)
-class RecordMeta:
-    """What the chain check and the reference checks read of a record."""
+class _Fates(Mapping):
+    """The settled waiting (``want=bytes``) or rejected fates, read from the tables."""
 
-    id: bytes
-    author: bytes
-    seq: int
-    prev: bytes | None
-    lamport: int
-    kind: str
+    def __init__(self, tables: ViewTables, want: type) -> None:
+        self.tables, self.want = tables, want
 
-    @classmethod
-    def of(cls, record: Record) -> "RecordMeta":
-        return cls(record.id, record.author, record.seq, record.prev, record.lamport, record.kind)
+    def __getitem__(self, key: bytes) -> Any:
+        fate = self.tables.fate(key) if key in self.tables.held else None
+        if isinstance(fate, self.want):
+            return fate
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        try:
+            self[key]  # type: ignore[index]
+        except KeyError:
+            return False
+        return True
+
+    def __iter__(self) -> Iterator[bytes]:  # pragma: no cover - folds never iterate
+        raise NotImplementedError
+
+    def __len__(self) -> int:  # pragma: no cover
+        raise NotImplementedError
 
 
 class _Overlay(MutableMapping):
@@ -129,109 +139,112 @@ class Settled:
 
 class IncrementalState:
     """The state of ``neighbourhood`` over the records added so far; see the
-    module's theory. ``load(ids)`` returns the full records of held ids (any
-    order); without it every record added is kept in memory."""
+    module's theory. ``tables`` remembers it (dictionaries by default);
+    ``load(ids)`` returns the full records of held ids (any order), and
+    without it every record added is kept in memory."""
 
-    def __init__(self, neighbourhood: bytes, load: Loader | None = None) -> None:
+    def __init__(
+        self, neighbourhood: bytes, load: Loader | None = None, tables: ViewTables | None = None
+    ) -> None:
         self.neighbourhood = neighbourhood
+        self.tables: ViewTables = MemoryTables() if tables is None else tables
         self._load = load
         self._kept: dict[bytes, Record] = {}  #: full records (all when no loader)
         self._fresh: dict[bytes, Record] = {}  #: full records added since the last settle
-        self._meta: dict[bytes, RecordMeta] = {}
-        self._foreign: dict[bytes, WrongNeighbourhood] = {}
+        self._foreign: set[bytes] = set()  #: held ids of other neighbourhoods
         self._membership: dict[bytes, Record] = {}  #: local membership records
-        self._chains: dict[bytes, list[RecordMeta]] = {}
-        self._chain_fate: dict[bytes, Fate] = {}  #: local id -> _COUNTED (stands), missing id or error
-        self._forks: dict[bytes, ForkDetected] = {}
         self._join_targets: dict[bytes, int] = {}  #: id named as invite by joins -> how many
         self._roster = count_members((), neighbourhood)
-        self._key: dict[bytes, bytes] = {}  #: id -> its group's root
-        self._groups: dict[bytes, set[bytes]] = {}  #: root -> ids held in the group
-        self._by_author: dict[bytes, set[bytes]] = {}  #: author -> local content ids
-        self._dependents: dict[bytes, set[bytes]] = {}  #: id -> edits naming its elements
-        self._fate: dict[bytes, Fate] = {}
-        self._waiting: dict[bytes, bytes] = {}
-        self._rejected: dict[bytes, ValidationError] = {}
-        self._counted: set[bytes] = set()
-        self._uninterpreted: set[bytes] = set()
-        self.offers: dict[bytes, OfferView] = {}
-        self.claims: dict[bytes, ClaimView] = {}
-        self.meals: dict[bytes, MealView] = {}
-        self.pledges: dict[bytes, PledgeView] = {}
-        self.stories: dict[bytes, StoryView] = {}
-        self._recipe_base: dict[bytes, RecipeView] = {}
-        self.recipes: dict[bytes, RecipeView] = {}
-        self._variations: dict[bytes, dict[bytes, tuple[int, bytes]]] = {}
         self._profiles: dict[bytes, dict[bytes, Record]] = {}  #: household -> counted profiles
         self._profile_of: dict[bytes, bytes] = {}  #: counted profile id -> household
         self._households: dict[bytes, HouseholdView] | None = None
+        self._waiting = _Fates(self.tables, bytes)
+        self._rejected = _Fates(self.tables, ValidationError)
         self._dirty_authors: set[bytes] = set()
         self._dirty_ids: set[bytes] = set()
         self._roster_dirty = False
         self._snapshot: NeighbourhoodState | None = None
 
+    @classmethod
+    def resume(
+        cls,
+        neighbourhood: bytes,
+        tables: ViewTables,
+        load: Loader,
+        membership: Iterable[Record],
+        foreign: Iterable[bytes],
+        profiles: Mapping[bytes, bytes],
+    ) -> "IncrementalState":
+        """The state whose tables were written by an earlier one: given the
+        held membership records, the ids of other neighbourhoods and the
+        counted profiles (id -> household), nothing is folded again."""
+        state = cls(neighbourhood, load, tables)
+        state._foreign = set(foreign)
+        for record in membership:
+            if record.id in state._foreign:
+                continue
+            state._kept[record.id] = state._membership[record.id] = record
+            if record.kind == "join":
+                invite = record.body["invite"]
+                state._join_targets[invite] = state._join_targets.get(invite, 0) + 1
+        state._roster = state._count()
+        for record in load(list(profiles)):
+            household = profiles[record.id]
+            state._profiles.setdefault(household, {})[record.id] = record
+            state._profile_of[record.id] = household
+        return state
+
     # -- adding ----------------------------------------------------------------
 
     def __contains__(self, record_id: object) -> bool:
-        return record_id in self._meta
-
-    def __len__(self) -> int:
-        return len(self._meta)
+        return record_id in self.tables.held
 
     def add(self, records: Iterable[Record], *, settle: bool = True) -> Settled | None:
         """Take in ``records`` (decoded, signatures verified; duplicates and
         any order welcome) and, unless ``settle`` is False, bring the state up
         to date (:meth:`settle`). Never raises for bad records."""
         for record in records:
-            if record.id not in self._meta:
+            if record.id not in self.tables.held:
                 self._take(record)
         return self.settle() if settle else None
 
     def _take(self, record: Record) -> None:
+        tables = self.tables
         rid, kind = record.id, record.kind
-        meta = RecordMeta.of(record)
-        self._meta[rid] = meta
         self._snapshot = None
         if self._load is None or kind in MEMBERSHIP_KINDS:
             self._kept[rid] = record
         elif len(self._fresh) < FRESH_LIMIT:
             self._fresh[rid] = record
-        found = rid if kind == GENESIS_KIND else record.neighbourhood
-        if found != self.neighbourhood:
-            self._foreign[rid] = WrongNeighbourhood(self.neighbourhood, found)
+        # Group: the root of the first named record, or this record itself.
+        fields = REFERENCES.get(kind)
+        if fields:
+            named = record.body[fields[0][0]]
+            root = tables.root(named) if named in tables.held else named
         else:
-            self._chains.setdefault(record.author, []).append(meta)
+            root = rid
+        found = rid if kind == GENESIS_KIND else record.neighbourhood
+        foreign = None
+        if found != self.neighbourhood:
+            foreign = WrongNeighbourhood(self.neighbourhood, found)
+            self._foreign.add(rid)
+        tables.add_record(RecordMeta.of(record), root, foreign)
+        if root != rid:
+            tables.move_group(rid, root)  # records that waited for this one
+        if foreign is None:
             self._dirty_authors.add(record.author)
             if kind in MEMBERSHIP_KINDS or rid in self._join_targets:
                 self._roster_dirty = True
             if kind == "join":
                 invite = record.body["invite"]
                 self._join_targets[invite] = self._join_targets.get(invite, 0) + 1
-                self._roster_dirty = True
             if kind in MEMBERSHIP_KINDS:
                 self._membership[rid] = record
-            else:
-                self._by_author.setdefault(record.author, set()).add(rid)
-        # Group: the root of the first named record, or this record itself.
-        fields = REFERENCES.get(kind)
-        if fields:
-            named = record.body[fields[0][0]]
-            root = self._key.get(named, named)
-        else:
-            root = rid
-        waiting_here = self._groups.pop(rid, None) if root != rid else None
-        group = self._groups.setdefault(root, set())
-        if waiting_here:
-            for other in waiting_here:
-                self._key[other] = root
-            group.update(waiting_here)
-        group.add(rid)
-        self._key[rid] = root
         if kind == "recipe_edit":
             for element_of in edit_elements(record):
-                self._dependents.setdefault(element_of, set()).add(rid)
+                tables.add_dependent(element_of, rid)
         self._dirty_ids.add(rid)
-        self._dirty_ids.update(self._dependents.get(rid, ()))
+        self._dirty_ids.update(tables.dependents(rid))
 
     # -- settling ----------------------------------------------------------------
 
@@ -247,71 +260,78 @@ class IncrementalState:
             self._recount()
         self._roster_dirty = False
         while self._dirty_ids:
-            keys = {self._key[i] for i in self._dirty_ids}
+            keys = {self.tables.root(i) for i in self._dirty_ids}
             self._dirty_ids.clear()
             batch: list[bytes] = []
-            size = 0
+            inside: set[bytes] = set()
             for key in keys:
                 batch.append(key)
-                size += len(self._groups[key])
-                if size >= FOLD_CHUNK:
-                    self._resolve(batch, done)
-                    batch, size = [], 0
-            if batch:
-                self._resolve(batch, done)
+                inside |= self.tables.group(key)
+                if len(inside) >= FOLD_CHUNK:
+                    self._resolve(inside, done)
+                    batch, inside = [], set()
+            if inside:
+                self._resolve(inside, done)
         self._fresh.clear()
+        self.tables.flush()
         return done
 
     def _judge(self, author: bytes) -> None:
-        chain = self._chains[author]
+        tables = self.tables
+        chain = [m for m in tables.chain(author) if m.id not in self._foreign]
         chain.sort(key=_seq)
         out = ChainVerdicts()
         _judge_chain(author, chain, out)  # type: ignore[arg-type]
-        fates: dict[bytes, Fate] = dict.fromkeys((m.id for m in out.counting), _COUNTED)
+        fates: dict[bytes, Fate] = dict.fromkeys((m.id for m in out.counting), COUNTED)
         fates.update(out.waiting)
         fates.update(out.rejected)
-        if out.forks:
-            self._forks[author] = out.forks[0]
-        else:
-            self._forks.pop(author, None)
+        tables.set_fork(author, out.forks[0] if out.forks else None)
+        tables.prefetch(fates)
         for rid, fate in fates.items():
-            if self._chain_fate.get(rid) != fate or rid not in self._chain_fate:
-                self._chain_fate[rid] = fate
+            old = tables.chain_fate(rid)
+            if old is None or old != fate:
+                tables.set_chain_fate(rid, fate)
                 self._dirty_ids.add(rid)
-                if self._meta[rid].kind in MEMBERSHIP_KINDS or rid in self._join_targets:
+                if tables.held[rid].kind in MEMBERSHIP_KINDS or rid in self._join_targets:
                     self._roster_dirty = True
 
-    def _recount(self) -> None:
-        """Recompute the roster from the membership records and mark the
-        records whose standing it changed."""
-        old = self._roster
-        records, unavailable, waiting_links = [], {}, {}
+    def _count(self) -> Roster:
+        records: list[Any] = []
+        unavailable: dict[bytes, Fate] = {}
+        waiting_links: dict[bytes, bytes] = {}
+        tables = self.tables
+        tables.prefetch(self._membership)
         for rid, record in self._membership.items():
-            fate = self._chain_fate[rid]
-            if fate is _COUNTED:
+            fate = tables.chain_fate(rid)
+            if fate is COUNTED:
                 records.append(record)
             else:
                 unavailable[rid] = fate
                 if record.kind == "device_link" and isinstance(fate, bytes):
                     waiting_links[record.body["device"]] = fate
         for target in self._join_targets:
-            meta = self._meta.get(target)
+            meta = tables.held.get(target)
             if meta is None or target in self._foreign or meta.kind in MEMBERSHIP_KINDS:
                 continue
-            fate = self._chain_fate[target]
-            if fate is _COUNTED:
+            fate = tables.chain_fate(target)
+            if fate is COUNTED:
                 records.append(meta)  # joins read only its kind and counter
             else:
                 unavailable[target] = fate
-        new = count_members(records, self.neighbourhood, unavailable, waiting_links)
-        self._roster = new
+        return count_members(records, self.neighbourhood, unavailable, waiting_links)
+
+    def _recount(self) -> None:
+        """Recompute the roster from the membership records and mark the
+        records whose standing it changed."""
+        old = self._roster
+        new = self._roster = self._count()
         self._households = None
         self._snapshot = None
         for rid in self._membership:
-            if self._fate.get(rid) != self._membership_fate(rid):
+            if self.tables.fate(rid) != self._membership_fate(rid):
                 self._dirty_ids.add(rid)
         if old.founder != new.founder:
-            authors: Iterable[bytes] = list(self._by_author)
+            authors: Iterable[bytes] = self.tables.authors()
         else:
             authors = {
                 a
@@ -320,28 +340,25 @@ class IncrementalState:
                 if getattr(old, table).get(a) != getattr(new, table).get(a)
             }
         for author in authors:
-            self._dirty_ids.update(self._by_author.get(author, ()))
+            self._dirty_ids.update(self.tables.content_of(author))
 
     def _membership_fate(self, rid: bytes) -> Fate:
-        fate = self._chain_fate[rid]
-        if fate is not _COUNTED:
+        fate = self.tables.chain_fate(rid)
+        if fate is not COUNTED:
             return fate
         roster = self._roster
         if rid in roster.counted:
-            return _COUNTED
+            return COUNTED
         if rid in roster.waiting:
             return roster.waiting[rid]
         return roster.rejected[rid]
 
     def _before_fold(self, rid: bytes) -> Fate | None:
         """A record's fate when the content fold does not decide it, else None."""
-        foreign = self._foreign.get(rid)
-        if foreign is not None:
-            return foreign
-        fate = self._chain_fate[rid]
-        if fate is not _COUNTED:
-            return fate
-        if self._meta[rid].kind in MEMBERSHIP_KINDS:
+        fate = self.tables.chain_fate(rid)
+        if fate is not COUNTED:
+            return fate  # another neighbourhood's, or waiting or broken on its chain
+        if self.tables.held[rid].kind in MEMBERSHIP_KINDS:
             return self._membership_fate(rid)
         return None
 
@@ -361,11 +378,10 @@ class IncrementalState:
             found.extend(loaded)
         return found
 
-    def _resolve(self, keys: list[bytes], done: Settled) -> None:
-        """Fold the groups ``keys`` again and apply what changed."""
-        inside: set[bytes] = set()
-        for key in keys:
-            inside.update(self._groups[key])
+    def _resolve(self, inside: set[bytes], done: Settled) -> None:
+        """Fold the groups made of ``inside`` again and apply what changed."""
+        tables = self.tables
+        tables.prefetch(inside)
         fates: dict[bytes, Fate] = {}
         local_waiting: dict[bytes, bytes] = {}
         local_rejected: dict[bytes, ValidationError] = {}
@@ -380,16 +396,19 @@ class IncrementalState:
                     local_waiting[rid] = fate
                 elif isinstance(fate, ValidationError):
                     local_rejected[rid] = fate
+        for rid in inside:
+            self._drop_profile(rid)
         content = self._full(candidates)
         content.sort(key=_order)
         done.folded += len(content)
         waiting = _Overlay(local_waiting, self._waiting, inside)
         rejected = _Overlay(local_rejected, self._rejected, inside)
-        folds = fold_content(content, self._roster, self._meta, waiting, rejected)
-        offers, claims = folds.board.finish(rejected)
-        meals, pledges = folds.meals.finish()
-        recipes, stories = folds.recipes.finish()
-        profiles: dict[bytes, Record] = {}
+        folds = fold_content(content, self._roster, tables.held, waiting, rejected)
+        views = GroupViews()
+        views.offers, views.claims = folds.board.finish(rejected)
+        views.meals, views.pledges = folds.meals.finish()
+        views.recipes, views.stories = folds.recipes.finish()
+        views.recipes = {rid: replace(v, variations=()) for rid, v in views.recipes.items()}
         for record in content:
             rid = record.id
             if rid in local_rejected:
@@ -397,93 +416,31 @@ class IncrementalState:
             elif rid in local_waiting:
                 fates[rid] = local_waiting[rid]
             elif rid in folds.uninterpreted:
-                fates[rid] = _UNINTERPRETED
+                fates[rid] = UNINTERPRETED
             else:
-                fates[rid] = _COUNTED
+                fates[rid] = COUNTED
                 if record.kind == "household":
-                    profiles[rid] = record
+                    household = self._roster.households[record.author]
+                    views.profiles[rid] = household
+                    self._profiles.setdefault(household, {})[rid] = record
+                    self._profile_of[rid] = household
+                    self._households = None
         for rid, fate in fates.items():
-            old = self._fate.get(rid, None)
-            if old is None or old != fate or type(old) is not type(fate):
+            old = tables.fate(rid)
+            if old is None or old != fate:
                 done.changed += 1
-                self._set_fate(rid, fate)
-                self._dirty_ids.update(self._dependents.get(rid, ()))
-        self._replace_views(inside, offers, claims, meals, pledges, recipes, stories, profiles)
+                tables.set_fate(rid, fate)
+                self._dirty_ids.update(tables.dependents(rid))
+        tables.replace_views(inside, views)
         self._snapshot = None
 
-    def _set_fate(self, rid: bytes, fate: Fate) -> None:
-        old = self._fate.get(rid)
-        if old is _COUNTED:
-            self._counted.discard(rid)
-        elif old is _UNINTERPRETED:
-            self._uninterpreted.discard(rid)
-        elif isinstance(old, bytes):
-            del self._waiting[rid]
-        elif old is not None:
-            del self._rejected[rid]
-        self._fate[rid] = fate
-        if fate is _COUNTED:
-            self._counted.add(rid)
-        elif fate is _UNINTERPRETED:
-            self._uninterpreted.add(rid)
-        elif isinstance(fate, bytes):
-            self._waiting[rid] = fate
-        else:
-            self._rejected[rid] = fate
-
-    def _replace_views(
-        self,
-        inside: set[bytes],
-        offers: dict,
-        claims: dict,
-        meals: dict,
-        pledges: dict,
-        recipes: dict[bytes, RecipeView],
-        stories: dict,
-        profiles: dict[bytes, Record],
-    ) -> None:
-        touched_parents: set[bytes] = set()
-        for rid in inside:
-            self.offers.pop(rid, None)
-            self.claims.pop(rid, None)
-            self.meals.pop(rid, None)
-            self.pledges.pop(rid, None)
-            self.stories.pop(rid, None)
-            gone = self._recipe_base.pop(rid, None)
-            if gone is not None:
-                self.recipes.pop(rid, None)
-                if gone.adapted_from is not None:
-                    self._variations[gone.adapted_from].pop(rid, None)
-                    touched_parents.add(gone.adapted_from)
-            household = self._profile_of.pop(rid, None)
-            if household is not None:
-                del self._profiles[household][rid]
-                self._households = None
-        self.offers.update(offers)
-        self.claims.update(claims)
-        self.meals.update(meals)
-        self.pledges.update(pledges)
-        self.stories.update(stories)
-        for rid, view in recipes.items():
-            self._recipe_base[rid] = view
-            touched_parents.add(rid)
-            if view.adapted_from is not None:
-                self._variations.setdefault(view.adapted_from, {})[rid] = (view.lamport, rid)
-                touched_parents.add(view.adapted_from)
-        for parent in touched_parents:
-            base = self._recipe_base.get(parent)
-            if base is None:
-                continue
-            children = self._variations.get(parent, {})
-            ordered = tuple(rid for _, rid in sorted(children.values()))
-            self.recipes[parent] = replace(base, variations=ordered) if ordered != base.variations else base
-        for rid, record in profiles.items():
-            household = self._roster.households[record.author]
-            self._profiles.setdefault(household, {})[rid] = record
-            self._profile_of[rid] = household
+    def _drop_profile(self, rid: bytes) -> None:
+        household = self._profile_of.pop(rid, None)
+        if household is not None:
+            del self._profiles[household][rid]
             self._households = None
 
-    # -- reading -------------------------------------------------------------------
+# -- reading -------------------------------------------------------------------
 
     @property
     def roster(self) -> Roster:
@@ -491,14 +448,12 @@ class IncrementalState:
 
     def fate(self, record_id: bytes) -> RecordStatus:
         """Where a held record stands (UNKNOWN when not held)."""
-        fate = self._fate.get(record_id)
-        if fate is None:
-            return RecordStatus.UNKNOWN
-        if fate is _COUNTED or fate is _UNINTERPRETED:
-            return fate
-        return RecordStatus.WAITING if isinstance(fate, bytes) else RecordStatus.REJECTED
+        fate = self.tables.fate(record_id) if record_id in self.tables.held else None
+        return status_of(fate)
 
     def households(self) -> dict[bytes, HouseholdView]:
+        """Household views, in the order households joined (a cached dict:
+        callers must not change it)."""
         if self._households is None:
             fold = HouseholdFold()
             for household, records in self._profiles.items():
@@ -507,16 +462,35 @@ class IncrementalState:
             self._households = fold.finish(self._roster)
         return self._households
 
+    def genesis(self) -> Record | None:
+        """The genesis record when it counts."""
+        genesis = self._kept.get(self.neighbourhood)
+        return genesis if genesis is not None and self.tables.fate(genesis.id) is COUNTED else None
+
     def state(self) -> NeighbourhoodState:
-        """The state as a frozen :class:`NeighbourhoodState`, equal to
+        """The whole state as a frozen :class:`NeighbourhoodState`, equal to
         ``build_state`` of the records added (call :meth:`settle` first if
-        records were added with ``settle=False``). Its maps are copies; their
+        records were added with ``settle=False``). It reads every table: a
+        reader that shows a few entities asks the tables instead. Its maps'
         iteration order may differ from ``build_state``'s."""
         assert not self._dirty_ids and not self._dirty_authors, "settle() before reading"
         if self._snapshot is not None:
             return self._snapshot
         roster = self._roster
-        genesis = self._kept.get(self.neighbourhood) if self.neighbourhood in self._counted else None
+        counted, uninterpreted = set(), set()
+        waiting: dict[bytes, bytes] = {}
+        rejected: dict[bytes, ValidationError] = {}
+        for rid, fate in self.tables.all_fates():
+            if fate is COUNTED:
+                counted.add(rid)
+            elif fate is UNINTERPRETED:
+                uninterpreted.add(rid)
+            elif isinstance(fate, bytes):
+                waiting[rid] = fate
+            else:
+                rejected[rid] = fate
+        views = self.tables.all_views()
+        genesis = self.genesis()
         self._snapshot = NeighbourhoodState(
             neighbourhood=self.neighbourhood,
             name=genesis.body["name"] if genesis else None,
@@ -526,19 +500,42 @@ class IncrementalState:
             devices=dict(roster.households),
             members=frozenset(d for d in roster.households if d not in roster.revoked),
             admins=roster.admins,
-            offers=dict(self.offers),
-            claims=dict(self.claims),
-            meals=dict(self.meals),
-            pledges=dict(self.pledges),
-            recipes=dict(self.recipes),
-            stories=dict(self.stories),
-            counted=frozenset(self._counted),
-            waiting=dict(sorted(self._waiting.items())),
-            rejected=dict(sorted(self._rejected.items())),
-            uninterpreted=frozenset(self._uninterpreted),
-            forks=tuple(self._forks[a] for a in sorted(self._forks)),
+            offers=views.offers,
+            claims=views.claims,
+            meals=views.meals,
+            pledges=views.pledges,
+            recipes=with_variations(views.recipes),
+            stories=views.stories,
+            counted=frozenset(counted),
+            waiting=dict(sorted(waiting.items())),
+            rejected=dict(sorted(rejected.items())),
+            uninterpreted=frozenset(uninterpreted),
+            forks=tuple(self.tables.forks()),
         )
         return self._snapshot
+
+
+def status_of(fate: Fate | None) -> RecordStatus:
+    """The :class:`RecordStatus` of a fate (None: not held)."""
+    if fate is None:
+        return RecordStatus.UNKNOWN
+    if fate is COUNTED or fate is UNINTERPRETED:
+        return fate
+    return RecordStatus.WAITING if isinstance(fate, bytes) else RecordStatus.REJECTED
+
+
+def with_variations(recipes: dict[bytes, RecipeView]) -> dict[bytes, RecipeView]:
+    """``recipes`` (views without variations) with each one's variations: the
+    held recipes adapted from it, in (lamport, id) order."""
+    children: dict[bytes, list[tuple[int, bytes]]] = {}
+    for rid, view in recipes.items():
+        if view.adapted_from is not None:
+            children.setdefault(view.adapted_from, []).append((view.lamport, rid))
+    out = dict(recipes)
+    for parent, kids in children.items():
+        if parent in out:
+            out[parent] = replace(out[parent], variations=tuple(rid for _, rid in sorted(kids)))
+    return out
 
 
 def _seq(meta: RecordMeta) -> int:
