@@ -25,11 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from meshpantry.core.chain import ChainHead
+from meshpantry.core.incremental import IncrementalState
 from meshpantry.core.membership import Admission
 from meshpantry.core.sync.items import ItemIndex, index_with_new
 from protocol import GENESIS_KIND, Record
 
 from . import admission, database, log, migrations, peers
+from . import views as view_tables
 from .admission import Admissions
 from .errors import (
     NeighbourhoodMismatch,
@@ -43,6 +45,8 @@ from .ingest import Fork, IngestReport, admit_waiting, ingest_batch
 from .lock import WriterLock
 from .summary import LogSummary
 from .verification import VerifierPool
+from .view_reading import ViewReader
+from .views import SqliteViewTables
 from .waiting import WaitingRoom
 
 #: The settings key of the neighbourhood id (the genesis record's id).
@@ -72,8 +76,9 @@ class Store:
         self._summary = LogSummary(conn)
         self._sync_index: ItemIndex | None = None
         self._indexed = 0  #: log records the sync index holds
-        self._views: Any = None  #: the IncrementalState grown from the log
+        self._views: IncrementalState | None = None  #: the log's state, kept in the view tables
         self._views_upto = 0  #: log rowid the views have taken in
+        self._snapshot: tuple[int, Any] | None = None  #: (views_upto, whole state) of :meth:`state`
 
     # -- opening and closing -------------------------------------------------
 
@@ -221,15 +226,20 @@ class Store:
                 raise NeighbourhoodUnset()
             if record.neighbourhood != current:
                 raise NeighbourhoodMismatch(current, record.neighbourhood)
-        with database.transaction(self._conn, durable=True):
-            seq, rid, _ = self._tip(record.author)
-            if record.seq != seq + 1:
-                raise SeqNotNext(record.author, seq + 1, record.seq)
-            if record.prev != rid:
-                raise PrevMismatch(record.author, rid, record.prev)
-            log.insert(self._conn, [record])
-            if genesis:
-                self._put_setting(NEIGHBOURHOOD, record.id)
+        try:
+            with database.transaction(self._conn, durable=True):
+                seq, rid, _ = self._tip(record.author)
+                if record.seq != seq + 1:
+                    raise SeqNotNext(record.author, seq + 1, record.seq)
+                if record.prev != rid:
+                    raise PrevMismatch(record.author, rid, record.prev)
+                log.insert(self._conn, [record])
+                if genesis:
+                    self._put_setting(NEIGHBOURHOOD, record.id)
+                self._grow_views([record])  # views change with the log, in its transaction
+        except BaseException:
+            self._views = None
+            raise
         if genesis:
             self._admissions = None
             return
@@ -244,12 +254,13 @@ class Store:
         waiting = self._loaded_waiting()
         try:
             with database.transaction(self._conn):
-                admit_waiting(
+                _, logged = admit_waiting(
                     self._conn, admissions=admissions, waiting=waiting,
                     heads=self._summary.heads(),
                 )
+                self._grow_views(logged)  # views change with the log, in its transaction
         except BaseException:
-            self._admissions = self._waiting = None
+            self._admissions = self._waiting = self._views = None
             raise
 
     # -- ingest ----------------------------------------------------------------
@@ -266,12 +277,13 @@ class Store:
         waiting = self._loaded_waiting()
         try:
             with database.transaction(self._conn):
-                report, _ = ingest_batch(
+                report, logged = ingest_batch(
                     self._conn, raws, now, admissions=admissions, waiting=waiting,
                     pool=self._pool, heads=self._summary.heads(),
                 )
+                self._grow_views(logged)  # views change with the log, in its transaction
         except BaseException:
-            self._admissions = self._waiting = None
+            self._admissions = self._waiting = self._views = None
             raise
         return report
 
@@ -446,34 +458,94 @@ class Store:
     # -- views -----------------------------------------------------------------
 
     def state(self) -> Any:
-        """The neighbourhood's state: equal to
-        ``meshpantry.core.state.build_state`` of the whole log, grown from the
-        records logged since it was last asked for
-        (:class:`meshpantry.core.incremental.IncrementalState`), so a new
-        record costs what it touches, not a fold of the log. Raises
-        :class:`NeighbourhoodUnset` before there is a neighbourhood."""
-        return self._live_views().state()
+        """The whole state, equal to ``meshpantry.core.state.build_state`` of
+        the log (a :class:`~meshpantry.core.state.NeighbourhoodState`), read
+        from the view tables. It reads every view: readers that show a few
+        entities use :meth:`views`. Raises :class:`NeighbourhoodUnset` before
+        there is a neighbourhood."""
+        views = self._live_views()
+        if self._snapshot is None or self._snapshot[0] != self._views_upto:
+            self._snapshot = (self._views_upto, views.state())
+        return self._snapshot[1]
 
-    def _live_views(self) -> Any:
-        from meshpantry.core.incremental import IncrementalState
+    def views(self) -> ViewReader:
+        """The views, up to date with the log, for reads that load only the
+        entities they show. Raises :class:`NeighbourhoodUnset` before there
+        is a neighbourhood."""
+        return ViewReader(self._conn, self._live_views(), self.state)
 
+    def _live_views(self) -> IncrementalState:
+        """The incremental state of the log, caught up with it."""
         neighbourhood = self.neighbourhood
         if neighbourhood is None:
             raise NeighbourhoodUnset()
-        if self._views is None or self._views.neighbourhood != neighbourhood:
-            self._views = IncrementalState(neighbourhood, load=self._load_records)
-            self._views_upto = 0
         newest = self.last_rowid()
-        if newest != self._views_upto:
-            page: list[Record] = []
-            for _, raw in log.pages(self._conn, "AND rowid <= ?", (newest,), self._views_upto):
-                page.append(log.trusted_decode(raw))
-                if len(page) >= log.PAGE_ROWS:
-                    self._views.add(page, settle=False)
-                    page = []
-            self._views.add(page, settle=False)
-            self._views.settle()
-            self._views_upto = newest
+        if self._views is not None and self._views.neighbourhood == neighbourhood:
+            if self._views_upto == newest:
+                return self._views
+            if not self.writer:
+                self._views = None  # the writer moved on: read its tables afresh
+        if not self.writer:
+            return self._reader_views(neighbourhood, newest)
+        try:
+            with database.transaction(self._conn):
+                self._grow_views([])
+        except BaseException:
+            self._views = None
+            raise
+        return self._views  # type: ignore[return-value]
+
+    def _grow_views(self, logged: Sequence[Record]) -> None:
+        """Bring the view tables up to the log, inside the caller's write
+        transaction (the one that logged ``logged``, which saves decoding
+        them again). Does nothing before there is a neighbourhood."""
+        neighbourhood = self.neighbourhood
+        if neighbourhood is None:
+            return
+        if self._views is None or self._views.neighbourhood != neighbourhood:
+            self._views, self._views_upto = self._resume_views(neighbourhood)
+        newest = self.last_rowid()
+        if newest == self._views_upto:
+            return
+        fresh = {r.id: r for r in logged}
+        ids = [rid for (rid,) in self._conn.execute(
+            "SELECT id FROM records WHERE rowid > ? AND rowid <= ?", (self._views_upto, newest)
+        )]
+        for start in range(0, len(ids), log.PAGE_ROWS):  # order does not matter to the views
+            chunk = ids[start : start + log.PAGE_ROWS]
+            known = [fresh[rid] for rid in chunk if rid in fresh]
+            self._views.add(known + self._load_records([rid for rid in chunk if rid not in fresh]), settle=False)
+        self._views.settle()
+        view_tables.set_progress(self._conn, neighbourhood, newest)
+        self._views_upto = newest
+
+    def _resume_views(self, neighbourhood: bytes) -> tuple[IncrementalState, int]:
+        """The incremental state the view tables hold (inside a write
+        transaction); empty tables if they hold another neighbourhood's."""
+        tables = SqliteViewTables(self._conn)
+        progress = view_tables.progress(self._conn)
+        if progress is None or progress[0] != neighbourhood:
+            view_tables.clear(self._conn)
+            return IncrementalState(neighbourhood, self._load_records, tables), 0
+        membership = [log.trusted_decode(raw) for raw in view_tables.membership_raws(self._conn)]
+        state = IncrementalState.resume(
+            neighbourhood, tables, self._load_records, membership,
+            view_tables.foreign_ids(self._conn), view_tables.profiles(self._conn),
+        )
+        return state, progress[1]
+
+    def _reader_views(self, neighbourhood: bytes, newest: int) -> IncrementalState:
+        """A read-only store's views: the writer's tables when they are up to
+        date with the log, else grown in memory from the log."""
+        progress = view_tables.progress(self._conn) if "0005_views" in migrations.applied(self._conn) else None
+        if progress == (neighbourhood, newest):
+            self._views, self._views_upto = self._resume_views(neighbourhood)
+        else:
+            state = IncrementalState(neighbourhood, self._load_records)
+            for _, raw in log.pages(self._conn, "AND rowid <= ?", (newest,), 0):
+                state.add([log.trusted_decode(raw)], settle=False)
+            state.settle()
+            self._views, self._views_upto = state, newest
         return self._views
 
     def _load_records(self, ids: list[bytes]) -> list[Record]:
@@ -481,7 +553,7 @@ class Store:
 
     def rebuild_views(self) -> None:
         """Recompute everything derived from the log: the forks table,
-        membership, the sync item list and the state cache."""
+        membership, the sync item list and every view table."""
         self._require_writer("rebuild_views")
         pairs = log.fork_pairs(self._conn)
         with database.transaction(self._conn):
@@ -489,9 +561,13 @@ class Store:
             self._conn.executemany(
                 "INSERT INTO forks (author, seq, first_id, second_id) VALUES (?, ?, ?, ?)", pairs
             )
+            view_tables.clear(self._conn)
         self._admissions = self._waiting = None
         self._summary = LogSummary(self._conn)
         self._sync_index = None
         self._indexed = 0
         self._views = None
         self._views_upto = 0
+        self._snapshot = None
+        if self.neighbourhood is not None:
+            self._live_views()

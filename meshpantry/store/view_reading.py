@@ -1,0 +1,285 @@
+"""Reading the view tables: the entities a reader shows, and nothing more.
+
+:class:`ViewReader` answers the questions the household's screens ask (one
+offer and its claims, a page of the board in sort order, the claims a
+household made or received, upcoming meals, the recipe book, a record's
+status, counts) from the ``view_*`` tables of :mod:`.views`, decoding only
+the rows it returns. Small things every screen needs (households, devices,
+admins, the neighbourhood's name) come from the incremental state's memory.
+
+It also reads like a :class:`~meshpantry.core.state.NeighbourhoodState`
+(``offers``, ``claims``, ``waiting``... as read-only mappings that look rows
+up on demand), so code written against the whole state keeps working;
+iterating such a mapping reads its whole table.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Mapping
+from typing import Any, Callable
+
+from meshpantry.core.board import ClaimView, OfferView
+from meshpantry.core.equity import FAIR_SHARE_WINDOW_MS
+from meshpantry.core.households import HouseholdView
+from meshpantry.core.incremental import IncrementalState, status_of
+from meshpantry.core.meals import MealView
+from meshpantry.core.recipes import RecipeView
+from meshpantry.core.state import NeighbourhoodState, RecordStatus
+from meshpantry.core.validation import ForkDetected
+from meshpantry.core.view_codec import DECODERS, decode_claim, decode_meal, decode_offer, decode_recipe
+
+from .views import WAITS, decode_fate
+
+#: Offer rows fetched per query while walking the board in sort order.
+BOARD_PAGE = 200
+_ORDER = {
+    "expiry": "ORDER BY expiry, id",
+    "newest": "ORDER BY created DESC, id",
+}
+
+
+class _Rows(Mapping):
+    """A view table as a read-only mapping id -> view."""
+
+    def __init__(self, reader: "ViewReader", name: str) -> None:
+        self.reader, self.name = reader, name
+
+    def get(self, key: bytes, default: Any = None) -> Any:
+        found = self.reader.one(self.name, key)
+        return default if found is None else found
+
+    def __getitem__(self, key: bytes) -> Any:
+        found = self.reader.one(self.name, key)
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def __contains__(self, key: object) -> bool:
+        return self.reader.one(self.name, key) is not None  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.reader.all(self.name))
+
+    def __len__(self) -> int:
+        return self.reader.conn.execute(f"SELECT COUNT(*) FROM view_{self.name}").fetchone()[0]
+
+    def values(self):  # type: ignore[override]
+        return self.reader.all(self.name).values()
+
+    def items(self):  # type: ignore[override]
+        return self.reader.all(self.name).items()
+
+
+class _Waiting(Mapping):
+    """Waiting records as a read-only mapping id -> the id they wait for."""
+
+    def __init__(self, reader: "ViewReader") -> None:
+        self.reader = reader
+
+    def __getitem__(self, key: bytes) -> bytes:
+        found = self.reader.conn.execute(
+            f"SELECT value FROM view_records WHERE id = ? AND status = {WAITS}", (key,)
+        ).fetchone()
+        if found is None:
+            raise KeyError(key)
+        return found[0]
+
+    def __iter__(self) -> Iterator[bytes]:
+        rows = self.reader.conn.execute(f"SELECT id FROM view_records WHERE status = {WAITS} ORDER BY id")
+        return iter([rid for (rid,) in rows])
+
+    def __len__(self) -> int:
+        return self.reader.conn.execute(f"SELECT COUNT(*) FROM view_records WHERE status = {WAITS}").fetchone()[0]
+
+
+class ViewReader:
+    """Queries over the view tables of one store, as of one moment. ``snapshot``
+    gives the whole :class:`NeighbourhoodState` when a caller needs it."""
+
+    def __init__(
+        self, conn: sqlite3.Connection, state: IncrementalState,
+        snapshot: Callable[[], NeighbourhoodState] | None = None,
+    ) -> None:
+        self.conn = conn
+        self.state = state
+        self._snapshot = snapshot
+        self.offers = _Rows(self, "offers")
+        self.claims = _Rows(self, "claims")
+        self.meals = _Rows(self, "meals")
+        self.pledges = _Rows(self, "pledges")
+        self.recipes = _Rows(self, "recipes")
+        self.stories = _Rows(self, "stories")
+        self.waiting = _Waiting(self)
+
+    # -- what every screen needs (kept in memory) --------------------------------
+
+    @property
+    def neighbourhood(self) -> bytes:
+        return self.state.neighbourhood
+
+    @property
+    def households(self) -> dict[bytes, HouseholdView]:
+        return self.state.households()
+
+    @property
+    def devices(self) -> dict[bytes, bytes]:
+        return self.state.roster.households
+
+    @property
+    def admins(self) -> frozenset[bytes]:
+        return self.state.roster.admins
+
+    @property
+    def members(self) -> frozenset[bytes]:
+        roster = self.state.roster
+        return frozenset(d for d in roster.households if d not in roster.revoked)
+
+    @property
+    def founder(self) -> bytes | None:
+        return self.state.roster.founder
+
+    @property
+    def name(self) -> str | None:
+        genesis = self.state.genesis()
+        return genesis.body["name"] if genesis else None
+
+    @property
+    def description(self) -> str | None:
+        genesis = self.state.genesis()
+        return genesis.body.get("description") if genesis else None
+
+    @property
+    def forks(self) -> tuple[ForkDetected, ...]:
+        return tuple(self.state.tables.forks())
+
+    def household_of(self, device: bytes) -> bytes | None:
+        return self.devices.get(device)
+
+    def snapshot(self) -> NeighbourhoodState:
+        """The whole state (reads every table)."""
+        assert self._snapshot is not None, "this reader was made without a snapshot"
+        return self._snapshot()
+
+    # -- one entity --------------------------------------------------------------------
+
+    def one(self, name: str, rid: bytes) -> Any:
+        """The view ``rid`` of table ``name`` (offers, claims, ...), or None."""
+        if type(rid) is not bytes:
+            return None
+        found = self.conn.execute(f"SELECT view FROM view_{name} WHERE id = ?", (rid,)).fetchone()
+        if found is None:
+            return None
+        view = DECODERS[name](found[0])
+        return self._with_variations(view) if name == "recipes" else view
+
+    def all(self, name: str) -> dict[bytes, Any]:
+        """Every view of table ``name`` (reads the whole table)."""
+        decode = DECODERS[name]
+        views = {rid: decode(raw) for rid, raw in self.conn.execute(f"SELECT id, view FROM view_{name}")}
+        if name == "recipes":
+            views = {rid: self._with_variations(v) for rid, v in views.items()}
+        return views
+
+    def find(self, name: str, prefix: str, most: int = 2) -> list[bytes]:
+        """Ids of table ``name`` whose hex starts with ``prefix`` (lower-case
+        hex digits), at most ``most`` of them."""
+        low = bytes.fromhex(prefix + "0" * (len(prefix) % 2))
+        high = bytes.fromhex(prefix + "f" * (len(prefix) % 2)) + b"\xff" * 32
+        return [rid for (rid,) in self.conn.execute(
+            f"SELECT id FROM view_{name} WHERE id >= ? AND id <= ? ORDER BY id LIMIT ?", (low, high, most)
+        )]
+
+    def status(self, rid: bytes) -> RecordStatus:
+        found = self.conn.execute("SELECT status, value FROM view_records WHERE id = ?", (rid,)).fetchone()
+        return status_of(None if found is None else decode_fate(*found))
+
+    def claims_on(self, offer_id: bytes) -> list[ClaimView]:
+        """The claims on an offer in (lamport, id) order. Raises KeyError."""
+        offer = self.offers[offer_id]
+        by_id = {
+            rid: decode_claim(raw)
+            for rid, raw in self.conn.execute("SELECT id, view FROM view_claims WHERE offer = ?", (offer_id,))
+        }
+        return [by_id[c] for c in offer.claims]
+
+    def _with_variations(self, recipe: RecipeView) -> RecipeView:
+        from dataclasses import replace
+
+        kids = self.conn.execute(
+            "SELECT id FROM view_recipes WHERE adapted_from = ? ORDER BY lamport, id", (recipe.id,)
+        ).fetchall()
+        return replace(recipe, variations=tuple(rid for (rid,) in kids)) if kids else recipe
+
+    # -- lists ---------------------------------------------------------------------------
+
+    def board(self, now: int, sort: str = "expiry", include_closed: bool = False) -> Iterator[OfferView]:
+        """Offers in the board's sort order (see
+        :func:`meshpantry.core.board.select_offers`): open ones at the
+        reader's clock ``now`` unless ``include_closed``. Rows are read a page
+        at a time, so a caller that stops early reads little."""
+        if sort not in _ORDER:
+            raise ValueError(f"sort must be one of {', '.join(_ORDER)}, not {sort!r}")
+        where = "" if include_closed else "WHERE live = 1 AND expiry >= ?"
+        params: tuple = () if include_closed else (now,)
+        offset = 0
+        while True:
+            rows = self.conn.execute(
+                f"SELECT view FROM view_offers {where} {_ORDER[sort]} LIMIT {BOARD_PAGE} OFFSET {offset}",
+                params,
+            ).fetchall()
+            for (raw,) in rows:
+                yield decode_offer(raw)
+            if len(rows) < BOARD_PAGE:
+                return
+            offset += len(rows)
+
+    def claims_involving(self, devices: set[bytes]) -> tuple[list[ClaimView], dict[bytes, OfferView]]:
+        """Claims made by ``devices`` or on offers ``devices`` made, and the
+        offers they are on."""
+        devices = list(devices)
+        marks = ",".join("?" * len(devices))
+        claims = {
+            rid: decode_claim(raw)
+            for rid, raw in self.conn.execute(
+                f"SELECT c.id, c.view FROM view_claims c WHERE c.author IN ({marks}) UNION "
+                f"SELECT c.id, c.view FROM view_claims c JOIN view_offers o ON o.id = c.offer "
+                f"WHERE o.author IN ({marks})",
+                (*devices, *devices),
+            )
+        }
+        offer_ids = list({c.offer for c in claims.values()})
+        offers: dict[bytes, OfferView] = {}
+        for start in range(0, len(offer_ids), 500):
+            chunk = offer_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            offers.update(
+                (rid, decode_offer(raw))
+                for rid, raw in self.conn.execute(f"SELECT id, view FROM view_offers WHERE id IN ({marks})", chunk)
+            )
+        return list(claims.values()), offers
+
+    def meal_list(self, now: int, include_past: bool) -> list[MealView]:
+        """Meals in (time, id) order; past ones only when ``include_past``."""
+        where, params = ("", ()) if include_past else ("WHERE time >= ?", (now,))
+        return [
+            decode_meal(raw)
+            for (raw,) in self.conn.execute(f"SELECT view FROM view_meals {where} ORDER BY time, id", params)
+        ]
+
+    def received_lately(self, offer: OfferView) -> dict[bytes, int]:
+        """Household id -> accepted claims decided in the fair-share window
+        before the offer's time, on other offers
+        (:func:`meshpantry.core.equity.received_lately`)."""
+        end = offer.created
+        counts: dict[bytes, int] = {}
+        for (raw,) in self.conn.execute(
+            "SELECT view FROM view_claims WHERE accepted_at >= ? AND accepted_at < ? AND offer != ?",
+            (end - FAIR_SHARE_WINDOW_MS, end, offer.id),
+        ):
+            claim = decode_claim(raw)
+            counts[claim.household] = counts.get(claim.household, 0) + 1
+        return counts
+
+    def recipe_list(self) -> list[RecipeView]:
+        return list(self.all("recipes").values())

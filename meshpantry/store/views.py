@@ -1,0 +1,405 @@
+"""The views' tables: what the incremental state knows, kept in the node's database.
+
+:class:`SqliteViewTables` implements
+:class:`meshpantry.core.view_tables.ViewTables` over the ``view_*`` tables
+(migration ``0005_views``), on the store's connection and inside the caller's
+transaction, so the views change in the same transaction as the log. The
+record summaries are not copied: they are the ``records`` table's columns,
+restricted to the records the views have taken in (those with a
+``view_records`` row).
+
+During a settle the fates read and written are held in a small cache and
+written back by :meth:`SqliteViewTables.flush`; nothing else is kept between
+calls, so the process holds only what the records at hand touch.
+
+``view_state`` holds the neighbourhood the views are of and the log rowid
+they have taken in up to; views behind the log catch up from there.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from meshpantry.core.board import ClaimStatus, OfferView
+from meshpantry.core.membership import MEMBERSHIP_KINDS
+from meshpantry.core.validation import ForkDetected, WrongNeighbourhood
+from meshpantry.core.view_codec import DECODERS, decode_error, encode_error, encode_view
+from meshpantry.core.view_tables import COUNTED, UNINTERPRETED, Fate, GroupViews, RecordMeta
+
+#: Fate codes in ``view_records.status`` and ``.chain``.
+STANDS, LEFT_UNREAD, WAITS, REJECTED, FOREIGN = 1, 2, 3, 4, 5
+#: An offer without a date sorts after every date (SQLite integers are 64-bit).
+NO_EXPIRY = 2**62
+_CHUNK = 500
+_MEMBERSHIP = "('neighbourhood', 'join', 'device_link', 'invite', 'revoke')"
+assert set(_MEMBERSHIP.strip("()").replace("'", "").replace(" ", "").split(",")) == MEMBERSHIP_KINDS
+
+SCHEMA = (
+    """CREATE TABLE view_state (
+        one INTEGER PRIMARY KEY CHECK (one = 1),
+        neighbourhood BLOB NOT NULL,
+        upto INTEGER NOT NULL
+    )""",
+    """CREATE TABLE view_records (
+        id BLOB PRIMARY KEY,
+        root BLOB NOT NULL,
+        chain INTEGER,
+        chain_value BLOB,
+        status INTEGER,
+        value BLOB
+    ) WITHOUT ROWID""",
+    "CREATE INDEX view_records_root ON view_records (root)",
+    "CREATE INDEX view_records_status ON view_records (status)",
+    "CREATE INDEX view_records_foreign ON view_records (chain) WHERE chain = 5",
+    f"CREATE INDEX records_membership_all ON records (kind) WHERE kind IN {_MEMBERSHIP}",
+    """CREATE TABLE view_dependents (
+        named BLOB NOT NULL, edit BLOB NOT NULL, PRIMARY KEY (named, edit)
+    ) WITHOUT ROWID""",
+    "CREATE TABLE view_forks (author BLOB PRIMARY KEY, fork BLOB NOT NULL)",
+    """CREATE TABLE view_offers (
+        id BLOB PRIMARY KEY, household BLOB NOT NULL, author BLOB NOT NULL,
+        created INTEGER NOT NULL, expiry INTEGER NOT NULL, live INTEGER NOT NULL,
+        view BLOB NOT NULL
+    )""",
+    # The board reads open offers in expiry or newest order, a page at a time;
+    # "live" is "not withdrawn and something remains", expiry is read-time.
+    "CREATE INDEX view_offers_expiry ON view_offers (expiry, id) WHERE live = 1",
+    "CREATE INDEX view_offers_newest ON view_offers (created DESC, id) WHERE live = 1",
+    "CREATE INDEX view_offers_all_expiry ON view_offers (expiry, id)",
+    "CREATE INDEX view_offers_all_newest ON view_offers (created DESC, id)",
+    """CREATE TABLE view_claims (
+        id BLOB PRIMARY KEY, offer BLOB NOT NULL, author BLOB NOT NULL,
+        created INTEGER NOT NULL, accepted_at INTEGER, view BLOB NOT NULL
+    )""",
+    "CREATE INDEX view_claims_offer ON view_claims (offer)",
+    "CREATE INDEX view_claims_author ON view_claims (author)",
+    # Fair share counts accepted claims by the time they were decided.
+    "CREATE INDEX view_claims_accepted ON view_claims (accepted_at) WHERE accepted_at IS NOT NULL",
+    "CREATE TABLE view_meals (id BLOB PRIMARY KEY, time INTEGER NOT NULL, view BLOB NOT NULL)",
+    "CREATE INDEX view_meals_time ON view_meals (time)",
+    "CREATE TABLE view_pledges (id BLOB PRIMARY KEY, meal BLOB NOT NULL, view BLOB NOT NULL)",
+    """CREATE TABLE view_recipes (
+        id BLOB PRIMARY KEY, adapted_from BLOB, lamport INTEGER NOT NULL, view BLOB NOT NULL
+    )""",
+    "CREATE INDEX view_recipes_adapted ON view_recipes (adapted_from) WHERE adapted_from IS NOT NULL",
+    "CREATE TABLE view_stories (id BLOB PRIMARY KEY, recipe BLOB NOT NULL, view BLOB NOT NULL)",
+    "CREATE TABLE view_profiles (id BLOB PRIMARY KEY, household BLOB NOT NULL)",
+)
+
+#: Tables emptied by :func:`clear` (a rebuild, or views of another neighbourhood).
+TABLES = (
+    "view_state", "view_records", "view_dependents", "view_forks", "view_offers", "view_claims",
+    "view_meals", "view_pledges", "view_recipes", "view_stories", "view_profiles",
+)
+_VIEW_TABLES = ("offers", "claims", "meals", "pledges", "recipes", "stories")
+
+
+def encode_fate(fate: Fate | None, foreign: bool = False) -> tuple[int | None, bytes | None]:
+    if fate is None:
+        return None, None
+    if fate is COUNTED:
+        return STANDS, None
+    if fate is UNINTERPRETED:
+        return LEFT_UNREAD, None
+    if isinstance(fate, bytes):
+        return WAITS, fate
+    return (FOREIGN if foreign else REJECTED), encode_error(fate)
+
+
+def decode_fate(code: int | None, value: bytes | None) -> Fate | None:
+    if code is None:
+        return None
+    if code == STANDS:
+        return COUNTED
+    if code == LEFT_UNREAD:
+        return UNINTERPRETED
+    if code == WAITS:
+        return value
+    return decode_error(value)  # type: ignore[arg-type]
+
+
+def offer_columns(view: OfferView) -> tuple:
+    """(id, household, author, created, expiry, live, view) of an offer row."""
+    expires = view.expires
+    live = int(not view.withdrawn and view.remaining > 0)
+    return (
+        view.id, view.household, view.author, view.created,
+        NO_EXPIRY if expires is None else expires, live, encode_view(view),
+    )
+
+
+class _Held(Mapping):
+    def __init__(self, tables: "SqliteViewTables") -> None:
+        self.tables = tables
+
+    def get(self, key: bytes, default: Any = None) -> Any:
+        meta = self.tables.meta(key)
+        return default if meta is None else meta
+
+    def __getitem__(self, key: bytes) -> RecordMeta:
+        meta = self.tables.meta(key)
+        if meta is None:
+            raise KeyError(key)
+        return meta
+
+    def __contains__(self, key: object) -> bool:
+        return self.tables.meta(key) is not None  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[bytes]:  # pragma: no cover - never iterated
+        raise NotImplementedError
+
+    def __len__(self) -> int:  # pragma: no cover
+        raise NotImplementedError
+
+
+class SqliteViewTables:
+    """:class:`~meshpantry.core.view_tables.ViewTables` in the store's database."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.held = _Held(self)
+        self._metas: dict[bytes, RecordMeta | None] = {}
+        #: id -> [chain fate, fate]; ``_dirty`` ids are written back by flush
+        self._rows: dict[bytes, list] = {}
+        self._dirty: set[bytes] = set()
+
+    # -- records -------------------------------------------------------------------
+
+    def meta(self, rid: bytes) -> RecordMeta | None:
+        if rid not in self._metas:
+            found = self.conn.execute(
+                "SELECT r.author, r.seq, r.prev, r.lamport, r.kind FROM records r "
+                "JOIN view_records v ON v.id = r.id WHERE r.id = ?",
+                (rid,),
+            ).fetchone()
+            self._metas[rid] = RecordMeta(rid, *found) if found else None
+        return self._metas[rid]
+
+    def add_record(self, meta: RecordMeta, root: bytes, foreign: Any) -> None:
+        code, value = encode_fate(foreign, foreign=True)
+        self.conn.execute(
+            "INSERT INTO view_records (id, root, chain, chain_value) VALUES (?, ?, ?, ?)",
+            (meta.id, root, code, value),
+        )
+        self._metas[meta.id] = meta
+        self._rows[meta.id] = [foreign, None]
+
+    def authors(self) -> Iterable[bytes]:
+        return [a for (a,) in self.conn.execute(
+            "SELECT DISTINCT r.author FROM records r JOIN view_records v ON v.id = r.id"
+        )]
+
+    def chain(self, author: bytes) -> list[RecordMeta]:
+        metas = []
+        for rid, seq, prev, lamport, kind, code, value in self.conn.execute(
+            "SELECT r.id, r.seq, r.prev, r.lamport, r.kind, v.chain, v.chain_value FROM records r "
+            "JOIN view_records v ON v.id = r.id WHERE r.author = ?",
+            (author,),
+        ):
+            meta = self._metas.get(rid)
+            if meta is None:
+                meta = self._metas[rid] = RecordMeta(rid, author, seq, prev, lamport, kind)
+            metas.append(meta)
+            if rid not in self._rows:
+                self._rows[rid] = [decode_fate(code, value), _UNREAD]
+        return metas
+
+    def content_of(self, author: bytes) -> Iterable[bytes]:
+        return [rid for (rid,) in self.conn.execute(
+            "SELECT r.id FROM records r JOIN view_records v ON v.id = r.id "
+            f"WHERE r.author = ? AND r.kind NOT IN {_MEMBERSHIP}",
+            (author,),
+        )]
+
+    def root(self, rid: bytes) -> bytes:
+        return self.conn.execute("SELECT root FROM view_records WHERE id = ?", (rid,)).fetchone()[0]
+
+    def group(self, root: bytes) -> set[bytes]:
+        return {rid for (rid,) in self.conn.execute("SELECT id FROM view_records WHERE root = ?", (root,))}
+
+    def move_group(self, old_root: bytes, new_root: bytes) -> set[bytes]:
+        moved = self.group(old_root)
+        if moved:
+            self.conn.execute("UPDATE view_records SET root = ? WHERE root = ?", (new_root, old_root))
+        return moved
+
+    # -- fates -----------------------------------------------------------------------
+
+    def prefetch(self, ids: Iterable[bytes]) -> None:
+        todo = [rid for rid in ids if rid not in self._rows or self._rows[rid][1] is _UNREAD]
+        for start in range(0, len(todo), _CHUNK):
+            chunk = todo[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for rid, author, seq, prev, lamport, kind, chain, chain_value, status, value in self.conn.execute(
+                "SELECT v.id, r.author, r.seq, r.prev, r.lamport, r.kind, v.chain, v.chain_value, "
+                f"v.status, v.value FROM view_records v JOIN records r ON r.id = v.id WHERE v.id IN ({marks})",
+                chunk,
+            ):
+                if rid not in self._metas or self._metas[rid] is None:
+                    self._metas[rid] = RecordMeta(rid, author, seq, prev, lamport, kind)
+                row = self._rows.get(rid)
+                if row is None:
+                    self._rows[rid] = [decode_fate(chain, chain_value), decode_fate(status, value)]
+                elif row[1] is _UNREAD:
+                    row[1] = decode_fate(status, value)
+
+    def _row(self, rid: bytes) -> list:
+        row = self._rows.get(rid)
+        if row is None or row[1] is _UNREAD:
+            self.prefetch([rid])
+            row = self._rows[rid]
+        return row
+
+    def chain_fate(self, rid: bytes) -> Fate | None:
+        row = self._rows.get(rid)
+        return self._row(rid)[0] if row is None else row[0]
+
+    def set_chain_fate(self, rid: bytes, fate: Fate) -> None:
+        self._row(rid)[0] = fate
+        self._dirty.add(rid)
+
+    def fate(self, rid: bytes) -> Fate | None:
+        return self._row(rid)[1]
+
+    def set_fate(self, rid: bytes, fate: Fate) -> None:
+        self._row(rid)[1] = fate
+        self._dirty.add(rid)
+
+    def dependents(self, rid: bytes) -> Iterable[bytes]:
+        return [e for (e,) in self.conn.execute("SELECT edit FROM view_dependents WHERE named = ?", (rid,))]
+
+    def add_dependent(self, named: bytes, edit: bytes) -> None:
+        self.conn.execute("INSERT OR IGNORE INTO view_dependents (named, edit) VALUES (?, ?)", (named, edit))
+
+    def set_fork(self, author: bytes, fork: ForkDetected | None) -> None:
+        if fork is None:
+            self.conn.execute("DELETE FROM view_forks WHERE author = ?", (author,))
+        else:
+            self.conn.execute(
+                "INSERT INTO view_forks (author, fork) VALUES (?, ?) "
+                "ON CONFLICT (author) DO UPDATE SET fork = excluded.fork",
+                (author, encode_error(fork)),
+            )
+
+    # -- views ---------------------------------------------------------------------
+
+    def replace_views(self, ids: set[bytes], views: GroupViews) -> None:
+        conn = self.conn
+        listed = list(ids)
+        for start in range(0, len(listed), _CHUNK):
+            chunk = listed[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for name in (*_VIEW_TABLES, "profiles"):
+                conn.execute(f"DELETE FROM view_{name} WHERE id IN ({marks})", chunk)
+        conn.executemany(
+            "INSERT INTO view_offers (id, household, author, created, expiry, live, view) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [offer_columns(v) for v in views.offers.values()],
+        )
+        conn.executemany(
+            "INSERT INTO view_claims (id, offer, author, created, accepted_at, view) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (v.id, v.offer, v.author, v.created,
+                 v.decided if v.status is ClaimStatus.ACCEPTED else None, encode_view(v))
+                for v in views.claims.values()
+            ],
+        )
+        conn.executemany(
+            "INSERT INTO view_meals (id, time, view) VALUES (?, ?, ?)",
+            [(v.id, v.time, encode_view(v)) for v in views.meals.values()],
+        )
+        conn.executemany(
+            "INSERT INTO view_pledges (id, meal, view) VALUES (?, ?, ?)",
+            [(v.id, v.meal, encode_view(v)) for v in views.pledges.values()],
+        )
+        conn.executemany(
+            "INSERT INTO view_recipes (id, adapted_from, lamport, view) VALUES (?, ?, ?, ?)",
+            [(v.id, v.adapted_from, v.lamport, encode_view(v)) for v in views.recipes.values()],
+        )
+        conn.executemany(
+            "INSERT INTO view_stories (id, recipe, view) VALUES (?, ?, ?)",
+            [(v.id, v.recipe, encode_view(v)) for v in views.stories.values()],
+        )
+        conn.executemany(
+            "INSERT INTO view_profiles (id, household) VALUES (?, ?)", list(views.profiles.items())
+        )
+
+    def flush(self) -> None:
+        rows = []
+        for rid in self._dirty:
+            chain, fate = self._rows[rid]
+            foreign = isinstance(chain, WrongNeighbourhood)
+            rows.append((*encode_fate(chain, foreign), *encode_fate(None if fate is _UNREAD else fate), rid))
+        self.conn.executemany(
+            "UPDATE view_records SET chain = ?, chain_value = ?, status = ?, value = ? WHERE id = ?", rows
+        )
+        self._dirty.clear()
+        self._rows.clear()
+        self._metas.clear()
+
+    def forget(self) -> None:
+        """Drop what is cached without writing it (the transaction rolled back)."""
+        self._dirty.clear()
+        self._rows.clear()
+        self._metas.clear()
+
+    # -- reading everything (rebuild checks, digests) ----------------------------------
+
+    def all_fates(self) -> Iterable[tuple[bytes, Fate]]:
+        for rid, status, value in self.conn.execute("SELECT id, status, value FROM view_records"):
+            yield rid, decode_fate(status, value)
+
+    def all_views(self) -> GroupViews:
+        out = GroupViews()
+        for name in _VIEW_TABLES:
+            decode = DECODERS[name]
+            setattr(out, name, {rid: decode(raw) for rid, raw in self.conn.execute(f"SELECT id, view FROM view_{name}")})
+        out.profiles = dict(self.conn.execute("SELECT id, household FROM view_profiles"))
+        return out
+
+    def forks(self) -> list[ForkDetected]:
+        return [decode_error(raw) for (raw,) in self.conn.execute("SELECT fork FROM view_forks ORDER BY author")]  # type: ignore[misc]
+
+
+class _Unread:
+    """The fate of a row whose chain fate was read without its fate."""
+
+
+_UNREAD: Any = _Unread()
+
+
+def progress(conn: sqlite3.Connection) -> tuple[bytes, int] | None:
+    """(neighbourhood, log rowid taken in up to) of the views, or None."""
+    found = conn.execute("SELECT neighbourhood, upto FROM view_state").fetchone()
+    return (found[0], found[1]) if found else None
+
+
+def set_progress(conn: sqlite3.Connection, neighbourhood: bytes, upto: int) -> None:
+    conn.execute(
+        "INSERT INTO view_state (one, neighbourhood, upto) VALUES (1, ?, ?) "
+        "ON CONFLICT (one) DO UPDATE SET neighbourhood = excluded.neighbourhood, upto = excluded.upto",
+        (neighbourhood, upto),
+    )
+
+
+def clear(conn: sqlite3.Connection) -> None:
+    """Empty every view table (inside the caller's transaction)."""
+    for table in TABLES:
+        conn.execute(f"DELETE FROM {table}")
+
+
+def membership_raws(conn: sqlite3.Connection) -> list[bytes]:
+    """Raw membership records the views have taken in."""
+    return [raw for (raw,) in conn.execute(
+        f"SELECT r.raw FROM records r JOIN view_records v ON v.id = r.id WHERE r.kind IN {_MEMBERSHIP}"
+    )]
+
+
+def foreign_ids(conn: sqlite3.Connection) -> list[bytes]:
+    return [rid for (rid,) in conn.execute(f"SELECT id FROM view_records WHERE chain = {FOREIGN}")]
+
+
+def profiles(conn: sqlite3.Connection) -> dict[bytes, bytes]:
+    return dict(conn.execute("SELECT id, household FROM view_profiles"))
