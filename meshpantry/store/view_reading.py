@@ -181,13 +181,14 @@ class ViewReader:
             views = {rid: self._with_variations(v) for rid, v in views.items()}
         return views
 
-    def find(self, name: str, prefix: str, most: int = 2) -> list[bytes]:
+    def find(self, name: str, prefix: str, most: int | None = 2) -> list[bytes]:
         """Ids of table ``name`` whose hex starts with ``prefix`` (lower-case
-        hex digits), at most ``most`` of them."""
+        hex digits), at most ``most`` of them (all when None)."""
         low = bytes.fromhex(prefix + "0" * (len(prefix) % 2))
         high = bytes.fromhex(prefix + "f" * (len(prefix) % 2)) + b"\xff" * 32
         return [rid for (rid,) in self.conn.execute(
-            f"SELECT id FROM view_{name} WHERE id >= ? AND id <= ? ORDER BY id LIMIT ?", (low, high, most)
+            f"SELECT id FROM view_{name} WHERE id >= ? AND id <= ? ORDER BY id LIMIT ?",
+            (low, high, -1 if most is None else most),
         )]
 
     def status(self, rid: bytes) -> RecordStatus:
