@@ -53,7 +53,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, MutableMapping
 from protocol import GENESIS_KIND, Record
 
 from .households import HouseholdFold, HouseholdView
-from .integrity import ChainVerdicts, _judge_chain
+from .integrity import ChainVerdicts, judge_chain
 from .membership import MEMBERSHIP_KINDS, Roster, count_members
 from .recipes import RecipeView, edit_elements
 from .state import REFERENCES, NeighbourhoodState, RecordStatus, fold_content
@@ -281,7 +281,7 @@ class IncrementalState:
         chain = [m for m in tables.chain(author) if m.id not in self._foreign]
         chain.sort(key=_seq)
         out = ChainVerdicts()
-        _judge_chain(author, chain, out)  # type: ignore[arg-type]
+        judge_chain(author, chain, out)  # type: ignore[arg-type]
         fates: dict[bytes, Fate] = dict.fromkeys((m.id for m in out.counting), COUNTED)
         fates.update(out.waiting)
         fates.update(out.rejected)

@@ -1,0 +1,183 @@
+"""The view tables: grown in the records' transactions, equal to build_state,
+kept across a restart, rebuilt from the log.
+
+    ingest (any order, batches, duplicates, gaps filled late)
+        └─▶ log + view tables, one transaction ──▶ Store.state() == build_state(log)
+    close, open ──▶ the same state, nothing folded again
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import sqlite3
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from meshpantry.core import incremental
+from meshpantry.core.state import build_state
+from meshpantry.store import Store
+from meshpantry.store.database import DB_FILE
+from meshpantry.store.migrations import MIGRATIONS
+from tests.core.records import TestNeighbourhood
+from tests.core.test_incremental import troubled_activity
+
+STORE_LAWS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+
+def log_state(store: Store, neighbourhood: bytes):
+    return build_state(list(store.records()), neighbourhood)
+
+
+class FoldCounter:
+    """Counts the content folds the incremental state runs."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.records = 0
+        real = incremental.fold_content
+
+        def counting(content, *args):
+            self.records += len(content)
+            return real(content, *args)
+
+        monkeypatch.setattr(incremental, "fold_content", counting)
+
+
+@STORE_LAWS
+@given(seed=st.integers(0, 2**32), rng=st.randoms(use_true_random=False))
+def test_ingest_in_any_batches_gives_build_state_of_the_log(tmp_path_factory, seed, rng):
+    """Random batches, duplicates and a late fifth: the tables equal build_state
+    of the log after every batch, and again after a restart."""
+    records = troubled_activity(seed)
+    neighbourhood = records[0].id
+    late = [r for r in records[1:] if rng.random() < 0.2]
+    order = [r for r in records if r not in late] + [rng.choice(records) for _ in range(5)]
+    rng.shuffle(order)
+    order += late
+    path = tmp_path_factory.mktemp("views") / "node"
+    with Store.open(path) as store:
+        store.set_setting("neighbourhood", neighbourhood)
+        i = 0
+        while i < len(order):
+            batch = order[i : i + rng.randint(1, 8)]
+            i += len(batch)
+            store.ingest([r.raw for r in batch], now=records[-1].time)
+            if rng.random() < 0.3:
+                assert store.state() == log_state(store, neighbourhood)
+        state = store.state()
+        assert state == log_state(store, neighbourhood)
+    with Store.open(path) as store:
+        assert store.state() == state
+        assert store.state() == log_state(store, neighbourhood)
+
+
+def test_a_restart_folds_nothing(tmp_path: Path, nb: TestNeighbourhood, monkeypatch):
+    """Open a store whose views are up to date: no record is folded again."""
+    for i in range(30):
+        nb.offer(nb.devices[1 + i % 2], f"item {i}")
+    with Store.open(tmp_path / "node") as store:
+        store.set_setting("neighbourhood", nb.id)
+        store.ingest([r.raw for r in nb.records], now=nb.clock)
+        before = store.state()
+    folds = FoldCounter(monkeypatch)
+    with Store.open(tmp_path / "node") as store:
+        assert store.state() == before
+        assert store.views().offers[nb.records[-1].id].item == "item 29"
+    assert folds.records == 0
+
+
+def test_one_new_claim_writes_a_few_view_rows_however_long_the_log(tmp_path: Path, monkeypatch):
+    """A claim arriving at a store of 20 or 400 offers folds its offer's group
+    and changes the same handful of view rows."""
+    written = []
+    for offers in (20, 400):
+        nb = TestNeighbourhood()
+        bea = nb.join(2, name="Bea")
+        board = [nb.offer(nb.founder, f"item {i}", 3, "kg") for i in range(offers)]
+        with Store.open(tmp_path / f"node{offers}") as store:
+            store.set_setting("neighbourhood", nb.id)
+            store.ingest([r.raw for r in nb.records], now=nb.clock)
+            store.state()
+            claim = nb.claim(bea, board[offers // 2], 2)
+            folds = FoldCounter(monkeypatch)
+            conn = store._conn
+            changes = conn.total_changes
+            store.ingest([claim.raw], now=nb.clock)
+            written.append((folds.records, conn.total_changes - changes))
+            assert store.state() == log_state(store, nb.id)
+            monkeypatch.undo()
+    assert written[0] == written[1]
+    assert written[0][0] == 2  # the offer and the claim
+    assert written[0][1] < 15
+
+
+def test_rebuild_gives_identical_views(tmp_path: Path, nb: TestNeighbourhood):
+    """rebuild_views empties the tables and grows them again from the log."""
+    offer = nb.offer(nb.founder, "leeks", 4, "kg")
+    nb.accept(nb.founder, nb.claim(nb.devices[2], offer, 1), 1)
+    with Store.open(tmp_path / "node") as store:
+        store.set_setting("neighbourhood", nb.id)
+        store.ingest([r.raw for r in nb.records], now=nb.clock)
+        before = store.state()
+        store.rebuild_views()
+        assert store.state() == before == log_state(store, nb.id)
+
+
+def test_a_store_from_before_the_view_tables_fills_them_from_its_log(tmp_path: Path, nb: TestNeighbourhood):
+    """A database written without the views migration gets it on open, and
+    its views are grown from the log already held."""
+    nb.offer(nb.founder, "plums", 2, "kg")
+    path = tmp_path / "node"
+    with Store.open(path) as store:
+        store.set_setting("neighbourhood", nb.id)
+        store.ingest([r.raw for r in nb.records], now=nb.clock)
+    conn = sqlite3.connect(path / DB_FILE, isolation_level=None)
+    for table in [n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND name LIKE 'view_%'")]:
+        conn.execute(f"DROP TABLE {table}")
+    conn.execute("DROP INDEX records_membership_all")
+    conn.execute("DELETE FROM migrations WHERE name = ?", (MIGRATIONS[-1].name,))
+    conn.close()
+    with Store.open(path) as store:
+        assert store.state() == log_state(store, nb.id)
+
+
+def test_a_reader_reads_the_writers_tables(tmp_path: Path, nb: TestNeighbourhood):
+    """A read-only store (the command line beside a running node) sees the
+    views the writer keeps, and its later records."""
+    path = tmp_path / "node"
+    with Store.open(path) as writer:
+        writer.set_setting("neighbourhood", nb.id)
+        writer.ingest([r.raw for r in nb.records], now=nb.clock)
+        with Store.open(path, writer=False) as reader:
+            assert reader.state() == writer.state()
+            offer = nb.offer(nb.founder, "eggs", 6, "items")
+            writer.ingest([offer.raw], now=nb.clock)
+            assert reader.views().offers[offer.id].item == "eggs"
+            assert reader.state() == writer.state()
+
+
+def test_a_failed_ingest_leaves_log_and_views_together(tmp_path: Path, nb: TestNeighbourhood, monkeypatch):
+    """The views change in the ingest's transaction: when it fails, neither
+    the log nor the views keep the batch, and the next ingest starts clean."""
+    path = tmp_path / "node"
+    with Store.open(path) as store:
+        store.set_setting("neighbourhood", nb.id)
+        store.ingest([r.raw for r in nb.records], now=nb.clock)
+        before = store.state()
+        offer = nb.offer(nb.founder, "rice", 1, "kg")
+
+        def broken(*args, **kwargs):
+            raise sqlite3.OperationalError("disk I/O error")
+
+        monkeypatch.setattr(incremental.IncrementalState, "settle", broken)
+        try:
+            store.ingest([offer.raw], now=nb.clock)
+        except sqlite3.OperationalError:
+            pass
+        monkeypatch.undo()
+        assert not store.has(offer.id)
+        assert store.state() == before
+        store.ingest([offer.raw], now=nb.clock)
+        assert store.state() == log_state(store, nb.id)
