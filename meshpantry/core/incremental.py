@@ -160,7 +160,7 @@ class IncrementalState:
         self._households: dict[bytes, HouseholdView] | None = None
         self._waiting = _Fates(self.tables, bytes)
         self._rejected = _Fates(self.tables, ValidationError)
-        self._dirty_authors: set[bytes] = set()
+        self._dirty_authors: dict[bytes, list[RecordMeta]] = {}  #: author -> its new records
         self._dirty_ids: set[bytes] = set()
         self._roster_dirty = False
         self._snapshot: NeighbourhoodState | None = None
@@ -220,7 +220,7 @@ class IncrementalState:
         fields = REFERENCES.get(kind)
         if fields:
             named = record.body[fields[0][0]]
-            root = tables.root(named) if named in tables.held else named
+            root = tables.root_of(named) or named
         else:
             root = rid
         found = rid if kind == GENESIS_KIND else record.neighbourhood
@@ -228,11 +228,12 @@ class IncrementalState:
         if found != self.neighbourhood:
             foreign = WrongNeighbourhood(self.neighbourhood, found)
             self._foreign.add(rid)
-        tables.add_record(RecordMeta.of(record), root, foreign)
+        meta = RecordMeta.of(record)
+        tables.add_record(meta, root, foreign)
         if root != rid:
             tables.move_group(rid, root)  # records that waited for this one
         if foreign is None:
-            self._dirty_authors.add(record.author)
+            self._dirty_authors.setdefault(record.author, []).append(meta)
             if kind in MEMBERSHIP_KINDS or rid in self._join_targets:
                 self._roster_dirty = True
             if kind == "join":
@@ -251,9 +252,9 @@ class IncrementalState:
     def settle(self) -> Settled:
         """Bring every view up to date with the records added; returns what it did."""
         done = Settled()
-        for author in self._dirty_authors:
+        for author, new in self._dirty_authors.items():
             done.authors += 1
-            self._judge(author)
+            self._judge(author, new)
         self._dirty_authors.clear()
         if self._roster_dirty:
             done.roster = True
@@ -276,8 +277,20 @@ class IncrementalState:
         self.tables.flush()
         return done
 
-    def _judge(self, author: bytes) -> None:
+    def _judge(self, author: bytes, new: list[RecordMeta]) -> None:
+        """Judge the author's chain again after ``new`` arrived. When every
+        record before them stands and they continue the chain link by link,
+        they stand too and nothing else changes (the usual case); otherwise
+        the whole chain is judged again."""
         tables = self.tables
+        tip = tables.chain_tip(author)
+        new.sort(key=_seq)
+        if tip is not None and _extends(tip, new):
+            for meta in new:
+                tables.set_chain_fate(meta.id, COUNTED)
+                self._chain_moved(meta.id)
+            tables.set_chain_tip(author, new[-1])
+            return
         chain = [m for m in tables.chain(author) if m.id not in self._foreign]
         chain.sort(key=_seq)
         out = ChainVerdicts()
@@ -286,14 +299,19 @@ class IncrementalState:
         fates.update(out.waiting)
         fates.update(out.rejected)
         tables.set_fork(author, out.forks[0] if out.forks else None)
+        clean = len(out.counting) == len(chain)
+        tables.set_chain_tip(author, out.counting[-1] if clean and chain else None)  # type: ignore[arg-type]
         tables.prefetch(fates)
         for rid, fate in fates.items():
             old = tables.chain_fate(rid)
             if old is None or old != fate:
                 tables.set_chain_fate(rid, fate)
-                self._dirty_ids.add(rid)
-                if tables.held[rid].kind in MEMBERSHIP_KINDS or rid in self._join_targets:
-                    self._roster_dirty = True
+                self._chain_moved(rid)
+
+    def _chain_moved(self, rid: bytes) -> None:
+        self._dirty_ids.add(rid)
+        if self.tables.held[rid].kind in MEMBERSHIP_KINDS or rid in self._join_targets:
+            self._roster_dirty = True
 
     def _count(self) -> Roster:
         records: list[Any] = []
@@ -425,13 +443,14 @@ class IncrementalState:
                     self._profiles.setdefault(household, {})[rid] = record
                     self._profile_of[rid] = household
                     self._households = None
+        folded_before = {rid for rid in inside if tables.fate(rid) is not None}
         for rid, fate in fates.items():
             old = tables.fate(rid)
             if old is None or old != fate:
                 done.changed += 1
                 tables.set_fate(rid, fate)
                 self._dirty_ids.update(tables.dependents(rid))
-        tables.replace_views(inside, views)
+        tables.replace_views(folded_before, views)  # never folded: no views to drop
         self._snapshot = None
 
     def _drop_profile(self, rid: bytes) -> None:
@@ -540,6 +559,19 @@ def with_variations(recipes: dict[bytes, RecipeView]) -> dict[bytes, RecipeView]
 
 def _seq(meta: RecordMeta) -> int:
     return meta.seq
+
+
+def _extends(tip: RecordMeta, new: list[RecordMeta]) -> bool:
+    """Whether ``new`` (sorted by seq) continues a chain whose every record
+    stands and whose last is ``tip``, each linking to the one before."""
+    previous = tip
+    for meta in new:
+        if meta.kind == GENESIS_KIND or meta.seq != previous.seq + 1 or meta.prev != previous.id:
+            return False
+        if meta.lamport <= previous.lamport:
+            return False
+        previous = meta
+    return True
 
 
 def _order(record: Record) -> tuple[int, bytes]:

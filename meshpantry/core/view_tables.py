@@ -82,6 +82,15 @@ class ViewTables(Protocol):
 
     def root(self, rid: bytes) -> bytes: ...
 
+    def root_of(self, rid: bytes) -> bytes | None:
+        """The group root of ``rid``, None when it is not held."""
+
+    def chain_tip(self, author: bytes) -> RecordMeta | None:
+        """The author's last record when every held record of the author
+        stands on its chain (as last judged), else None."""
+
+    def set_chain_tip(self, author: bytes, tip: RecordMeta | None) -> None: ...
+
     def group(self, root: bytes) -> set[bytes]: ...
 
     def move_group(self, old_root: bytes, new_root: bytes) -> set[bytes]:
@@ -106,7 +115,8 @@ class ViewTables(Protocol):
     def set_fork(self, author: bytes, fork: ForkDetected | None) -> None: ...
 
     def replace_views(self, ids: set[bytes], views: GroupViews) -> None:
-        """Drop every view keyed by one of ``ids`` and store ``views``."""
+        """Drop every view keyed by one of ``ids`` (the records of the groups
+        that had been folded before) and store ``views``."""
 
     def flush(self) -> None:
         """The end of a settle: write what is held back."""
@@ -135,6 +145,7 @@ class MemoryTables:
         self.fates: dict[bytes, Fate] = {}
         self.dependent: dict[bytes, set[bytes]] = {}
         self.forks_by_author: dict[bytes, ForkDetected] = {}
+        self.tips: dict[bytes, RecordMeta] = {}
         self.views = GroupViews()
 
     def add_record(self, meta: RecordMeta, root: bytes, foreign: Any) -> None:
@@ -158,6 +169,18 @@ class MemoryTables:
 
     def root(self, rid: bytes) -> bytes:
         return self.roots[rid]
+
+    def root_of(self, rid: bytes) -> bytes | None:
+        return self.roots.get(rid)
+
+    def chain_tip(self, author: bytes) -> RecordMeta | None:
+        return self.tips.get(author)
+
+    def set_chain_tip(self, author: bytes, tip: RecordMeta | None) -> None:
+        if tip is None:
+            self.tips.pop(author, None)
+        else:
+            self.tips[author] = tip
 
     def group(self, root: bytes) -> set[bytes]:
         return set(self.groups.get(root, ()))

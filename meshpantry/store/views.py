@@ -58,6 +58,12 @@ SCHEMA = (
         named BLOB NOT NULL, edit BLOB NOT NULL, PRIMARY KEY (named, edit)
     ) WITHOUT ROWID""",
     "CREATE TABLE view_forks (author BLOB PRIMARY KEY, fork BLOB NOT NULL)",
+    # Per author whose every record stands: its last record, so that a record
+    # continuing the chain is judged without reading the chain.
+    """CREATE TABLE view_chains (
+        author BLOB PRIMARY KEY, id BLOB NOT NULL, seq INTEGER NOT NULL, prev BLOB,
+        lamport INTEGER NOT NULL, kind TEXT NOT NULL
+    )""",
     """CREATE TABLE view_offers (
         id BLOB PRIMARY KEY, household BLOB NOT NULL, author BLOB NOT NULL,
         created INTEGER NOT NULL, expiry INTEGER NOT NULL, live INTEGER NOT NULL,
@@ -90,10 +96,15 @@ SCHEMA = (
 
 #: Tables emptied by :func:`clear` (a rebuild, or views of another neighbourhood).
 TABLES = (
-    "view_state", "view_records", "view_dependents", "view_forks", "view_offers", "view_claims",
+    "view_state", "view_records", "view_dependents", "view_forks", "view_chains", "view_offers", "view_claims",
     "view_meals", "view_pledges", "view_recipes", "view_stories", "view_profiles",
 )
 _VIEW_TABLES = ("offers", "claims", "meals", "pledges", "recipes", "stories")
+#: The table holding the view named by a record of each kind.
+_TABLE_OF_KIND = {
+    "offer": "offers", "claim": "claims", "meal": "meals", "pledge": "pledges",
+    "recipe": "recipes", "story": "stories", "household": "profiles",
+}
 
 
 def encode_fate(fate: Fate | None, foreign: bool = False) -> tuple[int | None, bytes | None]:
@@ -164,6 +175,7 @@ class SqliteViewTables:
         #: id -> [chain fate, fate]; ``_dirty`` ids are written back by flush
         self._rows: dict[bytes, list] = {}
         self._dirty: set[bytes] = set()
+        self._roots: dict[bytes, bytes | None] = {}
 
     # -- records -------------------------------------------------------------------
 
@@ -185,6 +197,7 @@ class SqliteViewTables:
         )
         self._metas[meta.id] = meta
         self._rows[meta.id] = [foreign, None]
+        self._roots[meta.id] = root
 
     def authors(self) -> Iterable[bytes]:
         return [a for (a,) in self.conn.execute(
@@ -214,7 +227,32 @@ class SqliteViewTables:
         )]
 
     def root(self, rid: bytes) -> bytes:
-        return self.conn.execute("SELECT root FROM view_records WHERE id = ?", (rid,)).fetchone()[0]
+        root = self.root_of(rid)
+        assert root is not None, "root() of a held record"
+        return root
+
+    def root_of(self, rid: bytes) -> bytes | None:
+        if rid not in self._roots:
+            found = self.conn.execute("SELECT root FROM view_records WHERE id = ?", (rid,)).fetchone()
+            self._roots[rid] = found[0] if found else None
+        return self._roots[rid]
+
+    def chain_tip(self, author: bytes) -> RecordMeta | None:
+        found = self.conn.execute(
+            "SELECT id, seq, prev, lamport, kind FROM view_chains WHERE author = ?", (author,)
+        ).fetchone()
+        return None if found is None else RecordMeta(found[0], author, *found[1:])
+
+    def set_chain_tip(self, author: bytes, tip: RecordMeta | None) -> None:
+        if tip is None:
+            self.conn.execute("DELETE FROM view_chains WHERE author = ?", (author,))
+        else:
+            self.conn.execute(
+                "INSERT INTO view_chains (author, id, seq, prev, lamport, kind) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (author) DO UPDATE SET id = excluded.id, seq = excluded.seq, "
+                "prev = excluded.prev, lamport = excluded.lamport, kind = excluded.kind",
+                (author, tip.id, tip.seq, tip.prev, tip.lamport, tip.kind),
+            )
 
     def group(self, root: bytes) -> set[bytes]:
         return {rid for (rid,) in self.conn.execute("SELECT id FROM view_records WHERE root = ?", (root,))}
@@ -223,6 +261,8 @@ class SqliteViewTables:
         moved = self.group(old_root)
         if moved:
             self.conn.execute("UPDATE view_records SET root = ? WHERE root = ?", (new_root, old_root))
+            for rid in moved:
+                self._roots[rid] = new_root
         return moved
 
     # -- fates -----------------------------------------------------------------------
@@ -287,12 +327,16 @@ class SqliteViewTables:
 
     def replace_views(self, ids: set[bytes], views: GroupViews) -> None:
         conn = self.conn
-        listed = list(ids)
-        for start in range(0, len(listed), _CHUNK):
-            chunk = listed[start : start + _CHUNK]
-            marks = ",".join("?" * len(chunk))
-            for name in (*_VIEW_TABLES, "profiles"):
-                conn.execute(f"DELETE FROM view_{name} WHERE id IN ({marks})", chunk)
+        by_table: dict[str, list[bytes]] = {}
+        for rid in ids:
+            table = _TABLE_OF_KIND.get(self.held[rid].kind)
+            if table is not None:
+                by_table.setdefault(table, []).append(rid)
+        for table, listed in by_table.items():
+            for start in range(0, len(listed), _CHUNK):
+                chunk = listed[start : start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                conn.execute(f"DELETE FROM view_{table} WHERE id IN ({marks})", chunk)
         conn.executemany(
             "INSERT INTO view_offers (id, household, author, created, expiry, live, view) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -338,12 +382,14 @@ class SqliteViewTables:
         self._dirty.clear()
         self._rows.clear()
         self._metas.clear()
+        self._roots.clear()
 
     def forget(self) -> None:
         """Drop what is cached without writing it (the transaction rolled back)."""
         self._dirty.clear()
         self._rows.clear()
         self._metas.clear()
+        self._roots.clear()
 
     # -- reading everything (rebuild checks, digests) ----------------------------------
 
