@@ -48,17 +48,29 @@ memory: they are few, and every fold reads them.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterable, Iterator, Mapping, MutableMapping
+from typing import Any, Callable, Iterable, Mapping
 
 from protocol import GENESIS_KIND, Record
 
 from .households import HouseholdFold, HouseholdView
 from .integrity import ChainVerdicts, judge_chain
 from .membership import MEMBERSHIP_KINDS, Roster, count_members
-from .recipes import RecipeView, edit_elements
+from .recipes import edit_elements
 from .state import REFERENCES, NeighbourhoodState, RecordStatus, fold_content
 from .validation import ValidationError, WrongNeighbourhood
-from .view_tables import COUNTED, UNINTERPRETED, Fate, GroupViews, MemoryTables, RecordMeta, ViewTables
+from .view_tables import (
+    COUNTED,
+    UNINTERPRETED,
+    Fate,
+    GroupViews,
+    MemoryTables,
+    RecordMeta,
+    ViewTables,
+    FateMap,
+    FoldOverlay,
+    status_of,
+    with_variations,
+)
 
 #: Content records folded per pass when many groups wait at once (a first
 #: load): bounds the full records held together, the rest are fetched later.
@@ -69,62 +81,6 @@ FRESH_LIMIT = 4_096
 
 Loader = Callable[[list[bytes]], Iterable[Record]]
 _MISSING = object()
-
-
-class _Fates(Mapping):
-    """The settled waiting (``want=bytes``) or rejected fates, read from the tables."""
-
-    def __init__(self, tables: ViewTables, want: type) -> None:
-        self.tables, self.want = tables, want
-
-    def __getitem__(self, key: bytes) -> Any:
-        fate = self.tables.fate(key) if key in self.tables.held else None
-        if isinstance(fate, self.want):
-            return fate
-        raise KeyError(key)
-
-    def __contains__(self, key: object) -> bool:
-        try:
-            self[key]  # type: ignore[index]
-        except KeyError:
-            return False
-        return True
-
-    def __iter__(self) -> Iterator[bytes]:  # pragma: no cover - folds never iterate
-        raise NotImplementedError
-
-    def __len__(self) -> int:  # pragma: no cover
-        raise NotImplementedError
-
-
-class _Overlay(MutableMapping):
-    """The fate map a group fold sees: its own results first; for records
-    outside the group, the settled state's."""
-
-    def __init__(self, local: dict, outside: Mapping, inside: set[bytes]) -> None:
-        self.local, self.outside, self.inside = local, outside, inside
-
-    def __getitem__(self, key: bytes) -> Any:
-        if key in self.local:
-            return self.local[key]
-        if key in self.inside:
-            raise KeyError(key)
-        return self.outside[key]
-
-    def __contains__(self, key: object) -> bool:
-        return key in self.local or (key not in self.inside and key in self.outside)
-
-    def __setitem__(self, key: bytes, value: Any) -> None:
-        self.local[key] = value
-
-    def __delitem__(self, key: bytes) -> None:  # pragma: no cover - folds never delete
-        raise NotImplementedError
-
-    def __iter__(self) -> Iterator[bytes]:  # pragma: no cover - folds never iterate
-        raise NotImplementedError
-
-    def __len__(self) -> int:  # pragma: no cover
-        raise NotImplementedError
 
 
 @dataclass
@@ -158,8 +114,8 @@ class IncrementalState:
         self._profiles: dict[bytes, dict[bytes, Record]] = {}  #: household -> counted profiles
         self._profile_of: dict[bytes, bytes] = {}  #: counted profile id -> household
         self._households: dict[bytes, HouseholdView] | None = None
-        self._waiting = _Fates(self.tables, bytes)
-        self._rejected = _Fates(self.tables, ValidationError)
+        self._waiting = FateMap(self.tables, bytes)
+        self._rejected = FateMap(self.tables, ValidationError)
         self._dirty_authors: dict[bytes, list[RecordMeta]] = {}  #: author -> its new records
         self._dirty_ids: set[bytes] = set()
         self._roster_dirty = False
@@ -419,8 +375,8 @@ class IncrementalState:
         content = self._full(candidates)
         content.sort(key=_order)
         done.folded += len(content)
-        waiting = _Overlay(local_waiting, self._waiting, inside)
-        rejected = _Overlay(local_rejected, self._rejected, inside)
+        waiting = FoldOverlay(local_waiting, self._waiting, inside)
+        rejected = FoldOverlay(local_rejected, self._rejected, inside)
         folds = fold_content(content, self._roster, tables.held, waiting, rejected)
         views = GroupViews()
         views.offers, views.claims = folds.board.finish(rejected)
@@ -532,29 +488,6 @@ class IncrementalState:
             forks=tuple(self.tables.forks()),
         )
         return self._snapshot
-
-
-def status_of(fate: Fate | None) -> RecordStatus:
-    """The :class:`RecordStatus` of a fate (None: not held)."""
-    if fate is None:
-        return RecordStatus.UNKNOWN
-    if fate is COUNTED or fate is UNINTERPRETED:
-        return fate
-    return RecordStatus.WAITING if isinstance(fate, bytes) else RecordStatus.REJECTED
-
-
-def with_variations(recipes: dict[bytes, RecipeView]) -> dict[bytes, RecipeView]:
-    """``recipes`` (views without variations) with each one's variations: the
-    held recipes adapted from it, in (lamport, id) order."""
-    children: dict[bytes, list[tuple[int, bytes]]] = {}
-    for rid, view in recipes.items():
-        if view.adapted_from is not None:
-            children.setdefault(view.adapted_from, []).append((view.lamport, rid))
-    out = dict(recipes)
-    for parent, kids in children.items():
-        if parent in out:
-            out[parent] = replace(out[parent], variations=tuple(rid for _, rid in sorted(kids)))
-    return out
 
 
 def _seq(meta: RecordMeta) -> int:

@@ -15,8 +15,8 @@ Fates are :data:`COUNTED`, :data:`UNINTERPRETED`, the id a record waits for
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Protocol
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable, Iterator, Mapping, MutableMapping, Protocol
 
 from protocol import Record
 
@@ -243,3 +243,85 @@ class MemoryTables:
 
     def forks(self) -> list[ForkDetected]:
         return [self.forks_by_author[a] for a in sorted(self.forks_by_author)]
+
+
+# -- reading fates and views ---------------------------------------------------
+
+
+def status_of(fate: Fate | None) -> RecordStatus:
+    """The :class:`RecordStatus` of a fate (None: not held)."""
+    if fate is None:
+        return RecordStatus.UNKNOWN
+    if fate is COUNTED or fate is UNINTERPRETED:
+        return fate
+    return RecordStatus.WAITING if isinstance(fate, bytes) else RecordStatus.REJECTED
+
+
+def with_variations(recipes: dict[bytes, RecipeView]) -> dict[bytes, RecipeView]:
+    """``recipes`` (views without variations) with each one's variations: the
+    held recipes adapted from it, in (lamport, id) order."""
+    children: dict[bytes, list[tuple[int, bytes]]] = {}
+    for rid, view in recipes.items():
+        if view.adapted_from is not None:
+            children.setdefault(view.adapted_from, []).append((view.lamport, rid))
+    out = dict(recipes)
+    for parent, kids in children.items():
+        if parent in out:
+            out[parent] = replace(out[parent], variations=tuple(rid for _, rid in sorted(kids)))
+    return out
+
+
+class FateMap(Mapping):
+    """The settled waiting (``want=bytes``) or rejected fates, read from the tables."""
+
+    def __init__(self, tables: ViewTables, want: type) -> None:
+        self.tables, self.want = tables, want
+
+    def __getitem__(self, key: bytes) -> Any:
+        fate = self.tables.fate(key) if key in self.tables.held else None
+        if isinstance(fate, self.want):
+            return fate
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        try:
+            self[key]  # type: ignore[index]
+        except KeyError:
+            return False
+        return True
+
+    def __iter__(self) -> Iterator[bytes]:  # pragma: no cover - folds never iterate
+        raise NotImplementedError
+
+    def __len__(self) -> int:  # pragma: no cover
+        raise NotImplementedError
+
+
+class FoldOverlay(MutableMapping):
+    """The fate map a group fold sees: its own results first; for records
+    outside the group, the settled state's."""
+
+    def __init__(self, local: dict, outside: Mapping, inside: set[bytes]) -> None:
+        self.local, self.outside, self.inside = local, outside, inside
+
+    def __getitem__(self, key: bytes) -> Any:
+        if key in self.local:
+            return self.local[key]
+        if key in self.inside:
+            raise KeyError(key)
+        return self.outside[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.local or (key not in self.inside and key in self.outside)
+
+    def __setitem__(self, key: bytes, value: Any) -> None:
+        self.local[key] = value
+
+    def __delitem__(self, key: bytes) -> None:  # pragma: no cover - folds never delete
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[bytes]:  # pragma: no cover - folds never iterate
+        raise NotImplementedError
+
+    def __len__(self) -> int:  # pragma: no cover
+        raise NotImplementedError

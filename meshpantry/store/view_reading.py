@@ -27,7 +27,7 @@ from meshpantry.core.meals import MealView
 from meshpantry.core.recipes import RecipeView
 from meshpantry.core.state import NeighbourhoodState, RecordStatus
 from meshpantry.core.validation import ForkDetected
-from meshpantry.core.view_codec import DECODERS, decode_claim, decode_meal, decode_offer, decode_recipe
+from meshpantry.core.view_codec import DECODERS, decode_claim, decode_meal, decode_offer
 
 from .views import WAITS, decode_fate
 

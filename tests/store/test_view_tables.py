@@ -9,7 +9,6 @@ kept across a restart, rebuilt from the log.
 from __future__ import annotations
 
 import random
-import shutil
 import sqlite3
 from pathlib import Path
 
@@ -181,3 +180,39 @@ def test_a_failed_ingest_leaves_log_and_views_together(tmp_path: Path, nb: TestN
         assert store.state() == before
         store.ingest([offer.raw], now=nb.clock)
         assert store.state() == log_state(store, nb.id)
+
+
+def test_the_board_index_walks_offers_as_select_offers_orders_them(tmp_path: Path, nb: TestNeighbourhood):
+    """Open, expired, withdrawn, taken, dated and undated offers: the board read
+    from the index, in either order, open only or all, is select_offers' list."""
+    from meshpantry.core.board import offer_filter, select_offers
+
+    rng = random.Random(5)
+    bea = nb.devices[2]
+    for i in range(60):
+        fields = {}
+        if rng.random() < 0.7:
+            fields["best_before"] = nb.clock + rng.randint(-50, 50) * 3_600_000
+        if rng.random() < 0.3:
+            fields["pickup_until"] = nb.clock + rng.randint(-50, 50) * 3_600_000
+        if rng.random() < 0.5:
+            fields["tags"] = [rng.choice(["veg", "Fruit"])]
+        offer = nb.offer(nb.founder, rng.choice(["Tomatoes", "eggs", "rice"]), rng.randint(1, 3), "kg",
+                         time=nb.clock + rng.choice([0, 0, 5]), **fields)
+        if rng.random() < 0.15:
+            nb.withdraw(nb.founder, offer)
+        elif rng.random() < 0.3:
+            nb.accept(nb.founder, nb.claim(bea, offer, offer.body["quantity"]), offer.body["quantity"])
+    now = nb.clock
+    with Store.open(tmp_path / "node") as store:
+        store.set_setting("neighbourhood", nb.id)
+        store.ingest([r.raw for r in nb.records], now=now)
+        state, reader = store.state(), store.views()
+        for sort in ("expiry", "newest"):
+            for include_closed in (False, True):
+                for text, tag in ((None, None), ("TOM", None), (None, "fruit")):
+                    expected = select_offers(state.offers.values(), now, text=text, tag=tag, sort=sort,
+                                             include_closed=include_closed)
+                    matches = offer_filter(text=text, tag=tag)
+                    walked = [o for o in reader.board(now, sort, include_closed) if matches(o)]
+                    assert [o.id for o in walked] == [o.id for o in expected]
