@@ -9,7 +9,10 @@ What lives where:
 * the record log (``records``): the source of truth, see :mod:`.log`;
 * settings (``settings``): small local values such as the neighbourhood id;
 * derived from the log and rebuildable (:meth:`Store.rebuild_views`): the
-  ``forks`` table, membership, the sync item list, :meth:`Store.state`;
+  ``forks`` table, membership, the sync item list, and the neighbourhood's
+  state in the ``view_*`` tables (:mod:`.views`), grown record by record by
+  :class:`~meshpantry.core.incremental.IncrementalState` and read through
+  :meth:`Store.views` (a few entities) or :meth:`Store.state` (all of it);
 * local and not derived: the waiting room, the block list, the address book.
 
 Caches follow the log by its largest rowid (the log is append-only), so a
