@@ -75,6 +75,8 @@ from .view_tables import (
 #: Content records folded per pass when many groups wait at once (a first
 #: load): bounds the full records held together, the rest are fetched later.
 FOLD_CHUNK = 4_096
+#: Chains judged between two flushes of the tables (a first load judges them all).
+JUDGE_CHUNK = 256
 #: Records kept from an ``add`` for the following ``settle`` when a loader is
 #: given; a larger batch is fetched again group by group instead.
 FRESH_LIMIT = 4_096
@@ -211,7 +213,10 @@ class IncrementalState:
         for author, new in self._dirty_authors.items():
             done.authors += 1
             self._judge(author, new)
+            if done.authors % JUDGE_CHUNK == 0:
+                self.tables.flush()
         self._dirty_authors.clear()
+        self.tables.flush()  # bounds what a long catch-up holds at once
         if self._roster_dirty:
             done.roster = True
             self._recount()
@@ -226,6 +231,7 @@ class IncrementalState:
                 inside |= self.tables.group(key)
                 if len(inside) >= FOLD_CHUNK:
                     self._resolve(inside, done)
+                    self.tables.flush()
                     batch, inside = [], set()
             if inside:
                 self._resolve(inside, done)

@@ -43,6 +43,7 @@ from .errors import (
     ReadOnlyStore,
     SchemaTooNew,
     SeqNotNext,
+    ViewsBehind,
 )
 from .ingest import Fork, IngestReport, admit_waiting, ingest_batch
 from .lock import WriterLock
@@ -481,8 +482,12 @@ class Store:
     def views(self) -> ViewReader:
         """The views, up to date with the log, for reads that load only the
         entities they show. Raises :class:`NeighbourhoodUnset` before there
-        is a neighbourhood."""
-        return ViewReader(self._conn, self._live_views(), self.state)
+        is a neighbourhood, and :class:`ViewsBehind` on a read-only store
+        whose writer left the view tables behind the log."""
+        views = self._live_views()
+        if not isinstance(views.tables, SqliteViewTables):
+            raise ViewsBehind()
+        return ViewReader(self._conn, views, self.state)
 
     def _live_views(self) -> IncrementalState:
         """The incremental state of the log, caught up with it."""

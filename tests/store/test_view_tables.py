@@ -216,3 +216,29 @@ def test_the_board_index_walks_offers_as_select_offers_orders_them(tmp_path: Pat
                     matches = offer_filter(text=text, tag=tag)
                     walked = [o for o in reader.board(now, sort, include_closed) if matches(o)]
                     assert [o.id for o in walked] == [o.id for o in expected]
+
+
+def test_a_sync_batch_leaves_the_views_for_the_next_read(tmp_path: Path, nb: TestNeighbourhood):
+    """A bulk write does not fold in its transaction; the writer's next read
+    catches up; a reader meanwhile gets ViewsBehind from views() and the
+    whole state from state()."""
+    from meshpantry.store.errors import ViewsBehind
+    from meshpantry.store.store import VIEWS_IN_TRANSACTION_MAX
+
+    for i in range(VIEWS_IN_TRANSACTION_MAX + 10):
+        nb.offer(nb.founder, f"item {i}")
+    path = tmp_path / "node"
+    with Store.open(path) as writer:
+        writer.set_setting("neighbourhood", nb.id)
+        writer.ingest([r.raw for r in nb.records], now=nb.clock)
+        with Store.open(path, writer=False) as reader:
+            try:
+                reader.views()
+            except ViewsBehind:
+                pass
+            else:
+                raise AssertionError("a reader cannot read views the writer left behind")
+            assert reader.state() == log_state(reader, nb.id)
+        assert writer.views().offers[nb.records[-1].id].item == f"item {VIEWS_IN_TRANSACTION_MAX + 9}"
+        with Store.open(path, writer=False) as reader:
+            assert reader.views().offers[nb.records[-1].id] == writer.views().offers[nb.records[-1].id]
