@@ -585,7 +585,8 @@ class Store:
 
     def rebuild_views(self) -> None:
         """Recompute everything derived from the log: the forks table,
-        membership, the sync item list and every view table."""
+        membership, the sync item list; the view tables are emptied and grow
+        again from the whole log at the next read."""
         self._require_writer("rebuild_views")
         pairs = log.fork_pairs(self._conn)
         with database.transaction(self._conn):
@@ -601,5 +602,3 @@ class Store:
         self._views = None
         self._views_upto = 0
         self._snapshot = None
-        if self.neighbourhood is not None:
-            self._live_views()
