@@ -8,7 +8,10 @@ new record, work that depends on what the record touches rather than on the
 size of the log. It rests on three facts about ``build_state``:
 
 1. **Chains are per author.** Chain integrity of a record depends only on its
-   author's records, so a new record re-judges its author's chain alone.
+   author's records, so a new record re-judges its author's chain alone; when
+   every earlier record of the author stands and the new ones continue the
+   chain link by link (the usual case), they stand, judged from the chain's
+   tip without reading the chain.
 2. **Membership is small.** The roster depends only on membership records
    (and on the chain fate of the records joins name as invites). It is
    recomputed when one of those changes, and compared with the previous one
@@ -31,7 +34,7 @@ size of the log. It rests on three facts about ``build_state``:
    record's group.
 
 Two views gather across groups and are kept aside: a recipe's
-``variations`` (an index of counted recipes by ``adapted_from``) and the
+``variations`` (found by ``adapted_from`` when a recipe is read) and the
 household profiles (last-writer-wins per household over its counted
 ``household`` records, with the devices from the roster).
 
