@@ -82,7 +82,7 @@ FOLD_CHUNK = 4_096
 JUDGE_CHUNK = 256
 #: Records kept from an ``add`` for the following ``settle`` when a loader is
 #: given; a larger batch is fetched again group by group instead.
-FRESH_LIMIT = 4_096
+FRESH_LIMIT = 16_384
 
 Loader = Callable[[list[bytes]], Iterable[Record]]
 _MISSING = object()

@@ -32,8 +32,19 @@ def _plain(value: Any) -> Any:
     return value
 
 
+_NAMES: dict[type, tuple[str, ...]] = {}
+#: Views whose fields are all scalars or tuples of scalars (msgpack packs
+#: tuples as arrays): encoded without walking their fields.
+_FLAT = (OfferView, PledgeView, StoryView)
+
+
 def encode_view(view: Any) -> bytes:
     """The bytes of any view dataclass."""
+    if isinstance(view, _FLAT):
+        names = _NAMES.get(type(view))
+        if names is None:
+            names = _NAMES[type(view)] = tuple(f.name for f in dataclasses.fields(view))
+        return msgpack.packb([getattr(view, name) for name in names])
     return msgpack.packb(_plain(view))
 
 

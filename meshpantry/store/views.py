@@ -176,6 +176,8 @@ class SqliteViewTables:
         self._rows: dict[bytes, list] = {}
         self._dirty: set[bytes] = set()
         self._roots: dict[bytes, bytes | None] = {}
+        #: ids named by recipe edits' elements: few, so kept to skip a query per record
+        self._named = {n for (n,) in conn.execute("SELECT DISTINCT named FROM view_dependents")}
 
     # -- records -------------------------------------------------------------------
 
@@ -308,9 +310,12 @@ class SqliteViewTables:
         self._dirty.add(rid)
 
     def dependents(self, rid: bytes) -> Iterable[bytes]:
+        if rid not in self._named:
+            return ()
         return [e for (e,) in self.conn.execute("SELECT edit FROM view_dependents WHERE named = ?", (rid,))]
 
     def add_dependent(self, named: bytes, edit: bytes) -> None:
+        self._named.add(named)
         self.conn.execute("INSERT OR IGNORE INTO view_dependents (named, edit) VALUES (?, ?)", (named, edit))
 
     def set_fork(self, author: bytes, fork: ForkDetected | None) -> None:
@@ -449,3 +454,34 @@ def foreign_ids(conn: sqlite3.Connection) -> list[bytes]:
 
 def profiles(conn: sqlite3.Connection) -> dict[bytes, bytes]:
     return dict(conn.execute("SELECT id, household FROM view_profiles"))
+
+
+def write_all(conn: sqlite3.Connection, tables: Any) -> None:
+    """Fill the emptied view tables from a
+    :class:`~meshpantry.core.view_tables.MemoryTables` (a first load or a
+    rebuild folds in memory, which is several times faster than row by row,
+    then writes every row at once)."""
+    chain_fates = tables.chain_fates
+    rows = []
+    for rid, root in tables.roots.items():
+        chain = chain_fates.get(rid)
+        rows.append((
+            rid, root, *encode_fate(chain, isinstance(chain, WrongNeighbourhood)),
+            *encode_fate(tables.fates.get(rid)),
+        ))
+    conn.executemany(
+        "INSERT INTO view_records (id, root, chain, chain_value, status, value) VALUES (?, ?, ?, ?, ?, ?)", rows
+    )
+    conn.executemany(
+        "INSERT INTO view_dependents (named, edit) VALUES (?, ?)",
+        [(named, edit) for named, edits in tables.dependent.items() for edit in edits],
+    )
+    conn.executemany(
+        "INSERT INTO view_forks (author, fork) VALUES (?, ?)",
+        [(author, encode_error(fork)) for author, fork in tables.forks_by_author.items()],
+    )
+    conn.executemany(
+        "INSERT INTO view_chains (author, id, seq, prev, lamport, kind) VALUES (?, ?, ?, ?, ?, ?)",
+        [(a, t.id, t.seq, t.prev, t.lamport, t.kind) for a, t in tables.tips.items()],
+    )
+    SqliteViewTables(conn).replace_views(set(), tables.views)

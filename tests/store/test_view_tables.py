@@ -242,3 +242,29 @@ def test_a_sync_batch_leaves_the_views_for_the_next_read(tmp_path: Path, nb: Tes
         assert writer.views().offers[nb.records[-1].id].item == f"item {VIEWS_IN_TRANSACTION_MAX + 9}"
         with Store.open(path, writer=False) as reader:
             assert reader.views().offers[nb.records[-1].id] == writer.views().offers[nb.records[-1].id]
+
+
+@STORE_LAWS
+@given(seed=st.integers(0, 2**32), rng=st.randoms(use_true_random=False))
+def test_tables_filled_in_one_fold_grow_on_like_any_others(tmp_path_factory, seed, rng):
+    """Empty tables facing a long log are filled by one fold in memory and a
+    bulk write; records arriving after it grow them one by one: build_state
+    of the log all along."""
+    from meshpantry.store import store as store_module
+
+    records = troubled_activity(seed)
+    neighbourhood = records[0].id
+    rng.shuffle(records)
+    first, rest = records[: len(records) * 2 // 3], records[len(records) * 2 // 3 :]
+    saved = store_module.VIEWS_FOLDED_IN_MEMORY, store_module.VIEWS_IN_TRANSACTION_MAX
+    store_module.VIEWS_FOLDED_IN_MEMORY, store_module.VIEWS_IN_TRANSACTION_MAX = 0, 3
+    try:
+        with Store.open(tmp_path_factory.mktemp("bulk") / "node") as store:
+            store.set_setting("neighbourhood", neighbourhood)
+            store.ingest([r.raw for r in first], now=max(r.time for r in records))
+            assert store.state() == log_state(store, neighbourhood)
+            for record in rest:
+                store.ingest([record.raw], now=max(r.time for r in records))
+                assert store.state() == log_state(store, neighbourhood)
+    finally:
+        store_module.VIEWS_FOLDED_IN_MEMORY, store_module.VIEWS_IN_TRANSACTION_MAX = saved
