@@ -176,7 +176,7 @@ class Reading:
         mine_devices = self._my_devices()
         names: dict[bytes, str] = {}
         rows: list[dict] = []
-        for offer in views.board(now, sort=sort, include_closed=include_closed):
+        for offer in views.walk_board(now, sort=sort, include_closed=include_closed):
             if offer.household in blocked or (mine and offer.author not in mine_devices) or not matches(offer):
                 continue
             rows.append(self._offer_dict(offer, now, views, mine_devices, names))

@@ -16,10 +16,10 @@ iterating such a mapping reads its whole table.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Callable
 
-from meshpantry.core.board import ClaimView, OfferView
+from meshpantry.core.board import ClaimView, OfferView, offer_filter
 from meshpantry.core.equity import FAIR_SHARE_WINDOW_MS
 from meshpantry.core.households import HouseholdView
 from meshpantry.core.incremental import IncrementalState, status_of
@@ -214,7 +214,16 @@ class ViewReader:
 
     # -- lists ---------------------------------------------------------------------------
 
-    def board(self, now: int, sort: str = "expiry", include_closed: bool = False) -> Iterator[OfferView]:
+    def board(
+        self, now: int, text: str | None = None, tag: str | None = None,
+        allergen_free: Iterable[str] | None = None, sort: str = "expiry", include_closed: bool = False,
+    ) -> list[OfferView]:
+        """:meth:`NeighbourhoodState.board`: the whole filtered board as a
+        list. Readers that show a page walk :meth:`walk_board` instead."""
+        matches = offer_filter(text=text, tag=tag, allergen_free=allergen_free)
+        return [o for o in self.walk_board(now, sort, include_closed) if matches(o)]
+
+    def walk_board(self, now: int, sort: str = "expiry", include_closed: bool = False) -> Iterator[OfferView]:
         """Offers in the board's sort order (see
         :func:`meshpantry.core.board.select_offers`): open ones at the
         reader's clock ``now`` unless ``include_closed``. Rows are read a page

@@ -214,8 +214,10 @@ def test_the_board_index_walks_offers_as_select_offers_orders_them(tmp_path: Pat
                     expected = select_offers(state.offers.values(), now, text=text, tag=tag, sort=sort,
                                              include_closed=include_closed)
                     matches = offer_filter(text=text, tag=tag)
-                    walked = [o for o in reader.board(now, sort, include_closed) if matches(o)]
+                    walked = [o for o in reader.walk_board(now, sort, include_closed) if matches(o)]
                     assert [o.id for o in walked] == [o.id for o in expected]
+                    listed = reader.board(now, text=text, tag=tag, sort=sort, include_closed=include_closed)
+                    assert listed == expected
 
 
 def test_a_sync_batch_leaves_the_views_for_the_next_read(tmp_path: Path, nb: TestNeighbourhood):
