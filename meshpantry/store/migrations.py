@@ -29,7 +29,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from .database import transaction
-from .views import SCHEMA as VIEWS_SCHEMA
+from .view_schema import SCHEMA as VIEWS_SCHEMA
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from meshpantry.core.state import NeighbourhoodState, RecordStatus
 from meshpantry.core.validation import ForkDetected
 from meshpantry.core.view_codec import DECODERS, decode_claim, decode_meal, decode_offer
 
-from .views import WAITS, decode_fate
+from .view_schema import WAITS, decode_fate
 
 #: Offer rows fetched per query while walking the board in sort order.
 BOARD_PAGE = 200
