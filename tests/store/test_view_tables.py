@@ -270,3 +270,50 @@ def test_tables_filled_in_one_fold_grow_on_like_any_others(tmp_path_factory, see
                 assert store.state() == log_state(store, neighbourhood)
     finally:
         store_module.VIEWS_FOLDED_IN_MEMORY, store_module.VIEWS_IN_TRANSACTION_MAX = saved
+
+
+@STORE_LAWS
+@given(seed=st.integers(0, 2**32))
+def test_the_reader_answers_what_the_whole_state_says(tmp_path_factory, seed):
+    """Every question the screens ask of the view tables (an entity, an
+    offer's claims, a status, a household's swaps, upcoming meals, fair-share
+    counts, an id prefix) has the answer the whole state gives."""
+    from meshpantry.core import equity
+
+    records = troubled_activity(seed)
+    neighbourhood = records[0].id
+    now = max(r.time for r in records)
+    with Store.open(tmp_path_factory.mktemp("reader") / "node") as store:
+        store.set_setting("neighbourhood", neighbourhood)
+        for start in range(0, len(records), 7):
+            store.ingest([r.raw for r in records[start : start + 7]], now=now)
+        state, reader = store.state(), store.views()
+        assert state == log_state(store, neighbourhood)
+        for name in ("offers", "claims", "meals", "pledges", "recipes", "stories"):
+            assert dict(getattr(reader, name).items()) == getattr(state, name)
+            for rid, view in getattr(state, name).items():
+                assert getattr(reader, name)[rid] == view
+                assert reader.find(name, rid.hex()[:6], most=None) == sorted(
+                    k for k in getattr(state, name) if k.hex().startswith(rid.hex()[:6])
+                )
+        for offer_id, offer in state.offers.items():
+            assert reader.claims_on(offer_id) == state.claims_on(offer_id)
+            assert reader.received_lately(offer) == equity.received_lately(state, offer_id)
+        for record in records:
+            assert reader.status(record.id) == state.status(record.id)
+        assert dict(reader.waiting) == state.waiting and len(reader.waiting) == len(state.waiting)
+        assert (reader.households, reader.devices, reader.admins, reader.members, reader.name, reader.forks) == (
+            state.households, state.devices, state.admins, state.members, state.name, state.forks
+        )
+        for household in state.households.values():
+            devices = set(household.devices)
+            claims, offers = reader.claims_involving(devices)
+            expected = {
+                c.id for c in state.claims.values()
+                if c.author in devices or (c.offer in state.offers and state.offers[c.offer].author in devices)
+            }
+            assert {c.id for c in claims} == expected
+            assert all(offers[c.offer] == state.offers[c.offer] for c in claims)
+        for past in (False, True):
+            meals = sorted((m for m in state.meals.values() if past or not m.is_past(now)), key=lambda m: (m.time, m.id))
+            assert reader.meal_list(now, past) == meals
