@@ -565,10 +565,7 @@ class Store:
         """Fill the view tables again from the whole log: fold in memory (the
         records are read a page at a time; their summaries and the views are
         held until written), then write every row."""
-        state = IncrementalState(neighbourhood, self._load_records)
-        for _, raw in log.pages(self._conn, "AND rowid <= ?", (newest,), 0):
-            state.add([log.trusted_decode(raw)], settle=False)
-        state.settle()
+        state = self._fold_log(neighbourhood, newest)
         view_tables.clear(self._conn)
         view_tables.write_all(self._conn, state.tables)
         view_tables.set_progress(self._conn, neighbourhood, newest)
@@ -597,12 +594,17 @@ class Store:
         if progress == (neighbourhood, newest):
             self._views, self._views_upto = self._resume_views(neighbourhood)
         else:
-            state = IncrementalState(neighbourhood, self._load_records)
-            for _, raw in log.pages(self._conn, "AND rowid <= ?", (newest,), 0):
-                state.add([log.trusted_decode(raw)], settle=False)
-            state.settle()
-            self._views, self._views_upto = state, newest
+            self._views, self._views_upto = self._fold_log(neighbourhood, newest), newest
         return self._views
+
+    def _fold_log(self, neighbourhood: bytes, newest: int) -> IncrementalState:
+        """The log up to rowid ``newest`` folded in memory (records read a
+        page at a time; their summaries and the views are held)."""
+        state = IncrementalState(neighbourhood, self._load_records)
+        for _, raw in log.pages(self._conn, "AND rowid <= ?", (newest,), 0):
+            state.add([log.trusted_decode(raw)], settle=False)
+        state.settle()
+        return state
 
     def _load_records(self, ids: list[bytes]) -> list[Record]:
         return [log.trusted_decode(raw) for raw in log.raws_of(self._conn, ids)]
