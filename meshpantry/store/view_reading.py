@@ -29,7 +29,7 @@ from meshpantry.core.state import NeighbourhoodState, RecordStatus
 from meshpantry.core.validation import ForkDetected
 from meshpantry.core.view_codec import DECODERS, decode_claim, decode_meal, decode_offer
 
-from .view_schema import WAITS, decode_fate
+from .view_schema import NO_EXPIRY, WAITS, decode_fate
 
 #: Offer rows fetched per query while walking the board in sort order.
 BOARD_PAGE = 200
@@ -223,26 +223,46 @@ class ViewReader:
         matches = offer_filter(text=text, tag=tag, allergen_free=allergen_free)
         return [o for o in self.walk_board(now, sort, include_closed) if matches(o)]
 
-    def walk_board(self, now: int, sort: str = "expiry", include_closed: bool = False) -> Iterator[OfferView]:
+    def walk_board(
+        self, now: int, sort: str = "expiry", include_closed: bool = False,
+        after: tuple[int | None, bytes] | None = None,
+    ) -> Iterator[OfferView]:
         """Offers in the board's sort order (see
         :func:`meshpantry.core.board.select_offers`): open ones at the
-        reader's clock ``now`` unless ``include_closed``. Rows are read a page
-        at a time, so a caller that stops early reads little."""
+        reader's clock ``now`` unless ``include_closed``; only those after
+        ``after`` when given, the sort key of the last offer a caller showed
+        (``(expires or None, id)`` for "expiry", ``(created, id)`` for
+        "newest"). Rows are read a page at a time from the sort order's
+        index, each page seeking past the last, so a caller that stops early
+        reads little, wherever it starts."""
         if sort not in _ORDER:
             raise ValueError(f"sort must be one of {', '.join(_ORDER)}, not {sort!r}")
-        where = "" if include_closed else "WHERE live = 1 AND expiry >= ?"
-        params: tuple = () if include_closed else (now,)
-        offset = 0
+        live = "" if include_closed else "live = 1 AND expiry >= ? AND "
+        base: tuple = () if include_closed else (now,)
+        if after is None:
+            mark = None
+        elif sort == "expiry":
+            mark = (NO_EXPIRY if after[0] is None else after[0], after[1])
+        else:
+            mark = (after[0], after[1])
         while True:
+            if mark is None:
+                seek, params = "1", base
+            elif sort == "expiry":
+                seek, params = "(expiry > ? OR (expiry = ? AND id > ?))", (*base, mark[0], mark[0], mark[1])
+            else:
+                seek, params = "(created < ? OR (created = ? AND id > ?))", (*base, mark[0], mark[0], mark[1])
             rows = self.conn.execute(
-                f"SELECT view FROM view_offers {where} {_ORDER[sort]} LIMIT {BOARD_PAGE} OFFSET {offset}",
+                f"SELECT expiry, created, id, view FROM view_offers WHERE {live}{seek} "
+                f"{_ORDER[sort]} LIMIT {BOARD_PAGE}",
                 params,
             ).fetchall()
-            for (raw,) in rows:
+            for *_, raw in rows:
                 yield decode_offer(raw)
             if len(rows) < BOARD_PAGE:
                 return
-            offset += len(rows)
+            expiry, created, rid, _ = rows[-1]
+            mark = (expiry, rid) if sort == "expiry" else (created, rid)
 
     def claims_involving(self, devices: set[bytes]) -> tuple[list[ClaimView], dict[bytes, OfferView]]:
         """Claims made by ``devices`` or on offers ``devices`` made, and the

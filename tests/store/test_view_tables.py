@@ -218,6 +218,12 @@ def test_the_board_index_walks_offers_as_select_offers_orders_them(tmp_path: Pat
                     assert [o.id for o in walked] == [o.id for o in expected]
                     listed = reader.board(now, text=text, tag=tag, sort=sort, include_closed=include_closed)
                     assert listed == expected
+                everything = select_offers(state.offers.values(), now, sort=sort, include_closed=include_closed)
+                for cut in range(0, len(everything), 7):  # resuming after any offer
+                    last = everything[cut]
+                    key = (last.expires, last.id) if sort == "expiry" else (last.created, last.id)
+                    rest = list(reader.walk_board(now, sort, include_closed, after=key))
+                    assert [o.id for o in rest] == [o.id for o in everything[cut + 1 :]]
 
 
 def test_a_sync_batch_leaves_the_views_for_the_next_read(tmp_path: Path, nb: TestNeighbourhood):
