@@ -237,8 +237,8 @@ class ViewReader:
         reads little, wherever it starts."""
         if sort not in _ORDER:
             raise ValueError(f"sort must be one of {', '.join(_ORDER)}, not {sort!r}")
-        live = "" if include_closed else "live = 1 AND expiry >= ? AND "
-        base: tuple = () if include_closed else (now,)
+        live = "1" if include_closed else "live = 1"
+        floor = None if include_closed else now  # expired: now > expiry
         if after is None:
             mark = None
         elif sort == "expiry":
@@ -246,14 +246,20 @@ class ViewReader:
         else:
             mark = (after[0], after[1])
         while True:
-            if mark is None:
-                seek, params = "1", base
-            elif sort == "expiry":
-                seek, params = "(expiry > ? OR (expiry = ? AND id > ?))", (*base, mark[0], mark[0], mark[1])
+            # One lower bound on the index's first column lets SQLite seek;
+            # the OR settles ties by id.
+            if sort == "expiry":
+                low = max(x for x in (floor, None if mark is None else mark[0], -(2**63)) if x is not None)
+                seek, params = "expiry >= ?", (low,)
+                if mark is not None:
+                    seek, params = seek + " AND (expiry > ? OR id > ?)", (low, mark[0], mark[1])
             else:
-                seek, params = "(created < ? OR (created = ? AND id > ?))", (*base, mark[0], mark[0], mark[1])
+                seek, params = ("1", ()) if floor is None else ("expiry >= ?", (floor,))
+                if mark is not None:
+                    seek += " AND created <= ? AND (created < ? OR id > ?)"
+                    params = (*params, mark[0], mark[0], mark[1])
             rows = self.conn.execute(
-                f"SELECT expiry, created, id, view FROM view_offers WHERE {live}{seek} "
+                f"SELECT expiry, created, id, view FROM view_offers WHERE {live} AND {seek} "
                 f"{_ORDER[sort]} LIMIT {BOARD_PAGE}",
                 params,
             ).fetchall()
