@@ -10,6 +10,7 @@ fresh process, so that the memory figures are that process's own:
 - RSS after opening the household's pantry (store + key), and after its
   first ``status``, with the peak so far;
 - the first ``status`` after opening;
+- a search that matches nothing (every open offer looked at);
 - the ingest of one new record (which, where views grow in the record's
   transaction, includes their update);
 - the first ``status`` after one new record arrives (a peer's offer, ingested
@@ -228,6 +229,10 @@ def measure(data_dir: Path) -> dict[str, float]:
         figures["offer_list_new_ms"] = (time.perf_counter() - started) * 1000
         figures["offer_list_new_cpu_ms"] = (time.process_time() - cpu) * 1000
         figures["offer_rows"] = len(rows)
+        cpu, started = time.process_time(), time.perf_counter()
+        pantry.offer_list(search="no such thing", limit=50)  # the worst case: every row looked at
+        figures["offer_search_ms"] = (time.perf_counter() - started) * 1000
+        figures["offer_search_cpu_ms"] = (time.process_time() - cpu) * 1000
         figures["records"] = pantry.store.count()
         figures["rss_end"], figures["rss_peak"] = _memory()
     finally:
@@ -286,6 +291,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(
                     f"  first offer list --limit 50 after a new record {f['offer_list_new_ms']:8.1f} ms "
                     f"(CPU {f['offer_list_new_cpu_ms']:.1f} ms, {f['offer_rows']:.0f} rows)"
+                )
+                print(
+                    f"  offer list --search matching nothing --limit 50 {f['offer_search_ms']:8.1f} ms "
+                    f"(CPU {f['offer_search_cpu_ms']:.1f} ms)"
                 )
     return 0
 

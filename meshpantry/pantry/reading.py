@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Any
 
 from meshpantry.core import equity
-from meshpantry.core.board import offer_filter
 from meshpantry.store.view_reading import ViewReader
 
 from .errors import AmbiguousId, InvalidInput, NoNeighbourhood, UnknownId
@@ -171,13 +170,15 @@ class Reading:
             raise InvalidInput("sort", "choose expiry or newest")
         if limit is not None and (type(limit) is not int or limit < 1):
             raise InvalidInput("limit", "must be a whole number of at least 1")
-        matches = offer_filter(text=search, tag=tag, allergen_free=free_of or ())
         blocked = self.store.blocked()
         mine_devices = self._my_devices()
         names: dict[bytes, str] = {}
         rows: list[dict] = []
-        for offer in views.walk_board(now, sort=sort, include_closed=include_closed):
-            if offer.household in blocked or (mine and offer.author not in mine_devices) or not matches(offer):
+        walk = views.walk_board(
+            now, sort=sort, include_closed=include_closed, text=search, tag=tag, allergen_free=free_of or ()
+        )
+        for offer in walk:
+            if offer.household in blocked or (mine and offer.author not in mine_devices):
                 continue
             rows.append(self._offer_dict(offer, now, views, mine_devices, names))
             if limit is not None and len(rows) >= limit:

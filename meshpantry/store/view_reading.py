@@ -29,7 +29,7 @@ from meshpantry.core.state import NeighbourhoodState, RecordStatus
 from meshpantry.core.validation import ForkDetected
 from meshpantry.core.view_codec import DECODERS, decode_claim, decode_meal, decode_offer
 
-from .view_schema import NO_EXPIRY, WAITS, decode_fate
+from .view_schema import NO_EXPIRY, SEP, WAITS, decode_fate
 
 #: Offer rows fetched per query while walking the board in sort order.
 BOARD_PAGE = 200
@@ -220,24 +220,33 @@ class ViewReader:
     ) -> list[OfferView]:
         """:meth:`NeighbourhoodState.board`: the whole filtered board as a
         list. Readers that show a page walk :meth:`walk_board` instead."""
-        matches = offer_filter(text=text, tag=tag, allergen_free=allergen_free)
-        return [o for o in self.walk_board(now, sort, include_closed) if matches(o)]
+        return list(self.walk_board(now, sort, include_closed, text=text, tag=tag, allergen_free=allergen_free))
 
     def walk_board(
         self, now: int, sort: str = "expiry", include_closed: bool = False,
-        after: tuple[int | None, bytes] | None = None,
+        after: tuple[int | None, bytes] | None = None, *, text: str | None = None,
+        tag: str | None = None, allergen_free: Iterable[str] | None = None,
     ) -> Iterator[OfferView]:
         """Offers in the board's sort order (see
         :func:`meshpantry.core.board.select_offers`): open ones at the
         reader's clock ``now`` unless ``include_closed``; only those after
         ``after`` when given, the sort key of the last offer a caller showed
         (``(expires or None, id)`` for "expiry", ``(created, id)`` for
-        "newest"). Rows are read a page at a time from the sort order's
-        index, each page seeking past the last, so a caller that stops early
-        reads little, wherever it starts."""
+        "newest"); only those matching ``text``, ``tag`` and
+        ``allergen_free`` as :func:`select_offers` filters them. Rows are read
+        a page at a time from the sort order's index, each page seeking past
+        the last, and narrowed by the filters in SQL before any is decoded,
+        so a caller that stops early reads little, wherever it starts."""
         if sort not in _ORDER:
             raise ValueError(f"sort must be one of {', '.join(_ORDER)}, not {sort!r}")
-        live = "1" if include_closed else "live = 1"
+        live, narrow = "1" if include_closed else "live = 1", ()
+        if text:
+            live, narrow = live + " AND instr(haystack, ?) > 0", (*narrow, text.casefold())
+        if tag:
+            live, narrow = live + " AND instr(tags, ?) > 0", (*narrow, SEP + tag.casefold() + SEP)
+        for allergen in allergen_free or ():
+            live, narrow = live + " AND instr(allergens, ?) = 0", (*narrow, SEP + allergen.casefold() + SEP)
+        matches = offer_filter(text=text, tag=tag, allergen_free=allergen_free)
         floor = None if include_closed else now  # expired: now > expiry
         if after is None:
             mark = None
@@ -261,10 +270,12 @@ class ViewReader:
             rows = self.conn.execute(
                 f"SELECT expiry, created, id, view FROM view_offers WHERE {live} AND {seek} "
                 f"{_ORDER[sort]} LIMIT {BOARD_PAGE}",
-                params,
+                (*narrow, *params),
             ).fetchall()
             for *_, raw in rows:
-                yield decode_offer(raw)
+                offer = decode_offer(raw)
+                if matches(offer):  # SQL narrowed; this is the rule itself
+                    yield offer
             if len(rows) < BOARD_PAGE:
                 return
             expiry, created, rid, _ = rows[-1]

@@ -20,6 +20,8 @@ from meshpantry.core.view_tables import COUNTED, UNINTERPRETED, Fate
 STANDS, LEFT_UNREAD, WAITS, REJECTED, FOREIGN = 1, 2, 3, 4, 5
 #: An offer without a date sorts after every date (SQLite integers are 64-bit).
 NO_EXPIRY = 2**62
+#: Separates the searchable texts of an offer row (never typed in a search).
+SEP = "\x1f"
 #: The membership kinds as an SQL list (the partial index must name them alike).
 MEMBERSHIP_IN = "('neighbourhood', 'join', 'device_link', 'invite', 'revoke')"
 assert set(MEMBERSHIP_IN.strip("()").replace("'", "").replace(" ", "").split(",")) == MEMBERSHIP_KINDS
@@ -52,9 +54,12 @@ SCHEMA = (
         author BLOB PRIMARY KEY, id BLOB NOT NULL, seq INTEGER NOT NULL, prev BLOB,
         lamport INTEGER NOT NULL, kind TEXT NOT NULL
     )""",
+    # haystack, tags and allergens are casefolded and separated by SEP, so
+    # that a filtered board is narrowed in SQL before any view is decoded.
     """CREATE TABLE view_offers (
         id BLOB PRIMARY KEY, household BLOB NOT NULL, author BLOB NOT NULL,
         created INTEGER NOT NULL, expiry INTEGER NOT NULL, live INTEGER NOT NULL,
+        haystack TEXT NOT NULL, tags TEXT NOT NULL, allergens TEXT NOT NULL,
         view BLOB NOT NULL
     )""",
     # The board reads open offers in expiry or newest order, a page at a time;
@@ -112,10 +117,19 @@ def decode_fate(code: int | None, value: bytes | None) -> Fate | None:
 
 
 def offer_columns(view: OfferView) -> tuple:
-    """(id, household, author, created, expiry, live, view) of an offer row."""
+    """(id, household, author, created, expiry, live, haystack, tags,
+    allergens, view) of an offer row."""
     expires = view.expires
     live = int(not view.withdrawn and view.remaining > 0)
     return (
         view.id, view.household, view.author, view.created,
-        NO_EXPIRY if expires is None else expires, live, encode_view(view),
+        NO_EXPIRY if expires is None else expires, live,
+        SEP.join((value or "").casefold() for value in (view.item, view.note, view.area)),
+        word_list(view.tags), word_list(view.allergens), encode_view(view),
     )
+
+
+def word_list(words: tuple[str, ...]) -> str:
+    """Casefolded words each between two SEP, so that ``SEP + word + SEP``
+    is found in it exactly when the word is listed."""
+    return SEP + "".join(w.casefold() + SEP for w in words)

@@ -241,8 +241,8 @@ class SqliteViewTables:
                 marks = ",".join("?" * len(chunk))
                 conn.execute(f"DELETE FROM view_{table} WHERE id IN ({marks})", chunk)
         conn.executemany(
-            "INSERT INTO view_offers (id, household, author, created, expiry, live, view) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO view_offers (id, household, author, created, expiry, live, haystack, tags, "
+            "allergens, view) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [offer_columns(v) for v in views.offers.values()],
         )
         conn.executemany(

@@ -197,6 +197,8 @@ def test_the_board_index_walks_offers_as_select_offers_orders_them(tmp_path: Pat
             fields["pickup_until"] = nb.clock + rng.randint(-50, 50) * 3_600_000
         if rng.random() < 0.5:
             fields["tags"] = [rng.choice(["veg", "Fruit"])]
+        if rng.random() < 0.4:
+            fields["allergens"] = [rng.choice(["nuts", "Gluten"])]
         offer = nb.offer(nb.founder, rng.choice(["Tomatoes", "eggs", "rice"]), rng.randint(1, 3), "kg",
                          time=nb.clock + rng.choice([0, 0, 5]), **fields)
         if rng.random() < 0.15:
@@ -210,13 +212,17 @@ def test_the_board_index_walks_offers_as_select_offers_orders_them(tmp_path: Pat
         state, reader = store.state(), store.views()
         for sort in ("expiry", "newest"):
             for include_closed in (False, True):
-                for text, tag in ((None, None), ("TOM", None), (None, "fruit")):
-                    expected = select_offers(state.offers.values(), now, text=text, tag=tag, sort=sort,
-                                             include_closed=include_closed)
-                    matches = offer_filter(text=text, tag=tag)
+                for text, tag, free in ((None, None, ()), ("TOM", None, ()), (None, "fruit", ()),
+                                        ("ce", "VEG", ["GLUTEN"]), (None, None, ["nuts", "gluten"])):
+                    expected = select_offers(state.offers.values(), now, text=text, tag=tag, allergen_free=free,
+                                             sort=sort, include_closed=include_closed)
+                    matches = offer_filter(text=text, tag=tag, allergen_free=free)
                     walked = [o for o in reader.walk_board(now, sort, include_closed) if matches(o)]
                     assert [o.id for o in walked] == [o.id for o in expected]
-                    listed = reader.board(now, text=text, tag=tag, sort=sort, include_closed=include_closed)
+                    narrowed = list(reader.walk_board(now, sort, include_closed, text=text, tag=tag, allergen_free=free))
+                    assert narrowed == expected
+                    listed = reader.board(now, text=text, tag=tag, allergen_free=free, sort=sort,
+                                          include_closed=include_closed)
                     assert listed == expected
                 everything = select_offers(state.offers.values(), now, sort=sort, include_closed=include_closed)
                 for cut in range(0, len(everything), 7):  # resuming after any offer
