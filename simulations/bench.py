@@ -16,6 +16,7 @@ BENCHMARKS: dict[str, str] = {
     "node": "simulations.bench_node",
     "sim": "simulations.bench_sim",
     "tui": "simulations.bench_tui",
+    "views": "simulations.bench_views",
 }
 
 

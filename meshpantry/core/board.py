@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from protocol import Record
 from protocol.kinds import OFFER_FIELDS
@@ -361,25 +361,34 @@ def select_offers(
     """
     if sort not in SORTS:
         raise ValueError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
-    needle = text.casefold() if text else None
-    wanted_tag = tag.casefold() if tag else None
-    avoid = {a.casefold() for a in allergen_free or ()}
-    rows = []
-    for offer in offers:
-        if not include_closed and not offer.is_open(now):
-            continue
-        if needle is not None and not any(
-            needle in (value or "").casefold() for value in (offer.item, offer.note, offer.area)
-        ):
-            continue
-        if wanted_tag is not None and wanted_tag not in {t.casefold() for t in offer.tags}:
-            continue
-        if avoid and avoid & {a.casefold() for a in offer.allergens}:
-            continue
-        rows.append(offer)
+    matches = offer_filter(text=text, tag=tag, allergen_free=allergen_free)
+    rows = [o for o in offers if (include_closed or o.is_open(now)) and matches(o)]
     if sort == "expiry":
         never = float("inf")
         rows.sort(key=lambda o: (o.expires if o.expires is not None else never, o.id))
     else:
         rows.sort(key=lambda o: (-o.created, o.id))
     return rows
+
+
+def offer_filter(
+    *, text: str | None = None, tag: str | None = None, allergen_free: Iterable[str] | None = None
+) -> Callable[[OfferView], bool]:
+    """The text, tag and allergen test of :func:`select_offers` for one offer
+    (open-ness and order aside), for readers that walk offers in order."""
+    needle = text.casefold() if text else None
+    wanted_tag = tag.casefold() if tag else None
+    avoid = {a.casefold() for a in allergen_free or ()}
+
+    def matches(offer: OfferView) -> bool:
+        if needle is not None and not any(
+            needle in (value or "").casefold() for value in (offer.item, offer.note, offer.area)
+        ):
+            return False
+        if wanted_tag is not None and wanted_tag not in {t.casefold() for t in offer.tags}:
+            return False
+        if avoid and avoid & {a.casefold() for a in offer.allergens}:
+            return False
+        return True
+
+    return matches

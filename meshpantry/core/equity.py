@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Iterable, Mapping
 
-from .board import ClaimStatus, ClaimView
+from .board import ClaimStatus, ClaimView, OfferView
 from .state import NeighbourhoodState
 
 #: "Received lately" looks back 30 days: long enough to span a long outage and
@@ -84,9 +85,15 @@ def fair_share(state: NeighbourhoodState, offer_id: bytes) -> tuple[Share, ...]:
     (an empty tuple when nobody asks). The suggestions add up to at most the
     remaining quantity. Raises KeyError for an unknown offer.
     """
-    offer = state.offers[offer_id]
-    asking = [c for c in state.claims_on(offer_id) if c.status in _ASKING]
-    received = received_lately(state, offer_id)
+    return suggest(state.offers[offer_id], state.claims_on(offer_id), received_lately(state, offer_id))
+
+
+def suggest(offer: OfferView, claims: Iterable[ClaimView], received: Mapping[bytes, int]) -> tuple[Share, ...]:
+    """:func:`fair_share` from its inputs: the offer, its claims in (lamport,
+    id) order and :func:`received_lately` for it (so a reader that keeps
+    claims in tables need not hold them all)."""
+    offer_id = offer.id
+    asking = [c for c in claims if c.status in _ASKING]
     by_household: dict[bytes, list[ClaimView]] = {}
     for claim in asking:
         by_household.setdefault(claim.household, []).append(claim)

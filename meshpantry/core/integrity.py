@@ -65,7 +65,7 @@ def check_chains(records: Iterable[Record]) -> ChainVerdicts:
     for author in sorted(by_author):
         chain = by_author[author]
         chain.sort(key=_seq)
-        _judge_chain(author, chain, verdicts)
+        judge_chain(author, chain, verdicts)
     return verdicts
 
 
@@ -73,8 +73,10 @@ def _seq(record: Record) -> int:
     return record.seq
 
 
-def _judge_chain(author: bytes, chain: list[Record], out: ChainVerdicts) -> None:
-    """``chain``: the author's records sorted by seq (equal seqs side by side)."""
+def judge_chain(author: bytes, chain: list[Record], out: ChainVerdicts) -> None:
+    """Judge one author's chain into ``out``. ``chain``: the author's records
+    of this neighbourhood sorted by seq (equal seqs side by side); only their
+    ``seq``, ``prev``, ``id``, ``lamport``, ``kind`` and ``author`` are read."""
     fork = None
     for before, after in zip(chain, chain[1:]):
         if before.seq == after.seq:

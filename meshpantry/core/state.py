@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Iterable
+from typing import Any, Iterable, Mapping, MutableMapping
 
 from protocol import GENESIS_KIND, Record
 from protocol.kinds import SCHEMAS
@@ -46,7 +46,7 @@ from .board import BoardFold, ClaimView, OfferView, select_offers
 from .households import HouseholdFold, HouseholdView
 from .integrity import check_chains
 from .meals import MealFold, MealView, PledgeView
-from .membership import COUNTING_KINDS, count_members
+from .membership import COUNTING_KINDS, Roster, count_members
 from .recipes import RecipeFold, RecipeView, StoryView, edit_elements
 from .validation import (
     ForkDetected,
@@ -181,48 +181,13 @@ def build_state(records: Iterable[Record], neighbourhood: bytes) -> Neighbourhoo
     rejected.update(roster.rejected)
     waiting.update(roster.waiting)
 
-    board, meals, recipes, households = BoardFold(), MealFold(), RecipeFold(), HouseholdFold()
-    handlers = {
-        "household": households.household,
-        "offer": board.offer,
-        "offer_update": board.offer_update,
-        "offer_withdraw": board.offer_withdraw,
-        "claim": board.claim,
-        "claim_cancel": board.claim_cancel,
-        "claim_decision": board.claim_decision,
-        "handover": board.handover,
-        "meal": meals.meal,
-        "pledge": meals.pledge,
-        "recipe": recipes.recipe,
-        "recipe_edit": recipes.recipe_edit,
-        "story": recipes.story,
-    }
-    assert set(handlers) | COUNTING_KINDS == set(SCHEMAS), "every known kind has a handler"
     counted = set(roster.counted)
-    uninterpreted = set()
     content = [r for r in chains.counting if r.kind not in COUNTING_KINDS]
     content.sort(key=lambda r: (r.lamport, r.id))
-    members = roster.households
-    for record in content:
-        standing = roster.standing(record)
-        if standing is None:
-            standing = _referents_standing(record, unique, waiting, rejected)
-        if isinstance(standing, bytes):
-            waiting[record.id] = standing
-            continue
-        if standing is not None:
-            rejected[record.id] = standing
-            continue
-        handler = handlers.get(record.kind)
-        if handler is None:
-            uninterpreted.add(record.id)
-            continue
-        try:
-            handler(record, members[record.author])
-        except ValidationError as error:
-            rejected[record.id] = error.with_traceback(None)  # keep no frames alive
-            continue
-        counted.add(record.id)
+    folds = fold_content(content, roster, unique, waiting, rejected)
+    counted.update(folds.counted)
+    uninterpreted = folds.uninterpreted
+    board, meals, recipes, households = folds.board, folds.meals, folds.recipes, folds.households
 
     offers, claims = board.finish(rejected)
     counted.difference_update(rejected)
@@ -252,11 +217,86 @@ def build_state(records: Iterable[Record], neighbourhood: bytes) -> Neighbourhoo
     )
 
 
+@dataclass
+class ContentFolds:
+    """What :func:`fold_content` made of a run of content records: the ids
+    that count or are uninterpreted, and the view folds still to finish."""
+
+    board: BoardFold
+    meals: MealFold
+    recipes: RecipeFold
+    households: HouseholdFold
+    counted: set[bytes]
+    uninterpreted: set[bytes]
+
+
+def fold_content(
+    content: list[Record],
+    roster: Roster,
+    held: Mapping[bytes, Any],
+    waiting: MutableMapping[bytes, bytes],
+    rejected: MutableMapping[bytes, ValidationError],
+) -> ContentFolds:
+    """Step 4 of the theory of operation over ``content``: records that stand
+    on unbroken chains and are not membership records, in (lamport, id)
+    order. ``held`` maps every held id to its record (only ``kind`` and
+    ``lamport`` of a referent are read); ``waiting`` and ``rejected`` give the
+    fate of referents folded before (or outside) ``content``, and receive the
+    fate of every record of ``content`` that waits or is rejected.
+
+    Content records depend on one another only through the records they name,
+    so any run of content that is closed under naming (every named record is
+    in the run, or its fate is already in ``waiting``/``rejected``/held)
+    folds to the same result as the whole set does.
+    """
+    board, meals, recipes, households = BoardFold(), MealFold(), RecipeFold(), HouseholdFold()
+    handlers = {
+        "household": households.household,
+        "offer": board.offer,
+        "offer_update": board.offer_update,
+        "offer_withdraw": board.offer_withdraw,
+        "claim": board.claim,
+        "claim_cancel": board.claim_cancel,
+        "claim_decision": board.claim_decision,
+        "handover": board.handover,
+        "meal": meals.meal,
+        "pledge": meals.pledge,
+        "recipe": recipes.recipe,
+        "recipe_edit": recipes.recipe_edit,
+        "story": recipes.story,
+    }
+    assert set(handlers) | COUNTING_KINDS == set(SCHEMAS), "every known kind has a handler"
+    counted: set[bytes] = set()
+    uninterpreted: set[bytes] = set()
+    members = roster.households
+    for record in content:
+        standing = roster.standing(record)
+        if standing is None:
+            standing = _referents_standing(record, held, waiting, rejected)
+        if isinstance(standing, bytes):
+            waiting[record.id] = standing
+            continue
+        if standing is not None:
+            rejected[record.id] = standing
+            continue
+        handler = handlers.get(record.kind)
+        if handler is None:
+            uninterpreted.add(record.id)
+            continue
+        try:
+            handler(record, members[record.author])
+        except ValidationError as error:
+            rejected[record.id] = error.with_traceback(None)  # keep no frames alive
+            continue
+        counted.add(record.id)
+    return ContentFolds(board, meals, recipes, households, counted, uninterpreted)
+
+
 def _referents_standing(
     record: Record,
-    held: dict[bytes, Record],
-    waiting: dict[bytes, bytes],
-    rejected: dict[bytes, ValidationError],
+    held: Mapping[bytes, Any],
+    waiting: Mapping[bytes, bytes],
+    rejected: Mapping[bytes, ValidationError],
 ) -> bytes | ValidationError | None:
     """None if every record ``record`` names is usable; else the id to wait for
     or the error. Referents precede ``record`` in the fold, so their fate is

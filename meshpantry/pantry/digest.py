@@ -30,6 +30,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def state_digest(state: NeighbourhoodState) -> str:
-    """Hex SHA-256 over every view of ``state`` in canonical order."""
+def state_digest(state: Any) -> str:
+    """Hex SHA-256 over every view of ``state`` in canonical order: a
+    :class:`NeighbourhoodState`, or a reader of the view tables (anything
+    with a ``snapshot()`` giving one)."""
+    if not isinstance(state, NeighbourhoodState):
+        state = state.snapshot()
     return hashlib.sha256(repr(_plain(state)).encode("utf-8")).hexdigest()

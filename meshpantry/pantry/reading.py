@@ -4,6 +4,11 @@ state as plain dictionaries.
 Ids are hex text; a unique prefix of at least 4 characters finds a record.
 Times are ms since the epoch. The same dictionaries are printed by ``--json``,
 sent over the control socket and shown by the terminal UI.
+
+Everything is read from the store's view tables through a
+:class:`~meshpantry.store.view_reading.ViewReader`: a screen loads the
+entities it shows (an offer and its claims, a board page in sort order),
+never the whole log or every view.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from meshpantry.core import equity
-from meshpantry.core.state import NeighbourhoodState
+from meshpantry.store.view_reading import ViewReader
 
 from .errors import AmbiguousId, InvalidInput, NoNeighbourhood, UnknownId
 from .paging import DEFAULT_PAGE, check_limit, decode_cursor, encode_cursor, page
@@ -29,8 +34,10 @@ class Reading:
     key: Any
     clock: Any
 
-    def state(self) -> NeighbourhoodState:
-        return self.store.state()
+    def state(self) -> ViewReader:
+        """The views, read on demand (it also reads like a whole
+        :class:`~meshpantry.core.state.NeighbourhoodState`)."""
+        return self.store.views()
 
     # -- naming ----------------------------------------------------------------
 
@@ -55,9 +62,7 @@ class Reading:
         return household.hex()[:8]
 
     def _find(self, table: dict[bytes, Any], what: str, ref: str | None) -> Any:
-        ref = (ref or "").strip().lower()
-        if len(ref) < MIN_PREFIX:
-            raise InvalidInput(what, f"give at least {MIN_PREFIX} characters of the id")
+        ref = self._ref(what, ref)
         try:
             exact = bytes.fromhex(ref) if len(ref) == 64 else None
         except ValueError:
@@ -71,17 +76,37 @@ class Reading:
             raise AmbiguousId(what, ref, len(matches))
         return matches[0]
 
+    @staticmethod
+    def _ref(what: str, ref: str | None) -> str:
+        ref = (ref or "").strip().lower()
+        if len(ref) < MIN_PREFIX:
+            raise InvalidInput(what, f"give at least {MIN_PREFIX} characters of the id")
+        return ref
+
+    def _find_view(self, name: str, what: str, ref: str | None) -> Any:
+        """The view of table ``name`` whose id is ``ref`` or starts with it."""
+        ref = self._ref(what, ref)
+        views = self.state()
+        if any(c not in "0123456789abcdef" for c in ref):
+            raise UnknownId(what, ref)
+        matches = views.find(name, ref, most=None)
+        if not matches:
+            raise UnknownId(what, ref)
+        if len(matches) > 1:
+            raise AmbiguousId(what, ref, len(matches))
+        return views.one(name, matches[0])
+
     def _offer(self, ref: str):
-        return self._find(self.state().offers, "offer", ref)
+        return self._find_view("offers", "offer", ref)
 
     def _claim(self, ref: str):
-        return self._find(self.state().claims, "claim", ref)
+        return self._find_view("claims", "claim", ref)
 
     def _meal(self, ref: str):
-        return self._find(self.state().meals, "meal", ref)
+        return self._find_view("meals", "meal", ref)
 
     def _recipe(self, ref: str):
-        return self._find(self.state().recipes, "recipe", ref)
+        return self._find_view("recipes", "recipe", ref)
 
     def _resolve_household(self, ref: str) -> bytes:
         state = self.state()
@@ -140,21 +165,29 @@ class Reading:
     ) -> list[dict]:
         """The board's offers, filtered and sorted; at most ``limit`` of them
         (the first in the sort order) when given."""
-        state = self.state()
+        views = self.state()
         now = self.clock()
         if sort not in ("expiry", "newest"):
             raise InvalidInput("sort", "choose expiry or newest")
         if limit is not None and (type(limit) is not int or limit < 1):
             raise InvalidInput("limit", "must be a whole number of at least 1")
-        offers = state.board(now, text=search, tag=tag, allergen_free=free_of or (), sort=sort, include_closed=include_closed)
         blocked = self.store.blocked()
         mine_devices = self._my_devices()
         names: dict[bytes, str] = {}
-        shown = [o for o in offers if o.household not in blocked and (not mine or o.author in mine_devices)]
-        return [self._offer_dict(o, now, state, mine_devices, names) for o in shown[:limit]]
+        rows: list[dict] = []
+        walk = views.walk_board(
+            now, sort=sort, include_closed=include_closed, text=search, tag=tag, allergen_free=free_of or ()
+        )
+        for offer in walk:
+            if offer.household in blocked or (mine and offer.author not in mine_devices):
+                continue
+            rows.append(self._offer_dict(offer, now, views, mine_devices, names))
+            if limit is not None and len(rows) >= limit:
+                break
+        return rows
 
     def _offer_dict(
-        self, offer: Any, now: int, state: NeighbourhoodState,
+        self, offer: Any, now: int, state: Any,
         mine_devices: set[bytes] | None = None, names: dict[bytes, str] | None = None,
     ) -> dict:
         """``mine_devices`` and ``names`` (a cache of household names), when
@@ -184,9 +217,10 @@ class Reading:
         state = self.state()
         offer = self._offer(offer_ref)
         result = self._offer_dict(offer, self.clock(), state)
-        result["claims"] = [self._claim_dict(c, state) for c in state.claims_on(offer.id)]
-        names = {c.id: self._household_name(c.household) for c in state.claims_on(offer.id)}
-        shares = equity.fair_share(state, offer.id)
+        claims = state.claims_on(offer.id)
+        result["claims"] = [self._claim_dict(c, state) for c in claims]
+        names = {c.id: self._household_name(c.household) for c in claims}
+        shares = equity.suggest(offer, claims, state.received_lately(offer))
         asked = sum(s.requested for s in shares)
         result["oversubscribed"] = asked > offer.remaining
         result["fair_share"] = [
@@ -196,7 +230,7 @@ class Reading:
         ] if result["oversubscribed"] else []
         return result
 
-    def _claim_dict(self, claim: Any, state: NeighbourhoodState) -> dict:
+    def _claim_dict(self, claim: Any, state: Any) -> dict:
         offer = state.offers.get(claim.offer)
         pickup = None
         if claim.pickup is not None:
@@ -229,8 +263,9 @@ class Reading:
         state = self.state()
         mine = self._my_devices()
         made, received = [], []
-        for claim in sorted(state.claims.values(), key=lambda c: (-c.created, c.id)):
-            offer = state.offers.get(claim.offer)
+        claims, offers = state.claims_involving(mine)
+        for claim in sorted(claims, key=lambda c: (-c.created, c.id)):
+            offer = offers.get(claim.offer)
             if claim.author in mine:
                 made.append(self._claim_dict(claim, state))
             elif offer is not None and offer.author in mine:
@@ -244,7 +279,7 @@ class Reading:
         meal = self._meal(meal_ref)
         return self._meal_dict(meal, state)
 
-    def _meal_dict(self, meal: Any, state: NeighbourhoodState) -> dict:
+    def _meal_dict(self, meal: Any, state: Any) -> dict:
         needs = [
             {"item": n.item, "quantity": n.quantity, "unit": n.unit, "pledged": n.pledged, "missing": n.missing}
             for n in meal.needs
@@ -268,9 +303,7 @@ class Reading:
 
     def meal_list(self, include_past: bool = False) -> list[dict]:
         state = self.state()
-        now = self.clock()
-        meals = [m for m in state.meals.values() if include_past or not m.is_past(now)]
-        meals.sort(key=lambda m: (m.time, m.id))
+        meals = state.meal_list(self.clock(), include_past)
         return [self._meal_dict(m, state) for m in meals]
 
     # -- recipes ---------------------------------------------------------------------
@@ -279,7 +312,7 @@ class Reading:
         state = self.state()
         return self._recipe_dict(self._recipe(recipe_ref), state)
 
-    def _recipe_dict(self, recipe: Any, state: NeighbourhoodState) -> dict:
+    def _recipe_dict(self, recipe: Any, state: Any) -> dict:
         parent = state.recipes.get(recipe.adapted_from) if recipe.adapted_from else None
         stories = []
         for story_id in recipe.stories:

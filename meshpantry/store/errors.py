@@ -49,6 +49,14 @@ class ReadOnlyStore(StoreError):
         self.operation = operation
 
 
+class ViewsBehind(StoreError):
+    """A read-only store found the view tables behind the log (its writer
+    has not read them since a sync): only the whole state can be built."""
+
+    def __init__(self) -> None:
+        super().__init__("the views are behind the log; ask the node, or open the store as the writer")
+
+
 class SchemaTooNew(StoreError):
     """The database has migrations this version of meshpantry does not know."""
 

@@ -115,6 +115,17 @@ def present(conn: sqlite3.Connection, ids: Iterable[bytes], table: str = "record
     return found
 
 
+def raws_of(conn: sqlite3.Connection, ids: Iterable[bytes]) -> list[bytes]:
+    """The raw records of the held ``ids`` (unknown ids skipped), in no order."""
+    ids = list(ids)
+    raws: list[bytes] = []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        raws.extend(raw for (raw,) in conn.execute(f"SELECT raw FROM records WHERE id IN ({marks})", chunk))
+    return raws
+
+
 def at_seq(conn: sqlite3.Connection, author: bytes, seq: int) -> list[bytes]:
     """Ids of the author's records at ``seq`` (more than one means a fork)."""
     return [

@@ -18,6 +18,9 @@ Schema notes:
   pairs and is rebuilt from ``records`` by :meth:`Store.rebuild_views`.
 * ``waiting`` holds verified records whose author is not (yet) a member; it is
   not part of the log.
+* ``view_*`` tables hold the state derived from the log (:mod:`.views`), kept
+  in step with it in the same transactions and rebuilt from it by
+  :meth:`Store.rebuild_views`.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from .database import transaction
+from .view_schema import SCHEMA as VIEWS_SCHEMA
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,10 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    # The neighbourhood's state, grown record by record in the transaction
+    # that logs the record (:mod:`.views`). Empty when created: a store
+    # written by an earlier version fills them from its log on first use.
+    Migration("0005_views", VIEWS_SCHEMA),
 )
 
 _TABLE = "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)"
