@@ -13,13 +13,16 @@ never the whole log or every view.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from meshpantry.core import equity
 from meshpantry.store.view_reading import ViewReader
 
 from .errors import AmbiguousId, InvalidInput, NoNeighbourhood, UnknownId
 from .paging import DEFAULT_PAGE, check_limit, decode_cursor, encode_cursor, page
+
+if TYPE_CHECKING:
+    from meshpantry.core.state import NeighbourhoodState
 
 #: "Expiring soon" on the board: within a day, the time a neighbour needs to
 #: notice an offer and walk over.
@@ -345,7 +348,7 @@ class Reading:
         state = self.state()
         needle = (search or "").casefold()
         rows = []
-        for recipe in sorted(state.recipes.values(), key=lambda r: (r.title.casefold(), r.id)):
+        for recipe in sorted(state.recipe_list(), key=lambda r: (r.title.casefold(), r.id)):
             haystack = " ".join([recipe.title, recipe.origin or "", " ".join(recipe.tags), recipe.story or "",
                                  " ".join(line.item for line in recipe.ingredients)]).casefold()
             if needle and needle not in haystack:
@@ -410,29 +413,49 @@ class Reading:
     ) -> dict:
         """The board as :meth:`offer_list` filters and sorts it, ``limit``
         offers after the cursor ``after``: ``{"offers": [...], "next": cursor
-        or None}``. Raises :class:`InvalidInput` for a bad sort, limit or cursor."""
+        or None}``. The board's index is walked from the cursor on, so a page
+        reads about ``limit`` rows however long the board. Raises
+        :class:`InvalidInput` for a bad sort, limit or cursor."""
         if sort not in _OFFER_ORDER:
             raise InvalidInput("sort", "choose expiry or newest")
-        state = self.state()
+        limit = check_limit(limit)
+        listing = f"offers-{sort}"
+        mark = None if after is None else _board_mark(sort, decode_cursor(listing, after))
+        views = self.state()
         now = self.clock()
-        offers = state.board(now, text=search, tag=tag, allergen_free=free_of or (), sort=sort, include_closed=include_closed)
         blocked = self.store.blocked()
         mine_devices = self._my_devices()
-        shown = [o for o in offers if o.household not in blocked and (not mine or o.author in mine_devices)]
-        found = page(shown, _OFFER_ORDER[sort], f"offers-{sort}", limit, after)
+        walk = views.walk_board(
+            now, sort=sort, include_closed=include_closed, after=mark,
+            text=search, tag=tag, allergen_free=free_of or (),
+        )
+        shown: list[Any] = []
+        more = False
+        for offer in walk:
+            if offer.household in blocked or (mine and offer.author not in mine_devices):
+                continue
+            if len(shown) == limit:
+                more = True
+                break
+            shown.append(offer)
         names: dict[bytes, str] = {}
-        return {"offers": [self._offer_dict(o, now, state, mine_devices, names) for o in found.rows], "next": found.next}
+        return {
+            "offers": [self._offer_dict(o, now, views, mine_devices, names) for o in shown],
+            "next": encode_cursor(listing, _OFFER_ORDER[sort](shown[-1])) if more else None,
+        }
 
     def swaps_page(self, *, limit: int = DEFAULT_PAGE, after: str | None = None) -> dict:
         """:meth:`swaps` a page at a time, newest claim first over both sides:
-        ``{"made": [...], "received": [...], "next": cursor or None}``."""
+        ``{"made": [...], "received": [...], "next": cursor or None}``. Only
+        the claims this household made or received are read."""
         state = self.state()
         mine = self._my_devices()
-        ours = []
-        for claim in sorted(state.claims.values(), key=lambda c: (-c.created, c.id)):
-            offer = state.offers.get(claim.offer)
-            if claim.author in mine or (offer is not None and offer.author in mine):
-                ours.append(claim)
+        claims, offers = state.claims_involving(mine)
+        ours = sorted(
+            (c for c in claims
+             if c.author in mine or (c.offer in offers and offers[c.offer].author in mine)),
+            key=lambda c: (-c.created, c.id),
+        )
         found = page(ours, lambda c: (-c.created, c.id.hex()), "claims-newest", limit, after)
         made = [self._claim_dict(c, state) for c in found.rows if c.author in mine]
         received = [self._claim_dict(c, state) for c in found.rows if c.author not in mine]
@@ -441,8 +464,7 @@ class Reading:
     def meal_page(self, *, include_past: bool = False, limit: int = DEFAULT_PAGE, after: str | None = None) -> dict:
         """:meth:`meal_list` a page at a time: ``{"meals": [...], "next": ...}``."""
         state = self.state()
-        now = self.clock()
-        meals = sorted((m for m in state.meals.values() if include_past or not m.is_past(now)), key=lambda m: (m.time, m.id))
+        meals = sorted(state.meal_list(self.clock(), include_past), key=lambda m: (m.time, m.id))
         found = page(meals, lambda m: (m.time, m.id.hex()), "meals-time", limit, after)
         return {"meals": [self._meal_dict(m, state) for m in found.rows], "next": found.next}
 
@@ -477,7 +499,7 @@ def _recipes_found(state: NeighbourhoodState, search: str | None) -> list[Any]:
     :meth:`Reading.recipe_list` shows, for its pages."""
     needle = (search or "").casefold()
     recipes = []
-    for recipe in sorted(state.recipes.values(), key=lambda r: (r.title.casefold(), r.id)):
+    for recipe in sorted(state.recipe_list(), key=lambda r: (r.title.casefold(), r.id)):
         haystack = " ".join([recipe.title, recipe.origin or "", " ".join(recipe.tags), recipe.story or "",
                              " ".join(line.item for line in recipe.ingredients)]).casefold()
         if not needle or needle in haystack:
@@ -490,6 +512,22 @@ def _expiry_key(offer: Any) -> tuple[int | str, ...]:
     a cursor can hold."""
     expires = offer.expires
     return (0, expires, offer.id.hex()) if expires is not None else (1, 0, offer.id.hex())
+
+
+def _board_mark(sort: str, key: tuple[int | str, ...]) -> tuple[int | None, bytes]:
+    """The position a board cursor's key names, as
+    :meth:`~meshpantry.store.view_reading.ViewReader.walk_board` takes it:
+    ``(expires or None, id)`` for "expiry", ``(created, id)`` for "newest".
+    Raises :class:`InvalidInput` for a key of another shape."""
+    bad = InvalidInput("after", "not a cursor of this listing; use the 'next' value a page returned")
+    try:
+        if sort == "expiry" and len(key) == 3 and key[0] in (0, 1) and type(key[1]) is int:
+            return (key[1] if key[0] == 0 else None, bytes.fromhex(key[2]))  # type: ignore[arg-type]
+        if sort == "newest" and len(key) == 2 and type(key[0]) is int:
+            return (-key[0], bytes.fromhex(key[1]))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise bad from None
+    raise bad
 
 
 #: The board's orders (:func:`meshpantry.core.board.select_offers`) as page keys.

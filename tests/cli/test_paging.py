@@ -86,6 +86,36 @@ def test_a_page_continues_exactly_where_the_last_one_ended_when_offers_arrive(pa
     assert rest["next"] is None
 
 
+@pytest.mark.parametrize("sort", ["expiry", "newest"])
+def test_a_page_reads_the_board_from_its_cursor_not_the_whole_board(pantry, monkeypatch, sort):
+    """A page walks the board's index from the cursor and stops one row past
+    the page: its cost follows the page, not the board (a board of 100,000
+    offers answers a page as fast as one of 40)."""
+    from meshpantry.store.view_reading import ViewReader
+
+    now = pantry.clock()
+    for n in range(40):
+        pantry.offer_add(f"jar {n}", 1, "jar", best_before=now + (n % 7 + 1) * DAY_MS)
+    whole = [o["id"] for o in pantry.offer_list(sort=sort)]
+    walked = []
+    walk = ViewReader.walk_board
+
+    def counting_walk(self, *args, **kwargs):
+        for offer in walk(self, *args, **kwargs):
+            walked.append(offer.id)
+            yield offer
+
+    def whole_board(self, *args, **kwargs):
+        raise AssertionError("a page read the whole board")
+
+    monkeypatch.setattr(ViewReader, "walk_board", counting_walk)
+    monkeypatch.setattr(ViewReader, "board", whole_board)
+    first = pantry.offer_page(sort=sort, limit=5)
+    second = pantry.offer_page(sort=sort, limit=5, after=first["next"])
+    assert [o["id"] for o in first["offers"] + second["offers"]] == whole[:10]
+    assert len(walked) == 12  # each page: its 5 rows and one to know there is more
+
+
 def test_a_cursor_of_the_other_sort_is_refused(pantry):
     for n in range(3):
         pantry.offer_add(f"jar {n}", 1, "jar")
