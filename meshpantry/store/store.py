@@ -10,9 +10,9 @@ What lives where:
 * settings (``settings``): small local values such as the neighbourhood id;
 * derived from the log and rebuildable (:meth:`Store.rebuild_views`): the
   ``forks`` table, membership, the sync item list, and the neighbourhood's
-  state in the ``view_*`` tables (:mod:`.views`), grown record by record by
-  :class:`~meshpantry.core.incremental.IncrementalState` and read through
-  :meth:`Store.views` (a few entities) or :meth:`Store.state` (all of it);
+  state in the ``view_*`` tables (:mod:`.views`), kept up with the log by
+  :class:`~.view_keeper.ViewKeeper` and read through :meth:`Store.views`
+  (a few entities) or :meth:`Store.state` (all of it);
 * local and not derived: the waiting room, the block list, the address book.
 
 Caches follow the log by its largest rowid (the log is append-only), so a
@@ -29,7 +29,6 @@ from typing import Any
 
 from meshpantry.core.admission import Admissions
 from meshpantry.core.chain import ChainHead
-from meshpantry.core.incremental import IncrementalState
 from meshpantry.core.ingest import check_own, learn_own
 from meshpantry.core.membership import Admission
 from meshpantry.core.sync.items import ItemIndex, index_with_new
@@ -38,30 +37,16 @@ from meshpantry.core.waiting import WaitingRoom
 from protocol import GENESIS_KIND, Record
 
 from . import admission, database, log, migrations, peers, waiting
-from . import views as view_tables
-from .errors import NeighbourhoodUnset, OwnRecordRefused, ReadOnlyStore, SchemaTooNew, ViewsBehind
+from .errors import NeighbourhoodUnset, OwnRecordRefused, ReadOnlyStore, SchemaTooNew
 from .ingest import Fork, IngestReport, admit_waiting, ingest_batch, ingest_verified
 from .lock import WriterLock
 from .summary import LogSummary
 from .verification import VerifierPool
+from .view_keeper import ViewKeeper
 from .view_reading import ViewReader
-from .views import SqliteViewTables
 
 #: The settings key of the neighbourhood id (the genesis record's id).
 NEIGHBOURHOOD = "neighbourhood"
-#: Records a write may add to the log and still grow the views in its own
-#: transaction. Gossip and own records come one or a few at a time and see
-#: their views at once (about a millisecond each); a sync batch of hundreds
-#: leaves them for the next read, which grows them in one pass: folding in
-#: the ingest transaction halved the bulk ingest rate (0.75 -> 0.37 of raw
-#: verify on the ingest benchmark).
-VIEWS_IN_TRANSACTION_MAX = 64
-#: View tables behind the log by more than this, and by more than a quarter
-#: of it (a first sync, a rebuild, an upgrade), are filled again by one fold
-#: of the whole log in memory and a bulk write: about 4x faster per record
-#: than growing them row by row, at the price of holding every record's
-#: summary and view until written.
-VIEWS_FOLDED_IN_MEMORY = 2_000
 
 
 class Store:
@@ -87,9 +72,7 @@ class Store:
         self._summary = LogSummary(conn)
         self._sync_index: ItemIndex | None = None
         self._indexed = 0  #: log records the sync index holds
-        self._views: IncrementalState | None = None  #: the log's state, kept in the view tables
-        self._views_upto = 0  #: log rowid the views have taken in
-        self._snapshot: tuple[int, Any] | None = None  #: (views_upto, whole state) of :meth:`state`
+        self._views = ViewKeeper(conn, writer=lock is not None)  #: the log's state, in the view tables
 
     # -- opening and closing -------------------------------------------------
 
@@ -249,7 +232,7 @@ class Store:
                     self._put_setting(NEIGHBOURHOOD, record.id)
                 self._grow_views([record])  # views change with the log, in its transaction
         except BaseException:
-            self._views = None
+            self._views.forget()
             raise
         if genesis:
             self._admissions = None
@@ -269,7 +252,8 @@ class Store:
                 )
                 self._grow_views(report.logged)  # views change with the log, in its transaction
         except BaseException:
-            self._admissions = self._waiting = self._views = None
+            self._admissions = self._waiting = None
+            self._views.forget()
             raise
 
     # -- ingest ----------------------------------------------------------------
@@ -292,7 +276,8 @@ class Store:
                 )
                 self._grow_views(report.logged)  # views change with the log, in its transaction
         except BaseException:
-            self._admissions = self._waiting = self._views = None
+            self._admissions = self._waiting = None
+            self._views.forget()
             raise
         return report
 
@@ -310,7 +295,8 @@ class Store:
                 )
                 self._grow_views(report.logged)  # views change with the log, in its transaction
         except BaseException:
-            self._admissions = self._waiting = self._views = None
+            self._admissions = self._waiting = None
+            self._views.forget()
             raise
         return report
 
@@ -508,134 +494,27 @@ class Store:
         from the view tables. It reads every view: readers that show a few
         entities use :meth:`views`. Raises :class:`NeighbourhoodUnset` before
         there is a neighbourhood."""
-        views = self._live_views()
-        if self._snapshot is None or self._snapshot[0] != self._views_upto:
-            self._snapshot = (self._views_upto, views.state())
-        return self._snapshot[1]
+        return self._views.state(self._require_neighbourhood(), self.last_rowid())
 
     def views(self) -> ViewReader:
         """The views, up to date with the log, for reads that load only the
         entities they show. Raises :class:`NeighbourhoodUnset` before there
         is a neighbourhood, and :class:`ViewsBehind` on a read-only store
         whose writer left the view tables behind the log."""
-        views = self._live_views()
-        if not isinstance(views.tables, SqliteViewTables):
-            raise ViewsBehind()
-        return ViewReader(self._conn, views, self.state)
+        return self._views.reader(self._require_neighbourhood(), self.last_rowid(), self.state)
 
-    def _live_views(self) -> IncrementalState:
-        """The incremental state of the log, caught up with it."""
+    def _require_neighbourhood(self) -> bytes:
         neighbourhood = self.neighbourhood
         if neighbourhood is None:
             raise NeighbourhoodUnset()
-        newest = self.last_rowid()
-        if self._views is not None and self._views.neighbourhood == neighbourhood:
-            if self._views_upto == newest:
-                return self._views
-            if not self.writer:
-                self._views = None  # the writer moved on: read its tables afresh
-        if not self.writer:
-            return self._reader_views(neighbourhood, newest)
-        try:
-            with database.transaction(self._conn):
-                self._catch_up_views()
-        except BaseException:
-            self._views = None
-            raise
-        return self._views  # type: ignore[return-value]
+        return neighbourhood
 
     def _grow_views(self, logged: Sequence[Record]) -> None:
-        """The hook of every write to the log, inside its transaction (the
-        one that logged ``logged``, which saves decoding them again): grow
-        the view tables to the log when what they lack is a few records
-        (gossip, own records); leave them behind after a bulk write (a sync)
-        for the next read to catch up, so bulk ingest runs at the log's
-        speed. Does nothing before there is a neighbourhood."""
+        """The hook of every write to the log, inside its transaction: see
+        :meth:`.view_keeper.ViewKeeper.grow`."""
         neighbourhood = self.neighbourhood
-        if neighbourhood is None:
-            return
-        if self._views is None or self._views.neighbourhood != neighbourhood:
-            progress = view_tables.progress(self._conn)
-            upto = progress[1] if progress is not None and progress[0] == neighbourhood else 0
-        else:
-            upto = self._views_upto
-        if self.last_rowid() - upto > VIEWS_IN_TRANSACTION_MAX:
-            return
-        self._catch_up_views(logged)
-
-    def _catch_up_views(self, logged: Sequence[Record] = ()) -> None:
-        """Bring the view tables up to the log inside the caller's write
-        transaction; ``logged`` are records just written, if any."""
-        neighbourhood = self.neighbourhood
-        assert neighbourhood is not None
-        if self._views is None or self._views.neighbourhood != neighbourhood:
-            self._views, self._views_upto = self._resume_views(neighbourhood)
-        newest = self.last_rowid()
-        if newest == self._views_upto:
-            return
-        behind = newest - self._views_upto
-        if behind > VIEWS_FOLDED_IN_MEMORY and 4 * behind > newest:
-            self._fill_views(neighbourhood, newest)
-            return
-        fresh = {r.id: r for r in logged}
-        ids = [rid for (rid,) in self._conn.execute(
-            "SELECT id FROM records WHERE rowid > ? AND rowid <= ?", (self._views_upto, newest)
-        )]
-        for start in range(0, len(ids), log.PAGE_ROWS):  # order does not matter to the views
-            chunk = ids[start : start + log.PAGE_ROWS]
-            known = [fresh[rid] for rid in chunk if rid in fresh]
-            self._views.add(known + self._load_records([rid for rid in chunk if rid not in fresh]), settle=False)
-        self._views.settle()
-        view_tables.set_progress(self._conn, neighbourhood, newest)
-        self._views_upto = newest
-
-    def _fill_views(self, neighbourhood: bytes, newest: int) -> None:
-        """Fill the view tables again from the whole log: fold in memory (the
-        records are read a page at a time; their summaries and the views are
-        held until written), then write every row."""
-        state = self._fold_log(neighbourhood, newest)
-        view_tables.clear(self._conn)
-        view_tables.write_all(self._conn, state.tables)
-        view_tables.set_progress(self._conn, neighbourhood, newest)
-        del state
-        self._views, self._views_upto = self._resume_views(neighbourhood)
-
-    def _resume_views(self, neighbourhood: bytes) -> tuple[IncrementalState, int]:
-        """The incremental state the view tables hold (inside a write
-        transaction); empty tables if they hold another neighbourhood's."""
-        tables = SqliteViewTables(self._conn)
-        progress = view_tables.progress(self._conn)
-        if progress is None or progress[0] != neighbourhood:
-            view_tables.clear(self._conn)
-            return IncrementalState(neighbourhood, self._load_records, tables), 0
-        membership = [log.trusted_decode(raw) for raw in view_tables.membership_raws(self._conn)]
-        state = IncrementalState.resume(
-            neighbourhood, tables, self._load_records, membership,
-            view_tables.foreign_ids(self._conn), view_tables.profiles(self._conn),
-        )
-        return state, progress[1]
-
-    def _reader_views(self, neighbourhood: bytes, newest: int) -> IncrementalState:
-        """A read-only store's views: the writer's tables when they are up to
-        date with the log, else grown in memory from the log."""
-        progress = view_tables.progress(self._conn) if "0005_views" in migrations.applied(self._conn) else None
-        if progress == (neighbourhood, newest):
-            self._views, self._views_upto = self._resume_views(neighbourhood)
-        else:
-            self._views, self._views_upto = self._fold_log(neighbourhood, newest), newest
-        return self._views
-
-    def _fold_log(self, neighbourhood: bytes, newest: int) -> IncrementalState:
-        """The log up to rowid ``newest`` folded in memory (records read a
-        page at a time; their summaries and the views are held)."""
-        state = IncrementalState(neighbourhood, self._load_records)
-        for _, raw in log.pages(self._conn, "AND rowid <= ?", (newest,), 0):
-            state.add([log.trusted_decode(raw)], settle=False)
-        state.settle()
-        return state
-
-    def _load_records(self, ids: list[bytes]) -> list[Record]:
-        return [log.trusted_decode(raw) for raw in log.raws_of(self._conn, ids)]
+        if neighbourhood is not None:
+            self._views.grow(neighbourhood, self.last_rowid(), logged)
 
     def rebuild_views(self) -> None:
         """Recompute everything derived from the log: the forks table,
@@ -648,11 +527,8 @@ class Store:
             self._conn.executemany(
                 "INSERT INTO forks (author, seq, first_id, second_id) VALUES (?, ?, ?, ?)", pairs
             )
-            view_tables.clear(self._conn)
+            self._views.clear()
         self._admissions = self._waiting = None
         self._summary = LogSummary(self._conn)
         self._sync_index = None
         self._indexed = 0
-        self._views = None
-        self._views_upto = 0
-        self._snapshot = None

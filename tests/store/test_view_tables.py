@@ -237,7 +237,7 @@ def test_a_sync_batch_leaves_the_views_for_the_next_read(tmp_path: Path, nb: Tes
     catches up; a reader meanwhile gets ViewsBehind from views() and the
     whole state from state()."""
     from meshpantry.store.errors import ViewsBehind
-    from meshpantry.store.store import VIEWS_IN_TRANSACTION_MAX
+    from meshpantry.store.view_keeper import VIEWS_IN_TRANSACTION_MAX
 
     for i in range(VIEWS_IN_TRANSACTION_MAX + 10):
         nb.offer(nb.founder, f"item {i}")
@@ -264,7 +264,7 @@ def test_tables_filled_in_one_fold_grow_on_like_any_others(tmp_path_factory, see
     """Empty tables facing a long log are filled by one fold in memory and a
     bulk write; records arriving after it grow them one by one: build_state
     of the log all along."""
-    from meshpantry.store import store as store_module
+    from meshpantry.store import view_keeper as store_module
 
     records = troubled_activity(seed)
     neighbourhood = records[0].id
