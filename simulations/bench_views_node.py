@@ -11,7 +11,7 @@ connection per request as each CLI command makes):
 - the first ``status`` after a new record arrives, and the first
   ``offer_page`` with ``limit=50`` (what ``offer list --limit 50`` sends)
   after another: wall time at the client, and the node-side wall and CPU time
-  the control server logs for each request (``meshpantry.control.timing``).
+  the control server (:mod:`meshpantry.control.server`) logs for each request.
 
 The new record is the household's own offer written through the socket
 (``offer_add``): the node appends it and its views take it in within the
@@ -38,7 +38,7 @@ from .processes import START_TIMEOUT_S, NodeProcess, free_port
 #: "After 30 s settled", as the issue asks.
 SETTLE_S = 30.0
 LOG_NAME = "node-bench.log"
-TIMING = re.compile(r"meshpantry\.control\.timing: (\w+) answered in ([\d.]+) ms \(CPU ([\d.]+) ms, (\d+) bytes\)")
+TIMING = re.compile(r"meshpantry\.control\.server: (\w+) answered in ([\d.]+) ms \(CPU ([\d.]+) ms, (\d+) bytes\)")
 #: The requests the measurement makes, in order (the timing log lines follow it).
 SEQUENCE = ("status", "offer_add", "status", "offer_add", "offer_page")
 

@@ -13,7 +13,7 @@ typed error reply; any other exception, a TypeError included, is the node's
 own failure ("internal", exit code 1) and is logged. An answer too large for
 one frame becomes a ``reply-too-large`` error: the connection stays open.
 
-Each answered request is logged on ``meshpantry.control.timing`` (INFO, so
+Each answered request is logged on this module's logger (INFO, so
 ``node -v`` shows it) with the node-side wall and CPU time from the frame's
 arrival to the reply frame ready to send, and the reply's size: what a
 request costs the node, apart from the client and the socket.
@@ -42,7 +42,7 @@ from .requests import Request, Subscribe
 from .routes import Route
 
 log = logging.getLogger("meshpantry.control")
-timing = logging.getLogger("meshpantry.control.timing")
+timing = logging.getLogger(__name__)  # meshpantry.control.server
 
 #: A client that stops reading must not make the node buffer without bound:
 #: events queue up to this many per subscriber, then that subscriber is dropped.
