@@ -1,7 +1,7 @@
 """Benchmark: what the views cost a household with a long log.
 
     python -m simulations.bench views [--records 10000 100000] [--authors 1000]
-                                      [--mix realistic open] [--keep DIR]
+                                      [--mix realistic open] [--keep DIR] [--node]
 
 For each record count and each mix it builds a store (in a temporary
 directory, or under ``--keep`` where a build is reused), then measures in a
@@ -15,6 +15,9 @@ fresh process, so that the memory figures are that process's own:
   transaction, includes their update);
 - the first ``status`` after one new record arrives (a peer's offer, ingested
   as gossip would be), and the first ``offer list --limit 50`` after another.
+
+With ``--node`` the figures come from a real node process on a copy of each
+store instead, through its control socket (:mod:`simulations.bench_views_node`).
 
 Mixes, from ``--authors`` devices (1,000 households by default) that joined
 by invite: ``realistic`` is a busy board where most offers are closed
@@ -240,13 +243,17 @@ def measure(data_dir: Path) -> dict[str, float]:
     return figures
 
 
-def _run_one(template: Path, records: int, authors: int, mix: str) -> dict[str, float]:
+def _ensure_built(template: Path, records: int, authors: int, mix: str) -> None:
     if not (template / EXTRA_FILE).exists():
         if template.exists():
             shutil.rmtree(template)
         started = time.perf_counter()
         build(template, records, authors, mix)
         print(f"  built {mix} store of ~{records} records in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def _run_one(template: Path, records: int, authors: int, mix: str) -> dict[str, float]:
+    _ensure_built(template, records, authors, mix)
     with tempfile.TemporaryDirectory(prefix="meshpantry-views-") as tmp:
         copy = Path(tmp) / "node"
         shutil.copytree(template, copy, ignore=shutil.ignore_patterns("*.lock", "lock"))
@@ -263,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--authors", type=int, default=1_000)
     parser.add_argument("--mix", nargs="+", choices=("realistic", "open"), default=["realistic", "open"])
     parser.add_argument("--keep", type=Path, help="build stores under DIR and reuse them")
+    parser.add_argument("--node", action="store_true", help="measure a real node process through its control socket")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.measure is not None:
@@ -275,6 +283,13 @@ def main(argv: list[str] | None = None) -> int:
         for records in args.records:
             for mix in args.mix:
                 print(f"{mix}, {records} records, {args.authors} authors:", flush=True)
+                if args.node:
+                    from simulations.bench_views_node import measure_node, report
+
+                    template = root / f"{mix}-{records}-{args.authors}"
+                    _ensure_built(template, records, args.authors, mix)
+                    report(measure_node(template), TARGET_MB, TARGET_MS)
+                    continue
                 f = _run_one(root / f"{mix}-{records}-{args.authors}", records, args.authors, mix)
                 print(
                     f"  records {f['records']:.0f}; RSS after open {f['rss_open']:.0f} MB, after first status "

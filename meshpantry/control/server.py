@@ -12,6 +12,11 @@ under the frame limit. A :class:`PantryError` from the handler becomes its
 typed error reply; any other exception, a TypeError included, is the node's
 own failure ("internal", exit code 1) and is logged. An answer too large for
 one frame becomes a ``reply-too-large`` error: the connection stays open.
+
+Each answered request is logged on this module's logger (INFO, so
+``node -v`` shows it) with the node-side wall and CPU time from the frame's
+arrival to the reply frame ready to send, and the reply's size: what a
+request costs the node, apart from the client and the socket.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import logging
 import os
 import socket as _stdsocket
 import sqlite3
+import time
 from pathlib import Path
 from typing import Mapping
 
@@ -36,6 +42,7 @@ from .requests import Request, Subscribe
 from .routes import Route
 
 log = logging.getLogger("meshpantry.control")
+timing = logging.getLogger(__name__)  # meshpantry.control.server
 
 #: A client that stops reading must not make the node buffer without bound:
 #: events queue up to this many per subscriber, then that subscriber is dropped.
@@ -118,7 +125,11 @@ class ControlServer:
                     message, buffer = await _read_message(stream, buffer, self.max_frame)
                     if message is None:
                         break
+                    wall, cpu = time.perf_counter(), time.process_time()
                     reply, request = await self._answer(message)
+                    timing.info("%s answered in %.1f ms (CPU %.1f ms, %d bytes)", message.get("op"),
+                                (time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000,
+                                len(reply))
                     if isinstance(request, Subscribe) and not subscribed:
                         subscribed = True
                         send, events = trio.open_memory_channel[bytes](MAX_PENDING_EVENTS)

@@ -29,6 +29,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from .database import transaction
+from .view_schema import BOARD_FILTER_INDEXES
 from .view_schema import SCHEMA as VIEWS_SCHEMA
 
 
@@ -103,6 +104,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     # that logs the record (:mod:`.views`). Empty when created: a store
     # written by an earlier version fills them from its log on first use.
     Migration("0005_views", VIEWS_SCHEMA),
+    # A filtered board is narrowed in the open board's indexes (:mod:`.view_schema`).
+    Migration("0006_board_filter_indexes", BOARD_FILTER_INDEXES),
 )
 
 _TABLE = "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)"

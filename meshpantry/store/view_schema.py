@@ -87,6 +87,18 @@ SCHEMA = (
     "CREATE TABLE view_profiles (id BLOB PRIMARY KEY, household BLOB NOT NULL)",
 )
 
+#: The open board's two indexes again, now carrying the filter columns: a
+#: filtered page tests each open offer's text, tags and allergens in the
+#: index and reads an offer's row only when it matches. Without them a
+#: search that matches few of 100,000 open offers looked up every row
+#: (~120 ms in SQLite on a 2-core machine, against ~7 ms from the index).
+BOARD_FILTER_INDEXES = (
+    "DROP INDEX view_offers_expiry",
+    "CREATE INDEX view_offers_expiry ON view_offers (expiry, id, haystack, tags, allergens) WHERE live = 1",
+    "DROP INDEX view_offers_newest",
+    "CREATE INDEX view_offers_newest ON view_offers (created DESC, id, haystack, tags, allergens) WHERE live = 1",
+)
+
 #: Tables emptied by :func:`clear` (a rebuild, or views of another neighbourhood).
 TABLES = (
     "view_state", "view_records", "view_dependents", "view_forks", "view_chains", "view_offers", "view_claims",

@@ -4,6 +4,8 @@ answers to nonsense, and the event stream the UI lives on."""
 from __future__ import annotations
 
 import json
+import logging
+import re
 import socket
 import stat
 import struct
@@ -230,4 +232,19 @@ def test_a_type_error_inside_the_application_is_not_bad_arguments(big_board):
         assert "bad arguments" not in reply["error"]["message"]
         reply = ask_raw(data_dir, {"id": 2, "op": "whoami", "args": {"surprise": 1}})
         assert reply["error"]["code"] == "bad-request" and reply["error"]["exit_code"] == 2
+    pantry.close()
+
+
+def test_each_answer_logs_what_it_cost_the_node(big_board, caplog):
+    """``node -v`` shows each request's node-side time: the benchmarks read it."""
+    data_dir, pantry = big_board
+    caplog.set_level(logging.INFO, logger="meshpantry.control.server")
+    with serving(data_dir, routes(*pantry_routes(pantry))):
+        with ControlClient.connect(data_dir) as client:
+            client.call("offer_page", limit=5)
+            with pytest.raises(UnknownId):
+                client.call("offer_show", offer_ref="abcdef12")
+    lines = [r.getMessage() for r in caplog.records if r.name == "meshpantry.control.server"]
+    assert [line.split()[0] for line in lines] == ["offer_page", "offer_show"]
+    assert all(re.fullmatch(r"\w+ answered in [\d.]+ ms \(CPU [\d.]+ ms, \d+ bytes\)", line) for line in lines)
     pantry.close()

@@ -19,7 +19,7 @@ from meshpantry.core import incremental
 from meshpantry.core.state import build_state
 from meshpantry.store import Store
 from meshpantry.store.database import DB_FILE
-from meshpantry.store.migrations import MIGRATIONS
+from meshpantry.store.migrations import MIGRATIONS, migrate
 from tests.core.records import TestNeighbourhood
 from tests.core.test_incremental import troubled_activity
 
@@ -136,7 +136,7 @@ def test_a_store_from_before_the_view_tables_fills_them_from_its_log(tmp_path: P
     for table in [n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND name LIKE 'view_%'")]:
         conn.execute(f"DROP TABLE {table}")
     conn.execute("DROP INDEX records_membership_all")
-    conn.execute("DELETE FROM migrations WHERE name = ?", (MIGRATIONS[-1].name,))
+    conn.execute("DELETE FROM migrations WHERE name >= ?", ("0005_views",))  # and those after it
     conn.close()
     with Store.open(path) as store:
         assert store.state() == log_state(store, nb.id)
@@ -230,6 +230,38 @@ def test_the_board_index_walks_offers_as_select_offers_orders_them(tmp_path: Pat
                     key = (last.expires, last.id) if sort == "expiry" else (last.created, last.id)
                     rest = list(reader.walk_board(now, sort, include_closed, after=key))
                     assert [o.id for o in rest] == [o.id for o in everything[cut + 1 :]]
+
+
+def index_columns(conn: sqlite3.Connection, name: str) -> list[str]:
+    return [column for _, _, column in conn.execute(f"PRAGMA index_info({name})")]
+
+
+def test_a_filtered_open_board_is_narrowed_in_its_index(tmp_path: Path, nb: TestNeighbourhood):
+    """Text, tag and allergen filters are tested on the open board's index
+    entries, so a search that matches few offers reads only their rows, on a
+    new store and on one whose view tables came before the filter columns."""
+    old = tmp_path / "old"
+    old.mkdir()
+    with sqlite3.connect(old / DB_FILE, isolation_level=None) as conn:
+        migrate(conn, now=1, migrations=MIGRATIONS[: [m.name for m in MIGRATIONS].index("0005_views") + 1])
+    for offer in range(6):
+        nb.offer(nb.founder, f"jar {offer}", tags=["Veg"], allergens=["nuts"] if offer % 2 else [])
+    for path in (tmp_path / "new", old):
+        with Store.open(path) as store:
+            store.set_setting("neighbourhood", nb.id)
+            store.ingest([r.raw for r in nb.records], now=nb.clock)
+            reader = store.views()
+            for index in ("view_offers_expiry", "view_offers_newest"):
+                assert index_columns(reader.conn, index)[2:] == ["haystack", "tags", "allergens"]
+            for sort in ("expiry", "newest"):
+                sql: list[str] = []
+                reader.conn.set_trace_callback(sql.append)
+                found = list(reader.walk_board(nb.clock, sort, text="JAR 3", tag="veg", allergen_free=["gluten"]))
+                reader.conn.set_trace_callback(None)
+                assert [o.item for o in found] == ["jar 3"]
+                (walk,) = [q for q in sql if "FROM view_offers" in q]
+                plan = " ".join(str(row) for row in reader.conn.execute(f"EXPLAIN QUERY PLAN {walk}"))
+                assert f"INDEX view_offers_{sort}" in plan
 
 
 def test_a_sync_batch_leaves_the_views_for_the_next_read(tmp_path: Path, nb: TestNeighbourhood):
