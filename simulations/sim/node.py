@@ -15,7 +15,9 @@ import random
 from typing import Any, Protocol
 
 from meshpantry.core.chain import ChainHead, next_record
+from meshpantry.core.membership import Admission
 from meshpantry.core.sync.horizon import Horizon
+from meshpantry.pantry.errors import ChainNotRecovered
 from protocol import Record
 
 from .clock import NodeClock
@@ -41,6 +43,7 @@ class NodeStore(Protocol):
     def append_own(self, position: int) -> None: ...
     def ingest(self, positions: list[int], now: int) -> IngestOutcome: ...
     def own_head(self, author: bytes) -> ChainHead: ...
+    def admission(self, record: Record) -> Admission: ...
     def power_cut(self, rng: random.Random) -> int: ...
     def records(self) -> list[Record]: ...
     def sync_items(self) -> list[tuple[int, bytes]]: ...
@@ -76,6 +79,10 @@ class SimNode:
         self.acknowledged: list[int] = []  #: own records made durable, in seq order
         self.lost_on_crash = 0
         self.horizon = Horizon()  #: what routine syncs leave to gossip (virtual ms, the node's monotonic clock)
+        #: the store was restored from nothing: the device's own chain may be
+        #: missing, and it writes nothing until its planner's recovery session
+        #: fetched it (the pantry's ``chain_recovered`` gate)
+        self.recovering = False
 
     def now(self, virtual_ms: int) -> int:
         """This node's wall-clock reading at virtual time ``virtual_ms``."""
@@ -88,6 +95,8 @@ class SimNode:
         (nothing is signed then).
         """
         assert self.up, "a node without power writes nothing"
+        if self.recovering:
+            raise ChainNotRecovered()
         head = self.head
         if self.store.max_lamport > head.lamport:
             head = ChainHead(head.seq, head.id, self.store.max_lamport)
@@ -122,6 +131,23 @@ class SimNode:
         self.outbox = []
         self.horizon = Horizon()
         self.lost_on_crash += self.store.power_cut(rng)
+
+    def restore(self, store: NodeStore) -> None:
+        """The device is restored from nothing (its key kept, its store
+        lost): an empty ``store``, no chain head, memory gone, and no writing
+        until the own chain is recovered (:meth:`chain_recovered`)."""
+        self.store = store
+        self.epoch += 1
+        self.outbox = []
+        self.horizon = Horizon()
+        self.head = ChainHead()
+        self.recovering = True
+
+    def chain_recovered(self) -> None:
+        """A recovery session fetched the own chain: the head comes from what
+        it brought, and the device may write again."""
+        self.recovering = False
+        self.head = self.store.own_head(self.public)
 
     def restart(self) -> None:
         """Power back: the chain head comes from the durable log."""

@@ -32,6 +32,10 @@ class RecordTable:
         #: (author, seq) -> positions of the records that passed, for fork lookups
         self.at_seq: dict[tuple[bytes, int], list[int]] = {}
         self.verifications = 0  #: signature checks actually made
+        #: position -> the decoded record, for bytes that decode but whose
+        #: signature fails (forgeries): the gossip decision still judges their
+        #: neighbourhood and time before the signature, as a node does
+        self._unsigned: dict[int, Record] = {}
 
     def add(self, raw: bytes, record: Record | None = None) -> int:
         """The position of ``raw``, adding it if new. ``record`` may carry a
@@ -65,7 +69,11 @@ class RecordTable:
             try:
                 record = self._decoded[position] or decode_record(self.raws[position])
                 self.verifications += 1
-                check_signature(record)
+                try:
+                    check_signature(record)
+                except RemoteError:
+                    self._unsigned[position] = record
+                    raise
                 self._decoded[position] = record
                 if self.by_id.setdefault(record.id, position) == position:
                     self.at_seq.setdefault((record.author, record.seq), []).append(position)
@@ -74,6 +82,16 @@ class RecordTable:
                 self._error[position] = error
         record = self._decoded[position]
         return record if record is not None else self._error[position]  # type: ignore[return-value]
+
+    def shared_checks(self, position: int) -> tuple[Record | RemoteError, RemoteError | None]:
+        """Steps 1 and 4 at ``position`` apart, as
+        :func:`meshpantry.core.gossip.check_shared` takes them: the record (or
+        its decoding error) and the signature's failure (or None)."""
+        verdict = self.verdict(position)
+        if isinstance(verdict, Record):
+            return verdict, None
+        unsigned = self._unsigned.get(position)
+        return (verdict, None) if unsigned is None else (unsigned, verdict)
 
     def record(self, position: int) -> Record:
         """The record at ``position``; it must have passed :meth:`verdict`."""

@@ -25,7 +25,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from meshpantry.core.gossip import GossipDecision, check_shared, decide, missing_before
 from meshpantry.core.sync.planner import PlannerConfig
+from protocol.errors import RemoteError
 
 from .catchup import Catchup
 from .clock import EPOCH_MS, EventQueue, NodeClock
@@ -86,6 +88,7 @@ class Simulation:
         if backend == "sqlite" and workdir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="meshpantry-sim-")
             workdir = Path(self._tmp.name)
+        self._workdir = workdir
         self.honest: list[SimNode] = []
         for number in range(n):
             clock = NodeClock(
@@ -130,6 +133,9 @@ class Simulation:
         self.samples: list[dict[str, Any]] = []
         self.valid_records = len(self.founding.records)
         self.delivered_new = 0
+        self.gossip_ignored = 0  #: gossip messages dropped, nobody blamed (not admitted yet, ...)
+        self.gossip_rejected = 0  #: gossip messages dropped and their forwarder blamed
+        self.restored = 0  #: devices restored from nothing
 
     # -- founding -----------------------------------------------------------------------
 
@@ -180,25 +186,51 @@ class Simulation:
     # -- delivery -----------------------------------------------------------------------
 
     def _gossip_delivered(self, node: SimNode, batch: list[int], sender: int) -> None:
+        """A gossip message reaches ``node``: the node's own decision
+        (:func:`meshpantry.core.gossip.decide`), the forwarder cut off when it
+        is to blame, and only an accepted message taken in and passed on; a
+        cut-off peer's gossip is not taken in; then the gap it shows goes to
+        the planner (:func:`meshpantry.core.gossip.missing_before`)."""
+        decision = self.gossip_decision(node, batch)
+        if not decision.forward:
+            if decision.blame:
+                self.gossip_rejected += 1
+                self.planning.hostile(node, sender, f"gossip: {decision.error}")
+            else:
+                self.gossip_ignored += 1
+            return
+        if self.planning.is_cut_off(node, sender):
+            return
         outcome = node.receive(batch, self.queue.now)
         self.delivered_new += len(outcome.added)
-        if outcome.added and self.scenario.sync_on_gap and sender < len(self.honest):
-            missing = self._missing_before(node, outcome.added)
+        if self.scenario.sync_on_gap:
+            missing = missing_before(decision.records, self._holds_id(node))
             if missing:
                 self.planning.gap_seen(node, sender, missing)
 
-    def _missing_before(self, node: SimNode, added: list[int]) -> list[bytes]:
-        """Ids of the chain predecessors of records just gossiped that this
-        node does not hold (a gap), as the node computes them."""
-        table, store = self.table, node.store
-        missing = []
-        for position in added[:64]:
-            record = table.record(position)
-            if record.prev is not None:
-                previous = table.by_id.get(record.prev)
-                if previous is None or not store.holds(previous):
-                    missing.append(record.prev)
-        return missing
+    def gossip_decision(self, node: SimNode, batch: list[int]) -> GossipDecision:
+        """What ``node`` decides for a gossip message of the records at
+        ``batch``: steps 1-4 from the run's table (made once per record for
+        every node) and ``node``'s clock, then the core's decision with its
+        store's admission."""
+        table, neighbourhood, now = self.table, self.neighbourhood, node.now(self.queue.now)
+        try:
+            records = [
+                check_shared(*table.shared_checks(p), neighbourhood=neighbourhood, now=now)
+                for p in batch
+            ]
+        except RemoteError as error:
+            return decide(error, node.store.admission)
+        return decide(records, node.store.admission)
+
+    def _holds_id(self, node: SimNode) -> Callable[[bytes], bool]:
+        by_id, holds = self.table.by_id.get, node.store.holds
+
+        def held(record_id: bytes) -> bool:
+            position = by_id(record_id)
+            return position is not None and holds(position)
+
+        return held
 
     def _sync_delivered(self, node: SimNode, raws: list[bytes], now: int) -> None:
         table = self.table
@@ -220,6 +252,25 @@ class Simulation:
             if not node.store.holds(position):
                 self.durability_failures.append((node.number, position))
         self.trace("crash", node.number, node.lost_on_crash - lost_before)
+
+    def restore(self, node: SimNode) -> None:
+        """The device ``node`` is restored from nothing: it keeps its key and
+        loses its store. It recovers its own chain through its planner
+        (rule 6) before it writes again."""
+        close = getattr(node.store, "close", None)
+        if close is not None:
+            close()
+        self.restored += 1
+        if self.backend == "sqlite":
+            directory = self._workdir / f"node{node.number:04d}-restored{self.restored}"
+            store: Any = SqliteStore(self.table, self.neighbourhood, directory)
+        else:
+            store = MemoryStore(self.table, self.neighbourhood)
+        node.restore(store)
+        self.planning.new_planner(node)
+        self.trace("restore", node.number)
+        # Its connections come up again at once, as after a restart.
+        self.planning.mesh_changed(node, [], self.gossip.mesh[node.number])
 
     def restart(self, node: SimNode) -> None:
         node.restart()
@@ -290,7 +341,7 @@ class Simulation:
         rng = self.workload.rng
         for _ in range(16):
             node = self.honest[rng.randrange(len(self.honest))]
-            if node.up:
+            if node.up and not node.recovering:  # the pantry refuses to write before recovery
                 position = self.workload.act(node, self.queue.now)
                 self.valid_records += 1
                 self.trace("write", node.number, self.table.raws[position][-8:].hex())

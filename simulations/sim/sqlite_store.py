@@ -22,6 +22,7 @@ from array import array
 from pathlib import Path
 
 from meshpantry.core.chain import ChainHead
+from meshpantry.core.membership import Admission
 from meshpantry.store import Store
 from meshpantry.store.database import DB_FILE
 from meshpantry.store.store import NEIGHBOURHOOD
@@ -75,6 +76,9 @@ class SqliteStore:
 
     def raws_in_chain_order(self, ids: list[bytes]) -> list[bytes]:
         return self.store.raws_in_chain_order(ids)
+
+    def admission(self, record: Record) -> Admission:
+        return self.store.admission(record)
 
     def forks(self) -> list:
         return self.store.forks()
