@@ -83,6 +83,7 @@ class SimNode:
         #: missing, and it writes nothing until its planner's recovery session
         #: fetched it (the pantry's ``chain_recovered`` gate)
         self.recovering = False
+        self.restored = False  #: restored from nothing once: its chain may arrive late
 
     def now(self, virtual_ms: int) -> int:
         """This node's wall-clock reading at virtual time ``virtual_ms``."""
@@ -97,7 +98,9 @@ class SimNode:
         assert self.up, "a node without power writes nothing"
         if self.recovering:
             raise ChainNotRecovered()
-        head = self.head
+        # The head is read from the store, as the pantry reads it for every
+        # write: after a recovery the chain may still be arriving.
+        head = self.store.own_head(self.public) if self.restored else self.head
         if self.store.max_lamport > head.lamport:
             head = ChainHead(head.seq, head.id, self.store.max_lamport)
         record = next_record(
@@ -142,6 +145,7 @@ class SimNode:
         self.horizon = Horizon()
         self.head = ChainHead()
         self.recovering = True
+        self.restored = True
 
     def chain_recovered(self) -> None:
         """A recovery session fetched the own chain: the head comes from what

@@ -136,6 +136,7 @@ class Simulation:
         self.gossip_ignored = 0  #: gossip messages dropped, nobody blamed (not admitted yet, ...)
         self.gossip_rejected = 0  #: gossip messages dropped and their forwarder blamed
         self.restored = 0  #: devices restored from nothing
+        self.lost_with_devices = 0  #: own records no other device held when their device was restored
 
     # -- founding -----------------------------------------------------------------------
 
@@ -257,6 +258,13 @@ class Simulation:
         """The device ``node`` is restored from nothing: it keeps its key and
         loses its store. It recovers its own chain through its planner
         (rule 6) before it writes again."""
+        # What it wrote and no other device holds yet is lost with it: no
+        # longer a record the run must keep (the no-loss invariant is about
+        # power cuts, which keep every own record).
+        others = [n.store for n in self.honest if n is not node]
+        kept = [p for p in node.acknowledged if any(store.holds(p) for store in others)]
+        self.lost_with_devices += len(node.acknowledged) - len(kept)
+        node.acknowledged[:] = kept
         close = getattr(node.store, "close", None)
         if close is not None:
             close()
