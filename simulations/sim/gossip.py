@@ -12,8 +12,10 @@ message id = record id):
   one batched message, to each mesh peer. Batching a backlog into one message
   is what the real node does under load.
 * A message is a datagram: the network may lose, duplicate, delay or reorder
-  it. A receiver ingests it (duplicates cost a lookup) and forwards what was
-  new to it in its own next round.
+  it. A receiver decides on it as the node's topic validator does
+  (:func:`meshpantry.core.gossip.decide`, in :meth:`.simulation.Simulation.gossip_decision`):
+  only an accepted message is ingested (duplicates cost a lookup), and what
+  was new to the receiver is forwarded in its own next round.
 
 * **Lazy gossip** (GossipSub's IHAVE/IWANT): at each heartbeat a node tells
   ``lazy`` random reachable peers outside its mesh which records it logged in
