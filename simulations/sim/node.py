@@ -35,6 +35,7 @@ class NodeStore(Protocol):
     cuts, the sync item list)."""
 
     log: Any
+    held: bytearray  #: held[position] == 1 when the log holds that record
     max_lamport: int
 
     def holds(self, position: int) -> bool: ...

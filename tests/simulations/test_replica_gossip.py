@@ -86,17 +86,19 @@ class _Everyone:
 def test_a_forwarder_of_forged_records_is_cut_off_as_the_node_cuts_it_off():
     sim = small()
     receiver, sender = sim.honest[0], 1
+    held = receiver.store.log[-1]  # a founding record every node holds
     good = fresh_record(sim, 2)
     bad = forged(sim, good)
     node_side = NodeSide(sim, 0)
+    message = [held, good, bad]
 
-    decision = sim.gossip_decision(receiver, [good, bad])
+    decision = sim.gossip_decision(receiver, message)
     assert decision.verdict is Verdict.REJECT and isinstance(decision.error, BadSignature)
-    accepted_by_node = node_side.validate([good, bad], sim.honest[sender].public)
+    accepted_by_node = node_side.validate(message, sim.honest[sender].public)
     assert not accepted_by_node and not decision.forward
 
     sim.planning.new_planner(receiver)
-    sim._gossip_delivered(receiver, [good, bad], sender)
+    sim._gossip_delivered(receiver, message, sender)
     assert [(node, peer) for _, node, peer in sim.planning.cut_offs] == [(0, sender)]
     assert sim.planning.is_cut_off(receiver, sender)
     (node_cut,) = node_side.actions
@@ -137,9 +139,12 @@ def test_a_message_with_a_record_not_admitted_is_neither_taken_in_nor_forwarded(
     assert not receiver.store.holds(good) and receiver.outbox == []
     assert sim.planning.cut_offs == [] and sim.gossip_ignored == 1
 
-    # Alone, the admitted record is taken in and forwarded by both.
-    assert node_side.validate([good], sim.honest[1].public) is True
-    sim._gossip_delivered(receiver, [good], 1)
+    # Alone (with records it holds), the admitted record is taken in and
+    # forwarded by both.
+    message = [receiver.store.log[0], good, receiver.store.log[-1]]
+    assert node_side.validate(message, sim.honest[1].public) is True
+    assert sim.gossip_decision(receiver, message).verdict is Verdict.ACCEPT
+    sim._gossip_delivered(receiver, message, 1)
     assert receiver.store.holds(good) and receiver.outbox == [good]
     sim.close()
 
