@@ -32,6 +32,7 @@ import random
 from typing import Callable
 
 from .clock import EventQueue
+from .memory_store import lacking
 from .network import Network
 from .node import SimNode
 
@@ -117,9 +118,7 @@ class Gossip:
         node = self.nodes[receiver]
         if node.epoch != epoch or not node.up:
             return
-        held = node.store.held
-        size = len(held)
-        wanted = [p for p in window if p >= size or not held[p]]
+        wanted = lacking(node.store.held, window)
         if wanted:
             for delay in self.network.send(receiver, sender):
                 self.queue.after(delay, self._want, receiver, sender, wanted)

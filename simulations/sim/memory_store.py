@@ -272,18 +272,26 @@ class MemoryStore:
         if learn_own(self.admissions, record):
             admit_waiting(self, self.admissions, self.room)
 
-    def ingest(self, positions: list[int], now: int) -> IngestOutcome:
+    def ingest(
+        self, positions: list[int], now: int, checked: list[Record] | None = None
+    ) -> IngestOutcome:
         """Take in peers' records (one commit, not fsynced) through the
-        node's pipeline. ``now`` is this node's clock in ms."""
+        node's pipeline. ``now`` is this node's clock in ms. ``checked``: the
+        records of the ``positions`` this store does not hold, in order,
+        already through steps 1-4 (the gossip decision's), as the node hands
+        its validator's records to its ingest."""
         outcome = IngestOutcome()
         table = self.table
         if len(self.held) < len(table):
             self._grow(len(table))
         held = self.held
-        # Duplicates first, by position: most gossip a node hears it already holds.
-        fresh = [p for p in positions if not held[p]]
-        outcome.duplicates = len(positions) - len(fresh)
-        if fresh:
+        if checked is not None:
+            records = checked
+            outcome.duplicates = len(positions) - len(records)
+        else:
+            # Duplicates first, by position: most gossip a node hears it already holds.
+            fresh = [p for p in positions if not held[p]]
+            outcome.duplicates = len(positions) - len(fresh)
             verdict = table.verdict
             records = []
             for position in fresh:
@@ -292,6 +300,7 @@ class MemoryStore:
                     records.append(record)
                 else:
                     outcome.rejected += 1  # failed decoding or its signature
+        if records:
             logged_before = len(self.log)
             report = ingest_checked(
                 self, self.admissions, self.room, records, neighbourhood=self.neighbourhood, now=now

@@ -42,7 +42,7 @@ class NodeStore(Protocol):
     def lacking(self, positions: list[int]) -> list[int]: ...
     def count(self) -> int: ...
     def append_own(self, position: int) -> None: ...
-    def ingest(self, positions: list[int], now: int) -> IngestOutcome: ...
+    def ingest(self, positions: list[int], now: int, checked: list[Record] | None = None) -> IngestOutcome: ...
     def own_head(self, author: bytes) -> ChainHead: ...
     def admission(self, record: Record) -> Admission: ...
     def power_cut(self, rng: random.Random) -> int: ...
@@ -117,11 +117,15 @@ class SimNode:
         self.horizon.observe(virtual_ms, self.store.max_lamport)
         return position
 
-    def receive(self, positions: list[int], virtual_ms: int, *, forward: bool = True) -> IngestOutcome:
+    def receive(
+        self, positions: list[int], virtual_ms: int, *, forward: bool = True,
+        checked: list[Record] | None = None,
+    ) -> IngestOutcome:
         """Ingest peers' records. With ``forward`` (records that came by
         gossip), newly logged ones are queued to be pushed on, as GossipSub
-        forwards a message it sees first; records from sync are not."""
-        outcome = self.store.ingest(positions, self.now(virtual_ms))
+        forwards a message it sees first; records from sync are not.
+        ``checked``: the gossip decision's records (see the store's ingest)."""
+        outcome = self.store.ingest(positions, self.now(virtual_ms), checked)
         if outcome.added:
             self.horizon.observe(virtual_ms, self.store.max_lamport)
             if forward:

@@ -208,7 +208,7 @@ class Simulation:
             return
         if self.planning.is_cut_off(node, sender):
             return
-        outcome = node.receive(batch, self.queue.now)
+        outcome = node.receive(batch, self.queue.now, checked=list(decision.records))
         self.delivered_new += len(outcome.added)
         if self.scenario.sync_on_gap and self._may_show_gap(node, batch):
             record = self.table.record

@@ -107,7 +107,9 @@ class SqliteStore:
         self._commits.clear()
         self._resync_mirror()  # membership growth may have admitted waiting records
 
-    def ingest(self, positions: list[int], now: int) -> IngestOutcome:
+    def ingest(self, positions: list[int], now: int, checked: list[Record] | None = None) -> IngestOutcome:
+        """The real store's ingest of the raw records (``checked`` is not
+        used: the store decodes and verifies what it takes in)."""
         outcome = IngestOutcome()
         if not positions:
             return outcome
