@@ -78,6 +78,8 @@ class SqliteStore:
         return self.store.raws_in_chain_order(ids)
 
     def admission(self, record: Record) -> Admission:
+        if self.store.neighbourhood is None:  # a store restored from nothing, as ingest does
+            self.store.set_setting(NEIGHBOURHOOD, self.neighbourhood)
         return self.store.admission(record)
 
     def forks(self) -> list:

@@ -194,9 +194,9 @@ count = 3
 """
 
 
-def restored_run(seed: int, *, gate: bool):
+def restored_run(seed: int, *, gate: bool, backend: str = "memory"):
     scenario = parse(__import__("tomllib").loads(RESTORED), "restored")
-    sim = Simulation(scenario, seed, backend="memory")
+    sim = Simulation(scenario, seed, backend=backend)
     before: dict[int, int] = {}
     original = sim.restore
 
@@ -212,8 +212,9 @@ def restored_run(seed: int, *, gate: bool):
     return sim, sim.run(), before
 
 
-def test_a_restored_device_recovers_its_chain_before_it_writes_and_never_forks():
-    sim, outcome, before = restored_run(5, gate=True)
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_a_restored_device_recovers_its_chain_before_it_writes_and_never_forks(backend):
+    sim, outcome, before = restored_run(5, gate=True, backend=backend)
     assert outcome.ok, outcome.violations
     assert sorted(before) and len(before) == 3
     recovered = [node for _, node, _ in sim.planning.recoveries]
