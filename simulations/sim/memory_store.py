@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import random
 from array import array
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from itertools import compress
 from operator import not_
 
@@ -147,6 +147,11 @@ class MemoryStore:
         """Whether ``record`` may enter this log now (the gossip decision's
         step 6), by the membership the log holds."""
         return self.admissions.admits(record)
+
+    def admitter(self) -> Callable[[Record], Admission]:
+        """:meth:`admission` as one call, for a whole message (the
+        membership of this moment)."""
+        return self.admissions.membership.admits
 
     def records(self) -> list[Record]:
         record = self.table.record

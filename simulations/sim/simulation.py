@@ -32,7 +32,9 @@ from meshpantry.core.gossip import (
     decide,
     missing_before,
 )
+from meshpantry.core.ingest import check_decoded
 from meshpantry.core.sync.planner import PlannerConfig
+from protocol import Record
 from protocol.errors import RemoteError
 
 from .catchup import Catchup
@@ -243,14 +245,16 @@ class Simulation:
         size = len(held)
         fresh = [p for p in batch if p >= size or not held[p]]
         table, neighbourhood, now = self.table, self.neighbourhood, node.now(self.queue.now)
+        records: list = list(map(table.verdict, fresh))
         try:
-            records = [
-                check_shared(*table.shared_checks(p), neighbourhood=neighbourhood, now=now)
-                for p in fresh
-            ]
+            for index, record in enumerate(records):
+                if type(record) is Record:  # decoded, signature good: steps 2-3 remain
+                    check_decoded(record, neighbourhood=neighbourhood, now=now)
+                else:  # raises what check_record raises first on these bytes
+                    check_shared(*table.shared_checks(fresh[index]), neighbourhood=neighbourhood, now=now)
         except RemoteError as error:
             return decide(error, node.store.admission)
-        return decide(records, node.store.admission)
+        return decide(records, node.store.admitter())
 
     def _holds_id(self, node: SimNode) -> Callable[[bytes], bool]:
         by_id, held = self.table.by_id.get, node.store.held

@@ -19,6 +19,7 @@ from __future__ import annotations
 import random
 import sqlite3
 from array import array
+from collections.abc import Callable
 from pathlib import Path
 
 from meshpantry.core.chain import ChainHead
@@ -81,6 +82,9 @@ class SqliteStore:
         if self.store.neighbourhood is None:  # a store restored from nothing, as ingest does
             self.store.set_setting(NEIGHBOURHOOD, self.neighbourhood)
         return self.store.admission(record)
+
+    def admitter(self) -> Callable[[Record], Admission]:
+        return self.admission
 
     def forks(self) -> list:
         return self.store.forks()
