@@ -10,11 +10,12 @@ The message format and its checks are in :mod:`.gossip_batch`.
 Validation (:class:`BatchValidator`) runs on every message before it is
 delivered or forwarded: every record in it goes through the ingest pipeline's
 checks (:mod:`meshpantry.core.ingest`: decoding and limits, neighbourhood,
-time bound, signature, then the membership callback ``admits(record)``), and
-the message fails as a whole when any record fails. Honest members only
-publish records they accepted, so a record that fails decoding, its signature
-or the neighbourhood marks the sender as faulty or hostile
-(:func:`meshpantry.core.ingest.is_forgery`).
+time bound, signature), then the core's gossip decision
+(:func:`meshpantry.core.gossip.decide`, which the simulator's gossip runs
+too) asks the membership callback ``admits(record)``: the message is
+accepted and forwarded only when every record passed, and a record that
+fails decoding, its signature or the neighbourhood (honest members only
+forward what they accepted) marks the forwarder as faulty or hostile.
 
 Each record of a message is decoded once and its signature checked once: the
 validator keeps the records it checked, and delivery hands those very
@@ -54,7 +55,7 @@ from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import Pubsub
 from libp2p.tools.anyio_service import background_trio_service
 
-from meshpantry.core.ingest import is_forgery
+from meshpantry.core.gossip import decide
 from protocol import Record
 from protocol.errors import RemoteError
 
@@ -64,7 +65,6 @@ from .gossip_batch import (
     MAX_BATCH_BYTES,
     MAX_BATCH_RECORDS,
     Admits,
-    check_admitted,
     decode_and_check,
     encode_batch,
     message_id,
@@ -157,25 +157,29 @@ class BatchValidator:
         if forwarder == self.own_id and msg.from_id == self.own_id.to_bytes():
             return True
         try:
-            records = await trio.to_thread.run_sync(
-                decode_and_check, msg.data, self.neighbourhood, self.clock()
-            )
-            check_admitted(records, self.admits)
+            try:
+                checked: list[Record] | RemoteError = await trio.to_thread.run_sync(
+                    decode_and_check, msg.data, self.neighbourhood, self.clock()
+                )
+            except RemoteError as error:
+                checked = error
+            decision = decide(checked, self.admits)
         except trio.Cancelled:
             self.stats.validation_timeouts += 1  # the library gave up (or we stop)
             raise
-        except RemoteError as error:
-            self.stats.invalid_messages += 1
-            log.info("gossip from %s rejected: %s", forwarder, error)
-            if self.on_forged is not None and is_forgery(error):
-                # Members forward only what they validated: a record failing a
-                # check every member runs marks the forwarder itself as faulty.
-                self.on_forged(forwarder, error)
-            return False
         except Exception:  # a bug in admits() must not reach the library
             self.stats.invalid_messages += 1
             log.exception("gossip validation failed unexpectedly; message dropped")
             return False
+        if not decision.forward:
+            self.stats.invalid_messages += 1
+            log.info("gossip from %s rejected: %s", forwarder, decision.error)
+            if self.on_forged is not None and decision.blame:
+                # Members forward only what they validated: a record failing a
+                # check every member runs marks the forwarder itself as faulty.
+                self.on_forged(forwarder, decision.error)  # type: ignore[arg-type]
+            return False
+        records = list(decision.records)
         self._checked[message_id(msg)] = records
         while len(self._checked) > MAX_CHECKED_MESSAGES:
             self._checked.popitem(last=False)

@@ -27,14 +27,12 @@ nothing is decoded or verified twice.
 from __future__ import annotations
 
 import hashlib
-from typing import Callable
 
 import msgpack
 from libp2p.pubsub.pb import rpc_pb2
 
+from meshpantry.core.gossip import Admits, decide
 from meshpantry.core.ingest import check_record
-from meshpantry.core.membership import Admission
-from meshpantry.core.validation import NotAdmitted
 from protocol import Record, limits
 from protocol.errors import Malformed, NonCanonical, TooLarge, WrongType
 
@@ -46,9 +44,6 @@ MAX_BATCH_RECORDS = 512
 #: Bytes of one gossip message's data: a quarter of GossipSub's 1 MiB RPC
 #: limit, so a message plus its envelope never needs splitting.
 MAX_BATCH_BYTES = 256 * 1024
-
-#: Membership admission of a record by the node's log (step 6 of the pipeline).
-Admits = Callable[[Record], Admission]
 
 
 def topic_for(neighbourhood: bytes) -> str:
@@ -112,14 +107,15 @@ def decode_and_check(data: bytes, neighbourhood: bytes, now: int) -> list[Record
 
 
 def check_admitted(records: list[Record], admits: Admits) -> None:
-    """Step 6 for every record of a message. Gossip forwards only records the
-    log admits now: raises :class:`~meshpantry.core.validation.NotAdmitted`
-    for the first that is not (``waiting`` when its author's membership has
-    not reached this node yet; sync brings it with the records that admit it)."""
-    for record in records:
-        verdict = admits(record)
-        if verdict is not Admission.ADMIT:
-            raise NotAdmitted(record.author, record.kind, verdict is Admission.WAIT)
+    """Step 6 for every record of a message, as the gossip decision
+    (:func:`meshpantry.core.gossip.decide`) runs it: gossip forwards only
+    records the log admits now. Raises
+    :class:`~meshpantry.core.validation.NotAdmitted` for the first that is
+    not (``waiting`` when its author's membership has not reached this node
+    yet; sync brings it with the records that admit it)."""
+    error = decide(records, admits).error
+    if error is not None:
+        raise error
 
 
 def check_batch(data: bytes, neighbourhood: bytes, now: int, admits: Admits) -> list[Record]:

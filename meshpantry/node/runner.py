@@ -35,6 +35,7 @@ import trio
 
 from meshpantry.control.events import ForkEvent, IslandEvent, PeerEvent, RecordEvent
 from meshpantry.control.server import ControlServer
+from meshpantry.core.gossip import missing_before
 from meshpantry.core.ingest import is_forgery
 from meshpantry.core.membership import Admission
 from meshpantry.core.sync.horizon import RESOLUTION_MS, Horizon
@@ -163,18 +164,9 @@ class Node:
         if self.is_cut_off(peer):
             return
         await self.ingest_verified(records, peer)
-        missing = self._missing_before(records)
+        missing = missing_before(records, self.store.has)
         if missing and self.sync is not None:
             self.sync.gap_seen(peer, missing)
-
-    def _missing_before(self, records: list[Record]) -> list[bytes]:
-        """Ids of the records that gossiped records follow in their authors'
-        chains and that this node does not hold (a gap)."""
-        return [
-            record.prev
-            for record in records[:64]
-            if record.prev is not None and not self.store.has(record.prev)
-        ]
 
     def _admits(self, record: Record) -> Admission:
         """Gossip validator's membership check: only ADMIT is forwarded. A

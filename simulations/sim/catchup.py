@@ -32,13 +32,17 @@ class _Stream:
 
     __slots__ = ("nodes", "epochs", "sessions", "busy_until", "ended", "outcome", "inflight")
 
-    def __init__(self, a: SimNode, b: SimNode, now: int, below: int | None) -> None:
+    def __init__(
+        self, a: SimNode, b: SimNode, now: int, below: int | None, want_author: bytes | None
+    ) -> None:
         self.nodes = (a, b)
         self.epochs = (a.epoch, b.epoch)
-        self.sessions = (
-            SyncSession.initiator(a.store, now=now, below=below),
-            SyncSession.responder(b.store, now=now),
+        first = (
+            SyncSession.initiator(a.store, now=now, below=below)
+            if want_author is None
+            else SyncSession.fetch_author(a.store, want_author, now=now)
         )
+        self.sessions = (first, SyncSession.responder(b.store, now=now))
         self.busy_until = [0, 0]  #: per direction: when the stream finishes sending
         self.ended = [False, False]
         self.outcome: str | None = None
@@ -77,11 +81,15 @@ class Catchup:
     def running(self, a: int, b: int) -> bool:
         return self._key(a, b) in self.active
 
-    def start(self, a: int, b: int, below: int | None = None) -> bool | None:
+    def start(
+        self, a: int, b: int, below: int | None = None, *, want_author: bytes | None = None
+    ) -> bool | None:
         """Start a session initiated by ``a`` with ``b``, unless one already
         runs between them or they are not connected (False), or either runs
         as many sessions as it may (None: the peer is busy). Returns True when
         started. ``below``: the initiator's settled horizon (routine syncs).
+        ``want_author``: fetch that author's chain only (a recovery session,
+        :meth:`~meshpantry.core.sync.session.SyncSession.fetch_author`).
         How many sessions ``a`` starts at once is its planner's decision."""
         key = self._key(a, b)
         if key in self.active or a == b:
@@ -93,7 +101,7 @@ class Catchup:
             return False
         now = self.queue.now
         clock = time.perf_counter()
-        stream = _Stream(node_a, node_b, now, below)
+        stream = _Stream(node_a, node_b, now, below, want_author)
         self.session_seconds += time.perf_counter() - clock
         self.active[key] = stream
         self.per_node[a] += 1

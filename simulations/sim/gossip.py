@@ -12,8 +12,10 @@ message id = record id):
   one batched message, to each mesh peer. Batching a backlog into one message
   is what the real node does under load.
 * A message is a datagram: the network may lose, duplicate, delay or reorder
-  it. A receiver ingests it (duplicates cost a lookup) and forwards what was
-  new to it in its own next round.
+  it. A receiver decides on it as the node's topic validator does
+  (:func:`meshpantry.core.gossip.decide`, in :meth:`.simulation.Simulation.gossip_decision`):
+  only an accepted message is ingested (duplicates cost a lookup), and what
+  was new to the receiver is forwarded in its own next round.
 
 * **Lazy gossip** (GossipSub's IHAVE/IWANT): at each heartbeat a node tells
   ``lazy`` random reachable peers outside its mesh which records it logged in
@@ -30,6 +32,7 @@ import random
 from typing import Callable
 
 from .clock import EventQueue
+from .memory_store import lacking
 from .network import Network
 from .node import SimNode
 
@@ -115,9 +118,7 @@ class Gossip:
         node = self.nodes[receiver]
         if node.epoch != epoch or not node.up:
             return
-        held = node.store.held
-        size = len(held)
-        wanted = [p for p in window if p >= size or not held[p]]
+        wanted = lacking(node.store.held, window)
         if wanted:
             for delay in self.network.send(receiver, sender):
                 self.queue.after(delay, self._want, receiver, sender, wanted)

@@ -28,13 +28,14 @@ from __future__ import annotations
 
 import random
 from array import array
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from itertools import compress
 from operator import not_
 
 from meshpantry.core.admission import Admissions
 from meshpantry.core.chain import ChainHead
-from meshpantry.core.ingest import Fork, admit_waiting, ingest_checked, learn_own
+from meshpantry.core.ingest import Fork, admit_waiting, check_own, ingest_checked, learn_own
+from meshpantry.core.membership import Admission
 from meshpantry.core.sync.items import ItemIndex, index_with_new
 from meshpantry.core.waiting import WaitingRoom
 from protocol import Record
@@ -81,6 +82,9 @@ class MemoryStore:
         self._commit_no = 0
         self._sync_index: ItemIndex | None = None
         self._indexed = 0  #: log entries the sync index holds
+        #: author -> (seq, id) of the head of its chain here (log and waiting
+        #: room alike), kept for the authors that wrote through append_own
+        self._own_heads: dict[bytes, tuple[int, bytes | None]] = {}
 
     def clone(self) -> "MemoryStore":
         """A store holding exactly what this one holds, all of it durable (the
@@ -96,6 +100,7 @@ class MemoryStore:
         twin._durable = len(twin.log)
         twin._sync_index = self._sync_index  # index_with_new copies shared columns before they diverge
         twin._indexed = self._indexed
+        twin._own_heads = dict(self._own_heads)
         return twin
 
     # -- reading ------------------------------------------------------------------
@@ -114,14 +119,39 @@ class MemoryStore:
         return len(self._waiting)
 
     def own_head(self, author: bytes) -> ChainHead:
-        """The durable head of ``author``'s chain and the highest Lamport seen."""
-        seq, rid = 0, None
-        for position in reversed(self.log):
-            record = self.table.record(position)
-            if record.author == author and record.seq > seq:
-                seq, rid = record.seq, record.id
-                break
+        """The durable head of ``author``'s chain (records waiting for
+        membership count too: their seqs are taken) and the highest Lamport
+        seen, as the real store reads it."""
+        seq, rid = self._tip(author)
         return ChainHead(seq, rid, self.max_lamport)
+
+    def _tip(self, author: bytes) -> tuple[int, bytes | None]:
+        """(seq, id) of ``author``'s highest record in the log or the waiting room."""
+        head = self._own_heads.get(author)
+        if head is not None:
+            return head
+        seq, rid = 0, None
+        record = self.table.record
+        for position in reversed(self.log):
+            found = record(position)
+            if found.author == author:
+                seq, rid = found.seq, found.id
+                break
+        for position in self._waiting:
+            found = record(position)
+            if found.author == author and found.seq > seq:
+                seq, rid = found.seq, found.id
+        return seq, rid
+
+    def admission(self, record: Record) -> Admission:
+        """Whether ``record`` may enter this log now (the gossip decision's
+        step 6), by the membership the log holds."""
+        return self.admissions.admits(record)
+
+    def admitter(self) -> Callable[[Record], Admission]:
+        """:meth:`admission` as one call, for a whole message (the
+        membership of this moment)."""
+        return self.admissions.membership.admits
 
     def records(self) -> list[Record]:
         record = self.table.record
@@ -188,25 +218,37 @@ class MemoryStore:
     def append(self, records: Sequence[Record]) -> None:
         by_id, held, log = self.table.by_id, self.held, self.log
         top = self.max_lamport
+        heads = self._own_heads
         for record in records:
             position = by_id[record.id]
             held[position] = 1
             log.append(position)
             if record.lamport > top:
                 top = record.lamport
+            if heads and record.author in heads:
+                self._note_head(record)
         self.max_lamport = top
+
+    def _note_head(self, record: Record) -> None:
+        if record.seq > self._own_heads[record.author][0]:
+            self._own_heads[record.author] = (record.seq, record.id)
 
     def note_forks(self, forks: Sequence[Fork]) -> None:
         self.forks.extend(forks)
 
     def keep_waiting(self, record: Record, now: int) -> None:
         self._waiting[self.table.by_id[record.id]] = self._commit_no + 1
+        if record.author in self._own_heads:
+            self._note_head(record)
 
     def waiting_record(self, rid: bytes) -> Record:
         return self.table.record(self.table.by_id[rid])
 
     def forget_waiting(self, rid: bytes) -> None:
-        del self._waiting[self.table.by_id[rid]]
+        position = self.table.by_id[rid]
+        del self._waiting[position]
+        if self._own_heads:
+            self._own_heads.pop(self.table.record(position).author, None)  # read again when asked
 
     # -- writing ------------------------------------------------------------------
 
@@ -215,9 +257,19 @@ class MemoryStore:
             self.held.extend(bytes(max(position + 1, 2 * len(self.held)) - len(self.held)))
 
     def append_own(self, position: int) -> None:
-        """Log this device's new record and make it durable (with all before it)."""
+        """Log this device's new record and make it durable (with all before it).
+
+        The record must pass :func:`meshpantry.core.ingest.check_own` against
+        the head of its author's chain here, as in the real store: it raises
+        that check's error (:class:`~meshpantry.core.validation.WrongNeighbourhood`,
+        :class:`~meshpantry.core.validation.SeqNotIncremental`,
+        :class:`~meshpantry.core.validation.PrevMismatch`) and nothing is
+        written."""
         record = self.table.record(position)
         assert not self.holds(position), "an own record is new to its store"
+        head = self._tip(record.author)
+        check_own(record, neighbourhood=self.neighbourhood, head=head)
+        self._own_heads[record.author] = head
         self._grow(position)
         self.append([record])
         self._durable = len(self.log)
@@ -225,18 +277,26 @@ class MemoryStore:
         if learn_own(self.admissions, record):
             admit_waiting(self, self.admissions, self.room)
 
-    def ingest(self, positions: list[int], now: int) -> IngestOutcome:
+    def ingest(
+        self, positions: list[int], now: int, checked: list[Record] | None = None
+    ) -> IngestOutcome:
         """Take in peers' records (one commit, not fsynced) through the
-        node's pipeline. ``now`` is this node's clock in ms."""
+        node's pipeline. ``now`` is this node's clock in ms. ``checked``: the
+        records of the ``positions`` this store does not hold, in order,
+        already through steps 1-4 (the gossip decision's), as the node hands
+        its validator's records to its ingest."""
         outcome = IngestOutcome()
         table = self.table
         if len(self.held) < len(table):
             self._grow(len(table))
         held = self.held
-        # Duplicates first, by position: most gossip a node hears it already holds.
-        fresh = [p for p in positions if not held[p]]
-        outcome.duplicates = len(positions) - len(fresh)
-        if fresh:
+        if checked is not None:
+            records = checked
+            outcome.duplicates = len(positions) - len(records)
+        else:
+            # Duplicates first, by position: most gossip a node hears it already holds.
+            fresh = [p for p in positions if not held[p]]
+            outcome.duplicates = len(positions) - len(fresh)
             verdict = table.verdict
             records = []
             for position in fresh:
@@ -245,6 +305,7 @@ class MemoryStore:
                     records.append(record)
                 else:
                     outcome.rejected += 1  # failed decoding or its signature
+        if records:
             logged_before = len(self.log)
             report = ingest_checked(
                 self, self.admissions, self.room, records, neighbourhood=self.neighbourhood, now=now
@@ -294,6 +355,7 @@ class MemoryStore:
         self.forks = [f for f in self.forks if self._holds_id(f.first_id) and self._holds_id(f.second_id)]
         self._sync_index = None
         self._indexed = 0
+        self._own_heads = {}
 
     def _holds_id(self, rid: bytes) -> bool:
         position = self.table.by_id.get(rid)

@@ -12,10 +12,13 @@ restart the chain head is read back from the store, as a real node does.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from meshpantry.core.chain import ChainHead, next_record
+from meshpantry.core.membership import Admission
 from meshpantry.core.sync.horizon import Horizon
+from meshpantry.pantry.errors import ChainNotRecovered
 from protocol import Record
 
 from .clock import NodeClock
@@ -33,14 +36,17 @@ class NodeStore(Protocol):
     cuts, the sync item list)."""
 
     log: Any
+    held: bytearray  #: held[position] == 1 when the log holds that record
     max_lamport: int
 
     def holds(self, position: int) -> bool: ...
     def lacking(self, positions: list[int]) -> list[int]: ...
     def count(self) -> int: ...
     def append_own(self, position: int) -> None: ...
-    def ingest(self, positions: list[int], now: int) -> IngestOutcome: ...
+    def ingest(self, positions: list[int], now: int, checked: list[Record] | None = None) -> IngestOutcome: ...
     def own_head(self, author: bytes) -> ChainHead: ...
+    def admission(self, record: Record) -> Admission: ...
+    def admitter(self) -> Callable[[Record], Admission]: ...
     def power_cut(self, rng: random.Random) -> int: ...
     def records(self) -> list[Record]: ...
     def sync_items(self) -> list[tuple[int, bytes]]: ...
@@ -76,6 +82,11 @@ class SimNode:
         self.acknowledged: list[int] = []  #: own records made durable, in seq order
         self.lost_on_crash = 0
         self.horizon = Horizon()  #: what routine syncs leave to gossip (virtual ms, the node's monotonic clock)
+        #: the store was restored from nothing: the device's own chain may be
+        #: missing, and it writes nothing until its planner's recovery session
+        #: fetched it (the pantry's ``chain_recovered`` gate)
+        self.recovering = False
+        self.restored = False  #: restored from nothing once: its chain may arrive late
 
     def now(self, virtual_ms: int) -> int:
         """This node's wall-clock reading at virtual time ``virtual_ms``."""
@@ -88,7 +99,11 @@ class SimNode:
         (nothing is signed then).
         """
         assert self.up, "a node without power writes nothing"
-        head = self.head
+        if self.recovering:
+            raise ChainNotRecovered()
+        # The head is read from the store, as the pantry reads it for every
+        # write: after a recovery the chain may still be arriving.
+        head = self.store.own_head(self.public) if self.restored else self.head
         if self.store.max_lamport > head.lamport:
             head = ChainHead(head.seq, head.id, self.store.max_lamport)
         record = next_record(
@@ -104,11 +119,15 @@ class SimNode:
         self.horizon.observe(virtual_ms, self.store.max_lamport)
         return position
 
-    def receive(self, positions: list[int], virtual_ms: int, *, forward: bool = True) -> IngestOutcome:
+    def receive(
+        self, positions: list[int], virtual_ms: int, *, forward: bool = True,
+        checked: list[Record] | None = None,
+    ) -> IngestOutcome:
         """Ingest peers' records. With ``forward`` (records that came by
         gossip), newly logged ones are queued to be pushed on, as GossipSub
-        forwards a message it sees first; records from sync are not."""
-        outcome = self.store.ingest(positions, self.now(virtual_ms))
+        forwards a message it sees first; records from sync are not.
+        ``checked``: the gossip decision's records (see the store's ingest)."""
+        outcome = self.store.ingest(positions, self.now(virtual_ms), checked)
         if outcome.added:
             self.horizon.observe(virtual_ms, self.store.max_lamport)
             if forward:
@@ -122,6 +141,24 @@ class SimNode:
         self.outbox = []
         self.horizon = Horizon()
         self.lost_on_crash += self.store.power_cut(rng)
+
+    def restore(self, store: NodeStore) -> None:
+        """The device is restored from nothing (its key kept, its store
+        lost): an empty ``store``, no chain head, memory gone, and no writing
+        until the own chain is recovered (:meth:`chain_recovered`)."""
+        self.store = store
+        self.epoch += 1
+        self.outbox = []
+        self.horizon = Horizon()
+        self.head = ChainHead()
+        self.recovering = True
+        self.restored = True
+
+    def chain_recovered(self) -> None:
+        """A recovery session fetched the own chain: the head comes from what
+        it brought, and the device may write again."""
+        self.recovering = False
+        self.head = self.store.own_head(self.public)
 
     def restart(self) -> None:
         """Power back: the chain head comes from the durable log."""

@@ -95,6 +95,8 @@ class RunOutcome:
                 "datagrams_sent": sim.network.sent,
                 "datagrams_lost": sim.network.lost,
                 "datagrams_duplicated": sim.network.duplicated,
+                "messages_ignored": sim.gossip_ignored,
+                "messages_rejected": sim.gossip_rejected,
             },
             "sync": {
                 "sessions": sim.catchup.started,
@@ -104,6 +106,10 @@ class RunOutcome:
                 "bytes": sim.catchup.bytes,
                 "records": sim.catchup.records,
                 "gaps_seen": sim.gaps,
+                "cut_offs": len(sim.planning.cut_offs),
+                "devices_restored": sim.restored,
+                "chains_recovered": len(sim.planning.recoveries),
+                "lost_with_devices": sim.lost_with_devices,
                 "session_s": round(sim.catchup.session_seconds, 3),
             },
             "power": {

@@ -15,8 +15,15 @@ the same class the node runs (:mod:`meshpantry.node.sync_service`):
 * Each planner's timer is one event on the queue, re-armed after every call.
 * A power cut drops the node's planner with the rest of its memory; power
   back gives it a new one.
-
-Simulated nodes never lose their own chain, so no session is a recovery.
+* A peer whose gossip the core's decision blames
+  (:func:`meshpantry.core.gossip.decide`) is reported hostile
+  (:meth:`Planning.hostile`); the planner's :class:`~meshpantry.core.sync.planner.CutOff`
+  is kept by the planner itself, and the simulator asks it
+  (:meth:`Planning.is_cut_off`) before taking that peer's gossip, as the node does.
+* A device restored from nothing gets a planner that is recovering
+  (rule 6): its sessions are recovery sessions
+  (:meth:`~meshpantry.core.sync.session.SyncSession.fetch_author`) until one
+  succeeds; then the node may write again (:meth:`.node.SimNode.chain_recovered`).
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from typing import Callable
 
 from meshpantry.core.sync.planner import (
     Action,
+    CutOff,
     Mode,
     Outcome,
     PlannerConfig,
@@ -82,12 +90,16 @@ class Planning:
         self.planners: list[SyncPlanner[int] | None] = [None] * len(nodes)  #: None while a node has no power
         self._armed = [_NEVER] * len(nodes)  #: when each node's planner timer is queued
         self.gaps = 0  #: gossip deliveries that showed a gap (the planner syncs if it stays open)
+        self.cut_offs: list[tuple[int, int, int]] = []  #: (when, node, peer) of every CutOff
+        self.recoveries: list[tuple[int, int, int]] = []  #: (when, node, peer) of every chain recovered
 
     def new_planner(self, node: SimNode) -> None:
-        """Power on: a planner with nothing up yet."""
+        """Power on (or a store restored from nothing): a planner with
+        nothing up yet, recovering when the node's own chain may be missing."""
         planner: SyncPlanner[int] = SyncPlanner(
             node.number, SimStanding(node, self.table, len(self.nodes)), self.rng,
-            now=self.queue.now, horizon=node.horizon, config=self.config,
+            now=self.queue.now, horizon=node.horizon, recovering=node.recovering,
+            config=self.config,
         )
         self.planners[node.number] = planner
         self._armed[node.number] = _NEVER
@@ -125,10 +137,24 @@ class Planning:
             self.gaps += 1
             self.perform(node.number, planner.gap_seen(sender, missing, self.queue.now))
 
+    def hostile(self, node: SimNode, peer: int, reason: str) -> None:
+        """``peer`` sent ``node`` what no honest member sends."""
+        planner = self.planners[node.number]
+        if planner is not None:
+            self.perform(node.number, planner.hostile(peer, reason, self.queue.now))
+
+    def is_cut_off(self, node: SimNode, peer: int) -> bool:
+        planner = self.planners[node.number]
+        return planner is not None and planner.is_cut_off(peer, self.queue.now)
+
     def session_ended(self, initiator: SimNode, responder: SimNode, ok: bool) -> None:
         planner = self.planners[initiator.number]
         if planner is not None and initiator.up:
             outcome = Outcome.DONE if ok else Outcome.FAILED
+            if ok and planner.running.get(responder.number) is Mode.RECOVER:
+                initiator.chain_recovered()  # as the node marks its chain recovered
+                self.recoveries.append((self.queue.now, initiator.number, responder.number))
+                self.trace("recovered", initiator.number, responder.number, initiator.head.seq)
             self.perform(initiator.number, planner.session_ended(responder.number, outcome, self.queue.now))
 
     # --- actions and the timer ---------------------------------------------------
@@ -136,8 +162,8 @@ class Planning:
     def perform(self, me: int, actions: list[Action]) -> None:
         for action in actions:
             if isinstance(action, StartSession):
-                assert action.mode is not Mode.RECOVER, "simulated nodes never lose their own chain"
-                started = self.catchup.start(me, action.peer, action.below)
+                author = self.nodes[me].public if action.mode is Mode.RECOVER else None
+                started = self.catchup.start(me, action.peer, action.below, want_author=author)
                 if started:
                     self.trace("sync", me, action.peer)
                     continue
@@ -145,6 +171,10 @@ class Planning:
                 if planner is not None:
                     outcome = Outcome.BUSY if started is None else Outcome.UNREACHABLE
                     self.perform(me, planner.session_ended(action.peer, outcome, self.queue.now))
+            elif isinstance(action, CutOff):
+                self.cut_offs.append((self.queue.now, me, action.peer))
+                self.trace("cut-off", me, action.peer)
+            # Forget: a simulated node keeps no per-peer progress
         self.arm(me)
 
     def arm(self, me: int) -> None:

@@ -18,6 +18,13 @@ from protocol import Record, decode_record
 from protocol.errors import RemoteError
 
 
+#: :meth:`RecordTable.prev_positions` of a predecessor no record of the run
+#: has: an index beyond every store's flags.
+NOT_IN_TABLE = 1 << 40
+
+_UNRESOLVED = -1
+
+
 class RecordTable:
     """Append-only table of raw records; positions are stable for the run."""
 
@@ -32,6 +39,13 @@ class RecordTable:
         #: (author, seq) -> positions of the records that passed, for fork lookups
         self.at_seq: dict[tuple[bytes, int], list[int]] = {}
         self.verifications = 0  #: signature checks actually made
+        #: position -> the decoded record, for bytes that decode but whose
+        #: signature fails (forgeries): the gossip decision still judges their
+        #: neighbourhood and time before the signature, as a node does
+        self._unsigned: dict[int, Record] = {}
+        #: position -> the position of its chain predecessor, itself when it
+        #: has none, _UNRESOLVED until known (see :meth:`prev_positions`)
+        self._prev: list[int] = []
 
     def add(self, raw: bytes, record: Record | None = None) -> int:
         """The position of ``raw``, adding it if new. ``record`` may carry a
@@ -47,6 +61,7 @@ class RecordTable:
         self._error.append(None)
         self._checked.append(False)
         self._sync_keys.append(None)
+        self._prev.append(_UNRESOLVED)
         return position
 
     def position(self, raw: bytes) -> int | None:
@@ -65,7 +80,11 @@ class RecordTable:
             try:
                 record = self._decoded[position] or decode_record(self.raws[position])
                 self.verifications += 1
-                check_signature(record)
+                try:
+                    check_signature(record)
+                except RemoteError:
+                    self._unsigned[position] = record
+                    raise
                 self._decoded[position] = record
                 if self.by_id.setdefault(record.id, position) == position:
                     self.at_seq.setdefault((record.author, record.seq), []).append(position)
@@ -74,6 +93,40 @@ class RecordTable:
                 self._error[position] = error
         record = self._decoded[position]
         return record if record is not None else self._error[position]  # type: ignore[return-value]
+
+    def shared_checks(self, position: int) -> tuple[Record | RemoteError, RemoteError | None]:
+        """Steps 1 and 4 at ``position`` apart, as
+        :func:`meshpantry.core.gossip.check_shared` takes them: the record (or
+        its decoding error) and the signature's failure (or None)."""
+        verdict = self.verdict(position)
+        if isinstance(verdict, Record):
+            return verdict, None
+        unsigned = self._unsigned.get(position)
+        return (verdict, None) if unsigned is None else (unsigned, verdict)
+
+    def prev_positions(self, positions: list[int]) -> list[int]:
+        """For each position (of a record that passed), the position of its
+        chain predecessor, or its own position when it has none, or
+        :data:`NOT_IN_TABLE` (beyond any store's flags) when no record of
+        the run has the predecessor's id yet. Lets a caller test "every
+        predecessor held" with one lookup per record."""
+        prevs = list(map(self._prev.__getitem__, positions))
+        if min(prevs, default=0) < 0:
+            for index, value in enumerate(prevs):
+                if value < 0:
+                    prevs[index] = self._resolve_prev(positions[index])
+        return prevs
+
+    def _resolve_prev(self, position: int) -> int:
+        prev = self.record(position).prev
+        if prev is None:
+            self._prev[position] = position
+            return position
+        found = self.by_id.get(prev)
+        if found is None:
+            return NOT_IN_TABLE  # not cached: the predecessor may turn up later
+        self._prev[position] = found
+        return found
 
     def record(self, position: int) -> Record:
         """The record at ``position``; it must have passed :meth:`verdict`."""

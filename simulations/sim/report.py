@@ -48,6 +48,13 @@ def summary(outcome: RunOutcome) -> str:
         rows.append(("hostile node", f"{f['hostile']['bad_records_made']} bad records made, "
                                       f"{f['hostile']['replayed']} replayed: none accepted"
                      if outcome.ok else f"{f['hostile']['bad_records_made']} bad records made"))
+    if sync.get("cut_offs") or gossip.get("messages_rejected"):
+        rows.append(("cut off", f"{sync['cut_offs']} times, after {gossip['messages_rejected']} gossip messages "
+                                f"rejected ({gossip['messages_ignored']} ignored)"))
+    if sync.get("devices_restored"):
+        rows.append(("restored devices", f"{sync['devices_restored']}, "
+                                         f"{sync['chains_recovered']} own chains recovered, "
+                                         f"{sync['lost_with_devices']} records no other device held lost with them"))
     wall = f["wall_s"]
     rows.append(("wall time", f"{sum(wall.values()):.2f} s (setup {wall['setup_s']:.2f}, run {wall['run_s']:.2f}, "
                               f"checks {wall['check_s']:.2f})"))

@@ -69,6 +69,7 @@ EVENTS = {
     "repair": set(),  # one island, no cuts, no flapping
     "crash": {"fraction", "count", "same_island"},  # power cut of a group of nodes
     "restart": {"fraction"},  # power back to (a fraction of) the nodes without it
+    "restore": {"count", "fraction"},  # devices restored from nothing: store lost, key kept
     "cut": {"pairs", "one_way"},  # cut random links, possibly in one direction only
     "flapping": {"links"},  # this fraction of mesh-sized links flaps (0 stops it)
     "courier": {"carry_s", "trips"},  # a bundle carried from one island to another

@@ -25,7 +25,17 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from meshpantry.core.gossip import (
+    GAP_LOOKUP_RECORDS,
+    GossipDecision,
+    check_shared,
+    decide,
+    missing_before,
+)
+from meshpantry.core.ingest import check_decoded
 from meshpantry.core.sync.planner import PlannerConfig
+from protocol import Record
+from protocol.errors import RemoteError
 
 from .catchup import Catchup
 from .clock import EPOCH_MS, EventQueue, NodeClock
@@ -86,6 +96,7 @@ class Simulation:
         if backend == "sqlite" and workdir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="meshpantry-sim-")
             workdir = Path(self._tmp.name)
+        self._workdir = workdir
         self.honest: list[SimNode] = []
         for number in range(n):
             clock = NodeClock(
@@ -130,6 +141,10 @@ class Simulation:
         self.samples: list[dict[str, Any]] = []
         self.valid_records = len(self.founding.records)
         self.delivered_new = 0
+        self.gossip_ignored = 0  #: gossip messages dropped, nobody blamed (not admitted yet, ...)
+        self.gossip_rejected = 0  #: gossip messages dropped and their forwarder blamed
+        self.restored = 0  #: devices restored from nothing
+        self.lost_with_devices = 0  #: own records no other device held when their device was restored
 
     # -- founding -----------------------------------------------------------------------
 
@@ -180,25 +195,75 @@ class Simulation:
     # -- delivery -----------------------------------------------------------------------
 
     def _gossip_delivered(self, node: SimNode, batch: list[int], sender: int) -> None:
-        outcome = node.receive(batch, self.queue.now)
+        """A gossip message reaches ``node``: the node's own decision
+        (:func:`meshpantry.core.gossip.decide`), the forwarder cut off when it
+        is to blame, and only an accepted message taken in and passed on; a
+        cut-off peer's gossip is not taken in; then the gap it shows goes to
+        the planner (:func:`meshpantry.core.gossip.missing_before`)."""
+        decision = self.gossip_decision(node, batch)
+        if not decision.forward:
+            if decision.blame:
+                self.gossip_rejected += 1
+                self.planning.hostile(node, sender, f"gossip: {decision.error}")
+            else:
+                self.gossip_ignored += 1
+            return
+        if self.planning.is_cut_off(node, sender):
+            return
+        outcome = node.receive(batch, self.queue.now, checked=list(decision.records))
         self.delivered_new += len(outcome.added)
-        if outcome.added and self.scenario.sync_on_gap and sender < len(self.honest):
-            missing = self._missing_before(node, outcome.added)
+        if self.scenario.sync_on_gap and self._may_show_gap(node, batch):
+            record = self.table.record
+            first = [record(p) for p in batch[:GAP_LOOKUP_RECORDS]]
+            missing = missing_before(first, self._holds_id(node))
             if missing:
                 self.planning.gap_seen(node, sender, missing)
 
-    def _missing_before(self, node: SimNode, added: list[int]) -> list[bytes]:
-        """Ids of the chain predecessors of records just gossiped that this
-        node does not hold (a gap), as the node computes them."""
-        table, store = self.table, node.store
-        missing = []
-        for position in added[:64]:
-            record = table.record(position)
-            if record.prev is not None:
-                previous = table.by_id.get(record.prev)
-                if previous is None or not store.holds(previous):
-                    missing.append(record.prev)
-        return missing
+    def _may_show_gap(self, node: SimNode, batch: list[int]) -> bool:
+        """False when :func:`~meshpantry.core.gossip.missing_before` would
+        find nothing: the node holds the predecessor of each of the first
+        records of ``batch`` (two lookups in C per message; the usual case)."""
+        prevs = self.table.prev_positions(batch[:GAP_LOOKUP_RECORDS])
+        try:
+            # A record without a predecessor names itself: it was just taken in.
+            return not all(map(node.store.held.__getitem__, prevs))
+        except IndexError:  # a predecessor beyond the store's flags: not held
+            return True
+
+    def gossip_decision(self, node: SimNode, batch: list[int]) -> GossipDecision:
+        """What ``node`` decides for a gossip message of the records at
+        ``batch``: steps 1-4 from the run's table (made once per record for
+        every node) and ``node``'s clock, then the core's decision with its
+        store's admission. The decision's records are those new to ``node``.
+
+        Records the node holds are left out of the checks: each passed them
+        here already and passes them again (the same bytes, a clock that only
+        moves on, membership that only grows), so the decision is the one the
+        whole message gets, at a fraction of the cost: most of the gossip a
+        node hears it holds already."""
+        held = node.store.held
+        size = len(held)
+        fresh = [p for p in batch if p >= size or not held[p]]
+        table, neighbourhood, now = self.table, self.neighbourhood, node.now(self.queue.now)
+        records: list = list(map(table.verdict, fresh))
+        try:
+            for index, record in enumerate(records):
+                if type(record) is Record:  # decoded, signature good: steps 2-3 remain
+                    check_decoded(record, neighbourhood=neighbourhood, now=now)
+                else:  # raises what check_record raises first on these bytes
+                    check_shared(*table.shared_checks(fresh[index]), neighbourhood=neighbourhood, now=now)
+        except RemoteError as error:
+            return decide(error, node.store.admission)
+        return decide(records, node.store.admitter())
+
+    def _holds_id(self, node: SimNode) -> Callable[[bytes], bool]:
+        by_id, held = self.table.by_id.get, node.store.held
+
+        def holds(record_id: bytes) -> bool:
+            position = by_id(record_id)
+            return position is not None and position < len(held) and held[position] == 1
+
+        return holds
 
     def _sync_delivered(self, node: SimNode, raws: list[bytes], now: int) -> None:
         table = self.table
@@ -220,6 +285,32 @@ class Simulation:
             if not node.store.holds(position):
                 self.durability_failures.append((node.number, position))
         self.trace("crash", node.number, node.lost_on_crash - lost_before)
+
+    def restore(self, node: SimNode) -> None:
+        """The device ``node`` is restored from nothing: it keeps its key and
+        loses its store. It recovers its own chain through its planner
+        (rule 6) before it writes again."""
+        # What it wrote and no other device holds yet is lost with it: no
+        # longer a record the run must keep (the no-loss invariant is about
+        # power cuts, which keep every own record).
+        others = [n.store for n in self.honest if n is not node]
+        kept = [p for p in node.acknowledged if any(store.holds(p) for store in others)]
+        self.lost_with_devices += len(node.acknowledged) - len(kept)
+        node.acknowledged[:] = kept
+        close = getattr(node.store, "close", None)
+        if close is not None:
+            close()
+        self.restored += 1
+        if self.backend == "sqlite":
+            directory = self._workdir / f"node{node.number:04d}-restored{self.restored}"
+            store: Any = SqliteStore(self.table, self.neighbourhood, directory)
+        else:
+            store = MemoryStore(self.table, self.neighbourhood)
+        node.restore(store)
+        self.planning.new_planner(node)
+        self.trace("restore", node.number)
+        # Its connections come up again at once, as after a restart.
+        self.planning.mesh_changed(node, [], self.gossip.mesh[node.number])
 
     def restart(self, node: SimNode) -> None:
         node.restart()
@@ -290,7 +381,7 @@ class Simulation:
         rng = self.workload.rng
         for _ in range(16):
             node = self.honest[rng.randrange(len(self.honest))]
-            if node.up:
+            if node.up and not node.recovering:  # the pantry refuses to write before recovery
                 position = self.workload.act(node, self.queue.now)
                 self.valid_records += 1
                 self.trace("write", node.number, self.table.raws[position][-8:].hex())

@@ -19,9 +19,11 @@ from __future__ import annotations
 import random
 import sqlite3
 from array import array
+from collections.abc import Callable
 from pathlib import Path
 
 from meshpantry.core.chain import ChainHead
+from meshpantry.core.membership import Admission
 from meshpantry.store import Store
 from meshpantry.store.database import DB_FILE
 from meshpantry.store.store import NEIGHBOURHOOD
@@ -76,6 +78,14 @@ class SqliteStore:
     def raws_in_chain_order(self, ids: list[bytes]) -> list[bytes]:
         return self.store.raws_in_chain_order(ids)
 
+    def admission(self, record: Record) -> Admission:
+        if self.store.neighbourhood is None:  # a store restored from nothing, as ingest does
+            self.store.set_setting(NEIGHBOURHOOD, self.neighbourhood)
+        return self.store.admission(record)
+
+    def admitter(self) -> Callable[[Record], Admission]:
+        return self.admission
+
     def forks(self) -> list:
         return self.store.forks()
 
@@ -103,7 +113,9 @@ class SqliteStore:
         self._commits.clear()
         self._resync_mirror()  # membership growth may have admitted waiting records
 
-    def ingest(self, positions: list[int], now: int) -> IngestOutcome:
+    def ingest(self, positions: list[int], now: int, checked: list[Record] | None = None) -> IngestOutcome:
+        """The real store's ingest of the raw records (``checked`` is not
+        used: the store decodes and verifies what it takes in)."""
         outcome = IngestOutcome()
         if not positions:
             return outcome

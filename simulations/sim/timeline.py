@@ -79,6 +79,15 @@ class Timeline:
             sim.crash(node)
             self.crashes += 1
 
+    def do_restore(self, count: int = 0, fraction: float = 0.0) -> None:
+        """Devices restored from nothing: ``count`` (or this ``fraction``) of
+        the powered nodes lose their store and keep their key."""
+        sim = self.sim
+        candidates = [n for n in sim.honest if n.up and not n.recovering]
+        take = min(len(candidates), count or round(fraction * len(candidates)))
+        for node in self.rng.sample(candidates, take):
+            sim.restore(node)
+
     def do_restart(self, fraction: float = 1.0) -> None:
         sim = self.sim
         down = [n for n in sim.honest if not n.up]

@@ -86,7 +86,8 @@ def test_membership_rebuilt_after_a_power_cut():
     for seed in range(20):
         store = MemoryStore(table, founding.neighbourhood)
         store.ingest([p for _, p in positions[:2]], NOW)  # genesis and invite
-        store.append_own(offer(founding, table, 0, founding.heads[0])[0])  # fsync
+        head = store.own_head(founding.keys[0][0])  # the founder's genesis and invite
+        store.append_own(offer(founding, table, 0, head)[0])  # fsync
         store.ingest([p for _, p in positions[2:]], NOW)  # the joins: not durable
         if store.power_cut(random.Random(seed)):
             break
@@ -132,3 +133,36 @@ def test_the_memory_store_and_the_sqlite_log_are_the_one_storage_interface(tmp_p
     assert isinstance(MemoryStore(table, founding.neighbourhood), RecordLog)
     with Store.open(tmp_path) as store:
         assert isinstance(SqliteLog(store._conn, {}), RecordLog)
+
+
+def test_append_own_runs_the_stores_own_record_check(tmp_path):
+    """An own record must follow the head of its chain in the store (the
+    core's ``check_own``, as the real store runs it): one that skips a seq,
+    names another prev, or another neighbourhood is refused with that check's
+    error and nothing is logged."""
+    from meshpantry.core.validation import PrevMismatch, SeqNotIncremental, WrongNeighbourhood
+
+    founding, table, positions = founded(3)
+    store = MemoryStore(table, founding.neighbourhood)
+    store.ingest([p for _, p in positions], NOW)
+    head = founding.heads[1]
+    ahead = ChainHead(head.seq + 1, bytes(32), head.lamport)  # one seq too far
+    skipped, _ = offer(founding, table, 1, ahead)
+    wrong_prev, _ = offer(founding, table, 1, ChainHead(head.seq, bytes(32), head.lamport))
+    elsewhere_record = next_record(founding.keys[1][1], head, neighbourhood=bytes(32), kind="offer",
+                                   body={"item": "tea", "quantity": 1, "unit": "kg"}, now=NOW)
+    elsewhere = table.add(elsewhere_record.raw, elsewhere_record)
+    table.verdict(elsewhere)
+    for position, error in ((skipped, SeqNotIncremental), (wrong_prev, PrevMismatch),
+                            (elsewhere, WrongNeighbourhood)):
+        count = store.count()
+        try:
+            store.append_own(position)
+        except error:
+            pass
+        else:
+            raise AssertionError(f"{error.__name__} not raised")
+        assert store.count() == count and not store.holds(position)
+    good, after = offer(founding, table, 1, head)
+    store.append_own(good)
+    assert store.holds(good) and store.own_head(founding.keys[1][0]).seq == after.seq

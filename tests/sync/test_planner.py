@@ -109,6 +109,18 @@ def test_own_chain_recovery_comes_first_then_a_full_session_with_the_same_peer()
     assert not planner.recovering
 
 
+def test_a_recovery_retried_after_the_chain_was_recovered_is_a_full_session():
+    """A recovery session refused as busy is retried later; if another peer
+    gave the chain back meanwhile, the retry is an ordinary full session,
+    not a second recovery (the simulator's restored devices showed it)."""
+    planner, _ = _planner(recovering=True, max_concurrent=2, interval_ms=10**9)
+    assert planner.peers_up([1, 4], 0) == [StartSession(1, Mode.RECOVER), StartSession(4, Mode.RECOVER)]
+    assert planner.session_ended(1, Outcome.BUSY, 1) == []
+    assert planner.session_ended(4, Outcome.DONE, 2) == [StartSession(4, Mode.FULL)]
+    assert not planner.recovering
+    assert planner.handle_timer(planner.get_timer()) == [StartSession(1, Mode.FULL)]
+
+
 def test_a_busy_peer_is_retried_a_few_times():
     planner, _ = _planner(interval_ms=10**9)
     planner.peers_up([3], 0)

@@ -365,6 +365,8 @@ class SyncPlanner(Generic[Peer]):
                 continue
             if self.recovering:
                 mode = Mode.RECOVER
+            elif mode is Mode.RECOVER:  # a retry queued before the chain was recovered
+                mode = Mode.FULL
             below = self.horizon.bound(now) if mode is Mode.ROUTINE else None
             self.running[peer] = mode
             actions.append(StartSession(peer, mode, below))
