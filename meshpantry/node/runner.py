@@ -135,18 +135,19 @@ class Node:
     async def ingest(self, raws: list[bytes], origin: str | None = None) -> int:
         """Ingest peers' raw records (sync, bundles) in slices; publish
         events; returns how many were new."""
-        return await self._take_in(raws, origin, self.store.ingest)
+        return len(await self._take_in(raws, origin, self.store.ingest))
 
     async def ingest_verified(self, records: list[Record], origin: str | None = None) -> int:
         """Ingest records the gossip validator decoded and verified, without
         decoding or verifying them again; as :meth:`ingest` otherwise."""
-        return await self._take_in(records, origin, self.store.ingest_verified)
+        return len(await self._take_in(records, origin, self.store.ingest_verified))
 
-    async def _take_in(self, items: list, origin: str | None, ingest: Callable) -> int:
-        added = 0
+    async def _take_in(self, items: list, origin: str | None, ingest: Callable) -> list[Record]:
+        """The records of ``items`` newly logged, in order."""
+        logged: list[Record] = []
         for start in range(0, len(items), INGEST_SLICE):
             report = ingest(items[start : start + INGEST_SLICE], now_ms())
-            added += len(report.added)
+            logged += report.logged
             for record in report.logged[-50:]:
                 self.control.publish(_event_of(record, own=False))
             if report.rejected:
@@ -157,14 +158,16 @@ class Node:
                 log.warning("fork evidence from %s: %s", origin, report.forks)
                 self.control.publish(ForkEvent(count=len(report.forks)))
             await trio.sleep(0)
-        return added
+        return logged
 
     async def _on_gossip(self, records: list[Record], origin: Any) -> None:
         peer = str(origin)
         if self.is_cut_off(peer):
             return
-        await self.ingest_verified(records, peer)
-        missing = missing_before(records, self.store.has)
+        # Only records new here can show a new gap: a copy of one already
+        # held showed its gap, if any, when it first arrived.
+        logged = await self._take_in(records, peer, self.store.ingest_verified)
+        missing = missing_before(logged, self.store.has)
         if missing and self.sync is not None:
             self.sync.gap_seen(peer, missing)
 

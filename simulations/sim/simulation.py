@@ -212,9 +212,10 @@ class Simulation:
             return
         outcome = node.receive(batch, self.queue.now, checked=list(decision.records))
         self.delivered_new += len(outcome.added)
-        if self.scenario.sync_on_gap and self._may_show_gap(node, batch):
+        # As the node: only records new here can show a new gap.
+        if self.scenario.sync_on_gap and outcome.added and self._may_show_gap(node, outcome.added):
             record = self.table.record
-            first = [record(p) for p in batch[:GAP_LOOKUP_RECORDS]]
+            first = [record(p) for p in outcome.added[:GAP_LOOKUP_RECORDS]]
             missing = missing_before(first, self._holds_id(node))
             if missing:
                 self.planning.gap_seen(node, sender, missing)

@@ -92,3 +92,33 @@ async def test_gossip_decodes_and_verifies_each_record_once(node, monkeypatch):
     assert b.stats.invalid_messages == 0 and b.stats.rechecked_messages == 0
     assert decodes == Counter({raw: 1 for raw in wanted})
     assert checks == Counter({payload: 1 for payload in payloads})
+
+
+class GapLog:
+    """Stands in for the node's sync service: records the gaps it is told of."""
+
+    def __init__(self) -> None:
+        self.gaps: list[tuple[str, list[bytes]]] = []
+
+    def is_cut_off(self, peer: str) -> bool:
+        return False
+
+    def gap_seen(self, peer: str, missing: list[bytes]) -> None:
+        self.gaps.append((peer, missing))
+
+
+@pytest.mark.trio
+async def test_a_gap_is_reported_by_the_record_that_shows_it_not_by_its_copies(node):
+    """
+        gossip: r2        -> r1 missing: one gap, to the planner
+        gossip: r2 again  -> already held: it showed its gap already, none
+        gossip: r3        -> follows r2, held: none
+    """
+    r1, r2, r3 = member_records(node, 3)
+    gaps = GapLog()
+    node.sync = gaps  # type: ignore[assignment]
+    await node._on_gossip([r2], "peer-a")
+    assert gaps.gaps == [("peer-a", [r1.id])]
+    await node._on_gossip([r2], "peer-b")
+    await node._on_gossip([r3], "peer-b")
+    assert gaps.gaps == [("peer-a", [r1.id])]
