@@ -30,7 +30,7 @@ import random
 from array import array
 from collections.abc import Callable, Collection, Sequence
 from itertools import compress
-from operator import not_
+from operator import attrgetter, not_
 
 from meshpantry.core.admission import Admissions
 from meshpantry.core.chain import ChainHead
@@ -41,6 +41,9 @@ from meshpantry.core.waiting import WaitingRoom
 from protocol import Record
 
 from .record_table import RecordTable
+
+
+_ID, _LAMPORT = attrgetter("id"), attrgetter("lamport")
 
 
 def lacking(held: bytearray, positions: list[int]) -> list[int]:
@@ -216,18 +219,21 @@ class MemoryStore:
         return [self.table.record(p).id for p in here]
 
     def append(self, records: Sequence[Record]) -> None:
-        by_id, held, log = self.table.by_id, self.held, self.log
-        top = self.max_lamport
-        heads = self._own_heads
-        for record in records:
-            position = by_id[record.id]
+        if not records:
+            return
+        positions = list(map(self.table.by_id.__getitem__, map(_ID, records)))  # in C
+        held = self.held
+        for position in positions:
             held[position] = 1
-            log.append(position)
-            if record.lamport > top:
-                top = record.lamport
-            if heads and record.author in heads:
-                self._note_head(record)
-        self.max_lamport = top
+        self.log.extend(positions)
+        top = max(map(_LAMPORT, records))
+        if top > self.max_lamport:
+            self.max_lamport = top
+        heads = self._own_heads
+        if heads:
+            for record in records:
+                if record.author in heads:
+                    self._note_head(record)
 
     def _note_head(self, record: Record) -> None:
         if record.seq > self._own_heads[record.author][0]:
@@ -255,6 +261,12 @@ class MemoryStore:
     def _grow(self, position: int) -> None:
         if position >= len(self.held):
             self.held.extend(bytes(max(position + 1, 2 * len(self.held)) - len(self.held)))
+
+    def grow_to(self, size: int) -> None:
+        """Give ``held`` a flag for every position below ``size`` (capacity
+        only: nothing is held that was not)."""
+        if size > len(self.held):
+            self._grow(size - 1)
 
     def append_own(self, position: int) -> None:
         """Log this device's new record and make it durable (with all before it).
