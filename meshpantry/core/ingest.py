@@ -267,7 +267,11 @@ class Intake:
         if waiting and record.id in waiting:
             self.report.duplicates += 1
             return
-        verdict = self._admits(record)
+        self.decided(index, record, self._admits(record))
+
+    def decided(self, index: int | None, record: Record, verdict: Admission) -> None:
+        """Steps 7-9 for ``record``, not held nor waiting, once step 6 gave
+        ``verdict`` (the rest of :meth:`take`)."""
         if verdict is _ADMIT:
             if not self._log(record):
                 self.report.duplicates += 1  # earlier in the batch
@@ -363,19 +367,29 @@ def ingest_checked(
     clock), then 5-9. Bad records are reported, never raised."""
     intake = Intake(log, admissions, room, now)
     held = intake.already_held([r.id for r in records])
-    take, latest = intake.take, now + MAX_FUTURE_SKEW_MS
+    # Intake.take written out (this loop runs once per record a replica takes in)
+    latest = now + MAX_FUTURE_SKEW_MS
+    waiting, admits, log_one, decided = room.entries, intake._admits, intake._log, intake.decided
     for index, record in enumerate(records):
-        if held and record.id in held:
+        rid = record.id
+        if held and rid in held:
             intake.duplicate()
             continue
-        # check_decoded's own fast path, inlined: this loop runs per record
+        # check_decoded's own fast path, inlined
         if record.neighbourhood != neighbourhood or record.time > latest:
             try:
                 check_decoded(record, neighbourhood=neighbourhood, now=now)
             except RemoteError as error:
-                intake.refuse(index, record.id, error)
+                intake.refuse(index, rid, error)
                 continue
-        take(index, record)
+        if waiting and rid in waiting:
+            intake.duplicate()
+            continue
+        verdict = admits(record)
+        if verdict is not _ADMIT:
+            decided(index, record, verdict)
+        elif not log_one(record):
+            intake.duplicate()  # earlier in the batch
     return intake.finish()
 
 
