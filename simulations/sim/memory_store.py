@@ -30,7 +30,7 @@ import random
 from array import array
 from collections.abc import Callable, Collection, Sequence
 from itertools import compress
-from operator import attrgetter, not_
+from operator import attrgetter, itemgetter, not_
 
 from meshpantry.core.admission import Admissions
 from meshpantry.core.chain import ChainHead
@@ -46,12 +46,20 @@ from .record_table import RecordTable
 _ID, _LAMPORT = attrgetter("id"), attrgetter("lamport")
 
 
+def flags(held: bytearray, positions: Sequence[int]) -> Sequence[int]:
+    """``held[p]`` for each of ``positions`` (all below ``len(held)``), read
+    in one C call."""
+    if len(positions) > 1:
+        return itemgetter(*positions)(held)
+    return [held[p] for p in positions]
+
+
 def lacking(held: bytearray, positions: list[int]) -> list[int]:
     """The positions whose ``held`` flag is not set (in C: the invariant
     checks ask this of every node for every acknowledged record)."""
     if positions and max(positions) >= len(held):
         held = held + bytes(max(positions) + 1 - len(held))
-    return list(compress(positions, map(not_, map(held.__getitem__, positions))))
+    return list(compress(positions, map(not_, flags(held, positions))))
 
 
 class IngestOutcome:

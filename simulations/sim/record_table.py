@@ -35,6 +35,9 @@ class RecordTable:
         self._error: list[RemoteError | None] = []
         self._checked: list[bool] = []
         self.by_id: dict[bytes, int] = {}  #: id -> position, for records that passed
+        #: position -> the record once it passed :meth:`verdict`, else None
+        #: (read in C for a whole gossip message)
+        self.passed: list[Record | None] = []
         #: position -> (lamport, id) of a record that passed, shared by every
         #: node's item list (read in C: ``map(sync_keys.__getitem__, ...)``)
         self.sync_keys: list[tuple[int, bytes] | None] = []
@@ -63,6 +66,7 @@ class RecordTable:
         self._error.append(None)
         self._checked.append(False)
         self.sync_keys.append(None)
+        self.passed.append(None)
         self._prev.append(_UNRESOLVED)
         return position
 
@@ -88,6 +92,7 @@ class RecordTable:
                     self._unsigned[position] = record
                     raise
                 self._decoded[position] = record
+                self.passed[position] = record
                 self.sync_keys[position] = (record.lamport, record.id)
                 if self.by_id.setdefault(record.id, position) == position:
                     self.at_seq.setdefault((record.author, record.seq), []).append(position)

@@ -23,7 +23,7 @@ import hashlib
 import tempfile
 import time
 from itertools import compress, repeat
-from operator import not_
+from operator import is_, not_
 from pathlib import Path
 from typing import Any, Callable
 
@@ -44,7 +44,7 @@ from .clock import EPOCH_MS, EventQueue, NodeClock
 from .founding import found
 from .gossip import Gossip
 from .hostile import Hostile
-from .memory_store import MemoryStore
+from .memory_store import MemoryStore, flags
 from .network import Network
 from .node import SimNode
 from .planning import Planning
@@ -229,7 +229,7 @@ class Simulation:
         prevs = self.table.prev_positions(batch[:GAP_LOOKUP_RECORDS])
         try:
             # A record without a predecessor names itself: it was just taken in.
-            return not all(map(node.store.held.__getitem__, prevs))
+            return not all(flags(node.store.held, prevs))
         except IndexError:  # a predecessor beyond the store's flags: not held
             return True
 
@@ -248,9 +248,11 @@ class Simulation:
         if len(store.held) < len(self.table):
             store.grow_to(len(self.table))  # every position of the run has a flag
         held = store.held
-        fresh = list(compress(batch, map(not_, map(held.__getitem__, batch))))  # in C
+        fresh = list(compress(batch, map(not_, flags(held, batch))))  # in C
         table, neighbourhood, now = self.table, self.neighbourhood, node.now(self.queue.now)
-        records: list = list(map(table.verdict, fresh))
+        records: list = list(map(table.passed.__getitem__, fresh))  # in C
+        if any(map(is_, records, repeat(None))):  # a record not checked yet, or refused
+            records = list(map(table.verdict, fresh))
         try:
             if not any(map(isinstance, records, repeat(RemoteError))):  # the usual case
                 check_decoded_all(records, neighbourhood=neighbourhood, now=now)
