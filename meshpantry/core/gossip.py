@@ -63,12 +63,15 @@ class GossipDecision:
     @property
     def forward(self) -> bool:
         """Whether the message is delivered and passed on."""
-        return self.verdict is Verdict.ACCEPT
+        return self.verdict is _ACCEPT
 
     @property
     def blame(self) -> bool:
         """Whether the forwarder is to be cut off."""
         return self.verdict is Verdict.REJECT
+
+
+_ADMIT, _ACCEPT = Admission.ADMIT, Verdict.ACCEPT  #: read once: enum attributes cost a lookup each
 
 
 def _refused(error: RemoteError) -> GossipDecision:
@@ -87,9 +90,9 @@ def decide(checked: Sequence[Record] | RemoteError, admits: Admits) -> GossipDec
         return _refused(checked)
     for record in checked:
         verdict = admits(record)
-        if verdict is not Admission.ADMIT:
+        if verdict is not _ADMIT:
             return _refused(NotAdmitted(record.author, record.kind, verdict is Admission.WAIT))
-    return GossipDecision(Verdict.ACCEPT, checked)
+    return GossipDecision(_ACCEPT, checked)
 
 
 def check_shared(

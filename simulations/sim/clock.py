@@ -38,7 +38,10 @@ class EventQueue:
         heapq.heappush(self._heap, (max(when, self.now), self._order, action, args))
 
     def after(self, delay: int, action: Callable[..., Any], *args: Any) -> None:
-        self.at(self.now + delay, action, *args)
+        """:meth:`at` ``now + delay`` (written out: most events are queued here)."""
+        self._order += 1
+        now = self.now
+        heapq.heappush(self._heap, (now + delay if delay > 0 else now, self._order, action, args))
 
     def run_until(self, end: int, on_step: Callable[[int], None] | None = None) -> None:
         """Run every action due up to and including ``end``; leave ``now == end``."""

@@ -30,7 +30,7 @@ import random
 from array import array
 from collections.abc import Callable, Collection, Sequence
 from itertools import compress
-from operator import not_
+from operator import attrgetter, itemgetter, not_
 
 from meshpantry.core.admission import Admissions
 from meshpantry.core.chain import ChainHead
@@ -43,12 +43,23 @@ from protocol import Record
 from .record_table import RecordTable
 
 
+_ID, _LAMPORT = attrgetter("id"), attrgetter("lamport")
+
+
+def flags(held: bytearray, positions: Sequence[int]) -> Sequence[int]:
+    """``held[p]`` for each of ``positions`` (all below ``len(held)``), read
+    in one C call."""
+    if len(positions) > 1:
+        return itemgetter(*positions)(held)
+    return [held[p] for p in positions]
+
+
 def lacking(held: bytearray, positions: list[int]) -> list[int]:
     """The positions whose ``held`` flag is not set (in C: the invariant
     checks ask this of every node for every acknowledged record)."""
     if positions and max(positions) >= len(held):
         held = held + bytes(max(positions) + 1 - len(held))
-    return list(compress(positions, map(not_, map(held.__getitem__, positions))))
+    return list(compress(positions, map(not_, flags(held, positions))))
 
 
 class IngestOutcome:
@@ -167,8 +178,8 @@ class MemoryStore:
         from the records that arrived since it was last asked for (a power
         cut, which shrinks the log, starts a new one)."""
         if self._sync_index is None or self._indexed != len(self.log):
-            key = self.table.sync_key
-            fresh = sorted(map(key, self.log[self._indexed :]))
+            # every logged record passed the table's verdict, so its key is there
+            fresh = sorted(map(self.table.sync_keys.__getitem__, self.log[self._indexed :]))
             self._sync_index = index_with_new(self._sync_index, fresh)
             self._indexed = len(self.log)
         return self._sync_index
@@ -216,18 +227,21 @@ class MemoryStore:
         return [self.table.record(p).id for p in here]
 
     def append(self, records: Sequence[Record]) -> None:
-        by_id, held, log = self.table.by_id, self.held, self.log
-        top = self.max_lamport
-        heads = self._own_heads
-        for record in records:
-            position = by_id[record.id]
+        if not records:
+            return
+        positions = list(map(self.table.by_id.__getitem__, map(_ID, records)))  # in C
+        held = self.held
+        for position in positions:
             held[position] = 1
-            log.append(position)
-            if record.lamport > top:
-                top = record.lamport
-            if heads and record.author in heads:
-                self._note_head(record)
-        self.max_lamport = top
+        self.log.extend(positions)
+        top = max(map(_LAMPORT, records))
+        if top > self.max_lamport:
+            self.max_lamport = top
+        heads = self._own_heads
+        if heads:
+            for record in records:
+                if record.author in heads:
+                    self._note_head(record)
 
     def _note_head(self, record: Record) -> None:
         if record.seq > self._own_heads[record.author][0]:
@@ -255,6 +269,12 @@ class MemoryStore:
     def _grow(self, position: int) -> None:
         if position >= len(self.held):
             self.held.extend(bytes(max(position + 1, 2 * len(self.held)) - len(self.held)))
+
+    def grow_to(self, size: int) -> None:
+        """Give ``held`` a flag for every position below ``size`` (capacity
+        only: nothing is held that was not)."""
+        if size > len(self.held):
+            self._grow(size - 1)
 
     def append_own(self, position: int) -> None:
         """Log this device's new record and make it durable (with all before it).

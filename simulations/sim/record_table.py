@@ -35,7 +35,12 @@ class RecordTable:
         self._error: list[RemoteError | None] = []
         self._checked: list[bool] = []
         self.by_id: dict[bytes, int] = {}  #: id -> position, for records that passed
-        self._sync_keys: list[tuple[int, bytes] | None] = []
+        #: position -> the record once it passed :meth:`verdict`, else None
+        #: (read in C for a whole gossip message)
+        self.passed: list[Record | None] = []
+        #: position -> (lamport, id) of a record that passed, shared by every
+        #: node's item list (read in C: ``map(sync_keys.__getitem__, ...)``)
+        self.sync_keys: list[tuple[int, bytes] | None] = []
         #: (author, seq) -> positions of the records that passed, for fork lookups
         self.at_seq: dict[tuple[bytes, int], list[int]] = {}
         self.verifications = 0  #: signature checks actually made
@@ -60,7 +65,8 @@ class RecordTable:
         self._decoded.append(record)
         self._error.append(None)
         self._checked.append(False)
-        self._sync_keys.append(None)
+        self.sync_keys.append(None)
+        self.passed.append(None)
         self._prev.append(_UNRESOLVED)
         return position
 
@@ -86,6 +92,8 @@ class RecordTable:
                     self._unsigned[position] = record
                     raise
                 self._decoded[position] = record
+                self.passed[position] = record
+                self.sync_keys[position] = (record.lamport, record.id)
                 if self.by_id.setdefault(record.id, position) == position:
                     self.at_seq.setdefault((record.author, record.seq), []).append(position)
             except RemoteError as error:
@@ -136,10 +144,10 @@ class RecordTable:
 
     def sync_key(self, position: int) -> tuple[int, bytes]:
         """(lamport, id) of a record that passed, shared by every node's item list."""
-        key = self._sync_keys[position]
+        key = self.sync_keys[position]
         if key is None:
             record = self.record(position)
-            key = self._sync_keys[position] = (record.lamport, record.id)
+            key = self.sync_keys[position] = (record.lamport, record.id)
         return key
 
     def __len__(self) -> int:

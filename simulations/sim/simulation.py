@@ -22,6 +22,8 @@ from __future__ import annotations
 import hashlib
 import tempfile
 import time
+from itertools import compress, repeat
+from operator import is_, not_
 from pathlib import Path
 from typing import Any, Callable
 
@@ -32,7 +34,7 @@ from meshpantry.core.gossip import (
     decide,
     missing_before,
 )
-from meshpantry.core.ingest import check_decoded
+from meshpantry.core.ingest import check_decoded, check_decoded_all
 from meshpantry.core.sync.planner import PlannerConfig
 from protocol import Record
 from protocol.errors import RemoteError
@@ -42,7 +44,7 @@ from .clock import EPOCH_MS, EventQueue, NodeClock
 from .founding import found
 from .gossip import Gossip
 from .hostile import Hostile
-from .memory_store import MemoryStore
+from .memory_store import MemoryStore, flags
 from .network import Network
 from .node import SimNode
 from .planning import Planning
@@ -227,7 +229,7 @@ class Simulation:
         prevs = self.table.prev_positions(batch[:GAP_LOOKUP_RECORDS])
         try:
             # A record without a predecessor names itself: it was just taken in.
-            return not all(map(node.store.held.__getitem__, prevs))
+            return not all(flags(node.store.held, prevs))
         except IndexError:  # a predecessor beyond the store's flags: not held
             return True
 
@@ -242,20 +244,27 @@ class Simulation:
         moves on, membership that only grows), so the decision is the one the
         whole message gets, at a fraction of the cost: most of the gossip a
         node hears it holds already."""
-        held = node.store.held
-        size = len(held)
-        fresh = [p for p in batch if p >= size or not held[p]]
+        store = node.store
+        if len(store.held) < len(self.table):
+            store.grow_to(len(self.table))  # every position of the run has a flag
+        held = store.held
+        fresh = list(compress(batch, map(not_, flags(held, batch))))  # in C
         table, neighbourhood, now = self.table, self.neighbourhood, node.now(self.queue.now)
-        records: list = list(map(table.verdict, fresh))
+        records: list = list(map(table.passed.__getitem__, fresh))  # in C
+        if any(map(is_, records, repeat(None))):  # a record not checked yet, or refused
+            records = list(map(table.verdict, fresh))
         try:
+            if not any(map(isinstance, records, repeat(RemoteError))):  # the usual case
+                check_decoded_all(records, neighbourhood=neighbourhood, now=now)
+                return decide(records, store.admitter())
             for index, record in enumerate(records):
                 if type(record) is Record:  # decoded, signature good: steps 2-3 remain
                     check_decoded(record, neighbourhood=neighbourhood, now=now)
                 else:  # raises what check_record raises first on these bytes
                     check_shared(*table.shared_checks(fresh[index]), neighbourhood=neighbourhood, now=now)
         except RemoteError as error:
-            return decide(error, node.store.admission)
-        return decide(records, node.store.admitter())
+            return decide(error, store.admission)
+        return decide(records, store.admitter())
 
     def _holds_id(self, node: SimNode) -> Callable[[bytes], bool]:
         by_id, held = self.table.by_id.get, node.store.held

@@ -89,6 +89,11 @@ class SqliteStore:
     def forks(self) -> list:
         return self.store.forks()
 
+    def grow_to(self, size: int) -> None:
+        """Give ``held`` a flag for every position below ``size`` (capacity only)."""
+        if size > len(self.held):
+            self.held.extend(bytes(max(size, 2 * len(self.held)) - len(self.held)))
+
     # -- writing ------------------------------------------------------------------
 
     def _mirror(self, position: int, record: Record) -> None:
