@@ -38,6 +38,19 @@ async def tabs_settled(app, pilot, tries: int = 200) -> None:
         await pilot.pause(0.02)
 
 
+async def screen_settled(app, pilot, tries: int = 100) -> None:
+    """Wait until two pictures of the screen taken 50 ms apart are the same
+    (on a loaded machine a screen may still be drawing after a fixed pause)."""
+    steady(app)
+    before = app.export_screenshot()
+    for _ in range(tries):
+        await pilot.pause(0.05)
+        now = app.export_screenshot()
+        if now == before:
+            return
+        before = now
+
+
 def assert_snapshot(app, name: str) -> None:
     steady(app)
     actual = app.export_screenshot(title=name)

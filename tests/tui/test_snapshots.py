@@ -11,7 +11,7 @@ import pytest
 from cli.tui.app import build_app
 
 from .local_pantry import NOW_MS, LocalClient, sample_neighbourhood
-from .snapshot import assert_snapshot, tabs_settled
+from .snapshot import assert_snapshot, screen_settled, tabs_settled
 
 ISLAND = {"island": True, "connected": [], "listen": ["/ip4/127.0.0.1/tcp/4747"]}
 LIVE = {"island": False, "connected": ["12D3KooWBirch"], "listen": ["/ip4/127.0.0.1/tcp/4747"],
@@ -43,6 +43,7 @@ async def show(app, pilot, keys=()):
     await pilot.pause(0.3)
     await pilot.wait_for_scheduled_animations()
     await tabs_settled(app, pilot)
+    await screen_settled(app, pilot)
 
 
 CASES = [
@@ -100,6 +101,7 @@ async def test_join_step(tmp_path):
                 await pilot.pause(0.02)
             await pilot.pause(0.3)
             await tabs_settled(app, pilot)
+            await screen_settled(app, pilot)
             assert_snapshot(app, "join-80x24")
     finally:
         pantry.close()
