@@ -346,15 +346,7 @@ class Reading:
 
     def recipe_list(self, search: str | None = None) -> list[dict]:
         state = self.state()
-        needle = (search or "").casefold()
-        rows = []
-        for recipe in sorted(state.recipe_list(), key=lambda r: (r.title.casefold(), r.id)):
-            haystack = " ".join([recipe.title, recipe.origin or "", " ".join(recipe.tags), recipe.story or "",
-                                 " ".join(line.item for line in recipe.ingredients)]).casefold()
-            if needle and needle not in haystack:
-                continue
-            rows.append(self._recipe_dict(recipe, state))
-        return rows
+        return [self._recipe_dict(r, state) for r in _recipes_found(state, search)]
 
     def recipe_export(self, format: str = "markdown") -> str:
         from .export import render_book
@@ -496,7 +488,7 @@ class Reading:
 def _recipes_found(state: NeighbourhoodState, search: str | None) -> list[Any]:
     """The recipe book in title order, only recipes mentioning ``search``
     (title, origin, tags, story or an ingredient) when given: what
-    :meth:`Reading.recipe_list` shows, for its pages."""
+    :meth:`Reading.recipe_list` and its pages show."""
     needle = (search or "").casefold()
     recipes = []
     for recipe in sorted(state.recipe_list(), key=lambda r: (r.title.casefold(), r.id)):

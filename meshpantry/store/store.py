@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -267,32 +267,29 @@ class Store:
         store knows its neighbourhood, and SQLite errors (nothing is written).
         """
         self._require_writer("ingest")
-        neighbourhood, admissions, room = self._ingest_state()
-        try:
-            with database.transaction(self._conn):
-                report = ingest_batch(
-                    self._conn, raws, now, neighbourhood=neighbourhood, admissions=admissions,
-                    room=room, pool=self._pool, heads=self._summary.heads(),
-                )
-                self._grow_views(report.logged)  # views change with the log, in its transaction
-        except BaseException:
-            self._admissions = self._waiting = None
-            self._views.forget()
-            raise
-        return report
+        return self._take_in(lambda neighbourhood, admissions, room: ingest_batch(
+            self._conn, raws, now, neighbourhood=neighbourhood, admissions=admissions,
+            room=room, pool=self._pool, heads=self._summary.heads(),
+        ))
 
     def ingest_verified(self, records: Sequence[Record], now: int) -> IngestReport:
         """Like :meth:`ingest`, for records already decoded and
         signature-checked by :func:`meshpantry.core.ingest.check_record` (the
         gossip validator's): they are neither decoded nor verified again."""
         self._require_writer("ingest_verified")
+        return self._take_in(lambda neighbourhood, admissions, room: ingest_verified(
+            self._conn, records, now, neighbourhood=neighbourhood,
+            admissions=admissions, room=room, heads=self._summary.heads(),
+        ))
+
+    def _take_in(self, run: Callable[[bytes, Admissions, WaitingRoom], IngestReport]) -> IngestReport:
+        """Run one ingest (``run(neighbourhood, admissions, room)``) in one
+        transaction with the views grown in it; on any failure nothing is
+        written and what was loaded in memory is dropped."""
         neighbourhood, admissions, room = self._ingest_state()
         try:
             with database.transaction(self._conn):
-                report = ingest_verified(
-                    self._conn, records, now, neighbourhood=neighbourhood,
-                    admissions=admissions, room=room, heads=self._summary.heads(),
-                )
+                report = run(neighbourhood, admissions, room)
                 self._grow_views(report.logged)  # views change with the log, in its transaction
         except BaseException:
             self._admissions = self._waiting = None
