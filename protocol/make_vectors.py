@@ -32,7 +32,7 @@ from typing import Any, Callable
 import nacl.bindings
 import nacl.hashlib
 
-from . import canonical, errors, kinds
+from . import canonical, errors, kinds, view_vectors
 from .envelope import decode_and_verify, seal
 from .vector_cases import canonical_cases, invalid_record_cases
 
@@ -333,6 +333,7 @@ def documents() -> dict[str, Any]:
             "records": valid,
         },
         "invalid_records.json": {"records": build_invalid(ids)},
+        **view_vectors.documents(),
     }
 
 
@@ -361,8 +362,8 @@ def main(argv: list[str] | None = None) -> int:
     if args:
         print("usage: python -m protocol.make_vectors [--check]", file=sys.stderr)
         return 2
-    VECTOR_DIR.mkdir(exist_ok=True)
     for name, doc in documents().items():
+        (VECTOR_DIR / name).parent.mkdir(parents=True, exist_ok=True)
         (VECTOR_DIR / name).write_text(render(doc), encoding="utf-8")
         print(f"wrote protocol/vectors/{name}")
     return 0
