@@ -3,7 +3,7 @@
 ``protocol/vectors/views/`` holds one JSON file per case (SPEC.md section 10):
 the golden log of ``records.json`` (``golden.json``), and small logs that each
 pin one rule of SPEC.md section 7, named after the section that states it
-(``7.9.2-cancel-frees-allocation.json`` pins a sentence of section 7.9.2).
+(``7.7.5-cancel-frees-allocation.json`` pins a sentence of section 7.7.5).
 Each file gives the records (raw bytes, in the order they were made; any
 order gives the same views), the reader's clock ``now``, and the expected
 views: what became of every record, membership, offers with their
@@ -203,8 +203,7 @@ def _in_order(views: dict) -> list:
 def case_document(name: str, section: str, rule: str, log: CaseLog, now: int) -> dict:
     """The JSON document of one case (format: SPEC.md section 10)."""
     records = log.records()
-    names = {record.id: entry for entry, _, record in log.entries}
-    names.update({rid: entry for entry, rid in log.ids.items()})  # records left out too
+    names = {record.id: entry for entry, _, record in log.entries}  # a left-out id stays hex
     names.update({k.public: k.name for k in keys()})
     state = build_state(records, log.neighbourhood)
     return {
@@ -370,7 +369,7 @@ def _missing_referent() -> CaseLog:
     return log
 
 
-@case("offer-fields-last-writer", "7.9.1",
+@case("offer-fields-last-writer", "7.7.1",
       "Offer fields are last-writer-wins per field: among the offer and its counted updates "
       "carrying a field, the greatest (c, author, id) wins, whatever the order of arrival.")
 def _offer_lww() -> CaseLog:
@@ -385,7 +384,7 @@ def _offer_lww() -> CaseLog:
     return log
 
 
-@case("update-by-other-household", "7.9.1",
+@case("update-by-other-household", "7.7.1",
       "Only a device of the offer's household may update or withdraw it; another household's "
       "update is rejected (NotAuthorised) and changes nothing.")
 def _update_other() -> CaseLog:
@@ -395,7 +394,7 @@ def _update_other() -> CaseLog:
     return log
 
 
-@case("claims-after-withdraw", "7.9.2",
+@case("claims-after-withdraw", "7.7.2",
       "A claim ordered after the offer's withdrawal in (c, id) order is rejected "
       "(OfferWithdrawn); claims before it keep their course: they may still be decided and handed "
       "over.")
@@ -409,7 +408,7 @@ def _after_withdraw() -> CaseLog:
     return log
 
 
-@case("own-offer", "7.9.2",
+@case("own-offer", "7.7.2",
       "A household cannot claim its own offer (OwnOffer), from any of its devices.")
 def _own_offer() -> CaseLog:
     log = CaseLog().two_households()
@@ -419,7 +418,7 @@ def _own_offer() -> CaseLog:
     return log
 
 
-@case("allocation-against-final-quantity", "7.9.3",
+@case("allocation-against-final-quantity", "7.7.3",
       "Decisions are replayed in (c, id) order against the offer's final quantity: an accept that "
       "no longer fits (here after the quantity was lowered) shows the claim as refused, and the "
       "allocation never exceeds the quantity.")
@@ -436,7 +435,7 @@ def _final_quantity() -> CaseLog:
     return log
 
 
-@case("accept-exceeds-claim", "7.9.3",
+@case("accept-exceeds-claim", "7.7.3",
       "An accept of more than the claim asked for is rejected (AcceptExceedsClaim); the claim "
       "stays pending.")
 def _exceeds() -> CaseLog:
@@ -447,7 +446,7 @@ def _exceeds() -> CaseLog:
     return log
 
 
-@case("several-decisions", "7.9.4",
+@case("several-decisions", "7.7.4",
       "Only the first applicable decision on a claim counts: a decision on a claim that is "
       "accepted, declined or cancelled is rejected (ClaimClosed); a refused claim may be decided "
       "again.")
@@ -465,7 +464,7 @@ def _several_decisions() -> CaseLog:
     return log
 
 
-@case("cancel-frees-allocation", "7.9.5",
+@case("cancel-frees-allocation", "7.7.5",
       "Cancelling an accepted claim frees its allocation: the claim is cancelled with "
       "accepted_quantity 0 and the quantity is available again.")
 def _cancel_frees() -> CaseLog:
@@ -477,7 +476,7 @@ def _cancel_frees() -> CaseLog:
     return log
 
 
-@case("cancel-after-completed-handover", "7.9.5",
+@case("cancel-after-completed-handover", "7.7.5",
       "A claim whose handover both households confirmed cannot be cancelled (ClaimClosed); one "
       "confirmation alone does not prevent a cancel.")
 def _cancel_completed() -> CaseLog:
@@ -491,7 +490,7 @@ def _cancel_completed() -> CaseLog:
     return log
 
 
-@case("handover-on-cancelled-claim", "7.9.6",
+@case("handover-on-cancelled-claim", "7.7.6",
       "A handover counts only on a claim that is accepted at that point in (c, id) order: one on a "
       "cancelled (or pending, declined, refused) claim is rejected (ClaimClosed).")
 def _handover_cancelled() -> CaseLog:
@@ -504,7 +503,7 @@ def _handover_cancelled() -> CaseLog:
     return log
 
 
-@case("handover-by-third-household", "7.9.6",
+@case("handover-by-third-household", "7.7.6",
       "Only the offer's household and the claim's household may confirm a handover; a third "
       "household's handover is rejected (NotAuthorised).")
 def _handover_third() -> CaseLog:
@@ -518,7 +517,7 @@ def _handover_third() -> CaseLog:
     return log
 
 
-@case("pledge-matching-no-need", "7.9.7",
+@case("pledge-matching-no-need", "7.7.7",
       "A pledge whose item and unit match no need line counts and is listed among the meal's "
       "extras; it covers nothing.")
 def _extra_pledge() -> CaseLog:
@@ -530,7 +529,7 @@ def _extra_pledge() -> CaseLog:
     return log
 
 
-@case("pledge-matching-rules", "7.9.7",
+@case("pledge-matching-rules", "7.7.7",
       "A pledge covers the need lines whose item and unit equal its own after trimming and case "
       "folding; pledges add up, repeated lines for one item fill in order, the last taking any "
       "surplus, and missing is never below zero.")
@@ -548,7 +547,7 @@ def _pledge_rules() -> CaseLog:
     return log
 
 
-@case("concurrent-inserts-at-start", "7.9.8",
+@case("concurrent-inserts-at-start", "7.7.8",
       "Inserts at the start of a list (after nil) come before every element already there, and "
       "concurrent ones are ordered newest first by descending (c, id).")
 def _inserts_at_start() -> CaseLog:
@@ -562,7 +561,7 @@ def _inserts_at_start() -> CaseLog:
     return log
 
 
-@case("concurrent-inserts-after-one-element", "7.9.8",
+@case("concurrent-inserts-after-one-element", "7.7.8",
       "Concurrent inserts after one element are both kept, right after it, newest first by "
       "descending (c, id); the inserts of one edit after one element keep the edit's own order.")
 def _inserts_after() -> CaseLog:
@@ -577,7 +576,7 @@ def _inserts_after() -> CaseLog:
     return log
 
 
-@case("removed-element-stays-an-anchor", "7.9.8",
+@case("removed-element-stays-an-anchor", "7.7.8",
       "A removed element is no longer listed but stays in the list as an anchor: a later insert "
       "after it counts and is placed where it was, and removing it again counts and changes "
       "nothing.")
@@ -591,7 +590,7 @@ def _removed_anchor() -> CaseLog:
     return log
 
 
-@case("edit-names-unknown-element", "7.9.8",
+@case("edit-names-unknown-element", "7.7.8",
       "An edit naming an element that is not in that list (an ingredient line in the steps list, "
       "or an index the record never had) does not count at all: none of its ops or set fields "
       "apply (UnknownElement).")
@@ -606,7 +605,7 @@ def _unknown_element() -> CaseLog:
     return log
 
 
-@case("insert-after-another-edits-element", "7.9.8",
+@case("insert-after-another-edits-element", "7.7.8",
       "An element inserted by an edit is an anchor like any other: a later edit may insert after "
       "it or remove it. (No op can name an element of its own edit: that edit's id would have to "
       "hash its own ops.)")
@@ -621,7 +620,7 @@ def _insert_after_edit_element() -> CaseLog:
     return log
 
 
-@case("recipe-set-last-writer", "7.9.8",
+@case("recipe-set-last-writer", "7.7.8",
       "A recipe's title, origin, tags and serves are last-writer-wins per field over the recipe "
       "and its counted edits' set, by the greatest (c, author, id).")
 def _recipe_lww() -> CaseLog:

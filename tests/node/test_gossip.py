@@ -255,3 +255,26 @@ async def test_unsigned_gossip_is_reported_once_by_peer_and_not_delivered(neighb
     assert str(f_host.peer_id) in reports[0].getMessage()
     assert "StrictNoSign" in reports[0].getMessage()
     assert inbox.raws == []
+
+
+def test_the_spec_states_the_gossip_the_node_runs():
+    """protocol/SPEC.md section 9 names the protocol ids, limits, topic and
+    message id the node uses."""
+    import hashlib
+    from pathlib import Path
+
+    from libp2p.pubsub.pb import rpc_pb2
+
+    import protocol
+    from meshpantry.node.gossip import GOSSIPSUB_PROTOCOLS
+    from meshpantry.node.gossip_batch import MAX_BATCH_BYTES
+
+    spec = (Path(protocol.__file__).parent / "SPEC.md").read_text(encoding="utf-8")
+    gossip = spec[spec.index("### 9.3 Gossip"):spec.index("## 10. Golden vectors")]
+    assert [str(p) for p in GOSSIPSUB_PROTOCOLS] == ["/meshsub/1.2.0", "/meshsub/1.1.0"]
+    assert "`/meshsub/1.2.0` and\n`/meshsub/1.1.0`" in gossip
+    assert f"1 to {MAX_BATCH_RECORDS} items" in gossip and f"at most {MAX_BATCH_BYTES} bytes" in gossip
+    assert "`/meshpantry/<neighbourhood id as 64 lower-case hex digits>/records/1`" in gossip
+    assert "SHA-256 of the message's `data`" in gossip
+    data = encode_batch([b"\x92\xc4\x00\xc4\x00"])
+    assert message_id(rpc_pb2.Message(data=data)) == hashlib.sha256(data).digest()

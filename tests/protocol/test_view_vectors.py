@@ -39,11 +39,7 @@ def _names(doc: dict) -> dict[bytes, str]:
 
 
 def _render(state, doc: dict, records: list[Record]) -> dict:
-    names = _names(doc)
-    for case_name, _, _, build in view_vectors.CASES:  # names of records left out
-        if case_name == doc["name"]:
-            names.update({rid: name for name, rid in build().ids.items()})
-    return view_vectors.render(state, names, records, doc["now"])
+    return view_vectors.render(state, _names(doc), records, doc["now"])
 
 
 def test_there_is_a_golden_file_and_at_least_twenty_rule_cases_each_named_after_its_section():
