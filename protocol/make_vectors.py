@@ -17,6 +17,8 @@ Files (SPEC.md section 10 explains how to read them):
   valid record of every kind plus one of an unknown kind;
 * ``invalid_records.json``: records that each break exactly one check and name
   the error (a class in ``protocol.errors``) they must fail with.
+* ``views/*.json``: record sets and the views they give
+  (:mod:`protocol.view_vectors`).
 
 JSON conventions: text is a JSON string, ``{"$bin": "<hex>"}`` is a byte string,
 ``{"$int": "<decimal>"}`` an integer outside +-2^53, a JSON object a msgpack map.
