@@ -113,3 +113,32 @@ def test_every_view_vector_names_a_section_of_the_spec_and_is_cited_there() -> N
         assert doc["section"] in headings, path.name
         if path.stem != "golden":  # cited by name, or all of its section at once
             assert path.stem in SPEC or f"views/{doc['section']}-*" in SPEC, path.name
+
+
+def test_every_vector_the_implementers_guide_points_at_exists() -> None:
+    """Section 11: each trap's "caught by" names vectors that exist (a name
+    may be the start of a vector's name)."""
+    import json
+
+    from protocol.make_vectors import VECTOR_DIR
+
+    def names(file: str) -> list[str]:
+        doc = json.loads((VECTOR_DIR / file).read_text(encoding="utf-8"))
+        if file == "canonical.json":
+            return [v["name"] for v in doc["valid"] + doc["invalid"]]
+        return [v["name"] for v in doc["records"]]
+
+    guide = SPEC[SPEC.index("## 11. Implementer's guide"):]
+    rows = [line for line in guide.splitlines() if line.startswith("| **")]
+    assert len(rows) >= 4
+    cited = 0
+    for row in rows:
+        caught_by = row.strip("|").split("|")[-1]
+        file = None
+        for token in re.findall(r"`([^`]+)`", caught_by):
+            if token.endswith(".json"):
+                file = token
+            elif file is not None:
+                assert any(n.startswith(token) for n in names(file)), (file, token)
+                cited += 1
+    assert cited >= 8
