@@ -122,6 +122,17 @@ def _invite_uses() -> CaseLog:
     return log
 
 
+@case("join-by-member-uses-nothing", "7.4",
+      "A join that passes its checks by a device that is already a member counts, changes "
+      "nothing, and uses up no use of its invite.")
+def _join_by_member() -> CaseLog:
+    log = CaseLog().two_households()
+    log.invite("invite_b", "founder", key="invite_b", uses=1)
+    log.join("join_again", "joiner", "invite_b", key="invite_b")
+    log.join("join_third", "third", "invite_b", key="invite_b")
+    return log
+
+
 @case("invite-expiry-by-join-time", "7.4",
       "A join counts only if its own t is not after the invite's expires; the reader's clock plays "
       "no part.")
