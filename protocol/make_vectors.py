@@ -17,6 +17,8 @@ Files (SPEC.md section 10 explains how to read them):
   valid record of every kind plus one of an unknown kind;
 * ``invalid_records.json``: records that each break exactly one check and name
   the error (a class in ``protocol.errors``) they must fail with.
+* ``views/*.json``: record sets and the views they give
+  (:mod:`protocol.view_vectors`).
 
 JSON conventions: text is a JSON string, ``{"$bin": "<hex>"}`` is a byte string,
 ``{"$int": "<decimal>"}`` an integer outside +-2^53, a JSON object a msgpack map.
@@ -32,7 +34,7 @@ from typing import Any, Callable
 import nacl.bindings
 import nacl.hashlib
 
-from . import canonical, errors, kinds
+from . import canonical, errors, kinds, view_vectors
 from .envelope import decode_and_verify, seal
 from .vector_cases import canonical_cases, invalid_record_cases
 
@@ -333,6 +335,7 @@ def documents() -> dict[str, Any]:
             "records": valid,
         },
         "invalid_records.json": {"records": build_invalid(ids)},
+        **view_vectors.documents(),
     }
 
 
@@ -361,8 +364,8 @@ def main(argv: list[str] | None = None) -> int:
     if args:
         print("usage: python -m protocol.make_vectors [--check]", file=sys.stderr)
         return 2
-    VECTOR_DIR.mkdir(exist_ok=True)
     for name, doc in documents().items():
+        (VECTOR_DIR / name).parent.mkdir(parents=True, exist_ok=True)
         (VECTOR_DIR / name).write_text(render(doc), encoding="utf-8")
         print(f"wrote protocol/vectors/{name}")
     return 0

@@ -28,9 +28,11 @@ order. Consumers must accept records out of chain order (the store holds a
 record until its predecessor arrives; sync fills any gap).
 
 Settings (why: ``meshpantry/node/LIBP2P.md``, "GossipSub settings"): GossipSub
-v1.1 protocol id, heartbeat 1 s, spam protection and adaptive gossip off (both
-lose data or memory under our load), StrictSign kept (other policies fail
-silently against go and js). Publishing is paced (one message per
+protocol ids ``/meshsub/1.2.0`` then ``/meshsub/1.1.0`` (:data:`GOSSIPSUB_PROTOCOLS`),
+heartbeat 1 s, spam protection and adaptive gossip off (both lose data or
+memory under our load), StrictSign kept (other policies fail silently against
+go and js; a peer whose messages carry no signature is reported once in the
+log, by a correction in :mod:`.libp2p_compat`). Publishing is paced (one message per
 ``gossip_interval_s``, carrying everything queued) and the subscription is
 drained at all times into our own bounded buffer. The library's per-peer
 queues are enlarged, a peer's bad RPC is contained to its stream and signed
@@ -50,7 +52,7 @@ from typing import AsyncIterator, Awaitable, Callable, Iterable
 
 import trio
 from libp2p.peer.id import ID
-from libp2p.pubsub.gossipsub import PROTOCOL_ID_V11, GossipSub
+from libp2p.pubsub.gossipsub import PROTOCOL_ID_V11, PROTOCOL_ID_V12, GossipSub
 from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import Pubsub
 from libp2p.tools.anyio_service import background_trio_service
@@ -95,6 +97,15 @@ TRIM_INTERVAL_S = libp2p_compat.DELIVERY_LOG_KEEP_S
 
 #: Re-exported: the per-peer queue size set by :mod:`.libp2p_compat`.
 PEER_QUEUE_RPCS = libp2p_compat.PEER_QUEUE_RPCS
+
+#: GossipSub versions offered, preferred first (protocol/SPEC.md, section 9.2).
+#: go-libp2p and js-libp2p offer 1.2 first; py-libp2p 0.8.1 speaks 1.2 (1.1
+#: plus IDONTWANT, which saves forwarding a batch to a peer that already has
+#: it). 1.1 stays for peers that stop there. 1.0 is not offered: every
+#: current implementation speaks 1.1, and each version offered is one more
+#: path to test; 1.3 and later are not offered until py-libp2p's support has
+#: been tried against other implementations.
+GOSSIPSUB_PROTOCOLS = (PROTOCOL_ID_V12, PROTOCOL_ID_V11)
 
 #: Mesh degree: target, low and high. A neighbourhood has tens of nodes;
 #: six links keep two hops to everyone without flooding a Raspberry Pi.
@@ -208,7 +219,7 @@ def build_router() -> GossipSub:
     place once a host was built (:func:`.host.build_host`)."""
     assert libp2p_compat.installed(), "build the host first: it installs libp2p_compat"
     return GossipSub(
-        [PROTOCOL_ID_V11],
+        list(GOSSIPSUB_PROTOCOLS),
         degree=MESH_DEGREE,
         degree_low=MESH_DEGREE_LOW,
         degree_high=MESH_DEGREE_HIGH,

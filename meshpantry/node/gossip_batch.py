@@ -1,4 +1,6 @@
-"""The gossip message format and its checks.
+"""The gossip message format and its checks (specified in protocol/SPEC.md,
+sections 9.5-9.7: message id, batch format and limits, what is checked before
+a message is forwarded).
 
 Message format (topic ``/meshpantry/<neighbourhood hex>/records/1``):
     the data of a GossipSub message is a msgpack array of 1 to

@@ -36,12 +36,15 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.metadata
+import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Iterable
 
 import trio
+
+log = logging.getLogger(__name__)
 
 #: The py-libp2p version every correction here was read against and tested
 #: with (the one ``pyproject.toml`` pins).
@@ -65,6 +68,10 @@ MAX_REMEMBERED_RECORDS = 512
 #: the library's certified address book (2 h lifetime per record) is still
 #: refreshed now and then by a full check.
 REMEMBER_RECORD_S = 600.0
+
+#: Peers remembered as reported for unsigned gossip, so each is logged once
+#: (per receiving host) and a stream of such peers cannot grow memory.
+MAX_REPORTED_UNSIGNED = 512
 
 #: Seconds of GossipSub's per-topic delivery log that are kept: the library
 #: reads only the last minute of it (on its adaptive-gossip path).
@@ -221,6 +228,46 @@ async def _contained_pubsub_handler(self: Any, stream: Any) -> None:
     await safe_handler(functools.partial(library, self), "gossipsub")(stream)
 
 
+# Pubsub: unsigned gossip is reported -------------------------------------------
+
+#: (receiving host, forwarder) pairs already reported, oldest first.
+_reported_unsigned: OrderedDict[tuple[bytes, bytes], None] = OrderedDict()
+
+
+def report_unsigned(receiver: Any, forwarder: Any) -> bool:
+    """Log, once per (receiver, forwarder), that ``forwarder`` sends gossip
+    without a signature. Returns whether this call logged."""
+    key = (receiver.to_bytes(), forwarder.to_bytes())
+    if key in _reported_unsigned:
+        return False
+    _reported_unsigned[key] = None
+    while len(_reported_unsigned) > MAX_REPORTED_UNSIGNED:
+        _reported_unsigned.popitem(last=False)
+    log.warning(
+        "gossip from peer %s carries no signature: its GossipSub signature policy "
+        "is not StrictSign (StrictNoSign?). This node signs every message and "
+        "drops unsigned ones, and a StrictNoSign peer drops signed ones, so no "
+        "gossip passes between the two in either direction; sync still does. "
+        "Configure that peer with StrictSign (protocol/SPEC.md, section 9.3).",
+        forwarder,
+    )
+    return True
+
+
+def forget_unsigned_reports() -> None:
+    """Forget which peers were reported (tests)."""
+    _reported_unsigned.clear()
+
+
+async def _push_msg_reporting_unsigned(self: Any, msg_forwarder: Any, msg: Any) -> None:
+    """The library's ``Pubsub.push_msg``, which drops an unsigned message
+    under StrictSign with a debug line only; first the forwarder of such a
+    message is reported (:func:`report_unsigned`)."""
+    if self.strict_signing and not msg.signature and msg_forwarder != self.my_id:
+        report_unsigned(self.my_id, msg_forwarder)
+    await library_value(_PUBSUB, "push_msg")(self, msg_forwarder, msg)
+
+
 # Pubsub: roomy per-peer queues ---------------------------------------------------
 
 _RPC_QUEUE = "libp2p.pubsub.pubsub.RpcQueue"
@@ -260,6 +307,8 @@ def corrections() -> tuple[Correction, ...]:
                    "libp2p.pubsub.gossipsub", "maybe_consume_signed_record", _check_record_once),
         Correction("pubsub-contained-handler", "Pubsub: a bad RPC stays on its stream", _PUBSUB,
                    "stream_handler", _contained_pubsub_handler),
+        Correction("pubsub-unsigned-reported", "Pubsub: unsigned gossip is reported", _PUBSUB,
+                   "push_msg", _push_msg_reporting_unsigned),
         Correction("pubsub-roomy-queues", "Pubsub: per-peer queues of 512 RPCs", "libp2p.pubsub.pubsub",
                    "RpcQueue", _roomy_rpc_queue()),
         Correction("auto-connector-off", "Swarm: the auto-connector dials nothing",

@@ -139,3 +139,33 @@ def test_stop_command_stops_the_node(mesh):
     assert mesh[2].process.wait(20) == 0
     assert not (mesh[2].data_dir / "node.sock").exists()
     assert cli_main(["--data-dir", str(mesh[2].data_dir), "stop"]) == 0
+
+
+@pytest.mark.slow
+def test_a_gossipsub_peer_offering_1_2_first_trades_gossip_with_a_node_process(mesh):
+    """A peer set up as go or js would be (``/meshsub/1.2.0`` offered first,
+    SHA-256 message ids, StrictSign) meshes with a node on 1.2, gets the
+    records the node gossips, and the node takes in what it publishes."""
+    import subprocess
+    import sys
+
+    eventually(lambda: converged(mesh), 30, "initial sync")
+    neighbourhood = mesh[0].call("whoami")["neighbourhood"]
+    mesh[2].stop()  # the peer writes in its household's store
+    peer = subprocess.Popen(
+        [sys.executable, "-m", "tests.mesh.foreign", mesh[0].address, neighbourhood, str(mesh[2].data_dir)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert peer.stdout.readline().strip() == "protocol: /meshsub/1.2.0"
+        offer = mesh[1].call("offer_add", item="onions", quantity=2, unit="items")
+        assert peer.stdout.readline().strip() == f"received: {offer['id']}"
+        peer.stdin.write("publish\n")
+        peer.stdin.flush()
+        published = peer.stdout.readline().strip().removeprefix("published: ")
+        eventually(lambda: published in ids(mesh[0]) and published in ids(mesh[1]), 15,
+                   "the peer's record on the node and onward")
+        assert not mesh[0].call("status")["banned"], "nobody was cut off"
+    finally:
+        peer.stdin.close()
+        peer.wait(20)

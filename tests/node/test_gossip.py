@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from contextlib import AsyncExitStack
+import logging
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import pytest
 import trio
@@ -16,6 +17,7 @@ from meshpantry.node.gossip_batch import (
     check_batch,
     decode_batch,
     encode_batch,
+    message_id,
     topic_for,
 )
 from meshpantry.node.host import connect_bounded, open_host, peer_info_from_multiaddr
@@ -169,3 +171,110 @@ async def test_an_unparsable_gossip_rpc_costs_its_stream_not_the_host(neighbourh
         a.publish(r.raw for r in records)
         await wait_until(lambda: len(b_inbox.raws) == 3, 10)
     assert sorted(b_inbox.raws) == sorted(r.raw for r in records)
+
+
+@asynccontextmanager
+async def foreign_gossip(stack: AsyncExitStack, topic: str, protocols, *, strict_signing: bool = True):
+    """A GossipSub peer set up as another implementation would be from
+    protocol/SPEC.md section 9 alone: py-libp2p's router with the library's
+    own choices except those the spec fixes (the protocols it offers, in its
+    order, and the message id), no topic validator of ours."""
+    from libp2p.pubsub.gossipsub import GossipSub
+    from libp2p.pubsub.pubsub import Pubsub
+    from libp2p.tools.anyio_service import background_trio_service
+
+    host = await stack.enter_async_context(open_host(LOOPBACK_SETTINGS, DeviceKey.generate()))
+    router = GossipSub(list(protocols), degree=6, degree_low=4, degree_high=12, heartbeat_interval=1)
+    pubsub = Pubsub(host.libp2p, router, msg_id_constructor=message_id, strict_signing=strict_signing)
+    async with background_trio_service(pubsub), background_trio_service(router):
+        await pubsub.wait_until_ready()
+        subscription = await pubsub.subscribe(topic)
+        yield host, pubsub, subscription
+
+
+@pytest.mark.trio
+@pytest.mark.parametrize("offered", [("/meshsub/1.2.0", "/meshsub/1.1.0"), ("/meshsub/1.2.0",)])
+async def test_a_peer_offering_meshsub_1_2_first_exchanges_gossip_both_ways(neighbourhood, offered):
+    """go-libp2p and js-libp2p offer /meshsub/1.2.0 first. Our node accepts it
+    (and a peer offering nothing else), the link runs 1.2 in both directions,
+    and batches pass both ways."""
+    topic = topic_for(neighbourhood.id)
+    theirs = neighbourhood.records(2)
+    ours = neighbourhood.records(3)
+    async with AsyncExitStack() as stack:
+        f_host, f_pubsub, f_subscription = await stack.enter_async_context(
+            foreign_gossip(stack, topic, offered)
+        )
+        host, gossip, inbox = await start_node(stack, neighbourhood)
+        await link(f_host, host)
+        await wait_until(lambda: gossip.topic_peers() and f_pubsub.peer_topics.get(topic), 10)
+        assert gossip.pubsub.router.peer_protocol[f_host.peer_id] == "/meshsub/1.2.0"
+        assert f_pubsub.router.peer_protocol[host.peer_id] == "/meshsub/1.2.0"
+        await wait_until(lambda: f_host.peer_id in gossip.pubsub.router.mesh.get(topic, ()), 10)
+
+        await f_pubsub.publish(topic, encode_batch([r.raw for r in theirs]))
+        await wait_until(lambda: len(inbox.raws) == 2, 10)
+        gossip.publish(r.raw for r in ours)
+        with trio.fail_after(10):
+            received = await f_subscription.get()
+            while received.from_id != host.peer_id.to_bytes():  # skip its own publish
+                received = await f_subscription.get()
+    assert inbox.raws == [r.raw for r in theirs]
+    assert decode_batch(received.data) == [r.raw for r in ours]
+    assert received.from_id == host.peer_id.to_bytes() and received.signature
+
+
+@pytest.mark.trio
+async def test_unsigned_gossip_is_reported_once_by_peer_and_not_delivered(neighbourhood, caplog):
+    """A peer under the StrictNoSign policy sends messages with no from,
+    seqno or signature. Our node (StrictSign) cannot exchange gossip with it:
+    it drops them, and says so once, naming the peer, at warning level."""
+    from libp2p.pubsub.pb import rpc_pb2
+
+    from meshpantry.node import libp2p_compat
+
+    libp2p_compat.forget_unsigned_reports()
+    topic = topic_for(neighbourhood.id)
+    records = neighbourhood.records(2)
+    caplog.set_level(logging.WARNING, logger="meshpantry.node.libp2p_compat")
+    async with AsyncExitStack() as stack:
+        f_host, f_pubsub, _ = await stack.enter_async_context(
+            foreign_gossip(stack, topic, ("/meshsub/1.2.0",), strict_signing=False)
+        )
+        host, gossip, inbox = await start_node(stack, neighbourhood)
+        await link(f_host, host)
+        await wait_until(lambda: f_host.peer_id in gossip.pubsub.router.mesh.get(topic, ())
+                         and host.peer_id in f_pubsub.router.mesh.get(topic, ()), 10)
+        for record in records:  # as StrictNoSign publishes: data and topic only
+            unsigned = rpc_pb2.Message(data=encode_batch([record.raw]), topicIDs=[topic])
+            await f_pubsub.push_msg(f_host.peer_id, unsigned)
+        await wait_until(lambda: len(caplog.records) >= 1, 10)
+        await trio.sleep(0.3)  # the second message, were it delivered or reported
+    reports = [r for r in caplog.records if r.name == "meshpantry.node.libp2p_compat"]
+    assert len(reports) == 1 and reports[0].levelno == logging.WARNING
+    assert str(f_host.peer_id) in reports[0].getMessage()
+    assert "StrictNoSign" in reports[0].getMessage()
+    assert inbox.raws == []
+
+
+def test_the_spec_states_the_gossip_the_node_runs():
+    """protocol/SPEC.md section 9 names the protocol ids, limits, topic and
+    message id the node uses."""
+    import hashlib
+    from pathlib import Path
+
+    from libp2p.pubsub.pb import rpc_pb2
+
+    import protocol
+    from meshpantry.node.gossip import GOSSIPSUB_PROTOCOLS
+    from meshpantry.node.gossip_batch import MAX_BATCH_BYTES
+
+    spec = (Path(protocol.__file__).parent / "SPEC.md").read_text(encoding="utf-8")
+    gossip = spec[spec.index("### 9.3 Gossip"):spec.index("## 10. Golden vectors")]
+    assert [str(p) for p in GOSSIPSUB_PROTOCOLS] == ["/meshsub/1.2.0", "/meshsub/1.1.0"]
+    assert "`/meshsub/1.2.0` and\n`/meshsub/1.1.0`" in gossip
+    assert f"1 to {MAX_BATCH_RECORDS} items" in gossip and f"at most {MAX_BATCH_BYTES} bytes" in gossip
+    assert "`/meshpantry/<neighbourhood id as 64 lower-case hex digits>/records/1`" in gossip
+    assert "SHA-256 of the message's `data`" in gossip
+    data = encode_batch([b"\x92\xc4\x00\xc4\x00"])
+    assert message_id(rpc_pb2.Message(data=data)) == hashlib.sha256(data).digest()

@@ -171,3 +171,19 @@ def test_wildcard_listen_address_expands_to_local_addresses():
         "/ip4/127.0.0.1/tcp/4747",
     ]
     assert expand_unspecified(["/ip4/127.0.0.1/tcp/4747"], local) == ["/ip4/127.0.0.1/tcp/4747"]
+
+
+def test_a_peer_id_is_the_device_key_in_an_identity_multihash_as_the_spec_says():
+    """protocol/SPEC.md section 9.2: peer id = 00 24 08 01 12 20 || key, and back."""
+    from pathlib import Path
+
+    import protocol
+    from meshpantry.node.host import author_from_peer_id, peer_id_from_author
+
+    key = DeviceKey.generate().public
+    peer_id = peer_id_from_author(key)
+    assert peer_id.to_bytes() == bytes.fromhex("002408011220") + key
+    assert str(peer_id).startswith("12D3KooW")
+    assert author_from_peer_id(peer_id) == key
+    spec = (Path(protocol.__file__).parent / "SPEC.md").read_text(encoding="utf-8")
+    assert "peer id = 00 24 || 08 01 12 20 || key" in spec

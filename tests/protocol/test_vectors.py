@@ -182,6 +182,7 @@ def test_committed_vectors_match_the_code() -> None:
 def test_check_mode_notices_drift(tmp_path: Path) -> None:
     """A changed or missing vector file is reported as drift."""
     for name, doc in make_vectors.documents().items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(make_vectors.render(doc), encoding="utf-8")
     assert make_vectors.drift(tmp_path) == []
     path = tmp_path / "records.json"
