@@ -352,6 +352,29 @@ class RecipeExport(Request):
     format: str = "markdown"
 
 
+# -- sneakernet bundles ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BundleExport(Request):
+    """Write a bundle to ``path`` (absolute): all records, those from
+    ``since`` (ms) on, and/or what the exporter of the bundle at ``answer_to``
+    lacks."""
+
+    op: ClassVar[str] = "bundle_export"
+    path: str
+    since: int | None = None
+    answer_to: str | None = None
+
+
+@dataclass(frozen=True)
+class BundleImport(Request):
+    """Apply the bundle at ``path`` (absolute), all or nothing."""
+
+    op: ClassVar[str] = "bundle_import"
+    path: str
+
+
 # -- records and the node --------------------------------------------------------------
 
 
@@ -431,6 +454,7 @@ REQUESTS: dict[str, type[Request]] = {
         ClaimAdd, ClaimCancel, ClaimAccept, ClaimDecline, ClaimShow, HandoverConfirm, Swaps, SwapsPage,
         MealAdd, MealPledge, MealShow, MealPage,
         RecipeAdd, RecipeEdit, RecipeStory, RecipeShow, RecipePage, RecipeExport,
+        BundleExport, BundleImport,
         Log, LogPage, Rebuild, Status, Dump, DenyPeers, AllowPeers, SyncNow, Shutdown, Subscribe,
     )
 }

@@ -1,0 +1,113 @@
+"""Commands for an outage: sneakernet bundles between islands."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from pathlib import Path
+
+from .output import emit, short
+from .session import Household, Subcommands
+from .when import BadTime, parse_when
+
+_AGO = re.compile(r"^(\d{1,6})([mhdw])$")
+_UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 7 * 86_400_000}
+
+
+def parse_since(text: str) -> int:
+    """``2d`` (the last two days), ``6h``, or a time as ``meshpantry`` reads
+    them (``2026-11-26``, ``'2026-11-26 18:00'``): ms since the epoch."""
+    match = _AGO.match(text.strip().lower())
+    if match:
+        return int(time.time() * 1000) - int(match.group(1)) * _UNIT_MS[match.group(2)]
+    try:
+        return parse_when(text)
+    except BadTime as exc:
+        raise argparse.ArgumentTypeError(f"{exc}; or a span back from now such as 2d or 6h") from None
+
+
+def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
+    bundle = commands.add_parser(
+        "bundle", parents=[common], help="sneakernet: carry records between islands on a USB stick",
+    ).add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = bundle.add_parser("export", parents=[common], help="write a bundle of this household's records to FILE")
+    p.add_argument("file", type=Path)
+    p.add_argument("--since", type=parse_since, help="only records written since: 2d, 6h, 2026-11-26, ...")
+    p.add_argument("--for", dest="answer_to", type=Path, metavar="BUNDLE",
+                   help="a bundle received: write exactly what its exporter lacks (a return bundle)")
+    p.set_defaults(handler=cmd_bundle_export)
+
+    p = bundle.add_parser("import", parents=[common], help="apply a bundle from FILE (all or nothing)")
+    p.add_argument("file", type=Path)
+    p.set_defaults(handler=cmd_bundle_import)
+
+
+def cmd_bundle_export(args: argparse.Namespace, pantry: Household) -> int:
+    from meshpantry.pantry import Pantry
+    from meshpantry.pantry.bundle_file import bundle_export
+
+    answer_to = str(args.answer_to.resolve()) if args.answer_to else None
+    export = (lambda **kw: bundle_export(pantry, **kw)) if isinstance(pantry, Pantry) else pantry.bundle_export
+    result = export(path=str(args.file.resolve()), since=args.since, answer_to=answer_to)
+    emit(args, result, render_export)
+    return 0
+
+
+def cmd_bundle_import(args: argparse.Namespace, pantry: Household) -> int:
+    from meshpantry.pantry import Pantry
+    from meshpantry.pantry.bundle_file import apply_bundle
+
+    path = str(args.file.resolve())
+    if isinstance(pantry, Pantry):
+        meter = Meter("importing")
+        result, _ = apply_bundle(pantry, path, progress=meter)
+        meter.done()
+    else:
+        if sys.stderr.isatty():
+            print("the running node is applying the bundle...", file=sys.stderr)
+        result = pantry.bundle_import(path)
+    emit(args, result, render_import)
+    return 0
+
+
+class Meter:
+    """A one-line progress counter on stderr, silent unless stderr is a terminal."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.shown = sys.stderr.isatty()
+        self.used = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.shown and total >= 1000:
+            self.used = True
+            print(f"\r{self.what}: {done}/{total} records ({100 * done // max(total, 1)}%)", end="", file=sys.stderr, flush=True)
+
+    def done(self) -> None:
+        if self.used:
+            print(file=sys.stderr)
+
+
+def render_export(r: dict) -> str:
+    lines = [f"wrote {r['records']} records ({r['bytes']} bytes) to {r['path']}  bundle {short(r['bundle'])}"]
+    if r.get("answers"):
+        lines.append(f"answers bundle {short(r['answers'])}: exactly what its exporter lacks"
+                     + (f" ({r['unproven']} more sent without proof they were lacking)" if r.get("unproven") else ""))
+    lines.append("carry it to the other island and run 'meshpantry bundle import FILE' there;"
+                 " 'meshpantry bundle export OUT --for FILE' writes the way back")
+    return "\n".join(lines)
+
+
+def render_import(r: dict) -> str:
+    kinds = ", ".join(f"{n} {k}" for k, n in r["new_by_kind"].items())
+    lines = [f"applied bundle {short(r['bundle'])} from {short(r['exporter'])}: {r['new']} new of {r['records']} records"
+             + (f" ({kinds})" if kinds else "")]
+    if r["duplicates"]:
+        lines.append(f"{r['duplicates']} already held")
+    if r["waiting"]:
+        lines.append(f"{r['waiting']} wait for their author's membership to arrive")
+    if r["forks"]:
+        lines.append(f"{r['forks']} forks found (shown in 'meshpantry status')")
+    return "\n".join(lines)
