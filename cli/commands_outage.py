@@ -111,3 +111,58 @@ def render_import(r: dict) -> str:
     if r["forks"]:
         lines.append(f"{r['forks']} forks found (shown in 'meshpantry status')")
     return "\n".join(lines)
+
+
+# -- the outage clock ----------------------------------------------------------------
+
+#: How the catch-up summary names each count, in the order shown.
+ARRIVED_WORDS = (
+    ("offers", "offer", "offers"), ("claims_decided", "claim decided", "claims decided"),
+    ("claims", "claim", "claims"), ("handovers", "handover", "handovers"), ("meals", "meal", "meals"),
+    ("recipes", "recipe", "recipes"), ("recipe_edits", "recipe edit", "recipe edits"),
+    ("stories", "story", "stories"), ("households_joined", "household joined", "households joined"),
+    ("other", "other record", "other records"),
+)
+
+
+def arrived_words(arrived: dict) -> str:
+    parts = [f"{arrived[key]} {one if arrived[key] == 1 else many}"
+             for key, one, many in ARRIVED_WORDS if arrived.get(key)]
+    return ", ".join(parts) or "nothing new"
+
+
+def outage_lines(outage: dict | None) -> list[str]:
+    """The ``status`` lines of the outage clock (none if there never was one)."""
+    from .when import show_time
+
+    if not outage or outage.get("began") is None:
+        return []
+    if outage["in_outage"]:
+        return [f"outage        ISLAND since {show_time(outage['began'])} ({outage['hours']} h without the mesh)"]
+    lines = [f"last outage   {show_time(outage['began'])} to {show_time(outage['ended'])} ({outage['hours']} h)"]
+    if outage.get("catching_up"):
+        lines.append(f"catching up   {outage['behind']} records still to come from neighbours")
+    if outage.get("arrived") is not None:
+        lines.append("while apart   " + arrived_words(outage["arrived"]))
+    return lines
+
+
+def best_before_words(offer: dict) -> str:
+    """The best-before, and beside a perishable offer in an outage the hours
+    the power has been out."""
+    from .when import show_time
+
+    words = show_time(offer.get("best_before"))
+    if offer.get("outage_hours") is not None:
+        words += f" ({offer['outage_hours']} h outage)"
+    return words
+
+
+def own_area(pantry: Household) -> str:
+    """This household's area, for ``--my-area``; refuses when none is set."""
+    from meshpantry.pantry.errors import InvalidInput
+
+    area = pantry.whoami().get("area")
+    if not area:
+        raise InvalidInput("area", "this household has no area; name one with --area AREA")
+    return area

@@ -7,7 +7,7 @@ import re
 import sys
 from pathlib import Path
 
-from .output import emit, short, table
+from .output import emit, short, table, waiting_words
 from .paging import add_paging, emit_paged
 from .session import Household, Subcommands
 
@@ -128,6 +128,8 @@ def cmd_recipe_export(args: argparse.Namespace, pantry: Household) -> int:
 
 
 def render_recipe(r: dict) -> str:
+    if waiting_words(r):
+        return waiting_words(r)
     lines = [f"{r['title']}  ({r['id']})"]
     meta = [x for x in (r.get("origin"), f"serves {r['serves']}" if r.get("serves") else None, ", ".join(r.get("tags") or [])) if x]
     if meta:

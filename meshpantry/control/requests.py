@@ -183,6 +183,7 @@ class OfferList(Request):
     include_closed: bool = False
     mine: bool = False
     limit: int | None = None
+    area: str | None = None
 
 
 @dataclass(frozen=True)
@@ -198,6 +199,7 @@ class OfferPage(Request):
     mine: bool = False
     limit: int = DEFAULT_PAGE
     after: str | None = None
+    area: str | None = None
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,11 @@ class NodeOps:
             "banned": sorted(p for p in node.banned if node.is_cut_off(p)),
             "uptime_s": (_now_ms() - node.started) // 1000,
         })
+        outage = status.get("outage")
+        if outage:  # the catch-up after an outage: how far behind the peers still are
+            behind = sum(p.get("behind", 0) for p in known.values() if p.get("syncing"))
+            outage["behind"] = behind
+            outage["catching_up"] = outage["ended"] is not None and behind > 0
         return status
 
     async def bundle_import(self, request: rq.BundleImport) -> Wire:
