@@ -42,6 +42,7 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     p = bundle.add_parser("import", parents=[common], help="apply a bundle from FILE (all or nothing)")
     p.add_argument("file", type=Path)
     p.set_defaults(handler=cmd_bundle_import)
+    register_cooking(commands, common)
 
 
 def cmd_bundle_export(args: argparse.Namespace, pantry: Household) -> int:
@@ -166,3 +167,102 @@ def own_area(pantry: Household) -> str:
     if not area:
         raise InvalidInput("area", "this household has no area; name one with --area AREA")
     return area
+
+
+# -- the pantry list and cookable now ----------------------------------------------------
+
+
+def local_or_remote(pantry: Household, function):
+    """``function(pantry, ...)`` on a local Pantry, or the node's op of the
+    same name through the control socket."""
+    from meshpantry.pantry import Pantry
+
+    if isinstance(pantry, Pantry):
+        return lambda *a, **kw: function(pantry, *a, **kw)
+    return getattr(pantry, function.__name__)
+
+
+def register_cooking(commands: Subcommands, common: argparse.ArgumentParser) -> None:
+    from .commands_recipes import parse_ingredient
+
+    larder = commands.add_parser(
+        "pantry", parents=[common], help="this household's own pantry list (kept on this device, never shared)",
+    ).add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = larder.add_parser("add", parents=[common], help="put something on the list: '2 kg flour', 'salt'")
+    p.add_argument("words", nargs="+", type=str, metavar="[AMOUNT [UNIT]] ITEM")
+    p.set_defaults(handler=lambda a, pantry: cmd_pantry_add(a, pantry, parse_ingredient))
+    p = larder.add_parser("remove", parents=[common], help="take an item off the list")
+    p.add_argument("item")
+    p.set_defaults(handler=cmd_pantry_remove)
+    p = larder.add_parser("list", parents=[common], help="what the list holds")
+    p.set_defaults(handler=cmd_pantry_list)
+
+    p = commands.add_parser("cook", parents=[common],
+                            help="what can be cooked now with the pantry list and the live offers")
+    p.add_argument("--ready", action="store_true", help="only recipes with nothing missing")
+    p.set_defaults(handler=cmd_cook)
+
+
+def cmd_pantry_add(args: argparse.Namespace, pantry: Household, parse) -> int:
+    from meshpantry.pantry.larder import pantry_add
+
+    try:
+        line = parse(" ".join(args.words))
+    except argparse.ArgumentTypeError as exc:
+        from meshpantry.pantry.errors import InvalidInput
+
+        raise InvalidInput("item", str(exc)) from None
+    result = local_or_remote(pantry, pantry_add)(line["item"], amount=line.get("amount"), unit=line.get("unit"))
+    emit(args, result, render_pantry)
+    return 0
+
+
+def cmd_pantry_remove(args: argparse.Namespace, pantry: Household) -> int:
+    from meshpantry.pantry.larder import pantry_remove
+
+    emit(args, local_or_remote(pantry, pantry_remove)(args.item), render_pantry)
+    return 0
+
+
+def cmd_pantry_list(args: argparse.Namespace, pantry: Household) -> int:
+    from meshpantry.pantry.larder import pantry_list
+
+    emit(args, local_or_remote(pantry, pantry_list)(), render_pantry)
+    return 0
+
+
+def render_pantry(r: dict) -> str:
+    if not r["items"]:
+        return "The pantry list is empty. Add what you have: meshpantry pantry add 2 kg flour"
+    return "\n".join(" ".join(x for x in (i.get("amount"), i.get("unit"), i["item"]) if x) for i in r["items"])
+
+
+def cmd_cook(args: argparse.Namespace, pantry: Household) -> int:
+    from meshpantry.pantry.larder import cook
+
+    emit(args, local_or_remote(pantry, cook)(ready_only=args.ready), render_cook)
+    return 0
+
+
+def line_words(line: dict) -> str:
+    what = " ".join(x for x in (line.get("amount"), line.get("unit"), line["item"]) if x)
+    use = f" -> {line['use']}" if line.get("use") else ""
+    if line["source"] == "pantry":
+        return f"  have     {what}{use}"
+    if line["source"] == "offer":
+        o = line["offer"]
+        who = "your offer" if o["mine"] else f"{o['household_name']} offers {o['remaining']} {o['unit']} ({short(o['id'])})"
+        return f"  on offer {what}{use}: {who}"
+    return f"  MISSING  {what}"
+
+
+def render_cook(r: dict) -> str:
+    if not r["recipes"]:
+        return ("Nothing to match: the recipe book has no recipe with ingredients."
+                if not r["ready"] else "Nothing can be cooked now.")
+    lines = [f"{r['ready']} recipe(s) can be cooked now ({r['pantry_items']} on your pantry list, {r['offers']} live offers)"]
+    for recipe in r["recipes"]:
+        state = "COOK NOW" if recipe["ready"] else f"missing {len(recipe['missing'])}: " + ", ".join(recipe["missing"])
+        lines.append(f"\n{recipe['title']}  ({short(recipe['id'])})  {state}")
+        lines += [line_words(line) for line in recipe["lines"]]
+    return "\n".join(lines)

@@ -377,6 +377,36 @@ class BundleImport(Request):
     path: str
 
 
+# -- the household's pantry list and cookable now --------------------------------------
+
+
+@dataclass(frozen=True)
+class PantryAdd(Request):
+    op: ClassVar[str] = "pantry_add"
+    item: str
+    amount: str | None = None
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
+class PantryRemove(Request):
+    op: ClassVar[str] = "pantry_remove"
+    item: str
+
+
+@dataclass(frozen=True)
+class PantryList(Request):
+    op: ClassVar[str] = "pantry_list"
+
+
+@dataclass(frozen=True)
+class Cook(Request):
+    """Recipes matched against the pantry list and the live offers."""
+
+    op: ClassVar[str] = "cook"
+    ready_only: bool = False
+
+
 # -- records and the node --------------------------------------------------------------
 
 
@@ -456,7 +486,7 @@ REQUESTS: dict[str, type[Request]] = {
         ClaimAdd, ClaimCancel, ClaimAccept, ClaimDecline, ClaimShow, HandoverConfirm, Swaps, SwapsPage,
         MealAdd, MealPledge, MealShow, MealPage,
         RecipeAdd, RecipeEdit, RecipeStory, RecipeShow, RecipePage, RecipeExport,
-        BundleExport, BundleImport,
+        BundleExport, BundleImport, PantryAdd, PantryRemove, PantryList, Cook,
         Log, LogPage, Rebuild, Status, Dump, DenyPeers, AllowPeers, SyncNow, Shutdown, Subscribe,
     )
 }
