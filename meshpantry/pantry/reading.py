@@ -355,7 +355,11 @@ class Reading:
     def recipe_export(self, format: str = "markdown") -> str:
         from .export import render_book
 
-        return render_book(self.recipe_list(), format, title=self.state().name or "Recipe book")
+        from .outage_info import load_clock
+
+        clock = load_clock(self.store)
+        spans = [(clock.began, clock.ended)] if clock.began is not None else []
+        return render_book(self.recipe_list(), format, title=self.state().name or "Recipe book", outage_spans=spans)
 
     # -- records and status ------------------------------------------------------------
 
