@@ -170,3 +170,40 @@ def test_a_file_that_is_not_a_bundle_is_named(carried, tmp_path):
     path = tmp_path / "notes.txt"
     path.write_text("shopping list")
     refused(b, path, "not a meshpantry bundle")
+
+
+class Terminal:
+    def __init__(self):
+        self.text = ""
+
+    def isatty(self):
+        return True
+
+    def write(self, s):
+        self.text += s
+
+    def flush(self):
+        pass
+
+
+def test_progress_shows_on_a_terminal_only_for_large_bundles(monkeypatch):
+    from cli.commands_outage import Meter
+
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    meter = Meter("importing")
+    meter(2000, 4000)
+    meter(4000, 4000)
+    meter.done()
+    assert "importing: 2000/4000 records (50%)" in terminal.text and terminal.text.endswith("(100%)\n")
+    small = Meter("importing")
+    small(10, 10)
+    small.done()
+    assert terminal.text.count("importing") == 2  # a small bundle shows nothing
+    piped = Terminal()
+    piped.isatty = lambda: False
+    monkeypatch.setattr("sys.stderr", piped)
+    quiet = Meter("importing")
+    quiet(2000, 4000)
+    quiet.done()
+    assert piped.text == ""
