@@ -19,9 +19,10 @@ ENDED = "outage_ended"
 #: The log's last arrival number when the outage ended.
 REUNION_MARK = "outage_reunion_rowid"
 
-#: (database directory, mark, last rowid) -> summary: status is polled, and
-#: the summary changes only when records arrive.
-_summaries: dict[tuple[str, int, int], dict[str, int]] = {}
+#: (database directory, mark) -> (rowid counted up to, summary): status is
+#: polled during the catch-up, so each poll folds in only the records that
+#: arrived since the last.
+_summaries: dict[tuple[str, int], tuple[int, dict[str, int]]] = {}
 
 
 def load_clock(store: Store) -> OutageClock:
@@ -49,12 +50,13 @@ def outage_status(store: Store, now: int, own_devices: Collection[bytes]) -> dic
     arrived = None
     mark = store.get_setting(REUNION_MARK)
     if clock.ended is not None and mark is not None:
-        key = (str(store.directory), mark, store.last_rowid())
-        arrived = _summaries.get(key)
-        if arrived is None:
-            arrived = arrived_while_apart(store.records(since_rowid=mark), set(own_devices))
-            _summaries.clear()
-            _summaries[key] = arrived
+        key = (str(store.directory), mark)
+        upto, arrived = _summaries.get(key, (mark, {}))
+        newest = store.last_rowid()
+        if newest != upto or key not in _summaries:
+            fresh = arrived_while_apart(store.records(since_rowid=upto), set(own_devices))
+            arrived = {k: arrived.get(k, 0) + fresh.get(k, 0) for k in sorted(set(arrived) | set(fresh))}
+            _summaries[key] = (newest, arrived)
     return {
         "in_outage": clock.in_outage, "began": clock.began, "ended": clock.ended,
         "hours": hours_since(clock.began, clock.ended if clock.ended is not None else now),

@@ -52,3 +52,29 @@ def test_an_offer_saved_before_membership_arrived_prints_plainly(founded, househ
     newcomer.run("join", code)
     code, out, err = newcomer.run("offer", "add", "soup", "2", "l")
     assert code == 0 and "saved" in out, err
+
+
+def test_the_catch_up_summary_counts_what_arrives_after_the_reunion(pair):
+    """
+    outage ended (mark) -> the Zhengs' offer and recipe arrive in two syncs:
+    status counts both, the second poll adding only the newer records.
+    """
+    okafors, zhengs = pair
+    pantry = Pantry.open(okafors.data_dir)
+    try:
+        began = OutageClock(began=pantry.clock() - 7_200_000)
+        save_clock(pantry.store, OutageClock(), began)
+        save_clock(pantry.store, began, began.observe(pantry.clock(), True))
+    finally:
+        pantry.close()
+    assert okafors.json("status")["outage"]["arrived"] == {"total": 0}
+    zhengs.run("offer", "add", "bread", "2", "pc")
+    okafors.receive(zhengs.records())
+    assert okafors.json("status")["outage"]["arrived"] == {"offers": 1, "total": 1}
+    zhengs.run("recipe", "add", "Outage stew", "--step", "Simmer")
+    okafors.run("offer", "add", "own news", "1", "pc")  # our own records are not news
+    okafors.receive(zhengs.records())
+    outage = okafors.json("status")["outage"]
+    assert outage["arrived"] == {"offers": 1, "recipes": 1, "total": 2}
+    assert not outage["in_outage"] and outage["hours"] == 2.0
+    assert "while apart   1 offer, 1 recipe" in okafors.run("status")[1]
