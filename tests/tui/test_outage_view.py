@@ -32,3 +32,15 @@ def test_the_own_area_filter_goes_to_the_node():
     wanted = BoardFilter(area="Elm St north")
     assert wanted.args() == {"area": "Elm St north"} and not wanted.empty
     assert wanted.describe() == "in Elm St north"
+
+
+def test_the_mesh_tab_says_what_arrived_while_apart():
+    from cli.tui.screens.mesh import mesh_summary
+
+    status = {"records": 9, "connected": ["p"], "outage": {
+        "in_outage": False, "began": 1_780_000_000_000, "ended": 1_780_007_200_000, "hours": 2.0,
+        "arrived": {"offers": 3, "claims_decided": 1, "recipes": 1, "stories": 2, "total": 7}}}
+    text = mesh_summary(status).plain
+    assert "last outage" in text and "(2.0 h)" in text
+    assert "while apart 3 offers, 1 claim decided, 1 recipe, 2 stories" in text
+    assert "outage" not in mesh_summary({"records": 1}).plain
