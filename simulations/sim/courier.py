@@ -34,7 +34,9 @@ def export_bundle(node: "SimNode", virtual_ms: int, answer: core.Bundle | None =
     """Everything ``node`` holds, or (``answer``) exactly what the exporter
     of ``answer`` lacks, as bundle bytes signed by ``node``."""
     chains = chains_of(node)
-    records = node.store.records()
+    # Lamport order keeps each author's records in seq order (as the spec
+    # asks) and puts an invite before the join it admits.
+    records = sorted(node.store.records(), key=lambda r: (r.lamport, r.id))
     if answer is None:
         raws = [r.raw for r in records]
     else:
