@@ -32,14 +32,15 @@ Theory of operation:
    fingerprints mean nothing is, and otherwise the power sums find which
    (up to ``SUMMARY_SUMS`` differences, the forks an honest chain never
    has); past that, the author's records below the head are all sent and
-   counted as ``unproven`` (duplicates cost the receiver nothing).
+   counted as ``unproven`` (duplicates cost the receiver nothing). The
+   summary and this arithmetic are :mod:`.bundle_summary`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import nacl.bindings
@@ -49,9 +50,8 @@ from protocol import canonical, limits
 from protocol.errors import DecodeError, RemoteError
 from protocol.sync import SUMS_PRIME
 
+from .bundle_summary import SUMMARY_SUMS, ChainSummary, Chains, Lacking, lacking, summarise
 from .ingest import IngestReport
-from .sync.items import fingerprint_of, powers_of, sum_value
-from .sync.sums import difference_polynomials, roots_among
 
 #: The first bytes of every bundle: a file that starts otherwise is not one.
 MAGIC = b"MPBUNDLE"
@@ -61,10 +61,6 @@ BUNDLE_VERSION = 1
 #: so a record's signature can never pass for a manifest's or back.
 SIGNING_CONTEXT = b"meshpantry/bundle/v1\x00"
 
-#: Power sums per author in the summary: an honest chain differs between two
-#: replicas only above the lower head, so below it a difference is a fork;
-#: eight find up to eight such records for 64 bytes per author.
-SUMMARY_SUMS = 8
 #: Bytes of one author's summary entry: key, head seq, count, fingerprint, sums.
 SUMMARY_ENTRY_BYTES = limits.KEY_BYTES + 8 + 8 + 16 + 8 * SUMMARY_SUMS
 #: Authors one summary describes: devices of a neighbourhood number in the
@@ -151,17 +147,6 @@ class ExporterNotMember(BundleError):
 
 
 @dataclass(frozen=True, slots=True)
-class ChainSummary:
-    """What one replica holds of one author's chain."""
-
-    author: bytes  #: the device key (32 bytes)
-    head: int  #: the highest seq held
-    count: int  #: records held of this author (more than ``head`` only with forks)
-    fingerprint: bytes  #: :func:`fingerprint_of` the ids held (16 bytes)
-    sums: tuple[int, ...]  #: power sums p_1..p_SUMMARY_SUMS of the ids' values
-
-
-@dataclass(frozen=True, slots=True)
 class Manifest:
     """The signed description of a bundle."""
 
@@ -185,96 +170,12 @@ class Bundle:
 
 Progress = Callable[[int, int], None]  #: (done, total) of some unit
 
-
-# -- summaries and answers -----------------------------------------------------------
-
-
-Chains = Mapping[bytes, Sequence[tuple[int, bytes]]]  #: author -> (seq, id) of each record held
-
-
-def _id_sum(ids: Iterable[bytes]) -> int:
-    return sum(int.from_bytes(rid, "little") for rid in ids)
-
-
-def _power_sums(ids: Sequence[bytes], k: int) -> tuple[int, ...]:
-    sums = [0] * k
-    for row in powers_of([sum_value(rid) for rid in ids], k):
-        for j in range(k):
-            sums[j] += row[j]
-    return tuple(s % SUMS_PRIME for s in sums)
-
-
-def summarise(chains: Chains) -> tuple[ChainSummary, ...]:
-    """The summary of a log given as ``chains``, authors in byte order."""
-    out = []
-    for author in sorted(chains):
-        held = chains[author]
-        if not held:
-            continue
-        ids = [rid for _, rid in held]
-        out.append(ChainSummary(
-            author, max(seq for seq, _ in held), len(ids),
-            fingerprint_of(_id_sum(ids), len(ids)), _power_sums(ids, SUMMARY_SUMS),
-        ))
-    return tuple(out)
-
-
-@dataclass(frozen=True, slots=True)
-class Lacking:
-    """What a summary's owner lacks of a log."""
-
-    ids: tuple[bytes, ...]  #: ids the owner lacks (and ``unproven`` more it may hold)
-    unproven: int = 0  #: ids sent because the sums could not decide
-
-
-def lacking(summary: Iterable[ChainSummary], chains: Chains) -> Lacking:
-    """The ids of ``chains`` that the owner of ``summary`` does not hold.
-
-    Exact whenever the two sides' records of each author below the owner's
-    head differ in at most ``SUMMARY_SUMS`` records (see the module's theory);
-    otherwise that author's records below the head are included too and
-    counted in ``unproven``.
-    """
-    theirs = {entry.author: entry for entry in summary}
-    out: list[bytes] = []
-    unproven = 0
-    for author in sorted(chains):
-        held = chains[author]
-        entry = theirs.get(author)
-        if entry is None:
-            out.extend(rid for _, rid in held)
-            continue
-        low = [rid for seq, rid in held if seq <= entry.head]
-        out.extend(rid for seq, rid in held if seq > entry.head)
-        if len(low) == entry.count and fingerprint_of(_id_sum(low), len(low)) == entry.fingerprint:
-            continue
-        found = _decode_differences(low, entry)
-        if found is None:
-            out.extend(low)
-            unproven += len(low)
-        else:
-            out.extend(found)
-    return Lacking(tuple(out), unproven)
-
-
-def _decode_differences(low: list[bytes], entry: ChainSummary) -> list[bytes] | None:
-    """The ids of ``low`` the entry's owner lacks, by the power sums; None
-    when they cannot say."""
-    if not low:
-        return []
-    solved = difference_polynomials(list(_power_sums(low, SUMMARY_SUMS)), list(entry.sums), len(low) - entry.count)
-    if solved is None:
-        return None
-    mine_only, theirs_only = solved
-    roots = roots_among(mine_only, [sum_value(rid) for rid in low])
-    if len(roots) != len(mine_only) - 1:
-        return None
-    chosen = [low[r] for r in roots]
-    if len(theirs_only) == 1:  # they hold nothing I lack: the rest must be theirs exactly
-        rest = _id_sum(low) - _id_sum(chosen)
-        if fingerprint_of(rest, len(low) - len(chosen)) != entry.fingerprint:
-            return None
-    return chosen
+__all__ = [
+    "SUMMARY_SUMS", "Bundle", "BundleError", "ChainSummary", "Chains", "Corrupt", "ExporterNotMember",
+    "ForgedManifest", "Lacking", "Manifest", "NotABundle", "RecordRefused", "Truncated", "UnsupportedBundle",
+    "WrongNeighbourhoodBundle", "check_neighbourhood", "decode_bundle", "encode_bundle", "judge", "lacking",
+    "read_manifest", "summarise",
+]
 
 
 # -- encoding ------------------------------------------------------------------------
