@@ -8,6 +8,7 @@ from pathlib import Path
 
 from meshpantry.exit_codes import ExitCode
 
+from .commands_outage import outage_lines
 from .output import emit, short, table
 from .session import Household, Subcommands
 from .when import show_time
@@ -86,6 +87,7 @@ def cmd_status(args: argparse.Namespace, pantry: Household) -> None:
         if s["node_running"]:
             lines.append("listening     " + ", ".join(s.get("listen") or []))
             lines.append("state         " + ("ISLAND: no neighbour reachable" if s["island"] else f"connected to {len(s['connected'])} neighbour(s)"))
+        lines += outage_lines(s.get("outage"))
         if s.get("peers"):
             lines.append("")
             lines.append(table(

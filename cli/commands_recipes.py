@@ -7,17 +7,24 @@ import re
 import sys
 from pathlib import Path
 
-from .output import emit, short, table
+from .output import emit, short, table, waiting_words
 from .paging import add_paging, emit_paged
 from .session import Household, Subcommands
 
+_NOTE = re.compile(r"^(.*\S)\s*\(([^()]*)\)\s*$")
 _AMOUNT = re.compile(r"^(\d{1,9}(\.\d{1,6})?|\d{1,9}/\d{1,9})$")
 
 
 def parse_ingredient(text: str) -> dict:
     """``'1.5 cup flour'`` -> amount, unit, item; ``'2 eggs'`` -> amount, item;
     ``'salt to taste'`` -> item. A leading number is the amount; when two or
-    more words follow it, the first of them is the unit."""
+    more words follow it, the first of them is the unit. A closing
+    parenthesis is the line's note, where substitutes are recorded:
+    ``'100 g butter (or margarine)'``."""
+    note = None
+    found = _NOTE.match(text)
+    if found:
+        text, note = found.group(1), found.group(2).strip() or None
     words = text.split()
     if not words:
         raise argparse.ArgumentTypeError("an ingredient needs at least an item")
@@ -29,6 +36,8 @@ def parse_ingredient(text: str) -> dict:
     if not words:
         raise argparse.ArgumentTypeError(f"{text!r} names no item")
     line["item"] = " ".join(words)
+    if note:
+        line["note"] = note
     return line
 
 
@@ -40,7 +49,7 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     recipe = commands.add_parser("recipe", parents=[common], help="the communal recipe book").add_subparsers(dest="action", metavar="ACTION", required=True)
     p = recipe.add_parser("add", parents=[common], help="add a recipe (or a variation with --adapted-from)")
     p.add_argument("title")
-    p.add_argument("--ingredient", dest="ingredients", type=_ingredient, action="append", default=[], help="'AMOUNT UNIT ITEM', e.g. '1.5 cup flour' (repeatable)")
+    p.add_argument("--ingredient", dest="ingredients", type=_ingredient, action="append", default=[], help="'AMOUNT UNIT ITEM (NOTE)', e.g. '1.5 cup flour', '100 g butter (or margarine)' (repeatable)")
     p.add_argument("--step", dest="steps", action="append", default=[], help="one step, in order (repeatable)")
     p.add_argument("--story", help="the story behind the dish")
     p.add_argument("--origin", help="cultural origin")
@@ -128,6 +137,8 @@ def cmd_recipe_export(args: argparse.Namespace, pantry: Household) -> int:
 
 
 def render_recipe(r: dict) -> str:
+    if waiting_words(r):
+        return waiting_words(r)
     lines = [f"{r['title']}  ({r['id']})"]
     meta = [x for x in (r.get("origin"), f"serves {r['serves']}" if r.get("serves") else None, ", ".join(r.get("tags") or [])) if x]
     if meta:
@@ -137,7 +148,8 @@ def render_recipe(r: dict) -> str:
     if r.get("ingredients"):
         lines.append("\nIngredients")
         for i in r["ingredients"]:
-            lines.append(f"  {i['position']:>2}. " + " ".join(x for x in (i.get("amount"), i.get("unit"), i["item"]) if x))
+            lines.append(f"  {i['position']:>2}. " + " ".join(x for x in (i.get("amount"), i.get("unit"), i["item"]) if x)
+                         + (f" ({i['note']})" if i.get("note") else ""))
     if r.get("steps"):
         lines.append("\nSteps")
         for s in r["steps"]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 
-from .output import emit, note, short, table
+from .output import emit, note, short, table, waiting_words
 from .paging import add_paging, emit_paged, pages
 from .session import Household, Subcommands
 from .when import BadTime, parse_when, show_time
@@ -65,6 +65,8 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     p.add_argument("--sort", choices=("expiry", "newest"), default="expiry")
     p.add_argument("--all", action="store_true", help="include expired and withdrawn offers")
     p.add_argument("--mine", action="store_true", help="only this household's offers")
+    p.add_argument("--area", help="only offers in this area")
+    p.add_argument("--my-area", action="store_true", help="only offers in this household's own area")
     add_paging(p, "offers")
     p.set_defaults(handler=cmd_offer_list)
 
@@ -151,14 +153,18 @@ def cmd_offer_update(args: argparse.Namespace, pantry: Household) -> None:
 
 
 def cmd_offer_list(args: argparse.Namespace, pantry: Household) -> None:
+    from .commands_outage import best_before_words, own_area
+
+    area = own_area(pantry) if args.my_area else args.area
+
     def fetch(after: str | None) -> dict:
         return pantry.offer_page(
             search=args.search, tag=args.tag, free_of=args.free_of, sort=args.sort,
-            include_closed=args.all, mine=args.mine, limit=args.limit, after=after,
+            include_closed=args.all, mine=args.mine, limit=args.limit, after=after, area=area,
         )
 
     emit_paged(args, fetch, "offers", lambda rows: table(
-        [(short(o["id"]), o["item"], f"{o['remaining']}/{o['quantity']} {o['unit']}", show_time(o.get("best_before")),
+        [(short(o["id"]), o["item"], f"{o['remaining']}/{o['quantity']} {o['unit']}", best_before_words(o),
           o.get("area") or "", ",".join(o.get("tags") or []), o["household_name"], _offer_flags(o)) for o in rows],
         ["id", "item", "left", "best before", "area", "tags", "from", ""],
     ), "No open offers. Add one with 'meshpantry offer add ITEM QUANTITY UNIT'.", "meshpantry offer list")
@@ -178,6 +184,8 @@ def _offer_flags(o: dict) -> str:
 
 
 def render_offer(o: dict) -> str:
+    if waiting_words(o):
+        return waiting_words(o)
     lines = [
         f"{o['item']}: {o['remaining']} of {o['quantity']} {o['unit']} left  ({o['id']})",
         f"from {o['household_name']}" + (f" in {o['area']}" if o.get("area") else ""),

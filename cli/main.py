@@ -26,7 +26,7 @@ from pathlib import Path
 
 from meshpantry import __version__, exit_codes
 
-from . import commands_identity, commands_node, commands_recipes, commands_swaps
+from . import commands_identity, commands_node, commands_outage, commands_recipes, commands_swaps
 from .session import default_data_dir
 
 EPILOG = f"""\
@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         parser._add_action(option)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
-    for module in (commands_identity, commands_swaps, commands_recipes, commands_node):
+    for module in (commands_identity, commands_swaps, commands_recipes, commands_outage, commands_node):
         module.register(commands, common)
     return parser
 

@@ -55,3 +55,11 @@ def short(hex_id: str | None) -> str:
 def note(message: str) -> None:
     """A line for the user on stderr (stdout stays clean for scripts)."""
     print(message, file=sys.stderr)
+
+
+def waiting_words(r: dict) -> str | None:
+    """What to print for a record saved but not counted yet (its author's
+    membership has not reached this device): None for any other answer."""
+    if r.get("status") != "waiting":
+        return None
+    return f"{r.get('kind', 'record')} {short(r.get('id'))} saved; {r.get('note') or 'it counts once this device has synced'}"

@@ -11,6 +11,7 @@ import sys
 
 #: Benchmark name -> module holding its ``main(argv)``; add new ones here.
 BENCHMARKS: dict[str, str] = {
+    "bundle": "simulations.bench_bundle",
     "ingest": "simulations.bench_ingest",
     "sync": "simulations.bench_sync",
     "node": "simulations.bench_node",

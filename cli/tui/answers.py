@@ -48,6 +48,18 @@ class PeerRow(TypedDict):
     syncing: NotRequired[bool]
 
 
+class Outage(TypedDict):
+    """``status``'s outage clock (:mod:`meshpantry.pantry.outage_info`)."""
+
+    in_outage: bool
+    began: int | None
+    ended: int | None
+    hours: float | None
+    arrived: dict[str, int] | None
+    behind: NotRequired[int]
+    catching_up: NotRequired[bool]
+
+
 class Status(Whoami):
     """``status``: the household's, and the node's own fields when it runs."""
 
@@ -60,6 +72,7 @@ class Status(Whoami):
     listen: NotRequired[list[str]]
     connected: NotRequired[list[str]]
     peers: list[PeerRow]
+    outage: NotRequired[Outage]
 
 
 class Invite(TypedDict):
@@ -87,6 +100,7 @@ class OfferRow(TypedDict):
     note: str | None
     expiring_soon: bool
     mine: bool
+    outage_hours: NotRequired[float]
 
 
 class FairShare(TypedDict):

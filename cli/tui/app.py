@@ -110,6 +110,7 @@ class PantryApp(App):
         Binding("f4,4", "tab('recipes')", "Recipes", show=False),
         Binding("f5,5", "tab('mesh')", "Mesh", show=False),
         Binding("f6,6", "tab('invite')", "Invite", show=False),
+        Binding("f7,7", "cook", "Cook", show=False),
         Binding("ctrl+t", "toggle_dark", "Theme", show=False),
         Binding("ctrl+r", "refresh_now", "Refresh", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
@@ -386,6 +387,13 @@ class PantryApp(App):
 
     async def action_refresh_now(self) -> None:
         await self.reload()
+
+    def action_cook(self) -> None:
+        """Cookable now (:mod:`.screens.cook`), over whatever is shown."""
+        from .screens.cook import CookScreen
+
+        if self.ready and not isinstance(self.screen, CookScreen):
+            self.push_screen(CookScreen())
 
     def action_toggle_dark(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"

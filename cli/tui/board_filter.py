@@ -19,10 +19,11 @@ class BoardFilter:
     text: str = ""
     tag: str = ""
     allergen_free: tuple[str, ...] = field(default_factory=tuple)
+    area: str = ""  #: only offers in this area (the household's own, toggled with ``a``)
 
     @property
     def empty(self) -> bool:
-        return not (self.text.strip() or self.tag.strip() or self.allergen_free)
+        return not (self.text.strip() or self.tag.strip() or self.allergen_free or self.area.strip())
 
     def args(self) -> dict[str, Wire]:
         """The filter as ``offer_page`` arguments (empty fields left out)."""
@@ -33,6 +34,8 @@ class BoardFilter:
             args["tag"] = self.tag.strip()
         if self.allergen_free:
             args["free_of"] = list(self.allergen_free)
+        if self.area.strip():
+            args["area"] = self.area.strip()
         return args
 
     def describe(self) -> str:
@@ -43,4 +46,6 @@ class BoardFilter:
             parts.append(f"tag {self.tag.strip()}")
         if self.allergen_free:
             parts.append("free of " + ", ".join(self.allergen_free))
+        if self.area.strip():
+            parts.append(f"in {self.area.strip()}")
         return "; ".join(parts) or "all offers"

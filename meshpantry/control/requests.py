@@ -183,6 +183,7 @@ class OfferList(Request):
     include_closed: bool = False
     mine: bool = False
     limit: int | None = None
+    area: str | None = None
 
 
 @dataclass(frozen=True)
@@ -198,6 +199,7 @@ class OfferPage(Request):
     mine: bool = False
     limit: int = DEFAULT_PAGE
     after: str | None = None
+    area: str | None = None
 
 
 @dataclass(frozen=True)
@@ -352,6 +354,59 @@ class RecipeExport(Request):
     format: str = "markdown"
 
 
+# -- sneakernet bundles ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BundleExport(Request):
+    """Write a bundle to ``path`` (absolute): all records, those from
+    ``since`` (ms) on, and/or what the exporter of the bundle at ``answer_to``
+    lacks."""
+
+    op: ClassVar[str] = "bundle_export"
+    path: str
+    since: int | None = None
+    answer_to: str | None = None
+
+
+@dataclass(frozen=True)
+class BundleImport(Request):
+    """Apply the bundle at ``path`` (absolute), all or nothing."""
+
+    op: ClassVar[str] = "bundle_import"
+    path: str
+
+
+# -- the household's pantry list and cookable now --------------------------------------
+
+
+@dataclass(frozen=True)
+class PantryAdd(Request):
+    op: ClassVar[str] = "pantry_add"
+    item: str
+    amount: str | None = None
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
+class PantryRemove(Request):
+    op: ClassVar[str] = "pantry_remove"
+    item: str
+
+
+@dataclass(frozen=True)
+class PantryList(Request):
+    op: ClassVar[str] = "pantry_list"
+
+
+@dataclass(frozen=True)
+class Cook(Request):
+    """Recipes matched against the pantry list and the live offers."""
+
+    op: ClassVar[str] = "cook"
+    ready_only: bool = False
+
+
 # -- records and the node --------------------------------------------------------------
 
 
@@ -431,6 +486,7 @@ REQUESTS: dict[str, type[Request]] = {
         ClaimAdd, ClaimCancel, ClaimAccept, ClaimDecline, ClaimShow, HandoverConfirm, Swaps, SwapsPage,
         MealAdd, MealPledge, MealShow, MealPage,
         RecipeAdd, RecipeEdit, RecipeStory, RecipeShow, RecipePage, RecipeExport,
+        BundleExport, BundleImport, PantryAdd, PantryRemove, PantryList, Cook,
         Log, LogPage, Rebuild, Status, Dump, DenyPeers, AllowPeers, SyncNow, Shutdown, Subscribe,
     )
 }

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable, Generic, Iterable, TypeVar
 
 from meshpantry.pantry import Pantry
+from meshpantry.pantry import bundle_file, larder
 
 from . import requests as rq
 from .frames import Wire
@@ -79,6 +80,12 @@ PANTRY_METHODS: tuple[tuple[type[rq.Request], Callable[..., Wire]], ...] = (
     (rq.RecipeShow, Pantry.recipe_show),
     (rq.RecipePage, Pantry.recipe_page),
     (rq.RecipeExport, Pantry.recipe_export),
+    (rq.BundleExport, bundle_file.bundle_export),
+    (rq.BundleImport, bundle_file.bundle_import),
+    (rq.PantryAdd, larder.pantry_add),
+    (rq.PantryRemove, larder.pantry_remove),
+    (rq.PantryList, larder.pantry_list),
+    (rq.Cook, larder.cook),
     (rq.Log, Pantry.log),
     (rq.LogPage, Pantry.log_page),
     (rq.Rebuild, Pantry.rebuild),

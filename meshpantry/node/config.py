@@ -62,6 +62,9 @@ class NodeSettings:
     #: Mean seconds between periodic syncs with each connected peer; the
     #: runner adds +/- ``sync_jitter`` of it so nodes do not sync in lockstep.
     sync_interval_s: float = 30.0
+    #: Seconds with no member reachable before the outage clock starts
+    #: (:mod:`meshpantry.core.outage`): a router's restart is no outage.
+    outage_after_s: float = 900.0
     #: Fraction of ``sync_interval_s`` used as jitter, in [0, 1).
     sync_jitter: float = 0.2
 
@@ -89,7 +92,7 @@ class NodeSettings:
         for name in ("sync_jitter", "redial_jitter"):
             if not 0 <= getattr(self, name) < 1:
                 raise SettingsError(name, "must be in [0, 1)")
-        for name in ("sync_interval_s", "dial_timeout_s", "redial_initial_s", "gossip_interval_s"):
+        for name in ("sync_interval_s", "dial_timeout_s", "redial_initial_s", "gossip_interval_s", "outage_after_s"):
             if getattr(self, name) <= 0:
                 raise SettingsError(name, "must be positive")
         if self.redial_max_s < self.redial_initial_s:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .runner import Node
 
 #: Pantry ops the node answers itself (they also touch the node).
-NODE_OVERRIDES = (rq.CreateNeighbourhood, rq.Join, rq.CreateInvite, rq.Status)
+NODE_OVERRIDES = (rq.CreateNeighbourhood, rq.Join, rq.CreateInvite, rq.Status, rq.BundleImport)
 
 
 def control_routes(node: "Node") -> Routes:
@@ -37,6 +37,7 @@ def control_routes(node: "Node") -> Routes:
         Route(rq.Join, ops.join),
         Route(rq.CreateInvite, ops.create_invite),
         Route(rq.Status, ops.status),
+        Route(rq.BundleImport, ops.bundle_import),
         Route(rq.Dump, ops.dump),
         Route(rq.DenyPeers, ops.deny_peers),
         Route(rq.AllowPeers, ops.allow_peers),
@@ -101,7 +102,28 @@ class NodeOps:
             "banned": sorted(p for p in node.banned if node.is_cut_off(p)),
             "uptime_s": (_now_ms() - node.started) // 1000,
         })
+        outage = status.get("outage")
+        if outage:  # the catch-up after an outage: how far behind the peers still are
+            behind = sum(p.get("behind", 0) for p in known.values() if p.get("syncing"))
+            outage["behind"] = behind
+            outage["catching_up"] = outage["ended"] is not None and behind > 0
         return status
+
+    async def bundle_import(self, request: rq.BundleImport) -> Wire:
+        """Apply a bundle, tell subscribers of what is new, and sync with the
+        peers in reach so the rest of this island has it soon."""
+        from meshpantry.pantry.bundle_file import apply_bundle
+
+        from .runner import _event_of
+
+        node = self.node
+        result, logged = apply_bundle(node.pantry, request.path)
+        for record in logged[-50:]:
+            node.control.publish(_event_of(record, own=False))
+        if logged:
+            for peer in list(node.connected):
+                node.sync_soon(peer)
+        return result
 
     async def dump(self, request: rq.Dump) -> Wire:
         """Everything a drill needs to compare nodes: the ids held and a digest

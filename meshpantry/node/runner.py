@@ -38,6 +38,7 @@ from meshpantry.control.server import ControlServer
 from meshpantry.core.gossip import missing_before
 from meshpantry.core.ingest import is_forgery
 from meshpantry.core.membership import Admission
+from meshpantry.core.outage import OutageClock
 from meshpantry.core.sync.horizon import RESOLUTION_MS, Horizon
 from meshpantry.pantry import Pantry
 from protocol import Record
@@ -101,6 +102,8 @@ class Node:
         self.sync_progress: dict[str, dict] = {}
         self.sync_totals = SyncTotals()
         self.island: bool | None = None
+        #: Since when no member has been reachable (loaded on first use).
+        self.outage: OutageClock | None = None
         #: The check that drops silent peers (set once networking runs).
         self.liveness: Liveness | None = None
         #: What routine syncs leave to gossip; sampled on trio's monotonic clock.
@@ -242,10 +245,22 @@ class Node:
                     self.sync.peer_down(peer)
             self.connected = current
             island = not current
+            self.observe_outage(now_ms(), bool(current))
             if island != self.island:
                 self.island = island
                 self.control.publish(IslandEvent(island=island, connected=len(current)))
             await trio.sleep(PEER_WATCH_INTERVAL_S)
+
+    def observe_outage(self, now: int, reachable: bool) -> None:
+        """Feed the outage clock and persist what changed."""
+        from meshpantry.pantry.outage_info import load_clock, save_clock
+
+        if self.outage is None:
+            self.outage = load_clock(self.store)
+        new = self.outage.observe(now, reachable, int(self.settings.outage_after_s * 1000))
+        if new != self.outage:
+            save_clock(self.store, self.outage, new)
+            self.outage = new
 
     async def _watch_horizon(self) -> None:
         """Sample the highest Lamport counter held, for routine syncs."""

@@ -12,7 +12,8 @@ The TOML file uses :class:`~meshpantry.node.config.NodeSettings` field names::
 
 Environment: ``MESHPANTRY_LISTEN=host:port``, ``MESHPANTRY_PEERS`` (comma
 separated), ``MESHPANTRY_MDNS=0|1``, ``MESHPANTRY_MDNS_INTERFACES``,
-``MESHPANTRY_SYNC_INTERVAL`` (seconds).
+``MESHPANTRY_SYNC_INTERVAL`` (seconds), ``MESHPANTRY_OUTAGE_AFTER`` (seconds
+with no member reachable before the outage clock starts).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ _ENV = {
     "MESHPANTRY_MDNS": "mdns_enabled",
     "MESHPANTRY_MDNS_INTERFACES": "mdns_interfaces",
     "MESHPANTRY_SYNC_INTERVAL": "sync_interval_s",
+    "MESHPANTRY_OUTAGE_AFTER": "outage_after_s",
 }
 
 

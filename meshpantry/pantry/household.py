@@ -21,6 +21,7 @@ import nacl.bindings
 import nacl.public
 
 from meshpantry.core.chain import next_record
+from meshpantry.core.lineage import variation_start
 from meshpantry.core.membership import Admission, join_message
 from meshpantry.keys import DeviceKey, read_key, write_key
 from meshpantry.store import Store
@@ -374,7 +375,11 @@ class Pantry(Reading):
         serves: int | None = None, adapted_from: str | None = None,
     ) -> dict:
         self._require_member()
-        parent = self._recipe(adapted_from).id if adapted_from else None
+        parent = None
+        if adapted_from:
+            view = self._recipe(adapted_from)
+            parent = view.id
+            ingredients, steps = variation_start(view, list(ingredients), list(steps))
         body = _drop_none({
             "title": title, "ingredients": [_drop_none(dict(i)) for i in ingredients] or None,
             "steps": list(steps) or None, "story": story, "origin": origin,

@@ -19,6 +19,7 @@ from meshpantry.core import equity
 from meshpantry.store.view_reading import ViewReader
 
 from .errors import AmbiguousId, InvalidInput, NoNeighbourhood, UnknownId
+from .outage_info import annotate_offers, outage_status
 from .paging import DEFAULT_PAGE, check_limit, decode_cursor, encode_cursor, page
 
 if TYPE_CHECKING:
@@ -165,6 +166,7 @@ class Reading:
     def offer_list(
         self, *, search: str | None = None, tag: str | None = None, free_of: list[str] | None = None,
         sort: str = "expiry", include_closed: bool = False, mine: bool = False, limit: int | None = None,
+        area: str | None = None,
     ) -> list[dict]:
         """The board's offers, filtered and sorted; at most ``limit`` of them
         (the first in the sort order) when given."""
@@ -184,10 +186,12 @@ class Reading:
         for offer in walk:
             if offer.household in blocked or (mine and offer.author not in mine_devices):
                 continue
+            if area is not None and not _in_area(offer, area):
+                continue
             rows.append(self._offer_dict(offer, now, views, mine_devices, names))
             if limit is not None and len(rows) >= limit:
                 break
-        return rows
+        return annotate_offers(rows, self.store, now)
 
     def _offer_dict(
         self, offer: Any, now: int, state: Any,
@@ -351,7 +355,11 @@ class Reading:
     def recipe_export(self, format: str = "markdown") -> str:
         from .export import render_book
 
-        return render_book(self.recipe_list(), format, title=self.state().name or "Recipe book")
+        from .outage_info import load_clock
+
+        clock = load_clock(self.store)
+        spans = [(clock.began, clock.ended)] if clock.began is not None else []
+        return render_book(self.recipe_list(), format, title=self.state().name or "Recipe book", outage_spans=spans)
 
     # -- records and status ------------------------------------------------------------
 
@@ -388,6 +396,7 @@ class Reading:
             "waiting": len(state.waiting),
             "node_running": False,
             "island": None,
+            "outage": outage_status(self.store, self.clock(), self._my_devices()),
             "listen": [],
             "connected": [],
             "peers": [
@@ -401,7 +410,7 @@ class Reading:
     def offer_page(
         self, *, search: str | None = None, tag: str | None = None, free_of: list[str] | None = None,
         sort: str = "expiry", include_closed: bool = False, mine: bool = False,
-        limit: int = DEFAULT_PAGE, after: str | None = None,
+        limit: int = DEFAULT_PAGE, after: str | None = None, area: str | None = None,
     ) -> dict:
         """The board as :meth:`offer_list` filters and sorts it, ``limit``
         offers after the cursor ``after``: ``{"offers": [...], "next": cursor
@@ -426,13 +435,15 @@ class Reading:
         for offer in walk:
             if offer.household in blocked or (mine and offer.author not in mine_devices):
                 continue
+            if area is not None and not _in_area(offer, area):
+                continue
             if len(shown) == limit:
                 more = True
                 break
             shown.append(offer)
         names: dict[bytes, str] = {}
         return {
-            "offers": [self._offer_dict(o, now, views, mine_devices, names) for o in shown],
+            "offers": annotate_offers([self._offer_dict(o, now, views, mine_devices, names) for o in shown], self.store, now),
             "next": encode_cursor(listing, _OFFER_ORDER[sort](shown[-1])) if more else None,
         }
 
@@ -559,3 +570,8 @@ def _summary(record: Any) -> str:
     if kind == "story":
         return str(body.get("title") or body.get("text", ""))[:40]
     return ""
+
+
+def _in_area(offer: Any, area: str) -> bool:
+    """The board's area filter: the offer's area is ``area``, case aside."""
+    return (offer.area or "").casefold() == area.strip().casefold()

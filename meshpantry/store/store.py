@@ -282,6 +282,53 @@ class Store:
             admissions=admissions, room=room, heads=self._summary.heads(),
         ))
 
+    def ingest_whole(
+        self,
+        raws: Sequence[bytes],
+        now: int,
+        *,
+        judge: Callable[[IngestReport, int], None],
+        last: Callable[[], None] | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        slice_size: int = 2000,
+    ) -> IngestReport:
+        """Ingest ``raws`` (a bundle) all or nothing: the pipeline of
+        :meth:`ingest`, a slice at a time in one transaction. After each slice
+        ``judge(report, offset)`` may raise to refuse the whole batch, and
+        ``last()`` may raise once every record is in (both see the uncommitted
+        log); a raise rolls everything back and is passed on. ``progress(done,
+        total)`` is told after each slice."""
+        self._require_writer("ingest_whole")
+        neighbourhood, admissions, room = self._ingest_state()
+        total = IngestReport()
+        try:
+            with database.transaction(self._conn):
+                for start in range(0, len(raws), slice_size):
+                    report = ingest_batch(
+                        self._conn, raws[start : start + slice_size], now, neighbourhood=neighbourhood,
+                        admissions=admissions, room=room, pool=self._pool, heads=self._summary.heads(),
+                    )
+                    self._grow_views(report.logged)
+                    judge(report, start)
+                    total.added += report.added
+                    total.logged += report.logged
+                    total.duplicates += report.duplicates
+                    total.forks += report.forks
+                    total.dropped_waiting += report.dropped_waiting
+                    if progress is not None:
+                        progress(min(start + slice_size, len(raws)), len(raws))
+                if last is not None:
+                    last()
+        except BaseException:
+            # The summary read rows of the transaction rolled back: start it again.
+            self._admissions = self._waiting = None
+            self._views.forget()
+            self._summary = LogSummary(self._conn)
+            self._sync_index = None
+            self._indexed = 0
+            raise
+        return total
+
     def _take_in(self, run: Callable[[bytes, Admissions, WaitingRoom], IngestReport]) -> IngestReport:
         """Run one ingest (``run(neighbourhood, admissions, room)``) in one
         transaction with the views grown in it; on any failure nothing is
@@ -431,6 +478,18 @@ class Store:
         start, and usually meets a member's invite before the join it admits.
         """
         return log.in_chain_order(self._conn, ids)
+
+    def chains(self) -> dict[bytes, list[tuple[int, bytes]]]:
+        """{author: [(seq, id), ...] in seq order} of every record in the log
+        (a bundle's summary of what this replica holds)."""
+        out: dict[bytes, list[tuple[int, bytes]]] = {}
+        for author, seq, rid in self._conn.execute("SELECT author, seq, id FROM records ORDER BY author, seq"):
+            out.setdefault(author, []).append((seq, rid))
+        return out
+
+    def ids_since(self, time_ms: int) -> list[bytes]:
+        """Ids of the records whose advisory time is ``time_ms`` or later."""
+        return [rid for (rid,) in self._conn.execute("SELECT id FROM records WHERE time >= ? ORDER BY rowid", (time_ms,))]
 
     def forks(self) -> list[Fork]:
         """Every recorded fork, in the order found."""

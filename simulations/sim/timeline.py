@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .courier import export_bundle, import_bundle
+
 if TYPE_CHECKING:  # pragma: no cover
     from .simulation import Simulation
 
@@ -143,20 +145,28 @@ class Timeline:
             return
         source, target = self.rng.sample(sorted(islands), 2)
         carrier = sim.honest[self.rng.choice(islands[source])]
-        bundle = list(carrier.store.log)  # an export of everything the node holds
+        if not carrier.up:
+            return
+        data = export_bundle(carrier, sim.queue.now)  # everything the node holds
         destination = self.rng.choice(islands[target])
-        sim.queue.after(carry_ms, self._arrive, carrier.number, destination, bundle)
-        sim.trace("courier", carrier.number, destination, len(bundle))
+        sim.queue.after(carry_ms, self._arrive, carrier.number, destination, data, carry_ms)
+        sim.trace("courier", carrier.number, destination, len(data))
 
-    def _arrive(self, source: int, destination: int, bundle: list[int]) -> None:
+    def _arrive(self, source: int, destination: int, data: bytes, carry_ms: int, answer: bool = False) -> None:
+        """The bundle reaches ``destination``; unless it is itself an answer,
+        the return bundle (what the exporter lacks) goes back to ``source``."""
         sim = self.sim
         node = sim.honest[destination]
+        entry = {"from": source, "to": destination, "bytes": len(data), "answer": answer}
         if not node.up:
-            self.couriers.append({"from": source, "to": destination, "records": len(bundle), "new": 0, "delivered": False})
+            self.couriers.append({**entry, "records": 0, "new": 0, "delivered": False})
             return
-        outcome = node.receive(bundle, sim.queue.now, forward=False)
-        self.couriers.append({"from": source, "to": destination, "records": len(bundle), "new": len(outcome.added), "delivered": True})
+        bundle, outcome = import_bundle(node, data, sim.queue.now)
+        self.couriers.append({**entry, "records": len(bundle.raws), "new": len(outcome.added), "delivered": True})
         sim.trace("bundle", destination, len(outcome.added))
+        if not answer:
+            back = export_bundle(node, sim.queue.now, answer=bundle)
+            sim.queue.after(carry_ms, self._arrive, destination, source, back, carry_ms, True)
 
     # -- households and the hostile node ------------------------------------------------
 

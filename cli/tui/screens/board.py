@@ -44,6 +44,7 @@ class BoardPane(PagedPane[OfferRow]):
         Binding("c", "claim", "Claim"),
         Binding("s", "sort", "Sort"),
         Binding("w", "withdraw", "Withdraw"),
+        Binding("a", "my_area", "My area", show=False),
     ]
     op = "offer_page"
     table_id = "offers"
@@ -52,6 +53,7 @@ class BoardPane(PagedPane[OfferRow]):
         super().__init__(**kwargs)
         self.sort = "expiry"
         self.now = 0
+        self.area = ""  #: the household's own area while ``a`` filters to it
 
     def compose(self):
         with Horizontal(id="board-filters"):
@@ -78,6 +80,7 @@ class BoardPane(PagedPane[OfferRow]):
             text=self.query_one("#filter-text", Input).value,
             tag=self.query_one("#filter-tag", Input).value,
             allergen_free=tuple(split_labels(self.query_one("#filter-free", Input).value)),
+            area=self.area,
         )
 
     # -- paging (see PagedPane) ----------------------------------------------------------
@@ -105,7 +108,8 @@ class BoardPane(PagedPane[OfferRow]):
         count = len(self.rows)
         shown = f"first {count} open offers (m or scroll down for more)" if self.next else f"{count} open offers"
         sort = "soonest expiry first" if self.sort == "expiry" else "newest first"
-        self.query_one("#board-count", Static).update(Text(f"{shown} · {wanted.describe()} · {sort}"))
+        outage = outage_words((getattr(self.app, "status", None) or {}).get("outage"))
+        self.query_one("#board-count", Static).update(Text(f"{shown} · {wanted.describe()} · {sort}{outage}"))
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id and event.input.id.startswith("filter-"):
@@ -148,6 +152,18 @@ class BoardPane(PagedPane[OfferRow]):
             return
         await self.app.act("offer_withdraw", f"Withdrew {offer['item']}.", offer_ref=offer["id"])
 
+    async def action_my_area(self) -> None:
+        """Show only offers in this household's own area, or all again."""
+        if self.area:
+            self.area = ""
+        else:
+            area = ((self.app.status or {}).get("area") or "").strip()
+            if not area:
+                self.app.notify("This household has no area; name one when you set it up.", severity="warning")
+                return
+            self.area = area
+        await self.reload(self.app, first_page=True)
+
     async def action_sort(self) -> None:
         self.sort = "newest" if self.sort == "expiry" else "expiry"
         await self.reload(self.app, first_page=True)
@@ -163,4 +179,13 @@ def offer_row(offer: OfferRow, now: int) -> tuple[Text, ...]:
     item = Text(("⚠ " if soon else "") + offer["item"], style=style)
     left = amount(offer.get("remaining"), offer.get("unit"))
     best = Text(relative(offer.get("best_before") or offer.get("pickup_until"), now), style=style)
+    if offer.get("outage_hours") is not None:  # perishable, and the power has been out this long
+        best.append(f" ⏻{offer['outage_hours']:g}h", style="bold yellow")
     return cells(item, left, best, offer.get("area") or "-", labels(offer.get("tags")), offer.get("household_name") or "")
+
+
+def outage_words(outage: object) -> str:
+    """The board's line during an outage: how long the island has lasted."""
+    if isinstance(outage, dict) and outage.get("in_outage") and outage.get("hours") is not None:
+        return f" · outage for {outage['hours']} h: perishables show ⏻ hours without power"
+    return ""

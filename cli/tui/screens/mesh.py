@@ -68,6 +68,10 @@ def mesh_summary(status: Status) -> Text:
     listen = status.get("listen") or []
     if listen:
         text.append(f"\nlistening {listen[0]}")
+    from cli.commands_outage import outage_lines
+
+    for line in outage_lines(status.get("outage")):  # the outage clock and the catch-up's summary
+        text.append("\n" + " ".join(line.split()))
     return text
 
 

@@ -2,7 +2,8 @@
 
 A recipe shows its ingredient lines, steps, stories, contributors and lineage
 (what it was adapted from, its variations). ``t`` adds a step, ``v`` makes a
-variation, ``y`` tells a story about it; ``n`` adds a new recipe. The node sends the book a page at a time in title
+variation, ``y`` tells a story about it; ``n`` adds a new recipe; ``k`` (or ``7``
+anywhere) shows what can be cooked now (:mod:`.cook`). The node sends the book a page at a time in title
 order (see :class:`~cli.tui.widgets.paged.PagedPane`): the next page loads
 when the cursor reaches the last recipe held, or on ``m``; the search is the
 node's, over the whole book.
@@ -35,6 +36,7 @@ class RecipesPane(PagedPane[RecipeRow]):
         Binding("v", "variation", "Variation"),
         Binding("y", "story", "Story"),
         Binding("n", "new_recipe", "New"),
+        Binding("k", "app.cook", "Cook now", show=False),
     ]
     op = "recipe_page"
     table_id = "recipes-table"

@@ -34,11 +34,17 @@ def badge_state(status: Status | None, reachable: bool) -> str:
 
 
 def badge_words(state: str, status: Status | None) -> str:
+    if state == LIVE and ((status or {}).get("outage") or {}).get("catching_up"):
+        return f" ● LIVE · catching up: {status['outage'].get('behind', 0)} to come "
     if state == LIVE:
         count = len((status or {}).get("connected") or [])
         return f" ● LIVE · {count} neighbour{'s' if count != 1 else ''} "
     if state == ISLAND:
+        outage = (status or {}).get("outage") or {}
+        if outage.get("in_outage") and outage.get("hours") is not None:
+            return f" ▲ ISLAND · outage {outage['hours']} h "
         return " ▲ ISLAND · no neighbour reachable "
+
     if state == OFFLINE:
         return " ✖ OFFLINE · node not answering "
     return ""
