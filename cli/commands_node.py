@@ -21,7 +21,12 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
                     "variables, then these flags (later wins).",
     )
     p.add_argument("--config", type=Path, help="TOML settings file (default: DATA_DIR/node.toml)")
-    p.add_argument("--listen", help="HOST:PORT to listen on (default 0.0.0.0:4747)")
+    p.add_argument("--network", choices=("lan", "loopback"), default=None,
+                   help="lan (default): listen on every interface, announce over mDNS on the LAN "
+                        "interfaces and put their addresses in invites; loopback: nothing leaves "
+                        "127.0.0.0/8 (also MESHPANTRY_NETWORK=loopback, which no flag overrides)")
+    p.add_argument("--listen", help="HOST:PORT to listen on (default 0.0.0.0:4747 on the LAN, "
+                                    "127.0.0.1:4747 on loopback)")
     p.add_argument("--peer", dest="peers", action="append", default=None, help="multiaddr of a static peer (repeatable)")
     p.add_argument("--no-mdns", dest="mdns", action="store_false", default=None, help="do not use mDNS discovery")
     p.add_argument("--mdns-interface", dest="mdns_interfaces", action="append", default=None, help="interface address for mDNS (repeatable)")

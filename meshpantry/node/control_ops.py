@@ -21,6 +21,10 @@ from meshpantry.control import requests as rq
 from meshpantry.control.frames import Wire
 from meshpantry.control.routes import Route, Routes, arguments, pantry_routes, routes
 
+from meshpantry.pantry.errors import NotAllowed
+
+from .network import NetworkRefused, refuse_outside_loopback
+
 if TYPE_CHECKING:  # pragma: no cover
     from .runner import Node
 
@@ -66,10 +70,15 @@ class NodeOps:
         return result
 
     async def create_invite(self, request: rq.CreateInvite) -> Wire:
-        """An invite that carries this node's addresses unless given others."""
+        """An invite that carries this node's addresses unless given others;
+        in loopback mode none outside 127.0.0.0/8."""
         node = self.node
         if node.host is not None and not request.addresses:
             request = dataclasses.replace(request, addresses=tuple(node.dial_addresses()))
+        try:
+            refuse_outside_loopback(node.settings.network, "invite address", request.addresses)
+        except NetworkRefused as refused:
+            raise NotAllowed(refused.reason) from None
         return node.pantry.create_invite(**arguments(request))
 
     async def status(self, request: rq.Status) -> Wire:

@@ -54,6 +54,7 @@ from meshpantry.keys import DeviceKey
 
 from . import libp2p_compat
 from .config import NodeSettings
+from .network import advertised_addrs, resolve
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +127,9 @@ class RunningHost:
     libp2p: IHost
     peer_id: ID
     author: bytes  #: the device key, equal to the key inside ``peer_id``
+    #: IPv4 addresses that stand for a wildcard listen address in what we
+    #: tell others (:class:`~.network.AddressPlan`); empty: every local one.
+    advertise: tuple[str, ...] = ()
 
     @property
     def listen_addrs(self) -> list[multiaddr.Multiaddr]:
@@ -134,8 +138,12 @@ class RunningHost:
 
     def reachable_addrs(self) -> list[str]:
         """Where peers can reach us: the bound addresses, with a wildcard
-        (0.0.0.0) replaced by every local IPv4 address, LAN ones first."""
-        return expand_unspecified([str(a) for a in self.listen_addrs], local_ipv4_addresses)
+        (0.0.0.0) replaced by the advertised addresses (the LAN interfaces'
+        in LAN mode), or by every local IPv4 address, LAN ones first."""
+        bound = [str(a) for a in self.listen_addrs]
+        if self.advertise:
+            return advertised_addrs(bound, self.advertise)
+        return expand_unspecified(bound, local_ipv4_addresses)
 
     def dial_addrs(self) -> list[str]:
         """:meth:`reachable_addrs` with ``/p2p/<id>``, as a peer would dial them."""
@@ -212,11 +220,15 @@ def build_host(settings: NodeSettings, key: DeviceKey) -> IHost:
 
 @asynccontextmanager
 async def open_host(settings: NodeSettings, key: DeviceKey) -> AsyncIterator[RunningHost]:
-    """Run a host listening on ``settings.listen_host:listen_port`` for the
-    lifetime of the ``async with`` block.
+    """Run a host listening on ``settings.listen_host:listen_port`` (as
+    :func:`~.network.resolve` decides them) for the lifetime of the
+    ``async with`` block.
 
-    Raises OSError (e.g. address in use) if the port cannot be bound.
+    Raises :class:`~.network.NetworkRefused` before any socket is opened when
+    loopback mode is asked for another address, :class:`~.libp2p_compat.PortInUse`
+    when another process holds the port, and OSError if it cannot be bound.
     """
+    settings = resolve(settings)
     host = build_host(settings, key)
     # The swarm retries each address three times with its own backoff; our
     # redial loop owns retrying, so one attempt per dial keeps dials bounded.
@@ -225,7 +237,7 @@ async def open_host(settings: NodeSettings, key: DeviceKey) -> AsyncIterator[Run
     host.get_network().retry_config = RetryConfig(max_retries=0)
     async with host.run([tcp_multiaddr(settings.listen_host, settings.listen_port)]):
         try:
-            running = RunningHost(host, host.get_id(), key.public)
+            running = RunningHost(host, host.get_id(), key.public, settings.advertise)
             if not running.listen_addrs:
                 raise OSError(f"could not listen on {settings.listen_host}:{settings.listen_port}")
             log.info("listening on %s", ", ".join(running.dial_addrs()))

@@ -44,6 +44,7 @@ from protocol import Record
 
 from . import libp2p_compat
 from .config import NodeSettings
+from .network import resolve
 from .control_ops import control_routes
 from .sync_driver import now_ms as _monotonic_ms
 from .sync_service import SyncService, SyncTotals
@@ -85,7 +86,8 @@ class Node:
         libp2p_compat.install()
         self.pantry = pantry
         self.store = pantry.store
-        self.settings = settings
+        #: Addresses decided by the network mode (raises NetworkRefused).
+        self.settings = resolve(settings)
         self.rng = rng or random.Random()
         self.control = ControlServer(pantry.data_dir, control_routes(self))
         # The networking collaborators exist once networking runs (None before).
@@ -344,9 +346,12 @@ def run_node_command(args: Any) -> int:
     try:
         settings = load_settings(
             args.data_dir, config=args.config, environ=os.environ,
-            flags={"listen": args.listen, "peers": args.peers, "mdns": args.mdns,
+            flags={"network": args.network, "listen": args.listen, "peers": args.peers, "mdns": args.mdns,
                    "mdns_interfaces": args.mdns_interfaces, "sync_interval": args.sync_interval},
         )
+        # Before the store, the control socket or any network socket opens:
+        # loopback mode refuses every address outside 127.0.0.0/8 here.
+        settings = resolve(settings)
     except (SettingsError, OSError, ValueError) as exc:
         print(f"meshpantry: bad node settings: {exc}", file=sys.stderr)
         return ExitCode.USAGE

@@ -3,6 +3,7 @@ environment variables, then command-line flags (later wins).
 
 The TOML file uses :class:`~meshpantry.node.config.NodeSettings` field names::
 
+    network = "lan"          # or "loopback": nothing leaves 127.0.0.0/8
     listen_host = "0.0.0.0"
     listen_port = 4747
     mdns_enabled = true
@@ -10,7 +11,8 @@ The TOML file uses :class:`~meshpantry.node.config.NodeSettings` field names::
     static_peers = ["/ip4/192.168.1.7/tcp/4747/p2p/12D3KooW..."]
     sync_interval_s = 30
 
-Environment: ``MESHPANTRY_LISTEN=host:port``, ``MESHPANTRY_PEERS`` (comma
+Environment: ``MESHPANTRY_NETWORK=lan|loopback`` (``loopback`` also latches:
+see :mod:`meshpantry.node.network`), ``MESHPANTRY_LISTEN=host:port``, ``MESHPANTRY_PEERS`` (comma
 separated), ``MESHPANTRY_MDNS=0|1``, ``MESHPANTRY_MDNS_INTERFACES``,
 ``MESHPANTRY_SYNC_INTERVAL`` (seconds).
 """
@@ -26,6 +28,7 @@ from .config import NodeSettings, SettingsError
 CONFIG_FILE = "node.toml"
 
 _ENV = {
+    "MESHPANTRY_NETWORK": "network",
     "MESHPANTRY_PEERS": "static_peers",
     "MESHPANTRY_MDNS": "mdns_enabled",
     "MESHPANTRY_MDNS_INTERFACES": "mdns_interfaces",
@@ -67,7 +70,7 @@ def load_settings(
     chosen: dict[str, Any] = {}
     if flags.get("listen"):
         chosen.update(split_listen(flags["listen"]))
-    for flag, name in (("peers", "static_peers"), ("mdns", "mdns_enabled"),
+    for flag, name in (("network", "network"), ("peers", "static_peers"), ("mdns", "mdns_enabled"),
                        ("mdns_interfaces", "mdns_interfaces"), ("sync_interval", "sync_interval_s")):
         if flags.get(flag) is not None:
             chosen[name] = flags[flag]
