@@ -21,6 +21,9 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     p.add_argument("--household", required=False, help="your household's name, as neighbours will see it")
     p.add_argument("--area", help="rough area (a street or block, never an exact address)")
     p.add_argument("--encrypt", action="store_true", help="protect the key file with a passphrase")
+    p.add_argument("--network", choices=("lan", "loopback"),
+                   help="lan (default): neighbours on this Wi-Fi/LAN reach the node; loopback: this "
+                        "computer only. Saved in DATA_DIR/node.toml; asked when run in a terminal")
     p.set_defaults(handler=cmd_init, needs_pantry=False)
 
     p = commands.add_parser("whoami", parents=[common], help="show this device, household and neighbourhood")
@@ -93,6 +96,9 @@ def cmd_init(args: argparse.Namespace) -> int:
             print("meshpantry: give your household's name with --household", file=sys.stderr)
             return ExitCode.USAGE
         household = input("household name: ").strip()
+    network = _choose_network(args.network)
+    if network is None:
+        return ExitCode.USAGE
     try:
         pantry = Pantry.create(data_dir, household, area=args.area,
                                passphrase=passphrase if args.encrypt or passphrase else None)
@@ -100,16 +106,47 @@ def cmd_init(args: argparse.Namespace) -> int:
         print(f"meshpantry: {exc}", file=sys.stderr)
         return ExitCode.REFUSED
     try:
-        result = pantry.whoami()
+        result = {**pantry.whoami(), "network": network}
     finally:
         pantry.close()
+    from meshpantry.node.network import network_choice
+    from meshpantry.node.settings_sources import save_network
+
+    save_network(data_dir, network)
     emit(args, result, lambda r: (
         f"Created the identity of {household} in {data_dir}\n"
         f"device {r['device']}\n"
+        f"network {network_choice().describe(network)}\n"
+        f"        (change it with 'network = ...' in {data_dir / 'node.toml'})\n"
         "Next: 'meshpantry neighbourhood create NAME' to found a neighbourhood,\n"
         "   or 'meshpantry join CODE' with an invite code from a member."
     ))
     return 0
+
+
+def _choose_network(asked: str | None) -> str | None:
+    """The network the new household's node will use: ``asked``, else the
+    answer to a question on a terminal, else the LAN (loopback alone when
+    the environment latches it). None after printing why it is refused."""
+    from meshpantry.node.network import network_choice
+
+    choice = network_choice()
+    if asked is not None and asked not in choice.modes:
+        print(f"meshpantry: {choice.describe('loopback')}; --network {asked} is refused", file=sys.stderr)
+        return None
+    if asked is not None:
+        return asked
+    if choice.latched or not sys.stdin.isatty():
+        return choice.default
+    print("Which network should this household's node use?")
+    for number, mode in enumerate(choice.modes, 1):
+        print(f"  {number}. {mode}: {choice.describe(mode)}")
+    answer = input("network [1]: ").strip().lower()
+    picked = {"": choice.modes[0], "1": choice.modes[0], "2": choice.modes[-1]}.get(answer, answer)
+    if picked not in choice.modes:
+        print(f"meshpantry: {answer!r} is not one of 1, 2, {', '.join(choice.modes)}", file=sys.stderr)
+        return None
+    return picked
 
 
 def cmd_neighbourhood_create(args: argparse.Namespace, pantry: Household) -> None:

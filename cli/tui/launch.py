@@ -45,7 +45,7 @@ class Setup:
             profile = await app.push_screen_wait(HouseholdScreen())
             if profile is None:
                 return False
-            create_household(self.data_dir, profile["household"], profile.get("area"))
+            create_household(self.data_dir, profile["household"], profile.get("area"), profile.get("network"))
         return True
 
     async def connect(self, app: PantryApp | None = None) -> AsyncControlClient:
@@ -80,11 +80,16 @@ class Setup:
             await asyncio.sleep(POLL_S)
 
 
-def create_household(data_dir: Path, household: str, area: str | None) -> None:
-    """What ``meshpantry init`` does: a new device key and the profile settings."""
+def create_household(data_dir: Path, household: str, area: str | None, network: str | None = None) -> None:
+    """What ``meshpantry init`` does: a new device key and the profile
+    settings, and the network chosen (``node.toml``) when one was."""
     from meshpantry.pantry import Pantry
 
     Pantry.create(Path(data_dir), household, area=area).close()
+    if network is not None:
+        from meshpantry.node.settings_sources import save_network
+
+        save_network(Path(data_dir), network)
 
 
 def run_tui(args: argparse.Namespace) -> int:

@@ -207,3 +207,41 @@ def resolve(settings: NodeSettings, environ: Mapping[str, str] | None = None,
     plan = plan_addresses(settings, found, environ)
     return replace(settings, network=plan.mode, listen_host=plan.listen_host,
                    mdns_interfaces=plan.mdns_interfaces, advertise=plan.advertise)
+
+
+@dataclass(frozen=True)
+class NetworkChoice:
+    """What the first-run wizard offers: the LAN (with the addresses
+    neighbours would dial) or this computer only; ``latched`` when the
+    environment allows loopback alone."""
+
+    lan: tuple[str, ...]
+    latched: bool
+
+    @property
+    def default(self) -> str:
+        return LOOPBACK_MODE if self.latched else LAN_MODE
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        """The modes the user may pick."""
+        return (LOOPBACK_MODE,) if self.latched else NETWORK_MODES
+
+    def describe(self, mode: str) -> str:
+        """One sentence saying what ``mode`` means on this machine."""
+        if mode == LOOPBACK_MODE:
+            return ("this computer only (127.0.0.1): neighbours cannot reach it; "
+                    "for trying meshpantry out" + (f" ({ENVIRONMENT}=loopback is set)" if self.latched else ""))
+        if self.lan:
+            return (f"your local network ({', '.join(self.lan)}): neighbours on the same "
+                    "Wi-Fi or LAN find this node and can join with its invites")
+        return ("your local network (no LAN address found yet: connect to Wi-Fi, then "
+                "restart the node so invites carry an address neighbours can dial)")
+
+
+def network_choice(environ: Mapping[str, str] | None = None,
+                   interfaces: Callable[[], Sequence[Interface]] = local_interfaces) -> NetworkChoice:
+    """The choice on this machine now (reads the environment and interfaces)."""
+    environ = os.environ if environ is None else environ
+    latched = network_mode("", environ) == LOOPBACK_MODE
+    return NetworkChoice(lan=() if latched else lan_addresses(interfaces()), latched=latched)

@@ -75,3 +75,25 @@ def load_settings(
         if flags.get(flag) is not None:
             chosen[name] = flags[flag]
     return NodeSettings.from_mapping(chosen, settings)
+
+
+def save_network(data_dir: Path, mode: str) -> Path:
+    """Record the network the household chose (``network = "lan"`` or
+    ``"loopback"``) in ``DATA_DIR/node.toml``, keeping any other setting
+    there. Returns the file's path. Raises :class:`SettingsError` for an
+    unknown mode and OSError if the file cannot be written."""
+    NodeSettings(network=mode)  # refuses an unknown mode
+    path = Path(data_dir) / CONFIG_FILE
+    line = f'network = "{mode}"'
+    if path.exists():
+        kept = [text for text in path.read_text(encoding="utf-8").splitlines()
+                if not text.strip().startswith("network") or "=" not in text]
+    else:
+        kept = ["# meshpantry node settings (meshpantry node --help lists them).",
+                "# network: \"lan\" serves neighbours on this Wi-Fi/LAN; \"loopback\" keeps to this computer."]
+    # Top-level keys must come before any [table] header.
+    at = next((i for i, text in enumerate(kept) if text.strip().startswith("[")), len(kept))
+    kept.insert(at, line)
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    return path

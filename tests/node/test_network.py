@@ -191,3 +191,17 @@ def test_make_targets_that_start_nodes_are_latched():
         assert f"{target}: MESHPANTRY_NETWORK := loopback" in database
     assert "run: MESHPANTRY_NETWORK" not in database
     assert "export MESHPANTRY_NETWORK=loopback" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_saving_the_network_keeps_other_settings(tmp_path):
+    """The wizard's choice replaces the network line of node.toml and keeps the rest."""
+    import tomllib
+
+    from meshpantry.node.settings_sources import save_network
+
+    path = tmp_path / "node.toml"
+    path.write_text('network = "lan"\nlisten_port = 5000\n\n[extra]\nx = 1\n')
+    save_network(tmp_path, "loopback")
+    assert tomllib.loads(path.read_text()) == {"network": "loopback", "listen_port": 5000, "extra": {"x": 1}}
+    with pytest.raises(SettingsError):
+        save_network(tmp_path, "wifi")
