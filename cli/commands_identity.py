@@ -27,14 +27,14 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_init, needs_pantry=False)
 
     p = commands.add_parser("whoami", parents=[common], help="show this device, household and neighbourhood")
-    p.set_defaults(handler=lambda a, pantry: emit(a, pantry.whoami()))
+    p.set_defaults(read_only=True, handler=lambda a, pantry: emit(a, pantry.whoami()))
 
     hood = commands.add_parser("neighbourhood", parents=[common], help="found or show the neighbourhood").add_subparsers(dest="action", metavar="ACTION", required=True)
     p = hood.add_parser("create", parents=[common], help="found a new neighbourhood with this household as admin")
     p.add_argument("name")
     p.set_defaults(handler=cmd_neighbourhood_create)
     p = hood.add_parser("show", parents=[common], help="name, members and admins")
-    p.set_defaults(handler=cmd_neighbourhood_show)
+    p.set_defaults(read_only=True, handler=cmd_neighbourhood_show)
 
     invite = commands.add_parser("invite", parents=[common], help="invite a household").add_subparsers(dest="action", metavar="ACTION", required=True)
     p = invite.add_parser("create", parents=[common], help="make an invite code to hand to a newcomer")
@@ -68,7 +68,7 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     p = commands.add_parser("log", parents=[common], help="the raw signed records, newest first")
     p.add_argument("--kind", help="only records of this kind")
     add_paging(p, "records")
-    p.set_defaults(handler=cmd_log)
+    p.set_defaults(read_only=True, handler=cmd_log)
 
     p = commands.add_parser("rebuild", parents=[common], help="rebuild every view from the record log and check it")
     p.set_defaults(handler=lambda a, pantry: emit(a, pantry.rebuild()))

@@ -37,7 +37,7 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_stop, needs_pantry=False)
 
     p = commands.add_parser("status", parents=[common], help="identity, peers, sync and island state")
-    p.set_defaults(handler=cmd_status)
+    p.set_defaults(read_only=True, handler=cmd_status)
 
     p = commands.add_parser("tui", parents=[common], help="open the terminal UI (starts the node if needed)")
     p.add_argument("--demo", action="store_true", help="start a few demo neighbours on loopback with sample data")
@@ -84,7 +84,9 @@ def cmd_status(args: argparse.Namespace, pantry: Household) -> None:
     def render(s: dict) -> str:
         lines = [
             f"household     {s.get('household_name') or '-'}  (device {short(s['device'])})",
-            f"neighbourhood {s.get('neighbourhood_name') or '-'}  ({short(s.get('neighbourhood'))})",
+            (f"neighbourhood {s.get('neighbourhood_name') or '-'}  ({short(s.get('neighbourhood'))})"
+             if s.get("neighbourhood") else
+             "neighbourhood none yet: 'meshpantry neighbourhood create NAME' or 'meshpantry join CODE'"),
             f"records held  {s['records']}",
             f"node          {'running' if s['node_running'] else 'not running (start it with: meshpantry node)'}",
         ]

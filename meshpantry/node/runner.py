@@ -314,7 +314,10 @@ def _event_of(record: Record, *, own: bool) -> RecordEvent:
                        seq=record.seq, time=record.time, own=own)
 
 
-async def serve_until_signalled(node: Node) -> None:
+async def serve_until_signalled(node: Node) -> int | None:
+    """Run ``node`` until SIGINT, SIGTERM or a ``shutdown`` request; returns
+    the signal that stopped it (None for a request)."""
+    received: int | None = None
     async with trio.open_nursery() as nursery:
 
         async def stop_when_asked() -> None:
@@ -328,8 +331,50 @@ async def serve_until_signalled(node: Node) -> None:
             log.info("control socket %s", node.control.path)
             async for signum in signals:
                 log.info("received %s, stopping", signal.Signals(signum).name)
+                received = signum
                 nursery.cancel_scope.cancel()
                 break
+    return received
+
+
+#: Seconds a starting node waits for the store's writer lock held by a short
+#: command (``meshpantry offer add`` holds it well under a second; a large
+#: ``rebuild`` a few seconds). A lock held by another *node* is not waited for.
+LOCK_WAIT_S = 15.0
+#: Seconds between two attempts at the lock.
+LOCK_POLL_S = 0.1
+
+
+def open_when_free(data_dir: Any, passphrase: str | None, *, wait_s: float = LOCK_WAIT_S) -> Pantry:
+    """Open the household's pantry as the writer. While a short command holds
+    the writer lock, wait for it (at most ``wait_s``, saying so once on
+    stderr); when another node holds it, give up at once.
+
+    Raises :class:`~meshpantry.store.errors.StoreLocked` (the last refusal)
+    when the wait runs out or a node answers on the control socket, and the
+    errors of :meth:`Pantry.open` otherwise."""
+    from meshpantry.control.client import ControlClient, NodeUnavailable
+    from meshpantry.store.errors import StoreLocked
+
+    deadline = time.monotonic() + wait_s
+    said = False
+    while True:
+        try:
+            return Pantry.open(data_dir, passphrase=passphrase)
+        except StoreLocked as locked:
+            try:
+                ControlClient.connect(data_dir).close()
+            except NodeUnavailable:
+                pass
+            else:
+                raise StoreLocked(locked.directory, locked.pid, node=True) from None
+            if time.monotonic() >= deadline:
+                raise
+            if not said:
+                print(f"meshpantry: waiting up to {wait_s:.0f} s for pid {locked.pid or '?'} (a meshpantry "
+                      f"command) to finish with {data_dir}…", file=sys.stderr, flush=True)
+                said = True
+        time.sleep(LOCK_POLL_S)
 
 
 def run_node_command(args: Any) -> int:
@@ -362,7 +407,7 @@ def run_node_command(args: Any) -> int:
         logging.getLogger(name).setLevel(quiet)
     logging.getLogger("libp2p").propagate = True
     try:
-        pantry = Pantry.open(args.data_dir, passphrase=read_passphrase(args.passphrase_file))
+        pantry = open_when_free(args.data_dir, read_passphrase(args.passphrase_file))
     except PantryError as exc:
         print(f"meshpantry: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -374,7 +419,7 @@ def run_node_command(args: Any) -> int:
         return ExitCode.UNAVAILABLE
     try:
         node = Node(pantry, settings)
-        trio.run(serve_until_signalled, node)
+        stopped_by = trio.run(serve_until_signalled, node)
     except libp2p_compat.Libp2pVersionMismatch as exc:
         print(f"meshpantry: {exc}", file=sys.stderr)
         return ExitCode.FAILED
@@ -383,4 +428,6 @@ def run_node_command(args: Any) -> int:
         return ExitCode.UNAVAILABLE
     finally:
         pantry.close()
-    return ExitCode.OK
+    # Ctrl-C exits as shells report an interrupted command; SIGTERM (systemd,
+    # `kill`) and `meshpantry stop` are the normal way to stop: 0.
+    return ExitCode.INTERRUPTED if stopped_by == signal.SIGINT else ExitCode.OK

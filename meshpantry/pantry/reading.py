@@ -379,6 +379,9 @@ class Reading:
 
     def status(self) -> dict:
         who = self.whoami()
+        if not self.store.neighbourhood:  # nothing to count yet: say who we are
+            return {**who, "records": self.store.count(), "households": 0, "forks": 0, "waiting": 0,
+                    "node_running": False, "island": None, "listen": [], "connected": [], "peers": []}
         state = self.state()
         return {
             **who,
