@@ -29,7 +29,9 @@ convert between the two without any lookup.
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import AsyncIterator, Callable
@@ -77,6 +79,41 @@ class NotAnAuthor(ValueError):
     def __init__(self, peer_id: str) -> None:
         super().__init__(f"peer {peer_id} is not an Ed25519 device key")
         self.peer_id = peer_id
+
+
+class PortInUse(OSError):
+    """The TCP port the node is to listen on is held by another process
+    (often another meshpantry node)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__(
+            errno.EADDRINUSE,
+            f"TCP port {port} on {host} is already in use by another process (another meshpantry node?): "
+            f"stop it ('meshpantry stop' with its --data-dir), or give this node another port "
+            f"with --listen {host}:PORT or listen_port in node.toml",
+        )
+        self.host, self.port = host, port
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raise :class:`PortInUse` if ``host:port`` cannot be bound now. Binds a
+    socket with the flags the node's listener gets (``SO_REUSEADDR``, never
+    ``SO_REUSEPORT``) and closes it at once; port 0 is always free."""
+    if port == 0:
+        return
+    probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise PortInUse(host, port) from None
+        raise
+    finally:
+        probe.close()
 
 
 class DialFailed(Exception):
@@ -225,10 +262,13 @@ async def open_host(settings: NodeSettings, key: DeviceKey) -> AsyncIterator[Run
     ``async with`` block.
 
     Raises :class:`~.network.NetworkRefused` before any socket is opened when
-    loopback mode is asked for another address, :class:`~.libp2p_compat.PortInUse`
+    loopback mode is asked for another address, :class:`PortInUse`
     when another process holds the port, and OSError if it cannot be bound.
     """
     settings = resolve(settings)
+    # The swarm logs a failed bind and carries on without a listener: say why
+    # here. (The listener itself never shares a port: libp2p_compat.)
+    check_port_free(settings.listen_host, settings.listen_port)
     host = build_host(settings, key)
     # The swarm retries each address three times with its own backoff; our
     # redial loop owns retrying, so one attempt per dial keeps dials bounded.

@@ -418,16 +418,40 @@ def run_node_command(args: Any) -> int:
         print(f"meshpantry: {exc}", file=sys.stderr)
         return ExitCode.UNAVAILABLE
     try:
+        # A port held by another process is refused before anything runs
+        # (open_host checks again when networking starts later).
+        from .host import check_port_free
+
+        check_port_free(settings.listen_host, settings.listen_port)
         node = Node(pantry, settings)
         stopped_by = trio.run(serve_until_signalled, node)
-    except libp2p_compat.Libp2pVersionMismatch as exc:
-        print(f"meshpantry: {exc}", file=sys.stderr)
-        return ExitCode.FAILED
-    except OSError as exc:
-        print(f"meshpantry: cannot start the node: {exc}", file=sys.stderr)
-        return ExitCode.UNAVAILABLE
+    except BaseException as exc:  # noqa: BLE001 - the node's failures arrive grouped by trio
+        failure = _start_failure(exc)
+        if failure is None:
+            raise
+        print(f"meshpantry: {failure[0]}", file=sys.stderr)
+        return failure[1]
     finally:
         pantry.close()
     # Ctrl-C exits as shells report an interrupted command; SIGTERM (systemd,
     # `kill`) and `meshpantry stop` are the normal way to stop: 0.
     return ExitCode.INTERRUPTED if stopped_by == signal.SIGINT else ExitCode.OK
+
+
+def _start_failure(error: BaseException) -> tuple[str, int] | None:
+    """The message and exit code for a node that could not run, found in
+    ``error`` or among the exceptions a nursery grouped; None for anything
+    else (a bug, or KeyboardInterrupt), which is raised on."""
+    from meshpantry.exit_codes import ExitCode
+
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            found = _start_failure(inner)
+            if found is not None:
+                return found
+        return None
+    if isinstance(error, libp2p_compat.Libp2pVersionMismatch):
+        return str(error), ExitCode.FAILED
+    if isinstance(error, OSError):
+        return f"cannot start the node: {error}", ExitCode.UNAVAILABLE
+    return None
