@@ -51,24 +51,29 @@ def cmd_node(args: argparse.Namespace) -> int:
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
-    import time
-
+    """Ask the node to stop and wait until it has: the store let go and the
+    socket gone. A reply lost while the node closes means "stopping"."""
     from meshpantry.control.client import ControlClient, NodeUnavailable
+    from meshpantry.node.stopping import STOP_WAIT_S, node_pid, wait_until_gone
 
     try:
-        with ControlClient.connect(args.data_dir) as client:
-            client.call("shutdown")
+        client = ControlClient.connect(args.data_dir)
     except NodeUnavailable:
         emit(args, {"stopped": False, "running": False}, lambda r: "No node is running for this data directory.")
         return 0
-    socket_path = args.data_dir / "node.sock"
-    deadline = time.monotonic() + 20
-    while socket_path.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if socket_path.exists():
-        print("meshpantry: the node did not stop within 20 s", file=sys.stderr)
+    pid = node_pid(args.data_dir)
+    with client:
+        try:
+            client.call("shutdown")
+        except NodeUnavailable:
+            pass  # it closed the connection on its way out: it is stopping
+    if not wait_until_gone(args.data_dir, pid):
+        print(f"meshpantry: the node (pid {pid or '?'}) did not stop within {STOP_WAIT_S:.0f} s; "
+              f"see {args.data_dir / 'node.log'}", file=sys.stderr)
         return ExitCode.FAILED
-    emit(args, {"stopped": True}, lambda r: "The node has stopped.")
+    emit(args, {"stopped": True, "pid": pid},
+         lambda r: f"The node{f' (pid {pid})' if pid else ''} has stopped. It stays stopped until you "
+                   "start it ('meshpantry node' or 'meshpantry tui').")
     return 0
 
 

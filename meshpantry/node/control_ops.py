@@ -154,7 +154,12 @@ class NodeOps:
         return {"denied": sorted(node.denied)}
 
     async def shutdown(self, request: rq.Shutdown) -> Wire:
-        """Stop the node as SIGTERM would (``meshpantry stop``)."""
+        """Stop the node as SIGTERM would (``meshpantry stop``), leaving the
+        marker that keeps an open UI from starting it again."""
+        from .stopping import mark_stopped
+
+        if self.node.pantry.data_dir is not None:
+            mark_stopped(self.node.pantry.data_dir)
         self.node.stop_requested.set()
         return {"stopping": True}
 

@@ -70,6 +70,11 @@ PEER_WATCH_INTERVAL_S = 0.25
 INGEST_SLICE = 500
 
 
+#: Seconds between a ``shutdown`` request and the stop, so that its reply
+#: (a few bytes on a Unix socket) is written before the connection closes.
+STOP_REPLY_S = 0.1
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -323,6 +328,7 @@ async def serve_until_signalled(node: Node) -> int | None:
         async def stop_when_asked() -> None:
             await node.stop_requested.wait()
             log.info("stop requested through the control socket")
+            await trio.sleep(STOP_REPLY_S)  # let the shutdown reply reach its caller
             nursery.cancel_scope.cancel()
 
         nursery.start_soon(stop_when_asked)
@@ -424,6 +430,9 @@ def run_node_command(args: Any) -> int:
 
         check_port_free(settings.listen_host, settings.listen_port)
         node = Node(pantry, settings)
+        from .stopping import clear_stopped
+
+        clear_stopped(args.data_dir)  # started again: an earlier 'meshpantry stop' is over
         stopped_by = trio.run(serve_until_signalled, node)
     except BaseException as exc:  # noqa: BLE001 - the node's failures arrive grouped by trio
         failure = _start_failure(exc)
