@@ -41,7 +41,10 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     p.add_argument("--uses", type=int, default=1, help="how many households may use it (default 1)")
     p.add_argument("--hours", type=int, default=72, help="how long it stays valid (default 72)")
     p.add_argument("--note", help="a note for the record, e.g. who it is for")
+    p.add_argument("--no-qr", dest="qr", action="store_false", help="do not draw the QR code (drawn on a terminal)")
     p.set_defaults(handler=cmd_invite_create)
+    p = invite.add_parser("list", parents=[common], help="the invites this household made: open, used or expired")
+    p.set_defaults(read_only=True, handler=cmd_invite_list)
 
     p = commands.add_parser("join", parents=[common], help="join a neighbourhood with an invite code")
     p.add_argument("code", help="the code a member gave you (starts with mp1-)")
@@ -167,7 +170,31 @@ def cmd_neighbourhood_show(args: argparse.Namespace, pantry: Household) -> None:
 
 def cmd_invite_create(args: argparse.Namespace, pantry: Household) -> None:
     result = pantry.create_invite(uses=args.uses, hours=args.hours, note=args.note)
-    emit(args, result, lambda r: f"{r['code']}\n\nValid until {show_time(r['expires'])} for {r['uses']} household(s). Hand it over in person: anyone with it can join.")
+
+    def render(r: dict) -> str:
+        where = ", ".join(a.split("/p2p/")[0].removeprefix("/ip4/").replace("/tcp/", ":") for a in r.get("addresses") or [])
+        lines = [r["code"], "",
+                 f"Valid until {show_time(r['expires'])} for {r['uses']} household(s). Hand it over in person: "
+                 "anyone with it can join.",
+                 f"It points newcomers at {where}." if where else
+                 "It carries no address (start the node first, 'meshpantry node', so it does): newcomers "
+                 "then find members over mDNS on the same network only."]
+        if getattr(args, "qr", True) and sys.stdout.isatty():
+            from .invite_qr import qr_ansi
+
+            lines[1:1] = ["", qr_ansi(r["code"]).rstrip("\n")]
+        return "\n".join(lines)
+
+    emit(args, result, render)
+
+
+def cmd_invite_list(args: argparse.Namespace, pantry: Household) -> None:
+    rows = pantry.invite_list()
+    emit(args, rows, lambda rs: table(
+        [(short(r["invite"]), r["status"], f"{r['used']}/{r['uses']}", show_time(r["made"]),
+          show_time(r["expires"]), r.get("note") or "") for r in rs],
+        ["invite", "status", "used", "made", "expires", "note"],
+    ) if rs else "No invites yet: 'meshpantry invite create' makes one.")
 
 
 def cmd_join(args: argparse.Namespace, pantry: Household) -> None:

@@ -49,6 +49,7 @@ PANTRY_METHODS: tuple[tuple[type[rq.Request], Callable[..., Wire]], ...] = (
     (rq.NeighbourhoodShow, Pantry.neighbourhood_show),
     (rq.CreateNeighbourhood, Pantry.create_neighbourhood),
     (rq.CreateInvite, Pantry.create_invite),
+    (rq.InviteList, Pantry.invite_list),
     (rq.Join, Pantry.join),
     (rq.SetHousehold, Pantry.set_household),
     (rq.LinkDevice, Pantry.link_device),

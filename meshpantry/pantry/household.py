@@ -28,7 +28,7 @@ from protocol import Record
 from protocol.errors import DecodeError
 
 from .errors import AlreadyDone, ChainNotRecovered, InvalidInput, NoIdentity, NoNeighbourhood, NotAllowed, UnknownId
-from .invite_code import InviteCode
+from .invite_code import SECRET_BYTES, InviteCode, seed_of
 from .reading import EXPIRING_SOON_MS, Reading
 
 #: Default lifetime of an invite: three days is long enough to pass a code on
@@ -169,17 +169,18 @@ class Pantry(Reading):
             raise InvalidInput("uses", "must be between 1 and 1000")
         if not 1 <= hours <= 24 * 365:
             raise InvalidInput("hours", "must be between 1 and 8760")
-        seed = secrets.token_bytes(32)
-        invite_key, _ = nacl.bindings.crypto_sign_seed_keypair(seed)
+        secret = secrets.token_bytes(SECRET_BYTES)
+        invite_key, _ = nacl.bindings.crypto_sign_seed_keypair(seed_of(secret))
         expires = self.clock() + hours * 3600 * 1000
         record = self._write(
             "invite", _drop_none({"key": invite_key, "expires": expires, "uses": uses, "note": note})
         )
-        code = InviteCode(
+        code = InviteCode.new(
             self.neighbourhood, self.store.get_setting("neighbourhood_name") or "",
-            record.id, record.lamport, seed, tuple(addresses),
+            record.id, record.lamport, secret, tuple(addresses),
         )
-        return {"code": code.encode(), "invite": record.id.hex(), "expires": expires, "uses": uses}
+        return {"code": code.encode(), "invite": record.id.hex(), "expires": expires, "uses": uses,
+                "addresses": list(InviteCode.decode(code.encode()).addresses)}
 
     def join(self, code: str, household: str, area: str | None = None) -> dict:
         """Join the neighbourhood an invite code names.
