@@ -239,6 +239,8 @@ class Pantry(Reading):
 
     def block(self, household_ref: str) -> dict:
         household = self._resolve_household(household_ref)
+        if household == self._household_id():
+            raise NotAllowed("that is your own household; blocking it would hide your own offers and claims")
         self.store.block(household)
         return {"blocked": household.hex()}
 
@@ -256,6 +258,8 @@ class Pantry(Reading):
     ) -> dict:
         self._require_member()
         _positive("quantity", quantity)
+        if best_before is not None and best_before < self.clock():
+            raise InvalidInput("best_before", "is already past; give a later date, or none")
         if pickup_from is not None and pickup_until is not None and pickup_until < pickup_from:
             raise InvalidInput("pickup", "the pickup window ends before it starts")
         body = _drop_none({
@@ -343,6 +347,12 @@ class Pantry(Reading):
             raise NotAllowed("only the offerer and the claimant confirm a handover")
         if claim.status != "accepted":
             raise NotAllowed(f"the claim is {claim.status}; only accepted claims are handed over")
+        # One confirmation per side: a second one would only repeat the first.
+        offerer = offer.author in mine
+        if claim.confirmed_by_offerer if offerer else claim.confirmed_by_claimant:
+            raise AlreadyDone(f"your household already confirmed this handover (as the "
+                              f"{'offerer' if offerer else 'claimant'}); the other side confirms with "
+                              "'meshpantry handover confirm' on their device")
         self._write("handover", _drop_none({"claim": claim.id, "note": note}))
         return self.claim_show(claim.id.hex())
 
