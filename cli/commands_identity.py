@@ -45,6 +45,13 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_invite_create)
     p = invite.add_parser("list", parents=[common], help="the invites this household made: open, used or expired")
     p.set_defaults(read_only=True, handler=cmd_invite_list)
+    p = invite.add_parser("revoke", parents=[common], help="close an invite that is not used up (a signed record)")
+    p.add_argument("invite", help="the invite's id prefix (from 'meshpantry invite list')")
+    p.add_argument("--reason", help="why, for the record")
+    p.set_defaults(handler=lambda a, pantry: emit(a, pantry.invite_revoke(a.invite, a.reason), lambda r: (
+        f"Invite {short(r['invite'])} is revoked: joins made with it from now on do not count. "
+        + (f"{r['used']} household(s) that joined before stay; an admin removes one with "
+           "'meshpantry revoke HOUSEHOLD'." if r.get("used") else ""))))
 
     p = commands.add_parser("join", parents=[common], help="join a neighbourhood with an invite code")
     p.add_argument("code", help="the code a member gave you (starts with mp1-)")

@@ -87,6 +87,13 @@ class InviteList(Request):
 
 
 @dataclass(frozen=True)
+class InviteRevoke(Request):
+    op: ClassVar[str] = "invite_revoke"
+    invite_ref: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class Join(Request):
     op: ClassVar[str] = "join"
     code: str
@@ -430,7 +437,7 @@ class Subscribe(Request):
 #: Every request type by its op name.
 REQUESTS: dict[str, type[Request]] = {
     cls.op: cls for cls in (
-        Whoami, NeighbourhoodShow, CreateNeighbourhood, CreateInvite, InviteList, Join, SetHousehold,
+        Whoami, NeighbourhoodShow, CreateNeighbourhood, CreateInvite, InviteList, InviteRevoke, Join, SetHousehold,
         LinkDevice, Revoke, Block, Unblock,
         OfferAdd, OfferUpdate, OfferWithdraw, OfferShow, OfferList, OfferPage,
         ClaimAdd, ClaimCancel, ClaimAccept, ClaimDecline, ClaimShow, HandoverConfirm, Swaps, SwapsPage,

@@ -182,6 +182,39 @@ class Pantry(Reading):
         return {"code": code.encode(), "invite": record.id.hex(), "expires": expires, "uses": uses,
                 "addresses": list(InviteCode.decode(code.encode()).addresses)}
 
+    def invite_revoke(self, invite_ref: str, reason: str | None = None) -> dict:
+        """Close an invite this household made (admins: any invite) with a
+        signed ``invite_cancel``: joins made after it do not count on any
+        node that has it. A household that joined before stays; an admin
+        removes it with :meth:`revoke`."""
+        self._require_member()
+        rows = {bytes.fromhex(row["invite"]): row for row in self.invite_list()}
+        invites = {r.id: r for r in self.store.records(kind="invite")}
+        invite = self._find(invites, "invite", invite_ref)
+        row = rows.get(invite.id)
+        state = self.state()
+        admin = state.devices.get(self.device) == state.devices.get(self._founder())
+        if row is None and not admin:
+            raise NotAllowed("only the household that made an invite (or an admin) can revoke it; "
+                             "'meshpantry invite list' shows yours")
+        if row is not None and row["status"] == "revoked":
+            raise AlreadyDone("that invite is already revoked")
+        if row is not None and row["status"] == "used":
+            raise AlreadyDone(f"every use of that invite is taken ({row['used']} household(s) joined); "
+                              "an admin removes a household with 'meshpantry revoke HOUSEHOLD'")
+        used = sum(1 for join in self.store.records(kind="join")
+                   if join.body["invite"] == invite.id and join.author in state.devices)
+        if used >= invite.body["uses"]:
+            raise AlreadyDone(f"every use of that invite is taken ({used} household(s) joined); "
+                              "an admin removes a household with 'meshpantry revoke HOUSEHOLD'")
+        record = self._write("invite_cancel", _drop_none({"invite": invite.id, "uses": used, "reason": reason}))
+        return {"invite": invite.id.hex(), "revoked": record.id.hex(), "used": used}
+
+    def _founder(self) -> bytes:
+        """The founder's device key (the genesis record's author)."""
+        genesis = next(iter(self.store.records(kind="neighbourhood")), None)
+        return genesis.author if genesis is not None else b""
+
     def join(self, code: str, household: str, area: str | None = None) -> dict:
         """Join the neighbourhood an invite code names.
 

@@ -99,3 +99,36 @@ def test_unknown_ids_suggest_commands_that_exist(founded, capsys):
             main([*listing.split()[1:], "--help"])
         assert shown.value.code == 0, listing
     capsys.readouterr()
+
+
+def test_a_revoked_invite_admits_nobody_and_says_so(founded, household):
+    """
+        invite ── invite_cancel ── join (made with the code later)
+    The join does not count anywhere that holds the cancel; `invite list`
+    shows the invite revoked; a second revoke is refused.
+    """
+    made = founded.json("invite", "create", "--note", "wrong person")
+    code, out, err = founded.run("invite", "revoke", made["invite"][:10], "--reason", "handed to the wrong person")
+    assert code == 0 and "revoked" in out, err
+    assert [r["status"] for r in founded.json("invite", "list")] == ["revoked"]
+    late = household("late")
+    assert late.run("init", "--household", "Late")[0] == 0
+    assert late.run("join", made["code"])[0] == 0  # written on their device...
+    exchange(founded, late)
+    names = {h["name"] for h in founded.json("neighbourhood", "show")["households"]}
+    assert "Late" not in names  # ...but it never counts
+    code, _, err = founded.run("invite", "revoke", made["invite"][:10])
+    assert code == 6 and "already revoked" in err
+
+
+def test_a_used_invite_cannot_be_revoked_and_others_invites_are_not_yours(pair, household):
+    """A used-up invite says how to remove the household instead; a member
+    who is not the inviter (nor an admin) cannot revoke someone else's invite."""
+    okafors, zhengs = pair
+    used = okafors.json("invite", "list")[0]
+    code, _, err = okafors.run("invite", "revoke", used["invite"][:10])
+    assert code == 6 and "meshpantry revoke HOUSEHOLD" in err
+    fresh = okafors.json("invite", "create")
+    exchange(okafors, zhengs)
+    code, _, err = zhengs.run("invite", "revoke", fresh["invite"][:10])
+    assert code == 6 and "only the household that made an invite" in err
