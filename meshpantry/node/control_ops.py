@@ -23,7 +23,7 @@ from meshpantry.control.routes import Route, Routes, arguments, pantry_routes, r
 
 from meshpantry.pantry.errors import NotAllowed
 
-from .network import NetworkRefused, refuse_outside_loopback
+from .network import NetworkRefused, invite_addrs
 
 if TYPE_CHECKING:  # pragma: no cover
     from .runner import Node
@@ -70,15 +70,16 @@ class NodeOps:
         return result
 
     async def create_invite(self, request: rq.CreateInvite) -> Wire:
-        """An invite that carries this node's addresses unless given others;
-        in loopback mode none outside 127.0.0.0/8."""
+        """An invite that carries this node's addresses unless given others:
+        on the LAN never loopback ones, in loopback mode only those."""
         node = self.node
         if node.host is not None and not request.addresses:
             request = dataclasses.replace(request, addresses=tuple(node.dial_addresses()))
         try:
-            refuse_outside_loopback(node.settings.network, "invite address", request.addresses)
+            addresses = invite_addrs(node.settings.network, request.addresses)
         except NetworkRefused as refused:
             raise NotAllowed(refused.reason) from None
+        request = dataclasses.replace(request, addresses=tuple(addresses))
         return node.pantry.create_invite(**arguments(request))
 
     async def status(self, request: rq.Status) -> Wire:

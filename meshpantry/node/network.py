@@ -175,6 +175,18 @@ def refuse_outside_loopback(mode: str, what: str, addresses: Iterable[str]) -> N
             raise NetworkRefused(what, address)
 
 
+def invite_addrs(mode: str, addresses: Iterable[str]) -> list[str]:
+    """The addresses an invite made in ``mode`` carries: on the LAN only
+    those a neighbour can dial (never loopback, which would point the
+    newcomer at their own machine); in loopback mode only loopback ones
+    (anything else raises :class:`NetworkRefused`)."""
+    chosen = list(addresses)
+    if mode == LOOPBACK_MODE:
+        refuse_outside_loopback(mode, "invite address", chosen)
+        return chosen
+    return [a for a in chosen if not _loopback_address(a)]
+
+
 def advertised_addrs(bound: Iterable[str], advertise: Sequence[str]) -> list[str]:
     """``bound`` transport addresses with each ``/ip4/0.0.0.0/...`` replaced by
     one address per ``advertise`` IP (where a neighbour can dial us)."""

@@ -21,6 +21,7 @@ from meshpantry.node.network import (
     Interface,
     NetworkRefused,
     advertised_addrs,
+    invite_addrs,
     lan_addresses,
     network_mode,
     plan_addresses,
@@ -39,6 +40,7 @@ LAPTOP = [
     Interface("lo", "127.0.0.1"),
 ]
 LAN = {}  # an environment without the loopback latch
+PEER = "12D3KooWByPEXsSr5k5JeCPSSjV9rATVNyYix32tbAHb1tDfsLC9"
 LATCHED = {"MESHPANTRY_NETWORK": "loopback"}
 
 
@@ -69,10 +71,16 @@ def test_lan_mode_keeps_explicit_addresses():
     assert plan.mdns_interfaces == ("all",) and plan.advertise == ("10.1.1.1",)
 
 
-def test_lan_mode_without_a_lan_says_loopback():
-    """No Wi-Fi yet: the node still starts; it can only say loopback."""
+def test_lan_mode_without_a_lan_says_loopback_but_invites_carry_no_loopback():
+    """No Wi-Fi yet: the node still starts and shows loopback in status, but
+    an invite never points a newcomer at 127.0.0.1 (their own machine)."""
     plan = plan_addresses(NodeSettings(), [Interface("lo", "127.0.0.1")], LAN)
     assert plan.listen_host == "0.0.0.0" and plan.advertise == ("127.0.0.1",)
+    mine = [f"/ip4/127.0.0.1/tcp/4747/p2p/{PEER}", f"/ip4/192.168.1.20/tcp/4747/p2p/{PEER}"]
+    assert invite_addrs("lan", mine) == mine[1:]
+    assert invite_addrs("loopback", mine[:1]) == mine[:1]
+    with pytest.raises(NetworkRefused):
+        invite_addrs("loopback", mine)
 
 
 def test_loopback_mode_stays_on_loopback():
