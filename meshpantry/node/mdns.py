@@ -4,8 +4,8 @@ py-libp2p's own mDNS builds ``Zeroconf()`` with no arguments, so it binds and
 sends on every interface of the machine, with no option; it also resolves
 services with blocking sleeps on zeroconf's thread. This module does the same
 job with zeroconf directly so that ``mdns_interfaces`` really reaches
-``Zeroconf(interfaces=...)``: ``("127.0.0.1",)`` (the default) keeps every
-multicast packet on loopback. The interfaces and the announced addresses come
+``Zeroconf(interfaces=...)``: ``("127.0.0.1",)`` keeps every multicast
+packet on loopback. The interfaces and the announced addresses come
 from :func:`~.network.resolve`: the LAN interfaces in LAN mode, and only
 127.0.0.0/8 in loopback mode (anything else is refused before zeroconf opens a
 socket).
