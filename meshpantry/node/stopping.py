@@ -72,10 +72,14 @@ def alive(pid: int) -> bool:
     except PermissionError:
         return True
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                      if ":" in line)
     except OSError:
         return True  # no /proc (macOS): os.kill said it exists
-    return stat.rpartition(")")[2].split()[:1] != ["Z"]
+    # A zombie whose other threads still run (the main thread returned first)
+    # is still exiting: gone once it is a zombie with no thread left.
+    zombie = status.get("State", "").strip().startswith("Z")
+    return not (zombie and status.get("Threads", "1").strip() in ("0", "1"))
 
 
 def wait_until_gone(data_dir: Path, pid: int | None, timeout: float = STOP_WAIT_S) -> bool:
