@@ -1,40 +1,56 @@
 # meshpantry: two commands from a fresh clone.
-#   make run    set up .venv and start a node with the terminal UI
+#   make run    set up .venv and start a node with the terminal UI (LAN)
 #   make test   set up .venv with the test extras and run the whole suite
 #   make demo   the terminal UI on a demo neighbourhood (loopback, temporary)
+#
+# Everything but `run` keeps every node on loopback (MESHPANTRY_NETWORK=loopback):
+# tests, the demo, soak runs and benchmarks never send a packet beyond 127.0.0.0/8.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# One stamp per set of packages: `run` installs the app alone, `test` adds the
+# test extras, so `make run` never pulls in pytest and friends.
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
+# pip's and setuptools' chatter (build back-end warnings, "Obtaining ...")
+# goes to a log; it is shown only when the install fails.
+PIP_LOG := $(VENV)/pip.log
+PIP_INSTALL = $(BIN)/python -m pip install --quiet --quiet --disable-pip-version-check
 
 .PHONY: run demo test soak bench vectors clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(PIP_INSTALL) --upgrade pip > $(PIP_LOG) 2>&1 || (cat $(PIP_LOG); exit 1)
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(PIP_INSTALL) -e . > $(PIP_LOG) 2>&1 || (cat $(PIP_LOG); exit 1)
+	touch $(RUN_STAMP)
 
-run: $(STAMP)
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	$(PIP_INSTALL) -e '.[test]' > $(PIP_LOG) 2>&1 || (cat $(PIP_LOG); exit 1)
+	touch $(TEST_STAMP)
+
+test demo soak bench vectors: export MESHPANTRY_NETWORK := loopback
+
+run: $(RUN_STAMP)
 	$(BIN)/meshpantry tui
 
-demo: $(STAMP)
+demo: $(RUN_STAMP)
 	$(BIN)/meshpantry tui --demo
 
 # Tests of one file share fixtures (a mesh of node processes) and run in
 # order on one worker; files are spread over two workers.
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
-soak: $(STAMP)
+soak: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q -m slow -p no:randomly
 
-bench: $(STAMP)
+bench: $(RUN_STAMP)
 	$(BIN)/python -m simulations.bench all
 
-vectors: $(STAMP)
+vectors: $(RUN_STAMP)
 	$(BIN)/python -m protocol.make_vectors
 
 clean:

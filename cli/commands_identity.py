@@ -21,24 +21,37 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     p.add_argument("--household", required=False, help="your household's name, as neighbours will see it")
     p.add_argument("--area", help="rough area (a street or block, never an exact address)")
     p.add_argument("--encrypt", action="store_true", help="protect the key file with a passphrase")
+    p.add_argument("--network", choices=("lan", "loopback"),
+                   help="lan (default): neighbours on this Wi-Fi/LAN reach the node; loopback: this "
+                        "computer only. Saved in DATA_DIR/node.toml; asked when run in a terminal")
     p.set_defaults(handler=cmd_init, needs_pantry=False)
 
     p = commands.add_parser("whoami", parents=[common], help="show this device, household and neighbourhood")
-    p.set_defaults(handler=lambda a, pantry: emit(a, pantry.whoami()))
+    p.set_defaults(read_only=True, handler=lambda a, pantry: emit(a, pantry.whoami()))
 
     hood = commands.add_parser("neighbourhood", parents=[common], help="found or show the neighbourhood").add_subparsers(dest="action", metavar="ACTION", required=True)
     p = hood.add_parser("create", parents=[common], help="found a new neighbourhood with this household as admin")
     p.add_argument("name")
     p.set_defaults(handler=cmd_neighbourhood_create)
     p = hood.add_parser("show", parents=[common], help="name, members and admins")
-    p.set_defaults(handler=cmd_neighbourhood_show)
+    p.set_defaults(read_only=True, handler=cmd_neighbourhood_show)
 
     invite = commands.add_parser("invite", parents=[common], help="invite a household").add_subparsers(dest="action", metavar="ACTION", required=True)
     p = invite.add_parser("create", parents=[common], help="make an invite code to hand to a newcomer")
     p.add_argument("--uses", type=int, default=1, help="how many households may use it (default 1)")
     p.add_argument("--hours", type=int, default=72, help="how long it stays valid (default 72)")
     p.add_argument("--note", help="a note for the record, e.g. who it is for")
+    p.add_argument("--no-qr", dest="qr", action="store_false", help="do not draw the QR code (drawn on a terminal)")
     p.set_defaults(handler=cmd_invite_create)
+    p = invite.add_parser("list", parents=[common], help="the invites this household made: open, used or expired")
+    p.set_defaults(read_only=True, handler=cmd_invite_list)
+    p = invite.add_parser("revoke", parents=[common], help="close an invite that is not used up (a signed record)")
+    p.add_argument("invite", help="the invite's id prefix (from 'meshpantry invite list')")
+    p.add_argument("--reason", help="why, for the record")
+    p.set_defaults(handler=lambda a, pantry: emit(a, pantry.invite_revoke(a.invite, a.reason), lambda r: (
+        f"Invite {short(r['invite'])} is revoked: joins made with it from now on do not count. "
+        + (f"{r['used']} household(s) that joined before stay; an admin removes one with "
+           "'meshpantry revoke HOUSEHOLD'." if r.get("used") else ""))))
 
     p = commands.add_parser("join", parents=[common], help="join a neighbourhood with an invite code")
     p.add_argument("code", help="the code a member gave you (starts with mp1-)")
@@ -65,7 +78,7 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     p = commands.add_parser("log", parents=[common], help="the raw signed records, newest first")
     p.add_argument("--kind", help="only records of this kind")
     add_paging(p, "records")
-    p.set_defaults(handler=cmd_log)
+    p.set_defaults(read_only=True, handler=cmd_log)
 
     p = commands.add_parser("rebuild", parents=[common], help="rebuild every view from the record log and check it")
     p.set_defaults(handler=lambda a, pantry: emit(a, pantry.rebuild()))
@@ -93,6 +106,9 @@ def cmd_init(args: argparse.Namespace) -> int:
             print("meshpantry: give your household's name with --household", file=sys.stderr)
             return ExitCode.USAGE
         household = input("household name: ").strip()
+    network = _choose_network(args.network)
+    if network is None:
+        return ExitCode.USAGE
     try:
         pantry = Pantry.create(data_dir, household, area=args.area,
                                passphrase=passphrase if args.encrypt or passphrase else None)
@@ -100,16 +116,47 @@ def cmd_init(args: argparse.Namespace) -> int:
         print(f"meshpantry: {exc}", file=sys.stderr)
         return ExitCode.REFUSED
     try:
-        result = pantry.whoami()
+        result = {**pantry.whoami(), "network": network}
     finally:
         pantry.close()
+    from meshpantry.node.network import network_choice
+    from meshpantry.node.settings_sources import save_network
+
+    save_network(data_dir, network)
     emit(args, result, lambda r: (
         f"Created the identity of {household} in {data_dir}\n"
         f"device {r['device']}\n"
+        f"network {network_choice().describe(network)}\n"
+        f"        (change it with 'network = ...' in {data_dir / 'node.toml'})\n"
         "Next: 'meshpantry neighbourhood create NAME' to found a neighbourhood,\n"
         "   or 'meshpantry join CODE' with an invite code from a member."
     ))
     return 0
+
+
+def _choose_network(asked: str | None) -> str | None:
+    """The network the new household's node will use: ``asked``, else the
+    answer to a question on a terminal, else the LAN (loopback alone when
+    the environment latches it). None after printing why it is refused."""
+    from meshpantry.node.network import network_choice
+
+    choice = network_choice()
+    if asked is not None and asked not in choice.modes:
+        print(f"meshpantry: {choice.describe('loopback')}; --network {asked} is refused", file=sys.stderr)
+        return None
+    if asked is not None:
+        return asked
+    if choice.latched or not sys.stdin.isatty():
+        return choice.default
+    print("Which network should this household's node use?")
+    for number, mode in enumerate(choice.modes, 1):
+        print(f"  {number}. {mode}: {choice.describe(mode)}")
+    answer = input("network [1]: ").strip().lower()
+    picked = {"": choice.modes[0], "1": choice.modes[0], "2": choice.modes[-1]}.get(answer, answer)
+    if picked not in choice.modes:
+        print(f"meshpantry: {answer!r} is not one of 1, 2, {', '.join(choice.modes)}", file=sys.stderr)
+        return None
+    return picked
 
 
 def cmd_neighbourhood_create(args: argparse.Namespace, pantry: Household) -> None:
@@ -130,7 +177,31 @@ def cmd_neighbourhood_show(args: argparse.Namespace, pantry: Household) -> None:
 
 def cmd_invite_create(args: argparse.Namespace, pantry: Household) -> None:
     result = pantry.create_invite(uses=args.uses, hours=args.hours, note=args.note)
-    emit(args, result, lambda r: f"{r['code']}\n\nValid until {show_time(r['expires'])} for {r['uses']} household(s). Hand it over in person: anyone with it can join.")
+
+    def render(r: dict) -> str:
+        where = ", ".join(a.split("/p2p/")[0].removeprefix("/ip4/").replace("/tcp/", ":") for a in r.get("addresses") or [])
+        lines = [r["code"], "",
+                 f"Valid until {show_time(r['expires'])} for {r['uses']} household(s). Hand it over in person: "
+                 "anyone with it can join.",
+                 f"It points newcomers at {where}." if where else
+                 "It carries no address (start the node first, 'meshpantry node', so it does): newcomers "
+                 "then find members over mDNS on the same network only."]
+        if getattr(args, "qr", True) and sys.stdout.isatty():
+            from .invite_qr import qr_ansi
+
+            lines[1:1] = ["", qr_ansi(r["code"]).rstrip("\n")]
+        return "\n".join(lines)
+
+    emit(args, result, render)
+
+
+def cmd_invite_list(args: argparse.Namespace, pantry: Household) -> None:
+    rows = pantry.invite_list()
+    emit(args, rows, lambda rs: table(
+        [(short(r["invite"]), r["status"], f"{r['used']}/{r['uses']}", show_time(r["made"]),
+          show_time(r["expires"]), r.get("note") or "") for r in rs],
+        ["invite", "status", "used", "made", "expires", "note"],
+    ) if rs else "No invites yet: 'meshpantry invite create' makes one.")
 
 
 def cmd_join(args: argparse.Namespace, pantry: Household) -> None:

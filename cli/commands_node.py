@@ -22,7 +22,12 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
                     "variables, then these flags (later wins).",
     )
     p.add_argument("--config", type=Path, help="TOML settings file (default: DATA_DIR/node.toml)")
-    p.add_argument("--listen", help="HOST:PORT to listen on (default 0.0.0.0:4747)")
+    p.add_argument("--network", choices=("lan", "loopback"), default=None,
+                   help="lan (default): listen on every interface, announce over mDNS on the LAN "
+                        "interfaces and put their addresses in invites; loopback: nothing leaves "
+                        "127.0.0.0/8 (also MESHPANTRY_NETWORK=loopback, which no flag overrides)")
+    p.add_argument("--listen", help="HOST:PORT to listen on (default 0.0.0.0:4747 on the LAN, "
+                                    "127.0.0.1:4747 on loopback)")
     p.add_argument("--peer", dest="peers", action="append", default=None, help="multiaddr of a static peer (repeatable)")
     p.add_argument("--no-mdns", dest="mdns", action="store_false", default=None, help="do not use mDNS discovery")
     p.add_argument("--mdns-interface", dest="mdns_interfaces", action="append", default=None, help="interface address for mDNS (repeatable)")
@@ -33,7 +38,7 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=cmd_stop, needs_pantry=False)
 
     p = commands.add_parser("status", parents=[common], help="identity, peers, sync and island state")
-    p.set_defaults(handler=cmd_status)
+    p.set_defaults(read_only=True, handler=cmd_status)
 
     p = commands.add_parser("tui", parents=[common], help="open the terminal UI (starts the node if needed)")
     p.add_argument("--demo", action="store_true", help="start a few demo neighbours on loopback with sample data")
@@ -47,24 +52,29 @@ def cmd_node(args: argparse.Namespace) -> int:
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
-    import time
-
+    """Ask the node to stop and wait until it has: the store let go and the
+    socket gone. A reply lost while the node closes means "stopping"."""
     from meshpantry.control.client import ControlClient, NodeUnavailable
+    from meshpantry.node.stopping import STOP_WAIT_S, node_pid, wait_until_gone
 
     try:
-        with ControlClient.connect(args.data_dir) as client:
-            client.call("shutdown")
+        client = ControlClient.connect(args.data_dir)
     except NodeUnavailable:
         emit(args, {"stopped": False, "running": False}, lambda r: "No node is running for this data directory.")
         return 0
-    socket_path = args.data_dir / "node.sock"
-    deadline = time.monotonic() + 20
-    while socket_path.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if socket_path.exists():
-        print("meshpantry: the node did not stop within 20 s", file=sys.stderr)
+    pid = node_pid(args.data_dir)
+    with client:
+        try:
+            client.call("shutdown")
+        except NodeUnavailable:
+            pass  # it closed the connection on its way out: it is stopping
+    if not wait_until_gone(args.data_dir, pid):
+        print(f"meshpantry: the node (pid {pid or '?'}) did not stop within {STOP_WAIT_S:.0f} s; "
+              f"see {args.data_dir / 'node.log'}", file=sys.stderr)
         return ExitCode.FAILED
-    emit(args, {"stopped": True}, lambda r: "The node has stopped.")
+    emit(args, {"stopped": True, "pid": pid},
+         lambda r: f"The node{f' (pid {pid})' if pid else ''} has stopped. It stays stopped until you "
+                   "start it ('meshpantry node' or 'meshpantry tui').")
     return 0
 
 
@@ -80,7 +90,9 @@ def cmd_status(args: argparse.Namespace, pantry: Household) -> None:
     def render(s: dict) -> str:
         lines = [
             f"household     {s.get('household_name') or '-'}  (device {short(s['device'])})",
-            f"neighbourhood {s.get('neighbourhood_name') or '-'}  ({short(s.get('neighbourhood'))})",
+            (f"neighbourhood {s.get('neighbourhood_name') or '-'}  ({short(s.get('neighbourhood'))})"
+             if s.get("neighbourhood") else
+             "neighbourhood none yet: 'meshpantry neighbourhood create NAME' or 'meshpantry join CODE'"),
             f"records held  {s['records']}",
             f"node          {'running' if s['node_running'] else 'not running (start it with: meshpantry node)'}",
         ]

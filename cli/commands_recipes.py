@@ -79,17 +79,17 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
 
     p = recipe.add_parser("show", parents=[common], help="a recipe with steps, stories, contributors and lineage")
     p.add_argument("recipe")
-    p.set_defaults(handler=lambda a, pantry: emit(a, pantry.recipe_show(a.recipe), render_recipe))
+    p.set_defaults(read_only=True, handler=lambda a, pantry: emit(a, pantry.recipe_show(a.recipe), render_recipe))
 
     p = recipe.add_parser("list", parents=[common], help="the recipe book")
     p.add_argument("--search")
     add_paging(p, "recipes")
-    p.set_defaults(handler=cmd_recipe_list)
+    p.set_defaults(read_only=True, handler=cmd_recipe_list)
 
     p = recipe.add_parser("export", parents=[common], help="export the recipe book")
     p.add_argument("--format", choices=("markdown", "html"), default="markdown")
     p.add_argument("--output", "-o", type=Path, help="file to write (default: standard output)")
-    p.set_defaults(handler=cmd_recipe_export)
+    p.set_defaults(read_only=True, handler=cmd_recipe_export)
 
 
 def cmd_recipe_add(args: argparse.Namespace, pantry: Household) -> None:

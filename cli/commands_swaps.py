@@ -68,11 +68,11 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     p.add_argument("--area", help="only offers in this area")
     p.add_argument("--my-area", action="store_true", help="only offers in this household's own area")
     add_paging(p, "offers")
-    p.set_defaults(handler=cmd_offer_list)
+    p.set_defaults(read_only=True, handler=cmd_offer_list)
 
     p = offer.add_parser("show", parents=[common], help="an offer with its claims and a fair-share suggestion")
     p.add_argument("offer", help="offer id (a unique prefix is enough)")
-    p.set_defaults(handler=lambda a, pantry: emit(a, pantry.offer_show(a.offer), render_offer))
+    p.set_defaults(read_only=True, handler=lambda a, pantry: emit(a, pantry.offer_show(a.offer), render_offer))
 
     p = offer.add_parser("update", parents=[common], help="change your offer")
     p.add_argument("offer")
@@ -106,7 +106,7 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=lambda a, pantry: emit(a, pantry.claim_decline(a.claim, a.reason), render_claim))
     p = claim.add_parser("list", parents=[common], help="claims you made and claims on your offers, newest first")
     add_paging(p, "claims")
-    p.set_defaults(handler=cmd_claim_list)
+    p.set_defaults(read_only=True, handler=cmd_claim_list)
 
     handover = commands.add_parser("handover", parents=[common], help="confirm food changed hands").add_subparsers(dest="action", metavar="ACTION", required=True)
     p = handover.add_parser("confirm", parents=[common], help="confirm the handover of an accepted claim (both sides do)")
@@ -131,11 +131,11 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=lambda a, pantry: emit(a, pantry.meal_pledge(a.meal, a.item, a.quantity, a.unit, a.note), render_meal))
     p = meal.add_parser("show", parents=[common], help="a meal's needs against pledges")
     p.add_argument("meal")
-    p.set_defaults(handler=lambda a, pantry: emit(a, pantry.meal_show(a.meal), render_meal))
+    p.set_defaults(read_only=True, handler=lambda a, pantry: emit(a, pantry.meal_show(a.meal), render_meal))
     p = meal.add_parser("list", parents=[common], help="upcoming meals")
     p.add_argument("--all", action="store_true", help="include past meals")
     add_paging(p, "meals")
-    p.set_defaults(handler=cmd_meal_list)
+    p.set_defaults(read_only=True, handler=cmd_meal_list)
 
 
 def cmd_offer_add(args: argparse.Namespace, pantry: Household) -> None:

@@ -2,7 +2,11 @@
 messages and exit codes.
 
 If the household's node is running, commands go through its control socket
-(the node holds the store); otherwise the command opens the store itself.
+(the node holds the store); otherwise the command opens the store itself:
+as a reader when it only reads (``read_only`` in its parser's defaults), so it
+never takes the writer lock a starting node needs; as the writer otherwise,
+waiting a bounded time (:data:`LOCK_WAIT_S`, saying so) for a node that is
+starting, or another command, to let go of it.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Union
@@ -22,7 +27,7 @@ from meshpantry.pantry.errors import PantryError
 from meshpantry.passphrase import read_passphrase as _read_passphrase
 
 if TYPE_CHECKING:  # pragma: no cover
-    from meshpantry.control.client import RemotePantry
+    from meshpantry.control.client import ControlClient, RemotePantry
     from meshpantry.pantry import Pantry
 
 #: What a command works on: the household's Pantry, or the running node's
@@ -30,6 +35,14 @@ if TYPE_CHECKING:  # pragma: no cover
 Household = Union["Pantry", "RemotePantry"]
 #: Where each command module adds its subcommands.
 Subcommands = argparse._SubParsersAction
+
+
+#: Seconds a command waits for the store's writer lock: a starting node holds
+#: it a second or two before its control socket answers (longer on a Pi with
+#: a large store), another short command well under a second.
+LOCK_WAIT_S = 20.0
+#: Seconds between two looks at the lock and the node's socket.
+LOCK_POLL_S = 0.1
 
 
 def default_data_dir() -> Path:
@@ -54,18 +67,73 @@ def open_pantry(args: argparse.Namespace) -> Iterator[Household]:
         with client:
             yield RemotePantry(client)
         return
-    from meshpantry.pantry import Pantry
-
-    pantry = Pantry.open(args.data_dir, passphrase=read_passphrase(args))
+    if getattr(args, "read_only", False):
+        pantry = _open_reader(args)
+        if pantry is not None:
+            try:
+                yield pantry
+            finally:
+                pantry.close()
+            return
+    opened = _open_writer(args)
+    if isinstance(opened, ControlClient):  # the node came up while we waited
+        with opened:
+            yield RemotePantry(opened)
+        return
     try:
-        yield pantry
+        yield opened
     finally:
+        opened.close()
+
+
+def _open_reader(args: argparse.Namespace) -> "Pantry | None":
+    """The store as a reader (no writer lock), or None when only the writer
+    can open it (no database yet, or migrations to apply)."""
+    from meshpantry.pantry import Pantry
+    from meshpantry.store.errors import StoreMissing
+
+    try:
+        pantry = Pantry.open(args.data_dir, passphrase=read_passphrase(args), writer=False)
+    except StoreMissing:
+        return None
+    if pantry.store.migrations_pending():
         pantry.close()
+        return None
+    return pantry
+
+
+def _open_writer(args: argparse.Namespace) -> "Pantry | ControlClient":
+    """The store as the writer; while another process holds the lock, wait up
+    to :data:`LOCK_WAIT_S` for it to let go, or for a starting node's control
+    socket to answer (then the node does the work). Raises
+    :class:`~meshpantry.store.errors.StoreLocked` when the wait runs out."""
+    from meshpantry.control.client import ControlClient, NodeUnavailable
+    from meshpantry.pantry import Pantry
+    from meshpantry.store.errors import StoreLocked
+
+    deadline = time.monotonic() + LOCK_WAIT_S
+    said = False
+    while True:
+        try:
+            return Pantry.open(args.data_dir, passphrase=read_passphrase(args))
+        except StoreLocked as locked:
+            if time.monotonic() >= deadline:
+                raise
+            if not said:
+                _error(f"waiting up to {LOCK_WAIT_S:.0f} s for pid {locked.pid or '?'} (a node starting, or "
+                       f"another meshpantry command) to finish with {args.data_dir}…")
+                said = True
+        time.sleep(LOCK_POLL_S)
+        try:
+            return ControlClient.connect(args.data_dir)
+        except NodeUnavailable:
+            pass
 
 
 def run_command(args: argparse.Namespace) -> int:
     from meshpantry.control.client import NodeUnavailable
-    from meshpantry.store.errors import StoreError
+    from meshpantry.pantry.errors import NoNeighbourhood
+    from meshpantry.store.errors import NeighbourhoodUnset, StoreError
 
     try:
         if getattr(args, "needs_pantry", True):
@@ -79,6 +147,9 @@ def run_command(args: argparse.Namespace) -> int:
         return int(exc.exit_code)
     except KeyFileError as exc:
         _error(str(exc))
+        return ExitCode.NO_IDENTITY
+    except NeighbourhoodUnset:
+        _error(str(NoNeighbourhood()))
         return ExitCode.NO_IDENTITY
     except StoreError as exc:
         _error(str(exc))

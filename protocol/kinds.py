@@ -210,6 +210,7 @@ SCHEMAS: dict[str, dict[str, Field]] = {
         "note": Field(_text),
     },
     "join": {"invite": Field(_id, True), "proof": Field(_proof, True)},
+    "invite_cancel": {"invite": Field(_id, True), "uses": Field(_int_check(0, 1000), True), "reason": Field(_text)},
     "revoke": {"member": Field(_key, True), "after_seq": Field(_count, True), "reason": Field(_text)},
     "offer": OFFER_FIELDS,
     "offer_update": {"offer": Field(_id, True), **{k: Field(v.check) for k, v in OFFER_FIELDS.items()}},

@@ -274,6 +274,8 @@ def build_log() -> tuple[list[dict], dict[str, bytes]]:
         "not in the kind table: decodes, is stored and forwarded, is not interpreted; "
         "its keys sort by UTF-8 bytes (U+FF61 before U+1F600)",
     )
+    log.add("invite_cancel", FOUNDER, "invite_cancel", {"invite": invite, "uses": 1, "reason": "not needed again"},
+            "the invite now admits only the joins its author had counted (uses)")
     return log.vectors, ids
 
 

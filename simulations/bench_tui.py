@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             from cli.tui.node_process import start_node, stop_node, wait_for_socket_blocking
             from meshpantry.control.aclient import AsyncControlClient
 
-            process = start_node(data_dir, ("--listen", "127.0.0.1:0", "--no-mdns"), detached=False)
+            process = start_node(data_dir, ("--network", "loopback", "--listen", "127.0.0.1:0", "--no-mdns"), detached=False)
             wait_for_socket_blocking(data_dir, process)
 
             async def connect():

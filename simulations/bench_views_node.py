@@ -48,7 +48,8 @@ class BenchNode(NodeProcess):
 
     def start(self, extra: list[str] | None = None) -> None:
         argv = [sys.executable, "-m", "cli.main", "--data-dir", str(self.data_dir), "node", "-v",
-                "--listen", f"{self.host}:{self.port}", "--no-mdns", "--sync-interval", str(self.sync_interval)]
+                "--network", "loopback", "--listen", f"{self.host}:{self.port}", "--no-mdns",
+                "--sync-interval", str(self.sync_interval)]
         self.log = open(self.data_dir / LOG_NAME, "ab")
         self.process = subprocess.Popen(argv, stdout=self.log, stderr=self.log, cwd=Path(__file__).resolve().parents[1])
 

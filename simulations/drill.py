@@ -49,10 +49,11 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from . import netns
 from .processes import NodeProcess, eventually, make_neighbourhood, start_mesh
+from .sim.progress import PhaseLog
 
 #: Time allowed for the mesh to agree before the outage (connect, gossip, sync).
 SETTLE_TIMEOUT_S = 90.0
@@ -152,7 +153,8 @@ def choose_links(links: str) -> str:
 
 def run_drill(nodes: int = 12, islands: int = 3, kill: float = 0.25, writes: int = 3, seed: int = 1,
               root: Path | None = None, converge_timeout: float = CONVERGE_TIMEOUT_S,
-              links: str = "auto", outage: float = 0.0) -> DrillOutcome:
+              links: str = "auto", outage: float = 0.0,
+              progress: Callable[[str], None] | None = None) -> DrillOutcome:
     """Run one drill; returns its outcome (never raises for a failed invariant).
 
     ``links`` chooses how islands are cut (see :func:`choose_links`);
@@ -160,7 +162,9 @@ def run_drill(nodes: int = 12, islands: int = 3, kill: float = 0.25, writes: int
     own writes take a few seconds anyway). Raises
     ValueError for an unknown method, :class:`simulations.netns.LanUnavailable`
     if "netns" is asked for and the machine refuses it, and AssertionError if
-    the mesh does not agree before the outage."""
+    the mesh does not agree before the outage. ``progress`` hears one line
+    per phase (the command line prints them)."""
+    say = progress or (lambda phase: None)
     method = choose_links(links)
     rng = random.Random(seed)
     owned = root is None
@@ -183,7 +187,9 @@ def run_drill(nodes: int = 12, islands: int = 3, kill: float = 0.25, writes: int
         if lan is not None:
             placement = {"hosts": [lan.address(i) for i in range(nodes)],
                          "launchers": [lan.launcher(i) for i in range(nodes)]}
+        say(f"starting {nodes} node processes ({LINK_NAMES[method]})")
         procs += start_mesh(dirs, links=lambda i: list(range(i)), sync_interval=2.0, **placement)
+        say("every node answers; waiting for the mesh to agree")
 
         started = time.monotonic()
         # New members count once their invite reached them: let the mesh agree first.
@@ -195,6 +201,7 @@ def run_drill(nodes: int = 12, islands: int = 3, kill: float = 0.25, writes: int
         outcome.settle_s = time.monotonic() - started
         devices = {node.call("whoami")["device"] for node in procs}
 
+        say(f"agreed after {outcome.settle_s:.1f} s; cutting {islands} islands and the power of {len(killed)} nodes")
         cut = time.monotonic()
         if lan is not None:
             lan.cut(groups)
@@ -218,6 +225,7 @@ def run_drill(nodes: int = 12, islands: int = 3, kill: float = 0.25, writes: int
                 except Exception:  # noqa: BLE001 - already decided or would overdraw: a normal refusal
                     pass
 
+        say("islands wrote on their own; waiting out the outage")
         time.sleep(max(0.0, cut + outage - time.monotonic()))
         outcome.outage_s = time.monotonic() - cut
         power = time.monotonic()
@@ -230,6 +238,7 @@ def run_drill(nodes: int = 12, islands: int = 3, kill: float = 0.25, writes: int
         else:
             for node in procs:
                 node.call("allow_peers")
+        say(f"power and links back; waiting up to {converge_timeout:.0f} s for every node to agree")
         deadline = power + converge_timeout
         while time.monotonic() < deadline:
             try:
@@ -243,6 +252,7 @@ def run_drill(nodes: int = 12, islands: int = 3, kill: float = 0.25, writes: int
             time.sleep(POLL_S)
         if outcome.converge_s is None:
             outcome.violations.append(f"nodes not identical {converge_timeout:.0f} s after power returned")
+        say("checking the invariants")
         outcome.silent_drops = sum((node.call("status").get("liveness") or {}).get("dropped", 0) for node in procs)
         authors = [{row["author"] for row in node.call("log", limit=1_000_000)} for node in procs]
         _check(outcome, _dumps(procs, ids=True), acknowledged, devices, authors)
@@ -293,11 +303,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--links", choices=LINK_METHODS, default="auto",
                         help="cut links with network namespaces, per-node deny lists, or namespaces if available")
     parser.add_argument("--out", help="directory for drill.json and summary.txt")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines; only the summary")
     args = parser.parse_args(argv)
     # SIGTERM unwinds like Ctrl-C, so the nodes stop and the virtual LAN goes.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     outcome = run_drill(args.nodes, args.islands, args.kill, args.writes, args.seed,
-                        converge_timeout=args.timeout, links=args.links, outage=args.outage)
+                        converge_timeout=args.timeout, links=args.links, outage=args.outage,
+                        progress=PhaseLog(f"drill seed {args.seed}", quiet=args.quiet))
     print(outcome.summary())
     if args.out:
         out = Path(args.out)

@@ -55,11 +55,16 @@ class NodeProcess:
         return f"/ip4/{self.host}/tcp/{self.port}/p2p/{self.peer_id}"
 
     def start(self, extra: list[str] | None = None) -> None:
+        # Loopback mode, except for a node inside the drill's own network
+        # namespace: there the "LAN" is the drill's private bridge, and the
+        # namespace has no route off this machine (simulations/netns.py).
+        network = "lan" if self.launcher else "loopback"
         argv = [*self.launcher, sys.executable, "-m", "cli.main", "--data-dir", str(self.data_dir), "node",
-                "--listen", f"{self.host}:{self.port}", "--no-mdns", "--sync-interval", str(self.sync_interval)]
+                "--network", network, "--listen", f"{self.host}:{self.port}", "--no-mdns",
+                "--sync-interval", str(self.sync_interval)]
         for peer in self.peers:
             argv += ["--peer", peer]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "MESHPANTRY_NETWORK": network}
         self.log = open(self.data_dir / "node-test.log", "ab")
         self.process = subprocess.Popen(argv, stdout=self.log, stderr=self.log, env=env,
                                         cwd=Path(__file__).resolve().parents[2])

@@ -32,6 +32,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from meshpantry.control.client import NodeUnavailable
+from meshpantry.node.stopping import NodeStopped
 from meshpantry.control.events import Event, RecordEvent, SyncEvent
 from meshpantry.control.frames import Wire
 from meshpantry.exit_codes import ExitCode
@@ -135,6 +136,8 @@ class PantryApp(App):
         self.stale = False
         self.status_stale = False
         self.refreshes = 0
+        #: Why the last reconnect failed, once said (None while connected).
+        self.offline_reason: str | None = None
         #: True once connected to a node whose household is in a neighbourhood.
         self.ready = False
         self.events_seen = 0
@@ -261,8 +264,14 @@ class PantryApp(App):
             await asyncio.sleep(RECONNECT_S)
             try:
                 client = await self.connect()
+            except NodeStopped as exc:
+                if str(exc) != self.offline_reason:  # say once that it stays stopped, and why
+                    self.offline_reason = str(exc)
+                    self.notify(str(exc), title="node stopped", severity="warning", timeout=12)
+                continue
             except NodeUnavailable:
                 continue
+            self.offline_reason = None
             old, self.client = self.client, client
             if old is not None:
                 await old.close()

@@ -81,7 +81,7 @@ def start_demo(root: Path | None = None, say=print) -> DemoNeighbourhood:
         founder = root / "neighbour-1"
         create_household(founder, *NEIGHBOURS[0])
         say("starting the demo founder's node on 127.0.0.1…")
-        demo.processes.append(start_node(founder, ("--listen", "127.0.0.1:0", "--no-mdns"), detached=False))
+        demo.processes.append(start_node(founder, ("--network", "loopback", "--listen", "127.0.0.1:0", "--no-mdns"), detached=False))
         demo.dirs.append(founder)
         wait_for_socket_blocking(founder, demo.processes[0])
         call(founder, "create_neighbourhood", name=DEMO_NEIGHBOURHOOD, household=NEIGHBOURS[0][0], area=NEIGHBOURS[0][1])
@@ -93,7 +93,7 @@ def start_demo(root: Path | None = None, say=print) -> DemoNeighbourhood:
             data_dir = root / ("you" if (name, area) == YOU else f"neighbour-{index}")
             create_household(data_dir, name, area)
             peers = [arg for address in listen for arg in ("--peer", address)]
-            demo.processes.append(start_node(data_dir, ("--listen", "127.0.0.1:0", "--no-mdns", *peers), detached=False))
+            demo.processes.append(start_node(data_dir, ("--network", "loopback", "--listen", "127.0.0.1:0", "--no-mdns", *peers), detached=False))
             demo.dirs.append(data_dir)
         for data_dir, process, (name, area) in zip(demo.dirs[1:], demo.processes[1:], others):
             wait_for_socket_blocking(data_dir, process)

@@ -28,7 +28,9 @@ Pane { height: 1fr; }
 
 #invite-help { padding: 0 1; height: auto; }
 #invite-make { margin: 0 1; }
-#invite-code { height: 5; margin: 0 1; }
+#invite-code { height: auto; max-height: 10; margin: 0 1; }
+#invite-qr { padding: 1 1 0 1; width: auto; height: auto; }
+InvitePane { overflow-y: auto; }
 #invite-info { padding: 0 1; color: $text-muted; }
 
 ModalScreen { align: center middle; }

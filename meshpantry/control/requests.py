@@ -82,6 +82,18 @@ class CreateInvite(Request):
 
 
 @dataclass(frozen=True)
+class InviteList(Request):
+    op: ClassVar[str] = "invite_list"
+
+
+@dataclass(frozen=True)
+class InviteRevoke(Request):
+    op: ClassVar[str] = "invite_revoke"
+    invite_ref: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class Join(Request):
     op: ClassVar[str] = "join"
     code: str
@@ -480,7 +492,7 @@ class Subscribe(Request):
 #: Every request type by its op name.
 REQUESTS: dict[str, type[Request]] = {
     cls.op: cls for cls in (
-        Whoami, NeighbourhoodShow, CreateNeighbourhood, CreateInvite, Join, SetHousehold,
+        Whoami, NeighbourhoodShow, CreateNeighbourhood, CreateInvite, InviteList, InviteRevoke, Join, SetHousehold,
         LinkDevice, Revoke, Block, Unblock,
         OfferAdd, OfferUpdate, OfferWithdraw, OfferShow, OfferList, OfferPage,
         ClaimAdd, ClaimCancel, ClaimAccept, ClaimDecline, ClaimShow, HandoverConfirm, Swaps, SwapsPage,

@@ -50,6 +50,8 @@ PANTRY_METHODS: tuple[tuple[type[rq.Request], Callable[..., Wire]], ...] = (
     (rq.NeighbourhoodShow, Pantry.neighbourhood_show),
     (rq.CreateNeighbourhood, Pantry.create_neighbourhood),
     (rq.CreateInvite, Pantry.create_invite),
+    (rq.InviteList, Pantry.invite_list),
+    (rq.InviteRevoke, Pantry.invite_revoke),
     (rq.Join, Pantry.join),
     (rq.SetHousehold, Pantry.set_household),
     (rq.LinkDevice, Pantry.link_device),

@@ -32,7 +32,8 @@ from typing import Mapping
 
 import trio
 
-from meshpantry.pantry.errors import BadRequest, PantryError, ReplyTooLarge, UnknownOp
+from meshpantry.pantry.errors import BadRequest, NoNeighbourhood, PantryError, ReplyTooLarge, UnknownOp
+from meshpantry.store.errors import NeighbourhoodUnset
 
 from . import SOCKET_NAME
 from .decoding import decode_request
@@ -162,6 +163,8 @@ class ControlServer:
             result = await route.run(request)
         except PantryError as exc:
             return self._error(request_id, exc), request
+        except NeighbourhoodUnset:
+            return self._error(request_id, NoNeighbourhood()), request
         except sqlite3.DatabaseError as exc:
             log.error("store failed during %s: %s", op, exc)
             return self._error(request_id, PantryError(

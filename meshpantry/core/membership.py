@@ -15,6 +15,9 @@ Rules:
   household.
 * A ``revoke`` by an admin removes a device: its records with
   ``seq > after_seq`` no longer count.
+* An ``invite_cancel`` by a device of the inviting household, or by an admin,
+  closes an invite: it admits only the ``uses`` joins its author had counted
+  (the first ones in (lamport, id) order), however late the others arrive.
 
 Two questions are answered here, and they differ on purpose:
 
@@ -41,6 +44,7 @@ from protocol import Record
 
 from .validation import (
     BadJoinProof,
+    InviteCancelled,
     InviteExhausted,
     InviteExpired,
     NotAuthorised,
@@ -146,8 +150,8 @@ class Membership:
 # -- counting: who is a member in the views -------------------------------------
 
 #: Kinds that decide who counts as a member; :func:`count_members` reads
-#: only these. The admission kinds and ``revoke``.
-COUNTING_KINDS = ADMISSION_KINDS | {"revoke"}
+#: only these. The admission kinds, ``revoke`` and ``invite_cancel``.
+COUNTING_KINDS = ADMISSION_KINDS | {"revoke", "invite_cancel"}
 
 
 @dataclass(frozen=True)
@@ -201,6 +205,26 @@ def count_members(
     unavailable: Mapping[bytes, "bytes | ValidationError"] | None = None,
     waiting_links: Mapping[bytes, bytes] | None = None,
 ) -> Roster:
+    """See :func:`_count_members`. A counted ``invite_cancel`` caps its invite
+    at the joins its author had counted (its ``uses``), whichever joins come
+    first in (lamport, id) order, before or after the cancel: a newcomer
+    holding only the code cannot have seen the cancel, so its join's counter
+    says nothing about which came first. The caps come from a first count and
+    apply in a second (only when there are cancels)."""
+    records = list(records)
+    roster, caps = _count_members(records, neighbourhood, unavailable, waiting_links, None)
+    if caps:
+        roster, _ = _count_members(records, neighbourhood, unavailable, waiting_links, caps)
+    return roster
+
+
+def _count_members(
+    records: list[Record],
+    neighbourhood: bytes,
+    unavailable: Mapping[bytes, "bytes | ValidationError"] | None,
+    waiting_links: Mapping[bytes, bytes] | None,
+    caps: Mapping[bytes, tuple[int, bytes]] | None,
+) -> tuple[Roster, dict[bytes, tuple[int, bytes]]]:
     """Compute the :class:`Roster` of ``neighbourhood`` from a record set.
 
     ``records`` are the records that stand on unbroken chains (others are
@@ -218,18 +242,23 @@ def count_members(
        admin; a ``revoke`` counts when its author is an admin not revoked (by
        an earlier revoke) at the revoke's seq; several revokes of one device
        keep the smallest ``after_seq``.
-    2. Then genesis, ``invite``, ``join`` and ``device_link`` in (lamport, id)
-       order, skipping records cut by a revocation (:class:`Revoked`). An
-       invite or link counts when its author is a member (else
-       :class:`NotMember`). A join counts when its invite counts and precedes it
-       (:class:`ReferenceNotCausal`), the proof verifies (:class:`BadJoinProof`),
-       the join's time is not after ``expires`` (:class:`InviteExpired`, by the
-       joiner's advisory clock, so that every replica agrees) and fewer than
-       ``uses`` joins counted before it (:class:`InviteExhausted`).
+    2. Then genesis, ``invite``, ``invite_cancel``, ``join`` and
+       ``device_link`` in (lamport, id) order, skipping records cut by a
+       revocation (:class:`Revoked`). An invite or link counts when its author
+       is a member (else :class:`NotMember`). An ``invite_cancel`` counts when
+       its invite counts and precedes it, and its author is a device of the
+       inviting household or a live admin (else :class:`NotAuthorised`). A
+       join counts when its invite counts and precedes it
+       (:class:`ReferenceNotCausal`), fewer joins of the invite counted before
+       it than the smallest ``uses`` of its counted cancels
+       (:class:`InviteCancelled`), the proof verifies
+       (:class:`BadJoinProof`), the join's time is not after ``expires``
+       (:class:`InviteExpired`, by the joiner's advisory clock, so that every
+       replica agrees) and fewer than ``uses`` joins counted before it
+       (:class:`InviteExhausted`).
     3. A device that is already a member gains nothing from a join or a link.
     """
     unavailable = unavailable or {}
-    records = list(records)
     held = {r.id: r for r in records}
     ordered = sorted(
         (r for r in records if r.kind in COUNTING_KINDS), key=lambda r: (r.lamport, r.id)
@@ -243,7 +272,7 @@ def count_members(
     if genesis is None:
         for record in ordered:
             waiting[record.id] = neighbourhood
-        return Roster(neighbourhood, None, {}, frozenset(), {}, {}, waiting, rejected, frozenset())
+        return Roster(neighbourhood, None, {}, frozenset(), {}, {}, waiting, rejected, frozenset()), {}
     founder = genesis.author
 
     # Pass 1: admins and revocations.
@@ -271,6 +300,7 @@ def count_members(
     pending: dict[bytes, bytes] = dict(waiting_links or {})
     invites: dict[bytes, Record] = {}
     uses: dict[bytes, int] = {}
+    found_caps: dict[bytes, tuple[int, bytes]] = {}  #: invite id -> (uses left, cancel id), smallest
     for record in ordered:
         if record.kind == "revoke":
             continue
@@ -287,7 +317,7 @@ def count_members(
             continue
         if record.kind == "join":
             outcome = _judge_join(
-                record, neighbourhood, invites, uses, held, (unavailable, waiting, rejected)
+                record, neighbourhood, invites, uses, held, (unavailable, waiting, rejected), caps
             )
             if isinstance(outcome, bytes):
                 waiting[record.id] = outcome
@@ -309,6 +339,19 @@ def count_members(
             else:
                 rejected[record.id] = NotMember(record.author)
             continue
+        if record.kind == "invite_cancel":
+            outcome = _judge_cancel(
+                record, invites, households, revoked, founder, held, (unavailable, waiting, rejected)
+            )
+            if isinstance(outcome, bytes):
+                waiting[record.id] = outcome
+            elif outcome is not None:
+                rejected[record.id] = outcome
+            else:
+                counted.add(record.id)
+                cap = (record.body["uses"], record.id)
+                found_caps[record.body["invite"]] = min(found_caps.get(record.body["invite"], cap), cap)
+            continue
         counted.add(record.id)
         if record.kind == "invite":
             invites[record.id] = record
@@ -324,7 +367,7 @@ def count_members(
     )
     return Roster(
         neighbourhood, founder, households, live_admins, revoked, pending, waiting, rejected, frozenset(counted)
-    )
+    ), found_caps
 
 
 def _judge_join(
@@ -334,9 +377,11 @@ def _judge_join(
     uses: dict[bytes, int],
     held: dict[bytes, Record],
     unavailable: tuple[Mapping[bytes, "bytes | ValidationError"], ...],
+    caps: Mapping[bytes, tuple[int, bytes]] | None = None,
 ) -> "bytes | ValidationError | None":
     """None if ``join`` counts, a missing id if it waits, else its error.
-    ``unavailable`` maps held ids that do not count to their missing id or error."""
+    ``unavailable`` maps held ids that do not count to their missing id or
+    error; ``caps`` maps cancelled invites to (uses left, the cancel)."""
     invite_id = join.body["invite"]
     named = held.get(invite_id)
     if named is not None and named.kind != "invite":
@@ -355,6 +400,42 @@ def _judge_join(
         return BadJoinProof(invite_id, join.author)
     if join.time > invite.body["expires"]:
         return InviteExpired(invite_id, invite.body["expires"], join.time)
+    cap = caps.get(invite_id) if caps else None
+    if cap is not None and uses.get(invite_id, 0) >= cap[0] and cap[0] < invite.body["uses"]:
+        return InviteCancelled(invite_id, cap[1])
     if uses.get(invite_id, 0) >= invite.body["uses"]:
         return InviteExhausted(invite_id, invite.body["uses"])
+    return None
+
+
+def _judge_cancel(
+    cancel: Record,
+    invites: dict[bytes, Record],
+    households: Mapping[bytes, bytes],
+    revoked: Mapping[bytes, int],
+    founder: bytes,
+    held: dict[bytes, Record],
+    unavailable: tuple[Mapping[bytes, "bytes | ValidationError"], ...],
+) -> "bytes | ValidationError | None":
+    """None if ``cancel`` counts, a missing id if it waits, else its error."""
+    invite_id = cancel.body["invite"]
+    named = held.get(invite_id)
+    if named is not None and named.kind != "invite":
+        return WrongReferentKind("invite_cancel", invite_id, "invite", named.kind)
+    if named is not None and named.lamport >= cancel.lamport:
+        return ReferenceNotCausal(invite_id, named.lamport, cancel.lamport)
+    invite = invites.get(invite_id)
+    if invite is None:
+        outcome = next((m[invite_id] for m in unavailable if invite_id in m), None)
+        if outcome is None:
+            return invite_id
+        if isinstance(outcome, bytes):
+            return outcome
+        return ReferentRejected(invite_id)
+    household = households.get(cancel.author)
+    if household is None:
+        return NotMember(cancel.author)
+    admin = household == founder and cancel.author not in revoked
+    if household != households.get(invite.author) and not admin:
+        return NotAuthorised("invite_cancel", cancel.author, households.get(invite.author, invite.author))
     return None

@@ -198,6 +198,15 @@ class InviteExhausted(ValidationError):
         )
 
 
+class InviteCancelled(ValidationError):
+    def __init__(self, invite: bytes, cancel: bytes) -> None:
+        super().__init__(
+            f"invite {_short(invite)} was cancelled (by {_short(cancel)}) before this join",
+            invite=invite,
+            cancel=cancel,
+        )
+
+
 # -- authority -----------------------------------------------------------------
 
 

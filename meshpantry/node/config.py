@@ -5,11 +5,12 @@ The command line decides precedence (TOML file < environment < flags) and
 builds one :class:`NodeSettings`; everything here only says what each setting
 means and what its safe default is.
 
-Safety of the defaults: a node listens on loopback and runs mDNS on the
-loopback interface only, so nothing a test, a benchmark or the demo starts can
-send a packet to a network that is not ours. A real neighbourhood LAN opts in
-with :meth:`NodeSettings.for_lan` (listen on every interface, mDNS on every
-interface) or by naming the LAN interface's address in ``mdns_interfaces``.
+Defaults: a household's node serves its LAN (``network = "lan"``): it listens
+on every interface and runs mDNS on the machine's LAN interfaces. Tests, CI,
+the demo, benchmarks and simulations run with ``network = "loopback"``
+(``MESHPANTRY_NETWORK=loopback``), under which the node refuses any address
+outside 127.0.0.0/8. Empty address settings mean "chosen by the network mode";
+:func:`meshpantry.node.network.resolve` fills them in before anything binds.
 """
 
 from __future__ import annotations
@@ -21,8 +22,14 @@ from typing import Any, Mapping
 #: Unassigned by IANA and easy to remember ("4747").
 DEFAULT_PORT = 4747
 
-#: Loopback: the default for listening and for mDNS, safe on any machine.
+#: Loopback: where a node in loopback mode listens and runs mDNS.
 LOOPBACK = "127.0.0.1"
+
+#: Network modes: the machine's LAN (a household's default), or loopback only
+#: (tests, CI, demo, benchmarks). See :mod:`meshpantry.node.network`.
+LAN_MODE = "lan"
+LOOPBACK_MODE = "loopback"
+NETWORK_MODES = (LAN_MODE, LOOPBACK_MODE)
 
 #: Listening address that means "every IPv4 interface" (a neighbourhood LAN).
 ALL_INTERFACES = "0.0.0.0"
@@ -41,19 +48,26 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class NodeSettings:
-    """Networking settings. Every field has a safe default (loopback only)."""
+    """Networking settings. Address fields left empty are chosen by the
+    network mode (:func:`meshpantry.node.network.resolve`)."""
 
-    #: IPv4 address to listen on. ``127.0.0.1`` keeps the node private to this
-    #: machine; ``0.0.0.0`` serves the whole LAN.
-    listen_host: str = LOOPBACK
+    #: ``"lan"`` or ``"loopback"``; empty means ``"lan"`` unless the
+    #: environment latches loopback (``MESHPANTRY_NETWORK=loopback``).
+    network: str = ""
+    #: IPv4 address to listen on; empty: ``0.0.0.0`` on the LAN, ``127.0.0.1``
+    #: on loopback.
+    listen_host: str = ""
     #: TCP port; 0 asks the OS for a free one (tests).
     listen_port: int = DEFAULT_PORT
 
     #: Announce and discover peers with multicast DNS.
     mdns_enabled: bool = True
-    #: IPv4 addresses of the interfaces mDNS binds to, or ``("all",)``.
-    #: Never empty when mDNS is on.
-    mdns_interfaces: tuple[str, ...] = (LOOPBACK,)
+    #: IPv4 addresses of the interfaces mDNS binds to, or ``("all",)``;
+    #: empty: the LAN interfaces' addresses (loopback in loopback mode).
+    mdns_interfaces: tuple[str, ...] = ()
+    #: IPv4 addresses announced and put in invites in place of a wildcard
+    #: listen address; empty: the LAN interfaces' addresses.
+    advertise: tuple[str, ...] = ()
 
     #: Peers dialled at start and redialled for ever: multiaddrs ending in
     #: ``/p2p/<peer id>``.
@@ -87,8 +101,8 @@ class NodeSettings:
     def __post_init__(self) -> None:
         if not 0 <= self.listen_port <= 65535:
             raise SettingsError("listen_port", f"{self.listen_port} is not a TCP port")
-        if self.mdns_enabled and not self.mdns_interfaces:
-            raise SettingsError("mdns_interfaces", "empty while mDNS is enabled")
+        if self.network and self.network not in NETWORK_MODES:
+            raise SettingsError("network", f"{self.network!r} is not one of {', '.join(NETWORK_MODES)}")
         for name in ("sync_jitter", "redial_jitter"):
             if not 0 <= getattr(self, name) < 1:
                 raise SettingsError(name, "must be in [0, 1)")
@@ -97,14 +111,6 @@ class NodeSettings:
                 raise SettingsError(name, "must be positive")
         if self.redial_max_s < self.redial_initial_s:
             raise SettingsError("redial_max_s", "smaller than redial_initial_s")
-
-    @classmethod
-    def for_lan(cls, **overrides: Any) -> "NodeSettings":
-        """Settings for a real neighbourhood LAN: listen and run mDNS on every
-        interface. Never use these in tests, benchmarks or the demo."""
-        base = {"listen_host": ALL_INTERFACES, "mdns_interfaces": (MDNS_ALL,)}
-        base.update(overrides)
-        return cls(**base)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], base: "NodeSettings | None" = None) -> "NodeSettings":

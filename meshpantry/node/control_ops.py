@@ -21,6 +21,10 @@ from meshpantry.control import requests as rq
 from meshpantry.control.frames import Wire
 from meshpantry.control.routes import Route, Routes, arguments, pantry_routes, routes
 
+from meshpantry.pantry.errors import NotAllowed
+
+from .network import NetworkRefused, invite_addrs
+
 if TYPE_CHECKING:  # pragma: no cover
     from .runner import Node
 
@@ -67,10 +71,16 @@ class NodeOps:
         return result
 
     async def create_invite(self, request: rq.CreateInvite) -> Wire:
-        """An invite that carries this node's addresses unless given others."""
+        """An invite that carries this node's addresses unless given others:
+        on the LAN never loopback ones, in loopback mode only those."""
         node = self.node
         if node.host is not None and not request.addresses:
             request = dataclasses.replace(request, addresses=tuple(node.dial_addresses()))
+        try:
+            addresses = invite_addrs(node.settings.network, request.addresses)
+        except NetworkRefused as refused:
+            raise NotAllowed(refused.reason) from None
+        request = dataclasses.replace(request, addresses=tuple(addresses))
         return node.pantry.create_invite(**arguments(request))
 
     async def status(self, request: rq.Status) -> Wire:
@@ -167,7 +177,12 @@ class NodeOps:
         return {"denied": sorted(node.denied)}
 
     async def shutdown(self, request: rq.Shutdown) -> Wire:
-        """Stop the node as SIGTERM would (``meshpantry stop``)."""
+        """Stop the node as SIGTERM would (``meshpantry stop``), leaving the
+        marker that keeps an open UI from starting it again."""
+        from .stopping import mark_stopped
+
+        if self.node.pantry.data_dir is not None:
+            mark_stopped(self.node.pantry.data_dir)
         self.node.stop_requested.set()
         return {"stopping": True}
 

@@ -58,9 +58,10 @@ from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo
 
 from .addresses import usable_address
-from .config import NodeSettings
+from .config import LOOPBACK_MODE, NodeSettings
 from .connection_events import ConnectionNotifee
 from .host import DialFailed, RunningHost, connect_bounded, peer_info_from_multiaddr
+from .network import resolve
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +181,11 @@ class Discovery:
         self.remember = remember
         self.stats = DiscoveryStats()
         self.peers: dict[ID, KnownPeer] = {}
-        self.loopback_only = ipaddress.ip_address(settings.listen_host).is_loopback
+        # Loopback mode dials loopback only, and so does a node that listens
+        # on loopback (it could not be dialled back from elsewhere).
+        settings = resolve(settings)
+        self.loopback_only = (settings.network == LOOPBACK_MODE
+                              or ipaddress.ip_address(settings.listen_host).is_loopback)
         self.skip = skip
         self._wakeup = trio.Event()
         self._dial_slots = trio.CapacityLimiter(MAX_CONCURRENT_DIALS)

@@ -29,7 +29,9 @@ convert between the two without any lookup.
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import AsyncIterator, Callable
@@ -54,6 +56,7 @@ from meshpantry.keys import DeviceKey
 
 from . import libp2p_compat
 from .config import NodeSettings
+from .network import advertised_addrs, resolve
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +79,41 @@ class NotAnAuthor(ValueError):
     def __init__(self, peer_id: str) -> None:
         super().__init__(f"peer {peer_id} is not an Ed25519 device key")
         self.peer_id = peer_id
+
+
+class PortInUse(OSError):
+    """The TCP port the node is to listen on is held by another process
+    (often another meshpantry node)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__(
+            errno.EADDRINUSE,
+            f"TCP port {port} on {host} is already in use by another process (another meshpantry node?): "
+            f"stop it ('meshpantry stop' with its --data-dir), or give this node another port "
+            f"with --listen {host}:PORT or listen_port in node.toml",
+        )
+        self.host, self.port = host, port
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raise :class:`PortInUse` if ``host:port`` cannot be bound now. Binds a
+    socket with the flags the node's listener gets (``SO_REUSEADDR``, never
+    ``SO_REUSEPORT``) and closes it at once; port 0 is always free."""
+    if port == 0:
+        return
+    probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise PortInUse(host, port) from None
+        raise
+    finally:
+        probe.close()
 
 
 class DialFailed(Exception):
@@ -126,6 +164,9 @@ class RunningHost:
     libp2p: IHost
     peer_id: ID
     author: bytes  #: the device key, equal to the key inside ``peer_id``
+    #: IPv4 addresses that stand for a wildcard listen address in what we
+    #: tell others (:class:`~.network.AddressPlan`); empty: every local one.
+    advertise: tuple[str, ...] = ()
 
     @property
     def listen_addrs(self) -> list[multiaddr.Multiaddr]:
@@ -134,8 +175,12 @@ class RunningHost:
 
     def reachable_addrs(self) -> list[str]:
         """Where peers can reach us: the bound addresses, with a wildcard
-        (0.0.0.0) replaced by every local IPv4 address, LAN ones first."""
-        return expand_unspecified([str(a) for a in self.listen_addrs], local_ipv4_addresses)
+        (0.0.0.0) replaced by the advertised addresses (the LAN interfaces'
+        in LAN mode), or by every local IPv4 address, LAN ones first."""
+        bound = [str(a) for a in self.listen_addrs]
+        if self.advertise:
+            return advertised_addrs(bound, self.advertise)
+        return expand_unspecified(bound, local_ipv4_addresses)
 
     def dial_addrs(self) -> list[str]:
         """:meth:`reachable_addrs` with ``/p2p/<id>``, as a peer would dial them."""
@@ -212,11 +257,18 @@ def build_host(settings: NodeSettings, key: DeviceKey) -> IHost:
 
 @asynccontextmanager
 async def open_host(settings: NodeSettings, key: DeviceKey) -> AsyncIterator[RunningHost]:
-    """Run a host listening on ``settings.listen_host:listen_port`` for the
-    lifetime of the ``async with`` block.
+    """Run a host listening on ``settings.listen_host:listen_port`` (as
+    :func:`~.network.resolve` decides them) for the lifetime of the
+    ``async with`` block.
 
-    Raises OSError (e.g. address in use) if the port cannot be bound.
+    Raises :class:`~.network.NetworkRefused` before any socket is opened when
+    loopback mode is asked for another address, :class:`PortInUse`
+    when another process holds the port, and OSError if it cannot be bound.
     """
+    settings = resolve(settings)
+    # The swarm logs a failed bind and carries on without a listener: say why
+    # here. (The listener itself never shares a port: libp2p_compat.)
+    check_port_free(settings.listen_host, settings.listen_port)
     host = build_host(settings, key)
     # The swarm retries each address three times with its own backoff; our
     # redial loop owns retrying, so one attempt per dial keeps dials bounded.
@@ -225,7 +277,7 @@ async def open_host(settings: NodeSettings, key: DeviceKey) -> AsyncIterator[Run
     host.get_network().retry_config = RetryConfig(max_retries=0)
     async with host.run([tcp_multiaddr(settings.listen_host, settings.listen_port)]):
         try:
-            running = RunningHost(host, host.get_id(), key.public)
+            running = RunningHost(host, host.get_id(), key.public, settings.advertise)
             if not running.listen_addrs:
                 raise OSError(f"could not listen on {settings.listen_host}:{settings.listen_port}")
             log.info("listening on %s", ", ".join(running.dial_addrs()))

@@ -294,6 +294,24 @@ async def _never_connect(self: Any) -> None:
     return None
 
 
+# TCP: a port is one node's ------------------------------------------------------
+
+_TCP = "libp2p.transport.tcp.tcp"
+
+
+def _reuse_address_only(sock: Any) -> None:
+    """The library's listen-socket flags without ``SO_REUSEPORT``: a port
+    already bound by another process is refused (``EADDRINUSE``) instead of
+    shared. ``SO_REUSEADDR`` stays, so a restarted node rebinds its port at
+    once past the old connections' TIME_WAIT."""
+    import socket
+
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    except OSError:
+        pass
+
+
 @functools.cache
 def corrections() -> tuple[Correction, ...]:
     """Every correction, in the order :func:`install` applies them."""
@@ -313,6 +331,8 @@ def corrections() -> tuple[Correction, ...]:
                    "RpcQueue", _roomy_rpc_queue()),
         Correction("auto-connector-off", "Swarm: the auto-connector dials nothing",
                    "libp2p.network.auto_connector.AutoConnector", "maybe_connect", _never_connect),
+        Correction("tcp-port-not-shared", "TCP: a port is one node's", _TCP, "_set_reuse_flags",
+                   _reuse_address_only),
     )
 
 

@@ -4,8 +4,11 @@ py-libp2p's own mDNS builds ``Zeroconf()`` with no arguments, so it binds and
 sends on every interface of the machine, with no option; it also resolves
 services with blocking sleeps on zeroconf's thread. This module does the same
 job with zeroconf directly so that ``mdns_interfaces`` really reaches
-``Zeroconf(interfaces=...)``: ``("127.0.0.1",)`` (the default) keeps every
-multicast packet on loopback.
+``Zeroconf(interfaces=...)``: ``("127.0.0.1",)`` keeps every multicast
+packet on loopback. The interfaces and the announced addresses come
+from :func:`~.network.resolve`: the LAN interfaces in LAN mode, and only
+127.0.0.0/8 in loopback mode (anything else is refused before zeroconf opens a
+socket).
 
 Wire format follows the libp2p mDNS spec, so other libp2p nodes recognise it:
 service type ``_p2p._udp.local.``, a random instance name, and TXT records
@@ -30,6 +33,7 @@ from zeroconf import InterfaceChoice, IPVersion, ServiceBrowser, ServiceInfo, Se
 
 from .config import MDNS_ALL, NodeSettings
 from .host import RunningHost, expand_unspecified, local_ipv4_addresses
+from .network import advertised_addrs, refuse_outside_loopback, resolve
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +64,12 @@ def zeroconf_arguments(interfaces: Iterable[str]) -> dict[str, Any]:
 
 def announced_addrs(host: RunningHost, settings: NodeSettings) -> list[str]:
     """The ``dnsaddr`` values we announce: where we listen, with our id. A
-    wildcard listen address (0.0.0.0) becomes the named mDNS interface
-    addresses, or with ``all`` every local IPv4 address."""
+    wildcard listen address (0.0.0.0) becomes the host's advertised addresses
+    (the LAN interfaces'), or else the named mDNS interface addresses, or with
+    ``all`` every local IPv4 address."""
+    if host.advertise:
+        out = advertised_addrs([str(a) for a in host.listen_addrs], host.advertise)
+        return [f"{a}/p2p/{host.peer_id}" for a in out][:MAX_DNSADDRS]
     named = [i for i in settings.mdns_interfaces if i != MDNS_ALL]
     out = []
     for addr in host.listen_addrs:
@@ -141,7 +149,7 @@ class Mdns:
         on_peer: OnPeer,
         zeroconf_factory: ZeroconfFactory = Zeroconf,
     ) -> None:
-        self.host, self.settings, self.on_peer = host, settings, on_peer
+        self.host, self.settings, self.on_peer = host, resolve(settings), on_peer
         self.zeroconf_factory = zeroconf_factory
         self.instance = f"{secrets.token_hex(16)}.{SERVICE_TYPE}"
         self.found = 0  #: peers resolved (for status)
@@ -163,6 +171,10 @@ class Mdns:
         )
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        # The last look before a multicast socket exists: nothing but
+        # loopback in loopback mode, whatever the host was given.
+        refuse_outside_loopback(self.settings.network, "mDNS interface", self.settings.mdns_interfaces)
+        refuse_outside_loopback(self.settings.network, "announced address", announced_addrs(self.host, self.settings))
         zc = await trio.to_thread.run_sync(
             lambda: self.zeroconf_factory(**zeroconf_arguments(self.settings.mdns_interfaces))
         )

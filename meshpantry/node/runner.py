@@ -45,6 +45,7 @@ from protocol import Record
 
 from . import libp2p_compat
 from .config import NodeSettings
+from .network import resolve
 from .control_ops import control_routes
 from .sync_driver import now_ms as _monotonic_ms
 from .sync_service import SyncService, SyncTotals
@@ -70,6 +71,11 @@ PEER_WATCH_INTERVAL_S = 0.25
 INGEST_SLICE = 500
 
 
+#: Seconds between a ``shutdown`` request and the stop, so that its reply
+#: (a few bytes on a Unix socket) is written before the connection closes.
+STOP_REPLY_S = 0.1
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -86,7 +92,8 @@ class Node:
         libp2p_compat.install()
         self.pantry = pantry
         self.store = pantry.store
-        self.settings = settings
+        #: Addresses decided by the network mode (raises NetworkRefused).
+        self.settings = resolve(settings)
         self.rng = rng or random.Random()
         self.control = ControlServer(pantry.data_dir, control_routes(self))
         # The networking collaborators exist once networking runs (None before).
@@ -327,12 +334,16 @@ def _event_of(record: Record, *, own: bool) -> RecordEvent:
                        seq=record.seq, time=record.time, own=own)
 
 
-async def serve_until_signalled(node: Node) -> None:
+async def serve_until_signalled(node: Node) -> int | None:
+    """Run ``node`` until SIGINT, SIGTERM or a ``shutdown`` request; returns
+    the signal that stopped it (None for a request)."""
+    received: int | None = None
     async with trio.open_nursery() as nursery:
 
         async def stop_when_asked() -> None:
             await node.stop_requested.wait()
             log.info("stop requested through the control socket")
+            await trio.sleep(STOP_REPLY_S)  # let the shutdown reply reach its caller
             nursery.cancel_scope.cancel()
 
         nursery.start_soon(stop_when_asked)
@@ -341,8 +352,10 @@ async def serve_until_signalled(node: Node) -> None:
             log.info("control socket %s", node.control.path)
             async for signum in signals:
                 log.info("received %s, stopping", signal.Signals(signum).name)
+                received = signum
                 nursery.cancel_scope.cancel()
                 break
+    return received
 
 
 def run_node_command(args: Any) -> int:
@@ -355,13 +368,17 @@ def run_node_command(args: Any) -> int:
 
     from .config import SettingsError
     from .settings_sources import load_settings
+    from .startup import open_when_free, start_failure
 
     try:
         settings = load_settings(
             args.data_dir, config=args.config, environ=os.environ,
-            flags={"listen": args.listen, "peers": args.peers, "mdns": args.mdns,
+            flags={"network": args.network, "listen": args.listen, "peers": args.peers, "mdns": args.mdns,
                    "mdns_interfaces": args.mdns_interfaces, "sync_interval": args.sync_interval},
         )
+        # Before the store, the control socket or any network socket opens:
+        # loopback mode refuses every address outside 127.0.0.0/8 here.
+        settings = resolve(settings)
     except (SettingsError, OSError, ValueError) as exc:
         print(f"meshpantry: bad node settings: {exc}", file=sys.stderr)
         return ExitCode.USAGE
@@ -372,7 +389,7 @@ def run_node_command(args: Any) -> int:
         logging.getLogger(name).setLevel(quiet)
     logging.getLogger("libp2p").propagate = True
     try:
-        pantry = Pantry.open(args.data_dir, passphrase=read_passphrase(args.passphrase_file))
+        pantry = open_when_free(args.data_dir, read_passphrase(args.passphrase_file))
     except PantryError as exc:
         print(f"meshpantry: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -383,14 +400,25 @@ def run_node_command(args: Any) -> int:
         print(f"meshpantry: {exc}", file=sys.stderr)
         return ExitCode.UNAVAILABLE
     try:
+        # A port held by another process is refused before anything runs
+        # (open_host checks again when networking starts later).
+        from .host import check_port_free
+
+        check_port_free(settings.listen_host, settings.listen_port)
         node = Node(pantry, settings)
-        trio.run(serve_until_signalled, node)
-    except libp2p_compat.Libp2pVersionMismatch as exc:
-        print(f"meshpantry: {exc}", file=sys.stderr)
-        return ExitCode.FAILED
-    except OSError as exc:
-        print(f"meshpantry: cannot start the node: {exc}", file=sys.stderr)
-        return ExitCode.UNAVAILABLE
+        from .stopping import clear_stopped
+
+        clear_stopped(args.data_dir)  # started again: an earlier 'meshpantry stop' is over
+        stopped_by = trio.run(serve_until_signalled, node)
+    except BaseException as exc:  # noqa: BLE001 - the node's failures arrive grouped by trio
+        failure = start_failure(exc)
+        if failure is None:
+            raise
+        print(f"meshpantry: {failure[0]}", file=sys.stderr)
+        return failure[1]
     finally:
         pantry.close()
-    return ExitCode.OK
+    # Ctrl-C exits as shells report an interrupted command; SIGTERM (systemd,
+    # `kill`) and `meshpantry stop` are the normal way to stop: 0.
+    return ExitCode.INTERRUPTED if stopped_by == signal.SIGINT else ExitCode.OK
+

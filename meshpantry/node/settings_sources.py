@@ -3,6 +3,7 @@ environment variables, then command-line flags (later wins).
 
 The TOML file uses :class:`~meshpantry.node.config.NodeSettings` field names::
 
+    network = "lan"          # or "loopback": nothing leaves 127.0.0.0/8
     listen_host = "0.0.0.0"
     listen_port = 4747
     mdns_enabled = true
@@ -10,7 +11,8 @@ The TOML file uses :class:`~meshpantry.node.config.NodeSettings` field names::
     static_peers = ["/ip4/192.168.1.7/tcp/4747/p2p/12D3KooW..."]
     sync_interval_s = 30
 
-Environment: ``MESHPANTRY_LISTEN=host:port``, ``MESHPANTRY_PEERS`` (comma
+Environment: ``MESHPANTRY_NETWORK=lan|loopback`` (``loopback`` also latches:
+see :mod:`meshpantry.node.network`), ``MESHPANTRY_LISTEN=host:port``, ``MESHPANTRY_PEERS`` (comma
 separated), ``MESHPANTRY_MDNS=0|1``, ``MESHPANTRY_MDNS_INTERFACES``,
 ``MESHPANTRY_SYNC_INTERVAL`` (seconds), ``MESHPANTRY_OUTAGE_AFTER`` (seconds
 with no member reachable before the outage clock starts).
@@ -27,6 +29,7 @@ from .config import NodeSettings, SettingsError
 CONFIG_FILE = "node.toml"
 
 _ENV = {
+    "MESHPANTRY_NETWORK": "network",
     "MESHPANTRY_PEERS": "static_peers",
     "MESHPANTRY_MDNS": "mdns_enabled",
     "MESHPANTRY_MDNS_INTERFACES": "mdns_interfaces",
@@ -69,8 +72,30 @@ def load_settings(
     chosen: dict[str, Any] = {}
     if flags.get("listen"):
         chosen.update(split_listen(flags["listen"]))
-    for flag, name in (("peers", "static_peers"), ("mdns", "mdns_enabled"),
+    for flag, name in (("network", "network"), ("peers", "static_peers"), ("mdns", "mdns_enabled"),
                        ("mdns_interfaces", "mdns_interfaces"), ("sync_interval", "sync_interval_s")):
         if flags.get(flag) is not None:
             chosen[name] = flags[flag]
     return NodeSettings.from_mapping(chosen, settings)
+
+
+def save_network(data_dir: Path, mode: str) -> Path:
+    """Record the network the household chose (``network = "lan"`` or
+    ``"loopback"``) in ``DATA_DIR/node.toml``, keeping any other setting
+    there. Returns the file's path. Raises :class:`SettingsError` for an
+    unknown mode and OSError if the file cannot be written."""
+    NodeSettings(network=mode)  # refuses an unknown mode
+    path = Path(data_dir) / CONFIG_FILE
+    line = f'network = "{mode}"'
+    if path.exists():
+        kept = [text for text in path.read_text(encoding="utf-8").splitlines()
+                if not text.strip().startswith("network") or "=" not in text]
+    else:
+        kept = ["# meshpantry node settings (meshpantry node --help lists them).",
+                "# network: \"lan\" serves neighbours on this Wi-Fi/LAN; \"loopback\" keeps to this computer."]
+    # Top-level keys must come before any [table] header.
+    at = next((i for i, text in enumerate(kept) if text.strip().startswith("[")), len(kept))
+    kept.insert(at, line)
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    return path

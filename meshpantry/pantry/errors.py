@@ -50,8 +50,24 @@ class UnknownId(PantryError):
     code = "unknown-id"
 
     def __init__(self, what: str, ref: str) -> None:
-        super().__init__(f"no {what} with id {ref!r}; list them with 'meshpantry {what} list'")
+        listing = LISTINGS.get(what)
+        hint = f"; list them with '{listing}'" if listing else ""
+        super().__init__(f"no {what} with id {ref!r}{hint}")
         self.what, self.ref = what, ref
+
+
+#: The command that lists each kind of thing an id names (only commands that exist).
+LISTINGS = {
+    "household": "meshpantry neighbourhood show",
+    "device": "meshpantry neighbourhood show",
+    "member": "meshpantry neighbourhood show",
+    "invite": "meshpantry invite list",
+    "offer": "meshpantry offer list",
+    "claim": "meshpantry claim list",
+    "meal": "meshpantry meal list",
+    "recipe": "meshpantry recipe list",
+    "record": "meshpantry log",
+}
 
 
 class AmbiguousId(PantryError):

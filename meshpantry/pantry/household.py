@@ -29,7 +29,7 @@ from protocol import Record
 from protocol.errors import DecodeError
 
 from .errors import AlreadyDone, ChainNotRecovered, InvalidInput, NoIdentity, NoNeighbourhood, NotAllowed, UnknownId
-from .invite_code import InviteCode
+from .invite_code import SECRET_BYTES, InviteCode, seed_of
 from .reading import EXPIRING_SOON_MS, Reading
 
 #: Default lifetime of an invite: three days is long enough to pass a code on
@@ -170,17 +170,51 @@ class Pantry(Reading):
             raise InvalidInput("uses", "must be between 1 and 1000")
         if not 1 <= hours <= 24 * 365:
             raise InvalidInput("hours", "must be between 1 and 8760")
-        seed = secrets.token_bytes(32)
-        invite_key, _ = nacl.bindings.crypto_sign_seed_keypair(seed)
+        secret = secrets.token_bytes(SECRET_BYTES)
+        invite_key, _ = nacl.bindings.crypto_sign_seed_keypair(seed_of(secret))
         expires = self.clock() + hours * 3600 * 1000
         record = self._write(
             "invite", _drop_none({"key": invite_key, "expires": expires, "uses": uses, "note": note})
         )
-        code = InviteCode(
+        code = InviteCode.new(
             self.neighbourhood, self.store.get_setting("neighbourhood_name") or "",
-            record.id, record.lamport, seed, tuple(addresses),
+            record.id, record.lamport, secret, tuple(addresses),
         )
-        return {"code": code.encode(), "invite": record.id.hex(), "expires": expires, "uses": uses}
+        return {"code": code.encode(), "invite": record.id.hex(), "expires": expires, "uses": uses,
+                "addresses": list(InviteCode.decode(code.encode()).addresses)}
+
+    def invite_revoke(self, invite_ref: str, reason: str | None = None) -> dict:
+        """Close an invite this household made (admins: any invite) with a
+        signed ``invite_cancel``: joins made after it do not count on any
+        node that has it. A household that joined before stays; an admin
+        removes it with :meth:`revoke`."""
+        self._require_member()
+        rows = {bytes.fromhex(row["invite"]): row for row in self.invite_list()}
+        invites = {r.id: r for r in self.store.records(kind="invite")}
+        invite = self._find(invites, "invite", invite_ref)
+        row = rows.get(invite.id)
+        state = self.state()
+        admin = state.devices.get(self.device) == state.devices.get(self._founder())
+        if row is None and not admin:
+            raise NotAllowed("only the household that made an invite (or an admin) can revoke it; "
+                             "'meshpantry invite list' shows yours")
+        if row is not None and row["status"] == "revoked":
+            raise AlreadyDone("that invite is already revoked")
+        if row is not None and row["status"] == "used":
+            raise AlreadyDone(f"every use of that invite is taken ({row['used']} household(s) joined); "
+                              "an admin removes a household with 'meshpantry revoke HOUSEHOLD'")
+        used = sum(1 for join in self.store.records(kind="join")
+                   if join.body["invite"] == invite.id and join.author in state.devices)
+        if used >= invite.body["uses"]:
+            raise AlreadyDone(f"every use of that invite is taken ({used} household(s) joined); "
+                              "an admin removes a household with 'meshpantry revoke HOUSEHOLD'")
+        record = self._write("invite_cancel", _drop_none({"invite": invite.id, "uses": used, "reason": reason}))
+        return {"invite": invite.id.hex(), "revoked": record.id.hex(), "used": used}
+
+    def _founder(self) -> bytes:
+        """The founder's device key (the genesis record's author)."""
+        genesis = next(iter(self.store.records(kind="neighbourhood")), None)
+        return genesis.author if genesis is not None else b""
 
     def join(self, code: str, household: str, area: str | None = None) -> dict:
         """Join the neighbourhood an invite code names.
@@ -239,6 +273,8 @@ class Pantry(Reading):
 
     def block(self, household_ref: str) -> dict:
         household = self._resolve_household(household_ref)
+        if household == self._household_id():
+            raise NotAllowed("that is your own household; blocking it would hide your own offers and claims")
         self.store.block(household)
         return {"blocked": household.hex()}
 
@@ -256,6 +292,8 @@ class Pantry(Reading):
     ) -> dict:
         self._require_member()
         _positive("quantity", quantity)
+        if best_before is not None and best_before < self.clock():
+            raise InvalidInput("best_before", "is already past; give a later date, or none")
         if pickup_from is not None and pickup_until is not None and pickup_until < pickup_from:
             raise InvalidInput("pickup", "the pickup window ends before it starts")
         body = _drop_none({
@@ -343,6 +381,12 @@ class Pantry(Reading):
             raise NotAllowed("only the offerer and the claimant confirm a handover")
         if claim.status != "accepted":
             raise NotAllowed(f"the claim is {claim.status}; only accepted claims are handed over")
+        # One confirmation per side: a second one would only repeat the first.
+        offerer = offer.author in mine
+        if claim.confirmed_by_offerer if offerer else claim.confirmed_by_claimant:
+            raise AlreadyDone(f"your household already confirmed this handover (as the "
+                              f"{'offerer' if offerer else 'claimant'}); the other side confirms with "
+                              "'meshpantry handover confirm' on their device")
         self._write("handover", _drop_none({"claim": claim.id, "note": note}))
         return self.claim_show(claim.id.hex())
 

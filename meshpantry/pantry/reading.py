@@ -142,6 +142,32 @@ class Reading:
             "neighbourhood_name": settings("neighbourhood_name"),
         }
 
+    def invite_list(self) -> list[dict]:
+        """The invites this household made, newest first, each with how many
+        households joined with it and whether it is ``open``, ``used`` (no use
+        left), ``revoked`` (``invite_cancel``) or ``expired`` (by this device's
+        clock)."""
+        if not self.store.neighbourhood:
+            raise NoNeighbourhood()
+        state = self.state()
+        mine = self._my_devices()
+        joined: dict[bytes, int] = {}
+        for join in self.store.records(kind="join"):
+            if join.author in state.devices:  # a household now, by this invite
+                joined[join.body["invite"]] = joined.get(join.body["invite"], 0) + 1
+        cancelled = {c.body["invite"] for c in self.store.records(kind="invite_cancel") if c.author in state.devices}
+        now = self.clock()
+        out = []
+        for record in self.store.records(kind="invite"):
+            if record.author not in mine:
+                continue
+            uses, used = record.body["uses"], joined.get(record.id, 0)
+            status = ("used" if used >= uses else "revoked" if record.id in cancelled
+                      else "expired" if record.body["expires"] < now else "open")
+            out.append({"invite": record.id.hex(), "made": record.time, "expires": record.body["expires"],
+                        "uses": uses, "used": used, "note": record.body.get("note"), "status": status})
+        return sorted(out, key=lambda row: (-row["made"], row["invite"]))
+
     def neighbourhood_show(self) -> dict:
         state = self.state()
         if not self.store.neighbourhood:
@@ -387,6 +413,9 @@ class Reading:
 
     def status(self) -> dict:
         who = self.whoami()
+        if not self.store.neighbourhood:  # nothing to count yet: say who we are
+            return {**who, "records": self.store.count(), "households": 0, "forks": 0, "waiting": 0,
+                    "node_running": False, "island": None, "listen": [], "connected": [], "peers": []}
         state = self.state()
         return {
             **who,

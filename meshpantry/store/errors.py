@@ -24,13 +24,16 @@ class StoreError(Exception):
 class StoreLocked(StoreError):
     """Another process holds the writer lock of the data directory."""
 
-    def __init__(self, directory: Path, pid: int | None) -> None:
+    def __init__(self, directory: Path, pid: int | None, *, node: bool = False) -> None:
         holder = f"pid {pid}" if pid is not None else "pid unknown"
-        super().__init__(
-            f"another meshpantry process ({holder}) is using {directory}; "
-            "stop it or talk to it through its node"
-        )
-        self.directory, self.pid = directory, pid
+        if node:
+            message = (f"a meshpantry node ({holder}) is already running for {directory}; "
+                       "'meshpantry stop' stops it")
+        else:
+            message = (f"another meshpantry process ({holder}) is using {directory}; "
+                       "stop it or talk to it through its node")
+        super().__init__(message)
+        self.directory, self.pid, self.node = directory, pid, node
 
 
 class StoreMissing(StoreError):

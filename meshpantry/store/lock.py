@@ -63,3 +63,22 @@ class WriterLock:
 def _read_pid(fd: int) -> int | None:
     text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
     return int(text) if text.isdigit() else None
+
+
+def holder(path: Path) -> int | None:
+    """The pid holding the lock at ``path`` now (0 when unknown), or None
+    when nobody holds it. Takes and drops the lock at once to look, so it is
+    for waiting on a holder to go, never for deciding who may write."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _read_pid(fd) or 0
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)

@@ -116,6 +116,11 @@ class Store:
             raise
         return cls(directory, conn, lock, workers)
 
+    def migrations_pending(self) -> bool:
+        """Whether the database lacks a migration this version knows (a
+        reader then sees an older schema than its queries expect)."""
+        return bool({m.name for m in migrations.MIGRATIONS} - set(migrations.applied(self._conn)))
+
     @property
     def writer(self) -> bool:
         return self._lock is not None

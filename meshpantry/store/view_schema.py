@@ -23,7 +23,10 @@ NO_EXPIRY = 2**62
 #: Separates the searchable texts of an offer row (never typed in a search).
 SEP = "\x1f"
 #: The membership kinds as an SQL list (the partial index must name them alike).
-MEMBERSHIP_IN = "('neighbourhood', 'join', 'device_link', 'invite', 'revoke')"
+MEMBERSHIP_IN = "('neighbourhood', 'join', 'device_link', 'invite', 'revoke', 'invite_cancel')"
+#: The list as migration 0005 indexed it (before ``invite_cancel``): a
+#: migration's statements never change; 0007 rebuilds the index.
+MEMBERSHIP_IN_0005 = "('neighbourhood', 'join', 'device_link', 'invite', 'revoke')"
 assert set(MEMBERSHIP_IN.strip("()").replace("'", "").replace(" ", "").split(",")) == COUNTING_KINDS
 
 SCHEMA = (
@@ -43,7 +46,7 @@ SCHEMA = (
     "CREATE INDEX view_records_root ON view_records (root)",
     "CREATE INDEX view_records_status ON view_records (status)",
     "CREATE INDEX view_records_foreign ON view_records (chain) WHERE chain = 5",
-    f"CREATE INDEX records_membership_all ON records (kind) WHERE kind IN {MEMBERSHIP_IN}",
+    f"CREATE INDEX records_membership_all ON records (kind) WHERE kind IN {MEMBERSHIP_IN_0005}",
     """CREATE TABLE view_dependents (
         named BLOB NOT NULL, edit BLOB NOT NULL, PRIMARY KEY (named, edit)
     ) WITHOUT ROWID""",
@@ -145,3 +148,10 @@ def word_list(words: tuple[str, ...]) -> str:
     """Casefolded words each between two SEP, so that ``SEP + word + SEP``
     is found in it exactly when the word is listed."""
     return SEP + "".join(w.casefold() + SEP for w in words)
+
+
+#: Migration 0007: the membership index covers ``invite_cancel`` too.
+MEMBERSHIP_INDEX_0007 = (
+    "DROP INDEX IF EXISTS records_membership_all",
+    f"CREATE INDEX records_membership_all ON records (kind) WHERE kind IN {MEMBERSHIP_IN}",
+)

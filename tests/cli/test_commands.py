@@ -219,3 +219,22 @@ def test_a_new_offer_reads_the_same_from_the_record_and_from_the_state(founded):
                          "--allergen", "none", "--area", "north", "--note", "in jars")
     shown = founded.json("offer", "show", added["id"])
     assert added == shown
+
+
+def test_node_help_tells_the_truth_about_the_network(household, capsys):
+    """`node --help` says the default is the LAN (0.0.0.0:4747) and names loopback mode."""
+    code, out, _ = household("helpful").run("node", "--help")
+    text = " ".join(out.split())
+    assert code == 0 and "default 0.0.0.0:4747 on the LAN" in text and "--network" in text
+    assert "MESHPANTRY_NETWORK=loopback" in text
+
+
+def test_init_records_the_network_and_says_it(household):
+    """init says which network the node will use and saves it in node.toml;
+    under the loopback latch it refuses the LAN."""
+    h = household("netty")
+    code, out, err = h.run("init", "--household", "Netty")
+    assert code == 0 and "network this computer only" in out, err
+    assert 'network = "loopback"' in (h.data_dir / "node.toml").read_text()
+    code, _, err = household("greedy").run("init", "--household", "Greedy", "--network", "lan")
+    assert code == 2 and "--network lan is refused" in err

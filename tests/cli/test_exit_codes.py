@@ -84,3 +84,35 @@ def test_the_readme_lists_every_code():
     sentence = readme[readme.index("Exit codes"):].split("\n\n")[0]
     for code in ExitCode:
         assert f"{int(code)} " in sentence, code
+
+
+def test_no_neighbourhood_yet_exits_3_and_status_says_so(household):
+    """Before founding or joining: listings and writes exit 3 (as the README
+    says), and `status` answers, naming the two ways in."""
+    h = household("early")
+    assert h.run("init", "--household", "Early")[0] == 0
+    for argv in (("offer", "list"), ("log",), ("neighbourhood", "show"), ("offer", "add", "rice", "1", "kg")):
+        code, _, err = h.run(*argv)
+        assert code == ExitCode.NO_IDENTITY and "not in a neighbourhood yet" in err, argv
+    code, out, _ = h.run("status")
+    assert code == 0 and "neighbourhood none yet" in out
+
+
+def test_ctrl_c_on_the_node_exits_130(founded):
+    """SIGINT stops the node cleanly with 130 (interrupted); SIGTERM with 0."""
+    import signal
+    import subprocess
+
+    from cli.tui.node_process import node_command, wait_for_socket_blocking
+
+    argv = node_command(founded.data_dir, ("--network", "loopback", "--listen", "127.0.0.1:0", "--no-mdns"))
+    for signum, expected in ((signal.SIGINT, ExitCode.INTERRUPTED), (signal.SIGTERM, ExitCode.OK)):
+        node = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+        try:
+            wait_for_socket_blocking(founded.data_dir, node)
+            node.send_signal(signum)
+            assert node.wait(30) == expected, signum
+        finally:
+            if node.poll() is None:
+                node.kill()
+                node.wait()

@@ -132,4 +132,4 @@ def test_admission_learns_only_from_admission_kinds_and_counting_adds_revoke():
     assert learnt == ADMISSION_KINDS
     assert membership.admits(revoke).value == "admit" and not membership.add(revoke)
     assert bea.public in membership.households  # the revoke changed nothing here
-    assert COUNTING_KINDS - ADMISSION_KINDS == {"revoke"}
+    assert COUNTING_KINDS - ADMISSION_KINDS == {"revoke", "invite_cancel"}

@@ -167,6 +167,28 @@ def test_invite_exhausted(nb):
     assert state.rejected[second.id] == v.InviteExhausted(invite.id, 1)
 
 
+def test_invite_cancelled(nb):
+    """
+    invite (3 uses) ── join A ── cancel (uses 1) ── join B
+    A (counted when the cancel was written) counts; B does not; a stranger
+    household's cancel of someone else's invite does not count.
+    """
+    invite, secret = nb.invite(nb.founder, uses=3)
+    first = nb.join_with(7, invite, secret)
+    cancel = nb.write(nb.founder, "invite_cancel", {"invite": invite.id, "uses": 1, "reason": "not needed"})
+    second = nb.join_with(8, invite, secret)
+    state = build_state(nb.records, nb.id)
+    assert state.status(first.id) is RecordStatus.COUNTED and state.status(cancel.id) is RecordStatus.COUNTED
+    assert state.rejected[second.id] == v.InviteCancelled(invite.id, cancel.id)
+    other, other_secret = nb.invite(nb.founder, uses=1)
+    stranger = nb.devices[2]
+    meddling = nb.write(stranger, "invite_cancel", {"invite": other.id, "uses": 0})
+    state = build_state(nb.records, nb.id)
+    assert isinstance(state.rejected[meddling.id], v.NotAuthorised)
+    late = nb.join_with(9, other, other_secret)
+    assert build_state(nb.records, nb.id).status(late.id) is RecordStatus.COUNTED
+
+
 def test_not_authorised_offer_update(nb):
     bea = nb.devices[2]
     offer = nb.offer(nb.founder)

@@ -7,14 +7,13 @@ import pytest
 from meshpantry.node.config import DEFAULT_PORT, NodeSettings, SettingsError
 
 
-def test_defaults_stay_on_loopback():
-    """Out of the box a node listens and runs mDNS on loopback only."""
+def test_defaults_leave_addresses_to_the_network_mode():
+    """Out of the box the addresses are empty: the network mode (LAN unless
+    loopback is latched) chooses them (tests/node/test_network.py)."""
     settings = NodeSettings()
-    assert (settings.listen_host, settings.listen_port) == ("127.0.0.1", DEFAULT_PORT)
-    assert settings.mdns_enabled and settings.mdns_interfaces == ("127.0.0.1",)
+    assert (settings.network, settings.listen_host, settings.listen_port) == ("", "", DEFAULT_PORT)
+    assert settings.mdns_enabled and settings.mdns_interfaces == () and settings.advertise == ()
     assert settings.sync_interval_s == 30.0 and 0 < settings.sync_jitter < 1
-    lan = NodeSettings.for_lan()
-    assert lan.listen_host == "0.0.0.0" and lan.mdns_interfaces == ("all",)
 
 
 def test_from_mapping_coerces_strings_and_lists():
@@ -41,7 +40,7 @@ def test_from_mapping_coerces_strings_and_lists():
         ({"listen_port": "many"}, "listen_port"),
         ({"listen_port": 70000}, "listen_port"),
         ({"mdns_enabled": "perhaps"}, "mdns_enabled"),
-        ({"mdns_interfaces": []}, "mdns_interfaces"),
+        ({"network": "wifi"}, "network"),
         ({"sync_jitter": 1.5}, "sync_jitter"),
         ({"redial_max_s": 0.1}, "redial_max_s"),
         ({"listen_port": True}, "listen_port"),

@@ -126,3 +126,70 @@ def test_a_node_is_refused_on_another_libp2p_version(tmp_path, monkeypatch):
         assert libp2p_compat.installed()
     finally:
         pantry.close()
+
+
+def _listen_twice_on_one_port() -> None:
+    """Open the library's TCP listeners twice on one loopback port."""
+    import trio
+    from libp2p.transport.tcp import tcp
+
+    async def twice() -> None:
+        first = await tcp._open_reuseport_listeners("127.0.0.1", 0)
+        port = first[0].socket.getsockname()[1]
+        try:
+            second = await tcp._open_reuseport_listeners("127.0.0.1", port)
+            for listener in second:
+                await listener.aclose()
+        finally:
+            for listener in first:
+                await listener.aclose()
+
+    trio.run(twice)
+
+
+def test_a_listen_port_is_not_shared_with_another_listener():
+    """
+    The library's listeners set SO_REUSEPORT, so a second one binds a port
+    already served (connections are then split between them); with the
+    correction the second bind fails.
+    """
+    from libp2p.transport.exceptions import OpenConnectionError
+
+    libp2p_compat.install()
+    try:
+        libp2p_compat.uninstall({"tcp-port-not-shared"})
+        _listen_twice_on_one_port()  # the trap: no error
+    finally:
+        libp2p_compat.install()
+    with pytest.raises(OpenConnectionError, match="in use"):
+        _listen_twice_on_one_port()
+
+
+def test_open_host_refuses_a_port_in_use_and_says_so():
+    """A port held by another socket (here a plain listener) gives PortInUse
+    naming the port and what to do, before the swarm swallows the error."""
+    import socket
+
+    import trio
+
+    from meshpantry.keys import DeviceKey
+    from meshpantry.node.config import NodeSettings
+    from meshpantry.node.host import PortInUse, open_host
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+
+    async def attempt() -> None:
+        async with open_host(NodeSettings(listen_host="127.0.0.1", listen_port=port, mdns_enabled=False),
+                             DeviceKey.generate()):
+            raise AssertionError("listening on a used port")
+
+    try:
+        with pytest.raises(PortInUse) as refused:
+            trio.run(attempt)
+    finally:
+        holder.close()
+    assert f"TCP port {port} on 127.0.0.1 is already in use" in str(refused.value)
+    assert "--listen 127.0.0.1:PORT" in str(refused.value)

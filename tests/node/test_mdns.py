@@ -24,7 +24,6 @@ def test_interfaces_setting_maps_to_zeroconf_arguments():
     """Named addresses pass through as-is; only the word 'all' means every interface."""
     assert zeroconf_arguments(("127.0.0.1",)) == {"interfaces": ["127.0.0.1"], "ip_version": IPVersion.V4Only}
     assert zeroconf_arguments(("all",))["interfaces"] is InterfaceChoice.All
-    assert NodeSettings().mdns_interfaces == ("127.0.0.1",)  # the safe default
 
 
 def test_dnsaddr_txt_records_parse_to_one_peer():

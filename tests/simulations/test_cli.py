@@ -49,3 +49,25 @@ def test_many_seeds_and_a_bad_scenario(capsys):
                      "--backend", "memory", "--quiet"]) == 0
     assert "2 of 2 seeds passed" in capsys.readouterr().out
     assert cli.main(["run", "no-such-scenario"]) == 2
+
+
+def test_a_single_run_says_how_far_it_is_off_a_terminal(capsys):
+    """Piped or logged (stderr is not a terminal), a single run prints a line
+    when it starts and at each tenth of its virtual time, not nothing."""
+    assert cli.main(["run", "city-outage", "--seed", "7", "--nodes", "6", "--records", "40",
+                     "--backend", "memory"]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("city-outage seed 7")]
+    assert lines[0].endswith("starting") and lines[-1].split(": ")[1].strip().startswith("100%")
+    assert len(lines) >= 6
+
+
+def test_a_drill_prints_its_phases(capsys):
+    """A drill says each phase with the time it started (a PhaseLog line)."""
+    from simulations.sim.progress import PhaseLog
+
+    say = PhaseLog("drill seed 1")
+    say("starting 4 node processes")
+    assert capsys.readouterr().err.startswith("drill seed 1 ")
+    quiet = PhaseLog("drill seed 1", quiet=True)
+    quiet("nothing")
+    assert capsys.readouterr().err == ""

@@ -41,8 +41,12 @@ def test_four_node_drill_converges_and_keeps_every_invariant(tmp_path):
     islands {a, b} | {c, d} cut by deny lists on loopback; one node SIGKILLed;
     islands write; power returns
     """
-    outcome = run_drill(nodes=4, islands=2, kill=0.25, writes=2, seed=1, root=tmp_path, links="deny")
+    phases: list[str] = []
+    outcome = run_drill(nodes=4, islands=2, kill=0.25, writes=2, seed=1, root=tmp_path, links="deny",
+                        progress=phases.append)
     assert outcome.links == "deny"
+    assert phases[0].startswith("starting 4 node processes") and phases[-1] == "checking the invariants"
+    assert any(p.startswith("power and links back") for p in phases)
     assert outcome.violations == []
     assert outcome.converge_s is not None and outcome.converge_s < 60
     assert len(outcome.killed) == 1 and outcome.records > outcome.acknowledged > 0

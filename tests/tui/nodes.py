@@ -13,7 +13,7 @@ from cli.tui.node_process import start_node, stop_node, wait_for_socket_blocking
 from meshpantry.control.client import ControlClient
 
 #: Loopback only; the port is chosen by the OS.
-LOOPBACK_ARGS = ("--listen", "127.0.0.1:0", "--no-mdns")
+LOOPBACK_ARGS = ("--network", "loopback", "--listen", "127.0.0.1:0", "--no-mdns")
 
 
 @dataclass

@@ -67,3 +67,68 @@ async def test_setup_replaces_a_dead_nodes_socket(tmp_path):
         if setup.process is not None:
             stop_node(setup.process)
     assert setup.process is not None
+
+
+class _WizardOnly:
+    """A bare app showing only the household step, to read its choice."""
+
+    @staticmethod
+    def build(choice):
+        from textual.app import App
+
+        class WizardApp(App):
+            result = "not dismissed"
+
+            def on_mount(self) -> None:
+                def done(value):
+                    self.result = value
+
+                self.push_screen(HouseholdScreen(choice), done)
+
+        return WizardApp()
+
+
+@pytest.mark.asyncio
+async def test_wizard_says_which_network_and_lets_the_user_pick():
+    """The household step names the LAN address neighbours will dial, and
+    the user may pick this computer only instead; at 80x24 it all shows."""
+    from textual.widgets import RadioButton
+
+    from meshpantry.node.network import NetworkChoice
+
+    from .screen_text import screen_text
+
+    app = _WizardOnly.build(NetworkChoice(lan=("192.168.1.20",), latched=False))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, HouseholdScreen), what="the household step")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "This Wi-Fi/LAN" in text and "This computer only" in text
+        assert "192.168.1.20" in text, text
+        app.screen.query_one("#setup-household", Input).value = "Elder"
+        app.screen.query_one("#network-loopback", RadioButton).value = True
+        await pilot.pause()
+        assert "neighbours cannot reach it" in screen_text(app)
+        await pilot.click("#submit")
+        await until(pilot, lambda: app.result != "not dismissed", what="the dismissal")
+    assert app.result == {"household": "Elder", "area": None, "network": "loopback"}
+
+
+@pytest.mark.asyncio
+async def test_wizard_under_the_loopback_latch_offers_loopback_only(tmp_path):
+    """With MESHPANTRY_NETWORK=loopback the LAN choice is disabled and the
+    household's node.toml records loopback."""
+    from textual.widgets import RadioButton
+
+    from cli.tui.launch import create_household
+
+    app = _WizardOnly.build(None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, HouseholdScreen), what="the household step")
+        assert app.screen.query_one("#network-lan", RadioButton).disabled
+        app.screen.query_one("#setup-household", Input).value = "Fir"
+        await pilot.click("#submit")
+        await until(pilot, lambda: app.result != "not dismissed", what="the dismissal")
+    assert app.result["network"] == "loopback"
+    create_household(tmp_path / "fir", "Fir", None, app.result["network"])
+    assert 'network = "loopback"' in (tmp_path / "fir" / "node.toml").read_text()

@@ -256,7 +256,7 @@ async def test_recipe_step_story_and_variation(mesh):
 
 
 async def test_invite_code_as_text(mesh):
-    """The Invite tab makes a code and shows it as text."""
+    """The Invite tab makes a code, shows all of it as text at 80x24, and a QR code."""
     app = app_on(mesh["alder"])
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: app.refreshes > 0, what="the first load")
@@ -264,5 +264,11 @@ async def test_invite_code_as_text(mesh):
         await pilot.pause()
         await pilot.press("g")
         await until(pilot, lambda: getattr(app.pane("invite"), "code", None), what="the code")
-        assert app.pane("invite").code.startswith("mp1-")
-        assert app.query_one("#invite-code").text == app.pane("invite").code
+        assert app.pane("invite").code.startswith("mp2-")
+        assert "".join(app.query_one("#invite-code").text.split()) == app.pane("invite").code
+        await pilot.pause()
+        from .screen_text import screen_text
+
+        shown = "".join("".join(c for c in line if c.isalnum() or c == "-") for line in screen_text(app).splitlines())
+        assert app.pane("invite").code in shown, "the code box shows the whole code at 80x24"
+        assert "▀" in app.query_one("#invite-qr").render().plain, "a QR code beside the text"

@@ -1,4 +1,5 @@
-"""Invite: make an invite code and show it as text to copy or read out."""
+"""Invite: make an invite code and show it as text to copy or read out, with
+a QR code below it for a phone to scan (scroll down at 80x24)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,17 @@ if TYPE_CHECKING:
     from ..app import PantryApp
 
 
+#: Characters per line of the code box: the code is broken into lines of this
+#: width rather than soft-wrapped, which hid a character at each wrap at 80
+#: columns. A pasted code may keep the line breaks (joining ignores them).
+CODE_LINE = 66
+
+
+def wrapped(code: str, width: int = CODE_LINE) -> str:
+    """``code`` in lines of ``width`` characters."""
+    return "\n".join(code[start:start + width] for start in range(0, len(code), width))
+
+
 class InvitePane(Pane):
     BINDINGS = [Binding("g", "generate", "New code")]
 
@@ -29,8 +41,9 @@ class InvitePane(Pane):
             yield Label("Households", classes="field-label")
             yield Input(value="1", id="invite-uses")
         yield Button("New invite code  g", id="invite-make", variant="primary")
-        yield TextArea("", id="invite-code", read_only=True, soft_wrap=True)
+        yield TextArea("", id="invite-code", read_only=True, soft_wrap=False)
         yield Static("", id="invite-info")
+        yield Static("", id="invite-qr")
 
     async def reload(self, app: PantryApp) -> None:
         pass
@@ -56,9 +69,13 @@ class InvitePane(Pane):
             return
         result = as_answer(Invite, answer)
         self.code = result["code"]
-        self.query_one("#invite-code", TextArea).text = result["code"]
+        self.query_one("#invite-code", TextArea).text = wrapped(result["code"])
         from ..show import relative
 
         self.query_one("#invite-info", Static).update(Text(
             f"valid for {result['uses']} household(s), expires {relative(result['expires'], self.app.clock())}"
+            " · QR code below"
         ))
+        from ...invite_qr import qr_text
+
+        self.query_one("#invite-qr", Static).update(qr_text(result["code"]))

@@ -1,22 +1,30 @@
-"""First run: name the household, then found a neighbourhood or join one
-with a pasted invite code."""
+"""First run: name the household and pick the network its node uses, then
+found a neighbourhood or join one with a pasted invite code."""
 
 from __future__ import annotations
 
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Input, Label, Static
+from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, Static
+
+from meshpantry.node.network import NetworkChoice, network_choice
 
 from ..answers import Args, Whoami
 from ..widgets.pane import OnPantryApp
 
 
 class HouseholdScreen(Screen):
-    """Step 1: this household's name and rough area (never an exact address).
-    Dismisses with ``{"household", "area"}`` or None when the user quits."""
+    """Step 1: this household's name and rough area (never an exact address),
+    and the network its node uses (the LAN, or this computer only).
+    Dismisses with ``{"household", "area", "network"}`` or None when the user
+    quits. ``choice`` says what this machine offers (read now when None)."""
 
     BINDINGS = [Binding("escape", "quit_setup", "Quit")]
+
+    def __init__(self, choice: NetworkChoice | None = None) -> None:
+        super().__init__()
+        self.choice = choice or network_choice()
 
     def compose(self):
         with Vertical(id="dialog", classes="form wizard"):
@@ -29,6 +37,11 @@ class HouseholdScreen(Screen):
             with Horizontal(classes="field"):
                 yield Label("Area", classes="field-label")
                 yield Input(placeholder="street or block (optional)", id="setup-area")
+            with RadioSet(id="setup-network"):
+                for mode in ("lan", "loopback"):
+                    yield RadioButton(_network_label(mode), value=mode == self.choice.default, id=f"network-{mode}",
+                                      disabled=mode not in self.choice.modes)
+            yield Static(self._explain(self.choice.default), id="network-explain", classes="explain", markup=False)
             yield Static("", id="dialog-error", classes="field-error")
             with Horizontal(classes="buttons"):
                 yield Button("Continue", id="submit", variant="primary")
@@ -46,7 +59,20 @@ class HouseholdScreen(Screen):
             error.display = True
             return
         area = self.query_one("#setup-area", Input).value.strip() or None
-        self.dismiss({"household": name, "area": area})
+        self.dismiss({"household": name, "area": area, "network": self.network})
+
+    @property
+    def network(self) -> str:
+        """The network picked (the default until the user picks another)."""
+        pressed = self.query_one("#setup-network", RadioSet).pressed_button
+        mode = (pressed.id or "").removeprefix("network-") if pressed is not None else self.choice.default
+        return mode if mode in self.choice.modes else self.choice.default
+
+    def _explain(self, mode: str) -> str:
+        return f"Network: {self.choice.describe(mode)}."
+
+    def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
+        self.query_one("#network-explain", Static).update(self._explain(self.network))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "setup-area":
@@ -62,6 +88,10 @@ class HouseholdScreen(Screen):
 
     def action_quit_setup(self) -> None:
         self.dismiss(None)
+
+
+def _network_label(mode: str) -> str:
+    return "This Wi-Fi/LAN (neighbours can reach you)" if mode == "lan" else "This computer only (trying it out)"
 
 
 class NeighbourhoodScreen(OnPantryApp, ModalScreen):

@@ -1,0 +1,36 @@
+"""Two node processes asked for one TCP port: the second is refused with a
+clear message instead of sharing the port (py-libp2p's SO_REUSEPORT)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from simulations.processes import free_port, make_neighbourhood, start_mesh
+
+pytestmark = pytest.mark.timeout(120)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_second_node_on_a_used_port_exits_5_and_says_why(tmp_path):
+    """
+        node A ── listens 127.0.0.1:P
+        node B ── --listen 127.0.0.1:P ──▶ exit 5, "TCP port P ... already in use"
+    """
+    first, second = make_neighbourhood(tmp_path, 2)
+    [node] = start_mesh([first])
+    try:
+        port = node.port
+        argv = [sys.executable, "-m", "cli.main", "--data-dir", str(second), "node", "--network", "loopback",
+                "--listen", f"127.0.0.1:{port}", "--no-mdns"]
+        refused = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=90)
+        assert refused.returncode == 5, refused.stderr
+        assert f"TCP port {port} on 127.0.0.1 is already in use" in refused.stderr
+        assert node.call("status")["peer_id"], "the first node still serves"
+    finally:
+        node.stop()
+    assert free_port() > 0
