@@ -184,7 +184,9 @@ class Store:
         return ChainHead(seq, rid, max(lamport, self._summary.max_lamport()))
 
     def max_lamport(self) -> int:
-        """The highest Lamport counter held (0 when empty)."""
+        """The highest Lamport counter within the log's reach (0 when empty;
+        :mod:`meshpantry.core.lamport`): what this device's next record goes
+        one above, and what a peer's record may exceed by at most the lead."""
         return self._summary.max_lamport()
 
     def _tip(self, author: bytes) -> tuple[int, bytes | None, int]:
@@ -270,6 +272,7 @@ class Store:
         return self._take_in(lambda neighbourhood, admissions, room: ingest_batch(
             self._conn, raws, now, neighbourhood=neighbourhood, admissions=admissions,
             room=room, pool=self._pool, heads=self._summary.heads(),
+            reach=self._summary.max_lamport(),
         ))
 
     def ingest_verified(self, records: Sequence[Record], now: int) -> IngestReport:
@@ -280,6 +283,7 @@ class Store:
         return self._take_in(lambda neighbourhood, admissions, room: ingest_verified(
             self._conn, records, now, neighbourhood=neighbourhood,
             admissions=admissions, room=room, heads=self._summary.heads(),
+            reach=self._summary.max_lamport(),
         ))
 
     def _take_in(self, run: Callable[[bytes, Admissions, WaitingRoom], IngestReport]) -> IngestReport:
