@@ -10,6 +10,7 @@ import sys
 from meshpantry.exit_codes import ExitCode
 from meshpantry.keys import KeyFileError, key_path
 
+from .numbers import whole_number
 from .output import emit, short, table
 from .paging import add_paging, emit_paged
 from .session import Household, Subcommands, read_passphrase
@@ -35,8 +36,8 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
 
     invite = commands.add_parser("invite", parents=[common], help="invite a household").add_subparsers(dest="action", metavar="ACTION", required=True)
     p = invite.add_parser("create", parents=[common], help="make an invite code to hand to a newcomer")
-    p.add_argument("--uses", type=int, default=1, help="how many households may use it (default 1)")
-    p.add_argument("--hours", type=int, default=72, help="how long it stays valid (default 72)")
+    p.add_argument("--uses", type=whole_number(), default=1, help="how many households may use it (default 1)")
+    p.add_argument("--hours", type=whole_number(), default=72, help="how long it stays valid (default 72)")
     p.add_argument("--note", help="a note for the record, e.g. who it is for")
     p.set_defaults(handler=cmd_invite_create)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 
+from .numbers import quantity
 from .output import emit, note, short, table
 from .paging import add_paging, emit_paged, pages
 from .session import Household, Subcommands
@@ -18,14 +19,7 @@ def _when(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _quantity(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number (use a smaller unit: 1.5 kg is 1500 g)") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("quantities are at least 1")
-    return value
+_quantity = quantity
 
 
 _NEED = re.compile(r"^\s*(\d+)\s+(\S+)\s+(.+?)\s*$")
@@ -36,7 +30,7 @@ def parse_need(text: str) -> dict:
     match = _NEED.match(text)
     if not match:
         raise argparse.ArgumentTypeError(f"a need reads 'QUANTITY UNIT ITEM', e.g. '500 g rice', not {text!r}")
-    return {"quantity": int(match.group(1)), "unit": match.group(2), "item": match.group(3)}
+    return {"quantity": quantity(match.group(1)), "unit": match.group(2), "item": match.group(3)}
 
 
 def _offer_fields(p: argparse.ArgumentParser, *, update: bool) -> None:

@@ -21,6 +21,8 @@ from meshpantry.keys import KeyFileError
 from meshpantry.pantry.errors import PantryError
 from meshpantry.passphrase import read_passphrase as _read_passphrase
 
+from .terminal_text import terminal_safe
+
 if TYPE_CHECKING:  # pragma: no cover
     from meshpantry.control.client import RemotePantry
     from meshpantry.pantry import Pantry
@@ -101,4 +103,4 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def _error(message: str) -> None:
-    print(f"meshpantry: {message}", file=sys.stderr)
+    print(f"meshpantry: {terminal_safe(message, newlines=True)}", file=sys.stderr)
