@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import re
 
+from protocol.limits import MAX_QUANTITY
+
 from .numbers import quantity
 from .output import emit, note, short, table
 from .paging import add_paging, emit_paged, pages
@@ -30,7 +32,16 @@ def parse_need(text: str) -> dict:
     match = _NEED.match(text)
     if not match:
         raise argparse.ArgumentTypeError(f"a need reads 'QUANTITY UNIT ITEM', e.g. '500 g rice', not {text!r}")
-    return {"quantity": quantity(match.group(1)), "unit": match.group(2), "item": match.group(3)}
+    return {"quantity": int(match.group(1)), "unit": match.group(2), "item": match.group(3)}
+
+
+def _need(text: str) -> dict:
+    """:func:`parse_need`, bounded as the command line reads it (a need of 0
+    is refused later, with the meal's own message)."""
+    need = parse_need(text)
+    if need["quantity"] > MAX_QUANTITY:
+        raise argparse.ArgumentTypeError(f"quantities are at most {MAX_QUANTITY} (use a larger unit)")
+    return need
 
 
 def _offer_fields(p: argparse.ArgumentParser, *, update: bool) -> None:
@@ -111,7 +122,7 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     p.add_argument("dish")
     p.add_argument("--time", type=_when, required=True, help="when, e.g. 'tomorrow 18:00'")
     p.add_argument("--place", required=True)
-    p.add_argument("--need", dest="needs", type=parse_need, action="append", default=[], help="'QUANTITY UNIT ITEM', repeatable")
+    p.add_argument("--need", dest="needs", type=_need, action="append", default=[], help="'QUANTITY UNIT ITEM', repeatable")
     p.add_argument("--note")
     p.set_defaults(handler=lambda a, pantry: emit(a, pantry.meal_add(a.dish, a.time, a.place, a.needs, a.note), render_meal))
     p = meal.add_parser("pledge", parents=[common], help="pledge an ingredient to a meal")

@@ -12,6 +12,7 @@ table is :class:`meshpantry.exit_codes.ExitCode`):
 4     unknown or ambiguous id
 5     the store is in use by another process / the node is unreachable
 6     refused: invalid input, not allowed, already done, or a reply too large
+7     the store is damaged (restore it, or ``meshpantry repair``)
 130   interrupted
 ====  =====================================================================
 """

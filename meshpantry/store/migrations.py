@@ -28,6 +28,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+from . import log
 from .database import transaction
 from .view_schema import BOARD_FILTER_INDEXES
 from .view_schema import SCHEMA as VIEWS_SCHEMA
@@ -106,6 +107,15 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0005_views", VIEWS_SCHEMA),
     # A filtered board is narrowed in the open board's indexes (:mod:`.view_schema`).
     Migration("0006_board_filter_indexes", BOARD_FILTER_INDEXES),
+    # A checksum of each record's bytes, checked before a record is served
+    # (:func:`.log.intact`); filled in for the rows already held.
+    Migration(
+        "0007_record_sums",
+        (
+            "ALTER TABLE records ADD COLUMN sum INTEGER",
+            "UPDATE records SET sum = raw_sum(raw)",
+        ),
+    ),
 )
 
 _TABLE = "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)"
@@ -136,6 +146,7 @@ def migrate(
     The caller checks :func:`unknown` first if it must refuse newer databases.
     """
     assert len({m.name for m in migrations}) == len(migrations), "migration names must be unique"
+    conn.create_function("raw_sum", 1, log.raw_sum, deterministic=True)
     with transaction(conn):
         conn.execute(_TABLE)
     done = set(applied(conn))

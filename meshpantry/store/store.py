@@ -37,7 +37,7 @@ from meshpantry.core.waiting import WaitingRoom
 from protocol import GENESIS_KIND, Record
 
 from . import admission, database, log, migrations, peers, waiting
-from .errors import NeighbourhoodUnset, OwnRecordRefused, ReadOnlyStore, SchemaTooNew
+from .errors import NeighbourhoodUnset, OwnRecordRefused, ReadOnlyStore, SchemaTooNew, StoreDamaged
 from .ingest import Fork, IngestReport, admit_waiting, ingest_batch, ingest_verified
 from .lock import WriterLock
 from .summary import LogSummary
@@ -85,8 +85,10 @@ class Store:
         ``workers`` is the number of threads that check large ingest batches
         (default: one per core; 1 checks on the calling thread).
         Raises :class:`StoreLocked` if another writer holds the directory,
-        :class:`StoreMissing` if a reader finds no database, and
-        :class:`SchemaTooNew` if the database comes from a newer version.
+        :class:`StoreMissing` if a reader finds no database,
+        :class:`SchemaTooNew` if the database comes from a newer version, and
+        :class:`StoreDamaged` if the file is damaged (a writer runs SQLite's
+        ``quick_check`` first) or empty where a store was.
         """
         directory, db_file = database.locate(Path(path))
         lock = None
@@ -95,8 +97,14 @@ class Store:
             lock = WriterLock(directory / database.LOCK_FILE, directory)
             lock.acquire()
         try:
-            conn = database.connect(db_file, writer=writer)
+            database.check_file(db_file)
             try:
+                conn = database.connect(db_file, writer=writer)
+            except sqlite3.DatabaseError as exc:  # "file is not a database", ...
+                raise StoreDamaged(db_file, str(exc)) from None
+            try:
+                if writer:
+                    database.check_integrity(conn, db_file)
                 too_new = migrations.unknown(conn)
                 if too_new:
                     raise SchemaTooNew(too_new)
@@ -107,6 +115,9 @@ class Store:
                     # make their directory entries durable before any own
                     # record is acknowledged.
                     database.fsync_directory(directory)
+            except sqlite3.DatabaseError as exc:
+                conn.close()
+                raise StoreDamaged(db_file, str(exc)) from None
             except BaseException:
                 conn.close()
                 raise
