@@ -29,6 +29,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
 soak: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,fuzz]'
 	$(BIN)/python -m pytest -q -m slow -p no:randomly
 
 bench: $(STAMP)
