@@ -25,7 +25,8 @@ MAX_LEN = 8192
 ROOT = Path(__file__).resolve().parent.parent.parent
 CORPUS = Path(__file__).parent / "corpus"
 
-pytestmark = pytest.mark.slow
+#: A run takes one to ten minutes on a loaded two-core machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
 
 @pytest.mark.parametrize("name", TARGETS)
