@@ -202,9 +202,13 @@ class Store:
 
     def _tip(self, author: bytes) -> tuple[int, bytes | None, int]:
         """(seq, id) of the author's highest record in the log or the waiting
-        room, and the highest Lamport counter of its waiting records."""
+        room, and the highest Lamport counter of its chain's tip and its
+        waiting records (the next record goes above them even when they lie
+        beyond the log's reach: a chain's counters only ever increase)."""
         seq, rid = log.head(self._conn, author)
         lamport = 0
+        if rid is not None:
+            lamport = self._conn.execute("SELECT lamport FROM records WHERE id = ?", (rid,)).fetchone()[0]
         for (raw,) in self._conn.execute("SELECT raw FROM waiting WHERE author = ?", (author,)):
             waiting = log.trusted_decode(raw)
             lamport = max(lamport, waiting.lamport)
