@@ -5,7 +5,7 @@ is not opened. :func:`repair` (``meshpantry repair``, with the node stopped):
 
 1. takes the data directory's writer lock, and moves the damaged database
    (with its WAL and shared-memory files) aside as
-   ``meshpantry.sqlite3.damaged-<ms>``: nothing is deleted;
+   ``<database file>.damaged-<ms>`` beside it: nothing is deleted;
 2. reads from that copy every row it still can, a range of rowids at a time,
    falling back to single rows around a damaged page, so one bad page costs
    only the rows on it: the records (log and waiting room), the settings
