@@ -45,6 +45,7 @@ test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
 soak: $(TEST_STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,fuzz]'
 	$(BIN)/python -m pytest -q -m slow -p no:randomly
 
 bench: $(RUN_STAMP)

@@ -10,6 +10,7 @@ import sys
 from meshpantry.exit_codes import ExitCode
 from meshpantry.keys import KeyFileError, key_path
 
+from .numbers import whole_number
 from .output import emit, short, table
 from .paging import add_paging, emit_paged
 from .session import Household, Subcommands, read_passphrase
@@ -38,8 +39,8 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
 
     invite = commands.add_parser("invite", parents=[common], help="invite a household").add_subparsers(dest="action", metavar="ACTION", required=True)
     p = invite.add_parser("create", parents=[common], help="make an invite code to hand to a newcomer")
-    p.add_argument("--uses", type=int, default=1, help="how many households may use it (default 1)")
-    p.add_argument("--hours", type=int, default=72, help="how long it stays valid (default 72)")
+    p.add_argument("--uses", type=whole_number(), default=1, help="how many households may use it (default 1)")
+    p.add_argument("--hours", type=whole_number(), default=72, help="how long it stays valid (default 72)")
     p.add_argument("--note", help="a note for the record, e.g. who it is for")
     p.add_argument("--no-qr", dest="qr", action="store_false", help="do not draw the QR code (drawn on a terminal)")
     p.set_defaults(handler=cmd_invite_create)
@@ -82,6 +83,34 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
 
     p = commands.add_parser("rebuild", parents=[common], help="rebuild every view from the record log and check it")
     p.set_defaults(handler=lambda a, pantry: emit(a, pantry.rebuild()))
+
+    p = commands.add_parser(
+        "repair", parents=[common], help="(node stopped) rebuild a damaged store from the records that verify",
+        description="Set the damaged database aside, keep every record whose signature verifies, "
+                    "and start a fresh store with them; the node fetches the rest from its neighbours.",
+    )
+    p.set_defaults(handler=cmd_repair, needs_pantry=False)
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    import time
+
+    from meshpantry.pantry.household import CHAIN_UNSURE
+    from meshpantry.store import Store
+    from meshpantry.store.repair import repair
+
+    report = repair(args.data_dir, int(time.time() * 1000))
+    with Store.open(args.data_dir) as store:
+        store.set_setting(CHAIN_UNSURE, 1)  # own records may have been on a damaged page
+    emit(args, report.as_dict(), lambda r: "\n".join([
+        f"kept {r['kept']} records whose signature verifies ({r['logged']} in the log); "
+        f"dropped {r['dropped']} that did not verify; {r['unreadable_rows']} rows were unreadable",
+        f"the damaged database is kept as {r['set_aside']}",
+        *r["notes"],
+        "start the node: it fetches this device's own records from a neighbour before it "
+        "writes again, and the rest at its next syncs",
+    ]))
+    return 0
 
 
 def cmd_init(args: argparse.Namespace) -> int:

@@ -7,9 +7,11 @@ import re
 import sys
 from pathlib import Path
 
+from .numbers import whole_number
 from .output import emit, short, table, waiting_words
 from .paging import add_paging, emit_paged
 from .session import Household, Subcommands
+from .terminal_text import terminal_safe
 
 _NOTE = re.compile(r"^(.*\S)\s*\(([^()]*)\)\s*$")
 _AMOUNT = re.compile(r"^(\d{1,9}(\.\d{1,6})?|\d{1,9}/\d{1,9})$")
@@ -54,7 +56,7 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     p.add_argument("--story", help="the story behind the dish")
     p.add_argument("--origin", help="cultural origin")
     p.add_argument("--tag", dest="tags", action="append", default=[], help="e.g. 'born in the outage' (repeatable)")
-    p.add_argument("--serves", type=int)
+    p.add_argument("--serves", type=whole_number())
     p.add_argument("--adapted-from", help="id of the recipe this one varies")
     p.set_defaults(handler=cmd_recipe_add)
 
@@ -63,12 +65,12 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     p.add_argument("--title")
     p.add_argument("--origin")
     p.add_argument("--tag", dest="tags", action="append", default=None)
-    p.add_argument("--serves", type=int)
+    p.add_argument("--serves", type=whole_number())
     p.add_argument("--add-step", help="text of a new step")
-    p.add_argument("--after", type=int, default=None, help="position to insert after (default: at the end; 0 = first)")
-    p.add_argument("--remove-step", type=int, action="append", default=[], help="position of a step to remove")
+    p.add_argument("--after", type=whole_number(), default=None, help="position to insert after (default: at the end; 0 = first)")
+    p.add_argument("--remove-step", type=whole_number(), action="append", default=[], help="position of a step to remove")
     p.add_argument("--add-ingredient", type=_ingredient, help="'AMOUNT UNIT ITEM'")
-    p.add_argument("--remove-ingredient", type=int, action="append", default=[])
+    p.add_argument("--remove-ingredient", type=whole_number(), action="append", default=[])
     p.set_defaults(handler=cmd_recipe_edit)
 
     p = recipe.add_parser("story", parents=[common], help="add a story to a recipe")
@@ -132,7 +134,7 @@ def cmd_recipe_export(args: argparse.Namespace, pantry: Household) -> int:
         args.output.write_text(text, encoding="utf-8")
         print(f"wrote {args.output}", file=sys.stderr)
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(terminal_safe(text, newlines=True))
     return 0
 
 

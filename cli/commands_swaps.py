@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import re
 
+from protocol.limits import MAX_QUANTITY
+
+from .numbers import quantity
 from .output import emit, note, short, table, waiting_words
 from .paging import add_paging, emit_paged, pages
 from .session import Household, Subcommands
@@ -18,14 +21,7 @@ def _when(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _quantity(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number (use a smaller unit: 1.5 kg is 1500 g)") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("quantities are at least 1")
-    return value
+_quantity = quantity
 
 
 _NEED = re.compile(r"^\s*(\d+)\s+(\S+)\s+(.+?)\s*$")
@@ -37,6 +33,15 @@ def parse_need(text: str) -> dict:
     if not match:
         raise argparse.ArgumentTypeError(f"a need reads 'QUANTITY UNIT ITEM', e.g. '500 g rice', not {text!r}")
     return {"quantity": int(match.group(1)), "unit": match.group(2), "item": match.group(3)}
+
+
+def _need(text: str) -> dict:
+    """:func:`parse_need`, bounded as the command line reads it (a need of 0
+    is refused later, with the meal's own message)."""
+    need = parse_need(text)
+    if need["quantity"] > MAX_QUANTITY:
+        raise argparse.ArgumentTypeError(f"quantities are at most {MAX_QUANTITY} (use a larger unit)")
+    return need
 
 
 def _offer_fields(p: argparse.ArgumentParser, *, update: bool) -> None:
@@ -119,7 +124,7 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     p.add_argument("dish")
     p.add_argument("--time", type=_when, required=True, help="when, e.g. 'tomorrow 18:00'")
     p.add_argument("--place", required=True)
-    p.add_argument("--need", dest="needs", type=parse_need, action="append", default=[], help="'QUANTITY UNIT ITEM', repeatable")
+    p.add_argument("--need", dest="needs", type=_need, action="append", default=[], help="'QUANTITY UNIT ITEM', repeatable")
     p.add_argument("--note")
     p.set_defaults(handler=lambda a, pantry: emit(a, pantry.meal_add(a.dish, a.time, a.place, a.needs, a.note), render_meal))
     p = meal.add_parser("pledge", parents=[common], help="pledge an ingredient to a meal")

@@ -12,6 +12,7 @@ table is :class:`meshpantry.exit_codes.ExitCode`):
 4     unknown or ambiguous id
 5     the store is in use by another process / the node is unreachable
 6     refused: invalid input, not allowed, already done, or a reply too large
+7     the store is damaged (restore it, or ``meshpantry repair``)
 130   interrupted
 ====  =====================================================================
 """
@@ -63,8 +64,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def not_utf8(argv: list[str]) -> str | None:
+    """A message naming the first argument that is not valid UTF-8 (the
+    bytes the shell passed could not be read as text), or None."""
+    for position, argument in enumerate(argv, 1):
+        try:
+            argument.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = argument.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            return (f"argument {position} ({shown!r}) is not valid UTF-8 text; "
+                    "check the terminal's encoding (records carry UTF-8 only)")
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    problem = not_utf8(argv)
+    if problem is not None:
+        print(f"meshpantry: {problem}", file=sys.stderr)
+        return exit_codes.ExitCode.USAGE
     args = parser.parse_args(argv)
     args.data_dir = Path(getattr(args, "data_dir", None) or os.environ.get("MESHPANTRY_DATA_DIR") or default_data_dir())
     args.json = getattr(args, "json", False)

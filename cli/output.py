@@ -1,4 +1,8 @@
-"""Printing results: human tables by default, JSON with ``--json``."""
+"""Printing results: human tables by default, JSON with ``--json``.
+
+Whatever is printed for people passes through
+:func:`~.terminal_text.terminal_safe` (text from records was written by other
+households); JSON escapes control characters itself."""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import json
 import sys
 from argparse import Namespace
 from typing import Callable, Iterable, Sequence
+
+from .terminal_text import terminal_safe
 
 
 def emit(args: Namespace, value: object, render: Callable[..., str] | None = None) -> None:
@@ -16,7 +22,7 @@ def emit(args: Namespace, value: object, render: Callable[..., str] | None = Non
         return
     text = render(value) if render else _plain(value)
     if text:
-        print(text)
+        print(terminal_safe(text, newlines=True))
 
 
 def jsonable(value: object) -> object:
@@ -37,7 +43,7 @@ def _plain(value: object) -> str:
 
 def table(rows: Iterable[Sequence[object]], headers: Sequence[str]) -> str:
     """A plain left-aligned text table."""
-    rows = [["" if c is None else str(c) for c in row] for row in rows]
+    rows = [["" if c is None else terminal_safe(str(c)) for c in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in rows:
         for i, cell in enumerate(row):
@@ -54,7 +60,7 @@ def short(hex_id: str | None) -> str:
 
 def note(message: str) -> None:
     """A line for the user on stderr (stdout stays clean for scripts)."""
-    print(message, file=sys.stderr)
+    print(terminal_safe(message, newlines=True), file=sys.stderr)
 
 
 def waiting_words(r: dict) -> str | None:

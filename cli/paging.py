@@ -17,6 +17,7 @@ from typing import Callable, Iterator
 from meshpantry.pantry.paging import DEFAULT_PAGE, MAX_PAGE
 
 from .output import jsonable, note
+from .terminal_text import terminal_safe
 
 Page = dict[str, object]
 #: Asks for the page after a cursor (None: the first page).
@@ -61,7 +62,7 @@ def emit_paged(args: argparse.Namespace, fetch: Fetch, rows_key: str,
         if args.json:
             _dump(page)
         else:
-            print(render(rows) if rows else empty)
+            print(terminal_safe(render(rows), newlines=True) if rows else empty)
         if page.get("next") and not args.json:
             note(f"more: {command} --after {page['next']} (or --all-pages)")
         return
@@ -80,7 +81,7 @@ def emit_paged(args: argparse.Namespace, fetch: Fetch, rows_key: str,
         rows = page[rows_key]
         assert isinstance(rows, list)
         if rows:
-            print(render(rows))
+            print(terminal_safe(render(rows), newlines=True))
             shown += len(rows)
     if not shown:
         print(empty)

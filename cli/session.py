@@ -26,6 +26,8 @@ from meshpantry.keys import KeyFileError
 from meshpantry.pantry.errors import PantryError
 from meshpantry.passphrase import read_passphrase as _read_passphrase
 
+from .terminal_text import terminal_safe
+
 if TYPE_CHECKING:  # pragma: no cover
     from meshpantry.control.client import ControlClient, RemotePantry
     from meshpantry.pantry import Pantry
@@ -133,7 +135,7 @@ def _open_writer(args: argparse.Namespace) -> "Pantry | ControlClient":
 def run_command(args: argparse.Namespace) -> int:
     from meshpantry.control.client import NodeUnavailable
     from meshpantry.pantry.errors import NoNeighbourhood
-    from meshpantry.store.errors import NeighbourhoodUnset, StoreError
+    from meshpantry.store.errors import NeighbourhoodUnset, StoreDamaged, StoreError
 
     try:
         if getattr(args, "needs_pantry", True):
@@ -151,6 +153,9 @@ def run_command(args: argparse.Namespace) -> int:
     except NeighbourhoodUnset:
         _error(str(NoNeighbourhood()))
         return ExitCode.NO_IDENTITY
+    except StoreDamaged as exc:
+        _error(str(exc))
+        return ExitCode.DAMAGED
     except StoreError as exc:
         _error(str(exc))
         return ExitCode.UNAVAILABLE
@@ -158,9 +163,8 @@ def run_command(args: argparse.Namespace) -> int:
         _error(str(exc))
         return ExitCode.UNAVAILABLE
     except sqlite3.DatabaseError as exc:
-        _error(f"the store in {args.data_dir} could not be used: {exc}; if the disk is full, "
-               "free some space and try again (nothing acknowledged was lost)")
-        return ExitCode.FAILED
+        _error(_database_failed(args.data_dir, exc))
+        return ExitCode.DAMAGED if _damaged(exc) else ExitCode.FAILED
     except BrokenPipeError:  # output piped into a program that stopped reading
         return ExitCode.FAILED
     except OSError as exc:
@@ -171,5 +175,23 @@ def run_command(args: argparse.Namespace) -> int:
         return ExitCode.INTERRUPTED
 
 
+def _damaged(exc: sqlite3.DatabaseError) -> bool:
+    """Whether SQLite says the file itself is damaged (rather than full,
+    read-only or busy)."""
+    text = str(exc).lower()
+    return "malformed" in text or "not a database" in text or "corrupt" in text
+
+
+def _database_failed(data_dir: Path, exc: sqlite3.DatabaseError) -> str:
+    """What to tell the user when SQLite failed mid-command. Only a failed
+    write is rolled back whole; whether anything else was lost is not known
+    here, so the message does not claim it."""
+    if _damaged(exc):
+        return (f"the store in {data_dir} is damaged ({exc}); stop the node, then restore the "
+                "database from a backup or run 'meshpantry repair'")
+    return (f"the store in {data_dir} could not be used: {exc}; this command's change was "
+            "not written. If the disk is full, free some space and try again")
+
+
 def _error(message: str) -> None:
-    print(f"meshpantry: {message}", file=sys.stderr)
+    print(f"meshpantry: {terminal_safe(message, newlines=True)}", file=sys.stderr)

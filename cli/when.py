@@ -22,7 +22,10 @@ def parse_when(text: str, now: datetime | None = None) -> int:
     text = text.strip().lower()
     match = _RELATIVE.match(text)
     if match:
-        moment = now + timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        try:
+            moment = now + timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        except OverflowError:  # past the year 9999
+            raise BadTime(f"{text!r} is too far ahead; give a date before the year 9999") from None
         return int(moment.timestamp() * 1000)
     day = now.date()
     parts = text.split()

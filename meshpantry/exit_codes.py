@@ -32,6 +32,9 @@ class ExitCode(IntEnum):
     #: Refused: invalid input, not allowed, already done, or an answer too
     #: large for one reply (ask for a smaller page).
     REFUSED = 6
+    #: The store's database is damaged (it fails SQLite's check, or is empty
+    #: where a store was): restore it from a backup, or ``meshpantry repair``.
+    DAMAGED = 7
     #: Interrupted (Ctrl-C): 128 + SIGINT, as shells report it.
     INTERRUPTED = 130
 
@@ -45,6 +48,7 @@ SUMMARY = {
     ExitCode.UNKNOWN_ID: "unknown id",
     ExitCode.UNAVAILABLE: "store busy or node unreachable",
     ExitCode.REFUSED: "refused",
+    ExitCode.DAMAGED: "store damaged",
     ExitCode.INTERRUPTED: "interrupted",
 }
 

@@ -51,6 +51,14 @@ MAX_TIME_MS = 2**63 - 1
 #: that would never expire.
 MAX_FUTURE_SKEW_MS = 24 * 60 * 60 * 1000
 
+#: How far a record's Lamport counter may lie above the highest counter the
+#: receiver can reach in its log (section 7.2). An honest counter is one above
+#: the highest its author saw, so it runs ahead of a receiver only by records
+#: the receiver lacks: 2^24 (16.7 million) is more than a neighbourhood writes
+#: in years, while a hostile writer needs 2^39 records, each accepted in turn,
+#: to carry the counter to its limit of 2^63 - 1.
+MAX_LAMPORT_LEAD = 1 << 24
+
 #: Ed25519 public keys, signatures, SHA-256 digests.
 KEY_BYTES = 32
 SIGNATURE_BYTES = 64

@@ -38,6 +38,7 @@ from meshpantry.control.frames import Wire
 from meshpantry.exit_codes import ExitCode
 from meshpantry.pantry.errors import PantryError
 
+from ..terminal_text import terminal_safe, terminal_safe_tree
 from .answers import Answer, Status, UnexpectedAnswer, Whoami, as_answer
 from .messages import NodeEvent
 from .style import CSS
@@ -339,6 +340,7 @@ class PantryApp(App):
         if not isinstance(result, dict):
             self.report(str(UnexpectedAnswer(f"to {op} is not a map")))
             return None
+        result = terminal_safe_tree(result)  # every text a screen shows comes through here
         if done:
             self.notify(done)
         return result
@@ -381,8 +383,9 @@ class PantryApp(App):
     def notify(self, message: str, *, title: str = "", severity: str = "information",
                timeout: float | None = None, markup: bool = False) -> None:
         """Notifications carry neighbours' text (item names, errors quoting
-        input): shown as typed, never read as markup."""
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+        input): shown as typed, never read as markup, escapes made visible."""
+        super().notify(terminal_safe(message, newlines=True), title=terminal_safe(title),
+                       severity=severity, timeout=timeout, markup=markup)
 
     # -- actions -------------------------------------------------------------------
 

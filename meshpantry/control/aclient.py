@@ -23,10 +23,11 @@ from typing import AsyncIterator
 from meshpantry.pantry.errors import PantryError
 
 from . import SOCKET_NAME
-from .client import CONNECT_TIMEOUT_S, REQUEST_TIMEOUT_S, NodeUnavailable, answer_of, bind_request
-from .decoding import encode_request
+from .client import (
+    CONNECT_TIMEOUT_S, REQUEST_TIMEOUT_S, NodeUnavailable, answer_of, bind_request, request_frame,
+)
 from .events import Event, decode_event
-from .frames import HEADER, ControlFrameError, Frame, Wire, decode_body, encode_frame, frame_length
+from .frames import HEADER, ControlFrameError, Frame, Wire, decode_body, frame_length
 from .requests import Request
 
 #: Events wait here until the UI takes them; a UI that stops reading for this
@@ -94,10 +95,11 @@ class AsyncControlClient:
             raise NodeUnavailable(str(self._closed))
         self._next_id += 1
         request_id = self._next_id
+        frame = request_frame(request_id, request)
         future = asyncio.get_running_loop().create_future()
         self._waiting[request_id] = future
         try:
-            self._writer.write(encode_frame({"id": request_id, **encode_request(request)}))
+            self._writer.write(frame)
             await self._writer.drain()
             message = await asyncio.wait_for(future, timeout)
         except (OSError, ConnectionError) as exc:

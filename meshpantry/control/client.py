@@ -91,8 +91,9 @@ class ControlClient:
         the node reported, or :class:`NodeUnavailable`."""
         self._next_id += 1
         request_id = self._next_id
+        frame = request_frame(request_id, request)
         try:
-            self._sock.sendall(encode_frame({"id": request_id, **encode_request(request)}))
+            self._sock.sendall(frame)
         except OSError as exc:
             raise NodeUnavailable(f"cannot reach the node: {exc}") from None
         while True:
@@ -116,6 +117,24 @@ class ControlClient:
                 event = decode_event(message)
                 if event is not None:
                     yield event
+
+
+def request_frame(request_id: int, request: Request) -> bytes:
+    """The frame of ``request``. Raises
+    :class:`~meshpantry.pantry.errors.BadRequest` for an argument the control
+    socket cannot carry: text that is not valid UTF-8 (bytes a terminal could
+    not decode) or an integer outside 64 bits."""
+    try:
+        return encode_frame({"id": request_id, **encode_request(request)})
+    except UnicodeEncodeError:
+        raise pantry_errors.BadRequest(
+            f"{request.op}: an argument is not valid UTF-8 text; check the terminal's encoding"
+        ) from None
+    except (TypeError, OverflowError, ValueError) as exc:
+        raise pantry_errors.BadRequest(
+            f"{request.op}: an argument cannot be sent to the node ({exc}); "
+            "whole numbers must lie within 64 bits"
+        ) from None
 
 
 def answer_of(reply: Frame) -> Wire:

@@ -168,8 +168,9 @@ class ControlServer:
         except sqlite3.DatabaseError as exc:
             log.error("store failed during %s: %s", op, exc)
             return self._error(request_id, PantryError(
-                f"the node's store could not do {op}: {exc}; if the disk is full, free some "
-                "space and try again (nothing acknowledged was lost)"), "store-error"), request
+                f"the node's store could not do {op}: {exc}; the change was not written. If the "
+                "disk is full, free some space and try again; if the store is damaged, stop the "
+                "node and run 'meshpantry repair'"), "store-error"), request
         except Exception as exc:  # noqa: BLE001 - a failed request must not stop the node
             # TypeError included: the request was well formed, so this is ours.
             log.exception("control request %s failed", op)

@@ -23,6 +23,12 @@ A record arriving at a node goes through, in order:
    in the same batch, is counted and goes no further (not an error). Stores
    skip records they hold by id before step 1 when they can read the id
    cheaply, so most duplicates cost no check at all.
+5b. **Lamport bound** (:func:`.lamport.check_lamport`): its Lamport counter
+   is at most ``MAX_LAMPORT_LEAD`` above the reach of the log
+   (:meth:`~.record_log.RecordLog.lamport_reach`, grown by the records this
+   batch logs), so that no record can carry the counter to its limit and
+   stop every writer. :class:`~.validation.LamportTooFarAhead`; like step 3
+   no proof of forgery (the receiver may lack the records in between).
 6. **membership admission** (:meth:`.admission.Admissions.admits`): ADMIT goes
    on to step 8, WAIT to step 7, REJECT fails with
    :class:`~.validation.NotAdmitted`.
@@ -71,9 +77,10 @@ from dataclasses import dataclass, field
 
 from protocol import GENESIS_KIND, Record, decode_record, verify_record
 from protocol.errors import BadSignature, DecodeError, RemoteError
-from protocol.limits import MAX_FUTURE_SKEW_MS
+from protocol.limits import MAX_FUTURE_SKEW_MS, MAX_LAMPORT_LEAD
 
 from .admission import ADMISSION_KINDS, Admissions
+from .lamport import check_lamport
 from .membership import Admission
 from .record_log import RecordLog
 from .validation import (
@@ -227,7 +234,7 @@ class Intake:
 
     __slots__ = (
         "log", "admissions", "room", "now", "report", "grew",
-        "_flushed", "_at_seq", "_waiting_from_batch", "_admits",
+        "_flushed", "_at_seq", "_waiting_from_batch", "_admits", "_lamport_limit",
     )
 
     def __init__(
@@ -244,6 +251,8 @@ class Intake:
         self._waiting_from_batch: set[bytes] = set()
         self.grew = False  #: membership grew: the waiting room deserves a look
         self._admits = admissions.membership.admits
+        #: step 5b: the highest counter a record may carry (grows as the batch logs)
+        self._lamport_limit = log.lamport_reach() + MAX_LAMPORT_LEAD
 
     def already_held(self, ids: Collection[bytes]) -> set[bytes]:
         """Step 5 before any check: the subset of ``ids`` in the log or the
@@ -267,6 +276,12 @@ class Intake:
         if waiting and record.id in waiting:
             self.report.duplicates += 1
             return
+        if record.lamport > self._lamport_limit:
+            try:
+                check_lamport(record, self._lamport_limit - MAX_LAMPORT_LEAD)
+            except RemoteError as error:
+                self.refuse(index, record.id, error)
+                return
         self.decided(index, record, self._admits(record))
 
     def decided(self, index: int | None, record: Record, verdict: Admission) -> None:
@@ -304,6 +319,8 @@ class Intake:
             for other in held:
                 forks.append(Fork(author, seq, other, rid))
         held.append(rid)
+        if record.lamport + MAX_LAMPORT_LEAD > self._lamport_limit:
+            self._lamport_limit = record.lamport + MAX_LAMPORT_LEAD
         report.added.append(rid)
         report.logged.append(record)
         if record.kind in ADMISSION_KINDS and self.admissions.learn(record, admitted=True):

@@ -39,6 +39,11 @@ class RecordLog(Protocol):
         appended itself."""
         ...
 
+    def lamport_reach(self) -> int:
+        """The reach of the log's Lamport counters
+        (:func:`meshpantry.core.lamport.reach_of`), asked once per batch."""
+        ...
+
     def append(self, records: Sequence[Record]) -> None:
         """Add checked, admitted records to the log, in order (none held yet).
 

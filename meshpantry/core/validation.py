@@ -124,6 +124,20 @@ class TimeInFuture(ValidationError):
         )
 
 
+class LamportTooFarAhead(ValidationError):
+    """The record's Lamport counter lies more than ``lead`` above ``reach``,
+    the highest counter the receiver's log reaches (SPEC section 7.2): not a
+    forgery, since the receiver may only lack the records in between."""
+
+    def __init__(self, lamport: int, reach: int, lead: int) -> None:
+        super().__init__(
+            f"lamport {lamport} is {lamport - reach} above the log's reach {reach}, limit {lead}",
+            lamport=lamport,
+            reach=reach,
+            lead=lead,
+        )
+
+
 class WrongNeighbourhood(ValidationError):
     def __init__(self, expected: bytes, found: bytes) -> None:
         super().__init__(
@@ -348,3 +362,4 @@ def check_owner(kind: str, author: bytes, author_household: bytes | None, owner:
     """
     if author_household != owner:
         raise NotAuthorised(kind, author, owner)
+

@@ -364,7 +364,7 @@ def run_node_command(args: Any) -> int:
     from meshpantry.keys import KeyFileError
     from meshpantry.pantry.errors import PantryError
     from meshpantry.passphrase import read_passphrase
-    from meshpantry.store.errors import StoreError
+    from meshpantry.store.errors import StoreDamaged, StoreError
 
     from .config import SettingsError
     from .settings_sources import load_settings
@@ -396,6 +396,9 @@ def run_node_command(args: Any) -> int:
     except KeyFileError as exc:
         print(f"meshpantry: {exc}", file=sys.stderr)
         return ExitCode.NO_IDENTITY
+    except StoreDamaged as exc:
+        print(f"meshpantry: {exc}", file=sys.stderr)
+        return ExitCode.DAMAGED
     except StoreError as exc:
         print(f"meshpantry: {exc}", file=sys.stderr)
         return ExitCode.UNAVAILABLE

@@ -41,6 +41,10 @@ DB_FILE = "meshpantry.sqlite3"
 #: Setting: this device's own chain is known complete (new key, or recovered
 #: from peers). Until then it must not sign, or it could reuse a seq (a fork).
 CHAIN_CHECKED = "own_chain_checked"
+#: Set by ``meshpantry repair``: records of this device's chain may have been
+#: lost with a damaged page, so it fetches them from a neighbour before it
+#: writes again (a reused seq would fork the chain).
+CHAIN_UNSURE = "own_chain_unsure"
 
 
 def wall_clock_ms() -> int:
@@ -108,10 +112,14 @@ class Pantry(Reading):
     def chain_recovered(self) -> bool:
         """True once this device may write: its key is new, its store holds its
         chain, or peers were asked for the chain after the store was lost."""
+        if self.store.get_setting(CHAIN_UNSURE):
+            return False
         return bool(self.store.get_setting(CHAIN_CHECKED)) or self.store.own_head(self.device).seq > 0
 
     def mark_chain_recovered(self) -> None:
         self.store.set_setting(CHAIN_CHECKED, 1)
+        if self.store.get_setting(CHAIN_UNSURE):
+            self.store.set_setting(CHAIN_UNSURE, None)
 
     # -- writing --------------------------------------------------------------
 
@@ -134,7 +142,7 @@ class Pantry(Reading):
         if neighbourhood is None:
             neighbourhood = self.neighbourhood
         head = self.store.own_head(self.device).observe(after_lamport)
-        if head.seq == 0 and not self.store.get_setting(CHAIN_CHECKED):
+        if (head.seq == 0 and not self.store.get_setting(CHAIN_CHECKED)) or self.store.get_setting(CHAIN_UNSURE):
             raise ChainNotRecovered()
         try:
             record = next_record(

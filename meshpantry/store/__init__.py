@@ -11,6 +11,7 @@ from .errors import (
     SchemaTooNew,
     StoreError,
     StoreLocked,
+    StoreDamaged,
     StoreMissing,
 )
 from .ingest import Fork, IngestReport, Rejection
@@ -28,6 +29,7 @@ __all__ = [
     "Rejection",
     "SchemaTooNew",
     "Store",
+    "StoreDamaged",
     "StoreError",
     "StoreLocked",
     "StoreMissing",

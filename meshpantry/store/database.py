@@ -6,6 +6,11 @@ Rules:
   command line) never block the node that writes.
 * The connection runs in autocommit mode; every write happens inside
   :func:`transaction`, which issues ``BEGIN IMMEDIATE`` and ``COMMIT`` itself.
+* A writer opening a store checks the file first (:func:`check_file`,
+  :func:`check_integrity`): an empty file where a store was, bytes SQLite
+  cannot read as a database, or a failed ``PRAGMA quick_check`` raise
+  :class:`~.errors.StoreDamaged`, which names the file and what to do, rather
+  than a traceback mid-command or, worse, a fresh empty store.
 * Ordinary commits use ``synchronous=NORMAL``: in WAL mode a commit survives a
   killed process, and a power cut can only roll back the newest commits, all of
   which peers can send again. A commit made ``durable`` switches to
@@ -23,7 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import StoreMissing
+from .errors import StoreDamaged, StoreMissing
 
 DB_FILE = "meshpantry.sqlite3"
 LOCK_FILE = "meshpantry.lock"
@@ -53,6 +58,41 @@ def locate(path: Path) -> tuple[Path, Path]:
     if path.suffix == DB_SUFFIX:
         return path.parent, path
     return path, path / DB_FILE
+
+
+#: Problems ``PRAGMA quick_check`` lists before it stops: the first names the
+#: damage well enough for the message; the rest would only be read by SQLite.
+QUICK_CHECK_ROWS = 1
+
+
+def check_file(db_file: Path) -> None:
+    """Raise :class:`StoreDamaged` if ``db_file`` exists but is empty while
+    its write-ahead log holds nothing either: a store truncated to nothing,
+    which SQLite would silently open as a new, empty database. (SQLite writes
+    the first page with the first commit, and a store's first commit is its
+    migrations, so an empty file is never a store in use.)"""
+    try:
+        size = db_file.stat().st_size
+    except FileNotFoundError:
+        return
+    if size > 0:
+        return
+    wal = db_file.with_name(db_file.name + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        return  # the first commit is still in the log: SQLite recovers it
+    raise StoreDamaged(db_file, "the file is empty: 0 bytes")
+
+
+def check_integrity(conn: sqlite3.Connection, db_file: Path) -> None:
+    """Raise :class:`StoreDamaged` unless SQLite's ``quick_check`` of the
+    database passes (structure of every page and b-tree; linear in the size
+    of the file)."""
+    try:
+        rows = conn.execute(f"PRAGMA quick_check({QUICK_CHECK_ROWS})").fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise StoreDamaged(db_file, str(exc)) from None
+    if [tuple(r) for r in rows] != [("ok",)]:
+        raise StoreDamaged(db_file, "; ".join(str(r[0]) for r in rows))
 
 
 def connect(db_file: Path, *, writer: bool) -> sqlite3.Connection:

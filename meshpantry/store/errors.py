@@ -44,6 +44,21 @@ class StoreMissing(StoreError):
         self.path = path
 
 
+class StoreDamaged(StoreError):
+    """The database file is damaged: SQLite's own check of it failed, it
+    cannot be read as a database, or it is empty where a store was. Nothing
+    is written to it; the message names the file and what to do."""
+
+    def __init__(self, path: Path, detail: str) -> None:
+        super().__init__(
+            f"the store {path} is damaged ({detail}). Nothing was changed. Restore the file "
+            "from a backup (with the node stopped), or run 'meshpantry repair', which keeps "
+            "every record whose signature verifies, sets the damaged file aside, and lets "
+            "the node fetch the rest from its neighbours"
+        )
+        self.path, self.detail = path, detail
+
+
 class ReadOnlyStore(StoreError):
     """A write was attempted through a store opened with ``writer=False``."""
 

@@ -62,9 +62,15 @@ class SqliteLog:
     its seq, so the fork lookup skips the query.
     """
 
-    def __init__(self, conn: sqlite3.Connection, heads: Mapping[bytes, tuple[int, bytes]]) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, heads: Mapping[bytes, tuple[int, bytes]], reach: int = 0
+    ) -> None:
         self.conn = conn
         self.heads = heads
+        self.reach = reach  #: the log's Lamport reach when the transaction began
+
+    def lamport_reach(self) -> int:
+        return self.reach
 
     def present(self, ids: Collection[bytes]) -> set[bytes]:
         return log.present(self.conn, ids)
@@ -118,16 +124,18 @@ def ingest_batch(
     room: WaitingRoom,
     pool: VerifierPool,
     heads: Mapping[bytes, tuple[int, bytes]],
+    reach: int,
 ) -> IngestReport:
     """Ingest ``raws`` inside the caller's open transaction.
 
-    ``now`` is the receiver's clock in ms; ``heads`` as for :class:`SqliteLog`.
+    ``now`` is the receiver's clock in ms; ``heads`` and ``reach`` as for
+    :class:`SqliteLog`.
     Returns the report (its ``logged`` are the records written to the log, in
     insertion order). Raises only for local failures (SQLite errors); the
     caller then rolls back and reloads ``admissions`` and ``room``, which this
     function has changed in memory.
     """
-    intake = Intake(SqliteLog(conn, heads), admissions, room, now)
+    intake = Intake(SqliteLog(conn, heads, reach), admissions, room, now)
     seen_raw: set[bytes] = set()
     fresh: list[tuple[int, bytes, bytes | None]] = []
     for index, raw in enumerate(raws):
@@ -167,12 +175,13 @@ def ingest_verified(
     admissions: Admissions,
     room: WaitingRoom,
     heads: Mapping[bytes, tuple[int, bytes]],
+    reach: int,
 ) -> IngestReport:
     """Ingest records already decoded and signature-checked
     (:func:`meshpantry.core.ingest.ingest_checked`) inside the caller's open
     transaction; otherwise as :func:`ingest_batch`."""
     return pipeline.ingest_checked(
-        SqliteLog(conn, heads), admissions, room, records, neighbourhood=neighbourhood, now=now
+        SqliteLog(conn, heads, reach), admissions, room, records, neighbourhood=neighbourhood, now=now
     )
 
 

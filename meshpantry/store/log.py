@@ -7,11 +7,20 @@ largest rowid changes exactly when the log does.
 
 Records read back are decoded by :func:`trusted_decode`, which skips the
 canonical-form and signature checks: every row was checked on the way in.
+
+Each row also keeps ``sum``, a CRC-32 of ``raw`` (:func:`raw_sum`). What is
+read back to be sent to a peer (:func:`in_chain_order`, :func:`chain`,
+:func:`raws_of`, :func:`get`, :func:`pages`) is checked against it: a record
+whose stored bytes changed on disk is never served, since a peer would find
+its signature broken and cut this node off. The check costs about 0.2 µs a
+record, where verifying the signature again costs 100-400 µs.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 
 import msgpack
@@ -38,9 +47,29 @@ REFERENT_FIELD = {
 }
 
 _INSERT = (
-    "INSERT INTO records (id, author, seq, prev, lamport, time, kind, referent, raw) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO records (id, author, seq, prev, lamport, time, kind, referent, raw, sum) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+
+_log = logging.getLogger(__name__)
+
+
+def raw_sum(raw: bytes) -> int:
+    """The checksum kept beside each record's bytes: CRC-32, enough to see
+    bytes that changed on disk (it is no defence against someone who can
+    write the file, who could rewrite the sum as well)."""
+    return zlib.crc32(raw)
+
+
+def intact(rid_or_rowid: object, raw: bytes, stored: int | None) -> bool:
+    """Whether ``raw`` still matches its stored sum (rows logged before
+    sums were kept have one filled in by the migration); logs the damage."""
+    if stored is None or zlib.crc32(raw) == stored:
+        return True
+    shown = rid_or_rowid.hex()[:16] if isinstance(rid_or_rowid, bytes) else rid_or_rowid
+    _log.error("record %s: its stored bytes changed on disk; not served "
+               "(run 'meshpantry repair' with the node stopped)", shown)
+    return False
 
 
 def referent(record: Record) -> bytes | None:
@@ -61,6 +90,7 @@ def row(record: Record) -> tuple:
         record.kind,
         referent(record),
         record.raw,
+        zlib.crc32(record.raw),
     )
 
 
@@ -96,8 +126,8 @@ def trusted_decode(raw: bytes) -> Record:
 
 
 def get(conn: sqlite3.Connection, rid: bytes) -> bytes | None:
-    found = conn.execute("SELECT raw FROM records WHERE id = ?", (rid,)).fetchone()
-    return found[0] if found else None
+    found = conn.execute("SELECT raw, sum FROM records WHERE id = ?", (rid,)).fetchone()
+    return found[0] if found and intact(rid, found[0], found[1]) else None
 
 
 def present(conn: sqlite3.Connection, ids: Iterable[bytes], table: str = "records") -> set[bytes]:
@@ -122,7 +152,10 @@ def raws_of(conn: sqlite3.Connection, ids: Iterable[bytes]) -> list[bytes]:
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
-        raws.extend(raw for (raw,) in conn.execute(f"SELECT raw FROM records WHERE id IN ({marks})", chunk))
+        raws.extend(
+            raw for rid, raw, stored in conn.execute(f"SELECT id, raw, sum FROM records WHERE id IN ({marks})", chunk)
+            if intact(rid, raw, stored)
+        )
     return raws
 
 
@@ -141,10 +174,10 @@ def pages(conn: sqlite3.Connection, where: str, params: tuple, since_rowid: int)
     last = since_rowid
     while True:
         batch = conn.execute(
-            f"SELECT rowid, raw FROM records WHERE rowid > ? {where} ORDER BY rowid LIMIT {PAGE_ROWS}",
+            f"SELECT rowid, raw, sum FROM records WHERE rowid > ? {where} ORDER BY rowid LIMIT {PAGE_ROWS}",
             (last, *params),
         ).fetchall()
-        yield from batch
+        yield from ((rowid, raw) for rowid, raw, stored in batch if intact(rowid, raw, stored))
         if len(batch) < PAGE_ROWS:
             return
         last = batch[-1][0]
@@ -154,10 +187,11 @@ def chain(conn: sqlite3.Connection, author: bytes, from_seq: int) -> list[bytes]
     """Raw records of ``author`` with seq >= ``from_seq``, in (seq, arrival) order."""
     return [
         raw
-        for (raw,) in conn.execute(
-            "SELECT raw FROM records WHERE author = ? AND seq >= ? ORDER BY seq, rowid",
+        for rid, raw, stored in conn.execute(
+            "SELECT id, raw, sum FROM records WHERE author = ? AND seq >= ? ORDER BY seq, rowid",
             (author, from_seq),
         )
+        if intact(rid, raw, stored)
     ]
 
 
@@ -183,14 +217,15 @@ def in_chain_order(conn: sqlite3.Connection, ids: Iterable[bytes]) -> list[bytes
     order, authors by the lowest Lamport counter among their records here."""
     rows: list[tuple[bytes, int, int, bytes]] = []
     ids = list(ids)
+    crc32 = zlib.crc32
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
-        rows.extend(
-            conn.execute(
-                f"SELECT author, seq, lamport, raw FROM records WHERE id IN ({marks})", chunk
-            )
-        )
+        for author, seq, lamport, raw, stored, rid in conn.execute(
+            f"SELECT author, seq, lamport, raw, sum, id FROM records WHERE id IN ({marks})", chunk
+        ):
+            if crc32(raw) == stored or intact(rid, raw, stored):
+                rows.append((author, seq, lamport, raw))
     first: dict[bytes, int] = {}
     for author, _, lamport, _ in rows:
         first[author] = min(lamport, first.get(author, lamport))

@@ -37,7 +37,7 @@ from meshpantry.core.waiting import WaitingRoom
 from protocol import GENESIS_KIND, Record
 
 from . import admission, database, log, migrations, peers, waiting
-from .errors import NeighbourhoodUnset, OwnRecordRefused, ReadOnlyStore, SchemaTooNew
+from .errors import NeighbourhoodUnset, OwnRecordRefused, ReadOnlyStore, SchemaTooNew, StoreDamaged
 from .ingest import Fork, IngestReport, admit_waiting, ingest_batch, ingest_verified
 from .lock import WriterLock
 from .summary import LogSummary
@@ -85,8 +85,10 @@ class Store:
         ``workers`` is the number of threads that check large ingest batches
         (default: one per core; 1 checks on the calling thread).
         Raises :class:`StoreLocked` if another writer holds the directory,
-        :class:`StoreMissing` if a reader finds no database, and
-        :class:`SchemaTooNew` if the database comes from a newer version.
+        :class:`StoreMissing` if a reader finds no database,
+        :class:`SchemaTooNew` if the database comes from a newer version, and
+        :class:`StoreDamaged` if the file is damaged (a writer runs SQLite's
+        ``quick_check`` first) or empty where a store was.
         """
         directory, db_file = database.locate(Path(path))
         lock = None
@@ -95,8 +97,14 @@ class Store:
             lock = WriterLock(directory / database.LOCK_FILE, directory)
             lock.acquire()
         try:
-            conn = database.connect(db_file, writer=writer)
+            database.check_file(db_file)
             try:
+                conn = database.connect(db_file, writer=writer)
+            except sqlite3.DatabaseError as exc:  # "file is not a database", ...
+                raise StoreDamaged(db_file, str(exc)) from None
+            try:
+                if writer:
+                    database.check_integrity(conn, db_file)
                 too_new = migrations.unknown(conn)
                 if too_new:
                     raise SchemaTooNew(too_new)
@@ -107,6 +115,9 @@ class Store:
                     # make their directory entries durable before any own
                     # record is acknowledged.
                     database.fsync_directory(directory)
+            except sqlite3.DatabaseError as exc:
+                conn.close()
+                raise StoreDamaged(db_file, str(exc)) from None
             except BaseException:
                 conn.close()
                 raise
@@ -189,14 +200,20 @@ class Store:
         return ChainHead(seq, rid, max(lamport, self._summary.max_lamport()))
 
     def max_lamport(self) -> int:
-        """The highest Lamport counter held (0 when empty)."""
+        """The highest Lamport counter within the log's reach (0 when empty;
+        :mod:`meshpantry.core.lamport`): what this device's next record goes
+        one above, and what a peer's record may exceed by at most the lead."""
         return self._summary.max_lamport()
 
     def _tip(self, author: bytes) -> tuple[int, bytes | None, int]:
         """(seq, id) of the author's highest record in the log or the waiting
-        room, and the highest Lamport counter of its waiting records."""
+        room, and the highest Lamport counter of its chain's tip and its
+        waiting records (the next record goes above them even when they lie
+        beyond the log's reach: a chain's counters only ever increase)."""
         seq, rid = log.head(self._conn, author)
         lamport = 0
+        if rid is not None:
+            lamport = self._conn.execute("SELECT lamport FROM records WHERE id = ?", (rid,)).fetchone()[0]
         for (raw,) in self._conn.execute("SELECT raw FROM waiting WHERE author = ?", (author,)):
             waiting = log.trusted_decode(raw)
             lamport = max(lamport, waiting.lamport)
@@ -275,6 +292,7 @@ class Store:
         return self._take_in(lambda neighbourhood, admissions, room: ingest_batch(
             self._conn, raws, now, neighbourhood=neighbourhood, admissions=admissions,
             room=room, pool=self._pool, heads=self._summary.heads(),
+            reach=self._summary.max_lamport(),
         ))
 
     def ingest_verified(self, records: Sequence[Record], now: int) -> IngestReport:
@@ -285,6 +303,7 @@ class Store:
         return self._take_in(lambda neighbourhood, admissions, room: ingest_verified(
             self._conn, records, now, neighbourhood=neighbourhood,
             admissions=admissions, room=room, heads=self._summary.heads(),
+            reach=self._summary.max_lamport(),
         ))
 
     def ingest_whole(

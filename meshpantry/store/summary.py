@@ -1,4 +1,4 @@
-"""Summaries of the log kept in memory: sync items in log order, chain heads, highest Lamport.
+"""Summaries of the log kept in memory: sync items in log order, chain heads, Lamport reach.
 
 The log is append-only, so its largest rowid changes exactly when it does. A
 :class:`LogSummary` remembers the rowid it has read up to and, when asked,
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from meshpantry.core.lamport import LamportReach
+
 from . import log
 
 
@@ -20,14 +22,14 @@ class LogSummary:
         self._read_upto = 0
         self._arrived: list[tuple[int, bytes]] = []  #: (lamport, id) of every record, in log order
         self._heads: dict[bytes, tuple[int, bytes]] = {}
-        self._lamport = 0
+        self._reach = LamportReach()
 
     def _refresh(self) -> None:
         newest = log.last_rowid(self._conn)
         if newest == self._read_upto:
             return
         heads = self._heads
-        lamport = self._lamport
+        top = 0
         fresh: list[tuple[int, bytes]] = []
         for author, seq, rid, counter in self._conn.execute(
             "SELECT author, seq, id, lamport FROM records "
@@ -38,10 +40,14 @@ class LogSummary:
             held = heads.get(author)
             if held is None or seq > held[0]:  # a fork's later arrival never replaces
                 heads[author] = (seq, rid)
-            if counter > lamport:
-                lamport = counter
+            if counter > top:
+                top = counter
+        reach = self._reach
+        if top <= reach.limit:  # nearly always: every counter is within the lead
+            reach.add(top)
+        else:
+            reach.add_all(counter for counter, _ in fresh)
         self._arrived.extend(fresh)
-        self._lamport = lamport
         self._read_upto = newest
 
     def arrived_since(self, count: int) -> list[tuple[int, bytes]]:
@@ -57,6 +63,8 @@ class LogSummary:
         return self._heads
 
     def max_lamport(self) -> int:
-        """The highest Lamport counter in the log (0 when empty)."""
+        """The highest Lamport counter within the log's reach (0 when empty;
+        :mod:`meshpantry.core.lamport`): a counter beyond it, logged before
+        the rule bounded counters, is ignored."""
         self._refresh()
-        return self._lamport
+        return self._reach.reach

@@ -35,6 +35,7 @@ from operator import attrgetter, itemgetter, not_
 from meshpantry.core.admission import Admissions
 from meshpantry.core.chain import ChainHead
 from meshpantry.core.ingest import Fork, admit_waiting, check_own, ingest_checked, learn_own
+from meshpantry.core.lamport import LamportReach
 from meshpantry.core.membership import Admission
 from meshpantry.core.sync.items import ItemIndex, index_with_new
 from meshpantry.core.waiting import WaitingRoom
@@ -85,7 +86,7 @@ class MemoryStore:
         self.held = bytearray(max(1024, len(table)))  #: held[p] == 1 when p is in the log
         self.admissions = Admissions(neighbourhood)
         self.room = WaitingRoom()
-        self.max_lamport = 0
+        self._reach = LamportReach()  #: the log's Lamport reach (SPEC 7.2)
         self.forks: list[Fork] = []  #: fork evidence, in the order found
         self._waiting: dict[int, int] = {}  #: position -> commit number that added it
         self._durable = 0  #: log length made durable by the last fsync
@@ -104,7 +105,7 @@ class MemoryStore:
         twin.log = array("i", self.log)
         twin.held = bytearray(self.held)
         twin.admissions = self.admissions.copy()
-        twin.max_lamport = self.max_lamport
+        twin._reach = self._reach.copy()
         twin.forks = list(self.forks)
         twin._waiting = {p: 0 for p in self._waiting}
         twin._refill_room()
@@ -115,6 +116,15 @@ class MemoryStore:
         return twin
 
     # -- reading ------------------------------------------------------------------
+
+    @property
+    def max_lamport(self) -> int:
+        """The highest Lamport counter within the log's reach, as the real
+        store reads it: the counter a device writes above."""
+        return self._reach.reach
+
+    def lamport_reach(self) -> int:
+        return self._reach.reach
 
     def holds(self, position: int) -> bool:
         return position < len(self.held) and self.held[position] == 1
@@ -235,8 +245,11 @@ class MemoryStore:
             held[position] = 1
         self.log.extend(positions)
         top = max(map(_LAMPORT, records))
-        if top > self.max_lamport:
-            self.max_lamport = top
+        reach = self._reach
+        if top <= reach.limit:  # nearly always: every counter is within the lead
+            reach.add(top)
+        else:
+            reach.add_all(map(_LAMPORT, records))
         heads = self._own_heads
         if heads:
             for record in records:
@@ -370,7 +383,7 @@ class MemoryStore:
         self.admissions = Admissions(self.neighbourhood)
         records = self.records()
         self.admissions.replay(records)
-        self.max_lamport = max((r.lamport for r in records), default=0)
+        self._reach = LamportReach(r.lamport for r in records)
         self._refill_room()
         self.forks = [f for f in self.forks if self._holds_id(f.first_id) and self._holds_id(f.second_id)]
         self._sync_index = None

@@ -21,7 +21,7 @@ ROOT = Path(meshpantry.__file__).parent.parent
 def test_the_numbers_scripts_rely_on_are_kept():
     assert {code.name: int(code) for code in ExitCode} == {
         "OK": 0, "FAILED": 1, "USAGE": 2, "NO_IDENTITY": 3, "UNKNOWN_ID": 4,
-        "UNAVAILABLE": 5, "REFUSED": 6, "INTERRUPTED": 130,
+        "UNAVAILABLE": 5, "REFUSED": 6, "DAMAGED": 7, "INTERRUPTED": 130,
     }
 
 

@@ -12,6 +12,7 @@ from collections.abc import Collection, Sequence
 
 from meshpantry.core.admission import Admissions
 from meshpantry.core.ingest import Fork, IngestReport, ingest_checked
+from meshpantry.core.lamport import reach_of
 from meshpantry.core.waiting import WaitingRoom
 from protocol import Record
 
@@ -36,6 +37,9 @@ class ListLog:
 
     def ids_at_seq(self, author: bytes, seq: int) -> list[bytes]:
         return [r.id for r in self.log if r.author == author and r.seq == seq]
+
+    def lamport_reach(self) -> int:
+        return reach_of(r.lamport for r in self.log)
 
     def append(self, records: Sequence[Record]) -> None:
         assert not self.present([r.id for r in records])

@@ -9,12 +9,13 @@ from __future__ import annotations
 import pytest
 
 from meshpantry.core import ingest
-from meshpantry.core.validation import NotAdmitted, TimeInFuture, WrongNeighbourhood
+from meshpantry.core.lamport import LamportReach, reach_of
+from meshpantry.core.validation import LamportTooFarAhead, NotAdmitted, TimeInFuture, WrongNeighbourhood
 from meshpantry.core.waiting import WaitingRoom
 from protocol import Record
 from protocol.envelope import assemble
 from protocol.errors import BadSignature, DecodeError, Malformed, NonCanonical, TooLarge
-from protocol.limits import MAX_FUTURE_SKEW_MS, MAX_RECORD_BYTES
+from protocol.limits import MAX_FUTURE_SKEW_MS, MAX_LAMPORT_LEAD, MAX_RECORD_BYTES
 
 from .logs import ListLog
 from .records import TestNeighbourhood, fork_of, reseal
@@ -235,3 +236,66 @@ def test_own_records_get_the_neighbourhood_and_chain_checks(nb):
     with pytest.raises(WrongNeighbourhood):  # a second genesis
         ingest.check_own(TestNeighbourhood(name="Oak Road", founder=2).genesis, neighbourhood=nb.id, head=(0, None))
     ingest.check_own(nb.genesis, neighbourhood=None, head=(0, None))  # founding
+
+
+# -- step 5b: the Lamport bound -----------------------------------------------------------
+
+TOP = 2**63 - 1
+
+
+def test_step_5b_a_counter_past_the_lead_is_refused_not_logged(nb):
+    """c = 2^63 - 1 from a member would leave no counter for anyone's next record."""
+    bea = nb.devices[2]
+    log = ListLog(nb.id)
+    log.ingest(nb.records, now=nb.clock)
+    reach = log.lamport_reach()
+    exhausting = reseal(bea, nb.offer(bea, "plums"), lamport=TOP)
+    report = log.ingest([exhausting], now=nb.clock)
+    assert report.added == []
+    assert [r.error for r in report.rejected] == [LamportTooFarAhead(TOP, reach, MAX_LAMPORT_LEAD)]
+    assert not ingest.is_forgery(report.rejected[0].error)  # the receiver may only lack records
+
+
+def test_step_5b_exactly_at_the_lead_is_logged_and_the_batch_climbs(nb):
+    """Within one batch, each logged record moves the bound (records of a
+    catch-up arrive in one batch)."""
+    bea = nb.devices[2]
+    log = ListLog(nb.id)
+    log.ingest(nb.records, now=nb.clock)
+    reach = log.lamport_reach()
+    first = reseal(bea, nb.offer(bea, "a"), lamport=reach + MAX_LAMPORT_LEAD)
+    second = reseal(bea, nb.offer(bea, "b"), lamport=reach + 2 * MAX_LAMPORT_LEAD, prev=first.id)
+    third = reseal(bea, nb.offer(bea, "c"), lamport=reach + 4 * MAX_LAMPORT_LEAD)
+    report = log.ingest([first, second, third], now=nb.clock)
+    assert report.added == [first.id, second.id]
+    assert [(r.index, type(r.error)) for r in report.rejected] == [(2, LamportTooFarAhead)]
+    assert log.lamport_reach() == reach + 2 * MAX_LAMPORT_LEAD
+
+
+def test_step_5b_holds_for_a_revoked_member_and_a_spent_invite(nb):
+    """Records the log keeps though they never count are bounded all the same."""
+    invite, secret = nb.invite(nb.founder, uses=1)
+    nb.join_with(3, invite, secret)
+    bea = nb.devices[2]
+    nb.revoke(nb.founder, bea, after_seq=1)
+    log = ListLog(nb.id)
+    log.ingest(nb.records, now=nb.clock)
+    revoked = reseal(bea, nb.offer(bea, "late"), lamport=TOP)
+    spent = reseal(nb.device(9), nb.join_with(9, invite, secret), lamport=TOP)
+    report = log.ingest([revoked, spent], now=nb.clock)
+    assert report.added == []
+    assert [type(r.error) for r in report.rejected] == [LamportTooFarAhead] * 2
+
+
+def test_the_reach_ignores_a_counter_beyond_it_and_depends_only_on_the_set():
+    lead = MAX_LAMPORT_LEAD
+    counters = [1, 2, 5, lead + 5, TOP, 3 * lead]
+    assert reach_of(counters) == lead + 5
+    assert reach_of(reversed(counters)) == lead + 5
+    grown = LamportReach()
+    for counter in counters:
+        grown.add(counter)
+    assert (grown.reach, grown.beyond) == (lead + 5, 2)
+    grown.add(2 * lead)  # bridges the gap to 3 * lead
+    assert (grown.reach, grown.beyond) == (3 * lead, 1)
+    assert reach_of([]) == 0 and reach_of([lead + 1]) == 0

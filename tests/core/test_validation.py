@@ -9,9 +9,10 @@ import pytest
 
 from meshpantry.core import ingest
 from meshpantry.core import validation as v
+from meshpantry.core.lamport import check_lamport
 from meshpantry.core.membership import join_message
 from meshpantry.core.state import RecordStatus, build_state
-from protocol.limits import MAX_FUTURE_SKEW_MS
+from protocol.limits import MAX_FUTURE_SKEW_MS, MAX_LAMPORT_LEAD
 
 from .records import DAY_MS, TestNeighbourhood, fork_of, insert_step, reseal
 
@@ -115,6 +116,15 @@ def test_time_in_future(nb):
         ingest.check_time(record, now)
     assert info.value.data == {"time": record.time, "now": now, "limit": MAX_FUTURE_SKEW_MS}
     ingest.check_time(record, now + 1)  # exactly at the limit is fine
+
+
+def test_lamport_too_far_ahead(nb):
+    record = nb.records[-1]
+    reach = record.lamport - MAX_LAMPORT_LEAD - 1
+    with pytest.raises(v.LamportTooFarAhead) as info:
+        check_lamport(record, reach)
+    assert info.value.data == {"lamport": record.lamport, "reach": reach, "lead": MAX_LAMPORT_LEAD}
+    check_lamport(record, reach + 1)  # exactly at the lead is fine
 
 
 def test_wrong_neighbourhood(nb):

@@ -137,3 +137,25 @@ def test_own_records_waiting_for_membership_still_take_their_seqs(
                          body={"name": "Cy"}, now=T0)
     store.append_own(record)
     assert record.seq == old[-1].seq + 1
+
+
+def test_own_counter_goes_above_the_reach_and_above_its_own_chain(store: Store, nb: TestNeighbourhood):
+    """A counter beyond the reach (logged before counters were bounded) is
+    ignored, unless it is this device's own chain: a chain's counters only
+    increase."""
+    from protocol.limits import MAX_COUNTER, MAX_LAMPORT_LEAD
+
+    from meshpantry.store import log
+    from meshpantry.store.database import transaction
+
+    store.ingest([r.raw for r in nb.records], now=nb.clock)
+    reach = store.max_lamport()
+    bea = nb.devices[2]
+    head = store.own_head(bea.public)
+    far = seal(bea.secret, neighbourhood=nb.id, seq=head.seq + 1, prev=head.id, lamport=MAX_COUNTER // 2,
+               time=T0, kind="household", body={"name": "far"})
+    with transaction(store._conn):
+        log.insert(store._conn, [far])  # as an older version stored it
+    assert store.max_lamport() == reach < MAX_LAMPORT_LEAD
+    assert store.own_head(nb.founder.public).lamport == reach
+    assert store.own_head(bea.public).lamport == MAX_COUNTER // 2
