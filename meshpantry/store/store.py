@@ -331,6 +331,7 @@ class Store:
                     report = ingest_batch(
                         self._conn, raws[start : start + slice_size], now, neighbourhood=neighbourhood,
                         admissions=admissions, room=room, pool=self._pool, heads=self._summary.heads(),
+                        reach=self._summary.max_lamport(),
                     )
                     self._grow_views(report.logged)
                     judge(report, start)
