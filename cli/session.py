@@ -135,7 +135,7 @@ def _open_writer(args: argparse.Namespace) -> "Pantry | ControlClient":
 def run_command(args: argparse.Namespace) -> int:
     from meshpantry.control.client import NodeUnavailable
     from meshpantry.pantry.errors import NoNeighbourhood
-    from meshpantry.store.errors import NeighbourhoodUnset, StoreDamaged, StoreError
+    from meshpantry.store.errors import NeighbourhoodUnset, StoreDamaged, StoreError, ViewsBehind
 
     try:
         if getattr(args, "needs_pantry", True):
@@ -153,6 +153,13 @@ def run_command(args: argparse.Namespace) -> int:
     except NeighbourhoodUnset:
         _error(str(NoNeighbourhood()))
         return ExitCode.NO_IDENTITY
+    except ViewsBehind:
+        if not getattr(args, "read_only", False):
+            raise
+        # The writer left the views behind its log (a stop right after a large
+        # sync, a repair, a rebuild): only the writer can bring them up to date.
+        args.read_only = False
+        return run_command(args)
     except StoreDamaged as exc:
         _error(str(exc))
         return ExitCode.DAMAGED

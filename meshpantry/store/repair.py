@@ -187,5 +187,6 @@ def _restore(directory: Path, salvaged: _Salvage, now: int, report: RepairReport
         result = store.ingest(salvaged.raws, now)
         report.logged = len(result.added)
         report.refused = len(result.rejected)
+        store.views()  # the views grow to the whole log now, not at a reader's first question
     finally:
         store.close()

@@ -70,3 +70,20 @@ def test_the_node_refuses_to_start_on_a_damaged_store(founded):
     )
     assert done.returncode == ExitCode.DAMAGED, done.stderr
     assert "meshpantry repair" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_reading_command_brings_views_the_writer_left_behind_up_to_date(pair):
+    """A bulk ingest (a large sync or a repair) leaves the views to grow at the
+    next read; a reading command opens the store read-only and cannot grow
+    them, so it asks again as the writer instead of failing with exit 5."""
+    okafors, zhengs = pair
+    pantry = Pantry.open(okafors.data_dir)
+    try:
+        for i in range(120):  # far more than the views grow inside one ingest
+            pantry.offer_add(f"jar {i}", 1, "jar")
+    finally:
+        pantry.close()
+    zhengs.receive(okafors.records())
+    code, out, err = zhengs.run("offer", "list", "--all-pages", "--json")
+    assert code == 0, err
+    assert out.count('"jar ') == 120
