@@ -160,12 +160,17 @@ class Node:
             await trio.sleep(0)
         return logged
 
-    async def _on_gossip(self, records: list[Record], origin: Any) -> None:
-        peer = str(origin)
-        if self.is_cut_off(peer):
+    async def _on_gossip(self, records: list[Record], origin: Any, forwarder: Any = None) -> None:
+        """Records of a gossip message ``origin`` published and ``forwarder``
+        (None: not known) handed over. A cut link is one link: records that
+        came over an allowed one are taken whoever wrote them, unless their
+        publisher is cut off for misbehaving."""
+        peer = str(forwarder if forwarder is not None else origin)
+        if self.is_cut_off(peer) or (self.sync is not None and self.sync.is_cut_off(str(origin))):
             return
         # Only records new here can show a new gap: a copy of one already
-        # held showed its gap, if any, when it first arrived.
+        # held showed its gap, if any, when it first arrived. The forwarder
+        # held the record, and is connected: the planner asks it first.
         logged = await self._take_in(records, peer, self.store.ingest_verified)
         missing = missing_before(logged, self.store.has)
         if missing and self.sync is not None:
@@ -228,14 +233,15 @@ class Node:
             await self.close_denied()
             current = {str(p) for p in live_peers(self.network) if not self.is_cut_off(str(p))}
             fresh = sorted(current - self.connected)
+            at_once = []
             for peer in fresh:
                 self.control.publish(PeerEvent(peer=peer, up=True))
                 if self._leads(peer) and self.peer_exchange is not None:  # one exchange teaches both sides
-                    from .discovery_service import exchange_addresses
-
-                    self._nursery.start_soon(exchange_addresses, self.peer_exchange, peer)
-            if fresh and self.sync is not None:
-                self.sync.peers_up(fresh)
+                    self._nursery.start_soon(self._meet, peer)
+                else:
+                    at_once.append(peer)
+            if at_once and self.sync is not None:
+                self.sync.peers_up(at_once)
             for peer in sorted(self.connected - current):
                 self.control.publish(PeerEvent(peer=peer, up=False))
                 if self.sync is not None:
@@ -246,6 +252,18 @@ class Node:
                 self.island = island
                 self.control.publish(IslandEvent(island=island, connected=len(current)))
             await trio.sleep(PEER_WATCH_INTERVAL_S)
+
+    async def _meet(self, peer: str) -> None:
+        """A peer this node leads came up: exchange addresses, links and set
+        fingerprints first (bounded by MEET_TIMEOUT_S), then tell the sync
+        planner, which skips the on-connect session when both sides already
+        hold the same set (it could not move a record)."""
+        from .discovery_service import MEET_TIMEOUT_S, exchange_addresses
+
+        assert self.peer_exchange is not None
+        agrees = await exchange_addresses(self.peer_exchange, peer, MEET_TIMEOUT_S)
+        if self.sync is not None and peer in self.connected:
+            self.sync.peers_up([peer], agreeing=[peer] if agrees else [])
 
     async def _watch_horizon(self) -> None:
         """Sample the highest Lamport counter held, for routine syncs."""
@@ -300,8 +318,12 @@ class Node:
                     from .discovery_service import start_discovery
 
                     found = await start_discovery(
-                        self.store, host, self.settings, self.rng, self.is_cut_off, nursery)
+                        self.store, host, self.settings, self.rng, self.is_cut_off, nursery,
+                        busy=lambda peer: bool(self.sync_progress.get(peer, {}).get("active")))
                     self.discovery, self.peer_exchange, self.mdns = found.discovery, found.peer_exchange, found.mdns
+                    from .discovery_service import refresh_reports
+
+                    nursery.start_soon(refresh_reports, self.peer_exchange, self.discovery, self._leads)
                     log.info("node ready: %s", ", ".join(self.dial_addresses()))
                     task_status.started()
                     await trio.sleep_forever()
