@@ -29,6 +29,7 @@ import random
 import signal
 import sys
 import time
+from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any, Callable
 
 import trio
@@ -43,6 +44,7 @@ from meshpantry.pantry import Pantry
 from protocol import Record
 
 from . import libp2p_compat
+from .checking import CheckingProcesses
 from .config import NodeSettings
 from .control_ops import control_routes
 from .sync_driver import now_ms as _monotonic_ms
@@ -107,6 +109,8 @@ class Node:
         self.horizon = Horizon()
         #: The sync planner and its sessions (set once networking runs).
         self.sync: SyncService | None = None
+        #: Worker processes that check large batches from peers.
+        self.checking = CheckingProcesses()
         self.started = now_ms()
         self._neighbourhood_ready = trio.Event()
         self.stop_requested = trio.Event()
@@ -134,8 +138,25 @@ class Node:
 
     async def ingest(self, raws: list[bytes], origin: str | None = None) -> int:
         """Ingest peers' raw records (sync, bundles) in slices; publish
-        events; returns how many were new."""
-        return len(await self._take_in(raws, origin, self.store.ingest))
+        events; returns how many were new. A large batch is decoded and
+        verified in worker processes (:mod:`.checking`) while this thread
+        stores the slices already checked."""
+        if not self.checking.wanted(len(raws)) or not self.store.neighbourhood:
+            return len(await self._take_in(raws, origin, self.store.ingest))
+        logged = 0
+        done = 0
+        try:
+            async for records, failures in self.checking.check(raws, self.store.neighbourhood, now_ms()):
+                done += len(records) + len(failures)
+                if failures:
+                    log.info("%d records from %s rejected: %s", len(failures), origin, failures[0].reason)
+                    if origin is not None and any(f.forged for f in failures):
+                        self.ban(origin, "sent forged or malformed records")
+                logged += len(await self._take_in(records, origin, self.store.ingest_verified))
+        except BrokenProcessPool:
+            log.warning("checking processes stopped; %d records checked here", len(raws) - done)
+            logged += len(await self._take_in(raws[done:], origin, self.store.ingest))
+        return logged
 
     async def ingest_verified(self, records: list[Record], origin: str | None = None) -> int:
         """Ingest records the gossip validator decoded and verified, without
@@ -281,6 +302,12 @@ class Node:
     _nursery: trio.Nursery | None = None
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        try:
+            await self._run(task_status=task_status)
+        finally:
+            self.checking.close()
+
+    async def _run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         from .gossip import open_gossip
         from .host import open_host
 

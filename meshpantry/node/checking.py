@@ -1,0 +1,130 @@
+"""Steps 1-4 of the ingest pipeline for large batches from peers, in worker
+processes: a new device catching up verifies on every core.
+
+Theory of operation:
+
+* A large batch (a sync session's records, a bundle) is cut into slices of
+  :data:`SLICE_RECORDS`; every slice goes at once to a pool of worker
+  processes, one per core, which run :func:`meshpantry.core.ingest.check_record`
+  (decode, neighbourhood, time bound, signature: the same ordered checks,
+  from the same module) on each raw record and send back the records that
+  passed, pickled, and a line for each that failed.
+* The node takes the slices back in order and hands each to
+  :meth:`Store.ingest_verified <meshpantry.store.Store.ingest_verified>` on
+  its own thread (steps 5-9: duplicates, admission, waiting room, forks,
+  append), while the workers check the slices after it. Decoding and
+  verifying, about four fifths of the work per record, leave the node's
+  thread; unpickling a checked record costs a quarter of decoding it.
+* Nothing is written outside the node's thread: the store's transactions, and
+  so its crash guarantees, are those of any ingest. A session acknowledges a
+  batch only once its slices are ingested.
+* Why processes: the store's own worker threads verify in parallel (libsodium
+  releases the GIL), but decoding is Python and holds the GIL, so a node
+  taking in 100,000 records kept one core busy decoding. Workers are started
+  with ``spawn`` (the node runs trio and libp2p threads, which must not be
+  forked) and import only the pure core, on first use.
+* If the pool breaks (a worker killed), the batch is checked on the node's
+  thread as before and the pool is started again next time.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import AsyncIterator, Sequence
+
+import trio
+
+from meshpantry.core.ingest import check_record, is_forgery
+from protocol import Record
+from protocol.errors import RemoteError
+
+log = logging.getLogger(__name__)
+
+#: Below this many records a batch is checked on the node's thread (the
+#: store's own pool): handing a slice to a process and taking it back costs
+#: about a millisecond, a few records' worth.
+MIN_RECORDS = 256
+
+#: Records per slice: large enough that the hand-off is noise, small enough
+#: that the node ingests the first slice while the workers check the next
+#: ones (a sync batch of 256 KiB holds about 700 records).
+SLICE_RECORDS = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A record that failed steps 1-4: why, and whether only a forger or a
+    broken peer sends it (see :func:`meshpantry.core.ingest.is_forgery`)."""
+
+    reason: str
+    forged: bool
+
+
+def check_slice(raws: Sequence[bytes], neighbourhood: bytes, now: int) -> tuple[list[Record], list[Failure]]:
+    """Steps 1-4 for each raw record, in order (runs in a worker process)."""
+    records: list[Record] = []
+    failures: list[Failure] = []
+    for raw in raws:
+        try:
+            records.append(check_record(raw, neighbourhood=neighbourhood, now=now))
+        except RemoteError as error:
+            failures.append(Failure(str(error), is_forgery(error)))
+    return records, failures
+
+
+def worker_count() -> int:
+    """One worker process per core this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class CheckingProcesses:
+    """The node's pool of checking processes, started on first use."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or worker_count()
+        self._pool: ProcessPoolExecutor | None = None
+
+    def wanted(self, records: int) -> bool:
+        """Whether a batch of ``records`` is worth the worker processes."""
+        return records >= MIN_RECORDS and self.workers > 1
+
+    def _started(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return self._pool
+
+    async def check(
+        self, raws: Sequence[bytes], neighbourhood: bytes, now: int,
+    ) -> AsyncIterator[tuple[list[Record], list[Failure]]]:
+        """Each slice of ``raws`` checked (records that passed, failures), in
+        order. Raises :class:`BrokenProcessPool` when the workers die; the
+        pool is then dropped (the caller checks the rest itself)."""
+        pool = self._started()
+        futures: list[Future] = [
+            pool.submit(check_slice, raws[start : start + SLICE_RECORDS], neighbourhood, now)
+            for start in range(0, len(raws), SLICE_RECORDS)
+        ]
+        try:
+            for future in futures:
+                if not future.done():
+                    await trio.to_thread.run_sync(future.result, abandon_on_cancel=True)
+                yield future.result()
+        except BrokenProcessPool:
+            self.close()
+            raise
+        finally:
+            for future in futures:
+                future.cancel()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None

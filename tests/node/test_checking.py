@@ -1,0 +1,58 @@
+"""Large batches from peers are checked in worker processes and stored in order."""
+
+from __future__ import annotations
+
+import pytest
+
+from meshpantry.node.checking import MIN_RECORDS, SLICE_RECORDS, CheckingProcesses, check_slice
+from protocol import Record
+
+from .test_gossip_ingest import member_records
+
+
+def forged(record: Record) -> bytes:
+    """``record`` with one bit of its signature flipped."""
+    raw = bytearray(record.raw)
+    at = raw.index(record.signature)
+    raw[at] ^= 1
+    return bytes(raw)
+
+
+def test_a_slice_keeps_the_records_that_pass_in_order_and_names_the_others(node):
+    records = member_records(node, 5)
+    raws = [r.raw for r in records]
+    raws[2] = forged(records[2])
+    passed, failures = check_slice(raws + [b"\x93junk"], node.store.neighbourhood, node.pantry.clock())
+    assert [r.id for r in passed] == [records[i].id for i in (0, 1, 3, 4)]
+    assert len(failures) == 2 and all(f.forged for f in failures)
+
+
+@pytest.mark.trio
+async def test_a_large_batch_is_checked_by_the_workers_and_a_forger_is_cut_off(node):
+    """
+    peer ──sync batch of 600 (record 400 forged)──▶ node
+    399 records stored (400's successors wait for it); the peer is cut off.
+    """
+
+    class Planner:
+        banned: list[str] = []
+
+        def hostile(self, peer, why):
+            self.banned.append(peer)
+
+        def is_cut_off(self, peer):
+            return False
+
+    node.sync = Planner()  # type: ignore[assignment]
+    node.checking = CheckingProcesses(workers=2)
+    records = member_records(node, 600)
+    raws = [r.raw for r in records]
+    raws[400] = forged(records[400])
+    assert node.checking.wanted(len(raws)) and len(raws) > 2 * SLICE_RECORDS > MIN_RECORDS
+    try:
+        await node.ingest(raws, "peer-x")
+    finally:
+        node.checking.close()
+    assert all(node.store.has(r.id) for r in records[:400])
+    assert not node.store.has(records[400].id)
+    assert node.sync.banned == ["peer-x"]
