@@ -92,10 +92,10 @@ class NodeProcess:
             return client.call(op, **args)
 
     def cpu_seconds(self) -> float:
-        """CPU time (user + system) the node process has used so far."""
+        """CPU time (user + system) the node process has used so far, with its
+        worker processes (live ones, and those it has waited for)."""
         assert self.process is not None
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return _tree_ticks(self.process.pid) / os.sysconf("SC_CLK_TCK")
 
     def kill(self) -> None:
         """Power cut: SIGKILL, no chance to clean up."""
@@ -113,6 +113,23 @@ class NodeProcess:
                 self.process.wait(5)
                 return -9
         return self.process.returncode if self.process else 0
+
+
+def _tree_ticks(pid: int) -> int:
+    """Clock ticks of CPU used by ``pid``, its reaped children and its live
+    descendants (0 for a process that is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    ticks = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            children = task.read_text().split()
+        except OSError:
+            continue
+        ticks += sum(_tree_ticks(int(child)) for child in children)
+    return ticks
 
 
 def peer_id_of(data_dir: Path) -> str:

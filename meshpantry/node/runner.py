@@ -41,6 +41,7 @@ from meshpantry.core.ingest import is_forgery
 from meshpantry.core.membership import Admission
 from meshpantry.core.sync.horizon import RESOLUTION_MS, Horizon
 from meshpantry.pantry import Pantry
+from meshpantry.store.ingest import quick_id
 from protocol import Record
 
 from . import libp2p_compat
@@ -143,6 +144,10 @@ class Node:
         stores the slices already checked."""
         if not self.checking.wanted(len(raws)) or not self.store.neighbourhood:
             return len(await self._take_in(raws, origin, self.store.ingest))
+        # As the store's ingest does: records already held are skipped before
+        # anyone pays for their checks (peers re-send what others sent too).
+        has = self.store.has
+        raws = [raw for raw in raws if (rid := quick_id(raw)) is None or not has(rid)]
         logged = 0
         done = 0
         try:
