@@ -112,6 +112,9 @@ class Node:
         self.sync: SyncService | None = None
         #: Worker processes that check large batches from peers.
         self.checking = CheckingProcesses()
+        #: Ids of records a session's batch is checking and storing now: a
+        #: batch of another session skips them instead of checking them again.
+        self.arriving: set[bytes] = set()
         self.started = now_ms()
         self._neighbourhood_ready = trio.Event()
         self.stop_requested = trio.Event()
@@ -145,9 +148,27 @@ class Node:
         if not self.checking.wanted(len(raws)) or not self.store.neighbourhood:
             return len(await self._take_in(raws, origin, self.store.ingest))
         # As the store's ingest does: records already held are skipped before
-        # anyone pays for their checks (peers re-send what others sent too).
-        has = self.store.has
-        raws = [raw for raw in raws if (rid := quick_id(raw)) is None or not has(rid)]
+        # anyone pays for their checks (peers re-send what others sent too),
+        # and so are those another session's batch is checking right now.
+        has, arriving = self.store.has, self.arriving
+        mine: set[bytes] = set()
+        fresh = []
+        for raw in raws:
+            rid = quick_id(raw)
+            if rid is not None and (rid in arriving or rid in mine or has(rid)):
+                continue
+            if rid is not None:
+                mine.add(rid)
+            fresh.append(raw)
+        arriving |= mine
+        try:
+            if not self.checking.wanted(len(fresh)):
+                return len(await self._take_in(fresh, origin, self.store.ingest))
+            return await self._take_in_checked(fresh, origin)
+        finally:
+            arriving -= mine
+
+    async def _take_in_checked(self, raws: list[bytes], origin: str | None) -> int:
         logged = 0
         done = 0
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import trio
 
 from meshpantry.node.checking import MIN_RECORDS, SLICE_RECORDS, CheckingProcesses, check_slice
 from protocol import Record
@@ -58,3 +59,32 @@ async def test_a_large_batch_is_checked_by_the_workers_and_a_forger_is_cut_off(n
     assert all(node.store.has(r.id) for r in records[:400] + records[401:])
     assert not node.store.has(records[400].id)
     assert node.sync.banned == ["peer-x"]
+
+
+@pytest.mark.trio
+async def test_records_another_session_is_checking_are_not_checked_twice(node):
+    """Two sessions deliver the same 300 records at once: one batch checks
+    and stores them, the other skips them (they are arriving already)."""
+    node.checking = checking = CheckingProcesses(workers=2)
+    raws = [r.raw for r in member_records(node, 300)]
+    results: list[int] = []
+    handed: list[int] = []
+    check = checking.check
+
+    def counted(batch, *args):
+        handed.append(len(batch))
+        return check(batch, *args)
+
+    checking.check = counted  # type: ignore[method-assign]
+
+    async def session(peer: str) -> None:
+        results.append(await node.ingest(list(raws), peer))
+
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(session, "peer-a")
+            nursery.start_soon(session, "peer-b")
+    finally:
+        node.checking.close()
+    assert sorted(results) == [0, 300] and not node.arriving
+    assert handed == [300]  # the workers saw each record once
