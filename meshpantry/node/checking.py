@@ -20,9 +20,17 @@ Theory of operation:
   batch only once its slices are ingested.
 * Why processes: the store's own worker threads verify in parallel (libsodium
   releases the GIL), but decoding is Python and holds the GIL, so a node
-  taking in 100,000 records kept one core busy decoding. Workers are started
-  with ``spawn`` (the node runs trio and libp2p threads, which must not be
-  forked) and import only the pure core, on first use.
+  taking in 100,000 records kept one core busy decoding. Workers fork from a
+  fork server (the node runs trio and libp2p threads, which must not be
+  forked) that imports only :mod:`.batch_checks` and the pure core: about a
+  tenth of a second, once, where a spawned worker would import the whole
+  command line again.
+* Only with an idle core: the processes cost a little more CPU per record
+  than checking on the node's thread (pickling, a second process), which
+  pays only when a core would otherwise wait. A batch goes to them while the
+  load average leaves at least :data:`IDLE_CORES` core idle (a new device
+  catching up); on a machine already busy (twenty nodes healing on two cores)
+  the store's own path runs.
 * If the pool breaks (a worker killed), the batch is checked on the node's
   thread as before and the pool is started again next time.
 """
@@ -34,14 +42,13 @@ import multiprocessing
 import os
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from typing import AsyncIterator, Sequence
 
 import trio
 
-from meshpantry.core.ingest import check_record, is_forgery
 from protocol import Record
-from protocol.errors import RemoteError
+
+from .batch_checks import Failure, check_slice
 
 log = logging.getLogger(__name__)
 
@@ -50,31 +57,14 @@ log = logging.getLogger(__name__)
 #: about a millisecond, a few records' worth.
 MIN_RECORDS = 256
 
+#: Cores that must be idle (cores minus the one-minute load average) for a
+#: batch to go to the worker processes.
+IDLE_CORES = 1.0
+
 #: Records per slice: large enough that the hand-off is noise, small enough
 #: that the node ingests the first slice while the workers check the next
 #: ones (a sync batch of 256 KiB holds about 700 records).
 SLICE_RECORDS = 256
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """A record that failed steps 1-4: why, and whether only a forger or a
-    broken peer sends it (see :func:`meshpantry.core.ingest.is_forgery`)."""
-
-    reason: str
-    forged: bool
-
-
-def check_slice(raws: Sequence[bytes], neighbourhood: bytes, now: int) -> tuple[list[Record], list[Failure]]:
-    """Steps 1-4 for each raw record, in order (runs in a worker process)."""
-    records: list[Record] = []
-    failures: list[Failure] = []
-    for raw in raws:
-        try:
-            records.append(check_record(raw, neighbourhood=neighbourhood, now=now))
-        except RemoteError as error:
-            failures.append(Failure(str(error), is_forgery(error)))
-    return records, failures
 
 
 def worker_count() -> int:
@@ -85,20 +75,33 @@ def worker_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-class CheckingProcesses:
-    """The node's pool of checking processes, started on first use."""
+def idle_cores(cores: int) -> float:
+    """Cores not in use by the one-minute load average (all when unknown)."""
+    try:
+        return cores - os.getloadavg()[0]
+    except OSError:
+        return float(cores)
 
-    def __init__(self, workers: int | None = None) -> None:
+
+class CheckingProcesses:
+    """The node's pool of checking processes, started on first use.
+    ``min_idle_cores``: see :data:`IDLE_CORES`."""
+
+    def __init__(self, workers: int | None = None, *, min_idle_cores: float = IDLE_CORES) -> None:
         self.workers = workers or worker_count()
+        #: Idle cores a batch needs to go to the workers (``-inf``: always).
+        self.min_idle_cores = min_idle_cores
         self._pool: ProcessPoolExecutor | None = None
 
     def wanted(self, records: int) -> bool:
-        """Whether a batch of ``records`` is worth the worker processes."""
-        return records >= MIN_RECORDS and self.workers > 1
+        """Whether a batch of ``records`` is worth the worker processes now."""
+        return records >= MIN_RECORDS and self.workers > 1 and idle_cores(self.workers) >= self.min_idle_cores
 
     def _started(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload([check_slice.__module__])
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
         return self._pool
 
     async def check(

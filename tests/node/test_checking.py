@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import trio
 
-from meshpantry.node.checking import MIN_RECORDS, SLICE_RECORDS, CheckingProcesses, check_slice
+from meshpantry.node.batch_checks import check_slice
+from meshpantry.node.checking import MIN_RECORDS, SLICE_RECORDS, CheckingProcesses
 from protocol import Record
 
 from .test_gossip_ingest import member_records
@@ -46,7 +47,7 @@ async def test_a_large_batch_is_checked_by_the_workers_and_a_forger_is_cut_off(n
             return False
 
     node.sync = Planner()  # type: ignore[assignment]
-    node.checking = CheckingProcesses(workers=2)
+    node.checking = CheckingProcesses(workers=2, min_idle_cores=float("-inf"))
     records = member_records(node, 600)
     raws = [r.raw for r in records]
     raws[400] = forged(records[400])
@@ -65,7 +66,7 @@ async def test_a_large_batch_is_checked_by_the_workers_and_a_forger_is_cut_off(n
 async def test_records_another_session_is_checking_are_not_checked_twice(node):
     """Two sessions deliver the same 300 records at once: one batch checks
     and stores them, the other skips them (they are arriving already)."""
-    node.checking = checking = CheckingProcesses(workers=2)
+    node.checking = checking = CheckingProcesses(workers=2, min_idle_cores=float("-inf"))
     raws = [r.raw for r in member_records(node, 300)]
     results: list[int] = []
     handed: list[int] = []
@@ -88,3 +89,15 @@ async def test_records_another_session_is_checking_are_not_checked_twice(node):
         node.checking.close()
     assert sorted(results) == [0, 300] and not node.arriving
     assert handed == [300]  # the workers saw each record once
+
+
+def test_the_workers_are_used_only_with_an_idle_core(monkeypatch):
+    """A machine already busier than its cores checks on the node's thread."""
+    import meshpantry.node.checking as checking
+
+    monkeypatch.setattr(checking.os, "getloadavg", lambda: (3.5, 3.0, 3.0))
+    assert not CheckingProcesses(workers=4).wanted(1000)
+    monkeypatch.setattr(checking.os, "getloadavg", lambda: (2.5, 3.0, 3.0))
+    assert CheckingProcesses(workers=4).wanted(1000)
+    assert not CheckingProcesses(workers=4).wanted(MIN_RECORDS - 1)
+    assert not CheckingProcesses(workers=1).wanted(1000)
