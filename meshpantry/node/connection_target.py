@@ -14,12 +14,16 @@ or closes):
    connected (dials in flight count as connected), known peers are dialled,
    bridges first (rule 3). Static peers (named in the settings) are always
    dialled: a household asked for them.
-2. **Bridges up to the high watermark.** A known peer that none of the
-   connected peers reports as its own link is a *bridge*: it may sit in
-   another island, or in a part of the mesh only it reaches. Bridges are
-   dialled while fewer than ``high`` peers are connected, so islands find
-   each other when links return even if each already has ``low`` links
-   inside.
+2. **Bridges, one at a time, up to the high watermark.** A known peer that
+   none of the connected peers reports as its own link is a *bridge*: it may
+   sit in another island, or in a part of the mesh only it reaches. At or
+   above ``low`` links, one bridge is dialled when no dial is in flight,
+   while fewer than ``high`` peers are connected, so islands find each other
+   when links return even if each already has ``low`` links inside. One at
+   a time: once a bridge connects, its report makes the rest of its island
+   reachable, and those are bridges no more. (When every node of four
+   islands dialled every bridge at once, each got as many links dialled in
+   as it dialled out, and the rejoined mesh was nearly full.)
 3. **Trim above the high watermark.** When more than ``high`` peers are
    connected, connections are closed down to ``low``. Never closed: static
    peers, peers connected for less than ``grace_s`` (their reports have not
@@ -87,9 +91,12 @@ def dials(
     links = reached(connected, reports)
     bridges = [p for p in due if p not in static and p not in links]
     others = [p for p in due if p not in static and p in links]
+    beyond_low = False
     for peer in bridges:
-        if count >= marks.high:
-            break
+        if count >= marks.low:
+            if beyond_low or dialling or count >= marks.high:
+                break
+            beyond_low = True
         chosen.append(peer)
         count += 1
     for peer in others:

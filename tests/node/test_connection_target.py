@@ -16,16 +16,20 @@ def test_below_the_low_watermark_known_peers_are_dialled_up_to_it():
     assert dials(["x", "y"], connected=["a", "b"], dialling=1, static=(), reports=reports, marks=MARKS) == []
 
 
-def test_bridges_are_dialled_up_to_the_high_watermark_and_first():
+def test_bridges_are_dialled_first_and_one_at_a_time_beyond_low():
     """
     island 1: me ── a, b, c (low reached)     island 2: p, q (nobody here reports them)
-    p and q are bridges: dialled (up to high 5) although low is reached;
-    x, reported by a, is not.
+    p is dialled although low is reached (a bridge), q waits for p's report;
+    nothing while a dial is in flight, or at high; x, reported by a, is not.
+    Below low, bridges go first.
     """
     reports = {"a": {"b", "x"}, "b": {"a"}, "c": {"a"}}
     chosen = dials(["x", "p", "q"], connected=["a", "b", "c"], dialling=0, static=(), reports=reports, marks=MARKS)
-    assert chosen == ["p", "q"]
+    assert chosen == ["p"]
+    assert dials(["x", "p", "q"], connected=["a", "b", "c"], dialling=1, static=(), reports=reports, marks=MARKS) == []
+    assert dials(["p"], connected=["a", "b", "c", "d", "e"], dialling=0, static=(), reports=reports, marks=MARKS) == []
     assert dials(["x", "p"], connected=["a", "b"], dialling=0, static=(), reports=reports, marks=MARKS) == ["p"]
+    assert dials(["x", "p", "q"], connected=["a"], dialling=0, static=(), reports=reports, marks=MARKS) == ["p", "q"]
 
 
 def test_static_peers_are_always_dialled():
@@ -102,7 +106,7 @@ def test_a_mesh_trimmed_by_every_node_at_once_is_reconnected_by_its_bridges():
             links[m].add(n)
     before = sum(map(len, links.values()))
     marks = Watermarks(low=4, high=6, grace_s=0)
-    for _ in range(3):
+    for _ in range(10):
         closing = {
             n: trims({m: 0.0 for m in links[n]}, now=1, static=(), busy=(), reports=links, marks=marks)
             for n in nodes
