@@ -40,6 +40,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import AsyncIterator, Sequence
@@ -60,6 +61,9 @@ MIN_RECORDS = 256
 #: Cores that must be idle (cores minus the one-minute load average) for a
 #: batch to go to the worker processes.
 IDLE_CORES = 1.0
+
+#: Seconds the one-minute load average remembers the workers' own load.
+LOAD_WINDOW_S = 60.0
 
 #: Records per slice: large enough that the hand-off is noise, small enough
 #: that the node ingests the first slice while the workers check the next
@@ -92,10 +96,16 @@ class CheckingProcesses:
         #: Idle cores a batch needs to go to the workers (``-inf``: always).
         self.min_idle_cores = min_idle_cores
         self._pool: ProcessPoolExecutor | None = None
+        self._last_used = float("-inf")  #: time.monotonic() of the last batch checked
 
     def wanted(self, records: int) -> bool:
-        """Whether a batch of ``records`` is worth the worker processes now."""
-        return records >= MIN_RECORDS and self.workers > 1 and idle_cores(self.workers) >= self.min_idle_cores
+        """Whether a batch of ``records`` is worth the worker processes now.
+        While the workers ran within the load average's minute, the load they
+        made is counted as idle: it is this catch-up's own."""
+        if records < MIN_RECORDS or self.workers == 1:
+            return False
+        own = self.workers if time.monotonic() - self._last_used < LOAD_WINDOW_S else 0
+        return idle_cores(self.workers) + own >= self.min_idle_cores
 
     def _started(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -111,6 +121,7 @@ class CheckingProcesses:
         order. Raises :class:`BrokenProcessPool` when the workers die; the
         pool is then dropped (the caller checks the rest itself)."""
         pool = self._started()
+        self._last_used = time.monotonic()
         futures: list[Future] = [
             pool.submit(check_slice, raws[start : start + SLICE_RECORDS], neighbourhood, now)
             for start in range(0, len(raws), SLICE_RECORDS)

@@ -101,3 +101,8 @@ def test_the_workers_are_used_only_with_an_idle_core(monkeypatch):
     assert CheckingProcesses(workers=4).wanted(1000)
     assert not CheckingProcesses(workers=4).wanted(MIN_RECORDS - 1)
     assert not CheckingProcesses(workers=1).wanted(1000)
+    # The workers' own load does not turn them off in the middle of a catch-up.
+    monkeypatch.setattr(checking.os, "getloadavg", lambda: (5.0, 3.0, 3.0))
+    busy = CheckingProcesses(workers=4)
+    busy._last_used = checking.time.monotonic()
+    assert busy.wanted(1000)
