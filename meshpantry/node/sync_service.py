@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Sequence
 
 import trio
 from libp2p.custom_types import TProtocol
@@ -107,7 +107,8 @@ class SyncTotals(dict):
 
     def __init__(self) -> None:
         super().__init__(dict.fromkeys(("sessions", "failed", "bytes_sent", "bytes_received",
-                                        "records_received", "record_bytes_received", "round_trips"), 0))
+                                        "records_received", "record_bytes_received", "round_trips",
+                                        "idle_sessions"), 0))
 
 
 class SyncService:
@@ -152,8 +153,8 @@ class SyncService:
 
     # --- events in (each performs the planner's answer) -------------------------
 
-    def peers_up(self, peers: list[str]) -> None:
-        self.perform(self.planner.peers_up(peers, now_ms()))
+    def peers_up(self, peers: list[str], agreeing: Sequence[str] = ()) -> None:
+        self.perform(self.planner.peers_up(peers, now_ms(), agreeing))
 
     def peer_down(self, peer: str) -> None:
         self.perform(self.planner.peer_down(peer, now_ms()))
@@ -283,6 +284,8 @@ class SyncService:
         totals["records_received"] += stats.records_received
         totals["record_bytes_received"] += record_bytes
         totals["round_trips"] += stats.round_trips
+        # A session that moved no record either way could have been skipped.
+        totals["idle_sessions"] += stats.records_received == 0 and stats.records_sent == 0
         if result.ok:
             self.last_sync[peer] = _wall_ms()
             self.store.mark_synced(peer, _wall_ms())
