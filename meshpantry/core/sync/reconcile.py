@@ -7,48 +7,86 @@ side never needs to remember what it sent. A range is settled (SKIP) when both
 sides know who sends what; a reply of nothing but SKIP and no needs ends the
 reconciliation.
 
+The cost of a reconciliation follows the number of differences d, not the
+number of items: a few differences are solved from power sums (8 bytes
+each, :mod:`.sums`); many are first cut into parts of about
+PART_DIFFERENCES each, the number of parts taken from an estimate of d
+(:mod:`.estimate`), and each part is sent with its sums at once, so a
+difference of any size is found in the same few round trips and no solve
+works on more than a small range. A part whose sums fail is listed (ids,
+as range-based set reconciliation does), which settles it in one step.
+
 Rules for a FINGERPRINT(c_o, fp_o) received, where I hold c_m items in the
 range (first rule that applies wins):
 
 1. fingerprints and counts equal: SKIP.
 2. c_o == 0: I send all my items in the range; SKIP.
 3. c_m == 0: reply ID_LIST() (I hold nothing; the peer sends all).
-4. k = |c_m - c_o| + 1 (or SUMS_SLACK if the counts are equal) <= MAX_SUMS,
-   the work fits SUMS_WORK and the sums are worth their CPU (SUMS_EFFORT):
-   if I hold more, WANT_SUMS(k); otherwise my SUMS with k sums (the receiver
-   decodes both sides' extras with k - 1 and checks with the last; see
-   :mod:`.sums`).
-5. c_m <= MAX_LIST_IDS: reply my ID_LIST.
-6. c_o <= MAX_LIST_IDS, or I hold fewer: echo my FINGERPRINT, so that the peer
-   lists (5) or, holding more, splits (7).
-7. split my items into FANOUT buckets (or about one per SPLIT_DIFFERENCES
-   differences the counts show), plus a cut after my first c_o items (when
-   the peer simply lacks my newest records, that cut isolates them).
+4. c_m != c_o, k = |c_m - c_o| + 1 sums fit (MAX_SUMS, SUMS_WORK, and worth
+   their CPU: SUMS_EFFORT): if I hold more, WANT_SUMS(k); otherwise my SUMS
+   with k sums (one-sided differences are the common case, and the counts
+   give their number).
+5. c_m == c_o and the range is smaller than ESTIMATE_FROM: my SUMS with
+   SUMS_SLACK sums (one record missing on each side).
+6. c_m <= LIST_IDS: reply my ID_LIST.
+7. c_o <= LIST_IDS, or I hold fewer: echo my FINGERPRINT, so that the peer
+   lists (6) or, holding more, splits (8).
+8. estimating split: my items cut into ESTIMATE_PARTS equal parts plus a cut
+   after my first c_o items (when the peer simply lacks my newest records,
+   that cut isolates them); each part is described (see below) with its
+   stratum counts and one sum, or, when c_m == c_o (a two-sided difference
+   of unknown size), ESTIMATE_SUMS sums, and the last part is halved while
+   its halves hold STRATA_FROM items or more (differences cluster among the
+   newest records).
 
-WANT_SUMS(k) is answered with SUMS. SUMS is decoded into my extras and the
-peer's: if the peer has none and the fingerprint of the rest matches, I send
-mine and the range is SKIP; if the peer has some, I send mine and reply ROOTS
-(the polynomial whose roots are the peer's extras, and the fingerprint of what
-we share). A failed decode asks for more: my SUMS with twice as many sums (at
-least 8, at most MAX_SUMS), while those cost fewer bytes than listing or
-splitting would; otherwise the range is listed (5) or split (7), never
-echoed, so every fallback grows k or shrinks the range. ROOTS received: I send my items
-that are its roots if there are exactly as many as its degree and the rest
-matches the common fingerprint (SKIP), else list or split. An ID_LIST settles
-its range: I send what it lacks and name what I lack in ``needs``.
+A part or range is *described* by an ID_LIST when it holds at most LIST_IDS
+items and the list is no larger than the sums, else by SUMS (with stratum
+counts when it holds STRATA_FROM items or more).
+
+WANT_SUMS(k) is answered with my SUMS (k sums, stratum counts as above).
+
+SUMS(c_o, fp_o, k sums, strata) received:
+
+1. counts and fingerprints equal: SKIP. c_m == 0: ID_LIST().
+2. |c_m - c_o| < k: decode (:func:`.sums.difference_polynomials`). If I find
+   exactly s of my items and the peer has no extras and the fingerprint of
+   my other items equals the peer's: I send those; SKIP. If the peer has
+   extras: I send mine and reply ROOTS (the polynomial whose roots are the
+   peer's extras, and the fingerprint of what we share).
+3. Otherwise estimate d: from the stratum counts when the peer sent them
+   (:func:`.estimate.estimate`); else |c_m - c_o|, taken as exact, when
+   that is k or more (nothing was solved); else 2k. Never below |c_m - c_o|.
+   Then *resolve* the range: ID_LIST if I hold at most LIST_IDS items, or at
+   most MAX_LIST_IDS and the peer sent no stratum counts (a small part whose
+   sums failed); else my SUMS with ``sums_for(d)`` sums if that is more than
+   k and fits; else a **fine split**: about d / PART_DIFFERENCES equal parts
+   (plus the cut after c_o items), each described with the sums its share of
+   d needs, as many parts as the message has room for.
+
+ROOTS received: I send my items that are its roots if there are exactly as
+many as its degree and the rest matches the common fingerprint (SKIP), else
+resolve with d = twice the degree. An ID_LIST settles its range: I send what
+it lacks and name what I lack in ``needs``.
+
+Every fallback grows k on the same range, shrinks the range or lists it, so
+reconciliation ends. A reply's size stays under MAX_RECONCILE_BYTES and the
+work it asks of the peer under :data:`.work.SEND_WORK`; what does not fit is
+folded into one FINGERPRINT of the rest, resolved in later rounds.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from typing import Callable
 
 from protocol import limits
 from protocol.sync import (
     INF,
+    MAX_ENTRIES,
     MAX_LIST_IDS,
     MAX_RECONCILE_BYTES,
     MAX_SUMS,
-    MAX_ENTRIES,
     SUM_BYTES,
     Bound,
     Entry,
@@ -62,44 +100,52 @@ from protocol.sync import (
     WantSums,
 )
 
-from .errors import ProtocolViolation
+from .estimate import EXACT_PART_DIFFERENCES, PART_DIFFERENCES, estimate, sums_for
 from .items import PREFIX_POWERS, ItemIndex, fingerprint_of
 from .sums import difference_polynomials, roots_among
+from .work import SEND_WORK, SOLVE_UNITS, SUMS_WORK, check_message, sums_work
 
-#: Sub-ranges per split. 16 cuts 100,000 items to ~24 in three levels; each
-#: entry costs ~22 bytes, so a split is ~350 bytes.
+#: A range this small is listed (32 ids cost about three records' bytes)
+#: when its sums do not fit or failed.
+LIST_IDS = 32
+
+#: Parts of an estimating split. Sixteen give every part's stratum counts
+#: about 6% of a large range, so a difference clustered at the newest
+#: records shows in one or two parts; ~1.5 KB for the whole split.
+ESTIMATE_PARTS = 16
+
+#: Sums per part of an estimating split: solves two differences per part
+#: (a small two-sided difference settles at once) and checks with the third.
+ESTIMATE_SUMS = 3
+
+#: Ranges with equal counts at least this large are answered with an
+#: estimating split instead of SUMS_SLACK sums: a large range with equal
+#: counts and different fingerprints hides a two-sided difference of unknown
+#: size, which one round of sums would rarely solve.
+ESTIMATE_FROM = 2048
+
+#: Ranges this large carry stratum counts with their sums (16 varints), so
+#: that a failed solve knows how finely to cut them. Smaller ones are listed
+#: when their sums fail.
+STRATA_FROM = MAX_LIST_IDS + 1
+
+#: Sub-ranges of a plain split (a range whose roots did not match): 16 cuts
+#: 100,000 items to ~24 in three levels.
 FANOUT = 16
-
-#: Most field multiplications (items x sums) one range may cost either side:
-#: a whole 100,000-item set with k = 2, about 0.1 s of Python. This is the
-#: protocol's bound (a peer asking for more is hostile); what we ask for is
-#: the smaller SUMS_EFFORT.
-SUMS_WORK = 1 << 18
 
 #: Most multiplications we choose to spend on one range's sums when they are
 #: more than PREFIX_POWERS (so summed item by item, on both sides), about
-#: 3 ms of Python. Without it a 4,000-item range with 32 differences costs
-#: 0.1 s each side, where a split costs ~350 bytes and finds the same
-#: differences in smaller ranges. Up to PREFIX_POWERS sums a kept index
-#: answers from its prefix columns in O(k), so only SUMS_WORK bounds them.
+#: 3 ms of Python, when answering a fingerprint: a larger difference is cut
+#: into parts instead. Up to PREFIX_POWERS sums a kept index answers from
+#: its prefix columns in O(k), so only SUMS_WORK bounds them.
 SUMS_EFFORT = 1 << 14
 
 #: Sums asked for a range whose counts are equal but fingerprints differ: the
-#: least that can find one record missing on each side. Ranges whose counts
-#: differ by d start with d + 1 sums (most differences are one-sided; one sum
-#: checks the answer) and ask for more only when that fails.
+#: least that can find one record missing on each side.
 SUMS_SLACK = 2
 
-#: Differences a part should hold when a range whose counts differ by more
-#: than its sums may cover is split: each part then decodes with about
-#: SPLIT_DIFFERENCES + 1 sums at the first try. A failed decode (differences
-#: unknown, often on both sides and dense) splits FANOUT ways instead.
-SPLIT_DIFFERENCES = 4
-
-#: About what a split costs on the wire (FANOUT + 1 fingerprint entries). A
-#: failed decode asks for more sums only while they cost less than the
-#: fallback (this, or an id list), so dense differences split early.
-_SPLIT_BYTES = (FANOUT + 1) * 22
+#: Bytes of an entry besides its mode's payload (bound and mode byte).
+_ENTRY_BYTES = 6
 
 #: Largest size one entry can add to a message (an ID_LIST with its needs).
 _MAX_ENTRY_BYTES = 2 * MAX_LIST_IDS * limits.ID_BYTES + 64
@@ -114,6 +160,7 @@ class Reply:
     send: set[int] = field(default_factory=set)  #: positions of my items to send
     expect: int = 0  #: records the peer will probably send us for this step
     size: int = 0  #: estimated encoded size of entries and needs
+    work: int = 0  #: estimated units of work the entries ask of the peer
 
     @property
     def settled(self) -> bool:
@@ -125,13 +172,19 @@ class Reply:
             self.entries[-1] = Entry(upper, mode)
             return
         self.entries.append(Entry(upper, mode))
-        self.size += 6 + len(upper.prefix) + _mode_size(mode)
+        self.size += _ENTRY_BYTES + len(upper.prefix) + _mode_size(mode)
 
     def full(self) -> bool:
         return (
             self.size + _MAX_ENTRY_BYTES > MAX_RECONCILE_BYTES
-            or len(self.entries) + 2 * FANOUT + 4 > MAX_ENTRIES
+            or len(self.entries) + 2 * ESTIMATE_PARTS + 4 > MAX_ENTRIES
+            or self.work > SEND_WORK
         )
+
+    def room(self, part_bytes: int) -> int:
+        """How many more entries of this size fit the message."""
+        by_size = (MAX_RECONCILE_BYTES - _MAX_ENTRY_BYTES - self.size) // max(1, part_bytes)
+        return max(0, min(by_size, MAX_ENTRIES - 2 * ESTIMATE_PARTS - 4 - len(self.entries)))
 
 
 def _mode_size(mode: Mode) -> int:
@@ -140,7 +193,7 @@ def _mode_size(mode: Mode) -> int:
     if isinstance(mode, IdList):
         return 2 + limits.ID_BYTES * len(mode.ids)
     if isinstance(mode, Sums):
-        return 22 + SUM_BYTES * len(mode.sums)
+        return 23 + SUM_BYTES * len(mode.sums) + 2 * len(mode.strata)
     if isinstance(mode, Roots):
         return 20 + SUM_BYTES * len(mode.coefficients)
     return 2
@@ -154,7 +207,7 @@ def opening(index: ItemIndex, below: int | None = None) -> list[Entry]:
     count = len(index) if below is None else index.locate(Bound(below))
     upper = INF if count == len(index) else Bound(below)
     entries = []
-    if count <= MAX_LIST_IDS:
+    if count <= LIST_IDS:
         entries.append(Entry(upper, IdList(tuple(index.ids(0, count)))))
     else:
         entries.append(Entry(upper, Fingerprint(count, index.fingerprint(0, count))))
@@ -165,16 +218,18 @@ def opening(index: ItemIndex, below: int | None = None) -> list[Entry]:
 
 def respond(index: ItemIndex, message: Reconcile) -> Reply:
     """My reply to ``message``. Raises ProtocolViolation for requests no
-    honest peer makes (sums beyond the work bound)."""
+    honest peer makes (sums beyond SUMS_WORK, a message asking for more than
+    MAX_MESSAGE_WORK: :class:`.work.TooMuchWork`), before solving anything."""
+    uppers = [index.locate(entry.upper) for entry in message.entries]
+    check_message(message.entries, [hi - lo for lo, hi in zip([0, *uppers], uppers)])
     reply = Reply()
     for item_id in message.needs:
         position = index.position(item_id)
         if position is not None:
             reply.send.add(position)
     lo = 0
-    for number, entry in enumerate(message.entries):
-        hi = index.locate(entry.upper)
-        if reply.full() and number:
+    for number, (entry, hi) in enumerate(zip(message.entries, uppers)):
+        if number and reply.full():
             count = len(index) - lo
             reply.add(INF, Fingerprint(count, index.fingerprint(lo, len(index))))
             return reply
@@ -190,11 +245,7 @@ def _answer(index: ItemIndex, lo: int, hi: int, entry: Entry, reply: Reply) -> N
     elif isinstance(mode, Fingerprint):
         _on_fingerprint(index, lo, hi, entry.upper, mode, reply)
     elif isinstance(mode, WantSums):
-        mine = hi - lo
-        if mine * mode.k > SUMS_WORK:
-            raise ProtocolViolation(f"asked for {mode.k} sums over {mine} items")
-        reply.add(entry.upper, Sums(mine, index.fingerprint(lo, hi), tuple(index.power_sums(lo, hi, mode.k))))
-        reply.expect += mode.k
+        _add_sums(index, lo, hi, entry.upper, mode.k, hi - lo, reply)
     elif isinstance(mode, Sums):
         _on_sums(index, lo, hi, entry.upper, mode, reply)
     elif isinstance(mode, Roots):
@@ -202,6 +253,18 @@ def _answer(index: ItemIndex, lo: int, hi: int, entry: Entry, reply: Reply) -> N
     else:
         assert isinstance(mode, IdList)
         _on_id_list(index, lo, hi, entry.upper, mode, reply)
+
+
+def _add_sums(
+    index: ItemIndex, lo: int, hi: int, upper: Bound, k: int, theirs: int, reply: Reply, *, strata: bool = True
+) -> None:
+    """My SUMS of ``[lo, hi)`` with ``k`` sums, and stratum counts when the
+    range is large (and ``strata``); ``theirs`` is the peer's count there,
+    or my guess."""
+    mine = hi - lo
+    counts = index.strata(lo, hi) if strata and mine >= STRATA_FROM else ()
+    reply.add(upper, Sums(mine, index.fingerprint(lo, hi), tuple(index.power_sums(lo, hi, k)), counts))
+    reply.work += sums_work(theirs, mine, k) if abs(theirs - mine) < k else sums_work(mine, mine, k)
 
 
 def _on_fingerprint(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Fingerprint, reply: Reply) -> None:
@@ -215,27 +278,28 @@ def _on_fingerprint(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Fing
     elif mine == 0:
         reply.add(upper, IdList(()))
         reply.expect += theirs
-    elif _sums_fit(mine, theirs, _first_sums(mine, theirs)):
-        k = _first_sums(mine, theirs)
+    elif mine != theirs and _sums_fit(mine, theirs, abs(mine - theirs) + 1):
+        k = abs(mine - theirs) + 1
         if mine > theirs:
             reply.add(upper, WantSums(k))
+            reply.work += theirs * k // 2
         else:
-            reply.add(upper, Sums(mine, own, tuple(index.power_sums(lo, hi, k))))
+            _add_sums(index, lo, hi, upper, k, theirs, reply)
             reply.expect += theirs - mine
-    elif mine <= MAX_LIST_IDS:
+    elif mine == theirs and mine < ESTIMATE_FROM and _sums_fit(mine, theirs, SUMS_SLACK):
+        _add_sums(index, lo, hi, upper, SUMS_SLACK, theirs, reply)
+    elif mine <= LIST_IDS:
         reply.add(upper, IdList(tuple(index.ids(lo, hi))))
-    elif theirs <= MAX_LIST_IDS or mine < theirs:
+    elif theirs <= LIST_IDS or mine < theirs:
         reply.add(upper, Fingerprint(mine, own))
     else:
-        _split(index, lo, hi, upper, theirs, reply, mine - theirs)
-
-
-def _first_sums(mine: int, theirs: int) -> int:
-    """Sums first asked for a range: one per difference the counts show,
-    plus one that lets the decoder check its answer (see
-    :func:`.sums.difference_polynomials`); SUMS_SLACK when the counts are
-    equal."""
-    return abs(mine - theirs) + 1 if mine != theirs else SUMS_SLACK
+        # Equal counts hide a two-sided difference: sums that solve a small
+        # one per part, and parts ever smaller toward the newest records.
+        # Otherwise one side most likely lacks records: the counts and
+        # stratum counts say how many per part, and the peer asks for sums.
+        two_sided = mine == theirs
+        sums = ESTIMATE_SUMS if two_sided else 1
+        _split(index, lo, hi, upper, theirs, reply, ESTIMATE_PARTS, lambda part: sums, newest=two_sided)
 
 
 def _sums_fit(mine: int, theirs: int, k: int) -> bool:
@@ -250,36 +314,50 @@ def _on_sums(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Sums, reply
     if mine == theirs and index.fingerprint(lo, hi) == mode.fingerprint:
         reply.add(upper, Skip())
         return
-    if mine * k > SUMS_WORK:
-        raise ProtocolViolation(f"sent {k} sums over a range where I hold {mine} items")
-    own_sums = index.power_sums(lo, hi, k)
-    solved = difference_polynomials(own_sums, mode.sums, mine - theirs)
-    if solved is not None:
-        mine_only, theirs_only = solved
-        roots = roots_among(mine_only, index.values(lo, hi))
-        if len(roots) == len(mine_only) - 1:
-            common = fingerprint_of(index.id_sum(lo, hi) - _id_sum(index, lo, roots), mine - len(roots))
-            if len(theirs_only) == 1 and common == mode.fingerprint:
-                reply.send.update(lo + r for r in roots)
-                reply.add(upper, Skip())
-                return
-            if len(theirs_only) > 1:
-                reply.send.update(lo + r for r in roots)
-                reply.add(upper, Roots(common, tuple(theirs_only[1:])))
-                reply.expect += len(theirs_only) - 1
-                return
-    more = min(MAX_SUMS, max(2 * k, 8))
-    fallback = limits.ID_BYTES * mine if mine <= MAX_LIST_IDS else _SPLIT_BYTES
-    if k < MAX_SUMS and SUM_BYTES * more < fallback and _sums_fit(mine, theirs, more):
-        reply.add(upper, Sums(mine, index.fingerprint(lo, hi), tuple(index.power_sums(lo, hi, more))))
+    if mine == 0:
+        reply.add(upper, IdList(()))
+        reply.expect += theirs
         return
-    _list_or_split(index, lo, hi, upper, theirs, reply)
+    if abs(mine - theirs) < k and _solved(index, lo, hi, upper, mode, reply):
+        return
+    if mode.strata:
+        differences, exact = estimate(index.strata(lo, hi), mode.strata)
+    elif abs(mine - theirs) >= k:  # not solved: take the counts' word that one side lacks records
+        differences, exact = abs(mine - theirs), True
+    else:
+        differences, exact = 2 * k, False
+    differences = max(differences, abs(mine - theirs), k if abs(mine - theirs) < k else 0)
+    listable = not mode.strata and k > ESTIMATE_SUMS  # a part of a fine split, sized by an estimate
+    _resolve(index, lo, hi, upper, theirs, reply, differences, exact, tried=k, listable=listable)
+
+
+def _solved(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Sums, reply: Reply) -> bool:
+    """Decode the range from both sides' sums; on success reply (SKIP, or
+    ROOTS for the peer's extras), mark mine to send, and return True."""
+    mine, theirs, k = hi - lo, mode.count, len(mode.sums)
+    solved = difference_polynomials(index.power_sums(lo, hi, k), mode.sums, mine - theirs)
+    if solved is None:
+        return False
+    mine_only, theirs_only = solved
+    roots = roots_among(mine_only, index.values(lo, hi))
+    if len(roots) != len(mine_only) - 1:
+        return False
+    common = fingerprint_of(index.id_sum(lo, hi) - _id_sum(index, lo, roots), mine - len(roots))
+    if len(theirs_only) == 1 and common == mode.fingerprint:
+        reply.send.update(lo + r for r in roots)
+        reply.add(upper, Skip())
+        return True
+    if len(theirs_only) > 1:
+        reply.send.update(lo + r for r in roots)
+        reply.add(upper, Roots(common, tuple(theirs_only[1:])))
+        reply.expect += len(theirs_only) - 1
+        reply.work += theirs * len(theirs_only)
+        return True
+    return False
 
 
 def _on_roots(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Roots, reply: Reply) -> None:
     mine, degree = hi - lo, len(mode.coefficients)
-    if mine * degree > SUMS_WORK:
-        raise ProtocolViolation(f"sent a degree {degree} polynomial over {mine} items")
     roots = roots_among((1, *mode.coefficients), index.values(lo, hi))
     if len(roots) == degree:
         common = fingerprint_of(index.id_sum(lo, hi) - _id_sum(index, lo, roots), mine - degree)
@@ -287,20 +365,50 @@ def _on_roots(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Roots, rep
             reply.send.update(lo + r for r in roots)
             reply.add(upper, Skip())
             return
-    _list_or_split(index, lo, hi, upper, 0, reply)
+    _resolve(index, lo, hi, upper, 0, reply, 2 * degree, False, tried=MAX_SUMS, listable=True)
 
 
 def _id_sum(index: ItemIndex, lo: int, offsets: list[int]) -> int:
     return sum(int.from_bytes(index.keys[lo + r][1], "little") for r in offsets)
 
 
-def _list_or_split(index: ItemIndex, lo: int, hi: int, upper: Bound, theirs: int, reply: Reply) -> None:
-    """The fallback that always shrinks the problem."""
+def _resolve(
+    index: ItemIndex,
+    lo: int,
+    hi: int,
+    upper: Bound,
+    theirs: int,
+    reply: Reply,
+    differences: int,
+    exact: bool,
+    *,
+    tried: int,
+    listable: bool,
+) -> None:
+    """Settle a range about ``differences`` records apart whose last attempt
+    (``tried`` sums, or roots) failed: list it when small (or ``listable``
+    and at most MAX_LIST_IDS), sum it whole when more sums than tried fit,
+    else cut it finely (each part about PART_DIFFERENCES differences)."""
     mine = hi - lo
-    if mine <= MAX_LIST_IDS:
+    if mine <= LIST_IDS or (listable and mine <= MAX_LIST_IDS):
         reply.add(upper, IdList(tuple(index.ids(lo, hi))))
-    else:
-        _split(index, lo, hi, upper, theirs, reply)
+        return
+    k = differences + 1 if exact else sums_for(differences)
+    if k > tried and _sums_fit(mine, theirs, k):
+        _add_sums(index, lo, hi, upper, k, theirs, reply, strata=not exact)
+        return
+    if exact:
+        # One-sided: fingerprints tell the peer each part's difference
+        # exactly, and it answers with just enough sums.
+        parts = max(2, min(math.ceil(differences / EXACT_PART_DIFFERENCES), reply.room(40), mine // 2))
+        _split(index, lo, hi, upper, theirs, reply, parts, None)
+        return
+    sums = sums_for(PART_DIFFERENCES)
+    # Parts cost the peer about 1.5 m k in all, plus SOLVE_UNITS k^2 each.
+    by_work = (SEND_WORK - reply.work - 3 * mine * sums // 2) // (SOLVE_UNITS * sums * sums)
+    parts = max(2, min(math.ceil(differences / PART_DIFFERENCES), reply.room(40 + SUM_BYTES * sums), by_work, mine // 2))
+    per_item = differences / mine
+    _split(index, lo, hi, upper, theirs, reply, parts, lambda size: sums_for(per_item * size))
 
 
 def _on_id_list(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: IdList, reply: Reply) -> None:
@@ -318,23 +426,46 @@ def _on_id_list(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: IdList, 
     reply.add(upper, Skip())
 
 
-def _split(index: ItemIndex, lo: int, hi: int, upper: Bound, theirs: int, reply: Reply, differences: int = 0) -> None:
-    """Split ``[lo, hi)`` into fingerprinted parts, plus a cut after the
+def _split(
+    index: ItemIndex,
+    lo: int,
+    hi: int,
+    upper: Bound,
+    theirs: int,
+    reply: Reply,
+    parts: int,
+    sums_of: Callable[[int], int] | None,
+    *,
+    newest: bool = False,
+) -> None:
+    """Cut ``[lo, hi)`` into ``parts`` equal parts, plus a cut after the
     peer's count (when the peer simply lacks my newest records, that cut
-    isolates them). FANOUT parts; or, when the counts show ``differences``
-    (too many for sums over the whole range), just enough parts that each
-    holds about SPLIT_DIFFERENCES of them, as one-sided differences spread
-    evenly."""
+    isolates them), and describe each: by its FINGERPRINT when ``sums_of``
+    is None; else an ID_LIST when it holds at most LIST_IDS items and the
+    list is no larger than its sums, or SUMS with ``sums_of(part size)``
+    sums (at most PREFIX_POWERS, and what SUMS_WORK allows)."""
     count = hi - lo
-    assert count > FANOUT
-    parts = FANOUT
-    if differences:
-        parts = max(2, min(FANOUT, -(-differences // SPLIT_DIFFERENCES)))
+    assert count >= 2
     cuts = {lo + count * part // parts for part in range(1, parts)}
     if 0 < theirs < count:
         cuts.add(lo + theirs)
+    if newest:  # halve the last part again and again: differences cluster among the newest
+        tail = count // parts // 2
+        while tail >= STRATA_FROM:
+            cuts.add(hi - tail)
+            tail //= 2
+    cuts.discard(lo)
     start = lo
     for cut in sorted(cuts) + [hi]:
         bound = upper if cut == hi else index.bound_before(cut)
-        reply.add(bound, Fingerprint(cut - start, index.fingerprint(start, cut)))
+        size = cut - start
+        if sums_of is None:
+            reply.add(bound, Fingerprint(size, index.fingerprint(start, cut)))
+            start = cut
+            continue
+        k = max(1, min(sums_of(size), PREFIX_POWERS, SUMS_WORK // (size + MAX_SUMS)))
+        if size <= LIST_IDS and limits.ID_BYTES * size <= SUM_BYTES * k + 20:
+            reply.add(bound, IdList(tuple(index.ids(start, cut))))
+        else:
+            _add_sums(index, start, cut, bound, k, size, reply)
         start = cut

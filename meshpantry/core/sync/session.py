@@ -18,9 +18,11 @@ Theory of operation (the message flow is in ``protocol/SYNC.md``):
 * Records are sent only once this side's reconciliation is over, in
   (lamport, id) order cut into batches, each batch in chain order; since a
   chain's lamports increase with seq, every author's records go out in seq
-  order. At most WINDOW batches are built and not yet acknowledged; the
-  receiver ACKs every batch (the driver only after ingesting it), so a slow
-  reader or a slow store holds the sender to WINDOW batches in memory.
+  order. At most a window of batches are built and not yet acknowledged
+  (WINDOW at first, doubling with each whole window acknowledged up to
+  MAX_WINDOW); the receiver ACKs every batch (the driver only after
+  ingesting it), so a slow reader or a slow store holds the sender to
+  MAX_WINDOW batches in memory.
 * END means "no more records from me". A side is done when it has sent END,
   received END and all its batches are acknowledged.
 * Shortcut for equal sets: a RECONCILE says ``idle`` when its sender has
@@ -70,9 +72,16 @@ MAX_ROUNDS = 96
 #: neighbourhood we benchmark. A peer cannot stream forever.
 MAX_SESSION_RECORDS = 1_000_000
 
-#: Unacknowledged RECORDS batches: 4 x 256 KiB keeps a LAN link busy while
-#: bounding what a slow reader makes us hold.
-WINDOW = 4
+#: Unacknowledged RECORDS batches at the start of a session: 16 x 256 KiB,
+#: about 14,000 records of ~300 bytes, so the records of a difference of
+#: 10,000 go out in one flight.
+WINDOW = 16
+
+#: The window doubles each time a whole window has been acknowledged, up to
+#: this many batches (8 MiB): a new device taking 100,000 records needs
+#: about 5 round trips of records instead of 30, while a slow reader still
+#: holds the sender to a bounded amount of memory.
+MAX_WINDOW = 32
 
 #: Silence from the peer after which the session fails (see :mod:`.deadlines`).
 IDLE_TIMEOUT_MS = PEER_SILENCE_MS
@@ -147,6 +156,8 @@ class SyncSession:
         self._to_send: set[int] = set()
         self._outbox = Outbox(items)
         self._batches_sent = self._batches_acked = self._batches_received = self._acks_sent = 0
+        self._window = WINDOW
+        self._window_from = 0  # acknowledged batches when the window last grew
         self._end_sent = self._end_received = False
         self._expected = self._received = self._records_sent = 0
         self._rounds = self._round_trips = self._bytes_sent = self._bytes_received = 0
@@ -327,6 +338,9 @@ class SyncSession:
         if not self._batches_acked <= frame.batches <= self._batches_sent:
             raise ProtocolViolation(f"ACK of {frame.batches} batches, {self._batches_sent} sent")
         self._batches_acked = frame.batches
+        if frame.batches - self._window_from >= self._window:
+            self._window = min(2 * self._window, MAX_WINDOW)
+            self._window_from = frame.batches
 
     def _on_end(self, frame: wire.End) -> None:
         if self._end_received or self._mode is None:
@@ -405,7 +419,7 @@ class SyncSession:
             assert self._index is not None
             self._outbox.load_ids([self._index.keys[p][1] for p in sorted(self._to_send)])
             self._to_send = set()
-        while self._batches_sent - self._batches_acked < WINDOW:
+        while self._batches_sent - self._batches_acked < self._window:
             batch = self._outbox.next_batch()
             if not batch:
                 break
