@@ -11,8 +11,8 @@ difference of our counts there is ``D_j = s_j - t_j``. Then:
 
 * ``sum |D_j| <= d`` always (each stratum hides at most its own
   differences), with equality when the difference is one-sided, which
-  shows as every ``D_j`` having the same sign (then the estimate is taken
-  as exact);
+  shows as every ``D_j`` having the same sign and a spread (below) not much
+  above this bound: then the estimate is taken as exact;
 * for differences spread over the strata at random, ``D_j`` has variance
   ``(s + t) / STRATA``, so ``STRATA / (STRATA - 1) * sum (D_j - mean)^2``
   estimates ``d`` within about sqrt(2 / 15), 37%, whether one side or both
@@ -48,6 +48,13 @@ EXACT_PART_DIFFERENCES = 12
 #: fall short by a third; an exact (one-sided) estimate is used as it is.
 ESTIMATE_MARGIN = 1.25
 
+#: Most spread, relative to the lower bound, that a one-sided difference
+#: shows (its spread estimates d with a standard deviation of 37%, so 1.5 d
+#: is passed about once in eleven). A difference of 600 on one side and 400
+#: on the other has all strata of one sign but a spread five times its
+#: lower bound: it is two-sided, and must not be taken as exact.
+ONE_SIDED_SPREAD = 1.5
+
 #: Standard deviations of margin on a part's differences, which spread like
 #: a Poisson count around their mean: a part has more than ``e + 3 sqrt(e)
 #: + 1`` differences about once in 300.
@@ -57,14 +64,15 @@ SPREAD = 3
 def estimate(mine: Sequence[int], theirs: Sequence[int]) -> tuple[int, bool]:
     """``(d, exact)`` from both sides' stratum counts of one range: the
     estimated number of records held by one side only, and whether it is
-    taken as exact (no two strata differ in opposite directions)."""
+    taken as exact (no two strata differ in opposite directions, and the
+    spread is what a one-sided difference shows)."""
     assert len(mine) == len(theirs) == STRATA
     deltas = [a - b for a, b in zip(mine, theirs)]
     lower = sum(map(abs, deltas))
-    if lower == abs(sum(deltas)):  # no stratum disagrees in sign: one side lacks records
-        return lower, True
     mean = sum(deltas) / STRATA
     spread = STRATA / (STRATA - 1) * sum((delta - mean) ** 2 for delta in deltas)
+    if lower == abs(sum(deltas)) and spread <= ONE_SIDED_SPREAD * lower + 4:
+        return lower, True  # no stratum disagrees in sign, and no more spread than one side's
     return max(lower, math.ceil(spread * ESTIMATE_MARGIN)), False
 
 

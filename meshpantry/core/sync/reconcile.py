@@ -39,9 +39,11 @@ range (first rule that applies wins):
    its halves hold STRATA_FROM items or more (differences cluster among the
    newest records).
 
-A part or range is *described* by an ID_LIST when it holds at most LIST_IDS
-items and the list is no larger than the sums, else by SUMS (with stratum
-counts when it holds STRATA_FROM items or more).
+A part is *described* by an ID_LIST when it holds at most LIST_IDS items and
+the list is no larger than its sums, else by SUMS; the parts of an
+estimating split carry stratum counts (unless listed), those of a fine
+split none, and a whole range's SUMS carries them when it holds STRATA_FROM
+items or more.
 
 WANT_SUMS(k) is answered with my SUMS (k sums, stratum counts as above).
 
@@ -57,9 +59,11 @@ SUMS(c_o, fp_o, k sums, strata) received:
    (:func:`.estimate.estimate`); else |c_m - c_o|, taken as exact, when
    that is k or more (nothing was solved); else 2k. Never below |c_m - c_o|.
    Then *resolve* the range: ID_LIST if I hold at most LIST_IDS items, or at
-   most MAX_LIST_IDS and the peer sent no stratum counts (a small part whose
-   sums failed); else my SUMS with ``sums_for(d)`` sums if that is more than
-   k and fits; else a **fine split**: about d / PART_DIFFERENCES equal parts
+   most LIST_FAILED and the peer sent no stratum counts and more than
+   ESTIMATE_SUMS sums (a part whose sums were sized by an estimate); else my SUMS with d + 1 + EXACT_SLACK sums (exact d) or ``sums_for(d)``
+   (at most PREFIX_POWERS) if that is more than k and fits; else, when d is
+   exact, fingerprints of parts of about EXACT_PART_DIFFERENCES differences
+   each; else a **fine split**: about d / PART_DIFFERENCES equal parts
    (plus the cut after c_o items), each described with the sums its share of
    d needs, as many parts as the message has room for.
 
@@ -70,8 +74,9 @@ it lacks and name what I lack in ``needs``.
 
 Every fallback grows k on the same range, shrinks the range or lists it, so
 reconciliation ends. A reply's size stays under MAX_RECONCILE_BYTES and the
-work it asks of the peer under :data:`.work.SEND_WORK`; what does not fit is
-folded into one FINGERPRINT of the rest, resolved in later rounds.
+work it asks of the peer under :data:`.work.SEND_WORK`: a split gets fewer
+parts when room runs short, and the entries that no longer fit are folded
+into one FINGERPRINT of the rest, resolved in later rounds.
 """
 
 from __future__ import annotations
@@ -124,10 +129,20 @@ ESTIMATE_SUMS = 3
 #: size, which one round of sums would rarely solve.
 ESTIMATE_FROM = 2048
 
-#: Ranges this large carry stratum counts with their sums (16 varints), so
-#: that a failed solve knows how finely to cut them. Smaller ones are listed
-#: when their sums fail.
-STRATA_FROM = MAX_LIST_IDS + 1
+#: A whole range this large carries stratum counts with its sums (16
+#: varints, ~32 bytes), so that a failed solve knows how finely to cut it
+#: instead of listing 256 ids (8 KB) or splitting blindly.
+STRATA_FROM = 256
+
+#: A range this small whose sums (sized by an estimate) failed is listed:
+#: the list settles it in one step, as more sums would, and cannot fail;
+#: 96 ids cost 3 KB. A larger one gets more sums, or is cut finely.
+LIST_FAILED = 96
+
+#: Sums beyond d + 1 for a range whose d looked exact (no two strata differ
+#: in opposite directions): a small two-sided difference can look one-sided,
+#: and two more sums solve one hidden pair instead of failing.
+EXACT_SLACK = 2
 
 #: Sub-ranges of a plain split (a range whose roots did not match): 16 cuts
 #: 100,000 items to ~24 in three levels.
@@ -256,15 +271,17 @@ def _answer(index: ItemIndex, lo: int, hi: int, entry: Entry, reply: Reply) -> N
 
 
 def _add_sums(
-    index: ItemIndex, lo: int, hi: int, upper: Bound, k: int, theirs: int, reply: Reply, *, strata: bool = True
+    index: ItemIndex, lo: int, hi: int, upper: Bound, k: int, theirs: int, reply: Reply, *, strata: bool | None = None
 ) -> None:
-    """My SUMS of ``[lo, hi)`` with ``k`` sums, and stratum counts when the
-    range is large (and ``strata``); ``theirs`` is the peer's count there,
-    or my guess."""
+    """My SUMS of ``[lo, hi)`` with ``k`` sums, and stratum counts if
+    ``strata`` (by default when the range holds STRATA_FROM items or more);
+    ``theirs`` is the peer's count there, or my guess."""
     mine = hi - lo
-    counts = index.strata(lo, hi) if strata and mine >= STRATA_FROM else ()
+    if strata is None:
+        strata = mine >= STRATA_FROM
+    counts = index.strata(lo, hi) if strata else ()
     reply.add(upper, Sums(mine, index.fingerprint(lo, hi), tuple(index.power_sums(lo, hi, k)), counts))
-    reply.work += sums_work(theirs, mine, k) if abs(theirs - mine) < k else sums_work(mine, mine, k)
+    reply.work += sums_work(mine + k - 1, mine, k)  # the most a peer that can solve it may hold
 
 
 def _on_fingerprint(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Fingerprint, reply: Reply) -> None:
@@ -299,7 +316,7 @@ def _on_fingerprint(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Fing
         # stratum counts say how many per part, and the peer asks for sums.
         two_sided = mine == theirs
         sums = ESTIMATE_SUMS if two_sided else 1
-        _split(index, lo, hi, upper, theirs, reply, ESTIMATE_PARTS, lambda part: sums, newest=two_sided)
+        _split(index, lo, hi, upper, theirs, reply, ESTIMATE_PARTS, lambda part: sums, newest=two_sided, strata=True)
 
 
 def _sums_fit(mine: int, theirs: int, k: int) -> bool:
@@ -327,7 +344,7 @@ def _on_sums(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Sums, reply
     else:
         differences, exact = 2 * k, False
     differences = max(differences, abs(mine - theirs), k if abs(mine - theirs) < k else 0)
-    listable = not mode.strata and k > ESTIMATE_SUMS  # a part of a fine split, sized by an estimate
+    listable = not mode.strata and k > ESTIMATE_SUMS  # a part of a fine split, its sums sized by an estimate
     _resolve(index, lo, hi, upper, theirs, reply, differences, exact, tried=k, listable=listable)
 
 
@@ -387,15 +404,17 @@ def _resolve(
 ) -> None:
     """Settle a range about ``differences`` records apart whose last attempt
     (``tried`` sums, or roots) failed: list it when small (or ``listable``
-    and at most MAX_LIST_IDS), sum it whole when more sums than tried fit,
-    else cut it finely (each part about PART_DIFFERENCES differences)."""
+    and at most LIST_FAILED), sum it whole when more sums than tried fit
+    (at most PREFIX_POWERS for an estimate, whose error the parts of a split
+    share out), else cut it finely (each part about PART_DIFFERENCES
+    differences)."""
     mine = hi - lo
-    if mine <= LIST_IDS or (listable and mine <= MAX_LIST_IDS):
+    if mine <= LIST_IDS or (listable and mine <= LIST_FAILED):
         reply.add(upper, IdList(tuple(index.ids(lo, hi))))
         return
-    k = differences + 1 if exact else sums_for(differences)
-    if k > tried and _sums_fit(mine, theirs, k):
-        _add_sums(index, lo, hi, upper, k, theirs, reply, strata=not exact)
+    k = differences + 1 + EXACT_SLACK if exact else sums_for(differences)
+    if k > tried and _sums_fit(mine, theirs, k) and (exact or k <= PREFIX_POWERS):
+        _add_sums(index, lo, hi, upper, k, theirs, reply, strata=not exact and mine >= STRATA_FROM)
         return
     if exact:
         # One-sided: fingerprints tell the peer each part's difference
@@ -404,8 +423,8 @@ def _resolve(
         _split(index, lo, hi, upper, theirs, reply, parts, None)
         return
     sums = sums_for(PART_DIFFERENCES)
-    # Parts cost the peer about 1.5 m k in all, plus SOLVE_UNITS k^2 each.
-    by_work = (SEND_WORK - reply.work - 3 * mine * sums // 2) // (SOLVE_UNITS * sums * sums)
+    # Parts cost the peer about 1.5 (m + parts k) k in all, plus SOLVE_UNITS k^2 each.
+    by_work = (SEND_WORK - reply.work - 3 * mine * sums // 2) // (SOLVE_UNITS * sums * sums + 3 * sums * sums // 2)
     parts = max(2, min(math.ceil(differences / PART_DIFFERENCES), reply.room(40 + SUM_BYTES * sums), by_work, mine // 2))
     per_item = differences / mine
     _split(index, lo, hi, upper, theirs, reply, parts, lambda size: sums_for(per_item * size))
@@ -437,13 +456,15 @@ def _split(
     sums_of: Callable[[int], int] | None,
     *,
     newest: bool = False,
+    strata: bool = False,
 ) -> None:
     """Cut ``[lo, hi)`` into ``parts`` equal parts, plus a cut after the
     peer's count (when the peer simply lacks my newest records, that cut
     isolates them), and describe each: by its FINGERPRINT when ``sums_of``
     is None; else an ID_LIST when it holds at most LIST_IDS items and the
     list is no larger than its sums, or SUMS with ``sums_of(part size)``
-    sums (at most PREFIX_POWERS, and what SUMS_WORK allows)."""
+    sums (at most PREFIX_POWERS, and what SUMS_WORK allows), with stratum
+    counts if ``strata`` (an estimating split) and the part is not small."""
     count = hi - lo
     assert count >= 2
     cuts = {lo + count * part // parts for part in range(1, parts)}
@@ -467,5 +488,5 @@ def _split(
         if size <= LIST_IDS and limits.ID_BYTES * size <= SUM_BYTES * k + 20:
             reply.add(bound, IdList(tuple(index.ids(start, cut))))
         else:
-            _add_sums(index, start, cut, bound, k, size, reply)
+            _add_sums(index, start, cut, bound, k, size, reply, strata=strata and size > LIST_IDS)
         start = cut

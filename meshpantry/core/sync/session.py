@@ -122,6 +122,14 @@ class SyncSession:
     deadlines, defaulting to PEER_SILENCE_MS and MAX_SESSION_MS.
     """
 
+    #: The reconcile rules (``opening`` and ``respond``) and the record
+    #: windows. A benchmark runs a subclass with the rules of version 1 to
+    #: compare (simulations/sync_v1.py); nothing else changes them.
+    rules = reconcile
+    first_window = WINDOW
+    max_window = MAX_WINDOW
+    batch_records = wire.MAX_BATCH_RECORDS
+
     def __init__(
         self,
         items: SyncItems,
@@ -154,9 +162,9 @@ class SyncSession:
         self._reconciled = False  # our side's reconciliation is over
         self._last_idle = False  # idle flag of our last RECONCILE
         self._to_send: set[int] = set()
-        self._outbox = Outbox(items)
+        self._outbox = Outbox(items, self.batch_records)
         self._batches_sent = self._batches_acked = self._batches_received = self._acks_sent = 0
-        self._window = WINDOW
+        self._window = self.first_window
         self._window_from = 0  # acknowledged batches when the window last grew
         self._end_sent = self._end_received = False
         self._expected = self._received = self._records_sent = 0
@@ -303,7 +311,7 @@ class SyncSession:
             raise ProtocolViolation("RECONCILE out of turn")
         self._count_round()
         assert self._index is not None
-        reply = reconcile.respond(self._index, frame)
+        reply = self.rules.respond(self._index, frame)
         self._to_send |= reply.send
         self._expected += reply.expect
         if not reply.settled:
@@ -339,7 +347,7 @@ class SyncSession:
             raise ProtocolViolation(f"ACK of {frame.batches} batches, {self._batches_sent} sent")
         self._batches_acked = frame.batches
         if frame.batches - self._window_from >= self._window:
-            self._window = min(2 * self._window, MAX_WINDOW)
+            self._window = min(2 * self._window, self.max_window)
             self._window_from = frame.batches
 
     def _on_end(self, frame: wire.End) -> None:
@@ -384,7 +392,7 @@ class SyncSession:
             self._fail(error)
             return
         self._count_round()
-        self._send_reconcile(wire.Reconcile(tuple(reconcile.opening(self._index, below)), (), True))
+        self._send_reconcile(wire.Reconcile(tuple(self.rules.opening(self._index, below)), (), True))
 
     def _send_reconcile(self, frame: wire.Reconcile) -> None:
         self._last_idle = frame.idle

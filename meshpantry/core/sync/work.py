@@ -21,8 +21,8 @@ A receiver adds up the whole message before it solves anything and refuses
 a message over MAX_MESSAGE_WORK (:class:`TooMuchWork`, a protocol
 violation: ABORT 2, and the node bans the peer), as it refuses one entry of
 WANT_SUMS, SUMS or ROOTS whose ``m k`` passes SUMS_WORK. An honest sender
-keeps its own messages under SEND_WORK, half of the bound, estimating ``m``
-as the count the peer told it for the range, or as its own count (a SUMS
+keeps its own messages under SEND_WORK, taking ``m`` as the count the peer
+told it for the range, or, for its own SUMS, as ``count + k - 1`` (a SUMS
 the peer can solve has ``|m - count| < k``).
 """
 
@@ -33,14 +33,15 @@ from protocol.sync import Entry, Roots, Sums, WantSums
 from .errors import ProtocolViolation
 
 #: Units one reconcile message may ask for: about 0.8 s of one core of a
-#: laptop at worst (the 1 MiB message of 1,963 entries of 64 sums that took
+#: laptop at worst (the 1 MiB message of ~1,900 entries of 64 sums that took
 #: 5.4 s is refused unsolved). Ten thousand differences spread over both
-#: sides ask for about 4M units, in one message.
+#: sides ask for about 4.3M units, in one message.
 MAX_MESSAGE_WORK = 1 << 23
 
-#: What an honest sender plans for: half the bound, as its estimate of the
-#: peer's item counts may fall short.
-SEND_WORK = MAX_MESSAGE_WORK // 2
+#: What an honest sender plans for. Its estimate of each entry's work is an
+#: upper bound (a SUMS the peer solves has ``m <= count + k - 1``), so only
+#: rounding is left to the margin.
+SEND_WORK = MAX_MESSAGE_WORK * 7 // 8
 
 #: Most field multiplications (items x sums) one range may cost either side:
 #: a whole 100,000-item set with k = 2. A peer asking for more is hostile.
