@@ -35,6 +35,7 @@ import nacl.hashlib
 from . import canonical, errors, kinds
 from .envelope import decode_and_verify, seal
 from .vector_cases import canonical_cases, invalid_record_cases
+from . import sync_vectors
 
 VECTOR_DIR = Path(__file__).parent / "vectors"
 
@@ -333,6 +334,7 @@ def documents() -> dict[str, Any]:
             "records": valid,
         },
         "invalid_records.json": {"records": build_invalid(ids)},
+        **sync_vectors.documents(),
     }
 
 
