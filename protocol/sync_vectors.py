@@ -29,7 +29,7 @@ import hashlib
 from typing import Any, Iterable, Sequence
 
 from meshpantry.core.sync import Failed, RecordsReceived, SyncSession
-from meshpantry.core.sync.items import ItemIndex, fingerprint_of, sum_value
+from meshpantry.core.sync.items import ItemIndex, fingerprint_of
 from meshpantry.core.sync.sums import difference_polynomials, roots_among
 
 from . import errors

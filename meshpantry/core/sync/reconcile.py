@@ -60,8 +60,9 @@ SUMS(c_o, fp_o, k sums, strata) received:
    that is k or more (nothing was solved); else 2k. Never below |c_m - c_o|.
    Then *resolve* the range: ID_LIST if I hold at most LIST_IDS items, or at
    most LIST_FAILED and the peer sent no stratum counts and more than
-   ESTIMATE_SUMS sums (a part whose sums were sized by an estimate); else my SUMS with d + 1 + EXACT_SLACK sums (exact d) or ``sums_for(d)``
-   (at most PREFIX_POWERS) if that is more than k and fits; else, when d is
+   ESTIMATE_SUMS sums (a part whose sums were sized by an estimate); else
+   my SUMS with d + 1 + EXACT_SLACK sums (exact d) or ``sums_for(d)`` (at
+   most PREFIX_POWERS) if that is more than k and fits; else, when d is
    exact, fingerprints of parts of about EXACT_PART_DIFFERENCES differences
    each; else a **fine split**: about d / PART_DIFFERENCES equal parts
    (plus the cut after c_o items), each described with the sums its share of
@@ -82,22 +83,16 @@ into one FINGERPRINT of the rest, resolved in later rounds.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Callable
 
 from protocol import limits
 from protocol.sync import (
     INF,
-    MAX_ENTRIES,
-    MAX_LIST_IDS,
-    MAX_RECONCILE_BYTES,
     MAX_SUMS,
     SUM_BYTES,
     Bound,
     Entry,
     Fingerprint,
     IdList,
-    Mode,
     Reconcile,
     Roots,
     Skip,
@@ -107,12 +102,9 @@ from protocol.sync import (
 
 from .estimate import EXACT_PART_DIFFERENCES, PART_DIFFERENCES, estimate, sums_for
 from .items import PREFIX_POWERS, ItemIndex, fingerprint_of
+from .replies import LIST_IDS, STRATA_FROM, Reply, add_sums, split
 from .sums import difference_polynomials, roots_among
-from .work import SEND_WORK, SOLVE_UNITS, SUMS_WORK, check_message, sums_work
-
-#: A range this small is listed (32 ids cost about three records' bytes)
-#: when its sums do not fit or failed.
-LIST_IDS = 32
+from .work import SEND_WORK, SOLVE_UNITS, SUMS_WORK, check_message
 
 #: Parts of an estimating split. Sixteen give every part's stratum counts
 #: about 6% of a large range, so a difference clustered at the newest
@@ -129,11 +121,6 @@ ESTIMATE_SUMS = 3
 #: size, which one round of sums would rarely solve.
 ESTIMATE_FROM = 2048
 
-#: A whole range this large carries stratum counts with its sums (16
-#: varints, ~32 bytes), so that a failed solve knows how finely to cut it
-#: instead of listing 256 ids (8 KB) or splitting blindly.
-STRATA_FROM = 256
-
 #: A range this small whose sums (sized by an estimate) failed is listed:
 #: the list settles it in one step, as more sums would, and cannot fail;
 #: 96 ids cost 3 KB. A larger one gets more sums, or is cut finely.
@@ -143,10 +130,6 @@ LIST_FAILED = 96
 #: in opposite directions): a small two-sided difference can look one-sided,
 #: and two more sums solve one hidden pair instead of failing.
 EXACT_SLACK = 2
-
-#: Sub-ranges of a plain split (a range whose roots did not match): 16 cuts
-#: 100,000 items to ~24 in three levels.
-FANOUT = 16
 
 #: Most multiplications we choose to spend on one range's sums when they are
 #: more than PREFIX_POWERS (so summed item by item, on both sides), about
@@ -158,61 +141,6 @@ SUMS_EFFORT = 1 << 14
 #: Sums asked for a range whose counts are equal but fingerprints differ: the
 #: least that can find one record missing on each side.
 SUMS_SLACK = 2
-
-#: Bytes of an entry besides its mode's payload (bound and mode byte).
-_ENTRY_BYTES = 6
-
-#: Largest size one entry can add to a message (an ID_LIST with its needs).
-_MAX_ENTRY_BYTES = 2 * MAX_LIST_IDS * limits.ID_BYTES + 64
-
-
-@dataclass
-class Reply:
-    """What a reconcile step decided."""
-
-    entries: list[Entry] = field(default_factory=list)
-    needs: list[bytes] = field(default_factory=list)
-    send: set[int] = field(default_factory=set)  #: positions of my items to send
-    expect: int = 0  #: records the peer will probably send us for this step
-    size: int = 0  #: estimated encoded size of entries and needs
-    work: int = 0  #: estimated units of work the entries ask of the peer
-
-    @property
-    def settled(self) -> bool:
-        """True when the reply says nothing: every range SKIP, no needs."""
-        return not self.needs and all(isinstance(e.mode, Skip) for e in self.entries)
-
-    def add(self, upper: Bound, mode: Mode) -> None:
-        if isinstance(mode, Skip) and self.entries and isinstance(self.entries[-1].mode, Skip):
-            self.entries[-1] = Entry(upper, mode)
-            return
-        self.entries.append(Entry(upper, mode))
-        self.size += _ENTRY_BYTES + len(upper.prefix) + _mode_size(mode)
-
-    def full(self) -> bool:
-        return (
-            self.size + _MAX_ENTRY_BYTES > MAX_RECONCILE_BYTES
-            or len(self.entries) + 2 * ESTIMATE_PARTS + 4 > MAX_ENTRIES
-            or self.work > SEND_WORK
-        )
-
-    def room(self, part_bytes: int) -> int:
-        """How many more entries of this size fit the message."""
-        by_size = (MAX_RECONCILE_BYTES - _MAX_ENTRY_BYTES - self.size) // max(1, part_bytes)
-        return max(0, min(by_size, MAX_ENTRIES - 2 * ESTIMATE_PARTS - 4 - len(self.entries)))
-
-
-def _mode_size(mode: Mode) -> int:
-    if isinstance(mode, Fingerprint):
-        return 20
-    if isinstance(mode, IdList):
-        return 2 + limits.ID_BYTES * len(mode.ids)
-    if isinstance(mode, Sums):
-        return 23 + SUM_BYTES * len(mode.sums) + 2 * len(mode.strata)
-    if isinstance(mode, Roots):
-        return 20 + SUM_BYTES * len(mode.coefficients)
-    return 2
-
 
 def opening(index: ItemIndex, below: int | None = None) -> list[Entry]:
     """The initiator's first message: one fingerprint of everything, or the
@@ -260,7 +188,7 @@ def _answer(index: ItemIndex, lo: int, hi: int, entry: Entry, reply: Reply) -> N
     elif isinstance(mode, Fingerprint):
         _on_fingerprint(index, lo, hi, entry.upper, mode, reply)
     elif isinstance(mode, WantSums):
-        _add_sums(index, lo, hi, entry.upper, mode.k, hi - lo, reply)
+        add_sums(index, lo, hi, entry.upper, mode.k, hi - lo, reply)
     elif isinstance(mode, Sums):
         _on_sums(index, lo, hi, entry.upper, mode, reply)
     elif isinstance(mode, Roots):
@@ -268,20 +196,6 @@ def _answer(index: ItemIndex, lo: int, hi: int, entry: Entry, reply: Reply) -> N
     else:
         assert isinstance(mode, IdList)
         _on_id_list(index, lo, hi, entry.upper, mode, reply)
-
-
-def _add_sums(
-    index: ItemIndex, lo: int, hi: int, upper: Bound, k: int, theirs: int, reply: Reply, *, strata: bool | None = None
-) -> None:
-    """My SUMS of ``[lo, hi)`` with ``k`` sums, and stratum counts if
-    ``strata`` (by default when the range holds STRATA_FROM items or more);
-    ``theirs`` is the peer's count there, or my guess."""
-    mine = hi - lo
-    if strata is None:
-        strata = mine >= STRATA_FROM
-    counts = index.strata(lo, hi) if strata else ()
-    reply.add(upper, Sums(mine, index.fingerprint(lo, hi), tuple(index.power_sums(lo, hi, k)), counts))
-    reply.work += sums_work(mine + k - 1, mine, k)  # the most a peer that can solve it may hold
 
 
 def _on_fingerprint(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Fingerprint, reply: Reply) -> None:
@@ -301,10 +215,10 @@ def _on_fingerprint(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Fing
             reply.add(upper, WantSums(k))
             reply.work += theirs * k // 2
         else:
-            _add_sums(index, lo, hi, upper, k, theirs, reply)
+            add_sums(index, lo, hi, upper, k, theirs, reply)
             reply.expect += theirs - mine
     elif mine == theirs and mine < ESTIMATE_FROM and _sums_fit(mine, theirs, SUMS_SLACK):
-        _add_sums(index, lo, hi, upper, SUMS_SLACK, theirs, reply)
+        add_sums(index, lo, hi, upper, SUMS_SLACK, theirs, reply)
     elif mine <= LIST_IDS:
         reply.add(upper, IdList(tuple(index.ids(lo, hi))))
     elif theirs <= LIST_IDS or mine < theirs:
@@ -316,7 +230,7 @@ def _on_fingerprint(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Fing
         # stratum counts say how many per part, and the peer asks for sums.
         two_sided = mine == theirs
         sums = ESTIMATE_SUMS if two_sided else 1
-        _split(index, lo, hi, upper, theirs, reply, ESTIMATE_PARTS, lambda part: sums, newest=two_sided, strata=True)
+        split(index, lo, hi, upper, theirs, reply, ESTIMATE_PARTS, lambda part: sums, newest=two_sided, strata=True)
 
 
 def _sums_fit(mine: int, theirs: int, k: int) -> bool:
@@ -414,20 +328,20 @@ def _resolve(
         return
     k = differences + 1 + EXACT_SLACK if exact else sums_for(differences)
     if k > tried and _sums_fit(mine, theirs, k) and (exact or k <= PREFIX_POWERS):
-        _add_sums(index, lo, hi, upper, k, theirs, reply, strata=not exact and mine >= STRATA_FROM)
+        add_sums(index, lo, hi, upper, k, theirs, reply, strata=not exact and mine >= STRATA_FROM)
         return
     if exact:
         # One-sided: fingerprints tell the peer each part's difference
         # exactly, and it answers with just enough sums.
         parts = max(2, min(math.ceil(differences / EXACT_PART_DIFFERENCES), reply.room(40), mine // 2))
-        _split(index, lo, hi, upper, theirs, reply, parts, None)
+        split(index, lo, hi, upper, theirs, reply, parts, None)
         return
     sums = sums_for(PART_DIFFERENCES)
     # Parts cost the peer about 1.5 (m + parts k) k in all, plus SOLVE_UNITS k^2 each.
     by_work = (SEND_WORK - reply.work - 3 * mine * sums // 2) // (SOLVE_UNITS * sums * sums + 3 * sums * sums // 2)
     parts = max(2, min(math.ceil(differences / PART_DIFFERENCES), reply.room(40 + SUM_BYTES * sums), by_work, mine // 2))
     per_item = differences / mine
-    _split(index, lo, hi, upper, theirs, reply, parts, lambda size: sums_for(per_item * size))
+    split(index, lo, hi, upper, theirs, reply, parts, lambda size: sums_for(per_item * size))
 
 
 def _on_id_list(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: IdList, reply: Reply) -> None:
@@ -445,48 +359,3 @@ def _on_id_list(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: IdList, 
     reply.add(upper, Skip())
 
 
-def _split(
-    index: ItemIndex,
-    lo: int,
-    hi: int,
-    upper: Bound,
-    theirs: int,
-    reply: Reply,
-    parts: int,
-    sums_of: Callable[[int], int] | None,
-    *,
-    newest: bool = False,
-    strata: bool = False,
-) -> None:
-    """Cut ``[lo, hi)`` into ``parts`` equal parts, plus a cut after the
-    peer's count (when the peer simply lacks my newest records, that cut
-    isolates them), and describe each: by its FINGERPRINT when ``sums_of``
-    is None; else an ID_LIST when it holds at most LIST_IDS items and the
-    list is no larger than its sums, or SUMS with ``sums_of(part size)``
-    sums (at most PREFIX_POWERS, and what SUMS_WORK allows), with stratum
-    counts if ``strata`` (an estimating split) and the part is not small."""
-    count = hi - lo
-    assert count >= 2
-    cuts = {lo + count * part // parts for part in range(1, parts)}
-    if 0 < theirs < count:
-        cuts.add(lo + theirs)
-    if newest:  # halve the last part again and again: differences cluster among the newest
-        tail = count // parts // 2
-        while tail >= STRATA_FROM:
-            cuts.add(hi - tail)
-            tail //= 2
-    cuts.discard(lo)
-    start = lo
-    for cut in sorted(cuts) + [hi]:
-        bound = upper if cut == hi else index.bound_before(cut)
-        size = cut - start
-        if sums_of is None:
-            reply.add(bound, Fingerprint(size, index.fingerprint(start, cut)))
-            start = cut
-            continue
-        k = max(1, min(sums_of(size), PREFIX_POWERS, SUMS_WORK // (size + MAX_SUMS)))
-        if size <= LIST_IDS and limits.ID_BYTES * size <= SUM_BYTES * k + 20:
-            reply.add(bound, IdList(tuple(index.ids(start, cut))))
-        else:
-            _add_sums(index, start, cut, bound, k, size, reply, strata=strata and size > LIST_IDS)
-        start = cut

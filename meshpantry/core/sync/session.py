@@ -63,9 +63,10 @@ from .items import ItemIndex, SyncItems, index_of
 from .outbox import Outbox, guarded
 
 #: Reconcile messages (both directions) one session may take. An honest
-#: session needs two or three per level of a 16-way split plus the messages
-#: that overflow MAX_RECONCILE_BYTES: 100,000 records split evenly between two
-#: islands (the worst case measured) take 43. Twice that bounds a hostile peer.
+#: session needs a few, plus the messages that overflow MAX_RECONCILE_BYTES
+#: or the work bound: 100,000 records split evenly between two islands (the
+#: worst case measured) take 11 (version 1's rules took 43, and this limit
+#: was set at twice that). It bounds a hostile peer.
 MAX_ROUNDS = 96
 
 #: Records one session may deliver: ten times the 100,000-record
