@@ -101,3 +101,11 @@ def test_honest_messages_stay_under_the_senders_share_of_the_bound():
         side = 1 - side
     assert a.ids == b.ids
     assert max(works) <= SEND_WORK
+
+
+def test_the_node_bans_a_peer_whose_message_asks_too_much():
+    """The node's sync service reports a session failed this way as hostile,
+    and the planner bans hostile peers."""
+    from meshpantry.node.sync_service import HOSTILE_ERRORS
+
+    assert isinstance(TooMuchWork(MAX_MESSAGE_WORK + 1, MAX_MESSAGE_WORK), HOSTILE_ERRORS)
