@@ -13,7 +13,9 @@ of positions ``[lo, hi)``:
 * its power sums ``p_j = sum(x^j) mod P`` for j = 1..k, where ``x`` is an
   id's 64-bit value (see :func:`sum_value`): for large ranges and small k,
   O(k * POWER_BLOCK) from prefix sums of each power kept per block of items
-  plus the items at the range's two ragged ends; else O(count * k).
+  plus the items at the range's two ragged ends; else O(count * k);
+* its stratum counts (how many ids fall in each of STRATA classes by their
+  last byte, see :mod:`.estimate`), O(count) in C.
 
 Building an index costs a pass over every item, so a store keeps one and
 extends it with the records that arrived since (:func:`index_with_new`):
