@@ -11,7 +11,7 @@ Cases: equal sets; one record missing (either side); 100, 1,000 and 10,000
 missing, clustered (the newest records, as after an outage) or spread at
 random; two-sided differences where each side lacks records of the other:
 half each, among the newest or at random, and 60/40 among the newest (the
-counts differ, as after a real outage).
+counts differ, as after a real outage); a new device that holds nothing.
 
 Every case runs twice in the same run: with the current rules and with
 version 1's (``simulations/sync_v1.py``: the rules and record windows before
@@ -214,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
             cases.append(
                 _case(f"{size} missing, 60/40 by side, recent", records, set(recent[:cut]), set(recent[cut:]), v1)
             )
+    cases.append(_case("all missing at initiator (a new device)", records, set(range(n)), set(), v1))
     header = (
         f"{'case':40} {'missing':>7} {'RTs':>4} {'wire B':>10} {'ratio':>7} {'s':>6}"
         f" {'v1 RTs':>6} {'v1 wire B':>10} {'v1 ratio':>8} {'v1 s':>6} converged target"
