@@ -131,7 +131,7 @@ def _mode_size(mode: Mode) -> int:
 def opening(index: ItemIndex, below: int | None = None) -> list[Entry]:
     """The initiator's first message: one fingerprint of everything, or the
     whole id list when it is short. With ``below`` (a Lamport counter, see
-    :mod:`.horizon`), only the items below it are reconciled: the range above
+    :mod:`meshpantry.core.sync.horizon`), only the items below it are reconciled: the range above
     is SKIP from the start."""
     count = len(index) if below is None else index.locate(Bound(below))
     upper = INF if count == len(index) else Bound(below)
@@ -215,7 +215,7 @@ def _on_fingerprint(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Fing
 def _first_sums(mine: int, theirs: int) -> int:
     """Sums first asked for a range: one per difference the counts show,
     plus one that lets the decoder check its answer (see
-    :func:`.sums.difference_polynomials`); SUMS_SLACK when the counts are
+    :func:`meshpantry.core.sync.sums.difference_polynomials`); SUMS_SLACK when the counts are
     equal."""
     return abs(mine - theirs) + 1 if mine != theirs else SUMS_SLACK
 
