@@ -23,9 +23,12 @@ range (first rule that applies wins):
 2. c_o == 0: I send all my items in the range; SKIP.
 3. c_m == 0: reply ID_LIST() (I hold nothing; the peer sends all).
 4. c_m != c_o, k = |c_m - c_o| + 1 sums fit (MAX_SUMS, SUMS_WORK, and worth
-   their CPU: SUMS_EFFORT): if I hold more, WANT_SUMS(k); otherwise my SUMS
-   with k sums (one-sided differences are the common case, and the counts
-   give their number).
+   their CPU: SUMS_EFFORT): if I hold more and the range is smaller than
+   ESTIMATE_FROM, WANT_SUMS(k) (I solve, and send my extras without a ROOTS
+   round); otherwise my SUMS with k sums and, for a large range, stratum
+   counts, so that a peer whose solve fails (the difference was not
+   one-sided) cuts the range at once. One-sided differences are the common
+   case, and the counts give their number.
 5. c_m == c_o and the range is smaller than ESTIMATE_FROM: my SUMS with
    SUMS_SLACK sums (one record missing on each side).
 6. c_m <= LIST_IDS: reply my ID_LIST.
@@ -65,8 +68,9 @@ SUMS(c_o, fp_o, k sums, strata) received:
    most PREFIX_POWERS) if that is more than k and fits; else, when d is
    exact, fingerprints of parts of about EXACT_PART_DIFFERENCES differences
    each; else a **fine split**: about d / PART_DIFFERENCES equal parts
-   (plus the cut after c_o items), each described with the sums its share of
-   d needs, as many parts as the message has room for.
+   (plus the cut after c_o items, and, for the range of the newest items,
+   the last part halved again and again), each described with the sums its
+   share of d needs, as many parts as the message has room for.
 
 ROOTS received: I send my items that are its roots if there are exactly as
 many as its degree and the rest matches the common fingerprint (SKIP), else
@@ -87,6 +91,7 @@ import math
 from protocol import limits
 from protocol.sync import (
     INF,
+    MAX_LIST_IDS,
     MAX_SUMS,
     SUM_BYTES,
     Bound,
@@ -122,9 +127,16 @@ ESTIMATE_SUMS = 3
 ESTIMATE_FROM = 2048
 
 #: A range this small whose sums (sized by an estimate) failed is listed:
-#: the list settles it in one step, as more sums would, and cannot fail;
-#: 96 ids cost 3 KB. A larger one gets more sums, or is cut finely.
-LIST_FAILED = 96
+#: the list settles it in one step, where more sums would cost another
+#: round trip and may fail again; 256 ids cost 8 KB, and such failures are
+#: rare (a Poisson spread beyond its margin, or differences clustered
+#: inside a part). A larger one gets more sums, or is cut finely.
+LIST_FAILED = MAX_LIST_IDS
+
+#: Smallest part that halving the newest part of a fine split makes, so
+#: that the parts where a clustered difference lands are small enough to be
+#: listed at once when their sums, sized for an even spread, fail.
+NEWEST_PART = 48
 
 #: Sums beyond d + 1 for a range whose d looked exact (no two strata differ
 #: in opposite directions): a small two-sided difference can look one-sided,
@@ -211,7 +223,7 @@ def _on_fingerprint(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Fing
         reply.expect += theirs
     elif mine != theirs and _sums_fit(mine, theirs, abs(mine - theirs) + 1):
         k = abs(mine - theirs) + 1
-        if mine > theirs:
+        if mine > theirs and mine < ESTIMATE_FROM:
             reply.add(upper, WantSums(k))
             reply.work += theirs * k // 2
         else:
@@ -230,7 +242,8 @@ def _on_fingerprint(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Fing
         # stratum counts say how many per part, and the peer asks for sums.
         two_sided = mine == theirs
         sums = ESTIMATE_SUMS if two_sided else 1
-        split(index, lo, hi, upper, theirs, reply, ESTIMATE_PARTS, lambda part: sums, newest=two_sided, strata=True)
+        newest = STRATA_FROM if two_sided else 0
+        split(index, lo, hi, upper, theirs, reply, ESTIMATE_PARTS, lambda part: sums, newest=newest, strata=True)
 
 
 def _sums_fit(mine: int, theirs: int, k: int) -> bool:
@@ -341,7 +354,8 @@ def _resolve(
     by_work = (SEND_WORK - reply.work - 3 * mine * sums // 2) // (SOLVE_UNITS * sums * sums + 3 * sums * sums // 2)
     parts = max(2, min(math.ceil(differences / PART_DIFFERENCES), reply.room(40 + SUM_BYTES * sums), by_work, mine // 2))
     per_item = differences / mine
-    split(index, lo, hi, upper, theirs, reply, parts, lambda size: sums_for(per_item * size))
+    newest = NEWEST_PART if upper.infinite else 0  # the newest records, where differences cluster
+    split(index, lo, hi, upper, theirs, reply, parts, lambda size: sums_for(per_item * size), newest=newest)
 
 
 def _on_id_list(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: IdList, reply: Reply) -> None:

@@ -125,12 +125,14 @@ def split(
     parts: int,
     sums_of: Callable[[int], int] | None,
     *,
-    newest: bool = False,
+    newest: int = 0,
     strata: bool = False,
 ) -> None:
     """Cut ``[lo, hi)`` into ``parts`` equal parts, plus a cut after the
     peer's count (when the peer simply lacks my newest records, that cut
-    isolates them), and describe each: by its FINGERPRINT when ``sums_of``
+    isolates them), and, with ``newest`` (a size), the last part halved
+    again and again while the halves hold at least that many items; then
+    describe each part: by its FINGERPRINT when ``sums_of``
     is None; else an ID_LIST when it holds at most LIST_IDS items and the
     list is no larger than its sums, or SUMS with ``sums_of(part size)``
     sums (at most PREFIX_POWERS, and what SUMS_WORK allows), with stratum
@@ -142,7 +144,7 @@ def split(
         cuts.add(lo + theirs)
     if newest:  # halve the last part again and again: differences cluster among the newest
         tail = count // parts // 2
-        while tail >= STRATA_FROM:
+        while tail >= newest:
             cuts.add(hi - tail)
             tail //= 2
     cuts.discard(lo)
