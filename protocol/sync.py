@@ -29,9 +29,9 @@ from .errors import BadLength, DecodeError, Malformed, OutOfRange, TooLarge
 SYNC_VERSION = 2
 
 #: Largest frame (type byte and body). A record batch is kept under
-#: MAX_BATCH_BYTES (256 KiB) and a reconcile message under
-#: MAX_RECONCILE_BYTES (256 KiB) plus one entry and its needs; 1 MiB bounds the
-#: memory a peer can make us buffer while leaving four times that headroom.
+#: MAX_BATCH_BYTES (256 KiB) and a reconcile message, needs included, under
+#: MAX_RECONCILE_BYTES (512 KiB) plus one entry; 1 MiB bounds the memory a
+#: peer can make us buffer for one frame while leaving twice that headroom.
 MAX_FRAME_BYTES = 1024 * 1024
 
 #: Records per RECORDS frame. A frame is cut at MAX_BATCH_BYTES first for
@@ -40,7 +40,7 @@ MAX_FRAME_BYTES = 1024 * 1024
 MAX_BATCH_RECORDS = 2048
 
 #: Target size of one RECORDS frame. Writes of 64 KiB or more run at full speed
-#: on yamux; 256 KiB keeps four batches in flight within 1 MiB per peer.
+#: on yamux; a session's window of 16 to 32 such frames is 4 to 8 MiB.
 MAX_BATCH_BYTES = 256 * 1024
 
 #: Soft size of one RECONCILE frame. The sender folds whatever does not fit
