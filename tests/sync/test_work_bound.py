@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from meshpantry.core.sync import Failed, ProtocolViolation, SyncSession
 from meshpantry.core.sync.items import ItemIndex
 from meshpantry.core.sync.reconcile import respond
@@ -78,14 +80,23 @@ def test_respond_refuses_before_any_reply_is_built():
         raise AssertionError("the message was answered")
 
 
-def test_honest_messages_stay_under_the_senders_share_of_the_bound():
-    """A two-sided difference of 2,000 in 20,000 items: every reconcile
-    message either side sends asks the other for at most SEND_WORK."""
-    raws = chains(1_100, 20, random.Random(9))
+@pytest.mark.parametrize(
+    ("total", "differences", "two_sided"),
+    [
+        pytest.param(22_000, 2_000, True, id="two-sided 2,000 in 22,000"),
+        pytest.param(60_000, 3_000, False, id="one-sided 3,000 spread over 60,000", marks=pytest.mark.slow),
+    ],
+)
+def test_honest_messages_stay_under_the_senders_share_of_the_bound(total, differences, two_sided):
+    """Every reconcile message either side sends asks the other for at most
+    SEND_WORK (sparse one-sided differences make many large parts, each of
+    which a peer must sum and solve)."""
+    raws = chains(total // 20, 20, random.Random(9))
     rng = random.Random(2)
-    spread = rng.sample(range(len(raws)), 2_000)
-    a = Replica(r for i, r in enumerate(raws) if i not in set(spread[:1_000]))
-    b = Replica(r for i, r in enumerate(raws) if i not in set(spread[1_000:]))
+    spread = rng.sample(range(len(raws)), differences)
+    half = differences // 2 if two_sided else differences
+    a = Replica(r for i, r in enumerate(raws) if i not in set(spread[:half]))
+    b = Replica(r for i, r in enumerate(raws) if i not in set(spread[half:]))
     link = Link(a, b)
     indexes = (ItemIndex(b.sync_items()), ItemIndex(a.sync_items()))  # what each message's receiver holds
     works = []

@@ -243,7 +243,14 @@ def _on_fingerprint(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Fing
         two_sided = mine == theirs
         sums = ESTIMATE_SUMS if two_sided else 1
         newest = STRATA_FROM if two_sided else 0
-        split(index, lo, hi, upper, theirs, reply, ESTIMATE_PARTS, lambda part: sums, newest=newest, strata=True)
+        # Its parts (at most 2 ESTIMATE_PARTS with the halvings) ask the
+        # peer for about 1.5 (m + parts k) k + SOLVE_UNITS k^2 per part.
+        most_parts = 2 * ESTIMATE_PARTS
+        work = 3 * (mine + most_parts * sums) * sums // 2 + SOLVE_UNITS * sums * sums * most_parts
+        if reply.work + work > SEND_WORK:  # no room for the work: fingerprints, estimated a round later
+            split(index, lo, hi, upper, theirs, reply, ESTIMATE_PARTS, None)
+        else:
+            split(index, lo, hi, upper, theirs, reply, ESTIMATE_PARTS, lambda part: sums, newest=newest, strata=True)
 
 
 def _sums_fit(mine: int, theirs: int, k: int) -> bool:
@@ -350,8 +357,10 @@ def _resolve(
         split(index, lo, hi, upper, theirs, reply, parts, None)
         return
     sums = sums_for(PART_DIFFERENCES)
-    # Parts cost the peer about 1.5 (m + parts k) k in all, plus SOLVE_UNITS k^2 each.
-    by_work = (SEND_WORK - reply.work - 3 * mine * sums // 2) // (SOLVE_UNITS * sums * sums + 3 * sums * sums // 2)
+    # Parts cost the peer at most 1.5 (m + parts k) k in all, plus
+    # SOLVE_UNITS k^2 each, with k at most PREFIX_POWERS.
+    most = PREFIX_POWERS
+    by_work = (SEND_WORK - reply.work - 3 * mine * most // 2) // (SOLVE_UNITS * most * most + 3 * most * most // 2)
     parts = max(2, min(math.ceil(differences / PART_DIFFERENCES), reply.room(40 + SUM_BYTES * sums), by_work, mine // 2))
     per_item = differences / mine
     newest = NEWEST_PART if upper.infinite else 0  # the newest records, where differences cluster
