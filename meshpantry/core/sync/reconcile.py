@@ -40,7 +40,8 @@ range (first rule that applies wins):
    stratum counts and one sum, or, when c_m == c_o (a two-sided difference
    of unknown size), ESTIMATE_SUMS sums, and the last part is halved while
    its halves hold STRATA_FROM items or more (differences cluster among the
-   newest records).
+   newest records). Fingerprints instead of sums when the message has no
+   work left for them.
 
 A part is *described* by an ID_LIST when it holds at most LIST_IDS items and
 the list is no larger than its sums, else by SUMS; the parts of an
