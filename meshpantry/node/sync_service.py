@@ -1,7 +1,9 @@
 """The sync protocol on libp2p streams: the node's adapter around the sync
 planner (:mod:`meshpantry.core.sync.planner`) and the sync session.
 
-* Protocol id ``/meshpantry/sync/1``; the dialling side is the initiator.
+* Protocol id ``/meshpantry/sync/2`` (the version of ``protocol/SYNC.md``);
+  the dialling side is the initiator. A peer speaking only another version
+  fails the protocol negotiation: it is unreachable for sync, never banned.
 * Every decision (with whom, when, in what mode, whom to cut off) is the
   planner's. :class:`SyncService` reports to it what happened (peers up and
   down, gossip gaps, sessions ended, hostile peers), performs the actions it
@@ -42,13 +44,14 @@ from meshpantry.core.sync.planner import (
     SyncPlanner,
 )
 from protocol.errors import DecodeError
+from protocol.sync import SYNC_VERSION
 
 from .streams import StreamChannel, safe_handler
 from .sync_driver import SyncResult, now_ms, run_sync
 
 log = logging.getLogger("meshpantry.sync")
 
-SYNC_PROTOCOL = TProtocol("/meshpantry/sync/1")
+SYNC_PROTOCOL = TProtocol(f"/meshpantry/sync/{SYNC_VERSION}")
 
 #: Session failures only a faulty or hostile peer causes (unlike silence or a
 #: dropped connection, which power cuts cause every day).
