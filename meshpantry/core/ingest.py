@@ -68,6 +68,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import attrgetter, eq
 
 from protocol import GENESIS_KIND, Record, decode_record, verify_record
 from protocol.errors import BadSignature, DecodeError, RemoteError
@@ -178,6 +180,10 @@ def is_forgery(error: RemoteError) -> bool:
 # -- steps 5-9: the log --------------------------------------------------------------
 
 _ADMIT, _WAIT = Admission.ADMIT, Admission.WAIT
+
+#: Record fields read for a whole batch in one C call each.
+_ID, _KIND, _AUTHOR_SEQ = attrgetter("id"), attrgetter("kind"), attrgetter("author", "seq")
+_NEIGHBOURHOOD, _TIME = attrgetter("neighbourhood"), attrgetter("time")
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,6 +316,38 @@ class Intake:
             self.grew = True
         return True
 
+    def log_admitted(self, records: Sequence[Record]) -> None:
+        """Steps 8-9 for ``records``, in batch order: each passed steps 1-5
+        and step 6 admitted it. The same as :meth:`decided` with ADMIT for
+        each, one record after the other; when no two of them share an
+        (author, seq), none shares one with a record this intake took
+        before, and none is a membership record (a gossip message's usual
+        records), the lookups are made for the whole batch at once: the
+        log's ids at each record's seq, and the fork evidence they give."""
+        if not records:
+            return
+        at_seq = self._at_seq
+        keys = list(map(_AUTHOR_SEQ, records))
+        if at_seq or len(set(keys)) < len(keys) or not ADMISSION_KINDS.isdisjoint(map(_KIND, records)):
+            report = self.report
+            for record in records:
+                if not self._log(record):
+                    report.duplicates += 1  # earlier in the batch
+            return
+        ids = list(map(_ID, records))
+        found = list(map(self.log.ids_at_seq, *zip(*keys)))
+        if any(found):  # a fork: the log holds another record at a seq
+            forks = self.report.forks
+            for (author, seq), held, rid in zip(keys, found, ids):
+                for other in held:
+                    forks.append(Fork(author, seq, other, rid))
+                held.append(rid)
+        else:
+            found = list(map(list, zip(ids)))  # [id] at each key, in C
+        at_seq.update(zip(keys, found))
+        self.report.added.extend(ids)
+        self.report.logged.extend(records)
+
     def drain_waiting(self) -> None:
         """Step 7 again, until membership stops growing."""
         room, log, admissions = self.room, self.log, self.admissions
@@ -360,14 +398,27 @@ def ingest_checked(
     *,
     neighbourhood: bytes,
     now: int,
+    admitted: bool = False,
 ) -> IngestReport:
     """The pipeline for records already decoded and signature-checked (steps 1
     and 4 done, by the gossip validator through :func:`check_record` or by a
     simulator's table of checked records): steps 2-3 again (cheap, and on this
-    clock), then 5-9. Bad records are reported, never raised."""
+    clock), then 5-9. Bad records are reported, never raised.
+
+    ``admitted``: step 6 gave ADMIT for every record already, by the
+    membership of ``admissions`` (a gossip decision that accepted them,
+    :func:`.gossip.decide`); admission never shrinks, so those verdicts
+    still hold and are not asked again."""
     intake = Intake(log, admissions, room, now)
-    held = intake.already_held([r.id for r in records])
+    held = intake.already_held(list(map(_ID, records)))
     latest = now + MAX_FUTURE_SKEW_MS
+    if (
+        admitted and not held and not room.entries and records
+        and max(map(_TIME, records)) <= latest
+        and all(map(eq, repeat(neighbourhood), map(_NEIGHBOURHOOD, records)))
+    ):  # steps 2-5 pass for every record (a gossip message's usual case)
+        intake.log_admitted(records)
+        return intake.finish()
     for index, record in enumerate(records):
         if held and record.id in held:
             intake.duplicate()
@@ -379,7 +430,14 @@ def ingest_checked(
             except RemoteError as error:
                 intake.refuse(index, record.id, error)
                 continue
-        intake.take(index, record)
+        if admitted:
+            waiting = room.entries
+            if waiting and record.id in waiting:
+                intake.duplicate()
+            else:
+                intake.decided(index, record, _ADMIT)
+        else:
+            intake.take(index, record)
     return intake.finish()
 
 
