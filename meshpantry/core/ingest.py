@@ -335,7 +335,7 @@ class Intake:
                     report.duplicates += 1  # earlier in the batch
             return
         ids = list(map(_ID, records))
-        found = list(map(self.log.ids_at_seq, *zip(*keys)))
+        found = self.log.ids_at_seqs(keys)
         if any(found):  # a fork: the log holds another record at a seq
             forks = self.report.forks
             for (author, seq), held, rid in zip(keys, found, ids):

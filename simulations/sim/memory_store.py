@@ -29,7 +29,7 @@ from __future__ import annotations
 import random
 from array import array
 from collections.abc import Callable, Collection, Sequence
-from itertools import compress
+from itertools import compress, repeat
 from operator import attrgetter, itemgetter, not_
 
 from meshpantry.core.admission import Admissions
@@ -231,6 +231,16 @@ class MemoryStore:
             order = {p: i for i, p in enumerate(self.log) if p in here}
             here.sort(key=order.__getitem__)
         return [self.table.record(p).id for p in here]
+
+    def ids_at_seqs(self, keys: Sequence[tuple[bytes, int]]) -> list[list[bytes]]:
+        found = list(map(self.table.at_seq.get, keys))  # in C
+        if found and None not in found and max(map(len, found)) == 1:
+            # The usual case: one record was ever signed at each key; when
+            # this log holds none of them, every answer is empty.
+            firsts = list(map(itemgetter(0), found))
+            if max(firsts) < len(self.held) and not any(flags(self.held, firsts)):
+                return list(map(list, repeat((), len(keys))))
+        return [self.ids_at_seq(author, seq) for author, seq in keys]
 
     def append(self, records: Sequence[Record]) -> None:
         if not records:

@@ -37,6 +37,9 @@ class ListLog:
     def ids_at_seq(self, author: bytes, seq: int) -> list[bytes]:
         return [r.id for r in self.log if r.author == author and r.seq == seq]
 
+    def ids_at_seqs(self, keys: Sequence[tuple[bytes, int]]) -> list[list[bytes]]:
+        return [self.ids_at_seq(author, seq) for author, seq in keys]
+
     def append(self, records: Sequence[Record]) -> None:
         assert not self.present([r.id for r in records])
         self.log.extend(records)
