@@ -54,7 +54,10 @@ storage interface. Who runs what:
   twice;
 * the simulator: its table of every record in a run makes 1 and 4 once per
   record for all nodes (same bytes, same answer), and each node's memory
-  store runs :func:`ingest_checked`;
+  store runs :func:`ingest_checked`; for a gossip message the node's
+  decision accepted, with that decision's step 6 verdicts handed on
+  (``admitted``: admission never shrinks, so they hold), and steps 8-9 made
+  for the whole message at once (:meth:`Intake.log_admitted`);
 * a device's own records: :func:`check_own` (step 2 and the link to the
   durable head), then the store appends them and :func:`learn_own`.
 
