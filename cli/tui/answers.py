@@ -48,6 +48,25 @@ class PeerRow(TypedDict):
     syncing: NotRequired[bool]
 
 
+class Standing(TypedDict):
+    counts: bool
+    reason: str | None
+
+
+class NotCounting(TypedDict):
+    id: str
+    kind: str
+    seq: int
+    reason: str
+
+
+class Conflict(TypedDict):
+    claim: str
+    offer: str
+    item: str
+    conflict: str
+
+
 class Status(Whoami):
     """``status``: the household's, and the node's own fields when it runs."""
 
@@ -55,6 +74,9 @@ class Status(Whoami):
     households: NotRequired[int]
     forks: NotRequired[int]
     waiting: NotRequired[int]
+    standing: NotRequired[Standing]
+    not_counting: NotRequired[list[NotCounting]]
+    conflicts: NotRequired[list[Conflict]]
     node_running: bool
     island: NotRequired[bool | None]
     listen: NotRequired[list[str]]

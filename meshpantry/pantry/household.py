@@ -27,7 +27,9 @@ from meshpantry.store import Store
 from protocol import Record
 from protocol.errors import DecodeError
 
-from .errors import AlreadyDone, ChainNotRecovered, InvalidInput, NoIdentity, NoNeighbourhood, NotAllowed, UnknownId
+from .errors import (
+    AlreadyDone, ChainNotRecovered, InvalidInput, NoIdentity, NoNeighbourhood, NotAllowed, UnknownId, WillNotCount,
+)
 from .invite_code import InviteCode
 from .reading import EXPIRING_SOON_MS, Reading
 
@@ -36,6 +38,11 @@ from .reading import EXPIRING_SOON_MS, Reading
 DEFAULT_INVITE_HOURS = 72
 
 DB_FILE = "meshpantry.sqlite3"
+
+#: Kinds written without asking whether they will count: the genesis has no
+#: neighbourhood to ask, and a join is how a household whose join lost an
+#: invite's race tries again.
+_UNCHECKED_KINDS = frozenset({"neighbourhood", "join"})
 
 #: Setting: this device's own chain is known complete (new key, or recovered
 #: from peers). Until then it must not sign, or it could reuse a seq (a fork).
@@ -135,6 +142,10 @@ class Pantry(Reading):
         head = self.store.own_head(self.device).observe(after_lamport)
         if head.seq == 0 and not self.store.get_setting(CHAIN_CHECKED):
             raise ChainNotRecovered()
+        if kind not in _UNCHECKED_KINDS:
+            refused = self.state().next_write_refused(self.device, head.seq + 1)
+            if refused is not None:
+                raise WillNotCount(refused)
         try:
             record = next_record(
                 self.key.secret, head, neighbourhood=neighbourhood, kind=kind,
@@ -187,9 +198,9 @@ class Pantry(Reading):
         Writes the join (with the invite's proof) and this household's profile.
         They count on other nodes once those nodes hold the invite; the code's
         addresses are returned so the node can dial them."""
-        if self.store.neighbourhood:
-            raise AlreadyDone("this device already belongs to a neighbourhood")
         invite = InviteCode.decode(code)
+        if self.store.neighbourhood:
+            self._require_join_lost(invite.neighbourhood)
         _, invite_secret = nacl.bindings.crypto_sign_seed_keypair(invite.seed)
         proof = nacl.bindings.crypto_sign(
             join_message(invite.neighbourhood, self.device), invite_secret
@@ -274,6 +285,12 @@ class Pantry(Reading):
         changes = {k: v for k, v in fields.items() if v is not None}
         if "quantity" in changes:
             _positive("quantity", changes["quantity"])
+            if changes["quantity"] < offer.allocated:
+                raise NotAllowed(
+                    f"{offer.allocated} {offer.unit} are accepted for claims on this offer, so it cannot "
+                    f"shrink to {changes['quantity']}; ask those claimants to cancel first "
+                    "('meshpantry offer show' lists them)"
+                )
         for name in ("tags", "allergens"):
             if name in changes:
                 changes[name] = _labels(changes[name])
@@ -436,7 +453,7 @@ class Pantry(Reading):
             "note": body.get("note"), "created": record.time, "updated": record.time,
             "withdrawn": False, "expired": expires is not None and now > expires,
             "expiring_soon": expires is not None and now <= expires <= now + EXPIRING_SOON_MS,
-            "claims_count": 0, "mine": True, "claims": [], "fair_share": [], "oversubscribed": False,
+            "claims_count": 0, "mine": True, "claims": [], "conflicts": [], "fair_share": [], "oversubscribed": False,
         }
 
     def _shown(self, record: Record, show: Callable[[str], dict]) -> dict:
@@ -458,6 +475,18 @@ class Pantry(Reading):
 
     def _require_member(self) -> None:
         self.neighbourhood  # raises NoNeighbourhood
+
+    def _require_join_lost(self, neighbourhood: bytes) -> None:
+        """Allow a second join only to a device of ``neighbourhood`` whose
+        earlier join did not count (it lost the race for the invite, or the
+        invite had expired): otherwise raise :class:`AlreadyDone`."""
+        from meshpantry.core.validation import ForkDetected, Revoked
+
+        if neighbourhood == self.store.neighbourhood and self.device not in self.state().devices:
+            refused = self.state().next_write_refused(self.device, self.store.own_head(self.device).seq + 1)
+            if refused is not None and not isinstance(refused, (ForkDetected, Revoked)):
+                return
+        raise AlreadyDone("this device already belongs to a neighbourhood")
 
     def _own_offer(self, ref: str):
         offer = self._offer(ref)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from meshpantry.core import equity
 from meshpantry.store.view_reading import ViewReader
+from protocol import decode_record
 
 from .errors import AmbiguousId, InvalidInput, NoNeighbourhood, UnknownId
 from .paging import DEFAULT_PAGE, check_limit, decode_cursor, encode_cursor, page
@@ -222,6 +223,9 @@ class Reading:
         result = self._offer_dict(offer, self.clock(), state)
         claims = state.claims_on(offer.id)
         result["claims"] = [self._claim_dict(c, state) for c in claims]
+        result["conflicts"] = [
+            {"claim": c["id"], "conflict": c["conflict"]} for c in result["claims"] if c["conflict"]
+        ]
         names = {c.id: self._household_name(c.household) for c in claims}
         shares = equity.suggest(offer, claims, state.received_lately(offer))
         asked = sum(s.requested for s in shares)
@@ -256,6 +260,7 @@ class Reading:
             "handover": {"offerer": claim.confirmed_by_offerer, "claimant": claim.confirmed_by_claimant},
             "completed": claim.completed, "created": claim.created,
             "mine": claim.author in self._my_devices(),
+            "conflict": self._conflict_text(claim, offer) if offer else None,
         }
 
     def claim_show(self, claim_ref: str) -> dict:
@@ -386,6 +391,7 @@ class Reading:
             "households": len(state.households),
             "forks": len(state.forks),
             "waiting": len(state.waiting),
+            **self.own_standing(state),
             "node_running": False,
             "island": None,
             "listen": [],
@@ -395,6 +401,57 @@ class Reading:
                 for p in self.store.peer_addresses()
             ],
         }
+
+    def own_standing(self, state: Any = None) -> dict:
+        """Whether this device's records count: ``standing`` (``counts``,
+        and the ``reason`` with what to do when they do not), ``not_counting``
+        (its own records the neighbourhood rejects, with why) and
+        ``conflicts`` (accepted claims of this household's swaps that no
+        longer fit their offer, to settle)."""
+        from .errors import standing_advice
+
+        state = state or self.state()
+        device = self.key.public
+        refused = state.next_write_refused(device, self.store.own_head(device).seq + 1)
+        return {
+            "standing": {
+                "counts": refused is None,
+                "reason": None if refused is None else standing_advice(refused),
+            },
+            "not_counting": [
+                {"id": rid.hex(), "kind": kind, "seq": seq, "reason": str(error)}
+                for rid, kind, seq, error in state.rejected_of(device)
+            ],
+            "conflicts": self._conflicts(state),
+        }
+
+    def _conflicts(self, state: Any) -> list[dict]:
+        mine = self._my_devices()
+        claims, offers = state.claims_involving(mine)
+        rows = []
+        for claim in sorted(claims, key=lambda c: (c.created, c.id)):
+            offer = offers.get(claim.offer)
+            if offer is not None and claim.status.value == "refused":
+                rows.append({
+                    "claim": claim.id.hex(), "offer": offer.id.hex(), "item": offer.item,
+                    "conflict": self._conflict_text(claim, offer),
+                })
+        return rows
+
+    def _conflict_text(self, claim: Any, offer: Any) -> str | None:
+        """What to settle when the offering household accepted ``claim`` but
+        the acceptance no longer fits the offer (its quantity was lowered,
+        or two devices accepted at once): None for a claim that is not so."""
+        if claim.status.value != "refused" or claim.decision is None:
+            return None
+        raw = self.store.get(claim.decision)
+        accepted = decode_record(raw).body.get("quantity") if raw else None
+        return (
+            f"accepted for {accepted} {offer.unit}, but the offer now has {offer.quantity} {offer.unit} "
+            f"with {offer.allocated} given to other claims. To settle: the offering household raises "
+            f"the quantity ('meshpantry offer update {offer.id.hex()[:8]} --quantity N') or declines, "
+            "or the claimant cancels"
+        )
 
     # -- pages: every listing, a page at a time (see paging.py) ------------------------
 

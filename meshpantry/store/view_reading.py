@@ -25,11 +25,12 @@ from meshpantry.core.households import HouseholdView
 from meshpantry.core.incremental import IncrementalState, status_of
 from meshpantry.core.meals import MealView
 from meshpantry.core.recipes import RecipeView
+from meshpantry.core.standing import next_write_refused
 from meshpantry.core.state import NeighbourhoodState, RecordStatus
-from meshpantry.core.validation import ForkDetected
-from meshpantry.core.view_codec import DECODERS, decode_claim, decode_meal, decode_offer
+from meshpantry.core.validation import ForkDetected, ValidationError
+from meshpantry.core.view_codec import DECODERS, decode_claim, decode_error, decode_meal, decode_offer
 
-from .view_schema import NO_EXPIRY, SEP, WAITS, decode_fate
+from .view_schema import NO_EXPIRY, REJECTED, SEP, WAITS, decode_fate
 
 #: Offer rows fetched per query while walking the board in sort order.
 BOARD_PAGE = 200
@@ -330,3 +331,29 @@ class ViewReader:
 
     def recipe_list(self) -> list[RecipeView]:
         return list(self.all("recipes").values())
+
+    # -- this device's own records ------------------------------------------------------
+
+    def next_write_refused(self, device: bytes, next_seq: int) -> ValidationError | None:
+        """Why the record ``device`` writes next would not count, or None
+        (:func:`meshpantry.core.standing.next_write_refused`)."""
+        roster = self.state.roster
+        joins = [
+            roster.rejected.get(rid) or roster.waiting.get(rid)
+            for (rid,) in self.conn.execute(
+                "SELECT id FROM records WHERE author = ? AND kind = 'join' ORDER BY seq", (device,)
+            )
+        ]
+        return next_write_refused(device, next_seq, roster, self.forks, joins)
+
+    def rejected_of(self, device: bytes) -> list[tuple[bytes, str, int, ValidationError]]:
+        """``(id, kind, seq, error)`` of every record ``device`` wrote that
+        the held records reject, in seq order."""
+        return [
+            (rid, kind, seq, decode_error(value))  # type: ignore[misc]
+            for rid, kind, seq, value in self.conn.execute(
+                "SELECT r.id, r.kind, r.seq, v.value FROM records r JOIN view_records v ON v.id = r.id "
+                f"WHERE r.author = ? AND v.status = {REJECTED} ORDER BY r.seq",
+                (device,),
+            )
+        ]

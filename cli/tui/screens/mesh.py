@@ -68,6 +68,17 @@ def mesh_summary(status: Status) -> Text:
     listen = status.get("listen") or []
     if listen:
         text.append(f"\nlistening {listen[0]}")
+    standing = status.get("standing") or {}
+    if standing.get("counts") is False:
+        text.append("\nWhat this device writes will not count: ", style="bold red")
+        text.append(str(standing.get("reason")))
+    not_counting = status.get("not_counting") or []
+    if not_counting:
+        text.append(f"\n{len(not_counting)} of this device's records will not count", style="bold red")
+        text.append(": " + "; ".join(f"{r['kind']}: {r['reason']}" for r in not_counting[:3]))
+    for conflict in (status.get("conflicts") or [])[:3]:
+        text.append(f"\nConflict on the {conflict['item']} claim: ", style="bold yellow")
+        text.append(conflict["conflict"])
     return text
 
 
