@@ -270,6 +270,24 @@ def _several_decisions() -> CaseLog:
     return log
 
 
+@case("decision-by-any-device", "7.7.4",
+      "Any device of the offer's household decides its claims: a linked device's decision counts "
+      "as the household's, and when two devices accept at once beyond the quantity, the accept "
+      "later in (c, id) order shows its claim as refused, a conflict for the household to settle.")
+def _any_device_decides() -> CaseLog:
+    log = CaseLog().two_households()
+    log.add("device_link", "founder", "device_link", {"device": case_key("second_device").public})
+    log.invite("invite_b", "founder", key="invite_b")
+    log.join("join_third", "third", "invite_b", key="invite_b")
+    _offer(log, quantity=600)
+    log.add("claim_a", "joiner", "claim", {"offer": log["offer"], "quantity": 400})
+    log.add("claim_b", "third", "claim", {"offer": log["offer"], "quantity": 300})
+    seen = log.top
+    _accept(log, "accept_a_by_second_device", "claim_a", 400, by="second_device", seen=seen)
+    _accept(log, "accept_b_by_founder", "claim_b", 300, seen=seen)
+    return log
+
+
 @case("cancel-frees-allocation", "7.7.5",
       "Cancelling an accepted claim frees its allocation: the claim is cancelled with "
       "accepted_quantity 0 and the quantity is available again.")

@@ -31,6 +31,7 @@ from .errors import (
     AlreadyDone, ChainNotRecovered, InvalidInput, NoIdentity, NoNeighbourhood, NotAllowed, UnknownId, WillNotCount,
 )
 from .invite_code import InviteCode
+from .link_code import LinkCode
 from .reading import EXPIRING_SOON_MS, Reading
 
 #: Default lifetime of an invite: three days is long enough to pass a code on
@@ -226,7 +227,10 @@ class Pantry(Reading):
             self.store.set_setting("household_area", area)
         return self.whoami()
 
-    def link_device(self, device_hex: str, name: str | None = None) -> dict:
+    def link_device(self, device_hex: str, name: str | None = None, addresses: Iterable[str] = ()) -> dict:
+        """Make another device (its key from its ``whoami``) a device of this
+        household, and return the link code it adopts the neighbourhood
+        with (:mod:`.link_code`; no invite is used)."""
         self._require_member()
         try:
             device = bytes.fromhex(device_hex)
@@ -234,8 +238,35 @@ class Pantry(Reading):
             device = b""
         if len(device) != 32:
             raise InvalidInput("device", "expected the new device's 64-hex-digit key ('meshpantry whoami' on it)")
+        if device == self.device:
+            raise InvalidInput("device", "that is this device's own key; give the new device's ('meshpantry whoami' on it)")
         record = self._write("device_link", _drop_none({"device": device, "name": name}))
-        return {"link": record.id.hex(), "device": device.hex()}
+        code = LinkCode(
+            self.neighbourhood, self.store.get_setting("neighbourhood_name") or "",
+            self._household_name(self._household_id()), record.id, device, tuple(addresses),
+        )
+        return {"link": record.id.hex(), "device": device.hex(), "code": code.encode()}
+
+    def adopt_link(self, code: str) -> dict:
+        """On a new device: take the neighbourhood from a link code that a
+        device of the household printed for this device's key. What this
+        device writes counts once the link record reaches it by sync."""
+        link = LinkCode.decode(code)
+        if link.device != self.device:
+            raise InvalidInput(
+                "code", f"that link code is for device {link.device.hex()[:8]}, and this is "
+                f"{self.device.hex()[:8]}; link this device's key ('meshpantry whoami')",
+            )
+        if self.store.neighbourhood:
+            raise AlreadyDone("this device already belongs to a neighbourhood")
+        self.store.set_setting("neighbourhood", link.neighbourhood)
+        self.store.set_setting("neighbourhood_name", link.name)
+        if link.household_name:
+            self.store.set_setting("household_name", link.household_name)
+        for address in link.addresses:
+            if "/p2p/" in address:
+                self.store.remember_peer(address.rsplit("/p2p/", 1)[-1], [address], self.clock())
+        return {**self.whoami(), "addresses": list(link.addresses)}
 
     def revoke(self, member_ref: str, reason: str | None = None) -> dict:
         """Admins only: stop a device's further records from counting."""
@@ -321,8 +352,8 @@ class Pantry(Reading):
 
     def claim_cancel(self, claim_ref: str) -> dict:
         claim = self._claim(claim_ref)
-        if claim.author != self.device:
-            raise NotAllowed("only the device that made a claim can cancel it")
+        if claim.household != self._household_id():
+            raise NotAllowed("only the household that made a claim (any of its devices) can cancel it")
         if claim.status == "cancelled":
             raise AlreadyDone("that claim is already cancelled")
         self._write("claim_cancel", {"claim": claim.id})
@@ -490,15 +521,15 @@ class Pantry(Reading):
 
     def _own_offer(self, ref: str):
         offer = self._offer(ref)
-        if offer.author != self.device:
-            raise NotAllowed("only the device that made an offer can change it")
+        if offer.household != self._household_id():
+            raise NotAllowed("only the household that made an offer (any of its devices) can change it")
         return offer
 
     def _decidable_claim(self, ref: str):
         claim = self._claim(ref)
         offer = self.state().offers[claim.offer]
-        if offer.author != self.device:
-            raise NotAllowed("only the device that made the offer decides its claims")
+        if offer.household != self._household_id():
+            raise NotAllowed("only the household that made the offer (any of its devices) decides its claims")
         if claim.status != "pending":
             raise AlreadyDone(f"that claim is already {claim.status}")
         return claim, offer

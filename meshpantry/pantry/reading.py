@@ -245,7 +245,9 @@ class Reading:
                 from .household import open_sealed
 
                 pickup = open_sealed(self.key.secret, claim.pickup) or "(could not be read)"
-            elif offer is not None and offer.author == self.key.public:
+            elif claim.author in self._my_devices():
+                pickup = "(sealed to the device that made the claim)"
+            elif offer is not None and offer.author in self._my_devices():
                 pickup = "(sealed to the claimant)"
         return {
             "id": claim.id.hex(), "offer": claim.offer.hex(),

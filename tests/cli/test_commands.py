@@ -102,7 +102,7 @@ def test_swap_between_two_households(pair):
     assert code == 6 and "1000 g" in err
     exchange(okafors, zhengs)
     code, _, err = zhengs.run("claim", "accept", claim["id"][:10])
-    assert code == 6 and "only the device that made the offer" in err
+    assert code == 6 and "only the household that made the offer" in err
     accepted = okafors.json("claim", "accept", claim["id"][:10], "--quantity", "500", "--pickup", "blue door, 6pm")
     assert accepted["status"] == "accepted" and accepted["accepted_quantity"] == 500
     assert accepted["pickup"] == "(sealed to the claimant)"

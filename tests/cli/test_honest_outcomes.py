@@ -95,3 +95,37 @@ def test_an_offer_cannot_shrink_below_what_it_accepted(pair):
     assert "10 items are accepted" in err
     assert okafors.json("offer", "show", offer["id"])["quantity"] == 10
     assert okafors.run("offer", "update", offer["id"], "--quantity", "12")[0] == 0
+def test_a_concurrent_shrink_shows_both_sides_a_conflict(pair, household):
+    """One device of the offering household accepts 8 of 10 while another,
+    not yet having seen it, shrinks the offer to 5: the accepted claim no
+    longer fits. Both households are shown the conflict and how to settle it."""
+    okafors, zhengs = pair
+    phone = household("okafors-phone")
+    assert phone.run("init", "--household", "The Okafors")[0] == 0
+    offer = okafors.json("offer", "add", "apples", "10", "items")
+    exchange(okafors, zhengs)
+    claim = zhengs.json("claim", "add", offer["id"], "8")
+    exchange(okafors, zhengs)
+    _adopt(phone, okafors)
+    okafors.json("claim", "accept", claim["id"])
+    assert phone.run("offer", "update", offer["id"], "--quantity", "5")[0] == 0
+    exchange(okafors, phone)
+    exchange(okafors, zhengs)
+    for side in (okafors, zhengs):
+        shown = side.json("claim", "show", claim["id"])
+        assert shown["status"] == "refused"
+        assert shown["conflict"] and "5" in shown["conflict"]
+        status = side.json("status")
+        assert [c["claim"] for c in status["conflicts"]] == [claim["id"]]
+    assert okafors.json("offer", "show", offer["id"])["conflicts"][0]["claim"] == claim["id"]
+    # settled: the offer grows back and the claim is accepted again
+    assert okafors.run("offer", "update", offer["id"], "--quantity", "10")[0] == 0
+    assert okafors.json("claim", "show", claim["id"])["status"] == "accepted"
+    assert okafors.json("status")["conflicts"] == []
+
+
+def _adopt(phone, home) -> None:
+    """The new device takes the household's neighbourhood from a link code."""
+    link = home.json("device", "link", phone.json("whoami")["device"])
+    assert phone.run("device", "adopt", link["code"])[0] == 0
+    exchange(home, phone)
