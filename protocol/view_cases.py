@@ -342,20 +342,44 @@ def _handover_third() -> CaseLog:
 
 
 @case("pledge-matching-no-need", "7.7.7",
-      "A pledge whose item and unit match no need line counts and is listed among the meal's "
-      "extras; it covers nothing.")
+      "A pledge that matches no need line (another item, or the item in a unit that does not "
+      "convert into the line's) counts and is listed among the meal's extras; it covers nothing.")
 def _extra_pledge() -> CaseLog:
     log = CaseLog().two_households()
     log.add("meal", "founder", "meal", {"dish": "stew", "time": mv().T0 + DAY, "place": "hall",
                                         "needs": [{"item": "rice", "quantity": 1000, "unit": "g"}]})
     log.add("pledge_extra", "joiner", "pledge",
-            {"meal": log["meal"], "item": "rice", "quantity": 2, "unit": "kg"})
+            {"meal": log["meal"], "item": "rice", "quantity": 2, "unit": "items"})
+    log.add("pledge_other_item", "joiner", "pledge",
+            {"meal": log["meal"], "item": "beans", "quantity": 2, "unit": "kg"})
+    return log
+
+
+@case("pledge-converts-units", "7.7.7",
+      "A pledge covers a need line in a compatible unit of the table, converted exactly into "
+      "the line's unit (1 kg covers 1000 g, 3 tbsp are 45 ml); a line's pledged is what it took "
+      "in its own unit, rounded down.")
+def _pledge_units() -> CaseLog:
+    log = CaseLog().two_households()
+    log.add("meal", "founder", "meal", {
+        "dish": "stew", "time": mv().T0 + DAY, "place": "hall",
+        "needs": [{"item": "potatoes", "quantity": 2000, "unit": "g"},
+                  {"item": "oil", "quantity": 50, "unit": "ml"},
+                  {"item": "flour", "quantity": 1, "unit": "kg"}]})
+    log.add("pledge_kg", "joiner", "pledge", {"meal": log["meal"], "item": "potatoes", "quantity": 1,
+                                              "unit": "kg"})
+    log.add("pledge_g", "founder", "pledge", {"meal": log["meal"], "item": "potatoes", "quantity": 1500,
+                                              "unit": "G"})
+    log.add("pledge_tbsp", "joiner", "pledge", {"meal": log["meal"], "item": "oil", "quantity": 3,
+                                                "unit": "tbsp"})
+    log.add("pledge_flour", "joiner", "pledge", {"meal": log["meal"], "item": "flour", "quantity": 999,
+                                                 "unit": "g"})
     return log
 
 
 @case("pledge-matching-rules", "7.7.7",
-      "A pledge covers the need lines whose item and unit equal its own after trimming and case "
-      "folding; pledges add up, repeated lines for one item fill in order, the last taking any "
+      "A pledge covers the need lines whose item equals its own and whose unit converts into its "
+      "own, after trimming and case folding; pledges add up, repeated lines for one item fill in order, the last taking any "
       "surplus, and missing is never below zero.")
 def _pledge_rules() -> CaseLog:
     log = CaseLog().two_households()

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable
 import nacl.bindings
 import nacl.public
 
+from meshpantry.core import units
 from meshpantry.core.chain import next_record
 from meshpantry.core.membership import Admission, join_message
 from meshpantry.keys import DeviceKey, read_key, write_key
@@ -411,6 +412,7 @@ class Pantry(Reading):
         self._require_member()
         meal = self._meal(meal_ref)
         _positive("quantity", quantity)
+        _check_pledge_unit(meal, item, unit)
         self._write("pledge", _drop_none({"meal": meal.id, "item": item, "quantity": quantity, "unit": unit, "note": note}))
         return self.meal_show(meal.id.hex())
 
@@ -552,6 +554,19 @@ def open_sealed(secret: bytes, sealed: bytes) -> str | None:
 
 def _drop_none(mapping: dict) -> dict:
     return {k: v for k, v in mapping.items() if v is not None and v != [] and v != ()}
+
+
+def _check_pledge_unit(meal: Any, item: str, unit: str) -> None:
+    """Refuse a pledge of an item the meal needs in a unit that does not
+    convert into any of that item's need lines: it would cover nothing."""
+    wanted = [n for n in meal.needs if n.item.strip().casefold() == item.strip().casefold()]
+    if wanted and not any(units.compatible(unit, n.unit) for n in wanted):
+        need = wanted[0]
+        raise InvalidInput(
+            "unit", f"the meal needs {need.item} in {need.unit} ({units.describe(need.unit)}); "
+            f"{unit} is {units.describe(unit)} and cannot count towards it: pledge in {need.unit}"
+            + (f" or another unit of {units.describe(need.unit)[2:]}" if units.dimension(need.unit) else ""),
+        )
 
 
 def _labels(values: Iterable[str] | None) -> list[str] | None:

@@ -13,6 +13,7 @@ never the whole log or every view.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from meshpantry.core import equity
@@ -294,8 +295,9 @@ class Reading:
             {"item": n.item, "quantity": n.quantity, "unit": n.unit, "pledged": n.pledged, "missing": n.missing}
             for n in meal.needs
         ]
-        total = sum(n["quantity"] for n in needs)
-        covered = sum(min(n["pledged"], n["quantity"]) for n in needs)
+        # Lines in different units do not add up: each line counts alike,
+        # as the share of it that is covered.
+        shares = [Fraction(min(n["pledged"], n["quantity"]), n["quantity"]) for n in needs]
         pledges = []
         for pledge_id in meal.pledges:
             p = state.pledges[pledge_id]
@@ -307,7 +309,8 @@ class Reading:
             "id": meal.id.hex(), "dish": meal.dish, "time": meal.time, "place": meal.place, "note": meal.note,
             "author": meal.author.hex(), "household_name": self._household_name(meal.household),
             "needs": needs, "pledges": pledges,
-            "coverage": 100 if total == 0 else (100 * covered) // total,
+            "coverage": 100 if not shares else int(100 * sum(shares) / len(shares)),
+            "lines_covered": sum(1 for n in needs if n["missing"] == 0),
             "past": meal.is_past(self.clock()),
         }
 

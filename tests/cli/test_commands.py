@@ -219,3 +219,20 @@ def test_a_new_offer_reads_the_same_from_the_record_and_from_the_state(founded):
                          "--allergen", "none", "--area", "north", "--note", "in jars")
     shown = founded.json("offer", "show", added["id"])
     assert added == shown
+
+
+def test_a_pledge_in_another_unit_of_the_same_kind_covers_the_need(pair):
+    """1 kg potatoes covers 1000 g of a 2000 g need; 2 items cannot count
+    towards grams and is refused with what to do; coverage counts each line
+    alike, so a meal whose only pot is missing is not 99% covered."""
+    okafors, zhengs = pair
+    meal = okafors.json("meal", "add", "Outage stew", "--time", "tomorrow 18:00", "--place", "courtyard",
+                        "--need", "2000 g potatoes", "--need", "1 items pot")
+    exchange(okafors, zhengs)
+    shown = zhengs.json("meal", "pledge", meal["id"][:10], "1", "kg", "potatoes")
+    assert shown["needs"][0]["pledged"] == 1000 and shown["needs"][0]["missing"] == 1000
+    code, _, err = zhengs.run("meal", "pledge", meal["id"][:10], "2", "items", "potatoes")
+    assert code == 6 and "needs potatoes in g (a weight)" in err and "pledge in g" in err
+    shown = zhengs.json("meal", "pledge", meal["id"][:10], "1000", "G", "Potatoes")
+    assert shown["needs"][0]["missing"] == 0
+    assert shown["coverage"] == 50 and shown["lines_covered"] == 1
