@@ -243,11 +243,13 @@ def cmd_claim_list(args: argparse.Namespace, pantry: Household) -> None:
 
     def render(s: dict) -> str:
         out = []
-        for title, rows in (("Claims you made", s["made"]), ("Claims on your offers", s["received"])):
+        # A claim you made shows whose offer it is on; one on your offer, who asks.
+        for title, rows, who, heading in (("Claims you made", s["made"], "offerer_name", "from"),
+                                          ("Claims on your offers", s["received"], "household_name", "by")):
             out.append(title)
             out.append(table(
-                [(short(c["id"]), c["offer_item"], f"{c['quantity']} {c['unit']}", c["household_name"], c["status"], "done" if c.get("completed") else "") for c in rows],
-                ["claim", "item", "asked", "household", "status", "handover"],
+                [(short(c["id"]), c["offer_item"], f"{c['quantity']} {c['unit']}", c.get(who) or "?", c["status"], "done" if c.get("completed") else "") for c in rows],
+                ["claim", "item", "asked", heading, "status", "handover"],
             ) if rows else "  (none)")
             out.append("")
         return "\n".join(out).rstrip()

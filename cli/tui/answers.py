@@ -147,6 +147,7 @@ class ClaimRow(TypedDict):
     completed: bool
     created: int
     mine: bool
+    conflict: NotRequired[str | None]
 
 
 class SwapRow(ClaimRow):

@@ -236,3 +236,19 @@ def test_a_pledge_in_another_unit_of_the_same_kind_covers_the_need(pair):
     shown = zhengs.json("meal", "pledge", meal["id"][:10], "1000", "G", "Potatoes")
     assert shown["needs"][0]["missing"] == 0
     assert shown["coverage"] == 50 and shown["lines_covered"] == 1
+
+
+def test_claim_list_names_the_offerer_of_a_claim_you_made(pair):
+    """'Claims you made' shows whose offer each is on (it showed your own
+    household); 'Claims on your offers' shows who asks."""
+    okafors, zhengs = pair
+    offer = okafors.json("offer", "add", "flour", "1000", "g")
+    exchange(okafors, zhengs)
+    zhengs.json("claim", "add", offer["id"], "300")
+    exchange(okafors, zhengs)
+    _, made, _ = zhengs.run("claim", "list")
+    made_rows = made.split("Claims on your offers")[0]
+    assert "FROM" in made_rows and "The Okafors" in made_rows and "The Zhengs" not in made_rows
+    _, received, _ = okafors.run("claim", "list")
+    received_rows = received.split("Claims on your offers")[1]
+    assert "BY" in received_rows and "The Zhengs" in received_rows

@@ -190,6 +190,8 @@ def claim_detail(claim: SwapRow, share: FairShare | None, now: int) -> Text:
                     + " · claimant " + ("✓" if h.get("claimant") else "…"))
         if not claim.get("completed"):
             text.append("  (h confirms your side)")
+    if claim.get("conflict"):
+        text.append(f"\nConflict: {claim['conflict']}", style="bold yellow")
     keys = {"pending": "a accept · d decline" if claim["direction"] == "in" else "x cancel"}
     if claim["status"] in keys:
         text.append(f"\n{keys[claim['status']]}", style="italic")
