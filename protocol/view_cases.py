@@ -482,6 +482,19 @@ def _recipe_lww() -> CaseLog:
     return log
 
 
+@case("board-undated-newest-first", "7.7.9",
+      "The board lists the open offers by ascending expiry, then the offers without one, newest "
+      "(greatest t) first, ties by id.")
+def _board_order() -> CaseLog:
+    log = CaseLog().two_households()
+    _offer(log, "undated_old", time=mv().T0 + 10 * mv().MINUTE)
+    log.add("dated", "joiner", "offer", {"item": "pears", "quantity": 5, "unit": "kg",
+                                         "best_before": mv().T0 + 30 * DAY})
+    _offer(log, "undated_new", by="joiner", time=mv().T0 + 30 * mv().MINUTE)
+    _offer(log, "undated_middle", time=mv().T0 + 20 * mv().MINUTE)
+    return log
+
+
 @case("unknown-kind-uninterpreted", "8",
       "A record of a kind not in the table counts for nothing in the views but is held "
       "(status uninterpreted) when its author is a member.")

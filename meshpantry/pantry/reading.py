@@ -562,21 +562,23 @@ def _recipes_found(state: NeighbourhoodState, search: str | None) -> list[Any]:
 
 
 def _expiry_key(offer: Any) -> tuple[int | str, ...]:
-    """The board's expiry order (soonest first, none last, then id) as a key
-    a cursor can hold."""
+    """The board's expiry order (soonest first, then undated ones newest
+    first, then id) as a key a cursor can hold."""
     expires = offer.expires
-    return (0, expires, offer.id.hex()) if expires is not None else (1, 0, offer.id.hex())
+    return (0, expires, offer.id.hex()) if expires is not None else (1, -offer.created, offer.id.hex())
 
 
-def _board_mark(sort: str, key: tuple[int | str, ...]) -> tuple[int | None, bytes]:
+def _board_mark(sort: str, key: tuple[int | str, ...]) -> tuple:
     """The position a board cursor's key names, as
     :meth:`~meshpantry.store.view_reading.ViewReader.walk_board` takes it:
-    ``(expires or None, id)`` for "expiry", ``(created, id)`` for "newest".
-    Raises :class:`InvalidInput` for a key of another shape."""
+    ``(expires or None, created, id)`` for "expiry", ``(created, id)`` for
+    "newest". Raises :class:`InvalidInput` for a key of another shape."""
     bad = InvalidInput("after", "not a cursor of this listing; use the 'next' value a page returned")
     try:
         if sort == "expiry" and len(key) == 3 and key[0] in (0, 1) and type(key[1]) is int:
-            return (key[1] if key[0] == 0 else None, bytes.fromhex(key[2]))  # type: ignore[arg-type]
+            if key[0] == 0:
+                return (key[1], None, bytes.fromhex(key[2]))  # type: ignore[arg-type]
+            return (None, -key[1], bytes.fromhex(key[2]))  # type: ignore[arg-type, operator]
         if sort == "newest" and len(key) == 2 and type(key[0]) is int:
             return (-key[0], bytes.fromhex(key[1]))  # type: ignore[arg-type]
     except (TypeError, ValueError):

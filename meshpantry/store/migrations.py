@@ -29,7 +29,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from .database import transaction
-from .view_schema import BOARD_FILTER_INDEXES
+from .view_schema import BOARD_FILTER_INDEXES, BOARD_UNDATED_INDEXES
 from .view_schema import SCHEMA as VIEWS_SCHEMA
 
 
@@ -106,6 +106,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0005_views", VIEWS_SCHEMA),
     # A filtered board is narrowed in the open board's indexes (:mod:`.view_schema`).
     Migration("0006_board_filter_indexes", BOARD_FILTER_INDEXES),
+    # Undated offers, newest first, after the dated ones (:mod:`.view_schema`).
+    Migration("0007_board_undated_indexes", BOARD_UNDATED_INDEXES),
 )
 
 _TABLE = "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)"
