@@ -65,3 +65,35 @@ async def test_tab_keys_keep_working_after_any_tab(households, first):
         for key, tab in (("2", "tab-swaps"), ("f5", "tab-mesh"), ("f1", "tab-board"), ("4", "tab-recipes")):
             await pilot.press(key)
             assert await _settled_on(app, pilot, tab), f"after {first}, 1, then {key}:\n{screen_text(app)}"
+
+
+@pytest.mark.asyncio
+async def test_enter_on_an_offer_opens_its_detail_and_c_claims_from_there(households):
+    """Enter shows the offer in full (it opened the claim dialog); c claims."""
+    from cli.tui.screens.dialogs import ClaimDialog
+    from cli.tui.screens.offer_detail import OfferDetailScreen
+
+    app = _app(households[1])  # Birch: the plums are Alder's
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _loaded(app, pilot)
+        board = app.pane("board")
+        row = next(i for i, o in enumerate(board.offers) if o["item"] == "plums")
+        board.table.move_cursor(row=row)
+        await pilot.press("enter")
+        for _ in range(40):
+            await pilot.pause(0.05)
+            if isinstance(app.screen, OfferDetailScreen) and "from the tree" in screen_text(app):
+                break
+        assert isinstance(app.screen, OfferDetailScreen), screen_text(app)
+        text = screen_text(app)
+        assert "plums" in text and "left of 4 kg" in text and "from Alder" in text and "from the tree" in text
+        assert "allergens: none listed" in text
+        await pilot.press("c")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, ClaimDialog)
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, OfferDetailScreen)
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        assert app.screen is app.main

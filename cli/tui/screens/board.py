@@ -6,8 +6,9 @@ cursor; moving the cursor onto the last row (or ``m``) loads the next page
 after it, so a board of any size opens as fast as a small one. Only the
 newest answer is drawn when typing outruns the node. A refresh (new records
 arrived) reads again from the top as many rows as were shown. Offers expiring
-within a day are marked and coloured; ``c`` or Enter claims the offer under
-the cursor, ``o`` opens the offer form.
+within a day are marked and coloured; Enter opens the offer in full
+(:mod:`.offer_detail`), ``c`` claims the offer under the cursor, ``o`` opens
+the offer form.
 """
 
 from __future__ import annotations
@@ -153,7 +154,12 @@ class BoardPane(PagedPane[OfferRow]):
         await self.reload(self.app, first_page=True)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        self.action_claim()
+        """Enter opens the offer in full; claiming is one key from there."""
+        offer = self.selected_offer()
+        if offer is not None:
+            from .offer_detail import OfferDetailScreen
+
+            self.app.push_screen(OfferDetailScreen(offer))
 
 
 def offer_row(offer: OfferRow, now: int) -> tuple[Text, ...]:
