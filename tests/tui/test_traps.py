@@ -97,3 +97,36 @@ async def test_enter_on_an_offer_opens_its_detail_and_c_claims_from_there(househ
         await pilot.press("escape")
         await pilot.pause(0.1)
         assert app.screen is app.main
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("width, wants", [
+    (80, ["north end", "Alder", "The Riverside Nguyens"[:12]]),
+    (120, ["The Riverside Nguyens", "Elm St south end"]),
+])
+async def test_board_columns_fit_80_and_120_columns(tmp_path, width, wants):
+    """Area and household keep 12 cells at 80 columns ("Elm St sou", "The
+    Nguyen" before); at 120 they show whole."""
+    from .local_pantry import exchange, fixed_pantry
+
+    alder = fixed_pantry(tmp_path / "alder", 1, "Alder", "north end")
+    nguyens = fixed_pantry(tmp_path / "nguyens", 3, "The Riverside Nguyens", "Elm St south end")
+    alder.create_neighbourhood("Test Close", "Alder", "north end")
+    nguyens.join(alder.create_invite()["code"], "The Riverside Nguyens", "Elm St south end")
+    exchange(alder, nguyens)
+    nguyens.offer_add("rice", 5, "kg", area="Elm St south end")
+    alder.offer_add("plums", 4, "kg", area="north end")
+    exchange(alder, nguyens)
+    app = _app(alder)
+    try:
+        async with app.run_test(size=(width, 24)) as pilot:
+            await _loaded(app, pilot)
+            await pilot.pause(0.2)
+            text = screen_text(app)
+            for want in wants:
+                assert want in text, text
+            if width == 80:
+                assert "Elm St south" in text and "Elm St sou " not in text
+    finally:
+        alder.close()
+        nguyens.close()
