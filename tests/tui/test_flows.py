@@ -71,7 +71,7 @@ async def test_create_offer_with_inline_validation(mesh):
         await type_text(pilot, "kg")
         await pilot.press("tab")
         await type_text(pilot, "+3d")
-        form.query_one("#offer-tags", Input).value = "fruit, demo-free"
+        form.query_one("#form-tags", Input).value = "fruit, demo-free"
         await pilot.pause()
         assert not form.query_one("#submit").disabled
         await pilot.press("ctrl+s")

@@ -130,3 +130,44 @@ async def test_board_columns_fit_80_and_120_columns(tmp_path, width, wants):
     finally:
         alder.close()
         nguyens.close()
+
+
+@pytest.mark.asyncio
+async def test_the_offer_form_is_a_checked_form_like_the_meal_and_recipe_forms(tmp_path):
+    """o opens the offer form on the shared CheckedForm: each field's message
+    under it, Offer off until right, ctrl+s offers."""
+    from textual.widgets import Button, Input
+
+    from cli.tui.screens.checked_form import CheckedForm
+    from cli.tui.screens.offer_form import OfferForm
+
+    from .local_pantry import fixed_pantry
+
+    alder = fixed_pantry(tmp_path / "alder", 1, "Alder")
+    alder.create_neighbourhood("Test Close", "Alder")
+    app = _app(alder)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _loaded(app, pilot)
+            await pilot.press("o")
+            await pilot.pause(0.2)
+            form = app.screen
+            assert isinstance(form, OfferForm) and isinstance(form, CheckedForm)
+            form.query_one("#form-item", Input).value = "quince"
+            form.query_one("#form-quantity", Input).value = "x"
+            await pilot.pause(0.1)
+            assert "a whole number of at least 1" in screen_text(app)
+            assert form.query_one("#submit", Button).disabled
+            form.query_one("#form-quantity", Input).value = "2"
+            form.query_one("#form-unit", Input).value = "kg"
+            await pilot.pause(0.1)
+            assert not form.query_one("#submit", Button).disabled
+            await pilot.press("ctrl+s")
+            for _ in range(40):
+                await pilot.pause(0.05)
+                if app.screen is app.main:
+                    break
+            assert app.screen is app.main
+        assert [o["item"] for o in alder.offer_list()] == ["quince"]
+    finally:
+        alder.close()
