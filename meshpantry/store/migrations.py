@@ -107,7 +107,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     # A filtered board is narrowed in the open board's indexes (:mod:`.view_schema`).
     Migration("0006_board_filter_indexes", BOARD_FILTER_INDEXES),
     # Undated offers, newest first, after the dated ones (:mod:`.view_schema`).
-    Migration("0007_board_undated_indexes", BOARD_UNDATED_INDEXES),
+    Migration("0008_board_undated_indexes", BOARD_UNDATED_INDEXES),
 )
 
 _TABLE = "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)"
