@@ -24,6 +24,9 @@ def steady(app) -> None:
         for field in screen.query(Input):
             field.cursor_blink = False
         for area in screen.query(TextArea):  # the recipe and meal forms' many-line fields
+            # Set anew each time: a text area shows its stopped cursor only
+            # if it had focus when the blinking stopped.
+            area.cursor_blink = True
             area.cursor_blink = False
 
 
