@@ -203,6 +203,31 @@ class BatchValidator:
         return records
 
 
+class GatedPubsub(Pubsub):
+    """Pubsub that talks only to the peers ``admits_peer`` lets through: it
+    opens no stream to anyone else and resets theirs unread, so a peer that
+    is not a member neither reads the topic nor feeds it (nor costs a
+    signature check). :meth:`ensure_peer_stream` adds a peer admitted later."""
+
+    def __init__(self, *args: object, admits_peer: Callable[[ID], bool], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.admits_peer = admits_peer
+        self.refused = 0  #: streams and peers refused since start
+
+    async def _handle_new_peer(self, peer_id: ID) -> None:
+        if not self.admits_peer(peer_id):
+            self.refused += 1
+            return
+        await super()._handle_new_peer(peer_id)
+
+    async def stream_handler(self, stream) -> None:  # type: ignore[no-untyped-def]
+        if not self.admits_peer(stream.muxed_conn.peer_id):
+            self.refused += 1
+            await stream.reset()
+            return
+        await super().stream_handler(stream)
+
+
 def build_router() -> GossipSub:
     """Our GossipSub settings. The corrections to py-libp2p's pubsub are in
     place once a host was built (:func:`.host.build_host`)."""
@@ -334,6 +359,7 @@ async def open_gossip(
     settings: NodeSettings,
     *,
     on_forged: Callable[[ID, RemoteError], None] | None = None,
+    admits_peer: Callable[[ID], bool] | None = None,
 ) -> AsyncIterator[Gossip]:
     """Run GossipSub on ``host`` for one neighbourhood while the block runs.
 
@@ -341,14 +367,16 @@ async def open_gossip(
     (after the stateless checks); only ADMIT passes. ``on_records(records,
     origin)`` gets the checked records of every valid message from another
     node, in arrival order, one call at a time. Start this before dialling
-    peers so that every connection also carries gossip.
+    peers so that every connection also carries gossip. With
+    ``admits_peer(peer_id) -> bool`` (the membership gate) gossip runs only
+    with the peers it admits (:class:`GatedPubsub`).
     """
     gossip = Gossip(host, neighbourhood, settings)
     validator = BatchValidator(host.peer_id, neighbourhood, admits, gossip.stats, on_forged)
     router = build_router()
-    pubsub = Pubsub(
-        host.libp2p, router, msg_id_constructor=message_id, validation_timeout=VALIDATION_TIMEOUT_S
-    )
+    options = dict(msg_id_constructor=message_id, validation_timeout=VALIDATION_TIMEOUT_S)
+    pubsub = (Pubsub(host.libp2p, router, **options) if admits_peer is None
+              else GatedPubsub(host.libp2p, router, admits_peer=admits_peer, **options))
     pubsub.set_topic_validator(
         gossip.topic, validator, True
     )

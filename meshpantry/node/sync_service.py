@@ -124,17 +124,21 @@ def planner_config(settings: Any) -> PlannerConfig:
 
 
 class NodeStanding:
-    """Membership and holdings as the planner asks for them, from the store.
-    A peer the household denied by hand is never a member here."""
+    """Membership and holdings as the planner asks for them, from the store
+    (through the node's membership gate when given: revoked devices are then
+    no members either). A peer the household denied by hand is never a
+    member here."""
 
-    def __init__(self, store: Any, denied: set[str]) -> None:
-        self.store, self.denied = store, denied
+    def __init__(self, store: Any, denied: set[str], gate: Any = None) -> None:
+        self.store, self.denied, self.gate = store, denied, gate
 
     def is_member(self, peer: str) -> bool:
         from .host import author_from_peer_id
 
         if peer in self.denied:
             return False
+        if self.gate is not None:
+            return self.gate.is_member(peer)
         try:
             return self.store.is_member_device(author_from_peer_id(ID.from_base58(peer)))
         except Exception:  # noqa: BLE001 - not an author's id, or no neighbourhood yet
@@ -174,6 +178,7 @@ class SyncService:
         totals: SyncTotals,
         last_sync: dict[str, int],
         limits: ServeLimits = ServeLimits(),
+        gate: Any = None,
     ) -> None:
         self.libp2p = libp2p
         self.store = store
@@ -191,7 +196,7 @@ class SyncService:
         self.waiting = 0  #: sessions waiting for a served slot now
         self.shed = 0  #: streams shed at once since start
         self.planner: SyncPlanner[str] = SyncPlanner(
-            me, NodeStanding(store, denied), rng, now=now_ms(), horizon=horizon,
+            me, NodeStanding(store, denied, gate), rng, now=now_ms(), horizon=horizon,
             recovering=not pantry.chain_recovered, config=planner_config(settings),
         )
         self._nursery: trio.Nursery | None = None
@@ -298,6 +303,8 @@ class SyncService:
         peer = str(stream.muxed_conn.peer_id)
         if peer in self.denied or self.is_cut_off(peer):
             raise PermissionError(f"sync from cut-off peer {peer}")
+        if not self.planner.eligible(peer, now_ms()):
+            raise PermissionError(f"sync refused: {peer} is not a member of this neighbourhood")
         limits = self.limits
         if self.served.get(peer, 0) >= limits.per_peer:
             return await self._shed(stream, peer, "it already has a sync session with this node")

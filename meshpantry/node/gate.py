@@ -1,0 +1,225 @@
+"""The membership gate: who may use this node.
+
+Rules:
+
+* A peer's libp2p id *is* its device key: the Ed25519 key that signs the
+  device's records is also its libp2p identity (:func:`.host.author_from_peer_id`
+  reads one from the other; a peer id of any other key type is nobody's
+  device). So a connection tells, from its Noise handshake alone, which
+  device is at the other end.
+* A **member** is a device the log admits (its join or device link counts)
+  that is not revoked, and not denied by hand on this node.
+* Members may sync (both ways), gossip (GossipSub opens streams to members
+  only and resets theirs from anyone else, so a non-member neither reads the
+  topic nor feeds it), exchange addresses, and count as neighbours.
+* A **newcomer** holding an invite gets the join handshake and nothing else:
+  on :data:`JOIN_PROTOCOL` it hands over its own join record; the member
+  ingests it like any record (the invite, the proof and the neighbourhood are
+  checked by the ingest pipeline) and answers whether the newcomer is now a
+  member. Then, and only then, it may sync.
+* Any other peer (a non-member, a node of another neighbourhood, a revoked
+  device) keeps its connection for :data:`JOIN_GRACE_S` at most, in which only
+  the join handshake answers it; then the connection is closed with a logged
+  reason, and the peer is neither remembered in the address book nor dialled
+  again.
+* While this device is not itself a member of its own log (it has just
+  joined and has not yet received the records that admit it), it cannot tell
+  members from anyone else: the gate is *open* and it talks to every peer it
+  reaches. It only asks, and everything it receives is checked as always.
+
+Theory of operation: :class:`MembershipGate` answers "is this peer a
+member" from the store, with the revoked devices read from the membership
+views at most once per :data:`REVOKED_REFRESH_S` while the log changes (the
+gate is asked per connection and per stream, never per record).
+:func:`serve_join` and :func:`request_join` are the two ends of the join
+handshake: one frame each way, each a 4-byte big-endian length and a body
+(the join record's raw bytes; the answer's canonical msgpack
+``{"member": bool, "reason": str}``).
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+import time
+from typing import Any, Awaitable, Callable
+
+from libp2p.custom_types import TProtocol
+from libp2p.peer.id import ID
+
+from protocol import canonical, decode_record, limits
+from protocol.errors import DecodeError, RemoteError
+
+from .host import NotAnAuthor, author_from_peer_id
+from .streams import StreamChannel
+
+log = logging.getLogger(__name__)
+
+JOIN_PROTOCOL = TProtocol("/meshpantry/join/1")
+
+#: Seconds a peer that is not a member keeps its connection: time to dial,
+#: agree on the join protocol and hand over one record (well under a second
+#: on a LAN), with room for a Raspberry Pi that is busy syncing.
+JOIN_GRACE_S = 10.0
+
+#: Seconds the revoked devices read from the views stay trusted while the
+#: log keeps changing (a revoke reaches the gate within this long).
+REVOKED_REFRESH_S = 1.0
+
+#: A join handshake's frames: the join record (at most a record's size) one
+#: way, a short answer the other.
+MAX_JOIN_FRAME = limits.MAX_RECORD_BYTES
+LENGTH = struct.Struct(">I")
+
+
+class JoinRefused(RemoteError):
+    """The other side of a join handshake did not make us a member; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"join refused: {reason}")
+        self.reason = reason
+
+
+def device_of(peer: ID | str) -> bytes | None:
+    """The device key a peer id carries, or None for ids that carry none."""
+    try:
+        peer_id = peer if isinstance(peer, ID) else ID.from_base58(peer)
+        return author_from_peer_id(peer_id)
+    except (NotAnAuthor, ValueError, TypeError):
+        return None
+    except Exception:  # noqa: BLE001 - a malformed id text is nobody's device
+        return None
+
+
+class MembershipGate:
+    """Whether a peer is a member, from ``store``; ``me`` is this device's key,
+    ``denied`` the peer ids (text) denied by hand."""
+
+    def __init__(self, store: Any, me: bytes, denied: set[str], *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.store, self.me, self.denied, self.clock = store, me, denied, clock
+        self._revoked: frozenset[bytes] = frozenset()
+        self._revoked_at = (-1, float("-inf"))  # (log position, clock) of the last read
+
+    @property
+    def open(self) -> bool:
+        """True while this device is not a member of its own log (see the rules)."""
+        return not self._is_member_device(self.me)
+
+    def is_member(self, peer: ID | str) -> bool:
+        """Whether ``peer`` is a member device, not revoked, not denied."""
+        if str(peer) in self.denied:
+            return False
+        device = device_of(peer)
+        return device is not None and self._is_member_device(device) and device not in self._revoked_devices()
+
+    def admits(self, peer: ID | str) -> bool:
+        """Whether ``peer`` may use this node beyond the join handshake."""
+        if str(peer) in self.denied:
+            return False
+        return self.open or self.is_member(peer)
+
+    def _is_member_device(self, device: bytes) -> bool:
+        try:
+            return self.store.is_member_device(device)
+        except Exception:  # noqa: BLE001 - no neighbourhood yet: nobody is
+            return False
+
+    def _revoked_devices(self) -> frozenset[bytes]:
+        position, read_at = self._revoked_at
+        now = self.clock()
+        if now - read_at < REVOKED_REFRESH_S:
+            return self._revoked
+        current = self.store.last_rowid()
+        if current != position:
+            try:
+                roster = self.store.views().state.roster
+                self._revoked = frozenset(roster.revoked)
+            except Exception:  # noqa: BLE001 - views unavailable (no neighbourhood yet)
+                self._revoked = frozenset()
+        self._revoked_at = (current, now)
+        return self._revoked
+
+
+# -- the join handshake --------------------------------------------------------------
+
+Ingest = Callable[[list[bytes], str], Awaitable[Any]]
+
+
+def _frame(body: bytes) -> bytes:
+    return LENGTH.pack(len(body)) + body
+
+
+async def _read_frame(channel: StreamChannel) -> bytes:
+    (size,) = LENGTH.unpack(await channel.read_exactly(LENGTH.size))
+    if not 0 < size <= MAX_JOIN_FRAME:
+        raise DecodeError(f"join frame of {size} bytes (1..{MAX_JOIN_FRAME})")
+    return await channel.read_exactly(size)
+
+
+def own_join(store: Any, me: bytes) -> bytes | None:
+    """This device's own join record, raw, or None (a founder, a linked device)."""
+    for raw in store.chain(me)[:4]:  # the join is a device's first or second record
+        if decode_record(raw).kind == "join":
+            return raw
+    return None
+
+
+async def serve_join(stream: Any, gate: MembershipGate, ingest: Ingest, on_member: Callable[[str], Any]) -> None:
+    """The member's end: take the newcomer's join record, ingest it, answer.
+
+    The record must be a ``join`` signed by the device at the other end of
+    the connection; the ingest pipeline checks the rest (neighbourhood,
+    signature, invite, proof). ``on_member(peer)`` runs when the peer is a
+    member afterwards. Raises a :class:`~protocol.errors.RemoteError` (the
+    caller resets the stream) for a frame that is not such a record."""
+    channel = StreamChannel(stream)
+    peer = str(channel.peer_id)
+    raw = await _read_frame(channel)
+    if not gate.is_member(peer):
+        record = decode_record(raw)
+        if record.kind != "join" or record.author != device_of(peer):
+            raise JoinRefused(f"a join handshake carries the peer's own join record, not a {record.kind}")
+        await ingest([raw], peer)
+    member = gate.is_member(peer)
+    reason = "" if member else "this node does not know the invite, or it is spent, expired or revoked"
+    log.info("join handshake with %s: %s", peer, "now a member" if member else f"refused ({reason})")
+    await channel.write(_frame(canonical.encode({"member": member, "reason": reason})))
+    await channel.close()
+    if member:
+        on_member(peer)
+
+
+async def request_join(libp2p: Any, peer_id: ID, join_raw: bytes) -> None:
+    """The newcomer's end: hand ``join_raw`` to ``peer_id``. Returns once it
+    says we are a member; raises :class:`JoinRefused` when it does not, and
+    the stream's errors when it cannot answer."""
+    stream = await libp2p.new_stream(peer_id, [JOIN_PROTOCOL])
+    channel = StreamChannel(stream)
+    try:
+        await channel.write(_frame(join_raw))
+        answer = canonical.decode(await _read_frame(channel), what="join answer", max_bytes=MAX_JOIN_FRAME)
+    finally:
+        await channel.close()
+    if not isinstance(answer, dict) or answer.get("member") is not True:
+        reason = answer.get("reason") if isinstance(answer, dict) else None
+        raise JoinRefused(str(reason or "no reason given")[:200])
+
+
+class Outsiders:
+    """Connected peers the gate does not admit, and since when (trio time):
+    :meth:`due` names those whose :data:`JOIN_GRACE_S` ran out."""
+
+    def __init__(self, grace_s: float = JOIN_GRACE_S) -> None:
+        self.grace_s = grace_s
+        self.since: dict[str, float] = {}
+        self.closed = 0  #: connections closed for want of membership since start
+
+    def due(self, outsiders: set[str], now: float) -> list[str]:
+        """Note ``outsiders`` (connected now, not admitted); forget the rest;
+        return those connected past the grace, oldest first."""
+        for peer in list(self.since):
+            if peer not in outsiders:
+                del self.since[peer]
+        for peer in outsiders:
+            self.since.setdefault(peer, now)
+        return sorted((p for p in outsiders if now - self.since[p] >= self.grace_s), key=self.since.__getitem__)
