@@ -97,7 +97,7 @@ class MembershipGate:
 
     def __init__(self, store: Any, me: bytes, denied: set[str], *, clock: Callable[[], float] = time.monotonic) -> None:
         self.store, self.me, self.denied, self.clock = store, me, denied, clock
-        self._revoked: frozenset[bytes] = frozenset()
+        self._revoked: dict[bytes, int] = {}  # device -> the seq after which it was revoked
         self._revoked_at = (-1, float("-inf"))  # (log position, clock) of the last read
 
     @property
@@ -112,6 +112,13 @@ class MembershipGate:
         device = device_of(peer)
         return device is not None and self._is_member_device(device) and device not in self._revoked_devices()
 
+    def past_revocation(self, author: bytes, seq: int) -> bool:
+        """Whether a record ``seq`` of ``author`` comes after the author's
+        revocation: such records are not forwarded by gossip (they never
+        count; a revoked device gets no more reach through this node)."""
+        after = self._revoked_devices().get(author)
+        return after is not None and seq > after
+
     def admits(self, peer: ID | str) -> bool:
         """Whether ``peer`` may use this node beyond the join handshake."""
         if str(peer) in self.denied:
@@ -124,7 +131,7 @@ class MembershipGate:
         except Exception:  # noqa: BLE001 - no neighbourhood yet: nobody is
             return False
 
-    def _revoked_devices(self) -> frozenset[bytes]:
+    def _revoked_devices(self) -> dict[bytes, int]:
         position, read_at = self._revoked_at
         now = self.clock()
         if now - read_at < REVOKED_REFRESH_S:
@@ -132,10 +139,9 @@ class MembershipGate:
         current = self.store.last_rowid()
         if current != position:
             try:
-                roster = self.store.views().state.roster
-                self._revoked = frozenset(roster.revoked)
+                self._revoked = dict(self.store.views().state.roster.revoked)
             except Exception:  # noqa: BLE001 - views unavailable (no neighbourhood yet)
-                self._revoked = frozenset()
+                self._revoked = {}
         self._revoked_at = (current, now)
         return self._revoked
 

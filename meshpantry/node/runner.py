@@ -192,8 +192,12 @@ class Node:
     def _admits(self, record: Record) -> Admission:
         """Gossip validator's membership check: only ADMIT is forwarded. A
         record whose author's membership has not reached us yet is dropped
-        there; sync brings it with the records that admit it."""
-        return self.store.admission(record)
+        there; sync brings it with the records that admit it. A record a
+        revoked device wrote after its revocation is not forwarded either."""
+        verdict = self.store.admission(record)
+        if verdict is Admission.ADMIT and self.gate.past_revocation(record.author, record.seq):
+            return Admission.REJECT
+        return verdict
 
     # -- peers and sync --------------------------------------------------------------
 
