@@ -62,6 +62,11 @@ JOIN_PROTOCOL = TProtocol("/meshpantry/join/1")
 #: on a LAN), with room for a Raspberry Pi that is busy syncing.
 JOIN_GRACE_S = 10.0
 
+#: Join handshakes one peer may start per :data:`JOIN_GRACE_S`: a newcomer
+#: needs one (a second if its first member did not know the invite yet);
+#: each costs us a signature check and a store transaction.
+MAX_JOIN_ATTEMPTS = 3
+
 #: Seconds the revoked devices read from the views stay trusted while the
 #: log keeps changing (a revoke reaches the gate within this long).
 REVOKED_REFRESH_S = 1.0
@@ -99,6 +104,7 @@ class MembershipGate:
         self.store, self.me, self.denied, self.clock = store, me, denied, clock
         self._revoked: dict[bytes, int] = {}  # device -> the seq after which it was revoked
         self._revoked_at = (-1, float("-inf"))  # (log position, clock) of the last read
+        self._join_attempts: dict[str, list[float]] = {}  # peer -> clock readings of its recent tries
 
     @property
     def open(self) -> bool:
@@ -124,6 +130,18 @@ class MembershipGate:
         if str(peer) in self.denied:
             return False
         return self.open or self.is_member(peer)
+
+    def may_try_join(self, peer: str) -> bool:
+        """Count a join handshake ``peer`` starts; False once it started
+        :data:`MAX_JOIN_ATTEMPTS` within :data:`JOIN_GRACE_S`."""
+        now = self.clock()
+        for other in [p for p, times in self._join_attempts.items() if now - times[-1] >= JOIN_GRACE_S]:
+            del self._join_attempts[other]
+        recent = [t for t in self._join_attempts.get(peer, []) if now - t < JOIN_GRACE_S]
+        if len(recent) >= MAX_JOIN_ATTEMPTS:
+            return False
+        self._join_attempts[peer] = recent + [now]
+        return True
 
     def _is_member_device(self, device: bytes) -> bool:
         try:
@@ -180,6 +198,8 @@ async def serve_join(stream: Any, gate: MembershipGate, ingest: Ingest, on_membe
     caller resets the stream) for a frame that is not such a record."""
     channel = StreamChannel(stream)
     peer = str(channel.peer_id)
+    if not gate.is_member(peer) and not gate.may_try_join(peer):
+        raise JoinRefused(f"more than {MAX_JOIN_ATTEMPTS} join handshakes within {JOIN_GRACE_S:g} s")
     raw = await _read_frame(channel)
     if not gate.is_member(peer):
         record = decode_record(raw)

@@ -62,3 +62,14 @@ def test_outsiders_are_due_once_their_grace_ran_out_and_forgotten_when_gone():
     assert outsiders.due({"x", "y"}, now=10) == ["y"]
     assert outsiders.due({"x", "y"}, now=19) == ["y"]  # x came back at 10
     assert outsiders.due({"x", "y"}, now=20) == ["y", "x"]
+
+
+def test_a_peer_may_start_only_a_few_join_handshakes_per_grace(tmp_path):
+    nb = TestNeighbourhood()
+    with _store(tmp_path, nb) as store:
+        now = [0.0]
+        gate = MembershipGate(store, nb.founder.public, denied=set(), clock=lambda: now[0])
+        assert [gate.may_try_join("x") for _ in range(4)] == [True, True, True, False]
+        assert gate.may_try_join("y")  # each peer its own count
+        now[0] = 10.0
+        assert gate.may_try_join("x")
