@@ -31,8 +31,9 @@ Theory of operation: :class:`MembershipGate` answers "is this peer a
 member" from the store, with the revoked devices read from the membership
 views at most once per :data:`REVOKED_REFRESH_S` while the log changes (the
 gate is asked per connection and per stream, never per record).
-:func:`serve_join` and :func:`request_join` are the two ends of the join
-handshake: one frame each way, each a 4-byte big-endian length and a body
+:class:`Gatekeeper` acts on the answers for the node (closing outsiders,
+handing over our join). :func:`serve_join` and :func:`request_join` are the
+two ends of the join handshake: one frame each way, each a 4-byte big-endian length and a body
 (the join record's raw bytes; the answer's canonical msgpack
 ``{"member": bool, "reason": str}``).
 """
@@ -42,8 +43,10 @@ from __future__ import annotations
 import logging
 import struct
 import time
+from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
+import trio
 from libp2p.custom_types import TProtocol
 from libp2p.peer.id import ID
 
@@ -249,3 +252,99 @@ class Outsiders:
         for peer in outsiders:
             self.since.setdefault(peer, now)
         return sorted((p for p in outsiders if now - self.since[p] >= self.grace_s), key=self.since.__getitem__)
+
+
+# -- what the node does about the gate's answers ------------------------------------
+
+#: Seconds one join handshake may take (a member answers in milliseconds).
+JOIN_TIMEOUT_S = 10.0
+#: Seconds before a join handshake a peer refused is tried again (its node
+#: may learn the invite meanwhile, through another member).
+JOIN_RETRY_S = 10.0
+#: Marks a peer that took our join.
+_JOINED = float("inf")
+
+
+@dataclass(frozen=True)
+class GatekeeperActions:
+    """What the gatekeeper may do to the node's networking."""
+
+    libp2p: Callable[[], Any]  #: the running host's libp2p host
+    close_peer: Callable[[ID], Awaitable[None]]  #: close every connection to a peer
+    forget: Callable[[ID], None]  #: drop a peer from discovery and the address book
+    publish: Callable[[list[bytes]], None]  #: gossip records
+    gossip_with: Callable[[ID], None]  #: open gossip with a peer admitted late
+
+
+class Gatekeeper:
+    """Acts on the gate, from the node's peer watch: closes outsiders after
+    their grace (forgotten, never dialled again), and, while the gate is
+    open, hands this device's join to each peer it reaches. Also the
+    member's side of a taken join: gossips the newcomer's join record, so
+    every member knows it within moments, and opens gossip with it."""
+
+    def __init__(self, gate: MembershipGate, store: Any, me: bytes, actions: GatekeeperActions) -> None:
+        self.gate, self.store, self.me, self.actions = gate, store, me, actions
+        self.outsiders = Outsiders()
+        self._join_tried: dict[str, float] = {}  # peer -> trio time of our last try, or _JOINED
+
+    def joined(self, peer: str) -> bool:
+        """Whether ``peer`` took our join (or we had none to hand over)."""
+        return self._join_tried.get(peer) == _JOINED
+
+    async def close_outsiders(self, outsiders: set[str]) -> None:
+        """Close the peers of ``outsiders`` (connected, not admitted) whose
+        join grace ran out; forget them so they are not dialled again."""
+        for peer in self.outsiders.due(outsiders, trio.current_time()):
+            log.warning("closing the connection to %s: not a member of this neighbourhood", peer)
+            self.outsiders.closed += 1
+            peer_id = ID.from_base58(peer)
+            self.actions.forget(peer_id)
+            try:
+                await self.actions.close_peer(peer_id)
+            except Exception as exc:  # noqa: BLE001 - already gone is fine
+                log.debug("closing %s: %r", peer, exc)
+
+    def start_joins(self, peers: set[str], nursery: trio.Nursery) -> None:
+        """Hand our join record to each of ``peers`` not tried within
+        :data:`JOIN_RETRY_S` (in ``nursery``)."""
+        if not peers:
+            return
+        join = own_join(self.store, self.me)
+        now = trio.current_time()
+        for peer in sorted(peers):
+            tried = self._join_tried.get(peer)
+            if tried == _JOINED or (tried is not None and now - tried < JOIN_RETRY_S):
+                continue
+            if join is None:  # a founder, a linked or restored device: nothing to hand over
+                self._join_tried[peer] = _JOINED
+                continue
+            self._join_tried[peer] = now
+            nursery.start_soon(self._join_via, peer, join)
+
+    async def _join_via(self, peer: str, join: bytes) -> None:
+        try:
+            with trio.fail_after(JOIN_TIMEOUT_S):
+                await request_join(self.actions.libp2p(), ID.from_base58(peer), join)
+        except trio.Cancelled:
+            raise
+        except JoinRefused as refused:
+            log.warning("%s did not take our join: %s", peer, refused.reason)
+            return
+        except Exception as exc:  # noqa: BLE001 - gone, or a node that predates the handshake: try to sync
+            log.info("join handshake with %s failed: %r", peer, exc)
+        self._join_tried[peer] = _JOINED
+        self.admitted(peer)
+
+    def took_join(self, peer: str) -> None:
+        """A newcomer's join, handed to us, made it a member."""
+        device = device_of(peer)
+        join = own_join(self.store, device) if device is not None else None
+        if join is not None:
+            self.actions.publish([join])
+        self.admitted(peer)
+
+    def admitted(self, peer: str) -> None:
+        """``peer`` is a member now (or we are, to it): gossip with it."""
+        self.outsiders.since.pop(peer, None)
+        self.actions.gossip_with(ID.from_base58(peer))

@@ -49,7 +49,7 @@ from protocol import Record
 from . import libp2p_compat
 from .config import NodeSettings
 from .control_ops import control_routes
-from .gate import JOIN_PROTOCOL, JoinRefused, MembershipGate, Outsiders, own_join, request_join, serve_join
+from .gate import JOIN_PROTOCOL, Gatekeeper, GatekeeperActions, MembershipGate, serve_join
 from .sync_driver import now_ms as _monotonic_ms
 from .sync_service import SyncService, SyncTotals
 
@@ -68,14 +68,6 @@ log = logging.getLogger("meshpantry.node")
 #: How often the node looks at its connections to notice peers coming and
 #: going (island state, sync on connect).
 PEER_WATCH_INTERVAL_S = 0.25
-
-#: Seconds one join handshake may take (a member answers in milliseconds).
-JOIN_TIMEOUT_S = 10.0
-#: Seconds before a join handshake a peer refused is tried again (its node
-#: may learn the invite meanwhile, through another member).
-JOIN_RETRY_S = 10.0
-#: Marks a peer of ``_join_tried`` that took our join.
-JOINED = float("inf")
 
 #: Records ingested per store transaction when a peer sends a large batch:
 #: keeps each pause of the trio loop short (about 60 ms of verification).
@@ -110,11 +102,12 @@ class Node:
         self.mdns: Mdns | None = None
         self.connected: set[str] = set()
         self.denied: set[str] = set()
-        #: Who may use this node beyond the join handshake (:mod:`.gate`).
+        #: Who may use this node beyond the join handshake, and what is done
+        #: about the others (:mod:`.gate`).
         self.gate = MembershipGate(self.store, pantry.device, self.denied)
-        self.outsiders = Outsiders()
-        #: Peers a join handshake was tried with while the gate is open, and when.
-        self._join_tried: dict[str, float] = {}
+        self.gatekeeper = Gatekeeper(self.gate, self.store, pantry.device, GatekeeperActions(
+            libp2p=lambda: self.host.libp2p, close_peer=self._close_peer, forget=self._forget_peer,
+            publish=self._publish_records, gossip_with=self._gossip_with))
         self.last_sync: dict[str, int] = {}
         self.sync_progress: dict[str, dict] = {}
         self.sync_totals = SyncTotals()
@@ -226,6 +219,35 @@ class Node:
         members (once this device can tell, see :mod:`.gate`)."""
         return self.is_cut_off(peer) or not self.gate.admits(peer)
 
+    # -- the gatekeeper's hands (see :class:`.gate.Gatekeeper`) -------------------------
+
+    async def _close_peer(self, peer_id: Any) -> None:
+        if self.network is not None:
+            await self.network.close_peer(peer_id)
+
+    def _forget_peer(self, peer_id: Any) -> None:
+        if self.discovery is not None:
+            self.discovery.forget(peer_id)
+        self.store.forget_peer(str(peer_id))
+
+    def _publish_records(self, raws: list[bytes]) -> None:
+        if self.gossip is not None:
+            self.gossip.publish(raws)
+
+    def _gossip_with(self, peer_id: Any) -> None:
+        """Open gossip with a peer admitted after it connected."""
+        pubsub = self.gossip.pubsub if self.gossip is not None else None
+        if pubsub is None or self._nursery is None:
+            return
+
+        async def add() -> None:
+            try:
+                await pubsub.ensure_peer_stream(peer_id)
+            except Exception as exc:  # noqa: BLE001 - gone already: its next connection adds it
+                log.debug("pubsub stream to %s: %r", peer_id, exc)
+
+        self._nursery.start_soon(add)
+
     async def close_denied(self) -> None:
         if self.network is None:
             return
@@ -255,11 +277,11 @@ class Node:
             await self.close_denied()
             live = {str(p) for p in live_peers(self.network) if not self.is_cut_off(str(p))}
             current = {p for p in live if self.gate.admits(p)}
-            await self._close_outsiders(live - current)
+            await self.gatekeeper.close_outsiders(live - current)
             if self.gate.open:
                 # Not a member yet: a peer counts once it took our join.
-                self._start_joins(current - self.connected)
-                current &= self.connected | {p for p in current if self._join_tried.get(p) == JOINED}
+                self.gatekeeper.start_joins(current - self.connected, self._nursery)
+                current &= self.connected | {p for p in current if self.gatekeeper.joined(p)}
             fresh = sorted(current - self.connected)
             for peer in fresh:
                 self.control.publish(PeerEvent(peer=peer, up=True))
@@ -279,74 +301,6 @@ class Node:
                 self.island = island
                 self.control.publish(IslandEvent(island=island, connected=len(current)))
             await trio.sleep(PEER_WATCH_INTERVAL_S)
-
-    async def _close_outsiders(self, outsiders: set[str]) -> None:
-        """Close peers that are not members once their join grace ran out;
-        forget their addresses so they are not dialled again."""
-        from libp2p.peer.id import ID
-
-        for peer in self.outsiders.due(outsiders, trio.current_time()):
-            log.warning("closing the connection to %s: not a member of this neighbourhood", peer)
-            self.outsiders.closed += 1
-            peer_id = ID.from_base58(peer)
-            if self.discovery is not None:
-                self.discovery.forget(peer_id)
-            self.store.forget_peer(peer)
-            try:
-                await self.network.close_peer(peer_id)
-            except Exception as exc:  # noqa: BLE001 - already gone is fine
-                log.debug("closing %s: %s", peer, exc)
-
-    def _start_joins(self, peers: set[str]) -> None:
-        """While the gate is open: hand our join record to each new peer (at
-        most once per :data:`JOIN_RETRY_S`)."""
-        join = own_join(self.store, self.pantry.device)
-        now = trio.current_time()
-        for peer in sorted(peers):
-            tried = self._join_tried.get(peer)
-            if tried == JOINED or (tried is not None and now - tried < JOIN_RETRY_S):
-                continue
-            self._join_tried[peer] = now
-            if join is None:  # a founder or a linked device: nothing to hand over
-                self._join_tried[peer] = JOINED
-                continue
-            self._nursery.start_soon(self._join_via, peer, join)
-
-    async def _join_via(self, peer: str, join: bytes) -> None:
-        from libp2p.peer.id import ID
-
-        try:
-            with trio.fail_after(JOIN_TIMEOUT_S):
-                await request_join(self.host.libp2p, ID.from_base58(peer), join)
-        except trio.Cancelled:
-            raise
-        except JoinRefused as refused:
-            log.warning("%s did not take our join: %s", peer, refused.reason)
-            return
-        except Exception as exc:  # noqa: BLE001 - gone, or a node that predates the handshake: try to sync
-            log.info("join handshake with %s failed: %r", peer, exc)
-        self._join_tried[peer] = JOINED
-        self._admitted(peer)
-
-    def _took_join(self, peer: str) -> None:
-        """A newcomer's join, handed to us, made it a member: gossip the join
-        so every member knows it within moments (and does not close the
-        newcomer's connections as an outsider's), then gossip with it."""
-        from .gate import device_of
-
-        device = device_of(peer)
-        join = own_join(self.store, device) if device is not None else None
-        if join is not None and self.gossip is not None:
-            self.gossip.publish([join])
-        self._admitted(peer)
-
-    def _admitted(self, peer: str) -> None:
-        """``peer`` is a member now (or we are, to it): gossip with it."""
-        from libp2p.peer.id import ID
-
-        self.outsiders.since.pop(peer, None)
-        if self.gossip is not None and self.gossip.pubsub is not None:
-            self._nursery.start_soon(self.gossip.pubsub.ensure_peer_stream, ID.from_base58(peer))
 
     async def _watch_horizon(self) -> None:
         """Sample the highest Lamport counter held, for routine syncs."""
@@ -385,7 +339,7 @@ class Node:
                 from .streams import safe_handler
 
                 host.libp2p.set_stream_handler(JOIN_PROTOCOL, safe_handler(
-                    lambda stream: serve_join(stream, self.gate, self.ingest, self._took_join), "join"))
+                    lambda stream: serve_join(stream, self.gate, self.ingest, self.gatekeeper.took_join), "join"))
                 self.liveness = liveness = Liveness.for_host(host.libp2p, on_dead=self._on_silent_peer)
                 self.sync = SyncService(
                     me=str(host.peer_id), libp2p=host.libp2p, store=self.store, pantry=self.pantry,
