@@ -61,6 +61,7 @@ from protocol.errors import RemoteError
 
 from . import libp2p_compat
 from .config import NodeSettings
+from .gate import JOIN_GRACE_S
 from .gossip_batch import (
     MAX_BATCH_BYTES,
     MAX_BATCH_RECORDS,
@@ -99,6 +100,10 @@ PEER_QUEUE_RPCS = libp2p_compat.PEER_QUEUE_RPCS
 #: Mesh degree: target, low and high. A neighbourhood has tens of nodes;
 #: six links keep two hops to everyone without flooding a Raspberry Pi.
 MESH_DEGREE, MESH_DEGREE_LOW, MESH_DEGREE_HIGH = 6, 4, 12
+
+#: Seconds between two looks at whether a peer whose pubsub stream is held
+#: unread has been admitted meanwhile (a newcomer's join just taken).
+ADMIT_POLL_S = 0.25
 
 #: Seconds between GossipSub heartbeats (mesh repair, gossip of ids).
 HEARTBEAT_INTERVAL_S = 1
@@ -205,13 +210,19 @@ class BatchValidator:
 
 class GatedPubsub(Pubsub):
     """Pubsub that talks only to the peers ``admits_peer`` lets through: it
-    opens no stream to anyone else and resets theirs unread, so a peer that
-    is not a member neither reads the topic nor feeds it (nor costs a
-    signature check). :meth:`ensure_peer_stream` adds a peer admitted later."""
+    opens no stream to anyone else, and reads none of theirs. A stream from a
+    peer not admitted is held unread for ``admit_wait_s`` (a newcomer's join
+    handshake usually lands meanwhile: then it is read from then on), and
+    reset if the peer is still not admitted; what it sent meanwhile waits in
+    the stream's receive window (bounded, see LIBP2P.md). So a peer that is
+    not a member neither reads the topic nor feeds it (nor costs a signature
+    check). :meth:`ensure_peer_stream` adds a peer admitted later."""
 
-    def __init__(self, *args: object, admits_peer: Callable[[ID], bool], **kwargs: object) -> None:
+    def __init__(self, *args: object, admits_peer: Callable[[ID], bool],
+                 admit_wait_s: float = JOIN_GRACE_S, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.admits_peer = admits_peer
+        self.admit_wait_s = admit_wait_s
         self.refused = 0  #: streams and peers refused since start
 
     async def _handle_new_peer(self, peer_id: ID) -> None:
@@ -221,7 +232,11 @@ class GatedPubsub(Pubsub):
         await super()._handle_new_peer(peer_id)
 
     async def stream_handler(self, stream) -> None:  # type: ignore[no-untyped-def]
-        if not self.admits_peer(stream.muxed_conn.peer_id):
+        peer_id = stream.muxed_conn.peer_id
+        with trio.move_on_after(self.admit_wait_s):
+            while not self.admits_peer(peer_id):
+                await trio.sleep(ADMIT_POLL_S)
+        if not self.admits_peer(peer_id):
             self.refused += 1
             await stream.reset()
             return
