@@ -214,7 +214,8 @@ class GatedPubsub(Pubsub):
     peer not admitted is held unread for ``admit_wait_s`` (a newcomer's join
     handshake usually lands meanwhile: then it is read from then on), and
     reset if the peer is still not admitted; what it sent meanwhile waits in
-    the stream's receive window (bounded, see LIBP2P.md). So a peer that is
+    the stream's receive window (bounded, see LIBP2P.md). One stream per
+    peer is held; any other is reset at once. So a peer that is
     not a member neither reads the topic nor feeds it (nor costs a signature
     check). :meth:`ensure_peer_stream` adds a peer admitted later."""
 
@@ -224,6 +225,7 @@ class GatedPubsub(Pubsub):
         self.admits_peer = admits_peer
         self.admit_wait_s = admit_wait_s
         self.refused = 0  #: streams and peers refused since start
+        self._held: set[ID] = set()  # peers with a stream held unread
 
     async def _handle_new_peer(self, peer_id: ID) -> None:
         if not self.admits_peer(peer_id):
@@ -233,13 +235,22 @@ class GatedPubsub(Pubsub):
 
     async def stream_handler(self, stream) -> None:  # type: ignore[no-untyped-def]
         peer_id = stream.muxed_conn.peer_id
-        with trio.move_on_after(self.admit_wait_s):
-            while not self.admits_peer(peer_id):
-                await trio.sleep(ADMIT_POLL_S)
         if not self.admits_peer(peer_id):
-            self.refused += 1
-            await stream.reset()
-            return
+            if peer_id in self._held:  # one held stream per peer: its window bounds what waits
+                self.refused += 1
+                await stream.reset()
+                return
+            self._held.add(peer_id)
+            try:
+                with trio.move_on_after(self.admit_wait_s):
+                    while not self.admits_peer(peer_id):
+                        await trio.sleep(ADMIT_POLL_S)
+            finally:
+                self._held.discard(peer_id)
+            if not self.admits_peer(peer_id):
+                self.refused += 1
+                await stream.reset()
+                return
         await super().stream_handler(stream)
 
 

@@ -16,6 +16,8 @@ from contextlib import AsyncExitStack
 import pytest
 import trio
 
+from libp2p.pubsub.gossipsub import PROTOCOL_ID_V11
+
 from meshpantry.keys import DeviceKey
 from meshpantry.node.gossip import GatedPubsub, open_gossip
 from meshpantry.node.host import open_host
@@ -57,6 +59,13 @@ async def test_an_outsider_neither_reads_nor_feeds_the_topic_until_admitted(neig
         assert len(inboxes[0].raws) == 0 and len(inboxes[1].raws) == 3  # and fed nothing
         assert x.peer_id not in gossips[0].pubsub.peers and x.peer_id not in gossips[1].pubsub.peers
         assert gossips[0].pubsub.refused > 0
+        # X's own pubsub stream to A is held unread; another one is reset at once.
+        with trio.fail_after(5):
+            with pytest.raises(Exception):  # reset while negotiating, or right after
+                extra = await x.libp2p.new_stream(a.peer_id, [PROTOCOL_ID_V11])
+                while await extra.read(1024):
+                    pass
+                raise EOFError("closed")
         assert gossips[0].stats.received_messages == 0 and gossips[0].stats.invalid_messages == 0  # never checked
 
         # X's join was taken: admitted, it gets the topic from then on.
