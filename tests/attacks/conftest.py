@@ -1,0 +1,51 @@
+"""The attack suite's fixtures: three honest node processes per module, and
+the closing table of what each node did (printed at the end of every run
+that collected an attack)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import msgpack
+import pytest
+
+from .harness import RESULTS, Neighbourhood, attacker_env, start_honest, stop_all
+from .report import table
+
+
+@pytest.fixture(scope="module")
+def hood(tmp_path_factory) -> Neighbourhood:
+    neighbourhood = start_honest(tmp_path_factory.mktemp("attacks"))
+    yield neighbourhood
+    stop_all(neighbourhood.nodes)
+
+
+def run_peer(mode: str, target: str, seed: bytes, *args: str, payload=None, tmp: Path | None = None,
+             timeout: float = 90) -> list[str]:
+    """Run :mod:`tests.attacks.peer`; ``payload`` is written to a msgpack
+    file passed as the last argument. Returns its output lines."""
+    argv = [sys.executable, "-m", "tests.attacks.peer", mode, target, seed.hex(), *args]
+    if payload is not None:
+        assert tmp is not None
+        path = tmp / f"payload-{mode}.msgpack"
+        path.write_bytes(msgpack.packb(payload))
+        argv.append(str(path))
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=attacker_env(),
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.splitlines()
+
+
+@pytest.fixture
+def peer(tmp_path):
+    def run(mode: str, target: str, seed: bytes, *args: str, payload=None, timeout: float = 90) -> list[str]:
+        return run_peer(mode, target, seed, *args, payload=payload, tmp=tmp_path, timeout=timeout)
+    return run
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if RESULTS:
+        terminalreporter.write_sep("=", "attacks: what the node did")
+        terminalreporter.write_line(table(RESULTS))
