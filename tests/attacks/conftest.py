@@ -11,7 +11,7 @@ from pathlib import Path
 import msgpack
 import pytest
 
-from .harness import RESULTS, Neighbourhood, attacker_env, start_honest, stop_all
+from .harness import CURRENT, RESULTS, Neighbourhood, attacker_env, start_honest, stop_all
 from .report import table
 
 
@@ -43,6 +43,27 @@ def peer(tmp_path):
     def run(mode: str, target: str, seed: bytes, *args: str, payload=None, timeout: float = 90) -> list[str]:
         return run_peer(mode, target, seed, *args, payload=payload, tmp=tmp_path, timeout=timeout)
     return run
+
+
+@pytest.fixture(autouse=True)
+def _name_the_outcome(request):
+    CURRENT["test"] = request.node.nodeid
+    yield
+    CURRENT["test"] = ""
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = (yield).get_result()
+    if report.when != "call":
+        return
+    for outcome in RESULTS:
+        if outcome.test == item.nodeid:
+            if hasattr(report, "wasxfail"):
+                branch = report.wasxfail.split("branch ", 1)[-1].split(" ", 1)[0]
+                outcome.status = f"xfail ({branch})" if report.skipped else f"XPASS ({branch})"
+            elif report.failed and outcome.status == "ok":
+                outcome.status = "failed"
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

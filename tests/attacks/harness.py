@@ -63,9 +63,14 @@ class Outcome:
     did: str = ""
     numbers: dict = field(default_factory=dict)
     status: str = "failed"
+    test: str = ""
+    logged: str = ""
 
 
 RESULTS: list[Outcome] = []
+
+#: The running test's node id (set by the suite's autouse fixture).
+CURRENT = {"test": ""}
 
 
 @dataclass
@@ -218,15 +223,17 @@ def probe(nodes: list[NodeProcess], writer: int) -> float:
 
 
 @contextmanager
-def attack(hood: Neighbourhood, family: str, name: str, *, reason: str, target: int = 0,
+def attack(hood: Neighbourhood, family: str, name: str, *, reason: str | None, target: int = 0,
            rss_mib_bound: float = DEFAULT_RSS_MIB, changes_store: bool = False,
            writer: int = 1) -> Iterator[Outcome]:
     """Run the body (the attack) and check what every attack must leave true.
 
     ``reason`` is a regular expression the target's log must match after the
-    attack; ``writer`` the honest node that writes the probe afterwards."""
+    attack (None where the library drops the input before any code of the
+    node sees it: the attack then states what the attacker saw); ``writer``
+    the honest node that writes the probe afterwards."""
     nodes = hood.nodes
-    outcome = Outcome(family, name)
+    outcome = Outcome(family, name, test=CURRENT["test"])
     RESULTS.append(outcome)
     eventually(lambda: converged(nodes), 30, "converged before the attack")
     before = [fingerprint(n) for n in nodes]
@@ -241,18 +248,23 @@ def attack(hood: Neighbourhood, family: str, name: str, *, reason: str, target: 
         return value
 
     outcome.numbers["sample"] = sample  # the attack may sample RSS while it runs
-    yield outcome
-    outcome.numbers.pop("sample")
+    try:
+        yield outcome
+    finally:
+        outcome.numbers.pop("sample")
     outcome.numbers["attack_s"] = round(time.monotonic() - started, 1)
     deadline = time.monotonic() + LOG_S
-    while not re.search(reason, log_since(nodes[target], marks[target])):
+    while reason is not None and not re.search(reason, log_since(nodes[target], marks[target])):
         assert time.monotonic() < deadline, (
             f"no log line matching {reason!r} on {nodes[target].data_dir.name}:\n"
             + log_since(nodes[target], marks[target])[-3000:])
         time.sleep(0.1)
-    found = re.search(f".*(?:{reason}).*", log_since(nodes[target], marks[target])).group(0)
-    message = found.split(": ", 1)[-1] if ": " in found else found
-    outcome.numbers["logged"] = re.sub(r"12D3Koo\w+", "<peer>", message)[:160]
+    if reason is not None:
+        found = re.search(f".*(?:{reason}).*", log_since(nodes[target], marks[target])).group(0)
+        message = found.split(": ", 1)[-1] if ": " in found else found
+        outcome.logged = re.sub(r"12D3Koo\w+", "<peer>", message)[:160]
+    else:
+        outcome.logged = "(nothing: dropped inside the library)"
     for node in nodes:
         assert node.process.poll() is None, f"{node.data_dir.name} exited: {node.log_text()}"
     if not changes_store:

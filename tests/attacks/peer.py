@@ -13,13 +13,14 @@ Run as ``python -m tests.attacks.peer MODE TARGET_MULTIADDR SEED_HEX ARG...``:
     ``FILE`` holds a msgpack list of byte strings; each is written on its own
     sync stream, which is then read for a second.
 ``slowloris SECONDS``
-    a sync stream that sends the first bytes of a frame, then one byte a
-    second.
+    a sync stream that sends a Hello and the header of a 1,000-byte frame,
+    then one byte of it a second.
 ``streams COUNT``
     ``COUNT`` sync streams at once, each sending a Hello and then nothing.
 ``yamux MIB``
-    a stream to the sync protocol, then DATA frames straight to the
-    connection, ignoring the stream's send window.
+    a sync stream that says Hello (the node serves it), then a second one,
+    which waits for the node's sync slot unread, and on it DATA frames
+    straight to the connection, ignoring the stream's send window.
 ``read TOPIC_HEX SECONDS``
     subscribes to the topic and counts what it receives.
 """
@@ -136,14 +137,11 @@ async def slowloris(host, peer, seconds: float) -> None:
     start = trio.current_time()
     try:
         stream = await host.libp2p.new_stream(peer, [SYNC_PROTOCOL])
-        frame = wire.encode_frame(wire.Hello())
-        await stream.write(frame[:1])
-        sent = 1
+        await stream.write(wire.encode_frame(wire.Hello()) + wire.encode_varint(1000) + b"\x03")
         with trio.move_on_after(seconds):
-            for byte in frame[1:] + b"\x00" * 100:
+            while True:
                 await trio.sleep(1.0)
-                await stream.write(bytes([byte]))
-                sent += 1
+                await stream.write(b"\x00")
         outcome = "held"
     except Exception as error:  # noqa: BLE001 - a reset is the answer we hope for
         outcome = f"cut ({type(error).__name__})"
@@ -168,6 +166,8 @@ async def streams(host, peer, count: int) -> None:
 async def yamux(host, peer, mib: int) -> None:
     from libp2p.stream_muxer.yamux.yamux import TYPE_DATA, YAMUX_HEADER_FORMAT
 
+    served = await host.libp2p.new_stream(peer, [SYNC_PROTOCOL])
+    await served.write(wire.encode_frame(wire.Hello()))
     stream = await host.libp2p.new_stream(peer, [SYNC_PROTOCOL])
     muxed = stream.muxed_stream
     frame = 64 * 1024

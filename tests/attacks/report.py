@@ -11,13 +11,11 @@ import sys
 
 
 def table(results) -> str:
-    rows = [("family", "attack", "result", "what the node did", "numbers")]
+    rows = [("family", "attack", "result", "what the node did", "logged", "numbers")]
     for outcome in results:
-        numbers = {k: v for k, v in outcome.numbers.items() if k != "logged"}
-        did = outcome.did or outcome.numbers.get("logged", "")
-        rows.append((outcome.family, outcome.attack, outcome.status, did,
-                     ", ".join(f"{k}={v}" for k, v in numbers.items())))
-    widths = [min(max(len(str(r[i])) for r in rows), cap) for i, cap in enumerate((10, 38, 7, 90, 200))]
+        rows.append((outcome.family, outcome.attack, outcome.status, outcome.did, outcome.logged,
+                     ", ".join(f"{k}={v}" for k, v in outcome.numbers.items())))
+    widths = [min(max(len(str(r[i])) for r in rows), cap) for i, cap in enumerate((10, 38, 24, 48, 70, 200))]
     lines = []
     for row in rows:
         lines.append("  ".join(str(cell)[:w].ljust(w) for cell, w in zip(row, widths)).rstrip())
