@@ -263,7 +263,7 @@ def attack(hood: Neighbourhood, family: str, name: str, *, reason: str | None, t
         found = re.search(f".*(?:{reason}).*", log_since(nodes[target], marks[target])).group(0)
         message = found.split(": ", 1)[-1] if ": " in found else found
         outcome.logged = re.sub(r"12D3Koo\w+", "<peer>", message)[:160]
-    else:
+    elif not outcome.logged:
         outcome.logged = "(nothing: dropped inside the library)"
     for node in nodes:
         assert node.process.poll() is None, f"{node.data_dir.name} exited: {node.log_text()}"
