@@ -31,16 +31,17 @@ def head_of(data_dir) -> tuple[int, bytes, int]:
 
 
 def chain(key: DeviceKey, neighbourhood: bytes, after: tuple[int, bytes | None, int], count: int, *,
-          lamport: int | None = None, item: str = "jam") -> list[Record]:
+          lamport: int | None = None, item: str = "jam", note: str | None = None) -> list[Record]:
     """``count`` offers continuing the chain whose head is ``after``;
     ``lamport`` fixes the counter of the first (the attack), else each is one
-    above the last."""
+    above the last; ``note`` pads each body."""
     seq, prev, counter = after
     out = []
     for index in range(count):
         counter = lamport if (lamport is not None and index == 0) else counter + 1
         record = seal(key.secret, neighbourhood=neighbourhood, seq=seq + 1, prev=prev, lamport=counter,
-                      time=now_ms(), kind="offer", body={"item": f"{item} {index}", "quantity": 1, "unit": "jar"})
+                      time=now_ms(), kind="offer",
+                      body={"item": f"{item} {index}", "quantity": 1, "unit": "jar", **({"note": note} if note else {})})
         out.append(record)
         seq, prev = record.seq, record.id
     return out
