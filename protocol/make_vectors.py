@@ -34,7 +34,7 @@ from typing import Any, Callable
 import nacl.bindings
 import nacl.hashlib
 
-from . import canonical, errors, kinds, view_vectors
+from . import canonical, errors, kinds, sync_vectors, view_vectors
 from .envelope import decode_and_verify, seal
 from .vector_cases import canonical_cases, invalid_record_cases
 
@@ -338,6 +338,7 @@ def documents() -> dict[str, Any]:
         },
         "invalid_records.json": {"records": build_invalid(ids)},
         **view_vectors.documents(),
+        **sync_vectors.documents(),
     }
 
 

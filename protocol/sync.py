@@ -22,34 +22,48 @@ from typing import Union
 from . import limits
 from .errors import BadLength, DecodeError, Malformed, OutOfRange, TooLarge
 
-#: Version spoken in HELLO. A peer with another version is refused.
-SYNC_VERSION = 1
+#: Version spoken in HELLO and named in the libp2p protocol id
+#: (``/meshpantry/sync/2``). Version 2 changed SUMS (stratum counts), the
+#: list, batch and message limits and the work bound; a peer speaking
+#: another version is refused with ABORT 6.
+SYNC_VERSION = 2
 
 #: Largest frame (type byte and body). A record batch is kept under
-#: MAX_BATCH_BYTES (256 KiB) and a reconcile message under
-#: MAX_RECONCILE_BYTES (256 KiB) plus one entry and its needs; 1 MiB bounds the
-#: memory a peer can make us buffer while leaving four times that headroom.
+#: MAX_BATCH_BYTES (256 KiB) and a reconcile message, needs included, under
+#: MAX_RECONCILE_BYTES (512 KiB) plus one entry; 1 MiB bounds the memory a
+#: peer can make us buffer for one frame while leaving twice that headroom.
 MAX_FRAME_BYTES = 1024 * 1024
 
-#: Records per RECORDS frame: 500 x ~300 bytes is ~150 KiB, one efficient
-#: write on a yamux stream, and small enough to ingest between reads.
-MAX_BATCH_RECORDS = 500
+#: Records per RECORDS frame. A frame is cut at MAX_BATCH_BYTES first for
+#: typical records (~870 of ~300 bytes); 2,048 lets small records (128 bytes)
+#: fill a frame too, instead of 500 of them making a 60 KiB frame.
+MAX_BATCH_RECORDS = 2048
 
 #: Target size of one RECORDS frame. Writes of 64 KiB or more run at full speed
-#: on yamux; 256 KiB keeps four batches in flight within 1 MiB per peer.
+#: on yamux; a session's window of 16 to 32 such frames is 4 to 8 MiB.
 MAX_BATCH_BYTES = 256 * 1024
 
 #: Soft size of one RECONCILE frame. The sender folds whatever does not fit
-#: into one fingerprint of the rest, which the next round resolves.
-MAX_RECONCILE_BYTES = 256 * 1024
+#: into one fingerprint of the rest, which the next round resolves. 512 KiB
+#: holds the sums of ~2,500 small ranges, enough to settle 10,000
+#: differences spread over two sides in one message, and half a frame.
+MAX_RECONCILE_BYTES = 512 * 1024
 
-#: Entries in one RECONCILE frame: a 256 KiB message of the smallest useful
+#: Entries in one RECONCILE frame: a 512 KiB message of the smallest useful
 #: entries (a fingerprint, ~20 bytes, alternating with a skip, ~3 bytes).
-MAX_ENTRIES = 24 * 1024
+MAX_ENTRIES = 48 * 1024
 
-#: Ids a side lists for one range. Above this a range is split or summed:
-#: 32 ids x 32 bytes is the cost of about three records.
-MAX_LIST_IDS = 32
+#: Ids a side may list for one range (8 KiB). A sender lists a range of at
+#: most 32 items whenever that is cheaper than anything else, and up to this
+#: many when the sums of a small range failed: the list settles the range in
+#: one step, where more sums or a split would cost another round trip.
+MAX_LIST_IDS = 256
+
+#: Stratum counts a SUMS entry may carry (0 or exactly this many). An item's
+#: stratum is the low 4 bits of the last byte of its id; the differences of
+#: the two sides' stratum counts estimate how many records differ in the
+#: range, one-sided or not (see meshpantry.core.sync.estimate).
+STRATA = 16
 
 #: Power sums sent for one range, so the number of differences one range can
 #: resolve in one step. 64 x 8 bytes per range; the work is count x k.
@@ -170,11 +184,13 @@ class WantSums:
 
 @dataclass(frozen=True, slots=True)
 class Sums:
-    """The sender's count, fingerprint and power sums p_1..p_k of the range."""
+    """The sender's count, fingerprint and power sums p_1..p_k of the range,
+    and either no stratum counts or STRATA of them (summing to ``count``)."""
 
     count: int
     fingerprint: bytes
     sums: tuple[int, ...]
+    strata: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,6 +381,9 @@ def _encode_mode(mode: Mode, out: bytearray) -> None:
         out += encode_varint(len(mode.sums))
         for value in mode.sums:
             out += value.to_bytes(SUM_BYTES, "big")
+        out += encode_varint(len(mode.strata))
+        for value in mode.strata:
+            out += encode_varint(value)
     else:
         assert isinstance(mode, Roots)
         out.append(ROOTS)
@@ -435,7 +454,10 @@ def _decode_bound(reader: _Reader, prev_lamport: int) -> Bound:
     size = reader.byte("bound prefix length")
     if size > limits.ID_BYTES:
         raise OutOfRange("bound prefix length", size, 0, limits.ID_BYTES)
-    return Bound(lamport, reader.fixed(size, "bound prefix"))
+    prefix = reader.fixed(size, "bound prefix")
+    if prefix and prefix[-1] == 0:
+        raise Malformed("bound prefix ends with a zero byte (not its shortest form)")
+    return Bound(lamport, prefix)
 
 
 def _decode_mode(reader: _Reader) -> Mode:
@@ -456,7 +478,8 @@ def _decode_mode(reader: _Reader) -> Mode:
     if code == SUMS:
         count = reader.varint("count", limits.MAX_COUNTER)
         fingerprint = reader.fixed(FINGERPRINT_BYTES, "fingerprint")
-        return Sums(count, fingerprint, _field_elements(reader, "sum"))
+        sums = _field_elements(reader, "sum")
+        return Sums(count, fingerprint, sums, _strata(reader, count))
     if code == ROOTS:
         common = reader.fixed(FINGERPRINT_BYTES, "fingerprint")
         return Roots(common, _field_elements(reader, "coefficient"))
@@ -474,6 +497,16 @@ def _field_elements(reader: _Reader, field: str) -> tuple[int, ...]:
             raise OutOfRange(field, value, 0, SUMS_PRIME - 1)
         values.append(value)
     return tuple(values)
+
+
+def _strata(reader: _Reader, count: int) -> tuple[int, ...]:
+    size = reader.varint("strata", STRATA)
+    if size not in (0, STRATA):
+        raise OutOfRange("strata", size, STRATA, STRATA)
+    values = tuple(reader.varint("stratum count", count) for _ in range(size))
+    if values and sum(values) != count:
+        raise Malformed(f"sums: stratum counts add up to {sum(values)}, not the count {count}")
+    return values
 
 
 def _decode_entries(reader: _Reader) -> tuple[Entry, ...]:

@@ -15,6 +15,7 @@ BENCHMARKS: dict[str, str] = {
     "ingest": "simulations.bench_ingest",
     "sync": "simulations.bench_sync",
     "node": "simulations.bench_node",
+    "newdevice": "simulations.bench_newdevice",
     "sim": "simulations.bench_sim",
     "tui": "simulations.bench_tui",
     "views": "simulations.bench_views",

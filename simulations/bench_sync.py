@@ -9,9 +9,15 @@ round trips are flights / 2, rounded up.
 
 Cases: equal sets; one record missing (either side); 100, 1,000 and 10,000
 missing, clustered (the newest records, as after an outage) or spread at
-random; a mixed case where each side lacks records of the other.
+random; two-sided differences where each side lacks records of the other:
+half each, among the newest or at random, and 60/40 among the newest (the
+counts differ, as after a real outage); a new device that holds nothing.
 
-Usage: ``python -m simulations.bench_sync [--records N] [--authors N] [--seed S]``
+Every case runs twice in the same run: with the current rules and with
+version 1's (``simulations/sync_v1.py``: the rules and record windows before
+the difference-sized reconciliation), printed side by side.
+
+Usage: ``python -m simulations.bench_sync [--records N] [--authors N] [--seed S] [--no-v1]``
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from meshpantry.core.sync import Failed, RecordsReceived, SyncSession
+
+from .sync_v1 import SessionV1
 
 #: Typical size of an encoded offer record (envelope, body, signature).
 RECORD_BYTES = 300
@@ -92,10 +100,11 @@ class Outcome:
         return math.ceil(self.flights / 2)
 
 
-def run_session(a: Replica, b: Replica, max_flights: int = 10_000) -> Outcome:
-    """Sync ``a`` (initiator) with ``b`` in lockstep; count flights and bytes."""
+def run_session(a: Replica, b: Replica, max_flights: int = 10_000, kind: type[SyncSession] = SyncSession) -> Outcome:
+    """Sync ``a`` (initiator) with ``b`` in lockstep with sessions of class
+    ``kind``; count flights and bytes."""
     started = time.perf_counter()
-    sessions = (SyncSession.initiator(a, now=0), SyncSession.responder(b, now=0))
+    sessions = (kind.initiator(a, now=0), kind.responder(b, now=0))
     stores = (a, b)
     flights = wire = 0
     sender = 0
@@ -124,8 +133,11 @@ def run_session(a: Replica, b: Replica, max_flights: int = 10_000) -> Outcome:
 
 #: Targets (issue 3): equal sets in one round trip; one difference in at most
 #: 3 round trips and 2 KB; 100 or more missing on one side within 1.10 x.
+#: Issue 11: a two-sided difference of up to 10,000 in at most 4 round trips.
 ONE_DIFFERENCE_BYTES = 2048
 MAX_RATIO = 1.10
+TWO_SIDED_ROUND_TRIPS = 4
+TWO_SIDED_UP_TO = 10_000
 
 
 def target_met(name: str, outcome: Outcome, missing: int, missing_bytes: int) -> bool | None:
@@ -134,18 +146,32 @@ def target_met(name: str, outcome: Outcome, missing: int, missing_bytes: int) ->
         return outcome.round_trips <= 1
     if missing == 1:
         return outcome.round_trips <= 3 and outcome.wire_bytes <= ONE_DIFFERENCE_BYTES
-    if missing >= 100 and "each side" not in name:
+    if "side" in name and "missing at" not in name:  # both sides lack records
+        return outcome.round_trips <= TWO_SIDED_ROUND_TRIPS if missing <= TWO_SIDED_UP_TO else None
+    if missing >= 100:
         return outcome.wire_bytes <= MAX_RATIO * missing_bytes
     return None
 
 
-def _case(
-    name: str, records: list[SyntheticRecord], missing_a: set[int], missing_b: set[int]
-) -> tuple[str, Outcome, int, int]:
-    a = Replica(r for i, r in enumerate(records) if i not in missing_a)
-    b = Replica(r for i, r in enumerate(records) if i not in missing_b)
+@dataclass(frozen=True, slots=True)
+class Case:
+    name: str
+    missing: int
+    missing_bytes: int
+    outcome: Outcome
+    before: Outcome | None  #: the same case with version 1's rules
+
+
+def _case(name: str, records: list[SyntheticRecord], missing_a: set[int], missing_b: set[int], v1: bool) -> Case:
+    def replicas() -> tuple[Replica, Replica]:
+        return (
+            Replica(r for i, r in enumerate(records) if i not in missing_a),
+            Replica(r for i, r in enumerate(records) if i not in missing_b),
+        )
+
     missing_bytes = sum(len(records[i].raw) for i in missing_a | missing_b)
-    return name, run_session(a, b), len(missing_a | missing_b), missing_bytes
+    before = run_session(*replicas(), kind=SessionV1) if v1 else None
+    return Case(name, len(missing_a | missing_b), missing_bytes, run_session(*replicas()), before)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,49 +180,69 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--authors", type=int, default=1_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--sizes", default="100,1000,10000", help="missing-record counts")
+    parser.add_argument("--no-v1", action="store_true", help="skip the runs with version 1's rules")
     args = parser.parse_args(argv)
+    v1 = not args.no_v1
     rng = random.Random(args.seed)
     records = synthetic_records(args.records, args.authors, rng)
     n = len(records)
     print(f"sync benchmark: {n} records by {args.authors} authors, ~{RECORD_BYTES} B each, seed {args.seed}")
     cases = [
-        _case("equal", records, set(), set()),
-        _case("1 missing at initiator (random)", records, {rng.randrange(n)}, set()),
-        _case("1 missing at responder (random)", records, set(), {rng.randrange(n)}),
-        _case("1 missing at initiator (newest)", records, {n - 1}, set()),
+        _case("equal", records, set(), set(), v1),
+        _case("1 missing at initiator (random)", records, {rng.randrange(n)}, set(), v1),
+        _case("1 missing at responder (random)", records, set(), {rng.randrange(n)}, v1),
+        _case("1 missing at initiator (newest)", records, {n - 1}, set(), v1),
     ]
     for size in (int(s) for s in args.sizes.split(",")):
-        if size >= n:
+        if 2 * size >= n:
             continue
-        cases.append(_case(f"{size} missing at initiator, clustered", records, set(range(n - size, n)), set()))
-        cases.append(_case(f"{size} missing at responder, clustered", records, set(), set(range(n - size, n))))
-        cases.append(_case(f"{size} missing at initiator, random", records, set(rng.sample(range(n), size)), set()))
-        cases.append(_case(f"{size} missing at responder, random", records, set(), set(rng.sample(range(n), size))))
+        cases.append(_case(f"{size} missing at initiator, clustered", records, set(range(n - size, n)), set(), v1))
+        cases.append(_case(f"{size} missing at responder, clustered", records, set(), set(range(n - size, n)), v1))
+        cases.append(_case(f"{size} missing at initiator, random", records, set(rng.sample(range(n), size)), set(), v1))
+        cases.append(_case(f"{size} missing at responder, random", records, set(), set(rng.sample(range(n), size)), v1))
         recent = rng.sample(range(n - 2 * size, n), size)
         cases.append(
-            _case(f"{size} missing, half each side, recent", records, set(recent[: size // 2]), set(recent[size // 2 :]))
+            _case(f"{size} missing, half each side, recent", records, set(recent[: size // 2]), set(recent[size // 2 :]), v1)
         )
         spread = rng.sample(range(n), size)
         cases.append(
-            _case(f"{size} missing, half each side, random", records, set(spread[: size // 2]), set(spread[size // 2 :]))
+            _case(f"{size} missing, half each side, random", records, set(spread[: size // 2]), set(spread[size // 2 :]), v1)
         )
+        if size >= 1_000:  # counts that differ as well, as after a real outage
+            recent = rng.sample(range(n - 2 * size, n), size)
+            cut = size * 6 // 10
+            cases.append(
+                _case(f"{size} missing, 60/40 by side, recent", records, set(recent[:cut]), set(recent[cut:]), v1)
+            )
+    cases.append(_case("all missing at initiator (a new device)", records, set(range(n)), set(), v1))
     header = (
-        f"{'case':44} {'missing':>7} {'RTs':>4} {'wire B':>10} {'missing B':>10} {'ratio':>7} {'s':>6}"
-        " converged target"
+        f"{'case':40} {'missing':>7} {'RTs':>4} {'wire B':>10} {'ratio':>7} {'s':>6}"
+        f" {'v1 RTs':>6} {'v1 wire B':>10} {'v1 ratio':>8} {'v1 s':>6} converged target"
     )
     print(header)
     print("-" * len(header))
     failures = 0
-    for name, outcome, count, missing_bytes in cases:
-        ratio = f"{outcome.wire_bytes / missing_bytes:.3f}" if missing_bytes else "-"
-        met = target_met(name, outcome, count, missing_bytes)
-        print(
-            f"{name:44} {count:>7} {outcome.round_trips:>4} {outcome.wire_bytes:>10} {missing_bytes:>10}"
-            f" {ratio:>7} {outcome.seconds:>6.2f} {'yes' if outcome.converged else 'NO':>9}"
-            f" {'-' if met is None else 'met' if met else 'MISSED':>6}"
+    for case in cases:
+        outcome, before = case.outcome, case.before
+        met = target_met(case.name, outcome, case.missing, case.missing_bytes)
+        old = (
+            f"{before.round_trips:>6} {before.wire_bytes:>10} {_ratio(before, case.missing_bytes):>8} {before.seconds:>6.2f}"
+            if before is not None
+            else f"{'-':>6} {'-':>10} {'-':>8} {'-':>6}"
         )
-        failures += (not outcome.converged) + (met is False)
+        converged = outcome.converged and (before is None or before.converged)
+        print(
+            f"{case.name:40} {case.missing:>7} {outcome.round_trips:>4} {outcome.wire_bytes:>10}"
+            f" {_ratio(outcome, case.missing_bytes):>7} {outcome.seconds:>6.2f} {old}"
+            f" {'yes' if converged else 'NO':>9} {'-' if met is None else 'met' if met else 'MISSED':>6}"
+        )
+        failures += (not converged) + (met is False)
+    print("ratio: wire bytes / bytes of the missing records; v1: version 1's rules and windows, same replicas")
     return 1 if failures else 0
+
+
+def _ratio(outcome: Outcome, missing_bytes: int) -> str:
+    return f"{outcome.wire_bytes / missing_bytes:.3f}" if missing_bytes else "-"
 
 
 if __name__ == "__main__":

@@ -93,6 +93,25 @@ class NodeSettings:
     #: Fraction of each redial delay drawn at random, in [0, 1).
     redial_jitter: float = 0.25
 
+    #: Connection target (see :mod:`.connection_target`). Below
+    #: ``connections_low`` peers the node dials whom it knows; up to
+    #: ``connections_high`` it dials only bridges (peers none of its links
+    #: reports, maybe another island); above it, it closes the most redundant
+    #: links down to ``connections_low``, never the last link to anyone.
+    #: Low 6 is GossipSub's mesh degree here (``gossip.MESH_DEGREE``): every
+    #: link can carry the live mesh, and a random graph of degree 6 is
+    #: connected with near certainty, so a neighbourhood of tens of
+    #: households keeps two hops to everyone. High 10 leaves room for the
+    #: peers that dial in while the node dials out (after a power cut every
+    #: node does both) without a trim at each reconnection. A full mesh of
+    #: 20 nodes is 190 links; the target keeps about 60 to 100.
+    connections_low: int = 6
+    connections_high: int = 10
+    #: Seconds a new connection is never trimmed: time for its peer exchange
+    #: (which reports its links, ~1 RTT) and its on-connect sync to start,
+    #: with margin for a loaded Raspberry Pi.
+    connection_grace_s: float = 20.0
+
     #: Seconds between two gossip publishes: everything queued in between goes
     #: out as one batch. 25 ms is at most 40 messages/s, a tenth of the rate at
     #: which py-libp2p's GossipSub starts to lose messages.
@@ -109,6 +128,10 @@ class NodeSettings:
         for name in ("sync_interval_s", "dial_timeout_s", "redial_initial_s", "gossip_interval_s", "outage_after_s"):
             if getattr(self, name) <= 0:
                 raise SettingsError(name, "must be positive")
+        if not 1 <= self.connections_low <= self.connections_high:
+            raise SettingsError("connections_low", "must be at least 1 and at most connections_high")
+        if self.connection_grace_s < 0:
+            raise SettingsError("connection_grace_s", "must not be negative")
         if self.redial_max_s < self.redial_initial_s:
             raise SettingsError("redial_max_s", "smaller than redial_initial_s")
 

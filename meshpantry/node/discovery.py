@@ -42,6 +42,12 @@ Theory of operation:
   only remembered once they worked, so the book is not polluted.
 * When the node listens on loopback only, only loopback addresses are dialled:
   a test or the demo never sends a packet anywhere else.
+* Not every known peer is dialled: the connection target
+  (:mod:`.connection_target`, ``connections_low`` / ``connections_high``)
+  picks which due peers to dial, bridges first, and a trim loop closes the
+  most redundant links above the high watermark. What each connected peer
+  reports as its own links (:meth:`Discovery.report_links`, from peer
+  exchange) tells bridges from redundant links.
 """
 
 from __future__ import annotations
@@ -60,6 +66,7 @@ from libp2p.peer.peerinfo import PeerInfo
 from .addresses import usable_address
 from .config import LOOPBACK_MODE, NodeSettings
 from .connection_events import ConnectionNotifee
+from .connection_target import Watermarks, dials, trims
 from .host import DialFailed, RunningHost, connect_bounded, peer_info_from_multiaddr
 from .network import resolve
 
@@ -112,6 +119,12 @@ IDENTIFY_TRIES = 5
 #: minutes. After that the backoff may grow to ``redial_max_s``.
 EXPECTED_BACK_S = 600.0
 
+#: Seconds between two looks at the connection count for a trim (rule 3 of
+#: :mod:`.connection_target`). A trim is never urgent: a few extra links for
+#: seconds cost little, while trimming on every new connection would close
+#: links whose reports have not arrived yet.
+TRIM_INTERVAL_S = 5.0
+
 PeerCallback = Callable[[ID], Awaitable[None]]
 Remember = Callable[[ID, list[str]], None]
 
@@ -130,6 +143,9 @@ class KnownPeer:
     next_dial: float = 0.0  #: trio time of the next allowed dial
     expected_until: float = 0.0  #: trio time until which it is expected back (short backoff cap)
     last_error: str = ""
+    connected_at: float = 0.0  #: trio time the current connection came up
+    links: frozenset[ID] = frozenset()  #: peers it reported being connected to
+    reported_at: float | None = None  #: trio time of that report (None: none yet)
 
 
 @dataclass
@@ -138,6 +154,7 @@ class DiscoveryStats:
     dial_failures: int = 0
     connects: int = 0  #: peer-up events
     disconnects: int = 0  #: peer-down events
+    trimmed: int = 0  #: connections closed by the connection target
 
 
 async def _ignore(peer_id: ID) -> None:
@@ -145,6 +162,10 @@ async def _ignore(peer_id: ID) -> None:
 
 
 def _never_skip(peer_id: ID) -> bool:
+    return False
+
+
+def _never_busy(peer_id: ID) -> bool:
     return False
 
 
@@ -157,6 +178,8 @@ class Discovery:
     links, banned senders; :meth:`redial_now` ends the pause);
     ``on_peer_up`` / ``on_peer_down`` are awaited one at a time, in order,
     from the event task (keep them short; start work in a nursery).
+    ``busy(peer_id)`` says which connections are in use (a sync session) and
+    must not be trimmed.
     Call :meth:`run` in a nursery (``await nursery.start(discovery.run)``).
     Raises ValueError if a static peer in the settings is not a
     ``/ip4/.../tcp/.../p2p/<id>`` address.
@@ -172,6 +195,7 @@ class Discovery:
         on_peer_down: PeerCallback = _ignore,
         remember: Remember | None = None,
         skip: Callable[[ID], bool] = _never_skip,
+        busy: Callable[[ID], bool] = _never_busy,
     ) -> None:
         self.host = host
         self.settings = settings
@@ -187,6 +211,8 @@ class Discovery:
         self.loopback_only = (settings.network == LOOPBACK_MODE
                               or ipaddress.ip_address(settings.listen_host).is_loopback)
         self.skip = skip
+        self.busy = busy
+        self.marks = Watermarks(settings.connections_low, settings.connections_high, settings.connection_grace_s)
         self._wakeup = trio.Event()
         self._dial_slots = trio.CapacityLimiter(MAX_CONCURRENT_DIALS)
         self._changes: trio.MemorySendChannel | None = None
@@ -258,6 +284,20 @@ class Discovery:
         """True when no peer is connected: this node is on its own."""
         return not any(p.connected for p in self.peers.values())
 
+    def links(self) -> list[ID]:
+        """Peers connected now, for peer exchange's report."""
+        return self.connected_peers()
+
+    def report_links(self, peer_id: ID, links: Iterable[ID]) -> None:
+        """``peer_id`` (connected) reported being connected to ``links``."""
+        peer = self.peers.get(peer_id)
+        if peer is not None:
+            peer.links = frozenset(p for p in links if p != peer_id)
+            peer.reported_at = trio.current_time()
+
+    def _reports(self) -> dict[ID, frozenset[ID]]:
+        return {p.peer_id: p.links for p in self.peers.values() if p.connected}
+
     def shareable(self) -> list[tuple[ID, list[str]]]:
         """Peers worth telling others about: reached at least once, with addresses."""
         return [(p.peer_id, list(p.addrs)) for p in self.peers.values() if p.verified and p.addrs]
@@ -275,6 +315,7 @@ class Discovery:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 nursery.start_soon(self._event_loop, receive)
+                nursery.start_soon(self._trim_loop)
                 for peer_id in list(network.connections):
                     send.send_nowait(peer_id)  # connections made before we started
                 task_status.started()
@@ -297,6 +338,8 @@ class Discovery:
             if live:
                 peer.failures = 0
                 peer.verified = True
+                peer.connected_at = trio.current_time()
+                peer.links, peer.reported_at = frozenset(), None
                 self.stats.connects += 1
                 self.network_changed()
                 if self.remember and peer.addrs:
@@ -373,17 +416,58 @@ class Discovery:
             next_due = now + IDLE_TICK_S
             if self._change_due is not None:
                 next_due = min(next_due, self._change_due)
+            due: list[KnownPeer] = []
             for peer in list(self.peers.values()):
                 if peer.connected or peer.dialing or not peer.addrs or self.skip(peer.peer_id):
                     continue
                 if peer.next_dial <= now:
-                    peer.dialing = True
-                    nursery.start_soon(self._dial, peer)
+                    due.append(peer)
                 else:
                     next_due = min(next_due, peer.next_dial)
+            for peer_id in self._chosen(due):
+                peer = self.peers[peer_id]
+                peer.dialing = True
+                nursery.start_soon(self._dial, peer)
             self._wakeup = trio.Event()
             with trio.move_on_after(max(0.0, next_due - trio.current_time())):
                 await self._wakeup.wait()
+
+    def _chosen(self, due: list[KnownPeer]) -> list[ID]:
+        """The due peers the connection target dials now: those that failed
+        least first (a peer just lost, or never tried), then in the order
+        known. The others stay due and are looked at again next round."""
+        if not due:
+            return []
+        due.sort(key=lambda p: p.failures)
+        return dials(
+            [p.peer_id for p in due],
+            connected=self.connected_peers(),
+            dialling=sum(1 for p in self.peers.values() if p.dialing),
+            static={p.peer_id for p in due if p.static},
+            reports=self._reports(),
+            marks=self.marks,
+        )
+
+    async def _trim_loop(self) -> None:
+        """Close the most redundant links above the high watermark."""
+        network = self.host.libp2p.get_network()
+        while True:
+            await trio.sleep(TRIM_INTERVAL_S)
+            now = trio.current_time()
+            connected = {p.peer_id: p.connected_at for p in self.peers.values() if p.connected}
+            closing = trims(
+                connected, now=now, static={p.peer_id for p in self.peers.values() if p.static},
+                busy={p for p in connected if self.busy(p)}, reports=self._reports(), marks=self.marks,
+            )
+            for peer_id in closing:
+                log.info("closing the link to %s: %d links, above the target of %d",
+                         peer_id, len(connected), self.marks.high)
+                self.stats.trimmed += 1
+                try:
+                    await network.close_peer(peer_id)
+                except Exception as exc:  # noqa: BLE001 - already gone is fine
+                    log.debug("closing %s: %s", peer_id, exc)
+                self.connection_lost(peer_id)
 
     async def _dial(self, peer: KnownPeer) -> None:
         try:

@@ -27,13 +27,23 @@ log = logging.getLogger("meshpantry.node")
 #: Seconds one address exchange with a newly connected member may take.
 EXCHANGE_TIMEOUT_S = 10.0
 
+#: Seconds the on-connect sync waits for the exchange that may show both
+#: sides already agree (one round trip on a LAN, ~10 ms; a loaded Raspberry
+#: Pi answers within a second). Past it the session starts anyway.
+MEET_TIMEOUT_S = 2.0
+
+#: Seconds between two refreshes of a connected peer's report of its links
+#: (by the side that leads the pair): the connection target reads them, and
+#: the mesh changes when islands rejoin or nodes trim. Twice per sync interval.
+REPORT_REFRESH_S = 15.0
+
 
 @dataclass(frozen=True)
 class Discoverers:
     """The discovery pieces of a running node."""
 
     discovery: Discovery  #: known peers and the redial loop, running
-    peer_exchange: PeerExchange  #: serving ``/meshpantry/peers/1``
+    peer_exchange: PeerExchange  #: serving ``/meshpantry/peers/2`` (and 1)
     mdns: Mdns | None  #: announcing and browsing, or None when mDNS is off
 
 
@@ -44,17 +54,20 @@ async def start_discovery(
     rng: random.Random,
     is_cut_off: Callable[[str], bool],
     nursery: trio.Nursery,
+    busy: Callable[[str], bool] = lambda peer: False,
 ) -> Discoverers:
     """Start the redial loop over the address book (and mDNS when the
     settings enable it) in ``nursery`` and serve peer exchange. Peers for
-    which ``is_cut_off(peer_id_text)`` holds are not dialled."""
+    which ``is_cut_off(peer_id_text)`` holds are not dialled; links for which
+    ``busy(peer_id_text)`` holds (a sync session runs) are not trimmed."""
 
     def remember(peer_id: ID, addrs: list[str]) -> None:
         dial = [a if "/p2p/" in a else f"{a}/p2p/{peer_id}" for a in addrs]
         store.remember_peer(str(peer_id), dial, int(time.time() * 1000))
 
     discovery = Discovery(
-        host, settings, rng, remember=remember, skip=lambda peer_id: is_cut_off(str(peer_id))
+        host, settings, rng, remember=remember, skip=lambda peer_id: is_cut_off(str(peer_id)),
+        busy=lambda peer_id: busy(str(peer_id)),
     )
     loaded = discovery.load_book((p.peer_id, list(p.multiaddrs)) for p in store.peer_addresses())
     log.info("address book: %d peers to redial", loaded)
@@ -70,17 +83,37 @@ async def start_discovery(
         except Exception:  # noqa: BLE001 - no neighbourhood yet: nobody is
             return False
 
-    exchange = PeerExchange(host, discovery, is_member)
+    def fingerprint() -> bytes:
+        index = store.sync_index()
+        return index.fingerprint(0, len(index))
+
+    exchange = PeerExchange(host, discovery, is_member, fingerprint)
     exchange.install()
     return Discoverers(discovery, exchange, mdns)
 
 
-async def exchange_addresses(exchange: PeerExchange, peer: str) -> None:
-    """Swap known addresses with a newly connected member (best effort)."""
+async def exchange_addresses(exchange: PeerExchange, peer: str, timeout_s: float = EXCHANGE_TIMEOUT_S) -> bool:
+    """Swap known addresses, links and set fingerprints with a connected
+    member (best effort). Returns True when it found both sides holding the
+    same set, False otherwise (also on failure or past ``timeout_s``)."""
+    peer_id = ID.from_base58(peer)
     try:
-        with trio.fail_after(EXCHANGE_TIMEOUT_S):
-            await exchange.exchange_with(ID.from_base58(peer))
+        with trio.fail_after(timeout_s):
+            await exchange.exchange_with(peer_id)
     except trio.Cancelled:
         raise
     except Exception as error:  # a non-member or a vanished peer: nothing to learn
         log.debug("peer exchange with %s: %r", peer, error)
+    return exchange.agrees(peer_id)
+
+
+async def refresh_reports(exchange: PeerExchange, discovery: Discovery, leads: Callable[[str], bool]) -> None:
+    """Exchange again, every :data:`REPORT_REFRESH_S`, with each connected
+    peer this node leads whose report of its links is older than that."""
+    while True:
+        await trio.sleep(REPORT_REFRESH_S)
+        now = trio.current_time()
+        for peer in list(discovery.peers.values()):
+            stale = peer.reported_at is None or now - peer.reported_at >= REPORT_REFRESH_S
+            if peer.connected and stale and leads(str(peer.peer_id)):
+                await exchange_addresses(exchange, str(peer.peer_id))

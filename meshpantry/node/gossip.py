@@ -120,7 +120,9 @@ HEARTBEAT_INTERVAL_S = 1
 #: (counted in ``GossipStats.rechecked_messages``). At most 64 x 256 KiB.
 MAX_CHECKED_MESSAGES = 64
 
-OnRecords = Callable[[list[Record], ID], Awaitable[None]]
+#: ``on_records(records, origin, forwarder)``: the publisher of the message
+#: and the peer that handed it to us (None when not known any more).
+OnRecords = Callable[[list[Record], ID, "ID | None"], Awaitable[None]]
 
 
 def wall_clock_ms() -> int:
@@ -163,6 +165,8 @@ class BatchValidator:
         self.on_forged = on_forged
         self.clock = clock
         self._checked: OrderedDict[bytes, list[Record]] = OrderedDict()
+        #: message id -> the peer that handed it over, for gap repair.
+        self._forwarders: OrderedDict[bytes, ID] = OrderedDict()
 
     async def __call__(self, forwarder: ID, msg: rpc_pb2.Message) -> bool:
         if forwarder == self.own_id and msg.from_id == self.own_id.to_bytes():
@@ -192,9 +196,16 @@ class BatchValidator:
             return False
         records = list(decision.records)
         self._checked[message_id(msg)] = records
+        self._forwarders[message_id(msg)] = forwarder
         while len(self._checked) > MAX_CHECKED_MESSAGES:
             self._checked.popitem(last=False)
+        while len(self._forwarders) > MAX_CHECKED_MESSAGES:
+            self._forwarders.popitem(last=False)
         return True
+
+    def forwarder(self, msg: rpc_pb2.Message) -> ID | None:
+        """The peer that handed ``msg`` to us (once), or None if forgotten."""
+        return self._forwarders.pop(message_id(msg), None)
 
     def take(self, msg: rpc_pb2.Message) -> list[Record] | None:
         """The records this validator checked for ``msg`` (once), or None if
@@ -321,17 +332,17 @@ class Gossip:
                 self.stats.invalid_messages += 1
                 continue
             try:
-                deliveries.send_nowait((records, ID(msg.from_id)))
+                deliveries.send_nowait((records, ID(msg.from_id), validator.forwarder(msg)))
             except trio.WouldBlock:
                 self.stats.dropped_records += len(records)
                 log.warning("gossip delivery buffer full; %d records left to sync", len(records))
 
     async def _deliver_loop(self, deliveries: trio.MemoryReceiveChannel, on_records: OnRecords) -> None:
-        async for records, origin in deliveries:
+        async for records, origin, forwarder in deliveries:
             self.stats.received_messages += 1
             self.stats.received_records += len(records)
             try:
-                await on_records(records, origin)
+                await on_records(records, origin, forwarder)
             except Exception:  # a consumer bug must not stop gossip
                 log.exception("on_records failed for %d gossiped records", len(records))
 
@@ -350,8 +361,9 @@ async def open_gossip(
 
     ``admits(record) -> Admission`` is asked for every record of every message
     (after the stateless checks); only ADMIT passes. ``on_records(records,
-    origin)`` gets the checked records of every valid message from another
-    node, in arrival order, one call at a time. Start this before dialling
+    origin, forwarder)`` gets the checked records of every valid message from
+    another node, in arrival order, one call at a time, with the message's
+    publisher and the peer that handed it over (None if not known). Start this before dialling
     peers so that every connection also carries gossip.
     """
     gossip = Gossip(host, neighbourhood, settings)

@@ -1,16 +1,31 @@
-"""Peer exchange: connected members tell each other where members listen.
+"""Peer exchange: connected members tell each other where members listen,
+whom they are connected to, and which record set they hold.
 
-Protocol ``/meshpantry/peers/1``, one exchange per stream:
+Protocol ``/meshpantry/peers/2`` (``/meshpantry/peers/1`` is still served),
+one exchange per stream:
 
 1. the opener sends one frame, the answerer reads it;
 2. the answerer sends one frame back; both close.
 
 A frame is a 4-byte big-endian length (1..:data:`MAX_FRAME_BYTES`) followed
-by canonical msgpack ``{"peers": [[peer_id, [address, ...]], ...]}``:
-``peer_id`` is the libp2p peer id's bytes, each address a multiaddr string
-without ``/p2p``. The sender lists itself first (where it listens), then the
-peers it has reached at least once. At most :data:`MAX_PEERS` entries of at
-most :data:`MAX_ADDRS` addresses of at most :data:`MAX_ADDRESS_CHARS` each.
+by canonical msgpack ``{"links": [peer_id, ...], "peers": [[peer_id,
+[address, ...]], ...], "set": fingerprint}``: ``peer_id`` is the libp2p peer
+id's bytes, each address a multiaddr string without ``/p2p``. ``peers``: the
+sender lists itself first (where it listens), then the peers it has reached
+at least once. At most :data:`MAX_PEERS` entries of at most
+:data:`MAX_ADDRS` addresses of at most :data:`MAX_ADDRESS_CHARS` each.
+``links``: the peers the sender is connected to now (at most
+:data:`MAX_PEERS`), which the connection target reads
+(:mod:`.connection_target`). ``set``: the sync fingerprint of every record
+the sender holds (``protocol/SYNC.md``, the fingerprint of the whole range,
+``FINGERPRINT_BYTES`` bytes). Version 1 frames carry ``peers`` alone; a
+version 1 opener gets a version 1 answer.
+
+Agreement: each side compares the peer's ``set`` with its own fingerprint
+when the frame arrives and keeps the answer (:meth:`PeerExchange.agrees`).
+Equal fingerprints mean both held the same records: a sync session started
+on connect could not move a record, and the runner skips it
+(``protocol/SPEC.md``, "Peer exchange").
 
 Only members take part: the stream is refused unless ``is_member(author)``
 holds for the other side's key, and addresses of peers whose key is not a
@@ -28,12 +43,15 @@ from libp2p.peer.id import ID
 
 from protocol import canonical
 from protocol.errors import BadLength, Malformed, WrongType
+from protocol.sync import FINGERPRINT_BYTES
 
 from .discovery import Discovery
 from .host import NotAnAuthor, RunningHost, author_from_peer_id
 from .streams import StreamChannel, reset_quietly_shielded, safe_handler
 
-PROTOCOL = TProtocol("/meshpantry/peers/1")
+PROTOCOL = TProtocol("/meshpantry/peers/2")
+#: The first version (``peers`` only), still answered for older nodes.
+PROTOCOL_V1 = TProtocol("/meshpantry/peers/1")
 
 #: Entries per frame. A neighbourhood of tens of households fits; a node
 #: that knows hundreds shares the first 64 and the others learn the rest from
@@ -47,30 +65,70 @@ MAX_ADDRS = 8
 MAX_ADDRESS_CHARS = 128
 
 #: Bytes of one frame: 64 entries x (40-byte id + 8 x 128-char addresses)
-#: is about 68 KiB at the very worst; real frames are a few KiB.
+#: is about 68 KiB at the very worst, 64 links add under 3 KiB; real frames
+#: are a few KiB.
 MAX_FRAME_BYTES = 72 * 1024
 
 LENGTH_BYTES = 4
 
 IsMember = Callable[[bytes], bool]
+Fingerprint = Callable[[], bytes]
+
+_V1_KEYS = frozenset({"peers"})
+_V2_KEYS = frozenset({"peers", "links", "set"})
 
 
-def encode_frame(entries: list[tuple[ID, list[str]]]) -> bytes:
-    """A length-prefixed frame for ``entries`` (cut to the limits)."""
+@dataclass(frozen=True)
+class Frame:
+    """One side's frame. ``links`` and ``set`` are None in a version 1 frame."""
+
+    entries: list[tuple[ID, list[str]]]
+    links: list[ID] | None = None
+    set: bytes | None = None
+
+
+def encode_frame(entries: list[tuple[ID, list[str]]], links: list[ID] | None = None,
+                 fingerprint: bytes | None = None) -> bytes:
+    """A length-prefixed frame for ``entries`` (cut to the limits): version 2
+    when ``links`` and ``fingerprint`` are given, else version 1."""
+    assert (links is None) == (fingerprint is None)
     peers = [
         [peer_id.to_bytes(), [a for a in addrs if len(a) <= MAX_ADDRESS_CHARS][:MAX_ADDRS]]
         for peer_id, addrs in entries[:MAX_PEERS]
     ]
-    body = canonical.encode({"peers": peers})
+    value: dict = {"peers": peers}
+    if links is not None:
+        assert fingerprint is not None and len(fingerprint) == FINGERPRINT_BYTES
+        value["links"] = [peer_id.to_bytes() for peer_id in links[:MAX_PEERS]]
+        value["set"] = fingerprint
+    body = canonical.encode(value)
     assert 0 < len(body) <= MAX_FRAME_BYTES
     return len(body).to_bytes(LENGTH_BYTES, "big") + body
 
 
 def decode_body(body: bytes) -> list[tuple[ID, list[str]]]:
     """The entries of a frame body. Raises a :class:`DecodeError` subclass."""
+    return decode_frame_body(body).entries
+
+
+def decode_frame_body(body: bytes) -> Frame:
+    """A frame body of either version. Raises a :class:`DecodeError` subclass."""
     value = canonical.decode(body, what="peer exchange", max_bytes=MAX_FRAME_BYTES)
-    if type(value) is not dict or set(value) != {"peers"}:
-        raise Malformed("peer exchange: expected a map with exactly 'peers'")
+    if type(value) is not dict or set(value) not in (_V1_KEYS, _V2_KEYS):
+        raise Malformed("peer exchange: expected a map of 'peers' (and 'links' and 'set')")
+    links: list[ID] | None = None
+    fingerprint: bytes | None = None
+    if "links" in value:
+        raw_links, fingerprint = value["links"], value["set"]
+        if type(raw_links) is not list:
+            raise WrongType("links", "array", type(raw_links).__name__)
+        if len(raw_links) > MAX_PEERS:
+            raise BadLength("links", MAX_PEERS, len(raw_links))
+        if any(type(raw) is not bytes for raw in raw_links):
+            raise Malformed("peer exchange link is not a peer id")
+        if type(fingerprint) is not bytes or len(fingerprint) != FINGERPRINT_BYTES:
+            raise Malformed(f"peer exchange set is not a {FINGERPRINT_BYTES}-byte fingerprint")
+        links = [ID(raw) for raw in raw_links]
     peers = value["peers"]
     if type(peers) is not list:
         raise WrongType("peers", "array", type(peers).__name__)
@@ -86,15 +144,15 @@ def decode_body(body: bytes) -> list[tuple[ID, list[str]]]:
         if any(type(a) is not str or len(a) > MAX_ADDRESS_CHARS for a in addrs):
             raise Malformed("peer exchange address is not a short string")
         entries.append((ID(raw_id), list(addrs)))
-    return entries
+    return Frame(entries, links, fingerprint)
 
 
-async def read_frame(channel: StreamChannel) -> list[tuple[ID, list[str]]]:
+async def read_frame(channel: StreamChannel) -> Frame:
     """Read one frame. Raises StreamTimeout, StreamBroken or DecodeError."""
     size = int.from_bytes(await channel.read_exactly(LENGTH_BYTES), "big")
     if not 0 < size <= MAX_FRAME_BYTES:
         raise Malformed(f"peer exchange frame of {size} bytes")
-    return decode_body(await channel.read_exactly(size))
+    return decode_frame_body(await channel.read_exactly(size))
 
 
 @dataclass
@@ -102,6 +160,7 @@ class ExchangeStats:
     exchanges: int = 0  #: completed, either side
     refused: int = 0  #: streams from non-members
     learnt: int = 0  #: entries that taught discovery something new
+    agreed: int = 0  #: exchanges where both sides held the same set
 
 
 class PeerExchange:
@@ -109,16 +168,26 @@ class PeerExchange:
 
     Call :meth:`install` once to serve the protocol; call
     :meth:`exchange_with` when a peer comes up (e.g. from the runner's
-    ``on_peer_up``). ``is_member(author_key) -> bool`` is the membership test.
+    ``on_peer_up``). ``is_member(author_key) -> bool`` is the membership test;
+    ``fingerprint()`` the sync fingerprint of the set held now.
     """
 
-    def __init__(self, host: RunningHost, discovery: Discovery, is_member: IsMember) -> None:
+    def __init__(self, host: RunningHost, discovery: Discovery, is_member: IsMember,
+                 fingerprint: Fingerprint) -> None:
         self.host, self.discovery, self.is_member = host, discovery, is_member
+        self.fingerprint = fingerprint
         self.stats = ExchangeStats()
         self.handler = safe_handler(self._serve, "peer-exchange")
+        self._agrees: dict[ID, bool] = {}
 
     def install(self) -> None:
         self.host.libp2p.set_stream_handler(PROTOCOL, self.handler)
+        self.host.libp2p.set_stream_handler(PROTOCOL_V1, self.handler)
+
+    def agrees(self, peer_id: ID) -> bool:
+        """True when the last exchange with ``peer_id`` found both sides
+        holding the same set (forgotten once read: it ages fast)."""
+        return self._agrees.pop(peer_id, False)
 
     def _is_member_peer(self, peer_id: ID) -> bool:
         try:
@@ -131,9 +200,20 @@ class PeerExchange:
         others = [entry for entry in self.discovery.shareable() if entry[0] != remote]
         return [own] + others[: MAX_PEERS - 1]
 
-    def _learn(self, remote: ID, entries: list[tuple[ID, list[str]]]) -> int:
+    def _our_frame(self, remote: ID, version: int) -> bytes:
+        entries = self._our_entries(remote)
+        if version == 1:
+            return encode_frame(entries)
+        return encode_frame(entries, self.discovery.links(), self.fingerprint())
+
+    def _learn(self, remote: ID, frame: Frame) -> int:
+        if frame.set is not None:
+            agrees = self._agrees[remote] = frame.set == self.fingerprint()
+            self.stats.agreed += agrees
+        if frame.links is not None:
+            self.discovery.report_links(remote, frame.links)
         learnt = 0
-        for peer_id, addrs in entries:
+        for peer_id, addrs in frame.entries:
             if peer_id == remote:
                 learnt += self.discovery.add_peer(peer_id, addrs, verified=True)
             elif self._is_member_peer(peer_id):
@@ -148,9 +228,9 @@ class PeerExchange:
         if not self._is_member_peer(remote):
             self.stats.refused += 1
             raise PermissionError(f"peer exchange refused to non-member {remote}")
-        entries = await read_frame(channel)
-        await channel.write(encode_frame(self._our_entries(remote)))
-        self._learn(remote, entries)
+        frame = await read_frame(channel)
+        await channel.write(self._our_frame(remote, 1 if frame.set is None else 2))
+        self._learn(remote, frame)
 
     async def exchange_with(self, peer_id: ID) -> int:
         """Swap known addresses with a connected member; returns how many
@@ -162,10 +242,10 @@ class PeerExchange:
         stream = await self.host.libp2p.new_stream(peer_id, [PROTOCOL])
         channel = StreamChannel(stream)
         try:
-            await channel.write(encode_frame(self._our_entries(peer_id)))
-            entries = await read_frame(channel)
+            await channel.write(self._our_frame(peer_id, 2))
+            frame = await read_frame(channel)
         except BaseException:
             await reset_quietly_shielded(stream)
             raise
         await channel.close()
-        return self._learn(peer_id, entries)
+        return self._learn(peer_id, frame)

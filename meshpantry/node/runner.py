@@ -29,6 +29,7 @@ import random
 import signal
 import sys
 import time
+from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any, Callable
 
 import trio
@@ -41,9 +42,11 @@ from meshpantry.core.membership import Admission
 from meshpantry.core.outage import OutageClock
 from meshpantry.core.sync.horizon import RESOLUTION_MS, Horizon
 from meshpantry.pantry import Pantry
+from meshpantry.store.ingest import quick_id
 from protocol import Record
 
 from . import libp2p_compat
+from .checking import CheckingProcesses
 from .config import NodeSettings
 from .network import resolve
 from .control_ops import control_routes
@@ -117,6 +120,11 @@ class Node:
         self.horizon = Horizon()
         #: The sync planner and its sessions (set once networking runs).
         self.sync: SyncService | None = None
+        #: Worker processes that check large batches from peers.
+        self.checking = CheckingProcesses()
+        #: Ids of records a session's batch is checking and storing now: a
+        #: batch of another session skips them instead of checking them again.
+        self.arriving: set[bytes] = set()
         self.started = now_ms()
         self._neighbourhood_ready = trio.Event()
         self.stop_requested = trio.Event()
@@ -144,8 +152,47 @@ class Node:
 
     async def ingest(self, raws: list[bytes], origin: str | None = None) -> int:
         """Ingest peers' raw records (sync, bundles) in slices; publish
-        events; returns how many were new."""
-        return len(await self._take_in(raws, origin, self.store.ingest))
+        events; returns how many were new. A large batch is decoded and
+        verified in worker processes (:mod:`.checking`) while this thread
+        stores the slices already checked."""
+        if not self.checking.wanted(len(raws)) or not self.store.neighbourhood:
+            return len(await self._take_in(raws, origin, self.store.ingest))
+        # As the store's ingest does: records already held are skipped before
+        # anyone pays for their checks (peers re-send what others sent too),
+        # and so are those another session's batch is checking right now.
+        has, arriving = self.store.has, self.arriving
+        mine: set[bytes] = set()
+        fresh = []
+        for raw in raws:
+            rid = quick_id(raw)
+            if rid is not None and (rid in arriving or rid in mine or has(rid)):
+                continue
+            if rid is not None:
+                mine.add(rid)
+            fresh.append(raw)
+        arriving |= mine
+        try:
+            if not self.checking.wanted(len(fresh)):
+                return len(await self._take_in(fresh, origin, self.store.ingest))
+            return await self._take_in_checked(fresh, origin)
+        finally:
+            arriving -= mine
+
+    async def _take_in_checked(self, raws: list[bytes], origin: str | None) -> int:
+        logged = 0
+        done = 0
+        try:
+            async for records, failures in self.checking.check(raws, self.store.neighbourhood, now_ms()):
+                done += len(records) + len(failures)
+                if failures:
+                    log.info("%d records from %s rejected: %s", len(failures), origin, failures[0].reason)
+                    if origin is not None and any(f.forged for f in failures):
+                        self.ban(origin, "sent forged or malformed records")
+                logged += len(await self._take_in(records, origin, self.store.ingest_verified))
+        except BrokenProcessPool:
+            log.warning("checking processes stopped; %d records checked here", len(raws) - done)
+            logged += len(await self._take_in(raws[done:], origin, self.store.ingest))
+        return logged
 
     async def ingest_verified(self, records: list[Record], origin: str | None = None) -> int:
         """Ingest records the gossip validator decoded and verified, without
@@ -170,12 +217,17 @@ class Node:
             await trio.sleep(0)
         return logged
 
-    async def _on_gossip(self, records: list[Record], origin: Any) -> None:
-        peer = str(origin)
-        if self.is_cut_off(peer):
+    async def _on_gossip(self, records: list[Record], origin: Any, forwarder: Any = None) -> None:
+        """Records of a gossip message ``origin`` published and ``forwarder``
+        (None: not known) handed over. A cut link is one link: records that
+        came over an allowed one are taken whoever wrote them, unless their
+        publisher is cut off for misbehaving."""
+        peer = str(forwarder if forwarder is not None else origin)
+        if self.is_cut_off(peer) or (self.sync is not None and self.sync.is_cut_off(str(origin))):
             return
         # Only records new here can show a new gap: a copy of one already
-        # held showed its gap, if any, when it first arrived.
+        # held showed its gap, if any, when it first arrived. The forwarder
+        # held the record, and is connected: the planner asks it first.
         logged = await self._take_in(records, peer, self.store.ingest_verified)
         missing = missing_before(logged, self.store.has)
         if missing and self.sync is not None:
@@ -238,14 +290,15 @@ class Node:
             await self.close_denied()
             current = {str(p) for p in live_peers(self.network) if not self.is_cut_off(str(p))}
             fresh = sorted(current - self.connected)
+            at_once = []
             for peer in fresh:
                 self.control.publish(PeerEvent(peer=peer, up=True))
                 if self._leads(peer) and self.peer_exchange is not None:  # one exchange teaches both sides
-                    from .discovery_service import exchange_addresses
-
-                    self._nursery.start_soon(exchange_addresses, self.peer_exchange, peer)
-            if fresh and self.sync is not None:
-                self.sync.peers_up(fresh)
+                    self._nursery.start_soon(self._meet, peer)
+                else:
+                    at_once.append(peer)
+            if at_once and self.sync is not None:
+                self.sync.peers_up(at_once)
             for peer in sorted(self.connected - current):
                 self.control.publish(PeerEvent(peer=peer, up=False))
                 if self.sync is not None:
@@ -269,6 +322,18 @@ class Node:
             save_clock(self.store, self.outage, new)
             self.outage = new
 
+    async def _meet(self, peer: str) -> None:
+        """A peer this node leads came up: exchange addresses, links and set
+        fingerprints first (bounded by MEET_TIMEOUT_S), then tell the sync
+        planner, which skips the on-connect session when both sides already
+        hold the same set (it could not move a record)."""
+        from .discovery_service import MEET_TIMEOUT_S, exchange_addresses
+
+        assert self.peer_exchange is not None
+        agrees = await exchange_addresses(self.peer_exchange, peer, MEET_TIMEOUT_S)
+        if self.sync is not None and peer in self.connected:
+            self.sync.peers_up([peer], agreeing=[peer] if agrees else [])
+
     async def _watch_horizon(self) -> None:
         """Sample the highest Lamport counter held, for routine syncs."""
         while True:
@@ -285,6 +350,12 @@ class Node:
     _nursery: trio.Nursery | None = None
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        try:
+            await self._run(task_status=task_status)
+        finally:
+            self.checking.close()
+
+    async def _run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         from .gossip import open_gossip
         from .host import open_host
 
@@ -322,8 +393,12 @@ class Node:
                     from .discovery_service import start_discovery
 
                     found = await start_discovery(
-                        self.store, host, self.settings, self.rng, self.is_cut_off, nursery)
+                        self.store, host, self.settings, self.rng, self.is_cut_off, nursery,
+                        busy=lambda peer: bool(self.sync_progress.get(peer, {}).get("active")))
                     self.discovery, self.peer_exchange, self.mdns = found.discovery, found.peer_exchange, found.mdns
+                    from .discovery_service import refresh_reports
+
+                    nursery.start_soon(refresh_reports, self.peer_exchange, self.discovery, self._leads)
                     log.info("node ready: %s", ", ".join(self.dial_addresses()))
                     task_status.started()
                     await trio.sleep_forever()

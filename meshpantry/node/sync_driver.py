@@ -189,16 +189,34 @@ async def _flush(stream: ByteStream, session: SyncSession) -> None:
 
 
 async def _deliver(session: SyncSession, ingest: Ingest, on_progress: OnProgress | None) -> SyncResult | None:
-    for event in session.events():
-        if isinstance(event, RecordsReceived):
-            outcome = ingest(event.raws)
+    """Hand the session's events to the host. The records of consecutive
+    batches that one read brought go to ``ingest`` in one call (in order), so
+    a host that checks them on several cores gets them all at once; progress
+    is reported after them."""
+    raws: list[bytes] = []
+    progress: Progress | None = None
+
+    async def flush() -> None:
+        nonlocal raws, progress
+        if raws:
+            outcome = ingest(raws)
+            raws = []
             if inspect.isawaitable(outcome):
                 await outcome
+        if progress is not None and on_progress is not None:
+            on_progress(progress)
+        progress = None
+
+    for event in session.events():
+        if isinstance(event, RecordsReceived):
+            raws += event.raws
         elif isinstance(event, Progress):
-            if on_progress is not None:
-                on_progress(event)
+            progress = event
         elif isinstance(event, Done):
+            await flush()
             return SyncResult(True, event.stats)
         elif isinstance(event, Failed):
+            await flush()
             return SyncResult(False, event.stats, event.error)
+    await flush()
     return None

@@ -1,7 +1,9 @@
 """The sync protocol on libp2p streams: the node's adapter around the sync
 planner (:mod:`meshpantry.core.sync.planner`) and the sync session.
 
-* Protocol id ``/meshpantry/sync/1``; the dialling side is the initiator.
+* Protocol id ``/meshpantry/sync/2`` (the version of ``protocol/SYNC.md``);
+  the dialling side is the initiator. A peer speaking only another version
+  fails the protocol negotiation: it is unreachable for sync, never banned.
 * Every decision (with whom, when, in what mode, whom to cut off) is the
   planner's. :class:`SyncService` reports to it what happened (peers up and
   down, gossip gaps, sessions ended, hostile peers), performs the actions it
@@ -20,7 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Sequence
 
 import trio
 from libp2p.custom_types import TProtocol
@@ -42,13 +44,14 @@ from meshpantry.core.sync.planner import (
     SyncPlanner,
 )
 from protocol.errors import DecodeError
+from protocol.sync import SYNC_VERSION
 
 from .streams import StreamChannel, safe_handler
 from .sync_driver import SyncResult, now_ms, run_sync
 
 log = logging.getLogger("meshpantry.sync")
 
-SYNC_PROTOCOL = TProtocol("/meshpantry/sync/1")
+SYNC_PROTOCOL = TProtocol(f"/meshpantry/sync/{SYNC_VERSION}")
 
 #: Session failures only a faulty or hostile peer causes (unlike silence or a
 #: dropped connection, which power cuts cause every day).
@@ -107,7 +110,8 @@ class SyncTotals(dict):
 
     def __init__(self) -> None:
         super().__init__(dict.fromkeys(("sessions", "failed", "bytes_sent", "bytes_received",
-                                        "records_received", "record_bytes_received", "round_trips"), 0))
+                                        "records_received", "record_bytes_received", "round_trips",
+                                        "idle_sessions"), 0))
 
 
 class SyncService:
@@ -152,8 +156,8 @@ class SyncService:
 
     # --- events in (each performs the planner's answer) -------------------------
 
-    def peers_up(self, peers: list[str]) -> None:
-        self.perform(self.planner.peers_up(peers, now_ms()))
+    def peers_up(self, peers: list[str], agreeing: Sequence[str] = ()) -> None:
+        self.perform(self.planner.peers_up(peers, now_ms(), agreeing))
 
     def peer_down(self, peer: str) -> None:
         self.perform(self.planner.peer_down(peer, now_ms()))
@@ -283,6 +287,8 @@ class SyncService:
         totals["records_received"] += stats.records_received
         totals["record_bytes_received"] += record_bytes
         totals["round_trips"] += stats.round_trips
+        # A session that moved no record either way could have been skipped.
+        totals["idle_sessions"] += stats.records_received == 0 and stats.records_sent == 0
         if result.ok:
             self.last_sync[peer] = _wall_ms()
             self.store.mark_synced(peer, _wall_ms())

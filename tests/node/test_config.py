@@ -51,3 +51,12 @@ def test_bad_values_name_the_setting(values, name):
     with pytest.raises(SettingsError) as caught:
         NodeSettings.from_mapping(values)
     assert caught.value.name == name
+
+
+def test_connection_watermarks_are_checked():
+    """Low at least 1 and at most high; a negative grace is refused."""
+    assert NodeSettings.from_mapping({"connections_low": "3", "connections_high": "3"}).connections_low == 3
+    for values in ({"connections_low": 0}, {"connections_low": 11, "connections_high": 10},
+                   {"connection_grace_s": -1}):
+        with pytest.raises(SettingsError):
+            NodeSettings.from_mapping(values)

@@ -36,7 +36,7 @@ class Inbox:
         self.raws: list[bytes] = []
         self.arrivals: list[float] = []
 
-    async def __call__(self, records, origin) -> None:
+    async def __call__(self, records, origin, forwarder=None) -> None:
         self.raws.extend(r.raw for r in records)
         self.arrivals.extend([trio.current_time()] * len(records))
 

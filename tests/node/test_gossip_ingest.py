@@ -69,7 +69,7 @@ async def test_gossip_decodes_and_verifies_each_record_once(node, monkeypatch):
     monkeypatch.setattr(Record, "__init__", counting_init)
     monkeypatch.setattr(nacl.bindings, "crypto_sign_open", counting_open)
 
-    async def ignore(records, origin) -> None:
+    async def ignore(records, origin, forwarder=None) -> None:
         pass
 
     hood = node.store.neighbourhood
@@ -122,3 +122,22 @@ async def test_a_gap_is_reported_by_the_record_that_shows_it_not_by_its_copies(n
     await node._on_gossip([r2], "peer-b")
     await node._on_gossip([r3], "peer-b")
     assert gaps.gaps == [("peer-a", [r1.id])]
+
+
+@pytest.mark.trio
+async def test_a_gap_goes_to_the_forwarder_and_a_cut_link_to_the_author_does_not_drop_relayed_gossip(node):
+    """
+        author ⊘ me (link cut)   author ── relay ── me
+        gossip of r2 by author, handed over by relay -> taken; r1's gap to relay
+    """
+    r1, r2 = member_records(node, 2)
+    gaps = GapLog()
+    node.sync = gaps  # type: ignore[assignment]
+    node.denied.add("author")
+    await node._on_gossip([r2], "author", "relay")
+    assert node.store.has(r2.id)
+    assert gaps.gaps == [("relay", [r1.id])]
+    node.denied.add("relay")
+    r3, = member_records(node, 1)
+    await node._on_gossip([r3], "author", "relay")
+    assert not node.store.has(r3.id)

@@ -19,6 +19,9 @@ modes = st.one_of(
     st.builds(wire.IdList, st.lists(ids, max_size=wire.MAX_LIST_IDS).map(tuple)),
     st.builds(wire.WantSums, st.integers(1, wire.MAX_SUMS)),
     st.builds(wire.Sums, counts, fingerprints, sums),
+    st.lists(st.integers(0, 2**20), min_size=wire.STRATA, max_size=wire.STRATA).flatmap(
+        lambda strata: st.builds(wire.Sums, st.just(sum(strata)), fingerprints, sums, st.just(tuple(strata)))
+    ),
     st.builds(wire.Roots, fingerprints, sums),
 )
 
@@ -143,7 +146,7 @@ def test_reconcile_bounds_must_increase_and_end_at_inf():
 
 def test_sums_must_be_field_elements():
     body = bytearray(wire.encode_body(wire.Reconcile((wire.Entry(wire.INF, wire.Sums(1, bytes(16), (5,))),))))
-    body[-9:-1] = (2**64 - 1).to_bytes(8, "big")
+    body[-10:-2] = (2**64 - 1).to_bytes(8, "big")  # the sum, before "no strata" and "no needs"
     with pytest.raises(OutOfRange):
         wire.decode_frame(bytes(body))
 
@@ -153,3 +156,40 @@ def test_golden_equal_set_opening():
     length 39, RECONCILE, idle, 1 entry, INF, ID_LIST of 1 id, no needs."""
     frame = wire.Reconcile((wire.Entry(wire.INF, wire.IdList((bytes(31) + b"\x01",))),), (), True)
     assert wire.encode_frame(frame).hex() == "27" + "0201" + "01" + "00" + "02" + "01" + "00" * 31 + "01" + "00"
+
+
+def _sums_entry(strata: tuple[int, ...], count: int) -> bytes:
+    return wire.encode_body(wire.Reconcile((wire.Entry(wire.INF, wire.Sums(count, bytes(16), (5,), strata)),)))
+
+
+def test_stratum_counts_are_none_or_all_of_them():
+    body = bytearray(_sums_entry((1,) * wire.STRATA, wire.STRATA))
+    assert wire.decode_frame(bytes(body)).entries[0].mode.strata == (1,) * wire.STRATA
+    at = body.index(bytes([wire.STRATA]) + b"\x01" * wire.STRATA)
+    body[at] = 3  # three stratum counts, followed by thirteen stray bytes
+    with pytest.raises(OutOfRange):
+        wire.decode_frame(bytes(body))
+
+
+def test_stratum_counts_must_add_up_to_the_count():
+    with pytest.raises(Malformed):
+        wire.decode_frame(_sums_entry((1,) * wire.STRATA, wire.STRATA + 1))
+
+
+def test_a_bound_prefix_never_ends_with_a_zero_byte():
+    """The shortest bound between two ids never ends in 0x00 (the longer id's
+    first differing byte is the larger); a prefix that does is refused."""
+    ok = wire.encode_body(wire.Reconcile((wire.Entry(wire.Bound(5, b"\x01"), wire.Skip()), wire.Entry(wire.INF, wire.Skip()))))
+    wire.decode_frame(ok)
+    padded = ok.replace(b"\x01\x01\x00", b"\x02\x01\x00\x00", 1)  # prefix 01 00
+    with pytest.raises(Malformed):
+        wire.decode_frame(padded)
+
+
+def test_id_lists_are_limited_to_max_list_ids():
+    listed = wire.Reconcile((wire.Entry(wire.INF, wire.IdList((bytes(32),) * wire.MAX_LIST_IDS)),))
+    wire.decode_frame(wire.encode_body(listed))
+    body = bytearray(wire.encode_body(listed))
+    too_many = body[:5] + wire.encode_varint(wire.MAX_LIST_IDS + 1) + body[7:] + bytes(32)
+    with pytest.raises(OutOfRange):
+        wire.decode_frame(bytes(too_many))

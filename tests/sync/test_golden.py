@@ -39,10 +39,11 @@ def test_a_reconcile_frame():
         )
     )
     assert wire.encode_frame(frame).hex() == (
-        "35" "02" "00" "02"  # length 53, RECONCILE, not idle, 2 entries
+        "36" "02" "00" "02"  # length 54, RECONCILE, not idle, 2 entries
         "06" "01" "6e"  # bound: lamport 0 + 6 - 1 = 5, prefix "n"
         "01" "01" "ff8e187ff454f5ddf27aae902538ed7a"  # FINGERPRINT count 1
         "00"  # bound INF
         "04" "02" "7be45fb06934a85c5d26da29a3d11f36" "01" "49f5c06600b35f62"  # SUMS count 2, k 1
+        "00"  # no stratum counts
         "00"  # no needs
     )

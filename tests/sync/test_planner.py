@@ -89,6 +89,38 @@ def test_a_gap_is_synced_after_the_grace_only_if_still_open():
     assert planner.handle_timer(200 + GAP_GRACE_MS) == [StartSession(1, Mode.FULL)]
 
 
+def test_a_gap_shown_by_a_peer_that_is_gone_is_asked_of_a_member_that_is_up():
+    """
+    1 (forwarder) ── 2 ── 3      1 showed a gap, then went down: the
+    session for the gap goes to 3, which is up and may hold the record.
+    """
+    planner, _ = _planner()
+    planner.peers_up([1, 3], 0)
+    planner.session_ended(3, Outcome.DONE, 10)
+    planner.gap_seen(1, [b"a"], 100)
+    planner.peer_down(1, 200)
+    assert planner.handle_timer(100 + GAP_GRACE_MS) == [StartSession(3, Mode.FULL)]
+
+
+def test_a_gap_is_asked_of_the_peer_that_showed_it_while_it_is_up():
+    planner, _ = _planner()
+    planner.peers_up([1, 3, 4], 0)
+    for peer in (3, 4):
+        planner.session_ended(peer, Outcome.DONE, 10)
+    planner.gap_seen(4, [b"a"], 100)
+    assert planner.handle_timer(100 + GAP_GRACE_MS) == [StartSession(4, Mode.FULL)]
+
+
+def test_no_on_connect_session_with_a_peer_known_to_hold_the_same_set():
+    """3 and 5 come up; 3 agrees (same set fingerprint): only 5 syncs. A
+    device still recovering its chain syncs with agreeing peers too."""
+    planner, _ = _planner()
+    assert planner.peers_up([3, 5], 0, agreeing=[3]) == [StartSession(5, Mode.FULL)]
+    assert planner.session_ended(5, Outcome.DONE, 10) == []
+    recovering, _ = _planner(recovering=True)
+    assert recovering.peers_up([3], 0, agreeing=[3]) == [StartSession(3, Mode.RECOVER)]
+
+
 def test_a_hostile_peer_is_cut_off_and_its_waiting_sessions_dropped():
     planner, _ = _planner()
     planner.peers_up([3, 4], 0)  # 3 runs, 4 waits

@@ -18,7 +18,7 @@ from meshpantry.core.sync import (
     TooManyRounds,
     UnsupportedSyncVersion,
 )
-from meshpantry.core.sync.session import IDLE_TIMEOUT_MS, WINDOW
+from meshpantry.core.sync.session import IDLE_TIMEOUT_MS, MAX_WINDOW, WINDOW
 from protocol import sync as wire
 from protocol.errors import DecodeError
 
@@ -116,20 +116,26 @@ def test_progress_reaches_the_records_received():
     assert progress[-1].expected == 1_000
 
 
-def test_record_batches_wait_for_acknowledgements():
-    """The sender never has more than WINDOW batches unacknowledged."""
-    a, b, _ = _pair(6_000, missing_a=range(6_000))
-    session_a = SyncSession.initiator(a, now=0)
+def _large_records(count: int, body_bytes: int = 8_000) -> list[bytes]:
+    """Records of ~8 KB: 32 fill a RECORDS frame."""
+    return chains(max(1, count // 20), 20, random.Random(3), body_bytes=body_bytes)[:count]
+
+
+def test_record_batches_wait_for_acknowledgements_and_the_window_grows():
+    """The sender has at most WINDOW batches unacknowledged at first; once a
+    whole window is acknowledged the window doubles (up to MAX_WINDOW)."""
+    b = Replica(_large_records(1_600))  # 50 frames of 32 records
+    session_a = SyncSession.initiator(Replica(), now=0)
     session_b = SyncSession.responder(b, now=0)
     session_b.receive_data(session_a.data_to_send(), 0)
     burst = session_b.data_to_send()
-    frames = wire.FrameReader().feed(burst)
-    batches = [f for f in frames if f[0] == wire.RECORDS]
+    batches = [f for f in wire.FrameReader().feed(burst) if f[0] == wire.RECORDS]
     assert len(batches) == WINDOW
     assert session_b.data_to_send() == b""  # nothing more until acknowledged
     session_a.receive_data(burst, 0)
     session_b.receive_data(session_a.data_to_send(), 0)
-    assert sum(1 for f in wire.FrameReader().feed(session_b.data_to_send()) if f[0] == wire.RECORDS) == 4
+    second = [f for f in wire.FrameReader().feed(session_b.data_to_send()) if f[0] == wire.RECORDS]
+    assert len(second) == min(2 * WINDOW, MAX_WINDOW)
 
 
 def _responder_after(frames: list[wire.Frame]) -> SyncSession:
@@ -217,7 +223,8 @@ def test_a_peer_that_never_settles_hits_the_round_limit():
 
 
 def test_connection_lost_fails_both_sides_and_the_next_session_converges():
-    a, b, _ = _pair(6_000, missing_a=range(3_000, 6_000))
+    raws = _large_records(1_000)  # 32 frames: more than one window
+    a, b = Replica(raws[:200]), Replica(raws)
     link = Link(a, b)
     side = 0
     while not a.received:
@@ -225,19 +232,20 @@ def test_connection_lost_fails_both_sides_and_the_next_session_converges():
         side = 1 - side
     link.close(0)  # after the first window of batches, before the rest
     assert all(isinstance(o, Failed) for o in link.outcomes)
-    assert 0 < len(a.ids) - 3_000 < 3_000
+    assert 0 < len(a.ids) - 200 < 800
     sync_until_quiet(a, b, max_sessions=1)
 
 
 def test_one_missing_on_each_side_is_found_by_sums_without_listing_ids():
-    """Equal counts, different sets: two sums and a ROOTS reply settle it,
-    in three round trips and about the size of the two records."""
+    """Equal counts, different sets, 20,000 items: an estimating split (20
+    parts, each with 3 sums and its stratum counts, ~1.3 KB) and a ROOTS
+    reply settle it in three round trips, without listing any id."""
     a, b, raws = _pair(20_000, missing_a={100}, missing_b={15_000})
     link = Link(a, b)
     link.lockstep()
     assert a.ids == b.ids
     assert link.flights <= 6
-    assert sum(s.stats.bytes_sent for s in link.sessions) < len(raws[100]) + len(raws[15_000]) + 150
+    assert sum(s.stats.bytes_sent for s in link.sessions) < len(raws[100]) + len(raws[15_000]) + 1_500
     assert a.received == [raws[100]] and b.received == [raws[15_000]]
 
 

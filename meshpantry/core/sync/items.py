@@ -13,7 +13,9 @@ of positions ``[lo, hi)``:
 * its power sums ``p_j = sum(x^j) mod P`` for j = 1..k, where ``x`` is an
   id's 64-bit value (see :func:`sum_value`): for large ranges and small k,
   O(k * POWER_BLOCK) from prefix sums of each power kept per block of items
-  plus the items at the range's two ragged ends; else O(count * k).
+  plus the items at the range's two ragged ends; else O(count * k);
+* its stratum counts (how many ids fall in each of STRATA classes by their
+  last byte, see :mod:`.estimate`), O(count) in C.
 
 Building an index costs a pass over every item, so a store keeps one and
 extends it with the records that arrived since (:func:`index_with_new`):
@@ -33,7 +35,7 @@ from operator import itemgetter
 from typing import Iterable, Protocol, Sequence
 
 from protocol import limits
-from protocol.sync import FINGERPRINT_BYTES, SUMS_PRIME, Bound
+from protocol.sync import FINGERPRINT_BYTES, STRATA, SUMS_PRIME, Bound
 
 _MOD = 1 << 256
 
@@ -109,6 +111,23 @@ class SyncItems(Protocol):
 
 #: The id bytes a sum value is taken from.
 _VALUE_BYTES = slice(0, 8)
+
+
+#: byte -> its stratum (low bits), for bytes.translate.
+_STRATUM_OF_BYTE = bytes(byte % STRATA for byte in range(256))
+
+
+def _direct_power_sums(values: list[int], k: int) -> list[int]:
+    """p_1..p_k of ``values`` without remembering any power: the many
+    powers a range asked for more than PREFIX_POWERS sums needs would fill
+    the shared cache with powers few other ranges ask for."""
+    prime = SUMS_PRIME
+    sums = []
+    powers = values
+    for _ in range(k):
+        sums.append(sum(powers) % prime)
+        powers = [power * x % prime for power, x in zip(powers, values)]
+    return sums
 
 
 def sum_value(item_id: bytes) -> int:
@@ -294,11 +313,20 @@ class ItemIndex:
             if len(self._sums) > _SUMS_CACHE_RANGES:
                 self._sums.clear()
             sums = self._sums[(lo, hi)] = []
-        if len(sums) < k:
+        if len(sums) < k and k > PREFIX_POWERS:
+            sums[:] = _direct_power_sums(self.values(lo, hi), k)
+        elif len(sums) < k:
             rows = powers_of(self.values(lo, hi), k)
             prime = SUMS_PRIME
             sums.extend(sum(map(itemgetter(j), rows)) % prime for j in range(len(sums), k))
         return sums[:k]
+
+    def strata(self, lo: int, hi: int) -> tuple[int, ...]:
+        """How many items of ``[lo, hi)`` fall in each stratum (the low bits
+        of an id's last byte; see :mod:`.estimate`)."""
+        lasts = bytes(map(itemgetter(limits.ID_BYTES - 1), map(itemgetter(1), self.keys[lo:hi])))
+        classes = lasts.translate(_STRATUM_OF_BYTE)
+        return tuple(map(classes.count, range(STRATA)))
 
     def bound_before(self, position: int) -> Bound:
         """The shortest bound above item ``position - 1`` and at most item

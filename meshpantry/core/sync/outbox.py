@@ -24,7 +24,7 @@ from .items import SyncItems
 
 T = TypeVar("T")
 
-#: Ids asked of the store at once: one batch's worth.
+#: Ids asked of the store at once when scanning for one author.
 _CHUNK = wire.MAX_BATCH_RECORDS
 
 #: Bytes a record adds to a RECORDS frame besides itself (its length varint).
@@ -58,8 +58,10 @@ def author_of(raw: bytes) -> bytes | None:
 class Outbox:
     """A lazy queue of raw records, taken out one batch at a time."""
 
-    def __init__(self, items: SyncItems) -> None:
+    def __init__(self, items: SyncItems, batch_records: int = wire.MAX_BATCH_RECORDS) -> None:
+        assert 0 < batch_records <= wire.MAX_BATCH_RECORDS
         self._items = items
+        self._batch_records = batch_records
         self._source: Iterator[bytes] | None = None
         self._pending: deque[bytes] = deque()
 
@@ -87,7 +89,7 @@ class Outbox:
         """The next batch (empty when nothing is left). Raises StoreFailed."""
         batch: list[bytes] = []
         size = 0
-        while len(batch) < wire.MAX_BATCH_RECORDS:
+        while len(batch) < self._batch_records:
             if not self._pending and self._exhausted():
                 break
             raw = self._pending[0]
@@ -109,8 +111,8 @@ class Outbox:
         return True
 
     def _in_chain_order(self, ids: list[bytes]) -> Iterator[bytes]:
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
+        for start in range(0, len(ids), self._batch_records):
+            chunk = ids[start : start + self._batch_records]
             yield from guarded(lambda: self._items.raws_in_chain_order(chunk))
 
     def _scan_author(self, author: bytes) -> Iterator[bytes]:

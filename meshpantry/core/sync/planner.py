@@ -46,7 +46,10 @@ Rules (the theory of operation):
    interval is classic anti-entropy, and sessions move records both ways.
 4. **A gap** gossip showed is looked at again after ``gap_grace_ms``; if the
    replica still lacks a missing record, a full session with the peer that
-   showed it (from either side: the gap is this side's).
+   showed it (from either side: the gap is this side's) when it is up, else
+   with another member that is up, chosen at random: any connected member
+   may hold the record (the node reports the forwarder of the message, which
+   held it; the author may be out of reach behind it).
 5. **At most** ``max_concurrent`` sessions run at once; others wait in order
    of request, one per peer (a full request upgrades a waiting routine one).
    A session the peer refused because it is busy is retried after
@@ -56,6 +59,10 @@ Rules (the theory of operation):
    a full session with the same peer follows and recovery is over.
 7. **Cut-offs**: a hostile peer is cut off for ``ban_ms``; its waiting
    sessions are dropped. A peer that went down is forgotten.
+8. **Agreement**: a peer reported up as *agreeing* (the host learnt, e.g.
+   from a set fingerprint exchanged on connect, that it holds the same
+   records as this replica) gets no on-connect session: it could not move
+   a record. Recovery and a device not admitted yet still sync (rule 2).
 """
 
 from __future__ import annotations
@@ -63,7 +70,7 @@ from __future__ import annotations
 import enum
 import heapq
 from dataclasses import dataclass
-from typing import Any, Generic, Hashable, Iterable, Protocol, Sequence, TypeVar, Union
+from typing import Any, Collection, Generic, Hashable, Iterable, Protocol, Sequence, TypeVar, Union
 
 from .horizon import Horizon
 
@@ -249,14 +256,15 @@ class SyncPlanner(Generic[Peer]):
 
     # --- events ----------------------------------------------------------------
 
-    def peers_up(self, peers: Iterable[Peer], now: int) -> list[Action]:
-        """Peers that connected (rule 2)."""
+    def peers_up(self, peers: Iterable[Peer], now: int, agreeing: Collection[Peer] = ()) -> list[Action]:
+        """Peers that connected (rule 2); those in ``agreeing`` hold the same
+        records as this replica (rule 8)."""
         fresh = [p for p in peers if p not in self._up_at and p != self.me]
         for peer in fresh:
             self._up_at[peer] = len(self.up)
             self.up.append(peer)
         everyone = self.recovering or not self.standing.is_member(self.me)
-        chosen = [p for p in fresh if (everyone or self.leads(p)) and self.eligible(p, now)]
+        chosen = [p for p in fresh if (everyone or (self.leads(p) and p not in agreeing)) and self.eligible(p, now)]
         limit = self.config.connect_limit
         if limit is not None and not everyone and len(chosen) > limit:
             chosen = self.rng.sample(chosen, limit)
@@ -325,8 +333,10 @@ class SyncPlanner(Generic[Peer]):
                 self._schedule(now + self._interval(), _TICK, None)
             elif kind == _GAP:
                 peer, missing = payload  # type: ignore[misc]
-                if self.eligible(peer, now) and any(not self.standing.holds(rid) for rid in missing):
-                    self._want(peer, Mode.FULL)
+                if any(not self.standing.holds(rid) for rid in missing):
+                    holder = self._holder(peer, now)
+                    if holder is not None:
+                        self._want(holder, Mode.FULL)
             else:
                 peer, mode, tries = payload  # type: ignore[misc]
                 if peer in self._up_at and self.eligible(peer, now):
@@ -346,6 +356,16 @@ class SyncPlanner(Generic[Peer]):
             if self.eligible(peer, now):
                 self._want(peer, Mode.ROUTINE)
                 return
+
+    def _holder(self, peer: Peer, now: int) -> Peer | None:
+        """Rule 4: whom to ask for a gap ``peer`` showed: ``peer`` when it is
+        up (or when nobody eligible is), else a random eligible member up."""
+        if self.eligible(peer, now) and peer in self._up_at:
+            return peer
+        others = [p for p in self.up if p != peer and self.eligible(p, now)]
+        if others:
+            return others[self.rng.randrange(len(others))]
+        return peer if self.eligible(peer, now) else None
 
     def _want(self, peer: Peer, mode: Mode, tries: int = 0) -> None:
         if peer in self.running:

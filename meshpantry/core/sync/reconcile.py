@@ -7,54 +7,98 @@ side never needs to remember what it sent. A range is settled (SKIP) when both
 sides know who sends what; a reply of nothing but SKIP and no needs ends the
 reconciliation.
 
+The cost of a reconciliation follows the number of differences d, not the
+number of items: a few differences are solved from power sums (8 bytes
+each, :mod:`.sums`); many are first cut into parts of about
+PART_DIFFERENCES each, the number of parts taken from an estimate of d
+(:mod:`.estimate`), and each part is sent with its sums at once, so a
+difference of any size is found in the same few round trips and no solve
+works on more than a small range. A part whose sums fail is listed (ids,
+as range-based set reconciliation does), which settles it in one step.
+
 Rules for a FINGERPRINT(c_o, fp_o) received, where I hold c_m items in the
 range (first rule that applies wins):
 
 1. fingerprints and counts equal: SKIP.
 2. c_o == 0: I send all my items in the range; SKIP.
 3. c_m == 0: reply ID_LIST() (I hold nothing; the peer sends all).
-4. k = |c_m - c_o| + 1 (or SUMS_SLACK if the counts are equal) <= MAX_SUMS,
-   the work fits SUMS_WORK and the sums are worth their CPU (SUMS_EFFORT):
-   if I hold more, WANT_SUMS(k); otherwise my SUMS with k sums (the receiver
-   decodes both sides' extras with k - 1 and checks with the last; see
-   :mod:`.sums`).
-5. c_m <= MAX_LIST_IDS: reply my ID_LIST.
-6. c_o <= MAX_LIST_IDS, or I hold fewer: echo my FINGERPRINT, so that the peer
-   lists (5) or, holding more, splits (7).
-7. split my items into FANOUT buckets (or about one per SPLIT_DIFFERENCES
-   differences the counts show), plus a cut after my first c_o items (when
-   the peer simply lacks my newest records, that cut isolates them).
+4. c_m != c_o, k = |c_m - c_o| + 1 sums fit (MAX_SUMS, SUMS_WORK, and worth
+   their CPU: SUMS_EFFORT): if I hold more and the range is smaller than
+   ESTIMATE_FROM, WANT_SUMS(k) (I solve, and send my extras without a ROOTS
+   round); otherwise my SUMS with k sums and, for a large range, stratum
+   counts, so that a peer whose solve fails (the difference was not
+   one-sided) cuts the range at once. One-sided differences are the common
+   case, and the counts give their number.
+5. c_m == c_o and the range is smaller than ESTIMATE_FROM: my SUMS with
+   SUMS_SLACK sums (one record missing on each side).
+6. c_m <= LIST_IDS: reply my ID_LIST.
+7. c_o <= LIST_IDS, or I hold fewer: echo my FINGERPRINT, so that the peer
+   lists (6) or, holding more, splits (8).
+8. estimating split: my items cut into ESTIMATE_PARTS equal parts plus a cut
+   after my first c_o items (when the peer simply lacks my newest records,
+   that cut isolates them); each part is described (see below) with its
+   stratum counts and one sum, or, when c_m == c_o (a two-sided difference
+   of unknown size), ESTIMATE_SUMS sums, and the last part is halved while
+   its halves hold STRATA_FROM items or more (differences cluster among the
+   newest records). Fingerprints instead of sums when the message has no
+   work left for them.
 
-WANT_SUMS(k) is answered with SUMS. SUMS is decoded into my extras and the
-peer's: if the peer has none and the fingerprint of the rest matches, I send
-mine and the range is SKIP; if the peer has some, I send mine and reply ROOTS
-(the polynomial whose roots are the peer's extras, and the fingerprint of what
-we share). A failed decode asks for more: my SUMS with twice as many sums (at
-least 8, at most MAX_SUMS), while those cost fewer bytes than listing or
-splitting would; otherwise the range is listed (5) or split (7), never
-echoed, so every fallback grows k or shrinks the range. ROOTS received: I send my items
-that are its roots if there are exactly as many as its degree and the rest
-matches the common fingerprint (SKIP), else list or split. An ID_LIST settles
-its range: I send what it lacks and name what I lack in ``needs``.
+A part is *described* by an ID_LIST when it holds at most LIST_IDS items and
+the list is no larger than its sums, else by SUMS; the parts of an
+estimating split carry stratum counts (unless listed), those of a fine
+split none, and a whole range's SUMS carries them when it holds STRATA_FROM
+items or more.
+
+WANT_SUMS(k) is answered with my SUMS (k sums, stratum counts as above).
+
+SUMS(c_o, fp_o, k sums, strata) received:
+
+1. counts and fingerprints equal: SKIP. c_m == 0: ID_LIST().
+2. |c_m - c_o| < k: decode (:func:`.sums.difference_polynomials`). If I find
+   exactly s of my items and the peer has no extras and the fingerprint of
+   my other items equals the peer's: I send those; SKIP. If the peer has
+   extras: I send mine and reply ROOTS (the polynomial whose roots are the
+   peer's extras, and the fingerprint of what we share).
+3. Otherwise estimate d: from the stratum counts when the peer sent them
+   (:func:`.estimate.estimate`); else |c_m - c_o|, taken as exact, when
+   that is k or more (nothing was solved); else 2k. Never below |c_m - c_o|.
+   Then *resolve* the range: ID_LIST if I hold at most LIST_IDS items, or at
+   most LIST_FAILED and the peer sent no stratum counts and more than
+   ESTIMATE_SUMS sums (a part whose sums were sized by an estimate); else
+   my SUMS with d + 1 + EXACT_SLACK sums (exact d) or ``sums_for(d)`` (at
+   most PREFIX_POWERS) if that is more than k and fits; else, when d is
+   exact, fingerprints of parts of about EXACT_PART_DIFFERENCES differences
+   each; else a **fine split**: about d / PART_DIFFERENCES equal parts
+   (plus the cut after c_o items, and, for the range of the newest items,
+   the last part halved again and again), each described with the sums its
+   share of d needs, as many parts as the message has room for.
+
+ROOTS received: I send my items that are its roots if there are exactly as
+many as its degree and the rest matches the common fingerprint (SKIP), else
+resolve with d = twice the degree. An ID_LIST settles its range: I send what
+it lacks and name what I lack in ``needs``.
+
+Every fallback grows k on the same range, shrinks the range or lists it, so
+reconciliation ends. A reply's size stays under MAX_RECONCILE_BYTES and the
+work it asks of the peer under :data:`.work.SEND_WORK`: a split gets fewer
+parts when room runs short, and the entries that no longer fit are folded
+into one FINGERPRINT of the rest, resolved in later rounds.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
 
 from protocol import limits
 from protocol.sync import (
     INF,
     MAX_LIST_IDS,
-    MAX_RECONCILE_BYTES,
     MAX_SUMS,
-    MAX_ENTRIES,
     SUM_BYTES,
     Bound,
     Entry,
     Fingerprint,
     IdList,
-    Mode,
     Reconcile,
     Roots,
     Skip,
@@ -62,89 +106,54 @@ from protocol.sync import (
     WantSums,
 )
 
-from .errors import ProtocolViolation
+from .estimate import EXACT_PART_DIFFERENCES, PART_DIFFERENCES, estimate, sums_for
 from .items import PREFIX_POWERS, ItemIndex, fingerprint_of
+from .replies import LIST_IDS, STRATA_FROM, Reply, add_sums, split
 from .sums import difference_polynomials, roots_among
+from .work import SEND_WORK, SOLVE_UNITS, SUMS_WORK, check_message
 
-#: Sub-ranges per split. 16 cuts 100,000 items to ~24 in three levels; each
-#: entry costs ~22 bytes, so a split is ~350 bytes.
-FANOUT = 16
+#: Parts of an estimating split. Sixteen give every part's stratum counts
+#: about 6% of a large range, so a difference clustered at the newest
+#: records shows in one or two parts; ~1.5 KB for the whole split.
+ESTIMATE_PARTS = 16
 
-#: Most field multiplications (items x sums) one range may cost either side:
-#: a whole 100,000-item set with k = 2, about 0.1 s of Python. This is the
-#: protocol's bound (a peer asking for more is hostile); what we ask for is
-#: the smaller SUMS_EFFORT.
-SUMS_WORK = 1 << 18
+#: Sums per part of an estimating split: solves two differences per part
+#: (a small two-sided difference settles at once) and checks with the third.
+ESTIMATE_SUMS = 3
+
+#: Ranges with equal counts at least this large are answered with an
+#: estimating split instead of SUMS_SLACK sums: a large range with equal
+#: counts and different fingerprints hides a two-sided difference of unknown
+#: size, which one round of sums would rarely solve.
+ESTIMATE_FROM = 2048
+
+#: A range this small whose sums (sized by an estimate) failed is listed:
+#: the list settles it in one step, where more sums would cost another
+#: round trip and may fail again; 256 ids cost 8 KB, and such failures are
+#: rare (a Poisson spread beyond its margin, or differences clustered
+#: inside a part). A larger one gets more sums, or is cut finely.
+LIST_FAILED = MAX_LIST_IDS
+
+#: Smallest part that halving the newest part of a fine split makes, so
+#: that the parts where a clustered difference lands are small enough to be
+#: listed at once when their sums, sized for an even spread, fail.
+NEWEST_PART = 48
+
+#: Sums beyond d + 1 for a range whose d looked exact (no two strata differ
+#: in opposite directions): a small two-sided difference can look one-sided,
+#: and two more sums solve one hidden pair instead of failing.
+EXACT_SLACK = 2
 
 #: Most multiplications we choose to spend on one range's sums when they are
 #: more than PREFIX_POWERS (so summed item by item, on both sides), about
-#: 3 ms of Python. Without it a 4,000-item range with 32 differences costs
-#: 0.1 s each side, where a split costs ~350 bytes and finds the same
-#: differences in smaller ranges. Up to PREFIX_POWERS sums a kept index
-#: answers from its prefix columns in O(k), so only SUMS_WORK bounds them.
+#: 3 ms of Python, when answering a fingerprint: a larger difference is cut
+#: into parts instead. Up to PREFIX_POWERS sums a kept index answers from
+#: its prefix columns in O(k), so only SUMS_WORK bounds them.
 SUMS_EFFORT = 1 << 14
 
 #: Sums asked for a range whose counts are equal but fingerprints differ: the
-#: least that can find one record missing on each side. Ranges whose counts
-#: differ by d start with d + 1 sums (most differences are one-sided; one sum
-#: checks the answer) and ask for more only when that fails.
+#: least that can find one record missing on each side.
 SUMS_SLACK = 2
-
-#: Differences a part should hold when a range whose counts differ by more
-#: than its sums may cover is split: each part then decodes with about
-#: SPLIT_DIFFERENCES + 1 sums at the first try. A failed decode (differences
-#: unknown, often on both sides and dense) splits FANOUT ways instead.
-SPLIT_DIFFERENCES = 4
-
-#: About what a split costs on the wire (FANOUT + 1 fingerprint entries). A
-#: failed decode asks for more sums only while they cost less than the
-#: fallback (this, or an id list), so dense differences split early.
-_SPLIT_BYTES = (FANOUT + 1) * 22
-
-#: Largest size one entry can add to a message (an ID_LIST with its needs).
-_MAX_ENTRY_BYTES = 2 * MAX_LIST_IDS * limits.ID_BYTES + 64
-
-
-@dataclass
-class Reply:
-    """What a reconcile step decided."""
-
-    entries: list[Entry] = field(default_factory=list)
-    needs: list[bytes] = field(default_factory=list)
-    send: set[int] = field(default_factory=set)  #: positions of my items to send
-    expect: int = 0  #: records the peer will probably send us for this step
-    size: int = 0  #: estimated encoded size of entries and needs
-
-    @property
-    def settled(self) -> bool:
-        """True when the reply says nothing: every range SKIP, no needs."""
-        return not self.needs and all(isinstance(e.mode, Skip) for e in self.entries)
-
-    def add(self, upper: Bound, mode: Mode) -> None:
-        if isinstance(mode, Skip) and self.entries and isinstance(self.entries[-1].mode, Skip):
-            self.entries[-1] = Entry(upper, mode)
-            return
-        self.entries.append(Entry(upper, mode))
-        self.size += 6 + len(upper.prefix) + _mode_size(mode)
-
-    def full(self) -> bool:
-        return (
-            self.size + _MAX_ENTRY_BYTES > MAX_RECONCILE_BYTES
-            or len(self.entries) + 2 * FANOUT + 4 > MAX_ENTRIES
-        )
-
-
-def _mode_size(mode: Mode) -> int:
-    if isinstance(mode, Fingerprint):
-        return 20
-    if isinstance(mode, IdList):
-        return 2 + limits.ID_BYTES * len(mode.ids)
-    if isinstance(mode, Sums):
-        return 22 + SUM_BYTES * len(mode.sums)
-    if isinstance(mode, Roots):
-        return 20 + SUM_BYTES * len(mode.coefficients)
-    return 2
-
 
 def opening(index: ItemIndex, below: int | None = None) -> list[Entry]:
     """The initiator's first message: one fingerprint of everything, or the
@@ -154,7 +163,7 @@ def opening(index: ItemIndex, below: int | None = None) -> list[Entry]:
     count = len(index) if below is None else index.locate(Bound(below))
     upper = INF if count == len(index) else Bound(below)
     entries = []
-    if count <= MAX_LIST_IDS:
+    if count <= LIST_IDS:
         entries.append(Entry(upper, IdList(tuple(index.ids(0, count)))))
     else:
         entries.append(Entry(upper, Fingerprint(count, index.fingerprint(0, count))))
@@ -165,16 +174,18 @@ def opening(index: ItemIndex, below: int | None = None) -> list[Entry]:
 
 def respond(index: ItemIndex, message: Reconcile) -> Reply:
     """My reply to ``message``. Raises ProtocolViolation for requests no
-    honest peer makes (sums beyond the work bound)."""
+    honest peer makes (sums beyond SUMS_WORK, a message asking for more than
+    MAX_MESSAGE_WORK: :class:`.work.TooMuchWork`), before solving anything."""
+    uppers = [index.locate(entry.upper) for entry in message.entries]
+    check_message(message.entries, [hi - lo for lo, hi in zip([0, *uppers], uppers)])
     reply = Reply()
     for item_id in message.needs:
         position = index.position(item_id)
         if position is not None:
             reply.send.add(position)
     lo = 0
-    for number, entry in enumerate(message.entries):
-        hi = index.locate(entry.upper)
-        if reply.full() and number:
+    for number, (entry, hi) in enumerate(zip(message.entries, uppers)):
+        if number and reply.full():
             count = len(index) - lo
             reply.add(INF, Fingerprint(count, index.fingerprint(lo, len(index))))
             return reply
@@ -190,11 +201,7 @@ def _answer(index: ItemIndex, lo: int, hi: int, entry: Entry, reply: Reply) -> N
     elif isinstance(mode, Fingerprint):
         _on_fingerprint(index, lo, hi, entry.upper, mode, reply)
     elif isinstance(mode, WantSums):
-        mine = hi - lo
-        if mine * mode.k > SUMS_WORK:
-            raise ProtocolViolation(f"asked for {mode.k} sums over {mine} items")
-        reply.add(entry.upper, Sums(mine, index.fingerprint(lo, hi), tuple(index.power_sums(lo, hi, mode.k))))
-        reply.expect += mode.k
+        add_sums(index, lo, hi, entry.upper, mode.k, hi - lo, reply)
     elif isinstance(mode, Sums):
         _on_sums(index, lo, hi, entry.upper, mode, reply)
     elif isinstance(mode, Roots):
@@ -215,27 +222,36 @@ def _on_fingerprint(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Fing
     elif mine == 0:
         reply.add(upper, IdList(()))
         reply.expect += theirs
-    elif _sums_fit(mine, theirs, _first_sums(mine, theirs)):
-        k = _first_sums(mine, theirs)
-        if mine > theirs:
+    elif mine != theirs and _sums_fit(mine, theirs, abs(mine - theirs) + 1):
+        k = abs(mine - theirs) + 1
+        if mine > theirs and mine < ESTIMATE_FROM:
             reply.add(upper, WantSums(k))
+            reply.work += theirs * k // 2
         else:
-            reply.add(upper, Sums(mine, own, tuple(index.power_sums(lo, hi, k))))
+            add_sums(index, lo, hi, upper, k, theirs, reply)
             reply.expect += theirs - mine
-    elif mine <= MAX_LIST_IDS:
+    elif mine == theirs and mine < ESTIMATE_FROM and _sums_fit(mine, theirs, SUMS_SLACK):
+        add_sums(index, lo, hi, upper, SUMS_SLACK, theirs, reply)
+    elif mine <= LIST_IDS:
         reply.add(upper, IdList(tuple(index.ids(lo, hi))))
-    elif theirs <= MAX_LIST_IDS or mine < theirs:
+    elif theirs <= LIST_IDS or mine < theirs:
         reply.add(upper, Fingerprint(mine, own))
     else:
-        _split(index, lo, hi, upper, theirs, reply, mine - theirs)
-
-
-def _first_sums(mine: int, theirs: int) -> int:
-    """Sums first asked for a range: one per difference the counts show,
-    plus one that lets the decoder check its answer (see
-    :func:`.sums.difference_polynomials`); SUMS_SLACK when the counts are
-    equal."""
-    return abs(mine - theirs) + 1 if mine != theirs else SUMS_SLACK
+        # Equal counts hide a two-sided difference: sums that solve a small
+        # one per part, and parts ever smaller toward the newest records.
+        # Otherwise one side most likely lacks records: the counts and
+        # stratum counts say how many per part, and the peer asks for sums.
+        two_sided = mine == theirs
+        sums = ESTIMATE_SUMS if two_sided else 1
+        newest = STRATA_FROM if two_sided else 0
+        # Its parts (at most 2 ESTIMATE_PARTS with the halvings) ask the
+        # peer for about 1.5 (m + parts k) k + SOLVE_UNITS k^2 per part.
+        most_parts = 2 * ESTIMATE_PARTS
+        work = 3 * (mine + most_parts * sums) * sums // 2 + SOLVE_UNITS * sums * sums * most_parts
+        if reply.work + work > SEND_WORK:  # no room for the work: fingerprints, estimated a round later
+            split(index, lo, hi, upper, theirs, reply, ESTIMATE_PARTS, None)
+        else:
+            split(index, lo, hi, upper, theirs, reply, ESTIMATE_PARTS, lambda part: sums, newest=newest, strata=True)
 
 
 def _sums_fit(mine: int, theirs: int, k: int) -> bool:
@@ -250,36 +266,50 @@ def _on_sums(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Sums, reply
     if mine == theirs and index.fingerprint(lo, hi) == mode.fingerprint:
         reply.add(upper, Skip())
         return
-    if mine * k > SUMS_WORK:
-        raise ProtocolViolation(f"sent {k} sums over a range where I hold {mine} items")
-    own_sums = index.power_sums(lo, hi, k)
-    solved = difference_polynomials(own_sums, mode.sums, mine - theirs)
-    if solved is not None:
-        mine_only, theirs_only = solved
-        roots = roots_among(mine_only, index.values(lo, hi))
-        if len(roots) == len(mine_only) - 1:
-            common = fingerprint_of(index.id_sum(lo, hi) - _id_sum(index, lo, roots), mine - len(roots))
-            if len(theirs_only) == 1 and common == mode.fingerprint:
-                reply.send.update(lo + r for r in roots)
-                reply.add(upper, Skip())
-                return
-            if len(theirs_only) > 1:
-                reply.send.update(lo + r for r in roots)
-                reply.add(upper, Roots(common, tuple(theirs_only[1:])))
-                reply.expect += len(theirs_only) - 1
-                return
-    more = min(MAX_SUMS, max(2 * k, 8))
-    fallback = limits.ID_BYTES * mine if mine <= MAX_LIST_IDS else _SPLIT_BYTES
-    if k < MAX_SUMS and SUM_BYTES * more < fallback and _sums_fit(mine, theirs, more):
-        reply.add(upper, Sums(mine, index.fingerprint(lo, hi), tuple(index.power_sums(lo, hi, more))))
+    if mine == 0:
+        reply.add(upper, IdList(()))
+        reply.expect += theirs
         return
-    _list_or_split(index, lo, hi, upper, theirs, reply)
+    if abs(mine - theirs) < k and _solved(index, lo, hi, upper, mode, reply):
+        return
+    if mode.strata:
+        differences, exact = estimate(index.strata(lo, hi), mode.strata)
+    elif abs(mine - theirs) >= k:  # not solved: take the counts' word that one side lacks records
+        differences, exact = abs(mine - theirs), True
+    else:
+        differences, exact = 2 * k, False
+    differences = max(differences, abs(mine - theirs), k if abs(mine - theirs) < k else 0)
+    listable = not mode.strata and k > ESTIMATE_SUMS  # a part of a fine split, its sums sized by an estimate
+    _resolve(index, lo, hi, upper, theirs, reply, differences, exact, tried=k, listable=listable)
+
+
+def _solved(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Sums, reply: Reply) -> bool:
+    """Decode the range from both sides' sums; on success reply (SKIP, or
+    ROOTS for the peer's extras), mark mine to send, and return True."""
+    mine, theirs, k = hi - lo, mode.count, len(mode.sums)
+    solved = difference_polynomials(index.power_sums(lo, hi, k), mode.sums, mine - theirs)
+    if solved is None:
+        return False
+    mine_only, theirs_only = solved
+    roots = roots_among(mine_only, index.values(lo, hi))
+    if len(roots) != len(mine_only) - 1:
+        return False
+    common = fingerprint_of(index.id_sum(lo, hi) - _id_sum(index, lo, roots), mine - len(roots))
+    if len(theirs_only) == 1 and common == mode.fingerprint:
+        reply.send.update(lo + r for r in roots)
+        reply.add(upper, Skip())
+        return True
+    if len(theirs_only) > 1:
+        reply.send.update(lo + r for r in roots)
+        reply.add(upper, Roots(common, tuple(theirs_only[1:])))
+        reply.expect += len(theirs_only) - 1
+        reply.work += theirs * len(theirs_only)
+        return True
+    return False
 
 
 def _on_roots(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Roots, reply: Reply) -> None:
     mine, degree = hi - lo, len(mode.coefficients)
-    if mine * degree > SUMS_WORK:
-        raise ProtocolViolation(f"sent a degree {degree} polynomial over {mine} items")
     roots = roots_among((1, *mode.coefficients), index.values(lo, hi))
     if len(roots) == degree:
         common = fingerprint_of(index.id_sum(lo, hi) - _id_sum(index, lo, roots), mine - degree)
@@ -287,20 +317,55 @@ def _on_roots(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Roots, rep
             reply.send.update(lo + r for r in roots)
             reply.add(upper, Skip())
             return
-    _list_or_split(index, lo, hi, upper, 0, reply)
+    _resolve(index, lo, hi, upper, 0, reply, 2 * degree, False, tried=MAX_SUMS, listable=True)
 
 
 def _id_sum(index: ItemIndex, lo: int, offsets: list[int]) -> int:
     return sum(int.from_bytes(index.keys[lo + r][1], "little") for r in offsets)
 
 
-def _list_or_split(index: ItemIndex, lo: int, hi: int, upper: Bound, theirs: int, reply: Reply) -> None:
-    """The fallback that always shrinks the problem."""
+def _resolve(
+    index: ItemIndex,
+    lo: int,
+    hi: int,
+    upper: Bound,
+    theirs: int,
+    reply: Reply,
+    differences: int,
+    exact: bool,
+    *,
+    tried: int,
+    listable: bool,
+) -> None:
+    """Settle a range about ``differences`` records apart whose last attempt
+    (``tried`` sums, or roots) failed: list it when small (or ``listable``
+    and at most LIST_FAILED), sum it whole when more sums than tried fit
+    (at most PREFIX_POWERS for an estimate, whose error the parts of a split
+    share out), else cut it finely (each part about PART_DIFFERENCES
+    differences)."""
     mine = hi - lo
-    if mine <= MAX_LIST_IDS:
+    if mine <= LIST_IDS or (listable and mine <= LIST_FAILED):
         reply.add(upper, IdList(tuple(index.ids(lo, hi))))
-    else:
-        _split(index, lo, hi, upper, theirs, reply)
+        return
+    k = differences + 1 + EXACT_SLACK if exact else sums_for(differences)
+    if k > tried and _sums_fit(mine, theirs, k) and (exact or k <= PREFIX_POWERS):
+        add_sums(index, lo, hi, upper, k, theirs, reply, strata=not exact and mine >= STRATA_FROM)
+        return
+    if exact:
+        # One-sided: fingerprints tell the peer each part's difference
+        # exactly, and it answers with just enough sums.
+        parts = max(2, min(math.ceil(differences / EXACT_PART_DIFFERENCES), reply.room(40), mine // 2))
+        split(index, lo, hi, upper, theirs, reply, parts, None)
+        return
+    sums = sums_for(PART_DIFFERENCES)
+    # Parts cost the peer at most 1.5 (m + parts k) k in all, plus
+    # SOLVE_UNITS k^2 each, with k at most PREFIX_POWERS.
+    most = PREFIX_POWERS
+    by_work = (SEND_WORK - reply.work - 3 * mine * most // 2) // (SOLVE_UNITS * most * most + 3 * most * most // 2)
+    parts = max(2, min(math.ceil(differences / PART_DIFFERENCES), reply.room(40 + SUM_BYTES * sums), by_work, mine // 2))
+    per_item = differences / mine
+    newest = NEWEST_PART if upper.infinite else 0  # the newest records, where differences cluster
+    split(index, lo, hi, upper, theirs, reply, parts, lambda size: sums_for(per_item * size), newest=newest)
 
 
 def _on_id_list(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: IdList, reply: Reply) -> None:
@@ -318,23 +383,3 @@ def _on_id_list(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: IdList, 
     reply.add(upper, Skip())
 
 
-def _split(index: ItemIndex, lo: int, hi: int, upper: Bound, theirs: int, reply: Reply, differences: int = 0) -> None:
-    """Split ``[lo, hi)`` into fingerprinted parts, plus a cut after the
-    peer's count (when the peer simply lacks my newest records, that cut
-    isolates them). FANOUT parts; or, when the counts show ``differences``
-    (too many for sums over the whole range), just enough parts that each
-    holds about SPLIT_DIFFERENCES of them, as one-sided differences spread
-    evenly."""
-    count = hi - lo
-    assert count > FANOUT
-    parts = FANOUT
-    if differences:
-        parts = max(2, min(FANOUT, -(-differences // SPLIT_DIFFERENCES)))
-    cuts = {lo + count * part // parts for part in range(1, parts)}
-    if 0 < theirs < count:
-        cuts.add(lo + theirs)
-    start = lo
-    for cut in sorted(cuts) + [hi]:
-        bound = upper if cut == hi else index.bound_before(cut)
-        reply.add(bound, Fingerprint(cut - start, index.fingerprint(start, cut)))
-        start = cut

@@ -18,9 +18,11 @@ Theory of operation (the message flow is in ``protocol/SYNC.md``):
 * Records are sent only once this side's reconciliation is over, in
   (lamport, id) order cut into batches, each batch in chain order; since a
   chain's lamports increase with seq, every author's records go out in seq
-  order. At most WINDOW batches are built and not yet acknowledged; the
-  receiver ACKs every batch (the driver only after ingesting it), so a slow
-  reader or a slow store holds the sender to WINDOW batches in memory.
+  order. At most a window of batches are built and not yet acknowledged
+  (WINDOW at first, doubling with each whole window acknowledged up to
+  MAX_WINDOW); the receiver ACKs every batch (the driver only after
+  ingesting it), so a slow reader or a slow store holds the sender to
+  MAX_WINDOW batches in memory.
 * END means "no more records from me". A side is done when it has sent END,
   received END and all its batches are acknowledged.
 * Shortcut for equal sets: a RECONCILE says ``idle`` when its sender has
@@ -61,18 +63,26 @@ from .items import ItemIndex, SyncItems, index_of
 from .outbox import Outbox, guarded
 
 #: Reconcile messages (both directions) one session may take. An honest
-#: session needs two or three per level of a 16-way split plus the messages
-#: that overflow MAX_RECONCILE_BYTES: 100,000 records split evenly between two
-#: islands (the worst case measured) take 43. Twice that bounds a hostile peer.
+#: session needs a few, plus the messages that overflow MAX_RECONCILE_BYTES
+#: or the work bound: 100,000 records split evenly between two islands (the
+#: worst case measured) take 11 (version 1's rules took 43, and this limit
+#: was set at twice that). It bounds a hostile peer.
 MAX_ROUNDS = 96
 
 #: Records one session may deliver: ten times the 100,000-record
 #: neighbourhood we benchmark. A peer cannot stream forever.
 MAX_SESSION_RECORDS = 1_000_000
 
-#: Unacknowledged RECORDS batches: 4 x 256 KiB keeps a LAN link busy while
-#: bounding what a slow reader makes us hold.
-WINDOW = 4
+#: Unacknowledged RECORDS batches at the start of a session: 16 x 256 KiB,
+#: about 14,000 records of ~300 bytes, so the records of a difference of
+#: 10,000 go out in one flight.
+WINDOW = 16
+
+#: The window doubles each time a whole window has been acknowledged, up to
+#: this many batches (8 MiB): a new device taking 100,000 records needs
+#: about 5 round trips of records instead of 30, while a slow reader still
+#: holds the sender to a bounded amount of memory.
+MAX_WINDOW = 32
 
 #: Silence from the peer after which the session fails (see :mod:`.deadlines`).
 IDLE_TIMEOUT_MS = PEER_SILENCE_MS
@@ -113,6 +123,14 @@ class SyncSession:
     deadlines, defaulting to PEER_SILENCE_MS and MAX_SESSION_MS.
     """
 
+    #: The reconcile rules (``opening`` and ``respond``) and the record
+    #: windows. A benchmark runs a subclass with the rules of version 1 to
+    #: compare (simulations/sync_v1.py); nothing else changes them.
+    rules = reconcile
+    first_window = WINDOW
+    max_window = MAX_WINDOW
+    batch_records = wire.MAX_BATCH_RECORDS
+
     def __init__(
         self,
         items: SyncItems,
@@ -145,8 +163,10 @@ class SyncSession:
         self._reconciled = False  # our side's reconciliation is over
         self._last_idle = False  # idle flag of our last RECONCILE
         self._to_send: set[int] = set()
-        self._outbox = Outbox(items)
+        self._outbox = Outbox(items, self.batch_records)
         self._batches_sent = self._batches_acked = self._batches_received = self._acks_sent = 0
+        self._window = self.first_window
+        self._window_from = 0  # acknowledged batches when the window last grew
         self._end_sent = self._end_received = False
         self._expected = self._received = self._records_sent = 0
         self._rounds = self._round_trips = self._bytes_sent = self._bytes_received = 0
@@ -292,7 +312,7 @@ class SyncSession:
             raise ProtocolViolation("RECONCILE out of turn")
         self._count_round()
         assert self._index is not None
-        reply = reconcile.respond(self._index, frame)
+        reply = self.rules.respond(self._index, frame)
         self._to_send |= reply.send
         self._expected += reply.expect
         if not reply.settled:
@@ -327,6 +347,9 @@ class SyncSession:
         if not self._batches_acked <= frame.batches <= self._batches_sent:
             raise ProtocolViolation(f"ACK of {frame.batches} batches, {self._batches_sent} sent")
         self._batches_acked = frame.batches
+        if frame.batches - self._window_from >= self._window:
+            self._window = min(2 * self._window, self.max_window)
+            self._window_from = frame.batches
 
     def _on_end(self, frame: wire.End) -> None:
         if self._end_received or self._mode is None:
@@ -370,7 +393,7 @@ class SyncSession:
             self._fail(error)
             return
         self._count_round()
-        self._send_reconcile(wire.Reconcile(tuple(reconcile.opening(self._index, below)), (), True))
+        self._send_reconcile(wire.Reconcile(tuple(self.rules.opening(self._index, below)), (), True))
 
     def _send_reconcile(self, frame: wire.Reconcile) -> None:
         self._last_idle = frame.idle
@@ -405,7 +428,7 @@ class SyncSession:
             assert self._index is not None
             self._outbox.load_ids([self._index.keys[p][1] for p in sorted(self._to_send)])
             self._to_send = set()
-        while self._batches_sent - self._batches_acked < WINDOW:
+        while self._batches_sent - self._batches_acked < self._window:
             batch = self._outbox.next_batch()
             if not batch:
                 break

@@ -1,0 +1,144 @@
+"""Steps 1-4 of the ingest pipeline for large batches from peers, in worker
+processes: a new device catching up verifies on every core.
+
+Theory of operation:
+
+* A large batch (a sync session's records, a bundle) is cut into slices of
+  :data:`SLICE_RECORDS`; every slice goes at once to a pool of worker
+  processes, one per core, which run :func:`meshpantry.core.ingest.check_record`
+  (decode, neighbourhood, time bound, signature: the same ordered checks,
+  from the same module) on each raw record and send back the records that
+  passed, pickled, and a line for each that failed.
+* The node takes the slices back in order and hands each to
+  :meth:`Store.ingest_verified <meshpantry.store.Store.ingest_verified>` on
+  its own thread (steps 5-9: duplicates, admission, waiting room, forks,
+  append), while the workers check the slices after it. Decoding and
+  verifying, about four fifths of the work per record, leave the node's
+  thread; unpickling a checked record costs a quarter of decoding it.
+* Nothing is written outside the node's thread: the store's transactions, and
+  so its crash guarantees, are those of any ingest. A session acknowledges a
+  batch only once its slices are ingested.
+* Why processes: the store's own worker threads verify in parallel (libsodium
+  releases the GIL), but decoding is Python and holds the GIL, so a node
+  taking in 100,000 records kept one core busy decoding. Workers fork from a
+  fork server (the node runs trio and libp2p threads, which must not be
+  forked) that imports only :mod:`.batch_checks` and the pure core: about a
+  tenth of a second, once, where a spawned worker would import the whole
+  command line again.
+* Only with an idle core: the processes cost a little more CPU per record
+  than checking on the node's thread (pickling, a second process), which
+  pays only when a core would otherwise wait. A batch goes to them while the
+  load average leaves at least :data:`IDLE_CORES` core idle (a new device
+  catching up); on a machine already busy (twenty nodes healing on two cores)
+  the store's own path runs.
+* If the pool breaks (a worker killed), the batch is checked on the node's
+  thread as before and the pool is started again next time.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import AsyncIterator, Sequence
+
+import trio
+
+from protocol import Record
+
+from .batch_checks import Failure, check_slice
+
+log = logging.getLogger(__name__)
+
+#: Below this many records a batch is checked on the node's thread (the
+#: store's own pool): handing a slice to a process and taking it back costs
+#: about a millisecond, a few records' worth.
+MIN_RECORDS = 256
+
+#: Cores that must be idle (cores minus the one-minute load average) for a
+#: batch to go to the worker processes.
+IDLE_CORES = 1.0
+
+#: Seconds the one-minute load average remembers the workers' own load.
+LOAD_WINDOW_S = 60.0
+
+#: Records per slice: large enough that the hand-off is noise, small enough
+#: that the node ingests the first slice while the workers check the next
+#: ones (a sync batch of 256 KiB holds about 700 records).
+SLICE_RECORDS = 256
+
+
+def worker_count() -> int:
+    """One worker process per core this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def idle_cores(cores: int) -> float:
+    """Cores not in use by the one-minute load average (all when unknown)."""
+    try:
+        return cores - os.getloadavg()[0]
+    except OSError:
+        return float(cores)
+
+
+class CheckingProcesses:
+    """The node's pool of checking processes, started on first use.
+    ``min_idle_cores``: see :data:`IDLE_CORES`."""
+
+    def __init__(self, workers: int | None = None, *, min_idle_cores: float = IDLE_CORES) -> None:
+        self.workers = workers or worker_count()
+        #: Idle cores a batch needs to go to the workers (``-inf``: always).
+        self.min_idle_cores = min_idle_cores
+        self._pool: ProcessPoolExecutor | None = None
+        self._last_used = float("-inf")  #: time.monotonic() of the last batch checked
+
+    def wanted(self, records: int) -> bool:
+        """Whether a batch of ``records`` is worth the worker processes now.
+        While the workers ran within the load average's minute, the load they
+        made is counted as idle: it is this catch-up's own."""
+        if records < MIN_RECORDS or self.workers == 1:
+            return False
+        own = self.workers if time.monotonic() - self._last_used < LOAD_WINDOW_S else 0
+        return idle_cores(self.workers) + own >= self.min_idle_cores
+
+    def _started(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload([check_slice.__module__])
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+        return self._pool
+
+    async def check(
+        self, raws: Sequence[bytes], neighbourhood: bytes, now: int,
+    ) -> AsyncIterator[tuple[list[Record], list[Failure]]]:
+        """Each slice of ``raws`` checked (records that passed, failures), in
+        order. Raises :class:`BrokenProcessPool` when the workers die; the
+        pool is then dropped (the caller checks the rest itself)."""
+        pool = self._started()
+        self._last_used = time.monotonic()
+        futures: list[Future] = [
+            pool.submit(check_slice, raws[start : start + SLICE_RECORDS], neighbourhood, now)
+            for start in range(0, len(raws), SLICE_RECORDS)
+        ]
+        try:
+            for future in futures:
+                if not future.done():
+                    await trio.to_thread.run_sync(future.result, abandon_on_cancel=True)
+                yield future.result()
+        except BrokenProcessPool:
+            self.close()
+            raise
+        finally:
+            for future in futures:
+                future.cancel()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None

@@ -1,0 +1,108 @@
+"""Large batches from peers are checked in worker processes and stored in order."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+
+from meshpantry.node.batch_checks import check_slice
+from meshpantry.node.checking import MIN_RECORDS, SLICE_RECORDS, CheckingProcesses
+from protocol import Record
+
+from .test_gossip_ingest import member_records
+
+
+def forged(record: Record) -> bytes:
+    """``record`` with one bit of its signature flipped."""
+    raw = bytearray(record.raw)
+    at = raw.index(record.signature)
+    raw[at] ^= 1
+    return bytes(raw)
+
+
+def test_a_slice_keeps_the_records_that_pass_in_order_and_names_the_others(node):
+    records = member_records(node, 5)
+    raws = [r.raw for r in records]
+    raws[2] = forged(records[2])
+    passed, failures = check_slice(raws + [b"\x93junk"], node.store.neighbourhood, node.pantry.clock())
+    assert [r.id for r in passed] == [records[i].id for i in (0, 1, 3, 4)]
+    assert len(failures) == 2 and all(f.forged for f in failures)
+
+
+@pytest.mark.trio
+async def test_a_large_batch_is_checked_by_the_workers_and_a_forger_is_cut_off(node):
+    """
+    peer ──sync batch of 300, then of 600 (record 400 forged)──▶ node
+    all but the forged record stored (the log takes a chain with a gap, as
+    from gossip); the first 300 are not checked again; the forger is cut off.
+    """
+
+    class Planner:
+        banned: list[str] = []
+
+        def hostile(self, peer, why):
+            self.banned.append(peer)
+
+        def is_cut_off(self, peer):
+            return False
+
+    node.sync = Planner()  # type: ignore[assignment]
+    node.checking = CheckingProcesses(workers=2, min_idle_cores=float("-inf"))
+    records = member_records(node, 600)
+    raws = [r.raw for r in records]
+    raws[400] = forged(records[400])
+    assert node.checking.wanted(len(raws)) and len(raws) > 2 * SLICE_RECORDS > MIN_RECORDS
+    try:
+        assert await node.ingest(raws[:300], "peer-y") == 300
+        assert await node.ingest(raws, "peer-x") == 299  # the first 300 are held: skipped
+    finally:
+        node.checking.close()
+    assert all(node.store.has(r.id) for r in records[:400] + records[401:])
+    assert not node.store.has(records[400].id)
+    assert node.sync.banned == ["peer-x"]
+
+
+@pytest.mark.trio
+async def test_records_another_session_is_checking_are_not_checked_twice(node):
+    """Two sessions deliver the same 300 records at once: one batch checks
+    and stores them, the other skips them (they are arriving already)."""
+    node.checking = checking = CheckingProcesses(workers=2, min_idle_cores=float("-inf"))
+    raws = [r.raw for r in member_records(node, 300)]
+    results: list[int] = []
+    handed: list[int] = []
+    check = checking.check
+
+    def counted(batch, *args):
+        handed.append(len(batch))
+        return check(batch, *args)
+
+    checking.check = counted  # type: ignore[method-assign]
+
+    async def session(peer: str) -> None:
+        results.append(await node.ingest(list(raws), peer))
+
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(session, "peer-a")
+            nursery.start_soon(session, "peer-b")
+    finally:
+        node.checking.close()
+    assert sorted(results) == [0, 300] and not node.arriving
+    assert handed == [300]  # the workers saw each record once
+
+
+def test_the_workers_are_used_only_with_an_idle_core(monkeypatch):
+    """A machine already busier than its cores checks on the node's thread."""
+    import meshpantry.node.checking as checking
+
+    monkeypatch.setattr(checking.os, "getloadavg", lambda: (3.5, 3.0, 3.0))
+    assert not CheckingProcesses(workers=4).wanted(1000)
+    monkeypatch.setattr(checking.os, "getloadavg", lambda: (2.5, 3.0, 3.0))
+    assert CheckingProcesses(workers=4).wanted(1000)
+    assert not CheckingProcesses(workers=4).wanted(MIN_RECORDS - 1)
+    assert not CheckingProcesses(workers=1).wanted(1000)
+    # The workers' own load does not turn them off in the middle of a catch-up.
+    monkeypatch.setattr(checking.os, "getloadavg", lambda: (5.0, 3.0, 3.0))
+    busy = CheckingProcesses(workers=4)
+    busy._last_used = checking.time.monotonic()
+    assert busy.wanted(1000)

@@ -1,0 +1,121 @@
+"""The connection target: whom a node dials and which links it trims."""
+
+from __future__ import annotations
+
+import random
+
+from meshpantry.node.connection_target import Watermarks, dials, is_bridge, trims
+
+MARKS = Watermarks(low=3, high=5, grace_s=10.0)
+
+
+def test_below_the_low_watermark_known_peers_are_dialled_up_to_it():
+    """Two links, low 3: one more dial; a dial in flight counts as a link."""
+    reports = {"a": {"x", "y"}, "b": {"x", "y"}}
+    assert dials(["x", "y"], connected=["a", "b"], dialling=0, static=(), reports=reports, marks=MARKS) == ["x"]
+    assert dials(["x", "y"], connected=["a", "b"], dialling=1, static=(), reports=reports, marks=MARKS) == []
+
+
+def test_bridges_are_dialled_first_and_one_at_a_time_beyond_low():
+    """
+    island 1: me ── a, b, c (low reached)     island 2: p, q (nobody here reports them)
+    p is dialled although low is reached (a bridge), q waits for p's report;
+    nothing while a dial is in flight, or at high; x, reported by a, is not.
+    Below low, bridges go first.
+    """
+    reports = {"a": {"b", "x"}, "b": {"a"}, "c": {"a"}}
+    chosen = dials(["x", "p", "q"], connected=["a", "b", "c"], dialling=0, static=(), reports=reports, marks=MARKS)
+    assert chosen == ["p"]
+    assert dials(["x", "p", "q"], connected=["a", "b", "c"], dialling=1, static=(), reports=reports, marks=MARKS) == []
+    assert dials(["p"], connected=["a", "b", "c", "d", "e"], dialling=0, static=(), reports=reports, marks=MARKS) == []
+    assert dials(["x", "p"], connected=["a", "b"], dialling=0, static=(), reports=reports, marks=MARKS) == ["p"]
+    assert dials(["x", "p", "q"], connected=["a"], dialling=0, static=(), reports=reports, marks=MARKS) == ["p", "q"]
+
+
+def test_static_peers_are_always_dialled():
+    """A peer named in the settings is dialled even above the high watermark."""
+    full = ["a", "b", "c", "d", "e"]
+    assert dials(["s", "x"], connected=full, dialling=0, static={"s"}, reports={}, marks=MARKS) == ["s"]
+
+
+def test_nothing_is_trimmed_at_or_below_the_high_watermark():
+    connected = {p: 0.0 for p in "abcde"}
+    reports = {p: set(connected) for p in connected}
+    assert trims(connected, now=100, static=(), busy=(), reports=reports, marks=MARKS) == []
+
+
+def test_above_the_high_watermark_redundant_links_are_trimmed_down_to_low():
+    """Six links that all report each other: three are closed."""
+    connected = {p: 0.0 for p in "abcdef"}
+    reports = {p: set(connected) - {p} for p in connected}
+    closed = trims(connected, now=100, static=(), busy=(), reports=reports, marks=MARKS)
+    assert len(closed) == 3
+
+
+def test_the_last_link_to_an_island_is_never_trimmed():
+    """
+    me ── a, b, c, d, e (one island, all linked to each other)
+     └─── z (only link to the other island: nobody here reports z)
+    z stays; and closing a peer never leaves another without a reporter.
+    """
+    island = "abcde"
+    connected = {p: 0.0 for p in island + "z"}
+    reports = {p: set(island) - {p} for p in island}
+    reports["z"] = {"w1", "w2"}
+    closed = trims(connected, now=100, static=(), busy=(), reports=reports, marks=MARKS)
+    assert "z" not in closed and len(closed) == 3
+    # Two peers only known through each other: at most one of them goes.
+    connected = {p: 0.0 for p in "abcdef"}
+    reports = {"a": {"b"}, "b": {"a"}, "c": {"d"}, "d": {"c"}, "e": {"f"}, "f": {"e"}}
+    closed = trims(connected, now=100, static=(), busy=(), reports=reports, marks=MARKS)
+    remaining = set(connected) - set(closed)
+    assert all(not is_bridge(p, remaining, reports) for p in closed)
+    assert all(not is_bridge(p, remaining, reports) or p in remaining for p in connected)
+
+
+def test_new_busy_and_static_links_are_kept():
+    """Within the grace period, in a sync session, or static: not trimmed."""
+    connected = {p: 0.0 for p in "abcdef"}
+    connected["a"] = 95.0  # connected 5 s ago, grace 10 s
+    reports = {p: set(connected) - {p} for p in connected}
+    closed = trims(connected, now=100, static={"b"}, busy={"c"}, reports=reports, marks=MARKS)
+    assert not {"a", "b", "c"} & set(closed) and len(closed) == 3
+
+
+def _connected_graph(links: dict[int, set[int]]) -> bool:
+    seen, todo = {0}, [0]
+    while todo:
+        for m in links[todo.pop()]:
+            if m not in seen:
+                seen.add(m)
+                todo.append(m)
+    return seen == set(links)
+
+
+def test_a_mesh_trimmed_by_every_node_at_once_is_reconnected_by_its_bridges():
+    """Forty nodes, each linked to twelve at random, all trim at once from
+    the same reports (so two may drop the links a third relied on). With
+    the reports that follow, whatever got cut off is a bridge to someone,
+    who dials it: the mesh is connected again, with fewer links."""
+    rng = random.Random(5)
+    nodes = list(range(40))
+    links: dict[int, set[int]] = {n: set() for n in nodes}
+    for n in nodes:
+        for m in rng.sample([m for m in nodes if m != n], 12):
+            links[n].add(m)
+            links[m].add(n)
+    before = sum(map(len, links.values()))
+    marks = Watermarks(low=4, high=6, grace_s=0)
+    for _ in range(10):
+        closing = {
+            n: trims({m: 0.0 for m in links[n]}, now=1, static=(), busy=(), reports=links, marks=marks)
+            for n in nodes
+        }
+        links = {n: {m for m in links[n] if m not in closing[n] and n not in closing[m]} for n in nodes}
+        for n in nodes:
+            due = [m for m in nodes if m != n and m not in links[n]]
+            for m in dials(due, connected=links[n], dialling=0, static=(), reports=links, marks=marks):
+                links[n].add(m)
+                links[m].add(n)
+    assert _connected_graph(links)
+    assert sum(map(len, links.values())) < before / 2
