@@ -15,7 +15,7 @@ def table(results) -> str:
     for outcome in results:
         rows.append((outcome.family, outcome.attack, outcome.status, outcome.did, outcome.logged,
                      ", ".join(f"{k}={v}" for k, v in outcome.numbers.items())))
-    widths = [min(max(len(str(r[i])) for r in rows), cap) for i, cap in enumerate((10, 38, 24, 48, 70, 200))]
+    widths = [min(max(len(str(r[i])) for r in rows), cap) for i, cap in enumerate((10, 38, 18, 48, 100, 200))]
     lines = []
     for row in rows:
         lines.append("  ".join(str(cell)[:w].ljust(w) for cell, w in zip(row, widths)).rstrip())
