@@ -181,3 +181,44 @@ def test_corrupted_store(hood, tmp_path):
         assert "repair" in text
         out.did = f"refused to start (exit {code})"
         out.logged = next(line for line in text.splitlines() if "repair" in line or database.name in line)[:160]
+
+
+def test_a_record_edited_in_place_is_not_served(hood):
+    """Finding 7: a member's store has its newest record's bytes edited on
+    disk (the sum beside them no longer matches). Its node, dialling h0,
+    serves the intact records and not that one, logging why; h0 takes the
+    intact ones and does not ban an honest peer for a damaged disk."""
+    from meshpantry.pantry import Pantry
+
+    member_dir = hood.attacker_dirs[0]
+    pantry = Pantry.open(member_dir)
+    try:
+        written = [pantry.offer_add(f"shared {i}", 1, "jar")["id"] for i in range(3)]
+        edited = bytes.fromhex(written[-1])
+        raw = bytearray(pantry.store.get(edited))
+        at = raw.index(b"shared 2")
+        raw[at] = ord("S")
+        with pantry.store._conn:
+            pantry.store._conn.execute("UPDATE records SET raw = ? WHERE id = ?", (bytes(raw), edited))
+    finally:
+        pantry.close()
+    h0 = hood.nodes[0]
+    with attack(hood, FAMILY, "record edited in place, then served", reason=None, changes_store=True) as out:
+        member = LoggingNode(member_dir, free_port(), peers=[h0.address])
+        member.start()
+        try:
+            member.wait_ready()
+            deadline = time.monotonic() + 30
+            while not set(written[:2]) <= set(h0.call("dump")["ids"]):
+                assert time.monotonic() < deadline, "the intact records did not arrive"
+                time.sleep(0.1)
+            time.sleep(0.5)
+            assert written[-1] not in set(h0.call("dump")["ids"])
+            assert member.peer_id not in h0.call("status")["banned"]
+        finally:
+            member.stop()
+        text = member.log_text()
+        line = next((l for l in text.splitlines() if "changed on disk" in l), None)
+        assert line is not None, text
+        out.logged = line.split(": ", 1)[-1][:160]
+        out.did = "served the 2 intact records, not the edited one; h0 banned nobody"
