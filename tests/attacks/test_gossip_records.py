@@ -16,7 +16,7 @@ import pytest
 from meshpantry.keys import DeviceKey
 
 from . import records as make
-from .harness import attack
+from .harness import GATE, GRACE_S, attack, fixed_on
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -56,7 +56,7 @@ def test_lamport_exhaustion_by_a_revoked_member(hood, peer):
     revoked_dir = hood.root / "r0"
     poison = make.exhausting(hood.revoked, hood.id, make.head_of(revoked_dir))
     with attack(hood, FAMILY, "Lamport 2^63-1 by a revoked member", reason=r"Lamport|lamport|revoked|" + REFUSED):
-        gossip(peer, hood, hood.revoked, [[poison.raw]])
+        gossip(peer, hood, hood.revoked, [[poison.raw]], linger=GRACE_S)
     hood.nodes[0].call("offer_add", item="after the revoked poison", quantity=1, unit="items")
 
 
@@ -67,7 +67,7 @@ def test_lamport_exhaustion_by_a_replayed_spent_invite(hood, peer):
     join = make.spent_join(hood.spent_code, outsider)
     after = make.chain(outsider, hood.id, (1, join.id, 2), 1)
     with attack(hood, FAMILY, "Lamport 2^63-1 in a spent invite's join", reason=r"Lamport|lamport|" + REFUSED):
-        gossip(peer, hood, outsider, [[join.raw, *[r.raw for r in after]]])
+        gossip(peer, hood, outsider, [[join.raw, *[r.raw for r in after]]], linger=GRACE_S)
     hood.nodes[0].call("offer_add", item="after the spent invite", quantity=1, unit="items")
 
 
@@ -104,15 +104,15 @@ def test_non_member_gossip_flood(hood, peer):
     flood = make.chain(outsider, hood.id, (0, None, 0), 2000, item="spam")
     batches = [[r.raw for r in flood[i:i + 100]] for i in range(0, len(flood), 100)]
     with attack(hood, FAMILY, "non-member gossip flood (2,000)", reason=REFUSED + r"|wait") as out:
-        said = gossip(peer, hood, outsider, batches)
+        said = gossip(peer, hood, outsider, batches, linger=GRACE_S)
         out.numbers["published"] = said.get("published")
 
 
-@pytest.mark.xfail(strict=True, reason="fixed on branch trustnet (a revoked device's later records are refused)")
+@fixed_on("trustnet", GATE)
 def test_revoked_members_records(hood, peer):
     """Finding 6: a revoked device keeps writing; none of it is stored."""
     revoked_dir = hood.root / "r0"
     head = make.head_of(revoked_dir)
     late = make.chain(hood.revoked, hood.id, (head[0], head[1], head[2]), 50, item="after revocation")
     with attack(hood, FAMILY, "revoked member's records (50)", reason=r"revoked|" + REFUSED):
-        gossip(peer, hood, hood.revoked, [[r.raw for r in late]])
+        gossip(peer, hood, hood.revoked, [[r.raw for r in late]], linger=GRACE_S)
