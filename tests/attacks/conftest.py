@@ -1,6 +1,7 @@
-"""The attack suite's fixtures: three honest node processes per module, and
-the closing table of what each node did (printed at the end of every run
-that collected an attack)."""
+"""The attack suite's fixtures: three honest node processes per module; each
+attack's outcome is written to the run's report file once its test is over
+(``tests/conftest.py`` prints the table at the end of the run, also under
+xdist, where the attacks run in worker processes)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import msgpack
 import pytest
 
 from .harness import CURRENT, RESULTS, Neighbourhood, attacker_env, start_honest, stop_all
-from .report import table
+from .report import save
 
 
 @pytest.fixture(scope="module")
@@ -64,9 +65,4 @@ def pytest_runtest_makereport(item, call):
                 outcome.status = f"xfail ({branch})" if report.skipped else f"XPASS ({branch})"
             elif report.failed and outcome.status == "ok":
                 outcome.status = "failed"
-
-
-def pytest_terminal_summary(terminalreporter) -> None:
-    if RESULTS:
-        terminalreporter.write_sep("=", "attacks: what the node did")
-        terminalreporter.write_line(table(RESULTS))
+            save(outcome)
