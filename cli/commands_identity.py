@@ -64,7 +64,10 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     p = device.add_parser("link", parents=[common], help="let another device (its key from 'whoami') write for this household")
     p.add_argument("device", help="the other device's key (64 hex digits)")
     p.add_argument("--name", help="a name for the device, e.g. 'kitchen laptop'")
-    p.set_defaults(handler=lambda a, pantry: emit(a, pantry.link_device(a.device, a.name)))
+    p.set_defaults(handler=lambda a, pantry: emit(a, pantry.link_device(a.device, a.name), _linked))
+    p = device.add_parser("adopt", parents=[common], help="on the new device: join the household's neighbourhood with the code 'device link' printed (uses no invite)")
+    p.add_argument("code", help="the link code (starts with mpl1-)")
+    p.set_defaults(handler=lambda a, pantry: emit(a, pantry.adopt_link(a.code), _adopted))
 
     p = commands.add_parser("revoke", parents=[common], help="(admins) stop a device's further records from counting")
     p.add_argument("member", help="device key or household id prefix")
@@ -231,6 +234,16 @@ def cmd_invite_list(args: argparse.Namespace, pantry: Household) -> None:
           show_time(r["expires"]), r.get("note") or "") for r in rs],
         ["invite", "status", "used", "made", "expires", "note"],
     ) if rs else "No invites yet: 'meshpantry invite create' makes one.")
+
+
+def _linked(r: dict) -> str:
+    return (f"Linked device {short(r['device'])} to this household. On that device run:\n"
+            f"  meshpantry device adopt {r['code']}")
+
+
+def _adopted(r: dict) -> str:
+    return (f"This device now writes for {r['household_name']} in {r['neighbourhood_name']}.\n"
+            "Start its node ('meshpantry node') to sync; what it writes counts once the link arrives.")
 
 
 def cmd_join(args: argparse.Namespace, pantry: Household) -> None:

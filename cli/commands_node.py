@@ -108,6 +108,23 @@ def cmd_status(args: argparse.Namespace, pantry: Household) -> None:
             ))
         if s.get("forks"):
             lines.append(f"\nWARNING: {s['forks']} forked chain(s) seen; see 'meshpantry log'")
+        lines.extend(standing_lines(s))
         return "\n".join(lines)
 
     emit(args, status, render)
+
+
+def standing_lines(s: dict) -> list[str]:
+    """What ``status`` says when this device's records do not count, or a
+    swap of this household has a conflict to settle."""
+    lines = []
+    standing = s.get("standing") or {}
+    if standing.get("counts") is False:
+        lines.append(f"\nWARNING: what this device writes now will not count: {standing['reason']}")
+    not_counting = s.get("not_counting") or []
+    if not_counting:
+        lines.append(f"\nWARNING: {len(not_counting)} record(s) of this device will not count:")
+        lines.extend(f"  {r['kind']} {short(r['id'])}: {r['reason']}" for r in not_counting)
+    for conflict in s.get("conflicts") or []:
+        lines.append(f"\nCONFLICT on claim {short(conflict['claim'])} ({conflict['item']}): {conflict['conflict']}")
+    return lines

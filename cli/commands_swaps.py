@@ -109,6 +109,9 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     p.add_argument("claim")
     p.add_argument("--reason")
     p.set_defaults(handler=lambda a, pantry: emit(a, pantry.claim_decline(a.claim, a.reason), render_claim))
+    p = claim.add_parser("show", parents=[common], help="one claim: where it stands, pickup, handover, any conflict")
+    p.add_argument("claim")
+    p.set_defaults(handler=lambda a, pantry: emit(a, pantry.claim_show(a.claim), render_claim))
     p = claim.add_parser("list", parents=[common], help="claims you made and claims on your offers, newest first")
     add_paging(p, "claims")
     p.set_defaults(read_only=True, handler=cmd_claim_list)
@@ -211,6 +214,8 @@ def render_offer(o: dict) -> str:
             [(short(c["id"]), c["household_name"], c["quantity"], c["status"], c.get("accepted_quantity") or "", c.get("message") or "") for c in o["claims"]],
             ["claim", "household", "asked", "status", "given", "message"],
         ))
+    for conflict in o.get("conflicts") or []:
+        lines.append(f"CONFLICT on claim {short(conflict['claim'])}: {conflict['conflict']}")
     if o.get("fair_share"):
         lines.append("")
         lines.append("Fair-share suggestion (who received least lately goes first):")
@@ -233,6 +238,8 @@ def render_claim(c: dict) -> str:
             "handover: " + ("complete" if c.get("completed") else
                             f"offerer {'confirmed' if h.get('offerer') else 'not yet'}, claimant {'confirmed' if h.get('claimant') else 'not yet'}")
         )
+    if c.get("conflict"):
+        lines.append(f"CONFLICT: {c['conflict']}")
     return "\n".join(lines)
 
 
@@ -249,11 +256,13 @@ def cmd_claim_list(args: argparse.Namespace, pantry: Household) -> None:
 
     def render(s: dict) -> str:
         out = []
-        for title, rows in (("Claims you made", s["made"]), ("Claims on your offers", s["received"])):
+        # A claim you made shows whose offer it is on; one on your offer, who asks.
+        for title, rows, who, heading in (("Claims you made", s["made"], "offerer_name", "from"),
+                                          ("Claims on your offers", s["received"], "household_name", "by")):
             out.append(title)
             out.append(table(
-                [(short(c["id"]), c["offer_item"], f"{c['quantity']} {c['unit']}", c["household_name"], c["status"], "done" if c.get("completed") else "") for c in rows],
-                ["claim", "item", "asked", "household", "status", "handover"],
+                [(short(c["id"]), c["offer_item"], f"{c['quantity']} {c['unit']}", c.get(who) or "?", c["status"], "done" if c.get("completed") else "") for c in rows],
+                ["claim", "item", "asked", heading, "status", "handover"],
             ) if rows else "  (none)")
             out.append("")
         return "\n".join(out).rstrip()

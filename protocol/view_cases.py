@@ -270,6 +270,24 @@ def _several_decisions() -> CaseLog:
     return log
 
 
+@case("decision-by-any-device", "7.7.4",
+      "Any device of the offer's household decides its claims: a linked device's decision counts "
+      "as the household's, and when two devices accept at once beyond the quantity, the accept "
+      "later in (c, id) order shows its claim as refused, a conflict for the household to settle.")
+def _any_device_decides() -> CaseLog:
+    log = CaseLog().two_households()
+    log.add("device_link", "founder", "device_link", {"device": case_key("second_device").public})
+    log.invite("invite_b", "founder", key="invite_b")
+    log.join("join_third", "third", "invite_b", key="invite_b")
+    _offer(log, quantity=600)
+    log.add("claim_a", "joiner", "claim", {"offer": log["offer"], "quantity": 400})
+    log.add("claim_b", "third", "claim", {"offer": log["offer"], "quantity": 300})
+    seen = log.top
+    _accept(log, "accept_a_by_second_device", "claim_a", 400, by="second_device", seen=seen)
+    _accept(log, "accept_b_by_founder", "claim_b", 300, seen=seen)
+    return log
+
+
 @case("cancel-frees-allocation", "7.7.5",
       "Cancelling an accepted claim frees its allocation: the claim is cancelled with "
       "accepted_quantity 0 and the quantity is available again.")
@@ -324,20 +342,44 @@ def _handover_third() -> CaseLog:
 
 
 @case("pledge-matching-no-need", "7.7.7",
-      "A pledge whose item and unit match no need line counts and is listed among the meal's "
-      "extras; it covers nothing.")
+      "A pledge that matches no need line (another item, or the item in a unit that does not "
+      "convert into the line's) counts and is listed among the meal's extras; it covers nothing.")
 def _extra_pledge() -> CaseLog:
     log = CaseLog().two_households()
     log.add("meal", "founder", "meal", {"dish": "stew", "time": mv().T0 + DAY, "place": "hall",
                                         "needs": [{"item": "rice", "quantity": 1000, "unit": "g"}]})
     log.add("pledge_extra", "joiner", "pledge",
-            {"meal": log["meal"], "item": "rice", "quantity": 2, "unit": "kg"})
+            {"meal": log["meal"], "item": "rice", "quantity": 2, "unit": "items"})
+    log.add("pledge_other_item", "joiner", "pledge",
+            {"meal": log["meal"], "item": "beans", "quantity": 2, "unit": "kg"})
+    return log
+
+
+@case("pledge-converts-units", "7.7.7",
+      "A pledge covers a need line in a compatible unit of the table, converted exactly into "
+      "the line's unit (1 kg covers 1000 g, 3 tbsp are 45 ml); a line's pledged is what it took "
+      "in its own unit, rounded down.")
+def _pledge_units() -> CaseLog:
+    log = CaseLog().two_households()
+    log.add("meal", "founder", "meal", {
+        "dish": "stew", "time": mv().T0 + DAY, "place": "hall",
+        "needs": [{"item": "potatoes", "quantity": 2000, "unit": "g"},
+                  {"item": "oil", "quantity": 50, "unit": "ml"},
+                  {"item": "flour", "quantity": 1, "unit": "kg"}]})
+    log.add("pledge_kg", "joiner", "pledge", {"meal": log["meal"], "item": "potatoes", "quantity": 1,
+                                              "unit": "kg"})
+    log.add("pledge_g", "founder", "pledge", {"meal": log["meal"], "item": "potatoes", "quantity": 1500,
+                                              "unit": "G"})
+    log.add("pledge_tbsp", "joiner", "pledge", {"meal": log["meal"], "item": "oil", "quantity": 3,
+                                                "unit": "tbsp"})
+    log.add("pledge_flour", "joiner", "pledge", {"meal": log["meal"], "item": "flour", "quantity": 999,
+                                                 "unit": "g"})
     return log
 
 
 @case("pledge-matching-rules", "7.7.7",
-      "A pledge covers the need lines whose item and unit equal its own after trimming and case "
-      "folding; pledges add up, repeated lines for one item fill in order, the last taking any "
+      "A pledge covers the need lines whose item equals its own and whose unit converts into its "
+      "own, after trimming and case folding; pledges add up, repeated lines for one item fill in order, the last taking any "
       "surplus, and missing is never below zero.")
 def _pledge_rules() -> CaseLog:
     log = CaseLog().two_households()
@@ -437,6 +479,19 @@ def _recipe_lww() -> CaseLog:
                                                                                 "serves": 4}}, seen=seen)
     log.add("set_joiner", "joiner", "recipe_edit", {"recipe": recipe, "set": {"title": "Winter soup"}},
             seen=seen)
+    return log
+
+
+@case("board-undated-newest-first", "7.7.9",
+      "The board lists the open offers by ascending expiry, then the offers without one, newest "
+      "(greatest t) first, ties by id.")
+def _board_order() -> CaseLog:
+    log = CaseLog().two_households()
+    _offer(log, "undated_old", time=mv().T0 + 10 * mv().MINUTE)
+    log.add("dated", "joiner", "offer", {"item": "pears", "quantity": 5, "unit": "kg",
+                                         "best_before": mv().T0 + 30 * DAY})
+    _offer(log, "undated_new", by="joiner", time=mv().T0 + 30 * mv().MINUTE)
+    _offer(log, "undated_middle", time=mv().T0 + 20 * mv().MINUTE)
     return log
 
 

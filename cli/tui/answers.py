@@ -60,6 +60,25 @@ class Outage(TypedDict):
     catching_up: NotRequired[bool]
 
 
+class Standing(TypedDict):
+    counts: bool
+    reason: str | None
+
+
+class NotCounting(TypedDict):
+    id: str
+    kind: str
+    seq: int
+    reason: str
+
+
+class Conflict(TypedDict):
+    claim: str
+    offer: str
+    item: str
+    conflict: str
+
+
 class Status(Whoami):
     """``status``: the household's, and the node's own fields when it runs."""
 
@@ -67,6 +86,9 @@ class Status(Whoami):
     households: NotRequired[int]
     forks: NotRequired[int]
     waiting: NotRequired[int]
+    standing: NotRequired[Standing]
+    not_counting: NotRequired[list[NotCounting]]
+    conflicts: NotRequired[list[Conflict]]
     node_running: bool
     island: NotRequired[bool | None]
     listen: NotRequired[list[str]]
@@ -139,6 +161,7 @@ class ClaimRow(TypedDict):
     completed: bool
     created: int
     mine: bool
+    conflict: NotRequired[str | None]
 
 
 class SwapRow(ClaimRow):

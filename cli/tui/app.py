@@ -29,7 +29,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, TabbedContent, TabPane
+from textual.widgets import Footer, TabbedContent
 
 from meshpantry.control.client import NodeUnavailable
 from meshpantry.node.stopping import NodeStopped
@@ -49,7 +49,7 @@ from .screens.mesh import MeshPane
 from .screens.recipes import RecipesPane
 from .screens.swaps import SwapsPane
 from .widgets.badge import Badge
-from .widgets.pane import Pane
+from .widgets.pane import Pane, TabPage
 
 #: Refresh the visible tab at most this often while records stream in: often
 #: enough to feel live, rare enough that a burst of records never freezes typing.
@@ -154,7 +154,7 @@ class PantryApp(App):
         yield Badge()
         with TabbedContent(id="tabs"):
             for number, (name, title, pane) in enumerate(TABS, 1):
-                with TabPane(f"{number} {title}", id=f"tab-{name}"):
+                with TabPage(f"{number} {title}", id=f"tab-{name}"):
                     yield pane(id=name)
         yield Footer()
 
@@ -393,9 +393,17 @@ class PantryApp(App):
         self.main.query_one(TabbedContent).active = f"tab-{name}"
 
     async def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        # Focus only a widget of the tab shown now, and before waiting for the
+        # node: Textual shows the tab of whatever gets focus, so a focus given
+        # after the wait to a tab the user already left (3 then 1, quickly)
+        # switched back to it, and the tab keys seemed dead.
+        name = (event.pane.id or "").removeprefix("tab-")
+        if self.main.query_one(TabbedContent).active != event.pane.id:
+            return  # the user moved on before this tab was handled
         if self.ready and self.reachable and self.client is not None:
-            await self.active_pane.reload(self)
-            self.active_pane.focus_main()
+            pane = self.pane(name)
+            pane.focus_main()
+            await pane.reload(self)
 
     async def action_refresh_now(self) -> None:
         await self.reload()

@@ -43,6 +43,9 @@ class Setup:
         #: Whether a node answered once: after that a node the user stopped
         #: ('meshpantry stop') is not started again behind their back.
         self.connected_once = False
+        #: Why the node this UI started stopped at start: it is not started
+        #: again (it would fail again, and again), only connected to.
+        self.failed: str | None = None
 
     async def run(self, app: PantryApp) -> bool:
         """Returns False when the user quit the wizard."""
@@ -53,7 +56,35 @@ class Setup:
             if profile is None:
                 return False
             create_household(self.data_dir, profile["household"], profile.get("area"), profile.get("network"))
-        return True
+        return await self._unlock(app)
+
+    async def _unlock(self, app: PantryApp) -> bool:
+        """Ask for the key's passphrase when the key is encrypted, none was
+        given and no node runs yet; check it against the key file, asking
+        again while it is wrong. False when the user leaves."""
+        from meshpantry.keys import KeyFileError, key_is_encrypted, read_key
+
+        if self.passphrase is not None or not key_is_encrypted(self.data_dir):
+            return True
+        try:
+            await (await AsyncControlClient.connect(self.data_dir)).close()
+            return True  # a node already runs: it has the key open
+        except NodeUnavailable:
+            pass
+        from .screens.passphrase import PassphraseScreen
+
+        error = None
+        while True:
+            typed = await app.push_screen_wait(PassphraseScreen(str(key_path(self.data_dir)), error))
+            if typed is None:
+                return False
+            try:
+                await asyncio.to_thread(read_key, self.data_dir, typed)
+            except KeyFileError as exc:
+                error = str(exc)
+                continue
+            self.passphrase = typed
+            return True
 
     async def connect(self, app: PantryApp | None = None) -> AsyncControlClient:
         """Connect to the node, starting one first when none answers."""
@@ -66,11 +97,13 @@ class Setup:
             return client
         if not key_path(self.data_dir).exists():
             raise NodeUnavailable("this device has no identity yet")
+        if self.failed is not None:
+            raise NodeWillNotStart(self.failed)
         if self.connected_once and stopped_on_purpose(self.data_dir):
             raise NodeStopped()
         if app is not None:
             app.notify("Starting this household's node…", title="node")
-        process = self.process = start_node(self.data_dir, self.node_args)
+        process = self.process = start_node(self.data_dir, self.node_args, passphrase=self.passphrase)
         started = time.monotonic()
 
         def progress(waited: float) -> None:
@@ -81,8 +114,15 @@ class Setup:
             # The socket file may be a dead node's until the new one replaces
             # it, so wait for an answer, not for the file.
             waited = time.monotonic() - started
-            await wait_for_socket(self.data_dir, process, timeout=max(NODE_START_TIMEOUT_S - waited, 0.1),
-                                  progress=progress)
+            try:
+                await wait_for_socket(self.data_dir, process, timeout=max(NODE_START_TIMEOUT_S - waited, 0.1),
+                                      progress=progress)
+            except NodeUnavailable as exc:
+                if process.poll() is None:
+                    raise
+                self.failed = (f"{exc}. The UI will not start it again: fix that, then start the node "
+                               "('meshpantry node') or open the UI again")
+                raise NodeWillNotStart(self.failed) from None
             try:
                 client = await AsyncControlClient.connect(self.data_dir)
             except NodeUnavailable:
@@ -93,6 +133,11 @@ class Setup:
                 return client
             progress(waited)
             await asyncio.sleep(POLL_S)
+
+
+class NodeWillNotStart(NodeUnavailable):
+    """The node this UI started stopped at once (a key it cannot read, a bad
+    setting): starting it again would only fail again."""
 
 
 def create_household(data_dir: Path, household: str, area: str | None, network: str | None = None) -> None:
@@ -115,7 +160,9 @@ def run_tui(args: argparse.Namespace) -> int:
         return run_demo(args)
     from .app import build_app
 
-    setup = Setup(Path(args.data_dir))
+    from meshpantry.passphrase import read_passphrase
+
+    setup = Setup(Path(args.data_dir), passphrase=read_passphrase(getattr(args, "passphrase_file", None)))
     app = build_app(lambda: setup.connect(app), setup=setup)
     code = app.run()
     return code if isinstance(code, int) else 0

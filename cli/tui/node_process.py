@@ -8,6 +8,7 @@ keeps syncing after the window closes; its log goes to ``DATA_DIR/node.log``.
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -32,21 +33,36 @@ def node_command(data_dir: Path, extra: Sequence[str] = ()) -> list[str]:
     return [sys.executable, "-m", "cli.main", "node", "--data-dir", str(data_dir), *extra]
 
 
-def start_node(data_dir: Path, extra: Sequence[str] = (), *, detached: bool = True) -> subprocess.Popen:
+def start_node(
+    data_dir: Path, extra: Sequence[str] = (), *, detached: bool = True, passphrase: str | None = None,
+) -> subprocess.Popen:
     """Start ``meshpantry node`` for ``data_dir`` in the background.
 
     Returns the process; its stderr is appended to ``data_dir/node.log``.
-    ``detached`` puts it in its own session so it survives the UI."""
+    ``detached`` puts it in its own session so it survives the UI. A
+    ``passphrase`` for the device key is written into a pipe the node reads
+    as its ``--passphrase-file`` (``/dev/fd/N``): it never appears on a
+    command line or in the environment, where other users could read it."""
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     log = open(data_dir / LOG_NAME, "ab")
+    read_end = None
+    if passphrase is not None:
+        read_end, write_end = os.pipe()
+        # A passphrase is far smaller than a pipe's buffer: the write never blocks.
+        with os.fdopen(write_end, "wb") as pipe:
+            pipe.write(passphrase.encode("utf-8"))
+        extra = (*extra, "--passphrase-file", f"/dev/fd/{read_end}")
     try:
         return subprocess.Popen(
             node_command(data_dir, extra), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=log, start_new_session=detached, cwd=str(Path(__file__).resolve().parents[2]),
+            pass_fds=() if read_end is None else (read_end,),
         )
     finally:
         log.close()
+        if read_end is not None:
+            os.close(read_end)
 
 
 def log_tail(data_dir: Path, lines: int = LOG_TAIL_LINES) -> str:

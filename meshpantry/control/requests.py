@@ -113,6 +113,13 @@ class LinkDevice(Request):
     op: ClassVar[str] = "link_device"
     device_hex: str
     name: str | None = None
+    addresses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AdoptLink(Request):
+    op: ClassVar[str] = "adopt_link"
+    code: str
 
 
 @dataclass(frozen=True)
@@ -493,7 +500,7 @@ class Subscribe(Request):
 REQUESTS: dict[str, type[Request]] = {
     cls.op: cls for cls in (
         Whoami, NeighbourhoodShow, CreateNeighbourhood, CreateInvite, InviteList, InviteRevoke, Join, SetHousehold,
-        LinkDevice, Revoke, Block, Unblock,
+        LinkDevice, AdoptLink, Revoke, Block, Unblock,
         OfferAdd, OfferUpdate, OfferWithdraw, OfferShow, OfferList, OfferPage,
         ClaimAdd, ClaimCancel, ClaimAccept, ClaimDecline, ClaimShow, HandoverConfirm, Swaps, SwapsPage,
         MealAdd, MealPledge, MealShow, MealPage,

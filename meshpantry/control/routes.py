@@ -55,6 +55,7 @@ PANTRY_METHODS: tuple[tuple[type[rq.Request], Callable[..., Wire]], ...] = (
     (rq.Join, Pantry.join),
     (rq.SetHousehold, Pantry.set_household),
     (rq.LinkDevice, Pantry.link_device),
+    (rq.AdoptLink, Pantry.adopt_link),
     (rq.Revoke, Pantry.revoke),
     (rq.Block, Pantry.block),
     (rq.Unblock, Pantry.unblock),

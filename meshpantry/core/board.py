@@ -355,8 +355,9 @@ def select_offers(
     Keeps open offers (:meth:`OfferView.is_open`; all offers when
     ``include_closed``) whose item, note or area contains ``text``, that carry
     ``tag`` and that list none of ``allergen_free`` (all case-insensitive).
-    ``sort="expiry"``: soonest expiry first, offers without one last;
-    ``sort="newest"``: latest created first. Ties fall back to the id.
+    ``sort="expiry"``: soonest expiry first, then the offers without one,
+    newest first (:func:`expiry_order`); ``sort="newest"``: latest created
+    first. Ties fall back to the id.
     Raises ValueError for an unknown ``sort``.
     """
     if sort not in SORTS:
@@ -364,11 +365,19 @@ def select_offers(
     matches = offer_filter(text=text, tag=tag, allergen_free=allergen_free)
     rows = [o for o in offers if (include_closed or o.is_open(now)) and matches(o)]
     if sort == "expiry":
-        never = float("inf")
-        rows.sort(key=lambda o: (o.expires if o.expires is not None else never, o.id))
+        rows.sort(key=expiry_order)
     else:
         rows.sort(key=lambda o: (-o.created, o.id))
     return rows
+
+
+def expiry_order(offer: OfferView) -> tuple[int, int, bytes]:
+    """The board's expiry order as a sort key: dated offers by ascending
+    expiry, then undated ones newest first (by id they were in no order a
+    reader could see), ties by id."""
+    if offer.expires is not None:
+        return (0, offer.expires, offer.id)
+    return (1, -offer.created, offer.id)
 
 
 def offer_filter(

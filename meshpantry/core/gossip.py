@@ -88,10 +88,11 @@ def decide(checked: Sequence[Record] | RemoteError, admits: Admits) -> GossipDec
     """
     if isinstance(checked, RemoteError):
         return _refused(checked)
-    for record in checked:
-        verdict = admits(record)
-        if verdict is not _ADMIT:
-            return _refused(NotAdmitted(record.author, record.kind, verdict is Admission.WAIT))
+    verdicts = list(map(admits, checked))  # no Python step per record
+    if verdicts.count(_ADMIT) < len(verdicts):  # the first record not admitted decides
+        index = next(i for i, verdict in enumerate(verdicts) if verdict is not _ADMIT)
+        record = checked[index]
+        return _refused(NotAdmitted(record.author, record.kind, verdicts[index] is Admission.WAIT))
     return GossipDecision(_ACCEPT, checked)
 
 

@@ -60,7 +60,10 @@ storage interface. Who runs what:
   twice;
 * the simulator: its table of every record in a run makes 1 and 4 once per
   record for all nodes (same bytes, same answer), and each node's memory
-  store runs :func:`ingest_checked`;
+  store runs :func:`ingest_checked`; for a gossip message the node's
+  decision accepted, with that decision's step 6 verdicts handed on
+  (``admitted``: admission never shrinks, so they hold), and steps 8-9 made
+  for the whole message at once (:meth:`Intake.log_admitted`);
 * a device's own records: :func:`check_own` (step 2 and the link to the
   durable head), then the store appends them and :func:`learn_own`.
 
@@ -74,6 +77,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import attrgetter, eq
 
 from protocol import GENESIS_KIND, Record, decode_record, verify_record
 from protocol.errors import BadSignature, DecodeError, RemoteError
@@ -186,6 +191,10 @@ def is_forgery(error: RemoteError) -> bool:
 
 _ADMIT, _WAIT = Admission.ADMIT, Admission.WAIT
 
+#: Record fields read for a whole batch in one C call each.
+_ID, _KIND, _AUTHOR_SEQ = attrgetter("id"), attrgetter("kind"), attrgetter("author", "seq")
+_NEIGHBOURHOOD, _TIME, _LAMPORT = attrgetter("neighbourhood"), attrgetter("time"), attrgetter("lamport")
+
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
@@ -234,7 +243,7 @@ class Intake:
 
     __slots__ = (
         "log", "admissions", "room", "now", "report", "grew",
-        "_flushed", "_at_seq", "_waiting_from_batch", "_admits", "_lamport_limit",
+        "_flushed", "_at_seq", "_waiting_from_batch", "_admits", "lamport_limit",
     )
 
     def __init__(
@@ -252,7 +261,7 @@ class Intake:
         self.grew = False  #: membership grew: the waiting room deserves a look
         self._admits = admissions.membership.admits
         #: step 5b: the highest counter a record may carry (grows as the batch logs)
-        self._lamport_limit = log.lamport_reach() + MAX_LAMPORT_LEAD
+        self.lamport_limit = log.lamport_reach() + MAX_LAMPORT_LEAD
 
     def already_held(self, ids: Collection[bytes]) -> set[bytes]:
         """Step 5 before any check: the subset of ``ids`` in the log or the
@@ -276,13 +285,21 @@ class Intake:
         if waiting and record.id in waiting:
             self.report.duplicates += 1
             return
-        if record.lamport > self._lamport_limit:
-            try:
-                check_lamport(record, self._lamport_limit - MAX_LAMPORT_LEAD)
-            except RemoteError as error:
-                self.refuse(index, record.id, error)
-                return
+        if self.too_far_ahead(index, record):
+            return
         self.decided(index, record, self._admits(record))
+
+    def too_far_ahead(self, index: int | None, record: Record) -> bool:
+        """Step 5b: refuse ``record`` (and say so) if its counter lies beyond
+        the bound the log and this batch have reached."""
+        if record.lamport <= self.lamport_limit:
+            return False
+        try:
+            check_lamport(record, self.lamport_limit - MAX_LAMPORT_LEAD)
+        except RemoteError as error:
+            self.refuse(index, record.id, error)
+            return True
+        return False
 
     def decided(self, index: int | None, record: Record, verdict: Admission) -> None:
         """Steps 7-9 for ``record``, not held nor waiting, once step 6 gave
@@ -319,13 +336,48 @@ class Intake:
             for other in held:
                 forks.append(Fork(author, seq, other, rid))
         held.append(rid)
-        if record.lamport + MAX_LAMPORT_LEAD > self._lamport_limit:
-            self._lamport_limit = record.lamport + MAX_LAMPORT_LEAD
+        if record.lamport + MAX_LAMPORT_LEAD > self.lamport_limit:
+            self.lamport_limit = record.lamport + MAX_LAMPORT_LEAD
         report.added.append(rid)
         report.logged.append(record)
         if record.kind in ADMISSION_KINDS and self.admissions.learn(record, admitted=True):
             self.grew = True
         return True
+
+    def log_admitted(self, records: Sequence[Record]) -> None:
+        """Steps 8-9 for ``records``, in batch order: each passed steps 1-5
+        and step 6 admitted it. The same as :meth:`decided` with ADMIT for
+        each, one record after the other; when no two of them share an
+        (author, seq), none shares one with a record this intake took
+        before, and none is a membership record (a gossip message's usual
+        records), the lookups are made for the whole batch at once: the
+        log's ids at each record's seq, and the fork evidence they give."""
+        if not records:
+            return
+        at_seq = self._at_seq
+        keys = list(map(_AUTHOR_SEQ, records))
+        if at_seq or len(set(keys)) < len(keys) or not ADMISSION_KINDS.isdisjoint(map(_KIND, records)):
+            report = self.report
+            for record in records:
+                if not self._log(record):
+                    report.duplicates += 1  # earlier in the batch
+            return
+        ids = list(map(_ID, records))
+        found = self.log.ids_at_seqs(keys)
+        if any(found):  # a fork: the log holds another record at a seq
+            forks = self.report.forks
+            for (author, seq), held, rid in zip(keys, found, ids):
+                for other in held:
+                    forks.append(Fork(author, seq, other, rid))
+                held.append(rid)
+        else:
+            found = list(map(list, zip(ids)))  # [id] at each key, in C
+        at_seq.update(zip(keys, found))
+        self.report.added.extend(ids)
+        self.report.logged.extend(records)
+        top = max(map(_LAMPORT, records)) + MAX_LAMPORT_LEAD
+        if top > self.lamport_limit:
+            self.lamport_limit = top
 
     def drain_waiting(self) -> None:
         """Step 7 again, until membership stops growing."""
@@ -377,14 +429,28 @@ def ingest_checked(
     *,
     neighbourhood: bytes,
     now: int,
+    admitted: bool = False,
 ) -> IngestReport:
     """The pipeline for records already decoded and signature-checked (steps 1
     and 4 done, by the gossip validator through :func:`check_record` or by a
     simulator's table of checked records): steps 2-3 again (cheap, and on this
-    clock), then 5-9. Bad records are reported, never raised."""
+    clock), then 5-9. Bad records are reported, never raised.
+
+    ``admitted``: step 6 gave ADMIT for every record already, by the
+    membership of ``admissions`` (a gossip decision that accepted them,
+    :func:`.gossip.decide`); admission never shrinks, so those verdicts
+    still hold and are not asked again."""
     intake = Intake(log, admissions, room, now)
-    held = intake.already_held([r.id for r in records])
+    held = intake.already_held(list(map(_ID, records)))
     latest = now + MAX_FUTURE_SKEW_MS
+    if (
+        admitted and not held and not room.entries and records
+        and max(map(_TIME, records)) <= latest
+        and max(map(_LAMPORT, records)) <= intake.lamport_limit
+        and all(map(eq, repeat(neighbourhood), map(_NEIGHBOURHOOD, records)))
+    ):  # steps 2-5b pass for every record (a gossip message's usual case)
+        intake.log_admitted(records)
+        return intake.finish()
     for index, record in enumerate(records):
         if held and record.id in held:
             intake.duplicate()
@@ -396,7 +462,14 @@ def ingest_checked(
             except RemoteError as error:
                 intake.refuse(index, record.id, error)
                 continue
-        intake.take(index, record)
+        if admitted:
+            waiting = room.entries
+            if waiting and record.id in waiting:
+                intake.duplicate()
+            elif not intake.too_far_ahead(index, record):
+                intake.decided(index, record, _ADMIT)
+        else:
+            intake.take(index, record)
     return intake.finish()
 
 

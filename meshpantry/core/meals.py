@@ -3,20 +3,28 @@
 Rules:
 
 * Any member may propose a meal and any member (the host too) may pledge.
-* A pledge covers a need line when item and unit match, ignoring case and
-  surrounding spaces. Pledges add up; ``missing`` is what the line still lacks
-  (never below zero); a meal listing one item twice fills the lines in
-  order, the last taking any surplus. Pledges that match no need line are listed as extras:
-  welcome, but they cover nothing.
+* A pledge covers a need line when the items match, ignoring case and
+  surrounding spaces, and the units are compatible
+  (:mod:`meshpantry.core.units`: "1 kg" covers "1000 g"; "2 items" never
+  covers grams). Pledges add up, converted exactly; a line's ``pledged`` is
+  what it took, in its own unit, rounded down; ``missing`` is what the line
+  still lacks (never below zero); a meal listing one item twice (in
+  compatible units) fills the lines in order, the last taking any surplus.
+  Pledges that match no need line are listed as extras: welcome, but they
+  cover nothing.
 * Whether a meal is past is read-time: :meth:`MealView.is_past` compares the
   meal's time with the reader's clock.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from fractions import Fraction
 
 from protocol import Record
+
+from .units import from_base, in_base, unit_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +80,7 @@ class MealView:
 
 
 def _key(item: str, unit: str) -> tuple[str, str]:
-    return (item.strip().casefold(), unit.strip().casefold())
+    return (item.strip().casefold(), unit_key(unit))
 
 
 class MealFold:
@@ -114,15 +122,20 @@ class MealFold:
                 pledge = self._pledges[pledge_id]
                 matching = lines.get(_key(pledge.item, pledge.unit))
                 (extras if matching is None else matching).append(pledge_id)
-            left = {key: sum(self._pledges[p].quantity for p in ids) for key, ids in lines.items()}
+            left = {
+                key: sum((in_base(self._pledges[p].quantity, self._pledges[p].unit) for p in ids), Fraction())
+                for key, ids in lines.items()
+            }
             last = {_key(n["item"], n["unit"]): i for i, n in enumerate(needs)}
             need_views = []
             for i, need in enumerate(needs):
                 key = _key(need["item"], need["unit"])
                 covering = lines[key]
                 # Repeated lines for one item share its pledges in order.
-                pledged = left[key] if last[key] == i else min(need["quantity"], left[key])
-                left[key] -= pledged
+                wanted = in_base(need["quantity"], need["unit"])
+                taken = left[key] if last[key] == i else min(wanted, left[key])
+                left[key] -= taken
+                pledged = math.floor(from_base(taken, need["unit"]))
                 need_views.append(
                     NeedView(
                         need["item"],

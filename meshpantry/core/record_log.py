@@ -44,6 +44,11 @@ class RecordLog(Protocol):
         (:func:`meshpantry.core.lamport.reach_of`), asked once per batch."""
         ...
 
+    def ids_at_seqs(self, keys: Sequence[tuple[bytes, int]]) -> list[list[bytes]]:
+        """:meth:`ids_at_seq` of each (author, seq) of ``keys``, in order:
+        the lookups of a whole batch at once."""
+        ...
+
     def append(self, records: Sequence[Record]) -> None:
         """Add checked, admitted records to the log, in order (none held yet).
 

@@ -29,7 +29,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .runner import Node
 
 #: Pantry ops the node answers itself (they also touch the node).
-NODE_OVERRIDES = (rq.CreateNeighbourhood, rq.Join, rq.CreateInvite, rq.Status, rq.BundleImport)
+NODE_OVERRIDES = (
+    rq.CreateNeighbourhood, rq.Join, rq.CreateInvite, rq.Status, rq.BundleImport, rq.LinkDevice, rq.AdoptLink,
+)
 
 
 def control_routes(node: "Node") -> Routes:
@@ -40,6 +42,8 @@ def control_routes(node: "Node") -> Routes:
         Route(rq.CreateNeighbourhood, ops.create_neighbourhood),
         Route(rq.Join, ops.join),
         Route(rq.CreateInvite, ops.create_invite),
+        Route(rq.LinkDevice, ops.link_device),
+        Route(rq.AdoptLink, ops.adopt_link),
         Route(rq.Status, ops.status),
         Route(rq.BundleImport, ops.bundle_import),
         Route(rq.Dump, ops.dump),
@@ -69,6 +73,18 @@ class NodeOps:
         result = self.node.pantry.join(request.code, request.household, request.area)
         self.node.neighbourhood_ready()
         return result
+
+    async def adopt_link(self, request: rq.AdoptLink) -> Wire:
+        result = self.node.pantry.adopt_link(request.code)
+        self.node.neighbourhood_ready()
+        return result
+
+    async def link_device(self, request: rq.LinkDevice) -> Wire:
+        """A link code that carries this node's addresses unless given others."""
+        node = self.node
+        if node.host is not None and not request.addresses:
+            request = dataclasses.replace(request, addresses=tuple(node.dial_addresses()))
+        return node.pantry.link_device(**arguments(request))
 
     async def create_invite(self, request: rq.CreateInvite) -> Wire:
         """An invite that carries this node's addresses unless given others:

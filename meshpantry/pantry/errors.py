@@ -147,3 +147,40 @@ class UnknownOp(BadRequest):
     def __init__(self, op: object) -> None:
         super().__init__(f"the node does not know the request {op!r}")
         self.op = op
+
+
+class WillNotCount(PantryError):
+    """The record this device would write could never count in the
+    neighbourhood; ``reason`` is the rule every node would apply to it
+    (:func:`meshpantry.core.standing.next_write_refused`)."""
+
+    exit_code = ExitCode.REFUSED
+    code = "will-not-count"
+
+    def __init__(self, reason: Exception) -> None:
+        super().__init__(f"not written, the neighbourhood would not count it: {standing_advice(reason)}")
+        self.reason = reason
+
+
+def standing_advice(reason: Exception) -> str:
+    """Why this device's records do not count, and what the household can do."""
+    from meshpantry.core.validation import ForkDetected, Revoked
+
+    if isinstance(reason, ForkDetected):
+        return (
+            f"this device's chain has forked (its key signed two different records at seq "
+            f"{reason.seq}, as when a data directory is copied or a backup restored and both "
+            "write), so nothing it writes from there on counts. Give this device a new identity "
+            "('meshpantry init' in a new data directory) and link it from another device of your "
+            "household ('meshpantry device link KEY')"
+        )
+    if isinstance(reason, Revoked):
+        return (
+            f"this device was revoked by the neighbourhood's admins; its records after seq "
+            f"{reason.after_seq} do not count. Ask an admin: only they can let your household "
+            "back in, with a new invite for a new device"
+        )
+    return (
+        f"this household's join did not count ({reason}): another household used the invite "
+        "first, or it had expired. Ask a member for a new invite and run 'meshpantry join NEWCODE'"
+    )

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable
 import nacl.bindings
 import nacl.public
 
+from meshpantry.core import units
 from meshpantry.core.chain import next_record
 from meshpantry.core.lineage import variation_start
 from meshpantry.core.membership import Admission, join_message
@@ -28,8 +29,11 @@ from meshpantry.store import Store
 from protocol import Record
 from protocol.errors import DecodeError
 
-from .errors import AlreadyDone, ChainNotRecovered, InvalidInput, NoIdentity, NoNeighbourhood, NotAllowed, UnknownId
+from .errors import (
+    AlreadyDone, ChainNotRecovered, InvalidInput, NoIdentity, NoNeighbourhood, NotAllowed, UnknownId, WillNotCount,
+)
 from .invite_code import SECRET_BYTES, InviteCode, seed_of
+from .link_code import LinkCode
 from .reading import EXPIRING_SOON_MS, Reading
 
 #: Default lifetime of an invite: three days is long enough to pass a code on
@@ -37,6 +41,11 @@ from .reading import EXPIRING_SOON_MS, Reading
 DEFAULT_INVITE_HOURS = 72
 
 DB_FILE = "meshpantry.sqlite3"
+
+#: Kinds written without asking whether they will count: the genesis has no
+#: neighbourhood to ask, and a join is how a household whose join lost an
+#: invite's race tries again.
+_UNCHECKED_KINDS = frozenset({"neighbourhood", "join"})
 
 #: Setting: this device's own chain is known complete (new key, or recovered
 #: from peers). Until then it must not sign, or it could reuse a seq (a fork).
@@ -144,6 +153,10 @@ class Pantry(Reading):
         head = self.store.own_head(self.device).observe(after_lamport)
         if (head.seq == 0 and not self.store.get_setting(CHAIN_CHECKED)) or self.store.get_setting(CHAIN_UNSURE):
             raise ChainNotRecovered()
+        if kind not in _UNCHECKED_KINDS:
+            refused = self.state().next_write_refused(self.device, head.seq + 1)
+            if refused is not None:
+                raise WillNotCount(refused)
         try:
             record = next_record(
                 self.key.secret, head, neighbourhood=neighbourhood, kind=kind,
@@ -230,9 +243,9 @@ class Pantry(Reading):
         Writes the join (with the invite's proof) and this household's profile.
         They count on other nodes once those nodes hold the invite; the code's
         addresses are returned so the node can dial them."""
-        if self.store.neighbourhood:
-            raise AlreadyDone("this device already belongs to a neighbourhood")
         invite = InviteCode.decode(code)
+        if self.store.neighbourhood:
+            self._require_join_lost(invite.neighbourhood)
         _, invite_secret = nacl.bindings.crypto_sign_seed_keypair(invite.seed)
         proof = nacl.bindings.crypto_sign(
             join_message(invite.neighbourhood, self.device), invite_secret
@@ -258,7 +271,10 @@ class Pantry(Reading):
             self.store.set_setting("household_area", area)
         return self.whoami()
 
-    def link_device(self, device_hex: str, name: str | None = None) -> dict:
+    def link_device(self, device_hex: str, name: str | None = None, addresses: Iterable[str] = ()) -> dict:
+        """Make another device (its key from its ``whoami``) a device of this
+        household, and return the link code it adopts the neighbourhood
+        with (:mod:`.link_code`; no invite is used)."""
         self._require_member()
         try:
             device = bytes.fromhex(device_hex)
@@ -266,8 +282,35 @@ class Pantry(Reading):
             device = b""
         if len(device) != 32:
             raise InvalidInput("device", "expected the new device's 64-hex-digit key ('meshpantry whoami' on it)")
+        if device == self.device:
+            raise InvalidInput("device", "that is this device's own key; give the new device's ('meshpantry whoami' on it)")
         record = self._write("device_link", _drop_none({"device": device, "name": name}))
-        return {"link": record.id.hex(), "device": device.hex()}
+        code = LinkCode(
+            self.neighbourhood, self.store.get_setting("neighbourhood_name") or "",
+            self._household_name(self._household_id()), record.id, device, tuple(addresses),
+        )
+        return {"link": record.id.hex(), "device": device.hex(), "code": code.encode()}
+
+    def adopt_link(self, code: str) -> dict:
+        """On a new device: take the neighbourhood from a link code that a
+        device of the household printed for this device's key. What this
+        device writes counts once the link record reaches it by sync."""
+        link = LinkCode.decode(code)
+        if link.device != self.device:
+            raise InvalidInput(
+                "code", f"that link code is for device {link.device.hex()[:8]}, and this is "
+                f"{self.device.hex()[:8]}; link this device's key ('meshpantry whoami')",
+            )
+        if self.store.neighbourhood:
+            raise AlreadyDone("this device already belongs to a neighbourhood")
+        self.store.set_setting("neighbourhood", link.neighbourhood)
+        self.store.set_setting("neighbourhood_name", link.name)
+        if link.household_name:
+            self.store.set_setting("household_name", link.household_name)
+        for address in link.addresses:
+            if "/p2p/" in address:
+                self.store.remember_peer(address.rsplit("/p2p/", 1)[-1], [address], self.clock())
+        return {**self.whoami(), "addresses": list(link.addresses)}
 
     def revoke(self, member_ref: str, reason: str | None = None) -> dict:
         """Admins only: stop a device's further records from counting."""
@@ -321,6 +364,12 @@ class Pantry(Reading):
         changes = {k: v for k, v in fields.items() if v is not None}
         if "quantity" in changes:
             _positive("quantity", changes["quantity"])
+            if changes["quantity"] < offer.allocated:
+                raise NotAllowed(
+                    f"{offer.allocated} {offer.unit} are accepted for claims on this offer, so it cannot "
+                    f"shrink to {changes['quantity']}; ask those claimants to cancel first "
+                    "('meshpantry offer show' lists them)"
+                )
         for name in ("tags", "allergens"):
             if name in changes:
                 changes[name] = _labels(changes[name])
@@ -351,8 +400,8 @@ class Pantry(Reading):
 
     def claim_cancel(self, claim_ref: str) -> dict:
         claim = self._claim(claim_ref)
-        if claim.author != self.device:
-            raise NotAllowed("only the device that made a claim can cancel it")
+        if claim.household != self._household_id():
+            raise NotAllowed("only the household that made a claim (any of its devices) can cancel it")
         if claim.status == "cancelled":
             raise AlreadyDone("that claim is already cancelled")
         self._write("claim_cancel", {"claim": claim.id})
@@ -416,6 +465,7 @@ class Pantry(Reading):
         self._require_member()
         meal = self._meal(meal_ref)
         _positive("quantity", quantity)
+        _check_pledge_unit(meal, item, unit)
         self._write("pledge", _drop_none({"meal": meal.id, "item": item, "quantity": quantity, "unit": unit, "note": note}))
         return self.meal_show(meal.id.hex())
 
@@ -493,7 +543,7 @@ class Pantry(Reading):
             "note": body.get("note"), "created": record.time, "updated": record.time,
             "withdrawn": False, "expired": expires is not None and now > expires,
             "expiring_soon": expires is not None and now <= expires <= now + EXPIRING_SOON_MS,
-            "claims_count": 0, "mine": True, "claims": [], "fair_share": [], "oversubscribed": False,
+            "claims_count": 0, "mine": True, "claims": [], "conflicts": [], "fair_share": [], "oversubscribed": False,
         }
 
     def _shown(self, record: Record, show: Callable[[str], dict]) -> dict:
@@ -516,17 +566,29 @@ class Pantry(Reading):
     def _require_member(self) -> None:
         self.neighbourhood  # raises NoNeighbourhood
 
+    def _require_join_lost(self, neighbourhood: bytes) -> None:
+        """Allow a second join only to a device of ``neighbourhood`` whose
+        earlier join did not count (it lost the race for the invite, or the
+        invite had expired): otherwise raise :class:`AlreadyDone`."""
+        from meshpantry.core.validation import ForkDetected, Revoked
+
+        if neighbourhood == self.store.neighbourhood and self.device not in self.state().devices:
+            refused = self.state().next_write_refused(self.device, self.store.own_head(self.device).seq + 1)
+            if refused is not None and not isinstance(refused, (ForkDetected, Revoked)):
+                return
+        raise AlreadyDone("this device already belongs to a neighbourhood")
+
     def _own_offer(self, ref: str):
         offer = self._offer(ref)
-        if offer.author != self.device:
-            raise NotAllowed("only the device that made an offer can change it")
+        if offer.household != self._household_id():
+            raise NotAllowed("only the household that made an offer (any of its devices) can change it")
         return offer
 
     def _decidable_claim(self, ref: str):
         claim = self._claim(ref)
         offer = self.state().offers[claim.offer]
-        if offer.author != self.device:
-            raise NotAllowed("only the device that made the offer decides its claims")
+        if offer.household != self._household_id():
+            raise NotAllowed("only the household that made the offer (any of its devices) decides its claims")
         if claim.status != "pending":
             raise AlreadyDone(f"that claim is already {claim.status}")
         return claim, offer
@@ -549,6 +611,19 @@ def open_sealed(secret: bytes, sealed: bytes) -> str | None:
 
 def _drop_none(mapping: dict) -> dict:
     return {k: v for k, v in mapping.items() if v is not None and v != [] and v != ()}
+
+
+def _check_pledge_unit(meal: Any, item: str, unit: str) -> None:
+    """Refuse a pledge of an item the meal needs in a unit that does not
+    convert into any of that item's need lines: it would cover nothing."""
+    wanted = [n for n in meal.needs if n.item.strip().casefold() == item.strip().casefold()]
+    if wanted and not any(units.compatible(unit, n.unit) for n in wanted):
+        need = wanted[0]
+        raise InvalidInput(
+            "unit", f"the meal needs {need.item} in {need.unit} ({units.describe(need.unit)}); "
+            f"{unit} is {units.describe(unit)} and cannot count towards it: pledge in {need.unit}"
+            + (f" or another unit of {units.describe(need.unit)[2:]}" if units.dimension(need.unit) else ""),
+        )
 
 
 def _labels(values: Iterable[str] | None) -> list[str] | None:

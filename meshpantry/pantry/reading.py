@@ -13,10 +13,12 @@ never the whole log or every view.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from meshpantry.core import equity
 from meshpantry.store.view_reading import ViewReader
+from protocol import decode_record
 
 from .errors import AmbiguousId, InvalidInput, NoNeighbourhood, UnknownId
 from .outage_info import annotate_offers, outage_status
@@ -252,6 +254,9 @@ class Reading:
         result = self._offer_dict(offer, self.clock(), state)
         claims = state.claims_on(offer.id)
         result["claims"] = [self._claim_dict(c, state) for c in claims]
+        result["conflicts"] = [
+            {"claim": c["id"], "conflict": c["conflict"]} for c in result["claims"] if c["conflict"]
+        ]
         names = {c.id: self._household_name(c.household) for c in claims}
         shares = equity.suggest(offer, claims, state.received_lately(offer))
         asked = sum(s.requested for s in shares)
@@ -271,7 +276,9 @@ class Reading:
                 from .household import open_sealed
 
                 pickup = open_sealed(self.key.secret, claim.pickup) or "(could not be read)"
-            elif offer is not None and offer.author == self.key.public:
+            elif claim.author in self._my_devices():
+                pickup = "(sealed to the device that made the claim)"
+            elif offer is not None and offer.author in self._my_devices():
                 pickup = "(sealed to the claimant)"
         return {
             "id": claim.id.hex(), "offer": claim.offer.hex(),
@@ -286,6 +293,7 @@ class Reading:
             "handover": {"offerer": claim.confirmed_by_offerer, "claimant": claim.confirmed_by_claimant},
             "completed": claim.completed, "created": claim.created,
             "mine": claim.author in self._my_devices(),
+            "conflict": self._conflict_text(claim, offer) if offer else None,
         }
 
     def claim_show(self, claim_ref: str) -> dict:
@@ -317,8 +325,9 @@ class Reading:
             {"item": n.item, "quantity": n.quantity, "unit": n.unit, "pledged": n.pledged, "missing": n.missing}
             for n in meal.needs
         ]
-        total = sum(n["quantity"] for n in needs)
-        covered = sum(min(n["pledged"], n["quantity"]) for n in needs)
+        # Lines in different units do not add up: each line counts alike,
+        # as the share of it that is covered.
+        shares = [Fraction(min(n["pledged"], n["quantity"]), n["quantity"]) for n in needs]
         pledges = []
         for pledge_id in meal.pledges:
             p = state.pledges[pledge_id]
@@ -330,7 +339,8 @@ class Reading:
             "id": meal.id.hex(), "dish": meal.dish, "time": meal.time, "place": meal.place, "note": meal.note,
             "author": meal.author.hex(), "household_name": self._household_name(meal.household),
             "needs": needs, "pledges": pledges,
-            "coverage": 100 if total == 0 else (100 * covered) // total,
+            "coverage": 100 if not shares else int(100 * sum(shares) / len(shares)),
+            "lines_covered": sum(1 for n in needs if n["missing"] == 0),
             "past": meal.is_past(self.clock()),
         }
 
@@ -423,6 +433,7 @@ class Reading:
             "households": len(state.households),
             "forks": len(state.forks),
             "waiting": len(state.waiting),
+            **self.own_standing(state),
             "node_running": False,
             "island": None,
             "outage": outage_status(self.store, self.clock(), self._my_devices()),
@@ -433,6 +444,57 @@ class Reading:
                 for p in self.store.peer_addresses()
             ],
         }
+
+    def own_standing(self, state: Any = None) -> dict:
+        """Whether this device's records count: ``standing`` (``counts``,
+        and the ``reason`` with what to do when they do not), ``not_counting``
+        (its own records the neighbourhood rejects, with why) and
+        ``conflicts`` (accepted claims of this household's swaps that no
+        longer fit their offer, to settle)."""
+        from .errors import standing_advice
+
+        state = state or self.state()
+        device = self.key.public
+        refused = state.next_write_refused(device, self.store.own_head(device).seq + 1)
+        return {
+            "standing": {
+                "counts": refused is None,
+                "reason": None if refused is None else standing_advice(refused),
+            },
+            "not_counting": [
+                {"id": rid.hex(), "kind": kind, "seq": seq, "reason": str(error)}
+                for rid, kind, seq, error in state.rejected_of(device)
+            ],
+            "conflicts": self._conflicts(state),
+        }
+
+    def _conflicts(self, state: Any) -> list[dict]:
+        mine = self._my_devices()
+        claims, offers = state.claims_involving(mine)
+        rows = []
+        for claim in sorted(claims, key=lambda c: (c.created, c.id)):
+            offer = offers.get(claim.offer)
+            if offer is not None and claim.status.value == "refused":
+                rows.append({
+                    "claim": claim.id.hex(), "offer": offer.id.hex(), "item": offer.item,
+                    "conflict": self._conflict_text(claim, offer),
+                })
+        return rows
+
+    def _conflict_text(self, claim: Any, offer: Any) -> str | None:
+        """What to settle when the offering household accepted ``claim`` but
+        the acceptance no longer fits the offer (its quantity was lowered,
+        or two devices accepted at once): None for a claim that is not so."""
+        if claim.status.value != "refused" or claim.decision is None:
+            return None
+        raw = self.store.get(claim.decision)
+        accepted = decode_record(raw).body.get("quantity") if raw else None
+        return (
+            f"accepted for {accepted} {offer.unit}, but the offer now has {offer.quantity} {offer.unit} "
+            f"with {offer.allocated} given to other claims. To settle: the offering household raises "
+            f"the quantity ('meshpantry offer update {offer.id.hex()[:8]} --quantity N') or declines, "
+            "or the claimant cancels"
+        )
 
     # -- pages: every listing, a page at a time (see paging.py) ------------------------
 
@@ -540,21 +602,23 @@ def _recipes_found(state: NeighbourhoodState, search: str | None) -> list[Any]:
 
 
 def _expiry_key(offer: Any) -> tuple[int | str, ...]:
-    """The board's expiry order (soonest first, none last, then id) as a key
-    a cursor can hold."""
+    """The board's expiry order (soonest first, then undated ones newest
+    first, then id) as a key a cursor can hold."""
     expires = offer.expires
-    return (0, expires, offer.id.hex()) if expires is not None else (1, 0, offer.id.hex())
+    return (0, expires, offer.id.hex()) if expires is not None else (1, -offer.created, offer.id.hex())
 
 
-def _board_mark(sort: str, key: tuple[int | str, ...]) -> tuple[int | None, bytes]:
+def _board_mark(sort: str, key: tuple[int | str, ...]) -> tuple:
     """The position a board cursor's key names, as
     :meth:`~meshpantry.store.view_reading.ViewReader.walk_board` takes it:
-    ``(expires or None, id)`` for "expiry", ``(created, id)`` for "newest".
-    Raises :class:`InvalidInput` for a key of another shape."""
+    ``(expires or None, created, id)`` for "expiry", ``(created, id)`` for
+    "newest". Raises :class:`InvalidInput` for a key of another shape."""
     bad = InvalidInput("after", "not a cursor of this listing; use the 'next' value a page returned")
     try:
         if sort == "expiry" and len(key) == 3 and key[0] in (0, 1) and type(key[1]) is int:
-            return (key[1] if key[0] == 0 else None, bytes.fromhex(key[2]))  # type: ignore[arg-type]
+            if key[0] == 0:
+                return (key[1], None, bytes.fromhex(key[2]))  # type: ignore[arg-type]
+            return (None, -key[1], bytes.fromhex(key[2]))  # type: ignore[arg-type, operator]
         if sort == "newest" and len(key) == 2 and type(key[0]) is int:
             return (-key[0], bytes.fromhex(key[1]))  # type: ignore[arg-type]
     except (TypeError, ValueError):

@@ -81,6 +81,9 @@ class SqliteLog:
             return []
         return log.at_seq(self.conn, author, seq)
 
+    def ids_at_seqs(self, keys: Sequence[tuple[bytes, int]]) -> list[list[bytes]]:
+        return [self.ids_at_seq(author, seq) for author, seq in keys]
+
     def append(self, records: Sequence[Record]) -> None:
         log.insert(self.conn, records)
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from . import log
 from .database import transaction
-from .view_schema import BOARD_FILTER_INDEXES, MEMBERSHIP_INDEX_0007
+from .view_schema import BOARD_FILTER_INDEXES, MEMBERSHIP_INDEX_0007, BOARD_UNDATED_INDEXES
 from .view_schema import SCHEMA as VIEWS_SCHEMA
 
 
@@ -118,6 +118,8 @@ MIGRATIONS: tuple[Migration, ...] = (
             "UPDATE records SET sum = raw_sum(raw)",
         ),
     ),
+    # Undated offers, newest first, after the dated ones (:mod:`.view_schema`).
+    Migration("0009_board_undated_indexes", BOARD_UNDATED_INDEXES),
 )
 
 _TABLE = "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)"

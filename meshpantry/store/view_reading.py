@@ -25,11 +25,12 @@ from meshpantry.core.households import HouseholdView
 from meshpantry.core.incremental import IncrementalState, status_of
 from meshpantry.core.meals import MealView
 from meshpantry.core.recipes import RecipeView
+from meshpantry.core.standing import next_write_refused
 from meshpantry.core.state import NeighbourhoodState, RecordStatus
-from meshpantry.core.validation import ForkDetected
-from meshpantry.core.view_codec import DECODERS, decode_claim, decode_meal, decode_offer
+from meshpantry.core.validation import ForkDetected, ValidationError
+from meshpantry.core.view_codec import DECODERS, decode_claim, decode_error, decode_meal, decode_offer
 
-from .view_schema import NO_EXPIRY, SEP, WAITS, decode_fate
+from .view_schema import NO_EXPIRY, REJECTED, SEP, WAITS, decode_fate
 
 #: Offer rows fetched per query while walking the board in sort order.
 BOARD_PAGE = 200
@@ -224,19 +225,21 @@ class ViewReader:
 
     def walk_board(
         self, now: int, sort: str = "expiry", include_closed: bool = False,
-        after: tuple[int | None, bytes] | None = None, *, text: str | None = None,
+        after: tuple | None = None, *, text: str | None = None,
         tag: str | None = None, allergen_free: Iterable[str] | None = None,
     ) -> Iterator[OfferView]:
         """Offers in the board's sort order (see
         :func:`meshpantry.core.board.select_offers`): open ones at the
         reader's clock ``now`` unless ``include_closed``; only those after
         ``after`` when given, the sort key of the last offer a caller showed
-        (``(expires or None, id)`` for "expiry", ``(created, id)`` for
+        (``(expires or None, created, id)`` for "expiry", ``(created, id)`` for
         "newest"); only those matching ``text``, ``tag`` and
         ``allergen_free`` as :func:`select_offers` filters them. Rows are read
         a page at a time from the sort order's index, each page seeking past
         the last, and narrowed by the filters in SQL before any is decoded,
-        so a caller that stops early reads little, wherever it starts."""
+        so a caller that stops early reads little, wherever it starts. By
+        expiry, the dated offers are walked first, then the undated ones
+        newest first, each from its own index."""
         if sort not in _ORDER:
             raise ValueError(f"sort must be one of {', '.join(_ORDER)}, not {sort!r}")
         live, narrow = "1" if include_closed else "live = 1", ()
@@ -248,28 +251,29 @@ class ViewReader:
             live, narrow = live + " AND instr(allergens, ?) = 0", (*narrow, SEP + allergen.casefold() + SEP)
         matches = offer_filter(text=text, tag=tag, allergen_free=allergen_free)
         floor = None if include_closed else now  # expired: now > expiry
-        if after is None:
-            mark = None
-        elif sort == "expiry":
-            mark = (NO_EXPIRY if after[0] is None else after[0], after[1])
-        else:
-            mark = (after[0], after[1])
+        if sort == "newest":
+            where, params = ("1", ()) if floor is None else ("expiry >= ?", (floor,))
+            yield from self._walk_newest(live, narrow, matches, where, params, after)
+            return
+        if after is None or after[0] is not None:
+            yield from self._walk_dated(live, narrow, matches, floor, None if after is None else (after[0], after[2]))
+        undated_after = None if after is None or after[0] is not None else (after[1], after[2])
+        index = "view_offers_all_undated" if include_closed else "view_offers_undated"
+        yield from self._walk_newest(live, narrow, matches, f"expiry = {NO_EXPIRY}", (), undated_after, index)
+
+    def _walk_dated(self, live: str, narrow: tuple, matches: Callable[[OfferView], bool],
+                    floor: int | None, mark: tuple[int, bytes] | None) -> Iterator[OfferView]:
+        """Dated offers by (expiry, id), after ``mark``, not expired before ``floor``."""
         while True:
             # One lower bound on the index's first column lets SQLite seek;
             # the OR settles ties by id.
-            if sort == "expiry":
-                low = max(x for x in (floor, None if mark is None else mark[0], -(2**63)) if x is not None)
-                seek, params = "expiry >= ?", (low,)
-                if mark is not None:
-                    seek, params = seek + " AND (expiry > ? OR id > ?)", (low, mark[0], mark[1])
-            else:
-                seek, params = ("1", ()) if floor is None else ("expiry >= ?", (floor,))
-                if mark is not None:
-                    seek += " AND created <= ? AND (created < ? OR id > ?)"
-                    params = (*params, mark[0], mark[0], mark[1])
+            low = max(x for x in (floor, None if mark is None else mark[0], -(2**63)) if x is not None)
+            seek, params = f"expiry >= ? AND expiry < {NO_EXPIRY}", (low,)
+            if mark is not None:
+                seek, params = seek + " AND (expiry > ? OR id > ?)", (low, mark[0], mark[1])
             rows = self.conn.execute(
-                f"SELECT expiry, created, id, view FROM view_offers WHERE {live} AND {seek} "
-                f"{_ORDER[sort]} LIMIT {BOARD_PAGE}",
+                f"SELECT expiry, id, view FROM view_offers WHERE {live} AND {seek} "
+                f"{_ORDER['expiry']} LIMIT {BOARD_PAGE}",
                 (*narrow, *params),
             ).fetchall()
             for *_, raw in rows:
@@ -278,8 +282,34 @@ class ViewReader:
                     yield offer
             if len(rows) < BOARD_PAGE:
                 return
-            expiry, created, rid, _ = rows[-1]
-            mark = (expiry, rid) if sort == "expiry" else (created, rid)
+            expiry, rid, _ = rows[-1]
+            mark = (expiry, rid)
+
+    def _walk_newest(self, live: str, narrow: tuple, matches: Callable[[OfferView], bool],
+                     where: str, params: tuple, mark: tuple[int, bytes] | None,
+                     index: str | None = None) -> Iterator[OfferView]:
+        """Offers satisfying ``where`` by (created descending, id), after
+        ``mark``, from ``index`` when given (SQLite's planner, without
+        statistics, would rather sort every undated offer than use it)."""
+        table = "view_offers" if index is None else f"view_offers INDEXED BY {index}"
+        while True:
+            seek, seek_params = where, params
+            if mark is not None:
+                seek += " AND created <= ? AND (created < ? OR id > ?)"
+                seek_params = (*params, mark[0], mark[0], mark[1])
+            rows = self.conn.execute(
+                f"SELECT created, id, view FROM {table} WHERE {live} AND {seek} "
+                f"{_ORDER['newest']} LIMIT {BOARD_PAGE}",
+                (*narrow, *seek_params),
+            ).fetchall()
+            for *_, raw in rows:
+                offer = decode_offer(raw)
+                if matches(offer):
+                    yield offer
+            if len(rows) < BOARD_PAGE:
+                return
+            created, rid, _ = rows[-1]
+            mark = (created, rid)
 
     def claims_involving(self, devices: set[bytes]) -> tuple[list[ClaimView], dict[bytes, OfferView]]:
         """Claims made by ``devices`` or on offers ``devices`` made, and the
@@ -330,3 +360,29 @@ class ViewReader:
 
     def recipe_list(self) -> list[RecipeView]:
         return list(self.all("recipes").values())
+
+    # -- this device's own records ------------------------------------------------------
+
+    def next_write_refused(self, device: bytes, next_seq: int) -> ValidationError | None:
+        """Why the record ``device`` writes next would not count, or None
+        (:func:`meshpantry.core.standing.next_write_refused`)."""
+        roster = self.state.roster
+        joins = [
+            roster.rejected.get(rid) or roster.waiting.get(rid)
+            for (rid,) in self.conn.execute(
+                "SELECT id FROM records WHERE author = ? AND kind = 'join' ORDER BY seq", (device,)
+            )
+        ]
+        return next_write_refused(device, next_seq, roster, self.forks, joins)
+
+    def rejected_of(self, device: bytes) -> list[tuple[bytes, str, int, ValidationError]]:
+        """``(id, kind, seq, error)`` of every record ``device`` wrote that
+        the held records reject, in seq order."""
+        return [
+            (rid, kind, seq, decode_error(value))  # type: ignore[misc]
+            for rid, kind, seq, value in self.conn.execute(
+                "SELECT r.id, r.kind, r.seq, v.value FROM records r JOIN view_records v ON v.id = r.id "
+                f"WHERE r.author = ? AND v.status = {REJECTED} ORDER BY r.seq",
+                (device,),
+            )
+        ]

@@ -102,6 +102,16 @@ BOARD_FILTER_INDEXES = (
     "CREATE INDEX view_offers_newest ON view_offers (created DESC, id, haystack, tags, allergens) WHERE live = 1",
 )
 
+#: Offers without a best-before or pickup end come after the dated ones on the
+#: board by expiry, newest first (ordered by id they were a random jumble);
+#: these indexes walk them in that order, filters included, as the board's
+#: other indexes do.
+BOARD_UNDATED_INDEXES = (
+    f"CREATE INDEX view_offers_undated ON view_offers (created DESC, id, haystack, tags, allergens) "
+    f"WHERE live = 1 AND expiry = {NO_EXPIRY}",
+    f"CREATE INDEX view_offers_all_undated ON view_offers (created DESC, id) WHERE expiry = {NO_EXPIRY}",
+)
+
 #: Tables emptied by :func:`clear` (a rebuild, or views of another neighbourhood).
 TABLES = (
     "view_state", "view_records", "view_dependents", "view_forks", "view_chains", "view_offers", "view_claims",

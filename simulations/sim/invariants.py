@@ -133,8 +133,8 @@ def check(sim: "Simulation") -> tuple[list[Violation], dict[str, int]]:
     members = {public for public, _ in sim.founding.keys}
     made = sim.hostile.made if sim.hostile is not None else set()
     union: set[int] = set()
-    for node in nodes:
-        union.update(node.store.log)
+    for holders in digests.values():  # one set digest, one record set: take one node's
+        union.update(nodes[holders[0]].store.log)
     for position in sorted(union):
         if position in made:
             violations.append(Violation("nothing_bad_accepted", f"hostile record #{position} is in a log"))

@@ -29,7 +29,7 @@ from __future__ import annotations
 import random
 from array import array
 from collections.abc import Callable, Collection, Sequence
-from itertools import compress
+from itertools import compress, repeat
 from operator import attrgetter, itemgetter, not_
 
 from meshpantry.core.admission import Admissions
@@ -44,7 +44,7 @@ from protocol import Record
 from .record_table import RecordTable
 
 
-_ID, _LAMPORT = attrgetter("id"), attrgetter("lamport")
+_ID, _LAMPORT, _AUTHOR = attrgetter("id"), attrgetter("lamport"), attrgetter("author")
 
 
 def flags(held: bytearray, positions: Sequence[int]) -> Sequence[int]:
@@ -189,7 +189,9 @@ class MemoryStore:
         cut, which shrinks the log, starts a new one)."""
         if self._sync_index is None or self._indexed != len(self.log):
             # every logged record passed the table's verdict, so its key is there
-            fresh = sorted(map(self.table.sync_keys.__getitem__, self.log[self._indexed :]))
+            table = self.table
+            order = sorted(self.log[self._indexed :], key=table.sort_keys.__getitem__)
+            fresh = list(map(table.sync_keys.__getitem__, order))
             self._sync_index = index_with_new(self._sync_index, fresh)
             self._indexed = len(self.log)
         return self._sync_index
@@ -213,6 +215,9 @@ class MemoryStore:
 
     def present(self, ids: Collection[bytes]) -> set[bytes]:
         by_id, held, size = self.table.by_id.get, self.held, len(self.held)
+        positions = list(map(by_id, ids))  # in C
+        if positions and None not in positions and max(positions) < size:  # the usual case
+            return set(compress(ids, flags(held, positions)))
         out = set()
         for rid in ids:
             position = by_id(rid)
@@ -224,10 +229,11 @@ class MemoryStore:
         positions = self.table.at_seq.get((author, seq))
         if positions is None:
             return []
-        held, size = self.held, len(self.held)
+        held = self.held
         if len(positions) == 1:  # the usual case: one record was ever signed there
             p = positions[0]
-            return [self.table.record(p).id] if p < size and held[p] else []
+            return [self.table.passed[p].id] if p < len(held) and held[p] else []  # type: ignore[union-attr]
+        size = len(held)
         here = [p for p in positions if p < size and held[p]]
         if not here:
             return here
@@ -235,6 +241,16 @@ class MemoryStore:
             order = {p: i for i, p in enumerate(self.log) if p in here}
             here.sort(key=order.__getitem__)
         return [self.table.record(p).id for p in here]
+
+    def ids_at_seqs(self, keys: Sequence[tuple[bytes, int]]) -> list[list[bytes]]:
+        found = list(map(self.table.at_seq.get, keys))  # in C
+        if found and None not in found and max(map(len, found)) == 1:
+            # The usual case: one record was ever signed at each key; when
+            # this log holds none of them, every answer is empty.
+            firsts = list(map(itemgetter(0), found))
+            if max(firsts) < len(self.held) and not any(flags(self.held, firsts)):
+                return list(map(list, repeat((), len(keys))))
+        return [self.ids_at_seq(author, seq) for author, seq in keys]
 
     def append(self, records: Sequence[Record]) -> None:
         if not records:
@@ -251,7 +267,7 @@ class MemoryStore:
         else:
             reach.add_all(map(_LAMPORT, records))
         heads = self._own_heads
-        if heads:
+        if heads and not heads.keys().isdisjoint(map(_AUTHOR, records)):
             for record in records:
                 if record.author in heads:
                     self._note_head(record)
@@ -316,8 +332,9 @@ class MemoryStore:
         """Take in peers' records (one commit, not fsynced) through the
         node's pipeline. ``now`` is this node's clock in ms. ``checked``: the
         records of the ``positions`` this store does not hold, in order,
-        already through steps 1-4 (the gossip decision's), as the node hands
-        its validator's records to its ingest."""
+        already through steps 1-4 and admitted by step 6 (an accepting gossip
+        decision's), as the node hands its validator's records to its
+        ingest; their admission is not asked again."""
         outcome = IngestOutcome()
         table = self.table
         if len(self.held) < len(table):
@@ -341,7 +358,8 @@ class MemoryStore:
         if records:
             logged_before = len(self.log)
             report = ingest_checked(
-                self, self.admissions, self.room, records, neighbourhood=self.neighbourhood, now=now
+                self, self.admissions, self.room, records, neighbourhood=self.neighbourhood, now=now,
+                admitted=checked is not None,
             )
             outcome.added = self.log[logged_before:].tolist()  # report.added, as positions
             outcome.duplicates += report.duplicates

@@ -16,6 +16,7 @@ from __future__ import annotations
 from meshpantry.core.ingest import check_signature
 from protocol import Record, decode_record
 from protocol.errors import RemoteError
+from protocol.limits import ID_BYTES
 
 
 #: :meth:`RecordTable.prev_positions` of a predecessor no record of the run
@@ -23,6 +24,9 @@ from protocol.errors import RemoteError
 NOT_IN_TABLE = 1 << 40
 
 _UNRESOLVED = -1
+
+#: Bits of a record id (ids are SHA-256 digests, all this long).
+_ID_BITS = 8 * ID_BYTES
 
 
 class RecordTable:
@@ -41,6 +45,10 @@ class RecordTable:
         #: position -> (lamport, id) of a record that passed, shared by every
         #: node's item list (read in C: ``map(sync_keys.__getitem__, ...)``)
         self.sync_keys: list[tuple[int, bytes] | None] = []
+        #: position -> an int that sorts as its sync key does (lamport above
+        #: the 32-byte id, big-endian), for a record that passed: sorting
+        #: positions by it is many times cheaper than sorting the tuples
+        self.sort_keys: list[int] = []
         #: (author, seq) -> positions of the records that passed, for fork lookups
         self.at_seq: dict[tuple[bytes, int], list[int]] = {}
         self.verifications = 0  #: signature checks actually made
@@ -66,6 +74,7 @@ class RecordTable:
         self._error.append(None)
         self._checked.append(False)
         self.sync_keys.append(None)
+        self.sort_keys.append(-1)
         self.passed.append(None)
         self._prev.append(_UNRESOLVED)
         return position
@@ -94,6 +103,7 @@ class RecordTable:
                 self._decoded[position] = record
                 self.passed[position] = record
                 self.sync_keys[position] = (record.lamport, record.id)
+                self.sort_keys[position] = record.lamport << _ID_BITS | int.from_bytes(record.id, "big")
                 if self.by_id.setdefault(record.id, position) == position:
                     self.at_seq.setdefault((record.author, record.seq), []).append(position)
             except RemoteError as error:

@@ -102,7 +102,7 @@ def test_swap_between_two_households(pair):
     assert code == 6 and "1000 g" in err
     exchange(okafors, zhengs)
     code, _, err = zhengs.run("claim", "accept", claim["id"][:10])
-    assert code == 6 and "only the device that made the offer" in err
+    assert code == 6 and "only the household that made the offer" in err
     accepted = okafors.json("claim", "accept", claim["id"][:10], "--quantity", "500", "--pickup", "blue door, 6pm")
     assert accepted["status"] == "accepted" and accepted["accepted_quantity"] == 500
     assert accepted["pickup"] == "(sealed to the claimant)"
@@ -238,3 +238,36 @@ def test_init_records_the_network_and_says_it(household):
     assert 'network = "loopback"' in (h.data_dir / "node.toml").read_text()
     code, _, err = household("greedy").run("init", "--household", "Greedy", "--network", "lan")
     assert code == 2 and "--network lan is refused" in err
+
+
+def test_a_pledge_in_another_unit_of_the_same_kind_covers_the_need(pair):
+    """1 kg potatoes covers 1000 g of a 2000 g need; 2 items cannot count
+    towards grams and is refused with what to do; coverage counts each line
+    alike, so a meal whose only pot is missing is not 99% covered."""
+    okafors, zhengs = pair
+    meal = okafors.json("meal", "add", "Outage stew", "--time", "tomorrow 18:00", "--place", "courtyard",
+                        "--need", "2000 g potatoes", "--need", "1 items pot")
+    exchange(okafors, zhengs)
+    shown = zhengs.json("meal", "pledge", meal["id"][:10], "1", "kg", "potatoes")
+    assert shown["needs"][0]["pledged"] == 1000 and shown["needs"][0]["missing"] == 1000
+    code, _, err = zhengs.run("meal", "pledge", meal["id"][:10], "2", "items", "potatoes")
+    assert code == 6 and "needs potatoes in g (a weight)" in err and "pledge in g" in err
+    shown = zhengs.json("meal", "pledge", meal["id"][:10], "1000", "G", "Potatoes")
+    assert shown["needs"][0]["missing"] == 0
+    assert shown["coverage"] == 50 and shown["lines_covered"] == 1
+
+
+def test_claim_list_names_the_offerer_of_a_claim_you_made(pair):
+    """'Claims you made' shows whose offer each is on (it showed your own
+    household); 'Claims on your offers' shows who asks."""
+    okafors, zhengs = pair
+    offer = okafors.json("offer", "add", "flour", "1000", "g")
+    exchange(okafors, zhengs)
+    zhengs.json("claim", "add", offer["id"], "300")
+    exchange(okafors, zhengs)
+    _, made, _ = zhengs.run("claim", "list")
+    made_rows = made.split("Claims on your offers")[0]
+    assert "FROM" in made_rows and "The Okafors" in made_rows and "The Zhengs" not in made_rows
+    _, received, _ = okafors.run("claim", "list")
+    received_rows = received.split("Claims on your offers")[1]
+    assert "BY" in received_rows and "The Zhengs" in received_rows

@@ -41,6 +41,9 @@ class ListLog:
     def lamport_reach(self) -> int:
         return reach_of(r.lamport for r in self.log)
 
+    def ids_at_seqs(self, keys: Sequence[tuple[bytes, int]]) -> list[list[bytes]]:
+        return [self.ids_at_seq(author, seq) for author, seq in keys]
+
     def append(self, records: Sequence[Record]) -> None:
         assert not self.present([r.id for r in records])
         self.log.extend(records)

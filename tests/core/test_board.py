@@ -174,3 +174,16 @@ def test_expiry_is_read_time_and_the_board_filters_and_sorts():
     assert ids(state.board(now, allergen_free=["Lactose"])) == [later.id, never.id]
     assert ids(state.board(now, sort="newest")) == [never.id, later.id, soon.id]
     assert gone.id in ids(state.board(now, include_closed=True))
+
+
+def test_offers_without_a_date_come_after_the_dated_ones_newest_first():
+    """By expiry, undated offers follow the dated ones, newest first (they
+    were ordered by id, which a reader sees as no order at all)."""
+    nb, (bea, _, _) = neighbourhood()
+    now = nb.clock
+    old = nb.offer(bea, "rice", 2, "kg", time=now - 3 * DAY_MS)
+    dated = nb.offer(nb.founder, "milk", 2, "l", best_before=now + DAY_MS)
+    new = nb.offer(nb.founder, "oats", 1, "kg", time=now - DAY_MS)
+    middle = nb.offer(bea, "beans", 1, "kg", time=now - 2 * DAY_MS)
+    state = build_state(nb.records, nb.id)
+    assert [o.id for o in state.board(now)] == [dated.id, new.id, middle.id, old.id]

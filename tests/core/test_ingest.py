@@ -299,3 +299,78 @@ def test_the_reach_ignores_a_counter_beyond_it_and_depends_only_on_the_set():
     grown.add(2 * lead)  # bridges the gap to 3 * lead
     assert (grown.reach, grown.beyond) == (3 * lead, 1)
     assert reach_of([]) == 0 and reach_of([lead + 1]) == 0
+
+
+# -- verdicts handed on from the gossip decision ----------------------------------------------
+
+
+def admitted_ingest(log: ListLog, records: list[Record], now: int) -> ingest.IngestReport:
+    return ingest.ingest_checked(
+        log, log.admissions, log.room, records, neighbourhood=log.neighbourhood, now=now, admitted=True
+    )
+
+
+def test_step_6_verdicts_handed_on_are_not_asked_again(nb):
+    """A gossip decision that accepted a message asked admission of every
+    record; its ingest trusts those verdicts (admission never shrinks)."""
+    log = ListLog(nb.id)
+    log.ingest(nb.records, now=nb.clock)
+    asked = []
+    admits = log.admissions.membership.admits
+    log.admissions.membership.admits = lambda record: asked.append(record) or admits(record)
+    offers = [nb.offer(nb.devices[2], item) for item in ("leeks", "beans")]
+    report = admitted_ingest(log, offers, nb.clock)
+    assert report.added == [r.id for r in offers] and asked == []
+
+
+def _batches(nb: TestNeighbourhood) -> list[tuple[list[Record], list[Record]]]:
+    """(log before, batch) pairs, every batch admitted by the log before it:
+    plain records, a fork of a logged record, a duplicate inside the batch,
+    a record held already, a membership record with a record it admits,
+    a record after the batch's own fork, and one failing step 3."""
+    bea = nb.devices[2]
+    base = list(nb.records)
+    offer = nb.offer(bea, "leeks")
+    twin = fork_of(bea, offer, {"item": "onions", "quantity": 1, "unit": "kg"})
+    more = [nb.offer(bea, f"item {i}") for i in range(3)]
+    invite, secret = nb.invite(nb.founder)
+    join = nb.join_with(3, invite, secret)
+    late = nb.offer(bea, "figs", time=nb.clock + 2 * MAX_FUTURE_SKEW_MS)
+    return [
+        (base, [offer, *more]),
+        (base + [offer], [twin, *more]),
+        (base, [offer, more[0], offer]),
+        (base + [offer], [offer, *more]),
+        (base, [invite, join, *more]),
+        (base, [offer, twin, more[1]]),
+        (base, [more[0], late, more[2]]),
+    ]
+
+
+def test_an_admitted_batch_gets_the_report_it_gets_record_by_record(nb):
+    """The batched steps 8-9 log, count and keep evidence exactly as the
+    record-by-record steps do."""
+    for before, batch in _batches(nb):
+        apart, together = ListLog(nb.id), ListLog(nb.id)
+        for log in (apart, together):
+            log.ingest(before, now=nb.clock)
+        expected = apart.ingest(batch, now=nb.clock)
+        found = admitted_ingest(together, batch, nb.clock)
+        assert found == expected
+        assert (together.log, together.forks) == (apart.log, apart.forks)
+
+
+def test_step_5b_holds_for_verdicts_handed_on_from_the_gossip_decision(nb):
+    """The gossip decision does not bound counters: an admitted batch still
+    takes step 5b, whole (the batched steps) or record by record."""
+    bea = nb.devices[2]
+    for with_extra in (False, True):
+        log = ListLog(nb.id)
+        log.ingest(nb.records, now=nb.clock)
+        reach = log.lamport_reach()
+        extra = [nb.offer(bea, "figs")] if with_extra else []
+        exhausting = reseal(bea, nb.offer(bea, "plums"), lamport=TOP)
+        report = admitted_ingest(log, [*extra, exhausting], nb.clock)
+        assert report.added == [r.id for r in extra]
+        assert [type(r.error) for r in report.rejected] == [LamportTooFarAhead]
+        assert log.lamport_reach() == max([reach, *(r.lamport for r in extra)])

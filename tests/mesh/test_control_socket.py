@@ -248,3 +248,21 @@ def test_each_answer_logs_what_it_cost_the_node(big_board, caplog):
     assert [line.split()[0] for line in lines] == ["offer_page", "offer_show"]
     assert all(re.fullmatch(r"\w+ answered in [\d.]+ ms \(CPU [\d.]+ ms, \d+ bytes\)", line) for line in lines)
     pantry.close()
+
+
+def test_a_link_code_from_the_node_carries_its_addresses(node, tmp_path):
+    """device link through the node: the code names where the household's
+    node listens, and the new device adopts the neighbourhood from it."""
+    from meshpantry.pantry.link_code import LinkCode
+
+    phone = Pantry.create(tmp_path / "phone", "ignored")
+    try:
+        with ControlClient.connect(node.data_dir) as client:
+            link = client.call("link_device", device_hex=phone.device.hex())
+            listen = client.call("status")["listen"]
+        code = LinkCode.decode(link["code"])
+        assert code.device == phone.device and code.addresses == tuple(listen) and listen
+        adopted = phone.adopt_link(link["code"])
+        assert adopted["neighbourhood_name"] and adopted["addresses"] == listen
+    finally:
+        phone.close()

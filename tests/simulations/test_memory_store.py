@@ -166,3 +166,25 @@ def test_append_own_runs_the_stores_own_record_check(tmp_path):
     good, after = offer(founding, table, 1, head)
     store.append_own(good)
     assert store.holds(good) and store.own_head(founding.keys[1][0]).seq == after.seq
+
+
+def test_a_batchs_seq_lookups_answer_as_one_by_one():
+    """ids_at_seqs, the batch's lookups at once, answers what ids_at_seq
+    answers for each key: nothing held, one record held, a fork held."""
+    founding, table, positions = founded(3)
+    head = founding.heads[1]
+    first, after = offer(founding, table, 1, head)
+    twin_record = next_record(founding.keys[1][1], head, neighbourhood=founding.neighbourhood,
+                              kind="offer", body={"item": "milk", "quantity": 1, "unit": "l"}, now=NOW)
+    twin = table.add(twin_record.raw, twin_record)
+    table.verdict(twin)
+    later, _ = offer(founding, table, 1, after)
+    model = MemoryStore(table, founding.neighbourhood)
+    model.ingest([p for _, p in positions], NOW)
+    keys = [(table.record(p).author, table.record(p).seq) for p in (first, later)]
+    assert model.ids_at_seqs(keys) == [[], []]
+    outcome = model.ingest([first, twin], NOW, checked=[table.record(first), table.record(twin)])
+    assert outcome.added == [first, twin] and len(model.forks) == 1  # a gossip message carrying a fork
+    for lookup in (keys, keys[::-1], keys[1:]):
+        assert model.ids_at_seqs(lookup) == [model.ids_at_seq(*key) for key in lookup]
+    assert model.ids_at_seqs(keys)[0] == [table.record(first).id, twin_record.id]

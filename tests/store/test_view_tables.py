@@ -9,6 +9,7 @@ kept across a restart, rebuilt from the log.
 from __future__ import annotations
 
 import random
+import re
 import sqlite3
 from pathlib import Path
 
@@ -228,7 +229,7 @@ def test_the_board_index_walks_offers_as_select_offers_orders_them(tmp_path: Pat
                 everything = select_offers(state.offers.values(), now, sort=sort, include_closed=include_closed)
                 for cut in range(0, len(everything), 7):  # resuming after any offer
                     last = everything[cut]
-                    key = (last.expires, last.id) if sort == "expiry" else (last.created, last.id)
+                    key = (last.expires, last.created, last.id) if sort == "expiry" else (last.created, last.id)
                     rest = list(reader.walk_board(now, sort, include_closed, after=key))
                     assert [o.id for o in rest] == [o.id for o in everything[cut + 1 :]]
 
@@ -252,17 +253,20 @@ def test_a_filtered_open_board_is_narrowed_in_its_index(tmp_path: Path, nb: Test
             store.set_setting("neighbourhood", nb.id)
             store.ingest([r.raw for r in nb.records], now=nb.clock)
             reader = store.views()
-            for index in ("view_offers_expiry", "view_offers_newest"):
+            for index in ("view_offers_expiry", "view_offers_newest", "view_offers_undated"):
                 assert index_columns(reader.conn, index)[2:] == ["haystack", "tags", "allergens"]
-            for sort in ("expiry", "newest"):
+            # by expiry: the dated offers from one index, then the undated ones from another
+            for sort, indexes in (("expiry", ["expiry", "undated"]), ("newest", ["newest"])):
                 sql: list[str] = []
                 reader.conn.set_trace_callback(sql.append)
                 found = list(reader.walk_board(nb.clock, sort, text="JAR 3", tag="veg", allergen_free=["gluten"]))
                 reader.conn.set_trace_callback(None)
                 assert [o.item for o in found] == ["jar 3"]
-                (walk,) = [q for q in sql if "FROM view_offers" in q]
-                plan = " ".join(str(row) for row in reader.conn.execute(f"EXPLAIN QUERY PLAN {walk}"))
-                assert f"INDEX view_offers_{sort}" in plan
+                walks = [q for q in sql if "FROM view_offers" in q]
+                assert len(walks) == len(indexes)
+                for walk, index in zip(walks, indexes):
+                    plan = " ".join(str(row) for row in reader.conn.execute(f"EXPLAIN QUERY PLAN {walk}"))
+                    assert re.search(rf"INDEX view_offers_{index}\b", plan), plan
 
 
 def test_a_sync_batch_leaves_the_views_for_the_next_read(tmp_path: Path, nb: TestNeighbourhood):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from textual.widgets import Input
+from textual.widgets import Input, TextArea
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 UPDATE_ENV = "MESHPANTRY_UPDATE_SNAPSHOTS"
@@ -23,6 +23,11 @@ def steady(app) -> None:
     for screen in app.screen_stack:
         for field in screen.query(Input):
             field.cursor_blink = False
+        for area in screen.query(TextArea):  # the recipe and meal forms' many-line fields
+            # Set anew each time: a text area shows its stopped cursor only
+            # if it had focus when the blinking stopped.
+            area.cursor_blink = True
+            area.cursor_blink = False
 
 
 async def tabs_settled(app, pilot, tries: int = 200) -> None:

@@ -66,15 +66,15 @@ async def test_node_gone_shows_offline_and_keeps_the_form(tmp_path):
             await pilot.press("o")
             await until(pilot, lambda: isinstance(app.screen, OfferForm) and app.screen.query(Input), what="the form")
             form = app.screen
-            form.query_one("#offer-item", Input).value = "quince"
-            form.query_one("#offer-quantity", Input).value = "2"
-            form.query_one("#offer-unit", Input).value = "kg"
+            form.query_one("#form-item", Input).value = "quince"
+            form.query_one("#form-quantity", Input).value = "2"
+            form.query_one("#form-unit", Input).value = "kg"
             node.stop()
             await until(pilot, lambda: app.badge.state == OFFLINE, what="the offline badge")
             await pilot.press("ctrl+s")
             await pilot.pause(0.2)
             assert app.screen is form, "the form stays open"
-            assert [form.query_one(f"#offer-{n}", Input).value for n in ("item", "quantity", "unit")] == \
+            assert [form.query_one(f"#form-{n}", Input).value for n in ("item", "quantity", "unit")] == \
                 ["quince", "2", "kg"]
             assert "OFFLINE" in screen_text(app)
             restarted = run_node(tmp_path / "dale", None)

@@ -74,4 +74,11 @@ def test_sync_progress_reads_the_nodes_sync_events():
     assert sync_progress(ended, peer) == "up to date"
     assert sync_progress(None, {**peer, "syncing": True}) == "syncing…"
     assert sync_progress(None, peer) == "-"
-    assert sync_line(ended) == "sync ooWBirch: active False, received 400, expected 400, behind 0, ok True"
+    # in words, not field dumps ("active False, ... ok True")
+    assert sync_line(ended) == "sync with ooWBirch: done, 400 records received, up to date"
+    assert sync_line(running) == "sync with ooWBirch: running, 120 of 400 records"
+    counted = SyncEvent(peer="12D3KooWBirch", active=False, received=12, expected=12, behind=0, ok=True,
+                        records_in=12, records_out=3)
+    assert sync_line(counted) == "sync with ooWBirch: done, 12 records in, 3 out, up to date"
+    failed = SyncEvent(peer="12D3KooWBirch", active=False, received=5, expected=40, behind=35, ok=False)
+    assert sync_line(failed) == "sync with ooWBirch: failed, 5 records received, 35 still to fetch"

@@ -6,8 +6,9 @@ cursor; moving the cursor onto the last row (or ``m``) loads the next page
 after it, so a board of any size opens as fast as a small one. Only the
 newest answer is drawn when typing outruns the node. A refresh (new records
 arrived) reads again from the top as many rows as were shown. Offers expiring
-within a day are marked and coloured; ``c`` or Enter claims the offer under
-the cursor, ``o`` opens the offer form.
+within a day are marked and coloured; Enter opens the offer in full
+(:mod:`.offer_detail`), ``c`` claims the offer under the cursor, ``o`` opens
+the offer form.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from meshpantry.control.frames import Wire
 from ..answers import Answer, OfferRow, offer_rows
 from ..board_filter import BoardFilter
 from ..show import amount, labels, relative, split_labels
+from ..widgets.columns import Col, add_columns
 from ..widgets.paged import PagedPane
 from ..widgets.pane import cells, selected_key
 
@@ -48,6 +50,12 @@ class BoardPane(PagedPane[OfferRow]):
     ]
     op = "offer_page"
     table_id = "offers"
+    #: At 80 columns the area and the household keep 12 cells ("Elm St south",
+    #: "The Nguyens"); wider, the item takes most of the room.
+    COLUMNS = (
+        Col("item", "item", 12, 3), Col("left", "left", 9), Col("best", "best before", 11),
+        Col("area", "area", 12, 2), Col("tags", "tags", 6, 2), Col("from", "from", 12, 2),
+    )
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
@@ -61,12 +69,7 @@ class BoardPane(PagedPane[OfferRow]):
             yield Input(placeholder="tag", id="filter-tag")
             yield Input(placeholder="free of (allergens)", id="filter-free")
         table = DataTable(id="offers", cursor_type="row", zebra_stripes=True)
-        table.add_column("item", key="item", width=22)
-        table.add_column("left", key="left", width=9)
-        table.add_column("best before", key="best", width=11)
-        table.add_column("area", key="area", width=10)
-        table.add_column("tags", key="tags", width=12)
-        table.add_column("from", key="from", width=10)
+        add_columns(table, self.COLUMNS, self.app.size.width)
         yield table
         yield Static(id="board-count")
 
@@ -169,7 +172,12 @@ class BoardPane(PagedPane[OfferRow]):
         await self.reload(self.app, first_page=True)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        self.action_claim()
+        """Enter opens the offer in full; claiming is one key from there."""
+        offer = self.selected_offer()
+        if offer is not None:
+            from .offer_detail import OfferDetailScreen
+
+            self.app.push_screen(OfferDetailScreen(offer))
 
 
 def offer_row(offer: OfferRow, now: int) -> tuple[Text, ...]:

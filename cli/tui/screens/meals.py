@@ -22,6 +22,7 @@ from textual.widgets import DataTable, Static
 from ..answers import Answer, MealRow, meal_rows
 from ..show import amount, relative
 from ..widgets.coverage import coverage_bar
+from ..widgets.columns import Col, add_columns
 from ..widgets.paged import PagedPane
 from ..widgets.pane import cells, selected_key
 
@@ -33,6 +34,12 @@ class MealsPane(PagedPane[MealRow]):
     BINDINGS = [Binding("p", "pledge", "Pledge"), Binding("n", "new_meal", "New meal")]
     op = "meal_page"
     table_id = "meals-table"
+    #: The host keeps 12 cells at 80 columns ("The Nguyens"); wider, the dish,
+    #: place and host share the room.
+    COLUMNS = (
+        Col("dish", "dish", 16, 3), Col("when", "when", 9), Col("place", "place", 12, 2),
+        Col("coverage", "coverage", 15), Col("host", "host", 12, 2),
+    )
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
@@ -42,11 +49,7 @@ class MealsPane(PagedPane[MealRow]):
 
     def compose(self):
         table = DataTable(id="meals-table", cursor_type="row", zebra_stripes=True)
-        table.add_column("dish", key="dish", width=20)
-        table.add_column("when", key="when", width=9)
-        table.add_column("place", key="place", width=14)
-        table.add_column("coverage", key="coverage", width=15)
-        table.add_column("host", key="host", width=10)
+        add_columns(table, self.COLUMNS, self.app.size.width)
         yield table
         with VerticalScroll(id="meal-detail-box"):
             yield Static(id="meal-detail")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.widgets import DataTable, Static
 
-from meshpantry.control.events import SyncEvent, event_data
+from meshpantry.control.events import SyncEvent
 
 from ..answers import PeerRow, Status, as_answer
 from ..show import relative, short_id
@@ -72,6 +72,17 @@ def mesh_summary(status: Status) -> Text:
 
     for line in outage_lines(status.get("outage")):  # the outage clock and the catch-up's summary
         text.append("\n" + " ".join(line.split()))
+    standing = status.get("standing") or {}
+    if standing.get("counts") is False:
+        text.append("\nWhat this device writes will not count: ", style="bold red")
+        text.append(str(standing.get("reason")))
+    not_counting = status.get("not_counting") or []
+    if not_counting:
+        text.append(f"\n{len(not_counting)} of this device's records will not count", style="bold red")
+        text.append(": " + "; ".join(f"{r['kind']}: {r['reason']}" for r in not_counting[:3]))
+    for conflict in (status.get("conflicts") or [])[:3]:
+        text.append(f"\nConflict on the {conflict['item']} claim: ", style="bold yellow")
+        text.append(conflict["conflict"])
     return text
 
 
@@ -89,6 +100,23 @@ def sync_progress(event: SyncEvent | None, peer: PeerRow) -> str:
 
 
 def sync_line(event: SyncEvent) -> str:
+    """One sync session in words: ``sync with 1a2b3c4d: running, 120 of 400
+    records`` or ``sync with 1a2b3c4d: done, 12 records in, 3 out``."""
     peer = (event.peer or "?")[-8:]
-    parts = [f"{k} {v}" for k, v in event_data(event).items() if k != "peer" and isinstance(v, (int, str, bool))]
-    return f"sync {peer}: " + ", ".join(parts)
+    if event.active:
+        words = ["running"]
+        if event.expected:
+            words.append(f"{event.received} of {event.expected} records")
+        elif event.received:
+            words.append(f"{event.received} records so far")
+    else:
+        words = ["failed" if event.ok is False else "done"]
+        if event.records_in is not None or event.records_out is not None:
+            words.append(f"{event.records_in or 0} records in, {event.records_out or 0} out")
+        elif event.received:
+            words.append(f"{event.received} records received")
+        if event.behind:
+            words.append(f"{event.behind} still to fetch")
+        elif event.ok:
+            words.append("up to date")
+    return f"sync with {peer}: " + ", ".join(words)

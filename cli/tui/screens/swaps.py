@@ -23,6 +23,7 @@ from textual.widgets import DataTable, Static
 
 from ..answers import Answer, FairShare, OfferDetail, SwapRow, as_answer, swap_rows
 from ..show import amount, relative
+from ..widgets.columns import Col, add_columns
 from ..widgets.paged import PagedPane
 from ..widgets.pane import cells, selected_key
 
@@ -41,6 +42,10 @@ class SwapsPane(PagedPane[SwapRow]):
     ]
     op = "swaps_page"
     table_id = "claims"
+    COLUMNS = (
+        Col("dir", "", 5), Col("item", "item", 14, 3), Col("asks", "asks", 9), Col("who", "household", 13, 2),
+        Col("status", "status", 9), Col("handover", "handover", 10),
+    )
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
@@ -53,12 +58,7 @@ class SwapsPane(PagedPane[SwapRow]):
 
     def compose(self):
         table = DataTable(id="claims", cursor_type="row", zebra_stripes=True)
-        table.add_column("", key="dir", width=4)
-        table.add_column("item", key="item", width=18)
-        table.add_column("asks", key="asks", width=8)
-        table.add_column("household", key="who", width=14)
-        table.add_column("status", key="status", width=10)
-        table.add_column("handover", key="handover", width=10)
+        add_columns(table, self.COLUMNS, self.app.size.width)
         yield table
         yield Static(id="claim-detail")
 
@@ -190,6 +190,8 @@ def claim_detail(claim: SwapRow, share: FairShare | None, now: int) -> Text:
                     + " · claimant " + ("✓" if h.get("claimant") else "…"))
         if not claim.get("completed"):
             text.append("  (h confirms your side)")
+    if claim.get("conflict"):
+        text.append(f"\nConflict: {claim['conflict']}", style="bold yellow")
     keys = {"pending": "a accept · d decline" if claim["direction"] == "in" else "x cancel"}
     if claim["status"] in keys:
         text.append(f"\n{keys[claim['status']]}", style="italic")

@@ -19,13 +19,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar, Generic, Mapping, TypeVar
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.binding import Binding
 from textual.widgets import DataTable
 
 from meshpantry.control.frames import Wire
 
 from ..answers import Answer, UnexpectedAnswer
+from .columns import Col, refit
 from .pane import Pane, keep_cursor, selected_key
 
 if TYPE_CHECKING:
@@ -50,6 +51,9 @@ class PagedPane(Pane, Generic[Row]):
     op: ClassVar[str] = ""
     #: The id of the pane's DataTable.
     table_id: ClassVar[str] = ""
+    #: The table's columns, when they fit themselves to the pane's width
+    #: (:mod:`.columns`); empty when the pane sets fixed widths.
+    COLUMNS: ClassVar[tuple[Col, ...]] = ()
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]  # Textual's widget keywords
@@ -162,6 +166,11 @@ class PagedPane(Pane, Generic[Row]):
             keep_cursor(table, key)
             self.shown = shown
         self.drawn()
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Fit the table's columns to the new width (panes that name them)."""
+        if self.COLUMNS:
+            refit(self.table, self.COLUMNS, event.size.width, self.shown)
 
     def _cells(self, rows: list[Row]) -> list[tuple[str, tuple[Text, ...]]]:
         return [(self.row_key(row), self.row_cells(row)) for row in rows]

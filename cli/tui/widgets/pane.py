@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.text import Text
+from textual import events
 from textual.containers import Vertical
-from textual.widgets import DataTable
+from textual.widgets import DataTable, TabPane
 
 if TYPE_CHECKING:
     from ..app import PantryApp
@@ -33,6 +34,19 @@ class Pane(OnPantryApp, Vertical):
         tables = self.query(DataTable)
         if tables:
             tables.first().focus()
+
+
+class TabPage(TabPane):
+    """A tab page that never switches the tabs by itself.
+
+    Textual's TabPane shows its tab whenever a widget inside it takes focus.
+    Widgets take focus a moment after they are told to, so a tab the user
+    has just left (3, then 1 at once) came back when its table took focus,
+    and the next tab key seemed dead. Here only the tab keys and clicks
+    switch tabs; each tab focuses its own widget when it opens."""
+
+    def _on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        event.prevent_default()  # Textual calls every class's handler unless told not to
 
 
 def cells(*values: object) -> tuple[Text, ...]:
