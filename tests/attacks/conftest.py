@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import msgpack
@@ -24,25 +25,35 @@ def hood(tmp_path_factory) -> Neighbourhood:
 
 
 def run_peer(mode: str, target: str, seed: bytes, *args: str, payload=None, tmp: Path | None = None,
-             timeout: float = 90) -> list[str]:
+             timeout: float = 90, sample=None) -> list[str]:
     """Run :mod:`tests.attacks.peer`; ``payload`` is written to a msgpack
-    file passed as the last argument. Returns its output lines."""
+    file passed as the last argument; ``sample`` is called every 0.1 s while
+    it runs (the target's RSS). Returns its output lines."""
     argv = [sys.executable, "-m", "tests.attacks.peer", mode, target, seed.hex(), *args]
     if payload is not None:
         assert tmp is not None
         path = tmp / f"payload-{mode}.msgpack"
         path.write_bytes(msgpack.packb(payload))
         argv.append(str(path))
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=attacker_env(),
-                          cwd=Path(__file__).resolve().parents[2])
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout.splitlines()
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=attacker_env(),
+                          cwd=Path(__file__).resolve().parents[2]) as process:
+        deadline = time.monotonic() + timeout
+        while process.poll() is None:
+            if sample is not None:
+                sample()
+            if time.monotonic() > deadline:
+                process.kill()
+            time.sleep(0.1)
+        stdout, stderr = process.communicate()
+    assert process.returncode == 0, stderr[-3000:]
+    return stdout.splitlines()
 
 
 @pytest.fixture
 def peer(tmp_path):
-    def run(mode: str, target: str, seed: bytes, *args: str, payload=None, timeout: float = 90) -> list[str]:
-        return run_peer(mode, target, seed, *args, payload=payload, tmp=tmp_path, timeout=timeout)
+    def run(mode: str, target: str, seed: bytes, *args: str, payload=None, timeout: float = 90,
+            sample=None) -> list[str]:
+        return run_peer(mode, target, seed, *args, payload=payload, tmp=tmp_path, timeout=timeout, sample=sample)
     return run
 
 

@@ -59,11 +59,12 @@ def control_socket(node) -> socket.socket:
     return sock
 
 
-@fixed_on("trustnet", GATE)
 def test_control_subscription_flood(hood):
-    """Finding 3: 5,000 subscriptions on one control connection that never
-    reads while the neighbourhood writes: the node bounds what it queues and
-    frees it all when the client leaves."""
+    """Finding 3: up to 5,000 subscriptions on one control connection that
+    never reads while the neighbourhood writes: the node bounds what it
+    queues and frees it all when the client leaves. (This client stops when
+    the node stops reading it, after a few hundred requests; the issue's
+    1 GB came from a client that got all 5,000 in.)"""
     node = hood.nodes[0]
     with attack(hood, FAMILY, "control: 5,000 subscriptions, never read", reason=None,
                 rss_mib_bound=160, changes_store=True) as out:

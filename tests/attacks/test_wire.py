@@ -137,7 +137,7 @@ def test_yamux_window_flood(hood, peer):
     key = hood.attacker()
     with attack(hood, FAMILY, "yamux window flood (128 MiB)", reason=r"beyond the receive window|shed",
                 rss_mib_bound=200) as out:
-        lines = peer("yamux", hood.nodes[0].address, key.seed, "128")
+        lines = peer("yamux", hood.nodes[0].address, key.seed, "128", sample=out.numbers["sample"])
         out.did = lines[-1]
         out.numbers["sample"]()
 
@@ -159,7 +159,7 @@ def test_sync_stream_flood(hood, peer):
     the excess reset at once with a logged reason."""
     key = hood.attacker()
     with attack(hood, FAMILY, "sync stream flood (200)", reason=r"shed|slot|queue") as out:
-        lines = peer("streams", hood.nodes[0].address, key.seed, "200", timeout=120)
+        lines = peer("streams", hood.nodes[0].address, key.seed, "200", timeout=120, sample=out.numbers["sample"])
         out.did = lines[-1]
         assert "reset=" in lines[-1] or "refused=" in lines[-1], lines
 
