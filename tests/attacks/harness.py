@@ -116,7 +116,7 @@ class Neighbourhood:
 def _setup(root: Path, attackers: int) -> tuple[list[Path], list[Path], Path, str]:
     """Founder h0, members h1 h2, attacker members m0.., and r0 whom h0
     revokes. Returns honest dirs, attacker dirs, the revoked dir and the
-    invite code r0 joined with (spent: one use)."""
+    invite code the last attacker member joined with (spent: one use)."""
     honest = [root / f"h{i}" for i in range(3)]
     extra = [root / f"m{i}" for i in range(attackers)]
     revoked_dir = root / "r0"
@@ -130,7 +130,8 @@ def _setup(root: Path, attackers: int) -> tuple[list[Path], list[Path], Path, st
             member = Pantry.create(d, f"House {i}" if d in honest else d.name)
             member.join(code, f"House {i}" if d in honest else d.name)
             pantries.append(member)
-            spent = code
+            if d == extra[-1]:
+                spent = code
         everything = [r.raw for p in pantries for r in p.store.records()]
         founder.store.ingest(everything, founder.clock())
         founder.revoke(pantries[-1].device.hex(), "test: a revoked member")
