@@ -72,7 +72,8 @@ def pytest_runtest_makereport(item, call):
     for outcome in RESULTS:
         if outcome.test == item.nodeid:
             if hasattr(report, "wasxfail"):
-                branch = report.wasxfail.split("branch ", 1)[-1].split(" ", 1)[0]
+                reason = report.wasxfail
+                branch = reason.split("branch ", 1)[1].split(" ", 1)[0] if "branch " in reason else "open"
                 outcome.status = f"xfail ({branch})" if report.skipped else f"XPASS ({branch})"
             elif report.failed and outcome.status == "ok":
                 outcome.status = "failed"
