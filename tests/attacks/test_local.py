@@ -24,8 +24,8 @@ from cli.main import main as cli_main
 from meshpantry.control.frames import encode_frame
 from meshpantry.exit_codes import ExitCode
 
-from .harness import GATE, LoggingNode, attack, fixed_on, rss_mib
-from simulations.processes import free_port
+from .harness import GATE, LoggingNode, attack, converged, fixed_on, rss_mib
+from simulations.processes import eventually, free_port
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -221,6 +221,8 @@ def test_a_record_edited_in_place_is_not_served(hood):
             assert member.peer_id not in h0.call("status")["banned"]
         finally:
             member.stop()
+        # h0 hands the two intact records on to h1 and h2 before the probe.
+        eventually(lambda: converged(hood.nodes), 30, "the intact records reach every honest node")
         text = member.log_text()
         line = next((l for l in text.splitlines() if "changed on disk" in l), None)
         assert line is not None, text
