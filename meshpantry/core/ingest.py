@@ -314,7 +314,7 @@ class Intake:
 
     def _wait(self, record: Record) -> None:
         self.log.keep_waiting(record, self.now)
-        for dropped in self.room.add(record.id, record.author, record.kind):
+        for dropped in self.room.add(record.id, record.author, record.kind, len(record.raw)):
             self.log.forget_waiting(dropped)
             self.report.dropped_waiting += 1
             self._waiting_from_batch.discard(dropped)

@@ -124,6 +124,8 @@ class NodeOps:
             "gossip": vars(node.gossip.stats).copy() if node.gossip else None,
             "sync": dict(node.sync_totals),
             "liveness": vars(node.liveness.stats).copy() if node.liveness else None,
+            "discovery": vars(node.discovery.stats).copy() if node.discovery else None,
+            "outsiders_closed": node.gatekeeper.outsiders.closed,
             "denied": sorted(node.denied),
             "banned": sorted(p for p in node.banned if node.is_cut_off(p)),
             "uptime_s": (_now_ms() - node.started) // 1000,

@@ -269,6 +269,14 @@ class Discovery:
                 count += 1
         return count
 
+    def forget(self, peer_id: ID) -> None:
+        """Stop knowing a peer (not a static one): it is not dialled again
+        unless someone names it anew (a peer that turned out to be no
+        member of the neighbourhood)."""
+        peer = self.peers.get(peer_id)
+        if peer is not None and not peer.static:
+            del self.peers[peer_id]
+
     def _make_room(self) -> bool:
         for peer_id, peer in self.peers.items():
             if not (peer.static or peer.verified or peer.connected or peer.dialing):

@@ -62,6 +62,8 @@ async def start_discovery(
     ``busy(peer_id_text)`` holds (a sync session runs) are not trimmed."""
 
     def remember(peer_id: ID, addrs: list[str]) -> None:
+        if is_cut_off(str(peer_id)):  # e.g. not a member: not worth a place in the book
+            return
         dial = [a if "/p2p/" in a else f"{a}/p2p/{peer_id}" for a in addrs]
         store.remember_peer(str(peer_id), dial, int(time.time() * 1000))
 
@@ -69,7 +71,8 @@ async def start_discovery(
         host, settings, rng, remember=remember, skip=lambda peer_id: is_cut_off(str(peer_id)),
         busy=lambda peer_id: busy(str(peer_id)),
     )
-    loaded = discovery.load_book((p.peer_id, list(p.multiaddrs)) for p in store.peer_addresses())
+    loaded = discovery.load_book((p.peer_id, list(p.multiaddrs)) for p in store.peer_addresses()
+                                 if not is_cut_off(p.peer_id))
     log.info("address book: %d peers to redial", loaded)
     await nursery.start(discovery.run)
     mdns = None

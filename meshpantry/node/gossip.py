@@ -63,6 +63,7 @@ from protocol.errors import RemoteError
 
 from . import libp2p_compat
 from .config import NodeSettings
+from .gate import JOIN_GRACE_S
 from .gossip_batch import (
     MAX_BATCH_BYTES,
     MAX_BATCH_RECORDS,
@@ -110,6 +111,10 @@ GOSSIPSUB_PROTOCOLS = (PROTOCOL_ID_V12, PROTOCOL_ID_V11)
 #: Mesh degree: target, low and high. A neighbourhood has tens of nodes;
 #: six links keep two hops to everyone without flooding a Raspberry Pi.
 MESH_DEGREE, MESH_DEGREE_LOW, MESH_DEGREE_HIGH = 6, 4, 12
+
+#: Seconds between two looks at whether a peer whose pubsub stream is held
+#: unread has been admitted meanwhile (a newcomer's join just taken).
+ADMIT_POLL_S = 0.25
 
 #: Seconds between GossipSub heartbeats (mesh repair, gossip of ids).
 HEARTBEAT_INTERVAL_S = 1
@@ -223,6 +228,52 @@ class BatchValidator:
                 decode_and_check, msg.data, self.neighbourhood, self.clock()
             )
         return records
+
+
+class GatedPubsub(Pubsub):
+    """Pubsub that talks only to the peers ``admits_peer`` lets through: it
+    opens no stream to anyone else, and reads none of theirs. A stream from a
+    peer not admitted is held unread for ``admit_wait_s`` (a newcomer's join
+    handshake usually lands meanwhile: then it is read from then on), and
+    reset if the peer is still not admitted; what it sent meanwhile waits in
+    the stream's receive window (bounded, see LIBP2P.md). One stream per
+    peer is held; any other is reset at once. So a peer that is
+    not a member neither reads the topic nor feeds it (nor costs a signature
+    check). :meth:`ensure_peer_stream` adds a peer admitted later."""
+
+    def __init__(self, *args: object, admits_peer: Callable[[ID], bool],
+                 admit_wait_s: float = JOIN_GRACE_S, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.admits_peer = admits_peer
+        self.admit_wait_s = admit_wait_s
+        self.refused = 0  #: streams and peers refused since start
+        self._held: set[ID] = set()  # peers with a stream held unread
+
+    async def _handle_new_peer(self, peer_id: ID) -> None:
+        if not self.admits_peer(peer_id):
+            self.refused += 1
+            return
+        await super()._handle_new_peer(peer_id)
+
+    async def stream_handler(self, stream) -> None:  # type: ignore[no-untyped-def]
+        peer_id = stream.muxed_conn.peer_id
+        if not self.admits_peer(peer_id):
+            if peer_id in self._held:  # one held stream per peer: its window bounds what waits
+                self.refused += 1
+                await stream.reset()
+                return
+            self._held.add(peer_id)
+            try:
+                with trio.move_on_after(self.admit_wait_s):
+                    while not self.admits_peer(peer_id):
+                        await trio.sleep(ADMIT_POLL_S)
+            finally:
+                self._held.discard(peer_id)
+            if not self.admits_peer(peer_id):
+                self.refused += 1
+                await stream.reset()
+                return
+        await super().stream_handler(stream)
 
 
 def build_router() -> GossipSub:
@@ -356,6 +407,7 @@ async def open_gossip(
     settings: NodeSettings,
     *,
     on_forged: Callable[[ID, RemoteError], None] | None = None,
+    admits_peer: Callable[[ID], bool] | None = None,
 ) -> AsyncIterator[Gossip]:
     """Run GossipSub on ``host`` for one neighbourhood while the block runs.
 
@@ -364,14 +416,16 @@ async def open_gossip(
     origin, forwarder)`` gets the checked records of every valid message from
     another node, in arrival order, one call at a time, with the message's
     publisher and the peer that handed it over (None if not known). Start this before dialling
-    peers so that every connection also carries gossip.
+    peers so that every connection also carries gossip. With
+    ``admits_peer(peer_id) -> bool`` (the membership gate) gossip runs only
+    with the peers it admits (:class:`GatedPubsub`).
     """
     gossip = Gossip(host, neighbourhood, settings)
     validator = BatchValidator(host.peer_id, neighbourhood, admits, gossip.stats, on_forged)
     router = build_router()
-    pubsub = Pubsub(
-        host.libp2p, router, msg_id_constructor=message_id, validation_timeout=VALIDATION_TIMEOUT_S
-    )
+    options = dict(msg_id_constructor=message_id, validation_timeout=VALIDATION_TIMEOUT_S)
+    pubsub = (Pubsub(host.libp2p, router, **options) if admits_peer is None
+              else GatedPubsub(host.libp2p, router, admits_peer=admits_peer, **options))
     pubsub.set_topic_validator(
         gossip.topic, validator, True
     )

@@ -25,6 +25,9 @@ Rules:
   that measure the library's own behaviour.
 * One correction is not a replacement but a chore the library never does:
   :func:`trim_delivery_log`, called periodically by the gossip service.
+* A correction may add an attribute the library never had (yamux's
+  ``recv_window`` becomes a property of the class, where the library keeps a
+  plain instance field): :func:`uninstall` then removes it again.
 
 This module imports nothing from libp2p at import time, so a mismatched
 version gets the clear error of :func:`install`, not an ``ImportError`` from
@@ -124,6 +127,9 @@ class Correction:
 #: The library's own values, by (owner, attribute), kept at the first install.
 _library: dict[tuple[str, str], Any] = {}
 
+#: Stands for "the library has no such class attribute" in :data:`_library`.
+_ABSENT = object()
+
 
 def _resolve(path: str) -> Any:
     """The module or class named by a dotted path (``pkg.module.Class``)."""
@@ -173,6 +179,74 @@ async def _credit_half_window(self: Any, *, bytes_read: int = 0) -> None:
             increment = unreleased + self._apply_autotune_epoch(buffered)
     if increment > 0:
         await self.send_window_update(increment, skip_lock=True)
+
+
+# Yamux: the receive window is enforced -------------------------------------------
+
+_YAMUX = "libp2p.stream_muxer.yamux.yamux.Yamux"
+
+
+class WindowOverrun(Exception):
+    """A peer sent more DATA on a stream than the receive window it was given."""
+
+    def __init__(self, peer: object, stream_id: int, excess: int) -> None:
+        super().__init__(f"peer {peer} sent {excess} bytes beyond the receive window of stream {stream_id}")
+        self.peer, self.stream_id, self.excess = peer, stream_id, excess
+
+
+#: Connections closed for a window overrun since the process started (the
+#: node's log says which peer and by how much).
+window_overruns = 0
+
+
+def _get_recv_window(self: Any) -> int:
+    fields = self.__dict__
+    return fields["_recv_window"] if "_recv_window" in fields else fields.get("recv_window", 0)
+
+
+def _set_recv_window(self: Any, value: int) -> None:
+    """The stream's receive window, as the library sets it. It goes below
+    zero only when DATA arrived beyond the credit granted (the library then
+    logs, clamps it to zero and keeps the bytes): the connection's reader is
+    stopped, and :func:`_incoming_within_window` closes the connection."""
+    if value < 0:
+        conn = self.conn
+        if "_window_overrun" not in conn.__dict__:
+            conn.__dict__["_window_overrun"] = WindowOverrun(conn.peer_id, self.stream_id, -value)
+        scope = conn.__dict__.get("_incoming_scope")
+        if scope is not None:
+            scope.cancel()
+    self.__dict__["_recv_window"] = value
+
+
+#: Replaces the library's plain ``recv_window`` field of every yamux stream.
+_enforced_recv_window = property(_get_recv_window, _set_recv_window,
+                                 doc="Bytes the peer may still send on this stream.")
+
+
+async def _incoming_within_window(self: Any) -> None:
+    """The library's ``Yamux.handle_incoming``, stopped and the connection
+    closed as soon as the peer overruns a stream's receive window (the
+    overrunning frame is the last one buffered)."""
+    global window_overruns
+    with trio.CancelScope() as scope:
+        self.__dict__["_incoming_scope"] = scope
+        await library_value(_YAMUX, "handle_incoming")(self)
+    overrun = self.__dict__.get("_window_overrun")
+    if overrun is None:
+        return
+    window_overruns += 1
+    log.warning("closing the connection: %s", overrun)
+    self.event_shutting_down.set()
+    # Nothing is written to the peer (it may not read): buffers are freed and
+    # the socket closed; the swarm forgets the connection through on_close.
+    with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_OVERRUN_S):
+        await self._cleanup_on_error()
+
+
+#: Seconds the close of an overrunning connection may take (it writes nothing,
+#: so it is quick unless the swarm's own bookkeeping stalls).
+CLOSE_OVERRUN_S = 5.0
 
 
 # GossipSub: signed peer records checked once -------------------------------------
@@ -319,6 +393,10 @@ def corrections() -> tuple[Correction, ...]:
         Correction("yamux-whole-writes", "Yamux: whole writes", _YAMUX_STREAM, "write", _whole_write),
         Correction("yamux-half-window-credit", "Yamux: credit once per half window", _YAMUX_STREAM,
                    "_auto_tune_and_send_window_update", _credit_half_window),
+        Correction("yamux-window-field", "Yamux: the receive window is enforced", _YAMUX_STREAM,
+                   "recv_window", _enforced_recv_window),
+        Correction("yamux-window-enforced", "Yamux: the receive window is enforced", _YAMUX,
+                   "handle_incoming", _incoming_within_window),
         Correction("peer-records-pubsub", "GossipSub: signed peer records checked once",
                    "libp2p.pubsub.pubsub", "maybe_consume_signed_record", _check_record_once),
         Correction("peer-records-gossipsub", "GossipSub: signed peer records checked once",
@@ -344,7 +422,7 @@ def install() -> None:
     check_version()
     for row in corrections():
         owner = _resolve(row.owner)
-        current = getattr(owner, row.attribute)
+        current = getattr(owner, row.attribute, _ABSENT)
         if current is row.replacement:
             continue
         _library.setdefault((row.owner, row.attribute), current)
@@ -368,7 +446,13 @@ def uninstall(names: Iterable[str] | None = None) -> None:
         if wanted is not None and row.name not in wanted:
             continue
         key = (row.owner, row.attribute)
-        if key in _library:
+        if key not in _library:
+            continue
+        if _library[key] is _ABSENT:
+            owner = _resolve(row.owner)
+            if row.attribute in vars(owner):
+                delattr(owner, row.attribute)
+        else:
             setattr(_resolve(row.owner), row.attribute, _library[key])
 
 

@@ -15,6 +15,10 @@ Theory of operation:
   a liveness check (:mod:`meshpantry.node.liveness`) pings every connected
   peer and closes the connections of one that went silent (a router lost
   power, a cable was pulled), so it is reported down and redialled.
+* The membership gate (:mod:`.gate`): only members sync, gossip and count as
+  neighbours; a newcomer gets the join handshake; any other peer is closed
+  after a short grace and neither remembered nor redialled. A device that
+  has just joined hands its join record to each peer it reaches, then syncs.
 * Every record this device writes is durable before it is published. Records
   from peers are ingested in batches; what gossip misses, sync repairs.
 * SIGINT/SIGTERM cancel everything; the store closes cleanly. Nothing that was
@@ -50,6 +54,7 @@ from .checking import CheckingProcesses
 from .config import NodeSettings
 from .network import resolve
 from .control_ops import control_routes
+from .gate import JOIN_PROTOCOL, Gatekeeper, GatekeeperActions, MembershipGate, serve_join
 from .sync_driver import now_ms as _monotonic_ms
 from .sync_service import SyncService, SyncTotals
 
@@ -108,6 +113,12 @@ class Node:
         self.mdns: Mdns | None = None
         self.connected: set[str] = set()
         self.denied: set[str] = set()
+        #: Who may use this node beyond the join handshake, and what is done
+        #: about the others (:mod:`.gate`).
+        self.gate = MembershipGate(self.store, pantry.device, self.denied)
+        self.gatekeeper = Gatekeeper(self.gate, self.store, pantry.device, GatekeeperActions(
+            libp2p=lambda: self.host.libp2p, close_peer=self._close_peer, forget=self._forget_peer,
+            publish=self._publish_records, gossip_with=self._gossip_with))
         self.last_sync: dict[str, int] = {}
         self.sync_progress: dict[str, dict] = {}
         self.sync_totals = SyncTotals()
@@ -236,8 +247,12 @@ class Node:
     def _admits(self, record: Record) -> Admission:
         """Gossip validator's membership check: only ADMIT is forwarded. A
         record whose author's membership has not reached us yet is dropped
-        there; sync brings it with the records that admit it."""
-        return self.store.admission(record)
+        there; sync brings it with the records that admit it. A record a
+        revoked device wrote after its revocation is not forwarded either."""
+        verdict = self.store.admission(record)
+        if verdict is Admission.ADMIT and self.gate.past_revocation(record.author, record.seq):
+            return Admission.REJECT
+        return verdict
 
     # -- peers and sync --------------------------------------------------------------
 
@@ -260,6 +275,40 @@ class Node:
         if peer in self.denied:
             return True
         return self.sync is not None and self.sync.is_cut_off(peer)
+
+    def not_dialled(self, peer: str) -> bool:
+        """Peers discovery neither dials nor remembers: cut off, or not
+        members (once this device can tell, see :mod:`.gate`)."""
+        return self.is_cut_off(peer) or not self.gate.admits(peer)
+
+    # -- the gatekeeper's hands (see :class:`.gate.Gatekeeper`) -------------------------
+
+    async def _close_peer(self, peer_id: Any) -> None:
+        if self.network is not None:
+            await self.network.close_peer(peer_id)
+
+    def _forget_peer(self, peer_id: Any) -> None:
+        if self.discovery is not None:
+            self.discovery.forget(peer_id)
+        self.store.forget_peer(str(peer_id))
+
+    def _publish_records(self, raws: list[bytes]) -> None:
+        if self.gossip is not None:
+            self.gossip.publish(raws)
+
+    def _gossip_with(self, peer_id: Any) -> None:
+        """Open gossip with a peer admitted after it connected."""
+        pubsub = self.gossip.pubsub if self.gossip is not None else None
+        if pubsub is None or self._nursery is None:
+            return
+
+        async def add() -> None:
+            try:
+                await pubsub.ensure_peer_stream(peer_id)
+            except Exception as exc:  # noqa: BLE001 - gone already: its next connection adds it
+                log.debug("pubsub stream to %s: %r", peer_id, exc)
+
+        self._nursery.start_soon(add)
 
     async def close_denied(self) -> None:
         if self.network is None:
@@ -288,7 +337,13 @@ class Node:
 
         while True:
             await self.close_denied()
-            current = {str(p) for p in live_peers(self.network) if not self.is_cut_off(str(p))}
+            live = {str(p) for p in live_peers(self.network) if not self.is_cut_off(str(p))}
+            current = {p for p in live if self.gate.admits(p)}
+            await self.gatekeeper.close_outsiders(live - current)
+            if self.gate.open:
+                # Not a member yet: a peer counts once it took our join.
+                self.gatekeeper.start_joins(current - self.connected, self._nursery)
+                current &= self.connected | {p for p in current if self.gatekeeper.joined(p)}
             fresh = sorted(current - self.connected)
             at_once = []
             for peer in fresh:
@@ -374,17 +429,23 @@ class Node:
                 from .ping import serve_ping
 
                 serve_ping(host.libp2p)
+                from .streams import safe_handler
+
+                host.libp2p.set_stream_handler(JOIN_PROTOCOL, safe_handler(
+                    lambda stream: serve_join(stream, self.gate, self.ingest, self.gatekeeper.took_join), "join"))
                 self.liveness = liveness = Liveness.for_host(host.libp2p, on_dead=self._on_silent_peer)
                 self.sync = SyncService(
                     me=str(host.peer_id), libp2p=host.libp2p, store=self.store, pantry=self.pantry,
                     liveness=liveness, ingest=self.ingest, publish=self.control.publish,
                     denied=self.denied, rng=self.rng, horizon=self.horizon, settings=self.settings,
                     progress=self.sync_progress, totals=self.sync_totals, last_sync=self.last_sync,
+                    gate=self.gate,
                 )
                 await nursery.start(self.sync.run)
                 async with open_gossip(
                     host, self.store.neighbourhood, self._admits, self._on_gossip, self.settings,
                     on_forged=lambda peer, error: self.ban(str(peer), f"gossip: {error}"),
+                    admits_peer=self.gate.admits,
                 ) as gossip:
                     self.gossip = gossip
                     nursery.start_soon(self._watch_peers)
@@ -393,7 +454,7 @@ class Node:
                     from .discovery_service import start_discovery
 
                     found = await start_discovery(
-                        self.store, host, self.settings, self.rng, self.is_cut_off, nursery,
+                        self.store, host, self.settings, self.rng, self.not_dialled, nursery,
                         busy=lambda peer: bool(self.sync_progress.get(peer, {}).get("active")))
                     self.discovery, self.peer_exchange, self.mdns = found.discovery, found.peer_exchange, found.mdns
                     from .discovery_service import refresh_reports

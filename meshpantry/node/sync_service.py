@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Sequence
 
 import trio
@@ -29,9 +30,9 @@ from libp2p.custom_types import TProtocol
 from libp2p.peer.id import ID
 
 from meshpantry.control.events import PeerEvent, SyncEvent
-from meshpantry.core.sync import Progress, SyncSession
-from meshpantry.core.sync.deadlines import OPEN_STREAM_MS
-from meshpantry.core.sync.errors import ProtocolViolation, TooManyRecords, TooManyRounds
+from meshpantry.core.sync import Progress, Role, SyncSession
+from meshpantry.core.sync.deadlines import FRAME_MS, OPEN_STREAM_MS
+from meshpantry.core.sync.errors import FrameTooSlow, ProtocolViolation, TooManyRecords, TooManyRounds
 from meshpantry.core.sync.horizon import Horizon
 from meshpantry.core.sync.planner import (
     Action,
@@ -57,11 +58,52 @@ SYNC_PROTOCOL = TProtocol(f"/meshpantry/sync/{SYNC_VERSION}")
 #: dropped connection, which power cuts cause every day).
 HOSTILE_ERRORS = (DecodeError, ProtocolViolation, TooManyRounds, TooManyRecords)
 
-#: Sessions peers start with this node that run at once; the others wait for
-#: a slot (their initiator's silence deadline bounds the wait). Separate from
-#: the planner's outgoing limit so that two nodes syncing each other can never
-#: deadlock.
-MAX_SERVED_SYNCS = 1
+#: Sessions peers start with this node that run at once. Separate from the
+#: planner's outgoing limit so that two nodes syncing each other can never
+#: deadlock. Two, and one per peer: a peer that is slow (or hostile, until its
+#: frame deadline cuts it off) holds at most one, and the others keep syncing.
+MAX_SERVED_SYNCS = 2
+
+#: Sessions one peer may have served or waiting at once: a peer syncs with
+#: us one session at a time, so a second stream is shed at once.
+MAX_SERVED_PER_PEER = 1
+
+#: Sessions waiting for a served slot at once; more are shed at once (their
+#: initiators retry on their planner's schedule). A neighbourhood's routine
+#: syncs come a few a minute; after a power cut a burst of tens rejoin, which
+#: the planners' jitter spreads over seconds.
+MAX_WAITING_SYNCS = 8
+
+#: Longest a session waits for a served slot before it is shed. Honest
+#: sessions of an ordinary evening take well under a second; a peer's
+#: initiator gives up after PEER_SILENCE_MS anyway, so waiting longer only
+#: holds its stream.
+SLOT_WAIT_MS = 10_000
+
+#: Bound on resetting a shed stream (a courtesy to a peer that may be gone).
+GOODBYE_S = 2.0
+
+
+
+@dataclass(frozen=True)
+class ServeLimits:
+    """The fair share of the sessions peers start (defaults: the constants
+    above; smaller only in tests)."""
+
+    served: int = MAX_SERVED_SYNCS  #: sessions served at once
+    per_peer: int = MAX_SERVED_PER_PEER  #: sessions one peer has served or waiting
+    waiting: int = MAX_WAITING_SYNCS  #: sessions waiting for a slot
+    slot_wait_ms: int = SLOT_WAIT_MS  #: longest wait for a slot
+    frame_ms: int = FRAME_MS  #: a served session's frame deadline (:mod:`~meshpantry.core.sync.deadlines`)
+
+
+def is_hostile(error: BaseException | None) -> bool:
+    """Whether a session's failure shows a faulty or hostile peer (cut it
+    off) rather than a stall or a lost connection (try again later)."""
+    if isinstance(error, FrameTooSlow):
+        return error.trickled
+    return isinstance(error, HOSTILE_ERRORS)
+
 
 Ingest = Callable[[list[bytes], str], Awaitable[Any]]
 Publish = Callable[[str, dict], None]
@@ -85,17 +127,21 @@ def planner_config(settings: Any) -> PlannerConfig:
 
 
 class NodeStanding:
-    """Membership and holdings as the planner asks for them, from the store.
-    A peer the household denied by hand is never a member here."""
+    """Membership and holdings as the planner asks for them, from the store
+    (through the node's membership gate when given: revoked devices are then
+    no members either). A peer the household denied by hand is never a
+    member here."""
 
-    def __init__(self, store: Any, denied: set[str]) -> None:
-        self.store, self.denied = store, denied
+    def __init__(self, store: Any, denied: set[str], gate: Any = None) -> None:
+        self.store, self.denied, self.gate = store, denied, gate
 
     def is_member(self, peer: str) -> bool:
         from .host import author_from_peer_id
 
         if peer in self.denied:
             return False
+        if self.gate is not None:
+            return self.gate.is_member(peer)
         try:
             return self.store.is_member_device(author_from_peer_id(ID.from_base58(peer)))
         except Exception:  # noqa: BLE001 - not an author's id, or no neighbourhood yet
@@ -135,6 +181,8 @@ class SyncService:
         progress: dict[str, dict],
         totals: SyncTotals,
         last_sync: dict[str, int],
+        limits: ServeLimits = ServeLimits(),
+        gate: Any = None,
     ) -> None:
         self.libp2p = libp2p
         self.store = store
@@ -146,9 +194,13 @@ class SyncService:
         self.totals = totals
         self.last_sync = last_sync
         self.denied = denied
-        self.serve_slots = trio.CapacityLimiter(MAX_SERVED_SYNCS)
+        self.limits = limits
+        self.serve_slots = trio.CapacityLimiter(limits.served)
+        self.served: dict[str, int] = {}  #: peer -> its sessions served or waiting now
+        self.waiting = 0  #: sessions waiting for a served slot now
+        self.shed = 0  #: streams shed at once since start
         self.planner: SyncPlanner[str] = SyncPlanner(
-            me, NodeStanding(store, denied), rng, now=now_ms(), horizon=horizon,
+            me, NodeStanding(store, denied, gate), rng, now=now_ms(), horizon=horizon,
             recovering=not pantry.chain_recovered, config=planner_config(settings),
         )
         self._nursery: trio.Nursery | None = None
@@ -242,21 +294,58 @@ class SyncService:
         if result.ok:
             self.liveness.heard(peer_id)
             return Outcome.DONE
-        return Outcome.HOSTILE if isinstance(result.error, HOSTILE_ERRORS) else Outcome.FAILED
+        return Outcome.HOSTILE if is_hostile(result.error) else Outcome.FAILED
 
     # --- sessions peers start ---------------------------------------------------
 
     async def _serve(self, stream: Any) -> None:
+        """Serve a session a peer started, within its fair share: one per
+        peer, at most :data:`MAX_WAITING_SYNCS` waiting, each waiting at most
+        :data:`SLOT_WAIT_MS`; a stream beyond any of these is shed at once
+        (reset, with the reason logged). A session that fails hostile cuts
+        the peer off (the planner's CutOff)."""
         peer = str(stream.muxed_conn.peer_id)
         if peer in self.denied or self.is_cut_off(peer):
             raise PermissionError(f"sync from cut-off peer {peer}")
-        async with self.serve_slots:
-            session = SyncSession.responder(self.store, now=now_ms())
-            result = await self._run(peer, _channel(stream), session)
+        if not self.planner.eligible(peer, now_ms()):
+            raise PermissionError(f"sync refused: {peer} is not a member of this neighbourhood")
+        limits = self.limits
+        if self.served.get(peer, 0) >= limits.per_peer:
+            return await self._shed(stream, peer, "it already has a sync session with this node")
+        if self.serve_slots.available_tokens == 0 and self.waiting >= limits.waiting:
+            return await self._shed(stream, peer, f"{self.waiting} sync sessions already wait for a slot")
+        self.served[peer] = self.served.get(peer, 0) + 1
+        try:
+            self.waiting += 1
+            try:
+                with trio.move_on_after(limits.slot_wait_ms / 1000) as waited:
+                    await self.serve_slots.acquire()
+            finally:
+                self.waiting -= 1
+            if waited.cancelled_caught:
+                return await self._shed(stream, peer, f"no sync slot free within {limits.slot_wait_ms} ms")
+            try:
+                session = SyncSession(self.store, Role.RESPONDER, now=now_ms(), frame_timeout_ms=limits.frame_ms)
+                result = await self._run(peer, _channel(stream), session)
+            finally:
+                self.serve_slots.release()
+        finally:
+            self.served[peer] -= 1
+            if not self.served[peer]:
+                del self.served[peer]
         if result.ok:
             self.liveness.heard(stream.muxed_conn.peer_id)
-        elif isinstance(result.error, HOSTILE_ERRORS):
+        elif is_hostile(result.error):
             self.hostile(peer, f"sync: {result.error}")
+
+    async def _shed(self, stream: Any, peer: str, reason: str) -> None:
+        self.shed += 1
+        log.info("sync stream from %s shed: %s", peer, reason)
+        with trio.move_on_after(GOODBYE_S):
+            try:
+                await stream.reset()
+            except Exception:  # noqa: BLE001 - the stream may already be gone
+                pass
 
     # --- either side --------------------------------------------------------------
 

@@ -21,7 +21,7 @@ def load(conn: sqlite3.Connection) -> WaitingRoom:
     """The room's index, oldest first, from the table."""
     room = WaitingRoom()
     for rid, author, raw in conn.execute("SELECT id, author, raw FROM waiting ORDER BY rowid"):
-        dropped = room.add(rid, author, log.trusted_decode(raw).kind)
+        dropped = room.add(rid, author, log.trusted_decode(raw).kind, len(raw))
         assert not dropped, "the table never holds more than the bounds"
     return room
 

@@ -393,7 +393,7 @@ class MemoryStore:
         self.room = WaitingRoom()
         for position in self._waiting:
             record = self.table.record(position)
-            assert not self.room.add(record.id, record.author, record.kind)
+            assert not self.room.add(record.id, record.author, record.kind, len(record.raw))
 
     def _reload(self) -> None:
         """Rebuild membership, the waiting room and counters from what

@@ -10,6 +10,7 @@ import socket
 import stat
 import struct
 import threading
+import time
 from contextlib import contextmanager
 
 import pytest
@@ -156,15 +157,26 @@ def test_arguments_that_do_not_fit_the_op_are_bad_requests(node):
 # -- an in-process server: a small frame limit, and a handler that breaks ------------
 
 
+class Served:
+    """A running in-process server and a way to call into its trio thread."""
+
+    def __init__(self, server: ControlServer, token) -> None:
+        self.server, self.token = server, token
+
+    def run_sync(self, fn, *args):
+        return trio.from_thread.run_sync(fn, *args, trio_token=self.token)
+
+
 @contextmanager
-def serving(data_dir, table, max_frame: int = MAX_CONTROL_FRAME):
-    """A ControlServer for ``table`` on ``data_dir``'s socket, in a thread."""
+def serving(data_dir, table, max_frame: int = MAX_CONTROL_FRAME, **bounds):
+    """A ControlServer for ``table`` on ``data_dir``'s socket, in a thread;
+    yields a :class:`Served`."""
     started = threading.Event()
     box: dict = {}
 
     def run() -> None:
         async def main() -> None:
-            server = ControlServer(data_dir, table, max_frame=max_frame)
+            server = box["server"] = ControlServer(data_dir, table, max_frame=max_frame, **bounds)
             async with trio.open_nursery() as nursery:
                 box["token"] = trio.lowlevel.current_trio_token()
                 box["cancel"] = nursery.cancel_scope.cancel
@@ -177,7 +189,7 @@ def serving(data_dir, table, max_frame: int = MAX_CONTROL_FRAME):
     thread.start()
     assert started.wait(10)
     try:
-        yield
+        yield Served(box["server"], box["token"])
     finally:
         trio.from_thread.run_sync(box["cancel"], trio_token=box["token"])
         thread.join(10)
@@ -266,3 +278,120 @@ def test_a_link_code_from_the_node_carries_its_addresses(node, tmp_path):
         assert adopted["neighbourhood_name"] and adopted["addresses"] == listen
     finally:
         phone.close()
+
+
+# -- bounds per client ----------------------------------------------------------------
+
+
+def raw_client(data_dir) -> socket.socket:
+    raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    raw.connect(str(data_dir / "node.sock"))
+    return raw
+
+
+def wait_for(check, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.02)
+
+
+def dropped_reasons(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("control client dropped:")]
+
+
+def test_a_half_sent_header_is_dropped_at_the_frame_deadline_a_quiet_client_is_not(big_board, caplog):
+    """Two bytes of a four-byte header, then silence: dropped with a reason
+    once the frame deadline passes. A client that sent nothing stays."""
+    data_dir, pantry = big_board
+    with serving(data_dir, routes(*pantry_routes(pantry)), frame_timeout_s=0.5) as served:
+        quiet, half = raw_client(data_dir), raw_client(data_dir)
+        half.sendall(b"\x00\x00")
+        assert dropped(half)
+        wait_for(lambda: any("has not arrived whole (2 bytes so far)" in r for r in dropped_reasons(caplog)))
+        wait_for(lambda: served.server.clients == 1)  # the quiet one
+        quiet.sendall(encode_frame({"id": 1, "op": "whoami", "args": {}}))
+        quiet.settimeout(5)
+        assert quiet.recv(4)  # still served
+        quiet.close()
+    pantry.close()
+
+
+def test_a_subscriber_that_never_reads_is_dropped_at_its_byte_budget(big_board, caplog):
+    """Events pile up for a subscriber that never reads: the node keeps at
+    most its budget queued, then drops it with a reason and frees the queue."""
+    data_dir, pantry = big_board
+    budget = 64 * 1024
+    with serving(data_dir, routes(*pantry_routes(pantry)), max_pending_event_bytes=budget,
+                 send_timeout_s=600) as served:
+        raw = raw_client(data_dir)
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        raw.sendall(encode_frame({"id": 1, "op": "subscribe", "args": {}}))
+        wait_for(lambda: served.server.subscribers == 1)
+        event = RecordEvent(id="ab" * 32, kind="offer", author="cd" * 32, seq=1, time=1, own=False)
+        most = 0
+        for _ in range(5000):  # ~1 MB of events, far more than the socket holds
+            served.run_sync(served.server.publish, event)
+            most = max(most, served.run_sync(lambda: served.server.pending_event_bytes))
+            if served.server.subscribers == 0:
+                break
+        assert most <= budget
+        wait_for(lambda: served.server.clients == 0)
+        assert served.server.subscribers == 0 and served.server.pending_event_bytes == 0
+        wait_for(lambda: any("bytes of events unread" in r for r in dropped_reasons(caplog)))
+        raw.close()
+    pantry.close()
+
+
+def test_thousands_of_subscribe_requests_on_one_connection_make_one_subscription(big_board, caplog):
+    """20,000 subscribe requests on one connection that never reads its
+    replies (more than the socket buffers hold): one subscription; the
+    connection is dropped once a reply waits past the send deadline, and
+    nothing of it stays."""
+    data_dir, pantry = big_board
+    with serving(data_dir, routes(*pantry_routes(pantry)), send_timeout_s=0.5) as served:
+        raw = raw_client(data_dir)
+        frames = encode_frame({"id": 1, "op": "subscribe", "args": {}}) * 20_000
+
+        def flood() -> None:
+            try:
+                raw.sendall(frames)
+            except OSError:
+                pass  # the node hung up
+
+        threading.Thread(target=flood, daemon=True).start()
+        wait_for(lambda: served.server.subscriptions >= 1)
+        wait_for(lambda: served.server.clients == 0)
+        assert served.server.subscriptions == 1
+        assert served.server.subscribers == 0
+        wait_for(lambda: any("the client stopped reading" in r for r in dropped_reasons(caplog)))
+        raw.close()
+    pantry.close()
+
+
+def test_a_subscriber_that_leaves_is_forgotten_at_once(big_board):
+    """Closing the connection frees the subscription without waiting for an event."""
+    data_dir, pantry = big_board
+    with serving(data_dir, routes(*pantry_routes(pantry))) as served:
+        with ControlClient.connect(data_dir) as client:
+            client.call("subscribe")
+            assert served.server.subscribers == 1
+        wait_for(lambda: served.server.clients == 0)
+        assert served.server.subscribers == 0
+    pantry.close()
+
+
+def test_connections_beyond_the_limit_are_closed_at_once(big_board, caplog):
+    data_dir, pantry = big_board
+    with serving(data_dir, routes(*pantry_routes(pantry)), max_clients=3) as served:
+        held = [raw_client(data_dir) for _ in range(3)]
+        wait_for(lambda: served.server.clients == 3)
+        extra = raw_client(data_dir)
+        assert dropped(extra)
+        assert any("3 clients already connected" in r.getMessage() for r in caplog.records)
+        held.pop().close()
+        wait_for(lambda: served.server.clients == 2)
+        assert ask_raw(data_dir, {"id": 1, "op": "whoami", "args": {}})["ok"] is True
+        for raw in held:
+            raw.close()
+    pantry.close()

@@ -6,6 +6,7 @@ stall, and a silent peer told ABORT(timeout), never ABORT(internal).
         ├── PEER_SILENCE_MS later: Stalled, ABORT code 5
         │
     responder ◀── a byte each PEER_SILENCE_MS - 1 ── trickling peer
+        ├── FRAME_MS after the frame's first byte: FrameTooSlow, ABORT code 5
         └── MAX_SESSION_MS after the start: SessionTooLong, ABORT code 5
 """
 
@@ -17,8 +18,8 @@ import pytest
 import trio
 import trio.testing
 
-from meshpantry.core.sync import Failed, SessionTooLong, Stalled, SyncSession
-from meshpantry.core.sync.deadlines import MAX_SESSION_MS, PEER_SILENCE_MS
+from meshpantry.core.sync import FrameTooSlow, Failed, Role, SessionTooLong, Stalled, SyncSession
+from meshpantry.core.sync.deadlines import FRAME_MS, MAX_SESSION_MS, PEER_SILENCE_MS
 from meshpantry.node.sync_driver import TrioStream, now_ms, run_sync
 from protocol import sync as wire
 
@@ -63,8 +64,9 @@ def test_bytes_from_the_peer_push_the_silence_deadline_back():
 
 
 def test_a_peer_trickling_bytes_cannot_hold_a_session_past_its_deadline():
-    """One byte of a never-ending frame just before each silence deadline."""
-    session = SyncSession.responder(Replica(), now=0)
+    """One byte of a never-ending frame just before each silence deadline
+    (the frame deadline lifted: the session deadline still ends it)."""
+    session = SyncSession(Replica(), Role.RESPONDER, now=0, frame_timeout_ms=2 * MAX_SESSION_MS)
     session.receive_data(wire.encode_frame(wire.Hello()) + wire.encode_varint(wire.MAX_FRAME_BYTES), 0)
     now = 0
     while not session.finished:
@@ -76,6 +78,41 @@ def test_a_peer_trickling_bytes_cannot_hold_a_session_past_its_deadline():
     assert isinstance(error, SessionTooLong) and error.limit_ms == MAX_SESSION_MS
     assert now == MAX_SESSION_MS
     assert _frames(session.data_to_send())[-1].code == wire.ABORT_TIMEOUT
+
+
+def test_a_frame_trickled_a_byte_at_a_time_fails_at_the_frame_deadline_as_trickled():
+    """One byte every 4 s of a frame that never completes: ABORT(timeout)
+    FRAME_MS after its first byte, long before the silence or session
+    deadline, and the failure says the frame was trickled."""
+    session = SyncSession.responder(Replica(), now=0)
+    session.receive_data(wire.encode_frame(wire.Hello()), 0)
+    session.data_to_send()
+    now = 1_000
+    session.receive_data(wire.encode_varint(5000), now)  # a frame begins
+    assert session.get_timer() == now + FRAME_MS
+    while not session.finished:
+        now += 4_000
+        session.handle_timer(now)
+        session.receive_data(b"\x01", now)
+    error = _failure(session)
+    assert isinstance(error, FrameTooSlow) and error.trickled
+    assert error.elapsed_ms == FRAME_MS + 1_000 and error.arrivals >= 3
+    assert _frames(session.data_to_send())[-1].code == wire.ABORT_TIMEOUT
+
+
+def test_whole_frames_keep_the_frame_deadline_off_and_a_frame_cut_halfway_is_a_stall():
+    """Frames that arrive whole set no frame deadline; a frame whose bytes
+    stop halfway (a link that died) fails at the frame deadline, not as
+    trickled."""
+    session = SyncSession.responder(Replica(), now=0)
+    session.receive_data(wire.encode_frame(wire.Hello()), 0)
+    assert session.get_timer() == PEER_SILENCE_MS
+    frame = wire.encode_frame(wire.Records((b"x" * 3000,)))
+    session.receive_data(frame[:2000], 10)
+    assert session.get_timer() == 10 + FRAME_MS
+    session.handle_timer(10 + FRAME_MS)
+    error = _failure(session)
+    assert isinstance(error, FrameTooSlow) and not error.trickled and error.buffered == 2000
 
 
 @pytest.mark.parametrize("silent", ["responder", "initiator"])

@@ -19,6 +19,7 @@ The protocol is specified in ``protocol/SYNC.md``; the session's rules are in
 
 from .errors import (
     ConnectionLost,
+    FrameTooSlow,
     PeerAborted,
     ProtocolViolation,
     SessionTooLong,
@@ -41,6 +42,7 @@ __all__ = [
     "Done",
     "Event",
     "Failed",
+    "FrameTooSlow",
     "ItemIndex",
     "PeerAborted",
     "Progress",

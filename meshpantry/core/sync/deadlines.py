@@ -14,6 +14,12 @@ Three things can stall, each with its own deadline and its own outcome:
   arrived, or after the session started): the session fails as
   :class:`~.errors.Stalled` and tells the peer ABORT code 5 (timeout). A
   peer that stops reading is caught by the same deadline: it sends no ACK.
+* **A frame that has begun** (:data:`FRAME_MS` after its first byte, until
+  its last): a peer trickling a frame a byte at a time, each byte just
+  before the silence deadline, fails as :class:`~.errors.FrameTooSlow`
+  (ABORT code 5) long before the session deadline; the host treats a frame
+  fed in three or more pieces at under :data:`TRICKLE_BYTES_PER_S` as
+  hostile, and one that simply stopped halfway (a dying link) as a stall.
 * **The whole session** (:data:`MAX_SESSION_MS` after it started): a peer
   trickling one byte before each silence deadline would otherwise hold the
   session, and the host's slot for it, for ever. The session fails as
@@ -36,6 +42,16 @@ OPEN_STREAM_MS = 10_000
 #: for its one serving slot behind another short session; short enough not to
 #: pin a connection that died without a reset.
 PEER_SILENCE_MS = 30_000
+
+#: Longest one frame may take from its first byte to its last. The largest
+#: frame (1 MiB) crosses a home LAN in well under a second and a poor 1 Mbit/s
+#: Wi-Fi link in about 8 s; a peer trickling bytes to keep a served slot would
+#: otherwise hold it until the session deadline.
+FRAME_MS = 15_000
+
+#: A begun frame that arrived slower than this on average, in several pieces,
+#: was fed slowly on purpose: no honest link is that slow and still sending.
+TRICKLE_BYTES_PER_S = 1024
 
 #: Longest a whole session may run. Its largest honest load,
 #: MAX_SESSION_RECORDS (one million records), verified at the ~1,000 records a

@@ -61,6 +61,19 @@ class SessionTooLong(RemoteError):
         self.elapsed_ms, self.limit_ms = elapsed_ms, limit_ms
 
 
+class FrameTooSlow(RemoteError):
+    """A frame began arriving ``elapsed_ms`` ago and is still not whole
+    (``buffered`` bytes of it came, in ``arrivals`` separate reads).
+    :attr:`trickled` tells a peer feeding it a little at a time, to hold the
+    session open, from a link that died in the middle of a frame."""
+
+    def __init__(self, elapsed_ms: int, buffered: int, arrivals: int, trickle_bytes_per_s: int) -> None:
+        super().__init__(f"a sync frame begun {elapsed_ms} ms ago is not whole "
+                         f"({buffered} bytes in {arrivals} pieces)")
+        self.elapsed_ms, self.buffered, self.arrivals = elapsed_ms, buffered, arrivals
+        self.trickled = arrivals >= 3 and buffered * 1000 < trickle_bytes_per_s * max(1, elapsed_ms)
+
+
 class ConnectionLost(RemoteError):
     """The stream ended before the session was done."""
 

@@ -48,6 +48,7 @@ from protocol.errors import RemoteError
 from . import reconcile
 from .errors import (
     ConnectionLost,
+    FrameTooSlow,
     PeerAborted,
     ProtocolViolation,
     SessionTooLong,
@@ -57,7 +58,7 @@ from .errors import (
     TooManyRounds,
     UnsupportedSyncVersion,
 )
-from .deadlines import MAX_SESSION_MS, PEER_SILENCE_MS
+from .deadlines import FRAME_MS, MAX_SESSION_MS, PEER_SILENCE_MS, TRICKLE_BYTES_PER_S
 from .events import Done, Event, Failed, Progress, RecordsReceived, SyncStats
 from .items import ItemIndex, SyncItems, index_of
 from .outbox import Outbox, guarded
@@ -105,6 +106,7 @@ _ABORT_CODES: list[tuple[type, int]] = [
     (TooManyRecords, wire.ABORT_RECORDS),
     (Stalled, wire.ABORT_TIMEOUT),
     (SessionTooLong, wire.ABORT_TIMEOUT),
+    (FrameTooSlow, wire.ABORT_TIMEOUT),
     (StoreFailed, wire.ABORT_INTERNAL),
     (RemoteError, wire.ABORT_DECODE),
     (Exception, wire.ABORT_INTERNAL),  # our own side failed (stream, ingest)
@@ -119,8 +121,9 @@ class SyncSession:
     fetch-own-chain mode: ask for every record by that author and send none.
 
     ``now`` everywhere is one monotonic clock in ms (:mod:`.deadlines`);
-    ``idle_timeout_ms`` and ``max_session_ms`` are the session's two
-    deadlines, defaulting to PEER_SILENCE_MS and MAX_SESSION_MS.
+    ``idle_timeout_ms``, ``frame_timeout_ms`` and ``max_session_ms`` are the
+    session's deadlines, defaulting to PEER_SILENCE_MS, FRAME_MS and
+    MAX_SESSION_MS.
     """
 
     #: The reconcile rules (``opening`` and ``respond``) and the record
@@ -141,14 +144,18 @@ class SyncSession:
         below: int | None = None,
         idle_timeout_ms: int = IDLE_TIMEOUT_MS,
         max_session_ms: int = MAX_SESSION_MS,
+        frame_timeout_ms: int = FRAME_MS,
     ) -> None:
-        assert idle_timeout_ms > 0 and max_session_ms > 0
+        assert idle_timeout_ms > 0 and max_session_ms > 0 and frame_timeout_ms > 0
         assert want_author is None or (role is Role.INITIATOR and len(want_author) == limits.KEY_BYTES)
         assert below is None or (role is Role.INITIATOR and want_author is None)
         self.role = role
         self.state = State.OPEN
         self._items = items
         self._idle_timeout_ms = idle_timeout_ms
+        self._frame_timeout_ms = frame_timeout_ms
+        self._frame_began: int | None = None  # first byte of the frame not yet whole
+        self._frame_arrivals = 0  # reads that brought bytes of that frame
         self._started = now
         self._session_deadline = now + max_session_ms
         self._reader = wire.FrameReader()
@@ -217,7 +224,15 @@ class SyncSession:
             self._round_trips += 1
             self._sent_since_rx = False
         try:
-            for body in self._reader.feed(data):
+            pending = self._reader.buffered > 0
+            bodies = self._reader.feed(data)
+            if self._reader.buffered == 0:
+                self._frame_began = None
+            elif bodies or not pending:
+                self._frame_began, self._frame_arrivals = now, 1
+            else:
+                self._frame_arrivals += 1
+            for body in bodies:
                 self._on_frame(wire.decode_frame(body))
                 if self.state is not State.OPEN:
                     return
@@ -250,19 +265,27 @@ class SyncSession:
     def get_timer(self) -> int | None:
         """The next deadline (ms on the clock of ``now``) at which
         :meth:`handle_timer` must be called, or None once finished: the
-        earlier of the peer's silence deadline and the session's own."""
+        earliest of the peer's silence deadline, the deadline of a frame that
+        has begun arriving, and the session's own."""
         if self.state is not State.OPEN:
             return None
-        return min(self._last_rx + self._idle_timeout_ms, self._session_deadline)
+        timer = min(self._last_rx + self._idle_timeout_ms, self._session_deadline)
+        if self._frame_began is not None:
+            timer = min(timer, self._frame_began + self._frame_timeout_ms)
+        return timer
 
     def handle_timer(self, now: int) -> None:
         """Fire the deadlines that passed by ``now``: a silent peer fails the
-        session as :class:`Stalled`, an overlong session as
-        :class:`SessionTooLong`; either queues ABORT(timeout) for the peer.
-        Calling it early, or after the session finished, does nothing."""
+        session as :class:`Stalled`, a frame begun too long ago as
+        :class:`FrameTooSlow`, an overlong session as :class:`SessionTooLong`;
+        each queues ABORT(timeout) for the peer. Calling it early, or after
+        the session finished, does nothing."""
         if self.state is not State.OPEN:
             return
-        if now >= self._last_rx + self._idle_timeout_ms:
+        if self._frame_began is not None and now >= self._frame_began + self._frame_timeout_ms:
+            self._fail(FrameTooSlow(now - self._frame_began, self._reader.buffered, self._frame_arrivals,
+                                    TRICKLE_BYTES_PER_S))
+        elif now >= self._last_rx + self._idle_timeout_ms:
             self._fail(Stalled(now - self._last_rx))
         elif now >= self._session_deadline:
             self._fail(SessionTooLong(now - self._started, self._session_deadline - self._started))
