@@ -168,7 +168,11 @@ async def yamux(host, peer, mib: int) -> None:
 
     served = await host.libp2p.new_stream(peer, [SYNC_PROTOCOL])
     await served.write(wire.encode_frame(wire.Hello()))
-    stream = await host.libp2p.new_stream(peer, [SYNC_PROTOCOL])
+    try:
+        stream = await host.libp2p.new_stream(peer, [SYNC_PROTOCOL])
+    except Exception as error:  # noqa: BLE001 - shed while it was negotiated: nothing to flood
+        say(f"yamux: second stream refused ({type(error).__name__}), nothing sent")
+        return
     muxed = stream.muxed_stream
     frame = 64 * 1024
     header = struct.pack(YAMUX_HEADER_FORMAT, 0, TYPE_DATA, 0, muxed.stream_id, frame)
