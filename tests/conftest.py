@@ -19,3 +19,29 @@ os.environ["MESHPANTRY_NETWORK"] = "loopback"
 def _loopback_only(monkeypatch):
     """Every test, and every process it starts, runs with MESHPANTRY_NETWORK=loopback."""
     monkeypatch.setenv("MESHPANTRY_NETWORK", "loopback")
+
+
+def pytest_configure(config):
+    """One report file per run for the attack suite's closing table
+    (tests/attacks/report.py); xdist workers inherit its name."""
+    import tempfile
+
+    if "MESHPANTRY_ATTACKS_REPORT" not in os.environ:
+        handle, path = tempfile.mkstemp(prefix="meshpantry-attacks-", suffix=".jsonl")
+        os.close(handle)
+        os.environ["MESHPANTRY_ATTACKS_REPORT"] = path
+        config._attacks_report = path
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """The attack suite's table: each attack, what the node did, the numbers."""
+    path = getattr(config, "_attacks_report", None)
+    if not path:
+        return
+    from tests.attacks.report import load, table
+
+    rows = load(path)
+    os.unlink(path)
+    if rows:
+        terminalreporter.write_sep("=", "attacks: what the node did")
+        terminalreporter.write_line(table(rows))
