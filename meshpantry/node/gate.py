@@ -44,7 +44,7 @@ import logging
 import struct
 import time
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Collection
 
 import trio
 from libp2p.custom_types import TProtocol
@@ -106,6 +106,7 @@ class MembershipGate:
     def __init__(self, store: Any, me: bytes, denied: set[str], *, clock: Callable[[], float] = time.monotonic) -> None:
         self.store, self.me, self.denied, self.clock = store, me, denied, clock
         self._revoked: dict[bytes, int] = {}  # device -> the seq after which it was revoked
+        self._counted: Collection[bytes] = ()  # devices whose join or link counts in the views
         self._revoked_at = (-1, float("-inf"))  # (log position, clock) of the last read
         self._join_attempts: dict[str, list[float]] = {}  # peer -> clock readings of its recent tries
 
@@ -114,12 +115,18 @@ class MembershipGate:
         """True while this device is not a member of its own log (see the rules)."""
         return not self._is_member_device(self.me)
 
-    def is_member(self, peer: ID | str) -> bool:
-        """Whether ``peer`` is a member device, not revoked, not denied."""
+    def is_member(self, peer: ID | str, *, fresh: bool = False) -> bool:
+        """Whether ``peer`` is a member device, not revoked, not denied: the
+        log admits it and its join or link counts in the views (a join made
+        with a spent, expired or cancelled invite is stored but never counts).
+        ``fresh`` reads the views again if the log changed since the last read."""
         if str(peer) in self.denied:
             return False
         device = device_of(peer)
-        return device is not None and self._is_member_device(device) and device not in self._revoked_devices()
+        if device is None or not self._is_member_device(device):
+            return False
+        revoked = self._revoked_devices(fresh=fresh)
+        return device in self._counted and device not in revoked
 
     def past_revocation(self, author: bytes, seq: int) -> bool:
         """Whether a record ``seq`` of ``author`` comes after the author's
@@ -152,17 +159,20 @@ class MembershipGate:
         except Exception:  # noqa: BLE001 - no neighbourhood yet: nobody is
             return False
 
-    def _revoked_devices(self) -> dict[bytes, int]:
+    def _revoked_devices(self, *, fresh: bool = False) -> dict[bytes, int]:
+        """The revoked devices (and, beside them, the counted ones) read from
+        the views, trusted for :data:`REVOKED_REFRESH_S` unless ``fresh``."""
         position, read_at = self._revoked_at
         now = self.clock()
-        if now - read_at < REVOKED_REFRESH_S:
+        if now - read_at < REVOKED_REFRESH_S and not fresh:
             return self._revoked
         current = self.store.last_rowid()
         if current != position:
             try:
-                self._revoked = dict(self.store.views().state.roster.revoked)
+                roster = self.store.views().state.roster
+                self._revoked, self._counted = dict(roster.revoked), frozenset(roster.households)
             except Exception:  # noqa: BLE001 - views unavailable (no neighbourhood yet)
-                self._revoked = {}
+                self._revoked, self._counted = {}, frozenset()
         self._revoked_at = (current, now)
         return self._revoked
 
@@ -209,7 +219,7 @@ async def serve_join(stream: Any, gate: MembershipGate, ingest: Ingest, on_membe
         if record.kind != "join" or record.author != device_of(peer):
             raise JoinRefused(f"a join handshake carries the peer's own join record, not a {record.kind}")
         await ingest([raw], peer)
-    member = gate.is_member(peer)
+    member = gate.is_member(peer, fresh=True)
     reason = "" if member else "this node does not know the invite, or it is spent, expired or revoked"
     log.info("join handshake with %s: %s", peer, "now a member" if member else f"refused ({reason})")
     await channel.write(_frame(canonical.encode({"member": member, "reason": reason})))
