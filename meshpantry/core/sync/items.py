@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import hashlib
 from bisect import bisect_left, bisect_right
-from itertools import accumulate, repeat
-from operator import attrgetter, itemgetter
+from functools import partial
+from itertools import accumulate, compress, islice, repeat
+from operator import attrgetter, itemgetter, ne
 from typing import Iterable, Protocol, Sequence
 
 from protocol import limits
@@ -256,9 +257,10 @@ class ItemIndex:
         self._firsts = list(map(attrgetter("first"), blocks))
         self._totals = list(accumulate(map(attrgetter("total"), blocks), initial=0))
         self._count = self._starts[-1]
-        self._lookup = _Lookup() if _lookup is None else _lookup
-        if _lookup is None and blocks:
-            self._lookup.pending.append(self.keys[:] if _blocks is not None else items)
+        if _lookup is None:
+            _lookup = _Lookup()
+            _lookup.pending.extend(map(_block_keys, blocks))
+        self._lookup = _lookup
         #: _block_powers[j - 1][b]: sum of x^j over the first b blocks (not reduced mod P)
         self._block_powers: list[list[int]] = []
         self._sums: dict[tuple[int, int], list[int]] = {}
@@ -411,25 +413,22 @@ def index_with_new(previous: ItemIndex | None, new: Sequence[tuple[int, bytes]])
     firsts = previous._firsts
     if not blocks:
         return ItemIndex(_blocks=_blocks_of(new), _lookup=_reused(previous._lookup, new))
-    # the block each new item falls in: the last whose first key is at most it
-    # (items below every block go to the first)
-    targets = [max(bisect_right(firsts, item) - 1, 0) for item in new]
+    # new[cuts[b - 1]:cuts[b]] fall in block b: from its first key up to the
+    # next block's (items below every block go to the first); one bisection
+    # per block, in C, however many items are new
+    cuts = [0, *map(partial(bisect_left, new), islice(firsts, 1, None)), len(new)]
     rebuilt: list[tuple[int, list[_Block]]] = []
-    at = 0
-    while at < len(new):
-        block = targets[at]
-        end = bisect_right(targets, block, at)
-        merged = sorted(blocks[block].keys + list(new[at:end]))  # timsort: two runs, linear
+    for block in compress(range(len(blocks)), map(ne, cuts, islice(cuts, 1, None))):
+        merged = sorted(blocks[block].keys + list(new[cuts[block] : cuts[block + 1]]))  # timsort: two runs, linear
         size = BLOCK_ITEMS if len(merged) > 2 * BLOCK_ITEMS else -(-len(merged) // 2)
         rebuilt.append((block, _blocks_of(merged, size) if len(merged) > BLOCK_ITEMS else [_Block(merged)]))
-        at = end
     for block, parts in reversed(rebuilt):  # from the end, so earlier block numbers stay put
         blocks[block : block + 1] = parts
     return ItemIndex(_blocks=blocks, _lookup=_reused(previous._lookup, new))
 
 
 def _reused(lookup: _Lookup, new: Sequence[tuple[int, bytes]]) -> _Lookup:
-    lookup.pending.append(new)
+    lookup.pending.append(tuple(new))  # the caller's list may change later
     return lookup
 
 
