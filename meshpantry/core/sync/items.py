@@ -74,7 +74,7 @@ def powers_of(values: Sequence[int], k: int) -> list[list[int]]:
                 row.append(power)
     return rows
 
-#: Powers kept as prefix sums (each built on first use). A failed decode
+#: Powers each block keeps the sums of (built on first use). A failed decode
 #: asks for 8 sums and then 16: beyond 16 a range is usually split instead
 #: (see reconcile.SUMS_EFFORT), so 16 covers the sums asked most.
 PREFIX_POWERS = 16
@@ -87,7 +87,7 @@ PREFIX_POWERS = 16
 BLOCK_ITEMS = 256
 
 #: Ranges smaller than this sum their powers directly: cheap, and it keeps
-#: the prefix columns from being built for sessions that never need them.
+#: the blocks' power sums from being built for sessions that never need them.
 PREFIX_MIN_RANGE = 512
 
 
