@@ -146,28 +146,47 @@ EMPTY_FINGERPRINT = fingerprint_of(0, 0)
 
 class _Block:
     """A run of at most BLOCK_ITEMS consecutive sorted items, never changed
-    once built, so every snapshot that holds it shares it: its keys, prefix
-    id sums, and (built on first use) its sum values and power sums."""
+    once built, so every snapshot that holds it shares it: its keys, its id
+    sum, and (built on first use) its prefix id sums, sum values and power
+    sums."""
 
-    __slots__ = ("keys", "prefix", "count", "first", "total", "_values", "_powers")
+    __slots__ = ("keys", "count", "first", "total", "_prefix", "_values", "_powers")
 
     def __init__(self, keys: list[tuple[int, bytes]]) -> None:
         self.keys = keys
-        # map() over builtins throughout: no Python frame per item.
-        numbers = map(int.from_bytes, map(itemgetter(1), keys), repeat("little"))
-        self.prefix = list(accumulate(numbers, initial=0))
         self.count = len(keys)
         self.first = keys[0]
-        self.total = self.prefix[-1]
+        # map() over builtins throughout: no Python frame per item.
+        self.total = sum(map(int.from_bytes, map(itemgetter(1), keys), repeat("little")))
+        self._prefix: list[int] | None = None
         self._values: list[int] | None = None
         self._powers: list[int] = []  #: _powers[j - 1]: sum of x^j over the block, mod P
+
+    def prefix(self) -> list[int]:
+        """Sums of the ids of the first 0..count items (only a block a range
+        begins or ends inside is asked)."""
+        prefix = self._prefix
+        if prefix is None:
+            numbers = map(int.from_bytes, map(itemgetter(1), self.keys), repeat("little"))
+            prefix = self._prefix = list(accumulate(numbers, initial=0))
+        return prefix
+
+    def grown(self, merged: list[tuple[int, bytes]], added: list[tuple[int, bytes]]) -> "_Block":
+        """The block of ``merged``, this block's keys and ``added``: sums add,
+        so the power sums this block knows carry over plus the added items'."""
+        block = _Block(merged)
+        sums = self._powers
+        if sums:
+            prime = SUMS_PRIME
+            rows = powers_of(_values_of(added), len(sums))
+            block._powers = [(total + sum(map(itemgetter(j), rows))) % prime for j, total in enumerate(sums)]
+        return block
 
     def values(self) -> list[int]:
         """:func:`sum_value` of every key, computed on first use."""
         values = self._values
         if values is None:
-            heads = map(int.from_bytes, map(itemgetter(_VALUE_BYTES), map(itemgetter(1), self.keys)), repeat("big"))
-            values = self._values = list(map((1).__add__, map((SUMS_PRIME - 1).__rmod__, heads)))  # in C
+            values = self._values = _values_of(self.keys)
         return values
 
     def power_sums(self, k: int) -> list[int]:
@@ -179,6 +198,12 @@ class _Block:
             prime = SUMS_PRIME
             sums.extend(sum(map(itemgetter(j), rows)) % prime for j in range(len(sums), k))
         return sums
+
+
+def _values_of(keys: Iterable[tuple[int, bytes]]) -> list[int]:
+    """:func:`sum_value` of each key's id, in C (no Python frame per item)."""
+    heads = map(int.from_bytes, map(itemgetter(_VALUE_BYTES), map(itemgetter(1), keys)), repeat("big"))
+    return list(map((1).__add__, map((SUMS_PRIME - 1).__rmod__, heads)))
 
 
 def _blocks_of(keys: Sequence[tuple[int, bytes]], size: int = BLOCK_ITEMS) -> list[_Block]:
@@ -292,7 +317,8 @@ class ItemIndex:
         if position >= self._count:
             return self._totals[-1]
         block = bisect_right(self._starts, position) - 1
-        return self._totals[block] + self._blocks[block].prefix[position - self._starts[block]]
+        offset = position - self._starts[block]
+        return self._totals[block] + (self._blocks[block].prefix()[offset] if offset else 0)
 
     def locate(self, bound: Bound) -> int:
         """Position of the first item at or above ``bound``."""
@@ -419,9 +445,13 @@ def index_with_new(previous: ItemIndex | None, new: Sequence[tuple[int, bytes]])
     cuts = [0, *map(partial(bisect_left, new), islice(firsts, 1, None)), len(new)]
     rebuilt: list[tuple[int, list[_Block]]] = []
     for block in compress(range(len(blocks)), map(ne, cuts, islice(cuts, 1, None))):
-        merged = sorted(blocks[block].keys + list(new[cuts[block] : cuts[block + 1]]))  # timsort: two runs, linear
-        size = BLOCK_ITEMS if len(merged) > 2 * BLOCK_ITEMS else -(-len(merged) // 2)
-        rebuilt.append((block, _blocks_of(merged, size) if len(merged) > BLOCK_ITEMS else [_Block(merged)]))
+        old, added = blocks[block], list(new[cuts[block] : cuts[block + 1]])
+        merged = sorted(old.keys + added)  # timsort: two runs, linear
+        if len(merged) > BLOCK_ITEMS:
+            size = BLOCK_ITEMS if len(merged) > 2 * BLOCK_ITEMS else -(-len(merged) // 2)
+            rebuilt.append((block, _blocks_of(merged, size)))
+        else:
+            rebuilt.append((block, [old.grown(merged, added)]))
     for block, parts in reversed(rebuilt):  # from the end, so earlier block numbers stay put
         blocks[block : block + 1] = parts
     return ItemIndex(_blocks=blocks, _lookup=_reused(previous._lookup, new))
