@@ -90,3 +90,26 @@ def test_a_session_uses_the_store_index_when_it_keeps_one():
 
     kept = ItemIndex([_item(1, 1)])
     assert index_of(Store()) is kept and Store.calls == 1
+
+
+def test_a_large_growth_among_the_items_held_answers_as_a_fresh_one():
+    """Thousands of items arriving at once below and among the items held
+    (records synced after an outage, out of Lamport order), several times:
+    every answer equals a fresh build's, and the older snapshots keep theirs."""
+    rng = random.Random(5)
+    items = sorted(_item(n, rng.randrange(1000)) for n in range(1500))
+    index = index_with_new(None, items)
+    index.position(items[0][1])
+    index.power_sums(0, len(index), 16)
+    snapshots = [(index, list(items))]
+    number = len(items)
+    for added, top in ((2000, 1000), (700, 3000), (1, 1), (300, 10)):
+        new = sorted(_item(number + n, rng.randrange(top)) for n in range(added))
+        number += added
+        items = sorted(items + new)
+        index = index_with_new(index, new)
+        _same_as_fresh(index, items, added)
+        assert index.power_sums(0, len(index), 16) == ItemIndex(items).power_sums(0, len(items), 16)
+        snapshots.append((index, list(items)))
+    for snapshot, held in snapshots:
+        _same_as_fresh(snapshot, held, 3)

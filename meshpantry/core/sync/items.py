@@ -9,29 +9,30 @@ of positions ``[lo, hi)``:
 
 * its fingerprint: the first 16 bytes of SHA-256 over
   ``(sum of the ids as 256-bit little-endian integers mod 2^256) || count``,
-  O(1) from precomputed prefix sums;
+  O(log n) from prefix sums over the blocks and within one;
 * its power sums ``p_j = sum(x^j) mod P`` for j = 1..k, where ``x`` is an
   id's 64-bit value (see :func:`sum_value`): for large ranges and small k,
-  O(k * POWER_BLOCK) from prefix sums of each power kept per block of items
-  plus the items at the range's two ragged ends; else O(count * k);
+  O(k * (BLOCK_ITEMS + blocks)) from each block's sums plus the items at the
+  range's two ragged ends; else O(count * k);
 * its stratum counts (how many ids fall in each of STRATA classes by their
   last byte, see :mod:`.estimate`), O(count) in C.
 
 Building an index costs a pass over every item, so a store keeps one and
-extends it with the records that arrived since (:func:`index_with_new`):
-new records mostly arrive above every item held, and appending them costs
-only the new items. Snapshots share the
-append-only columns underneath; a snapshot sees only its first ``len`` items,
-so a session's view never changes while the store grows.
+grows it with the records that arrived since (:func:`index_with_new`). The
+items are kept in blocks that never change once built: new items, above
+every item held or among them (records that arrive out of Lamport order),
+rebuild only the blocks they fall in, and every other block is shared with
+the older snapshot, so a session's view never changes while the store grows
+and growth never costs a pass over the items held.
 """
 
 from __future__ import annotations
 
 import hashlib
-from array import array
-from bisect import bisect_left
-from itertools import accumulate, islice, repeat
-from operator import itemgetter
+from bisect import bisect_left, bisect_right
+from functools import partial
+from itertools import accumulate, compress, islice, repeat
+from operator import attrgetter, itemgetter, ne
 from typing import Iterable, Protocol, Sequence
 
 from protocol import limits
@@ -73,20 +74,20 @@ def powers_of(values: Sequence[int], k: int) -> list[list[int]]:
                 row.append(power)
     return rows
 
-#: Powers kept as prefix sums (each built on first use). A failed decode
+#: Powers each block keeps the sums of (built on first use). A failed decode
 #: asks for 8 sums and then 16: beyond 16 a range is usually split instead
 #: (see reconcile.SUMS_EFFORT), so 16 covers the sums asked most.
 PREFIX_POWERS = 16
 
-#: Items per block of the prefix power columns, which hold one entry per
-#: block, not per item: building them is one C-level sum per block and
-#: power (a 100,000-item index in ~10 ms, where a prefix per item took
-#: 170 ms and 8 bytes per item and power), and a range's ragged ends cost
-#: at most 2 x 63 remembered powers per sum.
-POWER_BLOCK = 64
+#: Items per block of the index (a block that grows past it is cut in two).
+#: A new item costs a rebuild of its block, O(BLOCK_ITEMS), and a new
+#: snapshot a pass over the blocks, O(items / BLOCK_ITEMS): 256 keeps both
+#: small at 100,000 items (~400 blocks), and a range's power sums add at
+#: most 2 x 255 remembered powers at its ragged ends to the blocks' sums.
+BLOCK_ITEMS = 256
 
 #: Ranges smaller than this sum their powers directly: cheap, and it keeps
-#: the prefix columns from being built for sessions that never need them.
+#: the blocks' power sums from being built for sessions that never need them.
 PREFIX_MIN_RANGE = 512
 
 
@@ -143,171 +144,248 @@ def fingerprint_of(id_sum: int, count: int) -> bytes:
 EMPTY_FINGERPRINT = fingerprint_of(0, 0)
 
 
-class _Columns:
-    """Append-only columns over sorted items, shared by the snapshots of one
-    growing item set: keys, prefix id sums, sum values, and (built on first
-    use) prefix sums of powers of the values mod P."""
+class _Block:
+    """A run of at most BLOCK_ITEMS consecutive sorted items, never changed
+    once built, so every snapshot that holds it shares it: its keys, its id
+    sum, and (built on first use) its prefix id sums, sum values and power
+    sums."""
 
-    def __init__(self) -> None:
-        self.keys: list[tuple[int, bytes]] = []
-        self.prefix: list[int] = [0]
-        self.values: list[int] = []
-        self.powers: list[array] = []  #: powers[j - 1][b]: sum of x^j over the first b blocks, mod P
-        #: id -> its key, filled on first use up to ``_keyed`` items. An id's
-        #: key never changes, so head copies share this dict: entries for
-        #: items a copy does not hold are never found by its bisection.
-        self.keyed: dict[bytes, tuple[int, bytes]] = {}
-        self._keyed = 0
+    __slots__ = ("keys", "count", "first", "total", "_prefix", "_values", "_powers")
 
-    def append(self, items: Sequence[tuple[int, bytes]]) -> None:
-        """Add items above every key held; the caller guarantees they are
-        sorted and unique (checking it would cost a pass per growth)."""
-        if not items:
-            return
-        keys = self.keys
-        assert not keys or keys[-1] < items[0], "appended items must sort above the index"
-        start = len(keys)
-        keys.extend(items)
+    def __init__(self, keys: list[tuple[int, bytes]]) -> None:
+        self.keys = keys
+        self.count = len(keys)
+        self.first = keys[0]
         # map() over builtins throughout: no Python frame per item.
-        numbers = map(int.from_bytes, map(itemgetter(1), items), repeat("little"))
-        self.prefix.extend(islice(accumulate(numbers, initial=self.prefix[start]), 1, None))
+        self.total = sum(map(int.from_bytes, map(itemgetter(1), keys), repeat("little")))
+        self._prefix: list[int] | None = None
+        self._values: list[int] | None = None
+        self._powers: list[int] = []  #: _powers[j - 1]: sum of x^j over the block, mod P
 
-    def head(self, count: int) -> "_Columns":
-        """New columns holding copies of the first ``count`` items' entries
-        (C-speed slices; no per-item Python work)."""
-        head = _Columns()
-        head.keys = self.keys[:count]
-        head.prefix = self.prefix[: count + 1]
-        head.values = self.values[:count]
-        head.keyed = self.keyed
-        head._keyed = min(count, self._keyed)
-        if self.powers:  # only whole blocks below ``count`` stay; the rest is redone later
-            head.powers = [column[: count // POWER_BLOCK + 1] for column in self.powers]
-        return head
+    def prefix(self) -> list[int]:
+        """Sums of the ids of the first 0..count items (only a block a range
+        begins or ends inside is asked)."""
+        prefix = self._prefix
+        if prefix is None:
+            numbers = map(int.from_bytes, map(itemgetter(1), self.keys), repeat("little"))
+            prefix = self._prefix = list(accumulate(numbers, initial=0))
+        return prefix
 
-    def value_column(self) -> list[int]:
+    def grown(self, merged: list[tuple[int, bytes]], added: list[tuple[int, bytes]]) -> "_Block":
+        """The block of ``merged``, this block's keys and ``added``: sums add,
+        so the power sums this block knows carry over plus the added items'."""
+        block = _Block(merged)
+        sums = self._powers
+        if sums:
+            prime = SUMS_PRIME
+            rows = powers_of(_values_of(added), len(sums))
+            block._powers = [(total + sum(map(itemgetter(j), rows))) % prime for j, total in enumerate(sums)]
+        return block
+
+    def values(self) -> list[int]:
         """:func:`sum_value` of every key, computed on first use."""
-        values = self.values
-        if len(values) < len(self.keys):
-            ids = map(itemgetter(1), islice(self.keys, len(values), None))
-            heads = map(int.from_bytes, map(itemgetter(_VALUE_BYTES), ids), repeat("big"))
-            values.extend(map((1).__add__, map((SUMS_PRIME - 1).__rmod__, heads)))  # sum_value, in C
+        values = self._values
+        if values is None:
+            values = self._values = _values_of(self.keys)
         return values
 
-    def _extend_powers(self, first: int = 0) -> None:
-        """Extend power columns ``first + 1`` and up over every whole block
-        of keys, from the shared powers of :func:`powers_of` (every replica
-        holds mostly the same items, so each value's powers are computed
-        once). All columns from ``first`` on must cover the same blocks."""
-        prime = SUMS_PRIME
-        count = len(self.powers)
-        covered = len(self.powers[first]) - 1
-        blocks = len(self.keys) // POWER_BLOCK
-        if blocks <= covered:
-            return
-        values = self.value_column()
-        totals = [column[-1] for column in self.powers[first:]]
-        news: list[list[int]] = [[] for _ in totals]
-        for block in range(covered, blocks):
-            rows = powers_of(values[block * POWER_BLOCK : (block + 1) * POWER_BLOCK], count)
-            for j, column in enumerate(islice(zip(*rows), first, count)):
-                totals[j] = (totals[j] + sum(column)) % prime
-                news[j].append(totals[j])
-        for column, new in zip(self.powers[first:], news):
-            column.extend(new)
+    def power_sums(self, k: int) -> list[int]:
+        """p_1..p_k (at least) of the block, from the shared powers of
+        :func:`powers_of`; a block asked for more only pays for the new ones."""
+        sums = self._powers
+        if len(sums) < k:
+            rows = powers_of(self.values(), k)
+            prime = SUMS_PRIME
+            sums.extend(sum(map(itemgetter(j), rows)) % prime for j in range(len(sums), k))
+        return sums
 
-    def power_prefix(self, k: int) -> list[array]:
-        """Per-block prefix power columns for j = 1..k (k <= PREFIX_POWERS),
-        covering every whole block of keys. Columns are built on first use,
-        the first two together (a k = 1 range is soon followed by k = 2)."""
-        if self.powers:
-            self._extend_powers()
-        built = len(self.powers)
-        if built < k:
-            self.powers.extend(array("Q", [0]) for _ in range(max(k, 2) - built))
-            self._extend_powers(built)
-        return self.powers
 
-    def position(self, item_id: bytes, count: int) -> int | None:
-        """Position of ``item_id`` among the first ``count`` keys, or None."""
-        keys = self.keys
-        if self._keyed < len(keys):
-            fresh = keys[self._keyed :]
-            self.keyed.update(zip(map(itemgetter(1), fresh), fresh))  # in C
-            self._keyed = len(keys)
-        key = self.keyed.get(item_id)
-        if key is None:
-            return None
-        position = bisect_left(keys, key, 0, count)
-        return position if position < count and keys[position] == key else None
+def _values_of(keys: Iterable[tuple[int, bytes]]) -> list[int]:
+    """:func:`sum_value` of each key's id, in C (no Python frame per item)."""
+    heads = map(int.from_bytes, map(itemgetter(_VALUE_BYTES), map(itemgetter(1), keys)), repeat("big"))
+    return list(map((1).__add__, map((SUMS_PRIME - 1).__rmod__, heads)))
+
+
+def _blocks_of(keys: Sequence[tuple[int, bytes]], size: int = BLOCK_ITEMS) -> list[_Block]:
+    """Sorted ``keys`` cut into blocks of ``size`` items (the last may be smaller)."""
+    return [_Block(list(keys[at : at + size])) for at in range(0, len(keys), size)]
+
+
+class _Lookup:
+    """id -> its key, shared by the snapshots of one growing item set and
+    filled on first use. An id's key never changes, so entries for items a
+    snapshot does not hold do no harm: its bisection never finds them."""
+
+    def __init__(self) -> None:
+        self.keyed: dict[bytes, tuple[int, bytes]] = {}
+        self.pending: list[Sequence[tuple[int, bytes]]] = []  #: item batches not yet in ``keyed``
+
+    def get(self, item_id: bytes) -> tuple[int, bytes] | None:
+        if self.pending:
+            for batch in self.pending:
+                self.keyed.update(zip(map(itemgetter(1), batch), batch))  # in C
+            self.pending.clear()
+        return self.keyed.get(item_id)
+
+
+class _Keys:
+    """The keys of one snapshot, in order, as a read-only sequence
+    (``keys[i]`` and ``keys[lo:hi]``)."""
+
+    __slots__ = ("_index",)
+
+    def __init__(self, index: "ItemIndex") -> None:
+        self._index = index
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __getitem__(self, at):  # type: ignore[no-untyped-def]
+        index = self._index
+        if isinstance(at, slice):
+            lo, hi, step = at.indices(len(index))
+            assert step == 1, "keys are sliced in order"
+            return index._gather(lo, hi, _block_keys)
+        if at < 0:
+            at += len(index)
+        if not 0 <= at < len(index):
+            raise IndexError(at)
+        block = bisect_right(index._starts, at) - 1
+        return index._blocks[block].keys[at - index._starts[block]]
+
+
+def _block_keys(block: _Block) -> list[tuple[int, bytes]]:
+    return block.keys
 
 
 class ItemIndex:
-    """A sorted snapshot of a replica's items with O(1) range fingerprints.
+    """A sorted snapshot of a replica's items with O(log n) range fingerprints.
 
+    The items are held in blocks of at most BLOCK_ITEMS (see :class:`_Block`),
+    with prefix sums over the blocks: a position is found by bisection over
+    the blocks' starts, a range's id sum is two prefix differences, and its
+    power sums add the whole blocks' sums to the ragged ends'.
     ``ItemIndex(items)`` builds one from sorted, unique items;
-    :func:`index_with_new` extends one as a store grows.
+    :func:`index_with_new` grows one as a store grows, rebuilding only the
+    blocks new items fall in (the others are shared with the older snapshot).
     """
 
     def __init__(
-        self, items: Sequence[tuple[int, bytes]] = (), *, kept: bool = False, _columns: _Columns | None = None
+        self, items: Sequence[tuple[int, bytes]] = (), *, kept: bool = False, _blocks: list[_Block] | None = None,
+        _lookup: _Lookup | None = None,
     ) -> None:
-        """``kept``: the index outlives a session (a store keeps it), so the
-        prefix power columns, a pass over every item, pay for themselves."""
-        self._kept = kept or _columns is not None
-        if _columns is None:
-            _columns = _Columns()
-            _columns.append(list(items))
-        self._columns = _columns
-        self._count = len(_columns.keys)
-        self.keys = _columns.keys  #: the first ``len(self)`` entries are this snapshot's
-        self._prefix = _columns.prefix
+        """``kept``: the index outlives a session (a store keeps it); the
+        answers are the same either way."""
+        blocks = _blocks_of(items) if _blocks is None else _blocks
+        self._blocks = blocks
+        self._starts = list(accumulate(map(attrgetter("count"), blocks), initial=0))  # in C
+        self._firsts = list(map(attrgetter("first"), blocks))
+        self._totals = list(accumulate(map(attrgetter("total"), blocks), initial=0))
+        self._count = self._starts[-1]
+        if _lookup is None:
+            _lookup = _Lookup()
+            _lookup.pending.extend(map(_block_keys, blocks))
+        self._lookup = _lookup
+        #: _block_powers[j - 1][b]: sum of x^j over the first b blocks (not reduced mod P)
+        self._block_powers: list[list[int]] = []
         self._sums: dict[tuple[int, int], list[int]] = {}
+
+    @property
+    def keys(self) -> _Keys:
+        """This snapshot's keys, in order."""
+        return _Keys(self)
 
     def __len__(self) -> int:
         return self._count
 
+    def _gather(self, lo: int, hi: int, part) -> list:  # type: ignore[no-untyped-def]
+        """``part(block)``'s entries for the items in ``[lo, hi)``, concatenated."""
+        if lo >= hi:
+            return []
+        starts, blocks = self._starts, self._blocks
+        block = bisect_right(starts, lo) - 1
+        out: list = []
+        while lo < hi:
+            start = starts[block]
+            out += part(blocks[block])[lo - start : hi - start]
+            block += 1
+            lo = starts[block]
+        return out
+
+    def _prefix(self, position: int) -> int:
+        """Sum of the ids of the first ``position`` items."""
+        if position >= self._count:
+            return self._totals[-1]
+        block = bisect_right(self._starts, position) - 1
+        offset = position - self._starts[block]
+        return self._totals[block] + (self._blocks[block].prefix()[offset] if offset else 0)
+
     def locate(self, bound: Bound) -> int:
         """Position of the first item at or above ``bound``."""
-        return bisect_left(self.keys, bound.key, 0, self._count)
+        return self._locate(bound.key)
+
+    def _locate(self, key: tuple[int, bytes]) -> int:
+        block = bisect_right(self._firsts, key) - 1
+        if block < 0:
+            return 0
+        return self._starts[block] + bisect_left(self._blocks[block].keys, key)
 
     def id_sum(self, lo: int, hi: int) -> int:
-        return self._prefix[hi] - self._prefix[lo]
+        return self._prefix(hi) - self._prefix(lo)
 
     def fingerprint(self, lo: int, hi: int) -> bytes:
         return fingerprint_of(self.id_sum(lo, hi), hi - lo)
 
     def ids(self, lo: int, hi: int) -> list[bytes]:
-        return [item_id for _lamport, item_id in self.keys[lo:hi]]
+        return [item_id for _lamport, item_id in self._gather(lo, hi, _block_keys)]
 
     def position(self, item_id: bytes) -> int | None:
         """Position of the item with this id, or None if not held."""
-        return self._columns.position(item_id, self._count)
+        key = self._lookup.get(item_id)
+        if key is None:
+            return None
+        block = bisect_right(self._firsts, key) - 1
+        if block < 0:
+            return None
+        keys = self._blocks[block].keys
+        at = bisect_left(keys, key)
+        return self._starts[block] + at if at < len(keys) and keys[at] == key else None
 
     def values(self, lo: int, hi: int) -> list[int]:
         """:func:`sum_value` of each item in ``[lo, hi)``."""
-        return self._columns.value_column()[lo:hi]
+        return self._gather(lo, hi, _Block.values)
+
+    def _powers_over_blocks(self, k: int) -> list[list[int]]:
+        """Prefix sums over the blocks of p_1..p_k (built on first use)."""
+        columns = self._block_powers
+        if len(columns) < k:
+            rows = [block.power_sums(k) for block in self._blocks]
+            for j in range(len(columns), k):
+                columns.append(list(accumulate(map(itemgetter(j), rows), initial=0)))
+        return columns
 
     def power_sums(self, lo: int, hi: int, k: int) -> list[int]:
         """``[p_1, ..., p_k]`` of the items in ``[lo, hi)``.
 
-        O(k * POWER_BLOCK) for ranges of PREFIX_MIN_RANGE items or more and
-        k up to PREFIX_POWERS in a kept index (per-block prefix columns,
-        built once per item set, plus the range's ragged ends); otherwise O((hi - lo) * k) additions of remembered powers (see
-        :func:`powers_of`), and a range asked again for more sums (a failed
-        decode asks for more) only pays for the new ones.
+        For ranges of PREFIX_MIN_RANGE items or more and k up to
+        PREFIX_POWERS: the whole blocks' sums (each block's computed once and
+        shared by every snapshot that holds it) plus the range's ragged ends,
+        O(k * (BLOCK_ITEMS + blocks)). Otherwise O((hi - lo) * k) additions of
+        remembered powers (see :func:`powers_of`), and a range asked again
+        for more sums (a failed decode asks for more) only pays for the new ones.
         """
-        if self._kept and k <= PREFIX_POWERS and hi - lo >= PREFIX_MIN_RANGE:
-            prime = SUMS_PRIME
-            columns = self._columns.power_prefix(k)
-            first = -(-lo // POWER_BLOCK)  # whole blocks [first, last) lie inside the range
-            last = min(hi // POWER_BLOCK, len(columns[0]) - 1)
-            ends = self.values(lo, first * POWER_BLOCK) + self.values(last * POWER_BLOCK, hi)
-            rows = powers_of(ends, k)
-            return [
-                (columns[j][last] - columns[j][first] + sum(map(itemgetter(j), rows))) % prime
-                for j in range(k)
-            ]
+        if k <= PREFIX_POWERS and hi - lo >= PREFIX_MIN_RANGE:
+            starts = self._starts
+            first = bisect_left(starts, lo)  # whole blocks [first, last) lie inside the range
+            last = bisect_right(starts, hi) - 1
+            if first < last:
+                prime = SUMS_PRIME
+                columns = self._powers_over_blocks(k)
+                rows = powers_of(self.values(lo, starts[first]) + self.values(starts[last], hi), k)
+                return [
+                    (columns[j][last] - columns[j][first] + sum(map(itemgetter(j), rows))) % prime
+                    for j in range(k)
+                ]
         sums = self._sums.get((lo, hi))
         if sums is None:
             if len(self._sums) > _SUMS_CACHE_RANGES:
@@ -324,7 +402,8 @@ class ItemIndex:
     def strata(self, lo: int, hi: int) -> tuple[int, ...]:
         """How many items of ``[lo, hi)`` fall in each stratum (the low bits
         of an id's last byte; see :mod:`.estimate`)."""
-        lasts = bytes(map(itemgetter(limits.ID_BYTES - 1), map(itemgetter(1), self.keys[lo:hi])))
+        ids = map(itemgetter(1), self._gather(lo, hi, _block_keys))
+        lasts = bytes(map(itemgetter(limits.ID_BYTES - 1), ids))
         classes = lasts.translate(_STRATUM_OF_BYTE)
         return tuple(map(classes.count, range(STRATA)))
 
@@ -332,8 +411,9 @@ class ItemIndex:
         """The shortest bound above item ``position - 1`` and at most item
         ``position`` (0 < position < len)."""
         assert 0 < position < self._count
-        low_lamport, low_id = self.keys[position - 1]
-        lamport, item_id = self.keys[position]
+        keys = self.keys
+        low_lamport, low_id = keys[position - 1]
+        lamport, item_id = keys[position]
         if lamport != low_lamport:
             return Bound(lamport)
         shared = 0
@@ -346,25 +426,40 @@ class ItemIndex:
 def index_with_new(previous: ItemIndex | None, new: Sequence[tuple[int, bytes]]) -> ItemIndex:
     """An index of ``previous``'s items and ``new`` ones (sorted, unique, none
     of them in ``previous``), for a store that knows what arrived since it
-    last asked. New items above all of ``previous``'s are appended to its
-    columns, O(new items); otherwise the columns are copied up to the first
-    new item (C-speed slices, so a running session's snapshot is untouched)
-    and the rest is merged and appended, O(items above it + new). Returns
-    ``previous`` itself when nothing is new."""
+    last asked. Only the blocks the new items fall in are rebuilt (merged
+    with them, and cut in two when they grow past BLOCK_ITEMS); the others
+    are shared with ``previous``, which stays unchanged (a running session's
+    snapshot). O(new items + BLOCK_ITEMS per block touched + blocks).
+    Returns ``previous`` itself when nothing is new."""
     if previous is None:
         return ItemIndex(new, kept=True)
     if not new:
         return previous
-    columns, count = previous._columns, len(previous)
-    keys = columns.keys
-    first = bisect_left(keys, new[0], 0, count)
-    if first == count and len(keys) == count:
-        columns.append(new)
-        return ItemIndex(_columns=columns)
-    above = keys[first:count]
-    columns = columns.head(first)
-    columns.append(sorted(above + list(new)) if above else new)  # timsort: two runs, linear
-    return ItemIndex(_columns=columns)
+    blocks = list(previous._blocks)
+    firsts = previous._firsts
+    if not blocks:
+        return ItemIndex(_blocks=_blocks_of(new), _lookup=_reused(previous._lookup, new))
+    # new[cuts[b - 1]:cuts[b]] fall in block b: from its first key up to the
+    # next block's (items below every block go to the first); one bisection
+    # per block, in C, however many items are new
+    cuts = [0, *map(partial(bisect_left, new), islice(firsts, 1, None)), len(new)]
+    rebuilt: list[tuple[int, list[_Block]]] = []
+    for block in compress(range(len(blocks)), map(ne, cuts, islice(cuts, 1, None))):
+        old, added = blocks[block], list(new[cuts[block] : cuts[block + 1]])
+        merged = sorted(old.keys + added)  # timsort: two runs, linear
+        if len(merged) > BLOCK_ITEMS:
+            size = BLOCK_ITEMS if len(merged) > 2 * BLOCK_ITEMS else -(-len(merged) // 2)
+            rebuilt.append((block, _blocks_of(merged, size)))
+        else:
+            rebuilt.append((block, [old.grown(merged, added)]))
+    for block, parts in reversed(rebuilt):  # from the end, so earlier block numbers stay put
+        blocks[block : block + 1] = parts
+    return ItemIndex(_blocks=blocks, _lookup=_reused(previous._lookup, new))
+
+
+def _reused(lookup: _Lookup, new: Sequence[tuple[int, bytes]]) -> _Lookup:
+    lookup.pending.append(tuple(new))  # the caller's list may change later
+    return lookup
 
 
 def index_of(items: SyncItems) -> ItemIndex:

@@ -147,8 +147,8 @@ EXACT_SLACK = 2
 #: Most multiplications we choose to spend on one range's sums when they are
 #: more than PREFIX_POWERS (so summed item by item, on both sides), about
 #: 3 ms of Python, when answering a fingerprint: a larger difference is cut
-#: into parts instead. Up to PREFIX_POWERS sums a kept index answers from
-#: its prefix columns in O(k), so only SUMS_WORK bounds them.
+#: into parts instead. Up to PREFIX_POWERS sums an index answers from
+#: its blocks' sums in O(k) per block, so only SUMS_WORK bounds them.
 SUMS_EFFORT = 1 << 14
 
 #: Sums asked for a range whose counts are equal but fingerprints differ: the

@@ -47,7 +47,7 @@ SEND_WORK = MAX_MESSAGE_WORK * 7 // 8
 #: a whole 100,000-item set with k = 2. A peer asking for more is hostile.
 SUMS_WORK = 1 << 18
 
-#: Sums up to this many are read from prefix columns or remembered powers
+#: Sums up to this many are read from the index's block sums or remembered powers
 #: (items.PREFIX_POWERS), at about half a unit per item and sum.
 CHEAP_SUMS = 16
 
