@@ -150,12 +150,14 @@ class Node:
             self.gossip.publish([record.raw])
         self.control.publish(_event_of(record, own=True))
 
-    async def ingest(self, raws: list[bytes], origin: str | None = None) -> int:
+    async def ingest(self, raws: list[bytes], origin: str | None = None, *, catching_up: bool = False) -> int:
         """Ingest peers' raw records (sync, bundles) in slices; publish
         events; returns how many were new. A large batch is decoded and
         verified in worker processes (:mod:`.checking`) while this thread
-        stores the slices already checked."""
-        if not self.checking.wanted(len(raws)) or not self.store.neighbourhood:
+        stores the slices already checked; ``catching_up``: see
+        :func:`.checking.catching_up`."""
+        wanted = self.checking.wanted
+        if not wanted(len(raws), catching_up=catching_up) or not self.store.neighbourhood:
             return len(await self._take_in(raws, origin, self.store.ingest))
         # As the store's ingest does: records already held are skipped before
         # anyone pays for their checks (peers re-send what others sent too),
@@ -172,7 +174,7 @@ class Node:
             fresh.append(raw)
         arriving |= mine
         try:
-            if not self.checking.wanted(len(fresh)):
+            if not wanted(len(fresh), catching_up=catching_up):
                 return len(await self._take_in(fresh, origin, self.store.ingest))
             return await self._take_in_checked(fresh, origin)
         finally:

@@ -33,6 +33,7 @@ from meshpantry.core.sync import Progress, SyncSession
 from meshpantry.core.sync.deadlines import OPEN_STREAM_MS
 from meshpantry.core.sync.errors import ProtocolViolation, TooManyRecords, TooManyRounds
 from meshpantry.core.sync.horizon import Horizon
+from meshpantry.core.sync.items import index_of
 from meshpantry.core.sync.planner import (
     Action,
     CutOff,
@@ -46,6 +47,7 @@ from meshpantry.core.sync.planner import (
 from protocol.errors import DecodeError
 from protocol.sync import SYNC_VERSION
 
+from .checking import catching_up
 from .streams import StreamChannel, safe_handler
 from .sync_driver import SyncResult, now_ms, run_sync
 
@@ -63,7 +65,8 @@ HOSTILE_ERRORS = (DecodeError, ProtocolViolation, TooManyRounds, TooManyRecords)
 #: deadlock.
 MAX_SERVED_SYNCS = 1
 
-Ingest = Callable[[list[bytes], str], Awaitable[Any]]
+#: ``ingest(raws, peer, catching_up=...)``: see :func:`.checking.catching_up`.
+Ingest = Callable[..., Awaitable[Any]]
 Publish = Callable[[str, dict], None]
 
 
@@ -269,12 +272,14 @@ class SyncService:
                          behind=max(0, event.expected - event.received))
             self.publish(SyncEvent(peer=peer, **state))
 
-        record_bytes = 0
+        record_bytes = received = 0
+        held = len(index_of(self.store))
 
         async def ingest(raws: list[bytes]) -> None:
-            nonlocal record_bytes
+            nonlocal record_bytes, received
             record_bytes += sum(len(raw) for raw in raws)
-            await self.ingest(raws, peer)
+            received += len(raws)
+            await self.ingest(raws, peer, catching_up=catching_up(received, held))
 
         result = await run_sync(channel, session, ingest, on_progress=progress)
         state.update(active=False, behind=0 if result.ok else state["behind"])
