@@ -398,6 +398,9 @@ class Node:
                         self.store, host, self.settings, self.rng, self.is_cut_off, nursery,
                         busy=lambda peer: bool(self.sync_progress.get(peer, {}).get("active")))
                     self.discovery, self.peer_exchange, self.mdns = found.discovery, found.peer_exchange, found.mdns
+                    from libp2p.peer.id import ID
+
+                    self.sync.still_agrees = lambda peer: found.peer_exchange.still_agrees(ID.from_base58(peer))
                     from .discovery_service import refresh_reports
 
                     nursery.start_soon(refresh_reports, self.peer_exchange, self.discovery, self._leads)

@@ -114,7 +114,7 @@ class SyncTotals(dict):
     def __init__(self) -> None:
         super().__init__(dict.fromkeys(("sessions", "failed", "bytes_sent", "bytes_received",
                                         "records_received", "record_bytes_received", "round_trips",
-                                        "idle_sessions"), 0))
+                                        "idle_sessions", "skipped"), 0))
 
 
 class SyncService:
@@ -156,6 +156,10 @@ class SyncService:
         )
         self._nursery: trio.Nursery | None = None
         self._changed = trio.Event()
+        #: ``still_agrees(peer)``: a peer exchange found both sides holding
+        #: the same set, and this side's has not changed since (set by the
+        #: runner once peer exchange runs).
+        self.still_agrees: Callable[[str], bool] = lambda peer: False
 
     # --- events in (each performs the planner's answer) -------------------------
 
@@ -216,6 +220,12 @@ class SyncService:
 
     async def _session(self, action: StartSession) -> None:
         peer = action.peer
+        if action.mode is Mode.ROUTINE and self.still_agrees(peer):
+            # It could not move a record from this side; if the peer's set
+            # changed, its own test fails and its tick brings the news.
+            self.totals["skipped"] += 1
+            self.session_ended(peer, Outcome.DONE)
+            return
         if action.mode is Mode.RECOVER:
             session = SyncSession.fetch_author(self.store, self.pantry.device, now=now_ms())
         else:
