@@ -46,7 +46,7 @@ def register(commands: Subcommands, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_node(args: argparse.Namespace) -> int:
-    from meshpantry.node.runner import run_node_command
+    from meshpantry.node.command import run_node_command
 
     return run_node_command(args)
 

@@ -25,12 +25,15 @@ Theory of operation:
   forked) that imports only :mod:`.batch_checks` and the pure core: about a
   tenth of a second, once, where a spawned worker would import the whole
   command line again.
-* Only with an idle core: the processes cost a little more CPU per record
-  than checking on the node's thread (pickling, a second process), which
-  pays only when a core would otherwise wait. A batch goes to them while the
-  load average leaves at least :data:`IDLE_CORES` core idle (a new device
-  catching up); on a machine already busy (twenty nodes healing on two cores)
-  the store's own path runs.
+* Only with an idle core, or when catching up: the processes cost a little
+  more CPU per record than checking on the node's thread (pickling, a second
+  process), which pays only when a core would otherwise wait. A batch goes to
+  them while the load average leaves at least :data:`IDLE_CORES` core idle;
+  on a machine already busy (twenty nodes healing on two cores) the store's
+  own path runs. A session that is catching up (see
+  :func:`catching_up`: a new device taking in its neighbourhood) uses them
+  whatever the load: that is when the device's time matters most, and on a
+  shared machine the node's share of the cores grows with its processes.
 * If the pool breaks (a worker killed), the batch is checked on the node's
   thread as before and the pool is started again next time.
 """
@@ -65,6 +68,11 @@ IDLE_CORES = 1.0
 #: Seconds the one-minute load average remembers the workers' own load.
 LOAD_WINDOW_S = 60.0
 
+#: Records a session must have brought, and more than the node held when it
+#: began, before its batches count as catching up: a heal's sessions bring a
+#: few thousand records, a new device's first session the whole neighbourhood.
+CATCH_UP_RECORDS = 10_000
+
 #: Records per slice: large enough that the hand-off is noise, small enough
 #: that the node ingests the first slice while the workers check the next
 #: ones (a sync batch of 256 KiB holds about 700 records).
@@ -77,6 +85,13 @@ def worker_count() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
         return max(1, os.cpu_count() or 1)
+
+
+def catching_up(received: int, held_at_start: int) -> bool:
+    """Whether a session that has brought ``received`` records to a node
+    that held ``held_at_start`` when it began is catching up: it brought at
+    least :data:`CATCH_UP_RECORDS`, more than the node held."""
+    return received >= CATCH_UP_RECORDS and received > held_at_start
 
 
 def idle_cores(cores: int) -> float:
@@ -98,12 +113,15 @@ class CheckingProcesses:
         self._pool: ProcessPoolExecutor | None = None
         self._last_used = float("-inf")  #: time.monotonic() of the last batch checked
 
-    def wanted(self, records: int) -> bool:
-        """Whether a batch of ``records`` is worth the worker processes now.
-        While the workers ran within the load average's minute, the load they
-        made is counted as idle: it is this catch-up's own."""
+    def wanted(self, records: int, *, catching_up: bool = False) -> bool:
+        """Whether a batch of ``records`` is worth the worker processes now:
+        always while ``catching_up``, else with an idle core. While the
+        workers ran within the load average's minute, the load they made is
+        counted as idle: it is this catch-up's own."""
         if records < MIN_RECORDS or self.workers == 1:
             return False
+        if catching_up:
+            return True
         own = self.workers if time.monotonic() - self._last_used < LOAD_WINDOW_S else 0
         return idle_cores(self.workers) + own >= self.min_idle_cores
 

@@ -25,7 +25,10 @@ Agreement: each side compares the peer's ``set`` with its own fingerprint
 when the frame arrives and keeps the answer (:meth:`PeerExchange.agrees`).
 Equal fingerprints mean both held the same records: a sync session started
 on connect could not move a record, and the runner skips it
-(``protocol/SPEC.md``, "Peer exchange").
+(``protocol/SPEC.md``, "Peer exchange"). The fingerprint they shared is
+kept too (:meth:`PeerExchange.still_agrees`): while this side's set has not
+changed since, a routine session with that peer is skipped as well (the
+exchange is refreshed every few seconds of a sync interval).
 
 Only members take part: the stream is refused unless ``is_member(author)``
 holds for the other side's key, and addresses of peers whose key is not a
@@ -179,6 +182,9 @@ class PeerExchange:
         self.stats = ExchangeStats()
         self.handler = safe_handler(self._serve, "peer-exchange")
         self._agrees: dict[ID, bool] = {}
+        #: peer -> the fingerprint both sides held at the last exchange that
+        #: found them agreeing (dropped by one that did not).
+        self._shared: dict[ID, bytes] = {}
 
     def install(self) -> None:
         self.host.libp2p.set_stream_handler(PROTOCOL, self.handler)
@@ -188,6 +194,14 @@ class PeerExchange:
         """True when the last exchange with ``peer_id`` found both sides
         holding the same set (forgotten once read: it ages fast)."""
         return self._agrees.pop(peer_id, False)
+
+    def still_agrees(self, peer_id: ID) -> bool:
+        """True when the last exchange with ``peer_id`` found both sides
+        holding the same set and this side's set has not changed since. The
+        peer's may have: then its own test fails and it is the one to start
+        a session (the side that changed syncs)."""
+        shared = self._shared.get(peer_id)
+        return shared is not None and shared == self.fingerprint()
 
     def _is_member_peer(self, peer_id: ID) -> bool:
         try:
@@ -208,8 +222,13 @@ class PeerExchange:
 
     def _learn(self, remote: ID, frame: Frame) -> int:
         if frame.set is not None:
-            agrees = self._agrees[remote] = frame.set == self.fingerprint()
+            own = self.fingerprint()
+            agrees = self._agrees[remote] = frame.set == own
             self.stats.agreed += agrees
+            if agrees:
+                self._shared[remote] = own
+            else:
+                self._shared.pop(remote, None)
         if frame.links is not None:
             self.discovery.report_links(remote, frame.links)
         learnt = 0

@@ -28,10 +28,7 @@ Theory of operation:
 from __future__ import annotations
 
 import logging
-import os
 import random
-import signal
-import sys
 import time
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any, Callable
@@ -78,10 +75,6 @@ PEER_WATCH_INTERVAL_S = 0.25
 #: keeps each pause of the trio loop short (about 60 ms of verification).
 INGEST_SLICE = 500
 
-
-#: Seconds between a ``shutdown`` request and the stop, so that its reply
-#: (a few bytes on a Unix socket) is written before the connection closes.
-STOP_REPLY_S = 0.1
 
 
 def now_ms() -> int:
@@ -161,12 +154,14 @@ class Node:
             self.gossip.publish([record.raw])
         self.control.publish(_event_of(record, own=True))
 
-    async def ingest(self, raws: list[bytes], origin: str | None = None) -> int:
+    async def ingest(self, raws: list[bytes], origin: str | None = None, *, catching_up: bool = False) -> int:
         """Ingest peers' raw records (sync, bundles) in slices; publish
         events; returns how many were new. A large batch is decoded and
         verified in worker processes (:mod:`.checking`) while this thread
-        stores the slices already checked."""
-        if not self.checking.wanted(len(raws)) or not self.store.neighbourhood:
+        stores the slices already checked; ``catching_up``: see
+        :func:`.checking.catching_up`."""
+        wanted = self.checking.wanted
+        if not wanted(len(raws), catching_up=catching_up) or not self.store.neighbourhood:
             return len(await self._take_in(raws, origin, self.store.ingest))
         # As the store's ingest does: records already held are skipped before
         # anyone pays for their checks (peers re-send what others sent too),
@@ -183,7 +178,7 @@ class Node:
             fresh.append(raw)
         arriving |= mine
         try:
-            if not self.checking.wanted(len(fresh)):
+            if not wanted(len(fresh), catching_up=catching_up):
                 return len(await self._take_in(fresh, origin, self.store.ingest))
             return await self._take_in_checked(fresh, origin)
         finally:
@@ -457,6 +452,9 @@ class Node:
                         self.store, host, self.settings, self.rng, self.not_dialled, nursery,
                         busy=lambda peer: bool(self.sync_progress.get(peer, {}).get("active")))
                     self.discovery, self.peer_exchange, self.mdns = found.discovery, found.peer_exchange, found.mdns
+                    from libp2p.peer.id import ID
+
+                    self.sync.still_agrees = lambda peer: found.peer_exchange.still_agrees(ID.from_base58(peer))
                     from .discovery_service import refresh_reports
 
                     nursery.start_soon(refresh_reports, self.peer_exchange, self.discovery, self._leads)
@@ -468,96 +466,3 @@ class Node:
 def _event_of(record: Record, *, own: bool) -> RecordEvent:
     return RecordEvent(id=record.id.hex(), kind=record.kind, author=record.author.hex(),
                        seq=record.seq, time=record.time, own=own)
-
-
-async def serve_until_signalled(node: Node) -> int | None:
-    """Run ``node`` until SIGINT, SIGTERM or a ``shutdown`` request; returns
-    the signal that stopped it (None for a request)."""
-    received: int | None = None
-    async with trio.open_nursery() as nursery:
-
-        async def stop_when_asked() -> None:
-            await node.stop_requested.wait()
-            log.info("stop requested through the control socket")
-            await trio.sleep(STOP_REPLY_S)  # let the shutdown reply reach its caller
-            nursery.cancel_scope.cancel()
-
-        nursery.start_soon(stop_when_asked)
-        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            await nursery.start(node.run)
-            log.info("control socket %s", node.control.path)
-            async for signum in signals:
-                log.info("received %s, stopping", signal.Signals(signum).name)
-                received = signum
-                nursery.cancel_scope.cancel()
-                break
-    return received
-
-
-def run_node_command(args: Any) -> int:
-    """``meshpantry node``: settings from file < env < flags, then run."""
-    from meshpantry.exit_codes import ExitCode
-    from meshpantry.keys import KeyFileError
-    from meshpantry.pantry.errors import PantryError
-    from meshpantry.passphrase import read_passphrase
-    from meshpantry.store.errors import StoreDamaged, StoreError
-
-    from .config import SettingsError
-    from .settings_sources import load_settings
-    from .startup import open_when_free, start_failure
-
-    try:
-        settings = load_settings(
-            args.data_dir, config=args.config, environ=os.environ,
-            flags={"network": args.network, "listen": args.listen, "peers": args.peers, "mdns": args.mdns,
-                   "mdns_interfaces": args.mdns_interfaces, "sync_interval": args.sync_interval},
-        )
-        # Before the store, the control socket or any network socket opens:
-        # loopback mode refuses every address outside 127.0.0.0/8 here.
-        settings = resolve(settings)
-    except (SettingsError, OSError, ValueError) as exc:
-        print(f"meshpantry: bad node settings: {exc}", file=sys.stderr)
-        return ExitCode.USAGE
-    import libp2p  # noqa: F401 - its import resets the 'libp2p' logger; configure after it
-
-    quiet = logging.WARNING if args.verbose < 2 else logging.DEBUG
-    for name in [n for n in logging.root.manager.loggerDict if n == "libp2p" or n.startswith("libp2p.")]:
-        logging.getLogger(name).setLevel(quiet)
-    logging.getLogger("libp2p").propagate = True
-    try:
-        pantry = open_when_free(args.data_dir, read_passphrase(args.passphrase_file))
-    except PantryError as exc:
-        print(f"meshpantry: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyFileError as exc:
-        print(f"meshpantry: {exc}", file=sys.stderr)
-        return ExitCode.NO_IDENTITY
-    except StoreDamaged as exc:
-        print(f"meshpantry: {exc}", file=sys.stderr)
-        return ExitCode.DAMAGED
-    except StoreError as exc:
-        print(f"meshpantry: {exc}", file=sys.stderr)
-        return ExitCode.UNAVAILABLE
-    try:
-        # A port held by another process is refused before anything runs
-        # (open_host checks again when networking starts later).
-        from .host import check_port_free
-
-        check_port_free(settings.listen_host, settings.listen_port)
-        node = Node(pantry, settings)
-        from .stopping import clear_stopped
-
-        clear_stopped(args.data_dir)  # started again: an earlier 'meshpantry stop' is over
-        stopped_by = trio.run(serve_until_signalled, node)
-    except BaseException as exc:  # noqa: BLE001 - the node's failures arrive grouped by trio
-        failure = start_failure(exc)
-        if failure is None:
-            raise
-        print(f"meshpantry: {failure[0]}", file=sys.stderr)
-        return failure[1]
-    finally:
-        pantry.close()
-    # Ctrl-C exits as shells report an interrupted command; SIGTERM (systemd,
-    # `kill`) and `meshpantry stop` are the normal way to stop: 0.
-    return ExitCode.INTERRUPTED if stopped_by == signal.SIGINT else ExitCode.OK
-

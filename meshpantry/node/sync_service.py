@@ -34,6 +34,7 @@ from meshpantry.core.sync import Progress, Role, SyncSession
 from meshpantry.core.sync.deadlines import FRAME_MS, OPEN_STREAM_MS
 from meshpantry.core.sync.errors import FrameTooSlow, ProtocolViolation, TooManyRecords, TooManyRounds
 from meshpantry.core.sync.horizon import Horizon
+from meshpantry.core.sync.items import index_of
 from meshpantry.core.sync.planner import (
     Action,
     CutOff,
@@ -47,6 +48,7 @@ from meshpantry.core.sync.planner import (
 from protocol.errors import DecodeError
 from protocol.sync import SYNC_VERSION
 
+from .checking import catching_up
 from .streams import StreamChannel, safe_handler
 from .sync_driver import SyncResult, now_ms, run_sync
 
@@ -105,7 +107,8 @@ def is_hostile(error: BaseException | None) -> bool:
     return isinstance(error, HOSTILE_ERRORS)
 
 
-Ingest = Callable[[list[bytes], str], Awaitable[Any]]
+#: ``ingest(raws, peer, catching_up=...)``: see :func:`.checking.catching_up`.
+Ingest = Callable[..., Awaitable[Any]]
 Publish = Callable[[str, dict], None]
 
 
@@ -157,7 +160,7 @@ class SyncTotals(dict):
     def __init__(self) -> None:
         super().__init__(dict.fromkeys(("sessions", "failed", "bytes_sent", "bytes_received",
                                         "records_received", "record_bytes_received", "round_trips",
-                                        "idle_sessions"), 0))
+                                        "idle_sessions", "skipped"), 0))
 
 
 class SyncService:
@@ -205,6 +208,10 @@ class SyncService:
         )
         self._nursery: trio.Nursery | None = None
         self._changed = trio.Event()
+        #: ``still_agrees(peer)``: a peer exchange found both sides holding
+        #: the same set, and this side's has not changed since (set by the
+        #: runner once peer exchange runs).
+        self.still_agrees: Callable[[str], bool] = lambda peer: False
 
     # --- events in (each performs the planner's answer) -------------------------
 
@@ -265,6 +272,12 @@ class SyncService:
 
     async def _session(self, action: StartSession) -> None:
         peer = action.peer
+        if action.mode is Mode.ROUTINE and self.still_agrees(peer):
+            # It could not move a record from this side; if the peer's set
+            # changed, its own test fails and its tick brings the news.
+            self.totals["skipped"] += 1
+            self.session_ended(peer, Outcome.DONE)
+            return
         if action.mode is Mode.RECOVER:
             session = SyncSession.fetch_author(self.store, self.pantry.device, now=now_ms())
         else:
@@ -358,12 +371,14 @@ class SyncService:
                          behind=max(0, event.expected - event.received))
             self.publish(SyncEvent(peer=peer, **state))
 
-        record_bytes = 0
+        record_bytes = received = 0
+        held = len(index_of(self.store))
 
         async def ingest(raws: list[bytes]) -> None:
-            nonlocal record_bytes
+            nonlocal record_bytes, received
             record_bytes += sum(len(raw) for raw in raws)
-            await self.ingest(raws, peer)
+            received += len(raws)
+            await self.ingest(raws, peer, catching_up=catching_up(received, held))
 
         result = await run_sync(channel, session, ingest, on_progress=progress)
         state.update(active=False, behind=0 if result.ok else state["behind"])

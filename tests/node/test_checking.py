@@ -6,7 +6,7 @@ import pytest
 import trio
 
 from meshpantry.node.batch_checks import check_slice
-from meshpantry.node.checking import MIN_RECORDS, SLICE_RECORDS, CheckingProcesses
+from meshpantry.node.checking import CATCH_UP_RECORDS, MIN_RECORDS, SLICE_RECORDS, CheckingProcesses
 from protocol import Record
 
 from .test_gossip_ingest import member_records
@@ -106,3 +106,18 @@ def test_the_workers_are_used_only_with_an_idle_core(monkeypatch):
     busy = CheckingProcesses(workers=4)
     busy._last_used = checking.time.monotonic()
     assert busy.wanted(1000)
+
+
+def test_a_session_catching_up_uses_the_workers_on_a_busy_machine(monkeypatch):
+    """A new device's first sync is when checking on every core matters: a
+    session that brought more than the node held, and many records, uses the
+    workers whatever the load; a heal-sized session does not."""
+    import meshpantry.node.checking as checking
+
+    monkeypatch.setattr(checking.os, "getloadavg", lambda: (9.0, 9.0, 9.0))
+    assert not CheckingProcesses(workers=2).wanted(1000)
+    assert CheckingProcesses(workers=2).wanted(1000, catching_up=True)
+    assert not CheckingProcesses(workers=2).wanted(MIN_RECORDS - 1, catching_up=True)
+    assert checking.catching_up(CATCH_UP_RECORDS, held_at_start=5)
+    assert not checking.catching_up(CATCH_UP_RECORDS - 1, held_at_start=5)  # a heal's session
+    assert not checking.catching_up(3 * CATCH_UP_RECORDS, held_at_start=100_000)  # a large merge

@@ -109,6 +109,8 @@ async def test_members_learn_each_other_and_outsiders_learn_nothing():
 async def test_an_exchange_tells_both_sides_whether_they_hold_the_same_set_and_their_links():
     """
     A ── B ── C   equal sets: both sides see agreement; A learns B's links (C).
+    Each side still agrees while its own set stays as it was; the side whose
+    set changed no longer does (it is the one to sync).
     A's set grows: the next exchange shows disagreement on both sides.
     A version 1 opener gets a version 1 answer (no links, no set).
     """
@@ -125,10 +127,14 @@ async def test_an_exchange_tells_both_sides_whether_they_hold_the_same_set_and_t
         assert xa.agrees(b.peer_id) and xb.agrees(a.peer_id)
         assert not xa.agrees(b.peer_id)  # an answer is read once
         assert c.peer_id in da.peers[b.peer_id].links
+        assert xa.still_agrees(b.peer_id) and xb.still_agrees(a.peer_id)
 
         xa.held[0] = b"\x02" * 16
+        assert not xa.still_agrees(b.peer_id) and xb.still_agrees(a.peer_id)
         await xa.exchange_with(b.peer_id)
         assert not xa.agrees(b.peer_id) and not xb.agrees(a.peer_id)
+        xa.held[0] = xb.held[0]
+        assert not xa.still_agrees(b.peer_id) and not xb.still_agrees(a.peer_id)
 
         stream = await a.libp2p.new_stream(b.peer_id, [PROTOCOL_V1])
         channel = StreamChannel(stream)

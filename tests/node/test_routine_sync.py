@@ -71,3 +71,21 @@ async def test_the_service_sleeps_until_the_planners_timer(node, autojump_clock,
     assert modes[0] is Mode.FULL and modes[1:] == [Mode.ROUTINE] * (len(modes) - 1)
     ticks = [t - begin for t, _ in started[1:]]
     assert 3 <= len(ticks) <= 4 and 24 <= ticks[0] <= 36
+
+
+@pytest.mark.trio
+async def test_a_routine_session_with_a_peer_that_still_agrees_is_skipped(node):
+    """A peer exchange found both sides holding the same set and this side's
+    has not changed since: the routine session could not move a record from
+    here and opens no stream; a full one (a gap, a request) still runs."""
+    service = SyncService(
+        me="0", libp2p=None, store=node.store, pantry=node.pantry, liveness=None, ingest=node.ingest,
+        publish=node.control.publish, denied=node.denied, rng=random.Random(1), horizon=node.horizon,
+        settings=node.settings, progress={}, totals=SyncTotals(), last_sync={},
+    )
+    service.still_agrees = lambda peer: peer == "peer-a"
+    service.planner.peers_up(["peer-a"], now_ms(), agreeing=["peer-a"])
+    service.planner.running["peer-a"] = Mode.ROUTINE
+    await service._session(StartSession("peer-a", Mode.ROUTINE, 6))  # libp2p=None: a stream would fail
+    assert service.totals["skipped"] == 1 and service.totals["sessions"] == 0
+    assert "peer-a" not in service.planner.running
