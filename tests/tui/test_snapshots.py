@@ -60,9 +60,9 @@ def app_for(pantry, status):
     return build_app(ready, clock=lambda: NOW_MS, follow_events=False)
 
 
-def shown(keys=(), ready=lambda app: bool(app.refreshes), theme: str | None = None):
+def shown(keys=(), ready=lambda app: bool(app.refreshes), theme: str | None = None, after=None):
     """What to do before the picture: wait for the first data, press the keys,
-    then wait until the screen is at rest."""
+    call ``after(app)`` if given, then wait until the screen is at rest."""
 
     async def run_before(pilot) -> None:
         app = pilot.app
@@ -75,6 +75,8 @@ def shown(keys=(), ready=lambda app: bool(app.refreshes), theme: str | None = No
         for key in keys:
             await pilot.press(key)
             await pilot.pause(0.05)
+        if after is not None:
+            after(app)
         # The footer redraws its bindings after focus settles.
         await pilot.pause(0.3)
         await pilot.wait_for_scheduled_animations()
@@ -115,3 +117,24 @@ def test_join_step(snap_compare, tmp_path, size):
         assert snap_compare(app, terminal_size=SIZES[size], run_before=run_before)
     finally:
         pantry.close()
+
+
+@pytest.mark.parametrize("size", SIZES, ids=list(SIZES))
+def test_invite_code(snap_compare, tmp_path, monkeypatch, size):
+    """A new invite code fits its box, the whole code in view, with the QR
+    code below it. The invite's secret is fixed so the code is the same on
+    every run; the neighbourhood is this test's own, as making an invite
+    writes a record."""
+    import types
+
+    from meshpantry.pantry import household
+
+    monkeypatch.setattr(household, "secrets", types.SimpleNamespace(token_bytes=lambda n: bytes(range(n))))
+    alder, birch = sample_neighbourhood(tmp_path)
+    try:
+        app = app_for(alder, LIVE)
+        made = shown(("6", "g"), after=lambda app: app.clear_notifications())
+        assert snap_compare(app, terminal_size=SIZES[size], run_before=made)
+    finally:
+        alder.close()
+        birch.close()
