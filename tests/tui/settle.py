@@ -16,10 +16,13 @@ def steady(app) -> None:
         for field in screen.query(Input):
             field.cursor_blink = False
         for area in screen.query(TextArea):  # the recipe and meal forms' many-line fields
-            # Set anew each time: a text area shows its stopped cursor only
-            # if it had focus when the blinking stopped.
-            area.cursor_blink = True
             area.cursor_blink = False
+            # A text area keeps drawn lines in a cache that does not tell a
+            # stopped cursor from one blinked off: a line drawn in the off
+            # half of a blink would be shown without its cursor. Drawing
+            # anew after the stop shows the cursor wherever the area has focus.
+            area.notify_style_update()
+            area.refresh()
 
 
 async def tabs_settled(pilot, tries: int = 200) -> None:
