@@ -21,6 +21,7 @@ import nacl.bindings
 import nacl.public
 
 from meshpantry.core import units
+from meshpantry.core.allergens import UnknownAllergen, allergen
 from meshpantry.core.chain import next_record
 from meshpantry.core.lineage import variation_start
 from meshpantry.core.membership import Admission, join_message
@@ -350,7 +351,7 @@ class Pantry(Reading):
         body = _drop_none({
             "item": item, "quantity": quantity, "unit": unit, "best_before": best_before,
             "pickup_from": pickup_from, "pickup_until": pickup_until, "area": area,
-            "tags": _labels(tags), "allergens": _labels(allergens), "note": note,
+            "tags": _labels(tags), "allergens": _allergens(allergens), "note": note,
         })
         record = self._write("offer", body)
         if self.store.admission(record) is Admission.ADMIT and self.store.get_setting("household_name"):
@@ -370,9 +371,10 @@ class Pantry(Reading):
                     f"shrink to {changes['quantity']}; ask those claimants to cancel first "
                     "('meshpantry offer show' lists them)"
                 )
-        for name in ("tags", "allergens"):
-            if name in changes:
-                changes[name] = _labels(changes[name])
+        if "tags" in changes:
+            changes["tags"] = _labels(changes["tags"])
+        if "allergens" in changes:
+            changes["allergens"] = _allergens(changes["allergens"])
         if not changes:
             raise InvalidInput("fields", "nothing to change; give at least one field")
         self._write("offer_update", {"offer": offer.id, **changes})
@@ -630,6 +632,18 @@ def _labels(values: Iterable[str] | None) -> list[str] | None:
     if values is None:
         return None
     out = sorted({v.strip().lower() for v in values if v and v.strip()})
+    return out or None
+
+
+def _allergens(values: Iterable[str] | None) -> list[str] | None:
+    """``values`` as allergen names (:mod:`meshpantry.core.allergens`);
+    raises :class:`InvalidInput` for a word that names none."""
+    if values is None:
+        return None
+    try:
+        out = sorted({allergen(v) for v in values if v and v.strip()})
+    except UnknownAllergen as exc:
+        raise InvalidInput("allergen", str(exc)) from None
     return out or None
 
 
