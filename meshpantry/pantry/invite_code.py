@@ -232,15 +232,21 @@ def _read_v2(body: bytes) -> InviteCode:
     return InviteCode(neighbourhood, name, invite, lamport, seed_of(secret), tuple(addresses), secret)
 
 
-def _decode_v1(text: str) -> InviteCode:
-    """A format-1 code (``mp1-``, base32 of msgpack), still accepted."""
-    body = text[len(PREFIX_V1):].upper()
+def base32_value(body: str, what: str, remedy: str) -> object:
+    """The canonical msgpack value a base32 code body carries (any case, its
+    padding optional), or :class:`BadInviteCode` naming ``what`` and the
+    ``remedy``."""
+    body = body.upper()
     body += "=" * (-len(body) % 8)
     try:
-        packed = base64.b32decode(body)
-        value = canonical.decode(packed, what="invite code", max_bytes=MAX_CODE_BYTES)
+        return canonical.decode(base64.b32decode(body), what=what, max_bytes=MAX_CODE_BYTES)
     except (ValueError, DecodeError):
-        raise BadInviteCode("the invite code is damaged or incomplete; ask for it again") from None
+        raise BadInviteCode(f"the {what} is damaged or incomplete; {remedy}") from None
+
+
+def _decode_v1(text: str) -> InviteCode:
+    """A format-1 code (``mp1-``, base32 of msgpack), still accepted."""
+    value = base32_value(text[len(PREFIX_V1):], "invite code", "ask for it again")
     if (
         type(value) is not list
         or len(value) != 7

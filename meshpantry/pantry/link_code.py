@@ -23,17 +23,15 @@ import base64
 from dataclasses import dataclass
 
 from protocol import canonical, limits
-from protocol.errors import DecodeError
 
 from .errors import BadInviteCode
+from .invite_code import base32_value
 
 PREFIX = "mpl1-"
 CODE_VERSION = 1
 #: Addresses in a code: as in an invite code, enough to reach the household's
 #: node on one or two interfaces, short enough to paste.
 MAX_CODE_ADDRESSES = 8
-#: A code with eight long addresses and long names stays well under this.
-MAX_CODE_BYTES = 2048
 
 
 @dataclass(frozen=True)
@@ -61,12 +59,7 @@ class LinkCode:
             raise BadInviteCode(
                 f"a link code starts with {PREFIX!r} ('meshpantry device link' prints it); check what was pasted"
             )
-        body = text[len(PREFIX):].upper()
-        body += "=" * (-len(body) % 8)
-        try:
-            value = canonical.decode(base64.b32decode(body), what="link code", max_bytes=MAX_CODE_BYTES)
-        except (ValueError, DecodeError):
-            raise BadInviteCode("the link code is damaged or incomplete; print it again") from None
+        value = base32_value(text[len(PREFIX):], "link code", "print it again")
         if (
             type(value) is not list
             or len(value) != 7
