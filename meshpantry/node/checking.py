@@ -69,9 +69,12 @@ IDLE_CORES = 1.0
 LOAD_WINDOW_S = 60.0
 
 #: Records a session must have brought, and more than the node held when it
-#: began, before its batches count as catching up: a heal's sessions bring a
-#: few thousand records, a new device's first session the whole neighbourhood.
-CATCH_UP_RECORDS = 10_000
+#: began, before its batches count as catching up: one full RECORDS frame
+#: (2,048), so a new device's first frame already goes to the workers (at
+#: 10,000 its first 10,000 records were checked on the node's thread, about
+#: a second of one core). A heal's sessions bring fewer records than the
+#: node holds.
+CATCH_UP_RECORDS = 2_048
 
 #: Records per slice: large enough that the hand-off is noise, small enough
 #: that the node ingests the first slice while the workers check the next
