@@ -47,7 +47,7 @@ from meshpantry.store.ingest import quick_id
 from protocol import Record
 
 from . import libp2p_compat
-from .checking import CheckingProcesses
+from .checking import STORE_RECORDS, CheckingProcesses
 from .config import NodeSettings
 from .network import resolve
 from .control_ops import control_routes
@@ -166,12 +166,13 @@ class Node:
         # As the store's ingest does: records already held are skipped before
         # anyone pays for their checks (peers re-send what others sent too),
         # and so are those another session's batch is checking right now.
-        has, arriving = self.store.has, self.arriving
+        arriving = self.arriving
+        ids = [quick_id(raw) for raw in raws]
+        held = self.store.held([rid for rid in ids if rid is not None])
         mine: set[bytes] = set()
         fresh = []
-        for raw in raws:
-            rid = quick_id(raw)
-            if rid is not None and (rid in arriving or rid in mine or has(rid)):
+        for raw, rid in zip(raws, ids):
+            if rid is not None and (rid in arriving or rid in mine or rid in held):
                 continue
             if rid is not None:
                 mine.add(rid)
@@ -194,7 +195,7 @@ class Node:
                     log.info("%d records from %s rejected: %s", len(failures), origin, failures[0].reason)
                     if origin is not None and any(f.forged for f in failures):
                         self.ban(origin, "sent forged or malformed records")
-                logged += len(await self._take_in(records, origin, self.store.ingest_verified))
+                logged += len(await self._take_in(records, origin, self.store.ingest_verified, STORE_RECORDS))
         except BrokenProcessPool:
             log.warning("checking processes stopped; %d records checked here", len(raws) - done)
             logged += len(await self._take_in(raws[done:], origin, self.store.ingest))
@@ -205,11 +206,13 @@ class Node:
         decoding or verifying them again; as :meth:`ingest` otherwise."""
         return len(await self._take_in(records, origin, self.store.ingest_verified))
 
-    async def _take_in(self, items: list, origin: str | None, ingest: Callable) -> list[Record]:
-        """The records of ``items`` newly logged, in order."""
+    async def _take_in(self, items: list, origin: str | None, ingest: Callable,
+                       slice_size: int = INGEST_SLICE) -> list[Record]:
+        """The records of ``items`` newly logged, in order, ``slice_size``
+        per store transaction."""
         logged: list[Record] = []
-        for start in range(0, len(items), INGEST_SLICE):
-            report = ingest(items[start : start + INGEST_SLICE], now_ms())
+        for start in range(0, len(items), slice_size):
+            report = ingest(items[start : start + slice_size], now_ms())
             logged += report.logged
             for record in report.logged[-50:]:
                 self.control.publish(_event_of(record, own=False))
