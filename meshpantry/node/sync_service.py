@@ -12,6 +12,14 @@ planner (:mod:`meshpantry.core.sync.planner`) and the sync session.
   admit, store) like gossip; progress and the outcome are published on the
   control socket and remembered in the address book.
 * Any failure ends that session only; nothing escapes into the host.
+* One session per pair at a time: a session with a peer that is itself
+  syncing with this node (its session is served or waits for a slot here)
+  is not started but reported busy, and the planner tries again shortly; a
+  session served by us moves records both ways, so a second one in the other
+  direction would only send every record twice (a new device and the node
+  it joined each started one on connect, and the node sent all 100,000
+  records on both). When both start at once, the side that leads (the
+  smaller id, as on connect) sheds the other's stream.
 * A session is evidence for the liveness check (:mod:`.liveness`): one that
   completed shows the peer alive, and a stream that could not even be opened
   by its deadline counts as a missed probe (the connection is likely stalled).
@@ -160,7 +168,7 @@ class SyncTotals(dict):
     def __init__(self) -> None:
         super().__init__(dict.fromkeys(("sessions", "failed", "bytes_sent", "bytes_received",
                                         "records_received", "record_bytes_received", "round_trips",
-                                        "idle_sessions", "skipped"), 0))
+                                        "idle_sessions", "skipped", "deferred"), 0))
 
 
 class SyncService:
@@ -200,6 +208,7 @@ class SyncService:
         self.limits = limits
         self.serve_slots = trio.CapacityLimiter(limits.served)
         self.served: dict[str, int] = {}  #: peer -> its sessions served or waiting now
+        self.outgoing: dict[str, Mode] = {}  #: peer -> the mode of our session with it running now
         self.waiting = 0  #: sessions waiting for a served slot now
         self.shed = 0  #: streams shed at once since start
         self.planner: SyncPlanner[str] = SyncPlanner(
@@ -278,6 +287,19 @@ class SyncService:
             self.totals["skipped"] += 1
             self.session_ended(peer, Outcome.DONE)
             return
+        if action.mode is not Mode.RECOVER and self.served.get(peer):
+            # The peer's own session with us moves records both ways now.
+            self.totals["deferred"] += 1
+            self.session_ended(peer, Outcome.BUSY)
+            return
+        self.outgoing[peer] = action.mode
+        try:
+            outcome = await self._start(peer, action)
+        finally:
+            del self.outgoing[peer]
+        self.session_ended(peer, outcome)
+
+    async def _start(self, peer: str, action: StartSession) -> Outcome:
         if action.mode is Mode.RECOVER:
             session = SyncSession.fetch_author(self.store, self.pantry.device, now=now_ms())
         else:
@@ -287,7 +309,7 @@ class SyncService:
             self.pantry.mark_chain_recovered()
             log.warning("own chain recovered from %s: %d records", peer,
                         self.store.own_head(self.pantry.device).seq)
-        self.session_ended(peer, outcome)
+        return outcome
 
     async def _open_and_run(self, peer: str, session: SyncSession) -> Outcome:
         peer_id = ID.from_base58(peer)
@@ -323,6 +345,8 @@ class SyncService:
         if not self.planner.eligible(peer, now_ms()):
             raise PermissionError(f"sync refused: {peer} is not a member of this neighbourhood")
         limits = self.limits
+        if self.outgoing.get(peer) is Mode.FULL and self.planner.leads(peer):
+            return await self._shed(stream, peer, "this node's own full sync session with it runs now")
         if self.served.get(peer, 0) >= limits.per_peer:
             return await self._shed(stream, peer, "it already has a sync session with this node")
         if self.serve_slots.available_tokens == 0 and self.waiting >= limits.waiting:
