@@ -51,7 +51,8 @@ import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import AsyncIterator, Awaitable, Callable, Sequence
 
 import trio
 
@@ -147,20 +148,53 @@ class CheckingProcesses:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
         return self._pool
 
+    def submit(self, raws: Sequence[bytes], neighbourhood: bytes, now: int) -> "Checks":
+        """Start checking ``raws`` in the workers, a slice per task, now;
+        :meth:`Checks.groups` takes the results. Raises
+        :class:`BrokenProcessPool` if the pool broke (it is then dropped)."""
+        pool = self._started()
+        self._last_used = time.monotonic()
+        try:
+            futures = deque(
+                pool.submit(check_slice, raws[start : start + SLICE_RECORDS], neighbourhood, now)
+                for start in range(0, len(raws), SLICE_RECORDS)
+            )
+        except BrokenProcessPool:
+            self.close()
+            raise
+        return Checks(self, futures)
+
     async def check(
         self, raws: Sequence[bytes], neighbourhood: bytes, now: int,
     ) -> AsyncIterator[tuple[list[Record], list[Failure]]]:
-        """The slices of ``raws`` checked (records that passed, failures), in
-        order: the next slice, with the slices after it that are checked
-        already, up to :data:`STORE_RECORDS` records. Raises
-        :class:`BrokenProcessPool` when the workers die; the pool is then
-        dropped (the caller checks the rest itself)."""
-        pool = self._started()
-        self._last_used = time.monotonic()
-        futures: deque[Future] = deque(
-            pool.submit(check_slice, raws[start : start + SLICE_RECORDS], neighbourhood, now)
-            for start in range(0, len(raws), SLICE_RECORDS)
-        )
+        """:meth:`submit` and :meth:`Checks.groups` in one."""
+        checks = self.submit(raws, neighbourhood, now)
+        try:
+            async for group in checks.groups():
+                yield group
+        finally:
+            checks.cancel()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+
+class Checks:
+    """The checks of one batch, running in the worker processes."""
+
+    def __init__(self, owner: CheckingProcesses, futures: deque[Future]) -> None:
+        self._owner = owner
+        self._futures = futures
+
+    async def groups(self) -> AsyncIterator[tuple[list[Record], list[Failure]]]:
+        """The slices checked (records that passed, failures), in order: the
+        next slice, with the slices after it that are checked already, up to
+        :data:`STORE_RECORDS` records. Raises :class:`BrokenProcessPool` when
+        the workers die; the pool is then dropped (the caller checks the
+        rest itself)."""
+        futures = self._futures
         try:
             while futures:
                 if not futures[0].done():
@@ -171,13 +205,22 @@ class CheckingProcesses:
                     records, failures = records + more, failures + more_failures
                 yield records, failures
         except BrokenProcessPool:
-            self.close()
+            self._owner.close()
             raise
-        finally:
-            for future in futures:
-                future.cancel()
 
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+    def cancel(self) -> None:
+        """Give up on the slices not taken yet."""
+        for future in self._futures:
+            future.cancel()
+        self._futures.clear()
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A batch of peers' records on its way in (see
+    :meth:`meshpantry.node.runner.Node.ingest_soon`): ``store()`` stores it
+    and says how many records were new; ``drop()`` gives up on it (either
+    exactly once)."""
+
+    store: Callable[[], Awaitable[int]]
+    drop: Callable[[], None]

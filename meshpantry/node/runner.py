@@ -47,7 +47,7 @@ from meshpantry.store.ingest import quick_id
 from protocol import Record
 
 from . import libp2p_compat
-from .checking import STORE_RECORDS, CheckingProcesses
+from .checking import STORE_RECORDS, Checks, CheckingProcesses, Pending
 from .config import NodeSettings
 from .network import resolve
 from .control_ops import control_routes
@@ -160,9 +160,19 @@ class Node:
         verified in worker processes (:mod:`.checking`) while this thread
         stores the slices already checked; ``catching_up``: see
         :func:`.checking.catching_up`."""
+        return await self.ingest_soon(raws, origin, catching_up=catching_up).store()
+
+    def ingest_soon(self, raws: list[bytes], origin: str | None = None, *, catching_up: bool = False) -> Pending:
+        """:meth:`ingest` in two steps: the checks of a large batch start in
+        the worker processes now, and ``store()`` of the result stores what
+        passed (a sync session takes in its next batch meanwhile, and stores
+        its batches in the order it took them in)."""
         wanted = self.checking.wanted
         if not wanted(len(raws), catching_up=catching_up) or not self.store.neighbourhood:
-            return len(await self._take_in(raws, origin, self.store.ingest))
+            async def store_all() -> int:
+                return len(await self._take_in(raws, origin, self.store.ingest))
+
+            return Pending(store_all, lambda: None)
         # As the store's ingest does: records already held are skipped before
         # anyone pays for their checks (peers re-send what others sent too),
         # and so are those another session's batch is checking right now.
@@ -178,18 +188,33 @@ class Node:
                 mine.add(rid)
             fresh.append(raw)
         arriving |= mine
-        try:
-            if not wanted(len(fresh), catching_up=catching_up):
-                return len(await self._take_in(fresh, origin, self.store.ingest))
-            return await self._take_in_checked(fresh, origin)
-        finally:
-            arriving -= mine
+        checks = None
+        if wanted(len(fresh), catching_up=catching_up):
+            try:
+                checks = self.checking.submit(fresh, self.store.neighbourhood, now_ms())
+            except BrokenProcessPool:
+                log.warning("checking processes stopped; %d records checked here", len(fresh))
 
-    async def _take_in_checked(self, raws: list[bytes], origin: str | None) -> int:
+        def drop() -> None:
+            arriving.difference_update(mine)
+            if checks is not None:
+                checks.cancel()
+
+        async def store() -> int:
+            try:
+                if checks is None:
+                    return len(await self._take_in(fresh, origin, self.store.ingest))
+                return await self._take_in_checked(checks, fresh, origin)
+            finally:
+                drop()
+
+        return Pending(store, drop)
+
+    async def _take_in_checked(self, checks: Checks, raws: list[bytes], origin: str | None) -> int:
         logged = 0
         done = 0
         try:
-            async for records, failures in self.checking.check(raws, self.store.neighbourhood, now_ms()):
+            async for records, failures in checks.groups():
                 done += len(records) + len(failures)
                 if failures:
                     log.info("%d records from %s rejected: %s", len(failures), origin, failures[0].reason)
@@ -434,7 +459,7 @@ class Node:
                 self.liveness = liveness = Liveness.for_host(host.libp2p, on_dead=self._on_silent_peer)
                 self.sync = SyncService(
                     me=str(host.peer_id), libp2p=host.libp2p, store=self.store, pantry=self.pantry,
-                    liveness=liveness, ingest=self.ingest, publish=self.control.publish,
+                    liveness=liveness, ingest=self.ingest, ingest_soon=self.ingest_soon, publish=self.control.publish,
                     denied=self.denied, rng=self.rng, horizon=self.horizon, settings=self.settings,
                     progress=self.sync_progress, totals=self.sync_totals, last_sync=self.last_sync,
                     gate=self.gate,

@@ -15,9 +15,16 @@ from ``ingest`` it takes everything read meanwhile. The peer's window of
 records keeps arriving while the host ingests (a muxer stream that is not
 read stops its sender after one muxer window, about 256 KiB), and the next
 ``ingest`` gets them all in one call, which a host that checks records on
-several cores needs to keep them busy. Acknowledgements still go out only
-after ``ingest`` returned, so a slow host holds the sender as before, and the
-buffer bounds what a peer can make this side hold.
+several cores needs to keep them busy. Acknowledgements go out only after
+``ingest`` returned, so a slow host holds the sender, and the buffer bounds
+what a peer can make this side hold.
+
+``ingest`` returns once the host has *taken the records in*: a host may
+store them later, behind the session (checking the next batch while it
+stores this one), as long as it bounds what it holds and ``settle()``
+returns only once everything taken in is stored. The session is reported
+done only after ``settle()``; an exception from it fails the session as our
+own fault (the peer, already done, is not told).
 
 Whose fault: the stream breaking or ending is a lost connection (nothing is
 sent to the peer); an ``ingest`` that raises is our own failure (the peer is
@@ -90,6 +97,7 @@ class TrioStream:
 
 Ingest = Callable[[list[bytes]], Awaitable[Any] | Any]
 OnProgress = Callable[[Progress], None]
+Settle = Callable[[], Awaitable[Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,13 +182,15 @@ async def run_sync(
     ingest: Ingest,
     *,
     on_progress: OnProgress | None = None,
+    settle: Settle | None = None,
 ) -> SyncResult:
     """Run ``session`` over ``stream`` until it ends; close the stream.
 
-    ``ingest(raws)`` receives each batch of records (it may be async); an
-    exception from it fails the session as our own fault. The session's
-    deadlines bound every wait. Returns a :class:`SyncResult`; never raises
-    except trio.Cancelled.
+    ``ingest(raws)`` takes in each batch of records (it may be async); an
+    exception from it fails the session as our own fault. ``settle()``, if
+    given, is awaited before a session that went well is reported done (see
+    the module). The session's deadlines bound every wait. Returns a
+    :class:`SyncResult`; never raises except trio.Cancelled.
     """
     async with trio.open_nursery() as nursery:
         inbox = _Inbox(stream)
@@ -193,6 +203,14 @@ async def run_sync(
             await stream.close()
         except Exception:  # closing a broken stream may fail; nothing left to do
             pass
+    if result.ok and settle is not None:
+        try:
+            await settle()
+        except trio.Cancelled:
+            raise
+        except Exception as error:  # storing what was taken in failed: our fault
+            log.debug("sync session's records not stored: %r", error)
+            result = SyncResult(False, result.stats, error)
     return result
 
 
@@ -203,7 +221,7 @@ async def _run(
     deadline = session.get_timer()
     try:
         while result is None:
-            # Ingest before flushing: an ACK the peer sees means "ingested".
+            # Ingest before flushing: an ACK the peer sees means "taken in".
             result = await _deliver(session, ingest, on_progress)
             if result is not None and not result.ok:
                 break  # its ABORT goes out below, on its own short bound

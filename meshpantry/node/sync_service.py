@@ -10,7 +10,12 @@ planner (:mod:`meshpantry.core.sync.planner`) and the sync session.
   returns, and sleeps until its timer, all on one clock: trio's, in ms.
 * Records a session receives go through the node's ingest (decode, verify,
   admit, store) like gossip; progress and the outcome are published on the
-  control socket and remembered in the address book.
+  control socket and remembered in the address book. A session stores its
+  batches behind itself, in order, by a task of its own: while the node
+  stores one batch, the next one's checks already run in the worker
+  processes and it is acknowledged (taken in), so the sender goes on
+  sending; a session holds at most one batch besides the one being stored,
+  and is done only once every batch is stored.
 * Any failure ends that session only; nothing escapes into the host.
 * One session per pair at a time: a session with a peer that is itself
   syncing with this node (its session is served or waits for a slot here)
@@ -56,7 +61,7 @@ from meshpantry.core.sync.planner import (
 from protocol.errors import DecodeError
 from protocol.sync import SYNC_VERSION
 
-from .checking import catching_up
+from .checking import Pending, catching_up
 from .streams import StreamChannel, safe_handler
 from .sync_driver import SyncResult, now_ms, run_sync
 
@@ -117,6 +122,9 @@ def is_hostile(error: BaseException | None) -> bool:
 
 #: ``ingest(raws, peer, catching_up=...)``: see :func:`.checking.catching_up`.
 Ingest = Callable[..., Awaitable[Any]]
+#: ``ingest_soon(raws, peer, catching_up=...) -> Pending``: see
+#: :meth:`meshpantry.node.runner.Node.ingest_soon`.
+IngestSoon = Callable[..., Pending]
 Publish = Callable[[str, dict], None]
 
 
@@ -194,12 +202,14 @@ class SyncService:
         last_sync: dict[str, int],
         limits: ServeLimits = ServeLimits(),
         gate: Any = None,
+        ingest_soon: IngestSoon | None = None,
     ) -> None:
         self.libp2p = libp2p
         self.store = store
         self.pantry = pantry
         self.liveness = liveness
         self.ingest = ingest
+        self.ingest_soon: IngestSoon = ingest_soon or self._ingest_when_stored
         self.publish = publish
         self.progress = progress
         self.totals = totals
@@ -386,6 +396,15 @@ class SyncService:
 
     # --- either side --------------------------------------------------------------
 
+    def _ingest_when_stored(self, raws: list[bytes], peer: str, *, catching_up: bool = False) -> Pending:
+        """``ingest_soon`` for a host that has only ``ingest``: the batch is
+        checked and stored when its turn comes."""
+
+        async def store() -> int:
+            return await self.ingest(raws, peer, catching_up=catching_up)
+
+        return Pending(store, lambda: None)
+
     async def _run(self, peer: str, channel: StreamChannel, session: SyncSession) -> SyncResult:
         state = {"active": True, "received": 0, "expected": 0, "behind": 0}
         self.progress[peer] = state
@@ -397,14 +416,56 @@ class SyncService:
 
         record_bytes = received = 0
         held = len(index_of(self.store))
+        # Capacity 0: a batch is handed over (and acknowledged) once the one
+        # before it is stored; its checks start when it is taken in.
+        to_store, batches = trio.open_memory_channel[Pending](0)
+        failures: list[Exception] = []
+        all_stored = trio.Event()
 
         async def ingest(raws: list[bytes]) -> None:
             nonlocal record_bytes, received
+            if failures:
+                raise failures[0]
             record_bytes += sum(len(raw) for raw in raws)
             received += len(raws)
-            await self.ingest(raws, peer, catching_up=catching_up(received, held))
+            batch = self.ingest_soon(raws, peer, catching_up=catching_up(received, held))
+            try:
+                await to_store.send(batch)
+            except BaseException:
+                batch.drop()
+                raise
 
-        result = await run_sync(channel, session, ingest, on_progress=progress)
+        async def store_behind() -> None:
+            try:
+                async for batch in batches:
+                    if failures:
+                        batch.drop()
+                        continue
+                    try:
+                        await batch.store()
+                    except Exception as error:  # our store failed: the session fails as ours
+                        log.warning("storing records from %s failed: %r", peer, error)
+                        failures.append(error)
+            finally:
+                while True:  # cancelled (the node stops): let go of what waits
+                    try:
+                        batches.receive_nowait().drop()
+                    except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                        break
+                all_stored.set()
+
+        async def settle() -> None:
+            to_store.close()
+            await all_stored.wait()
+            if failures:
+                raise failures[0]
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(store_behind)
+            try:
+                result = await run_sync(channel, session, ingest, on_progress=progress, settle=settle)
+            finally:
+                to_store.close()  # what was taken in is still stored
         state.update(active=False, behind=0 if result.ok else state["behind"])
         stats = result.stats
         totals = self.totals

@@ -70,13 +70,13 @@ async def test_records_another_session_is_checking_are_not_checked_twice(node):
     raws = [r.raw for r in member_records(node, 300)]
     results: list[int] = []
     handed: list[int] = []
-    check = checking.check
+    submit = checking.submit
 
     def counted(batch, *args):
         handed.append(len(batch))
-        return check(batch, *args)
+        return submit(batch, *args)
 
-    checking.check = counted  # type: ignore[method-assign]
+    checking.submit = counted  # type: ignore[method-assign]
 
     async def session(peer: str) -> None:
         results.append(await node.ingest(list(raws), peer))
@@ -155,11 +155,15 @@ async def test_a_checked_group_is_stored_in_one_transaction(node, monkeypatch):
     records = member_records(node, 1_000)
     assert INGEST_SLICE < len(records) <= STORE_RECORDS
 
-    async def checked(raws, neighbourhood, now):
-        yield records, []
+    class Checked:
+        async def groups(self):
+            yield records, []
+
+        def cancel(self):
+            pass
 
     node.checking = CheckingProcesses(workers=2, min_idle_cores=float("-inf"))
-    monkeypatch.setattr(node.checking, "check", checked)
+    monkeypatch.setattr(node.checking, "submit", lambda raws, neighbourhood, now: Checked())
     sizes: list[int] = []
     ingest_verified = node.store.ingest_verified
 

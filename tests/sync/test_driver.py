@@ -215,3 +215,28 @@ async def test_the_stream_is_read_while_the_host_ingests_and_the_next_ingest_tak
     assert empty.ids == full.ids
     assert results["empty"].stats.records_received == len(raws) > 8 * calls[0]
     assert len(calls) == 2 and sum(calls) == len(raws)
+
+
+@pytest.mark.trio
+async def test_a_session_is_done_only_once_settled_and_a_failing_settle_fails_it():
+    """An ingest that only takes the records in: the session is reported
+    done after ``settle()`` stored them; a ``settle()`` that raises makes it
+    our own failure."""
+    for fails in (False, True):
+        empty, full = Replica(), Replica(chains(10, 10, random.Random(5)))
+        taken: list[bytes] = []
+
+        async def settle():
+            if fails:
+                raise OSError("disk full")
+            empty.ingest(taken)
+
+        left, right = trio.testing.memory_stream_pair()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run_sync, TrioStream(right), SyncSession.responder(full, now=now_ms()), full.ingest)
+            result = await run_sync(TrioStream(left), SyncSession.initiator(empty, now=now_ms()), taken.extend,
+                                    settle=settle)
+        if fails:
+            assert not result.ok and isinstance(result.error, OSError)
+        else:
+            assert result.ok and empty.ids == full.ids
