@@ -174,3 +174,17 @@ async def test_a_checked_group_is_stored_in_one_transaction(node, monkeypatch):
     monkeypatch.setattr(node.store, "ingest_verified", counted)
     assert await node.ingest([r.raw for r in records], "peer-x", catching_up=True) == 1_000
     assert sizes == [1_000]
+
+
+def test_a_checked_record_travels_back_as_its_fields(node):
+    """Records pickle as Record(*fields) (cheap on the node's side), and come
+    back whole: body, payload and every other field."""
+    import copyreg
+    import pickle
+
+    from meshpantry.node import batch_checks
+
+    record = member_records(node, 1)[0]
+    assert copyreg.dispatch_table[Record] is batch_checks._record_reduce
+    back = pickle.loads(pickle.dumps(record))
+    assert back == record and back.body == record.body and back.payload == record.payload
