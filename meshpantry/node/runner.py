@@ -22,7 +22,11 @@ Theory of operation:
 * Every record this device writes is durable before it is published. Records
   from peers are ingested in batches; what gossip misses, sync repairs.
 * SIGINT/SIGTERM cancel everything; the store closes cleanly. Nothing that was
-  acknowledged is lost, since acknowledgement happens after the commit.
+  acknowledged is lost: what this device writes is committed before anyone
+  hears of it, and a sync batch is acknowledged to its sender once taken in
+  (at most one batch a session is acknowledged and not yet stored, see
+  :mod:`.sync_service`), while the sender keeps every record it sent, so the
+  next session brings again what a stopped node had not stored.
 """
 
 from __future__ import annotations

@@ -13,9 +13,10 @@ planner (:mod:`meshpantry.core.sync.planner`) and the sync session.
   control socket and remembered in the address book. A session stores its
   batches behind itself, in order, by a task of its own: while the node
   stores one batch, the next one's checks already run in the worker
-  processes and it is acknowledged (taken in), so the sender goes on
-  sending; a session holds at most one batch besides the one being stored,
-  and is done only once every batch is stored.
+  processes, and it is acknowledged (taken in) once the one before it is
+  stored, so the sender goes on sending; a session holds at most one batch
+  besides the one being stored (which alone is acknowledged and not yet
+  stored), and is done only once every batch is stored.
 * Any failure ends that session only; nothing escapes into the host.
 * One session per pair at a time: a session with a peer that is itself
   syncing with this node (its session is served or waits for a slot here)
