@@ -123,3 +123,58 @@ async def _release_last(taken_in, steps):
         if count and count == sum(step.startswith("taken") for step in steps):
             taken_in[count].set()
             return
+
+
+@pytest.mark.trio
+async def test_a_session_that_breaks_still_stores_what_it_took_in(node):
+    """The peer goes away after the first batch was taken in (and
+    acknowledged): the session fails, and that batch is stored all the same
+    before the session's end is reported."""
+    from meshpantry.core.sync import SyncSession
+    from meshpantry.node.checking import Pending
+    from meshpantry.node.sync_driver import TrioStream, now_ms, run_sync
+    from tests.sync.replicas import Replica, chains
+
+    class SmallFrames(SyncSession):
+        batch_records = 10
+
+    full, empty = Replica(chains(100, 10, random.Random(4))), Replica()
+    steps: list[str] = []
+    first_taken = trio.Event()
+
+    def ingest_soon(batch, peer, *, catching_up=False):
+        number = sum(step.startswith("taken") for step in steps)
+        steps.append(f"taken {number}")
+        first_taken.set()
+
+        async def store():
+            await trio.sleep(0.2)
+            empty.ingest(batch)
+            steps.append(f"stored {number}")
+            return len(batch)
+
+        return Pending(store, lambda: steps.append(f"dropped {number}"))
+
+    service = SyncService(
+        me="0", libp2p=None, store=node.store, pantry=node.pantry, liveness=None, ingest=node.ingest,
+        ingest_soon=ingest_soon, publish=lambda *a: None, denied=set(), rng=random.Random(1),
+        horizon=node.horizon, settings=node.settings, progress={}, totals=SyncTotals(), last_sync={},
+    )
+    left, right = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+
+        async def peer_that_leaves():
+            with trio.move_on_after(10):
+                async with trio.open_nursery() as inner:
+                    inner.start_soon(run_sync, TrioStream(right), SmallFrames.responder(full, now=now_ms()),
+                                     full.ingest)
+                    await first_taken.wait()
+                    inner.cancel_scope.cancel()
+            await right.aclose()
+
+        nursery.start_soon(peer_that_leaves)
+        result = await service._run("peer-a", TrioStream(left), SyncSession.initiator(empty, now=now_ms()))
+    assert not result.ok
+    assert "stored 0" in steps and not any(step.startswith("dropped") for step in steps)
+    assert steps[-1].startswith("stored")  # nothing taken in was left behind
+    assert 0 < len(empty.ids) < len(full.ids)
