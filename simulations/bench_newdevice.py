@@ -1,6 +1,6 @@
 """A new device joins a large neighbourhood: real node processes on loopback.
 
-``python -m simulations.bench newdevice [--records 100000] [--authors 1000] [--keep DIR]``
+``python -m simulations.bench newdevice [--records 100000] [--authors 1000] [--keep DIR] [--profile DIR]``
 
 1. One serving node holds about ``--records`` records of ``--authors``
    devices (built once with :func:`simulations.bench_views.build`, open
@@ -12,9 +12,16 @@
    to the same record set on both nodes (the sync fingerprint of every
    record held, polled 10 times a second); the new node's CPU time over that
    span, divided by the span (how many cores it kept busy); and the CPU
-   needed to verify as many signatures on one core, measured in this run.
+   needed to verify as many signatures on one core, measured in this run,
+   with the nodes' CPU as a multiple of it (on a machine others load, a
+   steadier figure than the seconds).
 
 Target (issue 11): at most 6 s from connect to identical.
+
+``--profile DIR`` samples both nodes (and the new node's checking
+processes) with py-spy from the new node's start to identical, and writes
+``server.txt`` and ``device.txt`` (collapsed stacks) and a summary of each
+(the functions holding most samples, by their own and their callees').
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ import io
 import json
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -66,7 +75,50 @@ def _digest(node: NodeProcess) -> tuple[str, int]:
     return dump["ids_digest"], dump["count"]
 
 
-def measure(template: Path, root: Path) -> dict:
+def _spy(pid: int, out: Path) -> subprocess.Popen:
+    """py-spy sampling ``pid`` and its children into ``out`` (collapsed stacks)."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    return subprocess.Popen([spy, "record", "--pid", str(pid), "--subprocesses", "--nonblocking", "--rate", "100",
+                             "--format", "raw", "--output", str(out)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def _stop_spies(spies: list[subprocess.Popen]) -> None:
+    for spy in spies:
+        spy.send_signal(signal.SIGINT)
+    for spy in spies:
+        try:
+            spy.wait(30)
+        except subprocess.TimeoutExpired:
+            spy.kill()
+
+
+def summary(collapsed: Path, top: int = 40) -> str:
+    """The functions in most samples of a collapsed-stack file: own samples
+    (the innermost frame) and total (anywhere on the stack), in percent."""
+    own: dict[str, int] = {}
+    total: dict[str, int] = {}
+    samples = 0
+    for line in collapsed.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        samples += count
+        frames = [frame.split(" (")[0] + " " + frame.rsplit("/", 1)[-1].split(":")[0].rstrip(")")
+                  for frame in stack.split(";")[1:]]
+        if frames:
+            own[frames[-1]] = own.get(frames[-1], 0) + count
+        for frame in set(frames):
+            total[frame] = total.get(frame, 0) + count
+    lines = [f"{samples} samples", "own %  total %  function"]
+    for frame, _ in sorted(total.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"{100 * own.get(frame, 0) / max(1, samples):5.1f}  {100 * total[frame] / max(1, samples):7.1f}"
+                     f"  {frame}")
+    return "\n".join(lines)
+
+
+def measure(template: Path, root: Path, profile: Path | None = None) -> dict:
     from .bench_node import verify_rate
 
     server_dir = root / "server"
@@ -83,11 +135,14 @@ def measure(template: Path, root: Path) -> dict:
         device = NodeProcess(device_dir, free_port(), peers=[server.address], sync_interval=30)
         _progress(f"serving node holds {count} records; the new device starts")
         device.start()
+        spies = [] if profile is None else [_spy(server.process.pid, profile / "server.txt"),
+                                            _spy(device.process.pid, profile / "device.txt")]
         try:
             device.wait_ready()
             eventually(lambda: device.call("status").get("connected"), 60, "the new device connects")
             connected_at = time.monotonic()
             cpu_before = device.cpu_seconds()
+            server_before = server.cpu_seconds()
             while True:
                 digest, held = _digest(device)
                 if digest == target or (held > count and _digest(server)[0] == digest):
@@ -97,13 +152,17 @@ def measure(template: Path, root: Path) -> dict:
                 time.sleep(0.1)
             took = time.monotonic() - connected_at
             cpu = device.cpu_seconds() - cpu_before
+            server_cpu = server.cpu_seconds() - server_before
+            _stop_spies(spies)
             sync = device.call("status")["sync"]
         finally:
+            _stop_spies([spy for spy in spies if spy.poll() is None])
             device.stop()
     finally:
         server.stop()
     rate = verify_rate()
     return {"records": held, "connect_to_identical_s": took, "device_cpu_s": cpu, "cores_busy": cpu / took,
+            "server_cpu_s": server_cpu,
             "verify_one_core_s": held / rate, "round_trips": sync["round_trips"], "sessions": sync["sessions"]}
 
 
@@ -113,20 +172,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--authors", type=int, default=1_000)
     parser.add_argument("--keep", type=Path, help="directory to keep (and reuse) the serving node's build in")
+    parser.add_argument("--profile", type=Path, help="directory for py-spy samples of both nodes")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="meshpantry-newdevice-") as tmp:
         root = Path(tmp)
         template = args.keep or root / "template"
         _build(template, args.records, args.authors)
-        f = measure(template, root / "run")
+        if args.profile:
+            args.profile.mkdir(parents=True, exist_ok=True)
+        f = measure(template, root / "run", args.profile)
     load = os.getloadavg()
     print(f"new device joins {f['records']} records of {args.authors} authors, one serving node, loopback")
     print(f"  connect to identical              {f['connect_to_identical_s']:8.1f} s   (target <= {TARGET_S:.0f} s)")
     print(f"  new node CPU over that span       {f['device_cpu_s']:8.1f} s   ({f['cores_busy']:.2f} cores busy of "
           f"{os.cpu_count()})")
-    print(f"  verifying them on one core        {f['verify_one_core_s']:8.1f} s")
+    print(f"  serving node CPU over that span   {f['server_cpu_s']:8.1f} s")
+    print(f"  verifying them on one core        {f['verify_one_core_s']:8.1f} s   (new node CPU / that: "
+          f"{f['device_cpu_s'] / f['verify_one_core_s']:.2f}, both nodes: "
+          f"{(f['device_cpu_s'] + f['server_cpu_s']) / f['verify_one_core_s']:.2f})")
     print(f"  sessions, round trips (new node)  {f['sessions']}, {f['round_trips']}")
     print(f"  load average                      {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    if args.profile:
+        for name in ("server", "device"):
+            text = summary(args.profile / f"{name}.txt")
+            (args.profile / f"{name}-summary.txt").write_text(text + "\n")
+            print(f"  profile of the {'serving' if name == 'server' else 'new'} node: {args.profile / name}.txt, "
+                  f"{text.splitlines()[0]}")
     return 0 if f["connect_to_identical_s"] <= TARGET_S else 1
 
 

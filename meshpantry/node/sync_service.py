@@ -10,8 +10,22 @@ planner (:mod:`meshpantry.core.sync.planner`) and the sync session.
   returns, and sleeps until its timer, all on one clock: trio's, in ms.
 * Records a session receives go through the node's ingest (decode, verify,
   admit, store) like gossip; progress and the outcome are published on the
-  control socket and remembered in the address book.
+  control socket and remembered in the address book. A session stores its
+  batches behind itself, in order, by a task of its own: while the node
+  stores one batch, the next one's checks already run in the worker
+  processes, and it is acknowledged (taken in) once the one before it is
+  stored, so the sender goes on sending; a session holds at most one batch
+  besides the one being stored (which alone is acknowledged and not yet
+  stored), and is done only once every batch is stored.
 * Any failure ends that session only; nothing escapes into the host.
+* One session per pair at a time: a session with a peer that is itself
+  syncing with this node (its session is served or waits for a slot here)
+  is not started but reported busy, and the planner tries again shortly; a
+  session served by us moves records both ways, so a second one in the other
+  direction would only send every record twice (a new device and the node
+  it joined each started one on connect, and the node sent all 100,000
+  records on both). When both start at once, the side that leads (the
+  smaller id, as on connect) sheds the other's stream.
 * A session is evidence for the liveness check (:mod:`.liveness`): one that
   completed shows the peer alive, and a stream that could not even be opened
   by its deadline counts as a missed probe (the connection is likely stalled).
@@ -48,7 +62,7 @@ from meshpantry.core.sync.planner import (
 from protocol.errors import DecodeError
 from protocol.sync import SYNC_VERSION
 
-from .checking import catching_up
+from .checking import Pending, catching_up
 from .streams import StreamChannel, safe_handler
 from .sync_driver import SyncResult, now_ms, run_sync
 
@@ -109,6 +123,9 @@ def is_hostile(error: BaseException | None) -> bool:
 
 #: ``ingest(raws, peer, catching_up=...)``: see :func:`.checking.catching_up`.
 Ingest = Callable[..., Awaitable[Any]]
+#: ``ingest_soon(raws, peer, catching_up=...) -> Pending``: see
+#: :meth:`meshpantry.node.runner.Node.ingest_soon`.
+IngestSoon = Callable[..., Pending]
 Publish = Callable[[str, dict], None]
 
 
@@ -160,7 +177,7 @@ class SyncTotals(dict):
     def __init__(self) -> None:
         super().__init__(dict.fromkeys(("sessions", "failed", "bytes_sent", "bytes_received",
                                         "records_received", "record_bytes_received", "round_trips",
-                                        "idle_sessions", "skipped"), 0))
+                                        "idle_sessions", "skipped", "deferred"), 0))
 
 
 class SyncService:
@@ -186,12 +203,14 @@ class SyncService:
         last_sync: dict[str, int],
         limits: ServeLimits = ServeLimits(),
         gate: Any = None,
+        ingest_soon: IngestSoon | None = None,
     ) -> None:
         self.libp2p = libp2p
         self.store = store
         self.pantry = pantry
         self.liveness = liveness
         self.ingest = ingest
+        self.ingest_soon: IngestSoon = ingest_soon or self._ingest_when_stored
         self.publish = publish
         self.progress = progress
         self.totals = totals
@@ -200,6 +219,7 @@ class SyncService:
         self.limits = limits
         self.serve_slots = trio.CapacityLimiter(limits.served)
         self.served: dict[str, int] = {}  #: peer -> its sessions served or waiting now
+        self.outgoing: dict[str, Mode] = {}  #: peer -> the mode of our session with it running now
         self.waiting = 0  #: sessions waiting for a served slot now
         self.shed = 0  #: streams shed at once since start
         self.planner: SyncPlanner[str] = SyncPlanner(
@@ -278,6 +298,19 @@ class SyncService:
             self.totals["skipped"] += 1
             self.session_ended(peer, Outcome.DONE)
             return
+        if action.mode is not Mode.RECOVER and self.served.get(peer):
+            # The peer's own session with us moves records both ways now.
+            self.totals["deferred"] += 1
+            self.session_ended(peer, Outcome.BUSY)
+            return
+        self.outgoing[peer] = action.mode
+        try:
+            outcome = await self._start(peer, action)
+        finally:
+            del self.outgoing[peer]
+        self.session_ended(peer, outcome)
+
+    async def _start(self, peer: str, action: StartSession) -> Outcome:
         if action.mode is Mode.RECOVER:
             session = SyncSession.fetch_author(self.store, self.pantry.device, now=now_ms())
         else:
@@ -287,7 +320,7 @@ class SyncService:
             self.pantry.mark_chain_recovered()
             log.warning("own chain recovered from %s: %d records", peer,
                         self.store.own_head(self.pantry.device).seq)
-        self.session_ended(peer, outcome)
+        return outcome
 
     async def _open_and_run(self, peer: str, session: SyncSession) -> Outcome:
         peer_id = ID.from_base58(peer)
@@ -323,6 +356,8 @@ class SyncService:
         if not self.planner.eligible(peer, now_ms()):
             raise PermissionError(f"sync refused: {peer} is not a member of this neighbourhood")
         limits = self.limits
+        if self.outgoing.get(peer) is Mode.FULL and self.planner.leads(peer):
+            return await self._shed(stream, peer, "this node's own full sync session with it runs now")
         if self.served.get(peer, 0) >= limits.per_peer:
             return await self._shed(stream, peer, "it already has a sync session with this node")
         if self.serve_slots.available_tokens == 0 and self.waiting >= limits.waiting:
@@ -362,6 +397,15 @@ class SyncService:
 
     # --- either side --------------------------------------------------------------
 
+    def _ingest_when_stored(self, raws: list[bytes], peer: str, *, catching_up: bool = False) -> Pending:
+        """``ingest_soon`` for a host that has only ``ingest``: the batch is
+        checked and stored when its turn comes."""
+
+        async def store() -> int:
+            return await self.ingest(raws, peer, catching_up=catching_up)
+
+        return Pending(store, lambda: None)
+
     async def _run(self, peer: str, channel: StreamChannel, session: SyncSession) -> SyncResult:
         state = {"active": True, "received": 0, "expected": 0, "behind": 0}
         self.progress[peer] = state
@@ -373,14 +417,56 @@ class SyncService:
 
         record_bytes = received = 0
         held = len(index_of(self.store))
+        # Capacity 0: a batch is handed over (and acknowledged) once the one
+        # before it is stored; its checks start when it is taken in.
+        to_store, batches = trio.open_memory_channel[Pending](0)
+        failures: list[Exception] = []
+        all_stored = trio.Event()
 
         async def ingest(raws: list[bytes]) -> None:
             nonlocal record_bytes, received
+            if failures:
+                raise failures[0]
             record_bytes += sum(len(raw) for raw in raws)
             received += len(raws)
-            await self.ingest(raws, peer, catching_up=catching_up(received, held))
+            batch = self.ingest_soon(raws, peer, catching_up=catching_up(received, held))
+            try:
+                await to_store.send(batch)
+            except BaseException:
+                batch.drop()
+                raise
 
-        result = await run_sync(channel, session, ingest, on_progress=progress)
+        async def store_behind() -> None:
+            try:
+                async for batch in batches:
+                    if failures:
+                        batch.drop()
+                        continue
+                    try:
+                        await batch.store()
+                    except Exception as error:  # our store failed: the session fails as ours
+                        log.warning("storing records from %s failed: %r", peer, error)
+                        failures.append(error)
+            finally:
+                while True:  # cancelled (the node stops): let go of what waits
+                    try:
+                        batches.receive_nowait().drop()
+                    except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                        break
+                all_stored.set()
+
+        async def settle() -> None:
+            to_store.close()
+            await all_stored.wait()
+            if failures:
+                raise failures[0]
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(store_behind)
+            try:
+                result = await run_sync(channel, session, ingest, on_progress=progress, settle=settle)
+            finally:
+                to_store.close()  # what was taken in is still stored
         state.update(active=False, behind=0 if result.ok else state["behind"])
         stats = result.stats
         totals = self.totals

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -415,6 +415,11 @@ class Store:
 
     def has(self, rid: bytes) -> bool:
         return log.get(self._conn, rid) is not None
+
+    def held(self, ids: Iterable[bytes]) -> set[bytes]:
+        """The subset of ``ids`` in the log (one query per 500 ids; their
+        bytes are not read)."""
+        return log.present(self._conn, ids)
 
     def count(self) -> int:
         return log.count(self._conn)

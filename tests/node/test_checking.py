@@ -6,7 +6,7 @@ import pytest
 import trio
 
 from meshpantry.node.batch_checks import check_slice
-from meshpantry.node.checking import CATCH_UP_RECORDS, MIN_RECORDS, SLICE_RECORDS, CheckingProcesses
+from meshpantry.node.checking import CATCH_UP_RECORDS, MIN_RECORDS, SLICE_RECORDS, STORE_RECORDS, CheckingProcesses
 from protocol import Record
 
 from .test_gossip_ingest import member_records
@@ -70,13 +70,13 @@ async def test_records_another_session_is_checking_are_not_checked_twice(node):
     raws = [r.raw for r in member_records(node, 300)]
     results: list[int] = []
     handed: list[int] = []
-    check = checking.check
+    submit = checking.submit
 
     def counted(batch, *args):
         handed.append(len(batch))
-        return check(batch, *args)
+        return submit(batch, *args)
 
-    checking.check = counted  # type: ignore[method-assign]
+    checking.submit = counted  # type: ignore[method-assign]
 
     async def session(peer: str) -> None:
         results.append(await node.ingest(list(raws), peer))
@@ -121,3 +121,70 @@ def test_a_session_catching_up_uses_the_workers_on_a_busy_machine(monkeypatch):
     assert checking.catching_up(CATCH_UP_RECORDS, held_at_start=5)
     assert not checking.catching_up(CATCH_UP_RECORDS - 1, held_at_start=5)  # a heal's session
     assert not checking.catching_up(3 * CATCH_UP_RECORDS, held_at_start=100_000)  # a large merge
+    assert checking.catching_up(900, held_at_start=3)  # a new device's first RECORDS frame
+
+
+@pytest.mark.trio
+async def test_slices_checked_while_the_node_stored_go_to_the_store_together(node):
+    """Four slices: the node takes the first (and any checked with it), and
+    meanwhile the workers check the rest; it then takes the rest at once
+    (one store transaction, not one per slice), in order."""
+    checking = CheckingProcesses(workers=2, min_idle_cores=float("-inf"))
+    records = member_records(node, 4 * SLICE_RECORDS)
+    assert 4 * SLICE_RECORDS <= STORE_RECORDS
+    groups: list[list[bytes]] = []
+    try:
+        async for passed, failures in checking.check([r.raw for r in records], node.store.neighbourhood,
+                                                     node.pantry.clock()):
+            assert not failures
+            groups.append([r.id for r in passed])
+            if len(groups) == 1:
+                await trio.sleep(3)  # storing the first slice; the workers go on
+    finally:
+        checking.close()
+    assert len(groups) == 2 and all(len(g) % SLICE_RECORDS == 0 for g in groups)
+    assert [rid for g in groups for rid in g] == [r.id for r in records]
+
+
+@pytest.mark.trio
+async def test_a_checked_group_is_stored_in_one_transaction(node, monkeypatch):
+    """A group of 1,000 checked records is one store transaction (records
+    from peers otherwise go 500 a transaction)."""
+    from meshpantry.node.runner import INGEST_SLICE
+
+    records = member_records(node, 1_000)
+    assert INGEST_SLICE < len(records) <= STORE_RECORDS
+
+    class Checked:
+        async def groups(self):
+            yield records, []
+
+        def cancel(self):
+            pass
+
+    node.checking = CheckingProcesses(workers=2, min_idle_cores=float("-inf"))
+    monkeypatch.setattr(node.checking, "submit", lambda raws, neighbourhood, now: Checked())
+    sizes: list[int] = []
+    ingest_verified = node.store.ingest_verified
+
+    def counted(batch, now):
+        sizes.append(len(batch))
+        return ingest_verified(batch, now)
+
+    monkeypatch.setattr(node.store, "ingest_verified", counted)
+    assert await node.ingest([r.raw for r in records], "peer-x", catching_up=True) == 1_000
+    assert sizes == [1_000]
+
+
+def test_a_checked_record_travels_back_as_its_fields(node):
+    """Records pickle as Record(*fields) (cheap on the node's side), and come
+    back whole: body, payload and every other field."""
+    import copyreg
+    import pickle
+
+    from meshpantry.node import batch_checks
+
+    record = member_records(node, 1)[0]
+    assert copyreg.dispatch_table[Record] is batch_checks._record_reduce
+    back = pickle.loads(pickle.dumps(record))
+    assert back == record and back.body == record.body and back.payload == record.payload

@@ -89,3 +89,25 @@ async def test_a_routine_session_with_a_peer_that_still_agrees_is_skipped(node):
     await service._session(StartSession("peer-a", Mode.ROUTINE, 6))  # libp2p=None: a stream would fail
     assert service.totals["skipped"] == 1 and service.totals["sessions"] == 0
     assert "peer-a" not in service.planner.running
+
+
+@pytest.mark.trio
+async def test_a_session_with_a_peer_whose_session_is_served_now_waits_and_is_tried_again(node):
+    """The peer's own session with this node moves records both ways: a
+    second one from this side would send every record twice. It opens no
+    stream, is reported busy, and the planner tries again shortly."""
+    from meshpantry.core.sync.planner import RETRY_MS
+
+    service = SyncService(
+        me="0", libp2p=None, store=node.store, pantry=node.pantry, liveness=None, ingest=node.ingest,
+        publish=node.control.publish, denied=node.denied, rng=random.Random(1), horizon=node.horizon,
+        settings=node.settings, progress={}, totals=SyncTotals(), last_sync={},
+    )
+    service.planner.peers_up(["peer-a"], now_ms())
+    service.planner.running["peer-a"] = Mode.FULL
+    service.served["peer-a"] = 1
+    await service._session(StartSession("peer-a", Mode.FULL, None))  # libp2p=None: a stream would fail
+    assert service.totals["deferred"] == 1 and service.totals["sessions"] == 0
+    assert "peer-a" not in service.planner.running and service.outgoing == {}
+    again = service.planner.handle_timer(now_ms() + 2 * RETRY_MS + 1)
+    assert StartSession("peer-a", Mode.FULL, None) in again

@@ -8,6 +8,7 @@ import random
 
 import pytest
 import trio
+import trio.testing
 
 from meshpantry.core.sync.deadlines import OPEN_STREAM_MS
 from meshpantry.core.sync.planner import Mode, Outcome, StartSession
@@ -54,3 +55,126 @@ async def test_a_stream_not_opened_by_its_deadline_is_unreachable(node, autojump
     assert (ended[0][2] - begin) * 1000 == pytest.approx(OPEN_STREAM_MS, abs=1)
     assert missed == [(peer, f"sync stream not opened within {OPEN_STREAM_MS} ms")]
     assert not service.planner.cut_off
+
+
+@pytest.mark.trio
+async def test_a_session_takes_in_its_next_batch_while_it_stores_the_one_before(node):
+    """
+    peer ──RECORDS in small frames──▶ node, whose store of a batch waits
+    the next batch is taken in (its checks could start, it is acknowledged)
+    while the batch before it is still being stored; batches are stored in
+    the order they came; the session is done once the last one is stored
+    """
+    from meshpantry.core.sync import SyncSession
+    from meshpantry.node.checking import Pending
+    from meshpantry.node.sync_driver import TrioStream, now_ms, run_sync
+    from tests.sync.replicas import Replica, chains
+
+    class SmallFrames(SyncSession):
+        batch_records = 10
+
+    raws = chains(100, 10, random.Random(3))
+    full, empty = Replica(raws), Replica()
+    steps: list[str] = []
+    taken_in = [trio.Event() for _ in range(100)]
+
+    def ingest_soon(batch, peer, *, catching_up=False):
+        number = sum(step.startswith("taken") for step in steps)
+        steps.append(f"taken {number}")
+        taken_in[number].set()
+
+        async def store():
+            steps.append(f"storing {number}")
+            with trio.fail_after(5):
+                await taken_in[number + 1].wait()  # the next batch came meanwhile
+            empty.ingest(batch)
+            steps.append(f"stored {number}")
+            return len(batch)
+
+        return Pending(store, lambda: None)
+
+    service = SyncService(
+        me="0", libp2p=None, store=node.store, pantry=node.pantry, liveness=None, ingest=node.ingest,
+        ingest_soon=ingest_soon, publish=lambda *a: None, denied=set(), rng=random.Random(1),
+        horizon=node.horizon, settings=node.settings, progress={}, totals=SyncTotals(), last_sync={},
+    )
+    left, right = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run_sync, TrioStream(right), SmallFrames.responder(full, now=now_ms()), full.ingest)
+        session = SyncSession.initiator(empty, now=now_ms())
+        # The last batch has no next one: it is let through once the session is over.
+        nursery.start_soon(lambda: _release_last(taken_in, steps))
+        result = await service._run("peer-a", TrioStream(left), session)
+        nursery.cancel_scope.cancel()
+    assert result.ok, result.error
+    assert empty.ids == full.ids
+    batches = sum(step.startswith("taken") for step in steps)
+    assert batches >= 3
+    for number in range(batches - 1):
+        assert steps.index(f"taken {number + 1}") < steps.index(f"stored {number}")
+    assert [s for s in steps if s.startswith("stored")] == [f"stored {n}" for n in range(batches)]
+
+
+async def _release_last(taken_in, steps):
+    """Set the event the last batch's store waits for once no batch came for a while."""
+    while True:
+        count = sum(step.startswith("taken") for step in steps)
+        await trio.sleep(0.5)
+        if count and count == sum(step.startswith("taken") for step in steps):
+            taken_in[count].set()
+            return
+
+
+@pytest.mark.trio
+async def test_a_session_that_breaks_still_stores_what_it_took_in(node):
+    """The peer goes away after the first batch was taken in (and
+    acknowledged): the session fails, and that batch is stored all the same
+    before the session's end is reported."""
+    from meshpantry.core.sync import SyncSession
+    from meshpantry.node.checking import Pending
+    from meshpantry.node.sync_driver import TrioStream, now_ms, run_sync
+    from tests.sync.replicas import Replica, chains
+
+    class SmallFrames(SyncSession):
+        batch_records = 10
+
+    full, empty = Replica(chains(100, 10, random.Random(4))), Replica()
+    steps: list[str] = []
+    first_taken = trio.Event()
+
+    def ingest_soon(batch, peer, *, catching_up=False):
+        number = sum(step.startswith("taken") for step in steps)
+        steps.append(f"taken {number}")
+        first_taken.set()
+
+        async def store():
+            await trio.sleep(0.2)
+            empty.ingest(batch)
+            steps.append(f"stored {number}")
+            return len(batch)
+
+        return Pending(store, lambda: steps.append(f"dropped {number}"))
+
+    service = SyncService(
+        me="0", libp2p=None, store=node.store, pantry=node.pantry, liveness=None, ingest=node.ingest,
+        ingest_soon=ingest_soon, publish=lambda *a: None, denied=set(), rng=random.Random(1),
+        horizon=node.horizon, settings=node.settings, progress={}, totals=SyncTotals(), last_sync={},
+    )
+    left, right = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+
+        async def peer_that_leaves():
+            with trio.move_on_after(10):
+                async with trio.open_nursery() as inner:
+                    inner.start_soon(run_sync, TrioStream(right), SmallFrames.responder(full, now=now_ms()),
+                                     full.ingest)
+                    await first_taken.wait()
+                    inner.cancel_scope.cancel()
+            await right.aclose()
+
+        nursery.start_soon(peer_that_leaves)
+        result = await service._run("peer-a", TrioStream(left), SyncSession.initiator(empty, now=now_ms()))
+    assert not result.ok
+    assert "stored 0" in steps and not any(step.startswith("dropped") for step in steps)
+    assert steps[-1].startswith("stored")  # nothing taken in was left behind
+    assert 0 < len(empty.ids) < len(full.ids)

@@ -22,6 +22,7 @@ import pytest
 import trio
 
 from meshpantry.core.sync import SyncSession
+from meshpantry.core.sync.planner import Mode
 from meshpantry.keys import DeviceKey
 from meshpantry.node.host import open_host, peer_info_from_multiaddr
 from meshpantry.node.sync_driver import now_ms, run_sync
@@ -166,3 +167,26 @@ async def test_the_queue_for_a_slot_is_bounded_and_so_is_the_wait(node, caplog):
         assert service.shed == 2 and service.waiting == 0
         assert not service.is_cut_off(str(b.peer_id)) and not service.is_cut_off(str(c.peer_id))
         await holder.reset()
+
+
+async def test_the_side_that_leads_sheds_a_peers_stream_while_its_own_full_session_with_it_runs(node, caplog):
+    """Both sides started a session with the other at once: the one that
+    leads (the smaller id) keeps its own and sheds the other's stream, which
+    would send every record a second time; the other side serves it."""
+    caplog.set_level(logging.INFO)
+    async with serving(node, ServeLimits()) as (host, service), peer_of(host) as peer:
+        other = str(peer.peer_id)
+        service.outgoing[other] = Mode.FULL  # our own session with it runs
+        service.planner.leads = lambda p: True  # type: ignore[method-assign]
+        stream = await open_sync(peer, host)
+        assert await ended(stream, 5) in ("refused", "reset", "closed")
+        assert service.shed == 1 and service.served == {}
+        assert any("own full sync session with it runs now" in r.getMessage() for r in caplog.records)
+
+        service.planner.leads = lambda p: False  # type: ignore[method-assign]
+        replica = Replica()
+        stream = await peer.libp2p.new_stream(host.peer_id, [SYNC_PROTOCOL])
+        with trio.fail_after(20):
+            result = await run_sync(_channel(stream), SyncSession.initiator(replica, now=now_ms()), replica.ingest)
+        assert result.ok, result.error
+        assert len(replica.ids) == node.store.count() > 0

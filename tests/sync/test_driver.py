@@ -181,3 +181,62 @@ async def test_a_failing_store_ends_both_sides_promptly():
     assert trio.current_time() - started < TIMEOUT_S / 2
     assert not results["b"].ok and isinstance(results["b"].error.cause, OSError)
     assert isinstance(results["a"].error, PeerAborted) and results["a"].error.code == wire.ABORT_INTERNAL
+
+
+@pytest.mark.trio
+async def test_the_stream_is_read_while_the_host_ingests_and_the_next_ingest_takes_all_that_came(autojump_clock):
+    """
+    responder ──a window of ~10 RECORDS frames──▶ initiator, whose first
+    ingest takes a second
+    every frame sent meanwhile was read, and the second ingest gets all of
+    them in one call (read one muxer window at a time, it got one frame)
+    """
+    rng = random.Random(7)
+    raws = [r + bytes(290) for r in chains(400, 20, rng)]
+    empty, full = Replica(), Replica(raws)
+    calls: list[int] = []
+
+    async def slow_ingest(batch):
+        calls.append(len(batch))
+        if len(calls) == 1:
+            await trio.sleep(1)
+        empty.ingest(batch)
+
+    left, right = trio.testing.memory_stream_pair()
+    results = {}
+    async with trio.open_nursery() as nursery:
+
+        async def responder():
+            results["full"] = await run_sync(TrioStream(right), SyncSession.responder(full, now=now_ms()), full.ingest)
+
+        nursery.start_soon(responder)
+        results["empty"] = await run_sync(TrioStream(left), SyncSession.initiator(empty, now=now_ms()), slow_ingest)
+    assert results["empty"].ok and results["full"].ok
+    assert empty.ids == full.ids
+    assert results["empty"].stats.records_received == len(raws) > 8 * calls[0]
+    assert len(calls) == 2 and sum(calls) == len(raws)
+
+
+@pytest.mark.trio
+async def test_a_session_is_done_only_once_settled_and_a_failing_settle_fails_it():
+    """An ingest that only takes the records in: the session is reported
+    done after ``settle()`` stored them; a ``settle()`` that raises makes it
+    our own failure."""
+    for fails in (False, True):
+        empty, full = Replica(), Replica(chains(10, 10, random.Random(5)))
+        taken: list[bytes] = []
+
+        async def settle():
+            if fails:
+                raise OSError("disk full")
+            empty.ingest(taken)
+
+        left, right = trio.testing.memory_stream_pair()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run_sync, TrioStream(right), SyncSession.responder(full, now=now_ms()), full.ingest)
+            result = await run_sync(TrioStream(left), SyncSession.initiator(empty, now=now_ms()), taken.extend,
+                                    settle=settle)
+        if fails:
+            assert not result.ok and isinstance(result.error, OSError)
+        else:
+            assert result.ok and empty.ids == full.ids

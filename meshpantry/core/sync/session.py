@@ -21,7 +21,7 @@ Theory of operation (the message flow is in ``protocol/SYNC.md``):
   order. At most a window of batches are built and not yet acknowledged
   (WINDOW at first, doubling with each whole window acknowledged up to
   MAX_WINDOW); the receiver ACKs every batch (the driver only after
-  ingesting it), so a slow reader or a slow store holds the sender to
+  its host took it in), so a slow reader or a slow store holds the sender to
   MAX_WINDOW batches in memory.
 * END means "no more records from me". A side is done when it has sent END,
   received END and all its batches are acknowledged.
