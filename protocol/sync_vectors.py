@@ -433,6 +433,9 @@ def build_sessions() -> dict:
             {"records": "records_small", **_transcript(
                 "one-sided beyond 16 sums: 40 missing at the initiator", small, every - set(range(100, 140)), every)},
             {"records": "records_large", **_transcript(
+                "one missing on each side of 2,100 (an opening with stratum counts)", large,
+                everything - {5}, everything - {1_500})},
+            {"records": "records_large", **_transcript(
                 "two-sided, 120 differing in 2,100 (estimating split, then a fine split)", large,
                 everything - set(spread[:60]), everything - set(spread[60:]))},
         ],

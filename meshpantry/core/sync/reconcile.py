@@ -16,6 +16,12 @@ difference of any size is found in the same few round trips and no solve
 works on more than a small range. A part whose sums fail is listed (ids,
 as range-based set reconciliation does), which settles it in one step.
 
+The initiator opens with one entry for its whole set (:func:`opening`): its
+ID_LIST when it holds at most LIST_IDS items, its SUMS with SUMS_SLACK sums
+and stratum counts from ESTIMATE_FROM items (one record missing on each side
+is solved at once, and the counts say how much differs before any split),
+else its FINGERPRINT.
+
 Rules for a FINGERPRINT(c_o, fp_o) received, where I hold c_m items in the
 range (first rule that applies wins):
 
@@ -59,7 +65,13 @@ SUMS(c_o, fp_o, k sums, strata) received:
    my other items equals the peer's: I send those; SKIP. If the peer has
    extras: I send mine and reply ROOTS (the polynomial whose roots are the
    peer's extras, and the fingerprint of what we share).
-3. Otherwise estimate d: from the stratum counts when the peer sent them
+3. The only entry of its message that is not SKIP (an opening), with
+   stratum counts, over ESTIMATE_FROM items or more, and the estimate d
+   (below) too large for the whole range's sums: echo my FINGERPRINT when d
+   is exact and I hold fewer (the peer's estimating split cuts after my
+   count), else an estimating split (FINGERPRINT rule 8). A small
+   difference costs no split.
+4. Otherwise estimate d: from the stratum counts when the peer sent them
    (:func:`.estimate.estimate`); else |c_m - c_o|, taken as exact, when
    that is k or more (nothing was solved); else 2k. Never below |c_m - c_o|.
    Then *resolve* the range: ID_LIST if I hold at most LIST_IDS items, or at
@@ -156,8 +168,10 @@ SUMS_EFFORT = 1 << 14
 SUMS_SLACK = 2
 
 def opening(index: ItemIndex, below: int | None = None) -> list[Entry]:
-    """The initiator's first message: one fingerprint of everything, or the
-    whole id list when it is short. With ``below`` (a Lamport counter, see
+    """The initiator's first message: one entry for everything, its id list
+    when short, its sums and stratum counts when large (as long as a peer
+    holding one item more may solve them within SUMS_WORK), else its
+    fingerprint. With ``below`` (a Lamport counter, see
     :mod:`.horizon`), only the items below it are reconciled: the range above
     is SKIP from the start."""
     count = len(index) if below is None else index.locate(Bound(below))
@@ -165,6 +179,9 @@ def opening(index: ItemIndex, below: int | None = None) -> list[Entry]:
     entries = []
     if count <= LIST_IDS:
         entries.append(Entry(upper, IdList(tuple(index.ids(0, count)))))
+    elif ESTIMATE_FROM <= count and (count + SUMS_SLACK - 1) * SUMS_SLACK <= SUMS_WORK:
+        sums = Sums(count, index.fingerprint(0, count), tuple(index.power_sums(0, count, SUMS_SLACK)), index.strata(0, count))
+        entries.append(Entry(upper, sums))
     else:
         entries.append(Entry(upper, Fingerprint(count, index.fingerprint(0, count))))
     if upper is not INF:
@@ -179,6 +196,7 @@ def respond(index: ItemIndex, message: Reconcile) -> Reply:
     uppers = [index.locate(entry.upper) for entry in message.entries]
     check_message(message.entries, [hi - lo for lo, hi in zip([0, *uppers], uppers)])
     reply = Reply()
+    alone = sum(not isinstance(entry.mode, Skip) for entry in message.entries) == 1
     for item_id in message.needs:
         position = index.position(item_id)
         if position is not None:
@@ -189,12 +207,12 @@ def respond(index: ItemIndex, message: Reconcile) -> Reply:
             count = len(index) - lo
             reply.add(INF, Fingerprint(count, index.fingerprint(lo, len(index))))
             return reply
-        _answer(index, lo, hi, entry, reply)
+        _answer(index, lo, hi, entry, reply, alone)
         lo = hi
     return reply
 
 
-def _answer(index: ItemIndex, lo: int, hi: int, entry: Entry, reply: Reply) -> None:
+def _answer(index: ItemIndex, lo: int, hi: int, entry: Entry, reply: Reply, alone: bool) -> None:
     mode = entry.mode
     if isinstance(mode, Skip):
         reply.add(entry.upper, mode)
@@ -203,7 +221,7 @@ def _answer(index: ItemIndex, lo: int, hi: int, entry: Entry, reply: Reply) -> N
     elif isinstance(mode, WantSums):
         add_sums(index, lo, hi, entry.upper, mode.k, hi - lo, reply)
     elif isinstance(mode, Sums):
-        _on_sums(index, lo, hi, entry.upper, mode, reply)
+        _on_sums(index, lo, hi, entry.upper, mode, reply, alone=alone)
     elif isinstance(mode, Roots):
         _on_roots(index, lo, hi, entry.upper, mode, reply)
     else:
@@ -237,21 +255,27 @@ def _on_fingerprint(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Fing
     elif theirs <= LIST_IDS or mine < theirs:
         reply.add(upper, Fingerprint(mine, own))
     else:
-        # Equal counts hide a two-sided difference: sums that solve a small
-        # one per part, and parts ever smaller toward the newest records.
-        # Otherwise one side most likely lacks records: the counts and
-        # stratum counts say how many per part, and the peer asks for sums.
-        two_sided = mine == theirs
-        sums = ESTIMATE_SUMS if two_sided else 1
-        newest = STRATA_FROM if two_sided else 0
-        # Its parts (at most 2 ESTIMATE_PARTS with the halvings) ask the
-        # peer for about 1.5 (m + parts k) k + SOLVE_UNITS k^2 per part.
-        most_parts = 2 * ESTIMATE_PARTS
-        work = 3 * (mine + most_parts * sums) * sums // 2 + SOLVE_UNITS * sums * sums * most_parts
-        if reply.work + work > SEND_WORK:  # no room for the work: fingerprints, estimated a round later
-            split(index, lo, hi, upper, theirs, reply, ESTIMATE_PARTS, None)
-        else:
-            split(index, lo, hi, upper, theirs, reply, ESTIMATE_PARTS, lambda part: sums, newest=newest, strata=True)
+        _estimating_split(index, lo, hi, upper, theirs, reply, two_sided=mine == theirs)
+
+
+def _estimating_split(index: ItemIndex, lo: int, hi: int, upper: Bound, theirs: int, reply: Reply, *, two_sided: bool) -> None:
+    """Cut a large range into ESTIMATE_PARTS parts described with their
+    stratum counts, so that the peer learns where the difference lies."""
+    # A two-sided difference: sums that solve a small one per part, and
+    # parts ever smaller toward the newest records. Otherwise one side most
+    # likely lacks records: the counts and stratum counts say how many per
+    # part, and the peer asks for sums.
+    mine = hi - lo
+    sums = ESTIMATE_SUMS if two_sided else 1
+    newest = STRATA_FROM if two_sided else 0
+    # Its parts (at most 2 ESTIMATE_PARTS with the halvings) ask the
+    # peer for about 1.5 (m + parts k) k + SOLVE_UNITS k^2 per part.
+    most_parts = 2 * ESTIMATE_PARTS
+    work = 3 * (mine + most_parts * sums) * sums // 2 + SOLVE_UNITS * sums * sums * most_parts
+    if reply.work + work > SEND_WORK:  # no room for the work: fingerprints, estimated a round later
+        split(index, lo, hi, upper, theirs, reply, ESTIMATE_PARTS, None)
+    else:
+        split(index, lo, hi, upper, theirs, reply, ESTIMATE_PARTS, lambda part: sums, newest=newest, strata=True)
 
 
 def _sums_fit(mine: int, theirs: int, k: int) -> bool:
@@ -261,7 +285,7 @@ def _sums_fit(mine: int, theirs: int, k: int) -> bool:
     return k <= PREFIX_POWERS or max(mine, theirs) * k <= SUMS_EFFORT
 
 
-def _on_sums(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Sums, reply: Reply) -> None:
+def _on_sums(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Sums, reply: Reply, *, alone: bool = False) -> None:
     mine, theirs, k = hi - lo, mode.count, len(mode.sums)
     if mine == theirs and index.fingerprint(lo, hi) == mode.fingerprint:
         reply.add(upper, Skip())
@@ -279,8 +303,25 @@ def _on_sums(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Sums, reply
     else:
         differences, exact = 2 * k, False
     differences = max(differences, abs(mine - theirs), k if abs(mine - theirs) < k else 0)
+    if alone and mode.strata and mine >= ESTIMATE_FROM and not _whole_sums_fit(mine, theirs, differences, exact):
+        # The sums of a whole large range (an opening): the estimate says how
+        # much differs, not where; the parts' stratum counts will. When the
+        # peer simply holds more, its split can cut after my count and
+        # isolate its newest records: I echo my fingerprint for it.
+        if exact and mine < theirs:
+            reply.add(upper, Fingerprint(mine, index.fingerprint(lo, hi)))
+        else:
+            _estimating_split(index, lo, hi, upper, theirs, reply, two_sided=not exact)
+        return
     listable = not mode.strata and k > ESTIMATE_SUMS  # a part of a fine split, its sums sized by an estimate
     _resolve(index, lo, hi, upper, theirs, reply, differences, exact, tried=k, listable=listable)
+
+
+def _whole_sums_fit(mine: int, theirs: int, differences: int, exact: bool) -> bool:
+    """Whether :func:`_resolve` would describe the whole range by its sums."""
+    if exact:
+        return _sums_fit(mine, theirs, differences + 1 + EXACT_SLACK)
+    return sums_for(differences) <= PREFIX_POWERS and _sums_fit(mine, theirs, sums_for(differences))
 
 
 def _solved(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Sums, reply: Reply) -> bool:
