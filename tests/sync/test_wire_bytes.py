@@ -5,8 +5,11 @@ whole set say it is large."""
 
 from __future__ import annotations
 
+import hashlib
 import random
 
+from meshpantry.core.sync.items import ItemIndex
+from meshpantry.core.sync.reconcile import respond
 from protocol import sync as wire
 
 from .replicas import Link, Replica, chains
@@ -60,3 +63,38 @@ def test_a_large_two_sided_difference_is_still_located_by_an_estimating_split():
     chosen = rng.sample(range(19_000, 20_000), 600)
     link, overhead = _overhead(raws, set(chosen[:300]), set(chosen[300:]))
     assert link.flights <= 8
+
+
+def _indexes(common: int, only_mine: int, only_theirs: int) -> tuple[ItemIndex, ItemIndex]:
+    rng = random.Random(common + 7 * only_mine + 13 * only_theirs)
+    items = [(rng.randrange(1, 500), hashlib.sha256(rng.randbytes(16)).digest()) for _ in range(common + only_mine + only_theirs)]
+    shared, mine, theirs = items[:common], items[common : common + only_mine], items[common + only_mine :]
+    return ItemIndex(sorted(shared + mine)), ItemIndex(sorted(shared + theirs))
+
+
+def _sums_of(index: ItemIndex, k: int) -> wire.Reconcile:
+    sums = wire.Sums(len(index), index.fingerprint(0, len(index)), tuple(index.power_sums(0, len(index), k)), ())
+    return wire.Reconcile((wire.Entry(wire.INF, sums),))
+
+
+def test_a_part_whose_sums_fell_short_is_answered_with_more_sums_not_a_list():
+    """A part of a fine split (16 sums, no stratum counts) holding 30
+    differences: the peer answers with as many sums as may help (64 here,
+    512 bytes) instead of listing its 165 ids (5 KB), and those solve it."""
+    a, b = _indexes(150, 15, 15)
+    reply = respond(b, _sums_of(a, 16))
+    assert [type(entry.mode) for entry in reply.entries] == [wire.Sums]
+    retry = reply.entries[0].mode
+    assert len(retry.sums) == wire.MAX_SUMS and retry.strata == ()
+    answer = respond(a, wire.Reconcile(tuple(reply.entries)))
+    assert [type(entry.mode) for entry in answer.entries] == [wire.Roots]
+    assert len(answer.send) == 15  # my extras, found from the peer's sums
+
+
+def test_a_retry_that_fell_short_again_is_listed():
+    """More than 63 differences behind 64 sums: the range is listed, which
+    settles it whatever it holds."""
+    a, b = _indexes(150, 40, 40)
+    reply = respond(b, _sums_of(a, wire.MAX_SUMS))
+    assert [type(entry.mode) for entry in reply.entries] == [wire.IdList]
+    assert len(reply.entries[0].mode.ids) == 190

@@ -13,8 +13,11 @@ each, :mod:`.sums`); many are first cut into parts of about
 PART_DIFFERENCES each, the number of parts taken from an estimate of d
 (:mod:`.estimate`), and each part is sent with its sums at once, so a
 difference of any size is found in the same few round trips and no solve
-works on more than a small range. A part whose sums fail is listed (ids,
-as range-based set reconciliation does), which settles it in one step.
+works on more than a small range. A part's sums have a small margin: one
+that falls short (about one in twenty) is answered with the peer's own
+sums, as many as may help, in the round trip its records take anyway; one
+that falls short again is listed (ids, as range-based set reconciliation
+does), which settles it in one step.
 
 The initiator opens with one entry for its whole set (:func:`opening`): its
 ID_LIST when it holds at most LIST_IDS items, its SUMS with SUMS_SLACK sums
@@ -72,9 +75,13 @@ SUMS(c_o, fp_o, k sums, strata) received:
    count), else an estimating split (FINGERPRINT rule 8). A small
    difference costs no split.
 4. Otherwise estimate d: from the stratum counts when the peer sent them
-   (:func:`.estimate.estimate`); else |c_m - c_o|, taken as exact, when
+   (the SUMS of one message that carry them estimated together,
+   :func:`.estimate.estimate_parts`); else |c_m - c_o|, taken as exact, when
    that is k or more (nothing was solved); else 2k. Never below |c_m - c_o|.
-   Then *resolve* the range: ID_LIST if I hold at most LIST_IDS items, or at
+   Then *resolve* the range: a part of a fine split that fell short (no
+   stratum counts, more than ESTIMATE_SUMS sums, at most PREFIX_POWERS) gets
+   my SUMS with min(MAX_SUMS, c_m + c_o + 1) sums when they are smaller than
+   my list and within RETRY_EFFORT; else ID_LIST if I hold at most LIST_IDS items, or at
    most LIST_FAILED and the peer sent no stratum counts and more than
    ESTIMATE_SUMS sums (a part whose sums were sized by an estimate); else
    my SUMS with d + 1 + EXACT_SLACK sums (exact d) or ``sums_for(d)`` (at
@@ -83,7 +90,8 @@ SUMS(c_o, fp_o, k sums, strata) received:
    each; else a **fine split**: about d / PART_DIFFERENCES equal parts
    (plus the cut after c_o items, and, for the range of the newest items,
    the last part halved again and again), each described with the sums its
-   share of d needs, as many parts as the message has room for.
+   share of d needs (:func:`.estimate.part_sums`), as many parts as the
+   message has room for.
 
 ROOTS received: I send my items that are its roots if there are exactly as
 many as its degree and the rest matches the common fingerprint (SKIP), else
@@ -102,6 +110,7 @@ from __future__ import annotations
 import math
 
 from protocol import limits
+from protocol.limits import ID_BYTES
 from protocol.sync import (
     INF,
     MAX_LIST_IDS,
@@ -118,7 +127,7 @@ from protocol.sync import (
     WantSums,
 )
 
-from .estimate import EXACT_PART_DIFFERENCES, PART_DIFFERENCES, estimate, sums_for
+from .estimate import EXACT_PART_DIFFERENCES, PART_DIFFERENCES, estimate, estimate_parts, part_sums, sums_for
 from .items import PREFIX_POWERS, ItemIndex, fingerprint_of
 from .replies import LIST_IDS, STRATA_FROM, Reply, add_sums, split
 from .sums import difference_polynomials, roots_among
@@ -163,6 +172,12 @@ EXACT_SLACK = 2
 #: its blocks' sums in O(k) per block, so only SUMS_WORK bounds them.
 SUMS_EFFORT = 1 << 14
 
+#: Most multiplications the sums of a retried part (see :func:`_resolve`)
+#: may cost either side, about 10 ms of Python: 64 sums over a part of
+#: 1,024 items. Only the parts that fell short are retried (about one in
+#: twenty), and a retry saves a round trip and the part's list.
+RETRY_EFFORT = 1 << 16
+
 #: Sums asked for a range whose counts are equal but fingerprints differ: the
 #: least that can find one record missing on each side.
 SUMS_SLACK = 2
@@ -197,6 +212,7 @@ def respond(index: ItemIndex, message: Reconcile) -> Reply:
     check_message(message.entries, [hi - lo for lo, hi in zip([0, *uppers], uppers)])
     reply = Reply()
     alone = sum(not isinstance(entry.mode, Skip) for entry in message.entries) == 1
+    estimates = _estimates(index, message.entries, uppers)
     for item_id in message.needs:
         position = index.position(item_id)
         if position is not None:
@@ -207,12 +223,30 @@ def respond(index: ItemIndex, message: Reconcile) -> Reply:
             count = len(index) - lo
             reply.add(INF, Fingerprint(count, index.fingerprint(lo, len(index))))
             return reply
-        _answer(index, lo, hi, entry, reply, alone)
+        _answer(index, lo, hi, entry, reply, alone, estimates.get(number))
         lo = hi
     return reply
 
 
-def _answer(index: ItemIndex, lo: int, hi: int, entry: Entry, reply: Reply, alone: bool) -> None:
+def _estimates(index: ItemIndex, entries: tuple[Entry, ...], uppers: list[int]) -> dict[int, tuple[int, bool]]:
+    """Estimated differences of the entries that carry stratum counts,
+    estimated together (:func:`.estimate.estimate_parts`), by entry number."""
+    numbers, parts = [], []
+    lo = 0
+    for number, (entry, hi) in enumerate(zip(entries, uppers)):
+        mode = entry.mode
+        if isinstance(mode, Sums) and mode.strata and hi > lo and not (
+            hi - lo == mode.count and index.fingerprint(lo, hi) == mode.fingerprint
+        ):
+            numbers.append(number)
+            parts.append((index.strata(lo, hi), mode.strata, max(hi - lo, mode.count)))
+        lo = hi
+    return dict(zip(numbers, estimate_parts(parts))) if parts else {}
+
+
+def _answer(
+    index: ItemIndex, lo: int, hi: int, entry: Entry, reply: Reply, alone: bool, estimated: tuple[int, bool] | None
+) -> None:
     mode = entry.mode
     if isinstance(mode, Skip):
         reply.add(entry.upper, mode)
@@ -221,7 +255,7 @@ def _answer(index: ItemIndex, lo: int, hi: int, entry: Entry, reply: Reply, alon
     elif isinstance(mode, WantSums):
         add_sums(index, lo, hi, entry.upper, mode.k, hi - lo, reply)
     elif isinstance(mode, Sums):
-        _on_sums(index, lo, hi, entry.upper, mode, reply, alone=alone)
+        _on_sums(index, lo, hi, entry.upper, mode, reply, alone=alone, estimated=estimated)
     elif isinstance(mode, Roots):
         _on_roots(index, lo, hi, entry.upper, mode, reply)
     else:
@@ -285,7 +319,17 @@ def _sums_fit(mine: int, theirs: int, k: int) -> bool:
     return k <= PREFIX_POWERS or max(mine, theirs) * k <= SUMS_EFFORT
 
 
-def _on_sums(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Sums, reply: Reply, *, alone: bool = False) -> None:
+def _on_sums(
+    index: ItemIndex,
+    lo: int,
+    hi: int,
+    upper: Bound,
+    mode: Sums,
+    reply: Reply,
+    *,
+    alone: bool = False,
+    estimated: tuple[int, bool] | None = None,
+) -> None:
     mine, theirs, k = hi - lo, mode.count, len(mode.sums)
     if mine == theirs and index.fingerprint(lo, hi) == mode.fingerprint:
         reply.add(upper, Skip())
@@ -297,7 +341,7 @@ def _on_sums(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Sums, reply
     if abs(mine - theirs) < k and _solved(index, lo, hi, upper, mode, reply):
         return
     if mode.strata:
-        differences, exact = estimate(index.strata(lo, hi), mode.strata)
+        differences, exact = estimated or estimate(index.strata(lo, hi), mode.strata)
     elif abs(mine - theirs) >= k:  # not solved: take the counts' word that one side lacks records
         differences, exact = abs(mine - theirs), True
     else:
@@ -385,6 +429,19 @@ def _resolve(
     share out), else cut it finely (each part about PART_DIFFERENCES
     differences)."""
     mine = hi - lo
+    # At most mine + theirs records differ: that many sums and one to check
+    # settle the range whatever it holds.
+    retry = min(MAX_SUMS, mine + theirs + 1)
+    first = tried <= PREFIX_POWERS  # the first sums of a fine split's part, not already a retry
+    if listable and first and retry > tried and ID_BYTES * mine > SUM_BYTES * retry and max(mine, theirs) * retry <= RETRY_EFFORT:
+        # A part of a fine split whose sums, sized with a small margin, fell
+        # short (about one part in twenty, mostly by a few differences, but
+        # by many where a cluster of differences fills part of it): my
+        # sums, as many as may help, settle it in the round trip a list
+        # would take, for a fraction of its bytes. A retry that fails
+        # again is listed.
+        add_sums(index, lo, hi, upper, retry, theirs, reply, strata=False)
+        return
     if mine <= LIST_IDS or (listable and mine <= LIST_FAILED):
         reply.add(upper, IdList(tuple(index.ids(lo, hi))))
         return
@@ -398,7 +455,7 @@ def _resolve(
         parts = max(2, min(math.ceil(differences / EXACT_PART_DIFFERENCES), reply.room(40), mine // 2))
         split(index, lo, hi, upper, theirs, reply, parts, None)
         return
-    sums = sums_for(PART_DIFFERENCES)
+    sums = part_sums(PART_DIFFERENCES)
     # Parts cost the peer at most 1.5 (m + parts k) k in all, plus
     # SOLVE_UNITS k^2 each, with k at most PREFIX_POWERS.
     most = PREFIX_POWERS
@@ -406,7 +463,7 @@ def _resolve(
     parts = max(2, min(math.ceil(differences / PART_DIFFERENCES), reply.room(40 + SUM_BYTES * sums), by_work, mine // 2))
     per_item = differences / mine
     newest = NEWEST_PART if upper.infinite else 0  # the newest records, where differences cluster
-    split(index, lo, hi, upper, theirs, reply, parts, lambda size: sums_for(per_item * size), newest=newest)
+    split(index, lo, hi, upper, theirs, reply, parts, lambda size: part_sums(per_item * size), newest=newest)
 
 
 def _on_id_list(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: IdList, reply: Reply) -> None:
