@@ -107,15 +107,10 @@ into one FINGERPRINT of the rest, resolved in later rounds.
 
 from __future__ import annotations
 
-import math
-
 from protocol import limits
-from protocol.limits import ID_BYTES
 from protocol.sync import (
     INF,
-    MAX_LIST_IDS,
     MAX_SUMS,
-    SUM_BYTES,
     Bound,
     Entry,
     Fingerprint,
@@ -127,20 +122,12 @@ from protocol.sync import (
     WantSums,
 )
 
-from .estimate import EXACT_PART_DIFFERENCES, PART_DIFFERENCES, estimate, estimate_parts, part_sums, sums_for
-from .items import PREFIX_POWERS, ItemIndex, fingerprint_of
-from .replies import LIST_IDS, STRATA_FROM, Reply, add_sums, split
+from .estimate import estimate, estimate_parts
+from .items import ItemIndex, fingerprint_of
+from .replies import LIST_IDS, Reply, add_sums
+from .splits import ESTIMATE_SUMS, estimating_split, resolve, sums_fit, whole_sums_fit
 from .sums import difference_polynomials, roots_among
-from .work import SEND_WORK, SOLVE_UNITS, SUMS_WORK, check_message
-
-#: Parts of an estimating split. Sixteen give every part's stratum counts
-#: about 6% of a large range, so a difference clustered at the newest
-#: records shows in one or two parts; ~1.5 KB for the whole split.
-ESTIMATE_PARTS = 16
-
-#: Sums per part of an estimating split: solves two differences per part
-#: (a small two-sided difference settles at once) and checks with the third.
-ESTIMATE_SUMS = 3
+from .work import SUMS_WORK, check_message
 
 #: Ranges with equal counts at least this large are answered with an
 #: estimating split instead of SUMS_SLACK sums: a large range with equal
@@ -148,39 +135,10 @@ ESTIMATE_SUMS = 3
 #: size, which one round of sums would rarely solve.
 ESTIMATE_FROM = 2048
 
-#: A range this small whose sums (sized by an estimate) failed is listed:
-#: the list settles it in one step, where more sums would cost another
-#: round trip and may fail again; 256 ids cost 8 KB, and such failures are
-#: rare (a Poisson spread beyond its margin, or differences clustered
-#: inside a part). A larger one gets more sums, or is cut finely.
-LIST_FAILED = MAX_LIST_IDS
-
-#: Smallest part that halving the newest part of a fine split makes, so
-#: that the parts where a clustered difference lands are small enough to be
-#: listed at once when their sums, sized for an even spread, fail.
-NEWEST_PART = 48
-
-#: Sums beyond d + 1 for a range whose d looked exact (no two strata differ
-#: in opposite directions): a small two-sided difference can look one-sided,
-#: and two more sums solve one hidden pair instead of failing.
-EXACT_SLACK = 2
-
-#: Most multiplications we choose to spend on one range's sums when they are
-#: more than PREFIX_POWERS (so summed item by item, on both sides), about
-#: 3 ms of Python, when answering a fingerprint: a larger difference is cut
-#: into parts instead. Up to PREFIX_POWERS sums an index answers from
-#: its blocks' sums in O(k) per block, so only SUMS_WORK bounds them.
-SUMS_EFFORT = 1 << 14
-
-#: Most multiplications the sums of a retried part (see :func:`_resolve`)
-#: may cost either side, about 10 ms of Python: 64 sums over a part of
-#: 1,024 items. Only the parts that fell short are retried (about one in
-#: twenty), and a retry saves a round trip and the part's list.
-RETRY_EFFORT = 1 << 16
-
 #: Sums asked for a range whose counts are equal but fingerprints differ: the
 #: least that can find one record missing on each side.
 SUMS_SLACK = 2
+
 
 def opening(index: ItemIndex, below: int | None = None) -> list[Entry]:
     """The initiator's first message: one entry for everything, its id list
@@ -274,7 +232,7 @@ def _on_fingerprint(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Fing
     elif mine == 0:
         reply.add(upper, IdList(()))
         reply.expect += theirs
-    elif mine != theirs and _sums_fit(mine, theirs, abs(mine - theirs) + 1):
+    elif mine != theirs and sums_fit(mine, theirs, abs(mine - theirs) + 1):
         k = abs(mine - theirs) + 1
         if mine > theirs and mine < ESTIMATE_FROM:
             reply.add(upper, WantSums(k))
@@ -282,41 +240,14 @@ def _on_fingerprint(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Fing
         else:
             add_sums(index, lo, hi, upper, k, theirs, reply)
             reply.expect += theirs - mine
-    elif mine == theirs and mine < ESTIMATE_FROM and _sums_fit(mine, theirs, SUMS_SLACK):
+    elif mine == theirs and mine < ESTIMATE_FROM and sums_fit(mine, theirs, SUMS_SLACK):
         add_sums(index, lo, hi, upper, SUMS_SLACK, theirs, reply)
     elif mine <= LIST_IDS:
         reply.add(upper, IdList(tuple(index.ids(lo, hi))))
     elif theirs <= LIST_IDS or mine < theirs:
         reply.add(upper, Fingerprint(mine, own))
     else:
-        _estimating_split(index, lo, hi, upper, theirs, reply, two_sided=mine == theirs)
-
-
-def _estimating_split(index: ItemIndex, lo: int, hi: int, upper: Bound, theirs: int, reply: Reply, *, two_sided: bool) -> None:
-    """Cut a large range into ESTIMATE_PARTS parts described with their
-    stratum counts, so that the peer learns where the difference lies."""
-    # A two-sided difference: sums that solve a small one per part, and
-    # parts ever smaller toward the newest records. Otherwise one side most
-    # likely lacks records: the counts and stratum counts say how many per
-    # part, and the peer asks for sums.
-    mine = hi - lo
-    sums = ESTIMATE_SUMS if two_sided else 1
-    newest = STRATA_FROM if two_sided else 0
-    # Its parts (at most 2 ESTIMATE_PARTS with the halvings) ask the
-    # peer for about 1.5 (m + parts k) k + SOLVE_UNITS k^2 per part.
-    most_parts = 2 * ESTIMATE_PARTS
-    work = 3 * (mine + most_parts * sums) * sums // 2 + SOLVE_UNITS * sums * sums * most_parts
-    if reply.work + work > SEND_WORK:  # no room for the work: fingerprints, estimated a round later
-        split(index, lo, hi, upper, theirs, reply, ESTIMATE_PARTS, None)
-    else:
-        split(index, lo, hi, upper, theirs, reply, ESTIMATE_PARTS, lambda part: sums, newest=newest, strata=True)
-
-
-def _sums_fit(mine: int, theirs: int, k: int) -> bool:
-    """Whether k sums over this range are worth asking for or offering."""
-    if k > MAX_SUMS or max(mine, theirs) * k > SUMS_WORK:
-        return False
-    return k <= PREFIX_POWERS or max(mine, theirs) * k <= SUMS_EFFORT
+        estimating_split(index, lo, hi, upper, theirs, reply, two_sided=mine == theirs)
 
 
 def _on_sums(
@@ -347,7 +278,7 @@ def _on_sums(
     else:
         differences, exact = 2 * k, False
     differences = max(differences, abs(mine - theirs), k if abs(mine - theirs) < k else 0)
-    if alone and mode.strata and mine >= ESTIMATE_FROM and not _whole_sums_fit(mine, theirs, differences, exact):
+    if alone and mode.strata and mine >= ESTIMATE_FROM and not whole_sums_fit(mine, theirs, differences, exact):
         # The sums of a whole large range (an opening): the estimate says how
         # much differs, not where; the parts' stratum counts will. When the
         # peer simply holds more, its split can cut after my count and
@@ -355,17 +286,10 @@ def _on_sums(
         if exact and mine < theirs:
             reply.add(upper, Fingerprint(mine, index.fingerprint(lo, hi)))
         else:
-            _estimating_split(index, lo, hi, upper, theirs, reply, two_sided=not exact)
+            estimating_split(index, lo, hi, upper, theirs, reply, two_sided=not exact)
         return
     listable = not mode.strata and k > ESTIMATE_SUMS  # a part of a fine split, its sums sized by an estimate
-    _resolve(index, lo, hi, upper, theirs, reply, differences, exact, tried=k, listable=listable)
-
-
-def _whole_sums_fit(mine: int, theirs: int, differences: int, exact: bool) -> bool:
-    """Whether :func:`_resolve` would describe the whole range by its sums."""
-    if exact:
-        return _sums_fit(mine, theirs, differences + 1 + EXACT_SLACK)
-    return sums_for(differences) <= PREFIX_POWERS and _sums_fit(mine, theirs, sums_for(differences))
+    resolve(index, lo, hi, upper, theirs, reply, differences, exact, tried=k, listable=listable)
 
 
 def _solved(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Sums, reply: Reply) -> bool:
@@ -402,68 +326,11 @@ def _on_roots(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Roots, rep
             reply.send.update(lo + r for r in roots)
             reply.add(upper, Skip())
             return
-    _resolve(index, lo, hi, upper, 0, reply, 2 * degree, False, tried=MAX_SUMS, listable=True)
+    resolve(index, lo, hi, upper, 0, reply, 2 * degree, False, tried=MAX_SUMS, listable=True)
 
 
 def _id_sum(index: ItemIndex, lo: int, offsets: list[int]) -> int:
     return sum(int.from_bytes(index.keys[lo + r][1], "little") for r in offsets)
-
-
-def _resolve(
-    index: ItemIndex,
-    lo: int,
-    hi: int,
-    upper: Bound,
-    theirs: int,
-    reply: Reply,
-    differences: int,
-    exact: bool,
-    *,
-    tried: int,
-    listable: bool,
-) -> None:
-    """Settle a range about ``differences`` records apart whose last attempt
-    (``tried`` sums, or roots) failed: list it when small (or ``listable``
-    and at most LIST_FAILED), sum it whole when more sums than tried fit
-    (at most PREFIX_POWERS for an estimate, whose error the parts of a split
-    share out), else cut it finely (each part about PART_DIFFERENCES
-    differences)."""
-    mine = hi - lo
-    # At most mine + theirs records differ: that many sums and one to check
-    # settle the range whatever it holds.
-    retry = min(MAX_SUMS, mine + theirs + 1)
-    first = tried <= PREFIX_POWERS  # the first sums of a fine split's part, not already a retry
-    if listable and first and retry > tried and ID_BYTES * mine > SUM_BYTES * retry and max(mine, theirs) * retry <= RETRY_EFFORT:
-        # A part of a fine split whose sums, sized with a small margin, fell
-        # short (about one part in twenty, mostly by a few differences, but
-        # by many where a cluster of differences fills part of it): my
-        # sums, as many as may help, settle it in the round trip a list
-        # would take, for a fraction of its bytes. A retry that fails
-        # again is listed.
-        add_sums(index, lo, hi, upper, retry, theirs, reply, strata=False)
-        return
-    if mine <= LIST_IDS or (listable and mine <= LIST_FAILED):
-        reply.add(upper, IdList(tuple(index.ids(lo, hi))))
-        return
-    k = differences + 1 + EXACT_SLACK if exact else sums_for(differences)
-    if k > tried and _sums_fit(mine, theirs, k) and (exact or k <= PREFIX_POWERS):
-        add_sums(index, lo, hi, upper, k, theirs, reply, strata=not exact and mine >= STRATA_FROM)
-        return
-    if exact:
-        # One-sided: fingerprints tell the peer each part's difference
-        # exactly, and it answers with just enough sums.
-        parts = max(2, min(math.ceil(differences / EXACT_PART_DIFFERENCES), reply.room(40), mine // 2))
-        split(index, lo, hi, upper, theirs, reply, parts, None)
-        return
-    sums = part_sums(PART_DIFFERENCES)
-    # Parts cost the peer at most 1.5 (m + parts k) k in all, plus
-    # SOLVE_UNITS k^2 each, with k at most PREFIX_POWERS.
-    most = PREFIX_POWERS
-    by_work = (SEND_WORK - reply.work - 3 * mine * most // 2) // (SOLVE_UNITS * most * most + 3 * most * most // 2)
-    parts = max(2, min(math.ceil(differences / PART_DIFFERENCES), reply.room(40 + SUM_BYTES * sums), by_work, mine // 2))
-    per_item = differences / mine
-    newest = NEWEST_PART if upper.infinite else 0  # the newest records, where differences cluster
-    split(index, lo, hi, upper, theirs, reply, parts, lambda size: part_sums(per_item * size), newest=newest)
 
 
 def _on_id_list(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: IdList, reply: Reply) -> None:
