@@ -40,7 +40,7 @@ from .items import PREFIX_POWERS
 #: Differences a part of a fine split should hold when their number is an
 #: estimate. Each part goes out with its sums at once, enough for one
 #: standard deviation of a Poisson spread around this mean (part_sums(10)
-#: = 16): at most PREFIX_POWERS sums keep both sides on the fast path
+#: = 15): at most PREFIX_POWERS sums keep both sides on the fast path
 #: (prefix columns, remembered powers), where more sums per part cost eight
 #: times the CPU per item. A part costs about 45 bytes besides its sums
 #: (bound, count, fingerprint, and the fingerprint of the ROOTS answering
@@ -145,11 +145,12 @@ def estimate_parts(parts: Sequence[tuple[Sequence[int], Sequence[int], int]]) ->
 
 def part_sums(expected: float) -> int:
     """Sums for a part of a fine split expected to hold ``expected``
-    differences: ``expected + PART_SPREAD sqrt(expected) + 1`` decodable (one
-    more sum checks the answer), at least 2, at most PREFIX_POWERS. A part
-    that holds more is answered with more sums of the peer's, in the round
-    trip its records take anyway."""
-    return max(2, min(PREFIX_POWERS, math.ceil(expected + PART_SPREAD * math.sqrt(expected)) + 2))
+    differences: ``expected + PART_SPREAD sqrt(expected) + 1`` decodable (a
+    small range is solved with all its sums, its fingerprint checking the
+    answer), at least 2, at most PREFIX_POWERS. A part that holds more is
+    answered with more sums of the peer's, in the round trip its records
+    take anyway."""
+    return max(2, min(PREFIX_POWERS, math.ceil(expected + PART_SPREAD * math.sqrt(expected)) + 1))
 
 
 def sums_for(expected: float) -> int:

@@ -135,6 +135,13 @@ from .work import SUMS_WORK, check_message
 #: size, which one round of sums would rarely solve.
 ESTIMATE_FROM = 2048
 
+#: Ranges up to this many items are solved with all their sums, not all
+#: but one (see :func:`.sums.difference_polynomials`): a wrong answer costs
+#: a search for roots among at most this many values (a few ms), and the
+#: parts of a fine split, sized for it (:func:`.estimate.part_sums`), need
+#: a sum less each.
+UNCHECKED_RANGE = 2048
+
 #: Sums asked for a range whose counts are equal but fingerprints differ: the
 #: least that can find one record missing on each side.
 SUMS_SLACK = 2
@@ -296,7 +303,8 @@ def _solved(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Sums, reply:
     """Decode the range from both sides' sums; on success reply (SKIP, or
     ROOTS for the peer's extras), mark mine to send, and return True."""
     mine, theirs, k = hi - lo, mode.count, len(mode.sums)
-    solved = difference_polynomials(index.power_sums(lo, hi, k), mode.sums, mine - theirs)
+    checked = max(mine, theirs) > UNCHECKED_RANGE
+    solved = difference_polynomials(index.power_sums(lo, hi, k), mode.sums, mine - theirs, checked=checked)
     if solved is None:
         return False
     mine_only, theirs_only = solved
