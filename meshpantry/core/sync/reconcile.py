@@ -72,8 +72,8 @@ SUMS(c_o, fp_o, k sums, strata) received:
    stratum counts, over ESTIMATE_FROM items or more, and the estimate d
    (below) too large for the whole range's sums: echo my FINGERPRINT when d
    is exact and I hold fewer (the peer's estimating split cuts after my
-   count), else an estimating split (FINGERPRINT rule 8). A small
-   difference costs no split.
+   count), else an estimating split (FINGERPRINT rule 8, one sum per part).
+   A small difference costs no split.
 4. Otherwise estimate d: from the stratum counts when the peer sent them
    (the SUMS of one message that carry them estimated together,
    :func:`.estimate.estimate_parts`); else |c_m - c_o|, taken as exact, when
@@ -293,7 +293,7 @@ def _on_sums(
         if exact and mine < theirs:
             reply.add(upper, Fingerprint(mine, index.fingerprint(lo, hi)))
         else:
-            estimating_split(index, lo, hi, upper, theirs, reply, two_sided=not exact)
+            estimating_split(index, lo, hi, upper, theirs, reply, two_sided=not exact, large=True)
         return
     listable = not mode.strata and k > ESTIMATE_SUMS  # a part of a fine split, its sums sized by an estimate
     resolve(index, lo, hi, upper, theirs, reply, differences, exact, tried=k, listable=listable)

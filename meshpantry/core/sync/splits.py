@@ -63,15 +63,20 @@ SUMS_EFFORT = 1 << 14
 RETRY_EFFORT = 1 << 16
 
 
-def estimating_split(index: ItemIndex, lo: int, hi: int, upper: Bound, theirs: int, reply: Reply, *, two_sided: bool) -> None:
+def estimating_split(
+    index: ItemIndex, lo: int, hi: int, upper: Bound, theirs: int, reply: Reply, *, two_sided: bool, large: bool = False
+) -> None:
     """Cut a large range into ESTIMATE_PARTS parts described with their
-    stratum counts, so that the peer learns where the difference lies."""
+    stratum counts, so that the peer learns where the difference lies.
+    ``large``: the whole range's stratum counts already said the difference
+    is too large for its sums, so a part seldom holds a difference that
+    ESTIMATE_SUMS sums would solve, and one sum does."""
     # A two-sided difference: sums that solve a small one per part, and
     # parts ever smaller toward the newest records. Otherwise one side most
     # likely lacks records: the counts and stratum counts say how many per
     # part, and the peer asks for sums.
     mine = hi - lo
-    sums = ESTIMATE_SUMS if two_sided else 1
+    sums = ESTIMATE_SUMS if two_sided and not large else 1
     newest = STRATA_FROM if two_sided else 0
     # Its parts (at most 2 ESTIMATE_PARTS with the halvings) ask the
     # peer for about 1.5 (m + parts k) k + SOLVE_UNITS k^2 per part.
