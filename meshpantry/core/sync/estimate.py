@@ -79,8 +79,9 @@ POOL_SIGMAS = 3
 ONE_SIDED_SPREAD = 1.5
 
 #: Standard deviations of margin on a part of a fine split: its failure
-#: costs its peer's sums (twice as many) in a round trip the session takes
-#: anyway, not a list of its ids, so a small margin is cheapest.
+#: costs the peer's own sums (up to MAX_SUMS, fewer than the part's ids) in
+#: a round trip the session takes anyway, not a list of its ids and a round
+#: trip more, so a small margin is cheapest (about one part in twenty fails).
 PART_SPREAD = 1
 
 #: Standard deviations of margin on a part's differences, which spread like

@@ -116,8 +116,10 @@ def resolve(
     listable: bool,
 ) -> None:
     """Settle a range about ``differences`` records apart whose last attempt
-    (``tried`` sums, or roots) failed: list it when small (or ``listable``
-    and at most LIST_FAILED), sum it whole when more sums than tried fit
+    (``tried`` sums, or roots) failed: answer a part of a fine split
+    (``listable``, first sums) with as many of my sums as may help, when they
+    are smaller than its list and within RETRY_EFFORT; list it when small
+    (or ``listable`` and at most LIST_FAILED); sum it whole when more sums than tried fit
     (at most PREFIX_POWERS for an estimate, whose error the parts of a split
     share out), else cut it finely (each part about PART_DIFFERENCES
     differences)."""
