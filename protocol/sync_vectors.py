@@ -415,6 +415,7 @@ def build_sessions() -> dict:
     large = test_records(2_100, authors=40)  # at least ESTIMATE_FROM (2,048) items
     everything = set(range(2_100))
     spread = [(n * 7919) % 2_100 for n in range(120)]  # 120 distinct positions
+    newest = [1_700 + (n * 123) % 400 for n in range(240)]  # 240 distinct positions among the newest 400
     return {
         "about": (
             "Whole sessions in lockstep (a flight is everything one side had to say), answered by SYNC.md "
@@ -433,8 +434,15 @@ def build_sessions() -> dict:
             {"records": "records_small", **_transcript(
                 "one-sided beyond 16 sums: 40 missing at the initiator", small, every - set(range(100, 140)), every)},
             {"records": "records_large", **_transcript(
-                "two-sided, 120 differing in 2,100 (estimating split, then a fine split)", large,
+                "one missing on each side of 2,100 (an opening with stratum counts)", large,
+                everything - {5}, everything - {1_500})},
+            {"records": "records_large", **_transcript(
+                "two-sided, 120 differing in 2,100 (a fine split)", large,
                 everything - set(spread[:60]), everything - set(spread[60:]))},
+            {"records": "records_large", **_transcript(
+                "two-sided, 240 among the newest 400 of 2,100 (parts retried with the peer's sums, one listed, "
+                "needs and records in one flight)", large,
+                everything - set(newest[:120]), everything - set(newest[120:]))},
         ],
     }
 

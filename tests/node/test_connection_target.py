@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from meshpantry.node.connection_target import Watermarks, dials, is_bridge, trims
+from meshpantry.node.connection_target import Watermarks, dials, insisting, is_bridge, trims
 
 MARKS = Watermarks(low=3, high=5, grace_s=10.0)
 
@@ -119,3 +119,17 @@ def test_a_mesh_trimmed_by_every_node_at_once_is_reconnected_by_its_bridges():
                 links[m].add(n)
     assert _connected_graph(links)
     assert sum(map(len, links.values())) < before / 2
+
+
+def test_a_peer_connected_again_right_after_a_trim_is_insisting():
+    """a and b were trimmed at t=100; a (its static peer is us) is back at
+    100.4, b only at 140 after a discovery round, c was never trimmed: only
+    a insists, and the trim rule then leaves it alone like a static peer."""
+    trimmed_at = {"a": 100.0, "b": 100.0}
+    connected = {"a": 100.4, "b": 140.0, "c": 0.0}
+    assert insisting(trimmed_at, connected) == {"a"}
+    assert insisting(trimmed_at, {"b": 99.0}) == set()  # connected before the trim: not back
+    crowd = {p: 0.0 for p in "bcdef"} | {"a": 100.4}
+    reports = {p: set(crowd) - {p} for p in crowd}
+    closed = trims(crowd, now=200, static=insisting(trimmed_at, crowd), busy=(), reports=reports, marks=MARKS)
+    assert len(closed) == 3 and "a" not in closed

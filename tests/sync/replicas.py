@@ -85,6 +85,7 @@ class Link:
         self.queues = [bytearray(), bytearray()]  # bytes in flight a->b, b->a
         self.outcomes: list[Done | Failed | None] = [None, None]
         self.flights = 0
+        self.wire_bytes = 0  #: bytes delivered, both directions
         self.cut = False
         self._pull()
 
@@ -109,6 +110,7 @@ class Link:
         size = len(queue) if size is None else max(1, size)
         chunk = bytes(queue[:size])
         del queue[:size]
+        self.wire_bytes += len(chunk)
         self.sessions[1 - side].receive_data(chunk, now)
         self._pull()
         return True

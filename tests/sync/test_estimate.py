@@ -7,7 +7,8 @@ import random
 
 import pytest
 
-from meshpantry.core.sync.estimate import estimate, sums_for
+from meshpantry.core.sync.estimate import estimate, estimate_parts, part_sums, sums_for
+from meshpantry.core.sync.items import PREFIX_POWERS
 from meshpantry.core.sync.items import ItemIndex
 from protocol import sync as wire
 
@@ -58,3 +59,43 @@ def test_sums_cover_a_poisson_spread_and_stay_within_the_limits():
     assert sums_for(5) == 14  # fits the prefix columns (16)
     assert [sums_for(e) for e in range(60)] == sorted(sums_for(e) for e in range(60))
     assert sums_for(10**6) == wire.MAX_SUMS
+
+
+def test_sums_of_a_fine_split_part_have_a_margin_of_one_deviation_within_the_cheap_sums():
+    assert part_sums(0) == 2
+    assert part_sums(10) == 15  # 10 + sqrt(10) decodable (a small range is solved with all its sums)
+    assert part_sums(100) == PREFIX_POWERS
+    assert [part_sums(e) for e in range(30)] == sorted(part_sums(e) for e in range(30))
+
+
+def _two_sided_parts(sizes: list[int], differences: list[int], seed: int) -> list[tuple[tuple[int, ...], tuple[int, ...], int]]:
+    parts = []
+    for number, (size, differ) in enumerate(zip(sizes, differences)):
+        ids = _ids(size + differ, seed * 100 + number)
+        half = differ // 2
+        mine, theirs = ids[half:], ids[: len(ids) - (differ - half)]
+        parts.append((_strata(mine), _strata(theirs), size))
+    return parts
+
+
+def test_parts_with_differences_spread_at_random_share_one_estimate():
+    """Sixteen parts of 2,000 items, 200 differences each: one part's spread
+    is off by 37%, the pooled density by about 9%, so every part gets the
+    same estimate, close to 200 and a little above it."""
+    errors_alone, errors_pooled = [], []
+    for seed in range(4):
+        parts = _two_sided_parts([2_000] * 16, [200] * 16, seed)
+        pooled = estimate_parts(parts)
+        alone = [estimate(mine, theirs) for mine, theirs, _ in parts]
+        assert not any(exact for _, exact in pooled)
+        assert len({d for d, _ in pooled}) == 1
+        errors_pooled += [abs(d - 200) for d, _ in pooled]
+        errors_alone += [abs(d - 200) for d, _ in alone]
+    assert sum(errors_pooled) < sum(errors_alone) / 2
+
+
+def test_parts_with_clustered_differences_keep_their_own_estimates():
+    """Eight parts hold 4 differences each and the newest holds 400: no
+    single density fits them, so each keeps its own estimate."""
+    parts = _two_sided_parts([2_000] * 9, [4] * 8 + [400], seed=1)
+    assert estimate_parts(parts) == [estimate(mine, theirs) for mine, theirs, _ in parts]

@@ -11,7 +11,7 @@ from meshpantry.core.sync import Done
 from meshpantry.core.sync.horizon import Horizon
 from meshpantry.core.sync.items import ItemIndex
 from meshpantry.core.sync.reconcile import opening
-from protocol.sync import INF, Bound, Fingerprint, IdList, Skip
+from protocol.sync import INF, Bound, Fingerprint, IdList, Skip, Sums
 
 from .replicas import Link, Replica, chains, fields
 
@@ -82,9 +82,11 @@ def test_opening_below_a_bound_skips_the_top():
     items = sorted((lamport, bytes([lamport % 256]) * 32) for lamport in range(1, 5_001))
     index = ItemIndex(items)
     entries = opening(index, below=4_001)
-    assert [type(e.mode) for e in entries] == [Fingerprint, Skip]
+    assert [type(e.mode) for e in entries] == [Sums, Skip]
     assert entries[0].upper == Bound(4_001) and entries[0].mode.count == 4_000
     assert entries[1].upper == INF
+    middle = opening(index, below=1_001)
+    assert [type(e.mode) for e in middle] == [Fingerprint, Skip] and middle[0].mode.count == 1_000
     few = opening(index, below=3)
     assert isinstance(few[0].mode, IdList) and len(few[0].mode.ids) == 2
     assert opening(index, below=9_999) == opening(index)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 
 import pytest
@@ -267,4 +268,33 @@ def test_final_end_is_only_accepted_as_the_reply_to_an_idle_message():
     session.receive_data(wire.encode_frame(wire.Hello()) + wire.encode_frame(opening), 0)
     session.data_to_send()
     session.receive_data(wire.encode_frame(wire.End(final=True)), 0)
+    assert isinstance(_failure(session), ProtocolViolation)
+
+
+def _frames(data: bytes) -> list[wire.Frame]:
+    return [wire.decode_frame(body) for body in wire.FrameReader().feed(data)]
+
+
+def test_a_reply_of_needed_ids_alone_is_followed_by_its_records_at_once():
+    """responder --RECONCILE(SKIP, needs) RECORDS END--> in one flight: the
+    peer's answer to an all-SKIP message is all SKIP, so nothing is left to
+    wait for (a round trip less)."""
+    raws = chains(1, 3, random.Random(2))
+    ids = [hashlib.sha256(raw).digest() for raw in raws]
+    session = SyncSession.responder(Replica(raws[:2]), now=0)
+    listed = wire.Reconcile((wire.Entry(wire.INF, wire.IdList(tuple(sorted([ids[0], ids[2]])))),))
+    session.receive_data(wire.encode_frame(wire.Hello()) + wire.encode_frame(listed), 0)
+    frames = _frames(session.data_to_send())
+    assert [type(frame) for frame in frames] == [wire.Reconcile, wire.Records, wire.End]
+    assert frames[0].needs == (ids[2],) and all(isinstance(e.mode, wire.Skip) for e in frames[0].entries)
+    assert frames[1].raws == (raws[1],)
+
+
+def test_a_reconcile_answering_an_all_skip_message_is_out_of_turn():
+    raws = chains(1, 3, random.Random(2))
+    ids = [hashlib.sha256(raw).digest() for raw in raws]
+    session = SyncSession.responder(Replica(raws[:2]), now=0)
+    listed = wire.Reconcile((wire.Entry(wire.INF, wire.IdList(tuple(sorted([ids[0], ids[2]])))),))
+    again = wire.Reconcile((wire.Entry(wire.INF, wire.Fingerprint(1, bytes(16))),))
+    session.receive_data(b"".join(wire.encode_frame(f) for f in (wire.Hello(), listed, again)), 0)
     assert isinstance(_failure(session), ProtocolViolation)

@@ -76,7 +76,7 @@ def powers_of(values: Sequence[int], k: int) -> list[list[int]]:
 
 #: Powers each block keeps the sums of (built on first use). A failed decode
 #: asks for 8 sums and then 16: beyond 16 a range is usually split instead
-#: (see reconcile.SUMS_EFFORT), so 16 covers the sums asked most.
+#: (see splits.SUMS_EFFORT), so 16 covers the sums asked most.
 PREFIX_POWERS = 16
 
 #: Items per block of the index (a block that grows past it is cut in two).

@@ -13,8 +13,17 @@ each, :mod:`.sums`); many are first cut into parts of about
 PART_DIFFERENCES each, the number of parts taken from an estimate of d
 (:mod:`.estimate`), and each part is sent with its sums at once, so a
 difference of any size is found in the same few round trips and no solve
-works on more than a small range. A part whose sums fail is listed (ids,
-as range-based set reconciliation does), which settles it in one step.
+works on more than a small range. A part's sums have a small margin: one
+that falls short (about one in twenty) is answered with the peer's own
+sums, as many as may help, in the round trip its records take anyway; one
+that falls short again is listed (ids, as range-based set reconciliation
+does), which settles it in one step.
+
+The initiator opens with one entry for its whole set (:func:`opening`): its
+ID_LIST when it holds at most LIST_IDS items, its SUMS with SUMS_SLACK sums
+and stratum counts from ESTIMATE_FROM items (one record missing on each side
+is solved at once, and the counts say how much differs before any split),
+else its FINGERPRINT.
 
 Rules for a FINGERPRINT(c_o, fp_o) received, where I hold c_m items in the
 range (first rule that applies wins):
@@ -59,10 +68,20 @@ SUMS(c_o, fp_o, k sums, strata) received:
    my other items equals the peer's: I send those; SKIP. If the peer has
    extras: I send mine and reply ROOTS (the polynomial whose roots are the
    peer's extras, and the fingerprint of what we share).
-3. Otherwise estimate d: from the stratum counts when the peer sent them
-   (:func:`.estimate.estimate`); else |c_m - c_o|, taken as exact, when
+3. The only entry of its message that is not SKIP (an opening), with
+   stratum counts, over ESTIMATE_FROM items or more, and the estimate d
+   (below) too large for the whole range's sums: echo my FINGERPRINT when d
+   is exact and I hold fewer (the peer's estimating split cuts after my
+   count), else an estimating split (FINGERPRINT rule 8, one sum per part).
+   A small difference costs no split.
+4. Otherwise estimate d: from the stratum counts when the peer sent them
+   (the SUMS of one message that carry them estimated together,
+   :func:`.estimate.estimate_parts`); else |c_m - c_o|, taken as exact, when
    that is k or more (nothing was solved); else 2k. Never below |c_m - c_o|.
-   Then *resolve* the range: ID_LIST if I hold at most LIST_IDS items, or at
+   Then *resolve* the range: a part of a fine split that fell short (no
+   stratum counts, more than ESTIMATE_SUMS sums, at most PREFIX_POWERS) gets
+   my SUMS with min(MAX_SUMS, c_m + c_o + 1) sums when they are smaller than
+   my list and within RETRY_EFFORT; else ID_LIST if I hold at most LIST_IDS items, or at
    most LIST_FAILED and the peer sent no stratum counts and more than
    ESTIMATE_SUMS sums (a part whose sums were sized by an estimate); else
    my SUMS with d + 1 + EXACT_SLACK sums (exact d) or ``sums_for(d)`` (at
@@ -71,7 +90,8 @@ SUMS(c_o, fp_o, k sums, strata) received:
    each; else a **fine split**: about d / PART_DIFFERENCES equal parts
    (plus the cut after c_o items, and, for the range of the newest items,
    the last part halved again and again), each described with the sums its
-   share of d needs, as many parts as the message has room for.
+   share of d needs (:func:`.estimate.part_sums`), as many parts as the
+   message has room for.
 
 ROOTS received: I send my items that are its roots if there are exactly as
 many as its degree and the rest matches the common fingerprint (SKIP), else
@@ -87,14 +107,10 @@ into one FINGERPRINT of the rest, resolved in later rounds.
 
 from __future__ import annotations
 
-import math
-
 from protocol import limits
 from protocol.sync import (
     INF,
-    MAX_LIST_IDS,
     MAX_SUMS,
-    SUM_BYTES,
     Bound,
     Entry,
     Fingerprint,
@@ -106,20 +122,12 @@ from protocol.sync import (
     WantSums,
 )
 
-from .estimate import EXACT_PART_DIFFERENCES, PART_DIFFERENCES, estimate, sums_for
-from .items import PREFIX_POWERS, ItemIndex, fingerprint_of
-from .replies import LIST_IDS, STRATA_FROM, Reply, add_sums, split
+from .estimate import estimate, estimate_parts
+from .items import ItemIndex, fingerprint_of
+from .replies import LIST_IDS, Reply, add_sums
+from .splits import ESTIMATE_SUMS, estimating_split, resolve, sums_fit, whole_sums_fit
 from .sums import difference_polynomials, roots_among
-from .work import SEND_WORK, SOLVE_UNITS, SUMS_WORK, check_message
-
-#: Parts of an estimating split. Sixteen give every part's stratum counts
-#: about 6% of a large range, so a difference clustered at the newest
-#: records shows in one or two parts; ~1.5 KB for the whole split.
-ESTIMATE_PARTS = 16
-
-#: Sums per part of an estimating split: solves two differences per part
-#: (a small two-sided difference settles at once) and checks with the third.
-ESTIMATE_SUMS = 3
+from .work import SUMS_WORK, check_message
 
 #: Ranges with equal counts at least this large are answered with an
 #: estimating split instead of SUMS_SLACK sums: a large range with equal
@@ -127,37 +135,23 @@ ESTIMATE_SUMS = 3
 #: size, which one round of sums would rarely solve.
 ESTIMATE_FROM = 2048
 
-#: A range this small whose sums (sized by an estimate) failed is listed:
-#: the list settles it in one step, where more sums would cost another
-#: round trip and may fail again; 256 ids cost 8 KB, and such failures are
-#: rare (a Poisson spread beyond its margin, or differences clustered
-#: inside a part). A larger one gets more sums, or is cut finely.
-LIST_FAILED = MAX_LIST_IDS
-
-#: Smallest part that halving the newest part of a fine split makes, so
-#: that the parts where a clustered difference lands are small enough to be
-#: listed at once when their sums, sized for an even spread, fail.
-NEWEST_PART = 48
-
-#: Sums beyond d + 1 for a range whose d looked exact (no two strata differ
-#: in opposite directions): a small two-sided difference can look one-sided,
-#: and two more sums solve one hidden pair instead of failing.
-EXACT_SLACK = 2
-
-#: Most multiplications we choose to spend on one range's sums when they are
-#: more than PREFIX_POWERS (so summed item by item, on both sides), about
-#: 3 ms of Python, when answering a fingerprint: a larger difference is cut
-#: into parts instead. Up to PREFIX_POWERS sums an index answers from
-#: its blocks' sums in O(k) per block, so only SUMS_WORK bounds them.
-SUMS_EFFORT = 1 << 14
+#: Ranges up to this many items are solved with all their sums, not all
+#: but one (see :func:`.sums.difference_polynomials`): a wrong answer costs
+#: a search for roots among at most this many values (a few ms), and the
+#: parts of a fine split, sized for it (:func:`.estimate.part_sums`), need
+#: a sum less each.
+UNCHECKED_RANGE = 2048
 
 #: Sums asked for a range whose counts are equal but fingerprints differ: the
 #: least that can find one record missing on each side.
 SUMS_SLACK = 2
 
+
 def opening(index: ItemIndex, below: int | None = None) -> list[Entry]:
-    """The initiator's first message: one fingerprint of everything, or the
-    whole id list when it is short. With ``below`` (a Lamport counter, see
+    """The initiator's first message: one entry for everything, its id list
+    when short, its sums and stratum counts when large (as long as a peer
+    holding one item more may solve them within SUMS_WORK), else its
+    fingerprint. With ``below`` (a Lamport counter, see
     :mod:`.horizon`), only the items below it are reconciled: the range above
     is SKIP from the start."""
     count = len(index) if below is None else index.locate(Bound(below))
@@ -165,6 +159,9 @@ def opening(index: ItemIndex, below: int | None = None) -> list[Entry]:
     entries = []
     if count <= LIST_IDS:
         entries.append(Entry(upper, IdList(tuple(index.ids(0, count)))))
+    elif ESTIMATE_FROM <= count and (count + SUMS_SLACK - 1) * SUMS_SLACK <= SUMS_WORK:
+        sums = Sums(count, index.fingerprint(0, count), tuple(index.power_sums(0, count, SUMS_SLACK)), index.strata(0, count))
+        entries.append(Entry(upper, sums))
     else:
         entries.append(Entry(upper, Fingerprint(count, index.fingerprint(0, count))))
     if upper is not INF:
@@ -179,6 +176,8 @@ def respond(index: ItemIndex, message: Reconcile) -> Reply:
     uppers = [index.locate(entry.upper) for entry in message.entries]
     check_message(message.entries, [hi - lo for lo, hi in zip([0, *uppers], uppers)])
     reply = Reply()
+    alone = sum(not isinstance(entry.mode, Skip) for entry in message.entries) == 1
+    estimates = _estimates(index, message.entries, uppers)
     for item_id in message.needs:
         position = index.position(item_id)
         if position is not None:
@@ -189,12 +188,30 @@ def respond(index: ItemIndex, message: Reconcile) -> Reply:
             count = len(index) - lo
             reply.add(INF, Fingerprint(count, index.fingerprint(lo, len(index))))
             return reply
-        _answer(index, lo, hi, entry, reply)
+        _answer(index, lo, hi, entry, reply, alone, estimates.get(number))
         lo = hi
     return reply
 
 
-def _answer(index: ItemIndex, lo: int, hi: int, entry: Entry, reply: Reply) -> None:
+def _estimates(index: ItemIndex, entries: tuple[Entry, ...], uppers: list[int]) -> dict[int, tuple[int, bool]]:
+    """Estimated differences of the entries that carry stratum counts,
+    estimated together (:func:`.estimate.estimate_parts`), by entry number."""
+    numbers, parts = [], []
+    lo = 0
+    for number, (entry, hi) in enumerate(zip(entries, uppers)):
+        mode = entry.mode
+        if isinstance(mode, Sums) and mode.strata and hi > lo and not (
+            hi - lo == mode.count and index.fingerprint(lo, hi) == mode.fingerprint
+        ):
+            numbers.append(number)
+            parts.append((index.strata(lo, hi), mode.strata, max(hi - lo, mode.count)))
+        lo = hi
+    return dict(zip(numbers, estimate_parts(parts))) if parts else {}
+
+
+def _answer(
+    index: ItemIndex, lo: int, hi: int, entry: Entry, reply: Reply, alone: bool, estimated: tuple[int, bool] | None
+) -> None:
     mode = entry.mode
     if isinstance(mode, Skip):
         reply.add(entry.upper, mode)
@@ -203,7 +220,7 @@ def _answer(index: ItemIndex, lo: int, hi: int, entry: Entry, reply: Reply) -> N
     elif isinstance(mode, WantSums):
         add_sums(index, lo, hi, entry.upper, mode.k, hi - lo, reply)
     elif isinstance(mode, Sums):
-        _on_sums(index, lo, hi, entry.upper, mode, reply)
+        _on_sums(index, lo, hi, entry.upper, mode, reply, alone=alone, estimated=estimated)
     elif isinstance(mode, Roots):
         _on_roots(index, lo, hi, entry.upper, mode, reply)
     else:
@@ -222,7 +239,7 @@ def _on_fingerprint(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Fing
     elif mine == 0:
         reply.add(upper, IdList(()))
         reply.expect += theirs
-    elif mine != theirs and _sums_fit(mine, theirs, abs(mine - theirs) + 1):
+    elif mine != theirs and sums_fit(mine, theirs, abs(mine - theirs) + 1):
         k = abs(mine - theirs) + 1
         if mine > theirs and mine < ESTIMATE_FROM:
             reply.add(upper, WantSums(k))
@@ -230,38 +247,27 @@ def _on_fingerprint(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Fing
         else:
             add_sums(index, lo, hi, upper, k, theirs, reply)
             reply.expect += theirs - mine
-    elif mine == theirs and mine < ESTIMATE_FROM and _sums_fit(mine, theirs, SUMS_SLACK):
+    elif mine == theirs and mine < ESTIMATE_FROM and sums_fit(mine, theirs, SUMS_SLACK):
         add_sums(index, lo, hi, upper, SUMS_SLACK, theirs, reply)
     elif mine <= LIST_IDS:
         reply.add(upper, IdList(tuple(index.ids(lo, hi))))
     elif theirs <= LIST_IDS or mine < theirs:
         reply.add(upper, Fingerprint(mine, own))
     else:
-        # Equal counts hide a two-sided difference: sums that solve a small
-        # one per part, and parts ever smaller toward the newest records.
-        # Otherwise one side most likely lacks records: the counts and
-        # stratum counts say how many per part, and the peer asks for sums.
-        two_sided = mine == theirs
-        sums = ESTIMATE_SUMS if two_sided else 1
-        newest = STRATA_FROM if two_sided else 0
-        # Its parts (at most 2 ESTIMATE_PARTS with the halvings) ask the
-        # peer for about 1.5 (m + parts k) k + SOLVE_UNITS k^2 per part.
-        most_parts = 2 * ESTIMATE_PARTS
-        work = 3 * (mine + most_parts * sums) * sums // 2 + SOLVE_UNITS * sums * sums * most_parts
-        if reply.work + work > SEND_WORK:  # no room for the work: fingerprints, estimated a round later
-            split(index, lo, hi, upper, theirs, reply, ESTIMATE_PARTS, None)
-        else:
-            split(index, lo, hi, upper, theirs, reply, ESTIMATE_PARTS, lambda part: sums, newest=newest, strata=True)
+        estimating_split(index, lo, hi, upper, theirs, reply, two_sided=mine == theirs)
 
 
-def _sums_fit(mine: int, theirs: int, k: int) -> bool:
-    """Whether k sums over this range are worth asking for or offering."""
-    if k > MAX_SUMS or max(mine, theirs) * k > SUMS_WORK:
-        return False
-    return k <= PREFIX_POWERS or max(mine, theirs) * k <= SUMS_EFFORT
-
-
-def _on_sums(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Sums, reply: Reply) -> None:
+def _on_sums(
+    index: ItemIndex,
+    lo: int,
+    hi: int,
+    upper: Bound,
+    mode: Sums,
+    reply: Reply,
+    *,
+    alone: bool = False,
+    estimated: tuple[int, bool] | None = None,
+) -> None:
     mine, theirs, k = hi - lo, mode.count, len(mode.sums)
     if mine == theirs and index.fingerprint(lo, hi) == mode.fingerprint:
         reply.add(upper, Skip())
@@ -273,21 +279,32 @@ def _on_sums(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Sums, reply
     if abs(mine - theirs) < k and _solved(index, lo, hi, upper, mode, reply):
         return
     if mode.strata:
-        differences, exact = estimate(index.strata(lo, hi), mode.strata)
+        differences, exact = estimated or estimate(index.strata(lo, hi), mode.strata)
     elif abs(mine - theirs) >= k:  # not solved: take the counts' word that one side lacks records
         differences, exact = abs(mine - theirs), True
     else:
         differences, exact = 2 * k, False
     differences = max(differences, abs(mine - theirs), k if abs(mine - theirs) < k else 0)
+    if alone and mode.strata and mine >= ESTIMATE_FROM and not whole_sums_fit(mine, theirs, differences, exact):
+        # The sums of a whole large range (an opening): the estimate says how
+        # much differs, not where; the parts' stratum counts will. When the
+        # peer simply holds more, its split can cut after my count and
+        # isolate its newest records: I echo my fingerprint for it.
+        if exact and mine < theirs:
+            reply.add(upper, Fingerprint(mine, index.fingerprint(lo, hi)))
+        else:
+            estimating_split(index, lo, hi, upper, theirs, reply, two_sided=not exact, large=True)
+        return
     listable = not mode.strata and k > ESTIMATE_SUMS  # a part of a fine split, its sums sized by an estimate
-    _resolve(index, lo, hi, upper, theirs, reply, differences, exact, tried=k, listable=listable)
+    resolve(index, lo, hi, upper, theirs, reply, differences, exact, tried=k, listable=listable)
 
 
 def _solved(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Sums, reply: Reply) -> bool:
     """Decode the range from both sides' sums; on success reply (SKIP, or
     ROOTS for the peer's extras), mark mine to send, and return True."""
     mine, theirs, k = hi - lo, mode.count, len(mode.sums)
-    solved = difference_polynomials(index.power_sums(lo, hi, k), mode.sums, mine - theirs)
+    checked = max(mine, theirs) > UNCHECKED_RANGE
+    solved = difference_polynomials(index.power_sums(lo, hi, k), mode.sums, mine - theirs, checked=checked)
     if solved is None:
         return False
     mine_only, theirs_only = solved
@@ -317,55 +334,11 @@ def _on_roots(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Roots, rep
             reply.send.update(lo + r for r in roots)
             reply.add(upper, Skip())
             return
-    _resolve(index, lo, hi, upper, 0, reply, 2 * degree, False, tried=MAX_SUMS, listable=True)
+    resolve(index, lo, hi, upper, 0, reply, 2 * degree, False, tried=MAX_SUMS, listable=True)
 
 
 def _id_sum(index: ItemIndex, lo: int, offsets: list[int]) -> int:
     return sum(int.from_bytes(index.keys[lo + r][1], "little") for r in offsets)
-
-
-def _resolve(
-    index: ItemIndex,
-    lo: int,
-    hi: int,
-    upper: Bound,
-    theirs: int,
-    reply: Reply,
-    differences: int,
-    exact: bool,
-    *,
-    tried: int,
-    listable: bool,
-) -> None:
-    """Settle a range about ``differences`` records apart whose last attempt
-    (``tried`` sums, or roots) failed: list it when small (or ``listable``
-    and at most LIST_FAILED), sum it whole when more sums than tried fit
-    (at most PREFIX_POWERS for an estimate, whose error the parts of a split
-    share out), else cut it finely (each part about PART_DIFFERENCES
-    differences)."""
-    mine = hi - lo
-    if mine <= LIST_IDS or (listable and mine <= LIST_FAILED):
-        reply.add(upper, IdList(tuple(index.ids(lo, hi))))
-        return
-    k = differences + 1 + EXACT_SLACK if exact else sums_for(differences)
-    if k > tried and _sums_fit(mine, theirs, k) and (exact or k <= PREFIX_POWERS):
-        add_sums(index, lo, hi, upper, k, theirs, reply, strata=not exact and mine >= STRATA_FROM)
-        return
-    if exact:
-        # One-sided: fingerprints tell the peer each part's difference
-        # exactly, and it answers with just enough sums.
-        parts = max(2, min(math.ceil(differences / EXACT_PART_DIFFERENCES), reply.room(40), mine // 2))
-        split(index, lo, hi, upper, theirs, reply, parts, None)
-        return
-    sums = sums_for(PART_DIFFERENCES)
-    # Parts cost the peer at most 1.5 (m + parts k) k in all, plus
-    # SOLVE_UNITS k^2 each, with k at most PREFIX_POWERS.
-    most = PREFIX_POWERS
-    by_work = (SEND_WORK - reply.work - 3 * mine * most // 2) // (SOLVE_UNITS * most * most + 3 * most * most // 2)
-    parts = max(2, min(math.ceil(differences / PART_DIFFERENCES), reply.room(40 + SUM_BYTES * sums), by_work, mine // 2))
-    per_item = differences / mine
-    newest = NEWEST_PART if upper.infinite else 0  # the newest records, where differences cluster
-    split(index, lo, hi, upper, theirs, reply, parts, lambda size: sums_for(per_item * size), newest=newest)
 
 
 def _on_id_list(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: IdList, reply: Reply) -> None:

@@ -14,7 +14,9 @@ Theory of operation (the message flow is in ``protocol/SYNC.md``):
 * RECONCILE messages alternate strictly, initiator first (see
   :mod:`.reconcile`). The side whose reply would say nothing sends no reply:
   its reconciliation is over, and the peer learns it from the END that side
-  sends after its records.
+  sends after its records. A reply of SKIPs that names needed ids ends the
+  sender's reconciliation too (the answer to it says nothing): its records
+  follow it in the same flight, and a RECONCILE answering it is out of turn.
 * Records are sent only once this side's reconciliation is over, in
   (lamport, id) order cut into batches, each batch in chain order; since a
   chain's lamports increase with seq, every author's records go out in seq
@@ -331,7 +333,7 @@ class SyncSession:
             self._mode = "reconcile"
             self._index = guarded(lambda: index_of(self._items))
             self._awaiting = True
-        if self._mode != "reconcile" or not self._awaiting:
+        if self._mode != "reconcile" or not self._awaiting or self._reconciled:
             raise ProtocolViolation("RECONCILE out of turn")
         self._count_round()
         assert self._index is not None
@@ -341,6 +343,10 @@ class SyncSession:
         if not reply.settled:
             self._count_round()
             self._send_reconcile(wire.Reconcile(tuple(reply.entries), tuple(reply.needs), self._idle()))
+            if all(isinstance(entry.mode, wire.Skip) for entry in reply.entries):
+                # Only needed ids: the peer's answer is all SKIP, so it sends
+                # no RECONCILE, and my records need not wait for it.
+                self._reconciled = True
             return
         self._awaiting = False
         self._reconciled = True

@@ -73,7 +73,9 @@ def _sub_mul(a: list[int], q: list[int], b: list[int]) -> list[int]:
     return _trim(out)
 
 
-def difference_polynomials(mine: Sequence[int], theirs: Sequence[int], surplus: int) -> tuple[list[int], list[int]] | None:
+def difference_polynomials(
+    mine: Sequence[int], theirs: Sequence[int], surplus: int, *, checked: bool = True
+) -> tuple[list[int], list[int]] | None:
     """``(N, D)`` from both sides' power sums p_1..p_k of one range.
 
     ``surplus`` is my count minus the peer's (``s - t``). Returns the
@@ -82,10 +84,13 @@ def difference_polynomials(mine: Sequence[int], theirs: Sequence[int], surplus: 
     values with N, the peer's among its values with D), or None when no
     solution with ``s + t <= k`` exists.
 
-    With more than VERIFIED_FROM sums, the first k - 1 are solved and the
-    last checks the answer (O(k)): more than k - 1 differences then almost
-    always give None here instead of a wrong pair of polynomials, whose
-    roots would be looked for among every value of the range in vain.
+    With more than VERIFIED_FROM sums and ``checked``, the first k - 1 are
+    solved and the last checks the answer (O(k)): more than k - 1
+    differences then almost always give None here instead of a wrong pair
+    of polynomials, whose roots would be looked for among every value of
+    the range in vain. Without ``checked`` all k sums solve (one difference
+    more), for a small range, where a wrong answer costs a short search for
+    roots and the fingerprint check that follows catches it.
     """
     assert len(mine) == len(theirs)
     k = len(mine)
@@ -96,7 +101,7 @@ def difference_polynomials(mine: Sequence[int], theirs: Sequence[int], surplus: 
         for i in range(1, n + 1):
             acc += diff[i - 1] * series[n - i]
         series[n] = (-acc) * _SMALL_INVERSES[n] % P
-    if k <= VERIFIED_FROM:
+    if k <= VERIFIED_FROM or not checked:
         return _reconstruct(series, k, surplus)
     solved = _reconstruct(series, k - 1, surplus)
     if solved is None:
