@@ -124,6 +124,30 @@ def _channel(stream: Any) -> StreamChannel:
     return StreamChannel(stream, read_timeout_s=math.inf, write_timeout_s=math.inf)
 
 
+class _Heard:
+    """A session's channel whose every read that brings bytes tells the
+    liveness check the peer talks (``heard()``). A peer busy with a large
+    sync may answer a ping late: its pings queue behind the records on the
+    same connection. Without this a heal on a loaded machine closed healthy
+    connections mid-session as silent, failing the session and starting the
+    redial, the handshakes and the sessions over."""
+
+    def __init__(self, channel: StreamChannel, heard: Callable[[], None]) -> None:
+        self.channel, self.heard = channel, heard
+
+    async def read(self, max_bytes: int) -> bytes:
+        data = await self.channel.read(max_bytes)
+        if data:
+            self.heard()
+        return data
+
+    async def write(self, data: bytes) -> None:
+        await self.channel.write(data)
+
+    async def close(self) -> None:
+        await self.channel.close()
+
+
 def planner_config(settings: Any) -> PlannerConfig:
     """The planner's knobs from the node's settings."""
     return PlannerConfig(interval_ms=round(settings.sync_interval_s * 1000), jitter=settings.sync_jitter)
@@ -380,7 +404,9 @@ class SyncService:
             received += len(raws)
             await self.ingest(raws, peer, catching_up=catching_up(received, held))
 
-        result = await run_sync(channel, session, ingest, on_progress=progress)
+        peer_id = ID.from_base58(peer)
+        heard = _Heard(channel, lambda: self.liveness.heard(peer_id))
+        result = await run_sync(heard, session, ingest, on_progress=progress)
         state.update(active=False, behind=0 if result.ok else state["behind"])
         stats = result.stats
         totals = self.totals

@@ -166,3 +166,25 @@ async def test_the_queue_for_a_slot_is_bounded_and_so_is_the_wait(node, caplog):
         assert service.shed == 2 and service.waiting == 0
         assert not service.is_cut_off(str(b.peer_id)) and not service.is_cut_off(str(c.peer_id))
         await holder.reset()
+
+
+async def test_a_peer_that_talks_in_a_sync_session_is_heard_while_the_session_runs(node):
+    """Every read of a session that brings bytes counts as hearing the peer:
+    its pings may queue behind a large sync on the same connection, and the
+    liveness check must not close a connection that is busy moving records."""
+    heard: list[str] = []
+
+    class Heard(_Liveness):
+        def heard(self, peer_id) -> None:
+            heard.append(str(peer_id))
+
+    async with serving(node, ServeLimits()) as (host, service), peer_of(host) as peer:
+        service.liveness = Heard()
+        replica = Replica()
+        session = SyncSession.initiator(replica, now=now_ms())
+        stream = await peer.libp2p.new_stream(host.peer_id, [SYNC_PROTOCOL])
+        await stream.write(session.data_to_send())  # HELLO and the opening, then nothing more
+        await wait_until(lambda: heard, 10)
+        assert set(heard) == {str(peer.peer_id)}
+        assert str(peer.peer_id) in service.served  # the session is still running
+        await stream.reset()
