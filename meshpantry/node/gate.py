@@ -45,6 +45,7 @@ two ends of the join handshake: one frame each way, each a 4-byte big-endian len
 
 from __future__ import annotations
 
+import functools
 import logging
 import struct
 import time
@@ -95,9 +96,19 @@ class JoinRefused(RemoteError):
 
 def device_of(peer: ID | str) -> bytes | None:
     """The device key a peer id carries, or None for ids that carry none."""
+    return _device_of_text(str(peer))
+
+
+#: Peer ids whose device key is remembered (the gate is asked about the same
+#: few peers many times a second; decoding base58 and the key each time cost
+#: a healing node a few percent of its CPU).
+DEVICE_CACHE = 1024
+
+
+@functools.lru_cache(maxsize=DEVICE_CACHE)
+def _device_of_text(peer: str) -> bytes | None:
     try:
-        peer_id = peer if isinstance(peer, ID) else ID.from_base58(peer)
-        return author_from_peer_id(peer_id)
+        return author_from_peer_id(ID.from_base58(peer))
     except (NotAnAuthor, ValueError, TypeError):
         return None
     except Exception:  # noqa: BLE001 - a malformed id text is nobody's device
