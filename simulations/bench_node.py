@@ -38,7 +38,7 @@ from .processes import NodeProcess, eventually, make_neighbourhood, start_mesh
 
 
 def _progress(message: str) -> None:
-    print(f"  .. {message}", file=sys.stderr, flush=True)
+    print(f"  .. {time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
 
 
 def _links(rng: random.Random):
