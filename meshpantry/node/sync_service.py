@@ -82,6 +82,15 @@ MAX_WAITING_SYNCS = 8
 #: holds its stream.
 SLOT_WAIT_MS = 10_000
 
+#: Longest a session this node starts waits for the sessions peers started
+#: with it to end. While a peer's session brings records, a session of ours
+#: reconciled at the same time asks another peer for the same ones: after
+#: islands rejoin every node is served by some and starts its own with
+#: others, and records arrived 1.4 times over. Served sessions of a heal take
+#: a few seconds; a peer holding a session open (hostile, or gone silent)
+#: delays ours by this much at most.
+SERVED_FIRST_MS = 10_000
+
 #: Bound on resetting a shed stream (a courtesy to a peer that may be gone).
 GOODBYE_S = 2.0
 
@@ -226,6 +235,7 @@ class SyncService:
         self.served: dict[str, int] = {}  #: peer -> its sessions served or waiting now
         self.waiting = 0  #: sessions waiting for a served slot now
         self.shed = 0  #: streams shed at once since start
+        self._served_ended = trio.Event()  #: set when a served session ends
         self.planner: SyncPlanner[str] = SyncPlanner(
             me, NodeStanding(store, denied, gate), rng, now=now_ms(), horizon=horizon,
             recovering=not pantry.chain_recovered, config=planner_config(settings),
@@ -302,6 +312,17 @@ class SyncService:
             self.totals["skipped"] += 1
             self.session_ended(peer, Outcome.DONE)
             return
+        if action.mode is not Mode.RECOVER:
+            # Records the peers we serve are sending us now would come twice:
+            # reconcile once they have landed (see SERVED_FIRST_MS).
+            await self._served_first()
+            if action.mode is Mode.ROUTINE and peer in self.served:
+                # The peer is in a session with us still, and a session
+                # moves records both ways: a routine one of ours could move
+                # none (a full one runs: the peer's may be routine).
+                self.totals["skipped"] += 1
+                self.session_ended(peer, Outcome.DONE)
+                return
         if action.mode is Mode.RECOVER:
             session = SyncSession.fetch_author(self.store, self.pantry.device, now=now_ms())
         else:
@@ -312,6 +333,15 @@ class SyncService:
             log.warning("own chain recovered from %s: %d records", peer,
                         self.store.own_head(self.pantry.device).seq)
         self.session_ended(peer, outcome)
+
+    async def _served_first(self) -> None:
+        """Wait until no session a peer started with us runs or waits, for
+        at most :data:`SERVED_FIRST_MS` (served sessions never wait for
+        ours, so this cannot deadlock)."""
+        with trio.move_on_after(SERVED_FIRST_MS / 1000):
+            while self.served:
+                self._served_ended = trio.Event()
+                await self._served_ended.wait()
 
     async def _open_and_run(self, peer: str, session: SyncSession) -> Outcome:
         peer_id = ID.from_base58(peer)
@@ -370,6 +400,7 @@ class SyncService:
             self.served[peer] -= 1
             if not self.served[peer]:
                 del self.served[peer]
+            self._served_ended.set()
         if result.ok:
             self.liveness.heard(stream.muxed_conn.peer_id)
         elif is_hostile(result.error):

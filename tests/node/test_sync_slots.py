@@ -22,8 +22,9 @@ import pytest
 import trio
 
 from meshpantry.core.sync import SyncSession
+from meshpantry.core.sync.planner import Mode, StartSession
 from meshpantry.keys import DeviceKey
-from meshpantry.node.host import open_host, peer_info_from_multiaddr
+from meshpantry.node.host import open_host, peer_id_from_author, peer_info_from_multiaddr
 from meshpantry.node.sync_driver import now_ms, run_sync
 from meshpantry.node.sync_service import SYNC_PROTOCOL, ServeLimits, SyncService, SyncTotals, _channel
 from protocol import sync as wire
@@ -188,3 +189,37 @@ async def test_a_peer_that_talks_in_a_sync_session_is_heard_while_the_session_ru
         assert set(heard) == {str(peer.peer_id)}
         assert str(peer.peer_id) in service.served  # the session is still running
         await stream.reset()
+
+
+async def test_a_session_of_ours_waits_for_those_peers_started_with_us(node):
+    """While a peer's session with the node runs, the records it brings
+    would be asked of another peer a second time: the node's own session
+    opens its stream only once the served one ended."""
+
+    opened: list[str] = []
+
+    class Recording:
+        def __init__(self, libp2p) -> None:
+            self.libp2p = libp2p
+
+        def set_stream_handler(self, protocol, handler) -> None:
+            self.libp2p.set_stream_handler(protocol, handler)
+
+        async def new_stream(self, peer_id, protocols):
+            opened.append(str(peer_id))
+            raise ConnectionError("not in this test")
+
+    other = str(peer_id_from_author(DeviceKey.generate().public))
+    async with serving(node, ServeLimits()) as (host, service), peer_of(host) as holder:
+        service.libp2p = Recording(host.libp2p)
+        session = SyncSession.initiator(Replica(), now=now_ms())
+        stream = await holder.libp2p.new_stream(host.peer_id, [SYNC_PROTOCOL])
+        await stream.write(session.data_to_send())  # HELLO and the opening, then nothing more
+        await wait_until(lambda: str(holder.peer_id) in service.served, 10)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(service._session, StartSession(other, Mode.FULL))
+            await trio.sleep(1.0)
+            assert opened == []  # still waiting for the served session
+            await stream.reset()
+            await wait_until(lambda: opened == [other], 10)
+        assert service.served == {}
