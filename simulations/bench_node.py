@@ -155,6 +155,17 @@ def store_rate() -> float:
     return ingest_rate(records, 500, 1, lambda _line: None)
 
 
+#: Counters of the nodes' links the heal reports (dials made, peers that came
+#: up, links closed by the connection target, peers closed as silent).
+_LINK_COUNTERS = ("dials", "connects", "trimmed", "silent")
+
+
+def _links_of(status: dict) -> dict:
+    discovery, liveness = status.get("discovery") or {}, status.get("liveness") or {}
+    return {"dials": discovery.get("dials", 0), "connects": discovery.get("connects", 0),
+            "trimmed": discovery.get("trimmed", 0), "silent": liveness.get("dropped", 0)}
+
+
 def heal(root: Path, records: int, rng: random.Random, keep_logs: Path | None = None) -> dict:
     islands, per_island = 4, 5
     size = islands * per_island
@@ -203,6 +214,7 @@ def heal(root: Path, records: int, rng: random.Random, keep_logs: Path | None = 
         counts = [n.call("dump", ids=False, state=False)["count"] for n in nodes]
         before = {n.data_dir: n.call("status")["sync"] for n in nodes}
         gossip_before = {n.data_dir: n.call("status")["gossip"] for n in nodes}
+        links_before = {n.data_dir: _links_of(n.call("status")) for n in nodes}
         _progress("heal: links return")
         cpu_before = sum(n.cpu_seconds() for n in nodes)
         healed_at = time.monotonic()
@@ -221,6 +233,8 @@ def heal(root: Path, records: int, rng: random.Random, keep_logs: Path | None = 
         floor_s = to_verify / ingest_per_s / cores
         after = {n.data_dir: n.call("status")["sync"] for n in nodes}
         gossip_after = {n.data_dir: n.call("status")["gossip"] for n in nodes}
+        links_after = {n.data_dir: _links_of(n.call("status")) for n in nodes}
+        links = {k: sum(links_after[d][k] - links_before[d][k] for d in after) for k in _LINK_COUNTERS}
         gossip_received = sum(gossip_after[d]["received_records"] - gossip_before[d]["received_records"] for d in after)
         gossip_published = sum(gossip_after[d]["published_records"] - gossip_before[d]["published_records"] for d in after)
         sync_bytes = sum(after[d]["bytes_sent"] - before[d]["bytes_sent"] for d in after)
@@ -248,7 +262,7 @@ def heal(root: Path, records: int, rng: random.Random, keep_logs: Path | None = 
             "sync_bytes_on_wire": sync_bytes, "sync_record_bytes": record_bytes,
             "wire_over_records": sync_bytes / record_bytes if record_bytes else None,
             "sync_sessions": sessions, "idle_sessions": idle, "round_trips": trips,
-            "failed_sessions": failed, "skipped_sessions": skipped, "sync_records_received": sync_records,
+            "links": links, "failed_sessions": failed, "skipped_sessions": skipped, "sync_records_received": sync_records,
             "gossip_received_records": gossip_received, "gossip_published_records": gossip_published,
         }
     finally:
@@ -301,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"(each session counted by both its sides; {h['idle_sessions']} moved no record)")
             print(f"  sessions failed, skipped          {h['failed_sessions']}, {h['skipped_sessions']}  "
                   f"(skipped: a peer exchange showed both sides agreeing)")
+            print("  links during the heal             " + ", ".join(f"{v} {k}" for k, v in h["links"].items()))
             print(f"  records received by sync          {h['sync_records_received']}  "
                   f"({h['sync_records_received'] / max(1, h['signatures_to_verify']):.2f} x those each node lacked)")
             print(f"  gossip during the heal            {h['gossip_published_records']} records published, "
