@@ -12,9 +12,17 @@ planner (:mod:`meshpantry.core.sync.planner`) and the sync session.
   admit, store) like gossip; progress and the outcome are published on the
   control socket and remembered in the address book.
 * Any failure ends that session only; nothing escapes into the host.
-* A session is evidence for the liveness check (:mod:`.liveness`): one that
-  completed shows the peer alive, and a stream that could not even be opened
-  by its deadline counts as a missed probe (the connection is likely stalled).
+* A session is evidence for the liveness check (:mod:`.liveness`): every
+  read that brings bytes shows the peer alive, and a stream that could not
+  even be opened by its deadline counts as a missed probe (the connection is
+  likely stalled).
+* Records are not asked of two peers at once: reconciliations that overlap
+  in time find the same differences, so each peer sends the same records.
+  A session this node starts waits for the sessions peers started with it
+  (at most :data:`SERVED_FIRST_MS`); a session a peer with a larger id
+  starts waits for this node's own (at most :data:`OURS_FIRST_MS`). Waits
+  only go one way between two kinds and, across nodes, towards smaller
+  ids, so they never form a cycle.
 """
 
 from __future__ import annotations
@@ -90,6 +98,11 @@ SLOT_WAIT_MS = 10_000
 #: a few seconds; a peer holding a session open (hostile, or gone silent)
 #: delays ours by this much at most.
 SERVED_FIRST_MS = 10_000
+
+#: Longest a session a peer with a larger id started waits, holding its
+#: slot, for this node's own session to end (see the module docstring). With
+#: the wait for a slot it stays well under the initiator's silence deadline.
+OURS_FIRST_MS = 10_000
 
 #: Bound on resetting a shed stream (a courtesy to a peer that may be gone).
 GOODBYE_S = 2.0
@@ -236,6 +249,8 @@ class SyncService:
         self.waiting = 0  #: sessions waiting for a served slot now
         self.shed = 0  #: streams shed at once since start
         self._served_ended = trio.Event()  #: set when a served session ends
+        self._ours = 0  #: sessions this node started whose stream is open
+        self._ours_ended = trio.Event()  #: set when one of them ends
         self.planner: SyncPlanner[str] = SyncPlanner(
             me, NodeStanding(store, denied, gate), rng, now=now_ms(), horizon=horizon,
             recovering=not pantry.chain_recovered, config=planner_config(settings),
@@ -343,6 +358,14 @@ class SyncService:
                 self._served_ended = trio.Event()
                 await self._served_ended.wait()
 
+    async def _ours_first(self) -> None:
+        """Wait until no session this node started runs, for at most
+        :data:`OURS_FIRST_MS`."""
+        with trio.move_on_after(OURS_FIRST_MS / 1000):
+            while self._ours:
+                self._ours_ended = trio.Event()
+                await self._ours_ended.wait()
+
     async def _open_and_run(self, peer: str, session: SyncSession) -> Outcome:
         peer_id = ID.from_base58(peer)
         try:
@@ -357,7 +380,12 @@ class SyncService:
         except Exception as error:  # no route, negotiation refused: try later
             log.info("cannot open a sync stream to %s: %r", peer, error)
             return Outcome.UNREACHABLE
-        result = await self._run(peer, _channel(stream), session)
+        self._ours += 1
+        try:
+            result = await self._run(peer, _channel(stream), session)
+        finally:
+            self._ours -= 1
+            self._ours_ended.set()
         if result.ok:
             self.liveness.heard(peer_id)
             return Outcome.DONE
@@ -392,6 +420,8 @@ class SyncService:
             if waited.cancelled_caught:
                 return await self._shed(stream, peer, f"no sync slot free within {limits.slot_wait_ms} ms")
             try:
+                if self.planner.leads(peer):
+                    await self._ours_first()
                 session = SyncSession(self.store, Role.RESPONDER, now=now_ms(), frame_timeout_ms=limits.frame_ms)
                 result = await self._run(peer, _channel(stream), session)
             finally:

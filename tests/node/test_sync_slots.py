@@ -223,3 +223,41 @@ async def test_a_session_of_ours_waits_for_those_peers_started_with_us(node):
             await stream.reset()
             await wait_until(lambda: opened == [other], 10)
         assert service.served == {}
+
+
+async def test_a_peer_with_a_larger_id_is_served_once_our_own_session_ended(node):
+    """The records of a session this node runs would be sent again by a peer
+    whose session reconciled at the same time: a session a peer with a
+    larger id starts is answered once ours ended (one with a smaller id is
+    not held: waits go towards smaller ids, so they never form a cycle)."""
+    async with serving(node, ServeLimits()) as (host, service), peer_of(host) as target:
+        held = trio.Event()
+        streams = []
+
+        async def hold(stream) -> None:  # the target takes our session and says nothing
+            streams.append(stream)
+            held.set()
+            await trio.sleep_forever()
+
+        target.libp2p.set_stream_handler(SYNC_PROTOCOL, hold)
+        larger = DeviceKey.generate()
+        while str(peer_id_from_author(larger.public)) < str(host.peer_id):
+            larger = DeviceKey.generate()
+        async with peer_of(host, larger) as peer, trio.open_nursery() as nursery:
+            nursery.start_soon(service._session, StartSession(str(target.peer_id), Mode.FULL))
+            with trio.fail_after(10):
+                await held.wait()
+            replica, results = Replica(), []
+
+            async def sync() -> None:
+                stream = await peer.libp2p.new_stream(host.peer_id, [SYNC_PROTOCOL])
+                session = SyncSession.initiator(replica, now=now_ms())
+                results.append(await run_sync(_channel(stream), session, replica.ingest))
+
+            nursery.start_soon(sync)
+            await trio.sleep(1.0)
+            assert results == [] and replica.ids == set()  # not answered while ours runs
+            await streams[0].reset()  # ours ends
+            await wait_until(lambda: results, 15)
+            assert results[0].ok, results[0].error
+            assert len(replica.ids) == node.store.count()
