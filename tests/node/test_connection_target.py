@@ -119,3 +119,22 @@ def test_a_mesh_trimmed_by_every_node_at_once_is_reconnected_by_its_bridges():
                 links[m].add(n)
     assert _connected_graph(links)
     assert sum(map(len, links.values())) < before / 2
+
+
+def test_a_trimmed_peer_that_came_back_is_not_trimmed_again_for_a_while():
+    """Its side wants the link (it names us in its settings, or it is below
+    its low watermark): trimming it again would only repeat the handshake
+    and the on-connect sync every grace period."""
+    from meshpantry.node.connection_target import TRIM_MEMORY_S
+
+    connected = {p: 0.0 for p in "abcdef"}
+    reports = {p: set(connected) - {p} for p in connected}
+    first = trims(connected, now=100, static=(), busy=(), reports=reports, marks=MARKS)
+    assert len(first) == 3
+    trimmed = dict.fromkeys(first, 100.0)
+    back = {p: (200.0 if p in first else 0.0) for p in connected}  # they dialled back
+    later = 200 + MARKS.grace_s
+    again = trims(back, now=later, static=(), busy=(), reports=reports, marks=MARKS, trimmed=trimmed)
+    assert again and not set(again) & set(first)  # the others go
+    much_later = 100 + TRIM_MEMORY_S
+    assert len(trims(back, now=much_later, static=(), busy=(), reports=reports, marks=MARKS, trimmed=trimmed)) == 3
