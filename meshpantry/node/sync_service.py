@@ -19,10 +19,12 @@ planner (:mod:`meshpantry.core.sync.planner`) and the sync session.
 * Records are not asked of two peers at once: reconciliations that overlap
   in time find the same differences, so each peer sends the same records.
   A session this node starts waits for the sessions peers started with it
-  (at most :data:`SERVED_FIRST_MS`); a session a peer with a larger id
-  starts waits for this node's own (at most :data:`OURS_FIRST_MS`). Waits
-  only go one way between two kinds and, across nodes, towards smaller
-  ids, so they never form a cycle.
+  before it opens its stream (at most :data:`SERVED_FIRST_MS`); a session a
+  peer starts waits for every session running here whose initiator has a
+  smaller id, this node's own included (at most :data:`SMALLER_FIRST_MS`).
+  A running session only ever waits for sessions of smaller initiators,
+  and a session of ours not yet running is waited for by none, so the waits
+  never form a cycle.
 """
 
 from __future__ import annotations
@@ -99,10 +101,11 @@ SLOT_WAIT_MS = 10_000
 #: delays ours by this much at most.
 SERVED_FIRST_MS = 10_000
 
-#: Longest a session a peer with a larger id started waits, holding its
-#: slot, for this node's own session to end (see the module docstring). With
-#: the wait for a slot it stays well under the initiator's silence deadline.
-OURS_FIRST_MS = 10_000
+#: Longest a session a peer started waits, holding its slot, for the sessions
+#: running here whose initiator has a smaller id (see the module docstring).
+#: With the wait for a slot it stays well under the initiator's silence
+#: deadline.
+SMALLER_FIRST_MS = 10_000
 
 #: Bound on resetting a shed stream (a courtesy to a peer that may be gone).
 GOODBYE_S = 2.0
@@ -248,9 +251,9 @@ class SyncService:
         self.served: dict[str, int] = {}  #: peer -> its sessions served or waiting now
         self.waiting = 0  #: sessions waiting for a served slot now
         self.shed = 0  #: streams shed at once since start
-        self._served_ended = trio.Event()  #: set when a served session ends
-        self._ours = 0  #: sessions this node started whose stream is open
-        self._ours_ended = trio.Event()  #: set when one of them ends
+        #: initiator -> its sessions running here (ours under our own id)
+        self._running: dict[str, int] = {}
+        self._ended = trio.Event()  #: set when a session (ours or served) ends
         self.planner: SyncPlanner[str] = SyncPlanner(
             me, NodeStanding(store, denied, gate), rng, now=now_ms(), horizon=horizon,
             recovering=not pantry.chain_recovered, config=planner_config(settings),
@@ -355,16 +358,27 @@ class SyncService:
         ours, so this cannot deadlock)."""
         with trio.move_on_after(SERVED_FIRST_MS / 1000):
             while self.served:
-                self._served_ended = trio.Event()
-                await self._served_ended.wait()
+                self._ended = trio.Event()
+                await self._ended.wait()
 
-    async def _ours_first(self) -> None:
-        """Wait until no session this node started runs, for at most
-        :data:`OURS_FIRST_MS`."""
-        with trio.move_on_after(OURS_FIRST_MS / 1000):
-            while self._ours:
-                self._ours_ended = trio.Event()
-                await self._ours_ended.wait()
+    async def _smaller_first(self, initiator: str) -> None:
+        """Wait until no session of an initiator with a smaller id than
+        ``initiator`` runs here, for at most :data:`SMALLER_FIRST_MS`."""
+        with trio.move_on_after(SMALLER_FIRST_MS / 1000):
+            while any(other < initiator for other in self._running):
+                self._ended = trio.Event()
+                await self._ended.wait()
+
+    async def _running_run(self, initiator: str, peer: str, channel: Any, session: SyncSession) -> SyncResult:
+        """:meth:`_run`, counted as running for ``initiator``."""
+        self._running[initiator] = self._running.get(initiator, 0) + 1
+        try:
+            return await self._run(peer, channel, session)
+        finally:
+            self._running[initiator] -= 1
+            if not self._running[initiator]:
+                del self._running[initiator]
+            self._ended.set()
 
     async def _open_and_run(self, peer: str, session: SyncSession) -> Outcome:
         peer_id = ID.from_base58(peer)
@@ -380,12 +394,7 @@ class SyncService:
         except Exception as error:  # no route, negotiation refused: try later
             log.info("cannot open a sync stream to %s: %r", peer, error)
             return Outcome.UNREACHABLE
-        self._ours += 1
-        try:
-            result = await self._run(peer, _channel(stream), session)
-        finally:
-            self._ours -= 1
-            self._ours_ended.set()
+        result = await self._running_run(self.planner.me, peer, _channel(stream), session)
         if result.ok:
             self.liveness.heard(peer_id)
             return Outcome.DONE
@@ -420,17 +429,16 @@ class SyncService:
             if waited.cancelled_caught:
                 return await self._shed(stream, peer, f"no sync slot free within {limits.slot_wait_ms} ms")
             try:
-                if self.planner.leads(peer):
-                    await self._ours_first()
+                await self._smaller_first(peer)
                 session = SyncSession(self.store, Role.RESPONDER, now=now_ms(), frame_timeout_ms=limits.frame_ms)
-                result = await self._run(peer, _channel(stream), session)
+                result = await self._running_run(peer, peer, _channel(stream), session)
             finally:
                 self.serve_slots.release()
         finally:
             self.served[peer] -= 1
             if not self.served[peer]:
                 del self.served[peer]
-            self._served_ended.set()
+            self._ended.set()
         if result.ok:
             self.liveness.heard(stream.muxed_conn.peer_id)
         elif is_hostile(result.error):

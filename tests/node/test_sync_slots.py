@@ -261,3 +261,31 @@ async def test_a_peer_with_a_larger_id_is_served_once_our_own_session_ended(node
             await wait_until(lambda: results, 15)
             assert results[0].ok, results[0].error
             assert len(replica.ids) == node.store.count()
+
+
+async def test_a_peer_is_served_once_the_sessions_of_smaller_ids_ended(node):
+    """Two peers' sessions reconciled at once would send the node the same
+    records twice: the one whose initiator has the larger id is answered
+    once the other's session ended."""
+    async with serving(node, ServeLimits()) as (host, service):
+        keys = sorted((DeviceKey.generate() for _ in range(2)), key=lambda k: str(peer_id_from_author(k.public)))
+        async with peer_of(host, keys[0]) as smaller, peer_of(host, keys[1]) as larger, \
+                trio.open_nursery() as nursery:
+            held = await smaller.libp2p.new_stream(host.peer_id, [SYNC_PROTOCOL])
+            await held.write(SyncSession.initiator(Replica(), now=now_ms()).data_to_send())
+            with trio.fail_after(10):
+                assert await held.read(1)  # answered: its session runs
+            replica, results = Replica(), []
+
+            async def sync() -> None:
+                stream = await larger.libp2p.new_stream(host.peer_id, [SYNC_PROTOCOL])
+                session = SyncSession.initiator(replica, now=now_ms())
+                results.append(await run_sync(_channel(stream), session, replica.ingest))
+
+            nursery.start_soon(sync)
+            await trio.sleep(1.0)
+            assert results == [] and replica.ids == set()  # not answered while the smaller one runs
+            await held.reset()
+            await wait_until(lambda: results, 15)
+            assert results[0].ok, results[0].error
+            assert len(replica.ids) == node.store.count()
