@@ -16,15 +16,8 @@ planner (:mod:`meshpantry.core.sync.planner`) and the sync session.
   read that brings bytes shows the peer alive, and a stream that could not
   even be opened by its deadline counts as a missed probe (the connection is
   likely stalled).
-* Records are not asked of two peers at once: reconciliations that overlap
-  in time find the same differences, so each peer sends the same records.
-  A session this node starts waits for the sessions peers started with it
-  before it opens its stream (at most :data:`SERVED_FIRST_MS`); a session a
-  peer starts waits for every session running here whose initiator has a
-  smaller id, this node's own included (at most :data:`SMALLER_FIRST_MS`).
-  A running session only ever waits for sessions of smaller initiators,
-  and a session of ours not yet running is waited for by none, so the waits
-  never form a cycle.
+* Records are not asked of two peers at once: which session goes first is
+  :mod:`.sync_turns`'s.
 """
 
 from __future__ import annotations
@@ -59,8 +52,9 @@ from protocol.errors import DecodeError
 from protocol.sync import SYNC_VERSION
 
 from .checking import catching_up
-from .streams import StreamChannel, safe_handler
+from .streams import HeardChannel, StreamChannel, safe_handler
 from .sync_driver import SyncResult, now_ms, run_sync
+from .sync_turns import Turns
 
 log = logging.getLogger("meshpantry.sync")
 
@@ -91,21 +85,6 @@ MAX_WAITING_SYNCS = 8
 #: initiator gives up after PEER_SILENCE_MS anyway, so waiting longer only
 #: holds its stream.
 SLOT_WAIT_MS = 10_000
-
-#: Longest a session this node starts waits for the sessions peers started
-#: with it to end. While a peer's session brings records, a session of ours
-#: reconciled at the same time asks another peer for the same ones: after
-#: islands rejoin every node is served by some and starts its own with
-#: others, and records arrived 1.4 times over. Served sessions of a heal take
-#: a few seconds; a peer holding a session open (hostile, or gone silent)
-#: delays ours by this much at most.
-SERVED_FIRST_MS = 10_000
-
-#: Longest a session a peer started waits, holding its slot, for the sessions
-#: running here whose initiator has a smaller id (see the module docstring).
-#: With the wait for a slot it stays well under the initiator's silence
-#: deadline.
-SMALLER_FIRST_MS = 10_000
 
 #: Bound on resetting a shed stream (a courtesy to a peer that may be gone).
 GOODBYE_S = 2.0
@@ -147,30 +126,6 @@ def _channel(stream: Any) -> StreamChannel:
     """The stream without time bounds of its own: the session's deadlines
     (:mod:`meshpantry.core.sync.deadlines`) bound every read and write."""
     return StreamChannel(stream, read_timeout_s=math.inf, write_timeout_s=math.inf)
-
-
-class _Heard:
-    """A session's channel whose every read that brings bytes tells the
-    liveness check the peer talks (``heard()``). A peer busy with a large
-    sync may answer a ping late: its pings queue behind the records on the
-    same connection. Without this a heal on a loaded machine closed healthy
-    connections mid-session as silent, failing the session and starting the
-    redial, the handshakes and the sessions over."""
-
-    def __init__(self, channel: StreamChannel, heard: Callable[[], None]) -> None:
-        self.channel, self.heard = channel, heard
-
-    async def read(self, max_bytes: int) -> bytes:
-        data = await self.channel.read(max_bytes)
-        if data:
-            self.heard()
-        return data
-
-    async def write(self, data: bytes) -> None:
-        await self.channel.write(data)
-
-    async def close(self) -> None:
-        await self.channel.close()
 
 
 def planner_config(settings: Any) -> PlannerConfig:
@@ -251,9 +206,7 @@ class SyncService:
         self.served: dict[str, int] = {}  #: peer -> its sessions served or waiting now
         self.waiting = 0  #: sessions waiting for a served slot now
         self.shed = 0  #: streams shed at once since start
-        #: initiator -> its sessions running here (ours under our own id)
-        self._running: dict[str, int] = {}
-        self._ended = trio.Event()  #: set when a session (ours or served) ends
+        self.turns = Turns(lambda: self.served)  #: whose session goes first
         self.planner: SyncPlanner[str] = SyncPlanner(
             me, NodeStanding(store, denied, gate), rng, now=now_ms(), horizon=horizon,
             recovering=not pantry.chain_recovered, config=planner_config(settings),
@@ -332,8 +285,8 @@ class SyncService:
             return
         if action.mode is not Mode.RECOVER:
             # Records the peers we serve are sending us now would come twice:
-            # reconcile once they have landed (see SERVED_FIRST_MS).
-            await self._served_first()
+            # reconcile once they have landed.
+            await self.turns.served_first()
             if action.mode is Mode.ROUTINE and peer in self.served:
                 # The peer is in a session with us still, and a session
                 # moves records both ways: a routine one of ours could move
@@ -352,34 +305,6 @@ class SyncService:
                         self.store.own_head(self.pantry.device).seq)
         self.session_ended(peer, outcome)
 
-    async def _served_first(self) -> None:
-        """Wait until no session a peer started with us runs or waits, for
-        at most :data:`SERVED_FIRST_MS` (served sessions never wait for
-        ours, so this cannot deadlock)."""
-        with trio.move_on_after(SERVED_FIRST_MS / 1000):
-            while self.served:
-                self._ended = trio.Event()
-                await self._ended.wait()
-
-    async def _smaller_first(self, initiator: str) -> None:
-        """Wait until no session of an initiator with a smaller id than
-        ``initiator`` runs here, for at most :data:`SMALLER_FIRST_MS`."""
-        with trio.move_on_after(SMALLER_FIRST_MS / 1000):
-            while any(other < initiator for other in self._running):
-                self._ended = trio.Event()
-                await self._ended.wait()
-
-    async def _running_run(self, initiator: str, peer: str, channel: Any, session: SyncSession) -> SyncResult:
-        """:meth:`_run`, counted as running for ``initiator``."""
-        self._running[initiator] = self._running.get(initiator, 0) + 1
-        try:
-            return await self._run(peer, channel, session)
-        finally:
-            self._running[initiator] -= 1
-            if not self._running[initiator]:
-                del self._running[initiator]
-            self._ended.set()
-
     async def _open_and_run(self, peer: str, session: SyncSession) -> Outcome:
         peer_id = ID.from_base58(peer)
         try:
@@ -394,7 +319,8 @@ class SyncService:
         except Exception as error:  # no route, negotiation refused: try later
             log.info("cannot open a sync stream to %s: %r", peer, error)
             return Outcome.UNREACHABLE
-        result = await self._running_run(self.planner.me, peer, _channel(stream), session)
+        async with self.turns.running_for(self.planner.me):
+            result = await self._run(peer, _channel(stream), session)
         if result.ok:
             self.liveness.heard(peer_id)
             return Outcome.DONE
@@ -429,16 +355,17 @@ class SyncService:
             if waited.cancelled_caught:
                 return await self._shed(stream, peer, f"no sync slot free within {limits.slot_wait_ms} ms")
             try:
-                await self._smaller_first(peer)
+                await self.turns.smaller_first(peer)
                 session = SyncSession(self.store, Role.RESPONDER, now=now_ms(), frame_timeout_ms=limits.frame_ms)
-                result = await self._running_run(peer, peer, _channel(stream), session)
+                async with self.turns.running_for(peer):
+                    result = await self._run(peer, _channel(stream), session)
             finally:
                 self.serve_slots.release()
         finally:
             self.served[peer] -= 1
             if not self.served[peer]:
                 del self.served[peer]
-            self._ended.set()
+            self.turns.ended()
         if result.ok:
             self.liveness.heard(stream.muxed_conn.peer_id)
         elif is_hostile(result.error):
@@ -474,7 +401,7 @@ class SyncService:
             await self.ingest(raws, peer, catching_up=catching_up(received, held))
 
         peer_id = ID.from_base58(peer)
-        heard = _Heard(channel, lambda: self.liveness.heard(peer_id))
+        heard = HeardChannel(channel, lambda: self.liveness.heard(peer_id))
         result = await run_sync(heard, session, ingest, on_progress=progress)
         state.update(active=False, behind=0 if result.ok else state["behind"])
         stats = result.stats
