@@ -38,7 +38,7 @@ from .processes import NodeProcess, eventually, make_neighbourhood, start_mesh
 
 
 def _progress(message: str) -> None:
-    print(f"  .. {message}", file=sys.stderr, flush=True)
+    print(f"  .. {time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
 
 
 def _links(rng: random.Random):
@@ -155,7 +155,18 @@ def store_rate() -> float:
     return ingest_rate(records, 500, 1, lambda _line: None)
 
 
-def heal(root: Path, records: int, rng: random.Random) -> dict:
+#: Counters of the nodes' links the heal reports (dials made, peers that came
+#: up, links closed by the connection target, peers closed as silent).
+_LINK_COUNTERS = ("dials", "connects", "trimmed", "silent")
+
+
+def _links_of(status: dict) -> dict:
+    discovery, liveness = status.get("discovery") or {}, status.get("liveness") or {}
+    return {"dials": discovery.get("dials", 0), "connects": discovery.get("connects", 0),
+            "trimmed": discovery.get("trimmed", 0), "silent": liveness.get("dropped", 0)}
+
+
+def heal(root: Path, records: int, rng: random.Random, keep_logs: Path | None = None) -> dict:
     islands, per_island = 4, 5
     size = islands * per_island
     rate = verify_rate()
@@ -203,6 +214,7 @@ def heal(root: Path, records: int, rng: random.Random) -> dict:
         counts = [n.call("dump", ids=False, state=False)["count"] for n in nodes]
         before = {n.data_dir: n.call("status")["sync"] for n in nodes}
         gossip_before = {n.data_dir: n.call("status")["gossip"] for n in nodes}
+        links_before = {n.data_dir: _links_of(n.call("status")) for n in nodes}
         _progress("heal: links return")
         cpu_before = sum(n.cpu_seconds() for n in nodes)
         healed_at = time.monotonic()
@@ -221,6 +233,8 @@ def heal(root: Path, records: int, rng: random.Random) -> dict:
         floor_s = to_verify / ingest_per_s / cores
         after = {n.data_dir: n.call("status")["sync"] for n in nodes}
         gossip_after = {n.data_dir: n.call("status")["gossip"] for n in nodes}
+        links_after = {n.data_dir: _links_of(n.call("status")) for n in nodes}
+        links = {k: sum(links_after[d][k] - links_before[d][k] for d in after) for k in _LINK_COUNTERS}
         gossip_received = sum(gossip_after[d]["received_records"] - gossip_before[d]["received_records"] for d in after)
         gossip_published = sum(gossip_after[d]["published_records"] - gossip_before[d]["published_records"] for d in after)
         sync_bytes = sum(after[d]["bytes_sent"] - before[d]["bytes_sent"] for d in after)
@@ -228,6 +242,15 @@ def heal(root: Path, records: int, rng: random.Random) -> dict:
         trips = sum(after[d]["round_trips"] - before[d]["round_trips"] for d in after)
         sessions = sum(after[d]["sessions"] - before[d]["sessions"] for d in after)
         idle = sum(after[d].get("idle_sessions", 0) - before[d].get("idle_sessions", 0) for d in after)
+        failed = sum(after[d]["failed"] - before[d]["failed"] for d in after)
+        skipped = sum(after[d].get("skipped", 0) - before[d].get("skipped", 0) for d in after)
+        sync_records = sum(after[d]["records_received"] - before[d]["records_received"] for d in after)
+        if keep_logs is not None:
+            keep_logs.mkdir(parents=True, exist_ok=True)
+            for j, n in enumerate(nodes):
+                log_file = Path(n.data_dir) / "node-test.log"
+                if log_file.exists():
+                    (keep_logs / f"h{j}.log").write_bytes(log_file.read_bytes())
         del expected
         return {
             "same_state": len(states) == 1, "node_cpu_s": cpu_used,
@@ -239,6 +262,7 @@ def heal(root: Path, records: int, rng: random.Random) -> dict:
             "sync_bytes_on_wire": sync_bytes, "sync_record_bytes": record_bytes,
             "wire_over_records": sync_bytes / record_bytes if record_bytes else None,
             "sync_sessions": sessions, "idle_sessions": idle, "round_trips": trips,
+            "links": links, "failed_sessions": failed, "skipped_sessions": skipped, "sync_records_received": sync_records,
             "gossip_received_records": gossip_received, "gossip_published_records": gossip_published,
         }
     finally:
@@ -254,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=10_000, help="divergent records in the heal run")
     parser.add_argument("--skip-heal", action="store_true")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep-logs", type=Path, default=None,
+                        help="copy the heal nodes' logs into this directory (h0.log ...)")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory(prefix="meshpantry-bench-") as tmp:
@@ -267,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r['missed_by_gossip']:>12} {r['missing_after_sync']:>19}", flush=True)
             ok = ok and r["missing_after_sync"] == 0 and (size < 20 or r["p99_ms"] <= 1000)
         if not args.skip_heal:
-            h = heal(root, args.records, rng)
+            h = heal(root, args.records, rng, args.keep_logs)
             print()
             print(f"heal after {h['islands']} islands of {h['nodes'] // h['islands']} rejoin, "
                   f"{h['divergent_records']} divergent records")
@@ -287,6 +313,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  wire / records                    {h['wire_over_records']:8.3f}   (target <= 1.10)")
             print(f"  sessions, round trips             {h['sync_sessions']}, {h['round_trips']}  "
                   f"(each session counted by both its sides; {h['idle_sessions']} moved no record)")
+            print(f"  sessions failed, skipped          {h['failed_sessions']}, {h['skipped_sessions']}  "
+                  f"(skipped: a peer exchange showed both sides agreeing)")
+            print("  links during the heal             " + ", ".join(f"{v} {k}" for k, v in h["links"].items()))
+            print(f"  records received by sync          {h['sync_records_received']}  "
+                  f"({h['sync_records_received'] / max(1, h['signatures_to_verify']):.2f} x those each node lacked)")
             print(f"  gossip during the heal            {h['gossip_published_records']} records published, "
                   f"{h['gossip_received_records']} received")
             print(f"  same state on every node          {h['same_state']}")

@@ -66,7 +66,7 @@ from libp2p.peer.peerinfo import PeerInfo
 from .addresses import usable_address
 from .config import LOOPBACK_MODE, NodeSettings
 from .connection_events import ConnectionNotifee
-from .connection_target import Watermarks, dials, insisting, trims
+from .connection_target import TRIM_MEMORY_S, Watermarks, dials, trims
 from .host import DialFailed, RunningHost, connect_bounded, peer_info_from_multiaddr
 from .network import resolve
 
@@ -213,12 +213,9 @@ class Discovery:
         self.skip = skip
         self.busy = busy
         self.marks = Watermarks(settings.connections_low, settings.connections_high, settings.connection_grace_s)
-        #: When we last trimmed each peer, and the peers that came back at
-        #: once (rule 4 of :mod:`.connection_target`: never trimmed again).
-        self._trimmed_at: dict[ID, float] = {}
-        self._insisting: set[ID] = set()
         self._wakeup = trio.Event()
         self._dial_slots = trio.CapacityLimiter(MAX_CONCURRENT_DIALS)
+        self._trimmed: dict[ID, float] = {}  #: peer -> trio time this node last trimmed its link
         self._changes: trio.MemorySendChannel | None = None
         self._nursery: trio.Nursery | None = None
         #: Trio time of the pending "network changed" redial, if any, and of the last one.
@@ -467,13 +464,15 @@ class Discovery:
             await trio.sleep(TRIM_INTERVAL_S)
             now = trio.current_time()
             connected = {p.peer_id: p.connected_at for p in self.peers.values() if p.connected}
-            self._insisting |= insisting(self._trimmed_at, connected)
+            for peer_id in [p for p, at in self._trimmed.items() if now - at >= TRIM_MEMORY_S]:
+                del self._trimmed[peer_id]
             closing = trims(
-                connected, now=now, static={p.peer_id for p in self.peers.values() if p.static} | self._insisting,
+                connected, now=now, static={p.peer_id for p in self.peers.values() if p.static},
                 busy={p for p in connected if self.busy(p)}, reports=self._reports(), marks=self.marks,
+                trimmed=self._trimmed,
             )
             for peer_id in closing:
-                self._trimmed_at[peer_id] = now
+                self._trimmed[peer_id] = now
                 log.info("closing the link to %s: %d links, above the target of %d",
                          peer_id, len(connected), self.marks.high)
                 self.stats.trimmed += 1

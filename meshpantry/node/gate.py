@@ -28,9 +28,14 @@ Rules:
   reaches. It only asks, and everything it receives is checked as always.
 
 Theory of operation: :class:`MembershipGate` answers "is this peer a
-member" from the store, with the revoked devices read from the membership
-views at most once per :data:`REVOKED_REFRESH_S` while the log changes (the
-gate is asked per connection and per stream, never per record).
+member" from the store, with the revoked and the counted devices read from
+the membership views again only once a membership record (a join, link,
+invite or revoke) arrived since the last read, looked for at most once per
+:data:`REVOKED_REFRESH_S` (the gate is asked per connection and per stream,
+never per record). Reading the views brings every view table up to the log,
+which a bulk ingest (a heal's sync) leaves behind on purpose: read on every
+change of the log, the gate made each node fold every healed record into
+its views while it healed.
 :class:`Gatekeeper` acts on the answers for the node (closing outsiders,
 handing over our join). :func:`serve_join` and :func:`request_join` are the
 two ends of the join handshake: one frame each way, each a 4-byte big-endian length and a body
@@ -40,6 +45,7 @@ two ends of the join handshake: one frame each way, each a 4-byte big-endian len
 
 from __future__ import annotations
 
+import functools
 import logging
 import struct
 import time
@@ -70,8 +76,8 @@ JOIN_GRACE_S = 10.0
 #: each costs us a signature check and a store transaction.
 MAX_JOIN_ATTEMPTS = 3
 
-#: Seconds the revoked devices read from the views stay trusted while the
-#: log keeps changing (a revoke reaches the gate within this long).
+#: Seconds the revoked devices read from the views stay trusted while
+#: membership records keep arriving (a revoke reaches the gate within this long).
 REVOKED_REFRESH_S = 1.0
 
 #: A join handshake's frames: the join record (at most a record's size) one
@@ -90,9 +96,19 @@ class JoinRefused(RemoteError):
 
 def device_of(peer: ID | str) -> bytes | None:
     """The device key a peer id carries, or None for ids that carry none."""
+    return _device_of_text(str(peer))
+
+
+#: Peer ids whose device key is remembered (the gate is asked about the same
+#: few peers many times a second; decoding base58 and the key each time cost
+#: a healing node a few percent of its CPU).
+DEVICE_CACHE = 1024
+
+
+@functools.lru_cache(maxsize=DEVICE_CACHE)
+def _device_of_text(peer: str) -> bytes | None:
     try:
-        peer_id = peer if isinstance(peer, ID) else ID.from_base58(peer)
-        return author_from_peer_id(peer_id)
+        return author_from_peer_id(ID.from_base58(peer))
     except (NotAnAuthor, ValueError, TypeError):
         return None
     except Exception:  # noqa: BLE001 - a malformed id text is nobody's device
@@ -161,18 +177,20 @@ class MembershipGate:
 
     def _revoked_devices(self, *, fresh: bool = False) -> dict[bytes, int]:
         """The revoked devices (and, beside them, the counted ones) read from
-        the views, trusted for :data:`REVOKED_REFRESH_S` unless ``fresh``."""
+        the views, trusted for :data:`REVOKED_REFRESH_S` unless ``fresh``,
+        and read again only if a membership record arrived since."""
         position, read_at = self._revoked_at
         now = self.clock()
         if now - read_at < REVOKED_REFRESH_S and not fresh:
             return self._revoked
-        current = self.store.last_rowid()
+        current = self.store.membership_position()
         if current != position:
             try:
                 roster = self.store.views().state.roster
                 self._revoked, self._counted = dict(roster.revoked), frozenset(roster.households)
             except Exception:  # noqa: BLE001 - views unavailable (no neighbourhood yet)
                 self._revoked, self._counted = {}, frozenset()
+                current = -1  # read again next time
         self._revoked_at = (current, now)
         return self._revoked
 

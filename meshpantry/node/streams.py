@@ -213,3 +213,27 @@ async def reset_quietly_shielded(stream: INetStream) -> None:
     """Reset ``stream`` even while the surrounding scope is being cancelled."""
     with trio.CancelScope(shield=True):
         await reset_quietly(stream)
+
+
+class HeardChannel:
+    """A session's channel whose every read that brings bytes tells the
+    liveness check the peer talks (``heard()``). A peer busy with a large
+    sync may answer a ping late: its pings queue behind the records on the
+    same connection. Without this a heal on a loaded machine closed healthy
+    connections mid-session as silent, failing the session and starting the
+    redial, the handshakes and the sessions over."""
+
+    def __init__(self, channel: StreamChannel, heard: Callable[[], None]) -> None:
+        self.channel, self.heard = channel, heard
+
+    async def read(self, max_bytes: int) -> bytes:
+        data = await self.channel.read(max_bytes)
+        if data:
+            self.heard()
+        return data
+
+    async def write(self, data: bytes) -> None:
+        await self.channel.write(data)
+
+    async def close(self) -> None:
+        await self.channel.close()

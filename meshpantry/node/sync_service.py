@@ -26,9 +26,12 @@ planner (:mod:`meshpantry.core.sync.planner`) and the sync session.
   it joined each started one on connect, and the node sent all 100,000
   records on both). When both start at once, the side that leads (the
   smaller id, as on connect) sheds the other's stream.
-* A session is evidence for the liveness check (:mod:`.liveness`): one that
-  completed shows the peer alive, and a stream that could not even be opened
-  by its deadline counts as a missed probe (the connection is likely stalled).
+* A session is evidence for the liveness check (:mod:`.liveness`): every
+  read that brings bytes shows the peer alive, and a stream that could not
+  even be opened by its deadline counts as a missed probe (the connection is
+  likely stalled).
+* Records are not asked of two peers at once: which session goes first is
+  :mod:`.sync_turns`'s.
 """
 
 from __future__ import annotations
@@ -63,8 +66,9 @@ from protocol.errors import DecodeError
 from protocol.sync import SYNC_VERSION
 
 from .checking import Pending, catching_up
-from .streams import StreamChannel, safe_handler
+from .streams import HeardChannel, StreamChannel, safe_handler
 from .sync_driver import SyncResult, now_ms, run_sync
+from .sync_turns import Turns
 
 log = logging.getLogger("meshpantry.sync")
 
@@ -222,6 +226,7 @@ class SyncService:
         self.outgoing: dict[str, Mode] = {}  #: peer -> the mode of our session with it running now
         self.waiting = 0  #: sessions waiting for a served slot now
         self.shed = 0  #: streams shed at once since start
+        self.turns = Turns(lambda: self.served)  #: whose session goes first
         self.planner: SyncPlanner[str] = SyncPlanner(
             me, NodeStanding(store, denied, gate), rng, now=now_ms(), horizon=horizon,
             recovering=not pantry.chain_recovered, config=planner_config(settings),
@@ -298,17 +303,33 @@ class SyncService:
             self.totals["skipped"] += 1
             self.session_ended(peer, Outcome.DONE)
             return
-        if action.mode is not Mode.RECOVER and self.served.get(peer):
-            # The peer's own session with us moves records both ways now.
-            self.totals["deferred"] += 1
-            self.session_ended(peer, Outcome.BUSY)
-            return
+        if action.mode is not Mode.RECOVER:
+            if self.served.get(peer) and not self._after_served(peer, action.mode):
+                return
+            # Records the peers we serve are sending us now would come twice:
+            # reconcile once they have landed.
+            await self.turns.served_first()
+            if self.served.get(peer) and not self._after_served(peer, action.mode):
+                return
         self.outgoing[peer] = action.mode
         try:
             outcome = await self._start(peer, action)
         finally:
             del self.outgoing[peer]
         self.session_ended(peer, outcome)
+
+    def _after_served(self, peer: str, mode: Mode) -> bool:
+        """The peer's own session with us runs now, and a session moves
+        records both ways: a routine one of ours could move none (skipped,
+        done); a full one is reported busy and the planner tries it again
+        shortly (the peer's may be routine). Returns False: not started."""
+        if mode is Mode.ROUTINE:
+            self.totals["skipped"] += 1
+            self.session_ended(peer, Outcome.DONE)
+        else:
+            self.totals["deferred"] += 1
+            self.session_ended(peer, Outcome.BUSY)
+        return False
 
     async def _start(self, peer: str, action: StartSession) -> Outcome:
         if action.mode is Mode.RECOVER:
@@ -336,7 +357,8 @@ class SyncService:
         except Exception as error:  # no route, negotiation refused: try later
             log.info("cannot open a sync stream to %s: %r", peer, error)
             return Outcome.UNREACHABLE
-        result = await self._run(peer, _channel(stream), session)
+        async with self.turns.running_for(self.planner.me):
+            result = await self._run(peer, self._heard_channel(stream), session)
         if result.ok:
             self.liveness.heard(peer_id)
             return Outcome.DONE
@@ -373,18 +395,27 @@ class SyncService:
             if waited.cancelled_caught:
                 return await self._shed(stream, peer, f"no sync slot free within {limits.slot_wait_ms} ms")
             try:
+                await self.turns.smaller_first(peer)
                 session = SyncSession(self.store, Role.RESPONDER, now=now_ms(), frame_timeout_ms=limits.frame_ms)
-                result = await self._run(peer, _channel(stream), session)
+                async with self.turns.running_for(peer):
+                    result = await self._run(peer, self._heard_channel(stream), session)
             finally:
                 self.serve_slots.release()
         finally:
             self.served[peer] -= 1
             if not self.served[peer]:
                 del self.served[peer]
+            self.turns.ended()
         if result.ok:
             self.liveness.heard(stream.muxed_conn.peer_id)
         elif is_hostile(result.error):
             self.hostile(peer, f"sync: {result.error}")
+
+    def _heard_channel(self, stream: Any) -> HeardChannel:
+        """The session's channel over ``stream``: each read that brings bytes
+        counts as hearing its peer (:class:`.streams.HeardChannel`)."""
+        peer_id = stream.muxed_conn.peer_id
+        return HeardChannel(_channel(stream), lambda: self.liveness.heard(peer_id))
 
     async def _shed(self, stream: Any, peer: str, reason: str) -> None:
         self.shed += 1

@@ -43,6 +43,7 @@ from .lock import WriterLock
 from .summary import LogSummary
 from .verification import VerifierPool
 from .view_keeper import ViewKeeper
+from .view_schema import MEMBERSHIP_IN
 from .view_reading import ViewReader
 
 #: The settings key of the neighbourhood id (the genesis record's id).
@@ -427,6 +428,14 @@ class Store:
     def last_rowid(self) -> int:
         """The arrival number of the newest record (0 for an empty log)."""
         return log.last_rowid(self._conn)
+
+    def membership_position(self) -> int:
+        """The arrival number of the newest membership record (a kind that
+        decides who counts: joins, links, invites, revokes; 0 for none).
+        Cheap: read from the membership index, no views are built."""
+        return self._conn.execute(
+            f"SELECT COALESCE(MAX(rowid), 0) FROM records WHERE kind IN {MEMBERSHIP_IN}"
+        ).fetchone()[0]
 
     def records(
         self, kind: str | None = None, author: bytes | None = None, since_rowid: int | None = None

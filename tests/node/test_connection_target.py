@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from meshpantry.node.connection_target import Watermarks, dials, insisting, is_bridge, trims
+from meshpantry.node.connection_target import Watermarks, dials, is_bridge, trims
 
 MARKS = Watermarks(low=3, high=5, grace_s=10.0)
 
@@ -121,15 +121,20 @@ def test_a_mesh_trimmed_by_every_node_at_once_is_reconnected_by_its_bridges():
     assert sum(map(len, links.values())) < before / 2
 
 
-def test_a_peer_connected_again_right_after_a_trim_is_insisting():
-    """a and b were trimmed at t=100; a (its static peer is us) is back at
-    100.4, b only at 140 after a discovery round, c was never trimmed: only
-    a insists, and the trim rule then leaves it alone like a static peer."""
-    trimmed_at = {"a": 100.0, "b": 100.0}
-    connected = {"a": 100.4, "b": 140.0, "c": 0.0}
-    assert insisting(trimmed_at, connected) == {"a"}
-    assert insisting(trimmed_at, {"b": 99.0}) == set()  # connected before the trim: not back
-    crowd = {p: 0.0 for p in "bcdef"} | {"a": 100.4}
-    reports = {p: set(crowd) - {p} for p in crowd}
-    closed = trims(crowd, now=200, static=insisting(trimmed_at, crowd), busy=(), reports=reports, marks=MARKS)
-    assert len(closed) == 3 and "a" not in closed
+def test_a_trimmed_peer_that_came_back_is_not_trimmed_again_for_a_while():
+    """Its side wants the link (it names us in its settings, or it is below
+    its low watermark): trimming it again would only repeat the handshake
+    and the on-connect sync every grace period."""
+    from meshpantry.node.connection_target import TRIM_MEMORY_S
+
+    connected = {p: 0.0 for p in "abcdef"}
+    reports = {p: set(connected) - {p} for p in connected}
+    first = trims(connected, now=100, static=(), busy=(), reports=reports, marks=MARKS)
+    assert len(first) == 3
+    trimmed = dict.fromkeys(first, 100.0)
+    back = {p: (200.0 if p in first else 0.0) for p in connected}  # they dialled back
+    later = 200 + MARKS.grace_s
+    again = trims(back, now=later, static=(), busy=(), reports=reports, marks=MARKS, trimmed=trimmed)
+    assert again and not set(again) & set(first)  # the others go
+    much_later = 100 + TRIM_MEMORY_S
+    assert len(trims(back, now=much_later, static=(), busy=(), reports=reports, marks=MARKS, trimmed=trimmed)) == 3

@@ -73,3 +73,47 @@ def test_a_peer_may_start_only_a_few_join_handshakes_per_grace(tmp_path):
         assert gate.may_try_join("y")  # each peer its own count
         now[0] = 10.0
         assert gate.may_try_join("x")
+
+
+class _ViewReads:
+    """A store whose ``views()`` reads are counted (everything else is the
+    real store's)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store, self.reads = store, 0
+
+    def views(self):
+        self.reads += 1
+        return self.store.views()
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+
+def test_records_that_change_no_membership_do_not_make_the_gate_read_the_views(tmp_path):
+    # Reading the views brings every view table up to the log, which a bulk
+    # ingest (a heal's sync) leaves behind: a gate that read them whenever
+    # the log grew made every healing node fold every record into its views.
+    nb = TestNeighbourhood()
+    bea = nb.join(2, name="Bea")
+    cid = nb.join(3, name="Cid")
+    with _store(tmp_path, nb) as real:
+        store = _ViewReads(real)
+        now = [0.0]
+        gate = MembershipGate(store, nb.founder.public, denied=set(), clock=lambda: now[0])
+        peer = lambda device: peer_id_from_author(device.public)  # noqa: E731
+        assert gate.is_member(peer(bea)) and gate.is_member(peer(cid))
+        assert store.reads == 1
+        held = len(nb.records)
+        for k in range(200):  # a bulk: the store leaves its views behind
+            nb.offer(bea, f"leeks {k}")
+        real.ingest([r.raw for r in nb.records[held:]], now=nb.clock)
+        for _ in range(5):
+            now[0] += 2.0  # past REVOKED_REFRESH_S each time
+            assert gate.is_member(peer(bea)) and gate.is_member(peer(cid), fresh=True)
+        assert store.reads == 1
+        held = len(nb.records)
+        nb.revoke(nb.founder, cid, after_seq=2)
+        real.ingest([r.raw for r in nb.records[held:]], now=nb.clock)
+        assert not gate.is_member(peer(cid), fresh=True)  # a membership record: read again
+        assert store.reads == 2 and gate.is_member(peer(bea))

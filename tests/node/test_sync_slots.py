@@ -22,9 +22,9 @@ import pytest
 import trio
 
 from meshpantry.core.sync import SyncSession
-from meshpantry.core.sync.planner import Mode
+from meshpantry.core.sync.planner import Mode, StartSession
 from meshpantry.keys import DeviceKey
-from meshpantry.node.host import open_host, peer_info_from_multiaddr
+from meshpantry.node.host import open_host, peer_id_from_author, peer_info_from_multiaddr
 from meshpantry.node.sync_driver import now_ms, run_sync
 from meshpantry.node.sync_service import SYNC_PROTOCOL, ServeLimits, SyncService, SyncTotals, _channel
 from protocol import sync as wire
@@ -190,3 +190,125 @@ async def test_the_side_that_leads_sheds_a_peers_stream_while_its_own_full_sessi
             result = await run_sync(_channel(stream), SyncSession.initiator(replica, now=now_ms()), replica.ingest)
         assert result.ok, result.error
         assert len(replica.ids) == node.store.count() > 0
+
+
+async def test_a_peer_that_talks_in_a_sync_session_is_heard_while_the_session_runs(node):
+    """Every read of a session that brings bytes counts as hearing the peer:
+    its pings may queue behind a large sync on the same connection, and the
+    liveness check must not close a connection that is busy moving records."""
+    heard: list[str] = []
+
+    class Heard(_Liveness):
+        def heard(self, peer_id) -> None:
+            heard.append(str(peer_id))
+
+    async with serving(node, ServeLimits()) as (host, service), peer_of(host) as peer:
+        service.liveness = Heard()
+        replica = Replica()
+        session = SyncSession.initiator(replica, now=now_ms())
+        stream = await peer.libp2p.new_stream(host.peer_id, [SYNC_PROTOCOL])
+        await stream.write(session.data_to_send())  # HELLO and the opening, then nothing more
+        await wait_until(lambda: heard, 10)
+        assert set(heard) == {str(peer.peer_id)}
+        assert str(peer.peer_id) in service.served  # the session is still running
+        await stream.reset()
+
+
+async def test_a_session_of_ours_waits_for_those_peers_started_with_us(node):
+    """While a peer's session with the node runs, the records it brings
+    would be asked of another peer a second time: the node's own session
+    opens its stream only once the served one ended."""
+
+    opened: list[str] = []
+
+    class Recording:
+        def __init__(self, libp2p) -> None:
+            self.libp2p = libp2p
+
+        def set_stream_handler(self, protocol, handler) -> None:
+            self.libp2p.set_stream_handler(protocol, handler)
+
+        async def new_stream(self, peer_id, protocols):
+            opened.append(str(peer_id))
+            raise ConnectionError("not in this test")
+
+    other = str(peer_id_from_author(DeviceKey.generate().public))
+    async with serving(node, ServeLimits()) as (host, service), peer_of(host) as holder:
+        service.libp2p = Recording(host.libp2p)
+        session = SyncSession.initiator(Replica(), now=now_ms())
+        stream = await holder.libp2p.new_stream(host.peer_id, [SYNC_PROTOCOL])
+        await stream.write(session.data_to_send())  # HELLO and the opening, then nothing more
+        await wait_until(lambda: str(holder.peer_id) in service.served, 10)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(service._session, StartSession(other, Mode.FULL))
+            await trio.sleep(1.0)
+            assert opened == []  # still waiting for the served session
+            await stream.reset()
+            await wait_until(lambda: opened == [other], 10)
+        assert service.served == {}
+
+
+async def test_a_peer_with_a_larger_id_is_served_once_our_own_session_ended(node):
+    """The records of a session this node runs would be sent again by a peer
+    whose session reconciled at the same time: a session a peer with a
+    larger id starts is answered once ours ended (one with a smaller id is
+    not held: waits go towards smaller ids, so they never form a cycle)."""
+    async with serving(node, ServeLimits()) as (host, service), peer_of(host) as target:
+        held = trio.Event()
+        streams = []
+
+        async def hold(stream) -> None:  # the target takes our session and says nothing
+            streams.append(stream)
+            held.set()
+            await trio.sleep_forever()
+
+        target.libp2p.set_stream_handler(SYNC_PROTOCOL, hold)
+        larger = DeviceKey.generate()
+        while str(peer_id_from_author(larger.public)) < str(host.peer_id):
+            larger = DeviceKey.generate()
+        async with peer_of(host, larger) as peer, trio.open_nursery() as nursery:
+            nursery.start_soon(service._session, StartSession(str(target.peer_id), Mode.FULL))
+            with trio.fail_after(10):
+                await held.wait()
+            replica, results = Replica(), []
+
+            async def sync() -> None:
+                stream = await peer.libp2p.new_stream(host.peer_id, [SYNC_PROTOCOL])
+                session = SyncSession.initiator(replica, now=now_ms())
+                results.append(await run_sync(_channel(stream), session, replica.ingest))
+
+            nursery.start_soon(sync)
+            await trio.sleep(1.0)
+            assert results == [] and replica.ids == set()  # not answered while ours runs
+            await streams[0].reset()  # ours ends
+            await wait_until(lambda: results, 15)
+            assert results[0].ok, results[0].error
+            assert len(replica.ids) == node.store.count()
+
+
+async def test_a_peer_is_served_once_the_sessions_of_smaller_ids_ended(node):
+    """Two peers' sessions reconciled at once would send the node the same
+    records twice: the one whose initiator has the larger id is answered
+    once the other's session ended."""
+    async with serving(node, ServeLimits()) as (host, service):
+        keys = sorted((DeviceKey.generate() for _ in range(2)), key=lambda k: str(peer_id_from_author(k.public)))
+        async with peer_of(host, keys[0]) as smaller, peer_of(host, keys[1]) as larger, \
+                trio.open_nursery() as nursery:
+            held = await smaller.libp2p.new_stream(host.peer_id, [SYNC_PROTOCOL])
+            await held.write(SyncSession.initiator(Replica(), now=now_ms()).data_to_send())
+            with trio.fail_after(10):
+                assert await held.read(1)  # answered: its session runs
+            replica, results = Replica(), []
+
+            async def sync() -> None:
+                stream = await larger.libp2p.new_stream(host.peer_id, [SYNC_PROTOCOL])
+                session = SyncSession.initiator(replica, now=now_ms())
+                results.append(await run_sync(_channel(stream), session, replica.ingest))
+
+            nursery.start_soon(sync)
+            await trio.sleep(1.0)
+            assert results == [] and replica.ids == set()  # not answered while the smaller one runs
+            await held.reset()
+            await wait_until(lambda: results, 15)
+            assert results[0].ok, results[0].error
+            assert len(replica.ids) == node.store.count()
