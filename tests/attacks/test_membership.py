@@ -83,13 +83,10 @@ def planted(data_dir: Path, records: list) -> None:
         pantry.close()
 
 
-def test_spent_invite_joiners_records_over_sync(hood):
-    """Finding 6: an outsider whose join used a spent one-use invite has
-    3,000 records of ~2 KB, and a hostile member that holds them all syncs
-    with h0 (the outsider's own node would not get past the gate): h0 keeps the join and at most
-    MAX_UNCOUNTED_SEQS of the records (the database grows by less than
-    1 MiB), refusing the rest because the joiner does not count."""
-    outsider, records = spent_invite_records(hood, 3000)
+def relayed_over_sync(hood, records: list, out) -> int:
+    """A hostile member (a fresh attacker key) that holds ``records`` syncs
+    with h0; returns how many records h0 kept. Checks that h0's database
+    grew by less than 1 MiB, and that h1 and h2 end with the same records."""
     relay_index = hood._next_attacker
     hood.attacker()
     relay_dir = hood.attacker_dirs[relay_index]
@@ -97,27 +94,50 @@ def test_spent_invite_joiners_records_over_sync(hood):
     h0 = hood.nodes[0]
     before_bytes = database_bytes(h0.data_dir)
     before_count = h0.call("dump", ids=False)["count"]
-    with attack(hood, FAMILY, "spent invite's joiner syncs 3,000 x 2 KB", reason=r"does not count",
+    relay = LoggingNode(relay_dir, free_port(), peers=[h0.address])
+    relay.start()
+    try:
+        relay.wait_ready()
+        eventually(lambda: h0.call("dump", ids=False)["count"] > before_count, 30,
+                   "h0 takes what the relay's sync brings")
+        time.sleep(3.0)  # further sessions bring nothing more
+        out.numbers["sample"]()
+    finally:
+        relay.stop()
+    kept = h0.call("dump", ids=False)["count"] - before_count
+    growth = (database_bytes(h0.data_dir) - before_bytes) / (1024 * 1024)
+    out.numbers["kept"] = kept
+    out.numbers["db_growth_mib"] = round(growth, 2)
+    out.did = f"kept {kept} of {len(records)} records; refused the rest"
+    assert growth < 1.0
+    # h1 and h2 take the same records from h0 (and refuse the same)
+    eventually(lambda: converged(hood.nodes), 30, "h1 and h2 keep the same records")
+    return kept
+
+
+def test_spent_invite_joiners_records_over_sync(hood):
+    """Finding 6: an outsider whose join used a spent one-use invite has
+    3,000 records of ~2 KB, and a hostile member that holds them all syncs
+    with h0 (the outsider's own node would not get past the gate): h0 keeps
+    the join and at most MAX_UNCOUNTED_SEQS of the records, refusing the
+    rest because the joiner does not count."""
+    _, records = spent_invite_records(hood, 3000)
+    with attack(hood, FAMILY, "spent invite's joiner's 3,000 x 2 KB, relayed by sync", reason=r"does not count",
                 changes_store=True) as out:
-        relay = LoggingNode(relay_dir, free_port(), peers=[h0.address])
-        relay.start()
-        try:
-            relay.wait_ready()
-            eventually(lambda: h0.call("dump", ids=False)["count"] > before_count, 30,
-                       "h0 takes what the relay's sync brings")
-            time.sleep(3.0)  # further sessions bring nothing more
-            out.numbers["sample"]()
-        finally:
-            relay.stop()
-        kept = h0.call("dump", ids=False)["count"] - before_count
-        growth = (database_bytes(h0.data_dir) - before_bytes) / (1024 * 1024)
-        out.numbers["kept"] = kept
-        out.numbers["db_growth_mib"] = round(growth, 2)
-        out.did = f"kept the join and {kept - 1} of 3,000 records; refused the rest"
+        kept = relayed_over_sync(hood, records, out)
         assert kept <= 1 + MAX_UNCOUNTED_SEQS
-        assert growth < 1.0
-        # h1 and h2 take the same records from h0 (and refuse the same)
-        eventually(lambda: converged(hood.nodes), 30, "h1 and h2 keep the same records")
+
+
+def test_revoked_members_records_relayed_over_sync(hood):
+    """Finding 6: a member that has not learned of r0's revocation holds
+    300 records r0 wrote after it, and syncs with h0: h0 keeps at most
+    MAX_UNCOUNTED_SEQS of them (the budget past ``after_seq``)."""
+    late = make.chain(hood.revoked, hood.id, make.head_of(hood.root / "r0"), 300, item="after revocation",
+                      note="x" * 1800)
+    with attack(hood, FAMILY, "revoked member's 300 records, relayed by sync", reason=r"does not count",
+                changes_store=True) as out:
+        kept = relayed_over_sync(hood, late, out)
+        assert kept <= MAX_UNCOUNTED_SEQS
 
 
 @fixed_on("trustnet", GATE)
