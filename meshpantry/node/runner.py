@@ -440,7 +440,7 @@ class Node:
                 async with open_gossip(
                     host, self.store.neighbourhood, self._admits, self._on_gossip, self.settings,
                     on_forged=lambda peer, error: self.ban(str(peer), f"gossip: {error}"),
-                    admits_peer=self.gate.admits,
+                    admits_peer=self.gate.admits, reach=self.store.max_lamport,
                 ) as gossip:
                     self.gossip = gossip
                     nursery.start_soon(self._watch_peers)
