@@ -35,6 +35,7 @@ from meshpantry.core.sync.deadlines import FRAME_MS, OPEN_STREAM_MS
 from meshpantry.core.sync.errors import FrameTooSlow, ProtocolViolation, TooManyRecords, TooManyRounds
 from meshpantry.core.sync.horizon import Horizon
 from meshpantry.core.sync.items import index_of
+from meshpantry.core.sync.work import WorkLedger
 from meshpantry.core.sync.planner import (
     Action,
     CutOff,
@@ -200,6 +201,9 @@ class SyncService:
         self.limits = limits
         self.serve_slots = trio.CapacityLimiter(limits.served)
         self.served: dict[str, int] = {}  #: peer -> its sessions served or waiting now
+        #: reconcile work each peer's sessions cost us lately: a session's budget
+        #: is what is left of its peer's (:class:`~meshpantry.core.sync.work.WorkLedger`)
+        self.work = WorkLedger()
         self.waiting = 0  #: sessions waiting for a served slot now
         self.shed = 0  #: streams shed at once since start
         self.planner: SyncPlanner[str] = SyncPlanner(
@@ -278,10 +282,11 @@ class SyncService:
             self.totals["skipped"] += 1
             self.session_ended(peer, Outcome.DONE)
             return
+        budget = self.work.allowance(peer, now_ms())
         if action.mode is Mode.RECOVER:
-            session = SyncSession.fetch_author(self.store, self.pantry.device, now=now_ms())
+            session = SyncSession.fetch_author(self.store, self.pantry.device, now=now_ms(), work_budget=budget)
         else:
-            session = SyncSession.initiator(self.store, now=now_ms(), below=action.below)
+            session = SyncSession.initiator(self.store, now=now_ms(), below=action.below, work_budget=budget)
         outcome = await self._open_and_run(peer, session)
         if action.mode is Mode.RECOVER and outcome is Outcome.DONE:
             self.pantry.mark_chain_recovered()
@@ -338,7 +343,8 @@ class SyncService:
             if waited.cancelled_caught:
                 return await self._shed(stream, peer, f"no sync slot free within {limits.slot_wait_ms} ms")
             try:
-                session = SyncSession(self.store, Role.RESPONDER, now=now_ms(), frame_timeout_ms=limits.frame_ms)
+                session = SyncSession(self.store, Role.RESPONDER, now=now_ms(), frame_timeout_ms=limits.frame_ms,
+                                      work_budget=self.work.allowance(peer, now_ms()))
                 result = await self._run(peer, _channel(stream), session)
             finally:
                 self.serve_slots.release()
@@ -383,6 +389,7 @@ class SyncService:
         result = await run_sync(channel, session, ingest, on_progress=progress)
         state.update(active=False, behind=0 if result.ok else state["behind"])
         stats = result.stats
+        self.work.charge(peer, stats.work, now_ms())
         totals = self.totals
         totals["sessions"] += 1
         totals["failed"] += 0 if result.ok else 1
