@@ -148,12 +148,17 @@ class Membership:
     paths: dict[bytes, Record] = field(default_factory=dict)
     learned: list[Record] = field(default_factory=list)
     joins: dict[bytes, list[Record]] = field(default_factory=dict)
-    #: Whether some learned record may not count (a revoke, a cancel, an
-    #: invite joined more than ``uses`` times, a path record out of order):
-    #: until then every admitted device counts and no roster is computed.
-    irregular: bool = False
+    #: What can make a device's records stop counting, noted as it is
+    #: learned: devices a revoke by the founding household names, invites with a cancel or more
+    #: joins than ``uses``, path records (invites, links) that precede their
+    #: author's own path in ``(c, id)`` order. A device none of these touch
+    #: (:meth:`doubtful`) counts, and no roster is computed for it.
+    revoked_named: set[bytes] = field(default_factory=set)
+    crowded: set[bytes] = field(default_factory=set)
+    out_of_order: set[bytes] = field(default_factory=set)
     _roster: "Roster | None" = field(default=None, repr=False)
     _cuts: dict[bytes, int] | None = field(default=None, repr=False)
+    _doubts: dict[bytes, bool] = field(default_factory=dict, repr=False)
 
     def admits(self, record: Record) -> Admission:
         if record.kind == "neighbourhood":
@@ -161,7 +166,7 @@ class Membership:
         if record.neighbourhood != self.neighbourhood:
             return Admission.REJECT
         if record.author in self.households:
-            if not self.irregular:
+            if not self.doubtful(record.author):
                 return Admission.ADMIT
             cut = self.cuts().get(record.author)
             if cut is None or record.seq <= cut:
@@ -190,7 +195,8 @@ class Membership:
         joins = self.joins.get(invite.id, ())
         if len(joins) >= invite.body["uses"] + MAX_EXTRA_JOINS:
             return Admission.REJECT
-        if not self.irregular and len(joins) < invite.body["uses"]:
+        if len(joins) < invite.body["uses"] and invite.id not in self.crowded | self.out_of_order \
+                and not self.doubtful(invite.author):
             return Admission.ADMIT
         counted = self.roster().counted
         if invite.id not in counted:
@@ -213,7 +219,7 @@ class Membership:
         author's cut teaches nothing (a revoked device links no device)."""
         if record.kind not in ADMISSION_KINDS:
             return False
-        if record.author in self.households and record.kind != "join" and self.irregular:
+        if record.author in self.households and record.kind != "join" and self.doubtful(record.author):
             cut = self.cuts().get(record.author)
             if cut is not None and record.seq > cut:
                 return False
@@ -229,7 +235,7 @@ class Membership:
                 joins.append(record)
                 invite = self.invites.get(record.body["invite"])
                 if invite is None or len(joins) > invite.body["uses"]:
-                    self.irregular = True
+                    self._doubt(self.crowded, record.body["invite"])
         elif record.kind == "device_link" and record.author in self.households:
             self._in_order(record)
             grew = self._admit(record.body["device"], self.households[record.author], record)
@@ -237,8 +243,11 @@ class Membership:
             self._in_order(record)
             self.invites[record.id] = record
             grew = True  # a waiting join may now be checkable
-        elif record.kind in ("revoke", "invite_cancel"):
-            self.irregular = True
+        elif record.kind == "revoke":
+            if self.households.get(record.author) == self.founder:  # only admins' revokes can count
+                self._doubt(self.revoked_named, record.body["member"])
+        elif record.kind == "invite_cancel":
+            self._doubt(self.crowded, record.body["invite"])
         else:
             learned = False
         if learned:
@@ -251,7 +260,52 @@ class Membership:
         ``(c, id)`` order: it does not count (SPEC 7.4), so cuts apply."""
         path = self.paths.get(record.author)
         if path is not None and (path.lamport, path.id) >= (record.lamport, record.id):
-            self.irregular = True
+            self._doubt(self.out_of_order, record.id)
+
+    def _doubt(self, noted: set[bytes], key: bytes) -> None:
+        if key not in noted:
+            noted.add(key)
+            self._doubts.clear()
+
+    def doubtful(self, device: bytes) -> bool:
+        """Whether ``device``'s records may stop counting somewhere: a revoke
+        names it, or its path (its join's invite, the inviter's or linker's
+        own path, and so on back to the founder) is touched by a cancel, an
+        invite joined more than ``uses`` times, or a record out of order.
+        False means it counts by :func:`count_members` and is not revoked."""
+        doubts = self._doubts
+        known = doubts.get(device)
+        if known is not None:
+            return known
+        chain: list[bytes] = []
+        verdict = False
+        current: bytes | None = device
+        while current is not None:
+            known = doubts.get(current)
+            if known is not None:
+                verdict = known
+                break
+            chain.append(current)
+            path = self.paths.get(current)
+            if current in self.revoked_named or path is None or path.id in self.out_of_order:
+                verdict = path is not None or current in self.revoked_named
+                break
+            if path.kind == "neighbourhood":
+                break
+            if path.kind == "join":
+                invite = self.invites.get(path.body["invite"])
+                if invite is None or invite.id in self.crowded or invite.id in self.out_of_order:
+                    verdict = True
+                    break
+                current = invite.author
+            else:
+                current = path.author
+            if current in chain:  # a cycle of paths cannot count
+                verdict = True
+                break
+        for seen in chain:
+            doubts[seen] = verdict
+        return verdict
 
     def _admit(self, device: bytes, household: bytes, path: Record) -> bool:
         if device in self.households:
@@ -270,10 +324,10 @@ class Membership:
         """Admitted device -> the seq after which its records do not count:
         its ``after_seq`` when revoked; when its join or link does not count,
         the join's seq (the joiner's own join stays) or 0 (a linked device).
-        Empty while nothing learned is irregular."""
+        Empty while no device is :meth:`doubtful`."""
         if self._cuts is None:
             cuts: dict[bytes, int] = {}
-            if self.irregular:
+            if self.revoked_named or self.crowded or self.out_of_order:
                 roster = self.roster()
                 for device, path in self.paths.items():
                     if device in roster.households:
@@ -290,7 +344,8 @@ class Membership:
         """An independent copy (maps and lists copied, records shared)."""
         return Membership(
             self.neighbourhood, self.founder, dict(self.households), dict(self.invites), dict(self.paths),
-            list(self.learned), {k: list(v) for k, v in self.joins.items()}, self.irregular,
+            list(self.learned), {k: list(v) for k, v in self.joins.items()},
+            set(self.revoked_named), set(self.crowded), set(self.out_of_order),
         )
 
 

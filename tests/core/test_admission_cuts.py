@@ -174,3 +174,27 @@ def test_a_store_reloaded_from_its_log_draws_the_same_line():
     reloaded.replay(log.log)
     assert reloaded.membership.cuts() == log.admissions.membership.cuts() == {nb.devices[2].public: 0}
     assert eve.public in build_state(log.log, nb.id).members
+
+
+def test_a_revoke_by_a_non_admin_casts_no_doubt():
+    """Only the founding household's revokes can count: a member naming the
+    founder in a revoke leaves every verdict as cheap as before."""
+    nb = TestNeighbourhood()
+    bea = nb.join(2)
+    nb.revoke(bea, nb.founder, after_seq=0)
+    admissions = Admissions(nb.id)
+    admissions.replay(nb.records)
+    membership = admissions.membership
+    assert not membership.doubtful(nb.founder.public) and membership.cuts() == {}
+    assert membership.admits(nb.offer(nb.founder)) is Admission.ADMIT
+
+
+def test_doubt_follows_the_path_back_to_the_founder():
+    nb, (eve,) = spent_invite()
+    tablet = nb.link(nb.devices[2], 40)
+    admissions = Admissions(nb.id)
+    admissions.replay(nb.records)
+    membership = admissions.membership
+    assert membership.doubtful(eve.public) and membership.doubtful(nb.devices[2].public)  # the crowded invite
+    assert membership.doubtful(tablet.public) and not membership.doubtful(nb.founder.public)
+    assert membership.cuts() == {eve.public: 1}  # doubt is cheap; the roster decides
