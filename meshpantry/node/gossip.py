@@ -432,7 +432,8 @@ async def open_gossip(
     router = build_router()
     options = dict(msg_id_constructor=message_id, validation_timeout=VALIDATION_TIMEOUT_S)
     pubsub = (Pubsub(host.libp2p, router, **options) if admits_peer is None
-              else GatedPubsub(host.libp2p, router, admits_peer=admits_peer, **options))
+              else GatedPubsub(host.libp2p, router, admits_peer=admits_peer, admit_wait_s=settings.join_grace_s,
+                               **options))
     pubsub.set_topic_validator(
         gossip.topic, validator, True
     )

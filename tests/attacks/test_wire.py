@@ -19,7 +19,7 @@ import pytest
 from protocol import sync as wire
 
 from . import records as make
-from .harness import GATE, attack, fixed_on, rss_mib
+from .harness import GATE, TEST_SETTINGS, attack, fixed_on, rss_mib
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -148,8 +148,9 @@ def test_slowloris_sync(hood, peer):
     the frame deadline: the node cuts the peer off."""
     key = hood.attacker()
     with attack(hood, FAMILY, "slowloris sync (1 byte/s)", reason=CUT_OFF + r"|deadline|trickl") as out:
-        # The frame deadline is 15 s where it exists; without it, 5 s shows the hold.
-        lines = peer("slowloris", hood.nodes[0].address, key.seed, "25" if GATE else "5")
+        # The frame deadline (TEST_SETTINGS) where it exists; without it, 5 s shows the hold.
+        lines = peer("slowloris", hood.nodes[0].address, key.seed,
+                     str(TEST_SETTINGS["sync_frame_s"] + 10) if GATE else "5")
         out.did = lines[-1]
         assert "cut" in lines[-1], lines
 
