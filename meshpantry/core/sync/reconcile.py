@@ -110,7 +110,9 @@ from .estimate import EXACT_PART_DIFFERENCES, PART_DIFFERENCES, estimate, sums_f
 from .items import PREFIX_POWERS, ItemIndex, fingerprint_of
 from .replies import LIST_IDS, STRATA_FROM, Reply, add_sums, split
 from .sums import difference_polynomials, roots_among
-from .work import SEND_WORK, SOLVE_UNITS, SUMS_WORK, check_message
+from .work import SEND_WORK, SOLVE_UNITS, SUMS_WORK, check_message, message_work
+
+__all__ = ["message_work", "opening", "respond"]  # the rules a session runs (message_work: what a message costs)
 
 #: Parts of an estimating split. Sixteen give every part's stratum counts
 #: about 6% of a large range, so a difference clustered at the newest

@@ -62,7 +62,7 @@ from .deadlines import FRAME_MS, MAX_SESSION_MS, PEER_SILENCE_MS, TRICKLE_BYTES_
 from .events import Done, Event, Failed, Progress, RecordsReceived, SyncStats
 from .items import ItemIndex, SyncItems, index_of
 from .outbox import Outbox, guarded
-from .work import MAX_SESSION_WORK, TooMuchWork, message_work
+from .work import MAX_SESSION_WORK, TooMuchWork
 
 #: Reconcile messages (both directions) one session may take. An honest
 #: session needs a few, plus the messages that overflow MAX_RECONCILE_BYTES
@@ -130,7 +130,7 @@ class SyncSession:
     (:class:`.work.TooMuchWork`, ABORT 2).
     """
 
-    #: The reconcile rules (``opening`` and ``respond``) and the record
+    #: The reconcile rules (``opening``, ``respond`` and ``message_work``) and the record
     #: windows. A benchmark runs a subclass with the rules of version 1 to
     #: compare (simulations/sync_v1.py); nothing else changes them.
     rules = reconcile
@@ -345,7 +345,7 @@ class SyncSession:
             raise ProtocolViolation("RECONCILE out of turn")
         self._count_round()
         assert self._index is not None
-        self._work += message_work(self._index, frame.entries)  # raises over one message's bound
+        self._work += self.rules.message_work(self._index, frame.entries)  # raises over one message's bound
         if self._work > self._work_budget:
             raise TooMuchWork(self._work, self._work_budget, "this sync session")
         reply = self.rules.respond(self._index, frame)
