@@ -24,7 +24,10 @@ from protocol import Record
 
 from .membership import ADMISSION_KINDS, Admission, Membership
 
-__all__ = ["ADMISSION_KINDS", "Admissions"]
+__all__ = ["ADMISSION_KINDS", "LOGGED", "Admissions"]
+
+#: The verdicts that let a record into the log.
+LOGGED = frozenset({Admission.ADMIT, Admission.LIMITED})
 
 
 class Admissions:
@@ -40,8 +43,8 @@ class Admissions:
     def learn(self, record: Record, *, admitted: bool) -> bool:
         """Take in a record that just entered the log.
 
-        ``admitted`` says whether :meth:`admits` returned ADMIT for it (always
-        true for peers' records). Returns True if membership grew, so that
+        ``admitted`` says whether :meth:`admits` returned ADMIT or LIMITED
+        for it (always true for peers' records). Returns True if membership grew, so that
         waiting records deserve another look.
         """
         if record.kind not in ADMISSION_KINDS:
@@ -62,9 +65,7 @@ class Admissions:
     def copy(self) -> "Admissions":
         """An independent copy (membership maps copied, records shared)."""
         twin = Admissions(self.membership.neighbourhood)
-        twin.membership.founder = self.membership.founder
-        twin.membership.households = dict(self.membership.households)
-        twin.membership.invites = dict(self.membership.invites)
+        twin.membership = self.membership.copy()
         twin.unapplied = list(self.unapplied)
         return twin
 
@@ -74,7 +75,7 @@ class Admissions:
             progress = False
             still: list[Record] = []
             for record in self.unapplied:
-                if self.membership.admits(record) is Admission.ADMIT:
+                if self.membership.admits(record) in LOGGED:
                     self.membership.add(record)
                     progress = True
                 else:

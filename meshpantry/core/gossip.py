@@ -7,14 +7,17 @@ and the simulator's gossip (:mod:`simulations.sim.gossip`) both decide with
 
 A message carries one or more records. Each goes through steps 1-4 of the
 ingest pipeline (:mod:`.ingest`: decode, neighbourhood, time bound,
-signature), then step 6 (membership admission). The message is judged as a
-whole, by its first failing record:
+signature), step 5b (the Lamport bound against the reach of the replica's
+log, grown by the message's earlier records as ingest grows it), then step 6
+(membership admission). The message is judged as a whole, by its first
+failing record:
 
 * **ACCEPT**: every record passed and the log admits every one now. The
   records are taken in (:func:`.ingest.ingest_checked`) and the message is
   forwarded. Only an accepted message is ever forwarded.
 * **IGNORE**: a record failed a check whose answer depends on the receiver
-  (a time bound on its own clock; membership that has not reached it yet).
+  (a time bound on its own clock; a counter beyond its log's reach;
+  membership that has not reached it yet).
   Dropped, not forwarded; nobody is blamed. Sync brings such records later
   with what admits them.
 * **REJECT**: a record failed a check every member runs before it forwards
@@ -30,12 +33,15 @@ import enum
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from operator import attrgetter
+
 from protocol import Record
 from protocol.errors import RemoteError
+from protocol.limits import MAX_LAMPORT_LEAD
 
 from .ingest import check_decoded, is_forgery
 from .membership import Admission
-from .validation import NotAdmitted
+from .validation import LamportTooFarAhead, NotAdmitted
 
 #: Gossiped records a replica looks at for chain gaps, per message: the first
 #: of a batch are enough to tell that a stretch is missing, and a backlog
@@ -72,22 +78,31 @@ class GossipDecision:
 
 
 _ADMIT, _ACCEPT = Admission.ADMIT, Verdict.ACCEPT  #: read once: enum attributes cost a lookup each
+_LAMPORT = attrgetter("lamport")
 
 
 def _refused(error: RemoteError) -> GossipDecision:
     return GossipDecision(Verdict.REJECT if is_forgery(error) else Verdict.IGNORE, (), error)
 
 
-def decide(checked: Sequence[Record] | RemoteError, admits: Admits) -> GossipDecision:
+def decide(checked: Sequence[Record] | RemoteError, admits: Admits, reach: int | None = None) -> GossipDecision:
     """The decision for a message whose records went through steps 1-4.
 
     ``checked`` is either the message's records, each past steps 1-4 (the
     node runs :func:`.ingest.check_record` on them, on a worker thread; the
     simulator :func:`check_shared`), or the first failure of those steps.
-    Step 6 runs here, on every record, with ``admits``.
+    Step 5b runs here when ``reach`` (the Lamport reach of the replica's log,
+    :mod:`.lamport`) is given, and step 6 on every record, with ``admits``.
     """
     if isinstance(checked, RemoteError):
         return _refused(checked)
+    if reach is not None:
+        limit = reach + MAX_LAMPORT_LEAD
+        if max(map(_LAMPORT, checked), default=0) > limit:  # rare: walk the message as ingest does
+            for record in checked:
+                if record.lamport > limit:
+                    return _refused(LamportTooFarAhead(record.lamport, limit - MAX_LAMPORT_LEAD, MAX_LAMPORT_LEAD))
+                limit = max(limit, record.lamport + MAX_LAMPORT_LEAD)
     verdicts = list(map(admits, checked))  # no Python step per record
     if verdicts.count(_ADMIT) < len(verdicts):  # the first record not admitted decides
         index = next(i for i, verdict in enumerate(verdicts) if verdict is not _ADMIT)

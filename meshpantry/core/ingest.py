@@ -84,12 +84,11 @@ from protocol import GENESIS_KIND, Record, decode_record, verify_record
 from protocol.errors import BadSignature, DecodeError, RemoteError
 from protocol.limits import MAX_FUTURE_SKEW_MS, MAX_LAMPORT_LEAD
 
-from .admission import ADMISSION_KINDS, Admissions
+from .admission import ADMISSION_KINDS, LOGGED, Admissions
 from .lamport import check_lamport
 from .membership import Admission
 from .record_log import RecordLog
 from .validation import (
-    NotAdmitted,
     PrevMismatch,
     SeqNotIncremental,
     TimeInFuture,
@@ -189,7 +188,7 @@ def is_forgery(error: RemoteError) -> bool:
 
 # -- steps 5-9: the log --------------------------------------------------------------
 
-_ADMIT, _WAIT = Admission.ADMIT, Admission.WAIT
+_ADMIT, _WAIT, _LIMITED = Admission.ADMIT, Admission.WAIT, Admission.LIMITED
 
 #: Record fields read for a whole batch in one C call each.
 _ID, _KIND, _AUTHOR_SEQ = attrgetter("id"), attrgetter("kind"), attrgetter("author", "seq")
@@ -309,8 +308,19 @@ class Intake:
                 self.report.duplicates += 1  # earlier in the batch
         elif verdict is _WAIT:
             self._wait(record)
+        elif verdict is _LIMITED and not self._seq_taken(record):
+            self._log(record)
         else:
-            self.refuse(index, record.id, NotAdmitted(record.author, record.kind, False))
+            self.refuse(index, record.id, self.admissions.membership.refusal(record))
+
+    def _seq_taken(self, record: Record) -> bool:
+        """Whether the log or this batch holds a record at ``record``'s
+        (author, seq): a device past its cut keeps one record per seq."""
+        key = (record.author, record.seq)
+        held = self._at_seq.get(key)
+        if held is None:
+            held = self._at_seq[key] = self.log.ids_at_seq(record.author, record.seq)
+        return bool(held)
 
     def _wait(self, record: Record) -> None:
         self.log.keep_waiting(record, self.now)
@@ -384,8 +394,8 @@ class Intake:
         room, log, admissions = self.room, self.log, self.admissions
         while self.grew:
             self.grew = False
-            admitted: list[Record] = []
-            rejected: list[Record] = []
+            admitted: list[tuple[Record, Admission]] = []
+            rejected: list[tuple[Record, Admission]] = []
             for rid in room.candidates(admissions.membership.households):
                 record = log.waiting_record(rid)
                 verdict = admissions.admits(record)
@@ -393,13 +403,13 @@ class Intake:
                     continue
                 room.remove(rid)
                 log.forget_waiting(rid)
-                (admitted if verdict is Admission.ADMIT else rejected).append(record)
-            for record in rejected:
+                (rejected if verdict is Admission.REJECT else admitted).append((record, verdict))
+            for record, _ in rejected:
                 self._waiting_from_batch.discard(record.id)
-                self.refuse(None, record.id, NotAdmitted(record.author, record.kind, False))
-            for record in admitted:
+                self.refuse(None, record.id, admissions.membership.refusal(record))
+            for record, verdict in admitted:
                 self._waiting_from_batch.discard(record.id)
-                self._log(record)
+                self.decided(None, record, verdict)
 
     def flush(self) -> None:
         """Step 9 for the records decided since the last flush."""
@@ -489,5 +499,5 @@ def learn_own(admissions: Admissions, record: Record) -> bool:
     (a join written before its invite arrived) is applied once it can.
     Returns True when membership grew: then :func:`admit_waiting`.
     """
-    admitted = admissions.admits(record) is Admission.ADMIT
+    admitted = admissions.admits(record) in LOGGED
     return admissions.learn(record, admitted=admitted)

@@ -21,13 +21,22 @@ Rules:
 
 Two questions are answered here, and they differ on purpose:
 
-* :meth:`Membership.admits` decides whether a record may enter the log. It is
-  monotonic (once admitted, always admitted) so that replicas converge: an
-  author is admissible once any membership path for it is held, whatever was
-  revoked later. Records of unknown authors wait, bounded, until a path arrives.
 * :func:`count_members` decides whether a record counts in the views; that
   honours invite limits and revocations, and is computed from the whole set in
   a deterministic order, so it is the same on every replica holding the set.
+* :meth:`Membership.admits` decides whether a record may enter the log. A
+  device is admissible once a membership path for it is held (its join, or a
+  link by an admissible device), and stays so: records of unknown authors
+  wait, bounded, until a path arrives. But a device whose records stop
+  counting by :func:`count_members` over the membership records held (a
+  revoked device past its ``after_seq``; a device whose join or link does not
+  count, such as a join with a spent invite) has its **cut**: the seq after
+  which its records do not count. Past its cut, the log keeps at most
+  :data:`MAX_UNCOUNTED_SEQS` more seqs of it, one record each (the verdict is
+  ``LIMITED``), and refuses the rest; an invite keeps at most
+  :data:`MAX_EXTRA_JOINS` joins beyond its ``uses``. So a leaked invite code
+  or a revoked key costs a bounded number of records, and every replica
+  holding the same membership records draws the same line.
 """
 
 from __future__ import annotations
@@ -47,7 +56,9 @@ from .validation import (
     InviteCancelled,
     InviteExhausted,
     InviteExpired,
+    NotAdmitted,
     NotAuthorised,
+    NotCounted,
     NotMember,
     ReferenceNotCausal,
     ReferentRejected,
@@ -63,7 +74,25 @@ JOIN_CONTEXT = b"meshpantry/join/v1\x00"
 class Admission(Enum):
     ADMIT = "admit"  #: the author is (or this record makes it) a member
     WAIT = "wait"  #: cannot tell yet: hold it until membership records arrive
-    REJECT = "reject"  #: can never count here (wrong neighbourhood, bad proof)
+    REJECT = "reject"  #: can never count here (wrong neighbourhood, bad proof, past the budget)
+    #: does not count (its author is past its cut): logged within the
+    #: author's budget, one record per seq, never forwarded by gossip
+    LIMITED = "limited"
+
+
+#: Seqs past its cut that the log keeps of a device whose records do not
+#: count (a revoked device's writes before it heard of its revocation, a
+#: spent invite's joiner's first records), one record each: replicas that
+#: stored them before they learned of the cut keep agreeing with those that
+#: learned first, and one such key costs at most 32 records of at most
+#: 32 KiB (1 MiB) in every store.
+MAX_UNCOUNTED_SEQS = 32
+
+#: Joins an invite may have in the log beyond its ``uses``: room for a code
+#: used twice by honest mistake (every replica then holds both joins and
+#: agrees which one counts), while a leaked code costs at most this many
+#: households, each within :data:`MAX_UNCOUNTED_SEQS`.
+MAX_EXTRA_JOINS = 4
 
 
 def join_message(neighbourhood: bytes, joiner: bytes) -> bytes:
@@ -87,24 +116,49 @@ def join_proof_valid(invite_key: bytes, proof: bytes, neighbourhood: bytes, join
     return True
 
 
-#: Kinds :meth:`Membership.add` learns from: the records that can make an
-#: author admissible. ``revoke`` is not one (admission never shrinks); it is
-#: in :data:`COUNTING_KINDS`.
-ADMISSION_KINDS = frozenset({"neighbourhood", "join", "device_link", "invite"})
+#: Kinds that can make an author admissible.
+PATH_KINDS = frozenset({"neighbourhood", "join", "device_link", "invite"})
+
+#: Kinds that decide who counts as a member; :func:`count_members` reads
+#: only these. The path kinds, ``revoke`` and ``invite_cancel``.
+COUNTING_KINDS = PATH_KINDS | {"revoke", "invite_cancel"}
+
+#: Kinds :meth:`Membership.add` learns from: all that decide who counts, as
+#: the cuts come from :func:`count_members` over them.
+ADMISSION_KINDS = COUNTING_KINDS
 
 
 @dataclass
 class Membership:
     """Incremental admission state for one neighbourhood.
 
-    Feed it every admitted record with :meth:`add`. ``households`` maps each
-    admitted device key to its household id (the household's first device key).
+    Feed it every logged record of :data:`ADMISSION_KINDS` with :meth:`add`.
+    ``households`` maps each admitted device key to its household id (the
+    household's first device key); ``paths`` each admitted device to the
+    record that admitted it (the genesis, its join, or a link);
+    ``learned`` holds the membership records learned, the input of the
+    cuts (:meth:`cuts`); ``joins`` the joins that admitted a device, by
+    invite id.
     """
 
     neighbourhood: bytes
     founder: bytes | None = None
     households: dict[bytes, bytes] = field(default_factory=dict)
     invites: dict[bytes, Record] = field(default_factory=dict)
+    paths: dict[bytes, Record] = field(default_factory=dict)
+    learned: list[Record] = field(default_factory=list)
+    joins: dict[bytes, list[Record]] = field(default_factory=dict)
+    #: What can make a device's records stop counting, noted as it is
+    #: learned: devices a revoke by the founding household names, invites with a cancel or more
+    #: joins than ``uses``, path records (invites, links) that precede their
+    #: author's own path in ``(c, id)`` order. A device none of these touch
+    #: (:meth:`doubtful`) counts, and no roster is computed for it.
+    revoked_named: set[bytes] = field(default_factory=set)
+    crowded: set[bytes] = field(default_factory=set)
+    out_of_order: set[bytes] = field(default_factory=set)
+    _roster: "Roster | None" = field(default=None, repr=False)
+    _cuts: dict[bytes, int] | None = field(default=None, repr=False)
+    _doubts: dict[bytes, bool] = field(default_factory=dict, repr=False)
 
     def admits(self, record: Record) -> Admission:
         if record.kind == "neighbourhood":
@@ -112,46 +166,190 @@ class Membership:
         if record.neighbourhood != self.neighbourhood:
             return Admission.REJECT
         if record.author in self.households:
-            return Admission.ADMIT
+            if not self.doubtful(record.author):
+                return Admission.ADMIT
+            cut = self.cuts().get(record.author)
+            if cut is None or record.seq <= cut:
+                return Admission.ADMIT
+            return Admission.LIMITED if record.seq <= cut + MAX_UNCOUNTED_SEQS else Admission.REJECT
         if record.kind == "join":
             invite = self.invites.get(record.body["invite"])
             if invite is None:
                 return Admission.WAIT
-            if not join_proof_valid(
-                invite.body["key"], record.body["proof"], self.neighbourhood, record.author
-            ):
-                return Admission.REJECT
-            return Admission.ADMIT
+            return self._admits_join(record, invite)
         return Admission.WAIT
 
+    def _admits_join(self, join: Record, invite: Record) -> Admission:
+        """A newcomer's join naming a held ``invite``: REJECT when it can
+        never count (bad proof, made after the invite expired, a ``c`` not
+        above the invite's) or the invite has its
+        :data:`MAX_EXTRA_JOINS` extra joins; LIMITED when it does not count
+        by the joins held (``uses`` counted joins precede it, or the invite
+        does not count); else ADMIT."""
+        if (
+            not join_proof_valid(invite.body["key"], join.body["proof"], self.neighbourhood, join.author)
+            or join.time > invite.body["expires"]
+            or invite.lamport >= join.lamport
+        ):
+            return Admission.REJECT
+        joins = self.joins.get(invite.id, ())
+        if len(joins) >= invite.body["uses"] + MAX_EXTRA_JOINS:
+            return Admission.REJECT
+        if len(joins) < invite.body["uses"] and invite.id not in self.crowded | self.out_of_order \
+                and not self.doubtful(invite.author):
+            return Admission.ADMIT
+        counted = self.roster().counted
+        if invite.id not in counted:
+            return Admission.LIMITED
+        key = (join.lamport, join.id)
+        before = sum(1 for j in joins if j.id in counted and (j.lamport, j.id) < key)
+        return Admission.LIMITED if before >= invite.body["uses"] else Admission.ADMIT
+
+    def refusal(self, record: Record) -> ValidationError:
+        """Why the log refuses ``record`` (its verdict is REJECT or LIMITED):
+        :class:`NotCounted` for a device past its cut, else :class:`NotAdmitted`."""
+        cut = self.cuts().get(record.author) if record.author in self.households else None
+        if cut is not None and record.seq > cut:
+            return NotCounted(record.author, cut, record.seq, MAX_UNCOUNTED_SEQS)
+        return NotAdmitted(record.author, record.kind, False)
+
     def add(self, record: Record) -> bool:
-        """Learn from an admitted record. Returns True if membership grew, so
-        that waiting records should be looked at again."""
+        """Learn from a logged record. Returns True if membership grew, so
+        that waiting records should be looked at again. A record past its
+        author's cut teaches nothing (a revoked device links no device)."""
+        if record.kind not in ADMISSION_KINDS:
+            return False
+        if record.author in self.households and record.kind != "join" and self.doubtful(record.author):
+            cut = self.cuts().get(record.author)
+            if cut is not None and record.seq > cut:
+                return False
         grew = False
+        learned = True
         if record.kind == "neighbourhood" and record.id == self.neighbourhood:
             self.founder = record.author
-            grew = self._admit(record.author, record.author)
+            grew = self._admit(record.author, record.author, record)
         elif record.kind == "join":
-            grew = self._admit(record.author, record.author)
+            grew = self._admit(record.author, record.author, record)
+            if grew:
+                joins = self.joins.setdefault(record.body["invite"], [])
+                joins.append(record)
+                invite = self.invites.get(record.body["invite"])
+                if invite is None or len(joins) > invite.body["uses"]:
+                    self._doubt(self.crowded, record.body["invite"])
         elif record.kind == "device_link" and record.author in self.households:
-            grew = self._admit(record.body["device"], self.households[record.author])
+            self._in_order(record)
+            grew = self._admit(record.body["device"], self.households[record.author], record)
         elif record.kind == "invite" and record.author in self.households:
+            self._in_order(record)
             self.invites[record.id] = record
             grew = True  # a waiting join may now be checkable
+        elif record.kind == "revoke":
+            if self.households.get(record.author) == self.founder:  # only admins' revokes can count
+                self._doubt(self.revoked_named, record.body["member"])
+        elif record.kind == "invite_cancel":
+            self._doubt(self.crowded, record.body["invite"])
+        else:
+            learned = False
+        if learned:
+            self.learned.append(record)
+            self._roster = self._cuts = None
         return grew
 
-    def _admit(self, device: bytes, household: bytes) -> bool:
+    def _in_order(self, record: Record) -> None:
+        """Note a path record that precedes its author's own path in
+        ``(c, id)`` order: it does not count (SPEC 7.4), so cuts apply."""
+        path = self.paths.get(record.author)
+        if path is not None and (path.lamport, path.id) >= (record.lamport, record.id):
+            self._doubt(self.out_of_order, record.id)
+
+    def _doubt(self, noted: set[bytes], key: bytes) -> None:
+        if key not in noted:
+            noted.add(key)
+            self._doubts.clear()
+
+    def doubtful(self, device: bytes) -> bool:
+        """Whether ``device``'s records may stop counting somewhere: a revoke
+        names it, or its path (its join's invite, the inviter's or linker's
+        own path, and so on back to the founder) is touched by a cancel, an
+        invite joined more than ``uses`` times, or a record out of order.
+        False means it counts by :func:`count_members` and is not revoked."""
+        doubts = self._doubts
+        known = doubts.get(device)
+        if known is not None:
+            return known
+        chain: list[bytes] = []
+        verdict = False
+        current: bytes | None = device
+        while current is not None:
+            known = doubts.get(current)
+            if known is not None:
+                verdict = known
+                break
+            chain.append(current)
+            path = self.paths.get(current)
+            if current in self.revoked_named or path is None or path.id in self.out_of_order:
+                verdict = path is not None or current in self.revoked_named
+                break
+            if path.kind == "neighbourhood":
+                break
+            if path.kind == "join":
+                invite = self.invites.get(path.body["invite"])
+                if invite is None or invite.id in self.crowded or invite.id in self.out_of_order:
+                    verdict = True
+                    break
+                current = invite.author
+            else:
+                current = path.author
+            if current in chain:  # a cycle of paths cannot count
+                verdict = True
+                break
+        for seen in chain:
+            doubts[seen] = verdict
+        return verdict
+
+    def _admit(self, device: bytes, household: bytes, path: Record) -> bool:
         if device in self.households:
             return False
         self.households[device] = household
+        self.paths[device] = path
         return True
+
+    def roster(self) -> "Roster":
+        """Who counts, by the membership records learned (cached until the next :meth:`add`)."""
+        if self._roster is None:
+            self._roster = count_members(self.learned, self.neighbourhood)
+        return self._roster
+
+    def cuts(self) -> dict[bytes, int]:
+        """Admitted device -> the seq after which its records do not count:
+        its ``after_seq`` when revoked; when its join or link does not count,
+        the join's seq (the joiner's own join stays) or 0 (a linked device).
+        Empty while no device is :meth:`doubtful`."""
+        if self._cuts is None:
+            cuts: dict[bytes, int] = {}
+            if self.revoked_named or self.crowded or self.out_of_order:
+                roster = self.roster()
+                for device, path in self.paths.items():
+                    if device in roster.households:
+                        after = roster.revoked.get(device)
+                        if after is not None:
+                            cuts[device] = after
+                    else:
+                        cut = path.seq if path.author == device else 0
+                        cuts[device] = min(cut, roster.revoked.get(device, cut))
+            self._cuts = cuts
+        return self._cuts
+
+    def copy(self) -> "Membership":
+        """An independent copy (maps and lists copied, records shared)."""
+        return Membership(
+            self.neighbourhood, self.founder, dict(self.households), dict(self.invites), dict(self.paths),
+            list(self.learned), {k: list(v) for k, v in self.joins.items()},
+            set(self.revoked_named), set(self.crowded), set(self.out_of_order),
+        )
 
 
 # -- counting: who is a member in the views -------------------------------------
-
-#: Kinds that decide who counts as a member; :func:`count_members` reads
-#: only these. The admission kinds, ``revoke`` and ``invite_cancel``.
-COUNTING_KINDS = ADMISSION_KINDS | {"revoke", "invite_cancel"}
 
 
 @dataclass(frozen=True)

@@ -184,6 +184,23 @@ class Revoked(ValidationError):
         )
 
 
+class NotCounted(ValidationError):
+    """A record of a device whose records stop counting after ``after_seq``
+    (revoked, or its join or link does not count), beyond what a log keeps
+    of such a device: the ``budget`` seqs after ``after_seq``, one record
+    each (SPEC 7.4)."""
+
+    def __init__(self, author: bytes, after_seq: int, seq: int, budget: int) -> None:
+        super().__init__(
+            f"{_short(author)} does not count after seq {after_seq}; seq {seq} is not kept "
+            f"(at most {budget} seqs after it, one record each)",
+            author=author,
+            after_seq=after_seq,
+            seq=seq,
+            budget=budget,
+        )
+
+
 class BadJoinProof(ValidationError):
     def __init__(self, invite: bytes, joiner: bytes) -> None:
         super().__init__(

@@ -117,6 +117,16 @@ class NodeSettings:
     #: which py-libp2p's GossipSub starts to lose messages.
     gossip_interval_s: float = 0.025
 
+    #: Deadlines for peers and clients that stall (each a module's constant
+    #: by default; tests shorten them to run faster): seconds a peer that is
+    #: not a member keeps its connection for a join handshake
+    #: (``gate.JOIN_GRACE_S``), seconds a control frame may take from its
+    #: first byte to its last (``control.server.FRAME_TIMEOUT_S``), seconds a
+    #: served sync frame may take (``core.sync.deadlines.FRAME_MS``).
+    join_grace_s: float = 10.0
+    control_frame_s: float = 30.0
+    sync_frame_s: float = 15.0
+
     def __post_init__(self) -> None:
         if not 0 <= self.listen_port <= 65535:
             raise SettingsError("listen_port", f"{self.listen_port} is not a TCP port")
@@ -125,7 +135,8 @@ class NodeSettings:
         for name in ("sync_jitter", "redial_jitter"):
             if not 0 <= getattr(self, name) < 1:
                 raise SettingsError(name, "must be in [0, 1)")
-        for name in ("sync_interval_s", "dial_timeout_s", "redial_initial_s", "gossip_interval_s", "outage_after_s"):
+        for name in ("sync_interval_s", "dial_timeout_s", "redial_initial_s", "gossip_interval_s", "outage_after_s",
+                     "join_grace_s", "control_frame_s", "sync_frame_s"):
             if getattr(self, name) <= 0:
                 raise SettingsError(name, "must be positive")
         if not 1 <= self.connections_low <= self.connections_high:

@@ -311,9 +311,10 @@ class Gatekeeper:
     member's side of a taken join: gossips the newcomer's join record, so
     every member knows it within moments, and opens gossip with it."""
 
-    def __init__(self, gate: MembershipGate, store: Any, me: bytes, actions: GatekeeperActions) -> None:
+    def __init__(self, gate: MembershipGate, store: Any, me: bytes, actions: GatekeeperActions,
+                 grace_s: float = JOIN_GRACE_S) -> None:
         self.gate, self.store, self.me, self.actions = gate, store, me, actions
-        self.outsiders = Outsiders()
+        self.outsiders = Outsiders(grace_s)
         self._join_tried: dict[str, float] = {}  # peer -> trio time of our last try, or _JOINED
 
     def joined(self, peer: str) -> bool:

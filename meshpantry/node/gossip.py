@@ -12,7 +12,8 @@ delivered or forwarded: every record in it goes through the ingest pipeline's
 checks (:mod:`meshpantry.core.ingest`: decoding and limits, neighbourhood,
 time bound, signature), then the core's gossip decision
 (:func:`meshpantry.core.gossip.decide`, which the simulator's gossip runs
-too) asks the membership callback ``admits(record)``: the message is
+too) applies the Lamport bound against the reach of the node's log and asks
+the membership callback ``admits(record)``: the message is
 accepted and forwarded only when every record passed, and a record that
 fails decoding, its signature or the neighbourhood (honest members only
 forward what they accepted) marks the forwarder as faulty or hostile.
@@ -165,9 +166,12 @@ class BatchValidator:
         self, own_id: ID, neighbourhood: bytes, admits: Admits, stats: GossipStats,
         on_forged: Callable[[ID, RemoteError], None] | None = None,
         clock: Callable[[], int] = wall_clock_ms,
+        reach: Callable[[], int] | None = None,
     ) -> None:
         self.own_id, self.neighbourhood, self.admits, self.stats = own_id, neighbourhood, admits, stats
         self.on_forged = on_forged
+        #: the Lamport reach of the node's log (step 5b), or None to skip it
+        self.reach = reach
         self.clock = clock
         self._checked: OrderedDict[bytes, list[Record]] = OrderedDict()
         #: message id -> the peer that handed it over, for gap repair.
@@ -183,7 +187,7 @@ class BatchValidator:
                 )
             except RemoteError as error:
                 checked = error
-            decision = decide(checked, self.admits)
+            decision = decide(checked, self.admits, None if self.reach is None else self.reach())
         except trio.Cancelled:
             self.stats.validation_timeouts += 1  # the library gave up (or we stop)
             raise
@@ -408,6 +412,7 @@ async def open_gossip(
     *,
     on_forged: Callable[[ID, RemoteError], None] | None = None,
     admits_peer: Callable[[ID], bool] | None = None,
+    reach: Callable[[], int] | None = None,
 ) -> AsyncIterator[Gossip]:
     """Run GossipSub on ``host`` for one neighbourhood while the block runs.
 
@@ -418,14 +423,17 @@ async def open_gossip(
     publisher and the peer that handed it over (None if not known). Start this before dialling
     peers so that every connection also carries gossip. With
     ``admits_peer(peer_id) -> bool`` (the membership gate) gossip runs only
-    with the peers it admits (:class:`GatedPubsub`).
+    with the peers it admits (:class:`GatedPubsub`). With ``reach() -> int``
+    (the Lamport reach of the node's log) a message carrying a counter beyond
+    it is ignored, not forwarded (the ingest pipeline's step 5b).
     """
     gossip = Gossip(host, neighbourhood, settings)
-    validator = BatchValidator(host.peer_id, neighbourhood, admits, gossip.stats, on_forged)
+    validator = BatchValidator(host.peer_id, neighbourhood, admits, gossip.stats, on_forged, reach=reach)
     router = build_router()
     options = dict(msg_id_constructor=message_id, validation_timeout=VALIDATION_TIMEOUT_S)
     pubsub = (Pubsub(host.libp2p, router, **options) if admits_peer is None
-              else GatedPubsub(host.libp2p, router, admits_peer=admits_peer, **options))
+              else GatedPubsub(host.libp2p, router, admits_peer=admits_peer, admit_wait_s=settings.join_grace_s,
+                               **options))
     pubsub.set_topic_validator(
         gossip.topic, validator, True
     )

@@ -57,7 +57,7 @@ from .network import resolve
 from .control_ops import control_routes
 from .gate import JOIN_PROTOCOL, Gatekeeper, GatekeeperActions, MembershipGate, serve_join
 from .sync_driver import now_ms as _monotonic_ms
-from .sync_service import SyncService, SyncTotals
+from .sync_service import ServeLimits, SyncService, SyncTotals
 
 if TYPE_CHECKING:
     from libp2p.abc import INetwork
@@ -100,7 +100,7 @@ class Node:
         #: Addresses decided by the network mode (raises NetworkRefused).
         self.settings = resolve(settings)
         self.rng = rng or random.Random()
-        self.control = ControlServer(pantry.data_dir, control_routes(self))
+        self.control = ControlServer(pantry.data_dir, control_routes(self), frame_timeout_s=self.settings.control_frame_s)
         # The networking collaborators exist once networking runs (None before).
         self.host: RunningHost | None = None
         self.gossip: Gossip | None = None
@@ -115,7 +115,7 @@ class Node:
         self.gate = MembershipGate(self.store, pantry.device, self.denied)
         self.gatekeeper = Gatekeeper(self.gate, self.store, pantry.device, GatekeeperActions(
             libp2p=lambda: self.host.libp2p, close_peer=self._close_peer, forget=self._forget_peer,
-            publish=self._publish_records, gossip_with=self._gossip_with))
+            publish=self._publish_records, gossip_with=self._gossip_with), grace_s=self.settings.join_grace_s)
         self.last_sync: dict[str, int] = {}
         self.sync_progress: dict[str, dict] = {}
         self.sync_totals = SyncTotals()
@@ -466,13 +466,13 @@ class Node:
                     liveness=liveness, ingest=self.ingest, ingest_soon=self.ingest_soon, publish=self.control.publish,
                     denied=self.denied, rng=self.rng, horizon=self.horizon, settings=self.settings,
                     progress=self.sync_progress, totals=self.sync_totals, last_sync=self.last_sync,
-                    gate=self.gate,
+                    gate=self.gate, limits=ServeLimits(frame_ms=round(self.settings.sync_frame_s * 1000)),
                 )
                 await nursery.start(self.sync.run)
                 async with open_gossip(
                     host, self.store.neighbourhood, self._admits, self._on_gossip, self.settings,
                     on_forged=lambda peer, error: self.ban(str(peer), f"gossip: {error}"),
-                    admits_peer=self.gate.admits,
+                    admits_peer=self.gate.admits, reach=self.store.max_lamport,
                 ) as gossip:
                     self.gossip = gossip
                     nursery.start_soon(self._watch_peers)

@@ -52,6 +52,7 @@ from meshpantry.core.sync.deadlines import FRAME_MS, OPEN_STREAM_MS
 from meshpantry.core.sync.errors import FrameTooSlow, ProtocolViolation, TooManyRecords, TooManyRounds
 from meshpantry.core.sync.horizon import Horizon
 from meshpantry.core.sync.items import index_of
+from meshpantry.core.sync.work import WorkLedger
 from meshpantry.core.sync.planner import (
     Action,
     CutOff,
@@ -224,6 +225,9 @@ class SyncService:
         self.serve_slots = trio.CapacityLimiter(limits.served)
         self.served: dict[str, int] = {}  #: peer -> its sessions served or waiting now
         self.outgoing: dict[str, Mode] = {}  #: peer -> the mode of our session with it running now
+        #: reconcile work each peer's sessions cost us lately: a session's budget
+        #: is what is left of its peer's (:class:`~meshpantry.core.sync.work.WorkLedger`)
+        self.work = WorkLedger()
         self.waiting = 0  #: sessions waiting for a served slot now
         self.shed = 0  #: streams shed at once since start
         self.turns = Turns(lambda: self.served)  #: whose session goes first
@@ -332,10 +336,11 @@ class SyncService:
         return False
 
     async def _start(self, peer: str, action: StartSession) -> Outcome:
+        budget = self.work.allowance(peer, now_ms())
         if action.mode is Mode.RECOVER:
-            session = SyncSession.fetch_author(self.store, self.pantry.device, now=now_ms())
+            session = SyncSession.fetch_author(self.store, self.pantry.device, now=now_ms(), work_budget=budget)
         else:
-            session = SyncSession.initiator(self.store, now=now_ms(), below=action.below)
+            session = SyncSession.initiator(self.store, now=now_ms(), below=action.below, work_budget=budget)
         outcome = await self._open_and_run(peer, session)
         if action.mode is Mode.RECOVER and outcome is Outcome.DONE:
             self.pantry.mark_chain_recovered()
@@ -396,7 +401,8 @@ class SyncService:
                 return await self._shed(stream, peer, f"no sync slot free within {limits.slot_wait_ms} ms")
             try:
                 await self.turns.smaller_first(peer)
-                session = SyncSession(self.store, Role.RESPONDER, now=now_ms(), frame_timeout_ms=limits.frame_ms)
+                session = SyncSession(self.store, Role.RESPONDER, now=now_ms(), frame_timeout_ms=limits.frame_ms,
+                                      work_budget=self.work.allowance(peer, now_ms()))
                 async with self.turns.running_for(peer):
                     result = await self._run(peer, self._heard_channel(stream), session)
             finally:
@@ -500,6 +506,7 @@ class SyncService:
                 to_store.close()  # what was taken in is still stored
         state.update(active=False, behind=0 if result.ok else state["behind"])
         stats = result.stats
+        self.work.charge(peer, stats.work, now_ms())
         totals = self.totals
         totals["sessions"] += 1
         totals["failed"] += 0 if result.ok else 1

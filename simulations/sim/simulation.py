@@ -256,7 +256,7 @@ class Simulation:
         try:
             if not any(map(isinstance, records, repeat(RemoteError))):  # the usual case
                 check_decoded_all(records, neighbourhood=neighbourhood, now=now)
-                return decide(records, store.admitter())
+                return decide(records, store.admitter(), store.max_lamport)
             for index, record in enumerate(records):
                 if type(record) is Record:  # decoded, signature good: steps 2-3 remain
                     check_decoded(record, neighbourhood=neighbourhood, now=now)
@@ -264,7 +264,7 @@ class Simulation:
                     check_shared(*table.shared_checks(fresh[index]), neighbourhood=neighbourhood, now=now)
         except RemoteError as error:
             return decide(error, store.admission)
-        return decide(records, store.admitter())
+        return decide(records, store.admitter(), store.max_lamport)
 
     def _holds_id(self, node: SimNode) -> Callable[[bytes], bool]:
         by_id, held = self.table.by_id.get, node.store.held

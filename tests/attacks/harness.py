@@ -59,8 +59,13 @@ ATTACKER_MEMBERS = 12
 #: that long to see it).
 GATE = importlib.util.find_spec("meshpantry.node.gate") is not None
 
+#: Stall deadlines the honest nodes run with (their ``node.toml``), shorter
+#: than the defaults (10 s, 30 s, 15 s) so that the attacks that wait for
+#: one wait less; each attack still waits for its deadline to act.
+TEST_SETTINGS = {"join_grace_s": 3.0, "control_frame_s": 5.0, "sync_frame_s": 5.0}
+
 #: The gate's grace for a peer to hand over its join, plus a margin.
-GRACE_S = 13.0 if GATE else 1.0
+GRACE_S = TEST_SETTINGS["join_grace_s"] + 3.0 if GATE else 1.0
 
 
 def fixed_on(branch: str, present: bool):
@@ -159,7 +164,9 @@ class LoggingNode(NodeProcess):
 
 
 def start_nodes(dirs: list[Path]) -> list[NodeProcess]:
-    """h0 first; h1 dials h0; h2 dials h0 and h1."""
+    """h0 first; h1 dials h0; h2 dials h0 and h1; each with :data:`TEST_SETTINGS`."""
+    for d in dirs:
+        (d / "node.toml").write_text("".join(f"{name} = {value}\n" for name, value in TEST_SETTINGS.items()))
     nodes = [LoggingNode(d, free_port()) for d in dirs]
     try:
         for i, node in enumerate(nodes):

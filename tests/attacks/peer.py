@@ -12,6 +12,10 @@ Run as ``python -m tests.attacks.peer MODE TARGET_MULTIADDR SEED_HEX ARG...``:
 ``sync FILE``
     ``FILE`` holds a msgpack list of byte strings; each is written on its own
     sync stream, which is then read for a second.
+``rounds FILE``
+    one sync stream: a Hello, then each frame of ``FILE`` (a msgpack list of
+    encoded frames) in turn, each once the node answered the one before;
+    prints how the node answered each.
 ``slowloris SECONDS``
     a sync stream that sends a Hello and the header of a 1,000-byte frame,
     then one byte of it a second.
@@ -133,6 +137,40 @@ async def attempt(host, peer, data: bytes, linger: float = 1.0) -> str:
     return outcome
 
 
+async def rounds(host, peer, frames: list[bytes]) -> None:
+    """See the module docstring (``rounds``)."""
+    with trio.fail_after(10):
+        stream = await host.libp2p.new_stream(peer, [SYNC_PROTOCOL])
+    reader = wire.FrameReader()
+    try:
+        await stream.write(wire.encode_frame(wire.Hello()))
+        for index, frame in enumerate(frames):
+            await stream.write(frame)
+            answer = None
+            with trio.move_on_after(30):
+                while answer is None:
+                    data = await stream.read(65536)
+                    if not data:
+                        answer = "closed"
+                        break
+                    for body in reader.feed(data):
+                        decoded = wire.decode_frame(body)
+                        if isinstance(decoded, wire.Abort):
+                            answer = f"abort {decoded.code}: {decoded.reason}"
+                        elif isinstance(decoded, wire.Reconcile):
+                            answer = "answered"
+            say(f"{index}: {answer or 'no answer'}")
+            if answer != "answered":
+                return
+    except Exception as error:  # noqa: BLE001 - a reset is an answer
+        say(f"reset ({type(error).__name__})")
+    finally:
+        try:
+            await stream.reset()
+        except Exception:  # noqa: BLE001
+            pass
+
+
 async def slowloris(host, peer, seconds: float) -> None:
     start = trio.current_time()
     try:
@@ -204,6 +242,8 @@ async def main(mode: str, target: str, seed_hex: str, *args: str) -> None:
         if mode == "sync":
             for index, data in enumerate(msgpack.unpackb(open(args[0], "rb").read())):
                 say(f"{index}: {await attempt(host, info.peer_id, data)}")
+        elif mode == "rounds":
+            await rounds(host, info.peer_id, msgpack.unpackb(open(args[0], "rb").read()))
         elif mode == "slowloris":
             await slowloris(host, info.peer_id, float(args[0]))
         elif mode == "streams":

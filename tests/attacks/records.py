@@ -59,13 +59,13 @@ def forged(record: Record) -> bytes:
     return bytes(raw)
 
 
-def spent_join(code: str, outsider: DeviceKey) -> Record:
-    """A join an outsider makes with an invite whose one use is spent, with
-    the counter at 2^63 - 1 (finding 1's third path)."""
+def spent_join(code: str, outsider: DeviceKey, lamport: int = MAX_COUNTER) -> Record:
+    """A join an outsider makes with an invite whose one use is spent, by
+    default with the counter at 2^63 - 1 (finding 1's third path)."""
     invite = InviteCode.decode(code)
     _, invite_secret = nacl.bindings.crypto_sign_seed_keypair(invite.seed)
     proof = nacl.bindings.crypto_sign(join_message(invite.neighbourhood, outsider.public), invite_secret)[:64]
-    return seal(outsider.secret, neighbourhood=invite.neighbourhood, seq=1, prev=None, lamport=MAX_COUNTER,
+    return seal(outsider.secret, neighbourhood=invite.neighbourhood, seq=1, prev=None, lamport=lamport,
                 time=now_ms(), kind="join", body={"invite": invite.invite, "proof": proof})
 
 

@@ -24,7 +24,7 @@ from cli.main import main as cli_main
 from meshpantry.control.frames import encode_frame
 from meshpantry.exit_codes import ExitCode
 
-from .harness import GATE, LoggingNode, attack, converged, fixed_on, rss_mib
+from .harness import GATE, TEST_SETTINGS, LoggingNode, attack, converged, fixed_on, rss_mib
 from simulations.processes import eventually, free_port
 
 pytestmark = pytest.mark.timeout(300)
@@ -99,8 +99,8 @@ def test_control_half_sent_header(hood):
         sock = control_socket(node)
         try:
             sock.sendall(b"\x00\x00")
-            # The deadline is 30 s where it exists; without it, 5 s shows the hold.
-            sock.settimeout(40 if GATE else 5)
+            # The deadline (TEST_SETTINGS) where it exists; without it, 5 s shows the hold.
+            sock.settimeout(TEST_SETTINGS["control_frame_s"] + 10 if GATE else 5)
             start = time.monotonic()
             try:
                 closed = sock.recv(1) == b""

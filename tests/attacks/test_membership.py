@@ -1,6 +1,7 @@
 """Peers that are not members of the neighbourhood, against ``h0``: one
-that reads the topic, one that fills the waiting room over sync, and a node
-of another neighbourhood that dials in.
+that reads the topic, one whose join used a spent invite and whose records a
+hostile member relays over sync, and a node of another neighbourhood that
+dials in.
 
 ::
 
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from meshpantry.core.membership import MAX_UNCOUNTED_SEQS
 from meshpantry.keys import DeviceKey
 from meshpantry.pantry import Pantry
 from meshpantry.store import log
@@ -23,7 +25,7 @@ from meshpantry.store.database import transaction
 from simulations.processes import eventually, free_port, make_neighbourhood
 
 from . import records as make
-from .harness import GATE, GRACE_S, LoggingNode, attack, attacker_env, fixed_on
+from .harness import GATE, GRACE_S, LoggingNode, attack, attacker_env, converged, fixed_on
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -59,46 +61,83 @@ def test_non_member_reads_the_topic(hood):
         assert received == 0
 
 
-def outsider_store(root: Path, spent_code: str, count: int) -> Path:
-    """A household whose join used a spent invite (so it never counts), with
-    ``count`` offers of ~2 KB each in its log."""
-    data_dir = root / "outsider"
-    pantry = Pantry.create(data_dir, "Outsider")
+def spent_invite_records(hood, count: int) -> tuple[DeviceKey, list]:
+    """An outsider's join with the spent invite, made after the join that
+    spent it (a higher counter: the use stays with the first joiner), and
+    ``count`` offers of ~2 KB each after it."""
+    outsider = DeviceKey.generate()
+    spender = make.head_of(hood.attacker_dirs[-1])  # the member whose join spent the invite
+    join = make.spent_join(hood.spent_code, outsider, lamport=spender[2] + 1)
+    offers = make.chain(outsider, hood.id, (join.seq, join.id, join.lamport), count, item="waiting",
+                        note="x" * 1800)
+    return outsider, [join, *offers]
+
+
+def planted(data_dir: Path, records: list) -> None:
+    """Put ``records`` into the stopped store in ``data_dir`` as they are."""
+    pantry = Pantry.open(data_dir)
     try:
-        pantry.join(spent_code, "Outsider")
-        head = pantry.store.own_head(pantry.device)
-        offers = make.chain(pantry.key, pantry.neighbourhood, (head.seq, head.id, head.lamport), count,
-                            item="waiting", note="x" * 1800)
         with transaction(pantry.store._conn):
-            log.insert(pantry.store._conn, offers)
+            log.insert(pantry.store._conn, records)
     finally:
         pantry.close()
-    return data_dir
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "open (the outcome varies from run to run, so not strict): a join made with a spent one-use invite is admitted to the log (admission never shrinks; use "
-    "counts are a view rule), so the joiner's records are stored though they never count; the gate no longer "
-    "calls it a member (the handshake answers 'refused'), but h0 still stores what it sends"))
-def test_non_member_sync_fills_the_waiting_room(hood, tmp_path):
-    """Finding 6: a non-member node offers 3,000 records of ~2 KB over sync:
-    h0 takes none of them into its waiting room (the database grows by less
-    than 1 MiB)."""
-    outsider_dir = outsider_store(tmp_path, hood.spent_code, 3000)
+def relayed_over_sync(hood, records: list, out) -> int:
+    """A hostile member (a fresh attacker key) that holds ``records`` syncs
+    with h0; returns how many records h0 kept. Checks that h0's database
+    grew by less than 1 MiB, and that h1 and h2 end with the same records."""
+    relay_index = hood._next_attacker
+    hood.attacker()
+    relay_dir = hood.attacker_dirs[relay_index]
+    planted(relay_dir, records)
     h0 = hood.nodes[0]
-    before = database_bytes(h0.data_dir)
-    with attack(hood, FAMILY, "non-member sync (3,000 x 2 KB)", reason=CLOSED) as out:
-        outsider = LoggingNode(outsider_dir, free_port(), peers=[h0.address])
-        outsider.start()
-        try:
-            outsider.wait_ready()
-            time.sleep(max(4.0, GRACE_S))
-            out.numbers["sample"]()
-        finally:
-            outsider.stop()
-        growth = (database_bytes(h0.data_dir) - before) / (1024 * 1024)
-        out.numbers["db_growth_mib"] = round(growth, 1)
-        assert growth < 1.0
+    before_bytes = database_bytes(h0.data_dir)
+    before_count = h0.call("dump", ids=False)["count"]
+    relay = LoggingNode(relay_dir, free_port(), peers=[h0.address])
+    relay.start()
+    try:
+        relay.wait_ready()
+        eventually(lambda: h0.call("dump", ids=False)["count"] > before_count, 30,
+                   "h0 takes what the relay's sync brings")
+        time.sleep(3.0)  # further sessions bring nothing more
+        out.numbers["sample"]()
+    finally:
+        relay.stop()
+    kept = h0.call("dump", ids=False)["count"] - before_count
+    growth = (database_bytes(h0.data_dir) - before_bytes) / (1024 * 1024)
+    out.numbers["kept"] = kept
+    out.numbers["db_growth_mib"] = round(growth, 2)
+    out.did = f"kept {kept} of {len(records)} records; refused the rest"
+    assert growth < 1.0
+    # h1 and h2 take the same records from h0 (and refuse the same)
+    eventually(lambda: converged(hood.nodes), 30, "h1 and h2 keep the same records")
+    return kept
+
+
+def test_spent_invite_joiners_records_over_sync(hood):
+    """Finding 6: an outsider whose join used a spent one-use invite has
+    3,000 records of ~2 KB, and a hostile member that holds them all syncs
+    with h0 (the outsider's own node would not get past the gate): h0 keeps
+    the join and at most MAX_UNCOUNTED_SEQS of the records, refusing the
+    rest because the joiner does not count."""
+    _, records = spent_invite_records(hood, 3000)
+    with attack(hood, FAMILY, "spent invite's joiner's 3,000 x 2 KB, relayed by sync", reason=r"does not count",
+                changes_store=True) as out:
+        kept = relayed_over_sync(hood, records, out)
+        assert kept <= 1 + MAX_UNCOUNTED_SEQS
+
+
+def test_revoked_members_records_relayed_over_sync(hood):
+    """Finding 6: a member that has not learned of r0's revocation holds
+    300 records r0 wrote after it, and syncs with h0: h0 keeps at most
+    MAX_UNCOUNTED_SEQS of them (the budget past ``after_seq``)."""
+    late = make.chain(hood.revoked, hood.id, make.head_of(hood.root / "r0"), 300, item="after revocation",
+                      note="x" * 1800)
+    with attack(hood, FAMILY, "revoked member's 300 records, relayed by sync", reason=r"does not count",
+                changes_store=True) as out:
+        kept = relayed_over_sync(hood, late, out)
+        assert kept <= MAX_UNCOUNTED_SEQS
 
 
 @fixed_on("trustnet", GATE)

@@ -19,7 +19,7 @@ import pytest
 from protocol import sync as wire
 
 from . import records as make
-from .harness import GATE, attack, fixed_on, rss_mib
+from .harness import GATE, TEST_SETTINGS, attack, fixed_on, rss_mib
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -148,8 +148,9 @@ def test_slowloris_sync(hood, peer):
     the frame deadline: the node cuts the peer off."""
     key = hood.attacker()
     with attack(hood, FAMILY, "slowloris sync (1 byte/s)", reason=CUT_OFF + r"|deadline|trickl") as out:
-        # The frame deadline is 15 s where it exists; without it, 5 s shows the hold.
-        lines = peer("slowloris", hood.nodes[0].address, key.seed, "25" if GATE else "5")
+        # The frame deadline (TEST_SETTINGS) where it exists; without it, 5 s shows the hold.
+        lines = peer("slowloris", hood.nodes[0].address, key.seed,
+                     str(TEST_SETTINGS["sync_frame_s"] + 10) if GATE else "5")
         out.did = lines[-1]
         assert "cut" in lines[-1], lines
 
@@ -197,3 +198,34 @@ def test_oversized_reconcile_message(hood, peer):
         said = sync(peer, hood, [oversized_reconcile()])
         out.did = f"stream {said['0']}"
         out.numbers["cpu_s"] = round(node.cpu_seconds() - cpu, 2)
+
+
+def heavy_reconcile(entries: int = 400) -> bytes:
+    """A reconcile message under one message's work bound (each entry asks
+    for a solve of 64 sums over a range of at most one item, ~16,400 units;
+    400 entries ~0.8 x MAX_MESSAGE_WORK)."""
+    rng = random.Random(7)
+    fields = set(inspect.signature(wire.Sums).parameters)
+    extra = {"strata": ()} if "strata" in fields else {}
+    out = [wire.Entry(wire.Bound(index), wire.Sums(0, bytes(rng.randrange(256) for _ in range(16)),
+                                                   tuple(rng.randrange(1, 1 << 60) for _ in range(wire.MAX_SUMS)),
+                                                   **extra))
+           for index in range(1, entries + 1)]
+    out.append(wire.Entry(wire.INF, wire.Skip()))
+    return wire.encode_frame(wire.Reconcile(tuple(out)))
+
+
+def test_reconcile_work_over_a_session(hood, peer):
+    """Finding 5: one session of reconcile messages, each under the
+    per-message bound: the node answers while the session's total stays
+    within MAX_SESSION_WORK, refuses the message that would pass it before
+    solving it (ABORT 2), and bans the sender."""
+    node = hood.nodes[0]
+    cpu = node.cpu_seconds()
+    key = hood.attacker()
+    with attack(hood, FAMILY, "reconcile work over one session", reason=r"cutting off.*sync session asks") as out:
+        lines = peer("rounds", node.address, key.seed, payload=[heavy_reconcile()] * 6)
+        out.did = "; ".join(lines)[:160]
+        out.numbers["cpu_s"] = round(node.cpu_seconds() - cpu, 2)
+        answered = sum(line.endswith("answered") for line in lines)
+        assert 1 <= answered < 6 and "abort 2" in lines[-1], lines

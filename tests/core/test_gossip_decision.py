@@ -16,11 +16,11 @@ from meshpantry.core.gossip import (
 )
 from meshpantry.core.ingest import check_record
 from meshpantry.core.membership import Admission
-from meshpantry.core.validation import NotAdmitted, TimeInFuture, WrongNeighbourhood
+from meshpantry.core.validation import LamportTooFarAhead, NotAdmitted, TimeInFuture, WrongNeighbourhood
 from meshpantry.keys import DeviceKey
-from protocol import decode_record
+from protocol import decode_record, seal
 from protocol.errors import BadSignature, DecodeError, Malformed
-from protocol.limits import MAX_FUTURE_SKEW_MS
+from protocol.limits import MAX_COUNTER, MAX_FUTURE_SKEW_MS, MAX_LAMPORT_LEAD
 
 HOOD = bytes(range(32))
 NOW = 1_700_000_000_000
@@ -138,3 +138,39 @@ def test_missing_before_looks_at_the_first_records_of_a_message_only():
     nothing_held = set().__contains__
     missing = missing_before(records[1:], nothing_held)
     assert missing == [r.id for r in records[:GAP_LOOKUP_RECORDS]]
+
+
+def lamport_chain(counters: list[int]):
+    """Offers of one chain with the given counters."""
+    secret, records, prev = DeviceKey.generate().secret, [], None
+    for seq, counter in enumerate(counters, 1):
+        record = seal(secret, neighbourhood=HOOD, seq=seq, prev=prev, lamport=counter, time=NOW, kind="offer",
+                      body={"item": f"plums {seq}", "quantity": 1, "unit": "kg"})
+        records.append(record)
+        prev = record.id
+    return records
+
+
+def test_a_counter_beyond_the_reach_is_ignored_and_admission_is_not_asked():
+    """Step 5b, as ingest applies it: such a message is not forwarded, and
+    nobody is blamed (the receiver may lack the records in between)."""
+    asked = []
+    records = lamport_chain([5, MAX_COUNTER])
+    decision = decide(records, lambda r: asked.append(r) or Admission.ADMIT, reach=10)
+    assert decision.verdict is Verdict.IGNORE and not decision.forward and not decision.blame
+    assert decision.error == LamportTooFarAhead(MAX_COUNTER, 10, MAX_LAMPORT_LEAD)
+    assert asked == []
+
+
+def test_a_message_climbs_within_the_lead_record_by_record():
+    """Each record may lie within the lead of the reach grown by the
+    message's earlier records, as ingest grows it batch by batch."""
+    climbing = lamport_chain([MAX_LAMPORT_LEAD, 2 * MAX_LAMPORT_LEAD, 3 * MAX_LAMPORT_LEAD])
+    assert decide(climbing, admit_all, reach=0).forward
+    gap = lamport_chain([MAX_LAMPORT_LEAD, 3 * MAX_LAMPORT_LEAD])
+    decision = decide(gap, admit_all, reach=0)
+    assert decision.error == LamportTooFarAhead(3 * MAX_LAMPORT_LEAD, MAX_LAMPORT_LEAD, MAX_LAMPORT_LEAD)
+
+
+def test_without_a_reach_the_counter_is_left_to_ingest():
+    assert decide(lamport_chain([MAX_COUNTER]), admit_all).forward

@@ -117,9 +117,9 @@ def test_a_device_revoked_from_its_first_record_counts_for_nothing():
     assert bea.public not in state.members
 
 
-def test_admission_learns_only_from_admission_kinds_and_counting_adds_revoke():
-    """Two sets, two questions: admission never shrinks, so a revoke teaches
-    it nothing; counting reads revokes too."""
+def test_admission_learns_from_every_kind_that_decides_who_counts():
+    """Admission learns revokes too: a revoked device's records past its
+    ``after_seq`` are kept only within a budget (test_admission_cuts)."""
     from meshpantry.core.membership import ADMISSION_KINDS, COUNTING_KINDS, Membership
 
     nb = TestNeighbourhood()
@@ -128,8 +128,10 @@ def test_admission_learns_only_from_admission_kinds_and_counting_adds_revoke():
     nb.offer(bea)
     revoke = nb.revoke(tablet, bea, after_seq=0)
     membership = Membership(nb.id)
-    learnt = {r.kind for r in nb.records if membership.admits(r).value == "admit" and membership.add(r)}
-    assert learnt == ADMISSION_KINDS
+    for record in nb.records[:-1]:
+        assert membership.admits(record).value == "admit"
+        membership.add(record)
     assert membership.admits(revoke).value == "admit" and not membership.add(revoke)
-    assert bea.public in membership.households  # the revoke changed nothing here
-    assert COUNTING_KINDS - ADMISSION_KINDS == {"revoke", "invite_cancel"}
+    assert bea.public in membership.households  # still admissible, but cut at 0
+    assert membership.cuts() == {bea.public: 0}
+    assert ADMISSION_KINDS == COUNTING_KINDS

@@ -305,6 +305,20 @@ def test_not_admitted_a_join_whose_proof_fails(nb):
     assert v.NotAdmitted(bad.author, "join", True) != v.NotAdmitted(bad.author, "join", False)
 
 
+def test_not_counted_a_revoked_devices_records_past_its_budget(nb):
+    """Past ``after_seq`` the log keeps MAX_UNCOUNTED_SEQS seqs of a revoked device, then refuses."""
+    from meshpantry.core.membership import MAX_UNCOUNTED_SEQS
+
+    from .logs import ListLog
+
+    bea = nb.join(7)
+    nb.revoke(nb.founder, bea, after_seq=1)
+    late = [nb.offer(bea) for _ in range(MAX_UNCOUNTED_SEQS + 1)]
+    report = ListLog(nb.id).ingest(nb.records, now=nb.clock)
+    assert [r.error for r in report.rejected] == [
+        v.NotCounted(bea.public, 1, late[-1].seq, MAX_UNCOUNTED_SEQS)]
+
+
 def test_errors_compare_by_type_and_data():
     assert v.NotMember(b"a") == v.NotMember(b"a")
     assert v.NotMember(b"a") != v.NotMember(b"b")

@@ -1,7 +1,7 @@
 """Coverage-guided fuzzing of the decoders with atheris (libFuzzer for Python).
 
-    python -m tests.fuzz.run record -runs=500000 tests/fuzz/corpus/record
-    python -m tests.fuzz.run frame  -runs=500000 tests/fuzz/corpus/frame
+    python -m tests.fuzz.run record -runs=1000000 tests/fuzz/corpus/record
+    python -m tests.fuzz.run frame  -runs=1000000 tests/fuzz/corpus/frame
 
 The first argument names the target (:mod:`tests.fuzz.targets`); the rest are
 libFuzzer's own (``-runs``, ``-max_len``, ``-seed``, corpus directories: the

@@ -44,6 +44,9 @@ def test_from_mapping_coerces_strings_and_lists():
         ({"sync_jitter": 1.5}, "sync_jitter"),
         ({"redial_max_s": 0.1}, "redial_max_s"),
         ({"listen_port": True}, "listen_port"),
+        ({"join_grace_s": 0}, "join_grace_s"),
+        ({"control_frame_s": -1}, "control_frame_s"),
+        ({"sync_frame_s": "0"}, "sync_frame_s"),
     ],
 )
 def test_bad_values_name_the_setting(values, name):
@@ -60,3 +63,31 @@ def test_connection_watermarks_are_checked():
                    {"connection_grace_s": -1}):
         with pytest.raises(SettingsError):
             NodeSettings.from_mapping(values)
+
+
+def test_stall_deadlines_default_to_the_modules_constants():
+    """The join grace, the control frame deadline and the served sync frame
+    deadline are settings (tests shorten them) whose defaults are the
+    constants their modules document."""
+    from meshpantry.control.server import FRAME_TIMEOUT_S
+    from meshpantry.core.sync.deadlines import FRAME_MS
+    from meshpantry.node.gate import JOIN_GRACE_S
+
+    settings = NodeSettings()
+    assert settings.join_grace_s == JOIN_GRACE_S
+    assert settings.control_frame_s == FRAME_TIMEOUT_S
+    assert settings.sync_frame_s * 1000 == FRAME_MS
+
+
+def test_the_node_takes_its_stall_deadlines_from_its_settings(tmp_path):
+    from meshpantry.node.runner import Node
+    from meshpantry.pantry import Pantry
+
+    pantry = Pantry.create(tmp_path / "p", "Alder")
+    try:
+        pantry.create_neighbourhood("Test Close", "Alder")
+        node = Node(pantry, NodeSettings(network="loopback", join_grace_s=2.5, control_frame_s=4.0))
+        assert node.control.frame_timeout_s == 4.0
+        assert node.gatekeeper.outsiders.grace_s == 2.5
+    finally:
+        pantry.close()

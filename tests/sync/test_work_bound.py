@@ -10,7 +10,18 @@ import pytest
 from meshpantry.core.sync import Failed, ProtocolViolation, SyncSession
 from meshpantry.core.sync.items import ItemIndex
 from meshpantry.core.sync.reconcile import respond
-from meshpantry.core.sync.work import MAX_MESSAGE_WORK, SEND_WORK, TooMuchWork, check_message, entry_work
+from meshpantry.core.sync.work import (
+    MAX_MESSAGE_WORK,
+    MAX_PEER_WORK,
+    MAX_SESSION_WORK,
+    PEER_WORK_WINDOW_MS,
+    SEND_WORK,
+    TooMuchWork,
+    WorkLedger,
+    check_message,
+    entry_work,
+    message_work,
+)
 from protocol import sync as wire
 
 from .replicas import Link, Replica, chains
@@ -100,6 +111,7 @@ def test_honest_messages_stay_under_the_senders_share_of_the_bound(total, differ
     link = Link(a, b)
     indexes = (ItemIndex(b.sync_items()), ItemIndex(a.sync_items()))  # what each message's receiver holds
     works = []
+    totals = [0, 0]  # units each side's messages asked of the other, in all
     side = 0
     while not link.finished:
         for body in wire.FrameReader().feed(bytes(link.queues[side])):
@@ -108,10 +120,12 @@ def test_honest_messages_stay_under_the_senders_share_of_the_bound(total, differ
                 index = indexes[side]
                 uppers = [index.locate(entry.upper) for entry in frame.entries]
                 works.append(check_message(frame.entries, [hi - lo for lo, hi in zip([0, *uppers], uppers)]))
+                totals[side] += works[-1]
         link.deliver(side)
         side = 1 - side
     assert a.ids == b.ids
     assert max(works) <= SEND_WORK
+    assert max(totals) <= MAX_SESSION_WORK // 2  # a session's budget leaves room twice over
 
 
 def test_the_node_bans_a_peer_whose_message_asks_too_much():
@@ -120,3 +134,53 @@ def test_the_node_bans_a_peer_whose_message_asks_too_much():
     from meshpantry.node.sync_service import HOSTILE_ERRORS
 
     assert isinstance(TooMuchWork(MAX_MESSAGE_WORK + 1, MAX_MESSAGE_WORK), HOSTILE_ERRORS)
+
+
+def _moderate_sums_message(index: ItemIndex) -> wire.Reconcile:
+    """SUMS entries a receiver can solve, well under one message's bound."""
+    return _hostile_sums_message(index, 40, k=8)
+
+
+def test_a_session_refuses_the_message_that_takes_its_total_over_its_budget():
+    """Each message alone is under MAX_MESSAGE_WORK; the session adds them
+    up and refuses, before solving, the one that passes its budget: a
+    ProtocolViolation (ABORT 2), which the node bans."""
+    replica = _replica(20_000)
+    index = ItemIndex(replica.sync_items())
+    message = _moderate_sums_message(index)
+    one = message_work(index, message.entries)
+    assert 0 < one < MAX_MESSAGE_WORK
+    session = SyncSession.responder(replica, now=0, work_budget=one + one // 2)
+    session.receive_data(wire.encode_frame(wire.Hello()) + wire.encode_frame(message), now=0)
+    assert not [e for e in session.events() if isinstance(e, Failed)]
+    session.data_to_send()
+    session.receive_data(wire.encode_frame(message), now=0)
+    (failed,) = [e for e in session.events() if isinstance(e, Failed)]
+    assert isinstance(failed.error, TooMuchWork) and isinstance(failed.error, ProtocolViolation)
+    assert failed.error.work == 2 * one and "session" in str(failed.error)
+    (abort,) = [wire.decode_frame(body) for body in wire.FrameReader().feed(session.data_to_send())]
+    assert isinstance(abort, wire.Abort) and abort.code == wire.ABORT_PROTOCOL
+    assert session.stats.work == 2 * one
+
+
+def test_a_peers_sessions_share_one_budget_per_window():
+    """The ledger gives each new session what is left of the peer's
+    MAX_PEER_WORK over the last PEER_WORK_WINDOW_MS, at most MAX_SESSION_WORK."""
+    ledger = WorkLedger()
+    assert ledger.allowance("p", 0) == MAX_SESSION_WORK
+    ledger.charge("p", MAX_PEER_WORK - MAX_SESSION_WORK // 4, now=1_000)
+    assert ledger.allowance("p", 2_000) == MAX_SESSION_WORK // 4
+    assert ledger.allowance("q", 2_000) == MAX_SESSION_WORK  # another peer's own share
+    ledger.charge("p", MAX_PEER_WORK, now=3_000)
+    assert ledger.allowance("p", 3_000) == 0
+    assert ledger.allowance("p", 1_000 + PEER_WORK_WINDOW_MS) == 0  # the second charge is still in the window
+    assert ledger.allowance("p", 3_000 + PEER_WORK_WINDOW_MS) == MAX_SESSION_WORK
+
+
+def test_a_session_without_budget_left_refuses_the_first_message_that_asks_work():
+    replica = _replica(20_000)
+    index = ItemIndex(replica.sync_items())
+    session = SyncSession.responder(replica, now=0, work_budget=0)
+    session.receive_data(wire.encode_frame(wire.Hello()) + wire.encode_frame(_moderate_sums_message(index)), now=0)
+    (failed,) = [e for e in session.events() if isinstance(e, Failed)]
+    assert isinstance(failed.error, TooMuchWork)

@@ -16,6 +16,7 @@ class SyncStats:
     records_received: int = 0
     rounds: int = 0  #: reconcile messages sent and received
     round_trips: int = 0  #: times data arrived after we had sent some
+    work: int = 0  #: units of work the peer's reconcile messages asked of us (:mod:`.work`)
 
 
 @dataclass(frozen=True, slots=True)

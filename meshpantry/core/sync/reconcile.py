@@ -127,7 +127,9 @@ from .items import ItemIndex, fingerprint_of
 from .replies import LIST_IDS, Reply, add_sums
 from .splits import ESTIMATE_SUMS, estimating_split, resolve, sums_fit, whole_sums_fit
 from .sums import difference_polynomials, roots_among
-from .work import SUMS_WORK, check_message
+from .work import SUMS_WORK, check_message, message_work
+
+__all__ = ["message_work", "opening", "respond"]  # the rules a session runs (message_work: what a message costs)
 
 #: Ranges with equal counts at least this large are answered with an
 #: estimating split instead of SUMS_SLACK sums: a large range with equal

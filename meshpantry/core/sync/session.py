@@ -64,6 +64,7 @@ from .deadlines import FRAME_MS, MAX_SESSION_MS, PEER_SILENCE_MS, TRICKLE_BYTES_
 from .events import Done, Event, Failed, Progress, RecordsReceived, SyncStats
 from .items import ItemIndex, SyncItems, index_of
 from .outbox import Outbox, guarded
+from .work import MAX_SESSION_WORK, TooMuchWork
 
 #: Reconcile messages (both directions) one session may take. An honest
 #: session needs a few, plus the messages that overflow MAX_RECONCILE_BYTES
@@ -125,10 +126,13 @@ class SyncSession:
     ``now`` everywhere is one monotonic clock in ms (:mod:`.deadlines`);
     ``idle_timeout_ms``, ``frame_timeout_ms`` and ``max_session_ms`` are the
     session's deadlines, defaulting to PEER_SILENCE_MS, FRAME_MS and
-    MAX_SESSION_MS.
+    MAX_SESSION_MS. ``work_budget`` bounds the units of work (:mod:`.work`)
+    the peer's reconcile messages may ask of this side in all: the message
+    that would pass it is refused before anything is solved
+    (:class:`.work.TooMuchWork`, ABORT 2).
     """
 
-    #: The reconcile rules (``opening`` and ``respond``) and the record
+    #: The reconcile rules (``opening``, ``respond`` and ``message_work``) and the record
     #: windows. A benchmark runs a subclass with the rules of version 1 to
     #: compare (simulations/sync_v1.py); nothing else changes them.
     rules = reconcile
@@ -147,8 +151,9 @@ class SyncSession:
         idle_timeout_ms: int = IDLE_TIMEOUT_MS,
         max_session_ms: int = MAX_SESSION_MS,
         frame_timeout_ms: int = FRAME_MS,
+        work_budget: int = MAX_SESSION_WORK,
     ) -> None:
-        assert idle_timeout_ms > 0 and max_session_ms > 0 and frame_timeout_ms > 0
+        assert idle_timeout_ms > 0 and max_session_ms > 0 and frame_timeout_ms > 0 and work_budget >= 0
         assert want_author is None or (role is Role.INITIATOR and len(want_author) == limits.KEY_BYTES)
         assert below is None or (role is Role.INITIATOR and want_author is None)
         self.role = role
@@ -179,27 +184,31 @@ class SyncSession:
         self._end_sent = self._end_received = False
         self._expected = self._received = self._records_sent = 0
         self._rounds = self._round_trips = self._bytes_sent = self._bytes_received = 0
+        self._work_budget = work_budget
+        self._work = 0  # units the peer's reconcile messages asked of us
         if role is Role.INITIATOR:
             self._start(want_author, below)
 
     # --- host API -------------------------------------------------------------
 
     @classmethod
-    def initiator(cls, items: SyncItems, *, now: int, below: int | None = None) -> "SyncSession":
+    def initiator(cls, items: SyncItems, *, now: int, below: int | None = None,
+                  work_budget: int = MAX_SESSION_WORK) -> "SyncSession":
         """The side that speaks first. With ``below`` (a Lamport counter, from
         :class:`.horizon.Horizon`; routine syncs only), records at or above
         it are left to gossip: neither side sends them in this session."""
-        return cls(items, Role.INITIATOR, now=now, below=below)
+        return cls(items, Role.INITIATOR, now=now, below=below, work_budget=work_budget)
 
     @classmethod
-    def responder(cls, items: SyncItems, *, now: int) -> "SyncSession":
-        return cls(items, Role.RESPONDER, now=now)
+    def responder(cls, items: SyncItems, *, now: int, work_budget: int = MAX_SESSION_WORK) -> "SyncSession":
+        return cls(items, Role.RESPONDER, now=now, work_budget=work_budget)
 
     @classmethod
-    def fetch_author(cls, items: SyncItems, author: bytes, *, now: int) -> "SyncSession":
+    def fetch_author(cls, items: SyncItems, author: bytes, *, now: int,
+                     work_budget: int = MAX_SESSION_WORK) -> "SyncSession":
         """A session that asks the peer for every record by ``author`` (a
         device restoring its own chain before it writes)."""
-        return cls(items, Role.INITIATOR, now=now, want_author=author)
+        return cls(items, Role.INITIATOR, now=now, want_author=author, work_budget=work_budget)
 
     @property
     def finished(self) -> bool:
@@ -214,6 +223,7 @@ class SyncSession:
             records_received=self._received,
             rounds=self._rounds,
             round_trips=self._round_trips,
+            work=self._work,
         )
 
     def receive_data(self, data: bytes, now: int) -> None:
@@ -337,6 +347,9 @@ class SyncSession:
             raise ProtocolViolation("RECONCILE out of turn")
         self._count_round()
         assert self._index is not None
+        self._work += self.rules.message_work(self._index, frame.entries)  # raises over one message's bound
+        if self._work > self._work_budget:
+            raise TooMuchWork(self._work, self._work_budget, "this sync session")
         reply = self.rules.respond(self._index, frame)
         self._to_send |= reply.send
         self._expected += reply.expect

@@ -24,13 +24,28 @@ WANT_SUMS, SUMS or ROOTS whose ``m k`` passes SUMS_WORK. An honest sender
 keeps its own messages under SEND_WORK, taking ``m`` as the count the peer
 told it for the range, or, for its own SUMS, as ``count + k - 1`` (a SUMS
 the peer can solve has ``|m - count| < k``).
+
+Bounds over many messages, checked the same way before anything is solved:
+
+* a **session** adds up the work of every message the peer sent in it and
+  refuses the one that takes the total over its budget (MAX_SESSION_WORK, or
+  less: below);
+* a **peer**: :class:`WorkLedger` adds up what each peer's sessions cost
+  over the last PEER_WORK_WINDOW_MS; a new session with a peer gets at most
+  what is left of MAX_PEER_WORK as its budget. So a peer that opens session
+  after session cannot keep a core busy.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from protocol.sync import Entry, Roots, Sums, WantSums
 
 from .errors import ProtocolViolation
+
+if TYPE_CHECKING:
+    from .items import ItemIndex
 
 #: Units one reconcile message may ask for: about 0.8 s of one core of a
 #: laptop at worst (the 1 MiB message of ~1,900 entries of 64 sums that took
@@ -55,11 +70,31 @@ CHEAP_SUMS = 16
 SOLVE_UNITS = 4
 
 
-class TooMuchWork(ProtocolViolation):
-    """A reconcile message asks for more work than any honest peer sends."""
+#: Units the peer's messages of one session may ask for in all: twice a
+#: message's bound (about 1.6 s of a core at worst). Honest sessions
+#: measured: 0.47 x MAX_MESSAGE_WORK for 10,000 differences in 100,000
+#: records, 0.11 x for 100,000 records split between two islands, 0.04 x for
+#: a routine session over 100,000 (version 1's 96 rounds allowed 48
+#: messages of 0.8 s each).
+MAX_SESSION_WORK = 2 * MAX_MESSAGE_WORK
 
-    def __init__(self, work: int, limit: int) -> None:
-        super().__init__(f"reconcile message asks for {work} units of work, limit {limit}")
+#: The window over which a peer's sessions' work adds up.
+PEER_WORK_WINDOW_MS = 60_000
+
+#: Units one peer's sessions may ask for per PEER_WORK_WINDOW_MS: about 3.2 s
+#: of a core per minute at worst (5 %). Routine sessions over 100,000 records
+#: every 5 s cost a peer 0.5 x MAX_MESSAGE_WORK a minute, a catch-up of
+#: 10,000 differences 0.5 x once.
+MAX_PEER_WORK = 4 * MAX_MESSAGE_WORK
+
+
+class TooMuchWork(ProtocolViolation):
+    """A reconcile message (or the messages of a session, or of a peer's
+    sessions within the window: ``what``) asks for more work than any honest
+    peer sends."""
+
+    def __init__(self, work: int, limit: int, what: str = "reconcile message") -> None:
+        super().__init__(f"{what} asks for {work} units of work, limit {limit}")
         self.work, self.limit = work, limit
 
 
@@ -105,3 +140,41 @@ def check_message(entries: tuple[Entry, ...], counts: list[int]) -> int:
     if total > MAX_MESSAGE_WORK:
         raise TooMuchWork(total, MAX_MESSAGE_WORK)
     return total
+
+
+def message_work(index: "ItemIndex", entries: tuple[Entry, ...]) -> int:
+    """:func:`check_message` for a message received by the holder of ``index``."""
+    uppers = [index.locate(entry.upper) for entry in entries]
+    return check_message(entries, [hi - lo for lo, hi in zip([0, *uppers], uppers)])
+
+
+class WorkLedger:
+    """The reconcile work each peer's messages cost this replica within the
+    last ``window_ms`` (a sliding window), and what is left of ``limit``.
+    ``now`` is the caller's monotonic clock in ms."""
+
+    def __init__(self, limit: int = MAX_PEER_WORK, window_ms: int = PEER_WORK_WINDOW_MS) -> None:
+        self.limit, self.window_ms = limit, window_ms
+        self._charges: dict[object, list[tuple[int, int]]] = {}  # peer -> (time, units), oldest first
+
+    def spent(self, peer: object, now: int) -> int:
+        charges = self._charges.get(peer)
+        if not charges:
+            return 0
+        while charges and charges[0][0] <= now - self.window_ms:
+            charges.pop(0)
+        if not charges:
+            del self._charges[peer]
+            return 0
+        return sum(units for _, units in charges)
+
+    def allowance(self, peer: object, now: int) -> int:
+        """The budget of a new session with ``peer``: MAX_SESSION_WORK, or what
+        is left of the peer's window if less."""
+        return max(0, min(MAX_SESSION_WORK, self.limit - self.spent(peer, now)))
+
+    def charge(self, peer: object, units: int, now: int) -> None:
+        """Count ``units`` a session with ``peer`` cost (at its end)."""
+        if units > 0:
+            self.spent(peer, now)  # drop what left the window
+            self._charges.setdefault(peer, []).append((now, units))
