@@ -28,14 +28,17 @@ Rules:
   reaches. It only asks, and everything it receives is checked as always.
 
 Theory of operation: :class:`MembershipGate` answers "is this peer a
-member" from the store, with the revoked and the counted devices read from
-the membership views again only once a membership record (a join, link,
-invite or revoke) arrived since the last read, looked for at most once per
-:data:`REVOKED_REFRESH_S` (the gate is asked per connection and per stream,
-never per record). Reading the views brings every view table up to the log,
-which a bulk ingest (a heal's sync) leaves behind on purpose: read on every
-change of the log, the gate made each node fold every healed record into
-its views while it healed.
+member" from the store, with the revoked and the counted devices counted
+from the membership records the log holds (``Store.roster``, the views'
+own rule over those records alone), read again only once a membership
+record (a join, link, invite or revoke) arrived since the last read, looked
+for at most once per :data:`REVOKED_REFRESH_S` (the gate is asked per
+connection and per stream, never per record). It never reads the views:
+reading them brings every view table up to the log, which a bulk ingest (a
+heal's sync, a new device's catch-up) leaves behind on purpose. Read on
+every change of the log, the gate made each node fold every healed record
+into its views while it healed, and a new device folded its whole
+neighbourhood the moment its own join arrived, before it was in step.
 :class:`Gatekeeper` acts on the answers for the node (closing outsiders,
 handing over our join). :func:`serve_join` and :func:`request_join` are the
 two ends of the join handshake: one frame each way, each a 4-byte big-endian length and a body
@@ -76,7 +79,7 @@ JOIN_GRACE_S = 10.0
 #: each costs us a signature check and a store transaction.
 MAX_JOIN_ATTEMPTS = 3
 
-#: Seconds the revoked devices read from the views stay trusted while
+#: Seconds the revoked devices read from the roster stay trusted while
 #: membership records keep arriving (a revoke reaches the gate within this long).
 REVOKED_REFRESH_S = 1.0
 
@@ -122,7 +125,7 @@ class MembershipGate:
     def __init__(self, store: Any, me: bytes, denied: set[str], *, clock: Callable[[], float] = time.monotonic) -> None:
         self.store, self.me, self.denied, self.clock = store, me, denied, clock
         self._revoked: dict[bytes, int] = {}  # device -> the seq after which it was revoked
-        self._counted: Collection[bytes] = ()  # devices whose join or link counts in the views
+        self._counted: Collection[bytes] = ()  # devices whose join or link counts (the roster)
         self._revoked_at = (-1, float("-inf"))  # (log position, clock) of the last read
         self._join_attempts: dict[str, list[float]] = {}  # peer -> clock readings of its recent tries
 
@@ -133,9 +136,9 @@ class MembershipGate:
 
     def is_member(self, peer: ID | str, *, fresh: bool = False) -> bool:
         """Whether ``peer`` is a member device, not revoked, not denied: the
-        log admits it and its join or link counts in the views (a join made
+        log admits it and its join or link counts (the roster) (a join made
         with a spent, expired or cancelled invite is stored but never counts).
-        ``fresh`` reads the views again if the log changed since the last read."""
+        ``fresh`` reads the roster again if a membership record arrived since the last read."""
         if str(peer) in self.denied:
             return False
         device = device_of(peer)
@@ -177,7 +180,7 @@ class MembershipGate:
 
     def _revoked_devices(self, *, fresh: bool = False) -> dict[bytes, int]:
         """The revoked devices (and, beside them, the counted ones) read from
-        the views, trusted for :data:`REVOKED_REFRESH_S` unless ``fresh``,
+        the membership roster, trusted for :data:`REVOKED_REFRESH_S` unless ``fresh``,
         and read again only if a membership record arrived since."""
         position, read_at = self._revoked_at
         now = self.clock()
@@ -186,9 +189,9 @@ class MembershipGate:
         current = self.store.membership_position()
         if current != position:
             try:
-                roster = self.store.views().state.roster
+                roster = self.store.roster()
                 self._revoked, self._counted = dict(roster.revoked), frozenset(roster.households)
-            except Exception:  # noqa: BLE001 - views unavailable (no neighbourhood yet)
+            except Exception:  # noqa: BLE001 - no neighbourhood yet
                 self._revoked, self._counted = {}, frozenset()
                 current = -1  # read again next time
         self._revoked_at = (current, now)

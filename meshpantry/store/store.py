@@ -30,7 +30,7 @@ from typing import Any
 from meshpantry.core.admission import Admissions
 from meshpantry.core.chain import ChainHead
 from meshpantry.core.ingest import check_own, learn_own
-from meshpantry.core.membership import Admission
+from meshpantry.core.membership import Admission, Roster
 from meshpantry.core.sync.items import ItemIndex, index_with_new
 from meshpantry.core.validation import ValidationError
 from meshpantry.core.waiting import WaitingRoom
@@ -388,6 +388,15 @@ class Store:
         """True once the log holds a membership path for ``device`` (cheap:
         no views are built)."""
         return device in self._loaded_admissions().membership.households
+
+    def roster(self) -> Roster:
+        """Who counts, by the membership records the log holds (the views'
+        own count, :func:`~meshpantry.core.membership.count_members`, over
+        the records admission learned). Cheap: no views are built, and the
+        count is kept until the next membership record. It may count a path
+        record before the views do: the views also wait until the chain of
+        its author below it is whole."""
+        return self._loaded_admissions().membership.roster()
 
     def _loaded_admissions(self) -> Admissions:
         if self._admissions is None:
