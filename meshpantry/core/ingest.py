@@ -243,7 +243,7 @@ class Intake:
 
     __slots__ = (
         "log", "admissions", "room", "now", "report", "grew",
-        "_flushed", "_at_seq", "_waiting_from_batch", "_admits", "lamport_limit",
+        "_flushed", "_at_seq", "_unindexed", "_waiting_from_batch", "_admits", "lamport_limit",
     )
 
     def __init__(
@@ -257,6 +257,10 @@ class Intake:
         self._flushed = 0  #: records of ``report.logged`` already appended
         #: (author, seq) -> ids at it, in the log before the batch or logged by it
         self._at_seq: dict[tuple[bytes, int], list[bytes]] = {}
+        #: (keys, ids) of batches logged by :meth:`log_admitted` without a
+        #: fork, one id at each key, not in ``_at_seq`` yet: written there
+        #: only if a later record of this intake asks (:meth:`_seqs`)
+        self._unindexed: list[tuple[list[tuple[bytes, int]], list[bytes]]] = []
         self._waiting_from_batch: set[bytes] = set()
         self.grew = False  #: membership grew: the waiting room deserves a look
         self._admits = admissions.membership.admits
@@ -324,7 +328,7 @@ class Intake:
         """Steps 8-9 for an admitted record; False if this batch logged it already."""
         rid, author, seq = record.id, record.author, record.seq
         key = (author, seq)
-        at_seq = self._at_seq
+        at_seq = self._seqs() if self._unindexed else self._at_seq
         held = at_seq.get(key)
         report = self.report
         if held is None:
@@ -344,25 +348,38 @@ class Intake:
             self.grew = True
         return True
 
-    def log_admitted(self, records: Sequence[Record]) -> None:
+    def _seqs(self) -> dict[tuple[bytes, int], list[bytes]]:
+        """(author, seq) -> ids at it, in the log before the batch or
+        logged by it (what :meth:`log_admitted` left unwritten included)."""
+        at_seq = self._at_seq
+        for keys, ids in self._unindexed:
+            at_seq.update(zip(keys, map(list, zip(ids))))  # [id] at each key, in C
+        self._unindexed.clear()
+        return at_seq
+
+    def log_admitted(self, records: Sequence[Record], ids: list[bytes] | None = None) -> None:
         """Steps 8-9 for ``records``, in batch order: each passed steps 1-5
         and step 6 admitted it. The same as :meth:`decided` with ADMIT for
         each, one record after the other; when no two of them share an
         (author, seq), none shares one with a record this intake took
         before, and none is a membership record (a gossip message's usual
         records), the lookups are made for the whole batch at once: the
-        log's ids at each record's seq, and the fork evidence they give."""
+        log's ids at each record's seq, and the fork evidence they give.
+        ``ids``: the records' ids, when the caller has them already."""
         if not records:
             return
-        at_seq = self._at_seq
         keys = list(map(_AUTHOR_SEQ, records))
-        if at_seq or len(set(keys)) < len(keys) or not ADMISSION_KINDS.isdisjoint(map(_KIND, records)):
+        if (
+            self._at_seq or self._unindexed or len(set(keys)) < len(keys)
+            or not ADMISSION_KINDS.isdisjoint(map(_KIND, records))
+        ):
             report = self.report
             for record in records:
                 if not self._log(record):
                     report.duplicates += 1  # earlier in the batch
             return
-        ids = list(map(_ID, records))
+        if ids is None:
+            ids = list(map(_ID, records))
         found = self.log.ids_at_seqs(keys)
         if any(found):  # a fork: the log holds another record at a seq
             forks = self.report.forks
@@ -370,9 +387,9 @@ class Intake:
                 for other in held:
                     forks.append(Fork(author, seq, other, rid))
                 held.append(rid)
-        else:
-            found = list(map(list, zip(ids)))  # [id] at each key, in C
-        at_seq.update(zip(keys, found))
+            self._at_seq.update(zip(keys, found))
+        else:  # the usual case: nothing else at these seqs
+            self._unindexed.append((keys, ids))
         self.report.added.extend(ids)
         self.report.logged.extend(records)
         top = max(map(_LAMPORT, records)) + MAX_LAMPORT_LEAD
@@ -441,7 +458,8 @@ def ingest_checked(
     :func:`.gossip.decide`); admission never shrinks, so those verdicts
     still hold and are not asked again."""
     intake = Intake(log, admissions, room, now)
-    held = intake.already_held(list(map(_ID, records)))
+    ids = list(map(_ID, records))
+    held = intake.already_held(ids)
     latest = now + MAX_FUTURE_SKEW_MS
     if (
         admitted and not held and not room.entries and records
@@ -449,7 +467,7 @@ def ingest_checked(
         and max(map(_LAMPORT, records)) <= intake.lamport_limit
         and all(map(eq, repeat(neighbourhood), map(_NEIGHBOURHOOD, records)))
     ):  # steps 2-5b pass for every record (a gossip message's usual case)
-        intake.log_admitted(records)
+        intake.log_admitted(records, ids)
         return intake.finish()
     for index, record in enumerate(records):
         if held and record.id in held:

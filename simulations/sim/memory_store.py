@@ -29,8 +29,8 @@ from __future__ import annotations
 import random
 from array import array
 from collections.abc import Callable, Collection, Sequence
-from itertools import compress, repeat
-from operator import attrgetter, itemgetter, not_
+from itertools import chain, compress
+from operator import attrgetter, is_, itemgetter, not_
 
 from meshpantry.core.admission import Admissions
 from meshpantry.core.chain import ChainHead
@@ -97,6 +97,8 @@ class MemoryStore:
         #: author -> (seq, id) of the head of its chain here (log and waiting
         #: room alike), kept for the authors that wrote through append_own
         self._own_heads: dict[bytes, tuple[int, bytes | None]] = {}
+        #: during an ingest of checked records: (those records, their positions)
+        self._arriving: tuple[Sequence[Record], list[int]] | None = None
 
     def clone(self) -> "MemoryStore":
         """A store holding exactly what this one holds, all of it durable (the
@@ -244,18 +246,23 @@ class MemoryStore:
 
     def ids_at_seqs(self, keys: Sequence[tuple[bytes, int]]) -> list[list[bytes]]:
         found = list(map(self.table.at_seq.get, keys))  # in C
-        if found and None not in found and max(map(len, found)) == 1:
-            # The usual case: one record was ever signed at each key; when
-            # this log holds none of them, every answer is empty.
-            firsts = list(map(itemgetter(0), found))
-            if max(firsts) < len(self.held) and not any(flags(self.held, firsts)):
-                return list(map(list, repeat((), len(keys))))
+        if found and None not in found:
+            firsts = list(chain.from_iterable(found))
+            # The usual case: one record was ever signed at each key (the
+            # table's lists are never empty); when this log holds none of
+            # them, every answer is empty.
+            if len(firsts) == len(found) and max(firsts) < len(self.held) and not any(flags(self.held, firsts)):
+                return [[] for _ in found]
         return [self.ids_at_seq(author, seq) for author, seq in keys]
 
     def append(self, records: Sequence[Record]) -> None:
         if not records:
             return
-        positions = list(map(self.table.by_id.__getitem__, map(_ID, records)))  # in C
+        arriving = self._arriving
+        if arriving is not None and len(arriving[0]) == len(records) and all(map(is_, arriving[0], records)):
+            positions = arriving[1]  # the whole ingest, in order: positions known
+        else:
+            positions = list(map(self.table.by_id.__getitem__, map(_ID, records)))  # in C
         held = self.held
         for position in positions:
             held[position] = 1
@@ -327,18 +334,21 @@ class MemoryStore:
             admit_waiting(self, self.admissions, self.room)
 
     def ingest(
-        self, positions: list[int], now: int, checked: list[Record] | None = None
+        self, positions: list[int], now: int, checked: Sequence[Record] | None = None,
+        checked_at: list[int] | None = None,
     ) -> IngestOutcome:
         """Take in peers' records (one commit, not fsynced) through the
         node's pipeline. ``now`` is this node's clock in ms. ``checked``: the
         records of the ``positions`` this store does not hold, in order,
         already through steps 1-4 and admitted by step 6 (an accepting gossip
         decision's), as the node hands its validator's records to its
-        ingest; their admission is not asked again."""
+        ingest; their admission is not asked again. ``checked_at``: their
+        positions in the table, when the caller knows them (saves a lookup
+        per record)."""
         outcome = IngestOutcome()
         table = self.table
-        if len(self.held) < len(table):
-            self._grow(len(table))
+        if len(self.held) < len(table.raws):
+            self._grow(len(table.raws))
         held = self.held
         if checked is not None:
             records = checked
@@ -357,10 +367,15 @@ class MemoryStore:
                     outcome.rejected += 1  # failed decoding or its signature
         if records:
             logged_before = len(self.log)
-            report = ingest_checked(
-                self, self.admissions, self.room, records, neighbourhood=self.neighbourhood, now=now,
-                admitted=checked is not None,
-            )
+            if checked_at is not None:
+                self._arriving = (records, checked_at)
+            try:
+                report = ingest_checked(
+                    self, self.admissions, self.room, records, neighbourhood=self.neighbourhood, now=now,
+                    admitted=checked is not None,
+                )
+            finally:
+                self._arriving = None
             outcome.added = self.log[logged_before:].tolist()  # report.added, as positions
             outcome.duplicates += report.duplicates
             outcome.rejected += len(report.rejected)
