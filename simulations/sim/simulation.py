@@ -24,8 +24,8 @@ import hashlib
 import tempfile
 import time
 from contextlib import contextmanager
-from itertools import compress, repeat
-from operator import is_, not_
+from itertools import repeat
+from operator import is_
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -286,7 +286,8 @@ class Simulation:
         size = len(self.table.raws)
         if len(store.held) < size:
             store.grow_to(size)  # every position of the run has a flag
-        return list(compress(batch, map(not_, flags(store.held, batch))))  # in C
+        held = store.held
+        return [p for p in batch if not held[p]]
 
     def _decide(self, node: SimNode, fresh: list[int]) -> GossipDecision:
         """:meth:`gossip_decision` of the records at ``fresh``, none held by ``node``."""
