@@ -75,7 +75,7 @@ the sender is faulty or hostile (:func:`is_forgery`); a record from the future
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import attrgetter, eq
@@ -133,14 +133,10 @@ def check_decoded(record: Record, *, neighbourhood: bytes, now: int) -> None:
     check_time(record, now)
 
 
-def check_decoded_all(records: Sequence[Record], *, neighbourhood: bytes, now: int) -> None:
+def check_decoded_all(records: Iterable[Record], *, neighbourhood: bytes, now: int) -> None:
     """Steps 2-3 of each of ``records``, in order; raises the first failure
     (a message's records, judged together)."""
     latest = now + MAX_FUTURE_SKEW_MS
-    if not records or (
-        max(map(_TIME, records)) <= latest and all(map(eq, repeat(neighbourhood), map(_NEIGHBOURHOOD, records)))
-    ):
-        return  # all of them pass both, checked in C (the usual case)
     for record in records:
         if record.neighbourhood != neighbourhood or record.time > latest:
             check_decoded(record, neighbourhood=neighbourhood, now=now)
