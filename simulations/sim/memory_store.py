@@ -30,7 +30,7 @@ import random
 from array import array
 from collections.abc import Callable, Collection, Sequence
 from itertools import chain, compress
-from operator import attrgetter, is_, itemgetter
+from operator import is_, itemgetter
 
 from meshpantry.core.admission import Admissions
 from meshpantry.core.chain import ChainHead
@@ -42,9 +42,6 @@ from meshpantry.core.waiting import WaitingRoom
 from protocol import Record
 
 from .record_table import RecordTable
-
-
-_ID, _LAMPORT, _AUTHOR = attrgetter("id"), attrgetter("lamport"), attrgetter("author")
 
 
 def flags(held: bytearray, positions: Sequence[int]) -> Sequence[int]:
@@ -263,19 +260,20 @@ class MemoryStore:
         if arriving is not None and len(arriving[0]) == len(records) and all(map(is_, arriving[0], records)):
             positions = arriving[1]  # the whole ingest, in order: positions known
         else:
-            positions = list(map(self.table.by_id.__getitem__, map(_ID, records)))  # in C
+            by_id = self.table.by_id
+            positions = [by_id[record.id] for record in records]
         held = self.held
         for position in positions:
             held[position] = 1
         self.log.extend(positions)
-        top = max(map(_LAMPORT, records))
+        top = max([record.lamport for record in records])
         reach = self._reach
         if top <= reach.limit:  # nearly always: every counter is within the lead
             reach.add(top)
         else:
-            reach.add_all(map(_LAMPORT, records))
+            reach.add_all([record.lamport for record in records])
         heads = self._own_heads
-        if heads and not heads.keys().isdisjoint(map(_AUTHOR, records)):
+        if heads and not heads.keys().isdisjoint([record.author for record in records]):
             for record in records:
                 if record.author in heads:
                     self._note_head(record)
