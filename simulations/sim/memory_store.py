@@ -52,11 +52,15 @@ def flags(held: bytearray, positions: Sequence[int]) -> Sequence[int]:
     return [held[p] for p in positions]
 
 
-def lacking(held: bytearray, positions: list[int]) -> list[int]:
+def lacking(held: bytearray, positions: Sequence[int]) -> list[int]:
     """The positions whose ``held`` flag is not set (the invariant checks
-    ask this of every node for every acknowledged record: a comprehension
-    beats reading the flags in C and compressing)."""
-    if positions and max(positions) >= len(held):
+    ask this of every node for every acknowledged record, and lazy gossip
+    of every window it announces, most of it held already: the flags are
+    read in C first, and looked at one by one only when some are unset)."""
+    try:
+        if all(flags(held, positions)):
+            return []
+    except IndexError:  # positions beyond the flags: none of them held
         held = held + bytes(max(positions) + 1 - len(held))
     return [p for p in positions if not held[p]]
 
