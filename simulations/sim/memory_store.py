@@ -60,7 +60,7 @@ def lacking(held: bytearray, positions: Sequence[int]) -> list[int]:
     try:
         if all(flags(held, positions)):
             return []
-    except IndexError:  # positions beyond the flags: none of them held
+    except IndexError:  # some positions lie beyond the flags: those are not held
         held = held + bytes(max(positions) + 1 - len(held))
     return [p for p in positions if not held[p]]
 

@@ -75,6 +75,7 @@ SQLITE_AUTO_MAX_NODES = 24
 
 BACKENDS = ("auto", "memory", "sqlite")
 
+
 @contextmanager
 def _quiet_collector() -> Iterator[None]:
     """Run the body with the garbage collector looking at new objects only:
