@@ -96,8 +96,8 @@ class MemoryStore:
         self._commit_no = 0
         self._sync_index: ItemIndex | None = None
         self._indexed = 0  #: log entries the sync index holds
-        #: sum of the table's sort keys of the logged records: with the log's
-        #: length, the key of its set in the run's shared indexes
+        #: sum of the table's sort keys of the records the sync index holds:
+        #: with their count, the key of that set in the run's shared indexes
         self._key_sum = 0
         #: author -> (seq, id) of the head of its chain here (log and waiting
         #: room alike), kept for the authors that wrote through append_own
@@ -201,17 +201,19 @@ class MemoryStore:
         fingerprints, sums, ids) depends on the set alone, so the sums its
         blocks remember are computed once for both."""
         if self._sync_index is None or self._indexed != len(self.log):
-            table = self.table
-            shared = table.indexes.get((len(self.log), self._key_sum))
+            # every logged record passed the table's verdict, so its keys are there
+            table, new = self.table, self.log[self._indexed :]
+            sort_keys = table.sort_keys
+            key = (len(self.log), self._key_sum + sum([sort_keys[p] for p in new]))
+            shared = table.indexes.get(key)
             if shared is not None:  # another store held this very set and indexed it
-                self._sync_index, self._indexed = shared, len(self.log)
+                self._sync_index, self._indexed, self._key_sum = shared, key[0], key[1]
                 return shared
-            # every logged record passed the table's verdict, so its key is there
-            order = sorted(self.log[self._indexed :], key=table.sort_keys.__getitem__)
+            order = sorted(new, key=sort_keys.__getitem__)
             fresh = list(map(table.sync_keys.__getitem__, order))
             self._sync_index = index_with_new(self._sync_index, fresh)
-            self._indexed = len(self.log)
-            table.share_index((len(self.log), self._key_sum), self._sync_index)
+            self._indexed, self._key_sum = key
+            table.share_index(key, self._sync_index)
         return self._sync_index
 
     def raws_in_chain_order(self, ids: list[bytes]) -> list[bytes]:
@@ -284,8 +286,6 @@ class MemoryStore:
         for position in positions:
             held[position] = 1
         self.log.extend(positions)
-        sort_keys = self.table.sort_keys
-        self._key_sum += sum([sort_keys[p] for p in positions])
         top = max([record.lamport for record in records])
         reach = self._reach
         if top <= reach.limit:  # nearly always: every counter is within the lead
@@ -440,8 +440,7 @@ class MemoryStore:
         self.forks = [f for f in self.forks if self._holds_id(f.first_id) and self._holds_id(f.second_id)]
         self._sync_index = None
         self._indexed = 0
-        sort_keys = self.table.sort_keys
-        self._key_sum = sum([sort_keys[p] for p in self.log])
+        self._key_sum = 0
         self._own_heads = {}
 
     def _holds_id(self, rid: bytes) -> bool:
