@@ -7,6 +7,8 @@ against the issue's 60 s target, with what the run did. The in-memory store mode
 used at these sizes; every signature is checked once per run and the result
 shared; everything else is the real code (records, admission, the sync session,
 views). CPU time is shown beside wall time because this machine is shared.
+The run's trace digest is printed too: a change that makes the simulator
+faster must leave it as it was.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ def run_size(scenario_name: str, nodes: int, records: int, seed: int) -> dict:
         else f["convergence"]["after_heal_ms"] / 1000,
         "signature_checks": f["records"]["signature_checks"],
         "replay": outcome.replay_command(),
+        "trace": outcome.trace_digest,
     }
 
 
@@ -75,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"       phases: setup {row['phases']['setup_s']:.1f} s, run {row['phases']['run_s']:.1f} s, "
               f"checks {row['phases']['check_s']:.1f} s; {row['session_s']:.1f} s inside sync sessions; "
               f"{row['gossip_messages']} gossip messages, "
-              f"{row['sync_records']} records by sync, {row['signature_checks']} signature checks", flush=True)
+              f"{row['sync_records']} records by sync, {row['signature_checks']} signature checks; "
+              f"trace {row['trace'][:16]} (the same seed and size give the same trace)", flush=True)
         if not row["ok"]:
             print(f"       violated: {row['violations']}; replay: {row['replay']}", flush=True)
             status = 1

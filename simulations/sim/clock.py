@@ -1,8 +1,8 @@
 """Virtual time: one event queue for the whole simulation, and each node's
 drifting view of it.
 
-Theory of operation. :class:`EventQueue` holds (time, order, action) entries;
-:meth:`EventQueue.run_until` pops them in time order, ties broken by the order
+Theory of operation. :class:`EventQueue` holds timed actions;
+:meth:`EventQueue.run_until` runs them in time order, ties broken by the order
 they were scheduled, so the same schedule always runs the same way. Time is an
 integer number of milliseconds since the run began; nothing reads a real clock.
 
@@ -24,39 +24,60 @@ EPOCH_MS = 1_773_511_200_000
 
 
 class EventQueue:
-    """The simulation's single queue of timed actions."""
+    """The simulation's single queue of timed actions.
+
+    Actions due at one instant wait in one list, in the order they were
+    queued; a heap orders the instants. Most instants hold several actions
+    (a gossip round's messages land within a few milliseconds of each
+    other), so queueing one costs a dictionary lookup and an append."""
 
     def __init__(self) -> None:
         self.now = 0
-        self._heap: list[tuple[int, int, Callable[..., Any], tuple]] = []
-        self._order = 0
+        self._times: list[int] = []  #: heap of the instants with actions due
+        self._due: dict[int, list[tuple[Callable[..., Any], tuple]]] = {}  #: instant -> actions, in order
 
     def at(self, when: int, action: Callable[..., Any], *args: Any) -> None:
         """Run ``action(*args)`` at virtual time ``when`` (ms); a time in the
         past runs at the next step."""
-        self._order += 1
-        heapq.heappush(self._heap, (max(when, self.now), self._order, action, args))
+        if when < self.now:
+            when = self.now
+        due = self._due.get(when)
+        if due is None:
+            due = self._due[when] = []
+            heapq.heappush(self._times, when)
+        due.append((action, args))
 
     def after(self, delay: int, action: Callable[..., Any], *args: Any) -> None:
         """:meth:`at` ``now + delay`` (written out: most events are queued here)."""
-        self._order += 1
-        now = self.now
-        heapq.heappush(self._heap, (now + delay if delay > 0 else now, self._order, action, args))
+        when = self.now + delay if delay > 0 else self.now
+        due = self._due.get(when)
+        if due is None:
+            due = self._due[when] = []
+            heapq.heappush(self._times, when)
+        due.append((action, args))
 
     def run_until(self, end: int, on_step: Callable[[int], None] | None = None) -> None:
         """Run every action due up to and including ``end``; leave ``now == end``."""
-        heap = self._heap
+        times, pending = self._times, self._due
         pop = heapq.heappop
-        while heap and heap[0][0] <= end:
-            when, _, action, args = pop(heap)
+        while times and times[0] <= end:
+            when = times[0]
             self.now = when
-            action(*args)
-            if on_step is not None:
-                on_step(when)
+            due = pending[when]
+            index = 0
+            # Actions run may queue more at this instant: they join the list's end.
+            while index < len(due):
+                action, args = due[index]
+                index += 1
+                action(*args)
+                if on_step is not None:
+                    on_step(when)
+            pop(times)
+            del pending[when]
         self.now = end
 
     def __len__(self) -> int:
-        return len(self._heap)
+        return sum(map(len, self._due.values()))
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,8 +29,8 @@ from __future__ import annotations
 import random
 from array import array
 from collections.abc import Callable, Collection, Sequence
-from itertools import compress, repeat
-from operator import attrgetter, itemgetter, not_
+from itertools import chain, compress
+from operator import is_, itemgetter
 
 from meshpantry.core.admission import Admissions
 from meshpantry.core.chain import ChainHead
@@ -44,9 +44,6 @@ from protocol import Record
 from .record_table import RecordTable
 
 
-_ID, _LAMPORT, _AUTHOR = attrgetter("id"), attrgetter("lamport"), attrgetter("author")
-
-
 def flags(held: bytearray, positions: Sequence[int]) -> Sequence[int]:
     """``held[p]`` for each of ``positions`` (all below ``len(held)``), read
     in one C call."""
@@ -55,12 +52,17 @@ def flags(held: bytearray, positions: Sequence[int]) -> Sequence[int]:
     return [held[p] for p in positions]
 
 
-def lacking(held: bytearray, positions: list[int]) -> list[int]:
-    """The positions whose ``held`` flag is not set (in C: the invariant
-    checks ask this of every node for every acknowledged record)."""
-    if positions and max(positions) >= len(held):
+def lacking(held: bytearray, positions: Sequence[int]) -> list[int]:
+    """The positions whose ``held`` flag is not set (the invariant checks
+    ask this of every node for every acknowledged record, and lazy gossip
+    of every window it announces, most of it held already: the flags are
+    read in C first, and looked at one by one only when some are unset)."""
+    try:
+        if all(flags(held, positions)):
+            return []
+    except IndexError:  # some positions lie beyond the flags: those are not held
         held = held + bytes(max(positions) + 1 - len(held))
-    return list(compress(positions, map(not_, flags(held, positions))))
+    return [p for p in positions if not held[p]]
 
 
 class IngestOutcome:
@@ -94,9 +96,14 @@ class MemoryStore:
         self._commit_no = 0
         self._sync_index: ItemIndex | None = None
         self._indexed = 0  #: log entries the sync index holds
+        #: sum of the table's sort keys of the records the sync index holds:
+        #: with their count, the key of that set in the run's shared indexes
+        self._key_sum = 0
         #: author -> (seq, id) of the head of its chain here (log and waiting
         #: room alike), kept for the authors that wrote through append_own
         self._own_heads: dict[bytes, tuple[int, bytes | None]] = {}
+        #: during an ingest of checked records: (those records, their positions)
+        self._arriving: tuple[Sequence[Record], list[int]] | None = None
 
     def clone(self) -> "MemoryStore":
         """A store holding exactly what this one holds, all of it durable (the
@@ -112,6 +119,7 @@ class MemoryStore:
         twin._durable = len(twin.log)
         twin._sync_index = self._sync_index  # index_with_new copies shared columns before they diverge
         twin._indexed = self._indexed
+        twin._key_sum = self._key_sum
         twin._own_heads = dict(self._own_heads)
         return twin
 
@@ -186,14 +194,26 @@ class MemoryStore:
     def sync_index(self) -> ItemIndex:
         """The index of every record in the log, kept and grown with the log
         from the records that arrived since it was last asked for (a power
-        cut, which shrinks the log, starts a new one)."""
+        cut, which shrinks the log, starts a new one). A store holding the
+        very set another store indexed lately takes that index
+        (:meth:`~.record_table.RecordTable.share_index`): an index is a
+        snapshot no store changes, and what a session reads of it (ranges'
+        fingerprints, sums, ids) depends on the set alone, so the sums its
+        blocks remember are computed once for both."""
         if self._sync_index is None or self._indexed != len(self.log):
-            # every logged record passed the table's verdict, so its key is there
-            table = self.table
-            order = sorted(self.log[self._indexed :], key=table.sort_keys.__getitem__)
+            # every logged record passed the table's verdict, so its keys are there
+            table, new = self.table, self.log[self._indexed :]
+            sort_keys = table.sort_keys
+            key = (len(self.log), self._key_sum + sum([sort_keys[p] for p in new]))
+            shared = table.indexes.get(key)
+            if shared is not None:  # another store held this very set and indexed it
+                self._sync_index, self._indexed, self._key_sum = shared, key[0], key[1]
+                return shared
+            order = sorted(new, key=sort_keys.__getitem__)
             fresh = list(map(table.sync_keys.__getitem__, order))
             self._sync_index = index_with_new(self._sync_index, fresh)
-            self._indexed = len(self.log)
+            self._indexed, self._key_sum = key
+            table.share_index(key, self._sync_index)
         return self._sync_index
 
     def raws_in_chain_order(self, ids: list[bytes]) -> list[bytes]:
@@ -244,30 +264,36 @@ class MemoryStore:
 
     def ids_at_seqs(self, keys: Sequence[tuple[bytes, int]]) -> list[list[bytes]]:
         found = list(map(self.table.at_seq.get, keys))  # in C
-        if found and None not in found and max(map(len, found)) == 1:
-            # The usual case: one record was ever signed at each key; when
-            # this log holds none of them, every answer is empty.
-            firsts = list(map(itemgetter(0), found))
-            if max(firsts) < len(self.held) and not any(flags(self.held, firsts)):
-                return list(map(list, repeat((), len(keys))))
+        if found and None not in found:
+            firsts = list(chain.from_iterable(found))
+            # The usual case: one record was ever signed at each key (the
+            # table's lists are never empty); when this log holds none of
+            # them, every answer is empty.
+            if len(firsts) == len(found) and max(firsts) < len(self.held) and not any(flags(self.held, firsts)):
+                return [[] for _ in found]
         return [self.ids_at_seq(author, seq) for author, seq in keys]
 
     def append(self, records: Sequence[Record]) -> None:
         if not records:
             return
-        positions = list(map(self.table.by_id.__getitem__, map(_ID, records)))  # in C
+        arriving = self._arriving
+        if arriving is not None and len(arriving[0]) == len(records) and all(map(is_, arriving[0], records)):
+            positions = arriving[1]  # the whole ingest, in order: positions known
+        else:
+            by_id = self.table.by_id
+            positions = [by_id[record.id] for record in records]
         held = self.held
         for position in positions:
             held[position] = 1
         self.log.extend(positions)
-        top = max(map(_LAMPORT, records))
+        top = max([record.lamport for record in records])
         reach = self._reach
         if top <= reach.limit:  # nearly always: every counter is within the lead
             reach.add(top)
         else:
-            reach.add_all(map(_LAMPORT, records))
+            reach.add_all([record.lamport for record in records])
         heads = self._own_heads
-        if heads and not heads.keys().isdisjoint(map(_AUTHOR, records)):
+        if heads and not heads.keys().isdisjoint([record.author for record in records]):
             for record in records:
                 if record.author in heads:
                     self._note_head(record)
@@ -327,18 +353,21 @@ class MemoryStore:
             admit_waiting(self, self.admissions, self.room)
 
     def ingest(
-        self, positions: list[int], now: int, checked: list[Record] | None = None
+        self, positions: list[int], now: int, checked: Sequence[Record] | None = None,
+        checked_at: list[int] | None = None,
     ) -> IngestOutcome:
         """Take in peers' records (one commit, not fsynced) through the
         node's pipeline. ``now`` is this node's clock in ms. ``checked``: the
         records of the ``positions`` this store does not hold, in order,
         already through steps 1-4 and admitted by step 6 (an accepting gossip
         decision's), as the node hands its validator's records to its
-        ingest; their admission is not asked again."""
+        ingest; their admission is not asked again. ``checked_at``: their
+        positions in the table, when the caller knows them (saves a lookup
+        per record)."""
         outcome = IngestOutcome()
         table = self.table
-        if len(self.held) < len(table):
-            self._grow(len(table))
+        if len(self.held) < len(table.raws):
+            self._grow(len(table.raws))
         held = self.held
         if checked is not None:
             records = checked
@@ -357,10 +386,15 @@ class MemoryStore:
                     outcome.rejected += 1  # failed decoding or its signature
         if records:
             logged_before = len(self.log)
-            report = ingest_checked(
-                self, self.admissions, self.room, records, neighbourhood=self.neighbourhood, now=now,
-                admitted=checked is not None,
-            )
+            if checked_at is not None:
+                self._arriving = (records, checked_at)
+            try:
+                report = ingest_checked(
+                    self, self.admissions, self.room, records, neighbourhood=self.neighbourhood, now=now,
+                    admitted=checked is not None,
+                )
+            finally:
+                self._arriving = None
             outcome.added = self.log[logged_before:].tolist()  # report.added, as positions
             outcome.duplicates += report.duplicates
             outcome.rejected += len(report.rejected)
@@ -406,6 +440,7 @@ class MemoryStore:
         self.forks = [f for f in self.forks if self._holds_id(f.first_id) and self._holds_id(f.second_id)]
         self._sync_index = None
         self._indexed = 0
+        self._key_sum = 0
         self._own_heads = {}
 
     def _holds_id(self, rid: bytes) -> bool:

@@ -12,7 +12,7 @@ restart the chain head is read back from the store, as a real node does.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from meshpantry.core.chain import ChainHead, next_record
@@ -44,7 +44,10 @@ class NodeStore(Protocol):
     def grow_to(self, size: int) -> None: ...
     def count(self) -> int: ...
     def append_own(self, position: int) -> None: ...
-    def ingest(self, positions: list[int], now: int, checked: list[Record] | None = None) -> IngestOutcome: ...
+    def ingest(
+        self, positions: list[int], now: int, checked: Sequence[Record] | None = None,
+        checked_at: list[int] | None = None,
+    ) -> IngestOutcome: ...
     def own_head(self, author: bytes) -> ChainHead: ...
     def admission(self, record: Record) -> Admission: ...
     def admitter(self) -> Callable[[Record], Admission]: ...
@@ -122,13 +125,14 @@ class SimNode:
 
     def receive(
         self, positions: list[int], virtual_ms: int, *, forward: bool = True,
-        checked: list[Record] | None = None,
+        checked: Sequence[Record] | None = None, checked_at: list[int] | None = None,
     ) -> IngestOutcome:
         """Ingest peers' records. With ``forward`` (records that came by
         gossip), newly logged ones are queued to be pushed on, as GossipSub
         forwards a message it sees first; records from sync are not.
-        ``checked``: the gossip decision's records (see the store's ingest)."""
-        outcome = self.store.ingest(positions, self.now(virtual_ms), checked)
+        ``checked``: the gossip decision's records, ``checked_at`` their
+        positions (see the store's ingest)."""
+        outcome = self.store.ingest(positions, self.clock.read(virtual_ms), checked, checked_at)
         if outcome.added:
             self.horizon.observe(virtual_ms, self.store.max_lamport)
             if forward:

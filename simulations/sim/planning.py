@@ -145,7 +145,8 @@ class Planning:
 
     def is_cut_off(self, node: SimNode, peer: int) -> bool:
         planner = self.planners[node.number]
-        return planner is not None and planner.is_cut_off(peer, self.queue.now)
+        # Asked of every gossip message: a planner that cut nobody off is not asked.
+        return planner is not None and bool(planner.cut_off) and planner.is_cut_off(peer, self.queue.now)
 
     def session_ended(self, initiator: SimNode, responder: SimNode, ok: bool) -> None:
         planner = self.planners[initiator.number]

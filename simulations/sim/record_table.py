@@ -14,6 +14,7 @@ positions, not of bytes.
 from __future__ import annotations
 
 from meshpantry.core.ingest import check_signature
+from meshpantry.core.sync.items import ItemIndex
 from protocol import Record, decode_record
 from protocol.errors import RemoteError
 from protocol.limits import ID_BYTES
@@ -24,6 +25,10 @@ from protocol.limits import ID_BYTES
 NOT_IN_TABLE = 1 << 40
 
 _UNRESOLVED = -1
+
+#: Sync indexes of record sets kept for other stores to take: sets that
+#: nodes hold alike are those of the last moments (older ones have grown).
+SHARED_INDEXES = 64
 
 #: Bits of a record id (ids are SHA-256 digests, all this long).
 _ID_BITS = 8 * ID_BYTES
@@ -59,6 +64,9 @@ class RecordTable:
         #: position -> the position of its chain predecessor, itself when it
         #: has none, _UNRESOLVED until known (see :meth:`prev_positions`)
         self._prev: list[int] = []
+        #: (count, sum of sort keys) of a record set -> a sync index of that
+        #: set, the latest SHARED_INDEXES (see :meth:`share_index`)
+        self.indexes: dict[tuple[int, int], ItemIndex] = {}
 
     def add(self, raw: bytes, record: Record | None = None) -> int:
         """The position of ``raw``, adding it if new. ``record`` may carry a
@@ -159,6 +167,18 @@ class RecordTable:
             record = self.record(position)
             key = self.sync_keys[position] = (record.lamport, record.id)
         return key
+
+    def share_index(self, key: tuple[int, int], index: ItemIndex) -> None:
+        """Offer ``index``, the sync index of the records whose count and sum
+        of :attr:`sort_keys` are ``key``, to every store that comes to hold
+        the same set (nodes that caught up with each other index one set
+        again and again). The key names the set: two different sets of
+        passed records with one count and one sum would need SHA-256 ids
+        that add up alike, the assumption the sync fingerprints rest on."""
+        indexes = self.indexes
+        indexes[key] = index
+        if len(indexes) > SHARED_INDEXES:
+            del indexes[next(iter(indexes))]  # the oldest
 
     def __len__(self) -> int:
         return len(self.raws)

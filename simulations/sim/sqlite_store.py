@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 import sqlite3
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from meshpantry.core.chain import ChainHead
@@ -118,9 +118,13 @@ class SqliteStore:
         self._commits.clear()
         self._resync_mirror()  # membership growth may have admitted waiting records
 
-    def ingest(self, positions: list[int], now: int, checked: list[Record] | None = None) -> IngestOutcome:
-        """The real store's ingest of the raw records (``checked`` is not
-        used: the store decodes and verifies what it takes in)."""
+    def ingest(
+        self, positions: list[int], now: int, checked: Sequence[Record] | None = None,
+        checked_at: list[int] | None = None,
+    ) -> IngestOutcome:
+        """The real store's ingest of the raw records (``checked`` and
+        ``checked_at`` are not used: the store decodes and verifies what it
+        takes in)."""
         outcome = IngestOutcome()
         if not positions:
             return outcome

@@ -374,3 +374,37 @@ def test_step_5b_holds_for_verdicts_handed_on_from_the_gossip_decision(nb):
         assert report.added == [r.id for r in extra]
         assert [type(r.error) for r in report.rejected] == [LamportTooFarAhead]
         assert log.lamport_reach() == max([reach, *(r.lamport for r in extra)])
+
+
+def test_records_after_an_admitted_batch_see_its_seqs(nb):
+    """Records an intake takes after a batch it logged whole (by
+    log_admitted) see that batch's (author, seq): a repeat is a duplicate
+    and another record at one of its seqs is a fork."""
+    bea = nb.devices[2]
+    log = ListLog(nb.id)
+    log.ingest(nb.records, now=nb.clock)
+    offers = [nb.offer(bea, item) for item in ("leeks", "beans")]
+    twin = fork_of(bea, offers[1], {"item": "onions", "quantity": 1, "unit": "kg"})
+    intake = ingest.Intake(log, log.admissions, log.room, nb.clock)
+    intake.log_admitted(offers)
+    intake.take(None, offers[0])
+    intake.take(None, twin)
+    report = intake.finish()
+    assert report.added == [offers[0].id, offers[1].id, twin.id]
+    assert report.duplicates == 1
+    assert report.forks == [ingest.Fork(bea.public, offers[1].seq, offers[1].id, twin.id)]
+
+
+def test_steps_2_and_3_of_a_message_fail_on_its_first_bad_record(nb):
+    """check_decoded_all judges a message's records in order: the first
+    failing record's error, whichever check it fails."""
+    bea = nb.devices[2]
+    good = nb.offer(bea, "leeks")
+    elsewhere = reseal(bea, nb.offer(bea, "kale"), neighbourhood=bytes(32))
+    late = nb.offer(bea, "figs", time=nb.clock + 2 * MAX_FUTURE_SKEW_MS)
+    ingest.check_decoded_all([good, good], neighbourhood=nb.id, now=nb.clock)
+    ingest.check_decoded_all([], neighbourhood=nb.id, now=nb.clock)
+    with pytest.raises(WrongNeighbourhood):
+        ingest.check_decoded_all([good, elsewhere, late], neighbourhood=nb.id, now=nb.clock)
+    with pytest.raises(TimeInFuture):
+        ingest.check_decoded_all([good, late, elsewhere], neighbourhood=nb.id, now=nb.clock)

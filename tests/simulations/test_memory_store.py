@@ -6,7 +6,7 @@ import random
 from meshpantry.store import Store
 from simulations.sim.clock import EPOCH_MS
 from simulations.sim.founding import found, outsider_keys
-from simulations.sim.memory_store import MemoryStore
+from simulations.sim.memory_store import MemoryStore, lacking
 from simulations.sim.record_table import RecordTable
 from meshpantry.core.chain import ChainHead, next_record
 
@@ -188,3 +188,13 @@ def test_a_batchs_seq_lookups_answer_as_one_by_one():
     for lookup in (keys, keys[::-1], keys[1:]):
         assert model.ids_at_seqs(lookup) == [model.ids_at_seq(*key) for key in lookup]
     assert model.ids_at_seqs(keys)[0] == [table.record(first).id, twin_record.id]
+
+
+def test_lacking_keeps_the_order_and_counts_positions_beyond_the_flags():
+    """What a lazy-gossip peer asks for (IWANT): the unheld positions of a
+    window, in the window's order; a position past the store's flags is
+    not held."""
+    held = bytearray([1, 0, 1, 1])
+    assert lacking(held, []) == [] and lacking(held, [0, 2, 3]) == []
+    assert lacking(held, [3, 1, 0]) == [1] and lacking(held, [1]) == [1]
+    assert lacking(held, [0, 9, 1]) == [9, 1] and lacking(held, [9]) == [9]
