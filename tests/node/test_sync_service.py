@@ -93,11 +93,7 @@ async def test_a_session_takes_in_its_next_batch_while_it_stores_the_one_before(
 
         return Pending(store, lambda: None)
 
-    service = SyncService(
-        me="0", libp2p=None, store=node.store, pantry=node.pantry, liveness=None, ingest=node.ingest,
-        ingest_soon=ingest_soon, publish=lambda *a: None, denied=set(), rng=random.Random(1),
-        horizon=node.horizon, settings=node.settings, progress={}, totals=SyncTotals(), last_sync={},
-    )
+    service = _service_storing_with(node, ingest_soon)
     left, right = trio.testing.memory_stream_pair()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(run_sync, TrioStream(right), SmallFrames.responder(full, now=now_ms()), full.ingest)
@@ -155,11 +151,7 @@ async def test_a_session_that_breaks_still_stores_what_it_took_in(node):
 
         return Pending(store, lambda: steps.append(f"dropped {number}"))
 
-    service = SyncService(
-        me="0", libp2p=None, store=node.store, pantry=node.pantry, liveness=None, ingest=node.ingest,
-        ingest_soon=ingest_soon, publish=lambda *a: None, denied=set(), rng=random.Random(1),
-        horizon=node.horizon, settings=node.settings, progress={}, totals=SyncTotals(), last_sync={},
-    )
+    service = _service_storing_with(node, ingest_soon)
     left, right = trio.testing.memory_stream_pair()
     async with trio.open_nursery() as nursery:
 
@@ -178,3 +170,13 @@ async def test_a_session_that_breaks_still_stores_what_it_took_in(node):
     assert "stored 0" in steps and not any(step.startswith("dropped") for step in steps)
     assert steps[-1].startswith("stored")  # nothing taken in was left behind
     assert 0 < len(empty.ids) < len(full.ids)
+
+
+def _service_storing_with(node, ingest_soon) -> SyncService:
+    """A sync service over ``node``'s store whose sessions hand their batches
+    to ``ingest_soon`` (no host: the tests drive ``_run`` themselves)."""
+    return SyncService(
+        me="0", libp2p=None, store=node.store, pantry=node.pantry, liveness=None, ingest=node.ingest,
+        ingest_soon=ingest_soon, publish=lambda *a: None, denied=set(), rng=random.Random(1),
+        horizon=node.horizon, settings=node.settings, progress={}, totals=SyncTotals(), last_sync={},
+    )
