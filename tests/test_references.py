@@ -5,7 +5,7 @@ project's Python files (and file paths in its Markdown documents too):
 
 * a repository path (``tests/core/test_purity.py``, ``protocol/SYNC.md``);
 * a Markdown file named alone (``LIBP2P.md``): some file of that name;
-* a dotted name in the project's packages (``meshpantry.core.membership.Membership``,
+* a dotted name in the project's packages (``meshpantry.core.admission.Membership``,
   ``:mod:`.memory_store``` inside ``simulations/sim``): it imports and resolves.
 
 A reference to a file outside the repository is a dangling reference too:
@@ -112,6 +112,6 @@ def test_the_checks_find_a_dangling_reference():
     """The scanner itself: names that do not exist are reported."""
     assert not _resolves("meshpantry.node.no_such_module")
     assert not _resolves("meshpantry.core.membership.NO_SUCH_NAME")
-    assert _resolves("meshpantry.core.membership.Membership.admits")
+    assert _resolves("meshpantry.core.admission.Membership.admits")
     assert REPO_PATH.findall("see ``tests/test_purity.py``") == ["tests/test_purity.py"]
     assert MARKDOWN_NAME.findall("(see NOTES-ELSEWHERE.md)") == ["NOTES-ELSEWHERE.md"]

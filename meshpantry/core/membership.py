@@ -24,7 +24,7 @@ Two questions are answered here, and they differ on purpose:
 * :func:`count_members` decides whether a record counts in the views; that
   honours invite limits and revocations, and is computed from the whole set in
   a deterministic order, so it is the same on every replica holding the set.
-* :meth:`Membership.admits` decides whether a record may enter the log. A
+* :meth:`meshpantry.core.admission.Membership.admits` decides whether a record may enter the log. A
   device is admissible once a membership path for it is held (its join, or a
   link by an admissible device), and stays so: records of unknown authors
   wait, bounded, until a path arrives. But a device whose records stop
@@ -41,7 +41,7 @@ Two questions are answered here, and they differ on purpose:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
 from typing import Iterable, Mapping
@@ -56,9 +56,7 @@ from .validation import (
     InviteCancelled,
     InviteExhausted,
     InviteExpired,
-    NotAdmitted,
     NotAuthorised,
-    NotCounted,
     NotMember,
     ReferenceNotCausal,
     ReferentRejected,
@@ -123,230 +121,9 @@ PATH_KINDS = frozenset({"neighbourhood", "join", "device_link", "invite"})
 #: only these. The path kinds, ``revoke`` and ``invite_cancel``.
 COUNTING_KINDS = PATH_KINDS | {"revoke", "invite_cancel"}
 
-#: Kinds :meth:`Membership.add` learns from: all that decide who counts, as
+#: Kinds :meth:`meshpantry.core.admission.Membership.add` learns from: all that decide who counts, as
 #: the cuts come from :func:`count_members` over them.
 ADMISSION_KINDS = COUNTING_KINDS
-
-
-@dataclass
-class Membership:
-    """Incremental admission state for one neighbourhood.
-
-    Feed it every logged record of :data:`ADMISSION_KINDS` with :meth:`add`.
-    ``households`` maps each admitted device key to its household id (the
-    household's first device key); ``paths`` each admitted device to the
-    record that admitted it (the genesis, its join, or a link);
-    ``learned`` holds the membership records learned, the input of the
-    cuts (:meth:`cuts`); ``joins`` the joins that admitted a device, by
-    invite id.
-    """
-
-    neighbourhood: bytes
-    founder: bytes | None = None
-    households: dict[bytes, bytes] = field(default_factory=dict)
-    invites: dict[bytes, Record] = field(default_factory=dict)
-    paths: dict[bytes, Record] = field(default_factory=dict)
-    learned: list[Record] = field(default_factory=list)
-    joins: dict[bytes, list[Record]] = field(default_factory=dict)
-    #: What can make a device's records stop counting, noted as it is
-    #: learned: devices a revoke by the founding household names, invites with a cancel or more
-    #: joins than ``uses``, path records (invites, links) that precede their
-    #: author's own path in ``(c, id)`` order. A device none of these touch
-    #: (:meth:`doubtful`) counts, and no roster is computed for it.
-    revoked_named: set[bytes] = field(default_factory=set)
-    crowded: set[bytes] = field(default_factory=set)
-    out_of_order: set[bytes] = field(default_factory=set)
-    _roster: "Roster | None" = field(default=None, repr=False)
-    _cuts: dict[bytes, int] | None = field(default=None, repr=False)
-    _doubts: dict[bytes, bool] = field(default_factory=dict, repr=False)
-
-    def admits(self, record: Record) -> Admission:
-        if record.kind == "neighbourhood":
-            return Admission.ADMIT if record.id == self.neighbourhood else Admission.REJECT
-        if record.neighbourhood != self.neighbourhood:
-            return Admission.REJECT
-        if record.author in self.households:
-            if not self.doubtful(record.author):
-                return Admission.ADMIT
-            cut = self.cuts().get(record.author)
-            if cut is None or record.seq <= cut:
-                return Admission.ADMIT
-            return Admission.LIMITED if record.seq <= cut + MAX_UNCOUNTED_SEQS else Admission.REJECT
-        if record.kind == "join":
-            invite = self.invites.get(record.body["invite"])
-            if invite is None:
-                return Admission.WAIT
-            return self._admits_join(record, invite)
-        return Admission.WAIT
-
-    def _admits_join(self, join: Record, invite: Record) -> Admission:
-        """A newcomer's join naming a held ``invite``: REJECT when it can
-        never count (bad proof, made after the invite expired, a ``c`` not
-        above the invite's) or the invite has its
-        :data:`MAX_EXTRA_JOINS` extra joins; LIMITED when it does not count
-        by the joins held (``uses`` counted joins precede it, or the invite
-        does not count); else ADMIT."""
-        if (
-            not join_proof_valid(invite.body["key"], join.body["proof"], self.neighbourhood, join.author)
-            or join.time > invite.body["expires"]
-            or invite.lamport >= join.lamport
-        ):
-            return Admission.REJECT
-        joins = self.joins.get(invite.id, ())
-        if len(joins) >= invite.body["uses"] + MAX_EXTRA_JOINS:
-            return Admission.REJECT
-        if len(joins) < invite.body["uses"] and invite.id not in self.crowded | self.out_of_order \
-                and not self.doubtful(invite.author):
-            return Admission.ADMIT
-        counted = self.roster().counted
-        if invite.id not in counted:
-            return Admission.LIMITED
-        key = (join.lamport, join.id)
-        before = sum(1 for j in joins if j.id in counted and (j.lamport, j.id) < key)
-        return Admission.LIMITED if before >= invite.body["uses"] else Admission.ADMIT
-
-    def refusal(self, record: Record) -> ValidationError:
-        """Why the log refuses ``record`` (its verdict is REJECT or LIMITED):
-        :class:`NotCounted` for a device past its cut, else :class:`NotAdmitted`."""
-        cut = self.cuts().get(record.author) if record.author in self.households else None
-        if cut is not None and record.seq > cut:
-            return NotCounted(record.author, cut, record.seq, MAX_UNCOUNTED_SEQS)
-        return NotAdmitted(record.author, record.kind, False)
-
-    def add(self, record: Record) -> bool:
-        """Learn from a logged record. Returns True if membership grew, so
-        that waiting records should be looked at again. A record past its
-        author's cut teaches nothing (a revoked device links no device)."""
-        if record.kind not in ADMISSION_KINDS:
-            return False
-        if record.author in self.households and record.kind != "join" and self.doubtful(record.author):
-            cut = self.cuts().get(record.author)
-            if cut is not None and record.seq > cut:
-                return False
-        grew = False
-        learned = True
-        if record.kind == "neighbourhood" and record.id == self.neighbourhood:
-            self.founder = record.author
-            grew = self._admit(record.author, record.author, record)
-        elif record.kind == "join":
-            grew = self._admit(record.author, record.author, record)
-            if grew:
-                joins = self.joins.setdefault(record.body["invite"], [])
-                joins.append(record)
-                invite = self.invites.get(record.body["invite"])
-                if invite is None or len(joins) > invite.body["uses"]:
-                    self._doubt(self.crowded, record.body["invite"])
-        elif record.kind == "device_link" and record.author in self.households:
-            self._in_order(record)
-            grew = self._admit(record.body["device"], self.households[record.author], record)
-        elif record.kind == "invite" and record.author in self.households:
-            self._in_order(record)
-            self.invites[record.id] = record
-            grew = True  # a waiting join may now be checkable
-        elif record.kind == "revoke":
-            if self.households.get(record.author) == self.founder:  # only admins' revokes can count
-                self._doubt(self.revoked_named, record.body["member"])
-        elif record.kind == "invite_cancel":
-            self._doubt(self.crowded, record.body["invite"])
-        else:
-            learned = False
-        if learned:
-            self.learned.append(record)
-            self._roster = self._cuts = None
-        return grew
-
-    def _in_order(self, record: Record) -> None:
-        """Note a path record that precedes its author's own path in
-        ``(c, id)`` order: it does not count (SPEC 7.4), so cuts apply."""
-        path = self.paths.get(record.author)
-        if path is not None and (path.lamport, path.id) >= (record.lamport, record.id):
-            self._doubt(self.out_of_order, record.id)
-
-    def _doubt(self, noted: set[bytes], key: bytes) -> None:
-        if key not in noted:
-            noted.add(key)
-            self._doubts.clear()
-
-    def doubtful(self, device: bytes) -> bool:
-        """Whether ``device``'s records may stop counting somewhere: a revoke
-        names it, or its path (its join's invite, the inviter's or linker's
-        own path, and so on back to the founder) is touched by a cancel, an
-        invite joined more than ``uses`` times, or a record out of order.
-        False means it counts by :func:`count_members` and is not revoked."""
-        doubts = self._doubts
-        known = doubts.get(device)
-        if known is not None:
-            return known
-        chain: list[bytes] = []
-        verdict = False
-        current: bytes | None = device
-        while current is not None:
-            known = doubts.get(current)
-            if known is not None:
-                verdict = known
-                break
-            chain.append(current)
-            path = self.paths.get(current)
-            if current in self.revoked_named or path is None or path.id in self.out_of_order:
-                verdict = path is not None or current in self.revoked_named
-                break
-            if path.kind == "neighbourhood":
-                break
-            if path.kind == "join":
-                invite = self.invites.get(path.body["invite"])
-                if invite is None or invite.id in self.crowded or invite.id in self.out_of_order:
-                    verdict = True
-                    break
-                current = invite.author
-            else:
-                current = path.author
-            if current in chain:  # a cycle of paths cannot count
-                verdict = True
-                break
-        for seen in chain:
-            doubts[seen] = verdict
-        return verdict
-
-    def _admit(self, device: bytes, household: bytes, path: Record) -> bool:
-        if device in self.households:
-            return False
-        self.households[device] = household
-        self.paths[device] = path
-        return True
-
-    def roster(self) -> "Roster":
-        """Who counts, by the membership records learned (cached until the next :meth:`add`)."""
-        if self._roster is None:
-            self._roster = count_members(self.learned, self.neighbourhood)
-        return self._roster
-
-    def cuts(self) -> dict[bytes, int]:
-        """Admitted device -> the seq after which its records do not count:
-        its ``after_seq`` when revoked; when its join or link does not count,
-        the join's seq (the joiner's own join stays) or 0 (a linked device).
-        Empty while no device is :meth:`doubtful`."""
-        if self._cuts is None:
-            cuts: dict[bytes, int] = {}
-            if self.revoked_named or self.crowded or self.out_of_order:
-                roster = self.roster()
-                for device, path in self.paths.items():
-                    if device in roster.households:
-                        after = roster.revoked.get(device)
-                        if after is not None:
-                            cuts[device] = after
-                    else:
-                        cut = path.seq if path.author == device else 0
-                        cuts[device] = min(cut, roster.revoked.get(device, cut))
-            self._cuts = cuts
-        return self._cuts
-
-    def copy(self) -> "Membership":
-        """An independent copy (maps and lists copied, records shared)."""
-        return Membership(
-            self.neighbourhood, self.founder, dict(self.households), dict(self.invites), dict(self.paths),
-            list(self.learned), {k: list(v) for k, v in self.joins.items()},
-            set(self.revoked_named), set(self.crowded), set(self.out_of_order),
-        )
 
 
 # -- counting: who is a member in the views -------------------------------------

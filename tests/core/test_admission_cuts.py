@@ -12,7 +12,8 @@ from __future__ import annotations
 import random
 
 from meshpantry.core.admission import Admissions
-from meshpantry.core.membership import MAX_EXTRA_JOINS, MAX_UNCOUNTED_SEQS, Admission, Membership
+from meshpantry.core.admission import Membership
+from meshpantry.core.membership import MAX_EXTRA_JOINS, MAX_UNCOUNTED_SEQS, Admission
 from meshpantry.core.state import build_state
 from meshpantry.core.validation import NotAdmitted, NotCounted
 

@@ -120,7 +120,8 @@ def test_a_device_revoked_from_its_first_record_counts_for_nothing():
 def test_admission_learns_from_every_kind_that_decides_who_counts():
     """Admission learns revokes too: a revoked device's records past its
     ``after_seq`` are kept only within a budget (test_admission_cuts)."""
-    from meshpantry.core.membership import ADMISSION_KINDS, COUNTING_KINDS, Membership
+    from meshpantry.core.admission import Membership
+    from meshpantry.core.membership import ADMISSION_KINDS, COUNTING_KINDS
 
     nb = TestNeighbourhood()
     bea = nb.join(2, name="Bea")
