@@ -17,7 +17,7 @@ TEST_STAMP := $(VENV)/.installed-test
 PIP_LOG := $(VENV)/pip.log
 PIP_INSTALL = $(BIN)/python -m pip install --quiet --quiet --disable-pip-version-check
 
-.PHONY: run demo test soak bench vectors clean
+.PHONY: run demo test soak bench vectors clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,8 +41,21 @@ demo: $(RUN_STAMP)
 
 # Tests of one file share fixtures (a mesh of node processes) and run in
 # order on one worker; files are spread over two workers.
-test: $(TEST_STAMP)
+test: $(TEST_STAMP) browser
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+
+# The recipe book's browser test renders the page in Debian's headless
+# Chromium (tests/cli/test_book_browser.py). When it is missing, it is
+# installed where that needs no password (root, or sudo without one);
+# otherwise the test is skipped, saying so.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	! command -v apt-get >/dev/null 2>&1 || { \
+	  SUDO=; [ "$$(id -u)" -eq 0 ] || SUDO="sudo -n"; \
+	  { $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } \
+	    >/dev/null 2>&1 || \
+	  echo "chromium could not be installed without a password; the browser test will be skipped (sudo apt-get install chromium)" >&2; }
 
 soak: $(TEST_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,fuzz]'

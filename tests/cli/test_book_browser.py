@@ -4,7 +4,8 @@ exported page, and the test reads what a reader sees (the rendered text,
 contributors, the family tree and the recipes born in the outage; and a
 title holding a ``<script>`` shows as text and runs nothing.
 
-Skipped, saying why, where Chromium is not installed (``.ci/run`` installs it).
+Skipped, saying why, where Chromium is not installed (``make test`` installs
+it where that needs no password).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pytest
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium; .ci/run installs it)")
+    CHROMIUM is None, reason="Debian's chromium is not installed (sudo apt-get install chromium)")
 
 #: Flags for a headless run that touches no network and no profile of the user's.
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
