@@ -95,6 +95,15 @@ SLICE_RECORDS = 256
 STORE_RECORDS = 2_048
 
 
+#: Records a sync session takes in (and acknowledges) ahead of its store at
+#: most: about one sender's window (32 frames of 256 KiB at ~300 bytes a
+#: record). While the node stores one batch the workers check the records
+#: taken in after it; a bound of one batch instead left them idle for most of
+#: a large batch's store (a new device's catch-up arrives in batches of up to
+#: 28,000 records, each followed by a frame's worth taken in alone).
+STORE_AHEAD_RECORDS = 28_000
+
+
 def worker_count() -> int:
     """One worker process per core this process may run on."""
     try:
