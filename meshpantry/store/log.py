@@ -32,7 +32,7 @@ from protocol import Record, record_id
 PAGE_ROWS = 1_000
 
 #: The body field naming the record a kind refers to (its "referent"), kept in
-#: an indexed column so views can find, say, the claims of an offer.
+#: a column of the log (not indexed: the views keep their own links).
 REFERENT_FIELD = {
     "offer_update": "offer",
     "offer_withdraw": "offer",
