@@ -363,11 +363,12 @@ class Store:
         try:
             with database.transaction(self._conn):
                 report = run(neighbourhood, admissions, room)
-                self._grow_views(report.logged)  # views change with the log, in its transaction
+                newest = self._grow_views(report.logged)  # views change with the log, in its transaction
         except BaseException:
             self._admissions = self._waiting = None
             self._views.forget()
             raise
+        self._summary.appended(report.logged, newest)
         return report
 
     def _ingest_state(self) -> tuple[bytes, Admissions, WaitingRoom]:
@@ -613,12 +614,14 @@ class Store:
             raise NeighbourhoodUnset()
         return neighbourhood
 
-    def _grow_views(self, logged: Sequence[Record]) -> None:
+    def _grow_views(self, logged: Sequence[Record]) -> int:
         """The hook of every write to the log, inside its transaction: see
-        :meth:`.view_keeper.ViewKeeper.grow`."""
+        :meth:`.view_keeper.ViewKeeper.grow`. Returns the log's newest rowid."""
         neighbourhood = self.neighbourhood
+        newest = self.last_rowid()
         if neighbourhood is not None:
-            self._views.grow(neighbourhood, self.last_rowid(), logged)
+            self._views.grow(neighbourhood, newest, logged)
+        return newest
 
     def rebuild_views(self) -> None:
         """Recompute everything derived from the log: the forks table,
