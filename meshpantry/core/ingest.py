@@ -240,7 +240,8 @@ class Intake:
 
     __slots__ = (
         "log", "admissions", "room", "now", "report", "grew",
-        "_flushed", "_at_seq", "_unindexed", "_waiting_from_batch", "_admits", "lamport_limit",
+        "_flushed", "_at_seq", "_unindexed", "_unindexed_keys", "_waiting_from_batch", "_admits",
+        "lamport_limit",
     )
 
     def __init__(
@@ -258,6 +259,7 @@ class Intake:
         #: fork, one id at each key, not in ``_at_seq`` yet: written there
         #: only if a later record of this intake asks (:meth:`_seqs`)
         self._unindexed: list[tuple[list[tuple[bytes, int]], list[bytes]]] = []
+        self._unindexed_keys: set[tuple[bytes, int]] = set()  #: the keys of ``_unindexed``
         self._waiting_from_batch: set[bytes] = set()
         self.grew = False  #: membership grew: the waiting room deserves a look
         self._admits = admissions.membership.admits
@@ -336,7 +338,7 @@ class Intake:
         """Steps 8-9 for an admitted record; False if this batch logged it already."""
         rid, author, seq = record.id, record.author, record.seq
         key = (author, seq)
-        at_seq = self._seqs() if self._unindexed else self._at_seq
+        at_seq = self._seqs() if key in self._unindexed_keys else self._at_seq
         held = at_seq.get(key)
         report = self.report
         if held is None:
@@ -363,6 +365,7 @@ class Intake:
         for keys, ids in self._unindexed:
             at_seq.update(zip(keys, map(list, zip(ids))))  # [id] at each key, in C
         self._unindexed.clear()
+        self._unindexed_keys.clear()
         return at_seq
 
     def log_admitted(self, records: Sequence[Record], ids: list[bytes] | None = None) -> None:
@@ -371,15 +374,18 @@ class Intake:
         each, one record after the other; when no two of them share an
         (author, seq), none shares one with a record this intake took
         before, and none is a membership record (a gossip message's usual
-        records), the lookups are made for the whole batch at once: the
-        log's ids at each record's seq, and the fork evidence they give.
+        records, a sync batch's runs of admitted records), the lookups are
+        made for the whole batch at once: the log's ids at each record's
+        seq, and the fork evidence they give.
         ``ids``: the records' ids, when the caller has them already."""
         if not records:
             return
         keys = [(record.author, record.seq) for record in records]
         if (
-            self._at_seq or self._unindexed or len(set(keys)) < len(keys)
+            len(set(keys)) < len(keys)
             or not ADMISSION_KINDS.isdisjoint([record.kind for record in records])
+            or not self._unindexed_keys.isdisjoint(keys)
+            or (self._at_seq and not self._at_seq.keys().isdisjoint(keys))
         ):
             report = self.report
             for record in records:
@@ -398,6 +404,7 @@ class Intake:
             self._at_seq.update(zip(keys, found))
         else:  # the usual case: nothing else at these seqs
             self._unindexed.append((keys, ids))
+            self._unindexed_keys.update(keys)
         self.report.added.extend(ids)
         self.report.logged.extend(records)
         top = max([record.lamport for record in records]) + MAX_LAMPORT_LEAD
@@ -475,6 +482,8 @@ def ingest_checked(
     ):  # steps 2-5b pass for every record (a gossip message's usual case)
         intake.log_admitted(records, ids)
         return intake.finish()
+    run: list[Record] = []  #: admitted records not logged yet, in batch order
+    admits = intake._admits
     for index, record in enumerate(records):
         if held and record.id in held:
             intake.duplicate()
@@ -492,8 +501,27 @@ def ingest_checked(
                 intake.duplicate()
             elif not intake.too_far_ahead(index, record):
                 intake.decided(index, record, _ADMIT)
-        else:
-            intake.take(index, record)
+            continue
+        # A record that passes steps 5-6 plainly (not waiting, within the
+        # Lamport bound, admitted, no membership record) joins a run that is
+        # logged at once (:meth:`Intake.log_admitted`) before the next record
+        # taken one by one: the same steps in the same order, for a sync
+        # batch's usual records, at a fraction of the cost.
+        waiting = room.entries
+        if (
+            record.lamport <= intake.lamport_limit and record.kind not in ADMISSION_KINDS
+            and not (waiting and record.id in waiting) and admits(record) is _ADMIT
+        ):
+            run.append(record)
+            if record.lamport + MAX_LAMPORT_LEAD > intake.lamport_limit:
+                intake.lamport_limit = record.lamport + MAX_LAMPORT_LEAD
+            continue
+        if run:
+            intake.log_admitted(run)
+            run = []
+        intake.take(index, record)
+    if run:
+        intake.log_admitted(run)
     return intake.finish()
 
 
