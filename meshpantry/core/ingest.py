@@ -292,6 +292,32 @@ class Intake:
             return
         self.decided(index, record, self._admits(record))
 
+    def take_all(self, items: Iterable[tuple[int | None, Record]]) -> None:
+        """:meth:`take` for each (index, record) of ``items``, in order. A
+        record that passes steps 5-6 plainly (not waiting, within the
+        Lamport bound, admitted, no membership record) joins a run that is
+        logged at once (:meth:`log_admitted`) before the next record taken
+        one by one: the same steps in the same order, for a sync batch's
+        usual records, at a fraction of the cost."""
+        run: list[Record] = []
+        admits = self._admits
+        waiting = self.room.entries
+        for index, record in items:
+            if (
+                record.lamport <= self.lamport_limit and record.kind not in ADMISSION_KINDS
+                and not (waiting and record.id in waiting) and admits(record) is _ADMIT
+            ):
+                run.append(record)
+                if record.lamport + MAX_LAMPORT_LEAD > self.lamport_limit:
+                    self.lamport_limit = record.lamport + MAX_LAMPORT_LEAD
+                continue
+            if run:
+                self.log_admitted(run)
+                run = []
+            self.take(index, record)
+        if run:
+            self.log_admitted(run)
+
     def too_far_ahead(self, index: int | None, record: Record) -> bool:
         """Step 5b: refuse ``record`` (and say so) if its counter lies beyond
         the bound the log and this batch have reached."""
@@ -482,8 +508,7 @@ def ingest_checked(
     ):  # steps 2-5b pass for every record (a gossip message's usual case)
         intake.log_admitted(records, ids)
         return intake.finish()
-    run: list[Record] = []  #: admitted records not logged yet, in batch order
-    admits = intake._admits
+    taken: list[tuple[int, Record]] = []  #: records for steps 5-9, in batch order
     for index, record in enumerate(records):
         if held and record.id in held:
             intake.duplicate()
@@ -502,26 +527,9 @@ def ingest_checked(
             elif not intake.too_far_ahead(index, record):
                 intake.decided(index, record, _ADMIT)
             continue
-        # A record that passes steps 5-6 plainly (not waiting, within the
-        # Lamport bound, admitted, no membership record) joins a run that is
-        # logged at once (:meth:`Intake.log_admitted`) before the next record
-        # taken one by one: the same steps in the same order, for a sync
-        # batch's usual records, at a fraction of the cost.
-        waiting = room.entries
-        if (
-            record.lamport <= intake.lamport_limit and record.kind not in ADMISSION_KINDS
-            and not (waiting and record.id in waiting) and admits(record) is _ADMIT
-        ):
-            run.append(record)
-            if record.lamport + MAX_LAMPORT_LEAD > intake.lamport_limit:
-                intake.lamport_limit = record.lamport + MAX_LAMPORT_LEAD
-            continue
-        if run:
-            intake.log_admitted(run)
-            run = []
-        intake.take(index, record)
-    if run:
-        intake.log_admitted(run)
+        taken.append((index, record))
+    if taken:
+        intake.take_all(taken)
     return intake.finish()
 
 

@@ -158,12 +158,14 @@ def ingest_batch(
     mode = pool.mode_for(len(todo))
     started = time.perf_counter()
     for chunk in pool.check_all(todo, neighbourhood, now, mode):
+        passed = []
         for checked in chunk:
             if checked.record is None:
                 assert checked.error is not None
                 intake.refuse(checked.index, checked.record_id, checked.error)
             else:
-                intake.take(checked.index, checked.record)
+                passed.append((checked.index, checked.record))
+        intake.take_all(passed)
         intake.flush()  # SQLite works while the workers check the next chunks
     pool.observe(mode, len(todo), time.perf_counter() - started)
     return intake.finish()
