@@ -85,7 +85,7 @@ from protocol.limits import MAX_FUTURE_SKEW_MS, MAX_LAMPORT_LEAD
 from .admission import ADMISSION_KINDS, LOGGED, Admissions
 from .lamport import check_lamport
 from .membership import Admission
-from .record_log import RecordLog
+from .record_log import Logged, RecordLog
 from .validation import (
     PrevMismatch,
     SeqNotIncremental,
@@ -217,7 +217,8 @@ class IngestReport:
     """What one ingest did."""
 
     added: list[bytes] = field(default_factory=list)  #: ids now in the log, in insertion order
-    logged: list[Record] = field(default_factory=list)  #: the records of ``added``, same order
+    #: the records of ``added``, same order (or their rows: :class:`.record_log.LogRow`)
+    logged: list[Logged] = field(default_factory=list)
     duplicates: int = 0  #: records already held (log, waiting room or earlier in the batch)
     waiting: int = 0  #: records of this batch left in the waiting room
     rejected: list[Rejection] = field(default_factory=list)
@@ -282,8 +283,9 @@ class Intake:
         """A record of the batch failed one of steps 1-4."""
         self.report.rejected.append(Rejection(index, record_id, error))
 
-    def take(self, index: int | None, record: Record) -> None:
-        """Steps 5-9 for ``record``, which passed steps 1-4."""
+    def take(self, index: int | None, record: Logged) -> None:
+        """Steps 5-9 for ``record``, which passed steps 1-4 (a membership
+        record whole; any other may be its row)."""
         waiting = self.room.entries
         if waiting and record.id in waiting:
             self.report.duplicates += 1
@@ -292,14 +294,14 @@ class Intake:
             return
         self.decided(index, record, self._admits(record))
 
-    def take_all(self, items: Iterable[tuple[int | None, Record]]) -> None:
+    def take_all(self, items: Iterable[tuple[int | None, Logged]]) -> None:
         """:meth:`take` for each (index, record) of ``items``, in order. A
         record that passes steps 5-6 plainly (not waiting, within the
         Lamport bound, admitted, no membership record) joins a run that is
         logged at once (:meth:`log_admitted`) before the next record taken
         one by one: the same steps in the same order, for a sync batch's
         usual records, at a fraction of the cost."""
-        run: list[Record] = []
+        run: list[Logged] = []
         admits = self._admits
         waiting = self.room.entries
         for index, record in items:
@@ -394,7 +396,7 @@ class Intake:
         self._unindexed_keys.clear()
         return at_seq
 
-    def log_admitted(self, records: Sequence[Record], ids: list[bytes] | None = None) -> None:
+    def log_admitted(self, records: Sequence[Logged], ids: list[bytes] | None = None) -> None:
         """Steps 8-9 for ``records``, in batch order: each passed steps 1-5
         and step 6 admitted it. The same as :meth:`decided` with ADMIT for
         each, one record after the other; when no two of them share an
@@ -483,7 +485,7 @@ def ingest_checked(
     log: RecordLog,
     admissions: Admissions,
     room: WaitingRoom,
-    records: Sequence[Record],
+    records: Sequence[Logged],
     *,
     neighbourhood: bytes,
     now: int,
@@ -491,7 +493,9 @@ def ingest_checked(
 ) -> IngestReport:
     """The pipeline for records already decoded and signature-checked (steps 1
     and 4 done, by the gossip validator through :func:`check_record` or by a
-    simulator's table of checked records): steps 2-3 again (cheap, and on this
+    simulator's table of checked records, or by the node's checking
+    processes, which send rows of all but membership records:
+    :class:`.record_log.LogRow`): steps 2-3 again (cheap, and on this
     clock), then 5-9. Bad records are reported, never raised.
 
     ``admitted``: step 6 gave ADMIT for every record already, by the
@@ -508,7 +512,7 @@ def ingest_checked(
     ):  # steps 2-5b pass for every record (a gossip message's usual case)
         intake.log_admitted(records, ids)
         return intake.finish()
-    taken: list[tuple[int, Record]] = []  #: records for steps 5-9, in batch order
+    taken: list[tuple[int | None, Logged]] = []  #: records for steps 5-9, in batch order
     for index, record in enumerate(records):
         if held and record.id in held:
             intake.duplicate()

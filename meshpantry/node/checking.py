@@ -61,7 +61,7 @@ from typing import AsyncIterator, Awaitable, Callable, Sequence
 
 import trio
 
-from protocol import Record
+from meshpantry.core.record_log import Logged
 
 from .batch_checks import Failure, check_slice
 
@@ -221,7 +221,7 @@ class CheckingProcesses:
 
     async def check(
         self, raws: Sequence[bytes], neighbourhood: bytes, now: int,
-    ) -> AsyncIterator[tuple[list[Record], list[Failure]]]:
+    ) -> AsyncIterator[tuple[list[Logged], list[Failure]]]:
         """:meth:`submit` and :meth:`Checks.groups` in one."""
         checks = self.submit(raws, neighbourhood, now)
         try:
@@ -257,7 +257,7 @@ class Checks:
         self.taking = True
         self._ended = trio.Event()  #: set once :meth:`groups` ended or was cancelled
 
-    async def groups(self) -> AsyncIterator[tuple[list[Record], list[Failure]]]:
+    async def groups(self) -> AsyncIterator[tuple[list[Logged], list[Failure]]]:
         """The slices checked (records that passed, failures), in order: the
         next slices making up :data:`STORE_MIN_RECORDS` (or all there are),
         with the slices after them that are checked already, up to

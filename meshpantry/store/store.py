@@ -31,6 +31,7 @@ from meshpantry.core.admission import Admissions
 from meshpantry.core.chain import ChainHead
 from meshpantry.core.ingest import check_own, learn_own
 from meshpantry.core.membership import Admission, Roster
+from meshpantry.core.record_log import Logged
 from meshpantry.core.sync.items import ItemIndex, index_with_new
 from meshpantry.core.validation import ValidationError
 from meshpantry.core.waiting import WaitingRoom
@@ -296,10 +297,13 @@ class Store:
             reach=self._summary.max_lamport(),
         ))
 
-    def ingest_verified(self, records: Sequence[Record], now: int) -> IngestReport:
+    def ingest_verified(self, records: Sequence[Logged], now: int) -> IngestReport:
         """Like :meth:`ingest`, for records already decoded and
         signature-checked by :func:`meshpantry.core.ingest.check_record` (the
-        gossip validator's): they are neither decoded nor verified again."""
+        gossip validator's, the checking processes'): they are neither
+        decoded nor verified again. Any but a membership record may come as
+        its row (:class:`~meshpantry.core.record_log.LogRow`), and its
+        report's ``logged`` then holds the row."""
         self._require_writer("ingest_verified")
         return self._take_in(lambda neighbourhood, admissions, room: ingest_verified(
             self._conn, records, now, neighbourhood=neighbourhood,
@@ -614,7 +618,7 @@ class Store:
             raise NeighbourhoodUnset()
         return neighbourhood
 
-    def _grow_views(self, logged: Sequence[Record]) -> int:
+    def _grow_views(self, logged: Sequence[Logged]) -> int:
         """The hook of every write to the log, inside its transaction: see
         :meth:`.view_keeper.ViewKeeper.grow`. Returns the log's newest rowid."""
         neighbourhood = self.neighbourhood

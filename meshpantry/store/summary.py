@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from meshpantry.core.lamport import LamportReach
-from protocol import Record
+from meshpantry.core.record_log import Logged
 
 from . import log
 
@@ -52,7 +52,7 @@ class LogSummary:
         self._arrived.extend(fresh)
         self._read_upto = newest
 
-    def appended(self, records: Sequence[Record], newest: int) -> None:
+    def appended(self, records: Sequence[Logged], newest: int) -> None:
         """Fold in ``records``, just committed to the log in this order as
         its rows up to rowid ``newest``, without reading them back (a bulk
         ingest spent about a microsecond a record doing so). When the log

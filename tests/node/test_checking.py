@@ -186,6 +186,24 @@ async def test_a_checked_group_is_stored_in_one_transaction(node, monkeypatch):
     assert sizes == [1_000]
 
 
+def test_a_slice_sends_its_records_back_as_log_rows_but_membership_records_whole(node):
+    """A checked record goes back as its log row (half the bytes, a fraction
+    of the node's time to unpickle); a membership record whole, since
+    admission reads its body."""
+    import pickle
+
+    from meshpantry.core.record_log import LogRow, log_row
+
+    records = member_records(node, 3)
+    membership = next(node.store.records(kind="neighbourhood"))
+    passed, failures = check_slice([r.raw for r in records] + [membership.raw], node.store.neighbourhood,
+                                   node.pantry.clock())
+    assert not failures
+    assert passed[:3] == [log_row(r) for r in records] and all(type(r) is LogRow for r in passed[:3])
+    assert passed[3] == membership
+    assert len(pickle.dumps(passed[:3])) < len(pickle.dumps(records)) / 1.5
+
+
 def test_a_checked_record_travels_back_as_its_fields(node):
     """Records pickle as Record(*fields) (cheap on the node's side), and come
     back whole: body, payload and every other field."""
