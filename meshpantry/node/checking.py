@@ -111,12 +111,14 @@ STORE_MIN_RECORDS = 2_048
 
 
 #: Records a sync session takes in (and acknowledges) ahead of its store at
-#: most: about one sender's window (32 frames of 256 KiB at ~300 bytes a
-#: record). While the node stores one batch the workers check the records
-#: taken in after it; a bound of one batch instead left them idle for most of
-#: a large batch's store (a new device's catch-up arrives in batches of up to
-#: 28,000 records, each followed by a frame's worth taken in alone).
-STORE_AHEAD_RECORDS = 28_000
+#: most: two of the largest store transactions (:data:`STORE_RECORDS`),
+#: about two thirds of a second of both workers' checks. While the node
+#: stores one group the workers check the records taken in after it; a
+#: bound of one batch instead left them idle for most of a large batch's
+#: store (a new device's catch-up arrived in batches of up to 28,000
+#: records, each followed by a frame's worth taken in alone). A larger bound
+#: only lengthens the store's tail after the last check.
+STORE_AHEAD_RECORDS = 16_384
 
 
 def worker_count() -> int:
@@ -181,12 +183,15 @@ class CheckingProcesses:
 
         ``key`` (a session's peer): while the checks of the last batch
         submitted with the same key are still taken by their
-        :meth:`Checks.groups`, this batch's slices join them (its own checks
-        then yield nothing), so that the node stores what the workers
-        checked of both in one transaction: a session taking in its records
-        a frame at a time still stores them :data:`STORE_RECORDS` at a time
-        (a transaction of 890 records cost 16 µs a record, of 8,192 11 µs,
-        at 100,000 records)."""
+        :meth:`Checks.groups`, with fewer than :data:`STORE_RECORDS` records
+        not taken yet, this batch's slices join them (its own checks then
+        yield nothing), so that the node stores what the workers checked of
+        both in one transaction: a session taking in its records a frame at
+        a time still stores them :data:`STORE_RECORDS` at a time (a
+        transaction of 890 records cost 16 µs a record, of 8,192 11 µs, at
+        100,000 records). The bound keeps one store from taking in a whole
+        session: the session counts the batches its store has not begun as
+        ahead of it (:data:`STORE_AHEAD_RECORDS`)."""
         pool = self._started()
         self._last_used = time.monotonic()
         try:
@@ -199,7 +204,7 @@ class CheckingProcesses:
             self.close()
             raise
         before = self._open.get(key) if key is not None else None
-        if before is not None and before.taking:
+        if before is not None and before.taking and before.backlog() < STORE_RECORDS:
             before._slices.extend(slices)
             return Checks(self, deque(), joined=before)
         checks = Checks(self, slices)
@@ -293,6 +298,10 @@ class Checks:
         self.taking = False
         self._owner._closed(self)
         self._ended.set()
+
+    def backlog(self) -> int:
+        """Records of the slices not taken yet."""
+        return sum(len(raws) for _, raws in self._slices)
 
     def unchecked(self) -> list[bytes]:
         """The raw records of the slices not taken yet (after the workers died)."""

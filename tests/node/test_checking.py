@@ -300,3 +300,28 @@ async def test_a_joined_batch_is_stored_once_its_store_returns(node):
     finally:
         node.checking.close()
     assert counts == [0]
+
+
+@pytest.mark.trio
+async def test_a_batch_joins_only_checks_with_less_than_a_transaction_left(node, monkeypatch):
+    """Checks with STORE_RECORDS records not taken yet take no more: one
+    store does not take in a whole session (the session counts the batches
+    its store has not begun as ahead of it)."""
+    import meshpantry.node.checking as checking_module
+
+    monkeypatch.setattr(checking_module, "STORE_RECORDS", 2 * SLICE_RECORDS)
+    checking = CheckingProcesses(workers=2, min_idle_cores=float("-inf"))
+    records = member_records(node, 5 * SLICE_RECORDS)
+    raws = [r.raw for r in records]
+    hood, now = node.store.neighbourhood, node.pantry.clock()
+    try:
+        first = checking.submit(raws[:SLICE_RECORDS], hood, now, key="peer-x")
+        second = checking.submit(raws[SLICE_RECORDS : 3 * SLICE_RECORDS], hood, now, key="peer-x")
+        third = checking.submit(raws[3 * SLICE_RECORDS :], hood, now, key="peer-x")
+        assert first.backlog() == 3 * SLICE_RECORDS and third.backlog() == 2 * SLICE_RECORDS
+        taken = []
+        for check in (first, second, third):
+            taken += [r.id async for passed, _ in check.groups() for r in passed]
+        assert taken == [r.id for r in records]
+    finally:
+        checking.close()
