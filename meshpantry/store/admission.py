@@ -13,16 +13,16 @@ import sqlite3
 from meshpantry.core.admission import ADMISSION_KINDS, Admissions
 
 from . import log
-from .view_schema import MEMBERSHIP_IN
+from .view_schema import MEMBERSHIP_IN, membership_where
 
-# The list of the partial index ``records_membership_all``, written exactly as
-# the index names it: SQLite reads a partial index only for a query whose
-# WHERE repeats the index's own term (the same kinds in another order made
-# every open read the whole log).
+# The condition of the partial index ``records_membership_kinds``, written
+# exactly as the index names it: SQLite reads a partial index only for a
+# query whose WHERE repeats the index's own term (the same kinds in another
+# order made every open read the whole log).
 assert set(MEMBERSHIP_IN.strip("()").replace("'", "").replace(" ", "").split(",")) == ADMISSION_KINDS
 
 #: The log's records that :meth:`Membership.add` learns from, in log order.
-QUERY = f"SELECT raw FROM records WHERE kind IN {MEMBERSHIP_IN} ORDER BY rowid"
+QUERY = f"SELECT raw FROM records WHERE {membership_where()} ORDER BY rowid"
 
 
 def load(conn: sqlite3.Connection, neighbourhood: bytes) -> Admissions:

@@ -44,7 +44,7 @@ from .lock import WriterLock
 from .summary import LogSummary
 from .verification import VerifierPool
 from .view_keeper import ViewKeeper
-from .view_schema import MEMBERSHIP_IN
+from .view_schema import membership_where
 from .view_reading import ViewReader
 
 #: The settings key of the neighbourhood id (the genesis record's id).
@@ -448,7 +448,7 @@ class Store:
         decides who counts: joins, links, invites, revokes; 0 for none).
         Cheap: read from the membership index, no views are built."""
         return self._conn.execute(
-            f"SELECT COALESCE(MAX(rowid), 0) FROM records WHERE kind IN {MEMBERSHIP_IN}"
+            f"SELECT COALESCE(MAX(rowid), 0) FROM records WHERE {membership_where()}"
         ).fetchone()[0]
 
     def records(

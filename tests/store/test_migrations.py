@@ -82,9 +82,10 @@ def test_database_from_a_newer_version_is_refused(tmp_path: Path):
 
 def test_a_store_from_before_0010_loses_its_unread_indexes_and_keeps_its_records(tmp_path: Path):
     """A store written before migration 0010 opens, drops the two record
-    indexes nothing reads, and reads its records and membership as before
-    (the membership queries still find their index)."""
-    from meshpantry.store.view_schema import MEMBERSHIP_IN
+    indexes nothing reads, builds its membership index again without an IN
+    list (0011), and reads its records and membership as before (the
+    membership queries find the new index)."""
+    from meshpantry.store.view_schema import membership_where
     from tests.core.records import TestNeighbourhood
 
     hood = TestNeighbourhood()
@@ -102,9 +103,12 @@ def test_a_store_from_before_0010_loses_its_unread_indexes_and_keeps_its_records
     conn = sqlite3.connect(tmp_path / DB_FILE, isolation_level=None)
     indexes = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records'")}
     assert "records_referent" not in indexes and "records_membership" not in indexes
-    assert {"records_chain", "records_membership_all"} <= indexes
-    plan = conn.execute(f"EXPLAIN QUERY PLAN SELECT MAX(rowid) FROM records WHERE kind IN {MEMBERSHIP_IN}").fetchall()
-    assert "records_membership_all" in str(plan)
+    assert {"records_chain", "records_membership_kinds"} <= indexes
+    assert "records_membership_all" not in indexes  # 0011: its IN list cost every insert
+    for query in (f"SELECT MAX(rowid) FROM records WHERE {membership_where()}",
+                  f"SELECT r.raw FROM records r JOIN view_records v ON v.id = r.id WHERE {membership_where('r.kind')}"):
+        plan = str(conn.execute(f"EXPLAIN QUERY PLAN {query}").fetchall())
+        assert "records_membership_kinds" in plan, plan
     conn.close()
     with Store.open(tmp_path) as store:
         assert store.count() == count and store.roster() == roster
@@ -118,4 +122,4 @@ def test_membership_is_loaded_through_its_index():
     conn = fresh()
     migrate(conn, now=1)
     plan = str(conn.execute(f"EXPLAIN QUERY PLAN {QUERY}").fetchall())
-    assert "records_membership_all" in plan and "SCAN records" not in plan
+    assert "records_membership_kinds" in plan and "SCAN records" not in plan
