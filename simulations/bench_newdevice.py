@@ -11,7 +11,9 @@
 3. Measured: seconds from the connection (the new node reports its peer up)
    to the same record set on both nodes (the sync fingerprint of every
    record held, polled 10 times a second); the new node's CPU time over that
-   span, divided by the span (how many cores it kept busy); and the CPU
+   span, divided by the span (how many cores it kept busy), and how it
+   splits between the node's trio thread (receiving, storing: the serial
+   part), its other threads and its checking processes; and the CPU
    needed to verify as many signatures on one core, measured in this run,
    with the nodes' CPU as a multiple of it (on a machine others load, a
    steadier figure than the seconds).
@@ -68,6 +70,23 @@ def _build(template: Path, records: int, authors: int) -> None:
     with redirect_stdout(io.StringIO()):
         build(template, records, authors, "open")
     _progress(f"built a store of ~{records} records from {authors} authors in {time.perf_counter() - started:.0f} s")
+
+
+def _own_seconds(pid: int) -> tuple[float, float]:
+    """CPU seconds (user + system) of process ``pid``'s main thread, and of
+    the whole process without its children: the node's trio thread, and its
+    threads altogether (the checking processes are the rest of
+    :meth:`NodeProcess.cpu_seconds`)."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def ticks(stat: str) -> int:
+        try:
+            fields = Path(stat).read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0
+        return int(fields[11]) + int(fields[12])
+
+    return ticks(f"/proc/{pid}/task/{pid}/stat") / tick, ticks(f"/proc/{pid}/stat") / tick
 
 
 def _digest(node: NodeProcess) -> tuple[str, int]:
@@ -142,6 +161,7 @@ def measure(template: Path, root: Path, profile: Path | None = None) -> dict:
             eventually(lambda: device.call("status").get("connected"), 60, "the new device connects")
             connected_at = time.monotonic()
             cpu_before = device.cpu_seconds()
+            own_before = _own_seconds(device.process.pid)
             server_before = server.cpu_seconds()
             while True:
                 digest, held = _digest(device)
@@ -152,6 +172,8 @@ def measure(template: Path, root: Path, profile: Path | None = None) -> dict:
                 time.sleep(0.1)
             took = time.monotonic() - connected_at
             cpu = device.cpu_seconds() - cpu_before
+            own_after = _own_seconds(device.process.pid)
+            main_thread, threads = (after - before for after, before in zip(own_after, own_before))
             server_cpu = server.cpu_seconds() - server_before
             _stop_spies(spies)
             sync = device.call("status")["sync"]
@@ -162,6 +184,7 @@ def measure(template: Path, root: Path, profile: Path | None = None) -> dict:
         server.stop()
     rate = verify_rate()
     return {"records": held, "connect_to_identical_s": took, "device_cpu_s": cpu, "cores_busy": cpu / took,
+            "device_main_thread_s": main_thread, "device_threads_s": threads,
             "server_cpu_s": server_cpu,
             "verify_one_core_s": held / rate, "round_trips": sync["round_trips"], "sessions": sync["sessions"]}
 
@@ -186,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  connect to identical              {f['connect_to_identical_s']:8.1f} s   (target <= {TARGET_S:.0f} s)")
     print(f"  new node CPU over that span       {f['device_cpu_s']:8.1f} s   ({f['cores_busy']:.2f} cores busy of "
           f"{os.cpu_count()})")
+    print(f"  of which the node's trio thread   {f['device_main_thread_s']:8.1f} s   (its other threads "
+          f"{f['device_threads_s'] - f['device_main_thread_s']:.1f} s, checking processes "
+          f"{f['device_cpu_s'] - f['device_threads_s']:.1f} s)")
     print(f"  serving node CPU over that span   {f['server_cpu_s']:8.1f} s")
     print(f"  verifying them on one core        {f['verify_one_core_s']:8.1f} s   (new node CPU / that: "
           f"{f['device_cpu_s'] / f['verify_one_core_s']:.2f}, both nodes: "

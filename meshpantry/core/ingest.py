@@ -85,7 +85,7 @@ from protocol.limits import MAX_FUTURE_SKEW_MS, MAX_LAMPORT_LEAD
 from .admission import ADMISSION_KINDS, LOGGED, Admissions
 from .lamport import check_lamport
 from .membership import Admission
-from .record_log import RecordLog
+from .record_log import Logged, RecordLog
 from .validation import (
     PrevMismatch,
     SeqNotIncremental,
@@ -217,7 +217,8 @@ class IngestReport:
     """What one ingest did."""
 
     added: list[bytes] = field(default_factory=list)  #: ids now in the log, in insertion order
-    logged: list[Record] = field(default_factory=list)  #: the records of ``added``, same order
+    #: the records of ``added``, same order (or their rows: :class:`.record_log.LogRow`)
+    logged: list[Logged] = field(default_factory=list)
     duplicates: int = 0  #: records already held (log, waiting room or earlier in the batch)
     waiting: int = 0  #: records of this batch left in the waiting room
     rejected: list[Rejection] = field(default_factory=list)
@@ -240,7 +241,8 @@ class Intake:
 
     __slots__ = (
         "log", "admissions", "room", "now", "report", "grew",
-        "_flushed", "_at_seq", "_unindexed", "_waiting_from_batch", "_admits", "lamport_limit",
+        "_flushed", "_at_seq", "_unindexed", "_unindexed_keys", "_waiting_from_batch", "_admits",
+        "lamport_limit",
     )
 
     def __init__(
@@ -258,6 +260,7 @@ class Intake:
         #: fork, one id at each key, not in ``_at_seq`` yet: written there
         #: only if a later record of this intake asks (:meth:`_seqs`)
         self._unindexed: list[tuple[list[tuple[bytes, int]], list[bytes]]] = []
+        self._unindexed_keys: set[tuple[bytes, int]] = set()  #: the keys of ``_unindexed``
         self._waiting_from_batch: set[bytes] = set()
         self.grew = False  #: membership grew: the waiting room deserves a look
         self._admits = admissions.membership.admits
@@ -280,8 +283,9 @@ class Intake:
         """A record of the batch failed one of steps 1-4."""
         self.report.rejected.append(Rejection(index, record_id, error))
 
-    def take(self, index: int | None, record: Record) -> None:
-        """Steps 5-9 for ``record``, which passed steps 1-4."""
+    def take(self, index: int | None, record: Logged) -> None:
+        """Steps 5-9 for ``record``, which passed steps 1-4 (a membership
+        record whole; any other may be its row)."""
         waiting = self.room.entries
         if waiting and record.id in waiting:
             self.report.duplicates += 1
@@ -289,6 +293,32 @@ class Intake:
         if self.too_far_ahead(index, record):
             return
         self.decided(index, record, self._admits(record))
+
+    def take_all(self, items: Iterable[tuple[int | None, Logged]]) -> None:
+        """:meth:`take` for each (index, record) of ``items``, in order. A
+        record that passes steps 5-6 plainly (not waiting, within the
+        Lamport bound, admitted, no membership record) joins a run that is
+        logged at once (:meth:`log_admitted`) before the next record taken
+        one by one: the same steps in the same order, for a sync batch's
+        usual records, at a fraction of the cost."""
+        run: list[Logged] = []
+        admits = self._admits
+        waiting = self.room.entries
+        for index, record in items:
+            if (
+                record.lamport <= self.lamport_limit and record.kind not in ADMISSION_KINDS
+                and not (waiting and record.id in waiting) and admits(record) is _ADMIT
+            ):
+                run.append(record)
+                if record.lamport + MAX_LAMPORT_LEAD > self.lamport_limit:
+                    self.lamport_limit = record.lamport + MAX_LAMPORT_LEAD
+                continue
+            if run:
+                self.log_admitted(run)
+                run = []
+            self.take(index, record)
+        if run:
+            self.log_admitted(run)
 
     def too_far_ahead(self, index: int | None, record: Record) -> bool:
         """Step 5b: refuse ``record`` (and say so) if its counter lies beyond
@@ -336,7 +366,7 @@ class Intake:
         """Steps 8-9 for an admitted record; False if this batch logged it already."""
         rid, author, seq = record.id, record.author, record.seq
         key = (author, seq)
-        at_seq = self._seqs() if self._unindexed else self._at_seq
+        at_seq = self._seqs() if key in self._unindexed_keys else self._at_seq
         held = at_seq.get(key)
         report = self.report
         if held is None:
@@ -363,23 +393,27 @@ class Intake:
         for keys, ids in self._unindexed:
             at_seq.update(zip(keys, map(list, zip(ids))))  # [id] at each key, in C
         self._unindexed.clear()
+        self._unindexed_keys.clear()
         return at_seq
 
-    def log_admitted(self, records: Sequence[Record], ids: list[bytes] | None = None) -> None:
+    def log_admitted(self, records: Sequence[Logged], ids: list[bytes] | None = None) -> None:
         """Steps 8-9 for ``records``, in batch order: each passed steps 1-5
         and step 6 admitted it. The same as :meth:`decided` with ADMIT for
         each, one record after the other; when no two of them share an
         (author, seq), none shares one with a record this intake took
         before, and none is a membership record (a gossip message's usual
-        records), the lookups are made for the whole batch at once: the
-        log's ids at each record's seq, and the fork evidence they give.
+        records, a sync batch's runs of admitted records), the lookups are
+        made for the whole batch at once: the log's ids at each record's
+        seq, and the fork evidence they give.
         ``ids``: the records' ids, when the caller has them already."""
         if not records:
             return
         keys = [(record.author, record.seq) for record in records]
         if (
-            self._at_seq or self._unindexed or len(set(keys)) < len(keys)
+            len(set(keys)) < len(keys)
             or not ADMISSION_KINDS.isdisjoint([record.kind for record in records])
+            or not self._unindexed_keys.isdisjoint(keys)
+            or (self._at_seq and not self._at_seq.keys().isdisjoint(keys))
         ):
             report = self.report
             for record in records:
@@ -398,6 +432,7 @@ class Intake:
             self._at_seq.update(zip(keys, found))
         else:  # the usual case: nothing else at these seqs
             self._unindexed.append((keys, ids))
+            self._unindexed_keys.update(keys)
         self.report.added.extend(ids)
         self.report.logged.extend(records)
         top = max([record.lamport for record in records]) + MAX_LAMPORT_LEAD
@@ -450,7 +485,7 @@ def ingest_checked(
     log: RecordLog,
     admissions: Admissions,
     room: WaitingRoom,
-    records: Sequence[Record],
+    records: Sequence[Logged],
     *,
     neighbourhood: bytes,
     now: int,
@@ -458,7 +493,9 @@ def ingest_checked(
 ) -> IngestReport:
     """The pipeline for records already decoded and signature-checked (steps 1
     and 4 done, by the gossip validator through :func:`check_record` or by a
-    simulator's table of checked records): steps 2-3 again (cheap, and on this
+    simulator's table of checked records, or by the node's checking
+    processes, which send rows of all but membership records:
+    :class:`.record_log.LogRow`): steps 2-3 again (cheap, and on this
     clock), then 5-9. Bad records are reported, never raised.
 
     ``admitted``: step 6 gave ADMIT for every record already, by the
@@ -475,6 +512,7 @@ def ingest_checked(
     ):  # steps 2-5b pass for every record (a gossip message's usual case)
         intake.log_admitted(records, ids)
         return intake.finish()
+    taken: list[tuple[int | None, Logged]] = []  #: records for steps 5-9, in batch order
     for index, record in enumerate(records):
         if held and record.id in held:
             intake.duplicate()
@@ -492,8 +530,10 @@ def ingest_checked(
                 intake.duplicate()
             elif not intake.too_far_ahead(index, record):
                 intake.decided(index, record, _ADMIT)
-        else:
-            intake.take(index, record)
+            continue
+        taken.append((index, record))
+    if taken:
+        intake.take_all(taken)
     return intake.finish()
 
 

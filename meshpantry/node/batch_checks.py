@@ -9,7 +9,9 @@ from dataclasses import dataclass, fields
 from operator import attrgetter
 from typing import Sequence
 
+from meshpantry.core.admission import ADMISSION_KINDS
 from meshpantry.core.ingest import check_record, is_forgery
+from meshpantry.core.record_log import Logged, log_row
 from protocol import Record
 from protocol.errors import RemoteError
 
@@ -21,7 +23,7 @@ def _record_reduce(record: Record) -> tuple:
     return Record, _RECORD_FIELDS(record)
 
 
-# A checked record goes back to the node pickled as Record(*fields): the
+# A checked membership record goes back to the node pickled as Record(*fields): the
 # default pickling of a frozen dataclass with slots looks its fields up again
 # for every record, on both sides (7.0 µs to pickle and 8.9 to unpickle a
 # record, against 3.7 and 3.2; the node's side holds the GIL its thread
@@ -38,13 +40,19 @@ class Failure:
     forged: bool
 
 
-def check_slice(raws: Sequence[bytes], neighbourhood: bytes, now: int) -> tuple[list[Record], list[Failure]]:
-    """Steps 1-4 for each raw record, in order (runs in a worker process)."""
-    records: list[Record] = []
+def check_slice(raws: Sequence[bytes], neighbourhood: bytes, now: int) -> tuple[list[Logged], list[Failure]]:
+    """Steps 1-4 for each raw record, in order (runs in a worker process).
+    The records that pass go back as their log rows
+    (:class:`~meshpantry.core.record_log.LogRow`: a sixth of the node's cost
+    to take back), membership records whole (admission reads their
+    bodies)."""
+    records: list[Logged] = []
     failures: list[Failure] = []
     for raw in raws:
         try:
-            records.append(check_record(raw, neighbourhood=neighbourhood, now=now))
+            record = check_record(raw, neighbourhood=neighbourhood, now=now)
         except RemoteError as error:
             failures.append(Failure(str(error), is_forgery(error)))
+            continue
+        records.append(record if record.kind in ADMISSION_KINDS else log_row(record, neighbourhood))
     return records, failures

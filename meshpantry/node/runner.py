@@ -173,6 +173,8 @@ class Node:
         its batches in the order it took them in)."""
         wanted = self.checking.wanted
         if not wanted(len(raws), catching_up=catching_up) or not self.store.neighbourhood:
+            self.checking.seal(origin)  # stored in its turn: no later batch joins an earlier one
+
             async def store_all() -> int:
                 return len(await self._take_in(raws, origin, self.store.ingest))
 
@@ -195,9 +197,11 @@ class Node:
         checks = None
         if wanted(len(fresh), catching_up=catching_up):
             try:
-                checks = self.checking.submit(fresh, self.store.neighbourhood, now_ms())
+                checks = self.checking.submit(fresh, self.store.neighbourhood, now_ms(), key=origin)
             except BrokenProcessPool:
                 log.warning("checking processes stopped; %d records checked here", len(fresh))
+        if checks is None:
+            self.checking.seal(origin)
 
         def drop() -> None:
             arriving.difference_update(mine)
@@ -208,26 +212,25 @@ class Node:
             try:
                 if checks is None:
                     return len(await self._take_in(fresh, origin, self.store.ingest))
-                return await self._take_in_checked(checks, fresh, origin)
+                return await self._take_in_checked(checks, origin)
             finally:
                 drop()
 
         return Pending(store, drop)
 
-    async def _take_in_checked(self, checks: Checks, raws: list[bytes], origin: str | None) -> int:
+    async def _take_in_checked(self, checks: Checks, origin: str | None) -> int:
         logged = 0
-        done = 0
         try:
             async for records, failures in checks.groups():
-                done += len(records) + len(failures)
                 if failures:
                     log.info("%d records from %s rejected: %s", len(failures), origin, failures[0].reason)
                     if origin is not None and any(f.forged for f in failures):
                         self.ban(origin, "sent forged or malformed records")
                 logged += len(await self._take_in(records, origin, self.store.ingest_verified, STORE_RECORDS))
         except BrokenProcessPool:
-            log.warning("checking processes stopped; %d records checked here", len(raws) - done)
-            logged += len(await self._take_in(raws[done:], origin, self.store.ingest))
+            unchecked = checks.unchecked()
+            log.warning("checking processes stopped; %d records checked here", len(unchecked))
+            logged += len(await self._take_in(unchecked, origin, self.store.ingest))
         return logged
 
     async def ingest_verified(self, records: list[Record], origin: str | None = None) -> int:

@@ -12,11 +12,12 @@ planner (:mod:`meshpantry.core.sync.planner`) and the sync session.
   admit, store) like gossip; progress and the outcome are published on the
   control socket and remembered in the address book. A session stores its
   batches behind itself, in order, by a task of its own: while the node
-  stores one batch, the next one's checks already run in the worker
-  processes, and it is acknowledged (taken in) once the one before it is
-  stored, so the sender goes on sending; a session holds at most one batch
-  besides the one being stored (which alone is acknowledged and not yet
-  stored), and is done only once every batch is stored.
+  stores one batch, the next ones' checks already run in the worker
+  processes. A batch is acknowledged (taken in) at once while the records
+  taken in and not yet being stored are fewer than
+  :data:`.checking.STORE_AHEAD_RECORDS`, so the sender goes on sending and
+  the workers always have records to check; the session is done only once
+  every batch is stored.
 * Any failure ends that session only; nothing escapes into the host.
 * One session per pair at a time: a session with a peer that is itself
   syncing with this node (its session is served or waits for a slot here)
@@ -66,7 +67,7 @@ from meshpantry.core.sync.planner import (
 from protocol.errors import DecodeError
 from protocol.sync import SYNC_VERSION
 
-from .checking import Pending, catching_up
+from .checking import STORE_AHEAD_RECORDS, Pending, catching_up
 from .streams import HeardChannel, StreamChannel, safe_handler
 from .sync_driver import SyncResult, now_ms, run_sync
 from .sync_turns import Turns
@@ -454,9 +455,11 @@ class SyncService:
 
         record_bytes = received = 0
         held = len(index_of(self.store))
-        # Capacity 0: a batch is handed over (and acknowledged) once the one
-        # before it is stored; its checks start when it is taken in.
-        to_store, batches = trio.open_memory_channel[Pending](0)
+        # A batch is handed over (and acknowledged) at once while fewer than
+        # STORE_AHEAD_RECORDS wait for the store; its checks start when it is
+        # taken in. The store takes the batches in order.
+        to_store, batches = trio.open_memory_channel[tuple[Pending, int]](math.inf)
+        ahead = {"records": 0, "taken": trio.Event()}  # records handed over, not yet taken to be stored
         failures: list[Exception] = []
         all_stored = trio.Event()
 
@@ -464,18 +467,24 @@ class SyncService:
             nonlocal record_bytes, received
             if failures:
                 raise failures[0]
+            while ahead["records"] >= STORE_AHEAD_RECORDS:
+                await ahead["taken"].wait()
             record_bytes += sum(len(raw) for raw in raws)
             received += len(raws)
             batch = self.ingest_soon(raws, peer, catching_up=catching_up(received, held))
             try:
-                await to_store.send(batch)
+                to_store.send_nowait((batch, len(raws)))
             except BaseException:
                 batch.drop()
                 raise
+            ahead["records"] += len(raws)
 
         async def store_behind() -> None:
             try:
-                async for batch in batches:
+                async for batch, count in batches:
+                    ahead["records"] -= count
+                    ahead["taken"].set()
+                    ahead["taken"] = trio.Event()
                     if failures:
                         batch.drop()
                         continue
@@ -487,7 +496,7 @@ class SyncService:
             finally:
                 while True:  # cancelled (the node stops): let go of what waits
                     try:
-                        batches.receive_nowait().drop()
+                        batches.receive_nowait()[0].drop()
                     except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
                         break
                 all_stored.set()

@@ -13,17 +13,20 @@ import sqlite3
 from meshpantry.core.admission import ADMISSION_KINDS, Admissions
 
 from . import log
+from .view_schema import MEMBERSHIP_IN, membership_where
+
+# The condition of the partial index ``records_membership_kinds``, written
+# exactly as the index names it: SQLite reads a partial index only for a
+# query whose WHERE repeats the index's own term (the same kinds in another
+# order made every open read the whole log).
+assert set(MEMBERSHIP_IN.strip("()").replace("'", "").replace(" ", "").split(",")) == ADMISSION_KINDS
 
 #: The log's records that :meth:`Membership.add` learns from, in log order.
-_QUERY = (
-    "SELECT raw FROM records WHERE kind IN ("
-    + ", ".join(f"'{kind}'" for kind in sorted(ADMISSION_KINDS))
-    + ") ORDER BY rowid"
-)
+QUERY = f"SELECT raw FROM records WHERE {membership_where()} ORDER BY rowid"
 
 
 def load(conn: sqlite3.Connection, neighbourhood: bytes) -> Admissions:
     """Admissions rebuilt from the membership records in the log."""
     admissions = Admissions(neighbourhood)
-    admissions.replay(log.trusted_decode(raw) for (raw,) in conn.execute(_QUERY))
+    admissions.replay(log.trusted_decode(raw) for (raw,) in conn.execute(QUERY))
     return admissions

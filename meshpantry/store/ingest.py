@@ -17,7 +17,9 @@ this module runs them over SQLite. For one batch of raw records
    time as soon as a chunk is decided, while the worker threads still check
    the next chunks.
 
-Records already decoded and signature-checked (by the gossip validator) take
+Records already decoded and signature-checked (by the gossip validator, or
+by the node's checking processes, which send all but membership records as
+their log rows: :class:`~meshpantry.core.record_log.LogRow`) take
 :func:`ingest_verified` instead, which skips steps 1 and 4.
 
 The caller runs all of this in one transaction. One bad record never raises
@@ -35,6 +37,7 @@ import msgpack
 from meshpantry.core import ingest as pipeline
 from meshpantry.core.admission import Admissions
 from meshpantry.core.ingest import Fork, IngestReport, Intake, Rejection
+from meshpantry.core.record_log import Logged
 from meshpantry.core.waiting import WaitingRoom
 from protocol import Record, limits, record_id
 
@@ -84,7 +87,7 @@ class SqliteLog:
     def ids_at_seqs(self, keys: Sequence[tuple[bytes, int]]) -> list[list[bytes]]:
         return [self.ids_at_seq(author, seq) for author, seq in keys]
 
-    def append(self, records: Sequence[Record]) -> None:
+    def append(self, records: Sequence[Logged]) -> None:
         log.insert(self.conn, records)
 
     def note_forks(self, forks: Sequence[Fork]) -> None:
@@ -158,12 +161,14 @@ def ingest_batch(
     mode = pool.mode_for(len(todo))
     started = time.perf_counter()
     for chunk in pool.check_all(todo, neighbourhood, now, mode):
+        passed = []
         for checked in chunk:
             if checked.record is None:
                 assert checked.error is not None
                 intake.refuse(checked.index, checked.record_id, checked.error)
             else:
-                intake.take(checked.index, checked.record)
+                passed.append((checked.index, checked.record))
+        intake.take_all(passed)
         intake.flush()  # SQLite works while the workers check the next chunks
     pool.observe(mode, len(todo), time.perf_counter() - started)
     return intake.finish()
@@ -171,7 +176,7 @@ def ingest_batch(
 
 def ingest_verified(
     conn: sqlite3.Connection,
-    records: Sequence[Record],
+    records: Sequence[Logged],
     now: int,
     *,
     neighbourhood: bytes,

@@ -25,30 +25,18 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import msgpack
 
+from meshpantry.core.record_log import Logged, LogRow, log_row
 from protocol import Record, record_id
 
 #: Rows fetched per query when iterating the log, so a long iteration holds no
 #: cursor open across the caller's own writes.
 PAGE_ROWS = 1_000
 
-#: The body field naming the record a kind refers to (its "referent"), kept in
-#: an indexed column so views can find, say, the claims of an offer.
-REFERENT_FIELD = {
-    "offer_update": "offer",
-    "offer_withdraw": "offer",
-    "claim": "offer",
-    "claim_cancel": "claim",
-    "claim_decision": "claim",
-    "handover": "claim",
-    "pledge": "meal",
-    "recipe_edit": "recipe",
-    "story": "recipe",
-    "join": "invite",
-}
-
+#: Takes a :class:`LogRow` as it is (its first field, the neighbourhood,
+#: is not a column: parameter 1 goes unused).
 _INSERT = (
     "INSERT INTO records (id, author, seq, prev, lamport, time, kind, referent, raw, sum) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "VALUES (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
 )
 
 _log = logging.getLogger(__name__)
@@ -72,37 +60,16 @@ def intact(rid_or_rowid: object, raw: bytes, stored: int | None) -> bool:
     return False
 
 
-def referent(record: Record) -> bytes | None:
-    """The id ``record`` refers to, or None for kinds that refer to nothing."""
-    name = REFERENT_FIELD.get(record.kind)
-    value = record.body.get(name) if name else None
-    return value if type(value) is bytes else None
-
-
-def row(record: Record) -> tuple:
-    return (
-        record.id,
-        record.author,
-        record.seq,
-        record.prev,
-        record.lamport,
-        record.time,
-        record.kind,
-        referent(record),
-        record.raw,
-        zlib.crc32(record.raw),
-    )
-
-
-def insert(conn: sqlite3.Connection, records: Sequence[Record]) -> None:
-    """Insert ``records`` (ids not already in the log) in one statement batch.
+def insert(conn: sqlite3.Connection, records: Sequence[Logged]) -> None:
+    """Insert ``records`` (ids not already in the log; records or their
+    rows) in one statement batch.
 
     The one point where records enter the log, peers' (through
     :meth:`meshpantry.store.ingest.SqliteLog.append`) and own alike, inside
     the caller's transaction: whatever is derived per record in the same
     transaction belongs here.
     """
-    conn.executemany(_INSERT, [row(r) for r in records])
+    conn.executemany(_INSERT, [r if type(r) is LogRow else log_row(r) for r in records])
 
 
 def trusted_decode(raw: bytes) -> Record:

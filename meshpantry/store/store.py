@@ -31,6 +31,7 @@ from meshpantry.core.admission import Admissions
 from meshpantry.core.chain import ChainHead
 from meshpantry.core.ingest import check_own, learn_own
 from meshpantry.core.membership import Admission, Roster
+from meshpantry.core.record_log import Logged
 from meshpantry.core.sync.items import ItemIndex, index_with_new
 from meshpantry.core.validation import ValidationError
 from meshpantry.core.waiting import WaitingRoom
@@ -43,7 +44,7 @@ from .lock import WriterLock
 from .summary import LogSummary
 from .verification import VerifierPool
 from .view_keeper import ViewKeeper
-from .view_schema import MEMBERSHIP_IN
+from .view_schema import membership_where
 from .view_reading import ViewReader
 
 #: The settings key of the neighbourhood id (the genesis record's id).
@@ -296,10 +297,13 @@ class Store:
             reach=self._summary.max_lamport(),
         ))
 
-    def ingest_verified(self, records: Sequence[Record], now: int) -> IngestReport:
+    def ingest_verified(self, records: Sequence[Logged], now: int) -> IngestReport:
         """Like :meth:`ingest`, for records already decoded and
         signature-checked by :func:`meshpantry.core.ingest.check_record` (the
-        gossip validator's): they are neither decoded nor verified again."""
+        gossip validator's, the checking processes'): they are neither
+        decoded nor verified again. Any but a membership record may come as
+        its row (:class:`~meshpantry.core.record_log.LogRow`), and its
+        report's ``logged`` then holds the row."""
         self._require_writer("ingest_verified")
         return self._take_in(lambda neighbourhood, admissions, room: ingest_verified(
             self._conn, records, now, neighbourhood=neighbourhood,
@@ -363,11 +367,12 @@ class Store:
         try:
             with database.transaction(self._conn):
                 report = run(neighbourhood, admissions, room)
-                self._grow_views(report.logged)  # views change with the log, in its transaction
+                newest = self._grow_views(report.logged)  # views change with the log, in its transaction
         except BaseException:
             self._admissions = self._waiting = None
             self._views.forget()
             raise
+        self._summary.appended(report.logged, newest)
         return report
 
     def _ingest_state(self) -> tuple[bytes, Admissions, WaitingRoom]:
@@ -443,7 +448,7 @@ class Store:
         decides who counts: joins, links, invites, revokes; 0 for none).
         Cheap: read from the membership index, no views are built."""
         return self._conn.execute(
-            f"SELECT COALESCE(MAX(rowid), 0) FROM records WHERE kind IN {MEMBERSHIP_IN}"
+            f"SELECT COALESCE(MAX(rowid), 0) FROM records WHERE {membership_where()}"
         ).fetchone()[0]
 
     def records(
@@ -613,12 +618,14 @@ class Store:
             raise NeighbourhoodUnset()
         return neighbourhood
 
-    def _grow_views(self, logged: Sequence[Record]) -> None:
+    def _grow_views(self, logged: Sequence[Logged]) -> int:
         """The hook of every write to the log, inside its transaction: see
-        :meth:`.view_keeper.ViewKeeper.grow`."""
+        :meth:`.view_keeper.ViewKeeper.grow`. Returns the log's newest rowid."""
         neighbourhood = self.neighbourhood
+        newest = self.last_rowid()
         if neighbourhood is not None:
-            self._views.grow(neighbourhood, self.last_rowid(), logged)
+            self._views.grow(neighbourhood, newest, logged)
+        return newest
 
     def rebuild_views(self) -> None:
         """Recompute everything derived from the log: the forks table,

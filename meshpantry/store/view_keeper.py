@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from meshpantry.core.incremental import IncrementalState
+from meshpantry.core.record_log import Logged
 from protocol import Record
 
 from . import database, log, migrations
@@ -111,7 +112,7 @@ class ViewKeeper:
             raise
         return self._views  # type: ignore[return-value]
 
-    def grow(self, neighbourhood: bytes, newest: int, logged: Sequence[Record]) -> None:
+    def grow(self, neighbourhood: bytes, newest: int, logged: Sequence[Logged]) -> None:
         """The hook of every write to the log, inside its transaction (the
         one that logged ``logged``, which saves decoding them again; the log
         now ends at rowid ``newest``): grow the view tables to the log when
@@ -127,9 +128,10 @@ class ViewKeeper:
             return
         self._catch_up(neighbourhood, newest, logged)
 
-    def _catch_up(self, neighbourhood: bytes, newest: int, logged: Sequence[Record] = ()) -> None:
+    def _catch_up(self, neighbourhood: bytes, newest: int, logged: Sequence[Logged] = ()) -> None:
         """Bring the view tables up to rowid ``newest`` inside the caller's
-        write transaction; ``logged`` are records just written, if any."""
+        write transaction; ``logged`` are records just written, if any (their
+        rows, bodiless, are read from the log)."""
         if self._views is None or self._views.neighbourhood != neighbourhood:
             self._views, self._views_upto = self._resume(neighbourhood)
         if newest == self._views_upto:
@@ -138,7 +140,7 @@ class ViewKeeper:
         if behind > VIEWS_FOLDED_IN_MEMORY and 4 * behind > newest:
             self._fill(neighbourhood, newest)
             return
-        fresh = {r.id: r for r in logged}
+        fresh = {r.id: r for r in logged if type(r) is Record}
         ids = [rid for (rid,) in self._conn.execute(
             "SELECT id FROM records WHERE rowid > ? AND rowid <= ?", (self._views_upto, newest)
         )]

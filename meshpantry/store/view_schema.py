@@ -29,6 +29,24 @@ MEMBERSHIP_IN = "('neighbourhood', 'join', 'device_link', 'invite', 'revoke', 'i
 MEMBERSHIP_IN_0005 = "('neighbourhood', 'join', 'device_link', 'invite', 'revoke')"
 assert set(MEMBERSHIP_IN.strip("()").replace("'", "").replace(" ", "").split(",")) == COUNTING_KINDS
 
+
+def membership_where(column: str = "kind") -> str:
+    """The membership kinds as an SQL condition on ``column``: comparisons
+    joined by OR, written exactly as the partial index
+    ``records_membership_kinds`` (migration 0011) names them, so that a query
+    using it reads that index. (An IN list costs every insert into the log
+    about 2.4 µs of the 10 a row cost: SQLite builds the list's lookup table
+    again each time a statement runs, and a batch insert runs one per row.)"""
+    kinds = MEMBERSHIP_IN.strip("()").replace("'", "").replace(" ", "").split(",")
+    return "(" + " OR ".join(f"{column} = '{kind}'" for kind in kinds) + ")"
+
+
+#: Migration 0011's statements: the membership index without an IN list.
+MEMBERSHIP_INDEX_0011 = (
+    "DROP INDEX IF EXISTS records_membership_all",
+    f"CREATE INDEX records_membership_kinds ON records (kind) WHERE {membership_where()}",
+)
+
 SCHEMA = (
     """CREATE TABLE view_state (
         one INTEGER PRIMARY KEY CHECK (one = 1),

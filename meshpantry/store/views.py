@@ -27,7 +27,7 @@ from meshpantry.core.validation import ForkDetected, WrongNeighbourhood
 from meshpantry.core.view_codec import DECODERS, decode_error, encode_error, encode_view
 from meshpantry.core.view_tables import Fate, GroupViews, RecordMeta
 
-from .view_schema import FOREIGN, MEMBERSHIP_IN, TABLES, decode_fate, encode_fate, offer_columns
+from .view_schema import FOREIGN, MEMBERSHIP_IN, TABLES, decode_fate, encode_fate, membership_where, offer_columns
 
 _CHUNK = 500
 _VIEW_TABLES = ("offers", "claims", "meals", "pledges", "recipes", "stories")
@@ -342,7 +342,7 @@ def clear(conn: sqlite3.Connection) -> None:
 def membership_raws(conn: sqlite3.Connection) -> list[bytes]:
     """Raw membership records the views have taken in."""
     return [raw for (raw,) in conn.execute(
-        f"SELECT r.raw FROM records r JOIN view_records v ON v.id = r.id WHERE r.kind IN {MEMBERSHIP_IN}"
+        f"SELECT r.raw FROM records r JOIN view_records v ON v.id = r.id WHERE {membership_where('r.kind')}"
     )]
 
 

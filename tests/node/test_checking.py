@@ -6,7 +6,14 @@ import pytest
 import trio
 
 from meshpantry.node.batch_checks import check_slice
-from meshpantry.node.checking import CATCH_UP_RECORDS, MIN_RECORDS, SLICE_RECORDS, STORE_RECORDS, CheckingProcesses
+from meshpantry.node.checking import (
+    CATCH_UP_RECORDS,
+    MIN_RECORDS,
+    SLICE_RECORDS,
+    STORE_MIN_RECORDS,
+    STORE_RECORDS,
+    CheckingProcesses,
+)
 from protocol import Record
 
 from .test_gossip_ingest import member_records
@@ -72,9 +79,9 @@ async def test_records_another_session_is_checking_are_not_checked_twice(node):
     handed: list[int] = []
     submit = checking.submit
 
-    def counted(batch, *args):
+    def counted(batch, *args, **kwargs):
         handed.append(len(batch))
-        return submit(batch, *args)
+        return submit(batch, *args, **kwargs)
 
     checking.submit = counted  # type: ignore[method-assign]
 
@@ -126,12 +133,14 @@ def test_a_session_catching_up_uses_the_workers_on_a_busy_machine(monkeypatch):
 
 @pytest.mark.trio
 async def test_slices_checked_while_the_node_stored_go_to_the_store_together(node):
-    """Four slices: the node takes the first (and any checked with it), and
-    meanwhile the workers check the rest; it then takes the rest at once
-    (one store transaction, not one per slice), in order."""
+    """Twelve slices: the node waits for the first STORE_MIN_RECORDS (and
+    takes any checked with them), and meanwhile the workers check the rest;
+    it then takes the rest at once (one store transaction, not one per
+    slice), in order."""
     checking = CheckingProcesses(workers=2, min_idle_cores=float("-inf"))
-    records = member_records(node, 4 * SLICE_RECORDS)
-    assert 4 * SLICE_RECORDS <= STORE_RECORDS
+    slices = STORE_MIN_RECORDS // SLICE_RECORDS + 4
+    records = member_records(node, slices * SLICE_RECORDS)
+    assert len(records) <= STORE_RECORDS
     groups: list[list[bytes]] = []
     try:
         async for passed, failures in checking.check([r.raw for r in records], node.store.neighbourhood,
@@ -139,10 +148,11 @@ async def test_slices_checked_while_the_node_stored_go_to_the_store_together(nod
             assert not failures
             groups.append([r.id for r in passed])
             if len(groups) == 1:
-                await trio.sleep(3)  # storing the first slice; the workers go on
+                await trio.sleep(3)  # storing the first group; the workers go on
     finally:
         checking.close()
-    assert len(groups) == 2 and all(len(g) % SLICE_RECORDS == 0 for g in groups)
+    assert len(groups) <= 2 and len(groups[0]) >= STORE_MIN_RECORDS
+    assert all(len(g) % SLICE_RECORDS == 0 for g in groups)
     assert [rid for g in groups for rid in g] == [r.id for r in records]
 
 
@@ -163,7 +173,7 @@ async def test_a_checked_group_is_stored_in_one_transaction(node, monkeypatch):
             pass
 
     node.checking = CheckingProcesses(workers=2, min_idle_cores=float("-inf"))
-    monkeypatch.setattr(node.checking, "submit", lambda raws, neighbourhood, now: Checked())
+    monkeypatch.setattr(node.checking, "submit", lambda raws, neighbourhood, now, key=None: Checked())
     sizes: list[int] = []
     ingest_verified = node.store.ingest_verified
 
@@ -174,6 +184,24 @@ async def test_a_checked_group_is_stored_in_one_transaction(node, monkeypatch):
     monkeypatch.setattr(node.store, "ingest_verified", counted)
     assert await node.ingest([r.raw for r in records], "peer-x", catching_up=True) == 1_000
     assert sizes == [1_000]
+
+
+def test_a_slice_sends_its_records_back_as_log_rows_but_membership_records_whole(node):
+    """A checked record goes back as its log row (half the bytes, a fraction
+    of the node's time to unpickle); a membership record whole, since
+    admission reads its body."""
+    import pickle
+
+    from meshpantry.core.record_log import LogRow, log_row
+
+    records = member_records(node, 3)
+    membership = next(node.store.records(kind="neighbourhood"))
+    passed, failures = check_slice([r.raw for r in records] + [membership.raw], node.store.neighbourhood,
+                                   node.pantry.clock())
+    assert not failures
+    assert passed[:3] == [log_row(r) for r in records] and all(type(r) is LogRow for r in passed[:3])
+    assert passed[3] == membership
+    assert len(pickle.dumps(passed[:3])) < len(pickle.dumps(records)) / 1.5
 
 
 def test_a_checked_record_travels_back_as_its_fields(node):
@@ -188,3 +216,112 @@ def test_a_checked_record_travels_back_as_its_fields(node):
     assert copyreg.dispatch_table[Record] is batch_checks._record_reduce
     back = pickle.loads(pickle.dumps(record))
     assert back == record and back.body == record.body and back.payload == record.payload
+
+
+@pytest.mark.trio
+async def test_a_sessions_later_batch_joins_the_checks_of_the_one_before(node):
+    """
+    peer-x ──batch A (300), batch B (300)──▶ node, B taken in before A is stored
+    B's slices join A's checks: A's groups bring the records of both, in
+    order (checked by then: one group, one store transaction); B's bring
+    nothing. A batch of another peer, or one submitted after A's checks were
+    taken, keeps its own.
+    """
+    checking = CheckingProcesses(workers=2, min_idle_cores=float("-inf"))
+    records = member_records(node, 700)
+    hood, now = node.store.neighbourhood, node.pantry.clock()
+    try:
+        first = checking.submit([r.raw for r in records[:300]], hood, now, key="peer-x")
+        other = checking.submit([r.raw for r in records[600:650]], hood, now, key="peer-y")
+        second = checking.submit([r.raw for r in records[300:600]], hood, now, key="peer-x")
+        for future, _ in list(first._slices):
+            await trio.to_thread.run_sync(future.result)
+        groups = [[r.id for r in passed] async for passed, _ in first.groups()]
+        assert groups == [[r.id for r in records[:600]]]
+        assert [g async for g in second.groups()] == []
+        assert [[r.id for r in passed] async for passed, _ in other.groups()] == [[r.id for r in records[600:650]]]
+        after = checking.submit([r.raw for r in records[650:]], hood, now, key="peer-x")
+        assert [[r.id for r in passed] async for passed, _ in after.groups()] == [[r.id for r in records[650:]]]
+    finally:
+        checking.close()
+
+
+@pytest.mark.trio
+async def test_a_batch_stored_on_the_nodes_thread_ends_the_joining(node):
+    """A session's batch too small for the workers is stored on its own in
+    its turn; the batch after it does not join the checks before it, so the
+    batches are still stored in the order they came."""
+    node.checking = CheckingProcesses(workers=2, min_idle_cores=float("-inf"))
+    records = member_records(node, 610)
+    raws = [r.raw for r in records]
+    order: list[bytes] = []
+    ingest, ingest_verified = node.store.ingest, node.store.ingest_verified
+
+    def noting(store):
+        def run(batch, now):
+            report = store(batch, now)
+            order.extend(report.added)
+            return report
+        return run
+
+    node.store.ingest, node.store.ingest_verified = noting(ingest), noting(ingest_verified)
+    try:
+        batches = [node.ingest_soon(raws[:300], "peer-x", catching_up=True),
+                   node.ingest_soon(raws[300:310], "peer-x", catching_up=True),
+                   node.ingest_soon(raws[310:], "peer-x", catching_up=True)]
+        assert [await batch.store() for batch in batches] == [300, 10, 300]
+    finally:
+        node.checking.close()
+    assert order == [r.id for r in records]
+
+
+@pytest.mark.trio
+async def test_a_joined_batch_is_stored_once_its_store_returns(node):
+    """The node's batches of one peer, A then B joining A's checks: B's
+    store returns only once A's has stored B's records too (a caller that
+    awaits B alone finds them stored)."""
+    node.checking = CheckingProcesses(workers=2, min_idle_cores=float("-inf"))
+    records = member_records(node, 600)
+    raws = [r.raw for r in records]
+    try:
+        first = node.ingest_soon(raws[:300], "peer-x", catching_up=True)
+        second = node.ingest_soon(raws[300:], "peer-x", catching_up=True)
+        async with trio.open_nursery() as nursery:
+            counts: list[int] = []
+
+            async def store_second() -> None:
+                counts.append(await second.store())
+                assert all(node.store.has(r.id) for r in records)
+
+            nursery.start_soon(store_second)
+            await trio.sleep(0.5)
+            assert counts == []  # waits for the first batch's checks to be taken
+            assert await first.store() == 600
+    finally:
+        node.checking.close()
+    assert counts == [0]
+
+
+@pytest.mark.trio
+async def test_a_batch_joins_only_checks_with_less_than_a_transaction_left(node, monkeypatch):
+    """Checks with STORE_RECORDS records not taken yet take no more: one
+    store does not take in a whole session (the session counts the batches
+    its store has not begun as ahead of it)."""
+    import meshpantry.node.checking as checking_module
+
+    monkeypatch.setattr(checking_module, "STORE_RECORDS", 2 * SLICE_RECORDS)
+    checking = CheckingProcesses(workers=2, min_idle_cores=float("-inf"))
+    records = member_records(node, 5 * SLICE_RECORDS)
+    raws = [r.raw for r in records]
+    hood, now = node.store.neighbourhood, node.pantry.clock()
+    try:
+        first = checking.submit(raws[:SLICE_RECORDS], hood, now, key="peer-x")
+        second = checking.submit(raws[SLICE_RECORDS : 3 * SLICE_RECORDS], hood, now, key="peer-x")
+        third = checking.submit(raws[3 * SLICE_RECORDS :], hood, now, key="peer-x")
+        assert first.backlog() == 3 * SLICE_RECORDS and third.backlog() == 2 * SLICE_RECORDS
+        taken = []
+        for check in (first, second, third):
+            taken += [r.id async for passed, _ in check.groups() for r in passed]
+        assert taken == [r.id for r in records]
+    finally:
+        checking.close()

@@ -78,3 +78,48 @@ def test_database_from_a_newer_version_is_refused(tmp_path: Path):
     conn.execute("DELETE FROM migrations WHERE name = '9999_future'")
     conn.close()
     Store.open(tmp_path).close()
+
+
+def test_a_store_from_before_0010_loses_its_unread_indexes_and_keeps_its_records(tmp_path: Path):
+    """A store written before migration 0010 opens, drops the two record
+    indexes nothing reads, builds its membership index again without an IN
+    list (0011), and reads its records and membership as before (the
+    membership queries find the new index)."""
+    from meshpantry.store.view_schema import membership_where
+    from tests.core.records import TestNeighbourhood
+
+    hood = TestNeighbourhood()
+    hood.join(2, name="Bea")
+    hood.write(hood.device(2), "offer", {"item": "plums", "quantity": 3, "unit": "kg"})
+    before = tuple(m for m in MIGRATIONS if m.name < "0010")
+    conn = sqlite3.connect(tmp_path / DB_FILE, isolation_level=None)
+    migrate(conn, now=1, migrations=before)
+    conn.close()
+    with Store.open(tmp_path) as store:  # upgraded here
+        store.set_setting("neighbourhood", hood.id)
+        report = store.ingest([r.raw for r in hood.records], now=hood.clock)
+        assert not report.rejected
+        count, roster = store.count(), store.roster()
+    conn = sqlite3.connect(tmp_path / DB_FILE, isolation_level=None)
+    indexes = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records'")}
+    assert "records_referent" not in indexes and "records_membership" not in indexes
+    assert {"records_chain", "records_membership_kinds"} <= indexes
+    assert "records_membership_all" not in indexes  # 0011: its IN list cost every insert
+    for query in (f"SELECT MAX(rowid) FROM records WHERE {membership_where()}",
+                  f"SELECT r.raw FROM records r JOIN view_records v ON v.id = r.id WHERE {membership_where('r.kind')}"):
+        plan = str(conn.execute(f"EXPLAIN QUERY PLAN {query}").fetchall())
+        assert "records_membership_kinds" in plan, plan
+    conn.close()
+    with Store.open(tmp_path) as store:
+        assert store.count() == count and store.roster() == roster
+
+
+def test_membership_is_loaded_through_its_index():
+    """Opening a store reads the membership records through the partial
+    index, not by scanning the log."""
+    from meshpantry.store.admission import QUERY
+
+    conn = fresh()
+    migrate(conn, now=1)
+    plan = str(conn.execute(f"EXPLAIN QUERY PLAN {QUERY}").fetchall())
+    assert "records_membership_kinds" in plan and "SCAN records" not in plan
