@@ -52,6 +52,7 @@ from meshpantry.core.sync.deadlines import FRAME_MS, OPEN_STREAM_MS
 from meshpantry.core.sync.errors import FrameTooSlow, ProtocolViolation, TooManyRecords, TooManyRounds
 from meshpantry.core.sync.horizon import Horizon
 from meshpantry.core.sync.items import index_of
+from meshpantry.core.sync.agreement import Agreement, settled_on_union
 from meshpantry.core.sync.work import WorkLedger
 from meshpantry.core.sync.planner import (
     Action,
@@ -231,10 +232,14 @@ class SyncService:
         self.waiting = 0  #: sessions waiting for a served slot now
         self.shed = 0  #: streams shed at once since start
         self.turns = Turns(lambda: self.served)  #: whose session goes first
+        #: peers known to hold the set this node holds (sessions that settled
+        #: both sides on one set; :mod:`~meshpantry.core.sync.agreement`)
+        self.agreement: Agreement[str] = Agreement()
         self.planner: SyncPlanner[str] = SyncPlanner(
             me, NodeStanding(store, denied, gate), rng, now=now_ms(), horizon=horizon,
-            recovering=not pantry.chain_recovered, config=planner_config(settings),
+            recovering=not pantry.chain_recovered, config=planner_config(settings), agrees=self.agrees,
         )
+        self._skipped_seen = 0  #: the planner's skipped count already added to the totals
         self._nursery: trio.Nursery | None = None
         self._changed = trio.Event()
         #: ``still_agrees(peer)``: a peer exchange found both sides holding
@@ -268,6 +273,17 @@ class SyncService:
     def is_cut_off(self, peer: str) -> bool:
         return self.planner.is_cut_off(peer, now_ms())
 
+    def agrees(self, peer: str) -> bool:
+        """This node still holds the set it last shared with ``peer`` (a
+        session or a peer exchange found both holding it): a session could
+        not move a record from here (planner rule 8)."""
+        if self.still_agrees(peer):
+            return True
+        if not len(self.agreement):
+            return False
+        index = index_of(self.store)
+        return self.agreement.still_agrees(peer, index.fingerprint(0, len(index)))
+
     # --- the loop ---------------------------------------------------------------
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
@@ -295,18 +311,16 @@ class SyncService:
                 self.publish(PeerEvent(peer=action.peer, up=False, banned=action.reason))
             elif isinstance(action, Forget):
                 self.progress.pop(action.peer, None)
+                self.agreement.forget(action.peer)
+        skipped = self.planner.skipped
+        self.totals["skipped"] += skipped - self._skipped_seen
+        self._skipped_seen = skipped
         self._changed.set()  # the timer may have moved
 
     # --- sessions we start ------------------------------------------------------
 
     async def _session(self, action: StartSession) -> None:
         peer = action.peer
-        if action.mode is Mode.ROUTINE and self.still_agrees(peer):
-            # It could not move a record from this side; if the peer's set
-            # changed, its own test fails and its tick brings the news.
-            self.totals["skipped"] += 1
-            self.session_ended(peer, Outcome.DONE)
-            return
         if action.mode is not Mode.RECOVER:
             if self.served.get(peer) and not self._after_served(peer, action.mode):
                 return
@@ -314,6 +328,12 @@ class SyncService:
             # reconcile once they have landed.
             await self.turns.served_first()
             if self.served.get(peer) and not self._after_served(peer, action.mode):
+                return
+            if self.planner.skippable(peer) and self.agrees(peer):
+                # A session served meanwhile (maybe the peer's own) left both
+                # sides holding one set: this one could not move a record.
+                self.totals["skipped"] += 1
+                self.session_ended(peer, Outcome.DONE)
                 return
         self.outgoing[peer] = action.mode
         try:
@@ -434,6 +454,19 @@ class SyncService:
 
     # --- either side --------------------------------------------------------------
 
+    def _note_agreement(self, peer: str, session: SyncSession, stored: int) -> None:
+        """A session that ended well and left this side holding exactly the
+        union of both sets (:func:`~meshpantry.core.sync.agreement.settled_on_union`)
+        shows the peer holding this side's set now."""
+        held = session.held
+        if held is None:
+            return
+        index = index_of(self.store)
+        if settled_on_union(session.reconciled_whole, held, stored, len(index)):
+            self.agreement.agreed(peer, index.fingerprint(0, len(index)))
+        else:
+            self.agreement.differs(peer)
+
     def _ingest_when_stored(self, raws: list[bytes], peer: str, *, catching_up: bool = False) -> Pending:
         """``ingest_soon`` for a host that has only ``ingest``: the batch is
         checked and stored when its turn comes."""
@@ -473,14 +506,17 @@ class SyncService:
                 batch.drop()
                 raise
 
+        stored = 0  # records the session's batches brought that were new here
+
         async def store_behind() -> None:
+            nonlocal stored
             try:
                 async for batch in batches:
                     if failures:
                         batch.drop()
                         continue
                     try:
-                        await batch.store()
+                        stored += await batch.store() or 0  # a host may not count them
                     except Exception as error:  # our store failed: the session fails as ours
                         log.warning("storing records from %s failed: %r", peer, error)
                         failures.append(error)
@@ -518,6 +554,7 @@ class SyncService:
         # A session that moved no record either way could have been skipped.
         totals["idle_sessions"] += stats.records_received == 0 and stats.records_sent == 0
         if result.ok:
+            self._note_agreement(peer, session, stored)
             self.last_sync[peer] = _wall_ms()
             self.store.mark_synced(peer, _wall_ms())
             log.info("synced with %s: %d records in, %d out, %d bytes, %d round trips", peer,
