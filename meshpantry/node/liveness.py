@@ -21,7 +21,9 @@ Theory of operation:
   started (at once after a timeout, which already waited; later after a
   failure that came fast, so that misses always span the same time). Any
   answer resets the count, and so does other evidence that the peer talks
-  (a sync session that completed: :meth:`Liveness.heard`). A sync stream that
+  (the bytes of a sync session: :meth:`Liveness.heard`), which also puts the
+  next probe a whole interval off: a heal's sessions keep their peers
+  talking, and pinging them besides was work for nothing. A sync stream that
   cannot be opened in time counts as a miss (:meth:`Liveness.missed`).
 * After :data:`MAX_MISSED_PROBES` misses in a row the peer is dead: its
   connections are closed (sockets first, so a writer stuck on a full send
@@ -163,11 +165,14 @@ class Liveness:
     # -- evidence from elsewhere -------------------------------------------
 
     def heard(self, peer_id: ID) -> None:
-        """The peer answered something (a sync completed): not silent."""
+        """The peer answered something (bytes of a sync session): not silent,
+        and no probe is due before a whole interval has passed (a peer that
+        streams a sync session is not pinged besides)."""
         state = self.state.get(peer_id)
         if state is not None:
             state.missed = 0
             state.last_error = ""
+            state.next_probe = max(state.next_probe, trio.current_time() + self.interval_s)
 
     async def missed(self, peer_id: ID, reason: str) -> None:
         """Count a miss seen elsewhere (a sync stream that could not be

@@ -128,6 +128,24 @@ async def test_misses_seen_elsewhere_count_and_success_elsewhere_resets(autojump
 
 
 @pytest.mark.trio
+async def test_a_peer_heard_from_is_not_probed_before_a_whole_interval_passed(autojump_clock):
+    """
+    b streams a sync session (heard every second from t=1 to t=20): no ping
+    to b meanwhile; a, silent on every other stream, is pinged every interval
+    """
+    mesh = FakeMesh("a", "b")
+    check = mesh.check()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(check.run)
+        for _ in range(20):
+            await trio.sleep(1.0)
+            check.heard("b")
+        nursery.cancel_scope.cancel()
+    assert [peer for peer, _ in mesh.probes].count("b") == 0
+    assert [peer for peer, _ in mesh.probes].count("a") >= 4
+
+
+@pytest.mark.trio
 async def test_a_peer_that_disconnects_on_its_own_is_forgotten(autojump_clock):
     """b disconnects mid-probe: no miss is counted, no drop, no callback."""
     mesh = FakeMesh("b")

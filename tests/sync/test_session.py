@@ -319,3 +319,19 @@ def test_a_session_says_whether_it_reconciled_the_whole_key_space_and_how_much_i
     fetch = Link(Replica(), b, fetch_author=b"\x07" * 32)
     fetch.lockstep()
     assert [s.reconciled_whole for s in fetch.sessions] == [False, False] and fetch.sessions[0].held is None
+
+
+def test_a_side_awaits_records_from_the_end_of_its_reconciliation_to_the_peers_end():
+    """What a session still expects is on its way (the replica's other
+    sessions wait for it, :mod:`meshpantry.core.sync.turns`): true once the
+    side's reconciliation found records to come, false once the peer's END
+    came (the stream brings the records in pieces, three batches here)."""
+    a, b, _ = _pair(6_000, missing_a=range(1_000, 6_000))
+    link = Link(a, b)
+    seen = []
+    side = 0
+    while not link.finished:
+        link.deliver(side, 4096)
+        seen.append(link.sessions[0].awaiting_records)
+        side = 1 - side
+    assert seen.count(True) > 5 and seen[-1] is False and a.ids == b.ids

@@ -223,6 +223,16 @@ class SyncSession:
         return self._whole
 
     @property
+    def awaiting_records(self) -> bool:
+        """True from the end of this side's reconciliation, or the first
+        records the peer sent (a peer whose reconciliation is over sends its
+        records before the END that tells this side so), until the peer's
+        END: what the peer sends is on its way, and another session
+        reconciling now would ask for it again (:mod:`.turns`, rule 3)."""
+        return (self.state is State.OPEN and self._mode == "reconcile" and not self._end_received
+                and (self._reconciled or self._received > 0))
+
+    @property
     def held(self) -> int | None:
         """Items this side held when it began to reconcile (None before, or
         in fetch mode)."""
