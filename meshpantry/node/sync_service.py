@@ -32,6 +32,11 @@ planner (:mod:`meshpantry.core.sync.planner`) and the sync session.
   likely stalled).
 * Records are not asked of two peers at once: which session goes first is
   :mod:`.sync_turns`'s.
+* No session that could not move a record: a session that reconciled the
+  whole key space and left this node holding exactly the union of both sets
+  shows the peer holding this node's set (:mod:`~meshpantry.core.sync.agreement`);
+  with a peer exchange's equal fingerprints, the planner drops the sessions
+  queued with that peer while this node's set is unchanged.
 """
 
 from __future__ import annotations
