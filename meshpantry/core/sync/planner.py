@@ -414,8 +414,6 @@ class SyncPlanner(Generic[Peer]):
                 self._retries.pop(peer, None)
                 self.skipped += 1
                 continue
-            if not for_gap:
-                self._for_gap.discard(peer)
             if self.recovering:
                 mode = Mode.RECOVER
             elif mode is Mode.RECOVER:  # a retry queued before the chain was recovered
