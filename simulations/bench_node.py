@@ -24,7 +24,9 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -166,7 +168,39 @@ def _links_of(status: dict) -> dict:
             "trimmed": discovery.get("trimmed", 0), "silent": liveness.get("dropped", 0)}
 
 
-def heal(root: Path, records: int, rng: random.Random, keep_logs: Path | None = None) -> dict:
+#: Seconds the nodes' CPU is sampled once the heal is over: what twenty
+#: nodes with nothing left to do burn (gossip heartbeats, pings, peer
+#: exchange, timers), beside what the heal cost.
+QUIET_S = 5.0
+
+
+def _profile(nodes: list[NodeProcess], into: Path) -> list[subprocess.Popen]:
+    """py-spy on every node process (and its workers), collapsed stacks into
+    ``into``/h<j>.txt once stopped (SIGINT)."""
+    into.mkdir(parents=True, exist_ok=True)
+    spy = Path(sys.executable).with_name("py-spy")
+    started = []
+    for j, node in enumerate(nodes):
+        assert node.process is not None
+        started.append(subprocess.Popen(
+            [str(spy), "record", "--pid", str(node.process.pid), "--subprocesses", "--rate", "50", "--nonblocking",
+             "--format", "raw", "--output", str(into / f"h{j}.txt")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    return started
+
+
+def _stop_profiles(spies: list[subprocess.Popen]) -> None:
+    for spy in spies:
+        spy.send_signal(signal.SIGINT)
+    for spy in spies:
+        try:
+            spy.wait(30)
+        except subprocess.TimeoutExpired:
+            spy.kill()
+
+
+def heal(root: Path, records: int, rng: random.Random, keep_logs: Path | None = None,
+         profile: Path | None = None) -> dict:
     islands, per_island = 4, 5
     size = islands * per_island
     rate = verify_rate()
@@ -216,6 +250,7 @@ def heal(root: Path, records: int, rng: random.Random, keep_logs: Path | None = 
         gossip_before = {n.data_dir: n.call("status")["gossip"] for n in nodes}
         links_before = {n.data_dir: _links_of(n.call("status")) for n in nodes}
         _progress("heal: links return")
+        spies = _profile(nodes, profile) if profile is not None else []
         cpu_before = sum(n.cpu_seconds() for n in nodes)
         healed_at = time.monotonic()
         for node in nodes:
@@ -224,7 +259,11 @@ def heal(root: Path, records: int, rng: random.Random, keep_logs: Path | None = 
             node.call("sync_now")
         eventually(lambda: same(nodes), 600, "heal")
         heal_s = time.monotonic() - healed_at
-        cpu_used = sum(n.cpu_seconds() for n in nodes) - cpu_before
+        cpu_healed = sum(n.cpu_seconds() for n in nodes)
+        cpu_used = cpu_healed - cpu_before
+        _stop_profiles(spies)
+        time.sleep(QUIET_S)
+        quiet_cpu_per_s = (sum(n.cpu_seconds() for n in nodes) - cpu_healed) / QUIET_S
         final = nodes[0].call("dump", ids=False, state=False)["count"]
         to_verify = sum(final - c for c in counts)
         states = {n.call("dump", ids=False)["state_digest"] for n in nodes}
@@ -253,7 +292,7 @@ def heal(root: Path, records: int, rng: random.Random, keep_logs: Path | None = 
                     (keep_logs / f"h{j}.log").write_bytes(log_file.read_bytes())
         del expected
         return {
-            "same_state": len(states) == 1, "node_cpu_s": cpu_used,
+            "same_state": len(states) == 1, "node_cpu_s": cpu_used, "quiet_cpu_per_s": quiet_cpu_per_s,
             "verify_cpu_s": to_verify / rate, "cpu_over_verify": cpu_used / (to_verify / rate) if to_verify else None,
             "nodes": size, "islands": islands, "divergent_records": written, "heal_s": heal_s,
             "signatures_to_verify": to_verify, "verify_per_s_one_core": rate, "cores": cores,
@@ -280,6 +319,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep-logs", type=Path, default=None,
                         help="copy the heal nodes' logs into this directory (h0.log ...)")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="py-spy every heal node from the links' return to identical; collapsed "
+                             "stacks into this directory (h0.txt ...)")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory(prefix="meshpantry-bench-") as tmp:
@@ -293,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r['missed_by_gossip']:>12} {r['missing_after_sync']:>19}", flush=True)
             ok = ok and r["missing_after_sync"] == 0 and (size < 20 or r["p99_ms"] <= 1000)
         if not args.skip_heal:
-            h = heal(root, args.records, rng, args.keep_logs)
+            h = heal(root, args.records, rng, args.keep_logs, args.profile)
             print()
             print(f"heal after {h['islands']} islands of {h['nodes'] // h['islands']} rejoin, "
                   f"{h['divergent_records']} divergent records")
@@ -306,6 +348,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"at {h['store_per_s_one_core']:.0f} per s, one core)")
             print(f"  CPU used by the nodes while healing {h['node_cpu_s']:6.1f} s  "
                   f"(verification alone needs {h['verify_cpu_s']:.1f} s on one core)")
+            print(f"  CPU of the nodes just after       {h['quiet_cpu_per_s']:6.2f} s per s  "
+                  f"(the first {QUIET_S:.0f} s once identical; x heal time = "
+                  f"{h['quiet_cpu_per_s'] * h['heal_s'] / h['node_cpu_s']:.0%} of the heal's CPU)")
             print(f"  node CPU / verification CPU       {h['cpu_over_verify']:8.2f}   (target <= 2.5; "
                   f"independent of how many processes share a core)")
             print(f"  sync bytes on the wire            {h['sync_bytes_on_wire']:>10}")

@@ -21,7 +21,12 @@ Theory of operation:
   started (at once after a timeout, which already waited; later after a
   failure that came fast, so that misses always span the same time). Any
   answer resets the count, and so does other evidence that the peer talks
-  (a sync session that completed: :meth:`Liveness.heard`). A sync stream that
+  (the bytes of a sync session: :meth:`Liveness.heard`), which also puts the
+  next probe a whole interval off: a heal's sessions keep their peers
+  talking, and pinging them besides was work for nothing. A ping the peer
+  sends counts the same way (:meth:`Liveness.for_host` answers pings): of
+  two connected peers, only the one whose probe comes due first pings, and a
+  quiet neighbourhood's pings are halved. A sync stream that
   cannot be opened in time counts as a miss (:meth:`Liveness.missed`).
 * After :data:`MAX_MISSED_PROBES` misses in a row the peer is dead: its
   connections are closed (sockets first, so a writer stuck on a full send
@@ -45,7 +50,7 @@ from typing import Any, Awaitable, Callable, Iterable
 import trio
 from libp2p.peer.id import ID
 
-from .ping import RESET_TIMEOUT_S, Pinger
+from .ping import RESET_TIMEOUT_S, Pinger, serve_ping
 
 log = logging.getLogger("meshpantry.node")
 
@@ -148,10 +153,12 @@ class Liveness:
     @classmethod
     def for_host(cls, libp2p_host: Any, *, on_dead: OnDead = _no_callback, **options: Any) -> "Liveness":
         """A check over a py-libp2p host: pings with a :class:`~.ping.Pinger`, drops
-        with :func:`close_peer`; ``options`` as for the constructor."""
+        with :func:`close_peer`; ``options`` as for the constructor. It also
+        answers the host's pings (:func:`~.ping.serve_ping`), counting a peer
+        that pings as heard: of two peers probing each other, one pings."""
         network = libp2p_host.get_network()
         pinger = Pinger(libp2p_host)
-        return cls(
+        check = cls(
             lambda: live_peers(network),
             pinger.ping,
             lambda peer_id: close_peer(network, peer_id),
@@ -159,15 +166,20 @@ class Liveness:
             forget=pinger.forget,
             **options,
         )
+        serve_ping(libp2p_host, on_ping=check.heard)
+        return check
 
     # -- evidence from elsewhere -------------------------------------------
 
     def heard(self, peer_id: ID) -> None:
-        """The peer answered something (a sync completed): not silent."""
+        """The peer answered something (bytes of a sync session): not silent,
+        and no probe is due before a whole interval has passed (a peer that
+        streams a sync session is not pinged besides)."""
         state = self.state.get(peer_id)
         if state is not None:
             state.missed = 0
             state.last_error = ""
+            state.next_probe = max(state.next_probe, trio.current_time() + self.interval_s)
 
     async def missed(self, peer_id: ID, reason: str) -> None:
         """Count a miss seen elsewhere (a sync stream that could not be

@@ -27,8 +27,9 @@ Equal fingerprints mean both held the same records: a sync session started
 on connect could not move a record, and the runner skips it
 (``protocol/SPEC.md``, "Peer exchange"). The fingerprint they shared is
 kept too (:meth:`PeerExchange.still_agrees`): while this side's set has not
-changed since, a routine session with that peer is skipped as well (the
-exchange is refreshed every few seconds of a sync interval).
+changed since, the sync planner drops the sessions it would start with that
+peer (routine, requested, or queued on connect; never one for a gossip gap),
+and the exchange is refreshed every few seconds of a sync interval.
 
 Only members take part: the stream is refused unless ``is_member(author)``
 holds for the other side's key, and addresses of peers whose key is not a

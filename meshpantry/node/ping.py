@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import Any
+from typing import Any, Callable
 
 import trio
 from libp2p.custom_types import TProtocol
@@ -129,11 +129,34 @@ async def _reset_briefly(stream: Any) -> None:
             log.debug("resetting a ping stream: %r", error)
 
 
-def serve_ping(libp2p_host: Any) -> None:
+class _Answering:
+    """A served ping stream that reports each echo it writes: the peer that
+    pinged is alive, and the connection carries bytes both ways."""
+
+    def __init__(self, stream: Any, on_ping: Callable[[ID], None]) -> None:
+        self._stream, self._on_ping = stream, on_ping
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    async def write(self, data: bytes) -> None:
+        await self._stream.write(data)
+        self._on_ping(self._stream.muxed_conn.peer_id)
+
+
+def serve_ping(libp2p_host: Any, on_ping: Callable[[ID], None] | None = None) -> None:
     """Answer pings with the library's ping service, behind
     :func:`~meshpantry.node.streams.safe_handler` so no error in it can stop
-    the host."""
+    the host. ``on_ping(peer_id)`` is called after each answer (the liveness
+    check counts a peer that pings as heard, and need not ping it back)."""
     from libp2p.host.ping import PingService
 
     service = PingService(libp2p_host)
-    libp2p_host.set_stream_handler(PING_PROTOCOL, safe_handler(service.handle_ping, "ping"))
+    handle = service.handle_ping
+    if on_ping is not None:
+        report = on_ping
+
+        async def handle(stream: Any) -> None:
+            await service.handle_ping(_Answering(stream, report))
+
+    libp2p_host.set_stream_handler(PING_PROTOCOL, safe_handler(handle, "ping"))

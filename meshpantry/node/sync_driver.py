@@ -183,19 +183,22 @@ async def run_sync(
     *,
     on_progress: OnProgress | None = None,
     settle: Settle | None = None,
+    on_data: Callable[[], None] | None = None,
 ) -> SyncResult:
     """Run ``session`` over ``stream`` until it ends; close the stream.
 
     ``ingest(raws)`` takes in each batch of records (it may be async); an
     exception from it fails the session as our own fault. ``settle()``, if
     given, is awaited before a session that went well is reported done (see
-    the module). The session's deadlines bound every wait. Returns a
+    the module). ``on_data()``, if given, is called each time the session
+    has taken in bytes from the peer (the host reads the session's state).
+    The session's deadlines bound every wait. Returns a
     :class:`SyncResult`; never raises except trio.Cancelled.
     """
     async with trio.open_nursery() as nursery:
         inbox = _Inbox(stream)
         nursery.start_soon(inbox.pump)
-        result = await _run(stream, inbox, session, ingest, on_progress)
+        result = await _run(stream, inbox, session, ingest, on_progress, on_data)
         nursery.cancel_scope.cancel()  # nothing more is read
     with trio.move_on_after(GOODBYE_MS / 1000) as scope:
         scope.shield = True
@@ -216,6 +219,7 @@ async def run_sync(
 
 async def _run(
     stream: ByteStream, inbox: _Inbox, session: SyncSession, ingest: Ingest, on_progress: OnProgress | None,
+    on_data: Callable[[], None] | None = None,
 ) -> SyncResult:
     result: SyncResult | None = None
     deadline = session.get_timer()
@@ -245,6 +249,8 @@ async def _run(
                 session.connection_lost(now_ms())
             else:
                 session.receive_data(data, now_ms())
+                if on_data is not None:
+                    on_data()
     except trio.Cancelled:
         raise
     except _StreamFailed as error:  # reset, closed, connection gone

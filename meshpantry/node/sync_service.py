@@ -33,6 +33,11 @@ planner (:mod:`meshpantry.core.sync.planner`) and the sync session.
   likely stalled).
 * Records are not asked of two peers at once: which session goes first is
   :mod:`.sync_turns`'s.
+* No session that could not move a record: a session that reconciled the
+  whole key space and left this node holding exactly the union of both sets
+  shows the peer holding this node's set (:mod:`~meshpantry.core.sync.agreement`);
+  with a peer exchange's equal fingerprints, the planner drops the sessions
+  queued with that peer while this node's set is unchanged.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ from meshpantry.core.sync.deadlines import FRAME_MS, OPEN_STREAM_MS
 from meshpantry.core.sync.errors import FrameTooSlow, ProtocolViolation, TooManyRecords, TooManyRounds
 from meshpantry.core.sync.horizon import Horizon
 from meshpantry.core.sync.items import index_of
+from meshpantry.core.sync.agreement import Agreement, settled_on_union
 from meshpantry.core.sync.work import WorkLedger
 from meshpantry.core.sync.planner import (
     Action,
@@ -70,7 +76,7 @@ from protocol.sync import SYNC_VERSION
 from .checking import STORE_AHEAD_RECORDS, Pending, catching_up
 from .streams import HeardChannel, StreamChannel, safe_handler
 from .sync_driver import SyncResult, now_ms, run_sync
-from .sync_turns import Turns
+from .sync_turns import Turn, Turns
 
 log = logging.getLogger("meshpantry.sync")
 
@@ -231,11 +237,15 @@ class SyncService:
         self.work = WorkLedger()
         self.waiting = 0  #: sessions waiting for a served slot now
         self.shed = 0  #: streams shed at once since start
-        self.turns = Turns(lambda: self.served)  #: whose session goes first
+        self.turns = Turns(me)  #: whose session goes first
+        #: peers known to hold the set this node holds (sessions that settled
+        #: both sides on one set; :mod:`~meshpantry.core.sync.agreement`)
+        self.agreement: Agreement[str] = Agreement()
         self.planner: SyncPlanner[str] = SyncPlanner(
             me, NodeStanding(store, denied, gate), rng, now=now_ms(), horizon=horizon,
-            recovering=not pantry.chain_recovered, config=planner_config(settings),
+            recovering=not pantry.chain_recovered, config=planner_config(settings), agrees=self.agrees,
         )
+        self._skipped_seen = 0  #: the planner's skipped count already added to the totals
         self._nursery: trio.Nursery | None = None
         self._changed = trio.Event()
         #: ``still_agrees(peer)``: a peer exchange found both sides holding
@@ -269,6 +279,17 @@ class SyncService:
     def is_cut_off(self, peer: str) -> bool:
         return self.planner.is_cut_off(peer, now_ms())
 
+    def agrees(self, peer: str) -> bool:
+        """This node still holds the set it last shared with ``peer`` (a
+        session or a peer exchange found both holding it): a session could
+        not move a record from here (planner rule 8)."""
+        if self.still_agrees(peer):
+            return True
+        if not len(self.agreement):
+            return False
+        index = index_of(self.store)
+        return self.agreement.still_agrees(peer, index.fingerprint(0, len(index)))
+
     # --- the loop ---------------------------------------------------------------
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
@@ -296,31 +317,38 @@ class SyncService:
                 self.publish(PeerEvent(peer=action.peer, up=False, banned=action.reason))
             elif isinstance(action, Forget):
                 self.progress.pop(action.peer, None)
+                self.agreement.forget(action.peer)
+        skipped = self.planner.skipped
+        self.totals["skipped"] += skipped - self._skipped_seen
+        self._skipped_seen = skipped
         self._changed.set()  # the timer may have moved
 
     # --- sessions we start ------------------------------------------------------
 
     async def _session(self, action: StartSession) -> None:
         peer = action.peer
-        if action.mode is Mode.ROUTINE and self.still_agrees(peer):
-            # It could not move a record from this side; if the peer's set
-            # changed, its own test fails and its tick brings the news.
-            self.totals["skipped"] += 1
-            self.session_ended(peer, Outcome.DONE)
-            return
-        if action.mode is not Mode.RECOVER:
-            if self.served.get(peer) and not self._after_served(peer, action.mode):
-                return
-            # Records the peers we serve are sending us now would come twice:
-            # reconcile once they have landed.
-            await self.turns.served_first()
-            if self.served.get(peer) and not self._after_served(peer, action.mode):
-                return
-        self.outgoing[peer] = action.mode
-        try:
-            outcome = await self._start(peer, action)
-        finally:
-            del self.outgoing[peer]
+        async with self.turns.session(self.planner.me) as turn:
+            if action.mode is Mode.RECOVER:
+                turn.go()
+            else:
+                if self.served.get(peer) and not self._after_served(peer, action.mode):
+                    return
+                # Records the peers we serve, or another session, are
+                # bringing now would come twice: reconcile once they landed.
+                await turn.wait()
+                if self.served.get(peer) and not self._after_served(peer, action.mode):
+                    return
+                if self.planner.skippable(peer) and self.agrees(peer):
+                    # A session served meanwhile (maybe the peer's own) left
+                    # both sides holding one set: this one could not move a record.
+                    self.totals["skipped"] += 1
+                    self.session_ended(peer, Outcome.DONE)
+                    return
+            self.outgoing[peer] = action.mode
+            try:
+                outcome = await self._start(peer, action, turn)
+            finally:
+                del self.outgoing[peer]
         self.session_ended(peer, outcome)
 
     def _after_served(self, peer: str, mode: Mode) -> bool:
@@ -336,20 +364,20 @@ class SyncService:
             self.session_ended(peer, Outcome.BUSY)
         return False
 
-    async def _start(self, peer: str, action: StartSession) -> Outcome:
+    async def _start(self, peer: str, action: StartSession, turn: Turn | None = None) -> Outcome:
         budget = self.work.allowance(peer, now_ms())
         if action.mode is Mode.RECOVER:
             session = SyncSession.fetch_author(self.store, self.pantry.device, now=now_ms(), work_budget=budget)
         else:
             session = SyncSession.initiator(self.store, now=now_ms(), below=action.below, work_budget=budget)
-        outcome = await self._open_and_run(peer, session)
+        outcome = await self._open_and_run(peer, session, turn)
         if action.mode is Mode.RECOVER and outcome is Outcome.DONE:
             self.pantry.mark_chain_recovered()
             log.warning("own chain recovered from %s: %d records", peer,
                         self.store.own_head(self.pantry.device).seq)
         return outcome
 
-    async def _open_and_run(self, peer: str, session: SyncSession) -> Outcome:
+    async def _open_and_run(self, peer: str, session: SyncSession, turn: Turn | None = None) -> Outcome:
         peer_id = ID.from_base58(peer)
         try:
             with trio.fail_at((now_ms() + OPEN_STREAM_MS) / 1000):
@@ -363,8 +391,7 @@ class SyncService:
         except Exception as error:  # no route, negotiation refused: try later
             log.info("cannot open a sync stream to %s: %r", peer, error)
             return Outcome.UNREACHABLE
-        async with self.turns.running_for(self.planner.me):
-            result = await self._run(peer, self._heard_channel(stream), session)
+        result = await self._run(peer, self._heard_channel(stream), session, turn)
         if result.ok:
             self.liveness.heard(peer_id)
             return Outcome.DONE
@@ -392,27 +419,26 @@ class SyncService:
             return await self._shed(stream, peer, f"{self.waiting} sync sessions already wait for a slot")
         self.served[peer] = self.served.get(peer, 0) + 1
         try:
-            self.waiting += 1
-            try:
-                with trio.move_on_after(limits.slot_wait_ms / 1000) as waited:
-                    await self.serve_slots.acquire()
-            finally:
-                self.waiting -= 1
-            if waited.cancelled_caught:
-                return await self._shed(stream, peer, f"no sync slot free within {limits.slot_wait_ms} ms")
-            try:
-                await self.turns.smaller_first(peer)
-                session = SyncSession(self.store, Role.RESPONDER, now=now_ms(), frame_timeout_ms=limits.frame_ms,
-                                      work_budget=self.work.allowance(peer, now_ms()))
-                async with self.turns.running_for(peer):
-                    result = await self._run(peer, self._heard_channel(stream), session)
-            finally:
-                self.serve_slots.release()
+            async with self.turns.session(peer) as turn:
+                self.waiting += 1
+                try:
+                    with trio.move_on_after(limits.slot_wait_ms / 1000) as waited:
+                        await self.serve_slots.acquire()
+                finally:
+                    self.waiting -= 1
+                if waited.cancelled_caught:
+                    return await self._shed(stream, peer, f"no sync slot free within {limits.slot_wait_ms} ms")
+                try:
+                    await turn.wait()
+                    session = SyncSession(self.store, Role.RESPONDER, now=now_ms(), frame_timeout_ms=limits.frame_ms,
+                                          work_budget=self.work.allowance(peer, now_ms()))
+                    result = await self._run(peer, self._heard_channel(stream), session, turn)
+                finally:
+                    self.serve_slots.release()
         finally:
             self.served[peer] -= 1
             if not self.served[peer]:
                 del self.served[peer]
-            self.turns.ended()
         if result.ok:
             self.liveness.heard(stream.muxed_conn.peer_id)
         elif is_hostile(result.error):
@@ -435,6 +461,19 @@ class SyncService:
 
     # --- either side --------------------------------------------------------------
 
+    def _note_agreement(self, peer: str, session: SyncSession, stored: int) -> None:
+        """A session that ended well and left this side holding exactly the
+        union of both sets (:func:`~meshpantry.core.sync.agreement.settled_on_union`)
+        shows the peer holding this side's set now."""
+        held = session.held
+        if held is None:
+            return
+        index = index_of(self.store)
+        if settled_on_union(session.reconciled_whole, held, stored, len(index)):
+            self.agreement.agreed(peer, index.fingerprint(0, len(index)))
+        else:
+            self.agreement.differs(peer)
+
     def _ingest_when_stored(self, raws: list[bytes], peer: str, *, catching_up: bool = False) -> Pending:
         """``ingest_soon`` for a host that has only ``ingest``: the batch is
         checked and stored when its turn comes."""
@@ -444,7 +483,8 @@ class SyncService:
 
         return Pending(store, lambda: None)
 
-    async def _run(self, peer: str, channel: StreamChannel, session: SyncSession) -> SyncResult:
+    async def _run(self, peer: str, channel: StreamChannel, session: SyncSession,
+                   turn: Turn | None = None) -> SyncResult:
         state = {"active": True, "received": 0, "expected": 0, "behind": 0}
         self.progress[peer] = state
 
@@ -463,8 +503,17 @@ class SyncService:
         failures: list[Exception] = []
         all_stored = trio.Event()
 
+        stored = 0  # records the session's batches brought that were new here
+        unstored = 0  # batches taken in and not stored yet
+
+        def receiving() -> None:
+            """Records of this session are on their way here (expected from
+            the peer, or taken in and not stored yet): the turns' rule 3."""
+            if turn is not None:
+                turn.receiving(session.awaiting_records or unstored > 0)
+
         async def ingest(raws: list[bytes]) -> None:
-            nonlocal record_bytes, received
+            nonlocal record_bytes, received, unstored
             if failures:
                 raise failures[0]
             while ahead["records"] >= STORE_AHEAD_RECORDS:
@@ -472,14 +521,18 @@ class SyncService:
             record_bytes += sum(len(raw) for raw in raws)
             received += len(raws)
             batch = self.ingest_soon(raws, peer, catching_up=catching_up(received, held))
+            unstored += 1
+            receiving()
             try:
                 to_store.send_nowait((batch, len(raws)))
             except BaseException:
+                unstored -= 1
                 batch.drop()
                 raise
             ahead["records"] += len(raws)
 
         async def store_behind() -> None:
+            nonlocal stored, unstored
             try:
                 async for batch, count in batches:
                     ahead["records"] -= count
@@ -487,12 +540,14 @@ class SyncService:
                     ahead["taken"] = trio.Event()
                     if failures:
                         batch.drop()
-                        continue
-                    try:
-                        await batch.store()
-                    except Exception as error:  # our store failed: the session fails as ours
-                        log.warning("storing records from %s failed: %r", peer, error)
-                        failures.append(error)
+                    else:
+                        try:
+                            stored += await batch.store() or 0  # a host may not count them
+                        except Exception as error:  # our store failed: the session fails as ours
+                            log.warning("storing records from %s failed: %r", peer, error)
+                            failures.append(error)
+                    unstored -= 1
+                    receiving()
             finally:
                 while True:  # cancelled (the node stops): let go of what waits
                     try:
@@ -510,7 +565,8 @@ class SyncService:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(store_behind)
             try:
-                result = await run_sync(channel, session, ingest, on_progress=progress, settle=settle)
+                result = await run_sync(channel, session, ingest, on_progress=progress, settle=settle,
+                                        on_data=receiving)
             finally:
                 to_store.close()  # what was taken in is still stored
         state.update(active=False, behind=0 if result.ok else state["behind"])
@@ -527,6 +583,7 @@ class SyncService:
         # A session that moved no record either way could have been skipped.
         totals["idle_sessions"] += stats.records_received == 0 and stats.records_sent == 0
         if result.ok:
+            self._note_agreement(peer, session, stored)
             self.last_sync[peer] = _wall_ms()
             self.store.mark_synced(peer, _wall_ms())
             log.info("synced with %s: %d records in, %d out, %d bytes, %d round trips", peer,

@@ -1,81 +1,102 @@
-"""Whose sync session goes first at one node, so that two peers are not
-asked for the same records at once.
+"""Whose sync session goes first at one node: the rules of
+:mod:`meshpantry.core.sync.turns` on trio's clock.
 
-Why: a reconciliation finds what the two sides lack from the sets they hold
-when it runs. Two sessions reconciled at the same time at one node find the
-same records missing there, and both peers send them: after islands rejoin,
-every node is served by some peers while it syncs with others, and records
-arrived 1.4 times over (bytes on the wire, and the work of reading,
-encrypting, framing and skipping them on both sides).
-
-Rules (every wait is bounded; a bound that passes lets the session go on):
-
-1. A session this node starts waits, before it opens its stream, until no
-   session a peer started with it runs or waits (:data:`SERVED_FIRST_MS`).
-2. A session a peer started waits, before it answers, until no session of
-   an initiator with a smaller id than that peer runs here, this node's own
-   included (:data:`SMALLER_FIRST_MS`).
-3. A running session never waits, and a session of ours not yet running is
-   waited for by none: every wait is for running sessions of smaller
-   initiators, so the waits never form a cycle, within a node or across
-   nodes.
+A session registers as it begins to wait (:meth:`Turns.session`), waits for
+its turn at most a bound (:data:`SERVED_FIRST_MS` for a session this node
+starts, :data:`SMALLER_FIRST_MS` for one a peer started; a bound that passes
+lets the session go on), reports while it runs whether it still expects
+records from its peer after reconciling (:meth:`Turn.receiving`), and leaves
+the book when it ends.
 """
 
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
-from typing import AsyncIterator, Callable, Sized
+from typing import AsyncIterator
 
 import trio
 
-#: Longest a session this node starts waits for the sessions peers started
-#: with it (rule 1). Served sessions of a heal take a few seconds; a peer
-#: holding a session open (hostile, or gone silent) delays ours by this much
-#: at most.
-SERVED_FIRST_MS = 10_000
+from meshpantry.core.sync.turns import TurnBook
 
-#: Longest a session a peer started waits, holding its slot, for the running
-#: sessions of smaller initiators (rule 2). With the wait for a slot
+#: Longest a session this node starts waits for its turn (rules 1 and 3).
+#: Served sessions of a heal take a few seconds alone, and 10-15 s when
+#: twenty nodes share two cores: a wait that runs out sends the same records
+#: twice. No stream is open yet, so no peer's deadline is at stake; a peer
+#: holding a session open (hostile, or gone silent) delays ours by this
+#: much at most.
+SERVED_FIRST_MS = 20_000
+
+#: Longest a session a peer started waits, holding its slot, for its turn
+#: (rules 2 and 3). With the wait for a slot
 #: (:data:`.sync_service.SLOT_WAIT_MS`) it stays well under the initiator's
 #: silence deadline.
 SMALLER_FIRST_MS = 10_000
 
 
+class Turn:
+    """One session's place in the book."""
+
+    def __init__(self, turns: "Turns", token: int) -> None:
+        self._turns, self.token = turns, token
+        self._expecting = False
+
+    async def wait(self) -> None:
+        """Wait for this session's turn (bounded), then count it as running."""
+        turns = self._turns
+        book = turns.book
+        bound = SERVED_FIRST_MS if book.me == turns.initiator_of(self.token) else SMALLER_FIRST_MS
+        with trio.move_on_after(bound / 1000):
+            while not book.may_go(self.token):
+                await turns.changed()
+        self.go()
+
+    def go(self) -> None:
+        """Count this session as running now, without waiting (a recovery
+        of the own chain, which nothing else could bring)."""
+        self._turns.book.started(self.token)
+        self._turns.changed_now()
+
+    def receiving(self, expecting: bool) -> None:
+        """The session's own reconciliation is over and records from its peer
+        are still expected (or no longer)."""
+        if expecting != self._expecting:
+            self._expecting = expecting
+            self._turns.book.receiving(self.token, expecting)
+            self._turns.changed_now()
+
+
 class Turns:
-    """The sessions running at one node, by initiator, and the waits of the
-    rules. ``served()`` gives the sessions peers started that run or wait."""
+    """The sessions at one node (``me``: its peer id) and their waits."""
 
-    def __init__(self, served: Callable[[], Sized]) -> None:
-        self.served = served
-        self.running: dict[str, int] = {}  #: initiator -> its sessions running here
-        self._ended = trio.Event()  #: set when a session ends (replaced by each wait)
+    def __init__(self, me: str) -> None:
+        self.book: TurnBook[str] = TurnBook(me)
+        self._initiators: dict[int, str] = {}
+        self._changed = trio.Event()  #: set (and replaced) when a session's phase changes
 
-    def ended(self) -> None:
-        """A session (ours or served, running or waiting) ended."""
-        self._ended.set()
+    def initiator_of(self, token: int) -> str:
+        return self._initiators[token]
 
-    async def served_first(self) -> None:
-        """Rule 1."""
-        with trio.move_on_after(SERVED_FIRST_MS / 1000):
-            while len(self.served()):
-                self._ended = trio.Event()
-                await self._ended.wait()
+    def served(self) -> int:
+        """Sessions peers started that run or wait here."""
+        return self.book.served()
 
-    async def smaller_first(self, initiator: str) -> None:
-        """Rule 2, for a session ``initiator`` started."""
-        with trio.move_on_after(SMALLER_FIRST_MS / 1000):
-            while any(other < initiator for other in self.running):
-                self._ended = trio.Event()
-                await self._ended.wait()
+    async def changed(self) -> None:
+        """Wait until a session's phase changes."""
+        await self._changed.wait()
+
+    def changed_now(self) -> None:
+        self._changed.set()
+        self._changed = trio.Event()
 
     @asynccontextmanager
-    async def running_for(self, initiator: str) -> AsyncIterator[None]:
-        """Count a session of ``initiator`` as running while the block runs."""
-        self.running[initiator] = self.running.get(initiator, 0) + 1
+    async def session(self, initiator: str) -> AsyncIterator[Turn]:
+        """A session of ``initiator`` (this node's id for its own) in the
+        book while the block runs; ``await turn.wait()`` inside it."""
+        token = self.book.opened(initiator)
+        self._initiators[token] = initiator
         try:
-            yield
+            yield Turn(self, token)
         finally:
-            self.running[initiator] -= 1
-            if not self.running[initiator]:
-                del self.running[initiator]
-            self.ended()
+            self.book.ended(token)
+            del self._initiators[token]
+            self.changed_now()

@@ -128,6 +128,24 @@ async def test_misses_seen_elsewhere_count_and_success_elsewhere_resets(autojump
 
 
 @pytest.mark.trio
+async def test_a_peer_heard_from_is_not_probed_before_a_whole_interval_passed(autojump_clock):
+    """
+    b streams a sync session (heard every second from t=1 to t=20): no ping
+    to b meanwhile; a, silent on every other stream, is pinged every interval
+    """
+    mesh = FakeMesh("a", "b")
+    check = mesh.check()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(check.run)
+        for _ in range(20):
+            await trio.sleep(1.0)
+            check.heard("b")
+        nursery.cancel_scope.cancel()
+    assert [peer for peer, _ in mesh.probes].count("b") == 0
+    assert [peer for peer, _ in mesh.probes].count("a") >= 4
+
+
+@pytest.mark.trio
 async def test_a_peer_that_disconnects_on_its_own_is_forgotten(autojump_clock):
     """b disconnects mid-probe: no miss is counted, no drop, no callback."""
     mesh = FakeMesh("b")
@@ -222,3 +240,24 @@ async def test_real_pinger_keeps_one_stream_and_survives_a_reconnect():
         with pytest.raises(Exception, match="ping to"), trio.fail_after(5):
             await pinger.ping(b.peer_id)
         assert b.peer_id not in pinger.streams
+
+
+@pytest.mark.trio
+async def test_of_two_peers_checking_each_other_one_pings():
+    """
+    A and B both run the check over real hosts: a ping B answers counts as
+    hearing A, so B's own probe of A keeps being put off while A pings
+    """
+    async with AsyncExitStack() as stack:
+        a = await stack.enter_async_context(open_host(LOOPBACK_SETTINGS, DeviceKey.generate()))
+        b = await stack.enter_async_context(open_host(LOOPBACK_SETTINGS, DeviceKey.generate()))
+        check_a = Liveness.for_host(a.libp2p, interval_s=0.3, timeout_s=2.0)
+        check_b = Liveness.for_host(b.libp2p, interval_s=0.6, timeout_s=2.0)
+        await connect_bounded(a.libp2p, peer_info_from_multiaddr(b.dial_addrs()[0]), 5)
+        nursery = await stack.enter_async_context(trio.open_nursery())
+        await nursery.start(check_a.run)
+        await nursery.start(check_b.run)
+        await trio.sleep(3.0)
+        nursery.cancel_scope.cancel()
+    assert check_a.stats.answered >= 5
+    assert check_b.stats.probes <= 1

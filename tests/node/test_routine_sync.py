@@ -74,21 +74,32 @@ async def test_the_service_sleeps_until_the_planners_timer(node, autojump_clock,
 
 
 @pytest.mark.trio
-async def test_a_routine_session_with_a_peer_that_still_agrees_is_skipped(node):
+async def test_a_session_with_a_peer_that_still_agrees_is_skipped(node):
     """A peer exchange found both sides holding the same set and this side's
-    has not changed since: the routine session could not move a record from
-    here and opens no stream; a full one (a gap, a request) still runs."""
+    has not changed since: a routine or requested session could not move a
+    record from here and opens no stream; one for a gap still runs."""
     service = SyncService(
         me="0", libp2p=None, store=node.store, pantry=node.pantry, liveness=None, ingest=node.ingest,
         publish=node.control.publish, denied=node.denied, rng=random.Random(1), horizon=node.horizon,
         settings=node.settings, progress={}, totals=SyncTotals(), last_sync={},
     )
     service.still_agrees = lambda peer: peer == "peer-a"
-    service.planner.peers_up(["peer-a"], now_ms(), agreeing=["peer-a"])
-    service.planner.running["peer-a"] = Mode.ROUTINE
-    await service._session(StartSession("peer-a", Mode.ROUTINE, 6))  # libp2p=None: a stream would fail
-    assert service.totals["skipped"] == 1 and service.totals["sessions"] == 0
-    assert "peer-a" not in service.planner.running
+    service._nursery = _Nursery()  # records the sessions started, runs none
+    service.peers_up(["peer-a"], agreeing=["peer-a"])
+    service.requested("peer-a")
+    service.perform(service.planner.handle_timer(service.planner.get_timer()))  # the routine tick
+    assert service._nursery.started == [] and service.totals["skipped"] == 3
+    service.gap_seen("peer-a", [b"\x01" * 32])
+    service.perform(service.planner.handle_timer(now_ms() + 60_000))
+    assert [action.mode for action in service._nursery.started] == [Mode.FULL]
+
+
+class _Nursery:
+    def __init__(self) -> None:
+        self.started: list[StartSession] = []
+
+    def start_soon(self, function, action) -> None:
+        self.started.append(action)
 
 
 @pytest.mark.trio

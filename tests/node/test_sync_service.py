@@ -180,3 +180,52 @@ def _service_storing_with(node, ingest_soon) -> SyncService:
         ingest_soon=ingest_soon, publish=lambda *a: None, denied=set(), rng=random.Random(1),
         horizon=node.horizon, settings=node.settings, progress={}, totals=SyncTotals(), last_sync={},
     )
+
+
+@pytest.mark.trio
+async def test_a_session_bringing_records_holds_the_others_until_they_are_stored(node):
+    """
+    peer zz ──RECORDS in small frames──▶ node (each batch stored slowly)
+    a session of peer a (a smaller id: the order of ids alone lets it
+    through) does not reconcile here while zz's records come and until the
+    last one is stored: it would ask for them again; then it may
+    """
+    from meshpantry.core.sync import SyncSession
+    from meshpantry.node.checking import Pending
+    from meshpantry.node.sync_driver import TrioStream, now_ms, run_sync
+    from tests.sync.replicas import Replica, chains
+
+    class SmallFrames(SyncSession):
+        batch_records = 10
+
+    full, empty = Replica(chains(10, 10, random.Random(5))), Replica()
+
+    def ingest_soon(batch, peer, *, catching_up=False):
+        async def store():
+            await trio.sleep(0.3)
+            empty.ingest(batch)
+            return len(batch)
+
+        return Pending(store, lambda: None)
+
+    service = _service_storing_with(node, ingest_soon)
+    book = service.turns.book
+    seen: list[bool] = []
+    left, right = trio.testing.memory_stream_pair()
+    async with service.turns.session("zz") as turn, service.turns.session("a") as other:
+        turn.go()
+        assert book.may_go(other.token)  # nothing on its way yet
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run_sync, TrioStream(right), SmallFrames.responder(full, now=now_ms()), full.ingest)
+
+            async def watch() -> None:
+                while True:
+                    seen.append(book.may_go(other.token))
+                    await trio.sleep(0.02)
+
+            nursery.start_soon(watch)
+            result = await service._run("zz", TrioStream(left), SyncSession.initiator(empty, now=now_ms()), turn)
+            seen.append(book.may_go(other.token))
+            nursery.cancel_scope.cancel()
+    assert result.ok, result.error and empty.ids == full.ids
+    assert seen.count(False) >= 10 and seen[-1] is True

@@ -10,6 +10,7 @@ from meshpantry.core.sync.planner import (
     BAN_MS,
     GAP_GRACE_MS,
     RETRIES,
+    RETRY_MS,
     CutOff,
     Forget,
     Mode,
@@ -171,3 +172,29 @@ def test_a_peer_going_down_is_forgotten_with_its_waiting_sessions():
     assert planner.peer_down(4, 1) == [Forget(4)]
     assert planner.session_ended(3, Outcome.DONE, 2) == []
     assert planner.up == [3]
+
+
+def test_a_waiting_session_whose_peer_has_come_to_agree_is_dropped_when_its_turn_comes():
+    """Rule 8 again at the session's turn: 3, 4 and 5 are queued on connect;
+    meanwhile 4 comes to agree with this replica (a session with it, or a
+    peer exchange, found both holding one set). Its turn drops it unopened
+    (counted), and so are a requested and a routine one with it; a session
+    for a gap still runs, retries included: the gap is a record missing
+    here, whatever the fingerprints said."""
+    agreeing: set[int] = set()
+    planner = SyncPlanner(2, Standing((1, 2, 3, 4, 5)), random.Random(7), now=0, horizon=Horizon(),
+                          config=PlannerConfig(jitter=0.0, interval_ms=30_000), agrees=lambda p: p in agreeing)
+    assert planner.peers_up([3, 4, 5], 0) == [StartSession(3, Mode.FULL)]
+    agreeing.add(4)
+    assert planner.session_ended(3, Outcome.DONE, 10) == [StartSession(5, Mode.FULL)]
+    assert planner.skipped == 1
+    assert planner.session_ended(5, Outcome.DONE, 20) == []
+    assert planner.requested(4, 30) == [] and planner.skipped == 2
+    planner.gap_seen(4, [b"\x01" * 32], 40)  # nothing is held here
+    assert planner.handle_timer(40 + GAP_GRACE_MS) == [StartSession(4, Mode.FULL)]
+    assert not planner.skippable(4)
+    assert planner.session_ended(4, Outcome.BUSY, 3_000) == []
+    assert planner.handle_timer(3_000 + 2 * RETRY_MS) == [StartSession(4, Mode.FULL)]
+    assert planner.session_ended(4, Outcome.DONE, 6_000) == []
+    agreeing.update((1, 3, 5))
+    assert planner.handle_timer(30_000) == [] and planner.skipped == 3  # the routine one

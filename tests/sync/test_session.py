@@ -298,3 +298,40 @@ def test_a_reconcile_answering_an_all_skip_message_is_out_of_turn():
     again = wire.Reconcile((wire.Entry(wire.INF, wire.Fingerprint(1, bytes(16))),))
     session.receive_data(b"".join(wire.encode_frame(f) for f in (wire.Hello(), listed, again)), 0)
     assert isinstance(_failure(session), ProtocolViolation)
+
+
+def test_a_session_says_whether_it_reconciled_the_whole_key_space_and_how_much_it_held():
+    """Both sides of a full session know, once done, that both hold the
+    union of what they held when it reconciled (the replica's agreement
+    with its peer, :mod:`meshpantry.core.sync.agreement`); a routine one
+    that left the newest records to gossip does not, on either side."""
+    a, b, raws = _pair(3_000, missing_a=range(2_990, 3_000), missing_b=range(100, 105))
+    link = Link(a, b)
+    link.lockstep()
+    assert [s.reconciled_whole for s in link.sessions] == [True, True]
+    assert [s.held for s in link.sessions] == [2_990, 2_995]
+    assert a.ids == b.ids
+    below = max(fields(raw)[2] for raw in raws) - 5
+    a2, b2, _ = _pair(3_000, missing_a=range(2_990, 3_000))
+    routine = Link(a2, b2, below=below)
+    routine.lockstep()
+    assert [s.reconciled_whole for s in routine.sessions] == [False, False]
+    fetch = Link(Replica(), b, fetch_author=b"\x07" * 32)
+    fetch.lockstep()
+    assert [s.reconciled_whole for s in fetch.sessions] == [False, False] and fetch.sessions[0].held is None
+
+
+def test_a_side_awaits_records_from_the_end_of_its_reconciliation_to_the_peers_end():
+    """What a session still expects is on its way (the replica's other
+    sessions wait for it, :mod:`meshpantry.core.sync.turns`): true once the
+    side's reconciliation found records to come, false once the peer's END
+    came (the stream brings the records in pieces, three batches here)."""
+    a, b, _ = _pair(6_000, missing_a=range(1_000, 6_000))
+    link = Link(a, b)
+    seen = []
+    side = 0
+    while not link.finished:
+        link.deliver(side, 4096)
+        seen.append(link.sessions[0].awaiting_records)
+        side = 1 - side
+    assert seen.count(True) > 5 and seen[-1] is False and a.ids == b.ids

@@ -63,6 +63,13 @@ Rules (the theory of operation):
    from a set fingerprint exchanged on connect, that it holds the same
    records as this replica) gets no on-connect session: it could not move
    a record. Recovery and a device not admitted yet still sync (rule 2).
+   The same test runs again when a waiting session's turn comes
+   (``agrees``, :mod:`.agreement`): a session queued on connect, on request
+   or by the tick whose peer has since come to agree with this replica (a
+   session with it, or a peer exchange, found both holding one set, and
+   this side's has not changed since) is dropped unopened and counted in
+   :attr:`SyncPlanner.skipped`. A session for a gap always runs: the gap is
+   a record this replica lacks, whatever the fingerprints said.
 """
 
 from __future__ import annotations
@@ -70,7 +77,7 @@ from __future__ import annotations
 import enum
 import heapq
 from dataclasses import dataclass
-from typing import Any, Collection, Generic, Hashable, Iterable, Protocol, Sequence, TypeVar, Union
+from typing import Any, Callable, Collection, Generic, Hashable, Iterable, Protocol, Sequence, TypeVar, Union
 
 from .horizon import Horizon
 
@@ -194,7 +201,8 @@ class SyncPlanner(Generic[Peer]):
     leads a pair). ``rng`` is the only source of randomness (interval jitter,
     which peer to sync); ``horizon`` is the replica's history of its highest
     Lamport counter, fed by the host. ``recovering``: the device's own chain
-    may be missing (rule 6).
+    may be missing (rule 6). ``agrees(peer)``: the host knows that this
+    replica still holds the set it last shared with ``peer`` (rule 8).
     """
 
     def __init__(
@@ -207,6 +215,7 @@ class SyncPlanner(Generic[Peer]):
         horizon: Horizon,
         recovering: bool = False,
         config: PlannerConfig = PlannerConfig(),
+        agrees: Callable[[Peer], bool] = lambda peer: False,
     ) -> None:
         self.me = me
         self.standing = standing
@@ -220,6 +229,9 @@ class SyncPlanner(Generic[Peer]):
         self.waiting: dict[Peer, Mode] = {}  #: sessions to start, oldest first
         self.cut_off: dict[Peer, int] = {}  #: peer -> cut off until (ms)
         self._retries: dict[Peer, int] = {}  #: peer -> retries spent on its waiting or running session
+        self.agrees = agrees
+        self._for_gap: set[Peer] = set()  #: waiting or running sessions wanted for a gap (never skipped, rule 8)
+        self.skipped = 0  #: sessions dropped unopened: their peer agreed with this replica (rule 8)
         self._timers: list[tuple[int, int, int, object]] = []  #: heap of (when, seq, kind, payload)
         self._seq = 0
         self._schedule(now + self._interval(), _TICK, None)
@@ -248,6 +260,12 @@ class SyncPlanner(Generic[Peer]):
         if peer == self.me or self.is_cut_off(peer, now):
             return False
         return self.standing.is_member(peer) or not self.standing.is_member(self.me)
+
+    def skippable(self, peer: Peer) -> bool:
+        """Whether the session running with ``peer`` may still be dropped
+        unopened when the peer agrees (rule 8): not one for a gap, nor a
+        recovery."""
+        return peer in self.running and peer not in self._for_gap and self.running[peer] is not Mode.RECOVER
 
     def get_timer(self) -> int:
         """When :meth:`handle_timer` should next be called (ms); the periodic
@@ -282,6 +300,7 @@ class SyncPlanner(Generic[Peer]):
             self.up[index] = last
             self._up_at[last] = index
         self.waiting.pop(peer, None)
+        self._for_gap.discard(peer)
         self._retries.pop(peer, None)
         return [Forget(peer)]
 
@@ -304,12 +323,14 @@ class SyncPlanner(Generic[Peer]):
         if mode is None:
             return []
         tries = self._retries.pop(peer, 0)
+        for_gap = peer in self._for_gap
+        self._for_gap.discard(peer)
         actions: list[Action] = []
         if outcome is Outcome.HOSTILE:
             actions += self.hostile(peer, "broke the sync protocol", now)
         elif outcome is Outcome.BUSY and tries < RETRIES:
             when = now + RETRY_MS + self.rng.randrange(RETRY_MS)
-            self._schedule(when, _RETRY, (peer, mode, tries + 1))
+            self._schedule(when, _RETRY, (peer, mode, tries + 1, for_gap))
         elif mode is Mode.RECOVER and outcome is Outcome.DONE:
             self.recovering = False
             self.waiting = {peer: Mode.FULL, **{p: m for p, m in self.waiting.items() if p != peer}}
@@ -321,6 +342,7 @@ class SyncPlanner(Generic[Peer]):
         fresh = not self.is_cut_off(peer, now)
         self.cut_off[peer] = now + self.config.ban_ms
         self.waiting.pop(peer, None)
+        self._for_gap.discard(peer)
         return [CutOff(peer, now + self.config.ban_ms, reason)] if fresh else []
 
     def handle_timer(self, now: int) -> list[Action]:
@@ -337,10 +359,14 @@ class SyncPlanner(Generic[Peer]):
                     holder = self._holder(peer, now)
                     if holder is not None:
                         self._want(holder, Mode.FULL)
+                        if holder in self.waiting:
+                            self._for_gap.add(holder)
             else:
-                peer, mode, tries = payload  # type: ignore[misc]
+                peer, mode, tries, for_gap = payload  # type: ignore[misc]
                 if peer in self._up_at and self.eligible(peer, now):
                     self._want(peer, mode, tries)
+                    if for_gap and peer in self.waiting:
+                        self._for_gap.add(peer)
         return self._start_ready(now)
 
     # --- inside ----------------------------------------------------------------
@@ -381,7 +407,12 @@ class SyncPlanner(Generic[Peer]):
         while self.waiting and len(self.running) < self.config.max_concurrent:
             peer = next(iter(self.waiting))
             mode = self.waiting.pop(peer)
+            for_gap = peer in self._for_gap
             if self.is_cut_off(peer, now):
+                continue
+            if not (for_gap or self.recovering) and self.agrees(peer):
+                self._retries.pop(peer, None)
+                self.skipped += 1
                 continue
             if self.recovering:
                 mode = Mode.RECOVER

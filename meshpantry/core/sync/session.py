@@ -186,6 +186,7 @@ class SyncSession:
         self._rounds = self._round_trips = self._bytes_sent = self._bytes_received = 0
         self._work_budget = work_budget
         self._work = 0  # units the peer's reconcile messages asked of us
+        self._whole = False  # the first RECONCILE covered the whole key space
         if role is Role.INITIATOR:
             self._start(want_author, below)
 
@@ -213,6 +214,29 @@ class SyncSession:
     @property
     def finished(self) -> bool:
         return self.state is not State.OPEN
+
+    @property
+    def reconciled_whole(self) -> bool:
+        """True for a reconcile session whose first RECONCILE left no range
+        to gossip (no SKIP): once done, both sides hold the union of their
+        sets as they were when it reconciled (see :mod:`.agreement`)."""
+        return self._whole
+
+    @property
+    def awaiting_records(self) -> bool:
+        """True from the end of this side's reconciliation, or the first
+        records the peer sent (a peer whose reconciliation is over sends its
+        records before the END that tells this side so), until the peer's
+        END: what the peer sends is on its way, and another session
+        reconciling now would ask for it again (:mod:`.turns`, rule 3)."""
+        return (self.state is State.OPEN and self._mode == "reconcile" and not self._end_received
+                and (self._reconciled or self._received > 0))
+
+    @property
+    def held(self) -> int | None:
+        """Items this side held when it began to reconcile (None before, or
+        in fetch mode)."""
+        return None if self._index is None else len(self._index)
 
     @property
     def stats(self) -> SyncStats:
@@ -343,6 +367,7 @@ class SyncSession:
             self._mode = "reconcile"
             self._index = guarded(lambda: index_of(self._items))
             self._awaiting = True
+            self._whole = not any(isinstance(entry.mode, wire.Skip) for entry in frame.entries)
         if self._mode != "reconcile" or not self._awaiting or self._reconciled:
             raise ProtocolViolation("RECONCILE out of turn")
         self._count_round()
@@ -435,7 +460,9 @@ class SyncSession:
             self._fail(error)
             return
         self._count_round()
-        self._send_reconcile(wire.Reconcile(tuple(self.rules.opening(self._index, below)), (), True))
+        entries = tuple(self.rules.opening(self._index, below))
+        self._whole = not any(isinstance(entry.mode, wire.Skip) for entry in entries)
+        self._send_reconcile(wire.Reconcile(entries, (), True))
 
     def _send_reconcile(self, frame: wire.Reconcile) -> None:
         self._last_idle = frame.idle

@@ -1,0 +1,73 @@
+"""Whose session reconciles next at one replica (:mod:`meshpantry.core.sync.turns`):
+sessions that would ask for the same records wait, and the waits never
+form a cycle."""
+
+from __future__ import annotations
+
+from meshpantry.core.sync.turns import Phase, TurnBook
+
+
+def test_our_session_waits_for_those_peers_started_with_us_running_or_waiting():
+    book = TurnBook("m")
+    served = book.opened("p")
+    ours = book.opened("m")
+    assert not book.may_go(ours)  # rule 1, the served one still waits
+    book.started(served)
+    assert not book.may_go(ours)
+    book.ended(served)
+    assert book.may_go(ours)
+
+
+def test_a_served_session_waits_for_running_sessions_of_smaller_initiators_only():
+    """Rule 2: towards smaller ids, this replica's own under its id."""
+    book = TurnBook("m")
+    ours = book.opened("m")
+    larger, smaller = book.opened("z"), book.opened("a")
+    assert book.may_go(larger) and book.may_go(smaller)  # ours only waits: nobody waits for it
+    book.started(ours)
+    assert not book.may_go(larger) and book.may_go(smaller)
+    book.started(smaller)
+    assert not book.may_go(larger)
+    book.ended(ours)
+    book.ended(smaller)
+    assert book.may_go(larger)
+
+
+def test_every_session_waits_while_another_one_is_receiving_records():
+    """Rule 3: what a session whose reconciliation is over still expects is
+    on its way here; a peer with a smaller id, whom rule 2 lets through, and
+    our own session, would both ask for it again."""
+    book = TurnBook("m")
+    running = book.opened("z")
+    book.started(running)
+    smaller, ours = book.opened("a"), book.opened("m")
+    assert book.may_go(smaller)
+    book.receiving(running, True)
+    assert book.phases()[Phase.RECEIVING] == 1
+    assert not book.may_go(smaller) and not book.may_go(ours)
+    book.receiving(running, False)  # everything it brought is stored; it only sends now
+    assert book.may_go(smaller)
+
+
+def test_a_waiting_session_is_never_counted_as_receiving():
+    book = TurnBook("m")
+    waiting, other = book.opened("z"), book.opened("a")
+    book.receiving(waiting, True)
+    assert book.may_go(other) and book.phases()[Phase.WAITING] == 2
+
+
+def test_no_cycle_of_waits_among_replicas():
+    """Three replicas, each running its own session with the next and
+    serving the one before: each served session has a larger or a smaller
+    initiator; at least one may go at every replica where one waits."""
+    ids = ["a", "b", "c"]
+    books = {i: TurnBook(i) for i in ids}
+    served = {}
+    for n, me in enumerate(ids):
+        ours = books[me].opened(me)
+        books[me].started(ours)
+        before = ids[n - 1]
+        served[me] = books[me].opened(before)
+    # a's served session (from c) waits for a's own (a < c); b's (from a) and c's (from b) go
+    assert not books["a"].may_go(served["a"])
+    assert books["b"].may_go(served["b"]) and books["c"].may_go(served["c"])
