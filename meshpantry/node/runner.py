@@ -456,9 +456,6 @@ class Node:
                 self.host = host
                 self.network = host.libp2p.get_network()
                 from .liveness import Liveness
-                from .ping import serve_ping
-
-                serve_ping(host.libp2p)
                 from .streams import safe_handler
 
                 host.libp2p.set_stream_handler(JOIN_PROTOCOL, safe_handler(
