@@ -11,13 +11,9 @@ planner (:mod:`meshpantry.core.sync.planner`) and the sync session.
 * Records a session receives go through the node's ingest (decode, verify,
   admit, store) like gossip; progress and the outcome are published on the
   control socket and remembered in the address book. A session stores its
-  batches behind itself, in order, by a task of its own: while the node
-  stores one batch, the next ones' checks already run in the worker
-  processes. A batch is acknowledged (taken in) at once while the records
-  taken in and not yet being stored are fewer than
-  :data:`.checking.STORE_AHEAD_RECORDS`, so the sender goes on sending and
-  the workers always have records to check; the session is done only once
-  every batch is stored.
+  batches behind itself (:mod:`.store_behind`): while the node stores one
+  batch, the next ones' checks already run in the worker processes, and the
+  session is done only once every batch is stored.
 * Any failure ends that session only; nothing escapes into the host.
 * One session per pair at a time: a session with a peer that is itself
   syncing with this node (its session is served or waits for a slot here)
@@ -73,7 +69,8 @@ from meshpantry.core.sync.planner import (
 from protocol.errors import DecodeError
 from protocol.sync import SYNC_VERSION
 
-from .checking import STORE_AHEAD_RECORDS, Pending, catching_up
+from .checking import Pending
+from .store_behind import StoreBehind
 from .streams import HeardChannel, StreamChannel, safe_handler
 from .sync_driver import SyncResult, now_ms, run_sync
 from .sync_turns import Turn, Turns
@@ -493,82 +490,20 @@ class SyncService:
                          behind=max(0, event.expected - event.received))
             self.publish(SyncEvent(peer=peer, **state))
 
-        record_bytes = received = 0
-        held = len(index_of(self.store))
-        # A batch is handed over (and acknowledged) at once while fewer than
-        # STORE_AHEAD_RECORDS wait for the store; its checks start when it is
-        # taken in. The store takes the batches in order.
-        to_store, batches = trio.open_memory_channel[tuple[Pending, int]](math.inf)
-        ahead = {"records": 0, "taken": trio.Event()}  # records handed over, not yet taken to be stored
-        failures: list[Exception] = []
-        all_stored = trio.Event()
-
-        stored = 0  # records the session's batches brought that were new here
-        unstored = 0  # batches taken in and not stored yet
-
         def receiving() -> None:
             """Records of this session are on their way here (expected from
             the peer, or taken in and not stored yet): the turns' rule 3."""
             if turn is not None:
-                turn.receiving(session.awaiting_records or unstored > 0)
+                turn.receiving(session.awaiting_records or behind.unstored > 0)
 
-        async def ingest(raws: list[bytes]) -> None:
-            nonlocal record_bytes, received, unstored
-            if failures:
-                raise failures[0]
-            while ahead["records"] >= STORE_AHEAD_RECORDS:
-                await ahead["taken"].wait()
-            record_bytes += sum(len(raw) for raw in raws)
-            received += len(raws)
-            batch = self.ingest_soon(raws, peer, catching_up=catching_up(received, held))
-            unstored += 1
-            receiving()
-            try:
-                to_store.send_nowait((batch, len(raws)))
-            except BaseException:
-                unstored -= 1
-                batch.drop()
-                raise
-            ahead["records"] += len(raws)
-
-        async def store_behind() -> None:
-            nonlocal stored, unstored
-            try:
-                async for batch, count in batches:
-                    ahead["records"] -= count
-                    ahead["taken"].set()
-                    ahead["taken"] = trio.Event()
-                    if failures:
-                        batch.drop()
-                    else:
-                        try:
-                            stored += await batch.store() or 0  # a host may not count them
-                        except Exception as error:  # our store failed: the session fails as ours
-                            log.warning("storing records from %s failed: %r", peer, error)
-                            failures.append(error)
-                    unstored -= 1
-                    receiving()
-            finally:
-                while True:  # cancelled (the node stops): let go of what waits
-                    try:
-                        batches.receive_nowait()[0].drop()
-                    except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
-                        break
-                all_stored.set()
-
-        async def settle() -> None:
-            to_store.close()
-            await all_stored.wait()
-            if failures:
-                raise failures[0]
-
+        behind = StoreBehind(self.ingest_soon, peer, len(index_of(self.store)), on_change=receiving)
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(store_behind)
+            nursery.start_soon(behind.run)
             try:
-                result = await run_sync(channel, session, ingest, on_progress=progress, settle=settle,
-                                        on_data=receiving)
+                result = await run_sync(channel, session, behind.take, on_progress=progress,
+                                        settle=behind.settle, on_data=receiving)
             finally:
-                to_store.close()  # what was taken in is still stored
+                behind.close()  # what was taken in is still stored
         state.update(active=False, behind=0 if result.ok else state["behind"])
         stats = result.stats
         self.work.charge(peer, stats.work, now_ms())
@@ -578,12 +513,12 @@ class SyncService:
         totals["bytes_sent"] += stats.bytes_sent
         totals["bytes_received"] += stats.bytes_received
         totals["records_received"] += stats.records_received
-        totals["record_bytes_received"] += record_bytes
+        totals["record_bytes_received"] += behind.record_bytes
         totals["round_trips"] += stats.round_trips
         # A session that moved no record either way could have been skipped.
         totals["idle_sessions"] += stats.records_received == 0 and stats.records_sent == 0
         if result.ok:
-            self._note_agreement(peer, session, stored)
+            self._note_agreement(peer, session, behind.stored)
             self.last_sync[peer] = _wall_ms()
             self.store.mark_synced(peer, _wall_ms())
             log.info("synced with %s: %d records in, %d out, %d bytes, %d round trips", peer,

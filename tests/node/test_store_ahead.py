@@ -10,7 +10,7 @@ import pytest
 import trio
 import trio.testing
 
-from meshpantry.node import sync_service
+from meshpantry.node import store_behind
 from tests.node.test_sync_service import _service_storing_with
 
 #: The bound the test runs with: several of its 10-record frames.
@@ -50,7 +50,7 @@ async def test_batches_are_taken_in_while_one_is_stored_up_to_the_bound(node, mo
     class SmallFrames(SyncSession):
         batch_records = 10
 
-    monkeypatch.setattr(sync_service, "STORE_AHEAD_RECORDS", AHEAD)
+    monkeypatch.setattr(store_behind, "STORE_AHEAD_RECORDS", AHEAD)
     full, empty = Replica(chains(400, 10, random.Random(5))), Replica()
     sizes: list[int] = []
     stored: list[int] = []
