@@ -128,6 +128,13 @@ _SIGNATURE_HEADER = bytes((0xC4, limits.SIGNATURE_BYTES))
 #: The fewest bytes the outer array takes: headers and signature, empty payload.
 _SHORTEST_RECORD = 3 + len(_SIGNATURE_HEADER) + limits.SIGNATURE_BYTES
 _PLAIN_SCALARS = frozenset((bool, int, str, bytes, type(None)))
+# Module names for what the short path reads once a record: a global read
+# is cheaper than an attribute of a module.
+_SIGNATURE_TAIL = len(_SIGNATURE_HEADER) + limits.SIGNATURE_BYTES
+_MAX_RECORD, _MAX_LIST_ITEMS, _MAX_MAP_KEYS = limits.MAX_RECORD_BYTES, limits.MAX_LIST_ITEMS, limits.MAX_MAP_KEYS
+_KEY_BYTES, _ID_BYTES, _MAX_KIND_BYTES = limits.KEY_BYTES, limits.ID_BYTES, limits.MAX_KIND_BYTES
+_MAX_COUNTER, _MAX_TIME_MS, _MAX_DEPTH = limits.MAX_COUNTER, limits.MAX_TIME_MS, limits.MAX_DEPTH
+_refuse_ext, _check_body, _packb, _sha256 = canonical.refuse_ext, kinds.check_body, msgpack.packb, hashlib.sha256
 
 
 def _decode_plain(raw: bytes) -> Record | None:
@@ -146,23 +153,20 @@ def _decode_plain(raw: bytes) -> Record | None:
     # [payload, signature]: 0x92, the payload's bin header in its shortest
     # form (bin8 below 256 bytes, else bin16: a record is under 64 KiB),
     # the payload, then bin8 of 64 bytes and the signature.
-    if (
-        type(raw) is not bytes or not _SHORTEST_RECORD <= len(raw) <= limits.MAX_RECORD_BYTES
-        or raw[0] != 0x92
-    ):
+    if type(raw) is not bytes or not _SHORTEST_RECORD <= len(raw) <= _MAX_RECORD or raw[0] != 0x92:
         return None
-    header = raw[1:2]
-    if header == b"\xc4":
+    header = raw[1]
+    if header == 0xC4:
         start = 3
         end = start + raw[2]
-    elif header == b"\xc5":
+    elif header == 0xC5:
         start = 4
         end = start + int.from_bytes(raw[2:4], "big")
         if end < 4 + 256:
             return None
     else:
         return None
-    if len(raw) != end + 2 + limits.SIGNATURE_BYTES or raw[end : end + 2] != _SIGNATURE_HEADER:
+    if len(raw) != end + _SIGNATURE_TAIL or raw[end : end + 2] != _SIGNATURE_HEADER:
         return None
     payload_bytes = raw[start:end]
     try:
@@ -170,12 +174,12 @@ def _decode_plain(raw: bytes) -> Record | None:
             payload_bytes,
             raw=False,
             strict_map_key=False,
-            max_str_len=limits.MAX_RECORD_BYTES,
-            max_bin_len=limits.MAX_RECORD_BYTES,
-            max_array_len=limits.MAX_LIST_ITEMS,
-            max_map_len=limits.MAX_MAP_KEYS,
+            max_str_len=_MAX_RECORD,
+            max_bin_len=_MAX_RECORD,
+            max_array_len=_MAX_LIST_ITEMS,
+            max_map_len=_MAX_MAP_KEYS,
             max_ext_len=0,
-            ext_hook=canonical.refuse_ext,
+            ext_hook=_refuse_ext,
         )
     except Exception:  # the checked decoder names it
         return None
@@ -184,41 +188,34 @@ def _decode_plain(raw: bytes) -> Record | None:
     author, body, lamport, kind, neighbourhood, prev, seq, time_ms, version = payload.values()
     if (
         type(version) is not int or version != FORMAT_VERSION
-        or type(author) is not bytes or len(author) != limits.KEY_BYTES
+        or type(author) is not bytes or len(author) != _KEY_BYTES
         or type(kind) is not str or type(neighbourhood) is not bytes
         or type(seq) is not int or type(lamport) is not int or type(time_ms) is not int
-        or not 1 <= seq <= lamport <= limits.MAX_COUNTER or not 0 <= time_ms <= limits.MAX_TIME_MS
+        or not 1 <= seq <= lamport <= _MAX_COUNTER or not 0 <= time_ms <= _MAX_TIME_MS
         or type(body) is not dict
     ):
         return None
-    if not 1 <= len(kind.encode("utf-8")) <= limits.MAX_KIND_BYTES:
+    if not 1 <= len(kind.encode("utf-8")) <= _MAX_KIND_BYTES:
         return None
-    if len(neighbourhood) != (0 if kind == GENESIS_KIND else limits.ID_BYTES):
+    if len(neighbourhood) != (0 if kind == GENESIS_KIND else _ID_BYTES):
         return None
     if seq == 1:
         if prev is not None:
             return None
-    elif type(prev) is not bytes or len(prev) != limits.ID_BYTES:
+    elif type(prev) is not bytes or len(prev) != _ID_BYTES:
         return None
     # The body's maps sorted and of canonical types, then the whole payload
     # packed again to its very bytes: shortest forms, no repeated keys (a
     # repeat leaves the map shorter).
-    if not _plain_map(body, 2) or msgpack.packb(payload, use_bin_type=True) != payload_bytes:
+    if not _plain_map(body, 2) or _packb(payload, use_bin_type=True) != payload_bytes:
         return None
-    kinds.check_body(kind, body)
+    _check_body(kind, body)
+    # Positional, in field order (raw, id, payload, signature, author,
+    # neighbourhood, seq, prev, lamport, time, kind, body): cheaper than
+    # keywords, and the fast path's reason to be.
     return Record(
-        raw=raw,
-        id=hashlib.sha256(payload_bytes).digest(),
-        payload=payload_bytes,
-        signature=raw[end + 2 :],
-        author=author,
-        neighbourhood=neighbourhood,
-        seq=seq,
-        prev=prev,
-        lamport=lamport,
-        time=time_ms,
-        kind=kind,
-        body=body,
+        raw, _sha256(payload_bytes).digest(), payload_bytes, raw[end + 2 :], author,
+        neighbourhood, seq, prev, lamport, time_ms, kind, body,
     )
 
 
@@ -226,7 +223,7 @@ def _plain_map(value: dict, depth: int) -> bool:
     """Whether the map ``value``, whose items are at ``depth``, has text keys
     in canonical order and only values with a canonical form, within
     ``MAX_DEPTH``."""
-    if depth > limits.MAX_DEPTH and value:
+    if depth > _MAX_DEPTH and value:
         return False
     for key, item in value.items():
         if type(key) is not str:
@@ -245,7 +242,7 @@ def _plain_map(value: dict, depth: int) -> bool:
 
 def _plain_list(value: list, depth: int) -> bool:
     """:func:`_plain_map` for a list."""
-    if depth > limits.MAX_DEPTH and value:
+    if depth > _MAX_DEPTH and value:
         return False
     for item in value:
         kind = type(item)
