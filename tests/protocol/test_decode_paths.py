@@ -218,9 +218,16 @@ def near_records(draw: st.DrawFn) -> bytes:
     return packer.pack(outer)
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(near_records())
 def test_records_near_the_valid_shape_decode_alike(raw: bytes) -> None:
+    assert_same(raw)
+
+
+@pytest.mark.slow
+@settings(max_examples=20_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(near_records())
+def test_long_run_of_records_near_the_valid_shape_decode_alike(raw: bytes) -> None:
     assert_same(raw)
 
 
@@ -235,7 +242,7 @@ def test_loose_packing_reaches_both_paths() -> None:
     and each kind of refusal, so the comparison above is not empty."""
     seen: set[str] = set()
 
-    @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(near_records())
     def collect(raw: bytes) -> None:
         outcome = _outcome(decode_record_checked, raw)
