@@ -29,7 +29,7 @@ MIN_INT = -(2**63)
 MAX_INT = 2**64 - 1
 
 
-def _refuse_ext(code: int, data: bytes) -> Any:
+def refuse_ext(code: int, data: bytes) -> Any:
     # Called by the unpacker for every ext value, including zero-length ones
     # that ``max_ext_len=0`` lets through: no ext type has a canonical form.
     raise ValueError(f"ext type {code} is not allowed")
@@ -116,7 +116,7 @@ def decode(data: bytes, *, what: str, max_bytes: int) -> Any:
             max_array_len=limits.MAX_LIST_ITEMS,
             max_map_len=limits.MAX_MAP_KEYS,
             max_ext_len=0,
-            ext_hook=_refuse_ext,
+            ext_hook=refuse_ext,
             object_pairs_hook=_map_from_pairs,
         )
     except (ValueError, TypeError, msgpack.UnpackException, msgpack.ExtraData) as exc:

@@ -18,7 +18,11 @@ measures on those very records:
    and the store floor: (1) over the calling thread's ingest rate, the
    multiple of verifying alone that taking a record in costs one core (the
    heal benchmark's floor);
-5. the gossip path as the node runs it (the topic validator, then
+5. steps 1-4 per record on one core, as a checking process runs them (the
+   records in chain order, best of ``--rounds``): the decoder beside the
+   checked decoder it falls back to (the decoding a record cost before the
+   short path), steps 1-3, steps 1-4 and the signature check alone, in µs;
+6. the gossip path as the node runs it (the topic validator, then
    ``Store.ingest_verified`` with the records it checked), without the
    network: its rate, and how many times each record was decoded and its
    signature checked, counted (the target is one each).
@@ -33,6 +37,7 @@ import argparse
 import hashlib
 import tempfile
 import time
+import timeit
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -43,11 +48,12 @@ import trio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from meshpantry.core.chain import ChainHead, next_record
+from meshpantry.core.ingest import check_record, check_unsigned
 from meshpantry.core.membership import join_message
 from meshpantry.store import Store
 from meshpantry.store import verification
-from protocol import Record
-from protocol.envelope import SIGNING_CONTEXT
+from protocol import Record, decode_record, verify_record
+from protocol.envelope import SIGNING_CONTEXT, decode_record_checked
 
 #: Kinds that gossip can carry only after their admission path is logged; the
 #: gossip figure takes them in by sync first (a message is refused whole when
@@ -153,6 +159,23 @@ def ingest_rate(
     return len(raws) / elapsed
 
 
+def step_costs(records: list[Record]) -> dict[str, float]:
+    """µs per record of the stateless steps on this core: each over all of
+    ``records`` in chain order, best of a few runs."""
+    raws = [r.raw for r in chain_order(records)]
+    hood, now = records[0].id, records[-1].time
+    decoded = [decode_record(raw) for raw in raws]
+    runs = {
+        "decode": lambda: [decode_record(raw) for raw in raws],
+        "checked decode": lambda: [decode_record_checked(raw) for raw in raws],
+        "steps 1-3": lambda: [check_unsigned(raw, neighbourhood=hood, now=now) for raw in raws],
+        "steps 1-4": lambda: [check_record(raw, neighbourhood=hood, now=now) for raw in raws],
+        "verify": lambda: [verify_record(record) for record in decoded],
+    }
+    return {name: min(timeit.repeat(run, number=1, repeat=3)) / len(raws) * 1e6
+            for name, run in runs.items()}
+
+
 @contextmanager
 def counted(records: list[Record]) -> Iterator[tuple[Counter, Counter]]:
     """(decodes, signature checks) of ``records`` while the block runs: every
@@ -250,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     progress(f"  average record size {size:.0f} bytes")
     workers = verification.worker_count()
     best = {"nacl": 0.0, "crypto": 0.0, "default": 0.0, "parallel": 0.0, "single": 0.0, "gossip": 0.0}
+    steps: dict[str, float] = {}
     for round_ in range(1, args.rounds + 1):
         # Interleaved so that a burst of load from elsewhere hits every figure alike.
         progress(f"round {round_}/{args.rounds}: raw verify rates (one core)...")
@@ -263,6 +287,9 @@ def main(argv: list[str] | None = None) -> int:
         best["single"] = max(best["single"], ingest_rate(records, args.batch, 1, progress))
         progress(f"round {round_}/{args.rounds}: gossip path (validator, then ingest of its records)...")
         best["gossip"] = max(best["gossip"], gossip_path(records, count=False)[0])
+        progress(f"round {round_}/{args.rounds}: steps 1-4 per record, one core...")
+        for name, cost in step_costs(records).items():
+            steps[name] = min(cost, steps.get(name, cost))
     progress("gossip path once more, counting decodes and signature checks...")
     _, decodes, checks = gossip_path(records, count=True)
     ratio = best["default"] / best["nacl"]
@@ -278,6 +305,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  ratio ingest / PyNaCl 1 core      {ratio:>9.2f}   ({verdict} the {TARGET_RATIO:.2f} target)")
     print(f"  store floor, 1 core               {best['nacl'] / best['single']:>9.2f} x verifying alone   "
           f"(the heal benchmark's floor: ingest on the calling thread)")
+    print(f"  steps 1-4 per record, 1 core      decode {steps['decode']:.1f} µs "
+          f"(checked decoder {steps['checked decode']:.1f}, {steps['checked decode'] / steps['decode']:.2f}x), "
+          f"steps 1-3 {steps['steps 1-3']:.1f}, steps 1-4 {steps['steps 1-4']:.1f}, "
+          f"verify alone {steps['verify']:.1f}")
     print(f"  gossip path (validator + ingest)  {best['gossip']:>9,.0f} /s   (membership records taken in by sync first)")
     print(f"  gossip path, per record           {decodes:>9.2f} decodes, {checks:.2f} signature checks   (target 1 and 1)")
     return 0

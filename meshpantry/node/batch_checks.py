@@ -48,11 +48,12 @@ def check_slice(raws: Sequence[bytes], neighbourhood: bytes, now: int) -> tuple[
     bodies)."""
     records: list[Logged] = []
     failures: list[Failure] = []
+    keep, check, row = records.append, check_record, log_row  # looked up once a slice
     for raw in raws:
         try:
-            record = check_record(raw, neighbourhood=neighbourhood, now=now)
+            record = check(raw, neighbourhood=neighbourhood, now=now)
         except RemoteError as error:
             failures.append(Failure(str(error), is_forgery(error)))
             continue
-        records.append(record if record.kind in ADMISSION_KINDS else log_row(record, neighbourhood))
+        keep(record if record.kind in ADMISSION_KINDS else row(record, neighbourhood))
     return records, failures
