@@ -255,11 +255,14 @@ class Membership:
         return self._cuts
 
     def copy(self) -> "Membership":
-        """An independent copy (maps and lists copied, records shared)."""
+        """An independent copy (maps and lists copied, records shared). The
+        verdicts of :meth:`doubtful` known so far come with it: they follow
+        from the state copied."""
         return Membership(
             self.neighbourhood, self.founder, dict(self.households), dict(self.invites), dict(self.paths),
             list(self.learned), {k: list(v) for k, v in self.joins.items()},
             set(self.revoked_named), set(self.crowded), set(self.out_of_order),
+            _doubts=dict(self._doubts),
         )
 
 

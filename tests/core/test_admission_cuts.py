@@ -199,3 +199,21 @@ def test_doubt_follows_the_path_back_to_the_founder():
     assert membership.doubtful(eve.public) and membership.doubtful(nb.devices[2].public)  # the crowded invite
     assert membership.doubtful(tablet.public) and not membership.doubtful(nb.founder.public)
     assert membership.cuts() == {eve.public: 1}  # doubt is cheap; the roster decides
+
+
+def test_a_copy_keeps_the_verdicts_known_and_doubts_on_its_own():
+    """A copy answers as the original did (the doubts it was asked about
+    come with it), and a revoke it learns casts no doubt on the original."""
+    nb = TestNeighbourhood()
+    bea = nb.join(2)
+    revoke = nb.revoke(nb.founder, bea, after_seq=0)
+    admissions = Admissions(nb.id)
+    admissions.replay([r for r in nb.records if r is not revoke])
+    original = admissions.membership
+    assert not original.doubtful(bea.public) and not original.doubtful(nb.founder.public)
+    twin = original.copy()
+    assert not twin.doubtful(bea.public) and not twin.doubtful(nb.founder.public)
+    twin.add(revoke)
+    assert twin.doubtful(bea.public) and not original.doubtful(bea.public)
+    assert twin.admits(nb.offer(bea)) is not Admission.ADMIT
+    assert original.admits(nb.records[-1]) is Admission.ADMIT

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from meshpantry.core.sync.items import PREFIX_MIN_RANGE, ItemIndex, index_of, index_with_new
-from protocol.sync import INF, Bound
+from protocol.sync import INF, STRATA, Bound
 
 
 def _item(number: int, lamport: int) -> tuple[int, bytes]:
@@ -20,12 +20,14 @@ def _item(number: int, lamport: int) -> tuple[int, bytes]:
 def _answers(index: ItemIndex, rng: random.Random) -> list:
     """Fingerprints, sums, positions and bounds over ranges chosen by ``rng``."""
     count = len(index)
-    out: list = [count, index.locate(INF), index.fingerprint(0, count), index.power_sums(0, count, 3)]
+    out: list = [count, index.locate(INF), index.fingerprint(0, count), index.power_sums(0, count, 3),
+                 index.strata(0, count)]
     for _ in range(6):
         lo = rng.randrange(count + 1)
         hi = rng.randrange(lo, count + 1)
         k = rng.choice((1, 2, 5, 8, 9))
-        out += [index.fingerprint(lo, hi), index.power_sums(lo, hi, k), index.values(lo, hi), index.ids(lo, hi)]
+        out += [index.fingerprint(lo, hi), index.power_sums(lo, hi, k), index.values(lo, hi), index.ids(lo, hi),
+                index.strata(lo, hi)]
         if 0 < lo < count:
             out.append(index.bound_before(lo))
             out.append(index.locate(Bound(index.keys[lo][0])))
@@ -113,3 +115,46 @@ def test_a_large_growth_among_the_items_held_answers_as_a_fresh_one():
         snapshots.append((index, list(items)))
     for snapshot, held in snapshots:
         _same_as_fresh(snapshot, held, 3)
+
+
+def test_stratum_counts_of_any_range_are_a_count_of_its_ids():
+    """Ranges large enough to be counted from the blocks' counts, in grown
+    indexes (blocks rebuilt, kept, split) and fresh ones: each equals a
+    count of the ids' last bytes by stratum."""
+    rng = random.Random(11)
+    items = sorted(_item(n, rng.randrange(400)) for n in range(3000))
+    index = index_with_new(None, items[:1000])
+    index.strata(0, len(index))  # the blocks' counts exist before growth
+    index = index_with_new(index, items[1000:2500])
+    index = index_with_new(index, items[2500:])
+    keys = index.keys[: len(index)]
+    for candidate in (index, ItemIndex(keys)):
+        for _ in range(40):
+            lo = rng.randrange(len(keys))
+            hi = rng.randrange(lo, len(keys) + 1)
+            expected = [0] * STRATA
+            for _lamport, item_id in keys[lo:hi]:
+                expected[item_id[-1] % STRATA] += 1
+            assert candidate.strata(lo, hi) == tuple(expected)
+
+
+def test_growth_by_the_newest_items_answers_as_a_fresh_one():
+    """The usual growth, the newest records above every item held, in
+    batches that fill, overflow and skip past blocks, each snapshot asked
+    for everything first (so that what its blocks computed carries over):
+    every answer equals a fresh build's."""
+    rng = random.Random(3)
+    items: list[tuple[int, bytes]] = []
+    index = index_with_new(None, [])
+    number = 0
+    for added in (300, 1, 200, 56, 255, 1, 700, 3, 129, 1000):
+        new = [_item(number + n, number + n) for n in range(added)]
+        number += added
+        if len(index):
+            _answers(index, rng)
+            index.strata(0, len(index))
+            index.power_sums(0, len(index), 16)
+        items += new
+        index = index_with_new(index, new)
+        _same_as_fresh(index, items, added)
+        assert index.power_sums(0, len(index), 16) == ItemIndex(items).power_sums(0, len(items), 16)

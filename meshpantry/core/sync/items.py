@@ -29,6 +29,7 @@ and growth never costs a pass over the items held.
 from __future__ import annotations
 
 import hashlib
+import struct
 from bisect import bisect_left, bisect_right
 from functools import partial
 from itertools import accumulate, compress, islice, repeat
@@ -117,6 +118,31 @@ _VALUE_BYTES = slice(0, 8)
 #: byte -> its stratum (low bits), for bytes.translate.
 _STRATUM_OF_BYTE = bytes(byte % STRATA for byte in range(256))
 
+#: Stratum counts packed into one integer, 32 bits per stratum (little-endian
+#: fields): the counts of two runs of items add as their packed integers do,
+#: so a range's counts are a difference of two prefix sums over the blocks.
+#: 32 bits hold any count of items an index can hold.
+_PACKED_STRATA = struct.Struct(f"<{STRATA}I")
+
+#: Ranges at least this large count their strata from the blocks' counts
+#: (and the ragged ends'); smaller ones count every item.
+STRATA_PREFIX_FROM = 2 * BLOCK_ITEMS
+
+
+def _strata_counts(keys: Iterable[tuple[int, bytes]]) -> list[int]:
+    """How many of ``keys`` fall in each stratum (in C)."""
+    lasts = bytes(map(itemgetter(limits.ID_BYTES - 1), map(itemgetter(1), keys)))
+    classes = lasts.translate(_STRATUM_OF_BYTE)
+    return list(map(classes.count, range(STRATA)))
+
+
+def _packed(counts: Sequence[int]) -> int:
+    return int.from_bytes(_PACKED_STRATA.pack(*counts), "little")
+
+
+def _unpacked(packed: int) -> tuple[int, ...]:
+    return _PACKED_STRATA.unpack(packed.to_bytes(_PACKED_STRATA.size, "little"))
+
 
 def _direct_power_sums(values: list[int], k: int) -> list[int]:
     """p_1..p_k of ``values`` without remembering any power: the many
@@ -150,17 +176,19 @@ class _Block:
     sum, and (built on first use) its prefix id sums, sum values and power
     sums."""
 
-    __slots__ = ("keys", "count", "first", "total", "_prefix", "_values", "_powers")
+    __slots__ = ("keys", "count", "first", "total", "_prefix", "_values", "_powers", "_strata")
 
-    def __init__(self, keys: list[tuple[int, bytes]]) -> None:
+    def __init__(self, keys: list[tuple[int, bytes]], total: int | None = None) -> None:
+        """``total``: the sum of the keys' ids, when the caller knows it."""
         self.keys = keys
         self.count = len(keys)
         self.first = keys[0]
         # map() over builtins throughout: no Python frame per item.
-        self.total = sum(map(int.from_bytes, map(itemgetter(1), keys), repeat("little")))
+        self.total = sum(map(int.from_bytes, map(itemgetter(1), keys), repeat("little"))) if total is None else total
         self._prefix: list[int] | None = None
         self._values: list[int] | None = None
         self._powers: list[int] = []  #: _powers[j - 1]: sum of x^j over the block, mod P
+        self._strata: int | None = None  #: the block's stratum counts, packed (see _PACKED_STRATA)
 
     def prefix(self) -> list[int]:
         """Sums of the ids of the first 0..count items (only a block a range
@@ -172,15 +200,36 @@ class _Block:
         return prefix
 
     def grown(self, merged: list[tuple[int, bytes]], added: list[tuple[int, bytes]]) -> "_Block":
-        """The block of ``merged``, this block's keys and ``added``: sums add,
-        so the power sums this block knows carry over plus the added items'."""
-        block = _Block(merged)
+        """The block of ``merged``, this block's keys and ``added`` (not
+        empty): sums and counts add, so the id sum, power sums and stratum
+        counts this block knows carry over plus the added items'; when
+        ``added`` all lie above this block's keys, so do its sum values and
+        prefix id sums, extended."""
+        numbers = list(map(int.from_bytes, map(itemgetter(1), added), repeat("little")))
+        block = _Block(merged, self.total + sum(numbers))
+        values = None
+        if added[0] > self.keys[-1]:  # appended: the block's items keep their places
+            if self._values is not None:
+                values = _values_of(added)
+                block._values = self._values + values
+            if self._prefix is not None:
+                block._prefix = self._prefix + list(accumulate(numbers, initial=self._prefix[-1]))[1:]
+        if self._strata is not None:
+            block._strata = self._strata + _packed(_strata_counts(added))
         sums = self._powers
         if sums:
             prime = SUMS_PRIME
-            rows = powers_of(_values_of(added), len(sums))
+            rows = powers_of(_values_of(added) if values is None else values, len(sums))
             block._powers = [(total + sum(map(itemgetter(j), rows))) % prime for j, total in enumerate(sums)]
         return block
+
+    def strata(self) -> int:
+        """The block's stratum counts, packed (see :data:`_PACKED_STRATA`),
+        counted on first use."""
+        packed = self._strata
+        if packed is None:
+            packed = self._strata = _packed(_strata_counts(self.keys))
+        return packed
 
     def values(self) -> list[int]:
         """:func:`sum_value` of every key, computed on first use."""
@@ -288,6 +337,8 @@ class ItemIndex:
         self._lookup = _lookup
         #: _block_powers[j - 1][b]: sum of x^j over the first b blocks (not reduced mod P)
         self._block_powers: list[list[int]] = []
+        #: _block_strata[b]: the stratum counts of the first b blocks, packed (built on first use)
+        self._block_strata: list[int] | None = None
         self._sums: dict[tuple[int, int], list[int]] = {}
 
     @property
@@ -401,11 +452,22 @@ class ItemIndex:
 
     def strata(self, lo: int, hi: int) -> tuple[int, ...]:
         """How many items of ``[lo, hi)`` fall in each stratum (the low bits
-        of an id's last byte; see :mod:`.estimate`)."""
-        ids = map(itemgetter(1), self._gather(lo, hi, _block_keys))
-        lasts = bytes(map(itemgetter(limits.ID_BYTES - 1), ids))
-        classes = lasts.translate(_STRATUM_OF_BYTE)
-        return tuple(map(classes.count, range(STRATA)))
+        of an id's last byte; see :mod:`.estimate`). A range of
+        STRATA_PREFIX_FROM items or more adds the whole blocks' counts
+        (each block's counted once and shared by every snapshot that holds
+        it) to its ragged ends', O(BLOCK_ITEMS + blocks); a smaller one
+        counts its items, O(hi - lo), in C."""
+        if hi - lo >= STRATA_PREFIX_FROM:
+            starts = self._starts
+            first = bisect_left(starts, lo)  # whole blocks [first, last) lie inside the range
+            last = bisect_right(starts, hi) - 1
+            if first < last:
+                prefix = self._block_strata
+                if prefix is None:
+                    prefix = self._block_strata = list(accumulate(map(_Block.strata, self._blocks), initial=0))
+                ends = self._gather(lo, starts[first], _block_keys) + self._gather(starts[last], hi, _block_keys)
+                return _unpacked(prefix[last] - prefix[first] + _packed(_strata_counts(ends)))
+        return tuple(_strata_counts(self._gather(lo, hi, _block_keys)))
 
     def bound_before(self, position: int) -> Bound:
         """The shortest bound above item ``position - 1`` and at most item
@@ -446,7 +508,15 @@ def index_with_new(previous: ItemIndex | None, new: Sequence[tuple[int, bytes]])
     rebuilt: list[tuple[int, list[_Block]]] = []
     for block in compress(range(len(blocks)), map(ne, cuts, islice(cuts, 1, None))):
         old, added = blocks[block], list(new[cuts[block] : cuts[block + 1]])
-        merged = sorted(old.keys + added)  # timsort: two runs, linear
+        appended = added[0] > old.keys[-1]
+        if appended and old.count + len(added) > BLOCK_ITEMS and 2 * old.count >= BLOCK_ITEMS:
+            # Items above a block at least half full that would overflow it
+            # (the newest records, the usual growth): the block is kept as
+            # it is, with whatever it has computed, and the items get blocks
+            # of their own.
+            rebuilt.append((block, [old, *_blocks_of(added)]))
+            continue
+        merged = old.keys + added if appended else sorted(old.keys + added)  # timsort: two runs, linear
         if len(merged) > BLOCK_ITEMS:
             size = BLOCK_ITEMS if len(merged) > 2 * BLOCK_ITEMS else -(-len(merged) // 2)
             rebuilt.append((block, _blocks_of(merged, size)))
