@@ -4,11 +4,13 @@ and a session's snapshot never changes while the store grows."""
 from __future__ import annotations
 
 import hashlib
+import operator
 import random
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from meshpantry.core.sync.blocks import CUT_BYTE, MAX_BLOCK_ITEMS
 from meshpantry.core.sync.items import PREFIX_MIN_RANGE, ItemIndex, index_of, index_with_new
 from protocol.sync import INF, STRATA, Bound
 
@@ -158,3 +160,40 @@ def test_growth_by_the_newest_items_answers_as_a_fresh_one():
         index = index_with_new(index, new)
         _same_as_fresh(index, items, added)
         assert index.power_sums(0, len(index), 16) == ItemIndex(items).power_sums(0, len(items), 16)
+
+
+def _long_runs(count: int, seed: int) -> list[tuple[int, bytes]]:
+    """Sorted items whose ids rarely begin a run: runs far longer than a
+    block, cut every MAX_BLOCK_ITEMS items."""
+    rng = random.Random(seed)
+    items = []
+    for number in range(count):
+        item_id = bytearray(hashlib.sha256(number.to_bytes(8, "big")).digest())
+        if rng.random() < 0.998:
+            item_id[CUT_BYTE] = 255  # not a cut
+        items.append((rng.randrange(count // 2), bytes(item_id)))
+    return sorted(items)
+
+
+def test_blocks_depend_on_the_items_held_alone():
+    """However an index grew (at once, by the newest items, by items among
+    those held, in long runs cut every MAX_BLOCK_ITEMS items), its blocks
+    are those of a fresh build of the same items, the same objects (built
+    once and shared), and every answer is a fresh build's."""
+    for items in (sorted(_item(n, n // 3) for n in range(3000)), _long_runs(3000, 1)):
+        rng = random.Random(len(items))
+        order = list(items)
+        rng.shuffle(order)
+        index = index_with_new(None, [])
+        grown = 0
+        while grown < len(order):
+            batch = sorted(order[grown : grown + rng.choice((1, 7, 300, 900))])
+            grown += len(batch)
+            index = index_with_new(index, batch)
+            index.power_sums(0, len(index), 2)
+        fresh = ItemIndex(items)
+        assert [block.keys for block in index._blocks] == [block.keys for block in fresh._blocks]
+        assert all(map(operator.is_, index._blocks, fresh._blocks))
+        assert max(block.count for block in index._blocks) <= MAX_BLOCK_ITEMS
+        _same_as_fresh(index, items, 9)
+    assert max(block.count for block in fresh._blocks) == MAX_BLOCK_ITEMS  # the long runs were cut
