@@ -65,6 +65,14 @@ def lacking(held: bytearray, positions: Sequence[int]) -> list[int]:
     return [p for p in positions if not held[p]]
 
 
+def _admitted(record: Record) -> Admission:
+    """The verdict for a record of a message the membership admitted whole."""
+    return _ADMIT
+
+
+_ADMIT = Admission.ADMIT
+
+
 class IngestOutcome:
     """What one ingest did: positions added to the log (in order), and counts."""
 
@@ -177,10 +185,13 @@ class MemoryStore:
         step 6), by the membership the log holds."""
         return self.admissions.admits(record)
 
-    def admitter(self) -> Callable[[Record], Admission]:
-        """:meth:`admission` as one call, for a whole message (the
-        membership of this moment)."""
-        return self.admissions.membership.admits
+    def admitter(self, records: Sequence[Record]) -> Callable[[Record], Admission]:
+        """:meth:`admission` as one call, for the records of a whole message
+        (the membership of this moment): when the membership admits every
+        one at once (:meth:`~meshpantry.core.admission.Membership.admits_all`,
+        the usual case), a call that answers ADMIT without asking again."""
+        membership = self.admissions.membership
+        return _admitted if membership.admits_all(records) else membership.admits
 
     def records(self) -> list[Record]:
         record = self.table.record
