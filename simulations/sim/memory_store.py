@@ -222,7 +222,7 @@ class MemoryStore:
                 return shared
             order = sorted(new, key=sort_keys.__getitem__)
             fresh = list(map(table.sync_keys.__getitem__, order))
-            self._sync_index = index_with_new(self._sync_index, fresh)
+            self._sync_index = index_with_new(self._sync_index, fresh, lookup=table.keys)
             self._indexed, self._key_sum = key
             table.share_index(key, self._sync_index)
         return self._sync_index

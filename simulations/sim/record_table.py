@@ -34,6 +34,25 @@ SHARED_INDEXES = 64
 _ID_BITS = 8 * ID_BYTES
 
 
+class TableKeys:
+    """The sync key of any record of the run that passed, by its id: the
+    :class:`~meshpantry.core.sync.items.KeyLookup` of every memory store's
+    sync index (an id's key never changes, and the table knows them all, so
+    no index keeps a map of its own)."""
+
+    __slots__ = ("_table",)
+
+    def __init__(self, table: "RecordTable") -> None:
+        self._table = table
+
+    def get(self, item_id: bytes) -> tuple[int, bytes] | None:
+        position = self._table.by_id.get(item_id)
+        return None if position is None else self._table.sync_keys[position]
+
+    def extended(self, new: object) -> "TableKeys":
+        return self
+
+
 class RecordTable:
     """Append-only table of raw records; positions are stable for the run."""
 
@@ -67,6 +86,7 @@ class RecordTable:
         #: (count, sum of sort keys) of a record set -> a sync index of that
         #: set, the latest SHARED_INDEXES (see :meth:`share_index`)
         self.indexes: dict[tuple[int, int], ItemIndex] = {}
+        self.keys = TableKeys(self)  #: the key lookup of every memory store's sync index
 
     def add(self, raw: bytes, record: Record | None = None) -> int:
         """The position of ``raw``, adding it if new. ``record`` may carry a

@@ -197,3 +197,28 @@ def test_blocks_depend_on_the_items_held_alone():
         assert max(block.count for block in index._blocks) <= MAX_BLOCK_ITEMS
         _same_as_fresh(index, items, 9)
     assert max(block.count for block in fresh._blocks) == MAX_BLOCK_ITEMS  # the long runs were cut
+
+
+def test_a_store_may_lend_the_index_its_own_key_lookup():
+    """A lookup that knows the key of every id, held or not: positions are a
+    fresh build's, and a snapshot never finds an item it does not hold."""
+
+    class Everything:
+        def __init__(self, items):
+            self.keyed = {item_id: (lamport, item_id) for lamport, item_id in items}
+
+        def get(self, item_id):
+            return self.keyed.get(item_id)
+
+        def extended(self, new):
+            return self
+
+    rng = random.Random(4)
+    items = sorted(_item(n, rng.randrange(500)) for n in range(2000))
+    lookup = Everything(items)
+    held = sorted(rng.sample(items, 1200))
+    first = index_with_new(None, held[:700], lookup=lookup)
+    grown = index_with_new(first, held[700:])
+    for lamport, item_id in items:
+        assert grown.position(item_id) == ItemIndex(held).position(item_id)
+        assert first.position(item_id) == ItemIndex(held[:700]).position(item_id)

@@ -114,10 +114,24 @@ def fingerprint_of(id_sum: int, count: int) -> bytes:
 EMPTY_FINGERPRINT = fingerprint_of(0, 0)
 
 
+class KeyLookup(Protocol):
+    """How the snapshots of one growing item set find an item's key by its
+    id (:meth:`ItemIndex.position`). An id's key never changes, so a lookup
+    may answer for items a snapshot does not hold: its bisection never
+    finds them. A store that knows every id's key already may pass its own
+    (see :func:`index_with_new`)."""
+
+    def get(self, item_id: bytes) -> tuple[int, bytes] | None:
+        """The key of the item with this id, or None if unknown."""
+        ...
+
+    def extended(self, new: Sequence[tuple[int, bytes]]) -> "KeyLookup":
+        """A lookup that knows ``new`` items too (may be this one)."""
+        ...
+
+
 class _Lookup:
-    """id -> its key, shared by the snapshots of one growing item set and
-    filled on first use. An id's key never changes, so entries for items a
-    snapshot does not hold do no harm: its bisection never finds them."""
+    """A :class:`KeyLookup` filled from the items themselves, on first use."""
 
     def __init__(self) -> None:
         self.keyed: dict[bytes, tuple[int, bytes]] = {}
@@ -129,6 +143,10 @@ class _Lookup:
                 self.keyed.update(zip(map(itemgetter(1), batch), batch))  # in C
             self.pending.clear()
         return self.keyed.get(item_id)
+
+    def extended(self, new: Sequence[tuple[int, bytes]]) -> "_Lookup":
+        self.pending.append(tuple(new))  # the caller's list may change later
+        return self
 
 
 class _Keys:
@@ -175,10 +193,11 @@ class ItemIndex:
 
     def __init__(
         self, items: Sequence[tuple[int, bytes]] = (), *, kept: bool = False, _blocks: list[Block] | None = None,
-        _lookup: _Lookup | None = None,
+        lookup: KeyLookup | None = None,
     ) -> None:
         """``kept``: the index outlives a session (a store keeps it); the
-        answers are the same either way."""
+        answers are the same either way. ``lookup``: how to find an item's
+        key by its id (by default from the items, on first use)."""
         if _blocks is None:
             _blocks = chunked(items) if len(items) else []
         blocks = _blocks
@@ -187,10 +206,10 @@ class ItemIndex:
         self._firsts = list(map(attrgetter("first"), blocks))
         self._totals = list(accumulate(map(attrgetter("total"), blocks), initial=0))
         self._count = self._starts[-1]
-        if _lookup is None:
-            _lookup = _Lookup()
-            _lookup.pending.extend(map(_block_keys, blocks))
-        self._lookup = _lookup
+        if lookup is None:
+            lookup = _Lookup()
+            lookup.pending.extend(map(_block_keys, blocks))
+        self._lookup = lookup
         #: _block_powers[j - 1][b]: sum of x^j over the first b blocks (not reduced mod P)
         self._block_powers: list[list[int]] = []
         #: _block_strata[b]: the stratum counts of the first b blocks, packed (built on first use)
@@ -341,21 +360,25 @@ class ItemIndex:
         return Bound(lamport, item_id[: shared + 1])
 
 
-def index_with_new(previous: ItemIndex | None, new: Sequence[tuple[int, bytes]]) -> ItemIndex:
+def index_with_new(
+    previous: ItemIndex | None, new: Sequence[tuple[int, bytes]], *, lookup: KeyLookup | None = None
+) -> ItemIndex:
     """An index of ``previous``'s items and ``new`` ones (sorted, unique, none
     of them in ``previous``), for a store that knows what arrived since it
-    last asked. Only the runs of blocks the new items fall in are rebuilt
+    last asked. ``lookup``: for the first index (no ``previous``), how it
+    and the snapshots grown from it find an item's key by its id, when the
+    store knows that already (by default from the items). Only the runs of blocks the new items fall in are rebuilt
     (merged with them and cut again, see :func:`.blocks.chunked`); the
     other blocks are shared with ``previous``, which stays unchanged (a
     running session's snapshot). O(new items + the items of the runs
     touched + blocks). Returns ``previous`` itself when nothing is new."""
     if previous is None:
-        return ItemIndex(new, kept=True)
+        return ItemIndex(new, kept=True, lookup=lookup)
     if not new:
         return previous
     blocks = list(previous._blocks)
     if not blocks:
-        return ItemIndex(_blocks=chunked(new), _lookup=_reused(previous._lookup, new))
+        return ItemIndex(_blocks=chunked(new), lookup=previous._lookup.extended(new))
     firsts = previous._firsts
     # The blocks that begin runs (the first block and those whose first
     # item begins a run): a run's blocks are rebuilt together.
@@ -387,12 +410,7 @@ def index_with_new(previous: ItemIndex | None, new: Sequence[tuple[int, bytes]])
         rebuilt.append((first, end, chunked(merged)))
     for first, end, parts in reversed(rebuilt):  # from the end, so earlier block numbers stay put
         blocks[first:end] = parts
-    return ItemIndex(_blocks=blocks, _lookup=_reused(previous._lookup, new))
-
-
-def _reused(lookup: _Lookup, new: Sequence[tuple[int, bytes]]) -> _Lookup:
-    lookup.pending.append(tuple(new))  # the caller's list may change later
-    return lookup
+    return ItemIndex(_blocks=blocks, lookup=previous._lookup.extended(new))
 
 
 def index_of(items: SyncItems) -> ItemIndex:
