@@ -75,6 +75,9 @@ class RecordTable:
         self.sort_keys: list[int] = []
         #: (author, seq) -> positions of the records that passed, for fork lookups
         self.at_seq: dict[tuple[bytes, int], list[int]] = {}
+        #: position -> 1 when another record that passed has its (author,
+        #: seq): a fork (read in C for a whole batch; nearly all 0)
+        self.twinned = bytearray()
         self.verifications = 0  #: signature checks actually made
         #: position -> the decoded record, for bytes that decode but whose
         #: signature fails (forgeries): the gossip decision still judges their
@@ -105,6 +108,7 @@ class RecordTable:
         self.sort_keys.append(-1)
         self.passed.append(None)
         self._prev.append(_UNRESOLVED)
+        self.twinned.append(0)
         return position
 
     def position(self, raw: bytes) -> int | None:
@@ -133,7 +137,11 @@ class RecordTable:
                 self.sync_keys[position] = (record.lamport, record.id)
                 self.sort_keys[position] = record.lamport << _ID_BITS | int.from_bytes(record.id, "big")
                 if self.by_id.setdefault(record.id, position) == position:
-                    self.at_seq.setdefault((record.author, record.seq), []).append(position)
+                    same = self.at_seq.setdefault((record.author, record.seq), [])
+                    same.append(position)
+                    if len(same) > 1:
+                        for twin in same:
+                            self.twinned[twin] = 1
             except RemoteError as error:
                 self._decoded[position] = None
                 self._error[position] = error
