@@ -213,15 +213,15 @@ class MemoryStore:
         blocks remember are computed once for both."""
         if self._sync_index is None or self._indexed != len(self.log):
             # every logged record passed the table's verdict, so its keys are there
-            table, new = self.table, self.log[self._indexed :]
-            sort_keys = table.sort_keys
-            key = (len(self.log), self._key_sum + sum([sort_keys[p] for p in new]))
+            table = self.table
+            sort_keys = list(map(table.sort_keys.__getitem__, self.log[self._indexed :]))  # in C
+            key = (len(self.log), self._key_sum + sum(sort_keys))
             shared = table.indexes.get(key)
             if shared is not None:  # another store held this very set and indexed it
                 self._sync_index, self._indexed, self._key_sum = shared, key[0], key[1]
                 return shared
-            order = sorted(new, key=sort_keys.__getitem__)
-            fresh = list(map(table.sync_keys.__getitem__, order))
+            sort_keys.sort()
+            fresh = list(map(table.by_sort_key.__getitem__, sort_keys))
             self._sync_index = index_with_new(self._sync_index, fresh, lookup=table.keys)
             self._indexed, self._key_sum = key
             table.share_index(key, self._sync_index)

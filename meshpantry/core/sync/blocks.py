@@ -166,12 +166,11 @@ class Block:
         ``added`` all lie above this block's keys, so do its sum values and
         prefix id sums, extended. A block of those keys built already is
         taken instead (:func:`block_of`)."""
-        numbers = list(_id_numbers(added))
-        total = self.total + sum(numbers)
-        found = _find(merged, total)
+        found = _find(merged)
         if found is not None:
             return found
-        block = _interned(Block(merged, total))
+        numbers = list(_id_numbers(added))
+        block = _interned(Block(merged, self.total + sum(numbers)))
         values = None
         if added[0] > self.keys[-1]:  # appended: the block's items keep their places
             if self._values is not None:
@@ -214,19 +213,19 @@ class Block:
         return sums
 
 
-#: (count, id sum) -> a block of that many keys with that id sum, while any
-#: index holds it (weak references: a block nobody holds is let go).
-_blocks: "weakref.WeakValueDictionary[tuple[int, int], Block]" = weakref.WeakValueDictionary()
+#: (count, first key, last key) -> a block of those keys, while any index
+#: holds it (weak references: a block nobody holds is let go).
+_blocks: "weakref.WeakValueDictionary[tuple[int, Key, Key], Block]" = weakref.WeakValueDictionary()
 
 
-def _find(keys: list[Key], total: int) -> Block | None:
-    found = _blocks.get((len(keys), total))
-    # The count and id sum nearly always name the keys; the keys decide.
+def _find(keys: list[Key]) -> Block | None:
+    found = _blocks.get((len(keys), keys[0], keys[-1]))
+    # The count and the ends nearly always name the keys; the keys decide.
     return found if found is not None and found.keys == keys else None
 
 
 def _interned(block: Block) -> Block:
-    _blocks[(block.count, block.total)] = block
+    _blocks[(block.count, block.first, block.keys[-1])] = block
     return block
 
 
@@ -234,9 +233,8 @@ def block_of(keys: list[Key]) -> Block:
     """The block of ``keys`` (sorted, not empty): one built already with the
     same keys, with all it computed, when an index still holds one; else a
     new one, found by the next caller asking for these keys."""
-    total = sum(_id_numbers(keys))
-    found = _find(keys, total)
-    return found if found is not None else _interned(Block(keys, total))
+    found = _find(keys)
+    return found if found is not None else _interned(Block(keys))
 
 
 def is_cut(key: Key) -> bool:

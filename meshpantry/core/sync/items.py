@@ -32,7 +32,7 @@ same items in a stretch share its blocks and what those computed.
 from __future__ import annotations
 
 import hashlib
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left, bisect_right, insort
 from functools import partial
 from itertools import accumulate, chain, compress, islice
 from operator import attrgetter, itemgetter, ne
@@ -68,6 +68,10 @@ _SUMS_CACHE_RANGES = 4096
 #: Ranges smaller than this sum their powers directly: cheap, and it keeps
 #: the blocks' power sums from being built for sessions that never need them.
 PREFIX_MIN_RANGE = 512
+
+#: New items up to this many are put into a block's keys one by one (a
+#: bisection and a move each, in C), more by a sort of both.
+_INSERTED_ITEMS = 8
 
 #: Ranges at least this large count their strata from the blocks' counts
 #: (and the ragged ends'); smaller ones count every item.
@@ -400,8 +404,14 @@ def index_with_new(
         added = list(new[cuts[run] : cuts[run + 1]])
         if end - first == 1:  # a run of one block: usually it stays one
             old = blocks[first]
-            appended = added[0] > old.keys[-1]
-            merged = old.keys + added if appended else sorted(old.keys + added)  # timsort: two runs, linear
+            if added[0] > old.keys[-1]:
+                merged = old.keys + added
+            elif len(added) <= _INSERTED_ITEMS:
+                merged = list(old.keys)
+                for item in added:
+                    insort(merged, item)
+            else:
+                merged = sorted(old.keys + added)  # timsort: two runs, linear
             if len(merged) <= MAX_BLOCK_ITEMS and not any(cut_flags(added)):
                 rebuilt.append((first, end, [old.grown(merged, added)]))
                 continue
