@@ -245,6 +245,9 @@ class Membership:
                 break
         for seen in chain:
             doubts[seen] = verdict
+        if not verdict:
+            households = self.households
+            self._clear.update([seen for seen in chain if seen in households])
         return verdict
 
     def _admit(self, device: bytes, household: bytes, path: Record) -> bool:
