@@ -244,23 +244,23 @@ class MemoryStore:
 
     # -- the RecordLog the pipeline writes through ----------------------------------
 
-    def _arriving_at(self, count: int, first: Callable[[Record], object], last: Callable[[Record], object]) -> list[int] | None:
+    def _arriving_ids(self, ids: Collection[bytes]) -> list[int] | None:
         """The positions of the records an ingest of checked records takes
-        in (see :meth:`ingest`), when the pipeline's question names those
-        records, all of them, in order (it asks of the whole batch): told by
-        their number and what ``first`` and ``last`` say of the first and
-        last of them; else None."""
+        in (see :meth:`ingest`) when ``ids`` are their ids, all of them in
+        order (the pipeline asks of the whole batch, with the records' own
+        id objects); else None."""
         arriving = self._arriving
-        if arriving is None or count != len(arriving[1]) or not count:
+        if arriving is None or not isinstance(ids, list):
             return None
-        records = arriving[0]
-        return arriving[1] if first(records[0]) and last(records[-1]) else None
+        records, positions = arriving
+        if len(ids) == len(positions) and ids and ids[0] is records[0].id and ids[-1] is records[-1].id:
+            return positions
+        return None
 
     def present(self, ids: Collection[bytes]) -> set[bytes]:
-        if isinstance(ids, list) and ids:
-            positions = self._arriving_at(len(ids), lambda r: r.id == ids[0], lambda r: r.id == ids[-1])
-            if positions is not None and not any(flags(self.held, positions)):
-                return set()  # the usual case: the batch is new here
+        positions = self._arriving_ids(ids)
+        if positions is not None and not any(flags(self.held, positions)):
+            return set()  # the usual case: the batch is new here
         by_id, held, size = self.table.by_id.get, self.held, len(self.held)
         positions = list(map(by_id, ids))  # in C
         if positions and None not in positions and max(positions) < size:  # the usual case
@@ -290,14 +290,18 @@ class MemoryStore:
         return [self.table.record(p).id for p in here]
 
     def ids_at_seqs(self, keys: Sequence[tuple[bytes, int]]) -> list[list[bytes]]:
-        if keys:
-            positions = self._arriving_at(
-                len(keys), lambda r: (r.author, r.seq) == keys[0], lambda r: (r.author, r.seq) == keys[-1]
-            )
-            # The usual case: the batch's records are new here, and no other
-            # record was ever signed at their seqs.
-            if positions is not None and not any(flags(self.table.twinned, positions)) \
+        arriving = self._arriving
+        if arriving is not None and keys and len(keys) == len(arriving[1]):
+            # The keys of the records an ingest of checked records takes in,
+            # all of them in order (the pipeline asks of the whole batch,
+            # with the records' own author objects)?
+            records, positions = arriving
+            first, last = records[0], records[-1]
+            if keys[0][0] is first.author and keys[0][1] == first.seq and keys[-1][0] is last.author \
+                    and keys[-1][1] == last.seq and not any(flags(self.table.twinned, positions)) \
                     and not any(flags(self.held, positions)):
+                # The usual case: the batch's records are new here, and no
+                # other record was ever signed at their seqs.
                 return [[] for _ in keys]
         found = list(map(self.table.at_seq.get, keys))  # in C
         if found and None not in found:
