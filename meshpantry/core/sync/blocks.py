@@ -24,7 +24,7 @@ from __future__ import annotations
 import struct
 import weakref
 from itertools import accumulate, repeat
-from operator import itemgetter
+from operator import itemgetter, mul
 from typing import Iterable, Sequence
 
 from protocol import limits
@@ -61,6 +61,20 @@ def powers_of(values: Sequence[int], k: int) -> list[list[int]]:
                 power = power * x % prime
                 row.append(power)
     return rows
+
+
+def power_sums_of(values: Sequence[int], k: int, start: int = 0) -> list[int]:
+    """p_(start+1)..p_k of ``values``, each reduced mod P: the first two
+    straight from the values (in C), more from the remembered powers of
+    :func:`powers_of`."""
+    prime = SUMS_PRIME
+    if start == 0 and 1 <= k <= 2:
+        sums = [sum(values) % prime]
+        if k == 2:
+            sums.append(sum(map(mul, values, values)) % prime)
+        return sums
+    rows = powers_of(values, k)
+    return [sum(map(itemgetter(j), rows)) % prime for j in range(start, k)]
 
 
 #: Powers each block keeps the sums of (built on first use). A failed decode
@@ -183,8 +197,8 @@ class Block:
         sums = self._powers
         if sums:
             prime = SUMS_PRIME
-            rows = powers_of(values_of(added) if values is None else values, len(sums))
-            block._powers = [(total + sum(map(itemgetter(j), rows))) % prime for j, total in enumerate(sums)]
+            more = power_sums_of(values_of(added) if values is None else values, len(sums))
+            block._powers = [(total + extra) % prime for total, extra in zip(sums, more)]
         return block
 
     def strata(self) -> int:
@@ -207,9 +221,7 @@ class Block:
         :func:`powers_of`; a block asked for more only pays for the new ones."""
         sums = self._powers
         if len(sums) < k:
-            rows = powers_of(self.values(), k)
-            prime = SUMS_PRIME
-            sums.extend(sum(map(itemgetter(j), rows)) % prime for j in range(len(sums), k))
+            sums.extend(power_sums_of(self.values(), k, len(sums)))
         return sums
 
 

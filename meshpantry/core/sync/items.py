@@ -48,6 +48,7 @@ from .blocks import (
     chunked,
     cut_flags,
     packed,
+    power_sums_of,
     powers_of,
     strata_counts,
     sum_value,
@@ -311,11 +312,8 @@ class ItemIndex:
             if first < last:
                 prime = SUMS_PRIME
                 columns = self._powers_over_blocks(k)
-                rows = powers_of(self.values(lo, starts[first]) + self.values(starts[last], hi), k)
-                return [
-                    (columns[j][last] - columns[j][first] + sum(map(itemgetter(j), rows))) % prime
-                    for j in range(k)
-                ]
+                ends = power_sums_of(self.values(lo, starts[first]) + self.values(starts[last], hi), k)
+                return [(columns[j][last] - columns[j][first] + ends[j]) % prime for j in range(k)]
         sums = self._sums.get((lo, hi))
         if sums is None:
             if len(self._sums) > _SUMS_CACHE_RANGES:
@@ -324,9 +322,7 @@ class ItemIndex:
         if len(sums) < k and k > PREFIX_POWERS:
             sums[:] = _direct_power_sums(self.values(lo, hi), k)
         elif len(sums) < k:
-            rows = powers_of(self.values(lo, hi), k)
-            prime = SUMS_PRIME
-            sums.extend(sum(map(itemgetter(j), rows)) % prime for j in range(len(sums), k))
+            sums.extend(power_sums_of(self.values(lo, hi), k, len(sums)))
         return sums[:k]
 
     def strata(self, lo: int, hi: int) -> tuple[int, ...]:
