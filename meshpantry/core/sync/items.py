@@ -35,7 +35,7 @@ import hashlib
 from bisect import bisect_left, bisect_right, insort
 from functools import partial
 from itertools import accumulate, chain, compress, islice
-from operator import attrgetter, itemgetter, ne
+from operator import attrgetter, itemgetter, mul, ne
 from typing import Iterable, Protocol, Sequence
 
 from protocol import limits
@@ -103,11 +103,12 @@ def _direct_power_sums(values: list[int], k: int) -> list[int]:
     powers a range asked for more than PREFIX_POWERS sums needs would fill
     the shared cache with powers few other ranges ask for."""
     prime = SUMS_PRIME
-    sums = []
+    reduced = prime.__rmod__
+    sums = [sum(values) % prime]
     powers = values
-    for _ in range(k):
+    for _ in range(k - 1):
+        powers = list(map(reduced, map(mul, powers, values)))  # in C
         sums.append(sum(powers) % prime)
-        powers = [power * x % prime for power, x in zip(powers, values)]
     return sums
 
 
