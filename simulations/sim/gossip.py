@@ -29,39 +29,12 @@ meanwhile, and only sync (:mod:`.catchup`) repairs that.
 from __future__ import annotations
 
 import random
-from bisect import bisect_left
 from typing import Callable
 
 from .clock import EventQueue
 from .memory_store import lacking
 from .network import Network
 from .node import SimNode
-
-
-#: Records a node may lack among those numbered between an IHAVE's lowest
-#: and highest for its answer to be found from them alone.
-SPAN_GAPS = 64
-
-
-def lacking_in_span(held: bytearray, window: list[int], ordered: list[int]) -> list[int]:
-    """:func:`.memory_store.lacking` of ``window`` (``ordered``: its
-    positions, sorted). A window holds the records its announcer logged
-    lately, mostly numbered close together, and a node holds nearly every
-    record numbered between its lowest and highest: the few it lacks there
-    are found by scanning its flags (in C), and the window is looked at
-    only when one of those is in it."""
-    low, high = ordered[0], ordered[-1]
-    if high >= len(held):
-        return lacking(held, window)
-    gaps: list[int] = []
-    at = held.find(0, low, high + 1)
-    while at != -1:
-        if len(gaps) == SPAN_GAPS:
-            return lacking(held, window)
-        gaps.append(at)
-        at = held.find(0, at + 1, high + 1)
-    missing = {gap for gap in gaps if ordered[bisect_left(ordered, gap)] == gap}
-    return [p for p in window if p in missing] if missing else []
 
 
 class Gossip:
@@ -139,17 +112,15 @@ class Gossip:
             if peer != me and peer not in mesh:
                 if window is None:
                     window = log[start:].tolist()
-                    ordered = sorted(window)
                 for delay in self.network.send(me, peer):
-                    self.queue.after(delay, self._have, me, peer, self.nodes[peer].epoch, window, ordered)
+                    self.queue.after(delay, self._have, me, peer, self.nodes[peer].epoch, window)
 
-    def _have(self, sender: int, receiver: int, epoch: int, window: list[int], ordered: list[int]) -> None:
-        """IHAVE arrives; answer IWANT with what is missing here (``ordered``:
-        the positions of ``window``, sorted)."""
+    def _have(self, sender: int, receiver: int, epoch: int, window: list[int]) -> None:
+        """IHAVE arrives; answer IWANT with what is missing here."""
         node = self.nodes[receiver]
         if node.epoch != epoch or not node.up:
             return
-        wanted = lacking_in_span(node.store.held, window, ordered)
+        wanted = lacking(node.store.held, window)
         if wanted:
             for delay in self.network.send(receiver, sender):
                 self.queue.after(delay, self._want, receiver, sender, wanted)

@@ -30,7 +30,7 @@ import random
 from array import array
 from collections.abc import Callable, Collection, Sequence
 from itertools import chain, compress
-from operator import is_, itemgetter
+from operator import is_, itemgetter, not_
 
 from meshpantry.core.admission import Admissions
 from meshpantry.core.chain import ChainHead
@@ -58,11 +58,13 @@ def lacking(held: bytearray, positions: Sequence[int]) -> list[int]:
     of every window it announces, most of it held already: the flags are
     read in C first, and looked at one by one only when some are unset)."""
     try:
-        if all(flags(held, positions)):
-            return []
+        got = flags(held, positions)
     except IndexError:  # some positions lie beyond the flags: those are not held
         held = held + bytes(max(positions) + 1 - len(held))
-    return [p for p in positions if not held[p]]
+        return [p for p in positions if not held[p]]
+    if all(got):
+        return []
+    return list(compress(positions, map(not_, got)))  # the flags read already, in C
 
 
 def _admitted(record: Record) -> Admission:

@@ -6,7 +6,6 @@ import random
 from meshpantry.store import Store
 from simulations.sim.clock import EPOCH_MS
 from simulations.sim.founding import found, outsider_keys
-from simulations.sim.gossip import lacking_in_span
 from simulations.sim.memory_store import MemoryStore, lacking
 from simulations.sim.record_table import RecordTable
 from meshpantry.core.chain import ChainHead, next_record
@@ -226,15 +225,3 @@ def test_a_checked_batch_handed_with_its_positions_finds_forks_and_duplicates_as
         outcomes.append(results)
     assert outcomes[0] == outcomes[1]
     assert outcomes[1][1][2] and outcomes[1][1][0] == [twin, later]  # the fork was found
-
-
-def test_an_ihave_answer_from_the_span_of_its_window_is_lacking():
-    """IWANT found from the records a node lacks between a window's lowest
-    and highest position equals lacking() of the window, in its order,
-    however many records it lacks there."""
-    rng = random.Random(8)
-    for _ in range(300):
-        size = rng.randrange(1, 400)
-        held = bytearray(rng.random() < rng.choice((0.5, 0.97, 1.0)) for _ in range(size))
-        window = rng.sample(range(size + rng.randrange(3)), rng.randrange(1, min(size, 80) + 1))
-        assert lacking_in_span(held, window, sorted(window)) == lacking(held, window)
