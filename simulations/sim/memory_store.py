@@ -215,15 +215,14 @@ class MemoryStore:
         blocks remember are computed once for both."""
         if self._sync_index is None or self._indexed != len(self.log):
             # every logged record passed the table's verdict, so its keys are there
-            table = self.table
-            sort_keys = list(map(table.sort_keys.__getitem__, self.log[self._indexed :]))  # in C
-            key = (len(self.log), self._key_sum + sum(sort_keys))
+            table, new = self.table, self.log[self._indexed :]
+            sort_key = table.sort_keys.__getitem__
+            key = (len(self.log), self._key_sum + sum(map(sort_key, new)))  # in C
             shared = table.indexes.get(key)
             if shared is not None:  # another store held this very set and indexed it
                 self._sync_index, self._indexed, self._key_sum = shared, key[0], key[1]
                 return shared
-            sort_keys.sort()
-            fresh = list(map(table.by_sort_key.__getitem__, sort_keys))
+            fresh = list(map(table.sync_keys.__getitem__, sorted(new, key=sort_key)))
             self._sync_index = index_with_new(self._sync_index, fresh, lookup=table.keys)
             self._indexed, self._key_sum = key
             table.share_index(key, self._sync_index)

@@ -73,8 +73,6 @@ class RecordTable:
         #: the 32-byte id, big-endian), for a record that passed: sorting
         #: positions by it is many times cheaper than sorting the tuples
         self.sort_keys: list[int] = []
-        #: sort key -> the sync key it sorts as (the same tuple as in sync_keys)
-        self.by_sort_key: dict[int, tuple[int, bytes]] = {}
         #: (author, seq) -> positions of the records that passed, for fork lookups
         self.at_seq: dict[tuple[bytes, int], list[int]] = {}
         #: position -> 1 when another record that passed has its (author,
@@ -136,9 +134,8 @@ class RecordTable:
                     raise
                 self._decoded[position] = record
                 self.passed[position] = record
-                sync_key = self.sync_keys[position] = (record.lamport, record.id)
-                sort_key = self.sort_keys[position] = record.lamport << _ID_BITS | int.from_bytes(record.id, "big")
-                self.by_sort_key[sort_key] = sync_key
+                self.sync_keys[position] = (record.lamport, record.id)
+                self.sort_keys[position] = record.lamport << _ID_BITS | int.from_bytes(record.id, "big")
                 if self.by_id.setdefault(record.id, position) == position:
                     same = self.at_seq.setdefault((record.author, record.seq), [])
                     same.append(position)

@@ -401,23 +401,34 @@ def index_with_new(
         added = list(new[cuts[run] : cuts[run + 1]])
         if end - first == 1:  # a run of one block: usually it stays one
             old = blocks[first]
-            if added[0] > old.keys[-1]:
-                merged = old.keys + added
-            elif len(added) <= _INSERTED_ITEMS:
-                merged = list(old.keys)
-                for item in added:
-                    insort(merged, item)
-            else:
-                merged = sorted(old.keys + added)  # timsort: two runs, linear
+            merged = _merged(old.keys, added)
             if len(merged) <= MAX_BLOCK_ITEMS and not any(cut_flags(added)):
                 rebuilt.append((first, end, [old.grown(merged, added)]))
                 continue
         else:
-            merged = sorted([*chain.from_iterable(map(_block_keys, blocks[first:end])), *added])
+            merged = _merged(list(chain.from_iterable(map(_block_keys, blocks[first:end]))), added)
         rebuilt.append((first, end, chunked(merged)))
     for first, end, parts in reversed(rebuilt):  # from the end, so earlier block numbers stay put
         blocks[first:end] = parts
     return ItemIndex(_blocks=blocks, lookup=previous._lookup.extended(new))
+
+
+def _merged(keys: list[tuple[int, bytes]], added: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
+    """``keys`` and ``added`` (each sorted, none in both) in one sorted list:
+    the added items above every key (the newest records, usually most of
+    them) go at the end as they are; the others are inserted one by one
+    when few, else sorted with the keys."""
+    among = bisect_right(added, keys[-1])  # added[among:] lie above every key
+    if among == 0:
+        return keys + added
+    if among <= _INSERTED_ITEMS:
+        merged = list(keys)
+        for item in added[:among]:
+            insort(merged, item)  # a bisection and a move, in C
+    else:
+        merged = sorted(keys + added[:among])  # timsort: two runs, linear
+    merged += added[among:]
+    return merged
 
 
 def index_of(items: SyncItems) -> ItemIndex:
