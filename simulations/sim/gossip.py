@@ -105,11 +105,13 @@ class Gossip:
         marks.append(len(log))
         if start >= len(log):
             return
-        window = list(log[start:])
+        window: list[int] | None = None
         mesh = self.mesh[me]
         for _ in range(self.lazy):
             peer = island[self.rng.randrange(len(island))]
             if peer != me and peer not in mesh:
+                if window is None:
+                    window = log[start:].tolist()
                 for delay in self.network.send(me, peer):
                     self.queue.after(delay, self._have, me, peer, self.nodes[peer].epoch, window)
 

@@ -30,7 +30,7 @@ import random
 from array import array
 from collections.abc import Callable, Collection, Sequence
 from itertools import chain, compress
-from operator import is_, itemgetter
+from operator import is_, itemgetter, not_
 
 from meshpantry.core.admission import Admissions
 from meshpantry.core.chain import ChainHead
@@ -58,11 +58,21 @@ def lacking(held: bytearray, positions: Sequence[int]) -> list[int]:
     of every window it announces, most of it held already: the flags are
     read in C first, and looked at one by one only when some are unset)."""
     try:
-        if all(flags(held, positions)):
-            return []
+        got = flags(held, positions)
     except IndexError:  # some positions lie beyond the flags: those are not held
         held = held + bytes(max(positions) + 1 - len(held))
-    return [p for p in positions if not held[p]]
+        return [p for p in positions if not held[p]]
+    if all(got):
+        return []
+    return list(compress(positions, map(not_, got)))  # the flags read already, in C
+
+
+def _admitted(record: Record) -> Admission:
+    """The verdict for a record of a message the membership admitted whole."""
+    return _ADMIT
+
+
+_ADMIT = Admission.ADMIT
 
 
 class IngestOutcome:
@@ -177,10 +187,13 @@ class MemoryStore:
         step 6), by the membership the log holds."""
         return self.admissions.admits(record)
 
-    def admitter(self) -> Callable[[Record], Admission]:
-        """:meth:`admission` as one call, for a whole message (the
-        membership of this moment)."""
-        return self.admissions.membership.admits
+    def admitter(self, records: Sequence[Record]) -> Callable[[Record], Admission]:
+        """:meth:`admission` as one call, for the records of a whole message
+        (the membership of this moment): when the membership admits every
+        one at once (:meth:`~meshpantry.core.admission.Membership.admits_all`,
+        the usual case), a call that answers ADMIT without asking again."""
+        membership = self.admissions.membership
+        return _admitted if membership.admits_all(records) else membership.admits
 
     def records(self) -> list[Record]:
         record = self.table.record
@@ -203,15 +216,14 @@ class MemoryStore:
         if self._sync_index is None or self._indexed != len(self.log):
             # every logged record passed the table's verdict, so its keys are there
             table, new = self.table, self.log[self._indexed :]
-            sort_keys = table.sort_keys
-            key = (len(self.log), self._key_sum + sum([sort_keys[p] for p in new]))
+            sort_key = table.sort_keys.__getitem__
+            key = (len(self.log), self._key_sum + sum(map(sort_key, new)))  # in C
             shared = table.indexes.get(key)
             if shared is not None:  # another store held this very set and indexed it
                 self._sync_index, self._indexed, self._key_sum = shared, key[0], key[1]
                 return shared
-            order = sorted(new, key=sort_keys.__getitem__)
-            fresh = list(map(table.sync_keys.__getitem__, order))
-            self._sync_index = index_with_new(self._sync_index, fresh)
+            fresh = list(map(table.sync_keys.__getitem__, sorted(new, key=sort_key)))
+            self._sync_index = index_with_new(self._sync_index, fresh, lookup=table.keys)
             self._indexed, self._key_sum = key
             table.share_index(key, self._sync_index)
         return self._sync_index
@@ -233,7 +245,23 @@ class MemoryStore:
 
     # -- the RecordLog the pipeline writes through ----------------------------------
 
+    def _arriving_ids(self, ids: Collection[bytes]) -> list[int] | None:
+        """The positions of the records an ingest of checked records takes
+        in (see :meth:`ingest`) when ``ids`` are their ids, all of them in
+        order (the pipeline asks of the whole batch, with the records' own
+        id objects); else None."""
+        arriving = self._arriving
+        if arriving is None or not isinstance(ids, list):
+            return None
+        records, positions = arriving
+        if len(ids) == len(positions) and ids and ids[0] is records[0].id and ids[-1] is records[-1].id:
+            return positions
+        return None
+
     def present(self, ids: Collection[bytes]) -> set[bytes]:
+        positions = self._arriving_ids(ids)
+        if positions is not None and not any(flags(self.held, positions)):
+            return set()  # the usual case: the batch is new here
         by_id, held, size = self.table.by_id.get, self.held, len(self.held)
         positions = list(map(by_id, ids))  # in C
         if positions and None not in positions and max(positions) < size:  # the usual case
@@ -263,6 +291,19 @@ class MemoryStore:
         return [self.table.record(p).id for p in here]
 
     def ids_at_seqs(self, keys: Sequence[tuple[bytes, int]]) -> list[list[bytes]]:
+        arriving = self._arriving
+        if arriving is not None and keys and len(keys) == len(arriving[1]):
+            # The keys of the records an ingest of checked records takes in,
+            # all of them in order (the pipeline asks of the whole batch,
+            # with the records' own author objects)?
+            records, positions = arriving
+            first, last = records[0], records[-1]
+            if keys[0][0] is first.author and keys[0][1] == first.seq and keys[-1][0] is last.author \
+                    and keys[-1][1] == last.seq and not any(flags(self.table.twinned, positions)) \
+                    and not any(flags(self.held, positions)):
+                # The usual case: the batch's records are new here, and no
+                # other record was ever signed at their seqs.
+                return [[] for _ in keys]
         found = list(map(self.table.at_seq.get, keys))  # in C
         if found and None not in found:
             firsts = list(chain.from_iterable(found))

@@ -34,6 +34,25 @@ SHARED_INDEXES = 64
 _ID_BITS = 8 * ID_BYTES
 
 
+class TableKeys:
+    """The sync key of any record of the run that passed, by its id: the
+    :class:`~meshpantry.core.sync.items.KeyLookup` of every memory store's
+    sync index (an id's key never changes, and the table knows them all, so
+    no index keeps a map of its own)."""
+
+    __slots__ = ("_table",)
+
+    def __init__(self, table: "RecordTable") -> None:
+        self._table = table
+
+    def get(self, item_id: bytes) -> tuple[int, bytes] | None:
+        position = self._table.by_id.get(item_id)
+        return None if position is None else self._table.sync_keys[position]
+
+    def extended(self, new: object) -> "TableKeys":
+        return self
+
+
 class RecordTable:
     """Append-only table of raw records; positions are stable for the run."""
 
@@ -56,6 +75,9 @@ class RecordTable:
         self.sort_keys: list[int] = []
         #: (author, seq) -> positions of the records that passed, for fork lookups
         self.at_seq: dict[tuple[bytes, int], list[int]] = {}
+        #: position -> 1 when another record that passed has its (author,
+        #: seq): a fork (read in C for a whole batch; nearly all 0)
+        self.twinned = bytearray()
         self.verifications = 0  #: signature checks actually made
         #: position -> the decoded record, for bytes that decode but whose
         #: signature fails (forgeries): the gossip decision still judges their
@@ -67,6 +89,7 @@ class RecordTable:
         #: (count, sum of sort keys) of a record set -> a sync index of that
         #: set, the latest SHARED_INDEXES (see :meth:`share_index`)
         self.indexes: dict[tuple[int, int], ItemIndex] = {}
+        self.keys = TableKeys(self)  #: the key lookup of every memory store's sync index
 
     def add(self, raw: bytes, record: Record | None = None) -> int:
         """The position of ``raw``, adding it if new. ``record`` may carry a
@@ -85,6 +108,7 @@ class RecordTable:
         self.sort_keys.append(-1)
         self.passed.append(None)
         self._prev.append(_UNRESOLVED)
+        self.twinned.append(0)
         return position
 
     def position(self, raw: bytes) -> int | None:
@@ -113,7 +137,11 @@ class RecordTable:
                 self.sync_keys[position] = (record.lamport, record.id)
                 self.sort_keys[position] = record.lamport << _ID_BITS | int.from_bytes(record.id, "big")
                 if self.by_id.setdefault(record.id, position) == position:
-                    self.at_seq.setdefault((record.author, record.seq), []).append(position)
+                    same = self.at_seq.setdefault((record.author, record.seq), [])
+                    same.append(position)
+                    if len(same) > 1:
+                        for twin in same:
+                            self.twinned[twin] = 1
             except RemoteError as error:
                 self._decoded[position] = None
                 self._error[position] = error

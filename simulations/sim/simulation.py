@@ -300,7 +300,7 @@ class Simulation:
                 check_decoded_all(records, neighbourhood=neighbourhood, now=now)
             except RemoteError as error:
                 return decide(error, store.admission)
-            return decide(records, store.admitter(), store.max_lamport)
+            return decide(records, store.admitter(records), store.max_lamport)
         records = list(map(table.verdict, fresh))  # a record not checked yet, or refused
         try:
             for index, record in enumerate(records):
@@ -310,7 +310,7 @@ class Simulation:
                     check_shared(*table.shared_checks(fresh[index]), neighbourhood=neighbourhood, now=now)
         except RemoteError as error:
             return decide(error, store.admission)
-        return decide(records, store.admitter(), store.max_lamport)
+        return decide(records, store.admitter(records), store.max_lamport)
 
     def _holds_id(self, node: SimNode) -> Callable[[bytes], bool]:
         by_id, held = self.table.by_id.get, node.store.held

@@ -83,7 +83,7 @@ class SqliteStore:
             self.store.set_setting(NEIGHBOURHOOD, self.neighbourhood)
         return self.store.admission(record)
 
-    def admitter(self) -> Callable[[Record], Admission]:
+    def admitter(self, records: Sequence[Record]) -> Callable[[Record], Admission]:
         return self.admission
 
     def forks(self) -> list:

@@ -199,3 +199,50 @@ def test_doubt_follows_the_path_back_to_the_founder():
     assert membership.doubtful(eve.public) and membership.doubtful(nb.devices[2].public)  # the crowded invite
     assert membership.doubtful(tablet.public) and not membership.doubtful(nb.founder.public)
     assert membership.cuts() == {eve.public: 1}  # doubt is cheap; the roster decides
+
+
+def test_a_copy_keeps_the_verdicts_known_and_doubts_on_its_own():
+    """A copy answers as the original did (the doubts it was asked about
+    come with it), and a revoke it learns casts no doubt on the original."""
+    nb = TestNeighbourhood()
+    bea = nb.join(2)
+    revoke = nb.revoke(nb.founder, bea, after_seq=0)
+    admissions = Admissions(nb.id)
+    admissions.replay([r for r in nb.records if r is not revoke])
+    original = admissions.membership
+    assert not original.doubtful(bea.public) and not original.doubtful(nb.founder.public)
+    twin = original.copy()
+    assert not twin.doubtful(bea.public) and not twin.doubtful(nb.founder.public)
+    twin.add(revoke)
+    assert twin.doubtful(bea.public) and not original.doubtful(bea.public)
+    assert twin.admits(nb.offer(bea)) is not Admission.ADMIT
+    assert original.admits(nb.records[-1]) is Admission.ADMIT
+
+
+def test_a_batch_is_admitted_at_once_only_when_each_record_is_admitted():
+    """admits_all says True only when admits gives ADMIT for every record,
+    and does for the usual batch (members in no doubt); a spent invite's
+    joiner, a device not yet admitted, another neighbourhood's record make
+    it False, and so do records it leaves to admits (a member in doubt, a
+    genesis); a revoke learned later takes its member out at once."""
+    nb, (eve,) = spent_invite()
+    bea = nb.join(20)
+    stranger = nb.device(30)
+    other = TestNeighbourhood(name="Oak Street")
+    usual = [nb.offer(nb.founder), nb.offer(bea)]
+    unusual = [
+        nb.offer(eve), nb.offer(nb.devices[2]), nb.write(stranger, "offer", {"item": "x", "quantity": 1, "unit": "kg"}),
+        nb.records[0], other.offer(other.founder),
+    ]
+    admissions = Admissions(nb.id)
+    admissions.replay(nb.records)
+    membership = admissions.membership
+    assert membership.admits_all(usual) and all(membership.admits(r) is Admission.ADMIT for r in usual)
+    for record in unusual:
+        assert not membership.admits_all([record]) and not membership.admits_all([*usual, record])
+    assert [membership.admits(r) for r in unusual] == [
+        Admission.LIMITED, Admission.ADMIT, Admission.WAIT, Admission.ADMIT, Admission.REJECT,
+    ]
+    admissions.learn(nb.revoke(nb.founder, bea, after_seq=0), admitted=True)
+    assert not membership.admits_all([usual[1]]) and membership.admits(usual[1]) is not Admission.ADMIT
+    assert membership.admits_all([usual[0]])

@@ -198,3 +198,30 @@ def test_lacking_keeps_the_order_and_counts_positions_beyond_the_flags():
     assert lacking(held, []) == [] and lacking(held, [0, 2, 3]) == []
     assert lacking(held, [3, 1, 0]) == [1] and lacking(held, [1]) == [1]
     assert lacking(held, [0, 9, 1]) == [9, 1] and lacking(held, [9]) == [9]
+
+
+def test_a_checked_batch_handed_with_its_positions_finds_forks_and_duplicates_as_without():
+    """The pipeline's lookups for a gossip message's records, answered
+    from the positions handed over with them: a fork in the batch, a
+    record the log holds already, and a fresh batch give what the lookups
+    by id give."""
+    founding, table, positions = founded(3)
+    head = founding.heads[1]
+    first, after = offer(founding, table, 1, head)
+    twin_record = next_record(founding.keys[1][1], head, neighbourhood=founding.neighbourhood,
+                              kind="offer", body={"item": "milk", "quantity": 1, "unit": "l"}, now=NOW)
+    twin = table.add(twin_record.raw, twin_record)
+    table.verdict(twin)
+    later, _ = offer(founding, table, 1, after)
+    outcomes = []
+    for handed in (False, True):
+        model = MemoryStore(table, founding.neighbourhood)
+        model.ingest([p for _, p in positions], NOW)
+        results = []
+        for batch in ([first], [twin, later], [later]):
+            checked = [table.record(p) for p in batch]
+            outcome = model.ingest(batch, NOW, checked=checked, checked_at=list(batch) if handed else None)
+            results.append((outcome.added, outcome.duplicates, list(model.forks)))
+        outcomes.append(results)
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[1][1][2] and outcomes[1][1][0] == [twin, later]  # the fork was found

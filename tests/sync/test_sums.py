@@ -85,5 +85,5 @@ def test_roots_among_finds_exactly_the_roots_of_any_degree(roots, others, repeat
         poly = [(a - root * b) % P for a, b in zip(poly + [0], [0] + poly)]
     candidates = others + roots * repeats
     expected = [n for n, x in enumerate(candidates) if sum(c * pow(x, len(poly) - 1 - i, P) for i, c in enumerate(poly)) % P == 0]
-    assert roots_among(poly, candidates) == expected
+    assert roots_among(poly, candidates) == expected == roots_among(poly, tuple(candidates))
     assert sorted({candidates[n] for n in expected}) == (sorted(set(roots)) if repeats else sorted(set(roots) & set(others)))

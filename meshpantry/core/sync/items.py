@@ -12,31 +12,53 @@ of positions ``[lo, hi)``:
   O(log n) from prefix sums over the blocks and within one;
 * its power sums ``p_j = sum(x^j) mod P`` for j = 1..k, where ``x`` is an
   id's 64-bit value (see :func:`sum_value`): for large ranges and small k,
-  O(k * (BLOCK_ITEMS + blocks)) from each block's sums plus the items at the
+  O(k * (block size + blocks)) from each block's sums plus the items at the
   range's two ragged ends; else O(count * k);
 * its stratum counts (how many ids fall in each of STRATA classes by their
-  last byte, see :mod:`.estimate`), O(count) in C.
+  last byte, see :mod:`.estimate`): for large ranges from each block's
+  counts plus the ragged ends', O(block size + blocks); else O(count), in C.
 
 Building an index costs a pass over every item, so a store keeps one and
 grows it with the records that arrived since (:func:`index_with_new`). The
-items are kept in blocks that never change once built: new items, above
-every item held or among them (records that arrive out of Lamport order),
-rebuild only the blocks they fall in, and every other block is shared with
-the older snapshot, so a session's view never changes while the store grows
-and growth never costs a pass over the items held.
+items are kept in blocks that never change once built (:mod:`.blocks`): new
+items, above every item held or among them (records that arrive out of
+Lamport order), rebuild only the runs of blocks they fall in, and every
+other block is shared with the older snapshot, so a session's view never
+changes while the store grows and growth never costs a pass over the items
+held. Where blocks begin depends on the items alone, so indexes holding the
+same items in a stretch share its blocks and what those computed.
 """
 
 from __future__ import annotations
 
 import hashlib
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left, bisect_right, insort
 from functools import partial
-from itertools import accumulate, compress, islice, repeat
-from operator import attrgetter, itemgetter, ne
+from itertools import accumulate, chain, compress, islice
+from operator import attrgetter, itemgetter, mul, ne
 from typing import Iterable, Protocol, Sequence
 
 from protocol import limits
-from protocol.sync import FINGERPRINT_BYTES, STRATA, SUMS_PRIME, Bound
+from protocol.sync import FINGERPRINT_BYTES, SUMS_PRIME, Bound
+
+from .blocks import (
+    MAX_BLOCK_ITEMS,
+    PREFIX_POWERS,
+    Block,
+    chunked,
+    cut_flags,
+    packed,
+    power_sums_of,
+    powers_of,
+    strata_counts,
+    sum_value,
+    unpacked,
+)
+
+__all__ = [
+    "EMPTY_FINGERPRINT", "PREFIX_MIN_RANGE", "PREFIX_POWERS", "ItemIndex", "SyncItems",
+    "fingerprint_of", "index_of", "index_with_new", "powers_of", "sum_value",
+]
 
 _MOD = 1 << 256
 
@@ -44,51 +66,17 @@ _MOD = 1 << 256
 #: range for more); a session touches a few hundred ranges at most.
 _SUMS_CACHE_RANGES = 4096
 
-#: Values whose powers are remembered (about 40 bytes per power): powers never
-#: change, and every replica and session asks for the same values' powers, so
-#: they are computed once. Past this many values the memory is given back.
-_POWER_CACHE_VALUES = 1 << 17
-
-#: value -> [x, x^2, ..., x^m] mod P, m the most sums asked of a range holding x.
-_powers: dict[int, list[int]] = {}
-
-
-def powers_of(values: Sequence[int], k: int) -> list[list[int]]:
-    """For each value x, a list whose first k entries are x^1..x^k mod P
-    (shared and remembered: callers must not change them)."""
-    if len(_powers) > _POWER_CACHE_VALUES:
-        _powers.clear()
-    rows = list(map(_powers.get, values))
-    if rows and None not in rows and min(map(len, rows)) >= k:
-        return rows  # all remembered: no Python step per value
-    prime = SUMS_PRIME
-    for number, row in enumerate(rows):
-        if row is None or len(row) < k:
-            x = values[number]
-            if row is None:
-                row = _powers[x] = [x]
-                rows[number] = row
-            power = row[-1]
-            for _ in range(k - len(row)):
-                power = power * x % prime
-                row.append(power)
-    return rows
-
-#: Powers each block keeps the sums of (built on first use). A failed decode
-#: asks for 8 sums and then 16: beyond 16 a range is usually split instead
-#: (see splits.SUMS_EFFORT), so 16 covers the sums asked most.
-PREFIX_POWERS = 16
-
-#: Items per block of the index (a block that grows past it is cut in two).
-#: A new item costs a rebuild of its block, O(BLOCK_ITEMS), and a new
-#: snapshot a pass over the blocks, O(items / BLOCK_ITEMS): 256 keeps both
-#: small at 100,000 items (~400 blocks), and a range's power sums add at
-#: most 2 x 255 remembered powers at its ragged ends to the blocks' sums.
-BLOCK_ITEMS = 256
-
 #: Ranges smaller than this sum their powers directly: cheap, and it keeps
 #: the blocks' power sums from being built for sessions that never need them.
 PREFIX_MIN_RANGE = 512
+
+#: New items up to this many are put into a block's keys one by one (a
+#: bisection and a move each, in C), more by a sort of both.
+_INSERTED_ITEMS = 8
+
+#: Ranges at least this large count their strata from the blocks' counts
+#: (and the ragged ends'); smaller ones count every item.
+STRATA_PREFIX_FROM = 512
 
 
 class SyncItems(Protocol):
@@ -110,30 +98,18 @@ class SyncItems(Protocol):
         ...
 
 
-#: The id bytes a sum value is taken from.
-_VALUE_BYTES = slice(0, 8)
-
-
-#: byte -> its stratum (low bits), for bytes.translate.
-_STRATUM_OF_BYTE = bytes(byte % STRATA for byte in range(256))
-
-
 def _direct_power_sums(values: list[int], k: int) -> list[int]:
     """p_1..p_k of ``values`` without remembering any power: the many
     powers a range asked for more than PREFIX_POWERS sums needs would fill
     the shared cache with powers few other ranges ask for."""
     prime = SUMS_PRIME
-    sums = []
+    reduced = prime.__rmod__
+    sums = [sum(values) % prime]
     powers = values
-    for _ in range(k):
+    for _ in range(k - 1):
+        powers = list(map(reduced, map(mul, powers, values)))  # in C
         sums.append(sum(powers) % prime)
-        powers = [power * x % prime for power, x in zip(powers, values)]
     return sums
-
-
-def sum_value(item_id: bytes) -> int:
-    """The id's element of GF(P) for power sums, never 0 (0 would vanish)."""
-    return int.from_bytes(item_id[_VALUE_BYTES], "big") % (SUMS_PRIME - 1) + 1
 
 
 def fingerprint_of(id_sum: int, count: int) -> bytes:
@@ -144,77 +120,24 @@ def fingerprint_of(id_sum: int, count: int) -> bytes:
 EMPTY_FINGERPRINT = fingerprint_of(0, 0)
 
 
-class _Block:
-    """A run of at most BLOCK_ITEMS consecutive sorted items, never changed
-    once built, so every snapshot that holds it shares it: its keys, its id
-    sum, and (built on first use) its prefix id sums, sum values and power
-    sums."""
+class KeyLookup(Protocol):
+    """How the snapshots of one growing item set find an item's key by its
+    id (:meth:`ItemIndex.position`). An id's key never changes, so a lookup
+    may answer for items a snapshot does not hold: its bisection never
+    finds them. A store that knows every id's key already may pass its own
+    (see :func:`index_with_new`)."""
 
-    __slots__ = ("keys", "count", "first", "total", "_prefix", "_values", "_powers")
+    def get(self, item_id: bytes) -> tuple[int, bytes] | None:
+        """The key of the item with this id, or None if unknown."""
+        ...
 
-    def __init__(self, keys: list[tuple[int, bytes]]) -> None:
-        self.keys = keys
-        self.count = len(keys)
-        self.first = keys[0]
-        # map() over builtins throughout: no Python frame per item.
-        self.total = sum(map(int.from_bytes, map(itemgetter(1), keys), repeat("little")))
-        self._prefix: list[int] | None = None
-        self._values: list[int] | None = None
-        self._powers: list[int] = []  #: _powers[j - 1]: sum of x^j over the block, mod P
-
-    def prefix(self) -> list[int]:
-        """Sums of the ids of the first 0..count items (only a block a range
-        begins or ends inside is asked)."""
-        prefix = self._prefix
-        if prefix is None:
-            numbers = map(int.from_bytes, map(itemgetter(1), self.keys), repeat("little"))
-            prefix = self._prefix = list(accumulate(numbers, initial=0))
-        return prefix
-
-    def grown(self, merged: list[tuple[int, bytes]], added: list[tuple[int, bytes]]) -> "_Block":
-        """The block of ``merged``, this block's keys and ``added``: sums add,
-        so the power sums this block knows carry over plus the added items'."""
-        block = _Block(merged)
-        sums = self._powers
-        if sums:
-            prime = SUMS_PRIME
-            rows = powers_of(_values_of(added), len(sums))
-            block._powers = [(total + sum(map(itemgetter(j), rows))) % prime for j, total in enumerate(sums)]
-        return block
-
-    def values(self) -> list[int]:
-        """:func:`sum_value` of every key, computed on first use."""
-        values = self._values
-        if values is None:
-            values = self._values = _values_of(self.keys)
-        return values
-
-    def power_sums(self, k: int) -> list[int]:
-        """p_1..p_k (at least) of the block, from the shared powers of
-        :func:`powers_of`; a block asked for more only pays for the new ones."""
-        sums = self._powers
-        if len(sums) < k:
-            rows = powers_of(self.values(), k)
-            prime = SUMS_PRIME
-            sums.extend(sum(map(itemgetter(j), rows)) % prime for j in range(len(sums), k))
-        return sums
-
-
-def _values_of(keys: Iterable[tuple[int, bytes]]) -> list[int]:
-    """:func:`sum_value` of each key's id, in C (no Python frame per item)."""
-    heads = map(int.from_bytes, map(itemgetter(_VALUE_BYTES), map(itemgetter(1), keys)), repeat("big"))
-    return list(map((1).__add__, map((SUMS_PRIME - 1).__rmod__, heads)))
-
-
-def _blocks_of(keys: Sequence[tuple[int, bytes]], size: int = BLOCK_ITEMS) -> list[_Block]:
-    """Sorted ``keys`` cut into blocks of ``size`` items (the last may be smaller)."""
-    return [_Block(list(keys[at : at + size])) for at in range(0, len(keys), size)]
+    def extended(self, new: Sequence[tuple[int, bytes]]) -> "KeyLookup":
+        """A lookup that knows ``new`` items too (may be this one)."""
+        ...
 
 
 class _Lookup:
-    """id -> its key, shared by the snapshots of one growing item set and
-    filled on first use. An id's key never changes, so entries for items a
-    snapshot does not hold do no harm: its bisection never finds them."""
+    """A :class:`KeyLookup` filled from the items themselves, on first use."""
 
     def __init__(self) -> None:
         self.keyed: dict[bytes, tuple[int, bytes]] = {}
@@ -226,6 +149,10 @@ class _Lookup:
                 self.keyed.update(zip(map(itemgetter(1), batch), batch))  # in C
             self.pending.clear()
         return self.keyed.get(item_id)
+
+    def extended(self, new: Sequence[tuple[int, bytes]]) -> "_Lookup":
+        self.pending.append(tuple(new))  # the caller's list may change later
+        return self
 
 
 class _Keys:
@@ -254,14 +181,14 @@ class _Keys:
         return index._blocks[block].keys[at - index._starts[block]]
 
 
-def _block_keys(block: _Block) -> list[tuple[int, bytes]]:
+def _block_keys(block: Block) -> list[tuple[int, bytes]]:
     return block.keys
 
 
 class ItemIndex:
     """A sorted snapshot of a replica's items with O(log n) range fingerprints.
 
-    The items are held in blocks of at most BLOCK_ITEMS (see :class:`_Block`),
+    The items are held in blocks (see :mod:`.blocks`),
     with prefix sums over the blocks: a position is found by bisection over
     the blocks' starts, a range's id sum is two prefix differences, and its
     power sums add the whole blocks' sums to the ragged ends'.
@@ -271,23 +198,28 @@ class ItemIndex:
     """
 
     def __init__(
-        self, items: Sequence[tuple[int, bytes]] = (), *, kept: bool = False, _blocks: list[_Block] | None = None,
-        _lookup: _Lookup | None = None,
+        self, items: Sequence[tuple[int, bytes]] = (), *, kept: bool = False, _blocks: list[Block] | None = None,
+        lookup: KeyLookup | None = None,
     ) -> None:
         """``kept``: the index outlives a session (a store keeps it); the
-        answers are the same either way."""
-        blocks = _blocks_of(items) if _blocks is None else _blocks
+        answers are the same either way. ``lookup``: how to find an item's
+        key by its id (by default from the items, on first use)."""
+        if _blocks is None:
+            _blocks = chunked(items) if len(items) else []
+        blocks = _blocks
         self._blocks = blocks
         self._starts = list(accumulate(map(attrgetter("count"), blocks), initial=0))  # in C
         self._firsts = list(map(attrgetter("first"), blocks))
         self._totals = list(accumulate(map(attrgetter("total"), blocks), initial=0))
         self._count = self._starts[-1]
-        if _lookup is None:
-            _lookup = _Lookup()
-            _lookup.pending.extend(map(_block_keys, blocks))
-        self._lookup = _lookup
+        if lookup is None:
+            lookup = _Lookup()
+            lookup.pending.extend(map(_block_keys, blocks))
+        self._lookup = lookup
         #: _block_powers[j - 1][b]: sum of x^j over the first b blocks (not reduced mod P)
         self._block_powers: list[list[int]] = []
+        #: _block_strata[b]: the stratum counts of the first b blocks, packed (built on first use)
+        self._block_strata: list[int] | None = None
         self._sums: dict[tuple[int, int], list[int]] = {}
 
     @property
@@ -353,7 +285,7 @@ class ItemIndex:
 
     def values(self, lo: int, hi: int) -> list[int]:
         """:func:`sum_value` of each item in ``[lo, hi)``."""
-        return self._gather(lo, hi, _Block.values)
+        return self._gather(lo, hi, Block.values)
 
     def _powers_over_blocks(self, k: int) -> list[list[int]]:
         """Prefix sums over the blocks of p_1..p_k (built on first use)."""
@@ -370,7 +302,7 @@ class ItemIndex:
         For ranges of PREFIX_MIN_RANGE items or more and k up to
         PREFIX_POWERS: the whole blocks' sums (each block's computed once and
         shared by every snapshot that holds it) plus the range's ragged ends,
-        O(k * (BLOCK_ITEMS + blocks)). Otherwise O((hi - lo) * k) additions of
+        O(k * (block size + blocks)). Otherwise O((hi - lo) * k) additions of
         remembered powers (see :func:`powers_of`), and a range asked again
         for more sums (a failed decode asks for more) only pays for the new ones.
         """
@@ -381,11 +313,8 @@ class ItemIndex:
             if first < last:
                 prime = SUMS_PRIME
                 columns = self._powers_over_blocks(k)
-                rows = powers_of(self.values(lo, starts[first]) + self.values(starts[last], hi), k)
-                return [
-                    (columns[j][last] - columns[j][first] + sum(map(itemgetter(j), rows))) % prime
-                    for j in range(k)
-                ]
+                ends = power_sums_of(self.values(lo, starts[first]) + self.values(starts[last], hi), k)
+                return [(columns[j][last] - columns[j][first] + ends[j]) % prime for j in range(k)]
         sums = self._sums.get((lo, hi))
         if sums is None:
             if len(self._sums) > _SUMS_CACHE_RANGES:
@@ -394,18 +323,27 @@ class ItemIndex:
         if len(sums) < k and k > PREFIX_POWERS:
             sums[:] = _direct_power_sums(self.values(lo, hi), k)
         elif len(sums) < k:
-            rows = powers_of(self.values(lo, hi), k)
-            prime = SUMS_PRIME
-            sums.extend(sum(map(itemgetter(j), rows)) % prime for j in range(len(sums), k))
+            sums.extend(power_sums_of(self.values(lo, hi), k, len(sums)))
         return sums[:k]
 
     def strata(self, lo: int, hi: int) -> tuple[int, ...]:
         """How many items of ``[lo, hi)`` fall in each stratum (the low bits
-        of an id's last byte; see :mod:`.estimate`)."""
-        ids = map(itemgetter(1), self._gather(lo, hi, _block_keys))
-        lasts = bytes(map(itemgetter(limits.ID_BYTES - 1), ids))
-        classes = lasts.translate(_STRATUM_OF_BYTE)
-        return tuple(map(classes.count, range(STRATA)))
+        of an id's last byte; see :mod:`.estimate`). A range of
+        STRATA_PREFIX_FROM items or more adds the whole blocks' counts
+        (each block's counted once and shared by every snapshot that holds
+        it) to its ragged ends', O(block size + blocks); a smaller one
+        counts its items, O(hi - lo), in C."""
+        if hi - lo >= STRATA_PREFIX_FROM:
+            starts = self._starts
+            first = bisect_left(starts, lo)  # whole blocks [first, last) lie inside the range
+            last = bisect_right(starts, hi) - 1
+            if first < last:
+                prefix = self._block_strata
+                if prefix is None:
+                    prefix = self._block_strata = list(accumulate(map(Block.strata, self._blocks), initial=0))
+                ends = self._gather(lo, starts[first], _block_keys) + self._gather(starts[last], hi, _block_keys)
+                return unpacked(prefix[last] - prefix[first] + packed(strata_counts(ends)))
+        return tuple(strata_counts(self._gather(lo, hi, _block_keys)))
 
     def bound_before(self, position: int) -> Bound:
         """The shortest bound above item ``position - 1`` and at most item
@@ -423,43 +361,74 @@ class ItemIndex:
         return Bound(lamport, item_id[: shared + 1])
 
 
-def index_with_new(previous: ItemIndex | None, new: Sequence[tuple[int, bytes]]) -> ItemIndex:
+def index_with_new(
+    previous: ItemIndex | None, new: Sequence[tuple[int, bytes]], *, lookup: KeyLookup | None = None
+) -> ItemIndex:
     """An index of ``previous``'s items and ``new`` ones (sorted, unique, none
     of them in ``previous``), for a store that knows what arrived since it
-    last asked. Only the blocks the new items fall in are rebuilt (merged
-    with them, and cut in two when they grow past BLOCK_ITEMS); the others
-    are shared with ``previous``, which stays unchanged (a running session's
-    snapshot). O(new items + BLOCK_ITEMS per block touched + blocks).
-    Returns ``previous`` itself when nothing is new."""
+    last asked. ``lookup``: for the first index (no ``previous``), how it
+    and the snapshots grown from it find an item's key by its id, when the
+    store knows that already (by default from the items). Only the runs of blocks the new items fall in are rebuilt
+    (merged with them and cut again, see :func:`.blocks.chunked`); the
+    other blocks are shared with ``previous``, which stays unchanged (a
+    running session's snapshot). O(new items + the items of the runs
+    touched + blocks). Returns ``previous`` itself when nothing is new."""
     if previous is None:
-        return ItemIndex(new, kept=True)
+        return ItemIndex(new, kept=True, lookup=lookup)
     if not new:
         return previous
     blocks = list(previous._blocks)
-    firsts = previous._firsts
     if not blocks:
-        return ItemIndex(_blocks=_blocks_of(new), _lookup=_reused(previous._lookup, new))
-    # new[cuts[b - 1]:cuts[b]] fall in block b: from its first key up to the
-    # next block's (items below every block go to the first); one bisection
-    # per block, in C, however many items are new
-    cuts = [0, *map(partial(bisect_left, new), islice(firsts, 1, None)), len(new)]
-    rebuilt: list[tuple[int, list[_Block]]] = []
-    for block in compress(range(len(blocks)), map(ne, cuts, islice(cuts, 1, None))):
-        old, added = blocks[block], list(new[cuts[block] : cuts[block + 1]])
-        merged = sorted(old.keys + added)  # timsort: two runs, linear
-        if len(merged) > BLOCK_ITEMS:
-            size = BLOCK_ITEMS if len(merged) > 2 * BLOCK_ITEMS else -(-len(merged) // 2)
-            rebuilt.append((block, _blocks_of(merged, size)))
+        return ItemIndex(_blocks=chunked(new), lookup=previous._lookup.extended(new))
+    firsts = previous._firsts
+    # The blocks that begin runs (the first block and those whose first
+    # item begins a run): a run's blocks are rebuilt together.
+    flags = bytearray(cut_flags(firsts))
+    flags[0] = 1
+    runs = []
+    at = 0
+    while at != -1:
+        runs.append(at)
+        at = flags.find(1, at + 1)
+    runs.append(len(blocks))
+    # new[cuts[r]:cuts[r + 1]] fall in run r: from its first key up to the
+    # next run's (items below every block go to the first); one bisection
+    # per run, in C, however many items are new
+    cuts = [0, *map(partial(bisect_left, new), map(firsts.__getitem__, islice(runs, 1, len(runs) - 1))), len(new)]
+    rebuilt: list[tuple[int, int, list[Block]]] = []
+    for run in compress(range(len(runs) - 1), map(ne, cuts, islice(cuts, 1, None))):
+        first, end = runs[run], runs[run + 1]
+        added = list(new[cuts[run] : cuts[run + 1]])
+        if end - first == 1:  # a run of one block: usually it stays one
+            old = blocks[first]
+            merged = _merged(old.keys, added)
+            if len(merged) <= MAX_BLOCK_ITEMS and not any(cut_flags(added)):
+                rebuilt.append((first, end, [old.grown(merged, added)]))
+                continue
         else:
-            rebuilt.append((block, [old.grown(merged, added)]))
-    for block, parts in reversed(rebuilt):  # from the end, so earlier block numbers stay put
-        blocks[block : block + 1] = parts
-    return ItemIndex(_blocks=blocks, _lookup=_reused(previous._lookup, new))
+            merged = _merged(list(chain.from_iterable(map(_block_keys, blocks[first:end]))), added)
+        rebuilt.append((first, end, chunked(merged)))
+    for first, end, parts in reversed(rebuilt):  # from the end, so earlier block numbers stay put
+        blocks[first:end] = parts
+    return ItemIndex(_blocks=blocks, lookup=previous._lookup.extended(new))
 
 
-def _reused(lookup: _Lookup, new: Sequence[tuple[int, bytes]]) -> _Lookup:
-    lookup.pending.append(tuple(new))  # the caller's list may change later
-    return lookup
+def _merged(keys: list[tuple[int, bytes]], added: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
+    """``keys`` and ``added`` (each sorted, none in both) in one sorted list:
+    the added items above every key (the newest records, usually most of
+    them) go at the end as they are; the others are inserted one by one
+    when few, else sorted with the keys."""
+    among = bisect_right(added, keys[-1])  # added[among:] lie above every key
+    if among == 0:
+        return keys + added
+    if among <= _INSERTED_ITEMS:
+        merged = list(keys)
+        for item in added[:among]:
+            insort(merged, item)  # a bisection and a move, in C
+    else:
+        merged = sorted(keys + added[:among])  # timsort: two runs, linear
+    merged += added[among:]
+    return merged
 
 
 def index_of(items: SyncItems) -> ItemIndex:

@@ -146,9 +146,17 @@ def roots_among(coefficients: Sequence[int], values: Sequence[int]) -> list[int]
     degree first), by Horner's rule."""
     if len(coefficients) == 1:
         return []
-    if len(coefficients) == 2:  # z + c: the root is -c
+    if len(coefficients) == 2:  # z + c: the root is -c, found by list.index (in C)
         root = (-coefficients[1]) % P
-        return [position for position, x in enumerate(values) if x == root]
+        values = values if isinstance(values, list) else list(values)
+        positions: list[int] = []
+        at = -1
+        try:
+            while True:
+                at = values.index(root, at + 1)
+                positions.append(at)
+        except ValueError:
+            return positions
     # Horner's rule one pass per four coefficients over all values (list
     # comprehensions, reducing mod P once per four steps: exact, as Python
     # integers do not overflow, and far fewer interpreter steps and divisions
