@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any
 
 import msgpack
@@ -223,35 +224,27 @@ def _plain_map(value: dict, depth: int) -> bool:
     """Whether the map ``value``, whose items are at ``depth``, has text keys
     in canonical order and only values with a canonical form, within
     ``MAX_DEPTH``."""
-    if depth > _MAX_DEPTH and value:
-        return False
-    for key, item in value.items():
+    keys = list(value)
+    for key in keys:
         if type(key) is not str:
             return False
-        kind = type(item)
-        if kind in _PLAIN_SCALARS:
-            continue
-        if kind is dict:
-            if not _plain_map(item, depth + 1):
-                return False
-        elif kind is not list or not _plain_list(item, depth + 1):
-            return False
-    keys = list(value)
-    return keys == sorted(keys)
+    return keys == sorted(keys) and _plain_items(value.values(), bool(value), depth)
 
 
-def _plain_list(value: list, depth: int) -> bool:
-    """:func:`_plain_map` for a list."""
-    if depth > _MAX_DEPTH and value:
+def _plain_items(items: Iterable[Any], any_items: bool, depth: int) -> bool:
+    """Whether every one of ``items`` (the values of a map or a list, at
+    ``depth``; ``any_items``: there is at least one) has a canonical form,
+    within ``MAX_DEPTH``."""
+    if depth > _MAX_DEPTH and any_items:
         return False
-    for item in value:
+    for item in items:
         kind = type(item)
         if kind in _PLAIN_SCALARS:
             continue
         if kind is dict:
             if not _plain_map(item, depth + 1):
                 return False
-        elif kind is not list or not _plain_list(item, depth + 1):
+        elif kind is not list or not _plain_items(item, bool(item), depth + 1):
             return False
     return True
 

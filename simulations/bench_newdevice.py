@@ -33,14 +33,13 @@ import io
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 from contextlib import redirect_stdout
 from pathlib import Path
 
+from . import profiling
 from .processes import NodeProcess, cli, eventually, free_port
 
 #: Issue 11's target for 100,000 records.
@@ -94,24 +93,6 @@ def _digest(node: NodeProcess) -> tuple[str, int]:
     return dump["ids_digest"], dump["count"]
 
 
-def _spy(pid: int, out: Path) -> subprocess.Popen:
-    """py-spy sampling ``pid`` and its children into ``out`` (collapsed stacks)."""
-    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    return subprocess.Popen([spy, "record", "--pid", str(pid), "--subprocesses", "--nonblocking", "--rate", "100",
-                             "--format", "raw", "--output", str(out)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-
-
-def _stop_spies(spies: list[subprocess.Popen]) -> None:
-    for spy in spies:
-        spy.send_signal(signal.SIGINT)
-    for spy in spies:
-        try:
-            spy.wait(30)
-        except subprocess.TimeoutExpired:
-            spy.kill()
-
-
 def summary(collapsed: Path, top: int = 40) -> str:
     """The functions in most samples of a collapsed-stack file: own samples
     (the innermost frame) and total (anywhere on the stack), in percent."""
@@ -154,8 +135,8 @@ def measure(template: Path, root: Path, profile: Path | None = None) -> dict:
         device = NodeProcess(device_dir, free_port(), peers=[server.address], sync_interval=30)
         _progress(f"serving node holds {count} records; the new device starts")
         device.start()
-        spies = [] if profile is None else [_spy(server.process.pid, profile / "server.txt"),
-                                            _spy(device.process.pid, profile / "device.txt")]
+        spies = [] if profile is None else [profiling.spy(server.process.pid, profile / "server.txt"),
+                                            profiling.spy(device.process.pid, profile / "device.txt")]
         try:
             device.wait_ready()
             eventually(lambda: device.call("status").get("connected"), 60, "the new device connects")
@@ -175,10 +156,10 @@ def measure(template: Path, root: Path, profile: Path | None = None) -> dict:
             own_after = _own_seconds(device.process.pid)
             main_thread, threads = (after - before for after, before in zip(own_after, own_before))
             server_cpu = server.cpu_seconds() - server_before
-            _stop_spies(spies)
+            profiling.stop(spies)
             sync = device.call("status")["sync"]
         finally:
-            _stop_spies([spy for spy in spies if spy.poll() is None])
+            profiling.stop([spy for spy in spies if spy.poll() is None])
             device.stop()
     finally:
         server.stop()

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import signal
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,7 @@ from pathlib import Path
 from meshpantry.control.client import ControlClient
 from meshpantry.control.events import RecordEvent
 
+from . import profiling
 from .processes import NodeProcess, eventually, make_neighbourhood, start_mesh
 
 
@@ -176,27 +176,13 @@ QUIET_S = 5.0
 
 def _profile(nodes: list[NodeProcess], into: Path) -> list[subprocess.Popen]:
     """py-spy on every node process (and its workers), collapsed stacks into
-    ``into``/h<j>.txt once stopped (SIGINT)."""
+    ``into``/h<j>.txt once stopped."""
     into.mkdir(parents=True, exist_ok=True)
-    spy = Path(sys.executable).with_name("py-spy")
     started = []
     for j, node in enumerate(nodes):
         assert node.process is not None
-        started.append(subprocess.Popen(
-            [str(spy), "record", "--pid", str(node.process.pid), "--subprocesses", "--rate", "50", "--nonblocking",
-             "--format", "raw", "--output", str(into / f"h{j}.txt")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        started.append(profiling.spy(node.process.pid, into / f"h{j}.txt", rate=50))
     return started
-
-
-def _stop_profiles(spies: list[subprocess.Popen]) -> None:
-    for spy in spies:
-        spy.send_signal(signal.SIGINT)
-    for spy in spies:
-        try:
-            spy.wait(30)
-        except subprocess.TimeoutExpired:
-            spy.kill()
 
 
 def heal(root: Path, records: int, rng: random.Random, keep_logs: Path | None = None,
@@ -261,7 +247,7 @@ def heal(root: Path, records: int, rng: random.Random, keep_logs: Path | None = 
         heal_s = time.monotonic() - healed_at
         cpu_healed = sum(n.cpu_seconds() for n in nodes)
         cpu_used = cpu_healed - cpu_before
-        _stop_profiles(spies)
+        profiling.stop(spies)
         time.sleep(QUIET_S)
         quiet_cpu_per_s = (sum(n.cpu_seconds() for n in nodes) - cpu_healed) / QUIET_S
         final = nodes[0].call("dump", ids=False, state=False)["count"]
