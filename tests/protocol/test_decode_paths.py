@@ -239,10 +239,13 @@ def test_arbitrary_bytes_decode_alike(raw: bytes) -> None:
 
 def test_loose_packing_reaches_both_paths() -> None:
     """The near-valid inputs include canonical ones (the fast path decodes)
-    and each kind of refusal, so the comparison above is not empty."""
+    and each kind of refusal, so the comparison above is not empty. The
+    examples are drawn the same way every run (``derandomize``): whether 300
+    random draws happened to reach every refusal varied from run to run."""
     seen: set[str] = set()
 
-    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=600, deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.too_slow])
     @given(near_records())
     def collect(raw: bytes) -> None:
         outcome = _outcome(decode_record_checked, raw)
