@@ -29,7 +29,8 @@ from __future__ import annotations
 import random
 from array import array
 from collections.abc import Callable, Collection, Sequence
-from itertools import chain, compress
+from functools import partial
+from itertools import chain, compress, repeat
 from operator import is_, itemgetter, not_
 
 from meshpantry.core.admission import Admissions
@@ -67,12 +68,11 @@ def lacking(held: bytearray, positions: Sequence[int]) -> list[int]:
     return list(compress(positions, map(not_, got)))  # the flags read already, in C
 
 
-def _admitted(record: Record) -> Admission:
-    """The verdict for a record of a message the membership admitted whole."""
-    return _ADMIT
-
-
 _ADMIT = Admission.ADMIT
+#: The verdict for a record of a message the membership admitted whole, as
+#: a call made in C (``next(repeat(ADMIT), record)`` is ADMIT): the gossip
+#: decision asks it of every record of the message.
+_admitted: Callable[[Record], Admission] = partial(next, repeat(_ADMIT))
 
 
 class IngestOutcome:

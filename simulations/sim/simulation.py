@@ -47,7 +47,7 @@ from .clock import EPOCH_MS, EventQueue, NodeClock
 from .founding import found
 from .gossip import Gossip
 from .hostile import Hostile
-from .memory_store import MemoryStore, flags
+from .memory_store import MemoryStore, flags, lacking
 from .network import Network
 from .node import SimNode
 from .planning import Planning
@@ -234,6 +234,10 @@ class Simulation:
         cut-off peer's gossip is not taken in; then the gap it shows goes to
         the planner (:func:`meshpantry.core.gossip.missing_before`)."""
         fresh = self._fresh(node, batch)
+        if not fresh:  # the usual case: every record held, and the decision on none accepts
+            if not self.planning.is_cut_off(node, sender):
+                node.receive(batch, self.queue.now, checked=(), checked_at=fresh)  # duplicates, one commit
+            return
         decision = self._decide(node, fresh)
         if decision.verdict is not _ACCEPT:
             if decision.blame:
@@ -287,8 +291,7 @@ class Simulation:
         size = len(self.table.raws)
         if len(store.held) < size:
             store.grow_to(size)  # every position of the run has a flag
-        held = store.held
-        return [p for p in batch if not held[p]]
+        return lacking(store.held, batch)  # flags read in C
 
     def _decide(self, node: SimNode, fresh: list[int]) -> GossipDecision:
         """:meth:`gossip_decision` of the records at ``fresh``, none held by ``node``."""

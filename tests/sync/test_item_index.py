@@ -222,3 +222,35 @@ def test_a_store_may_lend_the_index_its_own_key_lookup():
     for lamport, item_id in items:
         assert grown.position(item_id) == ItemIndex(held).position(item_id)
         assert first.position(item_id) == ItemIndex(held[:700]).position(item_id)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(PREFIX_MIN_RANGE, 4 * PREFIX_MIN_RANGE),
+    st.lists(st.tuples(st.integers(1, 40), st.booleans(), st.sampled_from(("none", "sums", "strata", "all"))),
+             min_size=1, max_size=8),
+    st.integers(0, 2**32),
+)
+def test_sums_over_blocks_taken_from_an_older_snapshot_equal_a_fresh_build(start, growths, seed):
+    """A grown index takes the prefix sums over the blocks it shares with an
+    older snapshot from that snapshot, whichever of them the older ones built
+    (power sums, stratum counts, both, or none yet): its answers equal a fresh
+    build's after any run of growths."""
+    rng = random.Random(seed)
+    items = sorted(_item(n, n // 4) for n in range(start))
+    number, lamport = start, start // 4
+    index = index_with_new(None, items)
+    for added, in_middle, asked in growths:
+        new = []
+        for _ in range(added):
+            lamport += 1
+            number += 1
+            new.append(_item(number, rng.randrange(lamport + 1) if in_middle else lamport))
+        items = sorted(items + new)
+        index = index_with_new(index, sorted(new))
+        count = len(index)
+        if asked in ("sums", "all"):
+            index.power_sums(0, count, 3)
+        if asked in ("strata", "all"):
+            index.strata(0, count)
+    _same_as_fresh(index, items, seed)

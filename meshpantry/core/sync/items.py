@@ -199,18 +199,36 @@ class ItemIndex:
 
     def __init__(
         self, items: Sequence[tuple[int, bytes]] = (), *, kept: bool = False, _blocks: list[Block] | None = None,
-        lookup: KeyLookup | None = None,
+        lookup: KeyLookup | None = None, _grown: tuple[ItemIndex, int] | None = None,
     ) -> None:
         """``kept``: the index outlives a session (a store keeps it); the
         answers are the same either way. ``lookup``: how to find an item's
-        key by its id (by default from the items, on first use)."""
+        key by its id (by default from the items, on first use).
+        ``_grown``: (an older index, n) whose first n blocks are this one's
+        first n: the sums over them are taken from it, not added again."""
         if _blocks is None:
             _blocks = chunked(items) if len(items) else []
         blocks = _blocks
         self._blocks = blocks
-        self._starts = list(accumulate(map(attrgetter("count"), blocks), initial=0))  # in C
-        self._firsts = list(map(attrgetter("first"), blocks))
-        self._totals = list(accumulate(map(attrgetter("total"), blocks), initial=0))
+        if _grown is None:
+            self._starts = list(accumulate(map(_COUNT, blocks), initial=0))  # in C
+            self._firsts = list(map(_FIRST, blocks))
+            self._totals = list(accumulate(map(_TOTAL, blocks), initial=0))
+        else:
+            older, same = _grown
+            rest = blocks[same:]
+            self._starts = _prefix_then(older._starts, same, map(_COUNT, rest))
+            self._firsts = older._firsts[:same] + list(map(_FIRST, rest))
+            self._totals = _prefix_then(older._totals, same, map(_TOTAL, rest))
+            source = older._source
+            if source is not None:  # older has not built its sums yet: take its own source (no chains)
+                older, same = source[0], min(same, source[1])
+            _grown = (older, same)
+        #: (an older index, n): its first n blocks are this one's, for the
+        #: prefix sums built on first use; dropped once those are built
+        self._source: tuple[ItemIndex, int] | None = _grown
+        #: for each block, 1 when it begins a run (the first always): see index_with_new
+        self._run_flags: bytearray | None = None
         self._count = self._starts[-1]
         if lookup is None:
             lookup = _Lookup()
@@ -283,6 +301,18 @@ class ItemIndex:
         at = bisect_left(keys, key)
         return self._starts[block] + at if at < len(keys) and keys[at] == key else None
 
+    def _strata_prefix(self) -> list[int]:
+        """Prefix sums over the blocks of their packed stratum counts."""
+        source = self._source
+        if source is not None and source[0]._block_strata is not None:
+            older, same = source
+            prefix = _prefix_then(older._block_strata, same, map(Block.strata, islice(self._blocks, same, None)))
+        else:
+            prefix = list(accumulate(map(Block.strata, self._blocks), initial=0))
+        self._block_strata = prefix
+        self._release_source()
+        return prefix
+
     def values(self, lo: int, hi: int) -> list[int]:
         """:func:`sum_value` of each item in ``[lo, hi)``."""
         return self._gather(lo, hi, Block.values)
@@ -291,10 +321,22 @@ class ItemIndex:
         """Prefix sums over the blocks of p_1..p_k (built on first use)."""
         columns = self._block_powers
         if len(columns) < k:
-            rows = [block.power_sums(k) for block in self._blocks]
+            source = self._source
+            older = source[0]._block_powers if source is not None else []
+            same = source[1] if len(older) >= k else 0  # type: ignore[index]
+            rows = [block.power_sums(k) for block in islice(self._blocks, same, None)]
             for j in range(len(columns), k):
-                columns.append(list(accumulate(map(itemgetter(j), rows), initial=0)))
+                if same:  # the older index's sums over the blocks both hold
+                    columns.append(_prefix_then(older[j], same, map(itemgetter(j), rows)))
+                else:
+                    columns.append(list(accumulate(map(itemgetter(j), rows), initial=0)))
+            self._release_source()
         return columns
+
+    def _release_source(self) -> None:
+        """Forget the older index once every prefix sum built on first use is built."""
+        if self._block_strata is not None and len(self._block_powers) >= PREFIX_POWERS:
+            self._source = None
 
     def power_sums(self, lo: int, hi: int, k: int) -> list[int]:
         """``[p_1, ..., p_k]`` of the items in ``[lo, hi)``.
@@ -340,7 +382,7 @@ class ItemIndex:
             if first < last:
                 prefix = self._block_strata
                 if prefix is None:
-                    prefix = self._block_strata = list(accumulate(map(Block.strata, self._blocks), initial=0))
+                    prefix = self._block_strata = self._strata_prefix()
                 ends = self._gather(lo, starts[first], _block_keys) + self._gather(starts[last], hi, _block_keys)
                 return unpacked(prefix[last] - prefix[first] + packed(strata_counts(ends)))
         return tuple(strata_counts(self._gather(lo, hi, _block_keys)))
@@ -383,8 +425,10 @@ def index_with_new(
     firsts = previous._firsts
     # The blocks that begin runs (the first block and those whose first
     # item begins a run): a run's blocks are rebuilt together.
-    flags = bytearray(cut_flags(firsts))
-    flags[0] = 1
+    flags = previous._run_flags
+    if flags is None:
+        flags = bytearray(cut_flags(firsts))
+        flags[0] = 1
     runs = []
     at = 0
     while at != -1:
@@ -410,7 +454,23 @@ def index_with_new(
         rebuilt.append((first, end, chunked(merged)))
     for first, end, parts in reversed(rebuilt):  # from the end, so earlier block numbers stay put
         blocks[first:end] = parts
-    return ItemIndex(_blocks=blocks, lookup=previous._lookup.extended(new))
+    same = rebuilt[0][0]  # blocks below the first run rebuilt are previous's
+    grown = ItemIndex(_blocks=blocks, lookup=previous._lookup.extended(new), _grown=(previous, same))
+    # the run flags of the blocks kept, then of the new ones (O(new blocks), not O(blocks))
+    run_flags = flags[:same] + cut_flags(grown._firsts[same:])
+    run_flags[0] = 1
+    grown._run_flags = run_flags
+    return grown
+
+
+def _prefix_then(prefix: list[int], same: int, values: Iterable[int]) -> list[int]:
+    """``prefix[: same + 1]`` followed by its running sum on over ``values``."""
+    head = prefix[: same + 1]
+    head.extend(islice(accumulate(values, initial=head[-1]), 1, None))
+    return head
+
+
+_COUNT, _FIRST, _TOTAL = attrgetter("count"), attrgetter("first"), attrgetter("total")
 
 
 def _merged(keys: list[tuple[int, bytes]], added: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
