@@ -49,10 +49,11 @@ class LogRow(NamedTuple):
     Lamport counter, time, kind, neighbourhood) and its bytes, except for
     membership records (:data:`.admission.ADMISSION_KINDS`), whose bodies
     admission reads: a row stands for any other record. The node's
-    checking processes send their checked records back as rows: a row
-    pickles to half the bytes of a :class:`~protocol.Record` and unpickles in
-    a ninth of the time (0.75 µs against 6.3 measured), on the thread that
-    stores them. Who needs a record's body (the views) reads it from the log.
+    checking processes send their checked records back as rows (as plain
+    tuples, see :func:`row_fields`): a row pickles to half the bytes of a
+    :class:`~protocol.Record` and unpickles in a ninth of the time (0.75 µs
+    against 6.3 measured), on the thread that stores them. Who needs a
+    record's body (the views) reads it from the log.
     """
 
     neighbourhood: bytes
