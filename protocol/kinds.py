@@ -36,13 +36,17 @@ def _fail(kind: str, name: str, reason: str) -> None:
 
 
 def _text_check(limit: int) -> Callable[[str, str, Any], None]:
+    label = limit == limits.MAX_LABEL_BYTES
+
     def check(kind: str, name: str, value: Any) -> None:
         if type(value) is not str:
             _fail(kind, name, f"expected text, found {type(value).__name__}")
-        size = len(value.encode("utf-8"))
+        # An ASCII text's length is its UTF-8 size (isascii reads a flag the
+        # text carries; encoding copies it).
+        size = len(value) if value.isascii() else len(value.encode("utf-8"))
         if size > limit:
             _fail(kind, name, f"{size} bytes, limit {limit}")
-        if limit == limits.MAX_LABEL_BYTES and not value.strip():
+        if label and not value.strip():
             _fail(kind, name, "must not be blank")
 
     return check
@@ -107,8 +111,16 @@ def _list_of(item_check: Callable[[str, str, Any], None]) -> Callable[[str, str,
             _fail(kind, name, f"expected list, found {type(value).__name__}")
         if len(value) > limits.MAX_LIST_ITEMS:
             _fail(kind, name, f"{len(value)} items, limit {limits.MAX_LIST_ITEMS}")
-        for i, item in enumerate(value):
-            item_check(kind, f"{name}[{i}]", item)
+        # An item's name ("tags[2]") is written only for the error: the
+        # failing item is checked again under it (a check is a function of
+        # its value), so the error is the same.
+        for item in value:
+            try:
+                item_check(kind, name, item)
+            except InvalidBody:
+                for i, item in enumerate(value):
+                    item_check(kind, f"{name}[{i}]", item)
+                raise
 
     return check
 
@@ -142,6 +154,19 @@ def _check_fields(kind: str, schema: dict[str, Field], body: dict, prefix: str =
             spec.check(kind, prefix + fname, body[fname])
         elif spec.required:
             _fail(kind, prefix + fname, "required field is missing")
+
+
+#: The value of a field a body leaves out (None is a value a body may hold).
+_ABSENT = object()
+
+#: A schema as (name, check, required) in the schema's order: what
+#: :func:`check_body` walks for each record, without a Field's attribute
+#: reads (a checking process checks every body a new device takes in).
+FieldTable = tuple[tuple[str, Callable[[str, str, Any], None], bool], ...]
+
+
+def _table(schema: dict[str, Field]) -> FieldTable:
+    return tuple((name, spec.check, spec.required) for name, spec in schema.items())
 
 
 _labels = _list_of(_label)
@@ -259,16 +284,26 @@ SCHEMAS: dict[str, dict[str, Field]] = {
 
 KINDS = tuple(SCHEMAS)
 
+#: Each known kind's :data:`SCHEMAS` entry as a :data:`FieldTable`.
+_TABLES: dict[str, FieldTable] = {kind: _table(schema) for kind, schema in SCHEMAS.items()}
+
 
 def check_body(kind: str, body: dict[str, Any]) -> None:
     """Check ``body`` against the schema of ``kind``. Unknown kinds pass.
 
     Raises :class:`InvalidBody` naming the kind, the field and the reason.
     """
-    schema = SCHEMAS.get(kind)
-    if schema is None:
+    table = _TABLES.get(kind)
+    if table is None:
         return
-    _check_fields(kind, schema, body)
+    # _check_fields over the kind's table, one body lookup a field.
+    get = body.get
+    for name, check, required in table:
+        value = get(name, _ABSENT)
+        if value is not _ABSENT:
+            check(kind, name, value)
+        elif required:
+            _fail(kind, name, "required field is missing")
     if kind == "offer_update" and len(set(body) & set(OFFER_FIELDS)) == 0:
         _fail(kind, "fields", "an update must change at least one offer field")
     if kind == "claim_decision" and body["accept"] and "quantity" not in body:

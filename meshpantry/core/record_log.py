@@ -16,7 +16,8 @@ address book) is the store's own business and not part of this interface.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, NamedTuple, Protocol, Union, runtime_checkable
 
 from protocol import Record
@@ -48,10 +49,11 @@ class LogRow(NamedTuple):
     Lamport counter, time, kind, neighbourhood) and its bytes, except for
     membership records (:data:`.admission.ADMISSION_KINDS`), whose bodies
     admission reads: a row stands for any other record. The node's
-    checking processes send their checked records back as rows: a row
-    pickles to half the bytes of a :class:`~protocol.Record` and unpickles in
-    a ninth of the time (0.75 µs against 6.3 measured), on the thread that
-    stores them. Who needs a record's body (the views) reads it from the log.
+    checking processes send their checked records back as rows (as plain
+    tuples, see :func:`row_fields`): a row pickles to half the bytes of a
+    :class:`~protocol.Record` and unpickles in a ninth of the time (0.75 µs
+    against 6.3 measured), on the thread that stores them. Who needs a
+    record's body (the views) reads it from the log.
     """
 
     neighbourhood: bytes
@@ -79,10 +81,15 @@ def referent(record: Record) -> bytes | None:
     return value if type(value) is bytes else None
 
 
-def log_row(record: Record, neighbourhood: bytes | None = None) -> LogRow:
-    """``record``'s row; ``neighbourhood``: an equal bytes object to share
-    (rows of one batch pickle it once)."""
-    return LogRow(
+def row_fields(record: Record, neighbourhood: bytes | None = None) -> tuple:
+    """The fields of ``record``'s row, in :class:`LogRow`'s order, as a
+    plain tuple: what a checking process sends back. A plain tuple pickles
+    in a quarter of a LogRow's time (0.29 µs against 1.14 a row, measured),
+    which pickles through a Python method per row, and unpickles in half
+    (its class's ``__new__`` is Python too); :func:`as_rows` makes them
+    rows again. ``neighbourhood``: an equal bytes object to share (rows of
+    one batch pickle it once)."""
+    return (
         record.neighbourhood if neighbourhood is None else neighbourhood,
         record.id,
         record.author,
@@ -95,6 +102,19 @@ def log_row(record: Record, neighbourhood: bytes | None = None) -> LogRow:
         record.raw,
         zlib.crc32(record.raw),
     )
+
+
+_row_of = partial(tuple.__new__, LogRow)
+
+
+def log_row(record: Record, neighbourhood: bytes | None = None) -> LogRow:
+    """``record``'s row (see :func:`row_fields`)."""
+    return _row_of(row_fields(record, neighbourhood))
+
+
+def as_rows(fields: Iterable[tuple]) -> list[LogRow]:
+    """Rows of :func:`row_fields` tuples, in order (no Python call a row)."""
+    return list(map(_row_of, fields))
 
 
 @runtime_checkable

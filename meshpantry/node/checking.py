@@ -8,7 +8,9 @@ Theory of operation:
   processes, one per core, which run :func:`meshpantry.core.ingest.check_record`
   (decode, neighbourhood, time bound, signature: the same ordered checks,
   from the same module) on each raw record and send back the records that
-  passed, pickled, and a line for each that failed.
+  passed, pickled (their log rows as plain tuples, membership records
+  whole: :func:`.batch_checks.check_slice_packed`), and a line for each
+  that failed.
 * The node takes the slices back in order and hands them to
   :meth:`Store.ingest_verified <meshpantry.store.Store.ingest_verified>` on
   its own thread (steps 5-9: duplicates, admission, waiting room, forks,
@@ -63,7 +65,7 @@ import trio
 
 from meshpantry.core.record_log import Logged
 
-from .batch_checks import Failure, check_slice
+from .batch_checks import Failure, check_slice_packed, unpacked
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +176,7 @@ class CheckingProcesses:
     def _started(self) -> ProcessPoolExecutor:
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload([check_slice.__module__])
+            context.set_forkserver_preload([check_slice_packed.__module__])
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
         return self._pool
 
@@ -198,7 +200,7 @@ class CheckingProcesses:
         self._last_used = time.monotonic()
         try:
             slices = deque(
-                (pool.submit(check_slice, raws[start : start + SLICE_RECORDS], neighbourhood, now),
+                (pool.submit(check_slice_packed, raws[start : start + SLICE_RECORDS], neighbourhood, now),
                  raws[start : start + SLICE_RECORDS])
                 for start in range(0, len(raws), SLICE_RECORDS)
             )
@@ -283,12 +285,13 @@ class Checks:
                     if not future.done():
                         await trio.to_thread.run_sync(future.result, abandon_on_cancel=True)
                 head = slices[0][0]
-                records, failures = head.result()
+                records, failures = unpacked(head.result())
                 slices.popleft()
                 while slices and slices[0][0].done() and len(records) + SLICE_RECORDS <= STORE_RECORDS:
-                    more, more_failures = slices[0][0].result()
+                    more, more_failures = unpacked(slices[0][0].result())
                     slices.popleft()
-                    records, failures = records + more, failures + more_failures
+                    records.extend(more)
+                    failures.extend(more_failures)
                 yield records, failures
         except BrokenProcessPool:
             self._owner.close()

@@ -325,3 +325,25 @@ async def test_a_batch_joins_only_checks_with_less_than_a_transaction_left(node,
         assert taken == [r.id for r in records]
     finally:
         checking.close()
+
+
+def test_a_slice_travels_back_as_plain_tuples_and_comes_back_as_rows_in_order(node):
+    """A worker sends a slice's rows as plain tuples (no Python method to
+    pickle a row) and membership records with their places; the node gets
+    back exactly what checking on its own thread gives."""
+    import pickle
+
+    from meshpantry.core.record_log import LogRow
+    from meshpantry.node.batch_checks import check_slice_packed, unpacked
+
+    records = member_records(node, 4)
+    membership = next(node.store.records(kind="neighbourhood"))
+    raws = [records[0].raw, membership.raw, records[1].raw, forged(records[2]), records[3].raw]
+    hood, now = node.store.neighbourhood, node.pantry.clock()
+    packed = check_slice_packed(raws, hood, now)
+    assert all(type(row) is tuple for row in packed[0])
+    passed, failures = unpacked(pickle.loads(pickle.dumps(packed)))
+    assert (passed, failures) == check_slice(raws, hood, now)
+    assert [type(r) for r in passed] == [LogRow, Record, LogRow, LogRow]
+    assert [r.id for r in passed] == [records[0].id, membership.id, records[1].id, records[3].id]
+    assert len(failures) == 1 and failures[0].forged
