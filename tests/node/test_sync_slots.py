@@ -270,19 +270,8 @@ async def test_a_peer_with_a_larger_id_is_served_once_our_own_session_ended(node
             nursery.start_soon(service._session, StartSession(str(target.peer_id), Mode.FULL))
             with trio.fail_after(10):
                 await held.wait()
-            replica, results = Replica(), []
-
-            async def sync() -> None:
-                stream = await peer.libp2p.new_stream(host.peer_id, [SYNC_PROTOCOL])
-                session = SyncSession.initiator(replica, now=now_ms())
-                results.append(await run_sync(_channel(stream), session, replica.ingest))
-
-            nursery.start_soon(sync)
-            await trio.sleep(1.0)
-            assert results == [] and replica.ids == set()  # not answered while ours runs
-            await streams[0].reset()  # ours ends
-            await wait_until(lambda: results, 15)
-            assert results[0].ok, results[0].error
+            # not answered while ours runs, served once ours ends
+            replica = await _answered_only_after(peer, host, streams[0].reset)
             assert len(replica.ids) == node.store.count()
 
 
@@ -292,23 +281,32 @@ async def test_a_peer_is_served_once_the_sessions_of_smaller_ids_ended(node):
     once the other's session ended."""
     async with serving(node, ServeLimits()) as (host, service):
         keys = sorted((DeviceKey.generate() for _ in range(2)), key=lambda k: str(peer_id_from_author(k.public)))
-        async with peer_of(host, keys[0]) as smaller, peer_of(host, keys[1]) as larger, \
-                trio.open_nursery() as nursery:
+        async with peer_of(host, keys[0]) as smaller, peer_of(host, keys[1]) as larger:
             held = await smaller.libp2p.new_stream(host.peer_id, [SYNC_PROTOCOL])
             await held.write(SyncSession.initiator(Replica(), now=now_ms()).data_to_send())
             with trio.fail_after(10):
                 assert await held.read(1)  # answered: its session runs
-            replica, results = Replica(), []
-
-            async def sync() -> None:
-                stream = await larger.libp2p.new_stream(host.peer_id, [SYNC_PROTOCOL])
-                session = SyncSession.initiator(replica, now=now_ms())
-                results.append(await run_sync(_channel(stream), session, replica.ingest))
-
-            nursery.start_soon(sync)
-            await trio.sleep(1.0)
-            assert results == [] and replica.ids == set()  # not answered while the smaller one runs
-            await held.reset()
-            await wait_until(lambda: results, 15)
-            assert results[0].ok, results[0].error
+            # not answered while the smaller one runs, served once it ended
+            replica = await _answered_only_after(larger, host, held.reset)
             assert len(replica.ids) == node.store.count()
+
+
+async def _answered_only_after(peer, host, release) -> Replica:
+    """A sync session ``peer`` starts with ``host`` gets no answer for a
+    second; after ``release()`` it runs to a good end. Returns the replica it
+    filled."""
+    replica, results = Replica(), []
+
+    async def sync() -> None:
+        stream = await peer.libp2p.new_stream(host.peer_id, [SYNC_PROTOCOL])
+        session = SyncSession.initiator(replica, now=now_ms())
+        results.append(await run_sync(_channel(stream), session, replica.ingest))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(sync)
+        await trio.sleep(1.0)
+        assert results == [] and replica.ids == set()
+        await release()
+        await wait_until(lambda: results, 15)
+    assert results[0].ok, results[0].error
+    return replica

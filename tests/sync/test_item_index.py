@@ -19,6 +19,18 @@ def _item(number: int, lamport: int) -> tuple[int, bytes]:
     return lamport, hashlib.sha256(number.to_bytes(8, "big")).digest()
 
 
+def _grown(rng: random.Random, added: int, in_middle: bool, number: int, lamport: int) -> tuple[list, int, int]:
+    """``added`` new items after item ``number`` at Lamport ``lamport``: the
+    newest (each one Lamport above the last) or anywhere below it
+    (``in_middle``); returns them with the new last number and Lamport."""
+    new = []
+    for _ in range(added):
+        lamport += 1
+        number += 1
+        new.append(_item(number, rng.randrange(lamport + 1) if in_middle else lamport))
+    return new, number, lamport
+
+
 def _answers(index: ItemIndex, rng: random.Random) -> list:
     """Fingerprints, sums, positions and bounds over ranges chosen by ``rng``."""
     count = len(index)
@@ -62,11 +74,7 @@ def test_a_grown_index_answers_as_a_fresh_one(start, growths, seed):
     index.power_sums(0, len(index), 2)
     snapshots = [(index, list(items))]
     for added, in_middle in growths:
-        new = []
-        for _ in range(added):
-            lamport += 1
-            number += 1
-            new.append(_item(number, rng.randrange(lamport + 1) if in_middle else lamport))
+        new, number, lamport = _grown(rng, added, in_middle, number, lamport)
         items = sorted(items + new)
         index = index_with_new(index, sorted(new))
         _same_as_fresh(index, items, seed)
@@ -241,11 +249,7 @@ def test_sums_over_blocks_taken_from_an_older_snapshot_equal_a_fresh_build(start
     number, lamport = start, start // 4
     index = index_with_new(None, items)
     for added, in_middle, asked in growths:
-        new = []
-        for _ in range(added):
-            lamport += 1
-            number += 1
-            new.append(_item(number, rng.randrange(lamport + 1) if in_middle else lamport))
+        new, number, lamport = _grown(rng, added, in_middle, number, lamport)
         items = sorted(items + new)
         index = index_with_new(index, sorted(new))
         count = len(index)
