@@ -3,6 +3,9 @@ checks on the way in, and durability across power cuts."""
 
 import random
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from meshpantry.store import Store
 from simulations.sim.clock import EPOCH_MS
 from simulations.sim.founding import found, outsider_keys
@@ -198,6 +201,15 @@ def test_lacking_keeps_the_order_and_counts_positions_beyond_the_flags():
     assert lacking(held, []) == [] and lacking(held, [0, 2, 3]) == []
     assert lacking(held, [3, 1, 0]) == [1] and lacking(held, [1]) == [1]
     assert lacking(held, [0, 9, 1]) == [9, 1] and lacking(held, [9]) == [9]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.booleans(), max_size=40), st.lists(st.integers(0, 50), max_size=60))
+def test_lacking_is_the_unheld_positions_in_order(bits, positions):
+    """Whatever the flags and the positions (repeated, unordered, beyond
+    the flags): exactly the positions whose flag is not set, in order."""
+    held = bytearray(bits)
+    assert lacking(held, positions) == [p for p in positions if p >= len(held) or not held[p]]
 
 
 def test_a_checked_batch_handed_with_its_positions_finds_forks_and_duplicates_as_without():
