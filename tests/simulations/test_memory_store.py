@@ -2,6 +2,7 @@
 checks on the way in, and durability across power cuts."""
 
 import random
+from array import array
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -9,7 +10,8 @@ from hypothesis import strategies as st
 from meshpantry.store import Store
 from simulations.sim.clock import EPOCH_MS
 from simulations.sim.founding import found, outsider_keys
-from simulations.sim.memory_store import MemoryStore, lacking
+from simulations.sim.gossip import message
+from simulations.sim.memory_store import ARRAY_FROM, MemoryStore, lacking
 from simulations.sim.record_table import RecordTable
 from meshpantry.core.chain import ChainHead, next_record
 
@@ -212,6 +214,19 @@ def test_lacking_is_the_unheld_positions_in_order(bits, positions):
     assert lacking(held, positions) == [p for p in positions if p >= len(held) or not held[p]]
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.booleans(), min_size=1, max_size=3000), st.integers(0, 2**32 - 1), st.integers(0, 600))
+def test_lacking_reads_a_large_array_of_positions_as_a_list(bits, seed, extra):
+    """A large message carried as an array of positions (read with numpy)
+    gets the answer its list gets: the unheld positions, in order,
+    repeated ones and those beyond the flags included."""
+    held = bytearray(bits)
+    rng = random.Random(seed)
+    positions = [rng.randrange(len(held) + extra) for _ in range(ARRAY_FROM + rng.randrange(2 * ARRAY_FROM))]
+    assert lacking(held, array("i", positions)) == lacking(held, positions) == \
+        [p for p in positions if p >= len(held) or not held[p]]
+
+
 def test_a_checked_batch_handed_with_its_positions_finds_forks_and_duplicates_as_without():
     """The pipeline's lookups for a gossip message's records, answered
     from the positions handed over with them: a fork in the batch, a
@@ -237,3 +252,11 @@ def test_a_checked_batch_handed_with_its_positions_finds_forks_and_duplicates_as
         outcomes.append(results)
     assert outcomes[0] == outcomes[1]
     assert outcomes[1][1][2] and outcomes[1][1][0] == [twin, later]  # the fork was found
+
+
+def test_a_gossip_message_carries_many_positions_as_an_array_and_few_as_a_list():
+    """What a receiver's lacking reads best: the same positions, in order."""
+    many, few = list(range(ARRAY_FROM, 0, -1)), [5, 3, 9]
+    assert type(message(many)) is array and list(message(many)) == many
+    assert message(array("i", many)) == array("i", many)
+    assert message(few) == few and message(array("i", few)) == few and type(message(array("i", few))) is list
