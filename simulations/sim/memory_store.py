@@ -55,6 +55,8 @@ def flags(held: bytearray, positions: Sequence[int]) -> Sequence[int]:
     return [held[p] for p in positions]
 
 
+_WORD = (1 << 64) - 1  #: the set sums are kept mod 2^64
+
 #: flag -> 1 when it is unset, for bytes.translate.
 _UNSET = bytes([1] + [0] * 255)
 
@@ -128,9 +130,10 @@ class MemoryStore:
         self._commit_no = 0
         self._sync_index: ItemIndex | None = None
         self._indexed = 0  #: log entries the sync index holds
-        #: sum of the table's sort keys of the records the sync index holds:
-        #: with their count, the key of that set in the run's shared indexes
-        self._key_sum = 0
+        #: the table's set sums of the records the sync index holds
+        #: (:meth:`~.record_table.RecordTable.set_sums`): with their count,
+        #: the key of that set in the run's shared indexes
+        self._key_sums = [0, 0, 0]
         #: author -> (seq, id) of the head of its chain here (log and waiting
         #: room alike), kept for the authors that wrote through append_own
         self._own_heads: dict[bytes, tuple[int, bytes | None]] = {}
@@ -152,7 +155,7 @@ class MemoryStore:
         twin._durable = len(twin.log)
         twin._sync_index = self._sync_index  # index_with_new copies shared columns before they diverge
         twin._indexed = self._indexed
-        twin._key_sum = self._key_sum
+        twin._key_sums = list(self._key_sums)
         twin._own_heads = dict(self._own_heads)
         return twin
 
@@ -239,15 +242,14 @@ class MemoryStore:
         if self._sync_index is None or self._indexed != len(self.log):
             # every logged record passed the table's verdict, so its keys are there
             table, new = self.table, self.log[self._indexed :]
-            sort_key = table.sort_keys.__getitem__
-            key = (len(self.log), self._key_sum + sum(map(sort_key, new)))  # in C
+            sums = [(held + more) & _WORD for held, more in zip(self._key_sums, table.set_sums(new))]
+            key = (len(self.log), *sums)
             shared = table.indexes.get(key)
             if shared is not None:  # another store held this very set and indexed it
-                self._sync_index, self._indexed, self._key_sum = shared, key[0], key[1]
+                self._sync_index, self._indexed, self._key_sums = shared, len(self.log), sums
                 return shared
-            fresh = list(map(table.sync_keys.__getitem__, sorted(new, key=sort_key)))
-            self._sync_index = index_with_new(self._sync_index, fresh, lookup=table.keys)
-            self._indexed, self._key_sum = key
+            self._sync_index = index_with_new(self._sync_index, table.in_order(new), lookup=table.keys)
+            self._indexed, self._key_sums = len(self.log), sums
             table.share_index(key, self._sync_index)
         return self._sync_index
 
@@ -508,7 +510,7 @@ class MemoryStore:
         self.forks = [f for f in self.forks if self._holds_id(f.first_id) and self._holds_id(f.second_id)]
         self._sync_index = None
         self._indexed = 0
-        self._key_sum = 0
+        self._key_sums = [0, 0, 0]
         self._own_heads = {}
 
     def _holds_id(self, rid: bytes) -> bool:

@@ -260,3 +260,52 @@ def test_a_gossip_message_carries_many_positions_as_an_array_and_few_as_a_list()
     assert type(message(many)) is array and list(message(many)) == many
     assert message(array("i", many)) == array("i", many)
     assert message(few) == few and message(array("i", few)) == few and type(message(array("i", few))) is list
+
+
+def _table_of(count, seed, lamports):
+    """A table of ``count`` signed records whose Lamport counters are drawn
+    from ``lamports`` values (so that many share one)."""
+    founding = found(2, 0)
+    table = RecordTable()
+    rng = random.Random(seed)
+    for number in range(count):  # first records of their chains: any counter will do
+        _, secret = outsider_keys(number)
+        offer(founding, table, 0, ChainHead(0, None, rng.randrange(lamports)), secret=secret)
+    return table
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 120), st.integers(1, 40))
+def test_a_record_sets_sums_and_order_are_the_same_read_either_way(seed, count, lamports):
+    """The sums that name a set of records and the sorted sync keys of its
+    records, read a position at a time (few positions) or with numpy (many):
+    the exact sums of the counters and id halves mod 2^64, and the keys in
+    (lamport, id) order, however many records share a counter."""
+    table = _table_of(count, seed, lamports)
+    rng = random.Random(seed)
+    positions = list(range(len(table)))
+    rng.shuffle(positions)
+    chosen = array("i", positions[: rng.randrange(1, len(positions) + 1)])
+    records = [table.record(p) for p in chosen]
+    word = (1 << 64) - 1
+    expected = (
+        sum(r.lamport for r in records) & word,
+        sum(int.from_bytes(r.id[:8], "big") for r in records) & word,
+        sum(int.from_bytes(r.id[8:16], "big") for r in records) & word,
+    )
+    assert table.set_sums(chosen) == expected
+    assert table.in_order(chosen) == sorted((r.lamport, r.id) for r in records)
+    head, tail = chosen[: len(chosen) // 2], chosen[len(chosen) // 2 :]
+    halves = [(a + b) & word for a, b in zip(table.set_sums(head), table.set_sums(tail))]
+    assert tuple(halves) == expected  # sums of parts add up to the whole's
+
+
+def test_records_sharing_a_counter_and_an_id_head_are_still_sorted_by_the_whole_id():
+    """Two records whose counters and first 8 id bytes agree (made to here):
+    the order falls back to the whole key."""
+    table = _table_of(ARRAY_FROM + 10, 5, 3)
+    positions = array("i", range(len(table)))
+    first, second = sorted(positions, key=lambda p: table.sync_keys[p])[:2]
+    table.lamports[second] = table.lamports[first]
+    table.id_heads[second] = table.id_heads[first]
+    assert table.in_order(positions) == sorted(table.sync_keys[p] for p in positions)
