@@ -14,6 +14,7 @@ positions, not of bytes.
 from __future__ import annotations
 
 from array import array
+from dataclasses import replace
 
 import numpy
 
@@ -109,6 +110,9 @@ class RecordTable:
         #: set, the latest SHARED_INDEXES (see :meth:`share_index`)
         self.indexes: dict[tuple[int, int], ItemIndex] = {}
         self.keys = TableKeys(self)  #: the key lookup of every memory store's sync index
+        #: value -> the one object every record that passed holds for it
+        #: (authors, neighbourhoods, kinds; see _sharing)
+        self._values: dict[bytes | str, bytes | str] = {}
 
     def add(self, raw: bytes, record: Record | None = None) -> int:
         """The position of ``raw``, adding it if new. ``record`` may carry a
@@ -154,6 +158,7 @@ class RecordTable:
                 except RemoteError:
                     self._unsigned[position] = record
                     raise
+                record = self._sharing(record)
                 self._decoded[position] = record
                 self.passed[position] = record
                 self.sync_keys[position] = (record.lamport, record.id)
@@ -172,6 +177,25 @@ class RecordTable:
                 self._error[position] = error
         record = self._decoded[position]
         return record if record is not None else self._error[position]  # type: ignore[return-value]
+
+    def share(self, value: bytes | str) -> None:
+        """Make ``value`` (this object) the one the records that pass hold
+        for it: the run's neighbourhood id, which every node compares every
+        record's with."""
+        self._values.setdefault(value, value)
+
+    def _sharing(self, record: Record) -> Record:
+        """``record`` with its author, neighbourhood and kind as one object
+        per value for the whole run (an equal record): every node compares
+        and looks these up for every record it takes in, and one object per
+        value makes that an identity test on memory already at hand, where a
+        copy per record costs a read of its own bytes."""
+        same = self._values.setdefault
+        author, neighbourhood, kind = same(record.author, record.author), \
+            same(record.neighbourhood, record.neighbourhood), same(record.kind, record.kind)
+        if author is record.author and neighbourhood is record.neighbourhood and kind is record.kind:
+            return record
+        return replace(record, author=author, neighbourhood=neighbourhood, kind=kind)
 
     def shared_checks(self, position: int) -> tuple[Record | RemoteError, RemoteError | None]:
         """Steps 1 and 4 at ``position`` apart, as

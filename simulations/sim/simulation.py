@@ -123,6 +123,7 @@ class Simulation:
         second = min(n - 1, round(scenario.second_devices * n))
         self.founding = found(n, second)
         self.neighbourhood = self.founding.neighbourhood
+        self.table.share(self.neighbourhood)
         total = n + (1 if scenario.hostile else 0)
         self.network = Network(total, scenario.network, self.seeds.stream("network"))
         clocks = self.seeds.stream("clocks")

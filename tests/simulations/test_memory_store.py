@@ -309,3 +309,20 @@ def test_records_sharing_a_counter_and_an_id_head_are_still_sorted_by_the_whole_
     table.lamports[second] = table.lamports[first]
     table.id_heads[second] = table.id_heads[first]
     assert table.in_order(positions) == sorted(table.sync_keys[p] for p in positions)
+
+
+def test_records_that_pass_share_one_object_per_author_neighbourhood_and_kind():
+    """Two records by one author, decoded apart: equal to what was signed,
+    holding one author, neighbourhood and kind object between them (the
+    run's neighbourhood id itself once shared)."""
+    founding = found(2, 0)
+    table = RecordTable()
+    table.share(founding.neighbourhood)
+    first = next_record(founding.keys[1][1], founding.heads[1], neighbourhood=founding.neighbourhood,
+                        kind="offer", body={"item": "eggs", "quantity": 6, "unit": "items"}, now=NOW)
+    second = next_record(founding.keys[1][1], founding.heads[1].after(first),
+                         neighbourhood=founding.neighbourhood, kind="offer",
+                         body={"item": "milk", "quantity": 1, "unit": "l"}, now=NOW)
+    a, b = (table.verdict(table.add(bytes(r.raw))) for r in (first, second))  # decoded by the table
+    assert (a, b) == (first, second)
+    assert a.author is b.author and a.kind is b.kind and a.neighbourhood is b.neighbourhood is founding.neighbourhood
