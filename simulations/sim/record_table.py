@@ -282,8 +282,8 @@ class RecordTable:
         return list(map(self.sync_keys.__getitem__, sorted(positions, key=self.sort_keys.__getitem__)))
 
     def share_index(self, key: tuple[int, ...], index: ItemIndex) -> None:
-        """Offer ``index``, the sync index of the records whose :func:`set_key`
-        is ``key``, to every store that comes to hold the same set (nodes
+        """Offer ``index``, the sync index of the records whose count and
+        :meth:`set_sums` are ``key``, to every store that comes to hold the same set (nodes
         that caught up with each other index one set again and again). The
         key names the set: two different sets of passed records with one
         count and the same three sums would need SHA-256 ids whose first 16
