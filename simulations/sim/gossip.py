@@ -29,12 +29,23 @@ meanwhile, and only sync (:mod:`.catchup`) repairs that.
 from __future__ import annotations
 
 import random
+from array import array
+from collections.abc import Sequence
 from typing import Callable
 
 from .clock import EventQueue
-from .memory_store import lacking
+from .memory_store import ARRAY_FROM, lacking
 from .network import Network
 from .node import SimNode
+
+
+def message(positions: list[int] | array) -> Sequence[int]:
+    """The positions a message carries, as its receivers read them best: a
+    large message as an ``array("i")`` (its receivers' :func:`.memory_store.lacking`
+    reads their flags for all of it at once), a small one as a list."""
+    if len(positions) >= ARRAY_FROM:
+        return positions if type(positions) is array else array("i", positions)
+    return positions if type(positions) is list else positions.tolist()
 
 
 class Gossip:
@@ -48,7 +59,7 @@ class Gossip:
         rng: random.Random,
         *,
         degree: int,
-        on_deliver: Callable[[SimNode, list[int], int], None],
+        on_deliver: Callable[[SimNode, Sequence[int], int], None],
         on_mesh: Callable[[SimNode, list[int], list[int]], None] | None = None,
         lazy: int = 2,
         history: int = 3,
@@ -105,17 +116,17 @@ class Gossip:
         marks.append(len(log))
         if start >= len(log):
             return
-        window: list[int] | None = None
+        window: Sequence[int] | None = None
         mesh = self.mesh[me]
         for _ in range(self.lazy):
             peer = island[self.rng.randrange(len(island))]
             if peer != me and peer not in mesh:
                 if window is None:
-                    window = log[start:].tolist()
+                    window = message(log[start:])
                 for delay in self.network.send(me, peer):
                     self.queue.after(delay, self._have, me, peer, self.nodes[peer].epoch, window)
 
-    def _have(self, sender: int, receiver: int, epoch: int, window: list[int]) -> None:
+    def _have(self, sender: int, receiver: int, epoch: int, window: Sequence[int]) -> None:
         """IHAVE arrives; answer IWANT with what is missing here."""
         node = self.nodes[receiver]
         if node.epoch != epoch or not node.up:
@@ -130,25 +141,25 @@ class Gossip:
         node = self.nodes[holder]
         if node.up:
             self.repaired += len(wanted)
-            self.push(holder, asker, wanted)
+            self.push(holder, asker, message(wanted))
 
     def round(self) -> None:
         """Every node pushes its outbox to its mesh peers."""
         for node in self.nodes:
             if not node.outbox or not node.up:
                 continue
-            batch = node.outbox
+            batch = message(node.outbox)
             node.outbox = []
             for peer in self.mesh[node.number]:
                 self.push(node.number, peer, batch)
 
-    def push(self, sender: int, peer: int, batch: list[int]) -> None:
+    def push(self, sender: int, peer: int, batch: Sequence[int]) -> None:
         """Send one gossip message of ``batch`` from ``sender`` to ``peer``."""
         for delay in self.network.send(sender, peer):
             self.messages += 1
             self.queue.after(delay, self._arrive, sender, peer, self.nodes[peer].epoch, batch)
 
-    def _arrive(self, sender: int, receiver: int, epoch: int, batch: list[int]) -> None:
+    def _arrive(self, sender: int, receiver: int, epoch: int, batch: Sequence[int]) -> None:
         node = self.nodes[receiver]
         if node.epoch != epoch or not node.up or not self.network.reachable(sender, receiver):
             return

@@ -29,6 +29,8 @@ from dataclasses import dataclass, fields, is_dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+import numpy
+
 from meshpantry.core.board import ClaimStatus
 from meshpantry.core.state import NeighbourhoodState, build_state
 from protocol import Record
@@ -70,6 +72,9 @@ def state_digest(state: NeighbourhoodState) -> str:
 
 def set_digest(positions: Any) -> str:
     """A digest of a set of record positions (4 bytes little-endian each, sorted)."""
+    if type(positions) is array and positions.typecode == "i" and positions:  # a store's log: sorted by numpy
+        ordered = numpy.sort(numpy.frombuffer(positions, dtype=numpy.intc)).astype("<u4")
+        return hashlib.sha256(ordered.tobytes()).hexdigest()
     packed = array("I", sorted(positions))
     if sys.byteorder == "big":
         packed.byteswap()

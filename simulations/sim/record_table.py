@@ -13,6 +13,11 @@ positions, not of bytes.
 
 from __future__ import annotations
 
+from array import array
+from dataclasses import replace
+
+import numpy
+
 from meshpantry.core.ingest import check_signature
 from meshpantry.core.sync.items import ItemIndex
 from protocol import Record, decode_record
@@ -29,6 +34,14 @@ _UNRESOLVED = -1
 #: Sync indexes of record sets kept for other stores to take: sets that
 #: nodes hold alike are those of the last moments (older ones have grown).
 SHARED_INDEXES = 64
+
+#: Positions from which :meth:`RecordTable.set_sums` and
+#: :meth:`RecordTable.in_order` read the table's columns with numpy, many
+#: positions at a call: below this, numpy's fixed cost per call is more than
+#: a Python step per position. A sync index grows by thousands at a time.
+ARRAY_FROM = 64
+
+_WORD = (1 << 64) - 1  #: sums of 64-bit columns are kept mod 2^64
 
 #: Bits of a record id (ids are SHA-256 digests, all this long).
 _ID_BITS = 8 * ID_BYTES
@@ -73,6 +86,13 @@ class RecordTable:
         #: the 32-byte id, big-endian), for a record that passed: sorting
         #: positions by it is many times cheaper than sorting the tuples
         self.sort_keys: list[int] = []
+        #: position -> the Lamport counter, and the first and second 8 bytes
+        #: of the id (big-endian), of a record that passed, else 0: numpy
+        #: reads them for many positions at once (a sync index's new items
+        #: are sorted by the first two, and named with the others by sums)
+        self.lamports = array("q")
+        self.id_heads = array("Q")
+        self.id_words = array("Q")
         #: (author, seq) -> positions of the records that passed, for fork lookups
         self.at_seq: dict[tuple[bytes, int], list[int]] = {}
         #: position -> 1 when another record that passed has its (author,
@@ -90,6 +110,9 @@ class RecordTable:
         #: set, the latest SHARED_INDEXES (see :meth:`share_index`)
         self.indexes: dict[tuple[int, int], ItemIndex] = {}
         self.keys = TableKeys(self)  #: the key lookup of every memory store's sync index
+        #: value -> the one object every record that passed holds for it
+        #: (authors, neighbourhoods, kinds; see _sharing)
+        self._values: dict[bytes | str, bytes | str] = {}
 
     def add(self, raw: bytes, record: Record | None = None) -> int:
         """The position of ``raw``, adding it if new. ``record`` may carry a
@@ -106,6 +129,9 @@ class RecordTable:
         self._checked.append(False)
         self.sync_keys.append(None)
         self.sort_keys.append(-1)
+        self.lamports.append(0)
+        self.id_heads.append(0)
+        self.id_words.append(0)
         self.passed.append(None)
         self._prev.append(_UNRESOLVED)
         self.twinned.append(0)
@@ -132,10 +158,14 @@ class RecordTable:
                 except RemoteError:
                     self._unsigned[position] = record
                     raise
+                record = self._sharing(record)
                 self._decoded[position] = record
                 self.passed[position] = record
                 self.sync_keys[position] = (record.lamport, record.id)
                 self.sort_keys[position] = record.lamport << _ID_BITS | int.from_bytes(record.id, "big")
+                self.lamports[position] = record.lamport
+                self.id_heads[position] = int.from_bytes(record.id[:8], "big")
+                self.id_words[position] = int.from_bytes(record.id[8:16], "big")
                 if self.by_id.setdefault(record.id, position) == position:
                     same = self.at_seq.setdefault((record.author, record.seq), [])
                     same.append(position)
@@ -147,6 +177,25 @@ class RecordTable:
                 self._error[position] = error
         record = self._decoded[position]
         return record if record is not None else self._error[position]  # type: ignore[return-value]
+
+    def share(self, value: bytes | str) -> None:
+        """Make ``value`` (this object) the one the records that pass hold
+        for it: the run's neighbourhood id, which every node compares every
+        record's with."""
+        self._values.setdefault(value, value)
+
+    def _sharing(self, record: Record) -> Record:
+        """``record`` with its author, neighbourhood and kind as one object
+        per value for the whole run (an equal record): every node compares
+        and looks these up for every record it takes in, and one object per
+        value makes that an identity test on memory already at hand, where a
+        copy per record costs a read of its own bytes."""
+        same = self._values.setdefault
+        author, neighbourhood, kind = same(record.author, record.author), \
+            same(record.neighbourhood, record.neighbourhood), same(record.kind, record.kind)
+        if author is record.author and neighbourhood is record.neighbourhood and kind is record.kind:
+            return record
+        return replace(record, author=author, neighbourhood=neighbourhood, kind=kind)
 
     def shared_checks(self, position: int) -> tuple[Record | RemoteError, RemoteError | None]:
         """Steps 1 and 4 at ``position`` apart, as
@@ -196,13 +245,50 @@ class RecordTable:
             key = self.sync_keys[position] = (record.lamport, record.id)
         return key
 
-    def share_index(self, key: tuple[int, int], index: ItemIndex) -> None:
-        """Offer ``index``, the sync index of the records whose count and sum
-        of :attr:`sort_keys` are ``key``, to every store that comes to hold
-        the same set (nodes that caught up with each other index one set
-        again and again). The key names the set: two different sets of
-        passed records with one count and one sum would need SHA-256 ids
-        that add up alike, the assumption the sync fingerprints rest on."""
+    def set_sums(self, positions: array) -> tuple[int, int, int]:
+        """For records that passed at ``positions`` (an ``array("i")``): the
+        sums, each mod 2^64, of their Lamport counters and of the first and
+        second 8 bytes of their ids. With the count, what names a set of
+        records (see :meth:`share_index`); sums add, so a growing set's are
+        kept up by adding its new records' ones."""
+        if len(positions) < ARRAY_FROM:
+            return (
+                sum(map(self.lamports.__getitem__, positions)) & _WORD,
+                sum(map(self.id_heads.__getitem__, positions)) & _WORD,
+                sum(map(self.id_words.__getitem__, positions)) & _WORD,
+            )
+        at = numpy.frombuffer(positions, dtype=numpy.intc)
+        # numpy's unsigned sums wrap mod 2^64, as these sums are kept
+        return (
+            int(numpy.frombuffer(self.lamports, dtype=numpy.int64)[at].sum(dtype=numpy.uint64)),
+            int(numpy.frombuffer(self.id_heads, dtype=numpy.uint64)[at].sum(dtype=numpy.uint64)),
+            int(numpy.frombuffer(self.id_words, dtype=numpy.uint64)[at].sum(dtype=numpy.uint64)),
+        )
+
+    def in_order(self, positions: array) -> list[tuple[int, bytes]]:
+        """The sync keys of the records that passed at ``positions`` (an
+        ``array("i")``, none twice), sorted. Many positions are sorted with
+        numpy by Lamport counter and the first 8 bytes of the id, which
+        orders them as the keys do unless two share both: then (never seen
+        in practice, but possible) they are sorted by :attr:`sort_keys`."""
+        if len(positions) >= ARRAY_FROM:
+            at = numpy.frombuffer(positions, dtype=numpy.intc)
+            lamports = numpy.frombuffer(self.lamports, dtype=numpy.int64)[at]
+            heads = numpy.frombuffer(self.id_heads, dtype=numpy.uint64)[at]
+            order = numpy.lexsort((heads, lamports))  # the last column sorts first
+            lamports, heads = lamports[order], heads[order]
+            if not ((lamports[1:] == lamports[:-1]) & (heads[1:] == heads[:-1])).any():
+                return list(map(self.sync_keys.__getitem__, at[order].tolist()))
+        return list(map(self.sync_keys.__getitem__, sorted(positions, key=self.sort_keys.__getitem__)))
+
+    def share_index(self, key: tuple[int, ...], index: ItemIndex) -> None:
+        """Offer ``index``, the sync index of the records whose count and
+        :meth:`set_sums` are ``key``, to every store that comes to hold the same set (nodes
+        that caught up with each other index one set again and again). The
+        key names the set: two different sets of passed records with one
+        count and the same three sums would need SHA-256 ids whose first 16
+        bytes add up alike (mod 2^64, by halves), as unlikely as the sync
+        fingerprints meeting by chance."""
         indexes = self.indexes
         indexes[key] = index
         if len(indexes) > SHARED_INDEXES:

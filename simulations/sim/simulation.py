@@ -23,6 +23,7 @@ import gc
 import hashlib
 import tempfile
 import time
+from collections.abc import Sequence
 from contextlib import contextmanager
 from itertools import repeat
 from operator import is_
@@ -122,6 +123,7 @@ class Simulation:
         second = min(n - 1, round(scenario.second_devices * n))
         self.founding = found(n, second)
         self.neighbourhood = self.founding.neighbourhood
+        self.table.share(self.neighbourhood)
         total = n + (1 if scenario.hostile else 0)
         self.network = Network(total, scenario.network, self.seeds.stream("network"))
         clocks = self.seeds.stream("clocks")
@@ -227,7 +229,7 @@ class Simulation:
 
     # -- delivery -----------------------------------------------------------------------
 
-    def _gossip_delivered(self, node: SimNode, batch: list[int], sender: int) -> None:
+    def _gossip_delivered(self, node: SimNode, batch: Sequence[int], sender: int) -> None:
         """A gossip message reaches ``node``: the node's own decision
         (:func:`meshpantry.core.gossip.decide`), the forwarder cut off when it
         is to blame, and only an accepted message taken in and passed on; a
@@ -272,7 +274,7 @@ class Simulation:
         except IndexError:  # a predecessor beyond the store's flags: not held
             return True
 
-    def gossip_decision(self, node: SimNode, batch: list[int]) -> GossipDecision:
+    def gossip_decision(self, node: SimNode, batch: Sequence[int]) -> GossipDecision:
         """What ``node`` decides for a gossip message of the records at
         ``batch``: steps 1-4 from the run's table (made once per record for
         every node) and ``node``'s clock, then the core's decision with its
@@ -285,7 +287,7 @@ class Simulation:
         node hears it holds already."""
         return self._decide(node, self._fresh(node, batch))
 
-    def _fresh(self, node: SimNode, batch: list[int]) -> list[int]:
+    def _fresh(self, node: SimNode, batch: Sequence[int]) -> list[int]:
         """The positions of ``batch`` that ``node`` does not hold, in order."""
         store = node.store
         size = len(self.table.raws)

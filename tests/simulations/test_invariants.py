@@ -1,10 +1,14 @@
 """The invariant checks catch what they promise to catch: each test breaks
 one invariant by hand after a healthy run and expects that one to fail."""
 
+from array import array
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from meshpantry.core.chain import ChainHead, next_record
-from simulations.sim.invariants import check
+from simulations.sim.invariants import check, set_digest
 from simulations.sim.scenario import load, override
 from simulations.sim.simulation import Simulation
 from simulations.__main__ import resolve_scenario
@@ -78,3 +82,11 @@ def test_different_states_are_caught(sim):
     keep = [p for p in node.store.log if sim.table.record(p).author != sim.honest[4].public or sim.table.record(p).kind == "join"]
     node.store.log = type(node.store.log)("i", keep)
     assert "converged" in names(sim)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 2**31 - 1), unique=True, max_size=300))
+def test_a_logs_set_digest_is_that_of_its_positions_in_any_order(positions):
+    """A store's log (an array, digested with numpy) and the same positions
+    as a list in another order give one digest."""
+    assert set_digest(array("i", positions)) == set_digest(sorted(positions, reverse=True))

@@ -2,11 +2,16 @@
 checks on the way in, and durability across power cuts."""
 
 import random
+from array import array
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from meshpantry.store import Store
 from simulations.sim.clock import EPOCH_MS
 from simulations.sim.founding import found, outsider_keys
-from simulations.sim.memory_store import MemoryStore, lacking
+from simulations.sim.gossip import message
+from simulations.sim.memory_store import ARRAY_FROM, MemoryStore, lacking
 from simulations.sim.record_table import RecordTable
 from meshpantry.core.chain import ChainHead, next_record
 
@@ -200,6 +205,28 @@ def test_lacking_keeps_the_order_and_counts_positions_beyond_the_flags():
     assert lacking(held, [0, 9, 1]) == [9, 1] and lacking(held, [9]) == [9]
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.booleans(), max_size=40), st.lists(st.integers(0, 50), max_size=60))
+def test_lacking_is_the_unheld_positions_in_order(bits, positions):
+    """Whatever the flags and the positions (repeated, unordered, beyond
+    the flags): exactly the positions whose flag is not set, in order."""
+    held = bytearray(bits)
+    assert lacking(held, positions) == [p for p in positions if p >= len(held) or not held[p]]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.booleans(), min_size=1, max_size=3000), st.integers(0, 2**32 - 1), st.integers(0, 600))
+def test_lacking_reads_a_large_array_of_positions_as_a_list(bits, seed, extra):
+    """A large message carried as an array of positions (read with numpy)
+    gets the answer its list gets: the unheld positions, in order,
+    repeated ones and those beyond the flags included."""
+    held = bytearray(bits)
+    rng = random.Random(seed)
+    positions = [rng.randrange(len(held) + extra) for _ in range(ARRAY_FROM + rng.randrange(2 * ARRAY_FROM))]
+    assert lacking(held, array("i", positions)) == lacking(held, positions) == \
+        [p for p in positions if p >= len(held) or not held[p]]
+
+
 def test_a_checked_batch_handed_with_its_positions_finds_forks_and_duplicates_as_without():
     """The pipeline's lookups for a gossip message's records, answered
     from the positions handed over with them: a fork in the batch, a
@@ -225,3 +252,77 @@ def test_a_checked_batch_handed_with_its_positions_finds_forks_and_duplicates_as
         outcomes.append(results)
     assert outcomes[0] == outcomes[1]
     assert outcomes[1][1][2] and outcomes[1][1][0] == [twin, later]  # the fork was found
+
+
+def test_a_gossip_message_carries_many_positions_as_an_array_and_few_as_a_list():
+    """What a receiver's lacking reads best: the same positions, in order."""
+    many, few = list(range(ARRAY_FROM, 0, -1)), [5, 3, 9]
+    assert type(message(many)) is array and list(message(many)) == many
+    assert message(array("i", many)) == array("i", many)
+    assert message(few) == few and message(array("i", few)) == few and type(message(array("i", few))) is list
+
+
+def _table_of(count, seed, lamports):
+    """A table of ``count`` signed records whose Lamport counters are drawn
+    from ``lamports`` values (so that many share one)."""
+    founding = found(2, 0)
+    table = RecordTable()
+    rng = random.Random(seed)
+    for number in range(count):  # first records of their chains: any counter will do
+        _, secret = outsider_keys(number)
+        offer(founding, table, 0, ChainHead(0, None, rng.randrange(lamports)), secret=secret)
+    return table
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 120), st.integers(1, 40))
+def test_a_record_sets_sums_and_order_are_the_same_read_either_way(seed, count, lamports):
+    """The sums that name a set of records and the sorted sync keys of its
+    records, read a position at a time (few positions) or with numpy (many):
+    the exact sums of the counters and id halves mod 2^64, and the keys in
+    (lamport, id) order, however many records share a counter."""
+    table = _table_of(count, seed, lamports)
+    rng = random.Random(seed)
+    positions = list(range(len(table)))
+    rng.shuffle(positions)
+    chosen = array("i", positions[: rng.randrange(1, len(positions) + 1)])
+    records = [table.record(p) for p in chosen]
+    word = (1 << 64) - 1
+    expected = (
+        sum(r.lamport for r in records) & word,
+        sum(int.from_bytes(r.id[:8], "big") for r in records) & word,
+        sum(int.from_bytes(r.id[8:16], "big") for r in records) & word,
+    )
+    assert table.set_sums(chosen) == expected
+    assert table.in_order(chosen) == sorted((r.lamport, r.id) for r in records)
+    head, tail = chosen[: len(chosen) // 2], chosen[len(chosen) // 2 :]
+    halves = [(a + b) & word for a, b in zip(table.set_sums(head), table.set_sums(tail))]
+    assert tuple(halves) == expected  # sums of parts add up to the whole's
+
+
+def test_records_sharing_a_counter_and_an_id_head_are_still_sorted_by_the_whole_id():
+    """Two records whose counters and first 8 id bytes agree (made to here):
+    the order falls back to the whole key."""
+    table = _table_of(ARRAY_FROM + 10, 5, 3)
+    positions = array("i", range(len(table)))
+    first, second = sorted(positions, key=lambda p: table.sync_keys[p])[:2]
+    table.lamports[second] = table.lamports[first]
+    table.id_heads[second] = table.id_heads[first]
+    assert table.in_order(positions) == sorted(table.sync_keys[p] for p in positions)
+
+
+def test_records_that_pass_share_one_object_per_author_neighbourhood_and_kind():
+    """Two records by one author, decoded apart: equal to what was signed,
+    holding one author, neighbourhood and kind object between them (the
+    run's neighbourhood id itself once shared)."""
+    founding = found(2, 0)
+    table = RecordTable()
+    table.share(founding.neighbourhood)
+    first = next_record(founding.keys[1][1], founding.heads[1], neighbourhood=founding.neighbourhood,
+                        kind="offer", body={"item": "eggs", "quantity": 6, "unit": "items"}, now=NOW)
+    second = next_record(founding.keys[1][1], founding.heads[1].after(first),
+                         neighbourhood=founding.neighbourhood, kind="offer",
+                         body={"item": "milk", "quantity": 1, "unit": "l"}, now=NOW)
+    a, b = (table.verdict(table.add(bytes(r.raw))) for r in (first, second))  # decoded by the table
+    assert (a, b) == (first, second)
+    assert a.author is b.author and a.kind is b.kind and a.neighbourhood is b.neighbourhood is founding.neighbourhood

@@ -258,3 +258,18 @@ def test_sums_over_blocks_taken_from_an_older_snapshot_equal_a_fresh_build(start
         if asked in ("strata", "all"):
             index.strata(0, count)
     _same_as_fresh(index, items, seed)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 3 * PREFIX_MIN_RANGE), st.lists(st.integers(1, 80), min_size=1, max_size=5), st.integers(0, 2**32))
+def test_a_range_asked_for_more_and_more_sums_answers_as_asked_once(count, asks, seed):
+    """A range asked for k sums, then for more (a failed decode asks for
+    more), answers each time what an index asked once for that many
+    answers: the sums beyond the ones known extend them, never differ."""
+    rng = random.Random(seed)
+    items = sorted(_item(number, rng.randrange(count)) for number in range(count))
+    index = ItemIndex(items)
+    lo = rng.randrange(count)
+    hi = rng.randrange(lo, count + 1)
+    for k in asks:
+        assert index.power_sums(lo, hi, k) == ItemIndex(items).power_sums(lo, hi, k)

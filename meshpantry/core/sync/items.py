@@ -34,7 +34,7 @@ from __future__ import annotations
 import hashlib
 from bisect import bisect_left, bisect_right, insort
 from functools import partial
-from itertools import accumulate, chain, compress, islice
+from itertools import accumulate, chain, compress, islice, repeat
 from operator import attrgetter, itemgetter, mul, ne
 from typing import Iterable, Protocol, Sequence
 
@@ -98,15 +98,22 @@ class SyncItems(Protocol):
         ...
 
 
-def _direct_power_sums(values: list[int], k: int) -> list[int]:
-    """p_1..p_k of ``values`` without remembering any power: the many
-    powers a range asked for more than PREFIX_POWERS sums needs would fill
-    the shared cache with powers few other ranges ask for."""
+def _direct_power_sums(values: list[int], k: int, start: int = 0) -> list[int]:
+    """p_(start+1)..p_k of ``values`` without remembering any power: the
+    many powers a range asked for more than PREFIX_POWERS sums needs would
+    fill the shared cache with powers few other ranges ask for. A range
+    asked again for more sums (a failed decode asks for more) starts from
+    x^start (one modular power per value, in C), not from x."""
     prime = SUMS_PRIME
     reduced = prime.__rmod__
-    sums = [sum(values) % prime]
-    powers = values
-    for _ in range(k - 1):
+    if start == 0:
+        sums = [sum(values) % prime]
+        powers = values
+        start = 1
+    else:
+        sums = []
+        powers = list(map(pow, values, repeat(start), repeat(prime)))  # in C
+    for _ in range(k - start):
         powers = list(map(reduced, map(mul, powers, values)))  # in C
         sums.append(sum(powers) % prime)
     return sums
@@ -363,7 +370,7 @@ class ItemIndex:
                 self._sums.clear()
             sums = self._sums[(lo, hi)] = []
         if len(sums) < k and k > PREFIX_POWERS:
-            sums[:] = _direct_power_sums(self.values(lo, hi), k)
+            sums.extend(_direct_power_sums(self.values(lo, hi), k, len(sums)))
         elif len(sums) < k:
             sums.extend(power_sums_of(self.values(lo, hi), k, len(sums)))
         return sums[:k]
