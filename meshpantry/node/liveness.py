@@ -11,10 +11,10 @@ Theory of operation:
 
 * Every connected peer is probed every :data:`PROBE_INTERVAL_S` with the
   standard libp2p ping (``/ipfs/ping/1.0.0``: 32 random bytes echoed). The
-  host already serves it; :func:`serve_ping` wraps the library's handler so
-  that no error in it can reach the host. :class:`~.ping.Pinger` keeps one ping
-  stream per peer open between probes (the handler answers pings on a stream
-  until it is idle for 10 s): a ping on an open stream costs ~0.6 ms of CPU
+  host serves it with :func:`~.ping.serve_ping`, so that no error in it can
+  reach the host. :class:`~.ping.Pinger` keeps one ping
+  stream per peer open between probes (the server answers pings on a stream
+  until it is idle for a minute): a ping on an open stream costs ~0.6 ms of CPU
   for both ends together, against ~2.4 ms with a new stream each time.
 * A probe that is not answered within :data:`PROBE_TIMEOUT_S`, or fails, is a
   *miss*; the next probe starts :data:`PROBE_TIMEOUT_S` after the missed one
@@ -59,8 +59,8 @@ log = logging.getLogger("meshpantry.node")
 #: a laptop core (a few ms on a Raspberry Pi); every 4 s for twenty
 #: neighbours is five probes a second, a small load even for a Pi. Shorter
 #: would notice a cut sooner at a cost paid all day long. Must stay under
-#: the library handler's 10 s idle timeout, or kept streams close between
-#: probes.
+#: the ping server's idle timeout (:data:`.ping.SERVE_IDLE_S`), or kept
+#: streams close between probes.
 PROBE_INTERVAL_S = 4.0
 
 #: Seconds one probe may wait for its answer. On a LAN a member answers in
