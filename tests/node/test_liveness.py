@@ -315,3 +315,38 @@ async def test_a_served_ping_stream_stays_open_through_long_pauses_between_probe
         await trio.sleep(SERVE_IDLE_S + 1)
         assert done.is_set()
         nursery.cancel_scope.cancel()
+
+
+@pytest.mark.trio
+async def test_an_answer_read_in_the_step_that_finds_the_time_up_is_no_miss(mock_clock):
+    """
+    This node's loop stalls past a probe's deadline while the answer arrives:
+    when it runs again, the deadline and the reading of the answer fall in
+    one step. The answer counts; the peer is not dropped (one miss would).
+    """
+    arrived, answer = trio.Event(), trio.Event()
+    dropped: list[str] = []
+
+    async def probe(peer: str) -> None:
+        await answer.wait()
+
+    async def read_answer() -> None:  # the muxer: reads the bytes, hands them on
+        await arrived.wait()
+        answer.set()
+
+    async def drop(peer: str) -> None:
+        dropped.append(peer)
+
+    check = Liveness(lambda: ["a"], probe, drop, interval_s=INTERVAL, timeout_s=TIMEOUT, max_missed=1)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(read_answer)
+        await nursery.start(check.run)
+        await trio.testing.wait_all_tasks_blocked()
+        mock_clock.jump(INTERVAL)
+        await trio.testing.wait_all_tasks_blocked()
+        assert check.stats.probes == 1
+        mock_clock.jump(TIMEOUT + 1)  # stalled: no step runs until the answer is there too
+        arrived.set()
+        await trio.testing.wait_all_tasks_blocked()
+        assert check.stats.answered == 1 and check.stats.missed == 0 and dropped == []
+        nursery.cancel_scope.cancel()
