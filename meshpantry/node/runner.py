@@ -377,8 +377,10 @@ class Node:
         """Look at the connections whenever one comes or goes (at most one
         look per :data:`PEER_WATCH_INTERVAL_S`), and every
         :data:`PEER_WATCH_IDLE_S` anyway; every :data:`PEER_WATCH_INTERVAL_S`
-        while this device is not a member yet (its peers count once they
-        took its join)."""
+        while a connected peer is not admitted (it may become a member any
+        moment: its join taken in the handshake, or brought by sync) or this
+        device is not a member yet (its peers count once they took its
+        join)."""
         from .connection_events import ConnectionNotifee
 
         send, changes = trio.open_memory_channel[Any](PEER_WATCH_BACKLOG)
@@ -386,9 +388,9 @@ class Node:
         self.network.register_notifee(notifee)
         try:
             while True:
-                await self._look_at_peers()
+                waiting = await self._look_at_peers()
                 await trio.sleep(PEER_WATCH_INTERVAL_S)
-                if not self.gate.open:
+                if not waiting:
                     with trio.move_on_after(PEER_WATCH_IDLE_S - PEER_WATCH_INTERVAL_S):
                         await changes.receive()
                 while True:  # the look reads every connection: one is enough
@@ -399,20 +401,23 @@ class Node:
         finally:
             self.network.remove_notifee(notifee)
 
-    async def _look_at_peers(self) -> None:
+    async def _look_at_peers(self) -> bool:
         """Report peers that came and went (events, the sync planner, the
         island state and the outage clock); close peers cut off and
-        outsiders past their grace."""
+        outsiders past their grace. Returns True while a connected peer
+        waits to count (not admitted, or not past the join handshake)."""
         from .liveness import live_peers
 
         await self.close_denied()
         live = {str(p) for p in live_peers(self.network) if not self.is_cut_off(str(p))}
         current = {p for p in live if self.gate.admits(p)}
         await self.gatekeeper.close_outsiders(live - current)
+        waiting = bool(live - current)
         if self.gate.open:
             # Not a member yet: a peer counts once it took our join.
             self.gatekeeper.start_joins(current - self.connected, self._nursery)
             current &= self.connected | {p for p in current if self.gatekeeper.joined(p)}
+            waiting = True
         fresh = sorted(current - self.connected)
         at_once = []
         for peer in fresh:
@@ -433,6 +438,7 @@ class Node:
         if island != self.island:
             self.island = island
             self.control.publish(IslandEvent(island=island, connected=len(current)))
+        return waiting
 
     def observe_outage(self, now: int, reachable: bool) -> None:
         """Feed the outage clock and persist what changed."""

@@ -67,3 +67,31 @@ async def test_the_watch_looks_at_once_when_a_peer_connects_and_rarely_when_noth
         assert node.connected == {str(member)} and looks[-1] - connected_at <= PEER_WATCH_INTERVAL_S
         nursery.cancel_scope.cancel()
     assert network.notifees == []
+
+
+@pytest.mark.trio
+async def test_a_connected_peer_not_admitted_yet_is_looked_at_often(node, autojump_clock):
+    """
+    B connects before this node holds its join: B is no member yet. When its
+    join arrives (handshake or sync: no connection changes), B counts within
+    PEER_WATCH_INTERVAL_S, not at the next idle look.
+    """
+    from meshpantry.keys import DeviceKey
+
+    node.network = network = _Network()
+    node.host = SimpleNamespace(peer_id="~")
+    newcomer = peer_id_from_author(DeviceKey.generate().public)
+    members = {str(peer_id_from_author(node.pantry.key.public))}
+    node.gate.is_member = lambda peer, **_: str(peer) in members
+    async with trio.open_nursery() as nursery:
+        node._nursery = nursery
+        nursery.start_soon(node._watch_peers)
+        await network.connect(newcomer)
+        await trio.sleep(PEER_WATCH_IDLE_S)
+        assert node.connected == set()
+        members.add(str(newcomer))  # its join is logged
+        admitted_at = trio.current_time()
+        await trio.sleep(PEER_WATCH_INTERVAL_S + 0.01)
+        assert node.connected == {str(newcomer)}
+        assert trio.current_time() - admitted_at < PEER_WATCH_IDLE_S
+        nursery.cancel_scope.cancel()
