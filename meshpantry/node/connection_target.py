@@ -39,8 +39,9 @@ or closes):
 
 Reports: each connected member tells, in peer exchange
 (:mod:`.peer_exchange`), which peers it is connected to now. A report is
-what that peer saw when it sent it; reports are refreshed every
-``REPORT_REFRESH_S`` by the side that leads the pair. Knowledge is two hops
+what that peer saw when it sent it; a peer whose links changed tells its
+peers again within ``REPORT_REFRESH_S`` (and the side that leads a pair
+asks anyway after ``REPORT_BACKSTOP_S``). Knowledge is two hops
 deep: a peer three hops away looks like a bridge, which can only add links
 (up to ``high``), never remove the last one.
 """

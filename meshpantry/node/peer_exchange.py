@@ -29,7 +29,17 @@ on connect could not move a record, and the runner skips it
 kept too (:meth:`PeerExchange.still_agrees`): while this side's set has not
 changed since, the sync planner drops the sessions it would start with that
 peer (routine, requested, or queued on connect; never one for a gossip gap),
-and the exchange is refreshed every few seconds of a sync interval.
+and sessions refresh it too (:mod:`.sync_service`).
+
+Refresh: each side remembers what it last told each peer (its links and the
+peers it shares, :meth:`PeerExchange.has_news`). A side whose links or
+shared peers changed since exchanges again soon (whichever side changed:
+the other learns within a refresh period), and the side that leads the
+pair exchanges anyway when the peer's report is old
+(:func:`.discovery_service.refresh_due`). A quiet mesh, where nothing
+changes, exchanges rarely instead of every few seconds; the set
+fingerprint is not news (a changed set syncs, and a session that settles
+both sides on one set records the agreement).
 
 Only members take part: the stream is refused unless ``is_member(author)``
 holds for the other side's key, and addresses of peers whose key is not a
@@ -41,6 +51,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable
+
+import trio
 
 from libp2p.custom_types import TProtocol
 from libp2p.peer.id import ID
@@ -77,6 +89,9 @@ LENGTH_BYTES = 4
 
 IsMember = Callable[[bytes], bool]
 Fingerprint = Callable[[], bytes]
+#: What a frame tells a peer besides the set: the sender's links and the
+#: peers it shares, each with its addresses (order does not matter).
+News = tuple[frozenset[ID], frozenset[tuple[ID, tuple[str, ...]]]]
 
 _V1_KEYS = frozenset({"peers"})
 _V2_KEYS = frozenset({"peers", "links", "set"})
@@ -186,6 +201,8 @@ class PeerExchange:
         #: peer -> the fingerprint both sides held at the last exchange that
         #: found them agreeing (dropped by one that did not).
         self._shared: dict[ID, bytes] = {}
+        #: peer -> (what this side last told it, trio time it did).
+        self._told: dict[ID, tuple[News, float]] = {}
 
     def install(self) -> None:
         self.host.libp2p.set_stream_handler(PROTOCOL, self.handler)
@@ -215,11 +232,26 @@ class PeerExchange:
         others = [entry for entry in self.discovery.shareable() if entry[0] != remote]
         return [own] + others[: MAX_PEERS - 1]
 
-    def _our_frame(self, remote: ID, version: int) -> bytes:
+    def has_news(self, peer_id: ID, since: float = float("-inf")) -> bool:
+        """True when this side's links or shared peers differ from what it
+        last told ``peer_id``, or it told it nothing since ``since`` (trio
+        time; e.g. when the current connection came up)."""
+        told = self._told.get(peer_id)
+        if told is None or told[1] < since:
+            return True
+        return told[0] != _news(self.discovery.links(), self._our_entries(peer_id))
+
+    def _our_frame(self, remote: ID, version: int) -> tuple[bytes, News]:
+        """The frame for ``remote`` and the news it tells."""
         entries = self._our_entries(remote)
+        links = self.discovery.links()
+        news = _news(links, entries)
         if version == 1:
-            return encode_frame(entries)
-        return encode_frame(entries, self.discovery.links(), self.fingerprint())
+            return encode_frame(entries), news
+        return encode_frame(entries, links, self.fingerprint()), news
+
+    def _told_now(self, remote: ID, news: News) -> None:
+        self._told[remote] = (news, trio.current_time())
 
     def _learn(self, remote: ID, frame: Frame) -> int:
         if frame.set is not None:
@@ -249,7 +281,9 @@ class PeerExchange:
             self.stats.refused += 1
             raise PermissionError(f"peer exchange refused to non-member {remote}")
         frame = await read_frame(channel)
-        await channel.write(self._our_frame(remote, 1 if frame.set is None else 2))
+        ours, news = self._our_frame(remote, 1 if frame.set is None else 2)
+        await channel.write(ours)
+        self._told_now(remote, news)
         self._learn(remote, frame)
 
     async def exchange_with(self, peer_id: ID) -> int:
@@ -261,11 +295,17 @@ class PeerExchange:
             return 0
         stream = await self.host.libp2p.new_stream(peer_id, [PROTOCOL])
         channel = StreamChannel(stream)
+        ours, news = self._our_frame(peer_id, 2)
         try:
-            await channel.write(self._our_frame(peer_id, 2))
+            await channel.write(ours)
             frame = await read_frame(channel)
         except BaseException:
             await reset_quietly_shielded(stream)
             raise
+        self._told_now(peer_id, news)
         await channel.close()
         return self._learn(peer_id, frame)
+
+
+def _news(links: list[ID], entries: list[tuple[ID, list[str]]]) -> News:
+    return frozenset(links), frozenset((peer_id, tuple(sorted(addrs))) for peer_id, addrs in entries)

@@ -4,7 +4,10 @@ A ping is 32 random bytes written on a stream and echoed back by the peer.
 :class:`Pinger` keeps one stream per peer between pings (a new stream per
 ping costs a protocol negotiation: about four times the CPU of a ping on a
 kept stream); :func:`ping` uses a fresh stream once. Both are unbounded in
-time: the caller bounds them. :func:`serve_ping` answers peers' pings.
+time: the caller bounds them. :func:`serve_ping` answers peers' pings, on
+each stream until it has been idle for :data:`SERVE_IDLE_S` (the library's
+own service closes it after 10 s, which made probers open and negotiate a
+new stream after every pause in their probes).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any, Callable
 
 import trio
 from libp2p.custom_types import TProtocol
+from libp2p.network.stream.exceptions import StreamEOF
 from libp2p.peer.id import ID
 
 from .streams import close_quietly, safe_handler
@@ -26,6 +30,23 @@ PING_PROTOCOL = TProtocol("/ipfs/ping/1.0.0")
 
 #: Bytes of one ping; the protocol fixes it.
 PING_BYTES = 32
+
+#: Seconds a served ping stream may wait for its next ping before it is
+#: closed. The liveness check puts its probes of a peer off while the
+#: peer's sync bytes show it alive (:meth:`.liveness.Liveness.heard`), often
+#: for longer than the library service's 10 s; a prober whose kept stream
+#: was closed meanwhile opens and negotiates a new one, about four times a
+#: ping's CPU (in a heal of 20 nodes, opening ping streams again cost
+#: about as much as the pings). A minute covers most sessions; a stream
+#: its prober abandoned costs nothing but its bookkeeping meanwhile.
+SERVE_IDLE_S = 60.0
+
+#: Ping streams served at once per peer: the protocol's bound (a prober
+#: keeps one outbound stream; a listener accepts at most two per peer).
+MAX_SERVED_PER_PEER = 2
+
+#: Seconds one echo may take to be written (as the library's service).
+ECHO_WRITE_S = 10.0
 
 #: Seconds allowed to reset a probe's stream after a miss. Writing the reset
 #: can wait behind a writer stuck on a stalled socket; the connection is
@@ -129,34 +150,60 @@ async def _reset_briefly(stream: Any) -> None:
             log.debug("resetting a ping stream: %r", error)
 
 
-class _Answering:
-    """A served ping stream that reports each echo it writes: the peer that
-    pinged is alive, and the connection carries bytes both ways."""
-
-    def __init__(self, stream: Any, on_ping: Callable[[ID], None]) -> None:
-        self._stream, self._on_ping = stream, on_ping
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
-
-    async def write(self, data: bytes) -> None:
-        await self._stream.write(data)
-        self._on_ping(self._stream.muxed_conn.peer_id)
-
-
 def serve_ping(libp2p_host: Any, on_ping: Callable[[ID], None] | None = None) -> None:
-    """Answer pings with the library's ping service, behind
-    :func:`~meshpantry.node.streams.safe_handler` so no error in it can stop
+    """Answer pings (:class:`PingServer`) behind
+    :func:`~meshpantry.node.streams.safe_handler`, so no error in it can stop
     the host. ``on_ping(peer_id)`` is called after each answer (the liveness
     check counts a peer that pings as heard, and need not ping it back)."""
-    from libp2p.host.ping import PingService
+    server = PingServer(on_ping)
+    libp2p_host.set_stream_handler(PING_PROTOCOL, safe_handler(server.handle, "ping"))
 
-    service = PingService(libp2p_host)
-    handle = service.handle_ping
-    if on_ping is not None:
-        report = on_ping
 
-        async def handle(stream: Any) -> None:
-            await service.handle_ping(_Answering(stream, report))
+class PingServer:
+    """Echoes each 32-byte ping on a stream until the prober closes it or it
+    has been idle for :data:`SERVE_IDLE_S`; at most
+    :data:`MAX_SERVED_PER_PEER` streams per peer at once (a further one is
+    reset). ``on_ping(peer_id)`` is called after each echo. A truncated
+    ping closes the stream; a broken one raises (the handler's wrapper
+    resets it)."""
 
-    libp2p_host.set_stream_handler(PING_PROTOCOL, safe_handler(handle, "ping"))
+    def __init__(self, on_ping: Callable[[ID], None] | None = None) -> None:
+        self.on_ping = on_ping
+        self.served: dict[ID, int] = {}  #: peer -> its streams served now
+
+    async def handle(self, stream: Any) -> None:
+        peer_id = stream.muxed_conn.peer_id
+        if self.served.get(peer_id, 0) >= MAX_SERVED_PER_PEER:
+            await _reset_briefly(stream)
+            return
+        self.served[peer_id] = self.served.get(peer_id, 0) + 1
+        try:
+            while True:
+                payload = b""
+                with trio.move_on_after(SERVE_IDLE_S):
+                    payload = await _read_ping(stream)
+                if len(payload) < PING_BYTES:
+                    return  # idle, closed or cut short: the wrapper closes it
+                with trio.fail_after(ECHO_WRITE_S):
+                    await stream.write(payload)
+                if self.on_ping is not None:
+                    self.on_ping(peer_id)
+        finally:
+            left = self.served.pop(peer_id) - 1
+            if left:
+                self.served[peer_id] = left
+
+
+async def _read_ping(stream: Any) -> bytes:
+    """The next ping's bytes; fewer than :data:`PING_BYTES` when the prober
+    closed its side first."""
+    payload = b""
+    while len(payload) < PING_BYTES:
+        try:
+            chunk = await stream.read(PING_BYTES - len(payload))
+        except StreamEOF:
+            break
+        if not chunk:
+            break
+        payload += chunk
+    return payload

@@ -71,9 +71,20 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("meshpantry.node")
 
-#: How often the node looks at its connections to notice peers coming and
-#: going (island state, sync on connect).
+#: Least time between two looks at the node's connections (island state,
+#: sync on connect): a burst of connection changes is taken in one look.
 PEER_WATCH_INTERVAL_S = 0.25
+
+#: Longest the node goes without a look when no connection comes or goes
+#: (a connection change wakes it at once). What else a look notices (a
+#: peer cut off or no longer a member, an outsider's grace over, the
+#: outage clock) may wait that long. Looking every 0.25 s whatever
+#: happened was about a tenth of an idle node's CPU.
+PEER_WATCH_IDLE_S = 2.0
+
+#: Connection changes kept for the next look; more are dropped (the look
+#: reads the swarm's connections anyway).
+PEER_WATCH_BACKLOG = 256
 
 #: Records ingested per store transaction when a peer sends a large batch:
 #: keeps each pause of the trio loop short (about 60 ms of verification).
@@ -363,38 +374,71 @@ class Node:
             self.discovery.connection_lost(peer_id)
 
     async def _watch_peers(self) -> None:
+        """Look at the connections whenever one comes or goes (at most one
+        look per :data:`PEER_WATCH_INTERVAL_S`), and every
+        :data:`PEER_WATCH_IDLE_S` anyway; every :data:`PEER_WATCH_INTERVAL_S`
+        while a connected peer is not admitted (it may become a member any
+        moment: its join taken in the handshake, or brought by sync) or this
+        device is not a member yet (its peers count once they took its
+        join)."""
+        from .connection_events import ConnectionNotifee
+
+        send, changes = trio.open_memory_channel[Any](PEER_WATCH_BACKLOG)
+        notifee = ConnectionNotifee(send)
+        self.network.register_notifee(notifee)
+        try:
+            while True:
+                waiting = await self._look_at_peers()
+                await trio.sleep(PEER_WATCH_INTERVAL_S)
+                if not waiting:
+                    with trio.move_on_after(PEER_WATCH_IDLE_S - PEER_WATCH_INTERVAL_S):
+                        await changes.receive()
+                while True:  # the look reads every connection: one is enough
+                    try:
+                        changes.receive_nowait()
+                    except trio.WouldBlock:
+                        break
+        finally:
+            self.network.remove_notifee(notifee)
+
+    async def _look_at_peers(self) -> bool:
+        """Report peers that came and went (events, the sync planner, the
+        island state and the outage clock); close peers cut off and
+        outsiders past their grace. Returns True while a connected peer
+        waits to count (not admitted, or not past the join handshake)."""
         from .liveness import live_peers
 
-        while True:
-            await self.close_denied()
-            live = {str(p) for p in live_peers(self.network) if not self.is_cut_off(str(p))}
-            current = {p for p in live if self.gate.admits(p)}
-            await self.gatekeeper.close_outsiders(live - current)
-            if self.gate.open:
-                # Not a member yet: a peer counts once it took our join.
-                self.gatekeeper.start_joins(current - self.connected, self._nursery)
-                current &= self.connected | {p for p in current if self.gatekeeper.joined(p)}
-            fresh = sorted(current - self.connected)
-            at_once = []
-            for peer in fresh:
-                self.control.publish(PeerEvent(peer=peer, up=True))
-                if self._leads(peer) and self.peer_exchange is not None:  # one exchange teaches both sides
-                    self._nursery.start_soon(self._meet, peer)
-                else:
-                    at_once.append(peer)
-            if at_once and self.sync is not None:
-                self.sync.peers_up(at_once)
-            for peer in sorted(self.connected - current):
-                self.control.publish(PeerEvent(peer=peer, up=False))
-                if self.sync is not None:
-                    self.sync.peer_down(peer)
-            self.connected = current
-            island = not current
-            self.observe_outage(now_ms(), bool(current))
-            if island != self.island:
-                self.island = island
-                self.control.publish(IslandEvent(island=island, connected=len(current)))
-            await trio.sleep(PEER_WATCH_INTERVAL_S)
+        await self.close_denied()
+        live = {str(p) for p in live_peers(self.network) if not self.is_cut_off(str(p))}
+        current = {p for p in live if self.gate.admits(p)}
+        await self.gatekeeper.close_outsiders(live - current)
+        waiting = bool(live - current)
+        if self.gate.open:
+            # Not a member yet: a peer counts once it took our join.
+            self.gatekeeper.start_joins(current - self.connected, self._nursery)
+            current &= self.connected | {p for p in current if self.gatekeeper.joined(p)}
+            waiting = True
+        fresh = sorted(current - self.connected)
+        at_once = []
+        for peer in fresh:
+            self.control.publish(PeerEvent(peer=peer, up=True))
+            if self._leads(peer) and self.peer_exchange is not None:  # one exchange teaches both sides
+                self._nursery.start_soon(self._meet, peer)
+            else:
+                at_once.append(peer)
+        if at_once and self.sync is not None:
+            self.sync.peers_up(at_once)
+        for peer in sorted(self.connected - current):
+            self.control.publish(PeerEvent(peer=peer, up=False))
+            if self.sync is not None:
+                self.sync.peer_down(peer)
+        self.connected = current
+        island = not current
+        self.observe_outage(now_ms(), bool(current))
+        if island != self.island:
+            self.island = island
+            self.control.publish(IslandEvent(island=island, connected=len(current)))
+        return waiting
 
     def observe_outage(self, now: int, reachable: bool) -> None:
         """Feed the outage clock and persist what changed."""

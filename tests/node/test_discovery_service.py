@@ -41,3 +41,23 @@ async def test_a_cut_off_peer_is_not_dialled_until_allowed_again(node):
             await wait_until(lambda: not found.discovery.island, 10)
             assert [p.peer_id for p in node.store.peer_addresses()] == [str(b.peer_id)]
             nursery.cancel_scope.cancel()
+
+
+def test_a_peer_is_exchanged_with_again_for_news_or_by_its_leader_when_its_report_is_old():
+    """Either side exchanges when it has news; without news only the side
+    that leads, and only once the peer's report is missing or older than
+    the backstop."""
+    from libp2p.peer.id import ID
+
+    from meshpantry.node.discovery import KnownPeer
+    from meshpantry.node.discovery_service import REPORT_BACKSTOP_S, REPORT_REFRESH_S, refresh_due
+
+    peer = KnownPeer(ID(b"\x00\x01x"), connected=True, reported_at=None)
+    assert refresh_due(peer, 100.0, leads=True, news=False)  # no report yet
+    assert not refresh_due(peer, 100.0, leads=False, news=False)
+    peer.reported_at = 100.0
+    for now in (100.0 + REPORT_REFRESH_S, 100.0 + REPORT_BACKSTOP_S - 1):
+        assert not refresh_due(peer, now, leads=True, news=False)
+        assert refresh_due(peer, now, leads=False, news=True) and refresh_due(peer, now, leads=True, news=True)
+    assert refresh_due(peer, 100.0 + REPORT_BACKSTOP_S, leads=True, news=False)
+    assert not refresh_due(peer, 100.0 + REPORT_BACKSTOP_S, leads=False, news=False)

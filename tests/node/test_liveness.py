@@ -261,3 +261,92 @@ async def test_of_two_peers_checking_each_other_one_pings():
         nursery.cancel_scope.cancel()
     assert check_a.stats.answered >= 5
     assert check_b.stats.probes <= 1
+
+
+class _ServedStream:
+    """One inbound ping stream of ``peer_id``, fed by the test."""
+
+    def __init__(self, peer_id) -> None:
+        self.muxed_conn = type("Conn", (), {"peer_id": peer_id})()
+        self.send, self.incoming = trio.open_memory_channel(10)
+        self.echoed: list[bytes] = []
+        self.reset_done = False
+
+    async def read(self, n: int) -> bytes:
+        return await self.incoming.receive()
+
+    async def write(self, data: bytes) -> None:
+        self.echoed.append(data)
+
+    async def reset(self) -> None:
+        self.reset_done = True
+
+
+@pytest.mark.trio
+async def test_a_served_ping_stream_stays_open_through_long_pauses_between_probes(autojump_clock):
+    """
+    A prober pauses 30 s between two pings (its probes were put off while a
+    sync session showed the peer alive): the stream still answers, so the
+    prober keeps it. Only after SERVE_IDLE_S without a ping is it closed. A
+    third stream of one peer is reset (the protocol allows two).
+    """
+    from meshpantry.node.ping import MAX_SERVED_PER_PEER, SERVE_IDLE_S, PingServer
+
+    heard: list = []
+    server = PingServer(heard.append)
+    streams = [_ServedStream("peer-a") for _ in range(MAX_SERVED_PER_PEER + 1)]
+    async with trio.open_nursery() as nursery:
+        done = trio.Event()
+
+        async def serve() -> None:
+            await server.handle(streams[0])
+            done.set()
+
+        nursery.start_soon(serve)
+        nursery.start_soon(server.handle, streams[1])
+        await trio.sleep(1)
+        await server.handle(streams[2])
+        assert streams[2].reset_done and not streams[0].reset_done
+        for pause in (1, 30, SERVE_IDLE_S - 1):
+            await trio.sleep(pause)
+            await streams[0].send.send(b"\x07" * 32)
+            await trio.sleep(0.1)
+        assert streams[0].echoed == [b"\x07" * 32] * 3 and heard == ["peer-a"] * 3
+        await trio.sleep(SERVE_IDLE_S + 1)
+        assert done.is_set()
+        nursery.cancel_scope.cancel()
+
+
+@pytest.mark.trio
+async def test_an_answer_read_in_the_step_that_finds_the_time_up_is_no_miss(mock_clock):
+    """
+    This node's loop stalls past a probe's deadline while the answer arrives:
+    when it runs again, the deadline and the reading of the answer fall in
+    one step. The answer counts; the peer is not dropped (one miss would).
+    """
+    arrived, answer = trio.Event(), trio.Event()
+    dropped: list[str] = []
+
+    async def probe(peer: str) -> None:
+        await answer.wait()
+
+    async def read_answer() -> None:  # the muxer: reads the bytes, hands them on
+        await arrived.wait()
+        answer.set()
+
+    async def drop(peer: str) -> None:
+        dropped.append(peer)
+
+    check = Liveness(lambda: ["a"], probe, drop, interval_s=INTERVAL, timeout_s=TIMEOUT, max_missed=1)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(read_answer)
+        await nursery.start(check.run)
+        await trio.testing.wait_all_tasks_blocked()
+        mock_clock.jump(INTERVAL)
+        await trio.testing.wait_all_tasks_blocked()
+        assert check.stats.probes == 1
+        mock_clock.jump(TIMEOUT + 1)  # stalled: no step runs until the answer is there too
+        arrived.set()
+        await trio.testing.wait_all_tasks_blocked()
+        assert check.stats.answered == 1 and check.stats.missed == 0 and dropped == []
+        nursery.cancel_scope.cancel()

@@ -142,3 +142,35 @@ async def test_an_exchange_tells_both_sides_whether_they_hold_the_same_set_and_t
         answer = await read_frame(channel)
         assert answer.links is None and answer.set is None and answer.entries[0][0] == b.peer_id
         await channel.close()
+
+
+@pytest.mark.trio
+async def test_a_side_has_news_for_a_peer_only_until_it_told_it_its_changed_links():
+    """
+    A ── B        after an exchange neither side has news for the other;
+    A ── B ── C   C connects to B: B has news for A (a new link), A none for
+                  B; once B told A (B opens the exchange), A knows C is B's
+                  link and neither has news again. A new set is no news.
+    """
+    keys = [DeviceKey.generate() for _ in range(3)]
+    members = {k.public for k in keys}
+    async with AsyncExitStack() as stack:
+        (a, da, xa), (b, db, xb), (c, dc, xc) = [await start(stack, key, members) for key in keys]
+        await connect_bounded(a.libp2p, peer_info_from_multiaddr(b.dial_addrs()[0]), 5)
+        await wait_until(lambda: b.peer_id in da.connected_peers() and a.peer_id in db.connected_peers(), 5)
+        assert xa.has_news(b.peer_id) and xb.has_news(a.peer_id)  # nothing told yet
+        await xa.exchange_with(b.peer_id)
+        assert not xa.has_news(b.peer_id) and not xb.has_news(a.peer_id)
+
+        db.add_peer(c.peer_id, c.dial_addrs())
+        await wait_until(lambda: c.peer_id in db.connected_peers(), 5)
+        assert xb.has_news(a.peer_id) and not xa.has_news(b.peer_id)
+        assert c.peer_id not in da.peers[b.peer_id].links
+        await xb.exchange_with(a.peer_id)
+        assert c.peer_id in da.peers[b.peer_id].links
+        assert not xb.has_news(a.peer_id) and not xa.has_news(b.peer_id)
+
+        xb.held[0] = b"\x02" * 16
+        assert not xb.has_news(a.peer_id)
+        # Told before the connection came up again: news whatever it was.
+        assert xb.has_news(a.peer_id, since=trio.current_time() + 1)
