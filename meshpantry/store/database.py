@@ -11,6 +11,10 @@ Rules:
   cannot read as a database, or a failed ``PRAGMA quick_check`` raise
   :class:`~.errors.StoreDamaged`, which names the file and what to do, rather
   than a traceback mid-command or, worse, a fresh empty store.
+* A new store is built under a staging name and renamed into place once its
+  schema is committed (:func:`create`): a process killed while creating one
+  leaves no empty file where the store goes, so an empty store file always
+  means damage.
 * Ordinary commits use ``synchronous=NORMAL``: in WAL mode a commit survives a
   killed process, and a power cut can only roll back the newest commits, all of
   which peers can send again. A commit made ``durable`` switches to
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -33,6 +37,10 @@ from .errors import StoreDamaged, StoreMissing
 DB_FILE = "meshpantry.sqlite3"
 LOCK_FILE = "meshpantry.lock"
 DB_SUFFIX = ".sqlite3"
+
+#: Suffix of a database being created (:func:`create`). What a killed
+#: creation leaves under it is removed by the next one.
+CREATING_SUFFIX = ".creating"
 
 #: How long a connection waits for another's lock before failing. Readers and
 #: the single writer only meet at WAL checkpoints, which take milliseconds; five
@@ -68,9 +76,9 @@ QUICK_CHECK_ROWS = 1
 def check_file(db_file: Path) -> None:
     """Raise :class:`StoreDamaged` if ``db_file`` exists but is empty while
     its write-ahead log holds nothing either: a store truncated to nothing,
-    which SQLite would silently open as a new, empty database. (SQLite writes
-    the first page with the first commit, and a store's first commit is its
-    migrations, so an empty file is never a store in use.)"""
+    which SQLite would silently open as a new, empty database. (A new store
+    is renamed into place only once its migrations are committed, by
+    :func:`create`, so an empty file is never a store in use.)"""
     try:
         size = db_file.stat().st_size
     except FileNotFoundError:
@@ -142,6 +150,33 @@ def transaction(conn: sqlite3.Connection, *, durable: bool = False) -> Iterator[
     finally:
         if durable:
             conn.execute("PRAGMA synchronous = NORMAL")
+
+
+def create(db_file: Path, build: Callable[[sqlite3.Connection], None]) -> None:
+    """Create the database at ``db_file``, which does not exist, in one step:
+    ``build`` (the migrations) runs on a file under a staging name, which is
+    closed, fsynced and renamed to ``db_file``. A kill at any moment leaves
+    either no ``db_file`` or a whole one; the caller holds the writer lock."""
+    staging = db_file.with_name(db_file.name + CREATING_SUFFIX)
+    for leftover in (staging, *_sidecars(staging)):
+        leftover.unlink(missing_ok=True)
+    conn = connect(staging, writer=True)
+    try:
+        build(conn)
+    finally:
+        conn.close()  # checkpoints the WAL into the file and deletes it
+    fd = os.open(staging, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(staging, db_file)
+    fsync_directory(db_file.parent)
+
+
+def _sidecars(db_file: Path) -> tuple[Path, Path]:
+    """SQLite's write-ahead log and shared-memory index beside ``db_file``."""
+    return db_file.with_name(db_file.name + "-wal"), db_file.with_name(db_file.name + "-shm")
 
 
 def fsync_directory(directory: Path) -> None:

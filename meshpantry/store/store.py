@@ -99,6 +99,8 @@ class Store:
             lock = WriterLock(directory / database.LOCK_FILE, directory)
             lock.acquire()
         try:
+            if writer and not db_file.exists():
+                database.create(db_file, lambda conn: migrations.migrate(conn, int(time.time() * 1000)))
             database.check_file(db_file)
             try:
                 conn = database.connect(db_file, writer=writer)
