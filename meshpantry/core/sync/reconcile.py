@@ -117,14 +117,16 @@ from protocol.sync import (
     IdList,
     Reconcile,
     Roots,
+    ShortList,
     Skip,
     Sums,
+    WantListed,
     WantSums,
 )
 
 from .estimate import estimate, estimate_parts
 from .items import ItemIndex, fingerprint_of
-from .replies import LIST_IDS, Reply, add_sums
+from .replies import LIST_IDS, Reply, add_short_list, add_sums, answer_short_list, answer_want_listed, dense
 from .splits import ESTIMATE_SUMS, estimating_split, resolve, sums_fit, whole_sums_fit
 from .sums import difference_polynomials, roots_among
 from .work import SUMS_WORK, check_message, message_work
@@ -225,6 +227,10 @@ def _answer(
         _on_sums(index, lo, hi, entry.upper, mode, reply, alone=alone, estimated=estimated)
     elif isinstance(mode, Roots):
         _on_roots(index, lo, hi, entry.upper, mode, reply)
+    elif isinstance(mode, ShortList):
+        answer_short_list(index, lo, hi, entry.upper, mode, reply)
+    elif isinstance(mode, WantListed):
+        answer_want_listed(lo, hi, entry.upper, mode, reply)
     else:
         assert isinstance(mode, IdList)
         _on_id_list(index, lo, hi, entry.upper, mode, reply)
@@ -253,6 +259,8 @@ def _on_fingerprint(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Fing
         add_sums(index, lo, hi, upper, SUMS_SLACK, theirs, reply)
     elif mine <= LIST_IDS:
         reply.add(upper, IdList(tuple(index.ids(lo, hi))))
+    elif dense(mine, abs(mine - theirs)) and add_short_list(index, lo, hi, upper, reply):
+        pass
     elif theirs <= LIST_IDS or mine < theirs:
         reply.add(upper, Fingerprint(mine, own))
     else:
@@ -291,7 +299,10 @@ def _on_sums(
         # The sums of a whole large range (an opening): the estimate says how
         # much differs, not where; the parts' stratum counts will. When the
         # peer simply holds more, its split can cut after my count and
-        # isolate its newest records: I echo my fingerprint for it.
+        # isolate its newest records: I echo my fingerprint for it. When
+        # about as many records differ as I hold, my short ids settle it.
+        if dense(mine, differences) and add_short_list(index, lo, hi, upper, reply):
+            return
         if exact and mine < theirs:
             reply.add(upper, Fingerprint(mine, index.fingerprint(lo, hi)))
         else:

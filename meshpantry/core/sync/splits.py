@@ -20,7 +20,7 @@ from protocol.sync import MAX_LIST_IDS, MAX_SUMS, SUM_BYTES, Bound, IdList
 
 from .estimate import EXACT_PART_DIFFERENCES, PART_DIFFERENCES, part_sums, sums_for
 from .items import PREFIX_POWERS, ItemIndex
-from .replies import LIST_IDS, STRATA_FROM, Reply, add_sums, split
+from .replies import LIST_IDS, STRATA_FROM, Reply, add_short_list, add_sums, dense, split
 from .work import SEND_WORK, SOLVE_UNITS, SUMS_WORK
 
 #: Parts of an estimating split. Sixteen give every part's stratum counts
@@ -139,6 +139,8 @@ def resolve(
         return
     if mine <= LIST_IDS or (listable and mine <= LIST_FAILED):
         reply.add(upper, IdList(tuple(index.ids(lo, hi))))
+        return
+    if dense(mine, differences) and add_short_list(index, lo, hi, upper, reply):
         return
     k = differences + 1 + EXACT_SLACK if exact else sums_for(differences)
     if k > tried and sums_fit(mine, theirs, k) and (exact or k <= PREFIX_POWERS):
