@@ -17,7 +17,12 @@ works on more than a small range. A part's sums have a small margin: one
 that falls short (about one in twenty) is answered with the peer's own
 sums, as many as may help, in the round trip its records take anyway; one
 that falls short again is listed (ids, as range-based set reconciliation
-does), which settles it in one step.
+does), which settles it in one step. A range where about as many records
+differ as I hold (*dense*: :func:`.replies.dense`, after a partition nearly
+every item of an island's) is listed by the short ids of my items
+(SHORT_LIST, answered by WANT_LISTED, :mod:`.replies`): solving costs about
+what checking a record's signature costs per difference and saves no bytes
+there, while a short list costs 16 bytes an item and no arithmetic.
 
 The initiator opens with one entry for its whole set (:func:`opening`): its
 ID_LIST when it holds at most LIST_IDS items, its SUMS with SUMS_SLACK sums
@@ -41,9 +46,10 @@ range (first rule that applies wins):
 5. c_m == c_o and the range is smaller than ESTIMATE_FROM: my SUMS with
    SUMS_SLACK sums (one record missing on each side).
 6. c_m <= LIST_IDS: reply my ID_LIST.
-7. c_o <= LIST_IDS, or I hold fewer: echo my FINGERPRINT, so that the peer
-   lists (6) or, holding more, splits (8).
-8. estimating split: my items cut into ESTIMATE_PARTS equal parts plus a cut
+7. dense with d = |c_m - c_o|: my SHORT_LIST.
+8. c_o <= LIST_IDS, or I hold fewer: echo my FINGERPRINT, so that the peer
+   lists (6, 7) or, holding more, splits (9).
+9. estimating split: my items cut into ESTIMATE_PARTS equal parts plus a cut
    after my first c_o items (when the peer simply lacks my newest records,
    that cut isolates them); each part is described (see below) with its
    stratum counts and one sum, or, when c_m == c_o (a two-sided difference
@@ -70,9 +76,10 @@ SUMS(c_o, fp_o, k sums, strata) received:
    peer's extras, and the fingerprint of what we share).
 3. The only entry of its message that is not SKIP (an opening), with
    stratum counts, over ESTIMATE_FROM items or more, and the estimate d
-   (below) too large for the whole range's sums: echo my FINGERPRINT when d
-   is exact and I hold fewer (the peer's estimating split cuts after my
-   count), else an estimating split (FINGERPRINT rule 8, one sum per part).
+   (below) too large for the whole range's sums: my SHORT_LIST when the
+   range is dense; else echo my FINGERPRINT when d is exact and I hold
+   fewer (the peer's estimating split cuts after my count), else an
+   estimating split (FINGERPRINT rule 9, one sum per part).
    A small difference costs no split.
 4. Otherwise estimate d: from the stratum counts when the peer sent them
    (the SUMS of one message that carry them estimated together,
@@ -84,14 +91,19 @@ SUMS(c_o, fp_o, k sums, strata) received:
    my list and within RETRY_EFFORT; else ID_LIST if I hold at most LIST_IDS items, or at
    most LIST_FAILED and the peer sent no stratum counts and more than
    ESTIMATE_SUMS sums (a part whose sums were sized by an estimate); else
-   my SUMS with d + 1 + EXACT_SLACK sums (exact d) or ``sums_for(d)`` (at
-   most PREFIX_POWERS) if that is more than k and fits; else, when d is
+   my SHORT_LIST when the range is dense; else my SUMS with d + 1 +
+   EXACT_SLACK sums (exact d) or ``sums_for(d)`` (at most PREFIX_POWERS)
+   if that is more than k and fits; else, when d is
    exact, fingerprints of parts of about EXACT_PART_DIFFERENCES differences
    each; else a **fine split**: about d / PART_DIFFERENCES equal parts
    (plus the cut after c_o items, and, for the range of the newest items,
    the last part halved again and again), each described with the sums its
    share of d needs (:func:`.estimate.part_sums`), as many parts as the
    message has room for.
+
+SHORT_LIST received: I send my items whose short ids it lacks and name the
+listed items I lack by their bits (WANT_LISTED), or SKIP. WANT_LISTED
+received: I send the items it names (SKIP).
 
 ROOTS received: I send my items that are its roots if there are exactly as
 many as its degree and the rest matches the common fingerprint (SKIP), else
