@@ -49,6 +49,7 @@ CASES = [
     ("abc | abd", "abc", "abd"),
     ("abcd | abc", "abcd", "abc"),
     ("a | abcd", "a", "abcd"),
+    ("abcd | ab", "abcd", "ab"),
     ("abcd | abcd", "abcd", "abcd"),
 ]
 

@@ -140,3 +140,20 @@ def test_a_sparse_difference_is_still_solved_from_sums():
     assert a.ids == b.ids
     modes = {type(e.mode) for flight in flights for f in flight if isinstance(f, wire.Reconcile) for e in f.entries}
     assert wire.ShortList not in modes and wire.Roots in modes
+
+
+@pytest.mark.parametrize("few_first", [True, False])
+def test_a_dense_one_sided_difference_is_listed_by_the_side_holding_fewer(few_first):
+    """One side holds one island, the other all three: the short list comes
+    from the side with fewer items (16 bytes each), whichever opens."""
+    common, left, right = _islands(9, 1_500, 60)
+    _, more, _ = _islands(10, 1_500, 0)
+    left = left[:500]  # the many side holds few enough per difference to list too
+    few, many = Replica(common + left), Replica(common + left + right + more)
+    link = Link(few, many) if few_first else Link(many, few)
+    flights = _frames_sent(link)
+    link.lockstep()
+    assert few.ids == many.ids
+    listed = [sum(len(e.mode.ids) for e in f.entries if isinstance(e.mode, wire.ShortList))
+              for flight in flights for f in flight if isinstance(f, wire.Reconcile)]
+    assert sum(listed) == len(common) + len(left)  # the few side's items, once

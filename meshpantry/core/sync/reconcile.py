@@ -46,10 +46,13 @@ range (first rule that applies wins):
 5. c_m == c_o and the range is smaller than ESTIMATE_FROM: my SUMS with
    SUMS_SLACK sums (one record missing on each side).
 6. c_m <= LIST_IDS: reply my ID_LIST.
-7. dense with d = |c_m - c_o|: my SHORT_LIST.
-8. c_o <= LIST_IDS, or I hold fewer: echo my FINGERPRINT, so that the peer
-   lists (6, 7) or, holding more, splits (9).
-9. estimating split: my items cut into ESTIMATE_PARTS equal parts plus a cut
+7. an opening (the only entry that is not SKIP) from a peer that holds
+   fewer (at most MAX_SHORT_IDS), dense for the peer with d = c_m - c_o:
+   echo my FINGERPRINT, so that the peer lists (8) its fewer items.
+8. dense with d = |c_m - c_o|: my SHORT_LIST.
+9. c_o <= LIST_IDS, or I hold fewer: echo my FINGERPRINT, so that the peer
+   lists (6, 8) or, holding more, splits (10).
+10. estimating split: my items cut into ESTIMATE_PARTS equal parts plus a cut
    after my first c_o items (when the peer simply lacks my newest records,
    that cut isolates them); each part is described (see below) with its
    stratum counts and one sum, or, when c_m == c_o (a two-sided difference
@@ -76,10 +79,12 @@ SUMS(c_o, fp_o, k sums, strata) received:
    peer's extras, and the fingerprint of what we share).
 3. The only entry of its message that is not SKIP (an opening), with
    stratum counts, over ESTIMATE_FROM items or more, and the estimate d
-   (below) too large for the whole range's sums: my SHORT_LIST when the
-   range is dense; else echo my FINGERPRINT when d is exact and I hold
+   (below) too large for the whole range's sums: when d is exact, I hold
+   more and the range is dense for the peer, echo my FINGERPRINT (the peer
+   lists its fewer items); else my SHORT_LIST when the range is dense for
+   me; else echo my FINGERPRINT when d is exact and I hold
    fewer (the peer's estimating split cuts after my count), else an
-   estimating split (FINGERPRINT rule 9, one sum per part).
+   estimating split (FINGERPRINT rule 10, one sum per part).
    A small difference costs no split.
 4. Otherwise estimate d: from the stratum counts when the peer sent them
    (the SUMS of one message that carry them estimated together,
@@ -91,7 +96,9 @@ SUMS(c_o, fp_o, k sums, strata) received:
    my list and within RETRY_EFFORT; else ID_LIST if I hold at most LIST_IDS items, or at
    most LIST_FAILED and the peer sent no stratum counts and more than
    ESTIMATE_SUMS sums (a part whose sums were sized by an estimate); else
-   my SHORT_LIST when the range is dense; else my SUMS with d + 1 +
+   when d is exact, I hold more and the range is dense for the peer, my
+   FINGERPRINT (the peer lists); else my SHORT_LIST when the range is
+   dense; else my SUMS with d + 1 +
    EXACT_SLACK sums (exact d) or ``sums_for(d)`` (at most PREFIX_POWERS)
    if that is more than k and fits; else, when d is
    exact, fingerprints of parts of about EXACT_PART_DIFFERENCES differences
@@ -122,6 +129,7 @@ from __future__ import annotations
 from protocol import limits
 from protocol.sync import (
     INF,
+    MAX_SHORT_IDS,
     MAX_SUMS,
     Bound,
     Entry,
@@ -232,7 +240,7 @@ def _answer(
     if isinstance(mode, Skip):
         reply.add(entry.upper, mode)
     elif isinstance(mode, Fingerprint):
-        _on_fingerprint(index, lo, hi, entry.upper, mode, reply)
+        _on_fingerprint(index, lo, hi, entry.upper, mode, reply, alone=alone)
     elif isinstance(mode, WantSums):
         add_sums(index, lo, hi, entry.upper, mode.k, hi - lo, reply)
     elif isinstance(mode, Sums):
@@ -248,7 +256,9 @@ def _answer(
         _on_id_list(index, lo, hi, entry.upper, mode, reply)
 
 
-def _on_fingerprint(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Fingerprint, reply: Reply) -> None:
+def _on_fingerprint(
+    index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Fingerprint, reply: Reply, *, alone: bool = False
+) -> None:
     mine, theirs = hi - lo, mode.count
     own = index.fingerprint(lo, hi)
     if mine == theirs and own == mode.fingerprint:
@@ -271,6 +281,11 @@ def _on_fingerprint(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Fing
         add_sums(index, lo, hi, upper, SUMS_SLACK, theirs, reply)
     elif mine <= LIST_IDS:
         reply.add(upper, IdList(tuple(index.ids(lo, hi))))
+    elif alone and theirs < mine and theirs <= MAX_SHORT_IDS and dense(theirs, mine - theirs):
+        # An opening from a peer that lacks records and holds few: its
+        # short ids cost fewer bytes than mine, and its reply has room for
+        # them. My fingerprint tells it the difference, and it lists.
+        reply.add(upper, Fingerprint(mine, own))
     elif dense(mine, abs(mine - theirs)) and add_short_list(index, lo, hi, upper, reply):
         pass
     elif theirs <= LIST_IDS or mine < theirs:
@@ -312,7 +327,12 @@ def _on_sums(
         # much differs, not where; the parts' stratum counts will. When the
         # peer simply holds more, its split can cut after my count and
         # isolate its newest records: I echo my fingerprint for it. When
-        # about as many records differ as I hold, my short ids settle it.
+        # about as many records differ as one side holds, that side's short
+        # ids settle it: the peer's, when it lacks records and holds fewer
+        # (I echo my fingerprint, and it lists), else mine.
+        if exact and mine > theirs and theirs <= MAX_SHORT_IDS and dense(theirs, differences):
+            reply.add(upper, Fingerprint(mine, index.fingerprint(lo, hi)))
+            return
         if dense(mine, differences) and add_short_list(index, lo, hi, upper, reply):
             return
         if exact and mine < theirs:
