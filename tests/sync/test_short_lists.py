@@ -157,3 +157,25 @@ def test_a_dense_one_sided_difference_is_listed_by_the_side_holding_fewer(few_fi
     listed = [sum(len(e.mode.ids) for e in f.entries if isinstance(e.mode, wire.ShortList))
               for flight in flights for f in flight if isinstance(f, wire.Reconcile)]
     assert sum(listed) == len(common) + len(left)  # the few side's items, once
+
+
+def test_sums_enough_for_a_one_sided_difference_that_fail_do_not_echo_forever():
+    """A difference that looks one-sided by its stratum counts (14 extras on
+    one side) but hides a pair in one stratum (16 differ): the side holding
+    more answers the echoed fingerprint with 15 sums, which fail; the other
+    side must then cut the range, not echo its fingerprint again (before,
+    the two echoed each other until MAX_ROUNDS)."""
+    rng = random.Random(11)
+    records = [fake_record(n % 40, n // 40 + 1, n // 3 + 1, rng.randbytes(8)) for n in range(3_700)]
+    ids = [hashlib.sha256(r).digest() for r in records]
+    by_stratum: dict[int, list[int]] = {}
+    for n, item_id in enumerate(ids):
+        by_stratum.setdefault(item_id[31] % 16, []).append(n)
+    pair = by_stratum[3][:2]  # one record each side lacks, in one stratum
+    extras = [by_stratum[s][5 + s // 8] for s in range(16) if s != 3][:14]
+    a = Replica(r for n, r in enumerate(records) if n != pair[1])
+    b = Replica(r for n, r in enumerate(records) if n != pair[0] and n not in extras)
+    assert len(a.ids) - len(b.ids) == 14
+    link = Link(a, b)
+    link.lockstep()
+    assert a.ids == b.ids == set(ids)

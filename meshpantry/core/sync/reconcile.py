@@ -89,7 +89,8 @@ SUMS(c_o, fp_o, k sums, strata) received:
 4. Otherwise estimate d: from the stratum counts when the peer sent them
    (the SUMS of one message that carry them estimated together,
    :func:`.estimate.estimate_parts`); else |c_m - c_o|, taken as exact, when
-   that is k or more (nothing was solved); else 2k. Never below |c_m - c_o|.
+   that is k or more (nothing was solved); else 2k. Never below |c_m - c_o|,
+   and not exact when k sums were enough for it and failed.
    Then *resolve* the range: a part of a fine split that fell short (no
    stratum counts, more than ESTIMATE_SUMS sums, at most PREFIX_POWERS) gets
    my SUMS with min(MAX_SUMS, c_m + c_o + 1) sums when they are smaller than
@@ -321,6 +322,11 @@ def _on_sums(
         differences, exact = abs(mine - theirs), True
     else:
         differences, exact = 2 * k, False
+    if exact and abs(mine - theirs) < k and differences < k:
+        # k sums were enough for the difference the counts show, and failed:
+        # more differ than they show (a pair hidden in one stratum). Taken
+        # as exact, it would be answered the same way again, and again.
+        exact = False
     differences = max(differences, abs(mine - theirs), k if abs(mine - theirs) < k else 0)
     if alone and mode.strata and mine >= ESTIMATE_FROM and not whole_sums_fit(mine, theirs, differences, exact):
         # The sums of a whole large range (an opening): the estimate says how
