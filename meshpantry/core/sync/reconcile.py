@@ -79,7 +79,8 @@ SUMS(c_o, fp_o, k sums, strata) received:
    peer's extras, and the fingerprint of what we share).
 3. The only entry of its message that is not SKIP (an opening), with
    stratum counts, over ESTIMATE_FROM items or more, and the estimate d
-   (below) too large for the whole range's sums: when d is exact, I hold
+   (below) too large for the whole range's sums (d counting as not exact
+   when k sums were enough for it and failed): when d is exact, I hold
    more and the range is dense for the peer, echo my FINGERPRINT (the peer
    lists its fewer items); else my SHORT_LIST when the range is dense for
    me; else echo my FINGERPRINT when d is exact and I hold
@@ -89,8 +90,7 @@ SUMS(c_o, fp_o, k sums, strata) received:
 4. Otherwise estimate d: from the stratum counts when the peer sent them
    (the SUMS of one message that carry them estimated together,
    :func:`.estimate.estimate_parts`); else |c_m - c_o|, taken as exact, when
-   that is k or more (nothing was solved); else 2k. Never below |c_m - c_o|,
-   and not exact when k sums were enough for it and failed.
+   that is k or more (nothing was solved); else 2k. Never below |c_m - c_o|.
    Then *resolve* the range: a part of a fine split that fell short (no
    stratum counts, more than ESTIMATE_SUMS sums, at most PREFIX_POWERS) gets
    my SUMS with min(MAX_SUMS, c_m + c_o + 1) sums when they are smaller than
@@ -322,11 +322,9 @@ def _on_sums(
         differences, exact = abs(mine - theirs), True
     else:
         differences, exact = 2 * k, False
-    if exact and abs(mine - theirs) < k and differences < k:
-        # k sums were enough for the difference the counts show, and failed:
-        # more differ than they show (a pair hidden in one stratum). Taken
-        # as exact, it would be answered the same way again, and again.
-        exact = False
+    # k sums were enough for the difference the counts show, and failed:
+    # more differ than they show (a pair hidden in one stratum).
+    belied = exact and abs(mine - theirs) < k and differences < k
     differences = max(differences, abs(mine - theirs), k if abs(mine - theirs) < k else 0)
     if alone and mode.strata and mine >= ESTIMATE_FROM and not whole_sums_fit(mine, theirs, differences, exact):
         # The sums of a whole large range (an opening): the estimate says how
@@ -336,6 +334,8 @@ def _on_sums(
         # about as many records differ as one side holds, that side's short
         # ids settle it: the peer's, when it lacks records and holds fewer
         # (I echo my fingerprint, and it lists), else mine.
+        if belied:  # echoing my fingerprint would bring the same sums again, and again
+            exact = False
         if exact and mine > theirs and theirs <= MAX_SHORT_IDS and dense(theirs, differences):
             reply.add(upper, Fingerprint(mine, index.fingerprint(lo, hi)))
             return
