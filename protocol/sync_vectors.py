@@ -75,6 +75,10 @@ def mode_to_json(mode: wire.Mode) -> dict:
             "sums": [_int(value) for value in mode.sums],
             "strata": list(mode.strata),
         }
+    if isinstance(mode, wire.ShortList):
+        return {"mode": "SHORT_LIST", "ids": [short.hex() for short in mode.ids]}
+    if isinstance(mode, wire.WantListed):
+        return {"mode": "WANT_LISTED", "count": mode.count, "bits": mode.bits.hex()}
     assert isinstance(mode, wire.Roots)
     return {"mode": "ROOTS", "common": mode.common.hex(), "coefficients": [_int(c) for c in mode.coefficients]}
 
@@ -96,6 +100,10 @@ def mode_from_json(doc: dict) -> wire.Mode:
             tuple(_from_int(v) for v in doc["sums"]),
             tuple(doc["strata"]),
         )
+    if name == "SHORT_LIST":
+        return wire.ShortList(tuple(bytes.fromhex(short) for short in doc["ids"]))
+    if name == "WANT_LISTED":
+        return wire.WantListed(doc["count"], bytes.fromhex(doc["bits"]))
     assert name == "ROOTS", name
     return wire.Roots(bytes.fromhex(doc["common"]), tuple(_from_int(c) for c in doc["coefficients"]))
 
@@ -225,6 +233,11 @@ def _sample_frames() -> list[tuple[str, wire.Frame]]:
         ("want author", wire.WantAuthor(bytes(range(32)))),
         ("abort: protocol violation", wire.Abort(wire.ABORT_PROTOCOL, "RECONCILE out of turn")),
         ("abort: no reason", wire.Abort(wire.ABORT_TIMEOUT)),
+        ("reconcile: short lists and the bits answering one", wire.Reconcile((
+            wire.Entry(index.bound_before(2), wire.ShortList(tuple(i[: wire.SHORT_ID_BYTES] for i in index.ids(0, 2)))),
+            wire.Entry(index.bound_before(3), wire.WantListed.of(10, [0, 3, 9])),
+            wire.Entry(wire.INF, wire.ShortList((index.ids(3, 4)[0][: wire.SHORT_ID_BYTES],))),
+        ))),
     ]
 
 
@@ -255,7 +268,7 @@ def _invalid_frames() -> list[tuple[str, bytes]]:
         ("reconcile: bounds not increasing", frame(b"\x02\x00\x03\x06\x00\x00\x01\x00\x00\x00\x00\x00")),
         ("reconcile: prefix longer than 32", frame(b"\x02\x00\x02\x06\x21" + bytes(33) + b"\x00\x00\x00\x00")),
         ("reconcile: prefix ends with a zero byte", frame(prefixed.replace(b"\x01\x01\x00", b"\x02\x01\x00\x00", 1))),
-        ("reconcile: unknown mode", frame(b"\x02\x00\x01\x00\x06\x00")),
+        ("reconcile: unknown mode", frame(b"\x02\x00\x01\x00\x08\x00")),
         ("reconcile: id list over MAX_LIST_IDS", frame(b"\x02\x00\x01\x00\x02" + wire.encode_varint(wire.MAX_LIST_IDS + 1))),
         ("reconcile: want 0 sums", frame(b"\x02\x00\x01\x00\x03\x00\x00")),
         ("reconcile: want 65 sums", frame(b"\x02\x00\x01\x00\x03\x41\x00")),
@@ -273,6 +286,12 @@ def _invalid_frames() -> list[tuple[str, bytes]]:
         ("abort: reason not UTF-8", frame(b"\x07\x02\x01\xff")),
         ("varint of 11 bytes", frame(b"\x04" + b"\x80" * 10 + b"\x01")),
         ("varint of 2^64", frame(b"\x04" + b"\x80" * 9 + b"\x02")),
+        ("reconcile: a short list of no ids", frame(b"\x02\x00\x01\x00\x06\x00")),
+        ("reconcile: a short list over MAX_SHORT_IDS",
+         frame(b"\x02\x00\x01\x00\x06" + wire.encode_varint(wire.MAX_SHORT_IDS + 1))),
+        ("reconcile: a short list cut short", frame(b"\x02\x00\x01\x00\x06\x02" + bytes(20))),
+        ("reconcile: bits of no listed items", frame(b"\x02\x00\x01\x00\x07\x00\x00")),
+        ("reconcile: a bit set past the listed items", frame(b"\x02\x00\x01\x00\x07\x03\x09\x00")),
     ]
 
 
@@ -443,6 +462,9 @@ def build_sessions() -> dict:
                 "two-sided, 240 among the newest 400 of 2,100 (parts retried with the peer's sums, one listed, "
                 "needs and records in one flight)", large,
                 everything - set(newest[:120]), everything - set(newest[120:]))},
+            {"records": "records_large", **_transcript(
+                "two-sided, 1,200: each side lacks 600 of the newest 1,200 of 2,100 (short lists)", large,
+                everything - set(range(900, 2_100, 2)), everything - set(range(901, 2_100, 2)))},
         ],
     }
 

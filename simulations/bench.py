@@ -14,6 +14,7 @@ BENCHMARKS: dict[str, str] = {
     "bundle": "simulations.bench_bundle",
     "ingest": "simulations.bench_ingest",
     "sync": "simulations.bench_sync",
+    "reconcile": "simulations.bench_reconcile",
     "node": "simulations.bench_node",
     "newdevice": "simulations.bench_newdevice",
     "sim": "simulations.bench_sim",

@@ -51,7 +51,7 @@ def test_frame_vectors_cover_every_type_and_mode():
     types = {v["frame"]["type"] for v in FRAMES["frames"]}
     assert types == {"HELLO", "RECONCILE", "RECORDS", "ACK", "END", "WANT_AUTHOR", "ABORT"}
     modes = {e["mode"] for v in FRAMES["frames"] if v["frame"]["type"] == "RECONCILE" for e in v["frame"]["entries"]}
-    assert modes == {"SKIP", "FINGERPRINT", "ID_LIST", "WANT_SUMS", "SUMS", "ROOTS"}
+    assert modes == {"SKIP", "FINGERPRINT", "ID_LIST", "WANT_SUMS", "SUMS", "ROOTS", "SHORT_LIST", "WANT_LISTED"}
 
 
 @pytest.mark.parametrize("vector", FRAMES["invalid"], ids=lambda v: v["name"])

@@ -17,7 +17,12 @@ works on more than a small range. A part's sums have a small margin: one
 that falls short (about one in twenty) is answered with the peer's own
 sums, as many as may help, in the round trip its records take anyway; one
 that falls short again is listed (ids, as range-based set reconciliation
-does), which settles it in one step.
+does), which settles it in one step. A range where about as many records
+differ as I hold (*dense*: :func:`.replies.dense`, after a partition nearly
+every item of an island's) is listed by the short ids of my items
+(SHORT_LIST, answered by WANT_LISTED, :mod:`.replies`): solving costs about
+what checking a record's signature costs per difference and saves no bytes
+there, while a short list costs 16 bytes an item and no arithmetic.
 
 The initiator opens with one entry for its whole set (:func:`opening`): its
 ID_LIST when it holds at most LIST_IDS items, its SUMS with SUMS_SLACK sums
@@ -41,9 +46,13 @@ range (first rule that applies wins):
 5. c_m == c_o and the range is smaller than ESTIMATE_FROM: my SUMS with
    SUMS_SLACK sums (one record missing on each side).
 6. c_m <= LIST_IDS: reply my ID_LIST.
-7. c_o <= LIST_IDS, or I hold fewer: echo my FINGERPRINT, so that the peer
-   lists (6) or, holding more, splits (8).
-8. estimating split: my items cut into ESTIMATE_PARTS equal parts plus a cut
+7. an opening (the only entry that is not SKIP) from a peer that holds
+   fewer (at most MAX_SHORT_IDS), dense for the peer with d = c_m - c_o:
+   echo my FINGERPRINT, so that the peer lists (8) its fewer items.
+8. dense with d = |c_m - c_o|: my SHORT_LIST.
+9. c_o <= LIST_IDS, or I hold fewer: echo my FINGERPRINT, so that the peer
+   lists (6, 8) or, holding more, splits (10).
+10. estimating split: my items cut into ESTIMATE_PARTS equal parts plus a cut
    after my first c_o items (when the peer simply lacks my newest records,
    that cut isolates them); each part is described (see below) with its
    stratum counts and one sum, or, when c_m == c_o (a two-sided difference
@@ -70,9 +79,13 @@ SUMS(c_o, fp_o, k sums, strata) received:
    peer's extras, and the fingerprint of what we share).
 3. The only entry of its message that is not SKIP (an opening), with
    stratum counts, over ESTIMATE_FROM items or more, and the estimate d
-   (below) too large for the whole range's sums: echo my FINGERPRINT when d
-   is exact and I hold fewer (the peer's estimating split cuts after my
-   count), else an estimating split (FINGERPRINT rule 8, one sum per part).
+   (below) too large for the whole range's sums (d counting as not exact
+   when k sums were enough for it and failed): when d is exact, I hold
+   more and the range is dense for the peer, echo my FINGERPRINT (the peer
+   lists its fewer items); else my SHORT_LIST when the range is dense for
+   me; else echo my FINGERPRINT when d is exact and I hold
+   fewer (the peer's estimating split cuts after my count), else an
+   estimating split (FINGERPRINT rule 10, one sum per part).
    A small difference costs no split.
 4. Otherwise estimate d: from the stratum counts when the peer sent them
    (the SUMS of one message that carry them estimated together,
@@ -84,14 +97,21 @@ SUMS(c_o, fp_o, k sums, strata) received:
    my list and within RETRY_EFFORT; else ID_LIST if I hold at most LIST_IDS items, or at
    most LIST_FAILED and the peer sent no stratum counts and more than
    ESTIMATE_SUMS sums (a part whose sums were sized by an estimate); else
-   my SUMS with d + 1 + EXACT_SLACK sums (exact d) or ``sums_for(d)`` (at
-   most PREFIX_POWERS) if that is more than k and fits; else, when d is
+   when d is exact, I hold more and the range is dense for the peer, my
+   FINGERPRINT (the peer lists); else my SHORT_LIST when the range is
+   dense; else my SUMS with d + 1 +
+   EXACT_SLACK sums (exact d) or ``sums_for(d)`` (at most PREFIX_POWERS)
+   if that is more than k and fits; else, when d is
    exact, fingerprints of parts of about EXACT_PART_DIFFERENCES differences
    each; else a **fine split**: about d / PART_DIFFERENCES equal parts
    (plus the cut after c_o items, and, for the range of the newest items,
    the last part halved again and again), each described with the sums its
    share of d needs (:func:`.estimate.part_sums`), as many parts as the
    message has room for.
+
+SHORT_LIST received: I send my items whose short ids it lacks and name the
+listed items I lack by their bits (WANT_LISTED), or SKIP. WANT_LISTED
+received: I send the items it names (SKIP).
 
 ROOTS received: I send my items that are its roots if there are exactly as
 many as its degree and the rest matches the common fingerprint (SKIP), else
@@ -110,6 +130,7 @@ from __future__ import annotations
 from protocol import limits
 from protocol.sync import (
     INF,
+    MAX_SHORT_IDS,
     MAX_SUMS,
     Bound,
     Entry,
@@ -117,14 +138,16 @@ from protocol.sync import (
     IdList,
     Reconcile,
     Roots,
+    ShortList,
     Skip,
     Sums,
+    WantListed,
     WantSums,
 )
 
 from .estimate import estimate, estimate_parts
 from .items import ItemIndex, fingerprint_of
-from .replies import LIST_IDS, Reply, add_sums
+from .replies import LIST_IDS, Reply, add_short_list, add_sums, answer_short_list, answer_want_listed, dense
 from .splits import ESTIMATE_SUMS, estimating_split, resolve, sums_fit, whole_sums_fit
 from .sums import difference_polynomials, roots_among
 from .work import SUMS_WORK, check_message, message_work
@@ -218,19 +241,25 @@ def _answer(
     if isinstance(mode, Skip):
         reply.add(entry.upper, mode)
     elif isinstance(mode, Fingerprint):
-        _on_fingerprint(index, lo, hi, entry.upper, mode, reply)
+        _on_fingerprint(index, lo, hi, entry.upper, mode, reply, alone=alone)
     elif isinstance(mode, WantSums):
         add_sums(index, lo, hi, entry.upper, mode.k, hi - lo, reply)
     elif isinstance(mode, Sums):
         _on_sums(index, lo, hi, entry.upper, mode, reply, alone=alone, estimated=estimated)
     elif isinstance(mode, Roots):
         _on_roots(index, lo, hi, entry.upper, mode, reply)
+    elif isinstance(mode, ShortList):
+        answer_short_list(index, lo, hi, entry.upper, mode, reply)
+    elif isinstance(mode, WantListed):
+        answer_want_listed(lo, hi, entry.upper, mode, reply)
     else:
         assert isinstance(mode, IdList)
         _on_id_list(index, lo, hi, entry.upper, mode, reply)
 
 
-def _on_fingerprint(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Fingerprint, reply: Reply) -> None:
+def _on_fingerprint(
+    index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Fingerprint, reply: Reply, *, alone: bool = False
+) -> None:
     mine, theirs = hi - lo, mode.count
     own = index.fingerprint(lo, hi)
     if mine == theirs and own == mode.fingerprint:
@@ -253,6 +282,13 @@ def _on_fingerprint(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: Fing
         add_sums(index, lo, hi, upper, SUMS_SLACK, theirs, reply)
     elif mine <= LIST_IDS:
         reply.add(upper, IdList(tuple(index.ids(lo, hi))))
+    elif alone and theirs < mine and theirs <= MAX_SHORT_IDS and dense(theirs, mine - theirs):
+        # An opening from a peer that lacks records and holds few: its
+        # short ids cost fewer bytes than mine, and its reply has room for
+        # them. My fingerprint tells it the difference, and it lists.
+        reply.add(upper, Fingerprint(mine, own))
+    elif dense(mine, abs(mine - theirs)) and add_short_list(index, lo, hi, upper, reply):
+        pass
     elif theirs <= LIST_IDS or mine < theirs:
         reply.add(upper, Fingerprint(mine, own))
     else:
@@ -286,12 +322,25 @@ def _on_sums(
         differences, exact = abs(mine - theirs), True
     else:
         differences, exact = 2 * k, False
+    # k sums were enough for the difference the counts show, and failed:
+    # more differ than they show (a pair hidden in one stratum).
+    belied = exact and abs(mine - theirs) < k and differences < k
     differences = max(differences, abs(mine - theirs), k if abs(mine - theirs) < k else 0)
     if alone and mode.strata and mine >= ESTIMATE_FROM and not whole_sums_fit(mine, theirs, differences, exact):
         # The sums of a whole large range (an opening): the estimate says how
         # much differs, not where; the parts' stratum counts will. When the
         # peer simply holds more, its split can cut after my count and
-        # isolate its newest records: I echo my fingerprint for it.
+        # isolate its newest records: I echo my fingerprint for it. When
+        # about as many records differ as one side holds, that side's short
+        # ids settle it: the peer's, when it lacks records and holds fewer
+        # (I echo my fingerprint, and it lists), else mine.
+        if belied:  # echoing my fingerprint would bring the same sums again, and again
+            exact = False
+        if exact and mine > theirs and theirs <= MAX_SHORT_IDS and dense(theirs, differences):
+            reply.add(upper, Fingerprint(mine, index.fingerprint(lo, hi)))
+            return
+        if dense(mine, differences) and add_short_list(index, lo, hi, upper, reply):
+            return
         if exact and mine < theirs:
             reply.add(upper, Fingerprint(mine, index.fingerprint(lo, hi)))
         else:

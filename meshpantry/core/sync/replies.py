@@ -18,7 +18,9 @@ from protocol.sync import (
     MAX_ENTRIES,
     MAX_LIST_IDS,
     MAX_RECONCILE_BYTES,
+    MAX_SHORT_IDS,
     MAX_SUMS,
+    SHORT_ID_BYTES,
     SUM_BYTES,
     Bound,
     Entry,
@@ -26,10 +28,13 @@ from protocol.sync import (
     IdList,
     Mode,
     Roots,
+    ShortList,
     Skip,
     Sums,
+    WantListed,
 )
 
+from .errors import ProtocolViolation
 from .items import PREFIX_POWERS, ItemIndex
 from .work import SEND_WORK, SUMS_WORK, sums_work
 
@@ -41,6 +46,13 @@ LIST_IDS = 32
 #: varints, ~32 bytes), so that a failed solve knows how finely to cut it
 #: instead of listing 256 ids (8 KB) or splitting blindly.
 STRATA_FROM = 256
+
+#: Most items per difference a range may hold for a side to describe it by
+#: the short ids of its items (SHORT_LIST) rather than by sums: at 1.5, the
+#: list's 16 bytes an item cost about what sums, roots and their parts cost
+#: per difference (~25 bytes), and no arithmetic at all, where solving costs
+#: about as much CPU per difference as checking a record's signature.
+DENSE_ITEMS = 1.5
 
 #: Bytes of an entry besides its mode's payload (bound and mode byte).
 _ENTRY_BYTES = 6
@@ -98,6 +110,10 @@ def _mode_size(mode: Mode) -> int:
         return 23 + SUM_BYTES * len(mode.sums) + 2 * len(mode.strata)
     if isinstance(mode, Roots):
         return 20 + SUM_BYTES * len(mode.coefficients)
+    if isinstance(mode, ShortList):
+        return 4 + SHORT_ID_BYTES * len(mode.ids)
+    if isinstance(mode, WantListed):
+        return 4 + len(mode.bits)
     return 2
 
 
@@ -162,3 +178,58 @@ def split(
         else:
             add_sums(index, start, cut, bound, k, size, reply, strata=strata and size > LIST_IDS)
         start = cut
+
+
+def dense(mine: int, differences: int) -> bool:
+    """Whether a range where I hold ``mine`` items and about ``differences``
+    records differ is best described by my short ids (see DENSE_ITEMS):
+    more than LIST_IDS items (fewer are listed whole), and few enough per
+    difference."""
+    return LIST_IDS < mine <= DENSE_ITEMS * differences
+
+
+def add_short_list(index: ItemIndex, lo: int, hi: int, upper: Bound, reply: Reply) -> bool:
+    """My SHORT_LIST of ``[lo, hi)``, in entries of at most MAX_SHORT_IDS
+    items, if the message has room for it; returns whether it was added."""
+    mine = hi - lo
+    entries = -(-mine // MAX_SHORT_IDS)
+    if reply.size + SHORT_ID_BYTES * mine + 48 * entries + _MAX_ENTRY_BYTES > MAX_RECONCILE_BYTES:
+        return False
+    if len(reply.entries) + entries + _ENTRY_MARGIN > MAX_ENTRIES:
+        return False
+    start = lo
+    while start < hi:
+        cut = min(hi, start + MAX_SHORT_IDS)
+        bound = upper if cut == hi else index.bound_before(cut)
+        reply.add(bound, ShortList(tuple(item_id[:SHORT_ID_BYTES] for item_id in index.ids(start, cut))))
+        start = cut
+    return True
+
+
+def answer_short_list(index: ItemIndex, lo: int, hi: int, upper: Bound, mode: ShortList, reply: Reply) -> None:
+    """The peer listed the short ids of its items in ``[lo, hi)``: I send my
+    items it did not list, and name the listed ones I lack (WANT_LISTED), or
+    SKIP when I lack none."""
+    listed = set(mode.ids)
+    held = set()
+    for position, item_id in enumerate(index.ids(lo, hi), lo):
+        short = item_id[:SHORT_ID_BYTES]
+        held.add(short)
+        if short not in listed:
+            reply.send.add(position)
+    wanted = [number for number, short in enumerate(mode.ids) if short not in held]
+    if wanted:
+        reply.add(upper, WantListed.of(len(mode.ids), wanted))
+        reply.expect += len(wanted)
+    else:
+        reply.add(upper, Skip())
+
+
+def answer_want_listed(lo: int, hi: int, upper: Bound, mode: WantListed, reply: Reply) -> None:
+    """The peer names the items of my SHORT_LIST of ``[lo, hi)`` it lacks: I
+    send them; the range is settled. Raises ProtocolViolation when the list
+    it answers cannot be mine (another number of items)."""
+    if mode.count != hi - lo:
+        raise ProtocolViolation(f"WANT_LISTED of {mode.count} items over a range where I hold {hi - lo}")
+    reply.send.update(lo + number for number in mode.wanted())
+    reply.add(upper, Skip())

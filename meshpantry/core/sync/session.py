@@ -381,9 +381,10 @@ class SyncSession:
         if not reply.settled:
             self._count_round()
             self._send_reconcile(wire.Reconcile(tuple(reply.entries), tuple(reply.needs), self._idle()))
-            if all(isinstance(entry.mode, wire.Skip) for entry in reply.entries):
-                # Only needed ids: the peer's answer is all SKIP, so it sends
-                # no RECONCILE, and my records need not wait for it.
+            if all(isinstance(entry.mode, (wire.Skip, wire.WantListed)) for entry in reply.entries):
+                # Only needed ids (in needs, or as bits over the peer's short
+                # lists): the peer's answer is all SKIP, so it sends no
+                # RECONCILE, and my records need not wait for it.
                 self._reconciled = True
             return
         self._awaiting = False

@@ -16,11 +16,11 @@ from __future__ import annotations
 import math
 
 from protocol.limits import ID_BYTES
-from protocol.sync import MAX_LIST_IDS, MAX_SUMS, SUM_BYTES, Bound, IdList
+from protocol.sync import MAX_LIST_IDS, MAX_SHORT_IDS, MAX_SUMS, SUM_BYTES, Bound, Fingerprint, IdList
 
 from .estimate import EXACT_PART_DIFFERENCES, PART_DIFFERENCES, part_sums, sums_for
 from .items import PREFIX_POWERS, ItemIndex
-from .replies import LIST_IDS, STRATA_FROM, Reply, add_sums, split
+from .replies import LIST_IDS, STRATA_FROM, Reply, add_short_list, add_sums, dense, split
 from .work import SEND_WORK, SOLVE_UNITS, SUMS_WORK
 
 #: Parts of an estimating split. Sixteen give every part's stratum counts
@@ -139,6 +139,14 @@ def resolve(
         return
     if mine <= LIST_IDS or (listable and mine <= LIST_FAILED):
         reply.add(upper, IdList(tuple(index.ids(lo, hi))))
+        return
+    if exact and mine > theirs and theirs <= MAX_SHORT_IDS and dense(theirs, differences):
+        # The peer lacks records and holds few: its short ids cost fewer
+        # bytes than mine. My fingerprint tells it the difference exactly,
+        # and it lists (or, without room, asks for sums or splits).
+        reply.add(upper, Fingerprint(mine, index.fingerprint(lo, hi)))
+        return
+    if dense(mine, differences) and add_short_list(index, lo, hi, upper, reply):
         return
     k = differences + 1 + EXACT_SLACK if exact else sums_for(differences)
     if k > tried and sums_fit(mine, theirs, k) and (exact or k <= PREFIX_POWERS):

@@ -24,6 +24,7 @@ splits the range.
 
 from __future__ import annotations
 
+from operator import mul
 from typing import Sequence
 
 from protocol.sync import MAX_SUMS, SUMS_PRIME
@@ -40,7 +41,9 @@ _HORNER_STEPS = 4
 
 
 def _inverse(value: int) -> int:
-    return pow(value, P - 2, P)
+    # pow(value, -1, P): the extended Euclidean algorithm in C, about four
+    # times faster than Fermat's pow(value, P - 2, P) on 64-bit numbers.
+    return pow(value, -1, P)
 
 
 def _trim(poly: list[int]) -> list[int]:
@@ -52,24 +55,25 @@ def _trim(poly: list[int]) -> list[int]:
 def _divmod(num: list[int], den: list[int]) -> tuple[list[int], list[int]]:
     """Polynomials as coefficient lists, lowest degree first; ``den`` trimmed."""
     num = list(num)
-    quotient = [0] * max(0, len(num) - len(den) + 1)
+    size = len(den)
+    quotient = [0] * max(0, len(num) - size + 1)
     lead = _inverse(den[-1])
-    for shift in range(len(num) - len(den), -1, -1):
-        factor = num[shift + len(den) - 1] * lead % P
+    for shift in range(len(num) - size, -1, -1):
+        factor = num[shift + size - 1] * lead % P
         quotient[shift] = factor
         if factor:
-            for i, coefficient in enumerate(den):
-                num[shift + i] = (num[shift + i] - factor * coefficient) % P
-    return quotient, _trim(num[: len(den) - 1])
+            # One pass of a list comprehension (no Python frame per step).
+            num[shift : shift + size] = [(a - factor * b) % P for a, b in zip(num[shift : shift + size], den)]
+    return quotient, _trim(num[: size - 1])
 
 
 def _sub_mul(a: list[int], q: list[int], b: list[int]) -> list[int]:
     """``a - q * b``."""
     out = list(a) + [0] * max(0, len(q) + len(b) - 1 - len(a))
+    size = len(b)
     for i, x in enumerate(q):
         if x:
-            for j, y in enumerate(b):
-                out[i + j] = (out[i + j] - x * y) % P
+            out[i : i + size] = [(c - x * y) % P for c, y in zip(out[i : i + size], b)]
     return _trim(out)
 
 
@@ -95,12 +99,13 @@ def difference_polynomials(
     assert len(mine) == len(theirs)
     k = len(mine)
     diff = [(a - b) % P for a, b in zip(mine, theirs)]
-    series = [1] + [0] * k
+    series = [1]
+    backwards = [1]  # series reversed: r_(n-1), ..., r_0
     for n in range(1, k + 1):
-        acc = 0
-        for i in range(1, n + 1):
-            acc += diff[i - 1] * series[n - i]
-        series[n] = (-acc) * _SMALL_INVERSES[n] % P
+        # n r_n = -sum d_i r_(n-i), the sum of products in C
+        term = -sum(map(mul, diff, backwards)) * _SMALL_INVERSES[n] % P
+        series.append(term)
+        backwards.insert(0, term)
     if k <= VERIFIED_FROM or not checked:
         return _reconstruct(series, k, surplus)
     solved = _reconstruct(series, k - 1, surplus)
