@@ -23,10 +23,11 @@ from . import limits
 from .errors import BadLength, DecodeError, Malformed, OutOfRange, TooLarge
 
 #: Version spoken in HELLO and named in the libp2p protocol id
-#: (``/meshpantry/sync/2``). Version 2 changed SUMS (stratum counts), the
-#: list, batch and message limits and the work bound; a peer speaking
-#: another version is refused with ABORT 6.
-SYNC_VERSION = 2
+#: (``/meshpantry/sync/3``). Version 2 changed SUMS (stratum counts), the
+#: list, batch and message limits and the work bound; version 3 added the
+#: SHORT_LIST and WANT_LISTED modes, which a version 2 node refuses. A peer
+#: speaking another version is refused with ABORT 6.
+SYNC_VERSION = 3
 
 #: Largest frame (type byte and body). A record batch is kept under
 #: MAX_BATCH_BYTES (256 KiB) and a reconcile message, needs included, under

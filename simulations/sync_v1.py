@@ -8,7 +8,7 @@ after that, so a two-sided difference of 10,000 records took 15 round
 trips; it carried no stratum counts and bounded no message's total work,
 and its record window was 4 batches of at most 500 records. The rules below
 are version 1's as they were (``meshpantry/core/sync/reconcile.py`` before
-version 2); sessions exchange version 2 frames, in which a SUMS without
+version 2); sessions exchange the current version's frames, in which a SUMS without
 stratum counts is one byte longer than in version 1.
 
 Not used by the node; nothing outside the benchmark imports it.
@@ -41,7 +41,7 @@ from protocol.sync import (
     WantSums,
 )
 
-#: Version 1's limits, where they differ from version 2's.
+#: Version 1's limits, where they differ from the current version's.
 MAX_LIST_IDS = 32
 MAX_RECONCILE_BYTES = 256 * 1024
 MAX_ENTRIES = 24 * 1024

@@ -1,7 +1,7 @@
 """The sync protocol on libp2p streams: the node's adapter around the sync
 planner (:mod:`meshpantry.core.sync.planner`) and the sync session.
 
-* Protocol id ``/meshpantry/sync/2`` (the version of ``protocol/SYNC.md``);
+* Protocol id ``/meshpantry/sync/3`` (the version of ``protocol/SYNC.md``);
   the dialling side is the initiator. A peer speaking only another version
   fails the protocol negotiation: it is unreachable for sync, never banned.
 * Every decision (with whom, when, in what mode, whom to cut off) is the
