@@ -101,8 +101,9 @@ class Settled:
 class IncrementalState:
     """The state of ``neighbourhood`` over the records added so far; see the
     module's theory. ``tables`` remembers it (dictionaries by default);
-    ``load(ids)`` returns the full records of held ids (any order), and
-    without it every record added is kept in memory."""
+    ``load(ids)`` returns the full records of held ids (any order; one it
+    cannot read is left out of the views), and without it every record
+    added is kept in memory."""
 
     def __init__(
         self, neighbourhood: bytes, load: Loader | None = None, tables: ViewTables | None = None
@@ -356,9 +357,10 @@ class IncrementalState:
                 found.append(record)
         if missing:
             assert self._load is not None, "records are kept when there is no loader"
-            loaded = list(self._load(missing))
-            assert len(loaded) == len(missing), "the loader returns every held id asked for"
-            found.extend(loaded)
+            # A record the loader cannot read (its bytes changed on disk: the
+            # store logs it and tells the user to repair) is left out of the
+            # fold, as if it were not held, rather than failing every read.
+            found.extend(self._load(missing))
         return found
 
     def _resolve(self, inside: set[bytes], done: Settled) -> None:

@@ -147,3 +147,26 @@ def test_a_join_re_folds_only_the_joiners_records():
     assert done is not None and done.roster
     assert done.folded == 5  # Cy's household profile and four offers
     assert state.state() == build_state(nb.records, nb.id)
+
+
+def test_a_record_the_loader_cannot_read_is_left_out_of_the_views():
+    """A record whose stored bytes changed on disk is not returned by the
+    store's loader: the views leave it out, as if it were not held, and
+    every other record is shown (a node with one damaged record kept
+    answering nothing at all)."""
+    nb = TestNeighbourhood()
+    offers = [nb.offer(nb.founder, f"item {i}", 1, "kg") for i in range(8)]
+    records = nb.records
+    damaged = offers[-1].id
+    by_id = {r.id: r for r in records}
+    saved = incremental.FOLD_CHUNK, incremental.FRESH_LIMIT
+    incremental.FOLD_CHUNK, incremental.FRESH_LIMIT = 5, 3
+    try:
+        state = IncrementalState(nb.id, load=lambda ids: [by_id[i] for i in ids if i != damaged])
+        state.add(records)
+        shown = state.state()
+    finally:
+        incremental.FOLD_CHUNK, incremental.FRESH_LIMIT = saved
+    expected = build_state([r for r in records if r.id != damaged], nb.id)
+    assert shown.offers == expected.offers and len(shown.offers) == 7
+    assert damaged not in shown.offers and damaged not in shown.counted
