@@ -32,11 +32,14 @@ from protocol import Record, record_id
 #: cursor open across the caller's own writes.
 PAGE_ROWS = 1_000
 
-#: Takes a :class:`LogRow` as it is (its first field, the neighbourhood,
-#: is not a column: parameter 1 goes unused).
+#: Takes a :class:`LogRow` without its first field, the neighbourhood, which
+#: is not a column. Bound as it was (the whole row, parameters numbered from
+#: 2) Python's sqlite3 bound all eleven values, the unused neighbourhood
+#: copied as any blob: 4.7 against 3.5 µs a row for the statement alone
+#: (100,000 rows in transactions of 8,192, measured in one process).
 _INSERT = (
     "INSERT INTO records (id, author, seq, prev, lamport, time, kind, referent, raw, sum) "
-    "VALUES (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 _log = logging.getLogger(__name__)
@@ -69,7 +72,7 @@ def insert(conn: sqlite3.Connection, records: Sequence[Logged]) -> None:
     the caller's transaction: whatever is derived per record in the same
     transaction belongs here.
     """
-    conn.executemany(_INSERT, [r if type(r) is LogRow else log_row(r) for r in records])
+    conn.executemany(_INSERT, [(r if type(r) is LogRow else log_row(r))[1:] for r in records])
 
 
 def trusted_decode(raw: bytes) -> Record:

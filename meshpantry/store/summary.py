@@ -1,21 +1,32 @@
-"""Summaries of the log kept in memory: sync items in log order, chain heads, Lamport reach.
+"""Summaries of the log kept in memory: sync items in log order, chain heads,
+Lamport reach, the set of ids held.
 
 The log is append-only, so its largest rowid changes exactly when it does. A
 :class:`LogSummary` remembers the rowid it has read up to and, when asked,
 folds in only the rows that arrived since. That works the same for the writer
 and for a reader whose writer is another process, and after a rebuild it
 starts again from rowid 0.
+
+The set of ids answers "which of these does the log hold?" for ingest's
+duplicate step with one set intersection: the same query in SQLite (an
+``id IN (...)`` lookup per 500 ids) cost about 1.2 µs an id, paid twice a
+record while a new device took in its neighbourhood (before its checks and
+again in its store transaction). It holds the ids the sync items hold
+already (no bytes are copied), about 40 bytes a record more.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from operator import itemgetter
 
 from meshpantry.core.lamport import LamportReach
 from meshpantry.core.record_log import Logged
 
 from . import log
+
+_second = itemgetter(1)
 
 
 class LogSummary:
@@ -25,6 +36,7 @@ class LogSummary:
         self._arrived: list[tuple[int, bytes]] = []  #: (lamport, id) of every record, in log order
         self._heads: dict[bytes, tuple[int, bytes]] = {}
         self._reach = LamportReach()
+        self._ids: set[bytes] = set()  #: the ids of ``_arrived``
 
     def _refresh(self) -> None:
         newest = log.last_rowid(self._conn)
@@ -50,6 +62,7 @@ class LogSummary:
         else:
             reach.add_all(counter for counter, _ in fresh)
         self._arrived.extend(fresh)
+        self._ids.update(map(_second, fresh))
         self._read_upto = newest
 
     def appended(self, records: Sequence[Logged], newest: int) -> None:
@@ -76,6 +89,7 @@ class LogSummary:
         else:
             reach.add_all(counter for counter, _ in fresh)
         self._arrived.extend(fresh)
+        self._ids.update(map(_second, fresh))
         self._read_upto = newest
 
     def arrived_since(self, count: int) -> list[tuple[int, bytes]]:
@@ -83,6 +97,11 @@ class LogSummary:
         log order (a store's sync index grows from these alone)."""
         self._refresh()
         return self._arrived[count:]
+
+    def held(self, ids: Iterable[bytes]) -> set[bytes]:
+        """The subset of ``ids`` in the log (as :func:`.log.present`)."""
+        self._refresh()
+        return self._ids.intersection(ids)
 
     def heads(self) -> dict[bytes, tuple[int, bytes]]:
         """{author: (highest seq, id of the first record that arrived at it)};
