@@ -347,3 +347,45 @@ def test_a_slice_travels_back_as_plain_tuples_and_comes_back_as_rows_in_order(no
     assert [type(r) for r in passed] == [LogRow, Record, LogRow, LogRow]
     assert [r.id for r in passed] == [records[0].id, membership.id, records[1].id, records[3].id]
     assert len(failures) == 1 and failures[0].forged
+
+
+_MAIN = '''
+import sys
+from pathlib import Path
+
+if __name__ != "__main__":  # run again, in a child of multiprocessing
+    Path(__file__).with_name("main-run-again").write_text(__name__)
+else:
+    import trio
+    from meshpantry.node.checking import CheckingProcesses
+
+    async def check() -> int:
+        checking = CheckingProcesses(workers=2, min_idle_cores=float("-inf"))
+        failed = 0
+        try:
+            async for _, failures in checking.submit([b"\\x93junk"] * 600, bytes(32), 0).groups():
+                failed += len(failures)
+        finally:
+            checking.close()
+        return failed
+
+    print(trio.run(check))
+'''
+
+
+@pytest.mark.parametrize("started_as", ["script", "module"])
+def test_a_worker_does_not_run_the_nodes_main_module_again(tmp_path, started_as):
+    """The node's main module is the command line (a script, or a module run
+    with -m): its checking processes start without running it again."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "node_main.py").write_text(_MAIN)
+    repo = str(Path(__file__).resolve().parents[2])
+    argv = [str(tmp_path / "node_main.py")] if started_as == "script" else ["-m", "node_main"]
+    done = subprocess.run([sys.executable, *argv], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={**__import__("os").environ, "PYTHONPATH": f"{tmp_path}:{repo}"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["600"]  # both workers checked (and refused) the slices
+    assert not (tmp_path / "main-run-again").exists()
