@@ -182,19 +182,21 @@ def count(conn: sqlite3.Connection) -> int:
     return conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
 
 
-def in_chain_order(conn: sqlite3.Connection, ids: Iterable[bytes]) -> list[bytes]:
-    """Raw records of ``ids`` (unknown ids skipped): each author's in seq
-    order, authors by the lowest Lamport counter among their records here."""
+def in_chain_order(conn: sqlite3.Connection, rowids: Iterable[int]) -> list[bytes]:
+    """Raw records at ``rowids`` (missing rows skipped): each author's in seq
+    order, authors by the lowest Lamport counter among their records here.
+    Read by rowid, in rowid order (the table's own key): by id, SQLite
+    first looked every id up in the id index, about 1.3 µs a record more."""
     rows: list[tuple[bytes, int, int, bytes]] = []
-    ids = list(ids)
+    rowids = sorted(rowids)
     crc32 = zlib.crc32
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
+    for start in range(0, len(rowids), 500):
+        chunk = rowids[start : start + 500]
         marks = ",".join("?" * len(chunk))
-        for author, seq, lamport, raw, stored, rid in conn.execute(
-            f"SELECT author, seq, lamport, raw, sum, id FROM records WHERE id IN ({marks})", chunk
+        for author, seq, lamport, raw, stored, rowid in conn.execute(
+            f"SELECT author, seq, lamport, raw, sum, rowid FROM records WHERE rowid IN ({marks})", chunk
         ):
-            if crc32(raw) == stored or intact(rid, raw, stored):
+            if crc32(raw) == stored or intact(rowid, raw, stored):
                 rows.append((author, seq, lamport, raw))
     first: dict[bytes, int] = {}
     for author, _, lamport, _ in rows:

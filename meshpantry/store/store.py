@@ -530,7 +530,7 @@ class Store:
         A receiver ingesting them in this order meets each chain from its
         start, and usually meets a member's invite before the join it admits.
         """
-        return log.in_chain_order(self._conn, ids)
+        return log.in_chain_order(self._conn, self._summary.rowids(ids))
 
     def chains(self) -> dict[bytes, list[tuple[int, bytes]]]:
         """{author: [(seq, id), ...] in seq order} of every record in the log
