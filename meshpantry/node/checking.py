@@ -337,6 +337,11 @@ class Checks:
         self._owner._closed(self)
         self._ended.set()
 
+    @property
+    def joined(self) -> bool:
+        """Whether this batch's slices joined the checks of an earlier one."""
+        return self._joined is not None
+
     def backlog(self) -> int:
         """Records of the slices not taken yet."""
         return sum(len(raws) for _, raws in self._slices)
@@ -358,7 +363,10 @@ class Pending:
     """A batch of peers' records on its way in (see
     :meth:`meshpantry.node.runner.Node.ingest_soon`): ``store()`` stores it
     and says how many records were new; ``drop()`` gives up on it (either
-    exactly once)."""
+    exactly once). ``joined``: its checks joined those of the batch before
+    it (:meth:`CheckingProcesses.submit`), whose ``store()`` stores its
+    records (its own only waits for that one's)."""
 
     store: Callable[[], Awaitable[int]]
     drop: Callable[[], None]
+    joined: bool = False

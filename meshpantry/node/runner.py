@@ -216,7 +216,7 @@ class Node:
             finally:
                 drop()
 
-        return Pending(store, drop)
+        return Pending(store, drop, joined=checks is not None and checks.joined)
 
     async def _take_in_checked(self, checks: Checks, origin: str | None) -> int:
         logged = 0

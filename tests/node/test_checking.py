@@ -166,6 +166,8 @@ async def test_a_checked_group_is_stored_in_one_transaction(node, monkeypatch):
     assert INGEST_SLICE < len(records) <= STORE_RECORDS
 
     class Checked:
+        joined = False
+
         async def groups(self):
             yield records, []
 
@@ -236,6 +238,7 @@ async def test_a_sessions_later_batch_joins_the_checks_of_the_one_before(node):
         second = checking.submit([r.raw for r in records[300:600]], hood, now, key="peer-x")
         for future, _ in list(first._slices):
             await trio.to_thread.run_sync(future.result)
+        assert second.joined and not first.joined and not other.joined
         groups = [[r.id for r in passed] async for passed, _ in first.groups()]
         assert groups == [[r.id for r in records[:600]]]
         assert [g async for g in second.groups()] == []
@@ -286,6 +289,7 @@ async def test_a_joined_batch_is_stored_once_its_store_returns(node):
     try:
         first = node.ingest_soon(raws[:300], "peer-x", catching_up=True)
         second = node.ingest_soon(raws[300:], "peer-x", catching_up=True)
+        assert second.joined and not first.joined  # the session counts B with A (see .store_behind)
         async with trio.open_nursery() as nursery:
             counts: list[int] = []
 
@@ -306,7 +310,7 @@ async def test_a_joined_batch_is_stored_once_its_store_returns(node):
 async def test_a_batch_joins_only_checks_with_less_than_a_transaction_left(node, monkeypatch):
     """Checks with STORE_RECORDS records not taken yet take no more: one
     store does not take in a whole session (the session counts the batches
-    its store has not begun as ahead of it)."""
+    whose store has not begun as ahead of it)."""
     import meshpantry.node.checking as checking_module
 
     monkeypatch.setattr(checking_module, "STORE_RECORDS", 2 * SLICE_RECORDS)
