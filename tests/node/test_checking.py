@@ -393,3 +393,48 @@ def test_a_worker_does_not_run_the_nodes_main_module_again(tmp_path, started_as)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["600"]  # both workers checked (and refused) the slices
     assert not (tmp_path / "main-run-again").exists()
+
+
+def _checked_one_by_one(raws, neighbourhood: bytes, now: int):
+    """What a slice gives when each record goes through check_record whole."""
+    from meshpantry.core.admission import ADMISSION_KINDS
+    from meshpantry.core.ingest import check_record, is_forgery
+    from meshpantry.core.record_log import row_fields
+    from meshpantry.node.batch_checks import Failure
+    from protocol.errors import RemoteError
+
+    rows: list = []
+    members: list = []
+    failures: list = []
+    for raw in raws:
+        try:
+            record = check_record(raw, neighbourhood=neighbourhood, now=now)
+        except RemoteError as error:
+            failures.append(Failure(str(error), is_forgery(error)))
+            continue
+        if record.kind in ADMISSION_KINDS:
+            members.append((len(rows), record))
+            rows.append(())
+        else:
+            rows.append(row_fields(record, neighbourhood))
+    return rows, members, failures
+
+
+def test_a_slice_on_the_decoders_short_path_gives_what_check_record_gives(node):
+    """Rows, membership records (whole, with their places) and failures
+    (reason, forged or not) are those of check_record record by record:
+    valid records, a forged one, junk, the genesis and a join, and the same
+    records judged from another neighbourhood or by a clock far behind."""
+    from meshpantry.node.batch_checks import check_slice_packed
+
+    records = member_records(node, 6)
+    membership = list(node.store.records(kind="neighbourhood")) + list(node.store.records(kind="join"))
+    assert membership
+    raws = [r.raw for r in records[:3]] + [forged(records[3]), b"\x93junk"] + [m.raw for m in membership]
+    raws += [r.raw for r in records[4:]]
+    hood, now = node.store.neighbourhood, node.pantry.clock()
+    for neighbourhood, clock in ((hood, now), (bytes(32), now), (hood, now - 10 * 86_400_000)):
+        packed = check_slice_packed(raws, neighbourhood, clock)
+        assert packed == _checked_one_by_one(raws, neighbourhood, clock)
+    rows, members, failures = check_slice_packed(raws, hood, now)
+    assert len(failures) == 2 and len(members) == len(membership) and len(rows) == len(raws) - 2
