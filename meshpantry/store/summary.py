@@ -14,7 +14,7 @@ twice a record while a new device took in its neighbourhood: before its
 checks and again in its store transaction), and "where are these records?"
 (a sync session's records are read by rowid, 2.3 against 3.7 µs a record
 served). It holds the ids the sync items hold already (no bytes are
-copied): about 70 bytes a record more.
+copied): about 80 bytes a record more (8 MB for 100,000).
 """
 
 from __future__ import annotations
