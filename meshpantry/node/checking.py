@@ -48,6 +48,12 @@ Theory of operation:
   shared machine the node's share of the cores grows with its processes.
 * If the pool breaks (a worker killed), the batch is checked on the node's
   thread as before and the pool is started again next time.
+* A node that holds next to nothing when it starts (a new device) starts
+  the fork server at once (:meth:`CheckingProcesses.prepare`), in the
+  background: its first sync will catch up, and the first batch's workers
+  then fork in milliseconds. Started with the first batch, the fork server
+  held the node's thread (which reads the session) until it had imported
+  the checks: 0.1 s on a quiet machine, 0.4 s on a busy one.
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ from itertools import islice
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from multiprocessing import forkserver
 from multiprocessing.context import ForkServerContext, ForkServerProcess
 from typing import AsyncIterator, Awaitable, Callable, Sequence
 
@@ -205,6 +212,14 @@ class CheckingProcesses:
             return True
         own = self.workers if time.monotonic() - self._last_used < LOAD_WINDOW_S else 0
         return idle_cores(self.workers) + own >= self.min_idle_cores
+
+    def prepare(self) -> None:
+        """Start the fork server the workers fork from, without waiting for
+        it (it imports the checks in its own process); nothing when there is
+        one core. The workers themselves start with the first batch."""
+        if self.workers > 1:
+            _WorkerContext().set_forkserver_preload([check_slice_packed.__module__])
+            forkserver.ensure_running()
 
     def _started(self) -> ProcessPoolExecutor:
         if self._pool is None:

@@ -438,3 +438,60 @@ def test_a_slice_on_the_decoders_short_path_gives_what_check_record_gives(node):
         assert packed == _checked_one_by_one(raws, neighbourhood, clock)
     rows, members, failures = check_slice_packed(raws, hood, now)
     assert len(failures) == 2 and len(members) == len(membership) and len(rows) == len(raws) - 2
+
+
+_PREPARE = '''
+from pathlib import Path
+from meshpantry.node.checking import CheckingProcesses
+
+checking = CheckingProcesses(workers=2)
+checking.prepare()
+children = []
+for task in Path("/proc/self/task").iterdir():
+    for pid in (task / "children").read_text().split():
+        children.append((Path("/proc") / pid / "cmdline").read_bytes().replace(b"\\\\0", b" ").decode())
+print(any("forkserver" in line and "meshpantry.node.batch_checks" in line for line in children))
+'''
+
+
+def test_prepare_starts_the_fork_server_with_the_checks_imported_and_returns_at_once(tmp_path):
+    """A new device's node starts the fork server before its first batch
+    (the checks imported there), without waiting for it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = str(Path(__file__).resolve().parents[2])
+    done = subprocess.run([sys.executable, "-c", _PREPARE], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120, env={**__import__("os").environ, "PYTHONPATH": repo})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True"]
+
+
+@pytest.mark.trio
+@pytest.mark.parametrize("held", [0, CATCH_UP_RECORDS])
+async def test_a_node_holding_next_to_nothing_prepares_its_checking_processes_when_it_starts(
+    node, monkeypatch, held
+):
+    """Fewer records than a catch-up brings: the fork server starts with the
+    node; as many or more: with the first large batch, as before."""
+    from meshpantry.node import host
+
+    if held:
+        records = member_records(node, held)
+        node.store.ingest_verified(records, node.pantry.clock())
+    assert (node.store.count() < CATCH_UP_RECORDS) == (not held)
+    prepared: list[bool] = []
+    monkeypatch.setattr(node.checking, "prepare", lambda: prepared.append(True))
+
+    class Stop(Exception):
+        pass
+
+    def no_host(*args, **kwargs):
+        raise Stop()
+
+    monkeypatch.setattr(host, "open_host", no_host)
+    with pytest.raises(BaseException) as raised:
+        await node.run()  # as far as opening the host, which stops it
+    assert raised.group_contains(Stop) if isinstance(raised.value, BaseExceptionGroup) else raised.type is Stop
+    assert prepared == ([] if held else [True])
