@@ -116,10 +116,10 @@ def decode_record(raw: bytes) -> Record:
 
     Raises a :class:`~protocol.errors.DecodeError` subclass naming the failed check.
     """
-    record = _decode_plain(raw)
-    if record is None:
+    fields = plain_fields(raw)
+    if fields is None:
         return decode_record_checked(raw)
-    return record
+    return Record(raw, *fields)
 
 
 #: The payload's keys in canonical order: a payload holds exactly these.
@@ -145,9 +145,15 @@ _Packer = msgpack.Packer
 _PACKERS: list[msgpack.Packer] = []
 
 
-def _decode_plain(raw: bytes) -> Record | None:
-    """The record in ``raw`` when it passes every check of
-    :func:`decode_record_checked` but the body schema's, else None.
+def plain_fields(raw: bytes) -> tuple | None:
+    """The fields of the record in ``raw`` after ``raw`` itself (id,
+    payload, signature, author, neighbourhood, seq, prev, lamport, time,
+    kind, body: ``Record(raw, *fields)`` is the record) when it passes every
+    check of :func:`decode_record_checked` but the body schema's, else None.
+    Raises the body schema's error, as :func:`decode_record` does. A caller
+    that needs a few fields of many records (the node's checking processes)
+    skips building the :class:`Record`, a third of a decode's time; None
+    sends it to :func:`decode_record`.
 
     The path a valid record takes, in as few Python operations as the rules
     allow (a checking process decodes every record a new device takes in):
@@ -224,11 +230,11 @@ def _decode_plain(raw: bytes) -> Record | None:
     if packed != payload_bytes:
         return None
     _check_body(kind, body)
-    # Positional, in field order (raw, id, payload, signature, author,
-    # neighbourhood, seq, prev, lamport, time, kind, body): cheaper than
-    # keywords, and the fast path's reason to be.
-    return Record(
-        raw, _sha256(payload_bytes).digest(), payload_bytes, raw[end + 2 :], author,
+    # In field order after raw (id, payload, signature, author,
+    # neighbourhood, seq, prev, lamport, time, kind, body): positional
+    # arguments of a Record, cheaper than keywords.
+    return (
+        _sha256(payload_bytes).digest(), payload_bytes, raw[end + 2 :], author,
         neighbourhood, seq, prev, lamport, time_ms, kind, body,
     )
 
@@ -343,12 +349,15 @@ def verify_record(record: Record) -> None:
     libsodium rejects non-canonical signatures and small-order keys, so a valid
     signature is unique to (key, payload).
     """
+    verify_signed(record.id, record.payload, record.signature, record.author)
+
+
+def verify_signed(rid: bytes, payload: bytes, signature: bytes, author: bytes) -> None:
+    """:func:`verify_record` of the record ``rid`` with these fields."""
     try:
-        nacl.bindings.crypto_sign_open(
-            record.signature + SIGNING_CONTEXT + record.payload, record.author
-        )
+        nacl.bindings.crypto_sign_open(signature + SIGNING_CONTEXT + payload, author)
     except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, ValueError):
-        raise BadSignature(record.id) from None
+        raise BadSignature(rid) from None
 
 
 def decode_and_verify(raw: bytes) -> Record:

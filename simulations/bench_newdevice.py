@@ -16,7 +16,7 @@
    part), its other threads and its checking processes; and the CPU
    needed to verify as many signatures on one core, measured in this run,
    with the nodes' CPU as a multiple of it (on a machine others load, a
-   steadier figure than the seconds).
+   steadier figure than the seconds), and each of these CPU times a record.
 
 Target (issue 11): at most 6 s from connect to identical.
 
@@ -194,6 +194,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{f['device_threads_s'] - f['device_main_thread_s']:.1f} s, checking processes "
           f"{f['device_cpu_s'] - f['device_threads_s']:.1f} s)")
     print(f"  serving node CPU over that span   {f['server_cpu_s']:8.1f} s")
+    per = 1e6 / max(1, f["records"])
+    print(f"  CPU a record (steadier than s)    new node {f['device_cpu_s'] * per:.1f} us (trio thread "
+          f"{f['device_main_thread_s'] * per:.1f}, checking processes "
+          f"{(f['device_cpu_s'] - f['device_threads_s']) * per:.1f}), serving node {f['server_cpu_s'] * per:.1f} us")
     print(f"  verifying them on one core        {f['verify_one_core_s']:8.1f} s   (new node CPU / that: "
           f"{f['device_cpu_s'] / f['verify_one_core_s']:.2f}, both nodes: "
           f"{(f['device_cpu_s'] + f['server_cpu_s']) / f['verify_one_core_s']:.2f})")

@@ -76,8 +76,13 @@ Logged = Union[Record, LogRow]
 
 def referent(record: Record) -> bytes | None:
     """The id ``record`` refers to, or None for kinds that refer to nothing."""
-    name = REFERENT_FIELD.get(record.kind)
-    value = record.body.get(name) if name else None
+    return referent_in(record.kind, record.body)
+
+
+def referent_in(kind: str, body: dict) -> bytes | None:
+    """:func:`referent` of a record of ``kind`` with ``body``."""
+    name = REFERENT_FIELD.get(kind)
+    value = body.get(name) if name else None
     return value if type(value) is bytes else None
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import trio
 
+from . import collection
 from .network import resolve
 from .runner import Node
 
@@ -100,6 +101,7 @@ def run_node_command(args: Any) -> int:
         from .stopping import clear_stopped
 
         clear_stopped(args.data_dir)  # started again: an earlier 'meshpantry stop' is over
+        collection.tune()
         stopped_by = trio.run(serve_until_signalled, node)
     except BaseException as exc:  # noqa: BLE001 - the node's failures arrive grouped by trio
         failure = start_failure(exc)

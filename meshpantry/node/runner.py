@@ -51,7 +51,7 @@ from meshpantry.store.ingest import quick_id
 from protocol import Record
 
 from . import libp2p_compat
-from .checking import STORE_RECORDS, Checks, CheckingProcesses, Pending
+from .checking import CATCH_UP_RECORDS, STORE_RECORDS, Checks, CheckingProcesses, Pending
 from .config import NodeSettings
 from .network import resolve
 from .control_ops import control_routes
@@ -227,7 +227,7 @@ class Node:
             finally:
                 drop()
 
-        return Pending(store, drop)
+        return Pending(store, drop, joined=checks is not None and checks.joined)
 
     async def _take_in_checked(self, checks: Checks, origin: str | None) -> int:
         logged = 0
@@ -491,6 +491,8 @@ class Node:
         async with trio.open_nursery() as nursery:
             await nursery.start(self.control.serve)
             self._nursery = nursery
+            if self.store.count() < CATCH_UP_RECORDS:
+                self.checking.prepare()  # a new device: its first sync catches up
             if not self._neighbourhood_ready.is_set():
                 task_status.started()
                 task_status = trio.TASK_STATUS_IGNORED

@@ -7,7 +7,13 @@
 * A batch is taken in (and the session acknowledges it) at once while fewer
   than :data:`.checking.STORE_AHEAD_RECORDS` records wait for the store, so
   the sender goes on sending and the workers always have records to check;
-  past that, :meth:`take` waits for the store.
+  past that, :meth:`take` waits for the store. A batch whose checks joined
+  those of the batch before it (:attr:`.checking.Pending.joined`) is stored
+  by that batch's store: its records wait for the store until that store
+  begins, not until it ends. (Counted until its own turn, a batch of 27,000
+  records that joined the one being stored held the session for the whole
+  store of both, and the checking processes, done with them, sat idle for
+  about half a second each time: the next window was not taken in.)
 * :meth:`settle` is the session's last step: it returns once every batch
   taken in is stored, and raises the store's failure if one failed (the
   session then fails as ours). After a failure, later batches are dropped,
@@ -42,8 +48,12 @@ class StoreBehind:
         self._peer = peer
         self._held = held
         self._on_change = on_change
-        self._send, self._queued = trio.open_memory_channel[tuple[Pending, int]](math.inf)
-        self._ahead = 0  # records taken in and not yet taken to be stored
+        self._send, self._queued = trio.open_memory_channel[tuple[Pending, list[int]]](math.inf)
+        self._ahead = 0  # records taken in whose store has not begun
+        #: The records counted with the last batch queued that did not join
+        #: another's checks, while its store has not begun (those of batches
+        #: that joined it are counted with it); None once it has begun.
+        self._last: list[int] | None = None
         self._taken = trio.Event()
         self._all_stored = trio.Event()
         self._failures: list[Exception] = []
@@ -64,19 +74,31 @@ class StoreBehind:
         batch = self._ingest_soon(raws, self._peer, catching_up=catching_up(self.received, self._held))
         self.unstored += 1
         self._on_change()
+        ahead = len(raws)
+        counted = [ahead]
+        if batch.joined:  # the batch it joined stores its records: counted with that one
+            counted = [0]
+            if self._last is not None:
+                self._last[0] += ahead
+            else:
+                ahead = 0  # whose store has begun
         try:
-            self._send.send_nowait((batch, len(raws)))
+            self._send.send_nowait((batch, counted))
         except BaseException:
             self.unstored -= 1
             batch.drop()
             raise
-        self._ahead += len(raws)
+        if not batch.joined:
+            self._last = counted
+        self._ahead += ahead
 
     async def run(self) -> None:
         """Store the batches in order until :meth:`close`."""
         try:
-            async for batch, count in self._queued:
-                self._ahead -= count
+            async for batch, counted in self._queued:
+                self._ahead -= counted[0]
+                if counted is self._last:
+                    self._last = None  # its store begins: batches joining it now are not ahead
                 self._taken.set()
                 self._taken = trio.Event()
                 if self._failures:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 import msgpack
 
@@ -62,20 +62,27 @@ class SqliteLog:
 
     ``heads`` maps each author to the highest seq in the log when the
     transaction began (:meth:`Store.heads`): a record past it has nothing at
-    its seq, so the fork lookup skips the query.
+    its seq, so the fork lookup skips the query. ``held``, when given,
+    answers :meth:`present` for the log as this transaction sees it (the
+    store's :meth:`.summary.LogSummary.held`, a set in memory), else the
+    log is asked.
     """
 
     def __init__(
-        self, conn: sqlite3.Connection, heads: Mapping[bytes, tuple[int, bytes]], reach: int = 0
+        self, conn: sqlite3.Connection, heads: Mapping[bytes, tuple[int, bytes]], reach: int = 0,
+        held: Callable[[Collection[bytes]], set[bytes]] | None = None,
     ) -> None:
         self.conn = conn
         self.heads = heads
         self.reach = reach  #: the log's Lamport reach when the transaction began
+        self._held = held
 
     def lamport_reach(self) -> int:
         return self.reach
 
     def present(self, ids: Collection[bytes]) -> set[bytes]:
+        if self._held is not None:
+            return self._held(ids)
         return log.present(self.conn, ids)
 
     def ids_at_seq(self, author: bytes, seq: int) -> list[bytes]:
@@ -85,7 +92,14 @@ class SqliteLog:
         return log.at_seq(self.conn, author, seq)
 
     def ids_at_seqs(self, keys: Sequence[tuple[bytes, int]]) -> list[list[bytes]]:
-        return [self.ids_at_seq(author, seq) for author, seq in keys]
+        # ids_at_seq for each key, without a method call a record: a sync
+        # batch's records lie past their chain's head nearly always.
+        heads, conn = self.heads, self.conn
+        found: list[list[bytes]] = []
+        for author, seq in keys:
+            top = heads.get(author)
+            found.append([] if top is None or seq > top[0] else log.at_seq(conn, author, seq))
+        return found
 
     def append(self, records: Sequence[Logged]) -> None:
         log.insert(self.conn, records)
@@ -131,17 +145,18 @@ def ingest_batch(
     pool: VerifierPool,
     heads: Mapping[bytes, tuple[int, bytes]],
     reach: int,
+    held: Callable[[Collection[bytes]], set[bytes]] | None = None,
 ) -> IngestReport:
     """Ingest ``raws`` inside the caller's open transaction.
 
-    ``now`` is the receiver's clock in ms; ``heads`` and ``reach`` as for
-    :class:`SqliteLog`.
+    ``now`` is the receiver's clock in ms; ``heads``, ``reach`` and ``held``
+    as for :class:`SqliteLog`.
     Returns the report (its ``logged`` are the records written to the log, in
     insertion order). Raises only for local failures (SQLite errors); the
     caller then rolls back and reloads ``admissions`` and ``room``, which this
     function has changed in memory.
     """
-    intake = Intake(SqliteLog(conn, heads, reach), admissions, room, now)
+    intake = Intake(SqliteLog(conn, heads, reach, held), admissions, room, now)
     seen_raw: set[bytes] = set()
     fresh: list[tuple[int, bytes, bytes | None]] = []
     for index, raw in enumerate(raws):
@@ -184,12 +199,13 @@ def ingest_verified(
     room: WaitingRoom,
     heads: Mapping[bytes, tuple[int, bytes]],
     reach: int,
+    held: Callable[[Collection[bytes]], set[bytes]] | None = None,
 ) -> IngestReport:
     """Ingest records already decoded and signature-checked
     (:func:`meshpantry.core.ingest.ingest_checked`) inside the caller's open
     transaction; otherwise as :func:`ingest_batch`."""
     return pipeline.ingest_checked(
-        SqliteLog(conn, heads, reach), admissions, room, records, neighbourhood=neighbourhood, now=now
+        SqliteLog(conn, heads, reach, held), admissions, room, records, neighbourhood=neighbourhood, now=now
     )
 
 

@@ -32,11 +32,14 @@ from protocol import Record, record_id
 #: cursor open across the caller's own writes.
 PAGE_ROWS = 1_000
 
-#: Takes a :class:`LogRow` as it is (its first field, the neighbourhood,
-#: is not a column: parameter 1 goes unused).
+#: Takes a :class:`LogRow` without its first field, the neighbourhood, which
+#: is not a column. Bound as it was (the whole row, parameters numbered from
+#: 2) Python's sqlite3 bound all eleven values, the unused neighbourhood
+#: copied as any blob: 4.7 against 3.5 µs a row for the statement alone
+#: (100,000 rows in transactions of 8,192, measured in one process).
 _INSERT = (
     "INSERT INTO records (id, author, seq, prev, lamport, time, kind, referent, raw, sum) "
-    "VALUES (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 _log = logging.getLogger(__name__)
@@ -69,7 +72,7 @@ def insert(conn: sqlite3.Connection, records: Sequence[Logged]) -> None:
     the caller's transaction: whatever is derived per record in the same
     transaction belongs here.
     """
-    conn.executemany(_INSERT, [r if type(r) is LogRow else log_row(r) for r in records])
+    conn.executemany(_INSERT, [(r if type(r) is LogRow else log_row(r))[1:] for r in records])
 
 
 def trusted_decode(raw: bytes) -> Record:
@@ -179,19 +182,21 @@ def count(conn: sqlite3.Connection) -> int:
     return conn.execute("SELECT COUNT(*) FROM records").fetchone()[0]
 
 
-def in_chain_order(conn: sqlite3.Connection, ids: Iterable[bytes]) -> list[bytes]:
-    """Raw records of ``ids`` (unknown ids skipped): each author's in seq
-    order, authors by the lowest Lamport counter among their records here."""
+def in_chain_order(conn: sqlite3.Connection, rowids: Iterable[int]) -> list[bytes]:
+    """Raw records at ``rowids`` (missing rows skipped): each author's in seq
+    order, authors by the lowest Lamport counter among their records here.
+    Read by rowid, in rowid order (the table's own key): by id, SQLite
+    first looked every id up in the id index, about 1.3 µs a record more."""
     rows: list[tuple[bytes, int, int, bytes]] = []
-    ids = list(ids)
+    rowids = sorted(rowids)
     crc32 = zlib.crc32
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
+    for start in range(0, len(rowids), 500):
+        chunk = rowids[start : start + 500]
         marks = ",".join("?" * len(chunk))
-        for author, seq, lamport, raw, stored, rid in conn.execute(
-            f"SELECT author, seq, lamport, raw, sum, id FROM records WHERE id IN ({marks})", chunk
+        for author, seq, lamport, raw, stored, rowid in conn.execute(
+            f"SELECT author, seq, lamport, raw, sum, rowid FROM records WHERE rowid IN ({marks})", chunk
         ):
-            if crc32(raw) == stored or intact(rid, raw, stored):
+            if crc32(raw) == stored or intact(rowid, raw, stored):
                 rows.append((author, seq, lamport, raw))
     first: dict[bytes, int] = {}
     for author, _, lamport, _ in rows:

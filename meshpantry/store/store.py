@@ -296,7 +296,7 @@ class Store:
         return self._take_in(lambda neighbourhood, admissions, room: ingest_batch(
             self._conn, raws, now, neighbourhood=neighbourhood, admissions=admissions,
             room=room, pool=self._pool, heads=self._summary.heads(),
-            reach=self._summary.max_lamport(),
+            reach=self._summary.max_lamport(), held=self._summary.held,
         ))
 
     def ingest_verified(self, records: Sequence[Logged], now: int) -> IngestReport:
@@ -310,7 +310,7 @@ class Store:
         return self._take_in(lambda neighbourhood, admissions, room: ingest_verified(
             self._conn, records, now, neighbourhood=neighbourhood,
             admissions=admissions, room=room, heads=self._summary.heads(),
-            reach=self._summary.max_lamport(),
+            reach=self._summary.max_lamport(), held=self._summary.held,
         ))
 
     def ingest_whole(
@@ -338,7 +338,7 @@ class Store:
                     report = ingest_batch(
                         self._conn, raws[start : start + slice_size], now, neighbourhood=neighbourhood,
                         admissions=admissions, room=room, pool=self._pool, heads=self._summary.heads(),
-                        reach=self._summary.max_lamport(),
+                        reach=self._summary.max_lamport(), held=self._summary.held,
                     )
                     self._grow_views(report.logged)
                     judge(report, start)
@@ -434,9 +434,9 @@ class Store:
         return log.get(self._conn, rid) is not None
 
     def held(self, ids: Iterable[bytes]) -> set[bytes]:
-        """The subset of ``ids`` in the log (one query per 500 ids; their
-        bytes are not read)."""
-        return log.present(self._conn, ids)
+        """The subset of ``ids`` in the log (from the set of ids the log
+        summary keeps in memory)."""
+        return self._summary.held(ids)
 
     def count(self) -> int:
         return log.count(self._conn)
@@ -532,7 +532,7 @@ class Store:
         A receiver ingesting them in this order meets each chain from its
         start, and usually meets a member's invite before the join it admits.
         """
-        return log.in_chain_order(self._conn, ids)
+        return log.in_chain_order(self._conn, self._summary.rowids(ids))
 
     def chains(self) -> dict[bytes, list[tuple[int, bytes]]]:
         """{author: [(seq, id), ...] in seq order} of every record in the log

@@ -166,6 +166,8 @@ async def test_a_checked_group_is_stored_in_one_transaction(node, monkeypatch):
     assert INGEST_SLICE < len(records) <= STORE_RECORDS
 
     class Checked:
+        joined = False
+
         async def groups(self):
             yield records, []
 
@@ -236,6 +238,7 @@ async def test_a_sessions_later_batch_joins_the_checks_of_the_one_before(node):
         second = checking.submit([r.raw for r in records[300:600]], hood, now, key="peer-x")
         for future, _ in list(first._slices):
             await trio.to_thread.run_sync(future.result)
+        assert second.joined and not first.joined and not other.joined
         groups = [[r.id for r in passed] async for passed, _ in first.groups()]
         assert groups == [[r.id for r in records[:600]]]
         assert [g async for g in second.groups()] == []
@@ -286,6 +289,7 @@ async def test_a_joined_batch_is_stored_once_its_store_returns(node):
     try:
         first = node.ingest_soon(raws[:300], "peer-x", catching_up=True)
         second = node.ingest_soon(raws[300:], "peer-x", catching_up=True)
+        assert second.joined and not first.joined  # the session counts B with A (see .store_behind)
         async with trio.open_nursery() as nursery:
             counts: list[int] = []
 
@@ -306,7 +310,7 @@ async def test_a_joined_batch_is_stored_once_its_store_returns(node):
 async def test_a_batch_joins_only_checks_with_less_than_a_transaction_left(node, monkeypatch):
     """Checks with STORE_RECORDS records not taken yet take no more: one
     store does not take in a whole session (the session counts the batches
-    its store has not begun as ahead of it)."""
+    whose store has not begun as ahead of it)."""
     import meshpantry.node.checking as checking_module
 
     monkeypatch.setattr(checking_module, "STORE_RECORDS", 2 * SLICE_RECORDS)
@@ -347,3 +351,147 @@ def test_a_slice_travels_back_as_plain_tuples_and_comes_back_as_rows_in_order(no
     assert [type(r) for r in passed] == [LogRow, Record, LogRow, LogRow]
     assert [r.id for r in passed] == [records[0].id, membership.id, records[1].id, records[3].id]
     assert len(failures) == 1 and failures[0].forged
+
+
+_MAIN = '''
+import sys
+from pathlib import Path
+
+if __name__ != "__main__":  # run again, in a child of multiprocessing
+    Path(__file__).with_name("main-run-again").write_text(__name__)
+else:
+    import trio
+    from meshpantry.node.checking import CheckingProcesses
+
+    async def check() -> int:
+        checking = CheckingProcesses(workers=2, min_idle_cores=float("-inf"))
+        failed = 0
+        try:
+            async for _, failures in checking.submit([b"\\x93junk"] * 600, bytes(32), 0).groups():
+                failed += len(failures)
+        finally:
+            checking.close()
+        return failed
+
+    print(trio.run(check))
+'''
+
+
+@pytest.mark.parametrize("started_as", ["script", "module"])
+def test_a_worker_does_not_run_the_nodes_main_module_again(tmp_path, started_as):
+    """The node's main module is the command line (a script, or a module run
+    with -m): its checking processes start without running it again."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "node_main.py").write_text(_MAIN)
+    repo = str(Path(__file__).resolve().parents[2])
+    argv = [str(tmp_path / "node_main.py")] if started_as == "script" else ["-m", "node_main"]
+    done = subprocess.run([sys.executable, *argv], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={**__import__("os").environ, "PYTHONPATH": f"{tmp_path}:{repo}"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["600"]  # both workers checked (and refused) the slices
+    assert not (tmp_path / "main-run-again").exists()
+
+
+def _checked_one_by_one(raws, neighbourhood: bytes, now: int):
+    """What a slice gives when each record goes through check_record whole."""
+    from meshpantry.core.admission import ADMISSION_KINDS
+    from meshpantry.core.ingest import check_record, is_forgery
+    from meshpantry.core.record_log import row_fields
+    from meshpantry.node.batch_checks import Failure
+    from protocol.errors import RemoteError
+
+    rows: list = []
+    members: list = []
+    failures: list = []
+    for raw in raws:
+        try:
+            record = check_record(raw, neighbourhood=neighbourhood, now=now)
+        except RemoteError as error:
+            failures.append(Failure(str(error), is_forgery(error)))
+            continue
+        if record.kind in ADMISSION_KINDS:
+            members.append((len(rows), record))
+            rows.append(())
+        else:
+            rows.append(row_fields(record, neighbourhood))
+    return rows, members, failures
+
+
+def test_a_slice_on_the_decoders_short_path_gives_what_check_record_gives(node):
+    """Rows, membership records (whole, with their places) and failures
+    (reason, forged or not) are those of check_record record by record:
+    valid records, a forged one, junk, the genesis and a join, and the same
+    records judged from another neighbourhood or by a clock far behind."""
+    from meshpantry.node.batch_checks import check_slice_packed
+
+    records = member_records(node, 6)
+    membership = list(node.store.records(kind="neighbourhood")) + list(node.store.records(kind="join"))
+    assert membership
+    raws = [r.raw for r in records[:3]] + [forged(records[3]), b"\x93junk"] + [m.raw for m in membership]
+    raws += [r.raw for r in records[4:]]
+    hood, now = node.store.neighbourhood, node.pantry.clock()
+    for neighbourhood, clock in ((hood, now), (bytes(32), now), (hood, now - 10 * 86_400_000)):
+        packed = check_slice_packed(raws, neighbourhood, clock)
+        assert packed == _checked_one_by_one(raws, neighbourhood, clock)
+    rows, members, failures = check_slice_packed(raws, hood, now)
+    assert len(failures) == 2 and len(members) == len(membership) and len(rows) == len(raws) - 2
+
+
+_PREPARE = '''
+from pathlib import Path
+from meshpantry.node.checking import CheckingProcesses
+
+checking = CheckingProcesses(workers=2)
+checking.prepare()
+children = []
+for task in Path("/proc/self/task").iterdir():
+    for pid in (task / "children").read_text().split():
+        children.append((Path("/proc") / pid / "cmdline").read_bytes().replace(b"\\\\0", b" ").decode())
+print(any("forkserver" in line and "meshpantry.node.batch_checks" in line for line in children))
+'''
+
+
+def test_prepare_starts_the_fork_server_with_the_checks_imported_and_returns_at_once(tmp_path):
+    """A new device's node starts the fork server before its first batch
+    (the checks imported there), without waiting for it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = str(Path(__file__).resolve().parents[2])
+    done = subprocess.run([sys.executable, "-c", _PREPARE], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120, env={**__import__("os").environ, "PYTHONPATH": repo})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True"]
+
+
+@pytest.mark.trio
+@pytest.mark.parametrize("held", [0, CATCH_UP_RECORDS])
+async def test_a_node_holding_next_to_nothing_prepares_its_checking_processes_when_it_starts(
+    node, monkeypatch, held
+):
+    """Fewer records than a catch-up brings: the fork server starts with the
+    node; as many or more: with the first large batch, as before."""
+    from meshpantry.node import host
+
+    if held:
+        records = member_records(node, held)
+        node.store.ingest_verified(records, node.pantry.clock())
+    assert (node.store.count() < CATCH_UP_RECORDS) == (not held)
+    prepared: list[bool] = []
+    monkeypatch.setattr(node.checking, "prepare", lambda: prepared.append(True))
+
+    class Stop(Exception):
+        pass
+
+    def no_host(*args, **kwargs):
+        raise Stop()
+
+    monkeypatch.setattr(host, "open_host", no_host)
+    with pytest.raises(BaseException) as raised:
+        await node.run()  # as far as opening the host, which stops it
+    assert raised.group_contains(Stop) if isinstance(raised.value, BaseExceptionGroup) else raised.type is Stop
+    assert prepared == ([] if held else [True])

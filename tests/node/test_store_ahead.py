@@ -89,3 +89,78 @@ async def test_batches_are_taken_in_while_one_is_stored_up_to_the_bound(node, mo
     assert result.ok, result.error
     assert empty.ids == full.ids
     assert stored == list(range(len(sizes)))
+
+
+def _held_batches(holds: dict[int, trio.Event], joined: set[int], taken: list[int], stored: list[int]):
+    """An ``ingest_soon`` whose batch ``n`` is stored once ``holds[n]`` is
+    set (at once without one), and says it joined the batch before when
+    ``n`` is in ``joined``."""
+    from meshpantry.node.checking import Pending
+
+    def ingest_soon(raws, peer, *, catching_up=False):
+        number = len(taken)
+        taken.append(len(raws))
+
+        async def store():
+            if number in holds:
+                await holds[number].wait()
+            stored.append(number)
+            return len(raws)
+
+        return Pending(store, lambda: None, joined=number in joined)
+
+    return ingest_soon
+
+
+@pytest.mark.trio
+async def test_a_batch_joined_to_the_checks_being_stored_does_not_hold_the_session(monkeypatch):
+    """
+    batch 0 (10 records): its store begins and waits
+    batch 1 (200, more than the bound of 100) joined batch 0's checks: the
+    store under way stores it, so batch 2 is taken in at once
+    """
+    monkeypatch.setattr(store_behind, "STORE_AHEAD_RECORDS", AHEAD)
+    holds = {0: trio.Event()}
+    taken: list[int] = []
+    stored: list[int] = []
+    behind = store_behind.StoreBehind(_held_batches(holds, {1}, taken, stored), "peer-a", 0)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(behind.run)
+        await behind.take([b"r"] * 10)
+        await trio.testing.wait_all_tasks_blocked()  # batch 0's store has begun
+        await behind.take([b"r"] * 2 * AHEAD)
+        nursery.start_soon(behind.take, [b"r"] * 10)
+        await trio.testing.wait_all_tasks_blocked()
+        assert taken == [10, 2 * AHEAD, 10] and stored == []
+        holds[0].set()
+        await behind.settle()
+    assert stored == [0, 1, 2]
+
+
+@pytest.mark.trio
+async def test_a_batch_joined_to_checks_not_yet_stored_waits_with_them(monkeypatch):
+    """
+    batch 0: being stored (held); batch 1 (10): queued; batch 2 (200)
+    joined batch 1's checks: both wait for the store, batch 3 is not taken
+    in; once batch 1's store begins (still held), batch 3 is
+    """
+    monkeypatch.setattr(store_behind, "STORE_AHEAD_RECORDS", AHEAD)
+    holds = {0: trio.Event(), 1: trio.Event()}
+    taken: list[int] = []
+    stored: list[int] = []
+    behind = store_behind.StoreBehind(_held_batches(holds, {2}, taken, stored), "peer-a", 0)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(behind.run)
+        await behind.take([b"r"] * 10)
+        await trio.testing.wait_all_tasks_blocked()
+        await behind.take([b"r"] * 10)
+        await behind.take([b"r"] * 2 * AHEAD)
+        nursery.start_soon(behind.take, [b"r"] * 10)
+        await trio.testing.wait_all_tasks_blocked()
+        assert taken == [10, 10, 2 * AHEAD]  # batch 3 waits
+        holds[0].set()
+        await trio.testing.wait_all_tasks_blocked()
+        assert taken == [10, 10, 2 * AHEAD, 10] and stored == [0]
+        holds[1].set()
+        await behind.settle()
+    assert stored == [0, 1, 2, 3]

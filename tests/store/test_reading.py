@@ -105,3 +105,30 @@ def test_raws_in_chain_order_let_a_fresh_store_take_everything_in_one_pass(
     for record in (r for raw in raws for r in nb.records if r.raw == raw):
         by_author.setdefault(record.author, []).append(record.seq)
     assert all(seqs == sorted(seqs) for seqs in by_author.values())
+
+
+def _chain_order(records) -> list[bytes]:
+    """Each author's records in seq order, authors by their lowest Lamport counter."""
+    first: dict[bytes, int] = {}
+    for r in records:
+        first[r.author] = min(r.lamport, first.get(r.author, r.lamport))
+    return [r.raw for r in sorted(records, key=lambda r: (first[r.author], r.author, r.seq, r.lamport))]
+
+
+def test_records_are_served_from_where_the_log_holds_them_for_writer_and_reader(tmp_path: Path, nb: TestNeighbourhood):
+    """The ids a peer asks for are read at the rowids the log summary keeps
+    for them: those a writer's ingests folded in without reading them back,
+    and those a reader read from the writer's log, in chain order."""
+    for i in range(6):
+        nb.offer(nb.devices[1 + i % 2], f"item {i}")
+    with Store.open(tmp_path) as writer, Store.open(tmp_path, writer=False) as reader:
+        writer.set_setting("neighbourhood", nb.id)
+        writer.ingest_verified(nb.records[:4], now=nb.clock)
+        assert reader.raws_in_chain_order([r.id for r in nb.records[:4]]) == _chain_order(nb.records[:4])
+        writer.ingest([r.raw for r in nb.records[4:9]], now=nb.clock)
+        writer.ingest_verified(nb.records[9:], now=nb.clock)
+        ids = [r.id for r in nb.records] + [b"\x01" * 32]
+        random.Random(7).shuffle(ids)
+        for store in (writer, reader):
+            assert store.raws_in_chain_order(ids) == _chain_order(nb.records)
+            assert store.raws_in_chain_order(ids[:5]) == _chain_order([r for r in nb.records if r.id in ids[:5]])

@@ -85,3 +85,44 @@ def test_log_rows_are_logged_as_their_records_are(tmp_path, nb: TestNeighbourhoo
     finally:
         for store in stores:
             store.close()
+
+
+def test_the_ids_held_are_the_logs_through_ingests_and_a_rollback(store: Store, nb: TestNeighbourhood):
+    """Ingest's duplicate step asks the summary's set of ids, not SQLite:
+    after verified and raw ingests, records waiting (not held) and admitted
+    later, and a whole batch rolled back, it answers as the log does, for
+    ids held and ids not held alike."""
+    from meshpantry.store import log
+
+    bea = nb.devices[2]
+    offers = [nb.offer(bea, f"leeks {i}") for i in range(4)]
+    invite, secret = nb.invite(nb.founder)
+    join = nb.join_with(3, invite, secret)
+    cy_offer = nb.offer(nb.devices[3], "apples")
+    every = [r.id for r in nb.records] + [b"\x00" * 32]
+
+    def agrees() -> None:
+        assert store.held(every) == log.present(store._conn, every)
+        assert LogSummary(store._conn).held(every) == store.held(every)
+
+    store.ingest_verified(nb.records[:3], now=nb.clock)
+    agrees()
+    store.ingest_verified([cy_offer, *offers], now=nb.clock)  # cy's offer waits
+    agrees()
+    assert cy_offer.id not in store.held(every)
+    store.ingest([invite.raw, join.raw], now=nb.clock)
+    agrees()
+    assert {cy_offer.id, join.id} <= store.held(every)
+
+    def refuse_second(report, offset):
+        if offset == 1:  # the second slice's duplicate step saw the first slice logged
+            raise RuntimeError("refused")
+
+    later = [nb.offer(bea, "pears").raw, nb.offer(bea, "plums").raw]
+    try:
+        store.ingest_whole(later, now=nb.clock, judge=refuse_second, slice_size=1)
+    except RuntimeError:
+        pass
+    agrees()
+    assert store.ingest([*later, offers[0].raw], now=nb.clock).duplicates == 1
+    agrees()
