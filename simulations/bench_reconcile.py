@@ -33,10 +33,10 @@ import time
 from collections import Counter
 from types import SimpleNamespace
 
-from meshpantry.core.sync import Failed, RecordsReceived, SyncSession, reconcile
+from meshpantry.core.sync import SyncSession, reconcile
 
 from .bench_node import verify_rate
-from .bench_sync import RECORD_BYTES, Replica, SyntheticRecord
+from .bench_sync import RECORD_BYTES, Replica, SyntheticRecord, run_session
 
 #: Islands of the replayed heal, records each writes, and records all hold.
 ISLANDS, PER_ISLAND, BASE = 4, 2_500, 60
@@ -97,33 +97,15 @@ class _TimedRules:
 
 
 def run_case(initiator: Replica, responder: Replica) -> SimpleNamespace:
-    """One session in lockstep; CPU of the rules and of everything."""
+    """One session in lockstep (:func:`.bench_sync.run_session`); CPU of the
+    rules and of everything."""
     rules = _TimedRules()
     kind = type("TimedSession", (SyncSession,), {"rules": rules})
     started = time.process_time()
-    sessions = (kind.initiator(initiator, now=0), kind.responder(responder, now=0))
-    stores = (initiator, responder)
-    flights = wire = 0
-    sender = quiet = 0
-    while not all(s.finished for s in sessions) and quiet < 2:
-        data = sessions[sender].data_to_send()
-        if data:
-            flights += 1
-            wire += len(data)
-            sessions[1 - sender].receive_data(data, now=0)
-            quiet = 0
-        else:
-            quiet += 1
-        for session, store in zip(sessions, stores):
-            for event in session.events():
-                if isinstance(event, RecordsReceived):
-                    store.ingest(event.raws)
-                elif isinstance(event, Failed):
-                    raise RuntimeError(f"sync failed: {event.error!r}")
-        sender = 1 - sender
+    outcome = run_session(initiator, responder, kind=kind)
     total = time.process_time() - started
-    return SimpleNamespace(rules=rules.seconds, total=total, flights=flights, wire=wire,
-                           converged=initiator.by_id.keys() == responder.by_id.keys())
+    return SimpleNamespace(rules=rules.seconds, total=total, flights=outcome.flights, wire=outcome.wire_bytes,
+                           converged=outcome.converged)
 
 
 def main(argv: list[str] | None = None) -> int:
