@@ -74,13 +74,9 @@ class LogRow(NamedTuple):
 Logged = Union[Record, LogRow]
 
 
-def referent(record: Record) -> bytes | None:
-    """The id ``record`` refers to, or None for kinds that refer to nothing."""
-    return referent_in(record.kind, record.body)
-
-
 def referent_in(kind: str, body: dict) -> bytes | None:
-    """:func:`referent` of a record of ``kind`` with ``body``."""
+    """The id a record of ``kind`` with ``body`` refers to, or None for
+    kinds that refer to nothing."""
     name = REFERENT_FIELD.get(kind)
     value = body.get(name) if name else None
     return value if type(value) is bytes else None
@@ -94,19 +90,18 @@ def row_fields(record: Record, neighbourhood: bytes | None = None) -> tuple:
     (its class's ``__new__`` is Python too); :func:`as_rows` makes them
     rows again. ``neighbourhood``: an equal bytes object to share (rows of
     one batch pickle it once)."""
-    return (
-        record.neighbourhood if neighbourhood is None else neighbourhood,
-        record.id,
-        record.author,
-        record.seq,
-        record.prev,
-        record.lamport,
-        record.time,
-        record.kind,
-        referent(record),
-        record.raw,
-        zlib.crc32(record.raw),
+    return row_of_fields(
+        record.neighbourhood if neighbourhood is None else neighbourhood, record.id, record.author,
+        record.seq, record.prev, record.lamport, record.time, record.kind, record.body, record.raw,
     )
+
+
+def row_of_fields(neighbourhood: bytes, rid: bytes, author: bytes, seq: int, prev: bytes | None,
+                  lamport: int, time: int, kind: str, body: dict, raw: bytes) -> tuple:
+    """:func:`row_fields` of a record given as its fields (a checking
+    process reads them without building a :class:`Record`)."""
+    return (neighbourhood, rid, author, seq, prev, lamport, time, kind, referent_in(kind, body), raw,
+            zlib.crc32(raw))
 
 
 _row_of = partial(tuple.__new__, LogRow)

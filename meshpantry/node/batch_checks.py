@@ -5,14 +5,13 @@ worker starts in a tenth of a second."""
 from __future__ import annotations
 
 import copyreg
-import zlib
 from dataclasses import dataclass, fields
 from operator import attrgetter
 from typing import Sequence
 
 from meshpantry.core.admission import ADMISSION_KINDS
 from meshpantry.core.ingest import check_record, is_forgery
-from meshpantry.core.record_log import Logged, as_rows, referent_in, row_fields
+from meshpantry.core.record_log import Logged, as_rows, row_fields, row_of_fields
 from protocol import Record, verify_record
 from protocol.envelope import plain_fields, verify_signed
 from protocol.errors import RemoteError
@@ -67,7 +66,7 @@ def check_slice_packed(raws: Sequence[bytes], neighbourhood: bytes, now: int) ->
     rows: list[tuple] = []
     members: list[tuple[int, Record]] = []
     failures: list[Failure] = []
-    keep, check, fields_of, verify, crc32 = rows.append, check_record, plain_fields, verify_signed, zlib.crc32
+    keep, check, fields_of, verify, row_of = rows.append, check_record, plain_fields, verify_signed, row_of_fields
     latest = now + MAX_FUTURE_SKEW_MS
     for raw in raws:
         try:
@@ -91,8 +90,7 @@ def check_slice_packed(raws: Sequence[bytes], neighbourhood: bytes, now: int) ->
         except RemoteError as error:
             failures.append(Failure(str(error), is_forgery(error)))
             continue
-        keep((neighbourhood, rid, author, seq, prev, lamport, time_ms, kind, referent_in(kind, body), raw,
-              crc32(raw)))
+        keep(row_of(neighbourhood, rid, author, seq, prev, lamport, time_ms, kind, body, raw))
     return rows, members, failures
 
 
