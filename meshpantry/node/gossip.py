@@ -234,7 +234,27 @@ class BatchValidator:
         return records
 
 
-class GatedPubsub(Pubsub):
+class NodePubsub(Pubsub):
+    """Pubsub without the library's replay of recent messages to a new peer.
+
+    py-libp2p 0.8 sends every new peer the message cache's last three
+    heartbeats of messages, one RPC each, once the peer's stream is up and
+    again on its subscription. A node has no use for them: the sync on
+    connect brings everything the peer lacks in one session, and a record
+    published while the link forms reaches the peer by the mesh, the
+    heartbeat's IHAVE, gap repair or the next sync. After islands rejoin,
+    every new link replayed the window to a peer that checked the records
+    again, while the same records came by sync, and forwarded them to its
+    whole mesh. See LIBP2P.md, "Pubsub: no replay on a new link"."""
+
+    async def _send_recent_messages_to_new_peer(self, peer_id: ID) -> None:
+        return None
+
+    async def _replay_recent_messages(self, peer_id: ID, topic: str) -> None:
+        return None
+
+
+class GatedPubsub(NodePubsub):
     """Pubsub that talks only to the peers ``admits_peer`` lets through: it
     opens no stream to anyone else, and reads none of theirs. A stream from a
     peer not admitted is held unread for ``admit_wait_s`` (a newcomer's join
@@ -431,7 +451,7 @@ async def open_gossip(
     validator = BatchValidator(host.peer_id, neighbourhood, admits, gossip.stats, on_forged, reach=reach)
     router = build_router()
     options = dict(msg_id_constructor=message_id, validation_timeout=VALIDATION_TIMEOUT_S)
-    pubsub = (Pubsub(host.libp2p, router, **options) if admits_peer is None
+    pubsub = (NodePubsub(host.libp2p, router, **options) if admits_peer is None
               else GatedPubsub(host.libp2p, router, admits_peer=admits_peer, admit_wait_s=settings.join_grace_s,
                                **options))
     pubsub.set_topic_validator(

@@ -151,6 +151,32 @@ async def test_batch_of_500_crosses_two_hops_complete_and_forgeries_stop_at_firs
 
 
 @pytest.mark.trio
+async def test_a_new_peer_is_not_sent_the_message_cache(neighbourhood):
+    """A published records alone; B connects while they are still in A's
+    message cache (three heartbeats). py-libp2p would send them to B, one RPC
+    each, and B would check them and forward them to its mesh; the node's
+    on-connect sync brings them instead. Records published once B is there
+    reach it by gossip as always."""
+    async with AsyncExitStack() as stack:
+        a_host, a, _ = await start_node(stack, neighbourhood)
+        b_host, b, b_inbox = await start_node(stack, neighbourhood)
+        before = neighbourhood.records(3)
+        a.publish(r.raw for r in before)
+        await wait_until(lambda: a.stats.published_records == 3, 10)
+        assert len(a.pubsub.router.mcache.window(a.topic)) >= 1  # still in the cache
+        await link(a_host, b_host)
+        await wait_until(lambda: b_host.peer_id in a.topic_peers() and a_host.peer_id in b.topic_peers(), 10)
+        await trio.sleep(1.0)  # the replay came within milliseconds of the subscription
+        assert b_inbox.raws == [] and b.stats.received_messages == 0
+
+        after = neighbourhood.records(2)
+        await trio.sleep(1.0)  # a heartbeat grafts B into A's mesh
+        a.publish(r.raw for r in after)
+        await wait_until(lambda: len(b_inbox.raws) == 2, 10)
+        assert sorted(b_inbox.raws) == sorted(r.raw for r in after)
+
+
+@pytest.mark.trio
 async def test_an_unparsable_gossip_rpc_costs_its_stream_not_the_host(neighbourhood):
     """A peer writes garbage on the GossipSub protocol: the library would let
     the parse error stop the receiver's whole swarm. Only that stream goes;
