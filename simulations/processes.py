@@ -6,6 +6,7 @@ prefix that starts it inside its network namespace, :mod:`simulations.netns`).""
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -24,7 +25,40 @@ from meshpantry.control.client import ControlClient, NodeUnavailable
 START_TIMEOUT_S = 90.0
 
 
+#: Where listen ports are drawn when the kernel's ephemeral range is not
+#: readable: below Linux's default range (32768-60999).
+FALLBACK_PORTS = (20_000, 32_767)
+
+_port_rng = random.Random(os.getpid() ^ time.time_ns())
+
+
+def _listen_ports() -> tuple[int, int]:
+    """A range of ports the kernel never picks for an outgoing connection:
+    those below its ephemeral range, from 10000 up."""
+    try:
+        first = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return FALLBACK_PORTS
+    return (10_000, first - 1) if first > 11_000 else FALLBACK_PORTS
+
+
 def free_port() -> int:
+    """A loopback TCP port free now, for a node started soon.
+
+    Drawn outside the kernel's ephemeral range: a port the kernel handed out
+    (as :func:`socket.bind` to port 0 does) is from the range it also picks
+    outgoing connections' ports from, and twenty nodes dialling each other
+    as they start took a later node's port before it could listen (it then
+    exits with "port already in use")."""
+    low, high = _listen_ports()
+    for _ in range(100):
+        port = _port_rng.randint(low, high)
+        with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]

@@ -3,7 +3,6 @@ directory, listening on 127.0.0.1 with mDNS off."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +39,3 @@ def run_node(data_dir: Path, household: str | None, extra: tuple[str, ...] = ())
     return RunningNode(data_dir, process)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
