@@ -300,11 +300,50 @@ class GatedPubsub(NodePubsub):
         await super().stream_handler(stream)
 
 
+#: Seconds a new gossip peer is sent no IHAVE: longer than the message
+#: cache's gossip window (3 heartbeats), so what was cached before the link
+#: came up is never advertised on it.
+NEW_PEER_QUIET_S = 4.0
+
+
+class NodeGossipSub(GossipSub):
+    """GossipSub that advertises no cached message (IHAVE) to a peer added
+    less than :data:`NEW_PEER_QUIET_S` ago.
+
+    A new peer's on-connect sync brings what it lacks; IHAVE would pull the
+    cache window's messages over the new link one by one (the lazy
+    counterpart of the replay :class:`NodePubsub` leaves out). When islands
+    rejoin right after their members wrote, each such message then crossed
+    to the other islands and flooded each of them, every member receiving
+    it from most of its mesh: heals in which that happened took 1.2 to 2
+    times the CPU of heals in which it did not. Live messages still reach
+    the new peer through the mesh at once."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self._added_at: dict[ID, float] = {}
+
+    def add_peer(self, peer_id: ID, protocol_id) -> None:  # type: ignore[no-untyped-def]
+        super().add_peer(peer_id, protocol_id)
+        self._added_at[peer_id] = time.monotonic()
+
+    def remove_peer(self, peer_id: ID) -> None:
+        self._added_at.pop(peer_id, None)
+        super().remove_peer(peer_id)
+
+    def gossip_heartbeat(self):  # type: ignore[no-untyped-def]
+        peers_to_gossip = super().gossip_heartbeat()
+        settled = time.monotonic() - NEW_PEER_QUIET_S
+        for peer in [p for p in peers_to_gossip if self._added_at.get(p, settled) > settled]:
+            del peers_to_gossip[peer]
+        return peers_to_gossip
+
+
 def build_router() -> GossipSub:
     """Our GossipSub settings. The corrections to py-libp2p's pubsub are in
     place once a host was built (:func:`.host.build_host`)."""
     assert libp2p_compat.installed(), "build the host first: it installs libp2p_compat"
-    return GossipSub(
+    return NodeGossipSub(
         list(GOSSIPSUB_PROTOCOLS),
         degree=MESH_DEGREE,
         degree_low=MESH_DEGREE_LOW,

@@ -177,6 +177,32 @@ async def test_a_new_peer_is_not_sent_the_message_cache(neighbourhood):
 
 
 @pytest.mark.trio
+async def test_a_new_peer_is_not_advertised_the_message_cache(neighbourhood, monkeypatch):
+    """With a mesh of one, A keeps one of B and C out of its mesh, and every
+    heartbeat advertises its cached messages (IHAVE) to that one, which asks
+    for them (IWANT). For a peer that connected within NEW_PEER_QUIET_S, the
+    advertisement is left out: its on-connect sync brings what it lacks. After
+    islands rejoin, each such message crossed and flooded the other island."""
+    from meshpantry.node import gossip as gossip_module
+
+    for name in ("MESH_DEGREE", "MESH_DEGREE_LOW", "MESH_DEGREE_HIGH"):
+        monkeypatch.setattr(gossip_module, name, 1)
+    async with AsyncExitStack() as stack:
+        a_host, a, _ = await start_node(stack, neighbourhood)
+        b_host, b, b_inbox = await start_node(stack, neighbourhood)
+        c_host, c, c_inbox = await start_node(stack, neighbourhood)
+        cached = neighbourhood.records(3)
+        a.publish(r.raw for r in cached)
+        await wait_until(lambda: a.stats.published_records == 3, 10)
+        await link(b_host, a_host), await link(c_host, a_host)
+        await wait_until(lambda: len(a.topic_peers()) == 2, 10)
+        await wait_until(lambda: len(a.pubsub.router.mesh.get(a.topic, ())) == 1, 10)
+        await trio.sleep(2.5)  # two heartbeats with the messages in A's gossip window
+        assert b_inbox.raws == [] and c_inbox.raws == []
+        assert b.stats.received_messages == 0 and c.stats.received_messages == 0
+
+
+@pytest.mark.trio
 async def test_an_unparsable_gossip_rpc_costs_its_stream_not_the_host(neighbourhood):
     """A peer writes garbage on the GossipSub protocol: the library would let
     the parse error stop the receiver's whole swarm. Only that stream goes;
