@@ -97,7 +97,8 @@ class NodeSettings:
     #: ``connections_low`` peers the node dials whom it knows; up to
     #: ``connections_high`` it dials only bridges (peers none of its links
     #: reports, maybe another island); above it, it closes the most redundant
-    #: links down to ``connections_low``, never the last link to anyone.
+    #: links above ``connections_high``, never the last link to anyone nor
+    #: a link its peer would have to replace.
     #: Low 6 is GossipSub's mesh degree here (``gossip.MESH_DEGREE``): every
     #: link can carry the live mesh, and a random graph of degree 6 is
     #: connected with near certainty, so a neighbourhood of tens of
