@@ -23,7 +23,11 @@ or closes):
    a time: once a bridge connects, its report makes the rest of its island
    reachable, and those are bridges no more. (When every node of four
    islands dialled every bridge at once, each got as many links dialled in
-   as it dialled out, and the rejoined mesh was nearly full.)
+   as it dialled out, and the rejoined mesh was nearly full.) Nor while a
+   peer that connected within ``REPORT_WAIT_S`` has not reported its links
+   yet: until it does, everyone it links to looks like a bridge. (After
+   islands rejoined, each node dialled a bridge or two in the tenth of a
+   second before the first reports came, links nobody needed.)
 3. **Trim above the high watermark.** When more than ``high`` peers are
    connected, the links above ``high`` are closed. Never closed: static
    peers, peers connected for less than ``grace_s`` (their reports have not
@@ -62,6 +66,11 @@ Peer = TypeVar("Peer", bound=Hashable)
 #: Seconds a trimmed peer that came back is not trimmed again (rule 3).
 TRIM_MEMORY_S = 600.0
 
+#: Seconds bridge dials beyond ``low`` wait for the report of a peer that
+#: just connected (rule 2): its peer exchange takes a round trip or two
+#: after the handshake; a report that never comes holds nothing up longer.
+REPORT_WAIT_S = 2.0
+
 
 @dataclass(frozen=True, slots=True)
 class Watermarks:
@@ -98,10 +107,13 @@ def dials(
     static: Collection[Peer],
     reports: Mapping[Peer, Collection[Peer]],
     marks: Watermarks,
+    awaiting_reports: bool = False,
 ) -> list[Peer]:
     """Which of the peers ``due`` for a dial to dial now (rules 1 and 2), in
     order. ``dialling`` dials are in flight already; ``due`` is in the
-    caller's order of preference (kept within bridges and within others)."""
+    caller's order of preference (kept within bridges and within others).
+    ``awaiting_reports``: a peer connected just now has not reported its
+    links yet, so no bridge is dialled beyond ``low`` (rule 2)."""
     chosen = [p for p in due if p in static]
     count = len(connected) + dialling + len(chosen)
     links = reached(connected, reports)
@@ -110,7 +122,7 @@ def dials(
     beyond_low = False
     for peer in bridges:
         if count >= marks.low:
-            if beyond_low or dialling or count >= marks.high:
+            if beyond_low or dialling or awaiting_reports or count >= marks.high:
                 break
             beyond_low = True
         chosen.append(peer)

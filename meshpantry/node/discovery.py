@@ -66,7 +66,7 @@ from libp2p.peer.peerinfo import PeerInfo
 from .addresses import usable_address
 from .config import LOOPBACK_MODE, NodeSettings
 from .connection_events import ConnectionNotifee
-from .connection_target import TRIM_MEMORY_S, Watermarks, dials, trims
+from .connection_target import REPORT_WAIT_S, TRIM_MEMORY_S, Watermarks, dials, trims
 from .host import DialFailed, RunningHost, connect_bounded, peer_info_from_multiaddr
 from .network import resolve
 
@@ -301,8 +301,11 @@ class Discovery:
         """``peer_id`` (connected) reported being connected to ``links``."""
         peer = self.peers.get(peer_id)
         if peer is not None:
+            first = peer.reported_at is None
             peer.links = frozenset(p for p in links if p != peer_id)
             peer.reported_at = trio.current_time()
+            if first:
+                self._wakeup.set()  # bridge dials may have waited for it
 
     def _reports(self) -> dict[ID, frozenset[ID]]:
         return {p.peer_id: p.links for p in self.peers.values() if p.connected}
@@ -437,6 +440,9 @@ class Discovery:
                 peer = self.peers[peer_id]
                 peer.dialing = True
                 nursery.start_soon(self._dial, peer)
+            report_due = self._report_due()
+            if due and report_due is not None:
+                next_due = min(next_due, report_due)
             self._wakeup = trio.Event()
             with trio.move_on_after(max(0.0, next_due - trio.current_time())):
                 await self._wakeup.wait()
@@ -455,7 +461,16 @@ class Discovery:
             static={p.peer_id for p in due if p.static},
             reports=self._reports(),
             marks=self.marks,
+            awaiting_reports=self._report_due() is not None,
         )
+
+    def _report_due(self) -> float | None:
+        """When the wait for the first report of a peer connected within
+        :data:`REPORT_WAIT_S` ends (trio time), or None if no report is awaited."""
+        now = trio.current_time()
+        ends = [p.connected_at + REPORT_WAIT_S for p in self.peers.values()
+                if p.connected and p.reported_at is None and now < p.connected_at + REPORT_WAIT_S]
+        return min(ends) if ends else None
 
     async def _trim_loop(self) -> None:
         """Close the most redundant links above the high watermark."""

@@ -32,6 +32,25 @@ def test_bridges_are_dialled_first_and_one_at_a_time_beyond_low():
     assert dials(["x", "p", "q"], connected=["a"], dialling=0, static=(), reports=reports, marks=MARKS) == ["p", "q"]
 
 
+def test_no_bridge_beyond_low_while_a_new_peer_has_not_reported_its_links():
+    """
+    me ── a, b, c (low 3 reached), d just connected, no report yet
+    p and q look like bridges only because d has not said it links to them:
+    nothing is dialled beyond low until its report comes (after islands
+    rejoined, each node dialled a bridge or two in that moment). Below low,
+    dials go on as before.
+    """
+    reports = {"a": {"b"}, "b": {"a"}, "c": {"a"}, "d": set()}
+    assert dials(["p", "q"], connected=["a", "b", "c", "d"], dialling=0, static=(), reports=reports,
+                 marks=MARKS, awaiting_reports=True) == []
+    assert dials(["p", "q"], connected=["a", "b", "c", "d"], dialling=0, static=(), reports=reports,
+                 marks=MARKS) == ["p"]
+    assert dials(["p", "q"], connected=["a"], dialling=0, static=(), reports=reports, marks=MARKS,
+                 awaiting_reports=True) == ["p", "q"]
+    assert dials(["s"], connected=["a", "b", "c"], dialling=0, static={"s"}, reports=reports, marks=MARKS,
+                 awaiting_reports=True) == ["s"]
+
+
 def test_static_peers_are_always_dialled():
     """A peer named in the settings is dialled even above the high watermark."""
     full = ["a", "b", "c", "d", "e"]
