@@ -59,7 +59,6 @@ Theory of operation:
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import time
 import types
@@ -75,6 +74,7 @@ from typing import AsyncIterator, Awaitable, Callable, Sequence
 import trio
 
 from meshpantry.core.record_log import Logged
+from meshpantry.store.verification import idle_cores, worker_count
 
 from .batch_checks import Failure, check_slice_packed, unpacked
 
@@ -165,27 +165,16 @@ class _WorkerContext(ForkServerContext):
     Process = _WorkerProcess
 
 
-def worker_count() -> int:
-    """One worker process per core this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
-
-
 def catching_up(received: int, held_at_start: int) -> bool:
     """Whether a session that has brought ``received`` records to a node
-    that held ``held_at_start`` when it began is catching up: it brought at
-    least :data:`CATCH_UP_RECORDS`, more than the node held."""
-    return received >= CATCH_UP_RECORDS and received > held_at_start
-
-
-def idle_cores(cores: int) -> float:
-    """Cores not in use by the one-minute load average (all when unknown)."""
-    try:
-        return cores - os.getloadavg()[0]
-    except OSError:
-        return float(cores)
+    that held ``held_at_start`` when it began is a new device catching up:
+    the node held fewer than :data:`CATCH_UP_RECORDS` (next to nothing) and
+    the session brought at least that many. A node that held a
+    neighbourhood's worth and lacks more (a heal after a long cut) checks
+    in the processes only with an idle core: twenty such nodes on two
+    cores each started its fork server and pickled every record across, for
+    no core to spare."""
+    return received >= CATCH_UP_RECORDS and held_at_start < CATCH_UP_RECORDS
 
 
 class CheckingProcesses:

@@ -24,8 +24,12 @@ Small batches are checked on the calling thread: the hand-off to a worker
 costs about as much as one signature check.
 
 Threads only pay when there are idle cores. On a machine already busier than
-its cores, one thread sometimes ingested faster than two. So by default
-(:class:`ModeChoice`) the pool times large batches both ways and keeps to the
+its cores, one thread sometimes ingested faster than two, and every hand-off
+costs CPU: in a heal of twenty nodes on two cores, waking the workers and
+taking their chunks back (``Condition.notify``, ``submit``) was a tenth of
+the nodes' GIL time. So by default large batches are checked inline while
+the load average leaves no core idle; with one idle, the pool
+(:class:`ModeChoice`) times large batches both ways and keeps to the
 cheaper, trying the other now and then as the load changes.
 """
 
@@ -49,11 +53,19 @@ CHUNK_RECORDS = 64
 
 
 def worker_count() -> int:
-    """One checking thread per core this process may run on."""
+    """One checking thread (or process) per core this process may run on."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
         return max(1, os.cpu_count() or 1)
+
+
+def idle_cores(cores: int) -> float:
+    """Cores not in use by the one-minute load average (all when unknown)."""
+    try:
+        return cores - os.getloadavg()[0]
+    except OSError:
+        return float(cores)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,10 +161,16 @@ class VerifierPool:
         self._executor: ThreadPoolExecutor | None = None
 
     def mode_for(self, records: int) -> str:
-        """Where a batch of ``records`` should be checked."""
+        """Where a batch of ``records`` should be checked: inline when the
+        load average leaves no core idle (see the module doc), else as
+        :class:`ModeChoice` finds cheaper."""
         if records < PARALLEL_MIN_RECORDS or self.workers == 1:
             return INLINE
-        return self.choice.choose() if self.choice is not None else THREADS
+        if self.choice is None:
+            return THREADS
+        if idle_cores(self.workers) < 1:
+            return INLINE
+        return self.choice.choose()
 
     def observe(self, mode: str, records: int, seconds: float) -> None:
         """Report how long a batch checked in ``mode`` took, start to end."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import trio
 
@@ -102,14 +104,14 @@ def test_the_workers_are_used_only_with_an_idle_core(monkeypatch):
     """A machine already busier than its cores checks on the node's thread."""
     import meshpantry.node.checking as checking
 
-    monkeypatch.setattr(checking.os, "getloadavg", lambda: (3.5, 3.0, 3.0))
+    monkeypatch.setattr(os, "getloadavg", lambda: (3.5, 3.0, 3.0))
     assert not CheckingProcesses(workers=4).wanted(1000)
-    monkeypatch.setattr(checking.os, "getloadavg", lambda: (2.5, 3.0, 3.0))
+    monkeypatch.setattr(os, "getloadavg", lambda: (2.5, 3.0, 3.0))
     assert CheckingProcesses(workers=4).wanted(1000)
     assert not CheckingProcesses(workers=4).wanted(MIN_RECORDS - 1)
     assert not CheckingProcesses(workers=1).wanted(1000)
     # The workers' own load does not turn them off in the middle of a catch-up.
-    monkeypatch.setattr(checking.os, "getloadavg", lambda: (5.0, 3.0, 3.0))
+    monkeypatch.setattr(os, "getloadavg", lambda: (5.0, 3.0, 3.0))
     busy = CheckingProcesses(workers=4)
     busy._last_used = checking.time.monotonic()
     assert busy.wanted(1000)
@@ -117,11 +119,14 @@ def test_the_workers_are_used_only_with_an_idle_core(monkeypatch):
 
 def test_a_session_catching_up_uses_the_workers_on_a_busy_machine(monkeypatch):
     """A new device's first sync is when checking on every core matters: a
-    session that brought more than the node held, and many records, uses the
-    workers whatever the load; a heal-sized session does not."""
+    session that brought many records to a node that held next to nothing
+    uses the workers whatever the load. A node that held a neighbourhood's
+    worth does not, even when a heal brings it more than it held: twenty
+    such nodes on two cores each started its fork server and pickled every
+    record across, for no core to spare."""
     import meshpantry.node.checking as checking
 
-    monkeypatch.setattr(checking.os, "getloadavg", lambda: (9.0, 9.0, 9.0))
+    monkeypatch.setattr(os, "getloadavg", lambda: (9.0, 9.0, 9.0))
     assert not CheckingProcesses(workers=2).wanted(1000)
     assert CheckingProcesses(workers=2).wanted(1000, catching_up=True)
     assert not CheckingProcesses(workers=2).wanted(MIN_RECORDS - 1, catching_up=True)
@@ -129,6 +134,7 @@ def test_a_session_catching_up_uses_the_workers_on_a_busy_machine(monkeypatch):
     assert not checking.catching_up(CATCH_UP_RECORDS - 1, held_at_start=5)  # a heal's session
     assert not checking.catching_up(3 * CATCH_UP_RECORDS, held_at_start=100_000)  # a large merge
     assert checking.catching_up(900, held_at_start=3)  # a new device's first RECORDS frame
+    assert not checking.catching_up(7_500, held_at_start=2_560)  # a heal after a long cut
 
 
 @pytest.mark.trio

@@ -269,3 +269,24 @@ def test_mode_choice_tries_both_keeps_the_cheaper_and_retries_the_other():
     cost[THREADS] = 0.30
     picks = run(4 * RETRY_EVERY)
     assert picks[-RETRY_EVERY:].count(THREADS) == 1
+
+
+def test_large_batches_are_checked_inline_while_no_core_is_idle(monkeypatch):
+    """Handing chunks to the worker threads costs CPU on both sides (waking
+    a worker, taking its chunk back): with the load average at or above the
+    cores, a large batch is checked on the calling thread whatever the
+    timings say; with a core idle, the timings decide again."""
+    import os
+
+    from meshpantry.store.verification import INLINE, PARALLEL_MIN_RECORDS, THREADS, ModeChoice, VerifierPool
+
+    pool = VerifierPool()
+    pool.workers, pool.choice = 2, ModeChoice()  # two cores, whatever this machine has
+    for _ in range(3):  # threads measured ten times cheaper
+        pool.choice.observe(THREADS, 1000, 0.01)
+        pool.choice.observe(INLINE, 1000, 0.10)
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.5, 1.0, 1.0))
+    assert pool.mode_for(PARALLEL_MIN_RECORDS * 10) == INLINE
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.5, 1.0, 1.0))
+    assert pool.mode_for(PARALLEL_MIN_RECORDS * 10) == THREADS
+    assert pool.mode_for(PARALLEL_MIN_RECORDS - 1) == INLINE
