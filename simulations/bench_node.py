@@ -73,6 +73,40 @@ def same(nodes: list[NodeProcess]) -> bool:
     return len({n.call("dump", ids=False, state=False)["ids_digest"] for n in nodes}) == 1
 
 
+class Agreement:
+    """:func:`same` for the heal's wait, on one kept control connection per
+    node, polled every :data:`HEAL_POLL_S`. What the nodes spend answering
+    counts as their heal CPU: a call on a new connection costs a node about
+    0.3 ms, one on a kept connection 0.18 ms, and twenty nodes polled every
+    tenth of a second answered on the order of a thousand calls a heal."""
+
+    def __init__(self, nodes: list[NodeProcess]) -> None:
+        self.nodes = nodes
+        self.clients: dict[Path, ControlClient] = {}
+
+    def __call__(self) -> bool:
+        digests = set()
+        for node in self.nodes:
+            client = self.clients.get(node.data_dir)
+            if client is None:
+                client = self.clients[node.data_dir] = ControlClient.connect(node.data_dir)
+            try:
+                digests.add(client.call("dump", ids=False, state=False)["ids_digest"])
+            except BaseException:
+                self.clients.pop(node.data_dir).close()
+                raise
+        return len(digests) == 1
+
+    def close(self) -> None:
+        for client in self.clients.values():
+            client.close()
+        self.clients.clear()
+
+
+#: Seconds between two looks at whether the heal is over (:class:`Agreement`).
+HEAL_POLL_S = 0.25
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -243,7 +277,11 @@ def heal(root: Path, records: int, rng: random.Random, keep_logs: Path | None = 
             node.call("allow_peers")
         for node in nodes:
             node.call("sync_now")
-        eventually(lambda: same(nodes), 600, "heal")
+        agreement = Agreement(nodes)
+        try:
+            eventually(agreement, 600, "heal", every=HEAL_POLL_S)
+        finally:
+            agreement.close()
         heal_s = time.monotonic() - healed_at
         cpu_healed = sum(n.cpu_seconds() for n in nodes)
         cpu_used = cpu_healed - cpu_before

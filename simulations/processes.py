@@ -236,8 +236,9 @@ def start_mesh(
     return nodes
 
 
-def eventually(check: Callable[[], Any], timeout: float, message: str = "") -> Any:
-    """Poll ``check`` until it returns a truthy value; fail after ``timeout`` s."""
+def eventually(check: Callable[[], Any], timeout: float, message: str = "", every: float = 0.1) -> Any:
+    """Poll ``check`` every ``every`` s until it returns a truthy value; fail
+    after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
@@ -248,5 +249,5 @@ def eventually(check: Callable[[], Any], timeout: float, message: str = "") -> A
         else:
             if last:
                 return last
-        time.sleep(0.1)
+        time.sleep(every)
     raise AssertionError(f"not within {timeout} s: {message} (last: {last!r})")
