@@ -216,24 +216,34 @@ def start_mesh(
     ``links(i)`` names the nodes node i dials (default: node 0 and node i-1).
     ``hosts[i]`` is node i's listen address (default 127.0.0.1) and
     ``launchers[i]`` the argv prefix it starts under (default none).
-    Raises RuntimeError or TimeoutError if a node does not come up."""
-    ports = [free_port() for _ in dirs]
+    Raises RuntimeError or TimeoutError if a node does not come up. A port
+    found taken when a node started (exit 5) starts the whole mesh again on
+    new ports, up to :data:`PORT_RETRIES` times: the ports are free when
+    drawn, and another process may bind one before its node does."""
     hosts = hosts or ["127.0.0.1"] * len(dirs)
     launchers = launchers or [[] for _ in dirs]
-    nodes = [NodeProcess(d, p, sync_interval=sync_interval, host=h, launcher=l)
-             for d, p, h, l in zip(dirs, ports, hosts, launchers)]
     links = links or (lambda i: sorted({0, i - 1}) if i else [])
-    try:
-        for i, node in enumerate(nodes):
-            node.peers = [nodes[j].address for j in links(i) if j != i]
-            node.start()
-        for node in nodes:
-            node.wait_ready()
-    except BaseException:
-        for node in nodes:
-            node.stop()
-        raise
-    return nodes
+    for attempt in range(PORT_RETRIES + 1):
+        nodes = [NodeProcess(d, free_port(), sync_interval=sync_interval, host=h, launcher=l)
+                 for d, h, l in zip(dirs, hosts, launchers)]
+        try:
+            for i, node in enumerate(nodes):
+                node.peers = [nodes[j].address for j in links(i) if j != i]
+                node.start()
+            for node in nodes:
+                node.wait_ready()
+        except BaseException as error:
+            for node in nodes:
+                node.stop()
+            if attempt < PORT_RETRIES and isinstance(error, RuntimeError) and "already in use" in str(error):
+                continue
+            raise
+        return nodes
+    raise AssertionError("unreachable")
+
+
+#: Times :func:`start_mesh` starts a mesh again after a port was taken.
+PORT_RETRIES = 2
 
 
 def eventually(check: Callable[[], Any], timeout: float, message: str = "", every: float = 0.1) -> Any:

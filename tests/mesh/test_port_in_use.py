@@ -49,3 +49,26 @@ def test_ports_for_nodes_are_drawn_where_outgoing_connections_never_land():
     assert len(set(ports)) > 150  # drawn at random, not one port again and again
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", ports[-1]))
+
+
+def test_a_mesh_whose_port_was_taken_before_its_node_started_starts_again(tmp_path, monkeypatch):
+    """The port is free when drawn; another process binds it before the node
+    starts: the node exits 5 and the whole mesh starts again on new ports."""
+    import socket
+
+    import simulations.processes as processes
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    draws = iter([taken.getsockname()[1]])
+    real = processes.free_port
+    monkeypatch.setattr(processes, "free_port", lambda: next(draws, None) or real())
+    try:
+        [node] = processes.start_mesh(make_neighbourhood(tmp_path, 1))
+        try:
+            assert node.port != taken.getsockname()[1] and node.call("status")["peer_id"]
+        finally:
+            node.stop()
+    finally:
+        taken.close()
