@@ -26,7 +26,7 @@ costs about as much as one signature check.
 Threads only pay when there are idle cores. On a machine already busier than
 its cores, one thread sometimes ingested faster than two, and every hand-off
 costs CPU: in a heal of twenty nodes on two cores, waking the workers and
-taking their chunks back (``Condition.notify``, ``submit``) was a tenth of
+taking their chunks back (``Condition.notify``, ``submit``) was 8% of
 the nodes' GIL time. So by default large batches are checked inline while
 the load average leaves no core idle; with one idle, the pool
 (:class:`ModeChoice`) times large batches both ways and keeps to the
