@@ -39,7 +39,8 @@ or closes):
    gossip set-up and the on-connect sync every grace period (seen in a heal
    of 4 x 5 nodes: 159 links trimmed, most of them the same few again and
    again), and a peer whose report shows ``low`` links or fewer: closed, it
-   would dial another peer at once (rule 1), so the link would only move.
+   would dial another peer at once (rule 1), so the link would only move. (A
+   peer that never reported, its peer exchange failing, may be closed.)
    Among the rest, the most redundant go first (reported by the
    most other links). Only the excess goes, not down to ``low``: a link
    closed is a handshake, a gossip set-up and a sync on connect lost, and a
@@ -157,7 +158,7 @@ def trims(
         p for p in peers
         if p not in static and p not in busy and now - connected[p] >= marks.grace_s
         and not is_bridge(p, peers, reports) and now - trimmed.get(p, float("-inf")) >= TRIM_MEMORY_S
-        and len(reports.get(p, ())) > marks.low
+        and (p not in reports or len(reports[p]) > marks.low)
     ]
     # Most redundant first; of equals, the newest (it has carried least).
     candidates.sort(key=lambda p: (-links.get(p, 0), -connected[p]))

@@ -308,7 +308,9 @@ class Discovery:
                 self._wakeup.set()  # bridge dials may have waited for it
 
     def _reports(self) -> dict[ID, frozenset[ID]]:
-        return {p.peer_id: p.links for p in self.peers.values() if p.connected}
+        """What each connected peer that has reported said its links are (a
+        peer yet to report is left out: its links are unknown, not none)."""
+        return {p.peer_id: p.links for p in self.peers.values() if p.connected and p.reported_at is not None}
 
     def shareable(self) -> list[tuple[ID, list[str]]]:
         """Peers worth telling others about: reached at least once, with addresses."""

@@ -85,6 +85,11 @@ def test_a_peer_with_low_links_or_fewer_is_not_trimmed():
     assert len(closed) == 2 and set(closed) <= set("abcd")
     assert trims(connected, now=100, static=(), busy=(), reports={**short, **{p: {"e", "f", "g"} for p in "abcd"}},
                  marks=MARKS) == []
+    # A peer that never reported has unknown links, not few: it may go (the
+    # others still report it, so it is no bridge).
+    silent = {p: {"a", "g"} for p in "abcdef"}  # each at two links, one of them g
+    closed = trims(connected, now=100, static=(), busy=(), reports=silent, marks=MARKS)
+    assert closed == ["g"]
 
 
 def test_the_last_link_to_an_island_is_never_trimmed():
