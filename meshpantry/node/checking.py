@@ -92,12 +92,12 @@ IDLE_CORES = 1.0
 #: Seconds the one-minute load average remembers the workers' own load.
 LOAD_WINDOW_S = 60.0
 
-#: Records a session must have brought, and more than the node held when it
-#: began, before its batches count as catching up: less than one RECORDS
-#: frame (256 KiB, about 900 records of 290 bytes), so a new device's first
-#: frame already goes to the workers (at 10,000 its first 10,000 records
-#: were checked on the node's thread, about a second of one core). A heal's
-#: sessions bring fewer records than the node holds.
+#: Records a session must have brought, to a node that held fewer when it
+#: began (a new device), before its batches count as catching up: less than
+#: one RECORDS frame (256 KiB, about 900 records of 290 bytes), so a new
+#: device's first frame already goes to the workers (at 10,000 its first
+#: 10,000 records were checked on the node's thread, about a second of one
+#: core). A heal's sessions reach nodes that hold a neighbourhood's worth.
 CATCH_UP_RECORDS = 512
 
 #: Records per slice: large enough that the hand-off is noise, small enough

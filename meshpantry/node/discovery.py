@@ -438,18 +438,18 @@ class Discovery:
                     due.append(peer)
                 else:
                     next_due = min(next_due, peer.next_dial)
-            for peer_id in self._chosen(due):
+            report_due = self._report_due()
+            for peer_id in self._chosen(due, awaiting_reports=report_due is not None):
                 peer = self.peers[peer_id]
                 peer.dialing = True
                 nursery.start_soon(self._dial, peer)
-            report_due = self._report_due()
             if due and report_due is not None:
                 next_due = min(next_due, report_due)
             self._wakeup = trio.Event()
             with trio.move_on_after(max(0.0, next_due - trio.current_time())):
                 await self._wakeup.wait()
 
-    def _chosen(self, due: list[KnownPeer]) -> list[ID]:
+    def _chosen(self, due: list[KnownPeer], *, awaiting_reports: bool) -> list[ID]:
         """The due peers the connection target dials now: those that failed
         least first (a peer just lost, or never tried), then in the order
         known. The others stay due and are looked at again next round."""
@@ -463,7 +463,7 @@ class Discovery:
             static={p.peer_id for p in due if p.static},
             reports=self._reports(),
             marks=self.marks,
-            awaiting_reports=self._report_due() is not None,
+            awaiting_reports=awaiting_reports,
         )
 
     def _report_due(self) -> float | None:
