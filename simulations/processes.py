@@ -42,6 +42,10 @@ def _listen_ports() -> tuple[int, int]:
     return (10_000, first - 1) if first > 11_000 else FALLBACK_PORTS
 
 
+class PortTaken(RuntimeError):
+    """A node exited because its listen port was taken before it could bind it."""
+
+
 def free_port() -> int:
     """A loopback TCP port free now, for a node started soon.
 
@@ -109,7 +113,9 @@ class NodeProcess:
         while time.monotonic() < deadline:
             assert self.process is not None
             if self.process.poll() is not None:
-                raise RuntimeError(f"node exited with {self.process.returncode}: {self.log_text()}")
+                said = self.log_text()
+                failed = PortTaken if f"TCP port {self.port} on {self.host} is already in use" in said else RuntimeError
+                raise failed(f"node exited with {self.process.returncode}: {said}")
             try:
                 status = self.call("status")
             except (NodeUnavailable, OSError):
@@ -223,7 +229,8 @@ def start_mesh(
     hosts = hosts or ["127.0.0.1"] * len(dirs)
     launchers = launchers or [[] for _ in dirs]
     links = links or (lambda i: sorted({0, i - 1}) if i else [])
-    for attempt in range(PORT_RETRIES + 1):
+    attempt = 0
+    while True:
         nodes = [NodeProcess(d, free_port(), sync_interval=sync_interval, host=h, launcher=l)
                  for d, h, l in zip(dirs, hosts, launchers)]
         try:
@@ -232,14 +239,13 @@ def start_mesh(
                 node.start()
             for node in nodes:
                 node.wait_ready()
+            return nodes
         except BaseException as error:
             for node in nodes:
                 node.stop()
-            if attempt < PORT_RETRIES and isinstance(error, RuntimeError) and "already in use" in str(error):
-                continue
-            raise
-        return nodes
-    raise AssertionError("unreachable")
+            if not isinstance(error, PortTaken) or attempt == PORT_RETRIES:
+                raise
+            attempt += 1
 
 
 #: Times :func:`start_mesh` starts a mesh again after a port was taken.
