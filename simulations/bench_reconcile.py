@@ -80,20 +80,17 @@ class _TimedRules:
     def __init__(self) -> None:
         self.seconds = 0.0
         self.message_work = reconcile.message_work
+        self.opening = self._timed(reconcile.opening)
+        self.respond = self._timed(reconcile.respond)
 
-    def opening(self, *args, **kwargs):
-        started = time.process_time()
-        try:
-            return reconcile.opening(*args, **kwargs)
-        finally:
-            self.seconds += time.process_time() - started
-
-    def respond(self, *args, **kwargs):
-        started = time.process_time()
-        try:
-            return reconcile.respond(*args, **kwargs)
-        finally:
-            self.seconds += time.process_time() - started
+    def _timed(self, rule):
+        def timed(*args, **kwargs):
+            started = time.process_time()
+            try:
+                return rule(*args, **kwargs)
+            finally:
+                self.seconds += time.process_time() - started
+        return timed
 
 
 def run_case(initiator: Replica, responder: Replica) -> SimpleNamespace:
