@@ -178,3 +178,71 @@ def test_a_trimmed_peer_that_came_back_is_not_trimmed_again_for_a_while():
     assert again and not set(again) & set(first)  # the others go
     much_later = 100 + TRIM_MEMORY_S
     assert len(trims(back, now=much_later, static=(), busy=(), reports=reports, marks=MARKS, trimmed=trimmed)) == 3
+
+
+def test_below_low_only_a_few_dials_are_in_flight_at_once():
+    """Three links, low 6: three peers are due, but only DIALS_AT_ONCE are
+    dialled; the next once one is done. Static peers still all go."""
+    from meshpantry.node.connection_target import DIALS_AT_ONCE
+
+    marks = Watermarks(low=6, high=10, grace_s=0)
+    reports = {"a": {"b"}, "b": {"a"}, "c": {"a"}}
+    due = ["p", "q", "r"]
+    assert dials(due, connected="abc", dialling=0, static=(), reports=reports, marks=marks) == due[:DIALS_AT_ONCE]
+    assert dials(due, connected="abc", dialling=DIALS_AT_ONCE, static=(), reports=reports, marks=marks) == []
+    assert dials(["s", "t", "p"], connected="abc", dialling=DIALS_AT_ONCE, static={"s", "t"},
+                 reports=reports, marks=marks) == ["s", "t"]
+
+
+def test_islands_that_rejoin_at_once_make_few_links_beyond_what_low_needs():
+    """
+    4 islands of 5, each node linked to about 3 of its own island, low 6:
+    the links return and every node runs the target at once, round after
+    round, each seeing the others' links as they were when the round began.
+    Dialling the whole shortfall at once, every node was dialled about as
+    often as it dialled, and the mesh ended with twice the links low needs
+    and nodes above high (trimmed again later). A few dials at a time, the
+    links made stay well under that.
+    """
+    marks = Watermarks(low=6, high=10, grace_s=0)
+    for seed in range(5):
+        rng = random.Random(seed)
+        nodes = list(range(20))
+        links: dict[int, set[int]] = {n: set() for n in nodes}
+        for n in nodes:
+            for m in rng.sample([m for m in nodes if m % 4 == n % 4 and m != n], 2):
+                links[n].add(m)
+                links[m].add(n)
+        needed = sum(max(0, marks.low - len(mine)) for mine in links.values()) / 2
+        made = 0
+        for _ in range(20):
+            seen = {n: set(mine) for n, mine in links.items()}
+            new = [(n, m) for n in nodes
+                   for m in dials([m for m in rng.sample(nodes, 20) if m != n and m not in seen[n]],
+                                  connected=seen[n], dialling=0, static=(), reports=seen, marks=marks)]
+            if not new:
+                break
+            for n, m in new:
+                made += m not in links[n]
+                links[n].add(m)
+                links[m].add(n)
+        assert _connected_graph(links)
+        assert all(len(mine) >= marks.low for mine in links.values())
+        assert made < 1.7 * needed, (seed, made, needed)
+
+
+def test_no_second_bridge_beyond_low_within_the_gap():
+    """
+    me ── a, b, c (low 3 reached); p and q look like bridges. The first is
+    dialled; while this node bridged within BRIDGE_GAP_S, no other is (the
+    reports that tell whether q is still one come within that time). Below
+    low, and static peers, as before.
+    """
+    reports = {"a": {"b"}, "b": {"a"}, "c": {"a"}}
+    assert dials(["p", "q"], connected="abc", dialling=0, static=(), reports=reports, marks=MARKS) == ["p"]
+    assert dials(["q"], connected="abcp", dialling=0, static=(), reports=reports, marks=MARKS,
+                 bridged_recently=True) == []
+    assert dials(["p", "q"], connected="a", dialling=0, static=(), reports=reports, marks=MARKS,
+                 bridged_recently=True) == ["p", "q"]
+    assert dials(["s"], connected="abc", dialling=0, static={"s"}, reports=reports, marks=MARKS,
+                 bridged_recently=True) == ["s"]
