@@ -158,8 +158,15 @@ def propagation(root: Path, size: int, count: int, rng: random.Random) -> dict:
             n.stop()
 
 
-def verify_rate(samples: int = 3000) -> float:
-    """Signatures one core verifies per CPU second."""
+def verify_rate(samples: int = 1000, rounds: int = 5) -> float:
+    """Signatures one core verifies per CPU second: the best of ``rounds``
+    rounds of ``samples``. CPU time counts what other processes take from
+    this one too (the two cores of a small machine may be one core's two
+    threads, and the nodes of the run before may still be stopping): one
+    round of 3,000 at a run's start measured from 14,000 to 18,600 a
+    second in one sitting, and the ratio a run printed moved with it by a
+    third. The best round is the undisturbed rate, the one a node's own
+    verifying is held to."""
     import nacl.bindings
 
     from protocol import seal
@@ -171,10 +178,13 @@ def verify_rate(samples: int = 3000) -> float:
 
     # CPU time, not wall time: on a machine other work also loads, the wall
     # rate would count the waits and flatter the nodes' CPU ratio.
-    started = time.process_time()
-    for _ in range(samples):
-        verify_record(record)
-    return samples / (time.process_time() - started)
+    best = 0.0
+    for _ in range(rounds):
+        started = time.process_time()
+        for _ in range(samples):
+            verify_record(record)
+        best = max(best, samples / (time.process_time() - started))
+    return best
 
 
 #: Records the store-only floor is measured on: enough for a steady rate.
@@ -288,6 +298,7 @@ def heal(root: Path, records: int, rng: random.Random, keep_logs: Path | None = 
         profiling.stop(spies)
         time.sleep(QUIET_S)
         quiet_cpu_per_s = (sum(n.cpu_seconds() for n in nodes) - cpu_healed) / QUIET_S
+        rate = max(rate, verify_rate())  # again once the nodes are quiet: the best of both
         final = nodes[0].call("dump", ids=False, state=False)["count"]
         to_verify = sum(final - c for c in counts)
         states = {n.call("dump", ids=False)["state_digest"] for n in nodes}
