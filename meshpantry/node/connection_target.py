@@ -10,15 +10,10 @@ node carries gossip and sync just as well, for a fraction of the work.
 Rules (pure: the caller passes the time and what it knows; nothing here dials
 or closes):
 
-1. **Dial up to the low watermark, a few at a time.** While fewer than
-   ``low`` peers are connected (dials in flight count as connected), known
-   peers are dialled, bridges first (rule 2), at most
-   :data:`DIALS_AT_ONCE` in flight: the peers dialled are usually short of
-   links too, and the links they dial meanwhile may be to this node. (When
-   islands of five rejoined, each node below ``low`` dialled its whole
-   shortfall at once and was dialled as often: twice the links ``low``
-   needed, the excess then trimmed.) Static peers (named in the settings)
-   are always dialled: a household asked for them.
+1. **Dial up to the low watermark.** While fewer than ``low`` peers are
+   connected (dials in flight count as connected), known peers are dialled,
+   bridges first (rule 3). Static peers (named in the settings) are always
+   dialled: a household asked for them.
 2. **Bridges, one at a time, up to the high watermark.** A known peer that
    none of the connected peers reports as its own link is a *bridge*: it may
    sit in another island, or in a part of the mesh only it reaches. At or
@@ -32,12 +27,7 @@ or closes):
    peer that connected within ``REPORT_WAIT_S`` has not reported its links
    yet: until it does, everyone it links to looks like a bridge. (After
    islands rejoined, each node dialled a bridge or two in the tenth of a
-   second before the first reports came, links nobody needed.) Nor within
-   ``BRIDGE_GAP_S`` of this node's last bridge beyond ``low``: a peer tells
-   its peers of its new links only within ``REPORT_REFRESH_S``, and until
-   then the rest of a bridge's island, three hops away, still looks like
-   bridges. (In a heal of 4 x 5 nodes, 12 of the 70 dials were such
-   bridges, dialled one after the other as each came up.)
+   second before the first reports came, links nobody needed.)
 3. **Trim above the high watermark.** When more than ``high`` peers are
    connected, the links above ``high`` are closed. Never closed: static
    peers, peers connected for less than ``grace_s`` (their reports have not
@@ -73,16 +63,6 @@ from dataclasses import dataclass
 from typing import Collection, Hashable, Mapping, Sequence, TypeVar
 
 Peer = TypeVar("Peer", bound=Hashable)
-
-#: Dials in flight at most below the low watermark (rule 1). Two, not
-#: one: a dial to a neighbour that went away holds its slot until it times
-#: out, and the other still makes progress meanwhile.
-DIALS_AT_ONCE = 2
-
-#: Seconds between two bridges dialled beyond the low watermark (rule 2):
-#: as long as a peer may take to tell its peers of a new link
-#: (``discovery_service.REPORT_REFRESH_S``).
-BRIDGE_GAP_S = 15.0
 
 #: Seconds a trimmed peer that came back is not trimmed again (rule 3).
 TRIM_MEMORY_S = 600.0
@@ -129,38 +109,30 @@ def dials(
     reports: Mapping[Peer, Collection[Peer]],
     marks: Watermarks,
     awaiting_reports: bool = False,
-    bridged_recently: bool = False,
 ) -> list[Peer]:
     """Which of the peers ``due`` for a dial to dial now (rules 1 and 2), in
     order. ``dialling`` dials are in flight already; ``due`` is in the
     caller's order of preference (kept within bridges and within others).
     ``awaiting_reports``: a peer connected just now has not reported its
-    links yet, so no bridge is dialled beyond ``low`` (rule 2);
-    ``bridged_recently``: this node dialled one within ``BRIDGE_GAP_S``, so
-    none either."""
+    links yet, so no bridge is dialled beyond ``low`` (rule 2)."""
     chosen = [p for p in due if p in static]
-    in_flight = dialling + len(chosen)
-    count = len(connected) + in_flight
+    count = len(connected) + dialling + len(chosen)
     links = reached(connected, reports)
     bridges = [p for p in due if p not in static and p not in links]
     others = [p for p in due if p not in static and p in links]
     beyond_low = False
     for peer in bridges:
         if count >= marks.low:
-            if beyond_low or in_flight or awaiting_reports or bridged_recently or count >= marks.high:
+            if beyond_low or dialling or awaiting_reports or count >= marks.high:
                 break
             beyond_low = True
-        elif in_flight >= DIALS_AT_ONCE:
-            break
         chosen.append(peer)
         count += 1
-        in_flight += 1
     for peer in others:
-        if count >= marks.low or in_flight >= DIALS_AT_ONCE:
+        if count >= marks.low:
             break
         chosen.append(peer)
         count += 1
-        in_flight += 1
     return chosen
 
 

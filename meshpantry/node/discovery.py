@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import math
 import random
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Iterable
@@ -67,7 +66,7 @@ from libp2p.peer.peerinfo import PeerInfo
 from .addresses import usable_address
 from .config import LOOPBACK_MODE, NodeSettings
 from .connection_events import ConnectionNotifee
-from .connection_target import BRIDGE_GAP_S, REPORT_WAIT_S, TRIM_MEMORY_S, Watermarks, dials, trims
+from .connection_target import REPORT_WAIT_S, TRIM_MEMORY_S, Watermarks, dials, trims
 from .host import DialFailed, RunningHost, connect_bounded, peer_info_from_multiaddr
 from .network import resolve
 
@@ -217,7 +216,6 @@ class Discovery:
         self._wakeup = trio.Event()
         self._dial_slots = trio.CapacityLimiter(MAX_CONCURRENT_DIALS)
         self._trimmed: dict[ID, float] = {}  #: peer -> trio time this node last trimmed its link
-        self._bridged_at = -math.inf  #: trio time of the last bridge dialled beyond ``low``
         self._changes: trio.MemorySendChannel | None = None
         self._nursery: trio.Nursery | None = None
         #: Trio time of the pending "network changed" redial, if any, and of the last one.
@@ -441,45 +439,32 @@ class Discovery:
                 else:
                     next_due = min(next_due, peer.next_dial)
             report_due = self._report_due()
-            bridge_due = self._bridged_at + BRIDGE_GAP_S
-            for peer_id in self._chosen(due, awaiting_reports=report_due is not None,
-                                        bridged_recently=now < bridge_due):
+            for peer_id in self._chosen(due, awaiting_reports=report_due is not None):
                 peer = self.peers[peer_id]
                 peer.dialing = True
                 nursery.start_soon(self._dial, peer)
             if due and report_due is not None:
                 next_due = min(next_due, report_due)
-            if due and now < bridge_due:
-                next_due = min(next_due, bridge_due)
             self._wakeup = trio.Event()
             with trio.move_on_after(max(0.0, next_due - trio.current_time())):
                 await self._wakeup.wait()
 
-    def _chosen(self, due: list[KnownPeer], *, awaiting_reports: bool, bridged_recently: bool) -> list[ID]:
+    def _chosen(self, due: list[KnownPeer], *, awaiting_reports: bool) -> list[ID]:
         """The due peers the connection target dials now: those that failed
         least first (a peer just lost, or never tried), then in the order
-        known. The others stay due and are looked at again next round. A
-        peer chosen beyond the low watermark (a bridge, rule 2) starts the
-        gap before the next."""
+        known. The others stay due and are looked at again next round."""
         if not due:
             return []
         due.sort(key=lambda p: p.failures)
-        connected = self.connected_peers()
-        dialling = sum(1 for p in self.peers.values() if p.dialing)
-        static = {p.peer_id for p in due if p.static}
-        chosen = dials(
+        return dials(
             [p.peer_id for p in due],
-            connected=connected,
-            dialling=dialling,
-            static=static,
+            connected=self.connected_peers(),
+            dialling=sum(1 for p in self.peers.values() if p.dialing),
+            static={p.peer_id for p in due if p.static},
             reports=self._reports(),
             marks=self.marks,
             awaiting_reports=awaiting_reports,
-            bridged_recently=bridged_recently,
         )
-        if len(connected) + dialling + len(static) >= self.marks.low and any(p not in static for p in chosen):
-            self._bridged_at = trio.current_time()
-        return chosen
 
     def _report_due(self) -> float | None:
         """When the wait for the first report of a peer connected within

@@ -111,28 +111,3 @@ async def test_address_book_peers_are_dialled_and_damaged_entries_skipped():
             await nursery.start(discovery.run)
             await wait_until(lambda: events.kinds(b.peer_id) == ["up"], 5)
             nursery.cancel_scope.cancel()
-
-
-@pytest.mark.trio
-async def test_a_bridge_dialled_beyond_low_holds_the_next_for_the_gap():
-    """Three peers connected (low 3) that report each other; p and q look
-    like bridges. The redial loop's choice dials p and starts the gap: q
-    waits for it (its reports may yet show q reached), then goes."""
-    from meshpantry.node.connection_target import BRIDGE_GAP_S
-    from meshpantry.node.discovery import KnownPeer
-
-    settings = LOOPBACK_SETTINGS.__class__(**{**LOOPBACK_SETTINGS.__dict__,
-                                              "connections_low": 3, "connections_high": 5})
-    discovery = Discovery(None, settings, random.Random(7))  # type: ignore[arg-type]
-    a, b, c, p, q = (DeviceKey.generate() for _ in range(5))
-    a, b, c, p, q = (peer_id_from_author(key.public) for key in (a, b, c, p, q))
-    for peer, links in ((a, {b}), (b, {a}), (c, {a})):
-        discovery.peers[peer] = KnownPeer(peer, ["/ip4/127.0.0.1/tcp/1"], connected=True,
-                                          links=frozenset(links), reported_at=0.0)
-    due = [KnownPeer(peer, ["/ip4/127.0.0.1/tcp/2"]) for peer in (p, q)]
-    now = trio.current_time()
-    assert discovery._chosen(due, awaiting_reports=False, bridged_recently=False) == [p]
-    assert discovery._bridged_at >= now
-    assert discovery._chosen(due[1:], awaiting_reports=False,
-                             bridged_recently=trio.current_time() < discovery._bridged_at + BRIDGE_GAP_S) == []
-    assert discovery._chosen(due[1:], awaiting_reports=False, bridged_recently=False) == [q]
