@@ -74,7 +74,7 @@ from typing import AsyncIterator, Awaitable, Callable, Sequence
 import trio
 
 from meshpantry.core.record_log import Logged
-from meshpantry.store.verification import idle_cores, worker_count
+from meshpantry.store.verification import IDLE_CORES, idle_cores, worker_count
 
 from .batch_checks import Failure, check_slice_packed, unpacked
 
@@ -84,10 +84,6 @@ log = logging.getLogger(__name__)
 #: store's own pool): handing a slice to a process and taking it back costs
 #: about a millisecond, a few records' worth.
 MIN_RECORDS = 256
-
-#: Cores that must be idle (cores minus the one-minute load average) for a
-#: batch to go to the worker processes.
-IDLE_CORES = 1.0
 
 #: Seconds the one-minute load average remembers the workers' own load.
 LOAD_WINDOW_S = 60.0

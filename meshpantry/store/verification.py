@@ -60,6 +60,12 @@ def worker_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+#: Cores that must be idle (cores minus the one-minute load average) before
+#: a large batch is checked off the calling thread, here on threads and in
+#: the node's checking processes (:mod:`meshpantry.node.checking`).
+IDLE_CORES = 1.0
+
+
 def idle_cores(cores: int) -> float:
     """Cores not in use by the one-minute load average (all when unknown)."""
     try:
@@ -168,7 +174,7 @@ class VerifierPool:
             return INLINE
         if self.choice is None:
             return THREADS
-        if idle_cores(self.workers) < 1:
+        if idle_cores(self.workers) < IDLE_CORES:
             return INLINE
         return self.choice.choose()
 
