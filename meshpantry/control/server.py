@@ -191,15 +191,28 @@ class ControlServer:
             else:
                 probe.close()
                 raise OSError(errno.EADDRINUSE, f"a node already serves {self.path}")
-        sock = trio.socket.socket(trio.socket.AF_UNIX, trio.socket.SOCK_STREAM)
-        old = os.umask(0o177)
+        # Bound and listening under a temporary name, then renamed into
+        # place: whoever sees the socket file (a UI waiting for its node,
+        # ``wait_for_socket``) can connect at once. Bound under its own name,
+        # the file was there before listen(): a client that connected in
+        # between was refused (seen as "does not answer" on a busy machine).
+        staging = self.path.with_name(self.path.name + ".new")
+        staging.unlink(missing_ok=True)  # left by a node killed right here
+        sock = _stdsocket.socket(_stdsocket.AF_UNIX, _stdsocket.SOCK_STREAM)
         try:
-            await sock.bind(str(self.path))
-        finally:
-            os.umask(old)
-        os.chmod(self.path, 0o600)
-        sock.listen(64)
-        return trio.SocketListener(sock)
+            old = os.umask(0o177)
+            try:
+                sock.bind(str(staging))
+            finally:
+                os.umask(old)
+            os.chmod(staging, 0o600)
+            sock.listen(64)
+            os.replace(staging, self.path)
+        except BaseException:
+            sock.close()
+            staging.unlink(missing_ok=True)
+            raise
+        return trio.SocketListener(trio.socket.from_stdlib_socket(sock))
 
     async def _serve_client(self, stream: trio.SocketStream) -> None:
         """Answer one connection's requests in order until it closes, breaks a

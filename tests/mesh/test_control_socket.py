@@ -395,3 +395,36 @@ def test_connections_beyond_the_limit_are_closed_at_once(big_board, caplog):
         for raw in held:
             raw.close()
     pantry.close()
+
+
+
+@pytest.mark.trio
+async def test_the_socket_file_appears_only_once_it_answers(tmp_path):
+    """A UI waits for its node by watching for the socket file, then
+    connects. The file used to appear at bind(), before listen(): a client
+    that came in between was refused. A watcher that connects the moment it
+    sees the file is never refused now, start after start."""
+    refused = 0
+
+    async def watch(path, seen: trio.Event) -> None:
+        nonlocal refused
+        while not path.exists():
+            await trio.sleep(0)
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(str(path))
+        except ConnectionRefusedError:
+            refused += 1
+        finally:
+            probe.close()
+            seen.set()
+
+    for attempt in range(40):
+        server = ControlServer(tmp_path / f"n{attempt}", routes())
+        seen = trio.Event()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(watch, server.path, seen)
+            await nursery.start(server.serve)
+            await seen.wait()
+            nursery.cancel_scope.cancel()
+    assert refused == 0
