@@ -149,6 +149,7 @@ class GossipStats:
     publish_errors: int = 0  #: publish calls that raised (records counted dropped)
     validation_timeouts: int = 0  #: messages the library stopped validating (dropped)
     rechecked_messages: int = 0  #: delivered after their checked records were pushed out
+    duplicates_dropped: int = 0  #: copies that came while the same message was validated
 
 
 class BatchValidator:
@@ -235,7 +236,9 @@ class BatchValidator:
 
 
 class NodePubsub(Pubsub):
-    """Pubsub without the library's replay of recent messages to a new peer.
+    """Pubsub that validates a message once however many peers send it
+    (:meth:`push_msg`), without the library's replay of recent messages to a
+    new peer.
 
     py-libp2p 0.8 sends every new peer the message cache's last three
     heartbeats of messages, one RPC each, once the peer's stream is up and
@@ -246,6 +249,36 @@ class NodePubsub(Pubsub):
     every new link replayed the window to a peer that checked the records
     again, while the same records came by sync, and forwarded them to its
     whole mesh. See LIBP2P.md, "Pubsub: no replay on a new link"."""
+
+    def __init__(self, *args: object, stats: "GossipStats | None" = None, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.stats = stats if stats is not None else GossipStats()
+        #: Ids of the messages being validated now (see :meth:`push_msg`).
+        self.validating: set[bytes] = set()
+
+    async def push_msg(self, msg_forwarder: ID, msg: rpc_pb2.Message) -> None:
+        """The library's ``push_msg``, but a message that arrives while a
+        copy of it is being validated is dropped as already seen.
+
+        py-libp2p marks a message seen only once its validation passed, and
+        validation waits for our checks (a worker thread, tens of
+        milliseconds a batch): every copy that came from another mesh peer
+        meanwhile was checked again, record by record, and forwarded again.
+        On five nodes writing live that was 4% to 40% more signature checks
+        than records. The message id is the hash of the data
+        (:func:`.gossip_batch.message_id`), and validation judges the data
+        alone, so a copy has the verdict of the first. If the first fails,
+        the message is not marked seen and a later copy is judged afresh; a
+        copy dropped meanwhile is one the sync brings if anyone holds it."""
+        key = self._msg_id_constructor(msg)
+        if key in self.validating:
+            self.stats.duplicates_dropped += 1
+            return
+        self.validating.add(key)
+        try:
+            await super().push_msg(msg_forwarder, msg)
+        finally:
+            self.validating.discard(key)
 
     async def _send_recent_messages_to_new_peer(self, peer_id: ID) -> None:
         return None
@@ -490,9 +523,9 @@ async def open_gossip(
     validator = BatchValidator(host.peer_id, neighbourhood, admits, gossip.stats, on_forged, reach=reach)
     router = build_router()
     options = dict(msg_id_constructor=message_id, validation_timeout=VALIDATION_TIMEOUT_S)
-    pubsub = (NodePubsub(host.libp2p, router, **options) if admits_peer is None
+    pubsub = (NodePubsub(host.libp2p, router, stats=gossip.stats, **options) if admits_peer is None
               else GatedPubsub(host.libp2p, router, admits_peer=admits_peer, admit_wait_s=settings.join_grace_s,
-                               **options))
+                               stats=gossip.stats, **options))
     pubsub.set_topic_validator(
         gossip.topic, validator, True
     )
