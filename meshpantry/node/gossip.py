@@ -263,9 +263,9 @@ class NodePubsub(Pubsub):
         py-libp2p marks a message seen only once its validation passed, and
         validation waits for our checks (a worker thread, tens of
         milliseconds a batch): every copy that came from another mesh peer
-        meanwhile was checked again, record by record, and forwarded again.
-        On five nodes writing live that was 4% to 40% more signature checks
-        than records. The message id is the hash of the data
+        meanwhile was checked again, record by record, and forwarded again:
+        on five nodes writing 500 records live, up to 38% more signature
+        checks than records. The message id is the hash of the data
         (:func:`.gossip_batch.message_id`), and validation judges the data
         alone, so a copy has the verdict of the first. If the first fails,
         the message is not marked seen and a later copy is judged afresh; a
