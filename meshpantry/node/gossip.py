@@ -250,9 +250,9 @@ class NodePubsub(Pubsub):
     again, while the same records came by sync, and forwarded them to its
     whole mesh. See LIBP2P.md, "Pubsub: no replay on a new link"."""
 
-    def __init__(self, *args: object, stats: "GossipStats | None" = None, **kwargs: object) -> None:
+    def __init__(self, *args: object, stats: GossipStats, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.stats = stats if stats is not None else GossipStats()
+        self.stats = stats  #: the gossip service's counters (``duplicates_dropped``)
         #: Ids of the messages being validated now (see :meth:`push_msg`).
         self.validating: set[bytes] = set()
 
