@@ -160,13 +160,14 @@ def propagation(root: Path, size: int, count: int, rng: random.Random) -> dict:
 
 def verify_rate(samples: int = 1000, rounds: int = 5) -> float:
     """Signatures one core verifies per CPU second: the best of ``rounds``
-    rounds of ``samples``. CPU time counts what other processes take from
-    this one too (the two cores of a small machine may be one core's two
-    threads, and the nodes of the run before may still be stopping): one
-    round of 3,000 at a run's start measured from 14,000 to 18,600 a
-    second in one sitting, and the ratio a run printed moved with it by a
-    third. The best round is the undisturbed rate, the one a node's own
-    verifying is held to."""
+    rounds of ``samples``. A round that shares its core with other
+    processes (the nodes of the run before may still be stopping) reads
+    low: one round of 3,000 at a run's start measured from 14,000 to 18,600
+    a second in one sitting, and the ratio a run printed moved with it by a
+    third. Work on the other core alone does not lower it (18,600 beside a
+    Python loop there, or beside a second process verifying). The best
+    round is the undisturbed rate, the one a node's own verifying is held
+    to."""
     import nacl.bindings
 
     from protocol import seal
