@@ -491,9 +491,12 @@ class SyncService:
             self.publish(SyncEvent(peer=peer, **state))
 
         def receiving() -> None:
-            """Records of this session are on their way here (expected from
-            the peer, or taken in and not stored yet): the turns' rule 3."""
+            """This session's reconciliation is over (the turns' rule 4), and
+            records of it are on their way here (expected from the peer, or
+            taken in and not stored yet): rule 3."""
             if turn is not None:
+                if not session.reconciling:
+                    turn.reconciled()
                 turn.receiving(session.awaiting_records or behind.unstored > 0)
 
         behind = StoreBehind(self.ingest_soon, peer, len(index_of(self.store)), on_change=receiving)
@@ -521,9 +524,9 @@ class SyncService:
             self._note_agreement(peer, session, behind.stored)
             self.last_sync[peer] = _wall_ms()
             self.store.mark_synced(peer, _wall_ms())
-            log.info("synced with %s: %d records in, %d out, %d bytes, %d round trips", peer,
-                     stats.records_received, stats.records_sent, stats.bytes_sent + stats.bytes_received,
-                     stats.round_trips)
+            log.info("synced with %s: %d records in (%d new here), %d out, %d bytes, %d round trips", peer,
+                     stats.records_received, behind.stored, stats.records_sent,
+                     stats.bytes_sent + stats.bytes_received, stats.round_trips)
         else:
             log.info("sync with %s failed: %r", peer, result.error)
         self.publish(SyncEvent(peer=peer, **state, ok=result.ok,

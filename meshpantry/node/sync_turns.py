@@ -4,13 +4,16 @@
 A session registers as it begins to wait (:meth:`Turns.session`), waits for
 its turn at most a bound (:data:`SERVED_FIRST_MS` for a session this node
 starts, :data:`SMALLER_FIRST_MS` for one a peer started; a bound that passes
-lets the session go on), reports while it runs whether it still expects
-records from its peer after reconciling (:meth:`Turn.receiving`), and leaves
-the book when it ends.
+lets the session go on; for sessions still reconciling, rule 4, it waits
+:data:`RECONCILING_WAIT_MS` at most), reports while it runs when its own
+reconciliation is over (:meth:`Turn.reconciled`) and whether it still
+expects records from its peer (:meth:`Turn.receiving`), and leaves the book
+when it ends.
 """
 
 from __future__ import annotations
 
+import math
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
@@ -32,6 +35,14 @@ SERVED_FIRST_MS = 20_000
 #: silence deadline.
 SMALLER_FIRST_MS = 10_000
 
+#: Longest a session waits for other sessions here to finish reconciling
+#: (rule 4), within its bound above. A reconciliation takes a few round
+#: trips: milliseconds on a quiet LAN, up to a second or so with twenty nodes
+#: healing on two cores. Short, because such waits across replicas could
+#: form a cycle, which this much time breaks, and a peer gone silent in the
+#: middle of its reconciliation holds the others up this long at most.
+RECONCILING_WAIT_MS = 2_000
+
 
 class Turn:
     """One session's place in the book."""
@@ -39,15 +50,19 @@ class Turn:
     def __init__(self, turns: "Turns", token: int) -> None:
         self._turns, self.token = turns, token
         self._expecting = False
+        self._reconciled = False
 
     async def wait(self) -> None:
         """Wait for this session's turn (bounded), then count it as running."""
         turns = self._turns
         book = turns.book
         bound = SERVED_FIRST_MS if book.me == turns.initiator_of(self.token) else SMALLER_FIRST_MS
+        patient_until = trio.current_time() + RECONCILING_WAIT_MS / 1000
         with trio.move_on_after(bound / 1000):
-            while not book.may_go(self.token):
-                await turns.changed()
+            while not book.may_go(self.token, patient=trio.current_time() < patient_until):
+                # Woken by a change, or when patience for rule 4 runs out.
+                with trio.move_on_at(patient_until if trio.current_time() < patient_until else math.inf):
+                    await turns.changed()
         self.go()
 
     def go(self) -> None:
@@ -55,6 +70,14 @@ class Turn:
         of the own chain, which nothing else could bring)."""
         self._turns.book.started(self.token)
         self._turns.changed_now()
+
+    def reconciled(self) -> None:
+        """The session's own reconciliation is over: it finds nothing more
+        missing here (rule 4)."""
+        if not self._reconciled:
+            self._reconciled = True
+            self._turns.book.reconciled(self.token)
+            self._turns.changed_now()
 
     def receiving(self, expecting: bool) -> None:
         """The session's own reconciliation is over and records from its peer

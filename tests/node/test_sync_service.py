@@ -12,6 +12,7 @@ import trio.testing
 
 from meshpantry.core.sync.deadlines import OPEN_STREAM_MS
 from meshpantry.core.sync.planner import Mode, Outcome, StartSession
+from meshpantry.core.sync.turns import Phase
 from meshpantry.keys import DeviceKey
 from meshpantry.node.host import peer_id_from_author
 from meshpantry.node.sync_service import SyncService, SyncTotals
@@ -214,7 +215,8 @@ async def test_a_session_bringing_records_holds_the_others_until_they_are_stored
     left, right = trio.testing.memory_stream_pair()
     async with service.turns.session("zz") as turn, service.turns.session("a") as other:
         turn.go()
-        assert book.may_go(other.token)  # nothing on its way yet
+        assert not book.may_go(other.token)  # zz's session is to reconcile first (rule 4)
+        assert book.may_go(other.token, patient=False)  # nothing on its way yet
         async with trio.open_nursery() as nursery:
             nursery.start_soon(run_sync, TrioStream(right), SmallFrames.responder(full, now=now_ms()), full.ingest)
 
@@ -229,3 +231,57 @@ async def test_a_session_bringing_records_holds_the_others_until_they_are_stored
             nursery.cancel_scope.cancel()
     assert result.ok, result.error and empty.ids == full.ids
     assert seen.count(False) >= 10 and seen[-1] is True
+
+
+@pytest.mark.trio
+async def test_two_peers_holding_what_the_node_lacks_send_it_once(node):
+    """
+    peer z ──session──▶ node ◀──session── peer a     (z and a hold the same
+    100 records, the node none; z's session starts first, a's at once after)
+
+    Rule 2 lets a's session through (a smaller id than z's), and z's was
+    not receiving yet: it was still reconciling. Both found the same
+    records missing and both peers sent all of them (200 delivered for
+    100: how a heal's nodes got 1.13 to 1.32 times the records they
+    lacked). Now a's waits until z's reconciliation is over (rule 4), then
+    until its records are stored (rule 3), and finds nothing missing.
+    """
+    from meshpantry.core.sync import SyncSession
+    from meshpantry.node.checking import Pending
+    from meshpantry.node.sync_driver import TrioStream, now_ms, run_sync
+    from tests.sync.replicas import Replica, chains
+
+    raws = chains(10, 10, random.Random(7))
+    peers, node_replica = {"z": Replica(raws), "a": Replica(raws)}, Replica()
+    delivered: list[int] = []
+
+    def ingest_soon(batch, peer, *, catching_up=False):
+        async def store():
+            await trio.sleep(0.05)
+            node_replica.ingest(batch)
+            return len(batch)
+
+        delivered.append(len(batch))
+        return Pending(store, lambda: None)
+
+    service = _service_storing_with(node, ingest_soon)
+    results = {}
+
+    async def session_of(peer: str) -> None:
+        async with service.turns.session(peer) as turn:
+            await turn.wait()
+            left, right = trio.testing.memory_stream_pair()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(run_sync, TrioStream(right), SyncSession.responder(peers[peer], now=now_ms()),
+                                   peers[peer].ingest)
+                results[peer] = await service._run(peer, TrioStream(left),
+                                                   SyncSession.initiator(node_replica, now=now_ms()), turn)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(session_of, "z")
+        while not service.turns.book.phases()[Phase.RUNNING]:
+            await trio.sleep(0)
+        nursery.start_soon(session_of, "a")
+    assert results["z"].ok and results["a"].ok
+    assert node_replica.ids == peers["z"].ids
+    assert sum(delivered) == len(raws)

@@ -25,8 +25,10 @@ def test_a_served_session_waits_for_running_sessions_of_smaller_initiators_only(
     larger, smaller = book.opened("z"), book.opened("a")
     assert book.may_go(larger) and book.may_go(smaller)  # ours only waits: nobody waits for it
     book.started(ours)
+    book.reconciled(ours)  # (rule 4 aside)
     assert not book.may_go(larger) and book.may_go(smaller)
     book.started(smaller)
+    book.reconciled(smaller)
     assert not book.may_go(larger)
     book.ended(ours)
     book.ended(smaller)
@@ -40,6 +42,7 @@ def test_every_session_waits_while_another_one_is_receiving_records():
     book = TurnBook("m")
     running = book.opened("z")
     book.started(running)
+    book.reconciled(running)  # (rule 4 aside)
     smaller, ours = book.opened("a"), book.opened("m")
     assert book.may_go(smaller)
     book.receiving(running, True)
@@ -47,6 +50,31 @@ def test_every_session_waits_while_another_one_is_receiving_records():
     assert not book.may_go(smaller) and not book.may_go(ours)
     book.receiving(running, False)  # everything it brought is stored; it only sends now
     assert book.may_go(smaller)
+
+
+def test_every_session_waits_while_another_one_still_reconciles_while_patient():
+    """Rule 4: a session reconciling here finds missing what another
+    reconciling at the same time finds too, before either is receiving: a
+    peer with a smaller id (whom rule 2 lets through) and our own session
+    wait, while patient, until its reconciliation is over."""
+    book = TurnBook("m")
+    running = book.opened("z")
+    book.started(running)
+    smaller, ours = book.opened("a"), book.opened("m")
+    assert not book.may_go(smaller) and not book.may_go(ours)
+    assert book.may_go(smaller, patient=False)  # rule 4 alone held it
+    book.reconciled(running)  # nothing more to find: it sends, or receives (rule 3)
+    assert book.may_go(smaller)
+    book.receiving(running, True)
+    assert not book.may_go(smaller, patient=False)  # rule 3 is not a matter of patience
+
+
+def test_a_waiting_session_reconciles_nothing_and_holds_no_one_up_by_rule_4():
+    book = TurnBook("m")
+    waiting, other = book.opened("z"), book.opened("a")
+    assert book.may_go(other) and book.may_go(waiting)
+    book.reconciled(waiting)  # reported before it ran: still only waiting
+    assert book.may_go(other)
 
 
 def test_a_waiting_session_is_never_counted_as_receiving():
@@ -68,6 +96,9 @@ def test_no_cycle_of_waits_among_replicas():
         books[me].started(ours)
         before = ids[n - 1]
         served[me] = books[me].opened(before)
-    # a's served session (from c) waits for a's own (a < c); b's (from a) and c's (from b) go
-    assert not books["a"].may_go(served["a"])
-    assert books["b"].may_go(served["b"]) and books["c"].may_go(served["c"])
+    # Rule 4 (each replica's own session still reconciling) holds all three
+    # while the hosts are patient: the cycle that patience running out breaks.
+    assert not any(books[me].may_go(served[me]) for me in ids)
+    # Then a's served session (from c) waits for a's own (a < c); b's (from a) and c's (from b) go
+    assert not books["a"].may_go(served["a"], patient=False)
+    assert books["b"].may_go(served["b"], patient=False) and books["c"].may_go(served["c"], patient=False)

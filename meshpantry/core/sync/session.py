@@ -233,6 +233,14 @@ class SyncSession:
                 and (self._reconciled or self._received > 0))
 
     @property
+    def reconciling(self) -> bool:
+        """True until this side's reconciliation is over, while it may still
+        find records missing (:mod:`.turns`, rule 4): an open session that
+        reconciles, or whose mode the peer has not shown yet. A session
+        that fetches or serves one author's chain never reconciles."""
+        return self.state is State.OPEN and self._mode in (None, "reconcile") and not self._reconciled
+
+    @property
     def held(self) -> int | None:
         """Items this side held when it began to reconcile (None before, or
         in fetch mode)."""
