@@ -21,7 +21,7 @@ import trio
 
 from meshpantry.core.sync.turns import TurnBook
 
-#: Longest a session this node starts waits for its turn (rules 1 and 3).
+#: Longest a session this node starts waits for its turn (rules 1, 3 and 4).
 #: Served sessions of a heal take a few seconds alone, and 10-15 s when
 #: twenty nodes share two cores: a wait that runs out sends the same records
 #: twice. No stream is open yet, so no peer's deadline is at stake; a peer
