@@ -4,8 +4,8 @@
 A session registers as it begins to wait (:meth:`Turns.session`), waits for
 its turn at most a bound (:data:`SERVED_FIRST_MS` for a session this node
 starts, :data:`SMALLER_FIRST_MS` for one a peer started; a bound that passes
-lets the session go on; for sessions still reconciling, rule 4, it waits
-:data:`RECONCILING_WAIT_MS` at most), reports while it runs when its own
+lets the session go on; one a peer started waits :data:`RECONCILING_WAIT_MS`
+at most for this node's own session to reconcile, rule 4), reports while it runs when its own
 reconciliation is over (:meth:`Turn.reconciled`) and whether it still
 expects records from its peer (:meth:`Turn.receiving`), and leaves the book
 when it ends.
@@ -35,12 +35,11 @@ SERVED_FIRST_MS = 20_000
 #: silence deadline.
 SMALLER_FIRST_MS = 10_000
 
-#: Longest a session waits for other sessions here to finish reconciling
-#: (rule 4), within its bound above. A reconciliation takes a few round
-#: trips: milliseconds on a quiet LAN, up to a second or so with twenty nodes
-#: healing on two cores. Short, because such waits across replicas could
-#: form a cycle, which this much time breaks, and a peer gone silent in the
-#: middle of its reconciliation holds the others up this long at most.
+#: Longest a session a peer started waits for this node's own session to
+#: finish reconciling (rule 4), within :data:`SMALLER_FIRST_MS`. A
+#: reconciliation takes a few round trips: milliseconds on a quiet LAN, a
+#: second or so with twenty nodes healing on two cores. Short, because such
+#: waits across nodes could form a cycle, which this much time breaks.
 RECONCILING_WAIT_MS = 2_000
 
 
@@ -56,8 +55,9 @@ class Turn:
         """Wait for this session's turn (bounded), then count it as running."""
         turns = self._turns
         book = turns.book
-        bound = SERVED_FIRST_MS if book.me == turns.initiator_of(self.token) else SMALLER_FIRST_MS
-        patient_until = trio.current_time() + RECONCILING_WAIT_MS / 1000
+        ours = book.me == turns.initiator_of(self.token)
+        bound = SERVED_FIRST_MS if ours else SMALLER_FIRST_MS
+        patient_until = math.inf if ours else trio.current_time() + RECONCILING_WAIT_MS / 1000
         with trio.move_on_after(bound / 1000):
             while not book.may_go(self.token, patient=trio.current_time() < patient_until):
                 # Woken by a change, or when patience for rule 4 runs out.

@@ -216,7 +216,6 @@ async def test_a_session_bringing_records_holds_the_others_until_they_are_stored
     async with service.turns.session("zz") as turn, service.turns.session("a") as other:
         turn.go()
         assert not book.may_go(other.token)  # zz's session is to reconcile first (rule 4)
-        assert book.may_go(other.token, patient=False)  # nothing on its way yet
         async with trio.open_nursery() as nursery:
             nursery.start_soon(run_sync, TrioStream(right), SmallFrames.responder(full, now=now_ms()), full.ingest)
 

@@ -1,5 +1,6 @@
 """Waiting for a turn on trio's clock (:mod:`meshpantry.node.sync_turns`):
-a session still reconciling holds the others for a moment only."""
+a session still reconciling holds the others until it is done, and a
+served one for a moment at most when it is this node's own."""
 
 from __future__ import annotations
 
@@ -10,13 +11,13 @@ from meshpantry.node.sync_turns import RECONCILING_WAIT_MS, SMALLER_FIRST_MS, Tu
 
 
 @pytest.mark.trio
-async def test_a_session_stuck_reconciling_holds_another_for_the_patience_only(autojump_clock):
-    """A peer that went silent in the middle of its reconciliation (or a
-    cycle of such waits across replicas) holds a session here for
-    RECONCILING_WAIT_MS, not for the session's whole bound."""
-    turns = Turns("m")
+async def test_our_session_stuck_reconciling_holds_a_served_one_for_the_patience_only(autojump_clock):
+    """Served sessions waiting for each node's own session could form a
+    cycle across nodes: such a wait lasts RECONCILING_WAIT_MS, not the
+    session's whole bound."""
+    turns = Turns("z")
     async with turns.session("z") as stuck, turns.session("a") as waiting:
-        stuck.go()  # running, and never reports its reconciliation over
+        stuck.go()  # our own, running, and never reports its reconciliation over
         started = trio.current_time()
         await waiting.wait()
         waited_ms = (trio.current_time() - started) * 1000
@@ -41,3 +42,24 @@ async def test_a_session_goes_once_the_other_reconciled(autojump_clock):
             assert not went_at
             first.reconciled()  # nothing more to find; it only sends now
         assert went_at == [pytest.approx(0.5, abs=0.01)]
+
+
+@pytest.mark.trio
+async def test_a_served_session_reconciling_holds_another_until_it_is_done(autojump_clock):
+    """A served session runs at its initiator past its wait there: waiting
+    for it closes no cycle, so the wait outlasts the patience."""
+    turns = Turns("m")
+    async with turns.session("z") as served, turns.session("a") as waiting:
+        served.go()
+        went_at: list[float] = []
+
+        async def wait() -> None:
+            await waiting.wait()
+            went_at.append(trio.current_time())
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(wait)
+            await trio.sleep(2 * RECONCILING_WAIT_MS / 1000)
+            assert not went_at
+            served.reconciled()
+        assert went_at == [pytest.approx(2 * RECONCILING_WAIT_MS / 1000, abs=0.01)]

@@ -25,24 +25,27 @@ of the session that has not started yet:
 3. Any session waits while another session here is *receiving*: what that
    session brings is on its way, and a reconciliation now would ask for it
    again.
-4. Any session waits, while the host is *patient*, while another session
-   here is still *reconciling* (running, its own reconciliation not over):
-   the two would find the same records missing here at once, before either
-   is receiving. Rule 2 lets a peer with a smaller id through while a larger
-   one's session reconciles, and sessions this replica starts at once (on
-   connect, or asked to sync now) reconcile side by side; after islands
-   rejoined, two peers of a node then each sent it the same 2,500 or 5,000
-   records (one heal of 4 x 5 nodes: 20,000 of the 170,000 records that
-   came by sync).
+4. Any session waits while another session here is still *reconciling*
+   (running, its own reconciliation not over): the two would find the same
+   records missing here at once, before either is receiving. Rule 2 lets a
+   peer with a smaller id through while a larger one's session reconciles,
+   and sessions this replica starts at once (on connect, or asked to sync
+   now) reconcile side by side; after islands rejoined, two peers of a node
+   then each sent it the same 2,500 or 5,000 records (one heal of 4 x 5
+   nodes: 20,000 of the 170,000 records that came by sync). One exception:
+   a session a peer started waits for this replica's own session only
+   while the host is *patient* (:meth:`TurnBook.may_go`).
 
 Rules 1 and 2 order the waits towards smaller ids; rule 3 waits only for
 sessions past their reconciliation on both sides, which wait for nothing
-here any more. So the waits of rules 1-3 never form a cycle, within a
-replica or across replicas. Rule 4's could (each replica's own session
-reconciling while it waits at the next replica, as a served one), so the
-host is patient for a moment only (:meth:`TurnBook.may_go`), which is all
-such a cycle costs; a reconciliation takes a few round trips. The host
-bounds every wait all the same (a peer may hold a session open).
+here any more. Rule 4 waits for running sessions too: one a peer started
+runs at that peer as its own session, past its wait there, and one this
+replica started has no stream open while it waits here. Only a session a
+peer started, waiting for this replica's own session, could close a cycle
+across replicas (each replica's own session waiting as a served one at the
+next): hence the exception, and the host's patience for it is a moment,
+which is all such a cycle costs. The host bounds every wait all the same
+(a peer may hold a session open).
 """
 
 from __future__ import annotations
@@ -108,15 +111,15 @@ class TurnBook(Generic[Peer]):
 
     def may_go(self, token: int, *, patient: bool = True) -> bool:
         """Whether the waiting session ``token`` may reconcile now (rules
-        1-4). ``patient=False``: it no longer waits for others still
-        reconciling (rule 4)."""
+        1-4). ``patient=False``: a session a peer started no longer waits
+        for this replica's own session still reconciling (rule 4)."""
         me = self._sessions[token]
         for other_token, other in self._sessions.items():
             if other_token == token:
                 continue
             if other.phase is Phase.RECEIVING:
                 return False  # rule 3
-            if patient and other.phase is Phase.RUNNING and not other.reconciled:
+            if other.phase is Phase.RUNNING and not other.reconciled and (other.served or not me.served or patient):
                 return False  # rule 4
             if not me.served and other.served:
                 return False  # rule 1
