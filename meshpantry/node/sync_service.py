@@ -524,7 +524,8 @@ class SyncService:
             self._note_agreement(peer, session, behind.stored)
             self.last_sync[peer] = _wall_ms()
             self.store.mark_synced(peer, _wall_ms())
-            log.info("synced with %s: %d records in (%d new here), %d out, %d bytes, %d round trips", peer,
+            log.info("synced with %s (%s): %d records in (%d new here), %d out, %d bytes, %d round trips", peer,
+                     "started here" if session.role is Role.INITIATOR else "started there",
                      stats.records_received, behind.stored, stats.records_sent,
                      stats.bytes_sent + stats.bytes_received, stats.round_trips)
         else:
