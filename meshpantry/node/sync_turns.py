@@ -4,11 +4,11 @@
 A session registers as it begins to wait (:meth:`Turns.session`), waits for
 its turn at most a bound (:data:`SERVED_FIRST_MS` for a session this node
 starts, :data:`SMALLER_FIRST_MS` for one a peer started; a bound that passes
-lets the session go on; one a peer started waits :data:`RECONCILING_WAIT_MS`
-at most for this node's own session to reconcile, rule 4), reports while it runs when its own
-reconciliation is over (:meth:`Turn.reconciled`) and whether it still
-expects records from its peer (:meth:`Turn.receiving`), and leaves the book
-when it ends.
+lets the session go on; one a peer started waits
+:data:`RECONCILING_WAIT_MS` at most for this node's own session to
+reconcile, rule 4), reports while it runs when its own reconciliation is
+over (:meth:`Turn.reconciled`) and whether it still expects records from its
+peer (:meth:`Turn.receiving`), and leaves the book when it ends.
 """
 
 from __future__ import annotations
