@@ -495,11 +495,11 @@ class SyncService:
             records of it are on their way here (expected from the peer, or
             taken in and not stored yet): rule 3."""
             if turn is not None:
-                if not session.reconciling:
-                    turn.reconciled()
+                turn.reconciled(not session.reconciling)
                 turn.receiving(session.awaiting_records or behind.unstored > 0)
 
         behind = StoreBehind(self.ingest_soon, peer, len(index_of(self.store)), on_change=receiving)
+        receiving()  # a session a peer started reconciles once its first message came
         async with trio.open_nursery() as nursery:
             nursery.start_soon(behind.run)
             try:

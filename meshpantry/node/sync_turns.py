@@ -82,12 +82,12 @@ class Turn:
         self._turns.book.started(self.token)
         self._turns.changed_now()
 
-    def reconciled(self) -> None:
-        """The session's own reconciliation is over: it finds nothing more
-        missing here (rule 4)."""
-        if not self._reconciled:
-            self._reconciled = True
-            self._turns.book.reconciled(self.token)
+    def reconciled(self, over: bool = True) -> None:
+        """The session's own reconciliation is over (``over=False``: it
+        reconciles): it finds nothing more missing here (rule 4)."""
+        if over != self._reconciled:
+            self._reconciled = over
+            self._turns.book.reconciled(self.token, over)
             self._turns.changed_now()
 
     def receiving(self, expecting: bool) -> None:

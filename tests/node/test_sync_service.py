@@ -284,3 +284,25 @@ async def test_two_peers_holding_what_the_node_lacks_send_it_once(node):
     assert results["z"].ok and results["a"].ok
     assert node_replica.ids == peers["z"].ids
     assert sum(delivered) == len(raws)
+
+
+@pytest.mark.trio
+async def test_a_peer_that_opens_a_session_and_stays_silent_holds_no_one_up(node):
+    """A session a peer started counts as reconciling (rule 4) only once the
+    peer's first message came: a member that opens a sync stream and sends
+    nothing does not hold another peer's session up."""
+    from meshpantry.core.sync import SyncSession
+    from meshpantry.node.sync_driver import TrioStream, now_ms
+    from tests.sync.replicas import Replica
+
+    service = _service_storing_with(node, lambda *args, **kwargs: None)
+    book = service.turns.book
+    left, _silent_side = trio.testing.memory_stream_pair()
+    async with service.turns.session("z") as silent, service.turns.session("a") as other:
+        silent.go()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(service._run, "z", TrioStream(left), SyncSession.responder(Replica(), now=now_ms()),
+                               silent)
+            await trio.sleep(0.05)
+            assert book.may_go(other.token)
+            nursery.cancel_scope.cancel()

@@ -234,11 +234,12 @@ class SyncSession:
 
     @property
     def reconciling(self) -> bool:
-        """True until this side's reconciliation is over, while it may still
-        find records missing (:mod:`.turns`, rule 4): an open session that
-        reconciles, or whose mode the peer has not shown yet. A session
-        that fetches or serves one author's chain never reconciles."""
-        return self.state is State.OPEN and self._mode in (None, "reconcile") and not self._reconciled
+        """True while this side reconciles and may still find records
+        missing (:mod:`.turns`, rule 4): an open reconcile session whose
+        reconciliation is not over. Not yet for a responder the peer has
+        sent nothing (a peer that stays silent holds no one up), and never
+        for a session that fetches or serves one author's chain."""
+        return self.state is State.OPEN and self._mode == "reconcile" and not self._reconciled
 
     @property
     def held(self) -> int | None:

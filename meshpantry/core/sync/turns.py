@@ -98,13 +98,14 @@ class TurnBook(Generic[Peer]):
         if session is not None and session.phase is not Phase.WAITING:
             session.phase = Phase.RECEIVING if expecting else Phase.RUNNING
 
-    def reconciled(self, token: int) -> None:
+    def reconciled(self, token: int, over: bool = True) -> None:
         """The session's own reconciliation is over (or it never reconciles:
         it fetches or serves one author's chain): it can find nothing more
-        missing here (rule 4)."""
+        missing here (rule 4). ``over=False``: it reconciles (again: a
+        session a peer started counts once the peer's first message came)."""
         session = self._sessions.get(token)
         if session is not None:
-            session.reconciled = True
+            session.reconciled = over
 
     def ended(self, token: int) -> None:
         self._sessions.pop(token, None)
