@@ -319,6 +319,7 @@ def heal(root: Path, records: int, rng: random.Random, keep_logs: Path | None = 
         idle = sum(after[d].get("idle_sessions", 0) - before[d].get("idle_sessions", 0) for d in after)
         failed = sum(after[d]["failed"] - before[d]["failed"] for d in after)
         skipped = sum(after[d].get("skipped", 0) - before[d].get("skipped", 0) for d in after)
+        gave_way = sum(after[d].get("gave_way", 0) - before[d].get("gave_way", 0) for d in after)
         sync_records = sum(after[d]["records_received"] - before[d]["records_received"] for d in after)
         if keep_logs is not None:
             keep_logs.mkdir(parents=True, exist_ok=True)
@@ -337,7 +338,7 @@ def heal(root: Path, records: int, rng: random.Random, keep_logs: Path | None = 
             "sync_bytes_on_wire": sync_bytes, "sync_record_bytes": record_bytes,
             "wire_over_records": sync_bytes / record_bytes if record_bytes else None,
             "sync_sessions": sessions, "idle_sessions": idle, "round_trips": trips,
-            "links": links, "failed_sessions": failed, "skipped_sessions": skipped, "sync_records_received": sync_records,
+            "links": links, "failed_sessions": failed, "skipped_sessions": skipped, "gave_way": gave_way, "sync_records_received": sync_records,
             "gossip_received_records": gossip_received, "gossip_published_records": gossip_published,
         }
     finally:
@@ -394,8 +395,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  wire / records                    {h['wire_over_records']:8.3f}   (target <= 1.10)")
             print(f"  sessions, round trips             {h['sync_sessions']}, {h['round_trips']}  "
                   f"(each session counted by both its sides; {h['idle_sessions']} moved no record)")
-            print(f"  sessions failed, skipped          {h['failed_sessions']}, {h['skipped_sessions']}  "
-                  f"(skipped: a peer exchange showed both sides agreeing)")
+            print(f"  sessions failed, skipped, gave way {h['failed_sessions']}, {h['skipped_sessions']}, "
+                  f"{h['gave_way']}  (skipped: a peer exchange showed both sides agreeing; gave way: "
+                  f"ended unanswered for a session a peer started, and started again)")
             print("  links during the heal             " + ", ".join(f"{v} {k}" for k, v in h["links"].items()))
             print(f"  records received by sync          {h['sync_records_received']}  "
                   f"({h['sync_records_received'] / max(1, h['signatures_to_verify']):.2f} x those each node lacked)")

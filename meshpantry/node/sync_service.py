@@ -73,7 +73,7 @@ from .checking import Pending
 from .store_behind import StoreBehind
 from .streams import HeardChannel, StreamChannel, safe_handler
 from .sync_driver import SyncResult, now_ms, run_sync
-from .sync_turns import Turn, Turns
+from .sync_turns import GaveWay, Turn, Turns
 
 log = logging.getLogger("meshpantry.sync")
 
@@ -186,7 +186,7 @@ class SyncTotals(dict):
     def __init__(self) -> None:
         super().__init__(dict.fromkeys(("sessions", "failed", "bytes_sent", "bytes_received",
                                         "records_received", "record_bytes_received", "round_trips",
-                                        "idle_sessions", "skipped", "deferred"), 0))
+                                        "idle_sessions", "skipped", "deferred", "gave_way"), 0))
 
 
 class SyncService:
@@ -324,7 +324,7 @@ class SyncService:
 
     async def _session(self, action: StartSession) -> None:
         peer = action.peer
-        async with self.turns.session(self.planner.me) as turn:
+        async with self.turns.session(self.planner.me, peer) as turn:
             if action.mode is Mode.RECOVER:
                 turn.go()
             else:
@@ -392,6 +392,8 @@ class SyncService:
         if result.ok:
             self.liveness.heard(peer_id)
             return Outcome.DONE
+        if isinstance(result.error, GaveWay):
+            return Outcome.BUSY  # the planner starts it again shortly
         return Outcome.HOSTILE if is_hostile(result.error) else Outcome.FAILED
 
     # --- sessions peers start ---------------------------------------------------
@@ -498,13 +500,31 @@ class SyncService:
                 turn.reconciled(not session.reconciling)
                 turn.receiving(session.awaiting_records or behind.unstored > 0)
 
+        def heard() -> None:
+            if turn is not None and session.role is Role.INITIATOR:
+                turn.answered()  # no longer gives way (the turns' rule 5)
+            receiving()
+
         behind = StoreBehind(self.ingest_soon, peer, len(index_of(self.store)), on_change=receiving)
         receiving()  # a session a peer started reconciles once its first message came
+        gave_way = False
         async with trio.open_nursery() as nursery:
             nursery.start_soon(behind.run)
             try:
-                result = await run_sync(channel, session, behind.take, on_progress=progress,
-                                        settle=behind.settle, on_data=receiving)
+                with turn.yielding() if turn is not None else trio.CancelScope() as yielding:
+                    result = await run_sync(channel, session, behind.take, on_progress=progress,
+                                            settle=behind.settle, on_data=heard)
+                if yielding.cancelled_caught:
+                    # Unanswered, it gave way to a session a peer started here
+                    # (rule 5): nothing came, nothing is stored; the stream goes.
+                    gave_way = True
+                    with trio.move_on_after(GOODBYE_S) as goodbye:
+                        goodbye.shield = True
+                        try:
+                            await channel.close()
+                        except Exception:  # noqa: BLE001 - the stream may already be gone
+                            pass
+                    result = SyncResult(False, session.stats, GaveWay(f"gave way to {turn.gave_way_to}"))
             finally:
                 behind.close()  # what was taken in is still stored
         state.update(active=False, behind=0 if result.ok else state["behind"])
@@ -512,7 +532,8 @@ class SyncService:
         self.work.charge(peer, stats.work, now_ms())
         totals = self.totals
         totals["sessions"] += 1
-        totals["failed"] += 0 if result.ok else 1
+        totals["failed"] += 0 if result.ok or gave_way else 1
+        totals["gave_way"] += gave_way
         totals["bytes_sent"] += stats.bytes_sent
         totals["bytes_received"] += stats.bytes_received
         totals["records_received"] += stats.records_received
@@ -528,6 +549,8 @@ class SyncService:
                      "started here" if session.role is Role.INITIATOR else "started there",
                      stats.records_received, behind.stored, stats.records_sent,
                      stats.bytes_sent + stats.bytes_received, stats.round_trips)
+        elif gave_way:
+            log.info("sync with %s ended unanswered: it %s", peer, result.error)
         else:
             log.info("sync with %s failed: %r", peer, result.error)
         self.publish(SyncEvent(peer=peer, **state, ok=result.ok,

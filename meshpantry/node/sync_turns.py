@@ -9,14 +9,21 @@ lets the session go on; one a peer started waits
 reconcile, rule 4), reports while it runs when its own reconciliation is
 over (:meth:`Turn.reconciled`) and whether it still expects records from its
 peer (:meth:`Turn.receiving`), and leaves the book when it ends.
+
+Rule 5: a session this node started runs inside :meth:`Turn.yielding` and
+reports its peer's first answer (:meth:`Turn.answered`). When a session a
+peer started has waited out its patience for it, and the book says the
+unanswered one gives way, the host cancels that scope: the session ends as
+:class:`GaveWay` and the planner starts it again shortly (as after a busy
+peer), once the served session's records are in.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from contextlib import asynccontextmanager
-from typing import AsyncIterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import AsyncIterator, Iterator
 
 import trio
 
@@ -49,6 +56,11 @@ SMALLER_FIRST_MS = 10_000
 RECONCILING_WAIT_MS = 2_000
 
 
+class GaveWay(Exception):
+    """A session this node started ended unanswered, giving way to a
+    session a peer started here (rule 5); it is tried again shortly."""
+
+
 class Turn:
     """One session's place in the book."""
 
@@ -56,6 +68,9 @@ class Turn:
         self._turns, self.token = turns, token
         self._expecting = False
         self._reconciled = False
+        self._answered = False
+        self._scope: trio.CancelScope | None = None
+        self.gave_way_to: str | None = None  #: the initiator this session gave way to (rule 5)
 
     async def wait(self) -> None:
         """Wait for this session's turn (bounded), then count it as running."""
@@ -65,10 +80,18 @@ class Turn:
         bound = SERVED_FIRST_MS if ours else SMALLER_FIRST_MS
         started = trio.current_time()
         patient_until = math.inf if ours else started + RECONCILING_WAIT_MS / 1000
+        asked = False
         with trio.move_on_after(bound / 1000) as waited:
-            while not book.may_go(self.token, patient=trio.current_time() < patient_until):
+            while True:
+                patient = trio.current_time() < patient_until
+                if not patient and not asked:
+                    asked = True
+                    for token in book.giving_way(self.token):
+                        turns.turn_of(token).give_way(turns.initiator_of(self.token))
+                if book.may_go(self.token, patient=patient):
+                    break
                 # Woken by a change, or when patience for rule 4 runs out.
-                with trio.move_on_at(patient_until if trio.current_time() < patient_until else math.inf):
+                with trio.move_on_at(patient_until if patient else math.inf):
                     await turns.changed()
         if waited.cancelled_caught or not book.may_go(self.token):
             log.info("sync session %s goes on after waiting %.1f s for other sessions here: "
@@ -90,6 +113,37 @@ class Turn:
             self._turns.book.reconciled(self.token, over)
             self._turns.changed_now()
 
+    def answered(self) -> None:
+        """The peer answered this session (one this node started): it no
+        longer gives way (rule 5)."""
+        if not self._answered:
+            self._answered = True
+            self._turns.book.answered(self.token)
+            self._turns.changed_now()
+
+    @contextmanager
+    def yielding(self) -> Iterator[trio.CancelScope]:
+        """The scope a session this node started runs in: cancelled when it
+        gives way (:meth:`give_way`, also when asked before it began)."""
+        with trio.CancelScope() as scope:
+            self._scope = scope
+            if self.gave_way_to is not None:
+                scope.cancel()
+            try:
+                yield scope
+            finally:
+                self._scope = None
+
+    def give_way(self, to: str) -> None:
+        """End this unanswered session (rule 5): a session ``to`` started
+        here has waited out its patience for it."""
+        if self.gave_way_to is None:
+            self.gave_way_to = to
+            log.info("our sync session gives way to the session %s started here; "
+                     "it is tried again once that one's records are in", to)
+        if self._scope is not None:
+            self._scope.cancel()
+
     def receiving(self, expecting: bool) -> None:
         """The session's own reconciliation is over and records from its peer
         are still expected (or no longer)."""
@@ -105,10 +159,14 @@ class Turns:
     def __init__(self, me: str) -> None:
         self.book: TurnBook[str] = TurnBook(me)
         self._initiators: dict[int, str] = {}
+        self._turns: dict[int, Turn] = {}
         self._changed = trio.Event()  #: set (and replaced) when a session's phase changes
 
     def initiator_of(self, token: int) -> str:
         return self._initiators[token]
+
+    def turn_of(self, token: int) -> Turn:
+        return self._turns[token]
 
     def served(self) -> int:
         """Sessions peers started that run or wait here."""
@@ -123,14 +181,17 @@ class Turns:
         self._changed = trio.Event()
 
     @asynccontextmanager
-    async def session(self, initiator: str) -> AsyncIterator[Turn]:
-        """A session of ``initiator`` (this node's id for its own) in the
-        book while the block runs; ``await turn.wait()`` inside it."""
-        token = self.book.opened(initiator)
+    async def session(self, initiator: str, peer: str | None = None) -> AsyncIterator[Turn]:
+        """A session of ``initiator`` (this node's id for its own, with
+        ``peer``) in the book while the block runs; ``await turn.wait()``
+        inside it."""
+        token = self.book.opened(initiator, peer)
         self._initiators[token] = initiator
+        turn = self._turns[token] = Turn(self, token)
         try:
-            yield Turn(self, token)
+            yield turn
         finally:
             self.book.ended(token)
             del self._initiators[token]
+            del self._turns[token]
             self.changed_now()

@@ -173,11 +173,12 @@ async def test_a_session_that_breaks_still_stores_what_it_took_in(node):
     assert 0 < len(empty.ids) < len(full.ids)
 
 
-def _service_storing_with(node, ingest_soon) -> SyncService:
-    """A sync service over ``node``'s store whose sessions hand their batches
-    to ``ingest_soon`` (no host: the tests drive ``_run`` themselves)."""
+def _service_storing_with(node, ingest_soon, me: str = "0") -> SyncService:
+    """A sync service (of peer ``me``) over ``node``'s store whose sessions
+    hand their batches to ``ingest_soon`` (no host: the tests drive ``_run``
+    themselves)."""
     return SyncService(
-        me="0", libp2p=None, store=node.store, pantry=node.pantry, liveness=None, ingest=node.ingest,
+        me=me, libp2p=None, store=node.store, pantry=node.pantry, liveness=None, ingest=node.ingest,
         ingest_soon=ingest_soon, publish=lambda *a: None, denied=set(), rng=random.Random(1),
         horizon=node.horizon, settings=node.settings, progress={}, totals=SyncTotals(), last_sync={},
     )
@@ -284,6 +285,81 @@ async def test_two_peers_holding_what_the_node_lacks_send_it_once(node):
     assert results["z"].ok and results["a"].ok
     assert node_replica.ids == peers["z"].ids
     assert sum(delivered) == len(raws)
+
+
+@pytest.mark.trio
+async def test_our_session_waiting_at_its_peer_gives_way_to_a_peer_bringing_the_same_records(node, autojump_clock):
+    """
+    node m ──own session──▶ peer y    (y holds it unanswered for 5 s, as a
+                                       busy node holds a session it serves)
+    node m ◀──session────── peer a    (a and y hold the same 100 records, m none)
+
+    a's session waited its patience (2 s) for m's own, then went on beside
+    it and brought the 100 records; y answered later, from what m held when
+    its session began (nothing), and sent all 100 again: 200 delivered, as
+    in heals where records by sync were 1.03 to 1.13 times those lacked.
+    Now m's session gives way unanswered (rule 5): it ends as GaveWay (the
+    planner starts it again) and the records come once.
+    """
+    from meshpantry.core.sync import SyncSession
+    from meshpantry.node.checking import Pending
+    from meshpantry.node.sync_driver import TrioStream, now_ms, run_sync
+    from meshpantry.node.sync_turns import RECONCILING_WAIT_MS, GaveWay
+    from tests.sync.replicas import Replica, chains
+
+    raws = chains(10, 10, random.Random(8))
+    peers, node_replica = {"y": Replica(raws), "a": Replica(raws)}, Replica()
+    delivered: list[int] = []
+
+    def ingest_soon(batch, peer, *, catching_up=False):
+        async def store():
+            await trio.sleep(0.05)
+            node_replica.ingest(batch)
+            return len(batch)
+
+        delivered.append(len(batch))
+        return Pending(store, lambda: None)
+
+    service = _service_storing_with(node, ingest_soon, me="m")
+    results, ended_at = {}, {}
+
+    async def ours() -> None:
+        async with service.turns.session("m", "y") as turn:
+            await turn.wait()
+            left, right = trio.testing.memory_stream_pair()
+
+            async def y_answers_late() -> None:
+                await trio.sleep(5)
+                await run_sync(TrioStream(right), SyncSession.responder(peers["y"], now=now_ms()),
+                               peers["y"].ingest)
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(y_answers_late)
+                results["y"] = await service._run("y", TrioStream(left),
+                                                  SyncSession.initiator(node_replica, now=now_ms()), turn)
+                ended_at["y"] = trio.current_time()
+
+    async def served_from_a() -> None:
+        async with service.turns.session("a") as turn:
+            await turn.wait()
+            left, right = trio.testing.memory_stream_pair()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(run_sync, TrioStream(right), SyncSession.initiator(peers["a"], now=now_ms()),
+                                   peers["a"].ingest)
+                results["a"] = await service._run("a", TrioStream(left),
+                                                  SyncSession.responder(node_replica, now=now_ms()), turn)
+
+    begin = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(ours)
+        while not service.turns.book.phases()[Phase.RUNNING]:
+            await trio.sleep(0)
+        nursery.start_soon(served_from_a)
+    assert results["a"].ok and node_replica.ids == peers["a"].ids
+    assert sum(delivered) == len(raws)
+    assert isinstance(results["y"].error, GaveWay)
+    assert (ended_at["y"] - begin) * 1000 == pytest.approx(RECONCILING_WAIT_MS, abs=5)
+    assert service.totals["gave_way"] == 1 and service.totals["failed"] == 0
 
 
 @pytest.mark.trio

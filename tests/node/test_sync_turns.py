@@ -45,3 +45,50 @@ async def test_a_served_session_reconciling_holds_another_until_it_is_done(autoj
             assert not went_at
             served.reconciled()
         assert went_at == [pytest.approx(2 * RECONCILING_WAIT_MS / 1000, abs=0.01)]
+
+
+@pytest.mark.trio
+async def test_our_unanswered_session_gives_way_once_the_patience_runs_out(autojump_clock):
+    """Rule 5 on trio's clock: the served session asks ours to give way
+    when its patience runs out, ours is cancelled in its yielding scope, and
+    the served one goes on once ours has left the book."""
+    turns = Turns("m")
+    went_at: list[float] = []
+    ended: list[float] = []
+
+    async def ours() -> None:
+        async with turns.session("m", peer="y") as turn:
+            turn.go()
+            with turn.yielding() as scope:
+                await trio.sleep_forever()  # its peer never answers
+            assert scope.cancelled_caught and turn.gave_way_to == "a"
+            await trio.sleep(0.5)  # closing its stream
+            ended.append(trio.current_time())
+
+    async def served() -> None:
+        async with turns.session("a") as turn:
+            await turn.wait()
+            went_at.append(trio.current_time())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(ours)
+        await trio.sleep(0.1)
+        nursery.start_soon(served)
+    patience = RECONCILING_WAIT_MS / 1000
+    assert ended == [pytest.approx(0.1 + patience + 0.5, abs=0.01)]
+    assert went_at == [pytest.approx(ended[0], abs=0.01)]
+
+
+@pytest.mark.trio
+async def test_our_answered_session_goes_on_beside_the_served_one(autojump_clock):
+    """Answered, our session is reconciling with its peer: it is not ended,
+    and the served one goes on when its patience runs out (rule 4)."""
+    turns = Turns("m")
+    async with turns.session("m", peer="y") as ours, turns.session("a") as served:
+        ours.go()
+        ours.answered()
+        with ours.yielding() as scope:
+            started = trio.current_time()
+            await served.wait()
+        assert not scope.cancelled_caught and ours.gave_way_to is None
+        assert (trio.current_time() - started) * 1000 == pytest.approx(RECONCILING_WAIT_MS, abs=1)

@@ -4,6 +4,9 @@ form a cycle."""
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from meshpantry.core.sync.turns import Phase, TurnBook
 
 
@@ -127,3 +130,57 @@ def test_no_cycle_of_waits_among_replicas():
     # Then a's served session (from c) waits for a's own (a < c); b's (from a) and c's (from b) go
     assert not books["a"].may_go(served["a"], patient=False)
     assert books["b"].may_go(served["b"], patient=False) and books["c"].may_go(served["c"], patient=False)
+
+
+def test_an_unanswered_session_of_ours_gives_way_once_patience_runs_out():
+    """Rule 5: our session waiting at its peer (unanswered) would ask for
+    what the served one brings; once the served one's patience for it ran
+    out, ours gives way and the served one waits only until it has left."""
+    book = TurnBook("m")
+    ours = book.opened("m", peer="y")
+    book.started(ours)
+    served = book.opened("a")
+    assert not book.may_go(served) and book.giving_way(ours) == []
+    assert book.giving_way(served) == [ours]
+    assert not book.may_go(served, patient=False)  # until it has left
+    book.ended(ours)
+    assert book.may_go(served, patient=False) and book.may_go(served)
+
+
+def test_an_answered_session_of_ours_does_not_give_way():
+    book = TurnBook("m")
+    ours = book.opened("m", peer="y")
+    book.started(ours)
+    served = book.opened("a")
+    book.answered(ours)
+    assert book.giving_way(served) == []
+    assert not book.may_go(served) and book.may_go(served, patient=False)  # rule 4 as before
+
+
+def test_our_session_gives_way_only_to_an_initiator_smaller_than_its_peer():
+    book = TurnBook("m")
+    ours = book.opened("m", peer="b")
+    book.started(ours)
+    served = book.opened("c")
+    assert book.giving_way(served) == []
+    assert book.may_go(served, patient=False)
+
+
+@given(st.lists(st.text(alphabet="abcdefgh", min_size=1, max_size=3), min_size=3, max_size=7, unique=True))
+def test_a_cycle_of_waits_never_ends_every_session_in_it(ids):
+    """Each replica runs its own session with the next (unanswered: the
+    next one holds it as a served session) and serves the one before. Once
+    every host's patience ran out, not every own session gives way, and
+    once those that do have left, some served session goes on: the cycle
+    moves. (Two replicas never form one: a pair has one session at a time.)"""
+    books = {i: TurnBook(i) for i in ids}
+    ours, served = {}, {}
+    for n, me in enumerate(ids):
+        ours[me] = books[me].opened(me, peer=ids[(n + 1) % len(ids)])
+        books[me].started(ours[me])
+        served[me] = books[me].opened(ids[n - 1])
+    giving = {me for me in ids if books[me].giving_way(served[me]) == [ours[me]]}
+    assert giving != set(ids)
+    for me in giving:
+        books[me].ended(ours[me])
+    assert any(books[me].may_go(served[me], patient=False) for me in ids)
