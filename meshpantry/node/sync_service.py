@@ -327,6 +327,7 @@ class SyncService:
         async with self.turns.session(self.planner.me, peer) as turn:
             if action.mode is Mode.RECOVER:
                 turn.go()
+                turn.reconciled()  # it fetches one chain: it never reconciles, nor gives way
             else:
                 if self.served.get(peer) and not self._after_served(peer, action.mode):
                     return

@@ -173,6 +173,43 @@ async def test_a_session_that_breaks_still_stores_what_it_took_in(node):
     assert 0 < len(empty.ids) < len(full.ids)
 
 
+@pytest.mark.trio
+async def test_a_recovery_of_our_chain_holds_no_served_session_nor_gives_way(node, autojump_clock, monkeypatch):
+    """A session fetching this node's own chain never reconciles: while its
+    stream opens it holds no served session (rule 4), and it never gives
+    way (rule 5), which would only put the recovery off. Counted as
+    reconciling until its session began, it held the served session for
+    the whole stream opening (10 s here, the peer never answering)."""
+
+    class Liveness:
+        async def missed(self, peer_id, why):
+            pass
+
+    peer = str(peer_id_from_author(DeviceKey.generate().public))
+    service = SyncService(
+        me="m", libp2p=_SilentLibp2p(), store=node.store, pantry=node.pantry, liveness=Liveness(),
+        ingest=node.ingest, publish=node.control.publish, denied=node.denied, rng=random.Random(1),
+        horizon=node.horizon, settings=node.settings, progress={}, totals=SyncTotals(), last_sync={},
+    )
+    ended: list[Outcome] = []
+    monkeypatch.setattr(service, "session_ended", lambda p, outcome: ended.append(outcome))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(service.run)
+        nursery.start_soon(service._session, StartSession(peer, Mode.RECOVER))
+        while not service.turns.book.phases()[Phase.RUNNING]:
+            await trio.sleep(0)
+        # "1": smaller than the peer (rule 5 would apply) and than "m" (rule 2 does not)
+        async with service.turns.session("1") as served:
+            started = trio.current_time()
+            await served.wait()
+            waited = trio.current_time() - started
+        while not ended:
+            await trio.sleep(1)
+        nursery.cancel_scope.cancel()
+    assert waited == 0
+    assert ended == [Outcome.UNREACHABLE]  # its stream never opened; it did not give way (BUSY)
+
+
 def _service_storing_with(node, ingest_soon, me: str = "0") -> SyncService:
     """A sync service (of peer ``me``) over ``node``'s store whose sessions
     hand their batches to ``ingest_soon`` (no host: the tests drive ``_run``
