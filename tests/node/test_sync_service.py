@@ -221,6 +221,30 @@ def _service_storing_with(node, ingest_soon, me: str = "0") -> SyncService:
     )
 
 
+def _peers_holding_what_the_node_lacks(names, seed: int):
+    """100 records (10 chains) held by each of the peers ``names`` and none
+    by the node: (the records, the peers' replicas by name, the node's
+    replica, the sizes of the batches delivered to the node, and an
+    ``ingest_soon`` that counts each batch and stores it a moment later)."""
+    from meshpantry.node.checking import Pending
+    from tests.sync.replicas import Replica, chains
+
+    raws = chains(10, 10, random.Random(seed))
+    peers, node_replica = {name: Replica(raws) for name in names}, Replica()
+    delivered: list[int] = []
+
+    def ingest_soon(batch, peer, *, catching_up=False):
+        async def store():
+            await trio.sleep(0.05)
+            node_replica.ingest(batch)
+            return len(batch)
+
+        delivered.append(len(batch))
+        return Pending(store, lambda: None)
+
+    return raws, peers, node_replica, delivered, ingest_soon
+
+
 @pytest.mark.trio
 async def test_a_session_bringing_records_holds_the_others_until_they_are_stored(node):
     """
@@ -284,23 +308,9 @@ async def test_two_peers_holding_what_the_node_lacks_send_it_once(node):
     until its records are stored (rule 3), and finds nothing missing.
     """
     from meshpantry.core.sync import SyncSession
-    from meshpantry.node.checking import Pending
     from meshpantry.node.sync_driver import TrioStream, now_ms, run_sync
-    from tests.sync.replicas import Replica, chains
 
-    raws = chains(10, 10, random.Random(7))
-    peers, node_replica = {"z": Replica(raws), "a": Replica(raws)}, Replica()
-    delivered: list[int] = []
-
-    def ingest_soon(batch, peer, *, catching_up=False):
-        async def store():
-            await trio.sleep(0.05)
-            node_replica.ingest(batch)
-            return len(batch)
-
-        delivered.append(len(batch))
-        return Pending(store, lambda: None)
-
+    raws, peers, node_replica, delivered, ingest_soon = _peers_holding_what_the_node_lacks(("z", "a"), 7)
     service = _service_storing_with(node, ingest_soon)
     results = {}
 
@@ -339,24 +349,10 @@ async def test_our_session_waiting_at_its_peer_gives_way_to_a_peer_bringing_the_
     planner starts it again) and the records come once.
     """
     from meshpantry.core.sync import SyncSession
-    from meshpantry.node.checking import Pending
     from meshpantry.node.sync_driver import TrioStream, now_ms, run_sync
     from meshpantry.node.sync_turns import RECONCILING_WAIT_MS, GaveWay
-    from tests.sync.replicas import Replica, chains
 
-    raws = chains(10, 10, random.Random(8))
-    peers, node_replica = {"y": Replica(raws), "a": Replica(raws)}, Replica()
-    delivered: list[int] = []
-
-    def ingest_soon(batch, peer, *, catching_up=False):
-        async def store():
-            await trio.sleep(0.05)
-            node_replica.ingest(batch)
-            return len(batch)
-
-        delivered.append(len(batch))
-        return Pending(store, lambda: None)
-
+    raws, peers, node_replica, delivered, ingest_soon = _peers_holding_what_the_node_lacks(("y", "a"), 8)
     service = _service_storing_with(node, ingest_soon, me="m")
     results, ended_at = {}, {}
 
