@@ -28,7 +28,11 @@ Theory of operation:
   talking, and pinging them besides was work for nothing. A ping the peer
   sends counts the same way (:meth:`Liveness.for_host` answers pings): of
   two connected peers, only the one whose probe comes due first pings, and a
-  quiet neighbourhood's pings are halved. A sync stream that
+  quiet neighbourhood's pings are halved. Two peers that just connected
+  would both probe an interval later, at the same moment: the one with the
+  larger id first probes :data:`FOLLOWER_FIRST_PROBE` intervals after
+  connecting, so the other's ping reaches it first (after islands rejoined,
+  106 ping streams were opened for about 60 new links). A sync stream that
   cannot be opened in time counts as a miss (:meth:`Liveness.missed`).
 * A probe's time is up :data:`PROBE_TIMEOUT_S` after it started; when
   this node's own loop was held up past that (it ran :data:`STALL_S` or
@@ -106,6 +110,11 @@ CLOSE_TIMEOUT_S = 3.0
 #: Longest the loop sleeps with nothing due, so new connections are noticed.
 IDLE_TICK_S = 1.0
 
+#: Intervals after connecting at which the side that does not lead the pair
+#: (the larger peer id) first probes: the leading side probes after one, and
+#: its ping, answered here, puts this side's probe off.
+FOLLOWER_FIRST_PROBE = 1.5
+
 
 @dataclass
 class PeerLiveness:
@@ -142,7 +151,8 @@ class Liveness:
     bounds it by ``timeout_s``); ``drop(peer_id)`` closes the peer's
     connections; ``on_dead(peer_id, reason)`` (sync or async) runs after a
     drop; ``forget(peer_id)`` is called when a peer is no longer connected
-    (the prober may drop what it kept for it). Run with
+    (the prober may drop what it kept for it); ``leads(peer_id)`` whether
+    this side leads the pair (it probes a new connection first). Run with
     ``await nursery.start(liveness.run)``.
     """
 
@@ -154,6 +164,7 @@ class Liveness:
         *,
         on_dead: OnDead = _no_callback,
         forget: Callable[[ID], Any] = lambda peer_id: None,
+        leads: Callable[[ID], bool] = lambda peer_id: True,
         interval_s: float = PROBE_INTERVAL_S,
         timeout_s: float = PROBE_TIMEOUT_S,
         max_missed: int = MAX_MISSED_PROBES,
@@ -164,6 +175,7 @@ class Liveness:
         self.drop = drop
         self.on_dead = on_dead
         self.forget = forget
+        self.leads = leads
         self.interval_s = interval_s
         self.timeout_s = timeout_s
         self.max_missed = max_missed
@@ -180,12 +192,14 @@ class Liveness:
         that pings as heard: of two peers probing each other, one pings."""
         network = libp2p_host.get_network()
         pinger = Pinger(libp2p_host)
+        me = str(libp2p_host.get_id())
         check = cls(
             lambda: live_peers(network),
             pinger.ping,
             lambda peer_id: close_peer(network, peer_id),
             on_dead=on_dead,
             forget=pinger.forget,
+            leads=lambda peer_id: me < str(peer_id),
             **options,
         )
         serve_ping(libp2p_host, on_ping=check.heard)
@@ -229,8 +243,10 @@ class Liveness:
                 for peer_id in connected:
                     state = self.state.get(peer_id)
                     if state is None:
-                        # Just connected: the handshake proved it alive.
-                        state = self.state[peer_id] = PeerLiveness(next_probe=now + self.interval_s)
+                        # Just connected: the handshake proved it alive. Of
+                        # the pair, the leading side probes first.
+                        first = self.interval_s * (1 if self.leads(peer_id) else FOLLOWER_FIRST_PROBE)
+                        state = self.state[peer_id] = PeerLiveness(next_probe=now + first)
                     if state.probing:
                         continue
                     if state.next_probe <= now:

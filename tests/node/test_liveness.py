@@ -350,3 +350,37 @@ async def test_an_answer_read_in_the_step_that_finds_the_time_up_is_no_miss(mock
         await trio.testing.wait_all_tasks_blocked()
         assert check.stats.answered == 1 and check.stats.missed == 0 and dropped == []
         nursery.cancel_scope.cancel()
+
+
+@pytest.mark.trio
+async def test_of_two_peers_that_just_connected_only_the_leading_one_probes_first(autojump_clock):
+    """
+    a and b connect at once and both run the check: a leads the pair (the
+    smaller id) and probes an interval later; b's first probe is due half an
+    interval after that, and a's ping, answered by b, puts it off. One ping
+    crosses the new link, not two at the same moment.
+    """
+    checks: dict[str, Liveness] = {}
+    probes: list[tuple[str, float]] = []
+
+    def prober(me: str):
+        async def probe(peer: str) -> None:
+            probes.append((me, trio.current_time()))
+            checks[peer].heard(me)  # the peer answers the ping, and counts it as hearing us
+            await trio.sleep(0.01)
+
+        return probe
+
+    async def drop(peer: str) -> None:
+        raise AssertionError("nobody is silent")
+
+    for me, other in (("a", "b"), ("b", "a")):
+        checks[me] = Liveness(lambda other=other: [other], prober(me), drop, leads=lambda peer, me=me: me < peer,
+                              interval_s=INTERVAL, timeout_s=TIMEOUT, max_missed=MAX_MISSED)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(checks["a"].run)
+        await nursery.start(checks["b"].run)
+        await trio.sleep(1.9 * INTERVAL)
+        nursery.cancel_scope.cancel()
+    assert [me for me, _ in probes] == ["a"]
+    assert probes[0][1] == pytest.approx(INTERVAL, abs=0.05)
