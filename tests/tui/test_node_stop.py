@@ -3,6 +3,7 @@ user stopped (it does restart one that died)."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 
 import pytest
@@ -10,9 +11,28 @@ import pytest
 from cli.main import main
 from cli.tui.launch import Setup, create_household
 from cli.tui.node_process import stop_node
+from meshpantry.control.aclient import AsyncControlClient
+from meshpantry.control.client import NodeUnavailable
 from meshpantry.node.stopping import NodeStopped, stopped_on_purpose
 
 from .nodes import LOOPBACK_ARGS
+
+
+async def _refused(data_dir, within_s: float = 5.0) -> None:
+    """Wait until the socket of a killed node refuses connections. Once, in
+    a full parallel run of the suite, it still accepted one right after the
+    node was reaped, and the UI took it, as it should, for a running node.
+    What held the socket was not found: the node's fork server and resource
+    tracker do not hold it. Accepting for longer than ``within_s`` fails."""
+    deadline = asyncio.get_running_loop().time() + within_s
+    while True:
+        try:
+            client = await AsyncControlClient.connect(data_dir, timeout=1.0)
+        except NodeUnavailable:
+            return
+        await client.close()
+        assert asyncio.get_running_loop().time() < deadline, "the killed node's socket still accepts"
+        await asyncio.sleep(0.05)
 
 
 @pytest.mark.asyncio
@@ -48,6 +68,7 @@ async def test_stop_waits_for_the_exit_and_the_ui_leaves_it_stopped(tmp_path, ca
         crashed = setup.process
         crashed.send_signal(signal.SIGKILL)
         crashed.wait()
+        await _refused(data_dir)
         client = await setup.connect()  # a node that died is started again
         await client.close()
         assert setup.process is not crashed and setup.process.poll() is None
