@@ -51,8 +51,8 @@ SMALLER_FIRST_MS = 10_000
 #: second or so with twenty nodes healing on two cores. Short, because such
 #: waits across nodes could form a cycle, which this much time breaks. (The
 #: node's own session may itself wait at its peer as a served one; in heals
-#: of 4 x 5 nodes these waits ran out now and then, at 2 s and at 4 s alike,
-#: and records by sync were 1.03-1.05 x those lacked with either.)
+#: of 4 x 5 nodes these waits ran out now and then, at 2 s and at 4 s alike.
+#: When it runs out, such an unanswered own session gives way: rule 5.)
 RECONCILING_WAIT_MS = 2_000
 
 
