@@ -200,12 +200,7 @@ async def run_sync(
         nursery.start_soon(inbox.pump)
         result = await _run(stream, inbox, session, ingest, on_progress, on_data)
         nursery.cancel_scope.cancel()  # nothing more is read
-    with trio.move_on_after(GOODBYE_MS / 1000) as scope:
-        scope.shield = True
-        try:
-            await stream.close()
-        except Exception:  # closing a broken stream may fail; nothing left to do
-            pass
+    await close_stream(stream)
     if result.ok and settle is not None:
         try:
             await settle()
@@ -215,6 +210,17 @@ async def run_sync(
             log.debug("sync session's records not stored: %r", error)
             result = SyncResult(False, result.stats, error)
     return result
+
+
+async def close_stream(stream: ByteStream) -> None:
+    """Close a session's stream, within :data:`GOODBYE_MS` and shielded
+    from cancellation; a broken stream's failure to close is no error."""
+    with trio.move_on_after(GOODBYE_MS / 1000) as scope:
+        scope.shield = True
+        try:
+            await stream.close()
+        except Exception:  # closing a broken stream may fail; nothing left to do
+            pass
 
 
 async def _run(

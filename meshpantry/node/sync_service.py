@@ -72,7 +72,7 @@ from protocol.sync import SYNC_VERSION
 from .checking import Pending
 from .store_behind import StoreBehind
 from .streams import HeardChannel, StreamChannel, safe_handler
-from .sync_driver import SyncResult, now_ms, run_sync
+from .sync_driver import SyncResult, close_stream, now_ms, run_sync
 from .sync_turns import GaveWay, Turn, Turns
 
 log = logging.getLogger("meshpantry.sync")
@@ -519,12 +519,7 @@ class SyncService:
                     # Unanswered, it gave way to a session a peer started here
                     # (rule 5): nothing came, nothing is stored; the stream goes.
                     gave_way = True
-                    with trio.move_on_after(GOODBYE_S) as goodbye:
-                        goodbye.shield = True
-                        try:
-                            await channel.close()
-                        except Exception:  # noqa: BLE001 - the stream may already be gone
-                            pass
+                    await close_stream(channel)
                     result = SyncResult(False, session.stats, GaveWay(f"gave way to {turn.gave_way_to}"))
             finally:
                 behind.close()  # what was taken in is still stored
