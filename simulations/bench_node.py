@@ -15,6 +15,10 @@ islands rejoin, and sync efficiency.
    divided by the verify rate measured in this run and the cores here; and
    the store floor: the same records through the store's whole ingest
    (decode, verify, admission, SQLite) with no network, measured likewise.
+   With ``--reconnect-records N``, the same heal (same islands, same links)
+   runs first with only N divergent records: its CPU is what the links'
+   return costs whatever the records (handshakes, gossip set-up, peer
+   exchange, sessions that find equal sets), printed beside the heal's.
 3. Sync: bytes the sync sessions put on the wire against the bytes of the
    records they delivered, and the round trips, from the nodes' counters.
 """
@@ -300,6 +304,7 @@ def heal(root: Path, records: int, rng: random.Random, keep_logs: Path | None = 
         time.sleep(QUIET_S)
         quiet_cpu_per_s = (sum(n.cpu_seconds() for n in nodes) - cpu_healed) / QUIET_S
         rate = max(rate, verify_rate())  # again once the nodes are quiet: the best of both
+        ingest_per_s = max(ingest_per_s, store_rate())  # likewise: measured first, it may share a core
         final = nodes[0].call("dump", ids=False, state=False)["count"]
         to_verify = sum(final - c for c in counts)
         states = {n.call("dump", ids=False)["state_digest"] for n in nodes}
@@ -354,6 +359,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=10_000, help="divergent records in the heal run")
     parser.add_argument("--skip-heal", action="store_true")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--reconnect-records", type=int, default=0, metavar="N",
+                        help="first run the same heal (same islands and links) with only N divergent "
+                             "records, to measure what the links' return costs apart from the records "
+                             "(0, the default: skip it)")
     parser.add_argument("--keep-logs", type=Path, default=None,
                         help="copy the heal nodes' logs into this directory (h0.log ...)")
     parser.add_argument("--profile", type=Path, default=None,
@@ -372,7 +381,12 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r['missed_by_gossip']:>12} {r['missing_after_sync']:>19}", flush=True)
             ok = ok and r["missing_after_sync"] == 0 and (size < 20 or r["p99_ms"] <= 1000)
         if not args.skip_heal:
-            h = heal(root, args.records, rng, args.keep_logs, args.profile)
+            base = None
+            if args.reconnect_records > 0:
+                # The heal's links come from its own generator: the same seed
+                # gives both heals the same islands and links.
+                base = heal(root / "reconnect", args.reconnect_records, random.Random(args.seed))
+            h = heal(root, args.records, random.Random(args.seed) if base else rng, args.keep_logs, args.profile)
             print()
             print(f"heal after {h['islands']} islands of {h['nodes'] // h['islands']} rejoin, "
                   f"{h['divergent_records']} divergent records")
@@ -390,6 +404,14 @@ def main(argv: list[str] | None = None) -> int:
                   f"{h['quiet_cpu_per_s'] * h['heal_s'] / h['node_cpu_s']:.0%} of the heal's CPU)")
             print(f"  node CPU / verification CPU       {h['cpu_over_verify']:8.2f}   (target <= 2.5; "
                   f"independent of how many processes share a core)")
+            if base is not None:
+                share = base["node_cpu_s"] / h["verify_cpu_s"]
+                floor = h["store_floor_s"] / h["bound_s"]
+                print(f"  CPU of the links' return alone    {base['node_cpu_s']:6.1f} s  "
+                      f"({share:.2f} x this heal's verification CPU: the same heal with "
+                      f"{base['divergent_records']} divergent records, run first, in {base['heal_s']:.1f} s)")
+                print(f"  store floor + links' return       {floor + share:8.2f}   (the ratio before a record "
+                      f"crosses the network or is reconciled: {floor:.2f} + {share:.2f})")
             print(f"  sync bytes on the wire            {h['sync_bytes_on_wire']:>10}")
             print(f"  bytes of the records delivered    {h['sync_record_bytes']:>10}")
             print(f"  wire / records                    {h['wire_over_records']:8.3f}   (target <= 1.10)")
