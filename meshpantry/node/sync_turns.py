@@ -6,7 +6,7 @@ its turn at most a bound (:data:`SERVED_FIRST_MS` for a session this node
 starts, :data:`SMALLER_FIRST_MS` for one a peer started; a bound that passes
 lets the session go on; one a peer started waits
 :data:`RECONCILING_WAIT_MS` at most for this node's own session to
-reconcile, rule 4), reports while it runs when its own reconciliation is
+reconcile while that session's peer has not answered it, rule 4), reports while it runs when its own reconciliation is
 over (:meth:`Turn.reconciled`) and whether it still expects records from its
 peer (:meth:`Turn.receiving`), and leaves the book when it ends.
 
@@ -46,7 +46,8 @@ SERVED_FIRST_MS = 20_000
 SMALLER_FIRST_MS = 10_000
 
 #: Longest a session a peer started waits for this node's own session to
-#: finish reconciling (rule 4), within :data:`SMALLER_FIRST_MS`. A
+#: finish reconciling while its peer has not answered it (rule 4; an
+#: answered one is waited for within :data:`SMALLER_FIRST_MS`). A
 #: reconciliation takes a few round trips: milliseconds on a quiet LAN, a
 #: second or so with twenty nodes healing on two cores. Short, because such
 #: waits across nodes could form a cycle, which this much time breaks. (The

@@ -1,6 +1,7 @@
 """Waiting for a turn on trio's clock (:mod:`meshpantry.node.sync_turns`):
 a session still reconciling holds the others until it is done, and a
-served one for a moment at most when it is this node's own."""
+served one for a moment at most when it is this node's own and
+unanswered."""
 
 from __future__ import annotations
 
@@ -80,15 +81,38 @@ async def test_our_unanswered_session_gives_way_once_the_patience_runs_out(autoj
 
 
 @pytest.mark.trio
-async def test_our_answered_session_goes_on_beside_the_served_one(autojump_clock):
+async def test_our_answered_session_holds_the_served_one_until_it_has_reconciled(autojump_clock):
     """Answered, our session is reconciling with its peer: it is not ended,
-    and the served one goes on when its patience runs out (rule 4)."""
+    and the served one waits past its patience until ours has reconciled
+    (rule 4), not going on beside it to ask for the same records."""
     turns = Turns("m")
     async with turns.session("m", peer="y") as ours, turns.session("a") as served:
         ours.go()
         ours.answered()
+
+        async def reconcile() -> None:
+            await trio.sleep(3.5)  # its reconciliation outlasts the patience
+            ours.reconciled()
+
         with ours.yielding() as scope:
-            started = trio.current_time()
-            await served.wait()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(reconcile)
+                started = trio.current_time()
+                await served.wait()
+                waited = trio.current_time() - started
         assert not scope.cancelled_caught and ours.gave_way_to is None
-        assert (trio.current_time() - started) * 1000 == pytest.approx(RECONCILING_WAIT_MS, abs=1)
+        assert RECONCILING_WAIT_MS < 3_500
+        assert waited == pytest.approx(3.5, abs=0.01)
+
+
+@pytest.mark.trio
+async def test_our_answered_session_stuck_reconciling_holds_the_served_one_within_its_bound(autojump_clock):
+    """The host's bound still holds: a served session goes on after
+    SMALLER_FIRST_MS however long our answered session reconciles."""
+    turns = Turns("m")
+    async with turns.session("m", peer="y") as ours, turns.session("a") as served:
+        ours.go()
+        ours.answered()
+        started = trio.current_time()
+        await served.wait()
+        assert (trio.current_time() - started) * 1000 == pytest.approx(SMALLER_FIRST_MS, abs=1)

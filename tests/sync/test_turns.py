@@ -147,14 +147,23 @@ def test_an_unanswered_session_of_ours_gives_way_once_patience_runs_out():
     assert book.may_go(served, patient=False) and book.may_go(served)
 
 
-def test_an_answered_session_of_ours_does_not_give_way():
+def test_an_answered_session_of_ours_does_not_give_way_and_holds_a_served_one_past_patience():
+    """Answered, our session waits for nothing at its peer any more (the
+    peer answers once its own wait is over): a served session waits for its
+    reconciliation however long it takes, as a going on beside it would
+    find missing what ours is bringing."""
     book = TurnBook("m")
     ours = book.opened("m", peer="y")
     book.started(ours)
     served = book.opened("a")
     book.answered(ours)
     assert book.giving_way(served) == []
-    assert not book.may_go(served) and book.may_go(served, patient=False)  # rule 4 as before
+    assert not book.may_go(served) and not book.may_go(served, patient=False)
+    book.reconciled(ours)
+    book.receiving(ours, True)
+    assert not book.may_go(served, patient=False)  # rule 3: its records are on their way
+    book.receiving(ours, False)
+    assert book.may_go(served, patient=False) and book.may_go(served)
 
 
 def test_our_session_gives_way_only_to_an_initiator_smaller_than_its_peer():

@@ -33,8 +33,15 @@ of the session that has not started yet:
    now) reconcile side by side; after islands rejoined, two peers of a node
    then each sent it the same 2,500 or 5,000 records (one heal of 4 x 5
    nodes: 20,000 of the 170,000 records that came by sync). One exception:
-   a session a peer started waits for this replica's own session only
-   while the host is *patient* (:meth:`TurnBook.may_go`).
+   a session a peer started waits for this replica's own session that its
+   peer has not answered yet only while the host is *patient*
+   (:meth:`TurnBook.may_go`). An answered one is waited for however long
+   it reconciles (within the host's bound): its peer answers only once its
+   own wait is over, so it waits for nothing anywhere any more. (Going on
+   beside an answered session whose reconciliation outlasted the patience,
+   a served session found missing the island that session was bringing,
+   and its peer sent those 2,500 records again: heals of 4 x 5 nodes
+   received 1.05 to 1.07 times the records they lacked, in whole islands.)
 5. A session this replica started that its peer has not answered yet
    gives way to a session a peer started here once the host's patience
    for that one runs out (:meth:`TurnBook.giving_way`), when that session's
@@ -52,10 +59,10 @@ sessions past their reconciliation on both sides, which wait for nothing
 here any more. Rule 4 waits for running sessions too: one a peer started
 runs at that peer as its own session, past its wait there, and one this
 replica started has no stream open while it waits here. Only a session a
-peer started, waiting for this replica's own session, could close a cycle
-across replicas (each replica's own session waiting as a served one at the
-next): hence the exception, and the host's patience for it is a moment,
-which is all such a cycle costs. Rule 5 keeps its id order so that such a
+peer started, waiting for this replica's own session still unanswered,
+could close a cycle across replicas (each replica's own session waiting
+as a served one at the next): hence the exception, and the host's
+patience for it is a moment, which is all such a cycle costs. Rule 5 keeps its id order so that such a
 cycle never ends every session in it: along a cycle, the initiator of the
 session each replica serves cannot always be smaller than the peer of the
 replica's own session (the inequalities would go round to the first id).
@@ -156,8 +163,9 @@ class TurnBook(Generic[Peer]):
     def may_go(self, token: int, *, patient: bool = True) -> bool:
         """Whether the waiting session ``token`` may reconcile now (rules
         1-5). ``patient=False``: a session a peer started no longer waits
-        for this replica's own session still reconciling (rule 4), except
-        for one that gives way to it and has not left yet (rule 5)."""
+        for this replica's own unanswered session still reconciling (rule
+        4), except for one that gives way to it and has not left yet (rule
+        5)."""
         me = self._sessions[token]
         for other_token, other in self._sessions.items():
             if other_token == token:
@@ -165,7 +173,7 @@ class TurnBook(Generic[Peer]):
             if other.phase is Phase.RECEIVING:
                 return False  # rule 3
             if other.phase is Phase.RUNNING and not other.reconciled and (
-                other.served or not me.served or patient or self._gives_way(other, me)
+                other.served or not me.served or patient or other.answered or self._gives_way(other, me)
             ):
                 return False  # rules 4 and 5
             if not me.served and other.served:
