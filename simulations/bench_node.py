@@ -386,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
                 # The heal's links come from its own generator: the same seed
                 # gives both heals the same islands and links.
                 base = heal(root / "reconnect", args.reconnect_records, random.Random(args.seed))
-            h = heal(root, args.records, random.Random(args.seed) if base else rng, args.keep_logs, args.profile)
+            h = heal(root, args.records, random.Random(args.seed) if base is not None else rng, args.keep_logs, args.profile)
             print()
             print(f"heal after {h['islands']} islands of {h['nodes'] // h['islands']} rejoin, "
                   f"{h['divergent_records']} divergent records")

@@ -6,8 +6,9 @@ its turn at most a bound (:data:`SERVED_FIRST_MS` for a session this node
 starts, :data:`SMALLER_FIRST_MS` for one a peer started; a bound that passes
 lets the session go on; one a peer started waits
 :data:`RECONCILING_WAIT_MS` at most for this node's own session to
-reconcile while that session's peer has not answered it, rule 4), reports while it runs when its own reconciliation is
-over (:meth:`Turn.reconciled`) and whether it still expects records from its
+reconcile while that session's peer has not answered it, rule 4),
+reports while it runs when its own reconciliation is over
+(:meth:`Turn.reconciled`) and whether it still expects records from its
 peer (:meth:`Turn.receiving`), and leaves the book when it ends.
 
 Rule 5: a session this node started runs inside :meth:`Turn.yielding` and
@@ -65,8 +66,9 @@ class GaveWay(Exception):
 class Turn:
     """One session's place in the book."""
 
-    def __init__(self, turns: "Turns", token: int) -> None:
+    def __init__(self, turns: "Turns", token: int, initiator: str) -> None:
         self._turns, self.token = turns, token
+        self.initiator = initiator  #: this node's id for its own sessions
         self._expecting = False
         self._reconciled = False
         self._answered = False
@@ -77,7 +79,7 @@ class Turn:
         """Wait for this session's turn (bounded), then count it as running."""
         turns = self._turns
         book = turns.book
-        ours = book.me == turns.initiator_of(self.token)
+        ours = book.me == self.initiator
         bound = SERVED_FIRST_MS if ours else SMALLER_FIRST_MS
         started = trio.current_time()
         patient_until = math.inf if ours else started + RECONCILING_WAIT_MS / 1000
@@ -88,7 +90,7 @@ class Turn:
                 if not patient and not asked:
                     asked = True
                     for token in book.giving_way(self.token):
-                        turns.turn_of(token).give_way(turns.initiator_of(self.token))
+                        turns.turn_of(token).give_way(self.initiator)
                 if book.may_go(self.token, patient=patient):
                     break
                 # Woken by a change, or when patience for rule 4 runs out.
@@ -96,7 +98,7 @@ class Turn:
                     await turns.changed()
         if waited.cancelled_caught or not book.may_go(self.token):
             log.info("sync session %s goes on after waiting %.1f s for other sessions here: "
-                     "records may come twice", "of ours" if ours else f"of {turns.initiator_of(self.token)}",
+                     "records may come twice", "of ours" if ours else f"of {self.initiator}",
                      trio.current_time() - started)
         self.go()
 
@@ -159,12 +161,8 @@ class Turns:
 
     def __init__(self, me: str) -> None:
         self.book: TurnBook[str] = TurnBook(me)
-        self._initiators: dict[int, str] = {}
         self._turns: dict[int, Turn] = {}
         self._changed = trio.Event()  #: set (and replaced) when a session's phase changes
-
-    def initiator_of(self, token: int) -> str:
-        return self._initiators[token]
 
     def turn_of(self, token: int) -> Turn:
         return self._turns[token]
@@ -187,12 +185,10 @@ class Turns:
         ``peer``) in the book while the block runs; ``await turn.wait()``
         inside it."""
         token = self.book.opened(initiator, peer)
-        self._initiators[token] = initiator
-        turn = self._turns[token] = Turn(self, token)
+        turn = self._turns[token] = Turn(self, token, initiator)
         try:
             yield turn
         finally:
             self.book.ended(token)
-            del self._initiators[token]
             del self._turns[token]
             self.changed_now()

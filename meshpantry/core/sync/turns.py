@@ -62,11 +62,12 @@ replica started has no stream open while it waits here. Only a session a
 peer started, waiting for this replica's own session still unanswered,
 could close a cycle across replicas (each replica's own session waiting
 as a served one at the next): hence the exception, and the host's
-patience for it is a moment, which is all such a cycle costs. Rule 5 keeps its id order so that such a
-cycle never ends every session in it: along a cycle, the initiator of the
-session each replica serves cannot always be smaller than the peer of the
-replica's own session (the inequalities would go round to the first id).
-The host bounds every wait all the same (a peer may hold a session open).
+patience for it is a moment, which is all such a cycle costs. Rule 5
+keeps its id order so that such a cycle never ends every session in it:
+along a cycle, the initiator of the session each replica serves cannot
+always be smaller than the peer of the replica's own session (the
+inequalities would go round to the first id). The host bounds every wait
+all the same (a peer may hold a session open).
 """
 
 from __future__ import annotations
