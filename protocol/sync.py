@@ -129,6 +129,9 @@ ABORT_RECORDS = 4  #: the peer sent more records than a session may carry
 ABORT_TIMEOUT = 5  #: the peer went silent
 ABORT_VERSION = 6  #: unsupported version
 ABORT_INTERNAL = 7  #: our own store failed; not the peer's fault
+#: The initiator ends its session before any answer, giving way to another
+#: session at its node: no fault of either side.
+ABORT_WITHDRAWN = 8
 
 
 class Truncated(DecodeError):

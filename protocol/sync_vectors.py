@@ -233,6 +233,8 @@ def _sample_frames() -> list[tuple[str, wire.Frame]]:
         ("want author", wire.WantAuthor(bytes(range(32)))),
         ("abort: protocol violation", wire.Abort(wire.ABORT_PROTOCOL, "RECONCILE out of turn")),
         ("abort: no reason", wire.Abort(wire.ABORT_TIMEOUT)),
+        ("abort: withdrawn, giving way to another session",
+         wire.Abort(wire.ABORT_WITHDRAWN, "this node gives way to a session another member started with it")),
         ("reconcile: short lists and the bits answering one", wire.Reconcile((
             wire.Entry(index.bound_before(2), wire.ShortList(tuple(i[: wire.SHORT_ID_BYTES] for i in index.ids(0, 2)))),
             wire.Entry(index.bound_before(3), wire.WantListed.of(10, [0, 3, 9])),

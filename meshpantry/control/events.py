@@ -69,8 +69,11 @@ class ForkEvent(Event):
 
 @dataclass(frozen=True)
 class SyncEvent(Event):
-    """Progress of a sync session with ``peer``; ``ok`` and the record counts
-    are set once it ended."""
+    """Progress of a sync session with ``peer``; ``ok``, ``ended`` and the
+    record counts are set once it ended. ``ended``: ``done``, ``failed``, or
+    neither side's fault: ``gave way`` (this node's session ended unanswered,
+    giving way to a session a peer started here; it starts again shortly)
+    or ``withdrawn`` (the peer's session, likewise)."""
 
     name: ClassVar[str] = "sync"
     peer: str
@@ -79,6 +82,7 @@ class SyncEvent(Event):
     expected: int
     behind: int
     ok: bool | None = None
+    ended: str | None = None
     records_in: int | None = None
     records_out: int | None = None
 

@@ -31,6 +31,13 @@ sent to the peer); an ``ingest`` that raises is our own failure (the peer is
 told ABORT internal). Nothing escapes to the caller except trio's
 cancellation.
 
+A session the caller cancels (an initiator that gives way to another
+session) may be withdrawn: :func:`withdraw` tells the peer with ABORT 8,
+but only when the loop was not cancelled in the middle of a write
+(:class:`Writing`). Cancelled there, a frame may be half written, and an
+ABORT after it would read to the peer as a malformed frame (cause to cut
+this node off): the stream is only closed.
+
 Any object with ``async read(max_bytes) -> bytes`` (``b""`` at end of stream),
 ``async write(data)`` and ``async close()`` will do: the node's libp2p stream
 channel (with its own time bounds lifted), or :class:`TrioStream` around a
@@ -109,6 +116,15 @@ class SyncResult:
     error: BaseException | None = None
 
 
+@dataclass(slots=True)
+class Writing:
+    """Whether a write of a session's output is under way: a loop cancelled
+    then may have left a frame half written. Anywhere else, what it wrote
+    ends with a whole frame."""
+
+    mid_frame: bool = False
+
+
 def now_ms() -> int:
     """The sync clock: trio's monotonic clock in ms. Sessions run by
     :func:`run_sync` must be created with ``now=now_ms()``."""
@@ -184,6 +200,7 @@ async def run_sync(
     on_progress: OnProgress | None = None,
     settle: Settle | None = None,
     on_data: Callable[[], None] | None = None,
+    writing: Writing | None = None,
 ) -> SyncResult:
     """Run ``session`` over ``stream`` until it ends; close the stream.
 
@@ -192,13 +209,15 @@ async def run_sync(
     given, is awaited before a session that went well is reported done (see
     the module). ``on_data()``, if given, is called each time the session
     has taken in bytes from the peer (the host reads the session's state).
+    ``writing``, if given, says at any moment whether a write is under way
+    (see :func:`withdraw`).
     The session's deadlines bound every wait. Returns a
     :class:`SyncResult`; never raises except trio.Cancelled.
     """
     async with trio.open_nursery() as nursery:
         inbox = _Inbox(stream)
         nursery.start_soon(inbox.pump)
-        result = await _run(stream, inbox, session, ingest, on_progress, on_data)
+        result = await _run(stream, inbox, session, ingest, on_progress, on_data, writing or Writing())
         nursery.cancel_scope.cancel()  # nothing more is read
     await close_stream(stream)
     if result.ok and settle is not None:
@@ -210,6 +229,23 @@ async def run_sync(
             log.debug("sync session's records not stored: %r", error)
             result = SyncResult(False, result.stats, error)
     return result
+
+
+async def withdraw(stream: ByteStream, session: SyncSession, writing: Writing, reason: str) -> None:
+    """End an initiator's session whose loop the caller cancelled (it gives
+    way to another session), then close the stream: ABORT 8 first, within
+    :data:`GOODBYE_MS`, when no answer had come and the loop was not cancelled
+    in the middle of a write (the ABORT is then a frame of its own, or the
+    stream's first); else only the close, as for a session cut short."""
+    if not writing.mid_frame and not session.finished and session.stats.bytes_received == 0:
+        session.withdraw(reason)
+        with trio.move_on_after(GOODBYE_MS / 1000) as scope:
+            scope.shield = True
+            try:
+                await _flush(stream, session)
+            except Exception:  # the peer may be gone; the ABORT is a courtesy
+                pass
+    await close_stream(stream)
 
 
 async def close_stream(stream: ByteStream) -> None:
@@ -225,7 +261,7 @@ async def close_stream(stream: ByteStream) -> None:
 
 async def _run(
     stream: ByteStream, inbox: _Inbox, session: SyncSession, ingest: Ingest, on_progress: OnProgress | None,
-    on_data: Callable[[], None] | None = None,
+    on_data: Callable[[], None] | None, writing: Writing,
 ) -> SyncResult:
     result: SyncResult | None = None
     deadline = session.get_timer()
@@ -239,7 +275,7 @@ async def _run(
                 deadline = session.get_timer()
             assert deadline is not None, "a session has a deadline until it finishes"
             with trio.move_on_at(deadline / 1000) as waiting:
-                await _flush(stream, session)  # a finished session's last ACK or END too
+                await _flush(stream, session, writing)  # a finished session's last ACK or END too
                 if result is None:  # building output can end the session too
                     result = await _deliver(session, ingest, on_progress)
                 if result is not None:
@@ -279,11 +315,13 @@ async def _run(
     return result
 
 
-async def _flush(stream: ByteStream, session: SyncSession) -> None:
+async def _flush(stream: ByteStream, session: SyncSession, writing: Writing | None = None) -> None:
     while True:
         data = session.data_to_send()
         if not data:
             return
+        if writing is not None:
+            writing.mid_frame = True  # stays so if the loop is cancelled in the middle
         view = memoryview(data)
         for start in range(0, len(view), WRITE_BYTES):
             try:
@@ -292,6 +330,8 @@ async def _flush(stream: ByteStream, session: SyncSession) -> None:
                 raise
             except Exception as error:
                 raise _StreamFailed() from error
+        if writing is not None:
+            writing.mid_frame = False
 
 
 async def _deliver(session: SyncSession, ingest: Ingest, on_progress: OnProgress | None) -> SyncResult | None:

@@ -49,7 +49,7 @@ from libp2p.custom_types import TProtocol
 from libp2p.peer.id import ID
 
 from meshpantry.control.events import PeerEvent, SyncEvent
-from meshpantry.core.sync import Progress, Role, SyncSession
+from meshpantry.core.sync import PeerAborted, Progress, Role, SyncSession
 from meshpantry.core.sync.deadlines import FRAME_MS, OPEN_STREAM_MS
 from meshpantry.core.sync.errors import FrameTooSlow, ProtocolViolation, TooManyRecords, TooManyRounds
 from meshpantry.core.sync.horizon import Horizon
@@ -72,7 +72,7 @@ from protocol.sync import SYNC_VERSION
 from .checking import Pending
 from .store_behind import StoreBehind
 from .streams import HeardChannel, StreamChannel, safe_handler
-from .sync_driver import SyncResult, close_stream, now_ms, run_sync
+from .sync_driver import SyncResult, Writing, now_ms, run_sync, withdraw
 from .sync_turns import GaveWay, Turn, Turns
 
 log = logging.getLogger("meshpantry.sync")
@@ -186,7 +186,7 @@ class SyncTotals(dict):
     def __init__(self) -> None:
         super().__init__(dict.fromkeys(("sessions", "failed", "bytes_sent", "bytes_received",
                                         "records_received", "record_bytes_received", "round_trips",
-                                        "idle_sessions", "skipped", "deferred", "gave_way"), 0))
+                                        "idle_sessions", "skipped", "deferred", "gave_way", "withdrawn"), 0))
 
 
 class SyncService:
@@ -509,17 +509,20 @@ class SyncService:
         behind = StoreBehind(self.ingest_soon, peer, len(index_of(self.store)), on_change=receiving)
         receiving()  # a session a peer started reconciles once its first message came
         gave_way = False
+        writing = Writing()
         async with trio.open_nursery() as nursery:
             nursery.start_soon(behind.run)
             try:
                 with turn.yielding() if turn is not None else trio.CancelScope() as yielding:
                     result = await run_sync(channel, session, behind.take, on_progress=progress,
-                                            settle=behind.settle, on_data=heard)
+                                            settle=behind.settle, on_data=heard, writing=writing)
                 if yielding.cancelled_caught:
                     # Unanswered, it gave way to a session a peer started here
-                    # (rule 5): nothing came, nothing is stored; the stream goes.
+                    # (rule 5): nothing came, nothing is stored; the peer is
+                    # told (ABORT 8, no fault) and the stream goes.
                     gave_way = True
-                    await close_stream(channel)
+                    await withdraw(channel, session, writing,
+                                   "this node gives way to a session another member started with it")
                     result = SyncResult(False, session.stats, GaveWay(f"gave way to {turn.gave_way_to}"))
             finally:
                 behind.close()  # what was taken in is still stored
@@ -528,8 +531,11 @@ class SyncService:
         self.work.charge(peer, stats.work, now_ms())
         totals = self.totals
         totals["sessions"] += 1
-        totals["failed"] += 0 if result.ok or gave_way else 1
+        # The peer withdrew its unanswered session (its rule 5): no failure.
+        withdrawn = isinstance(result.error, PeerAborted) and result.error.withdrawn
+        totals["failed"] += 0 if result.ok or gave_way or withdrawn else 1
         totals["gave_way"] += gave_way
+        totals["withdrawn"] += withdrawn
         totals["bytes_sent"] += stats.bytes_sent
         totals["bytes_received"] += stats.bytes_received
         totals["records_received"] += stats.records_received
@@ -547,8 +553,12 @@ class SyncService:
                      stats.bytes_sent + stats.bytes_received, stats.round_trips)
         elif gave_way:
             log.info("sync with %s ended unanswered: it %s", peer, result.error)
+        elif withdrawn:
+            log.info("sync with %s ended before this node answered: the peer gave way to another "
+                     "session, and starts its own again shortly", peer)
         else:
             log.info("sync with %s failed: %r", peer, result.error)
-        self.publish(SyncEvent(peer=peer, **state, ok=result.ok,
+        ended = "done" if result.ok else "gave way" if gave_way else "withdrawn" if withdrawn else "failed"
+        self.publish(SyncEvent(peer=peer, **state, ok=result.ok, ended=ended,
                                records_in=stats.records_received, records_out=stats.records_sent))
         return result

@@ -4,12 +4,14 @@ check as a missed probe, and nothing is banned for it."""
 
 from __future__ import annotations
 
+import logging
 import random
 
 import pytest
 import trio
 import trio.testing
 
+from meshpantry.core.sync import PeerAborted
 from meshpantry.core.sync.deadlines import OPEN_STREAM_MS
 from meshpantry.core.sync.planner import Mode, Outcome, StartSession
 from meshpantry.core.sync.turns import Phase
@@ -363,8 +365,8 @@ async def test_our_session_waiting_at_its_peer_gives_way_to_a_peer_bringing_the_
 
             async def y_answers_late() -> None:
                 await trio.sleep(5)
-                await run_sync(TrioStream(right), SyncSession.responder(peers["y"], now=now_ms()),
-                               peers["y"].ingest)
+                results["at y"] = await run_sync(TrioStream(right), SyncSession.responder(peers["y"], now=now_ms()),
+                                                 peers["y"].ingest)
 
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(y_answers_late)
@@ -393,6 +395,42 @@ async def test_our_session_waiting_at_its_peer_gives_way_to_a_peer_bringing_the_
     assert isinstance(results["y"].error, GaveWay)
     assert (ended_at["y"] - begin) * 1000 == pytest.approx(RECONCILING_WAIT_MS, abs=5)
     assert service.totals["gave_way"] == 1 and service.totals["failed"] == 0
+    # y is told, with ABORT 8 after m's opening: no fault of either side.
+    error = results["at y"].error
+    assert isinstance(error, PeerAborted) and error.withdrawn, error
+
+
+@pytest.mark.trio
+async def test_a_session_its_peer_withdraws_before_an_answer_is_no_failure(node, autojump_clock, caplog):
+    """A peer's session that the peer withdraws unanswered (ABORT 8: it gave
+    way to another session) is counted and reported as withdrawn, not as a
+    failed sync; this node's own that gives way is reported as such."""
+    from meshpantry.core.sync import SyncSession
+    from meshpantry.node.sync_driver import TrioStream, Writing, now_ms, run_sync, withdraw
+
+    caplog.set_level(logging.INFO, logger="meshpantry.sync")
+    raws, peers, node_replica, _, ingest_soon = _peers_holding_what_the_node_lacks(("a",), 9)
+    events = []
+    service = _service_storing_with(node, ingest_soon)
+    service.publish = events.append
+    left, right = trio.testing.memory_stream_pair()
+    initiator, writing = SyncSession.initiator(peers["a"], now=now_ms()), Writing()
+
+    async def a_gives_way() -> None:
+        with trio.move_on_after(0.5):
+            await run_sync(TrioStream(right), initiator, peers["a"].ingest, writing=writing)
+        await withdraw(TrioStream(right), initiator, writing, "gives way")
+
+    async with service.turns.session("a") as turn, trio.open_nursery() as nursery:
+        nursery.start_soon(a_gives_way)
+        await trio.sleep(1)  # the withdrawal came before this node's turn to answer
+        turn.go()
+        result = await service._run("a", TrioStream(left), SyncSession.responder(node_replica, now=now_ms()), turn)
+    assert isinstance(result.error, PeerAborted) and result.error.withdrawn
+    assert service.totals["withdrawn"] == 1 and service.totals["failed"] == 0
+    assert events[-1].ended == "withdrawn" and events[-1].ok is False
+    assert any("the peer gave way to another session" in r.getMessage() for r in caplog.records)
+    assert not any("failed" in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.trio

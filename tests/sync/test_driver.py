@@ -240,3 +240,85 @@ async def test_a_session_is_done_only_once_settled_and_a_failing_settle_fails_it
             assert not result.ok and isinstance(result.error, OSError)
         else:
             assert result.ok and empty.ids == full.ids
+
+
+async def _read_frames_until_closed(stream) -> list[wire.Frame]:
+    reader, frames = wire.FrameReader(), []
+    while data := await stream.receive_some(65536):
+        frames += [wire.decode_frame(body) for body in reader.feed(data)]
+    return frames
+
+
+@pytest.mark.trio
+async def test_a_session_cancelled_while_it_listens_is_withdrawn_with_abort_8(autojump_clock):
+    """An initiator cancelled while it waits for its peer's first answer (it
+    gives way to another session) ends with ABORT 8 after its opening, a
+    frame of its own, then closes: the peer reads HELLO, the opening, ABORT 8."""
+    from meshpantry.node.sync_driver import Writing, withdraw
+
+    a, _ = _replicas(400)
+    ours, theirs = trio.testing.memory_stream_pair()
+    session, writing = SyncSession.initiator(a, now=now_ms()), Writing()
+    with trio.move_on_after(1):  # the peer never answers
+        await run_sync(TrioStream(ours), session, a.ingest, writing=writing)
+    assert not writing.mid_frame
+    await withdraw(TrioStream(ours), session, writing, "gives way")
+    hello, opening, abort = await _read_frames_until_closed(theirs)
+    assert isinstance(hello, wire.Hello) and isinstance(opening, wire.Reconcile)
+    assert abort == wire.Abort(wire.ABORT_WITHDRAWN, "gives way")
+
+
+class _StuckHalfway(TrioStream):
+    """A stream whose first write sends half its bytes and then never ends,
+    as a write the peer stops taking does; later writes go through."""
+
+    def __init__(self, stream) -> None:
+        super().__init__(stream)
+        self.first_half = None
+
+    async def write(self, data: bytes) -> None:
+        if self.first_half is None:
+            self.first_half = data[: len(data) // 2]
+            await super().write(self.first_half)
+            await trio.sleep_forever()
+        await super().write(data)
+
+
+@pytest.mark.trio
+async def test_a_session_cancelled_mid_write_is_closed_without_an_abort(autojump_clock):
+    """Cancelled while its opening is half written, the session sends no
+    ABORT: after a half-written frame its bytes would read as a malformed
+    frame (cause to cut this node off). The stream is only closed."""
+    from meshpantry.node.sync_driver import Writing, withdraw
+
+    a, _ = _replicas(400)
+    ours, theirs = trio.testing.memory_stream_pair()
+    stream = _StuckHalfway(ours)
+    session, writing = SyncSession.initiator(a, now=now_ms()), Writing()
+    with trio.move_on_after(1):
+        await run_sync(stream, session, a.ingest, writing=writing)
+    assert writing.mid_frame
+    await withdraw(stream, session, writing, "gives way")
+    received = b""
+    while data := await theirs.receive_some(65536):
+        received += data
+    assert received == stream.first_half
+
+
+@pytest.mark.trio
+async def test_a_session_withdrawn_before_it_wrote_anything_sends_abort_8_alone(autojump_clock):
+    """Given way before its loop ran (its stream just opened), the session
+    sends ABORT 8 alone, not its opening first (which the peer would answer
+    for nothing), and a responder reads it as a withdrawal, not a fault."""
+    from meshpantry.node.sync_driver import Writing, withdraw
+
+    a, b = _replicas(400)
+    ours, theirs = trio.testing.memory_stream_pair()
+    await withdraw(TrioStream(ours), SyncSession.initiator(a, now=now_ms()), Writing(), "gives way")
+    frames = await _read_frames_until_closed(theirs)
+    assert frames == [wire.Abort(wire.ABORT_WITHDRAWN, "gives way")]
+    responder = SyncSession.responder(b, now=now_ms())
+    responder.receive_data(wire.encode_frame(frames[0]), now_ms())
+    (failed,) = responder.events()
+    assert isinstance(failed.error, PeerAborted) and failed.error.withdrawn
+    assert responder.data_to_send() == b""

@@ -335,3 +335,30 @@ def test_a_side_awaits_records_from_the_end_of_its_reconciliation_to_the_peers_e
         seen.append(link.sessions[0].awaiting_records)
         side = 1 - side
     assert seen.count(True) > 5 and seen[-1] is False and a.ids == b.ids
+
+
+def test_an_initiator_withdraws_its_unanswered_session_with_abort_8_and_the_peer_sees_no_fault():
+    """An initiator that gives way to another session tells its peer with
+    ABORT 8 after its opening; the responder ends with PeerAborted, read as
+    withdrawn (no fault of either side), and answers nothing more."""
+    from meshpantry.core.sync import Withdrawn
+
+    a, b, _ = _pair(200, missing_a=range(0, 200, 3))
+    initiator = SyncSession.initiator(a, now=0)
+    opening = initiator.data_to_send()
+    initiator.withdraw("gives way to another session")
+    error = _failure(initiator)
+    assert isinstance(error, Withdrawn) and str(error) == "gives way to another session"
+    (abort,) = _frames(initiator.data_to_send())
+    assert abort == wire.Abort(wire.ABORT_WITHDRAWN, "gives way to another session")
+
+    responder = SyncSession.responder(b, now=0)
+    responder.receive_data(opening + wire.encode_frame(abort), 0)
+    error = _failure(responder)
+    assert isinstance(error, PeerAborted) and error.withdrawn
+    assert not PeerAborted(wire.ABORT_TIMEOUT, "bye").withdrawn
+
+
+def test_only_the_initiator_withdraws_a_session():
+    with pytest.raises(AssertionError):
+        SyncSession.responder(Replica(), now=0).withdraw("no")

@@ -82,3 +82,22 @@ def test_sync_progress_reads_the_nodes_sync_events():
     assert sync_line(counted) == "sync with ooWBirch: done, 12 records in, 3 out, up to date"
     failed = SyncEvent(peer="12D3KooWBirch", active=False, received=5, expected=40, behind=35, ok=False)
     assert sync_line(failed) == "sync with ooWBirch: failed, 5 records received, 35 still to fetch"
+
+
+def test_a_sync_that_gave_way_reads_as_no_failure():
+    """A session that ended unanswered because one side gave way to another
+    session (the sync turns' rule 5) is no failure on either side: the log
+    line says so, not "failed"."""
+    from cli.tui.screens.mesh import sync_line
+    from meshpantry.control.events import SyncEvent
+
+    ours = SyncEvent(peer="12D3KooWBirch", active=False, received=0, expected=0, behind=0, ok=False,
+                     ended="gave way", records_in=0, records_out=0)
+    theirs = SyncEvent(peer="12D3KooWBirch", active=False, received=0, expected=0, behind=0, ok=False,
+                       ended="withdrawn", records_in=0, records_out=0)
+    assert sync_line(ours) == "sync with ooWBirch: gave way to another member's session here; starts again shortly"
+    assert sync_line(theirs) == ("sync with ooWBirch: the peer gave way to another session before an answer; "
+                                 "it starts again shortly")
+    failed = SyncEvent(peer="12D3KooWBirch", active=False, received=0, expected=0, behind=0, ok=False,
+                       ended="failed", records_in=0, records_out=0)
+    assert sync_line(failed) == "sync with ooWBirch: failed, 0 records in, 0 out"

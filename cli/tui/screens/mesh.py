@@ -99,10 +99,19 @@ def sync_progress(event: SyncEvent | None, peer: PeerRow) -> str:
     return "-"
 
 
+#: How a session that ended with neither side at fault reads (SyncEvent.ended).
+_NO_FAULT = {
+    "gave way": "gave way to another member's session here; starts again shortly",
+    "withdrawn": "the peer gave way to another session before an answer; it starts again shortly",
+}
+
+
 def sync_line(event: SyncEvent) -> str:
     """One sync session in words: ``sync with 1a2b3c4d: running, 120 of 400
     records`` or ``sync with 1a2b3c4d: done, 12 records in, 3 out``."""
     peer = (event.peer or "?")[-8:]
+    if not event.active and event.ended in _NO_FAULT:
+        return f"sync with {peer}: {_NO_FAULT[event.ended]}"
     if event.active:
         words = ["running"]
         if event.expected:

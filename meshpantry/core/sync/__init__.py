@@ -28,6 +28,7 @@ from .errors import (
     TooManyRecords,
     TooManyRounds,
     UnsupportedSyncVersion,
+    Withdrawn,
 )
 from .events import Done, Event, Failed, Progress, RecordsReceived, SyncStats
 from .items import ItemIndex, SyncItems
@@ -59,5 +60,6 @@ __all__ = [
     "TooManyRecords",
     "TooManyRounds",
     "UnsupportedSyncVersion",
+    "Withdrawn",
     "author_of",
 ]

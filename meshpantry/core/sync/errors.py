@@ -8,6 +8,7 @@ are. :class:`StoreFailed` is our own side's fault.
 from __future__ import annotations
 
 from protocol.errors import RemoteError
+from protocol.sync import ABORT_WITHDRAWN
 
 
 class ProtocolViolation(RemoteError):
@@ -24,6 +25,18 @@ class PeerAborted(RemoteError):
     def __init__(self, code: int, reason: str) -> None:
         super().__init__(f"peer aborted sync (code {code}): {reason}")
         self.code, self.reason = code, reason
+
+    @property
+    def withdrawn(self) -> bool:
+        """The peer ended its own session before any answer, giving way to
+        another session (ABORT 8): no fault of either side."""
+        return self.code == ABORT_WITHDRAWN
+
+
+class Withdrawn(Exception):
+    """This side ended its own session before any answer, for a reason of
+    its host's (it gives way to another session): the peer is told with
+    ABORT 8. No fault of either side."""
 
 
 class UnsupportedSyncVersion(RemoteError):

@@ -34,7 +34,9 @@ Theory of operation (the message flow is in ``protocol/SYNC.md``):
 * Anything wrong from the peer (a frame that does not decode, a rule broken,
   too many rounds or records, silence past a deadline) ends the session: an ABORT frame is
   queued for the peer and a Failed event is emitted. Nothing raises to the
-  host except assertion errors (our own bugs).
+  host except assertion errors (our own bugs). An initiator's host may also
+  withdraw a session no answer has come to yet (:meth:`SyncSession.withdraw`,
+  ABORT 8: it gives way to another session, no fault of either side).
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ from .errors import (
     TooManyRecords,
     TooManyRounds,
     UnsupportedSyncVersion,
+    Withdrawn,
 )
 from .deadlines import FRAME_MS, MAX_SESSION_MS, PEER_SILENCE_MS, TRICKLE_BYTES_PER_S
 from .events import Done, Event, Failed, Progress, RecordsReceived, SyncStats
@@ -111,6 +114,7 @@ _ABORT_CODES: list[tuple[type, int]] = [
     (SessionTooLong, wire.ABORT_TIMEOUT),
     (FrameTooSlow, wire.ABORT_TIMEOUT),
     (StoreFailed, wire.ABORT_INTERNAL),
+    (Withdrawn, wire.ABORT_WITHDRAWN),
     (RemoteError, wire.ABORT_DECODE),
     (Exception, wire.ABORT_INTERNAL),  # our own side failed (stream, ingest)
 ]
@@ -347,6 +351,17 @@ class SyncSession:
         self._acks_sent = self._batches_received
         self.state = State.OPEN
         self._fail(error)
+
+    def withdraw(self, reason: str) -> None:
+        """End this initiator's session before any answer came, for a
+        reason of the host's (it gives way to another session): the peer is
+        told with ABORT 8, no fault of either side, and the session fails
+        with :class:`Withdrawn`. Output not yet taken is dropped: the ABORT
+        is all that is left to send. The host sends it only where it begins
+        a frame of its own (everything taken before written whole)."""
+        assert self.role is Role.INITIATOR, "only the side that started a session withdraws it"
+        self._out.clear()
+        self._fail(Withdrawn(reason))
 
     def connection_lost(self, now: int) -> None:
         """The stream ended (EOF or reset). Fails an open session."""
