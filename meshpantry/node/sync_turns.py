@@ -15,8 +15,9 @@ Rule 5: a session this node started runs inside :meth:`Turn.yielding` and
 reports its peer's first answer (:meth:`Turn.answered`). When a session a
 peer started has waited out its patience for it, and the book says the
 unanswered one gives way, the host cancels that scope: the session ends as
-:class:`GaveWay` and the planner starts it again shortly (as after a busy
-peer), once the served session's records are in.
+:class:`GaveWay`, its peer is told so (ABORT 8, :func:`.sync_driver.withdraw`),
+and the planner starts it again shortly (as after a busy peer), once the
+served session's records are in.
 """
 
 from __future__ import annotations
