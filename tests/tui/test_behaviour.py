@@ -126,7 +126,9 @@ async def test_ui_opened_before_its_node_waits_for_it(tmp_path):
         async with app.run_test(size=(80, 24)) as pilot:
             await until(pilot, lambda: app.badge.state == OFFLINE, what="the offline badge")
             node = run_node(data_dir, None)
-            await until(pilot, lambda: isinstance(app.screen, NeighbourhoodScreen), what="the join step")
+            # Shown: mounted, its code field focused (pushed is not yet shown).
+            await until(pilot, lambda: isinstance(app.screen, NeighbourhoodScreen)
+                        and app.focused is not None and app.focused.id == "join-code", what="the join step")
     finally:
         if node is not None:
             node.stop()

@@ -132,3 +132,26 @@ async def test_wizard_under_the_loopback_latch_offers_loopback_only(tmp_path):
     assert app.result["network"] == "loopback"
     create_household(tmp_path / "fir", "Fir", None, app.result["network"])
     assert 'network = "loopback"' in (tmp_path / "fir" / "node.toml").read_text()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("step", ["household", "neighbourhood"])
+async def test_a_wizard_step_closed_as_it_mounts_raises_nothing(step):
+    """The app closing just as a wizard step is pushed (the user quits, or
+    the node's answer comes as the UI shuts) ends quietly. Each step focused
+    its first field with a query in on_mount, which raised NoMatches when
+    the step's fields were already gone (seen once in CI)."""
+    from textual.app import App
+
+    from meshpantry.node.network import NetworkChoice
+
+    screen = (HouseholdScreen(NetworkChoice(lan=(), latched=True))
+              if step == "household" else NeighbourhoodScreen({"household_name": "Elm"}))
+
+    class Bare(App):
+        AUTO_FOCUS = None
+
+    app = Bare()
+    async with app.run_test(size=(80, 24)):
+        app.push_screen(screen)
+    assert app.return_code in (None, 0)

@@ -21,6 +21,7 @@ class HouseholdScreen(Screen):
     quits. ``choice`` says what this machine offers (read now when None)."""
 
     BINDINGS = [Binding("escape", "quit_setup", "Quit")]
+    AUTO_FOCUS = "#setup-household"  #: focused once composed (see NeighbourhoodScreen)
 
     def __init__(self, choice: NetworkChoice | None = None) -> None:
         super().__init__()
@@ -47,9 +48,6 @@ class HouseholdScreen(Screen):
                 yield Button("Continue", id="submit", variant="primary")
                 yield Button("Quit  esc", id="cancel")
         yield Footer()
-
-    def on_mount(self) -> None:
-        self.query_one("#setup-household", Input).focus()
 
     def _submit(self) -> None:
         name = self.query_one("#setup-household", Input).value.strip()
@@ -99,6 +97,9 @@ class NeighbourhoodScreen(OnPantryApp, ModalScreen):
     Dismisses with True once the node has done it."""
 
     BINDINGS = [Binding("ctrl+q", "app.quit", "Quit")]
+    #: Focused once composed, by Textual. (A query in ``on_mount`` raised
+    #: NoMatches when the app closed as the screen mounted.)
+    AUTO_FOCUS = "#join-code"
 
     def __init__(self, who: Whoami) -> None:
         super().__init__()
@@ -119,9 +120,6 @@ class NeighbourhoodScreen(OnPantryApp, ModalScreen):
                 yield Input(placeholder="e.g. Elm Street", id="found-name")
             yield Button("Found", id="found")
         yield Footer()
-
-    def on_mount(self) -> None:
-        self.query_one("#join-code", Input).focus()
 
     async def on_input_submitted(self, event: Input.Submitted) -> None:
         await (self.join() if event.input.id == "join-code" else self.found())
