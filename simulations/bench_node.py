@@ -221,6 +221,18 @@ def _links_of(status: dict) -> dict:
             "trimmed": discovery.get("trimmed", 0), "silent": liveness.get("dropped", 0)}
 
 
+def _cpu_of(nodes: list[NodeProcess]) -> float:
+    """CPU seconds the node processes (and their workers) have used so far."""
+    return sum(n.cpu_seconds() for n in nodes)
+
+
+def _cpu_per_s(nodes: list[NodeProcess], seconds: float) -> float:
+    """CPU seconds a second the nodes use over the next ``seconds``."""
+    cpu, started = _cpu_of(nodes), time.monotonic()
+    time.sleep(seconds)
+    return (_cpu_of(nodes) - cpu) / (time.monotonic() - started)
+
+
 #: Seconds the nodes' CPU is sampled once the heal is over: what twenty
 #: nodes with nothing left to do burn (gossip heartbeats, pings, peer
 #: exchange, timers), beside what the heal cost.
@@ -292,12 +304,10 @@ def heal(root: Path, records: int, rng: random.Random, keep_logs: Path | None = 
         # heartbeats, timers) goes on through the heal: measured here, before
         # the links return, it is the heal's background.
         _progress("heal: the nodes idle before the links return")
-        idle_from, idle_started = sum(n.cpu_seconds() for n in nodes), time.monotonic()
-        time.sleep(QUIET_S)
-        idle_cpu_per_s = (sum(n.cpu_seconds() for n in nodes) - idle_from) / (time.monotonic() - idle_started)
+        idle_cpu_per_s = _cpu_per_s(nodes, QUIET_S)
         _progress("heal: links return")
         spies = _profile(nodes, profile) if profile is not None else []
-        cpu_before = sum(n.cpu_seconds() for n in nodes)
+        cpu_before = _cpu_of(nodes)
         healed_at = time.monotonic()
         for node in nodes:
             node.call("allow_peers")
@@ -309,11 +319,9 @@ def heal(root: Path, records: int, rng: random.Random, keep_logs: Path | None = 
         finally:
             agreement.close()
         heal_s = time.monotonic() - healed_at
-        cpu_healed = sum(n.cpu_seconds() for n in nodes)
-        cpu_used = cpu_healed - cpu_before
+        cpu_used = _cpu_of(nodes) - cpu_before
         profiling.stop(spies)
-        time.sleep(QUIET_S)
-        quiet_cpu_per_s = (sum(n.cpu_seconds() for n in nodes) - cpu_healed) / QUIET_S
+        quiet_cpu_per_s = _cpu_per_s(nodes, QUIET_S)
         rate = max(rate, verify_rate())  # again once the nodes are quiet: the best of both
         ingest_per_s = max(ingest_per_s, store_rate())  # likewise: measured first, it may share a core
         final = nodes[0].call("dump", ids=False, state=False)["count"]
